@@ -1,0 +1,65 @@
+"""The village kiosk: a Flask app built only by ``create_app``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from flask_babel import Babel
+
+from .settings import LOCALES, load_settings
+
+
+def _secret_key(data_dir: Path) -> str:
+    """Return this install's secret key, generating it on first use (never committed)."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def select_locale() -> str:
+    """Use the language chosen on this kiosk session, else the configured default."""
+    from flask import current_app
+
+    chosen = session.get("lang")
+    return chosen if chosen in LOCALES else str(current_app.config["DEFAULT_LOCALE"])
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the kiosk app: settings from defaults and KIOSK_* variables, then *test_config*."""
+    app = Flask(__name__)
+    app.config.from_mapping(load_settings())
+    if test_config:
+        app.config.update(test_config)
+    data_dir = Path(app.config["DATA_DIR"])
+    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _secret_key(data_dir)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
+    Babel(app, locale_selector=select_locale)
+
+    from . import content_db, filters, screens
+
+    content_db.init_app(app)
+    filters.init_app(app)
+    app.register_blueprint(screens.bp)
+
+    @app.after_request
+    def _no_outside_requests(response: Any) -> Any:
+        # Defence in depth for decision 1: the page may load nothing from outside the kiosk.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    app.jinja_env.globals["locales"] = LOCALES
+    app.jinja_env.globals["request_path"] = lambda: request.full_path.rstrip("?")
+    return app

@@ -1,0 +1,102 @@
+"""The `kiosk` command: run the demo, serve a kiosk, and the county's content tools."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from sync.content import ContentInvalid, load_county
+
+from .settings import SETTINGS, load_settings
+
+
+def _data_dir(option: str | None) -> Path:
+    return Path(option or load_settings()["DATA_DIR"])
+
+
+def _serve(data_dir: Path, port: int | None) -> None:
+    from waitress import serve
+
+    from . import create_app
+
+    settings = load_settings()
+    app = create_app({"DATA_DIR": str(data_dir), **({"PORT": port} if port else {})})
+    host, port = settings["HOST"], app.config["PORT"]
+    click.echo(f"Kiosk at http://{host}:{port}/  (data: {data_dir}; Ctrl+C stops)")
+    serve(app, host=host, port=port, threads=settings["THREADS"], ident="kiosk")
+
+
+_SETTINGS_HELP = "\n\n".join(f"{s.env}: {s.help}" for s in SETTINGS)
+
+
+@click.group(help=f"Village kiosk.\n\nSettings (environment variables):\n\n{_SETTINGS_HELP}")
+def main() -> None:
+    pass
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port to serve on (default KIOSK_PORT, 8080).")
+@click.option("--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR).")
+@click.option("--village", help="Village code to show (default: the first in the demo county).")
+def demo(port: int | None, data: str | None, village: str | None) -> None:
+    """Build the sample county, install it for one village and serve it."""
+    from .demo import install_demo
+
+    data_dir = _data_dir(data)
+    try:
+        install_demo(data_dir, village)
+    except ContentInvalid as error:
+        raise click.ClickException("the demo content has problems:\n" + "\n".join(map(str, error.problems))) from None
+    except KeyError as error:
+        raise click.ClickException(str(error.args[0])) from None
+    _serve(data_dir, port)
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port to serve on (default KIOSK_PORT, 8080).")
+@click.option("--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR).")
+def serve(port: int | None, data: str | None) -> None:
+    """Serve a configured kiosk."""
+    _serve(_data_dir(data), port)
+
+
+@main.group()
+def county() -> None:
+    """The county's tools: check content, list villages."""
+
+
+def _load(folder: str):  # type: ignore[no-untyped-def]
+    try:
+        return load_county(Path(folder))
+    except ContentInvalid as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{len(error.problems)} problem(s) found in {folder}; nothing was loaded.", err=True)
+        sys.exit(1)
+
+
+@county.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def validate(folder: str) -> None:
+    """Check a county content folder and report every problem at once."""
+    loaded = _load(folder)
+    click.echo(
+        f"{folder}: ok — {len(loaded.villages())} villages, {len(loaded.powers)} power items, "
+        f"{len(loaded.notices)} notices, {len(loaded.catalogue)} catalogue items, {len(loaded.contacts)} contacts"
+    )
+
+
+@county.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def villages(folder: str) -> None:
+    """Print code<TAB>name for every village of a county."""
+    for village in _load(folder).villages():
+        click.echo(f"{village['code']}\t{village['name']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,26 @@
+"""Build the demo kiosk from content/demo: shared by `kiosk demo` and the tests."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sync.content import County, load_county
+from sync.install import install_snapshot
+from sync.snapshot import village_snapshot
+
+DEMO_CONTENT = Path(__file__).resolve().parent.parent / "content" / "demo"
+
+
+def demo_village(county: County) -> str:
+    """Return the village the demo kiosk shows: the first in county.yaml."""
+    return county.villages()[0]["code"]
+
+
+def install_demo(
+    data_dir: Path, village: str | None = None, version: int = 1, content_dir: Path = DEMO_CONTENT
+) -> Path:
+    """Load the demo county and install one village's content into *data_dir*."""
+    county = load_county(content_dir)
+    snapshot, media = village_snapshot(county, village or demo_village(county), version, date.today().isoformat())
+    return install_snapshot(data_dir, snapshot, media)

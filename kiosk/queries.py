@@ -1,0 +1,121 @@
+"""Read the installed content. Views call these; SQL stays here, always with parameters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+DOMAINS = {"party": "党务", "village": "村务", "finance": "财务", "government": "政务"}
+CONTACT_KINDS = ("supervision", "hotline", "office")
+
+
+@dataclass
+class Page:
+    """One page of a longer list."""
+
+    items: list[dict[str, Any]]
+    number: int
+    count: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // self.size))
+
+
+def _decode(row: sqlite3.Row | None, *json_columns: str) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    item = dict(row)
+    for column in json_columns:
+        item[column] = json.loads(item[column]) if item[column] else None
+    return item
+
+
+def meta(db: sqlite3.Connection) -> dict[str, str]:
+    return {row["key"]: row["value"] for row in db.execute("select key, value from meta")}
+
+
+def power_categories(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    sql = (
+        "select category_order, category, count(*) as items from powers group by category_order order by category_order"
+    )
+    return [dict(row) for row in db.execute(sql)]
+
+
+def powers_in_category(db: sqlite3.Connection, category_order: int, number: int, size: int) -> Page:
+    count = db.execute("select count(*) from powers where category_order = ?", (category_order,)).fetchone()[0]
+    rows = db.execute(
+        "select id, name, time_limit, four_two from powers where category_order = ? order by position limit ? offset ?",
+        (category_order, size, (number - 1) * size),
+    )
+    return Page([dict(r) for r in rows], number, count, size)
+
+
+def power(db: sqlite3.Connection, power_id: str) -> dict[str, Any] | None:
+    row = db.execute("select * from powers where id = ?", (power_id,)).fetchone()
+    return _decode(row, "basis", "participants", "materials", "disclosure", "risks", "accountability", "steps")
+
+
+def ten_ones(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in db.execute("select * from ten_ones order by position")]
+
+
+def notice_counts(db: sqlite3.Connection, now: str) -> dict[str, int]:
+    rows = db.execute(
+        "select domain, count(*) from notices where published_at <= ? and (expires_at is null or expires_at >= ?)"
+        " group by domain",
+        (now, now),
+    )
+    return {domain: count for domain, count in rows}
+
+
+def notices(db: sqlite3.Connection, domain: str, now: str, number: int, size: int, archive: bool = False) -> Page:
+    """Return current notices (pinned first, newest first) or, for *archive*, expired ones."""
+    if archive:
+        where = "domain = ? and expires_at < ?"
+        params: tuple[Any, ...] = (domain, now)
+        order = "expires_at desc"
+    else:
+        where = "domain = ? and published_at <= ? and (expires_at is null or expires_at >= ?)"
+        params = (domain, now, now)
+        order = "pinned desc, published_at desc"
+    count = db.execute(f"select count(*) from notices where {where}", params).fetchone()[0]  # noqa: S608 - fixed text
+    rows = db.execute(
+        f"select id, title, published, expires, pinned, min_posting_days, photos from notices where {where}"  # noqa: S608
+        f" order by {order}, id limit ? offset ?",
+        (*params, size, (number - 1) * size),
+    )
+    return Page([_decode(r, "photos") or {} for r in rows], number, count, size)
+
+
+def notice(db: sqlite3.Connection, notice_id: str) -> dict[str, Any] | None:
+    return _decode(db.execute("select * from notices where id = ?", (notice_id,)).fetchone(), "photos")
+
+
+def catalogue_areas(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    sql = "select area_order, area, count(*) as items from catalogue group by area_order order by area_order"
+    return [dict(r) for r in db.execute(sql)]
+
+
+def catalogue_items(db: sqlite3.Connection, area_order: int) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "select id, area, level1, level2, time_limit from catalogue where area_order = ? order by position",
+        (area_order,),
+    )
+    return [dict(r) for r in rows]
+
+
+def catalogue_item(db: sqlite3.Connection, item_id: str) -> dict[str, Any] | None:
+    row = db.execute("select * from catalogue where id = ?", (item_id,)).fetchone()
+    return _decode(row, "basis", "channels", "level")
+
+
+def contacts(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Return contacts grouped by kind: supervision first, then hotlines, then offices."""
+    grouped: dict[str, list[dict[str, Any]]] = {kind: [] for kind in CONTACT_KINDS}
+    for row in db.execute("select * from contacts order by scope = 'county', position"):
+        grouped.setdefault(row["kind"], []).append(dict(row))
+    return grouped

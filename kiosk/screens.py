@@ -1,0 +1,147 @@
+"""The villager screens: home, small-power list, ten ones, notices, catalogue, contacts."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session
+from flask.typing import ResponseReturnValue
+
+from sync.install import media_dir
+from sync.snapshot import media_type
+
+from . import queries
+from .content_db import NoContent, get_db, one_or_404
+from .flowchart import layout
+from .qr import mobile_url, qr_svg
+from .settings import LOCALES
+
+bp = Blueprint("screens", __name__)
+_BLOB = re.compile(r"^[0-9a-f]{64}\.(jpg|jpeg|png|webp)$")
+
+
+def _now() -> str:
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _page_number() -> int:
+    number = request.args.get("page", "1")
+    return int(number) if number.isdigit() and 0 < int(number) < 100_000 else 1
+
+
+def _qr(kind: str, item_id: str) -> dict[str, Any]:
+    info = queries.meta(get_db())
+    url = mobile_url(info["public_base_url"], info["village_code"], kind, item_id)
+    return {"qr_url": url, "qr_svg": qr_svg(Path(current_app.config["DATA_DIR"]) / "qr", url)}
+
+
+@bp.context_processor
+def _kiosk_context() -> dict[str, Any]:
+    try:
+        return {"kiosk": queries.meta(get_db())}
+    except NoContent:
+        return {"kiosk": None}
+
+
+@bp.route("/")
+def home() -> ResponseReturnValue:
+    return render_template("screens/home.html")
+
+
+@bp.route("/powers")
+def power_categories() -> ResponseReturnValue:
+    return render_template("screens/power_categories.html", categories=queries.power_categories(get_db()))
+
+
+@bp.route("/powers/category/<int:order>")
+def power_list(order: int) -> ResponseReturnValue:
+    categories = {c["category_order"]: c for c in queries.power_categories(get_db())}
+    if order not in categories:
+        abort(404)
+    size = current_app.config["NOTICES_PER_PAGE"]
+    page = queries.powers_in_category(get_db(), order, _page_number(), size)
+    return render_template("screens/power_list.html", category=categories[order], page=page)
+
+
+@bp.route("/powers/<item_id>")
+def power_detail(item_id: str) -> ResponseReturnValue:
+    item = one_or_404(queries.power(get_db(), item_id))  # type: ignore[arg-type]
+    return render_template("screens/power_detail.html", item=item, chart=layout(item["steps"]), **_qr("power", item_id))
+
+
+@bp.route("/ten-ones")
+def ten_ones() -> ResponseReturnValue:
+    return render_template("screens/ten_ones.html", items=queries.ten_ones(get_db()))
+
+
+@bp.route("/notices")
+def notice_domains() -> ResponseReturnValue:
+    counts = queries.notice_counts(get_db(), _now())
+    return render_template("screens/notice_domains.html", domains=queries.DOMAINS, counts=counts)
+
+
+@bp.route("/notices/<domain>")
+@bp.route("/notices/<domain>/archive", endpoint="notice_archive", defaults={"archive": True})
+def notice_list(domain: str, archive: bool = False) -> ResponseReturnValue:
+    if domain not in queries.DOMAINS:
+        abort(404)
+    size = current_app.config["NOTICES_PER_PAGE"]
+    page = queries.notices(get_db(), queries.DOMAINS[domain], _now(), _page_number(), size, archive=archive)
+    return render_template("screens/notice_list.html", domain=domain, page=page, archive=archive)
+
+
+@bp.route("/notice/<item_id>")
+def notice_detail(item_id: str) -> ResponseReturnValue:
+    item = one_or_404(queries.notice(get_db(), item_id))  # type: ignore[arg-type]
+    domain = {v: k for k, v in queries.DOMAINS.items()}[item["domain"]]
+    expired = bool(item["expires_at"] and item["expires_at"] < _now())
+    return render_template(
+        "screens/notice_detail.html", item=item, domain=domain, expired=expired, **_qr("notice", item_id)
+    )
+
+
+@bp.route("/catalogue")
+def catalogue_areas() -> ResponseReturnValue:
+    return render_template("screens/catalogue_areas.html", areas=queries.catalogue_areas(get_db()))
+
+
+@bp.route("/catalogue/area/<int:order>")
+def catalogue_list(order: int) -> ResponseReturnValue:
+    items = queries.catalogue_items(get_db(), order)
+    if not items:
+        abort(404)
+    return render_template("screens/catalogue_list.html", items=items, area=items[0]["area"])
+
+
+@bp.route("/catalogue/<item_id>")
+def catalogue_detail(item_id: str) -> ResponseReturnValue:
+    item = one_or_404(queries.catalogue_item(get_db(), item_id))  # type: ignore[arg-type]
+    return render_template("screens/catalogue_detail.html", item=item, **_qr("catalogue", item_id))
+
+
+@bp.route("/contacts")
+def contacts() -> ResponseReturnValue:
+    return render_template("screens/contacts.html", groups=queries.contacts(get_db()))
+
+
+@bp.route("/lang/<code>")
+def switch_language(code: str) -> ResponseReturnValue:
+    if code not in LOCALES:
+        abort(404)
+    session["lang"] = code
+    target = request.args.get("next", "/")
+    # Only paths on this kiosk: never a redirect elsewhere ("//host" or "http:").
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    return redirect(target)
+
+
+@bp.route("/media/<blob>")
+def media(blob: str) -> ResponseReturnValue:
+    if not _BLOB.match(blob):
+        abort(404)
+    folder = media_dir(Path(current_app.config["DATA_DIR"]))
+    return send_from_directory(folder, blob, mimetype=media_type(blob), max_age=31536000)

@@ -1,0 +1,62 @@
+"""Every setting of the kiosk, declared once: name, default, help.
+
+The same table gives Flask's config defaults, the KIOSK_* environment overrides, the
+command-line help and the README's settings section (a test checks they agree).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"KIOSK_{self.name}"
+
+
+def default_data_dir() -> str:
+    """Return the per-user data directory: $XDG_DATA_HOME/village-kiosk or ~/.local/share/village-kiosk."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "village-kiosk")
+
+
+SETTINGS = [
+    Setting(
+        "DATA_DIR", None, "Where the kiosk keeps its content, media and state (default: ~/.local/share/village-kiosk)."
+    ),
+    Setting(
+        "HOST", "127.0.0.1", "Address the villager screens listen on; keep it on loopback for the kiosk's own browser."
+    ),
+    Setting("PORT", 8080, "Port of the villager screens."),
+    Setting("DEFAULT_LOCALE", "zh", "Interface language before anyone switches: zh (简体中文) or en."),
+    Setting("NOTICES_PER_PAGE", 12, "Notices and items shown per page in lists."),
+    Setting("THREADS", 4, "Worker threads of the web server (waitress)."),
+]
+
+LOCALES = {"zh": "简体中文", "en": "English"}
+
+
+def _coerce(value: str, default: Any) -> Any:
+    return int(value) if isinstance(default, int) and not isinstance(default, bool) else value
+
+
+def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return every setting: its default, overridden by KIOSK_<NAME> from the environment."""
+    environ = dict(os.environ) if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        values[setting.name] = setting.default if raw in (None, "") else _coerce(raw, setting.default)
+    values["DATA_DIR"] = values["DATA_DIR"] or default_data_dir()
+    if values["DEFAULT_LOCALE"] not in LOCALES:
+        raise ValueError(f"KIOSK_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, not {values['DEFAULT_LOCALE']!r}")
+    return values

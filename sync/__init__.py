@@ -1,0 +1,1 @@
+"""The county-to-kiosk contract: content model, validation and atomic install. No Flask here."""

@@ -1,0 +1,81 @@
+"""Procedure steps of a small-power item: expand standard procedures, resolve where each leads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The six steps of 四议两公开, in order (see shared/DOMAIN.md and the Organic Law of
+# Villagers' Committees, Art. 24). Content text: shown as written, in Chinese.
+FOUR_TWO = "四议两公开"
+FOUR_TWO_STEPS: list[dict[str, str]] = [
+    {
+        "title": "党支部提议",
+        "actor": "村党组织（党支部）",
+        "description": "村党组织在广泛听取意见的基础上提出初步意见。",
+    },
+    {
+        "title": "村“两委”商议",
+        "actor": "村党组织和村民委员会",
+        "description": "村“两委”联席会议对提议进行讨论，形成商议意见。",
+    },
+    {
+        "title": "党员大会审议",
+        "actor": "村党员大会",
+        "description": "到会党员须达应到会人数的三分之二以上，经应到会党员过半数同意。",
+    },
+    {
+        "title": "村民会议或村民代表会议决议",
+        "actor": "村民会议或村民代表会议",
+        "description": (
+            "村民会议须本村十八周岁以上村民过半数或三分之二以上户代表参加，"
+            "村民代表会议须三分之二以上组成人员参加；经到会人员过半数同意。"
+        ),
+    },
+    {"title": "决议公开", "actor": "村民委员会", "description": "决议内容通过村务公开栏、电子屏等及时公开。"},
+    {"title": "实施结果公开", "actor": "村民委员会", "description": "实施过程和结果及时向村民公开，接受监督。"},
+]
+
+
+def expand_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return *steps* with every standard-procedure step replaced by its six steps.
+
+    Each returned step has ``id``, ``title``, ``actor`` and ``goes_to``: a list of
+    ``{"when": label or None, "to": step id}``; an empty list ends the path.
+    """
+    expanded: list[dict[str, Any]] = []
+    alias: dict[str, str] = {}  # a jump to a standard procedure lands on its first step
+    for step in steps:
+        if step.get("procedure") == FOUR_TWO:
+            ids = [f"{step['id']}-{n}" for n in range(1, 7)]
+            alias[step["id"]] = ids[0]
+            for n, standard in enumerate(FOUR_TWO_STEPS):
+                part = {"id": ids[n], **standard, "procedure": FOUR_TWO, "procedure_step": n + 1}
+                if n == 5:
+                    part.update({k: step[k] for k in ("next", "end") if k in step})
+                else:
+                    part["next"] = ids[n + 1]
+                expanded.append(part)
+        else:
+            expanded.append(dict(step))
+    for index, step in enumerate(expanded):
+        following = expanded[index + 1]["id"] if index + 1 < len(expanded) else None
+        if step.get("branches"):
+            targets = [(b["when"], b["to"]) for b in step["branches"]]
+        elif step.get("end") or (following is None and "next" not in step):
+            targets = []
+        else:
+            targets = [(None, step.get("next", following))]
+        step["goes_to"] = [{"when": when, "to": alias.get(to, to)} for when, to in targets]
+        for key in ("branches", "next", "end"):
+            step.pop(key, None)
+    return expanded
+
+
+def step_ids(steps: list[dict[str, Any]]) -> set[str]:
+    """Return every step id *steps* defines once expanded, before expansion."""
+    ids: set[str] = set()
+    for step in steps:
+        if step.get("procedure") == FOUR_TWO:
+            ids.update(f"{step['id']}-{n}" for n in range(1, 7))
+        ids.add(str(step.get("id")))
+    return ids

@@ -1,0 +1,145 @@
+"""`kiosk county validate`: every problem reported at once, with file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kiosk.cli import main
+from sync.content import ContentInvalid, load_county
+from tests.county_files import NOTICE, POWER, write_county
+
+
+def problems(root: Path) -> list[str]:
+    with pytest.raises(ContentInvalid) as caught:
+        load_county(root)
+    return [str(p) for p in caught.value.problems]
+
+
+def edit(file: Path, old: str, new: str) -> None:
+    text = file.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {file}"
+    file.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.fixture()
+def county(tmp_path: Path) -> Path:
+    return write_county(tmp_path / "county")
+
+
+def test_valid_county_loads(county: Path) -> None:
+    loaded = load_county(county)
+    assert [v["code"] for v in loaded.villages()] == ["apple", "pear", "plum"]
+    assert loaded.powers[0]["steps"][1]["goes_to"] == [
+        {"when": "符合条件", "to": "post"},
+        {"when": "不符合条件", "to": "refuse"},
+    ]
+
+
+def test_unknown_field_named_with_its_line(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "fee: 不收费\n", "fee: 不收费\nfees: 10元\n")
+    assert problems(county) == ["powers/dibao.yaml:8: fees: unknown field; allowed here: " + ", ".join(_power_fields())]
+
+
+def _power_fields() -> list[str]:
+    from sync.schemas import load_schema
+
+    return list(load_schema("power")["properties"])
+
+
+def test_wrong_type(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "basis:\n  - 《社会救助暂行办法》\n", "basis: 《社会救助暂行办法》\n")
+    assert problems(county) == ["powers/dibao.yaml:4: basis: must be a list, not text"]
+
+
+def test_missing_required_field(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "fee: 不收费\n", "")
+    assert problems(county) == ["powers/dibao.yaml:1: fee: missing"]
+
+
+def test_duplicate_ids_across_files(county: Path) -> None:
+    (county / "powers" / "copy.yaml").write_text(POWER.format(id="dibao"), encoding="utf-8")
+    (county / "notices" / "copy.md").write_text(NOTICE.format(id="finance-10"), encoding="utf-8")
+    found = problems(county)
+    assert len(found) == 2
+    assert found[0].startswith(
+        "notices/finance.md:2: id: duplicate notice id 'finance-10', already used in notices/copy.md:2"
+    )
+    assert found[1].startswith(
+        "powers/dibao.yaml:1: id: duplicate power item id 'dibao', already used in powers/copy.yaml:1"
+    )
+
+
+def test_broken_media_reference(county: Path) -> None:
+    edit(county / "notices" / "finance.md", "expires:", "photos: [media/board.jpg]\nexpires:")
+    assert problems(county) == ["notices/finance.md:6: photos[1]: media/board.jpg does not exist in the county folder"]
+
+
+def test_step_pointing_to_missing_step(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "to: refuse", "to: refused")
+    (found,) = problems(county)
+    assert found.startswith("powers/dibao.yaml:23: steps[2].branches[2].to: step 'refused' does not exist in this item")
+
+
+def test_notice_expiring_before_published(county: Path) -> None:
+    edit(county / "notices" / "finance.md", '"2026-12-05"', '"2026-11-01"')
+    assert problems(county) == ["notices/finance.md:6: expires: 2026-11-01 is not after published 2026-11-05"]
+
+
+def test_bad_date_and_enum(county: Path) -> None:
+    edit(county / "notices" / "finance.md", '"2026-11-05"', '"5 Nov 2026"')
+    edit(county / "notices" / "finance.md", "domain: 财务", "domain: 财政")
+    found = problems(county)
+    assert found[0] == "notices/finance.md:3: domain: '财政' is not allowed; use one of: 党务, 村务, 财务, 政务"
+    assert found[1].startswith("notices/finance.md:5: published: '5 Nov 2026' is not in the right form")
+
+
+def test_unknown_village_scope(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "category: 便民服务\n", "category: 便民服务\nvillage: banana\n")
+    assert problems(county) == ["powers/dibao.yaml:4: village: no village with code 'banana' in county.yaml"]
+
+
+def test_yaml_syntax_error_has_its_line(county: Path) -> None:
+    (county / "contacts.yaml").write_text("contacts:\n  - id: x\n    name: [unclosed\n", encoding="utf-8")
+    (found,) = problems(county)
+    assert found.startswith("contacts.yaml:4: not valid YAML")
+
+
+def test_every_problem_is_reported_at_once(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "to: refuse", "to: nowhere")
+    edit(county / "notices" / "finance.md", '"2026-12-05"', '"2026-01-01"')
+    edit(county / "county.yaml", "code: plum", "code: apple")
+    (county / "ten_ones.yaml").write_text("items: []\n", encoding="utf-8")
+    files = {p.split(":")[0] for p in problems(county)}
+    assert files == {"powers/dibao.yaml", "notices/finance.md", "county.yaml", "ten_ones.yaml"}
+
+
+def test_cli_lists_problems_and_exits_non_zero(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "to: refuse", "to: nowhere")
+    result = CliRunner().invoke(main, ["county", "validate", str(county)])
+    assert result.exit_code == 1
+    assert "powers/dibao.yaml:23: steps[2].branches[2].to" in result.output
+    assert "1 problem(s) found" in result.output and "nothing was loaded" in result.output
+
+
+def test_cli_reports_a_valid_county(county: Path) -> None:
+    result = CliRunner().invoke(main, ["county", "validate", str(county)])
+    assert result.exit_code == 0, result.output
+    assert "ok — 3 villages, 1 power items, 1 notices" in result.output
+
+
+def test_cli_villages_prints_code_tab_name(county: Path) -> None:
+    result = CliRunner().invoke(main, ["county", "villages", str(county)])
+    assert result.output == "apple\t苹果村\npear\t梨村\nplum\t李村\n"
+
+
+def test_folder_without_county_yaml(tmp_path: Path) -> None:
+    assert problems(tmp_path) == [f"county.yaml:1: missing: {tmp_path} has no county.yaml, is it a county folder?"]
+
+
+def test_non_utf8_file(county: Path) -> None:
+    (county / "contacts.yaml").write_bytes("contacts:\n  - name: 县纪委\n".encode("gbk"))
+    (found,) = problems(county)
+    assert found.startswith("contacts.yaml:1: not UTF-8 text")
