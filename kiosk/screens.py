@@ -38,6 +38,13 @@ def _qr(kind: str, item_id: str) -> dict[str, Any]:
     return {"qr_url": url, "qr_svg": qr_svg(Path(current_app.config["DATA_DIR"]) / "qr", url)}
 
 
+@bp.before_request
+def _require_content() -> None:
+    """Open the current content first: with nothing installed, every screen says so (503)."""
+    if request.endpoint not in ("screens.switch_language", "screens.media"):
+        get_db()
+
+
 @bp.context_processor
 def _kiosk_context() -> dict[str, Any]:
     try:
