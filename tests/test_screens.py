@@ -1,0 +1,298 @@
+"""Every villager screen, in both languages, through the Flask test client."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kiosk import create_app
+from kiosk.qr import _render, mobile_url
+from sync.content import County
+from sync.snapshot import in_scope
+
+VILLAGE = "taoyuan"
+DOMAIN_KEYS = {"党务": "party", "村务": "village", "财务": "finance", "政务": "government"}
+
+
+def text_of(response: Any) -> str:
+    """The page as a person reads it: tags removed, entities decoded, spaces collapsed."""
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", response.get_data(as_text=True), flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
+
+
+def village(county: County) -> dict[str, str]:
+    return next(v for v in county.villages() if v["code"] == VILLAGE)
+
+
+def shown_powers(county: County) -> list[dict[str, Any]]:
+    return [p for p in county.powers if in_scope(p["scope"], village(county))]
+
+
+def now() -> str:
+    return datetime.now().isoformat(sep=" ", timespec="seconds")
+
+
+def is_current(notice: dict[str, Any]) -> bool:
+    return notice["published_at"] <= now() and (notice["expires_at"] is None or notice["expires_at"] >= now())
+
+
+def test_home_has_tiles_village_date_and_sample_mark(client: FlaskClient) -> None:
+    page = text_of(client.get("/"))
+    for tile in ("小微权力清单", "十个一", "村务公开", "政务公开目录", "联系与监督"):
+        assert tile in page
+    assert "桃源村" in page and "示例" in page
+    assert f"内容更新于 {datetime.now():%Y年%-m月%-d日}" in page
+
+
+def test_home_in_english(english: FlaskClient) -> None:
+    page = text_of(english.get("/"))
+    for tile in ("Small-power list", "Ten ones", "Village notices", "Disclosure catalogue", "Contacts and supervision"):
+        assert tile in page
+    assert "SAMPLE" in page and f"Content updated {datetime.now():%B %-d, %Y}" in page
+    assert "桃源村" in page, "content stays as written"
+
+
+def test_power_categories_list_every_category_with_counts(client: FlaskClient, demo_county: County) -> None:
+    page = text_of(client.get("/powers"))
+    powers = shown_powers(demo_county)
+    for category in {p["category"] for p in powers}:
+        count = sum(p["category"] == category for p in powers)
+        assert f"{category} {count} 项" in page
+
+
+def test_category_pages_list_their_items(client: FlaskClient, demo_county: County) -> None:
+    listed = []
+    for order in range(12):
+        response = client.get(f"/powers/category/{order}")
+        if response.status_code == 200:
+            listed += re.findall(r'href="/powers/([a-z0-9-]+)"', response.get_data(as_text=True))
+    assert sorted(listed) == sorted(p["id"] for p in shown_powers(demo_county))
+
+
+def test_every_power_item_shows_every_field(client: FlaskClient, demo_county: County) -> None:
+    for item in shown_powers(demo_county):
+        response = client.get(f"/powers/{item['id']}")
+        assert response.status_code == 200, item["id"]
+        page = text_of(response)
+        expected = [item["name"], item["responsible"], item["fee"], item["time_limit"]]
+        expected += item["basis"] + item.get("participants", []) + item.get("materials", [])
+        expected += [item["supervision"]["body"], item["supervision"]["phone"]]
+        expected += [item["disclosure"]["content"]] if "disclosure" in item else []
+        expected += [r["point"] for r in item.get("risks", [])] + [r["control"] for r in item.get("risks", [])]
+        expected += item.get("accountability", [])
+        expected += [s["title"] for s in item["steps"]] + [s["actor"] for s in item["steps"]]
+        for value in expected:
+            assert html.unescape(value) in page, f"{item['id']}: {value!r} missing"
+        assert f'href="tel:{item["supervision"]["phone"]}"' in response.get_data(as_text=True)
+
+
+def test_flowchart_draws_every_step_and_each_branch(client: FlaskClient, demo_county: County) -> None:
+    branching = [p for p in shown_powers(demo_county) if any(len(s["goes_to"]) > 1 for s in p["steps"])]
+    assert branching, "the demo has branching procedures"
+    for item in branching:
+        body = client.get(f"/powers/{item['id']}").get_data(as_text=True)
+        chart = body[body.index('class="flowchart"') : body.index("</ol>", body.index('class="flowchart"'))]
+        assert chart.count('class="flow-step') == len(item["steps"]), item["id"]
+        for step in item["steps"]:
+            for go in step["goes_to"]:
+                if go["when"]:
+                    assert html.escape(go["when"], quote=False) in chart, (item["id"], go["when"])
+
+
+def test_four_two_items_show_the_six_steps(client: FlaskClient, demo_county: County) -> None:
+    items = [p for p in shown_powers(demo_county) if p["four_two"]]
+    assert items
+    for item in items:
+        page = text_of(client.get(f"/powers/{item['id']}"))
+        assert "按“四议两公开”决策" in page
+        steps = ["党支部提议", "村“两委”商议", "党员大会审议", "村民会议或村民代表会议决议", "决议公开", "实施结果公开"]
+        positions = [page.index(step) for step in steps]
+        assert positions == sorted(positions), item["id"]
+        assert "四议两公开 6/6" in page
+
+
+def test_other_villages_items_are_not_on_this_kiosk(client: FlaskClient, demo_county: County) -> None:
+    elsewhere = [p for p in demo_county.powers if not in_scope(p["scope"], village(demo_county))]
+    assert elsewhere, "the demo has village-specific items of other villages"
+    for item in elsewhere:
+        assert client.get(f"/powers/{item['id']}").status_code == 404
+    mine = [p for p in demo_county.powers if p["scope"] == f"village:{VILLAGE}"]
+    assert mine and all(client.get(f"/powers/{p['id']}").status_code == 200 for p in mine)
+
+
+def test_ten_ones_in_order_with_photos(client: FlaskClient, demo_county: County) -> None:
+    response = client.get("/ten-ones")
+    page = text_of(response)
+    titles = [t["title"] for t in demo_county.ten_ones["items"]]
+    positions = [page.index(t) for t in titles]
+    assert len(titles) == 10 and positions == sorted(positions)
+    photos = re.findall(r'src="(/media/[0-9a-f]{64}\.\w+)"', response.get_data(as_text=True))
+    assert len(photos) == sum("photo" in t for t in demo_county.ten_ones["items"]) > 0
+    for photo in photos:
+        with client.get(photo) as image:
+            assert image.status_code == 200 and image.mimetype == "image/jpeg" and image.data[:2] == b"\xff\xd8"
+
+
+def notices_of(county: County) -> list[dict[str, Any]]:
+    return [n for n in county.notices if in_scope(n["scope"], village(county))]
+
+
+@pytest.mark.parametrize("domain", ["党务", "村务", "财务", "政务"])
+def test_notice_lists_current_first_pinned_on_top_expired_in_archive(
+    app: Flask, client: FlaskClient, demo_county: County, domain: str
+) -> None:
+    app.config["NOTICES_PER_PAGE"] = 100
+    mine = [n for n in notices_of(demo_county) if n["domain"] == domain]
+    key = DOMAIN_KEYS[domain]
+    current = re.findall(r'href="/notice/([a-z0-9-]+)"', client.get(f"/notices/{key}").get_data(as_text=True))
+    archive = re.findall(r'href="/notice/([a-z0-9-]+)"', client.get(f"/notices/{key}/archive").get_data(as_text=True))
+    expected_current = sorted(
+        (n for n in mine if is_current(n)), key=lambda n: (not n["pinned"], [-ord(c) for c in n["published_at"]])
+    )
+    assert current == [n["id"] for n in expected_current]
+    assert sorted(archive) == sorted(n["id"] for n in mine if n["expires_at"] and n["expires_at"] < now())
+
+
+def test_demo_has_pinned_and_expired_notices_here(demo_county: County) -> None:
+    mine = notices_of(demo_county)
+    assert any(n["pinned"] and is_current(n) for n in mine)
+    assert any(n["expires_at"] and n["expires_at"] < now() for n in mine)
+
+
+def test_notice_page_shows_text_photos_dates_and_posting_period(client: FlaskClient, demo_county: County) -> None:
+    for notice in notices_of(demo_county):
+        response = client.get(f"/notice/{notice['id']}")
+        page = text_of(response)
+        published = datetime.strptime(notice["published"][:10], "%Y-%m-%d")
+        assert notice["title"] in page and f"发布日期 {published:%Y年%-m月%-d日}" in page
+        first_line = re.sub(r"[#*|>`-]", "", notice["body_text"].splitlines()[0]).strip()
+        assert first_line[:20] in page
+        assert "公开截止" in page
+        if notice.get("min_posting_days"):
+            assert f"公示期 不少于 {notice['min_posting_days']} 个工作日" in page
+        photos = re.findall(r'src="(/media/[0-9a-f]{64}\.\w+)"', response.get_data(as_text=True))
+        assert len(photos) == len(notice.get("photos", []))
+        for photo in photos:
+            with client.get(photo) as image:
+                assert image.status_code == 200
+
+
+def test_notices_for_other_villages_are_absent(client: FlaskClient, demo_county: County) -> None:
+    others = [n for n in demo_county.notices if not in_scope(n["scope"], village(demo_county))]
+    assert others
+    for notice in others:
+        assert client.get(f"/notice/{notice['id']}").status_code == 404
+
+
+def test_catalogue_has_26_areas_and_every_field(client: FlaskClient, demo_county: County) -> None:
+    areas = re.findall(r'href="/catalogue/area/(\d+)"', client.get("/catalogue").get_data(as_text=True))
+    assert len(areas) == 26
+    for item in demo_county.catalogue:
+        page = text_of(client.get(f"/catalogue/{item['id']}"))
+        for value in [
+            item["level1"],
+            item["content"],
+            item["time_limit"],
+            item["body"],
+            item["audience"],
+            item["mode"],
+        ]:
+            assert value in page, (item["id"], value)
+        for value in item["basis"] + item["channels"] + item["level"]:
+            assert value in page, (item["id"], value)
+
+
+def test_contacts_show_supervision_and_hotlines_large(client: FlaskClient, demo_county: County) -> None:
+    response = client.get("/contacts")
+    body = response.get_data(as_text=True)
+    mine = [c for c in demo_county.contacts if in_scope(c["scope"], village(demo_county))]
+    assert any(c["kind"] == "supervision" and c["scope"] == f"village:{VILLAGE}" for c in mine)
+    for contact in mine:
+        assert re.search(rf'class="phone phone-big" href="tel:{re.escape(contact["phone"])}"', body)
+        assert contact["name"] in text_of(response)
+    others = [c for c in demo_county.contacts if not in_scope(c["scope"], village(demo_county))]
+    assert all(c["phone"] not in body or any(m["phone"] == c["phone"] for m in mine) for c in others)
+
+
+@pytest.mark.parametrize("kind", ["power", "notice", "catalogue"])
+def test_detail_pages_carry_the_qr_code_of_their_mobile_page(
+    client: FlaskClient, demo_county: County, kind: str
+) -> None:
+    item_id = {
+        "power": shown_powers(demo_county)[0]["id"],
+        "notice": notices_of(demo_county)[0]["id"],
+        "catalogue": demo_county.catalogue[0]["id"],
+    }[kind]
+    path = {"power": "/powers/", "notice": "/notice/", "catalogue": "/catalogue/"}[kind] + item_id
+    body = client.get(path).get_data(as_text=True)
+    url = mobile_url("https://gk.qinghe.example.cn", VILLAGE, kind, item_id)
+    assert url in body, "the QR target is shown as text"
+    svg = re.search(r"<svg[^>]*qr-code.*?</svg>", body, flags=re.S)
+    assert svg is not None and svg.group(0) == _render(url)
+
+
+def test_qr_code_is_generated_once_and_cached(app: Flask, client: FlaskClient, demo_county: County) -> None:
+    item = shown_powers(demo_county)[1]["id"]
+    client.get(f"/powers/{item}")
+    cache = Path(app.config["DATA_DIR"]) / "qr"
+    files = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
+    client.get(f"/powers/{item}")
+    assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == files
+
+
+SCREENS = [
+    "/",
+    "/powers",
+    "/powers/category/0",
+    "/ten-ones",
+    "/notices",
+    "/notices/finance",
+    "/notices/finance/archive",
+]
+SCREENS += ["/catalogue", "/catalogue/area/0", "/contacts"]
+
+
+@pytest.mark.parametrize("path", SCREENS)
+def test_every_screen_answers_in_both_languages_with_a_switch(client: FlaskClient, path: str) -> None:
+    zh = client.get(path)
+    assert zh.status_code == 200 and '<html lang="zh-Hans">' in zh.get_data(as_text=True)
+    assert "首页" in text_of(zh) and "English" in text_of(zh)
+    assert f'href="/lang/en?next={path}"' in zh.get_data(as_text=True)
+    client.get("/lang/en")
+    en = client.get(path)
+    assert en.status_code == 200 and '<html lang="en">' in en.get_data(as_text=True)
+    assert "Home" in text_of(en) and "简体中文" in text_of(en)
+    assert "首页" not in text_of(en) and "返回" not in text_of(en)
+
+
+def test_language_switch_returns_to_the_same_page_and_only_on_the_kiosk(client: FlaskClient) -> None:
+    response = client.get("/lang/en?next=/powers")
+    assert response.status_code == 302 and response.headers["Location"] == "/powers"
+    for hostile in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+        assert client.get("/lang/zh", query_string={"next": hostile}).headers["Location"] == "/"
+    assert client.get("/lang/fr").status_code == 404
+
+
+def test_unknown_pages_say_so_in_the_kiosk_layout(client: FlaskClient) -> None:
+    for path in ("/powers/no-such-item", "/notice/no-such", "/catalogue/area/99", "/notices/sports", "/media/../x"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "找不到这个页面" in text_of(response) and "回到首页" in text_of(response)
+
+
+def test_kiosk_without_content_says_so(tmp_path: Path) -> None:
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x"}).test_client()
+    response = client.get("/")
+    assert response.status_code == 503 and "本机还没有收到县里发布的内容" in text_of(response)
+
+
+def test_pages_forbid_outside_requests(client: FlaskClient) -> None:
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
