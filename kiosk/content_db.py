@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +16,38 @@ class NoContent(Exception):
     """Nothing is installed yet."""
 
 
+# Each server thread keeps its connection to the current version between requests, so SQLite's
+# page cache stays warm; a request that finds another version current reopens (decision 4).
+_per_thread = threading.local()
+
+
+def _connection_to(path: Path) -> sqlite3.Connection:
+    held: tuple[Path, sqlite3.Connection] | None = getattr(_per_thread, "held", None)
+    if held is not None and held[0] == path:
+        return held[1]
+    if held is not None:
+        held[1].close()
+    # Read-only: a bug in a view cannot change installed content (STYLE.md).
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection.row_factory = sqlite3.Row
+    _per_thread.held = (path, connection)
+    return connection
+
+
 def get_db() -> sqlite3.Connection:
-    """Return this request's read-only connection to the current content version."""
+    """Return a read-only connection to the version that was current when this request began."""
     if "content_db" not in g:
         path = current_database(Path(current_app.config["DATA_DIR"]))
         if path is None or not path.exists():
             raise NoContent()
-        # Read-only: a bug in a view cannot change installed content (STYLE.md).
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        connection.row_factory = sqlite3.Row
-        g.content_db = connection
+        g.content_db = _connection_to(path)
     db: sqlite3.Connection = g.content_db
     return db
 
 
 def close_db(_error: BaseException | None = None) -> None:
-    connection = g.pop("content_db", None)
-    if connection is not None:
-        connection.close()
+    """Forget the connection at the end of a request; the thread keeps it for the next one."""
+    g.pop("content_db", None)
 
 
 def _no_content(_error: NoContent) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, render_template
@@ -14,8 +15,12 @@ from .labels import CONTACT_KIND_LABELS, DOMAIN_LABELS
 
 def day(text: str | None) -> str:
     """Show a content date ('YYYY-MM-DD' or 'YYYY-MM-DD HH:MM') in the reader's language."""
-    if not text:
-        return ""
+    return _formatted_day(text, str(get_locale())) if text else ""
+
+
+@lru_cache(maxsize=4096)
+def _formatted_day(text: str, _locale: str) -> str:
+    # Cached per language: Babel's formatter costs more than the rest of a list row.
     if len(text) == 10:
         return str(format_date(datetime.strptime(text, "%Y-%m-%d"), "long"))
     return str(format_datetime(datetime.strptime(text[:16], "%Y-%m-%d %H:%M"), "medium"))

@@ -188,7 +188,8 @@ create index powers_by_category on powers (category_order, position);
 create table notices (id text primary key, domain text, title text, published text, expires text,
   published_at text, expires_at text, pinned integer, min_posting_days integer, photos text, body_html text,
   scope text);
-create index notices_by_domain on notices (domain, pinned desc, published_at desc);
+-- Covers the current/archive counts and the list order without reading the large rows.
+create index notices_by_domain on notices (domain, pinned desc, published_at desc, id, expires_at);
 create table catalogue (id text primary key, position integer, area text, area_order integer, level1 text,
   level2 text, content text, basis text, time_limit text, body text, channels text, audience text, mode text,
   level text);

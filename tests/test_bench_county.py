@@ -1,0 +1,24 @@
+"""The benchmark's county generator writes content the validator accepts (so bench/ cannot rot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.generate_county import generate_county
+from sync.content import load_county
+
+
+def test_generated_county_is_valid_and_the_size_asked(tmp_path: Path) -> None:
+    county = load_county(generate_county(tmp_path / "county", powers=60, notices=40, seed=3))
+    assert len(county.powers) == 60 and len(county.notices) == 40
+    assert any(p["four_two"] for p in county.powers)
+    assert any(len(s["goes_to"]) > 1 for p in county.powers for s in p["steps"])
+    assert {c["area"] for c in county.catalogue} and len({c["area"] for c in county.catalogue}) == 26
+
+
+def test_same_seed_same_county(tmp_path: Path) -> None:
+    first = generate_county(tmp_path / "a", powers=10, notices=10, seed=7)
+    second = generate_county(tmp_path / "b", powers=10, notices=10, seed=7)
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
