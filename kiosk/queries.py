@@ -114,8 +114,9 @@ def catalogue_item(db: sqlite3.Connection, item_id: str) -> dict[str, Any] | Non
 
 
 def contacts(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
-    """Return contacts grouped by kind: supervision first, then hotlines, then offices."""
+    """Return contacts grouped by kind (supervision, hotlines, offices), the village's own first."""
     grouped: dict[str, list[dict[str, Any]]] = {kind: [] for kind in CONTACT_KINDS}
-    for row in db.execute("select * from contacts order by scope = 'county', position"):
+    nearest_first = "case when scope like 'village:%' then 0 when scope like 'township:%' then 1 else 2 end"
+    for row in db.execute(f"select * from contacts order by {nearest_first}, position"):  # noqa: S608 - fixed text
         grouped.setdefault(row["kind"], []).append(dict(row))
     return grouped

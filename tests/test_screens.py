@@ -217,6 +217,10 @@ def test_contacts_show_supervision_and_hotlines_large(client: FlaskClient, demo_
     for contact in mine:
         assert re.search(rf'class="phone phone-big" href="tel:{re.escape(contact["phone"])}"', body)
         assert contact["name"] in text_of(response)
+    page = text_of(response)
+    village_committee = next(c for c in mine if c["kind"] == "supervision" and c["scope"] == f"village:{VILLAGE}")
+    county_wide = [c for c in mine if c["kind"] == "supervision" and c["scope"] == "county"]
+    assert all(page.index(village_committee["name"]) < page.index(c["name"]) for c in county_wide), "nearest first"
     others = [c for c in demo_county.contacts if not in_scope(c["scope"], village(demo_county))]
     assert all(c["phone"] not in body or any(m["phone"] == c["phone"] for m in mine) for c in others)
 
