@@ -219,8 +219,11 @@ def test_contacts_show_supervision_and_hotlines_large(client: FlaskClient, demo_
         assert contact["name"] in text_of(response)
     page = text_of(response)
     village_committee = next(c for c in mine if c["kind"] == "supervision" and c["scope"] == f"village:{VILLAGE}")
+    township = [c for c in mine if c["kind"] == "supervision" and c["scope"].startswith("township:")]
     county_wide = [c for c in mine if c["kind"] == "supervision" and c["scope"] == "county"]
-    assert all(page.index(village_committee["name"]) < page.index(c["name"]) for c in county_wide), "nearest first"
+    assert township and county_wide
+    order = [page.index(c["name"]) for c in [village_committee, *township, *county_wide]]
+    assert order == sorted(order), "the village's own first, then the township's, then the county's"
     others = [c for c in demo_county.contacts if not in_scope(c["scope"], village(demo_county))]
     assert all(c["phone"] not in body or any(m["phone"] == c["phone"] for m in mine) for c in others)
 
