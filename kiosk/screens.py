@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session
 from flask.typing import ResponseReturnValue
@@ -139,11 +140,17 @@ def switch_language(code: str) -> ResponseReturnValue:
     if code not in LOCALES:
         abort(404)
     session["lang"] = code
-    target = request.args.get("next", "/")
-    # Only paths on this kiosk: never a redirect elsewhere ("//host" or "http:").
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
-    return redirect(target)
+    return redirect(_local_path(request.args.get("next", "/")))
+
+
+def _local_path(target: str) -> str:
+    """Return *target* if it is a path on this kiosk, else '/': never a redirect elsewhere."""
+    # Browsers drop tabs and newlines and read '\\' as '/', so '/\t/evil' would mean '//evil'.
+    cleaned = "".join(ch for ch in target if ch.isprintable() and ch != "\\")
+    parts = urlsplit(cleaned)
+    if cleaned != target or parts.scheme or parts.netloc or not cleaned.startswith("/") or cleaned.startswith("//"):
+        return "/"
+    return cleaned
 
 
 @bp.route("/media/<blob>")

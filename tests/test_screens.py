@@ -282,8 +282,11 @@ def test_every_screen_answers_in_both_languages_with_a_switch(client: FlaskClien
 def test_language_switch_returns_to_the_same_page_and_only_on_the_kiosk(client: FlaskClient) -> None:
     response = client.get("/lang/en?next=/powers")
     assert response.status_code == 302 and response.headers["Location"] == "/powers"
-    for hostile in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+    hostile_targets = ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"]
+    hostile_targets += ["/\t/evil.example/", "/\n/evil.example", "\r\nSet-Cookie: x=1", "///evil"]
+    for hostile in hostile_targets:
         assert client.get("/lang/zh", query_string={"next": hostile}).headers["Location"] == "/"
+    assert client.get("/lang/zh?next=/%09/evil.example/").headers["Location"] == "/", "a tab browsers would drop"
     assert client.get("/lang/fr").status_code == 404
 
 
