@@ -17,17 +17,6 @@ from .render import render_markdown
 from .schemas import Problem, field_name, load_schema, schema_problems
 from .source import SourceError, SourceFile, read_markdown, read_yaml
 
-# Categories shown in this order; others follow in the order they first appear.
-CATEGORY_ORDER = [
-    "重大事项决策",
-    "工程项目管理",
-    "资产资源管理",
-    "财务管理",
-    "村务管理",
-    "便民服务",
-    "民生服务",
-    "党务管理",
-]
 MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
 import subprocess
@@ -14,7 +13,8 @@ from typing import Any
 import pytest
 
 from sync.content import load_county
-from sync.install import InstallError, current_database, database_version, install_snapshot, read_state
+from sync.database import database_version
+from sync.install import InstallError, current_database, install_snapshot, read_state
 from sync.snapshot import village_snapshot
 from tests.county_files import write_county
 
@@ -125,36 +125,34 @@ def test_readers_see_one_version_or_the_other_never_a_mix(tmp_path: Path, county
     assert len(seen) > 1, "the reader should have seen the content change"
 
 
-# A child process installs version 2 and SIGKILLs itself at one point of the install.
+# A child process installs version 2 and SIGKILLs itself at one point of the install:
+# before or after the n-th call of one of the install's steps.
 CHILD = """
-import os, signal, sys, json
+import os, signal, sys
 from pathlib import Path
+import sync.database as database
 import sync.install as install
 from tests.test_install import snapshot_for
 
 point, data, county = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-def die(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)
-calls = {"rows": 0}
-def wrap(name, after=False):
-    original = getattr(install, name)
-    def wrapper(*args, **kwargs):
-        if point == "rows":
-            calls["rows"] += 1
-            if calls["rows"] == 3:
-                die()
-        if not after:
-            die()
-        result = original(*args, **kwargs)
-        die()
-        return result
-    setattr(install, name, wrapper)
-{"media": lambda: wrap("_write_durably", after=True),
- "rows": lambda: wrap("_insert_rows", after=True),
- "built": lambda: wrap("_build_database", after=True),
- "before-switch": lambda: wrap("_switch_current"),
- "switched": lambda: wrap("_switch_current", after=True),
- "collecting": lambda: wrap("_collect_garbage")}[point]()
+module, name, when, nth = {
+    "media": (install, "_write_durably", "after", 1),
+    "rows": (database, "_insert_rows", "before", 3),
+    "built": (install, "write_database", "after", 1),
+    "before-switch": (install, "_switch_current", "before", 1),
+    "switched": (install, "_switch_current", "after", 1),
+    "collecting": (install, "_collect_garbage", "before", 1),
+}[point]
+original, calls = getattr(module, name), []
+def wrapper(*args, **kwargs):
+    calls.append(1)
+    if when == "before" and len(calls) == nth:
+        os.kill(os.getpid(), signal.SIGKILL)
+    result = original(*args, **kwargs)
+    if when == "after" and len(calls) == nth:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+setattr(module, name, wrapper)
 install.install_snapshot(data, *snapshot_for(county, 2, extra_powers=3))
 """
 
@@ -192,6 +190,32 @@ def test_sigkill_during_install_leaves_one_consistent_version(
     # A later install completes and tidies what the crash left behind.
     final = install_snapshot(data, *snapshot_for(county, 3))
     assert read_version(data) == (3, 1) and database_version(final) == 3
-    leftovers = [p.name for p in (data / "content").iterdir() if p.name.endswith(".tmp")]
-    assert leftovers == []
-    assert json.loads((data / "content" / "state.json").read_text())["current"] == final.name
+    state = read_state(data)
+    left = sorted(p.name for p in (data / "content").iterdir())
+    assert left == sorted([".install.lock", "state.json", state["current"], state["previous"]]), "no leftovers"
+    assert state["current"] == final.name
+
+
+def test_lost_files_do_not_break_the_next_install_or_allow_a_rollback(tmp_path: Path, county: Path) -> None:
+    data = tmp_path / "data"
+    install_snapshot(data, *snapshot_for(county, 1))
+    second = install_snapshot(data, *snapshot_for(county, 2))
+    (data / "content" / read_state(data)["previous"]).unlink()  # e.g. removed by hand
+    third = install_snapshot(data, *snapshot_for(county, 3))
+    assert read_state(data) == {"current": third.name, "previous": second.name}
+    third.unlink()
+    with pytest.raises(InstallError, match="version 2 is older than the installed 3"):
+        install_snapshot(data, *snapshot_for(county, 2))
+
+
+def test_the_kiosk_shows_a_new_version_from_its_next_request(tmp_path: Path, county: Path) -> None:
+    from kiosk import create_app
+
+    data = tmp_path / "data"
+    install_snapshot(data, *snapshot_for(county, 1))
+    client = create_app({"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "x"}).test_client()
+    assert "内容更新于 2026年11月1日" in client.get("/").get_data(as_text=True)
+    assert client.get("/powers/extra-0").status_code == 404
+    install_snapshot(data, *snapshot_for(county, 2, extra_powers=1))
+    assert "内容更新于 2026年11月2日" in client.get("/").get_data(as_text=True)
+    assert client.get("/powers/extra-0").status_code == 200
