@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from bench import county_text as text
+from sync.dates import end_of_posting
 from sync.procedure import FOUR_TWO
 from sync.schemas import load_schema
 
@@ -249,7 +250,10 @@ def _notice(rng: random.Random, number: int, scope: Place, today: date) -> tuple
     if dates["pinned"]:
         fields["pinned"] = True
     if rng.random() < 0.3:
-        fields["min_posting_days"] = rng.choice([5, 7, 10, 15])
+        # A 公示期 only where the notice stays up long enough (the validator checks it).
+        days = rng.choice([5, 7, 10, 15])
+        if "expires" not in fields or date.fromisoformat(fields["expires"]) >= end_of_posting(published, days):
+            fields["min_posting_days"] = days
     body = _notice_body(rng, domain, scope, published)
     return f"{notice_id}.md", f"---\n{_yaml(fields)}---\n{body}\n"
 

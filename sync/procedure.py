@@ -79,3 +79,69 @@ def step_ids(steps: list[dict[str, Any]]) -> set[str]:
             ids.update(f"{step['id']}-{n}" for n in range(1, 7))
         ids.add(str(step.get("id")))
     return ids
+
+
+def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Return what is wrong with an item's steps, each as (field path, message).
+
+    Checks what the schema cannot: ids unique (standard-procedure steps included), targets that
+    exist, one way on per step, every step reachable from the first, and a way to an end from
+    every step (a loop back for corrections is fine; a loop with no way out is not).
+    """
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    written_at: dict[str, int] = {}  # every id, expanded ones too -> index of the written step
+    defined = step_ids(steps)
+    for index, step in enumerate(steps):
+        ids = [step["id"]]
+        if step.get("procedure") == FOUR_TWO:
+            ids += [f"{step['id']}-{n}" for n in range(1, 7)]
+        for step_id in ids:
+            if step_id in written_at:
+                other = written_at[step_id] + 1
+                problems.append((("steps", index, "id"), f"step id {step_id!r} is already used by step {other}"))
+            written_at.setdefault(step_id, index)
+        ways = [key for key in ("next", "end", "branches") if key in step]
+        if len(ways) > 1:
+            problems.append(
+                (("steps", index, ways[1]), f"give only one of next, end and branches, not {' and '.join(ways)}")
+            )
+        targets: list[tuple[tuple[str | int, ...], str]] = [(("next",), step["next"])] if "next" in step else []
+        targets += [(("branches", n, "to"), b["to"]) for n, b in enumerate(step.get("branches", []))]
+        for key, target in targets:
+            if target not in defined:
+                known = ", ".join(s["id"] for s in steps)
+                problems.append(
+                    (("steps", index, *key), f"step {target!r} does not exist in this item; steps: {known}")
+                )
+    if problems:
+        return problems
+    expanded = expand_steps(steps)
+    leads_to = {s["id"]: [g["to"] for g in s["goes_to"]] for s in expanded}
+    reached = _reachable([expanded[0]["id"]], leads_to)
+    comes_from: dict[str, list[str]] = {s["id"]: [] for s in expanded}
+    for source, followers in leads_to.items():
+        for follower in followers:
+            comes_from[follower].append(source)
+    can_end = _reachable([s["id"] for s in expanded if not s["goes_to"]], comes_from)
+    reported: set[int] = set()
+    for step in expanded:
+        index = written_at[step["id"]]
+        if index in reported:
+            continue
+        if step["id"] not in reached:
+            problems.append((("steps", index, "id"), "no step leads here: it cannot be reached from the first step"))
+            reported.add(index)
+        elif step["id"] not in can_end:
+            problems.append((("steps", index, "id"), "from here the procedure never ends: it loops with no way out"))
+            reported.add(index)
+    return problems
+
+
+def _reachable(start: list[str], edges: dict[str, list[str]]) -> set[str]:
+    found, todo = set(start), list(start)
+    while todo:
+        for following in edges[todo.pop()]:
+            if following not in found:
+                found.add(following)
+                todo.append(following)
+    return found

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .content import MEDIA_TYPES, County, media_digest
+from .content import County
+from .media import media_digest
 
 
 def in_scope(scope: str, village: dict[str, str]) -> bool:
@@ -54,8 +55,3 @@ def village_snapshot(
     used = {name for n in notices for name in n["photos"]} | {t["photo"] for t in ten_ones["items"] if "photo" in t}
     files = {names[ref]: file for ref, file in county.media.items() if names[ref] in used}
     return snapshot, files
-
-
-def media_type(blob: str) -> str:
-    """Return the MIME type of a media blob by its extension."""
-    return MEDIA_TYPES.get(Path(blob).suffix.lower(), "application/octet-stream")

@@ -49,25 +49,47 @@ class SourceError(Exception):
         self.path, self.line, self.message = path, line, message
 
 
-def _map_lines(node: yaml.Node, where: Path_, lines: dict[Path_, int], offset: int) -> None:
-    lines[where] = node.start_mark.line + 1 + offset
+class _Unsafe(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        self.line, self.message = line, message
+
+
+def _map_lines(node: yaml.Node, where: Path_, lines: dict[Path_, int], seen: set[int]) -> None:
+    """Record the line of every field, refusing what a county file never needs and could abuse."""
+    line = node.start_mark.line + 1
+    if id(node) in seen:
+        # Only an alias (*name) reaches a node twice; nested aliases can grow a tiny file into
+        # billions of entries ("billion laughs"), so they are refused outright.
+        raise _Unsafe(line, "anchors and aliases (& and *) are not allowed; write the text out in full")
+    seen.add(id(node))
+    lines[where] = line
     if isinstance(node, yaml.MappingNode):
+        first_seen: dict[str, int] = {}
         for key, value in node.value:
-            child = (*where, str(key.value))
-            _map_lines(value, child, lines, offset)
-            lines[child] = key.start_mark.line + 1 + offset
+            name, key_line = str(key.value), key.start_mark.line + 1
+            if name in first_seen:
+                raise _Unsafe(key_line, f"field '{name}' appears twice (first on line {first_seen[name]})")
+            first_seen[name] = key_line
+            child = (*where, name)
+            _map_lines(value, child, lines, seen)
+            lines[child] = key_line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _map_lines(item, (*where, index), lines, offset)
+            _map_lines(item, (*where, index), lines, seen)
 
 
 def parse_yaml(text: str, path: str, line_offset: int = 0) -> SourceFile:
     """Parse YAML *text*; raise SourceError with the line of a syntax error."""
     loader = _Loader(text)
+    lines: dict[Path_, int] = {}
     try:
-        # One parse: the node tree gives line numbers, then becomes the data.
+        # One parse: the node tree gives line numbers and is checked, then becomes the data.
         node = loader.get_single_node()
+        if node is not None:
+            _map_lines(node, (), lines, set())
         data = loader.construct_document(node) if node is not None else None
+    except _Unsafe as error:
+        raise SourceError(path, error.line + line_offset, error.message) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = (mark.line + 1 if mark else 1) + line_offset
@@ -76,16 +98,20 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> SourceFile:
         raise SourceError(path, 1 + line_offset, f"not valid YAML: {error}") from None
     finally:
         loader.dispose()
-    lines: dict[Path_, int] = {}
-    if node is not None:
-        _map_lines(node, (), lines, line_offset)
+    if line_offset:
+        lines = {where: line + line_offset for where, line in lines.items()}
     return SourceFile(path, data, lines)
 
 
+MAX_TEXT_BYTES = 2 * 1024 * 1024
+
+
 def read_text(file: Path, path: str) -> str:
-    """Read a UTF-8 text file, with a clear error for other encodings."""
+    """Read a UTF-8 text file (a byte-order mark is allowed), with a clear error for anything else."""
+    if file.stat().st_size > MAX_TEXT_BYTES:
+        raise SourceError(path, 1, f"larger than {MAX_TEXT_BYTES // 1024 // 1024} MB; split it into several files")
     try:
-        return file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise SourceError(path, 1, f"not UTF-8 text ({error.reason}); save it as UTF-8") from None
 

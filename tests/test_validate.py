@@ -143,3 +143,113 @@ def test_non_utf8_file(county: Path) -> None:
     (county / "contacts.yaml").write_bytes("contacts:\n  - name: 县纪委\n".encode("gbk"))
     (found,) = problems(county)
     assert found.startswith("contacts.yaml:1: not UTF-8 text")
+
+
+def test_a_date_that_does_not_exist(county: Path) -> None:
+    edit(county / "notices" / "finance.md", '"2026-11-05"', '"2026-02-30"')
+    assert problems(county) == ["notices/finance.md:5: published: 2026-02-30 is not a date that exists"]
+
+
+def test_posting_period_shorter_than_the_public_notice_period(county: Path) -> None:
+    # Published Thursday 2026-11-05; 7 working days end on Friday 2026-11-13.
+    edit(county / "notices" / "finance.md", '"2026-12-05"', '"2026-11-12"\nmin_posting_days: 7')
+    assert problems(county) == [
+        "notices/finance.md:6: expires: posted for 6 working days, but its 公示期 (min_posting_days) is 7; "
+        "set expires to 2026-11-13 or later"
+    ]
+    edit(county / "notices" / "finance.md", '"2026-11-12"', '"2026-11-13"')
+    assert load_county(county).notices[0]["min_posting_days"] == 7
+
+
+def test_yaml_aliases_are_refused_before_they_can_blow_up(county: Path) -> None:
+    bomb = 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]\n'
+    bomb += "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    (county / "contacts.yaml").write_text(bomb, encoding="utf-8")
+    assert problems(county) == [
+        "contacts.yaml:1: anchors and aliases (& and *) are not allowed; write the text out in full"
+    ]
+
+
+def test_a_field_written_twice(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "fee: 不收费\n", "fee: 不收费\nname: 又一个名字\n")
+    assert problems(county) == ["powers/dibao.yaml:8: field 'name' appears twice (first on line 2)"]
+
+
+def test_byte_order_mark_is_fine(county: Path) -> None:
+    notice = county / "notices" / "finance.md"
+    notice.write_bytes(b"\xef\xbb\xbf" + notice.read_bytes())
+    assert load_county(county).notices[0]["id"] == "finance-10"
+
+
+def test_procedure_loop_without_a_way_out(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "    title: 张榜公示\n", "    title: 张榜公示\n    next: post\n")
+    assert problems(county) == [
+        "powers/dibao.yaml:28: steps[4].id: from here the procedure never ends: it loops with no way out"
+    ]
+
+
+def test_procedure_step_nobody_reaches(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "to: refuse", "to: post")
+    assert problems(county) == [
+        "powers/dibao.yaml:24: steps[3].id: no step leads here: it cannot be reached from the first step"
+    ]
+
+
+def test_procedure_step_with_two_ways_on(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "    end: true\n", "    end: true\n    next: post\n")
+    assert problems(county) == [
+        "powers/dibao.yaml:27: steps[3].end: give only one of next, end and branches, not next and end"
+    ]
+
+
+def test_step_id_clashing_with_a_standard_procedure_step(county: Path) -> None:
+    edit(
+        county / "powers" / "dibao.yaml", "  - id: apply\n", "  - id: vote\n    procedure: 四议两公开\n  - id: apply\n"
+    )
+    edit(county / "powers" / "dibao.yaml", "  - id: post\n", "  - id: vote-1\n")
+    edit(county / "powers" / "dibao.yaml", "to: post", "to: vote-1")
+    (found,) = problems(county)
+    assert found == "powers/dibao.yaml:30: steps[5].id: step id 'vote-1' is already used by step 1"
+
+
+def test_files_that_would_be_silently_skipped_are_reported(county: Path) -> None:
+    (county / "powers" / "extra.yml").write_text(POWER.format(id="extra"), encoding="utf-8")
+    (county / "notices" / "old").mkdir()
+    (county / "notices" / ".DS_Store").write_bytes(b"\0")
+    assert problems(county) == [
+        "notices/old:1: not read: only .md files directly in notices/ are content",
+        "powers/extra.yml:1: not read: only .yaml files directly in powers/ are content",
+    ]
+
+
+def test_a_county_without_a_small_power_list(county: Path) -> None:
+    for file in (county / "powers").iterdir():
+        file.unlink()
+    assert problems(county) == ["powers/:1: missing: put at least one .yaml file in powers/"]
+
+
+def test_photos_must_be_real_images_inside_the_county(county: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"\xff\xd8\xff" + b"not the county's")
+    (county / "media" / "linked.jpg").symlink_to(secret)
+    (county / "media" / "fake.png").write_text("<script>alert(1)</script>")
+    (county / "media" / "BOARD.JPG").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 100)
+    edit(
+        county / "notices" / "finance.md",
+        "expires:",
+        "photos: [media/linked.jpg, media/fake.png, media/BOARD.JPG]\nexpires:",
+    )
+    assert problems(county) == [
+        "notices/finance.md:6: photos[1]: media/linked.jpg points outside the county's media folder; "
+        "copy the photo in instead of linking it",
+        "notices/finance.md:6: photos[2]: media/fake.png is not a PNG image, whatever its name says",
+    ]
+
+
+def test_broken_county_yaml_is_one_problem_not_a_cascade(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "category: 便民服务\n", "category: 便民服务\nvillage: apple\n")
+    (county / "county.yaml").write_text("", encoding="utf-8")
+    assert problems(county) == ["county.yaml:1: must be a set of fields, not nothing"]
