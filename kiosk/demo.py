@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from sync.content import County, load_county
+from sync.dates import DEFAULT_TIMEZONE, local_now
 from sync.install import install_snapshot
 from sync.snapshot import village_snapshot
 
@@ -22,5 +22,6 @@ def install_demo(
 ) -> Path:
     """Load the demo county and install one village's content into *data_dir*."""
     county = load_county(content_dir)
-    snapshot, media = village_snapshot(county, village or demo_village(county), version, date.today().isoformat())
+    today = local_now(county.info.get("timezone", DEFAULT_TIMEZONE)).date().isoformat()
+    snapshot, media = village_snapshot(county, village or demo_village(county), version, today)
     return install_snapshot(data_dir, snapshot, media)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,8 +10,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session
 from flask.typing import ResponseReturnValue
 
+from sync.dates import DEFAULT_TIMEZONE, local_now
 from sync.install import media_dir
-from sync.snapshot import media_type
+from sync.media import media_type
 
 from . import queries
 from .content_db import NoContent, get_db, one_or_404
@@ -25,7 +25,9 @@ _BLOB = re.compile(r"^[0-9a-f]{64}\.(jpg|jpeg|png|webp)$")
 
 
 def _now() -> str:
-    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    """Return the county's local time now, in the form content dates are stored."""
+    timezone = queries.meta(get_db()).get("timezone", DEFAULT_TIMEZONE)
+    return local_now(timezone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _page_number() -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import FolderReader
-from .dates import end_of_posting, parse_moment, working_days
+from .dates import DEFAULT_TIMEZONE, end_of_posting, parse_moment, timezone_problem, working_days
 from .procedure import FOUR_TWO, expand_steps
 from .render import render_markdown
 from .schemas import Problem, load_schema
@@ -57,6 +57,8 @@ def _places(reader: FolderReader, source: SourceFile | None) -> dict[str, set[st
     """Return the codes of townships and villages, or None when county.yaml is unusable."""
     if source is None:
         return None
+    if problem := timezone_problem(source.data.get("timezone", DEFAULT_TIMEZONE)):
+        reader.problem(source, ("timezone",), problem)
     places: dict[str, set[str]] = {"village": set(), "township": set()}
     seen: dict[str, str] = {}
     for t, township in enumerate(source.data["townships"]):

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .dates import DEFAULT_TIMEZONE
+
 # Categories shown in this order; others follow in the order they first appear.
 CATEGORY_ORDER = [
     "重大事项决策",
@@ -47,6 +49,7 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "county_name": county["name"],
         "sample": int(bool(county.get("sample"))),
         "public_base_url": county["public_base_url"].rstrip("/"),
+        "timezone": county.get("timezone", DEFAULT_TIMEZONE),
         "village_code": village["code"],
         "village_name": village["name"],
         "township_name": village["township_name"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def parse_moment(text: str, end_of_day: bool = False) -> datetime:
@@ -37,3 +38,24 @@ def end_of_posting(first: date, needed: int) -> date:
         if counted >= needed:
             return day
         day += timedelta(days=1)
+
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def local_now(timezone: str) -> datetime:
+    """Return the wall-clock time in *timezone*, naive, comparable with content dates.
+
+    Content dates are written in the county's local time; a kiosk's system clock may be set to
+    UTC (as many images are), so "now" is always taken in the county's zone.
+    """
+    return datetime.now(ZoneInfo(timezone)).replace(tzinfo=None)
+
+
+def timezone_problem(name: str) -> str | None:
+    """Return why *name* is not a time zone this machine knows, or None."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{name!r} is not a known time zone; use a name such as {DEFAULT_TIMEZONE}"
+    return None

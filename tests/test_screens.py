@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +12,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kiosk import create_app
+from kiosk import create_app, queries
+from kiosk.content_db import get_db
 from kiosk.qr import _render, mobile_url
-from sync.content import County
-from sync.snapshot import in_scope
+from sync.content import County, load_county
+from sync.dates import local_now
+from sync.install import install_snapshot
+from sync.snapshot import in_scope, village_snapshot
+from tests.county_files import write_county
 
 VILLAGE = "taoyuan"
 DOMAIN_KEYS = {"党务": "party", "村务": "village", "财务": "finance", "政务": "government"}
@@ -36,26 +40,37 @@ def shown_powers(county: County) -> list[dict[str, Any]]:
 
 
 def now() -> str:
-    return datetime.now().isoformat(sep=" ", timespec="seconds")
+    return local_now("Asia/Shanghai").isoformat(sep=" ", timespec="seconds")
 
 
-def is_current(notice: dict[str, Any]) -> bool:
-    return notice["published_at"] <= now() and (notice["expires_at"] is None or notice["expires_at"] >= now())
+def is_current(notice: dict[str, Any], at: str | None = None) -> bool:
+    at = at or now()
+    return notice["published_at"] <= at and (notice["expires_at"] is None or notice["expires_at"] >= at)
 
 
-def test_home_has_tiles_village_date_and_sample_mark(client: FlaskClient) -> None:
+# The day the demo county's notices were written for.
+DEMO_WRITTEN = "2026-11-27 12:00:00"
+
+
+def content_date(app: Flask) -> datetime:
+    with app.app_context():
+        return datetime.strptime(queries.meta(get_db())["content_date"], "%Y-%m-%d")
+
+
+def test_home_has_tiles_village_date_and_sample_mark(app: Flask, client: FlaskClient) -> None:
     page = text_of(client.get("/"))
     for tile in ("小微权力清单", "十个一", "村务公开", "政务公开目录", "联系与监督"):
         assert tile in page
     assert "桃源村" in page and "示例" in page
-    assert f"内容更新于 {datetime.now():%Y年%-m月%-d日}" in page
+    assert f"内容更新于 {content_date(app):%Y年%-m月%-d日}" in page
+    assert content_date(app).date() == local_now("Asia/Shanghai").date(), "the demo is built today, county time"
 
 
-def test_home_in_english(english: FlaskClient) -> None:
+def test_home_in_english(app: Flask, english: FlaskClient) -> None:
     page = text_of(english.get("/"))
     for tile in ("Small-power list", "Ten ones", "Village notices", "Disclosure catalogue", "Contacts and supervision"):
         assert tile in page
-    assert "SAMPLE" in page and f"Content updated {datetime.now():%B %-d, %Y}" in page
+    assert "SAMPLE" in page and f"Content updated {content_date(app):%B %-d, %Y}" in page
     assert "桃源村" in page, "content stays as written"
 
 
@@ -162,8 +177,8 @@ def test_notice_lists_current_first_pinned_on_top_expired_in_archive(
 
 def test_demo_has_pinned_and_expired_notices_here(demo_county: County) -> None:
     mine = notices_of(demo_county)
-    assert any(n["pinned"] and is_current(n) for n in mine)
-    assert any(n["expires_at"] and n["expires_at"] < now() for n in mine)
+    assert any(n["pinned"] and is_current(n, DEMO_WRITTEN) for n in mine)
+    assert any(n["expires_at"] and n["expires_at"] < DEMO_WRITTEN for n in mine)
 
 
 def test_notice_page_shows_text_photos_dates_and_posting_period(client: FlaskClient, demo_county: County) -> None:
@@ -306,3 +321,18 @@ def test_kiosk_without_content_says_so(tmp_path: Path) -> None:
 def test_pages_forbid_outside_requests(client: FlaskClient) -> None:
     policy = client.get("/").headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy
+
+
+def test_notices_expire_by_the_countys_clock_not_the_machines(tmp_path: Path) -> None:
+    """Content dates are county time (Asia/Shanghai); this machine's clock may well be on UTC."""
+    county = write_county(tmp_path / "county")
+    expires = local_now("Asia/Shanghai") - timedelta(minutes=90)
+    published = expires - timedelta(days=3)
+    notice = county / "notices" / "finance.md"
+    text = notice.read_text(encoding="utf-8").replace('"2026-11-05"', f'"{published:%Y-%m-%d %H:%M}"')
+    notice.write_text(text.replace('"2026-12-05"', f'"{expires:%Y-%m-%d %H:%M}"'), encoding="utf-8")
+    snapshot, media = village_snapshot(load_county(county), "apple", 1, "2026-11-27")
+    install_snapshot(tmp_path / "data", snapshot, media)
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "x"}).test_client()
+    assert "finance-10" in client.get("/notices/finance/archive").get_data(as_text=True)
+    assert "finance-10" not in client.get("/notices/finance").get_data(as_text=True)

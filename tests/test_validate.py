@@ -253,3 +253,10 @@ def test_broken_county_yaml_is_one_problem_not_a_cascade(county: Path) -> None:
     edit(county / "powers" / "dibao.yaml", "category: 便民服务\n", "category: 便民服务\nvillage: apple\n")
     (county / "county.yaml").write_text("", encoding="utf-8")
     assert problems(county) == ["county.yaml:1: must be a set of fields, not nothing"]
+
+
+def test_unknown_time_zone(county: Path) -> None:
+    edit(county / "county.yaml", "sample: true\n", "sample: true\ntimezone: Asia/Beijing\n")
+    assert problems(county) == [
+        "county.yaml:4: timezone: 'Asia/Beijing' is not a known time zone; use a name such as Asia/Shanghai"
+    ]
