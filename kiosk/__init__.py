@@ -16,11 +16,20 @@ from .settings import LOCALES, load_settings
 def _secret_key(data_dir: Path) -> str:
     """Return this install's secret key, generating it on first use (never committed)."""
     path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Written whole under a temporary name, then linked into place: of two processes starting
+    # at once, one key wins and both read it; nobody ever reads a half-written key.
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        temporary = data_dir / f".secret_key.{secrets.token_hex(6)}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 

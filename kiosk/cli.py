@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from sync.content import ContentInvalid, load_county
+from sync.install import InstallError
 
 from .settings import SETTINGS, load_settings
 
@@ -52,6 +53,8 @@ def demo(port: int | None, data: str | None, village: str | None) -> None:
         raise click.ClickException("the demo content has problems:\n" + "\n".join(map(str, error.problems))) from None
     except KeyError as error:
         raise click.ClickException(str(error.args[0])) from None
+    except InstallError as error:
+        raise click.ClickException(f"{error}; use another --data folder for the demo") from None
     _serve(data_dir, port)
 
 

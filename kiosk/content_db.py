@@ -1,4 +1,4 @@
-"""The installed content: opened read-only, once per request, from whichever version is current."""
+"""The installed content, read-only: each request reads the version current when it began."""
 
 from __future__ import annotations
 

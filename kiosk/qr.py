@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import re
+import secrets
 from pathlib import Path
 
 import qrcode
@@ -46,7 +47,9 @@ def qr_svg(cache_dir: Path, url: str) -> Markup:
         pass
     svg = _render(url)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    temporary = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    # Unique per writer: server threads may render the same new page at once; the last
+    # rename wins and every one of them wrote the same bytes.
+    temporary = cached.with_name(f".{cached.name}.{secrets.token_hex(6)}.tmp")
     temporary.write_text(svg, encoding="utf-8")
     os.replace(temporary, cached)
     return Markup(svg)  # noqa: S704

@@ -32,7 +32,16 @@ def _now() -> str:
 
 def _page_number() -> int:
     number = request.args.get("page", "1")
-    return int(number) if number.isdigit() and 0 < int(number) < 100_000 else 1
+    if not number.isdigit() or not 0 < int(number) < 100_000:
+        abort(404)
+    return int(number)
+
+
+def _existing(page: queries.Page) -> queries.Page:
+    """Answer 404 for a page past the end of its list (the first page always exists)."""
+    if page.number > page.pages:
+        abort(404)
+    return page
 
 
 def _qr(kind: str, item_id: str) -> dict[str, Any]:
@@ -71,8 +80,8 @@ def power_list(order: int) -> ResponseReturnValue:
     categories = {c["category_order"]: c for c in queries.power_categories(get_db())}
     if order not in categories:
         abort(404)
-    size = current_app.config["NOTICES_PER_PAGE"]
-    page = queries.powers_in_category(get_db(), order, _page_number(), size)
+    size = current_app.config["PAGE_SIZE"]
+    page = _existing(queries.powers_in_category(get_db(), order, _page_number(), size))
     return render_template("screens/power_list.html", category=categories[order], page=page)
 
 
@@ -98,16 +107,19 @@ def notice_domains() -> ResponseReturnValue:
 def notice_list(domain: str, archive: bool = False) -> ResponseReturnValue:
     if domain not in queries.DOMAINS:
         abort(404)
-    size = current_app.config["NOTICES_PER_PAGE"]
-    page = queries.notices(get_db(), queries.DOMAINS[domain], _now(), _page_number(), size, archive=archive)
+    size = current_app.config["PAGE_SIZE"]
+    page = _existing(queries.notices(get_db(), queries.DOMAINS[domain], _now(), _page_number(), size, archive=archive))
     return render_template("screens/notice_list.html", domain=domain, page=page, archive=archive)
 
 
 @bp.route("/notice/<item_id>")
 def notice_detail(item_id: str) -> ResponseReturnValue:
     item = one_or_404(queries.notice(get_db(), item_id))  # type: ignore[arg-type]
+    now = _now()
+    if item["published_at"] > now:
+        abort(404)  # not out yet: nobody may read it before its publication time
     domain = {v: k for k, v in queries.DOMAINS.items()}[item["domain"]]
-    expired = bool(item["expires_at"] and item["expires_at"] < _now())
+    expired = bool(item["expires_at"] and item["expires_at"] < now)
     return render_template(
         "screens/notice_detail.html", item=item, domain=domain, expired=expired, **_qr("notice", item_id)
     )

@@ -38,7 +38,7 @@ SETTINGS = [
     ),
     Setting("PORT", 8080, "Port of the villager screens."),
     Setting("DEFAULT_LOCALE", "zh", "Interface language before anyone switches: zh (简体中文) or en."),
-    Setting("NOTICES_PER_PAGE", 12, "Notices and items shown per page in lists."),
+    Setting("PAGE_SIZE", 12, "Entries per page in the lists of power items and notices."),
     Setting("THREADS", 4, "Worker threads of the web server (waitress)."),
 ]
 

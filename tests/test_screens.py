@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from flask.testing import FlaskClient
 
 from kiosk import create_app, queries
 from kiosk.content_db import get_db
-from kiosk.qr import _render, mobile_url
+from kiosk.qr import _render, mobile_url, qr_svg
 from sync.content import County, load_county
 from sync.dates import local_now
 from sync.install import install_snapshot
@@ -163,7 +164,7 @@ def notices_of(county: County) -> list[dict[str, Any]]:
 def test_notice_lists_current_first_pinned_on_top_expired_in_archive(
     app: Flask, client: FlaskClient, demo_county: County, domain: str
 ) -> None:
-    app.config["NOTICES_PER_PAGE"] = 100
+    app.config["PAGE_SIZE"] = 100
     mine = [n for n in notices_of(demo_county) if n["domain"] == domain]
     key = DOMAIN_KEYS[domain]
     current = re.findall(r'href="/notice/([a-z0-9-]+)"', client.get(f"/notices/{key}").get_data(as_text=True))
@@ -336,3 +337,39 @@ def test_notices_expire_by_the_countys_clock_not_the_machines(tmp_path: Path) ->
     client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "x"}).test_client()
     assert "finance-10" in client.get("/notices/finance/archive").get_data(as_text=True)
     assert "finance-10" not in client.get("/notices/finance").get_data(as_text=True)
+
+
+def test_page_numbers_past_the_end_or_not_numbers_are_not_found(client: FlaskClient) -> None:
+    assert client.get("/notices/finance?page=1").status_code == 200
+    for page in ("99999", "0", "-1", "abc", "1e3"):
+        assert client.get(f"/notices/finance?page={page}").status_code == 404, page
+        assert client.get(f"/powers/category/0?page={page}").status_code == 404, page
+
+
+def test_a_notice_not_yet_published_cannot_be_opened(tmp_path: Path) -> None:
+    county = write_county(tmp_path / "county")
+    tomorrow = local_now("Asia/Shanghai") + timedelta(days=1)
+    notice = county / "notices" / "finance.md"
+    notice.write_text(notice.read_text(encoding="utf-8").replace('"2026-11-05"', f'"{tomorrow:%Y-%m-%d %H:%M}"'))
+    notice.write_text(notice.read_text(encoding="utf-8").replace('expires: "2026-12-05"\n', ""))
+    snapshot, media = village_snapshot(load_county(county), "apple", 1, "2026-11-27")
+    install_snapshot(tmp_path / "data", snapshot, media)
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "x"}).test_client()
+    assert client.get("/notice/finance-10").status_code == 404
+    assert "finance-10" not in client.get("/notices/finance").get_data(as_text=True)
+
+
+def test_qr_codes_drawn_by_many_threads_at_once_all_succeed(tmp_path: Path) -> None:
+    url = mobile_url("https://gk.test.example.cn", "apple", "power", "dibao")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        drawn = list(pool.map(lambda _n: str(qr_svg(tmp_path, url)), range(32)))
+    assert set(drawn) == {_render(url)}
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_secret_key_is_made_once_per_install_and_private(tmp_path: Path) -> None:
+    first = create_app({"DATA_DIR": str(tmp_path)}).config["SECRET_KEY"]
+    second = create_app({"DATA_DIR": str(tmp_path)}).config["SECRET_KEY"]
+    assert first == second and len(first) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert create_app({"DATA_DIR": str(tmp_path / "other")}).config["SECRET_KEY"] != first
