@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from sync.content import ContentInvalid, load_county
+from sync.i18n import tr, use_language
 from sync.install import InstallError
 
 from .settings import SETTINGS, load_settings
@@ -26,7 +27,7 @@ def _serve(data_dir: Path, port: int | None) -> None:
     settings = load_settings()
     app = create_app({"DATA_DIR": str(data_dir), **({"PORT": port} if port else {})})
     host, port = settings["HOST"], app.config["PORT"]
-    click.echo(f"Kiosk at http://{host}:{port}/  (data: {data_dir}; Ctrl+C stops)")
+    click.echo(tr("Kiosk at http://{host}:{port}/  (data: {data}; Ctrl+C stops)", host=host, port=port, data=data_dir))
     serve(app, host=host, port=port, threads=settings["THREADS"], ident="kiosk")
 
 
@@ -35,7 +36,8 @@ _SETTINGS_HELP = "\n\n".join(f"{s.env}: {s.help}" for s in SETTINGS)
 
 @click.group(help=f"Village kiosk.\n\nSettings (environment variables):\n\n{_SETTINGS_HELP}")
 def main() -> None:
-    pass
+    # Messages for county staff and operators follow the kiosk's language setting (zh by default).
+    use_language(load_settings()["DEFAULT_LOCALE"])
 
 
 @main.command()
@@ -50,11 +52,13 @@ def demo(port: int | None, data: str | None, village: str | None) -> None:
     try:
         install_demo(data_dir, village)
     except ContentInvalid as error:
-        raise click.ClickException("the demo content has problems:\n" + "\n".join(map(str, error.problems))) from None
+        raise click.ClickException(
+            tr("the demo content has problems:") + "\n" + "\n".join(map(str, error.problems))
+        ) from None
     except KeyError as error:
         raise click.ClickException(str(error.args[0])) from None
     except InstallError as error:
-        raise click.ClickException(f"{error}; use another --data folder for the demo") from None
+        raise click.ClickException(tr("{error}; use another --data folder for the demo", error=error)) from None
     _serve(data_dir, port)
 
 
@@ -77,7 +81,10 @@ def _load(folder: str):  # type: ignore[no-untyped-def]
     except ContentInvalid as error:
         for problem in error.problems:
             click.echo(str(problem), err=True)
-        click.echo(f"{len(error.problems)} problem(s) found in {folder}; nothing was loaded.", err=True)
+        click.echo(
+            tr("{count} problem(s) found in {folder}; nothing was loaded.", count=len(error.problems), folder=folder),
+            err=True,
+        )
         sys.exit(1)
 
 
@@ -87,8 +94,16 @@ def validate(folder: str) -> None:
     """Check a county content folder and report every problem at once."""
     loaded = _load(folder)
     click.echo(
-        f"{folder}: ok — {len(loaded.villages())} villages, {len(loaded.powers)} power items, "
-        f"{len(loaded.notices)} notices, {len(loaded.catalogue)} catalogue items, {len(loaded.contacts)} contacts"
+        tr(
+            "{folder}: ok — {villages} villages, {powers} power items, {notices} notices, "
+            "{catalogue} catalogue items, {contacts} contacts",
+            folder=folder,
+            villages=len(loaded.villages()),
+            powers=len(loaded.powers),
+            notices=len(loaded.notices),
+            catalogue=len(loaded.catalogue),
+            contacts=len(loaded.contacts),
+        )
     )
 
 

@@ -37,7 +37,9 @@ SETTINGS = [
         "HOST", "127.0.0.1", "Address the villager screens listen on; keep it on loopback for the kiosk's own browser."
     ),
     Setting("PORT", 8080, "Port of the villager screens."),
-    Setting("DEFAULT_LOCALE", "zh", "Interface language before anyone switches: zh (简体中文) or en."),
+    Setting(
+        "DEFAULT_LOCALE", "zh", "Language of the screens before anyone switches, and of the kiosk command: zh or en."
+    ),
     Setting("PAGE_SIZE", 12, "Entries per page in the lists of power items and notices."),
     Setting("THREADS", 4, "Worker threads of the web server (waitress)."),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .i18n import tr
 from .media import media_problem
 from .procedure import procedure_problems
 from .schemas import Problem, field_name, schema_problems
@@ -42,14 +43,19 @@ class FolderReader:
         path = self.root / folder
         entries = sorted(path.iterdir()) if path.is_dir() else []
         if required and not any(e.is_file() and e.suffix == suffix for e in entries):
-            self.file_problem(f"{folder}/", f"missing: put at least one {suffix} file in {folder}/")
+            self.file_problem(
+                f"{folder}/", tr("missing: put at least one {suffix} file in {folder}/", suffix=suffix, folder=folder)
+            )
         sources = []
         for entry in entries:
             name = f"{folder}/{entry.name}"
             if entry.name.startswith("."):
                 continue  # editor and system files (.DS_Store, .swp)
             if not entry.is_file() or entry.suffix != suffix:
-                self.file_problem(name, f"not read: only {suffix} files directly in {folder}/ are content")
+                self.file_problem(
+                    name,
+                    tr("not read: only {suffix} files directly in {folder}/ are content", suffix=suffix, folder=folder),
+                )
                 continue
             source = self.read(name, schema, markdown=suffix == ".md")
             if source is not None:
@@ -72,17 +78,24 @@ class FolderReader:
         for step in at:
             data = data[step]
         if "village" in data and "township" in data:
-            self.problem(source, (*at, "township"), "give village or township, not both")
+            self.problem(source, (*at, "township"), tr("give village or township, not both"))
         for kind in ("village", "township"):
             if kind in data:
                 if places is not None and data[kind] not in places[kind]:
-                    self.problem(source, (*at, kind), f"no {kind} with code {data[kind]!r} in county.yaml")
+                    message = (
+                        tr("no village with code {code!r} in county.yaml", code=data[kind])
+                        if kind == "village"
+                        else tr("no township with code {code!r} in county.yaml", code=data[kind])
+                    )
+                    self.problem(source, (*at, kind), message)
                 return f"{kind}:{data[kind]}"
         return "county"
 
     def check_unique(self, seen: dict[str, str], key: str, source: SourceFile, where: Where, what: str) -> None:
         if key in seen:
-            self.problem(source, where, f"duplicate {what} {key!r}, already used in {seen[key]}")
+            self.problem(
+                source, where, tr("{what} {key!r} is used twice, first in {place}", what=what, key=key, place=seen[key])
+            )
         else:
             seen[key] = f"{source.path}:{source.line_of(where)}"
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from .checks import FolderReader
 from .dates import DEFAULT_TIMEZONE, end_of_posting, parse_moment, timezone_problem, working_days
+from .i18n import tr
 from .procedure import FOUR_TWO, expand_steps
 from .render import render_markdown
 from .schemas import Problem, load_schema
@@ -62,10 +63,10 @@ def _places(reader: FolderReader, source: SourceFile | None) -> dict[str, set[st
     places: dict[str, set[str]] = {"village": set(), "township": set()}
     seen: dict[str, str] = {}
     for t, township in enumerate(source.data["townships"]):
-        reader.check_unique(seen, township["code"], source, ("townships", t, "code"), "code")
+        reader.check_unique(seen, township["code"], source, ("townships", t, "code"), tr("code"))
         places["township"].add(township["code"])
         for v, village in enumerate(township["villages"]):
-            reader.check_unique(seen, village["code"], source, ("townships", t, "villages", v, "code"), "code")
+            reader.check_unique(seen, village["code"], source, ("townships", t, "villages", v, "code"), tr("code"))
             places["village"].add(village["code"])
     return places
 
@@ -75,7 +76,7 @@ def _powers(reader: FolderReader, places: dict[str, set[str]] | None) -> list[di
     seen: dict[str, str] = {}
     for source in reader.read_folder("powers", ".yaml", "power", required=True):
         data = source.data
-        reader.check_unique(seen, data["id"], source, ("id",), "power item id")
+        reader.check_unique(seen, data["id"], source, ("id",), tr("power item id"))
         scope = reader.check_scope(source, places)
         if reader.check_steps(source):
             steps = expand_steps(data["steps"])
@@ -94,9 +95,12 @@ def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any) 
     if posted >= needed:
         return None
     earliest = end_of_posting(published.date(), needed)
-    return (
-        f"posted for {posted} working days, but its 公示期 (min_posting_days) is {needed}; "
-        f"set expires to {earliest.isoformat()} or later"
+    return tr(
+        "posted for {posted} working days, but its 公示期 (min_posting_days) is {needed}; "
+        "set expires to {earliest} or later",
+        posted=posted,
+        needed=needed,
+        earliest=earliest.isoformat(),
     )
 
 
@@ -105,21 +109,27 @@ def _notices(reader: FolderReader, places: dict[str, set[str]] | None, media: di
     seen: dict[str, str] = {}
     for source in reader.read_folder("notices", ".md", "notice"):
         data = source.data
-        reader.check_unique(seen, data["id"], source, ("id",), "notice id")
+        reader.check_unique(seen, data["id"], source, ("id",), tr("notice id"))
         scope = reader.check_scope(source, places)
         for n, photo in enumerate(data.get("photos", [])):
             reader.check_media(source, ("photos", n), photo, media)
         if not source.body:
-            reader.problem(source, (), "the notice has no text below its fields")
+            reader.problem(source, (), tr("the notice has no text below its fields"))
         try:
             published = parse_moment(data["published"])
             expires = parse_moment(data["expires"], end_of_day=True) if "expires" in data else None
         except ValueError:
             bad = "published" if not _is_moment(data["published"]) else "expires"
-            reader.problem(source, (bad,), f"{data[bad]} is not a date that exists")
+            reader.problem(source, (bad,), tr("{date} is not a date that exists", date=data[bad]))
             continue
         if expires and expires <= published:
-            reader.problem(source, ("expires",), f"{data['expires']} is not after published {data['published']}")
+            reader.problem(
+                source,
+                ("expires",),
+                tr(
+                    "{expires} is not after published {published}", expires=data["expires"], published=data["published"]
+                ),
+            )
         elif problem := _posting_period_problem(data, published, expires):
             reader.problem(source, ("expires",), problem)
         notices.append(
@@ -151,9 +161,9 @@ def _catalogue(reader: FolderReader) -> list[dict[str, Any]]:
     seen_items: dict[str, str] = {}
     for source in reader.read_folder("catalogue", ".yaml", "catalogue", required=True):
         area = source.data["area"]
-        reader.check_unique(seen_areas, area, source, ("area",), "catalogue area")
+        reader.check_unique(seen_areas, area, source, ("area",), tr("catalogue area"))
         for n, entry in enumerate(source.data["items"]):
-            reader.check_unique(seen_items, entry["id"], source, ("items", n, "id"), "catalogue item id")
+            reader.check_unique(seen_items, entry["id"], source, ("items", n, "id"), tr("catalogue item id"))
             catalogue.append({**entry, "area": area, "area_order": areas.index(area)})
     return catalogue
 
@@ -176,7 +186,7 @@ def _contacts(reader: FolderReader, places: dict[str, set[str]] | None) -> list[
     contacts: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
     for n, entry in enumerate(source.data["contacts"]):
-        reader.check_unique(seen, entry["id"], source, ("contacts", n, "id"), "contact id")
+        reader.check_unique(seen, entry["id"], source, ("contacts", n, "id"), tr("contact id"))
         scope = reader.check_scope(source, places, ("contacts", n))
         contacts.append({**_without_place(entry), "scope": scope})
     return contacts
@@ -186,12 +196,12 @@ def load_county(root: Path) -> County:
     """Load and check every file of the county folder *root*; raise ContentInvalid on any problem."""
     root = Path(root)
     if not (root / "county.yaml").is_file():
-        message = f"missing: {root} has no county.yaml, is it a county folder?"
+        message = tr("missing: {root} has no county.yaml, is it a county folder?", root=root)
         raise ContentInvalid([Problem("county.yaml", 1, "", message)])
     reader = FolderReader(root)
     for name in ("ten_ones.yaml", "contacts.yaml"):
         if not (root / name).is_file():
-            reader.file_problem(name, "missing: every county publishes this file")
+            reader.file_problem(name, tr("missing: every county publishes this file"))
     county_source = reader.read("county.yaml", "county")
     places = _places(reader, county_source)
     media: dict[str, Path] = {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .i18n import tr
+
 
 def parse_moment(text: str, end_of_day: bool = False) -> datetime:
     """Parse 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM'; a date alone means its start (or its end).
@@ -57,5 +59,7 @@ def timezone_problem(name: str) -> str | None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return f"{name!r} is not a known time zone; use a name such as {DEFAULT_TIMEZONE}"
+        return tr(
+            "{name!r} is not a known time zone; use a name such as {example}", name=name, example=DEFAULT_TIMEZONE
+        )
     return None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .database import DatabaseCheckFailed, media_used, write_database
+from .i18n import tr
 
 STATE = "state.json"
 LOCK = ".install.lock"
@@ -97,7 +98,7 @@ def _store_media(data_dir: Path, media_files: Mapping[str, Path]) -> None:
             continue
         data = Path(source).read_bytes()
         if hashlib.sha256(data).hexdigest() != Path(blob).stem:
-            raise InstallError(f"media file {source} does not match its checksum {blob}")
+            raise InstallError(tr("media file {file} does not match its checksum {blob}", file=source, blob=blob))
         _write_durably(target, data)
 
 
@@ -152,7 +153,13 @@ def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapp
         current = read_state(data_dir).get("current")
         # The name carries the version, so the check holds even if the file itself is lost.
         if current and version_of(current) > version:
-            raise InstallError(f"version {version} is older than the installed {version_of(current)}")
+            raise InstallError(
+                tr(
+                    "version {version} is older than the installed {installed}",
+                    version=version,
+                    installed=version_of(current),
+                )
+            )
         _store_media(data_dir, media_files)
         name = f"content-{version}-{secrets.token_hex(4)}.db"
         building = content_dir(data_dir) / f".{name}.tmp"
@@ -160,7 +167,7 @@ def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapp
             write_database(building, snapshot, sorted(media_files))
         except (sqlite3.DatabaseError, DatabaseCheckFailed, KeyError, TypeError) as error:
             building.unlink(missing_ok=True)
-            raise InstallError(f"the snapshot could not be written: {error}") from error
+            raise InstallError(tr("the snapshot could not be written: {error}", error=error)) from error
         os.replace(building, content_dir(data_dir) / name)
         _fsync_dir(content_dir(data_dir))
         state = _switch_current(data_dir, name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .i18n import tr
+
 # The six steps of 四议两公开, in order (see shared/DOMAIN.md and the Organic Law of
 # Villagers' Committees, Art. 24). Content text: shown as written, in Chinese.
 FOUR_TWO = "四议两公开"
@@ -98,12 +100,20 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
         for step_id in ids:
             if step_id in written_at:
                 other = written_at[step_id] + 1
-                problems.append((("steps", index, "id"), f"step id {step_id!r} is already used by step {other}"))
+                problems.append(
+                    (
+                        ("steps", index, "id"),
+                        tr("step id {id!r} is already used by step {other}", id=step_id, other=other),
+                    )
+                )
             written_at.setdefault(step_id, index)
         ways = [key for key in ("next", "end", "branches") if key in step]
         if len(ways) > 1:
             problems.append(
-                (("steps", index, ways[1]), f"give only one of next, end and branches, not {' and '.join(ways)}")
+                (
+                    ("steps", index, ways[1]),
+                    tr("give only one of next, end and branches, not {given}", given=" + ".join(ways)),
+                )
             )
         targets: list[tuple[tuple[str | int, ...], str]] = [(("next",), step["next"])] if "next" in step else []
         targets += [(("branches", n, "to"), b["to"]) for n, b in enumerate(step.get("branches", []))]
@@ -111,7 +121,10 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
             if target not in defined:
                 known = ", ".join(s["id"] for s in steps)
                 problems.append(
-                    (("steps", index, *key), f"step {target!r} does not exist in this item; steps: {known}")
+                    (
+                        ("steps", index, *key),
+                        tr("step {id!r} does not exist in this item; steps: {known}", id=target, known=known),
+                    )
                 )
     if problems:
         return problems
@@ -129,10 +142,14 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
         if index in reported:
             continue
         if step["id"] not in reached:
-            problems.append((("steps", index, "id"), "no step leads here: it cannot be reached from the first step"))
+            problems.append(
+                (("steps", index, "id"), tr("no step leads here: it cannot be reached from the first step"))
+            )
             reported.add(index)
         elif step["id"] not in can_end:
-            problems.append((("steps", index, "id"), "from here the procedure never ends: it loops with no way out"))
+            problems.append(
+                (("steps", index, "id"), tr("from here the procedure never ends: it loops with no way out"))
+            )
             reported.add(index)
     return problems
 

@@ -11,17 +11,36 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from .i18n import tr
 from .source import SourceFile
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "content" / "schema"
 
-_TYPE_NAMES = {
-    "string": "text",
-    "array": "a list",
-    "object": "a set of fields",
-    "integer": "a whole number",
-    "boolean": "true or false",
-}
+
+def _type_name(name: str) -> str:
+    names = {
+        "string": tr("text"),
+        "array": tr("a list"),
+        "object": tr("a set of fields"),
+        "integer": tr("a whole number"),
+        "boolean": tr("true or false"),
+    }
+    return names.get(name, name)
+
+
+def _pattern_hint(pattern: str) -> str:
+    """Say in words what a schema pattern wants."""
+    if pattern.startswith("^[a-z0-9]"):
+        return tr("lower-case letters, digits and hyphens, such as dibao-shenqing")
+    if pattern.startswith("^[0-9]{4}"):
+        return tr("a date as YYYY-MM-DD or YYYY-MM-DD HH:MM")
+    if pattern.startswith("^[0-9]["):
+        return tr("digits and hyphens, such as 0000-5550101")
+    if pattern.startswith("^media/"):
+        return tr("a photo in media/, ending .jpg, .jpeg, .png or .webp")
+    if pattern.startswith("^https?"):
+        return tr("an address starting http:// or https://")
+    return tr("matching {pattern}", pattern=pattern)
 
 
 @dataclass(frozen=True)
@@ -61,33 +80,43 @@ def _any(value: Any) -> Any:
 
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
-        return "true or false"
-    for type_name, python_type in (("string", str), ("array", list), ("object", dict)):
+        return _type_name("boolean")
+    for type_name, python_type in (("string", str), ("array", list), ("object", dict), ("integer", int)):
         if isinstance(value, python_type):
-            return _TYPE_NAMES[type_name]
-    if isinstance(value, int):
-        return "a whole number"
-    return "nothing" if value is None else type(value).__name__
+            return _type_name(type_name)
+    return tr("nothing") if value is None else type(value).__name__
 
 
 def _message(error: ValidationError) -> str:
     kind, expected, instance = error.validator, _any(error.validator_value), _any(error.instance)
     if kind == "type":
         names = [expected] if isinstance(expected, str) else expected
-        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        return f"must be {wanted}, not {_describe(instance)}"
+        wanted = tr(" or ").join(_type_name(n) for n in names)
+        return tr("must be {wanted}, not {actual}", wanted=wanted, actual=_describe(instance))
     if kind == "enum":
-        return f"{instance!r} is not allowed; use one of: {', '.join(map(str, expected))}"
+        return tr(
+            "{value!r} is not allowed; use one of: {allowed}", value=instance, allowed=", ".join(map(str, expected))
+        )
     if kind == "pattern":
-        hint = error.schema.get("description") if isinstance(error.schema, dict) else None
-        return f"{instance!r} is not in the right form" + (f" ({hint})" if hint else "")
+        return tr("{value!r} is not in the right form: {hint}", value=instance, hint=_pattern_hint(str(expected)))
     if kind == "minItems":
-        return f"needs at least {expected} entries, has {len(instance)}"
+        return tr("needs at least {expected} entries, has {actual}", expected=expected, actual=len(instance))
     if kind == "maxItems":
-        return f"allows at most {expected} entries, has {len(instance)}"
-    if kind in ("minLength", "minimum", "maximum"):
-        return f"{instance!r} is too {'small' if kind == 'minimum' else 'short' if kind == 'minLength' else 'large'}"
+        return tr("allows at most {expected} entries, has {actual}", expected=expected, actual=len(instance))
+    if kind == "minLength":
+        return tr("must not be empty")
+    if kind in ("minimum", "maximum"):
+        return tr(
+            "{value!r} is outside {low}–{high}",
+            value=instance,
+            low=_bound(error, "minimum"),
+            high=_bound(error, "maximum"),
+        )
     return error.message
+
+
+def _bound(error: ValidationError, name: str) -> str:
+    return str(error.schema.get(name, "")) if isinstance(error.schema, dict) else ""
 
 
 def _flatten(error: ValidationError) -> list[ValidationError]:
@@ -116,13 +145,15 @@ def schema_problems(source: SourceFile, schema_name: str) -> list[Problem]:
                             source.path,
                             source.line_of((*where, key)),
                             field_name((*where, key)),
-                            f"unknown field; allowed here: {', '.join(known)}",
+                            tr("unknown field; allowed here: {known}", known=", ".join(known)),
                         )
                     )
             elif error.validator == "required":
                 missing = [name for name in _any(error.validator_value) if name not in instance]
                 for name in missing:
-                    problems.append(Problem(source.path, source.line_of(where), field_name((*where, name)), "missing"))
+                    problems.append(
+                        Problem(source.path, source.line_of(where), field_name((*where, name)), tr("missing"))
+                    )
             else:
                 problems.append(Problem(source.path, source.line_of(where), field_name(where), _message(error)))
     return sorted(set(problems), key=lambda p: (p.line, p.field))  # 'required' repeats per field

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .content import County
+from .i18n import tr
 from .media import media_digest
 
 
@@ -29,7 +30,14 @@ def village_snapshot(
     """
     villages = {v["code"]: v for v in county.villages()}
     if village_code not in villages:
-        raise KeyError(f"no village {village_code!r} in county {county.info['code']!r}; known: {', '.join(villages)}")
+        raise KeyError(
+            tr(
+                "no village {code!r} in county {county!r}; known: {known}",
+                code=village_code,
+                county=county.info["code"],
+                known=", ".join(villages),
+            )
+        )
     village = villages[village_code]
     names = {ref: blob_name(media_digest(file), ref) for ref, file in county.media.items()}
     notices = [

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from .i18n import tr
+
 # libyaml's parser when PyYAML has it (Debian and PyPI wheels do): about 15x faster on a big county.
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -60,7 +62,7 @@ def _map_lines(node: yaml.Node, where: Path_, lines: dict[Path_, int], seen: set
     if id(node) in seen:
         # Only an alias (*name) reaches a node twice; nested aliases can grow a tiny file into
         # billions of entries ("billion laughs"), so they are refused outright.
-        raise _Unsafe(line, "anchors and aliases (& and *) are not allowed; write the text out in full")
+        raise _Unsafe(line, tr("anchors and aliases (& and *) are not allowed; write the text out in full"))
     seen.add(id(node))
     lines[where] = line
     if isinstance(node, yaml.MappingNode):
@@ -68,7 +70,10 @@ def _map_lines(node: yaml.Node, where: Path_, lines: dict[Path_, int], seen: set
         for key, value in node.value:
             name, key_line = str(key.value), key.start_mark.line + 1
             if name in first_seen:
-                raise _Unsafe(key_line, f"field '{name}' appears twice (first on line {first_seen[name]})")
+                raise _Unsafe(
+                    key_line,
+                    tr("field '{name}' appears twice (first on line {line})", name=name, line=first_seen[name]),
+                )
             first_seen[name] = key_line
             child = (*where, name)
             _map_lines(value, child, lines, seen)
@@ -93,9 +98,9 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> SourceFile:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = (mark.line + 1 if mark else 1) + line_offset
-        raise SourceError(path, line, f"not valid YAML: {error.problem or error}") from None
+        raise SourceError(path, line, tr("not valid YAML: {problem}", problem=error.problem or error)) from None
     except yaml.YAMLError as error:
-        raise SourceError(path, 1 + line_offset, f"not valid YAML: {error}") from None
+        raise SourceError(path, 1 + line_offset, tr("not valid YAML: {problem}", problem=error)) from None
     finally:
         loader.dispose()
     if line_offset:
@@ -109,11 +114,13 @@ MAX_TEXT_BYTES = 2 * 1024 * 1024
 def read_text(file: Path, path: str) -> str:
     """Read a UTF-8 text file (a byte-order mark is allowed), with a clear error for anything else."""
     if file.stat().st_size > MAX_TEXT_BYTES:
-        raise SourceError(path, 1, f"larger than {MAX_TEXT_BYTES // 1024 // 1024} MB; split it into several files")
+        raise SourceError(
+            path, 1, tr("larger than {limit} MB; split it into several files", limit=MAX_TEXT_BYTES // 1024 // 1024)
+        )
     try:
         return file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
-        raise SourceError(path, 1, f"not UTF-8 text ({error.reason}); save it as UTF-8") from None
+        raise SourceError(path, 1, tr("not UTF-8 text ({reason}); save it as UTF-8", reason=error.reason)) from None
 
 
 def read_yaml(file: Path, path: str) -> SourceFile:
@@ -126,10 +133,10 @@ def read_markdown(file: Path, path: str) -> SourceFile:
     text = read_text(file, path)
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
-        raise SourceError(path, 1, "must start with a '---' line, then the notice's fields")
+        raise SourceError(path, 1, tr("must start with a '---' line, then the notice's fields"))
     for index in range(1, len(lines)):
         if lines[index].strip() == "---":
             source = parse_yaml("".join(lines[1:index]), path, line_offset=1)
             source.body = "".join(lines[index + 1 :]).strip()
             return source
-    raise SourceError(path, 1, "the fields at the top are not closed by a '---' line")
+    raise SourceError(path, 1, tr("the fields at the top are not closed by a '---' line"))

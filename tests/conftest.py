@@ -14,6 +14,13 @@ from waitress.server import create_server
 from kiosk import create_app
 from kiosk.demo import DEMO_CONTENT, install_demo
 from sync.content import County, load_county
+from sync.i18n import use_language
+
+
+@pytest.fixture(autouse=True)
+def messages_in_english() -> None:
+    """Tests read sync's messages in English unless they choose Chinese (the CLI's default)."""
+    use_language("en")
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract, extract_from_dir
 from babel.messages.pofile import read_po
 
 from kiosk.flowchart import layout
@@ -27,20 +28,36 @@ def test_settings_come_from_the_environment() -> None:
     assert load_settings({})["HOST"] == "127.0.0.1", "the kiosk binds loopback by default"
 
 
-def test_chinese_catalogue_translates_every_interface_string() -> None:
-    """Extract afresh from the code, so a string added without a translation fails here."""
-    keywords = {**DEFAULT_KEYWORDS, "_l": None}
+def _untranslated(sources: list[Path], keywords: dict[str, Any], catalogue: Path) -> set[str]:
+    """Extract afresh from the code, so a string added without a translation is caught."""
     methods = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
-    found = extract_from_dir(ROOT / "kiosk", method_map=methods, keywords=keywords)
-    wanted = {message if isinstance(message, str) else message[0] for _file, _line, message, *_rest in found}
-    with open(ROOT / "kiosk/translations/zh/LC_MESSAGES/messages.po", "rb") as file:
-        catalog = read_po(file)
-    done = {
-        (m.id if isinstance(m.id, str) else m.id[0])
-        for m in catalog
-        if m.id and "fuzzy" not in m.flags and all(m.string if isinstance(m.string, tuple) else [m.string])
-    }
-    assert wanted - done == set(), "untranslated in zh: update and translate messages.po (README: Translations)"
+    wanted = set()
+    for source in sources:
+        if source.is_dir():
+            found = [m for _file, _line, m, *_rest in extract_from_dir(source, method_map=methods, keywords=keywords)]
+        else:
+            with source.open("rb") as file:
+                found = [m for _line, m, *_rest in extract("python", file, keywords=keywords)]
+        wanted |= {message if isinstance(message, str) else message[0] for message in found}
+    with open(catalogue, "rb") as file:
+        done = {
+            (m.id if isinstance(m.id, str) else m.id[0])
+            for m in read_po(file)
+            if m.id and "fuzzy" not in m.flags and all(m.string if isinstance(m.string, tuple) else [m.string])
+        }
+    return wanted - done
+
+
+def test_chinese_catalogue_translates_every_interface_string() -> None:
+    keywords = {**DEFAULT_KEYWORDS, "_l": None}
+    missing = _untranslated([ROOT / "kiosk"], keywords, ROOT / "kiosk/translations/zh/LC_MESSAGES/messages.po")
+    assert missing == set(), "untranslated in zh: update and translate messages.po (README: Translations)"
+
+
+def test_chinese_catalogue_translates_every_message_for_county_staff() -> None:
+    sources = [ROOT / "sync", ROOT / "kiosk" / "cli.py"]
+    missing = _untranslated(sources, {"tr": None}, ROOT / "sync/translations/zh/LC_MESSAGES/sync.po")
+    assert missing == set(), "untranslated in zh: update and translate sync.po (README: Translations)"
 
 
 def test_notice_markdown_is_sanitised_and_stays_on_the_kiosk() -> None:

@@ -65,10 +65,10 @@ def test_duplicate_ids_across_files(county: Path) -> None:
     found = problems(county)
     assert len(found) == 2
     assert found[0].startswith(
-        "notices/finance.md:2: id: duplicate notice id 'finance-10', already used in notices/copy.md:2"
+        "notices/finance.md:2: id: notice id 'finance-10' is used twice, first in notices/copy.md:2"
     )
     assert found[1].startswith(
-        "powers/dibao.yaml:1: id: duplicate power item id 'dibao', already used in powers/copy.yaml:1"
+        "powers/dibao.yaml:1: id: power item id 'dibao' is used twice, first in powers/copy.yaml:1"
     )
 
 
@@ -118,14 +118,14 @@ def test_every_problem_is_reported_at_once(county: Path) -> None:
 
 def test_cli_lists_problems_and_exits_non_zero(county: Path) -> None:
     edit(county / "powers" / "dibao.yaml", "to: refuse", "to: nowhere")
-    result = CliRunner().invoke(main, ["county", "validate", str(county)])
+    result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["county", "validate", str(county)])
     assert result.exit_code == 1
     assert "powers/dibao.yaml:23: steps[2].branches[2].to" in result.output
     assert "1 problem(s) found" in result.output and "nothing was loaded" in result.output
 
 
 def test_cli_reports_a_valid_county(county: Path) -> None:
-    result = CliRunner().invoke(main, ["county", "validate", str(county)])
+    result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["county", "validate", str(county)])
     assert result.exit_code == 0, result.output
     assert "ok — 3 villages, 1 power items, 1 notices" in result.output
 
@@ -201,7 +201,7 @@ def test_procedure_step_nobody_reaches(county: Path) -> None:
 def test_procedure_step_with_two_ways_on(county: Path) -> None:
     edit(county / "powers" / "dibao.yaml", "    end: true\n", "    end: true\n    next: post\n")
     assert problems(county) == [
-        "powers/dibao.yaml:27: steps[3].end: give only one of next, end and branches, not next and end"
+        "powers/dibao.yaml:27: steps[3].end: give only one of next, end and branches, not next + end"
     ]
 
 
@@ -260,3 +260,13 @@ def test_unknown_time_zone(county: Path) -> None:
     assert problems(county) == [
         "county.yaml:4: timezone: 'Asia/Beijing' is not a known time zone; use a name such as Asia/Shanghai"
     ]
+
+
+def test_county_staff_read_problems_in_chinese_by_default(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "to: refuse", "to: nowhere")
+    edit(county / "notices" / "finance.md", '"2026-12-05"', '"2026-11-01"')
+    result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": ""}).invoke(main, ["county", "validate", str(county)])
+    assert result.exit_code == 1
+    assert "notices/finance.md:6: expires: 截止时间 2026-11-01 不晚于发布时间 2026-11-05" in result.output
+    assert "powers/dibao.yaml:23: steps[2].branches[2].to: 本事项没有步骤 'nowhere'" in result.output
+    assert "发现 2 个问题；没有加载任何内容。" in result.output

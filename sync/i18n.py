@@ -1,0 +1,29 @@
+"""Messages a county author or operator reads, in their language (zh default, en).
+
+sync/ has no Flask, so it uses the standard library's gettext with its own catalogue,
+sync/translations/<lang>/LC_MESSAGES/sync.po. Messages are marked with ``tr`` and use
+named ``{placeholders}``; the command line picks the language with ``use_language``.
+"""
+
+from __future__ import annotations
+
+import gettext
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("zh", "en")
+_FOLDER = Path(__file__).resolve().parent / "translations"
+_active: gettext.NullTranslations = gettext.NullTranslations()
+
+
+def use_language(code: str) -> None:
+    """Make *code* ('zh' or 'en') the language of every message from now on."""
+    global _active
+    if code not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {code!r}")
+    _active = gettext.translation("sync", _FOLDER, languages=[code], fallback=True)
+
+
+def tr(message: str, **values: Any) -> str:
+    """Translate *message* into the active language and fill in its {placeholders}."""
+    return _active.gettext(message).format(**values)
