@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import click
 
-from sync.content import ContentInvalid, load_county
+from sync.content import ContentInvalid
 from sync.i18n import tr, use_language
 from sync.install import InstallError
 
+from .cli_county import county
+from .cli_kiosk import add_kiosk_commands
 from .settings import SETTINGS, load_settings
 
 
@@ -70,51 +70,9 @@ def serve(port: int | None, data: str | None) -> None:
     _serve(_data_dir(data), port)
 
 
-@main.group()
-def county() -> None:
-    """The county's tools: check content, list villages."""
-
-
-def _load(folder: str):  # type: ignore[no-untyped-def]
-    try:
-        return load_county(Path(folder))
-    except ContentInvalid as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
-        click.echo(
-            tr("{count} problem(s) found in {folder}; nothing was loaded.", count=len(error.problems), folder=folder),
-            err=True,
-        )
-        sys.exit(1)
-
-
-@county.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False))
-def validate(folder: str) -> None:
-    """Check a county content folder and report every problem at once."""
-    loaded = _load(folder)
-    click.echo(
-        tr(
-            "{folder}: ok — {villages} villages, {powers} power items, {notices} notices, "
-            "{catalogue} catalogue items, {contacts} contacts",
-            folder=folder,
-            villages=len(loaded.villages()),
-            powers=len(loaded.powers),
-            notices=len(loaded.notices),
-            catalogue=len(loaded.catalogue),
-            contacts=len(loaded.contacts),
-        )
-    )
-
-
-@county.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False))
-def villages(folder: str) -> None:
-    """Print code<TAB>name for every village of a county."""
-    for village in _load(folder).villages():
-        click.echo(f"{village['code']}\t{village['name']}")
+main.add_command(county)
+add_kiosk_commands(main)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

@@ -54,6 +54,7 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "village_name": village["name"],
         "township_name": village["township_name"],
         "ten_ones_intro": snapshot["ten_ones"].get("intro", ""),
+        "source": snapshot.get("source", ""),  # digest of the signed targets it was built from
     }
     return {
         "meta": [{"key": k, "value": str(v)} for k, v in meta.items()],

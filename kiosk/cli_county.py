@@ -1,0 +1,145 @@
+"""`kiosk county ...`: the county office's tools for content and its signed repository."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from sync.content import ContentInvalid, County, load_county
+from sync.i18n import tr
+from sync.keys import SigningKeyError
+from sync.repository import Repository, RepositoryError, describe
+
+
+@click.group()
+def county() -> None:
+    """The county's tools: check content, keep the signed repository, serve it."""
+
+
+def _load(folder: str) -> County:
+    try:
+        return load_county(Path(folder))
+    except ContentInvalid as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        click.echo(
+            tr("{count} problem(s) found in {folder}; nothing was loaded.", count=len(error.problems), folder=folder),
+            err=True,
+        )
+        sys.exit(1)
+
+
+@county.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def validate(folder: str) -> None:
+    """Check a county content folder and report every problem at once."""
+    loaded = _load(folder)
+    click.echo(
+        tr(
+            "{folder}: ok — {villages} villages, {powers} power items, {notices} notices, "
+            "{catalogue} catalogue items, {contacts} contacts",
+            folder=folder,
+            villages=len(loaded.villages()),
+            powers=len(loaded.powers),
+            notices=len(loaded.notices),
+            catalogue=len(loaded.catalogue),
+            contacts=len(loaded.contacts),
+        )
+    )
+
+
+@county.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def villages(folder: str) -> None:
+    """Print code<TAB>name for every village of a county."""
+    for village in _load(folder).villages():
+        click.echo(f"{village['code']}\t{village['name']}")
+
+
+_REPO = click.option("--repo", required=True, type=click.Path(file_okay=False), help="Repository folder.")
+_KEYS = click.option("--keys", required=True, type=click.Path(file_okay=False), help="Folder of the online keys.")
+
+
+def _fail(error: Exception) -> None:
+    raise click.ClickException(str(error))
+
+
+@county.command("init")
+@_REPO
+@_KEYS
+@click.option("--root-keys", type=click.Path(file_okay=False), help="Where to write root keys (default KEYS/root).")
+@click.option("--root-key-count", default=1, show_default=True, help="How many root keys to make.")
+@click.option("--root-threshold", default=1, show_default=True, help="How many root keys must sign a new root.")
+def init_repository(repo: str, keys: str, root_keys: str | None, root_key_count: int, root_threshold: int) -> None:
+    """Create a signed repository and its keys."""
+    root_folder = Path(root_keys) if root_keys else Path(keys) / "root"
+    try:
+        trusted = Repository(Path(repo), Path(keys)).init(root_folder, root_key_count, root_threshold)
+    except (RepositoryError, FileExistsError) as error:
+        _fail(error)
+    click.echo(tr("Repository created. Ship this file with every kiosk (kiosk init --root): {path}", path=trusted))
+    click.secho(
+        tr("WARNING: root keys are in {folder}. Move them to offline storage now; see the README in that folder.",
+           folder=root_folder),
+        fg="red", err=True,
+    )  # fmt: skip
+
+
+@county.command()
+@click.argument("content_dir", type=click.Path(exists=True, file_okay=False))
+@_REPO
+@_KEYS
+def publish(content_dir: str, repo: str, keys: str) -> None:
+    """Validate content and publish what changed, signed."""
+    loaded: County = _load(content_dir)
+    try:
+        result = Repository(Path(repo), Path(keys)).publish(loaded)
+    except (RepositoryError, SigningKeyError) as error:
+        _fail(error)
+    click.echo(describe(result))
+
+
+@county.command()
+@_REPO
+@_KEYS
+def refresh(repo: str, keys: str) -> None:
+    """Re-sign the timestamp (run nightly) and renew roles close to expiry."""
+    try:
+        renewed = Repository(Path(repo), Path(keys)).refresh()
+    except (RepositoryError, SigningKeyError) as error:
+        _fail(error)
+    click.echo(tr("Re-signed: {roles}", roles=", ".join(renewed)))
+
+
+@county.command("export-usb")
+@_REPO
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write (a USB stick).")
+@click.option("--keys", type=click.Path(file_okay=False), help="Online keys: re-sign the timestamp first.")
+def export_usb(repo: str, out: str, keys: str | None) -> None:
+    """Write a folder a kiosk can sync from with no network."""
+    repository = Repository(Path(repo), Path(keys) if keys else None)
+    try:
+        if keys:
+            repository.refresh()
+        count = repository.export(Path(out))
+    except (RepositoryError, SigningKeyError) as error:
+        _fail(error)
+    click.echo(tr("Wrote {count} files to {out}; on the kiosk: kiosk sync --from {out}", count=count, out=out))
+
+
+@county.command("serve")
+@_REPO
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8400, show_default=True, help="Port to listen on.")
+def serve_repository(repo: str, host: str, port: int) -> None:
+    """Serve the repository over HTTP (Range and ETag supported)."""
+    from waitress import serve
+
+    from .repo_server import RepositoryApp
+
+    if not Repository(Path(repo)).exists():
+        _fail(RepositoryError(tr("{path} is not a county repository (run kiosk county init)", path=repo)))
+    click.echo(tr("Serving {repo} at http://{host}:{port}/", repo=repo, host=host, port=port))
+    serve(RepositoryApp(Path(repo)), host=host, port=port, ident="county")

@@ -1,0 +1,126 @@
+"""`kiosk init`, `kiosk sync`, `kiosk status`: set up a kiosk and keep its content current."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sync.database import database_version
+from sync.i18n import tr
+from sync.install import current_database
+from sync.updater import SyncError, init_kiosk, read_config, read_status, sync_kiosk
+
+from .settings import load_settings
+
+_DATA = click.option(
+    "--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR)."
+)
+
+
+def _data_dir(option: str | None) -> Path:
+    return Path(option or load_settings()["DATA_DIR"])
+
+
+@click.command("init")
+@click.option("--village", required=True, help="Code of the village this kiosk shows (kiosk county villages).")
+@click.option("--repo", required=True, help="The county repository: an http(s) URL or a folder.")
+@click.option(
+    "--root", "root", required=True, type=click.Path(exists=True, dir_okay=False), help="The county's 1.root.json."
+)
+@_DATA
+def init(village: str, repo: str, root: str, data: str | None) -> None:
+    """Set up this kiosk: its village, its county's repository and the root it trusts."""
+    try:
+        init_kiosk(_data_dir(data), village, repo, Path(root))
+    except SyncError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(tr("Kiosk set up for {village}; run kiosk sync to fetch its content.", village=village))
+
+
+@click.command("sync")
+@click.option("--from", "source", help="Sync from this URL or folder (a USB stick) instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print only one JSON object.")
+@_DATA
+def sync(source: str | None, as_json: bool, data: str | None) -> None:
+    """Fetch, verify and install the county's newest content now."""
+    progress = None if as_json else (lambda message: click.echo(message, err=True))
+    result = sync_kiosk(_data_dir(data), source, progress=progress)
+    if as_json:
+        click.echo(result.to_json())
+    elif result.outcome == "failed":
+        click.echo(tr("Sync failed: {error}", error=result.error), err=True)
+    else:
+        click.echo(
+            tr("{outcome}: version {version}, content of {date}; {files} files, {size} KB downloaded",
+               outcome=tr("updated") if result.outcome == "updated" else tr("unchanged"),
+               version=result.version, date=result.content_date, files=result.files_downloaded,
+               size=round(result.bytes_downloaded / 1024, 1))
+        )  # fmt: skip
+    sys.exit(1 if result.outcome == "failed" else 0)
+
+
+def kiosk_status(data_dir: Path) -> dict[str, Any]:
+    """Return what `kiosk status` reports."""
+    installed = current_database(data_dir)
+    have = installed is not None and installed.exists()
+    status = read_status(data_dir)
+    try:
+        config: dict[str, Any] = read_config(data_dir)
+    except SyncError:
+        config = {}
+    content_date = None
+    if have and installed is not None:
+        import sqlite3
+
+        with sqlite3.connect(f"file:{installed}?mode=ro", uri=True) as connection:
+            content_date = connection.execute("select value from meta where key = 'content_date'").fetchone()[0]
+    return {
+        "village": config.get("village"),
+        "repository": config.get("repository"),
+        "version": database_version(installed) if have and installed is not None else None,
+        "content_date": content_date,
+        "last_attempt": status.get("last_attempt"),
+        "last_outcome": status.get("last_outcome"),
+        "last_error": status.get("last_error"),
+        "last_success": status.get("last_success"),
+        "next_sync": status.get("next_sync"),
+        "disk_free_bytes": shutil.disk_usage(data_dir if data_dir.exists() else Path.cwd()).free,
+    }
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_DATA
+def status(as_json: bool, data: str | None) -> None:
+    """Show the installed version, the last sync and what comes next."""
+    report = kiosk_status(_data_dir(data))
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    labels = {
+        "village": tr("village"),
+        "repository": tr("repository"),
+        "version": tr("installed version"),
+        "content_date": tr("content date"),
+        "last_attempt": tr("last sync attempt"),
+        "last_outcome": tr("last outcome"),
+        "last_error": tr("last error"),
+        "last_success": tr("last success"),
+        "next_sync": tr("next scheduled sync"),
+        "disk_free_bytes": tr("disk free"),
+    }
+    for key, label in labels.items():
+        value = report[key]
+        if key == "disk_free_bytes":
+            value = f"{value / 2**30:.1f} GB"
+        click.echo(f"{label}: {value if value is not None else '-'}")
+
+
+def add_kiosk_commands(group: click.Group) -> None:
+    for command in (init, sync, status):
+        group.add_command(command)

@@ -1,0 +1,158 @@
+"""Cut a county's content into signed-repository targets, scoped so a kiosk fetches only its own.
+
+Scopes: ``county`` (everything county-wide: county info, ten ones, catalogue, county-wide powers,
+notices and contacts), ``township/<code>`` and ``village/<code>``. Each scope has
+
+    <scope>/manifest.json            which shards and photos the scope has, and its date
+    <scope>/shard-<k>-of-<n>.json.gz  the scope's items, split by a hash of their id
+    <scope>/media/<sha256><ext>       the scope's photos, content-addressed
+
+Items are spread over shards so that one changed item changes one shard of a few tens of
+kilobytes, not the whole scope (DESIGN.md decision 3). Every file is byte-for-byte
+deterministic: the same content gives the same targets, so publishing it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .content import County
+from .media import media_digest
+from .snapshot import blob_name
+
+SHARD_TARGET_BYTES = 48 * 1024  # uncompressed JSON per shard, roughly
+MAX_ITEM_BYTES = 8 * 1024 * 1024  # decompressed shard limit on the kiosk (zip-bomb guard)
+
+
+@dataclass
+class ScopeBundle:
+    """One scope's content as targets, plus a digest per item for the publish summary."""
+
+    scope: str
+    shards: dict[str, bytes] = field(default_factory=dict)  # "shard-000-of-004.json.gz" -> gzip JSON
+    photos: dict[str, str] = field(default_factory=dict)  # "media/x.jpg" -> blob name
+    media: dict[str, Path] = field(default_factory=dict)  # blob name -> source file
+    items: dict[str, str] = field(default_factory=dict)  # "kind/id" -> digest, for summaries
+
+
+def canonical(value: Any) -> bytes:
+    """Serialise *value* the same way every time."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def scope_of(entry_scope: str) -> str:
+    """Map a content scope ('county', 'township:x', 'village:y') to a bundle scope path."""
+    return entry_scope.replace(":", "/")
+
+
+def role_of(scope: str) -> str:
+    """Name the signed role that holds a scope: 'county', 'township-x', 'village-y'."""
+    return scope.replace("/", "-")
+
+
+def _items(county: County) -> dict[str, list[dict[str, Any]]]:
+    """Group every item of the county by bundle scope, as {kind, id, data}."""
+    scopes: dict[str, list[dict[str, Any]]] = {"county": []}
+    county_wide = scopes["county"]
+    county_wide.append({"kind": "county", "id": county.info["code"], "data": county.info})
+    if county.ten_ones:
+        county_wide.append({"kind": "ten_ones", "id": "ten-ones", "data": county.ten_ones})
+    # "order" keeps each kind's order from the source files (shards are sorted by id instead).
+    county_wide += [{"kind": "catalogue", "id": c["id"], "order": n, "data": c} for n, c in enumerate(county.catalogue)]
+    for kind, entries in (("power", county.powers), ("notice", county.notices), ("contact", county.contacts)):
+        for n, entry in enumerate(entries):
+            item = {"kind": kind, "id": entry["id"], "order": n, "data": entry}
+            scopes.setdefault(scope_of(entry["scope"]), []).append(item)
+    return scopes
+
+
+def county_from_items(items: list[dict[str, Any]], media: dict[str, Path]) -> County:
+    """Rebuild a County from the items of downloaded scopes (the kiosk's side of _items)."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for item in sorted(items, key=lambda i: (i["kind"], i.get("order", 0), i["id"])):
+        by_kind.setdefault(item["kind"], []).append(item["data"])
+    (info,) = by_kind.get("county", [None])
+    if info is None:
+        raise ValueError("the county-wide content has no county information")
+    ten_ones = by_kind.get("ten_ones", [{}])[0]
+    return County(
+        info,
+        by_kind.get("power", []),
+        by_kind.get("notice", []),
+        by_kind.get("catalogue", []),
+        ten_ones,
+        by_kind.get("contact", []),
+        media,
+    )
+
+
+def _photos(item: dict[str, Any]) -> list[str]:
+    data = item["data"]
+    if item["kind"] == "notice":
+        return list(data.get("photos", []))
+    if item["kind"] == "ten_ones":
+        return [t["photo"] for t in data.get("items", []) if "photo" in t]
+    return []
+
+
+def _shard_count(total_bytes: int) -> int:
+    count = 1
+    while total_bytes / count > SHARD_TARGET_BYTES:
+        count *= 2
+    return count
+
+
+def _shard_of(item: dict[str, Any], count: int) -> int:
+    key = f"{item['kind']}/{item['id']}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % count
+
+
+def build_scope(scope: str, items: list[dict[str, Any]], county: County) -> ScopeBundle:
+    """Build one scope's shards and list its photos."""
+    bundle = ScopeBundle(scope)
+    encoded = [(item, canonical(item)) for item in sorted(items, key=lambda i: (i["kind"], i["id"]))]
+    count = _shard_count(sum(len(data) for _item, data in encoded))
+    shards: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    for item, data in encoded:
+        shards[_shard_of(item, count)].append(item)
+        bundle.items[f"{item['kind']}/{item['id']}"] = hashlib.sha256(data).hexdigest()
+    for index, shard in enumerate(shards):
+        bundle.shards[f"shard-{index:03d}-of-{count:03d}.json.gz"] = _gzip(canonical({"scope": scope, "items": shard}))
+    for item, _data in encoded:
+        for ref in _photos(item):
+            blob = blob_name(media_digest(county.media[ref]), ref)
+            bundle.photos[ref] = blob
+            bundle.media[blob] = county.media[ref]
+    return bundle
+
+
+def manifest(bundle: ScopeBundle, published: str) -> bytes:
+    """Return the scope's manifest: its shards, its photos and the date its content last changed."""
+    return canonical(
+        {"scope": bundle.scope, "published": published, "shards": sorted(bundle.shards), "photos": bundle.photos}
+    )
+
+
+def build_bundles(county: County) -> dict[str, ScopeBundle]:
+    """Cut the whole county into scope bundles, keyed by scope path."""
+    return {scope: build_scope(scope, items, county) for scope, items in _items(county).items()}
+
+
+def read_shard(data: bytes) -> list[dict[str, Any]]:
+    """Return the items of a downloaded (already verified) shard, refusing a decompression bomb."""
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        raw = stream.read(MAX_ITEM_BYTES + 1)
+    if len(raw) > MAX_ITEM_BYTES:
+        raise ValueError("a content shard unpacks to more than its limit")
+    items: list[dict[str, Any]] = json.loads(raw)["items"]
+    return items

@@ -1,0 +1,190 @@
+"""Downloads for python-tuf's ngclient over weak rural links: resumable, patient, bounded.
+
+- Targets (content-addressed, so their bytes never change) are kept in a partial file as they
+  arrive; an interrupted download, in this run or the next, resumes with an HTTP Range request.
+  A server that ignores Range answers 200: the bytes already held are skipped in the stream.
+- Connect and read timeouts; connection errors, 500/502/503/504 and 429 are retried a bounded
+  number of times with exponential backoff and full jitter; 429's Retry-After is honoured.
+- ``file://`` URLs read a local folder (a USB stick) through the same verification path.
+ngclient checks every length and hash; this class only moves bytes (and counts them).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import urllib3
+from tuf.api import exceptions
+from tuf.ngclient import FetcherInterface
+
+CHUNK = 64 * 1024
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class ResumableFetcher(FetcherInterface):
+    """A FetcherInterface with resume, retries and byte counting."""
+
+    def __init__(
+        self,
+        partial_dir: Path,
+        resumable_prefix: str,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        attempts: int = 6,
+        backoff: float = 1.0,
+        max_wait: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        self.partial_dir = Path(partial_dir)
+        self.resumable_prefix = resumable_prefix
+        self.attempts, self.backoff, self.max_wait = attempts, backoff, max_wait
+        self.sleep = sleep
+        self.on_bytes = on_bytes
+        self.bytes_received = 0
+        self.files_received = 0
+        self._pool = urllib3.PoolManager(
+            retries=False, timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        )
+
+    # --- bookkeeping -----------------------------------------------------------------------------
+    def partial_path(self, url: str) -> Path:
+        return self.partial_dir / hashlib.sha256(url.encode()).hexdigest()
+
+    def forget(self, url: str) -> None:
+        """Drop what is held of *url* (after it was verified, or failed verification)."""
+        self.partial_path(url).unlink(missing_ok=True)
+
+    def _count(self, size: int) -> None:
+        self.bytes_received += size
+        if self.on_bytes:
+            self.on_bytes(size)
+
+    def _wait(self, attempt: int, retry_after: str | None) -> None:
+        delay = _retry_after_seconds(retry_after)
+        if delay is None:
+            delay = random.uniform(0, self.backoff * 2**attempt)  # noqa: S311 - jitter, not secrecy
+        self.sleep(min(delay, self.max_wait))
+
+    # --- fetching --------------------------------------------------------------------------------
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        if url.startswith("file://"):
+            return self._read_local(url)
+        return self._download(url, resumable=url.startswith(self.resumable_prefix))
+
+    def _read_local(self, url: str) -> Iterator[bytes]:
+        path = Path(unquote(urlsplit(url).path))
+        try:
+            stream = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+        except FileNotFoundError:
+            raise exceptions.DownloadHTTPError(f"{path} is not in the folder", 404) from None
+        self.files_received += 1
+        return self._chunks_of(stream)
+
+    def _chunks_of(self, stream: object) -> Iterator[bytes]:
+        with stream:  # type: ignore[attr-defined]
+            while chunk := stream.read(CHUNK):  # type: ignore[attr-defined]
+                self._count(len(chunk))
+                yield chunk
+
+    def _download(self, url: str, resumable: bool) -> Iterator[bytes]:
+        partial = self.partial_path(url) if resumable else None
+        if partial is not None:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            if partial.exists():
+                with open(partial, "rb") as held:  # what an earlier attempt already received
+                    while chunk := held.read(CHUNK):
+                        yield chunk
+        given = partial.stat().st_size if partial is not None and partial.exists() else 0
+        last_error: Exception | None = None
+        for attempt in range(self.attempts):
+            headers = {"Range": f"bytes={given}-"} if given else {}
+            try:
+                response = self._pool.request("GET", url, headers=headers, preload_content=False, redirect=False)
+            except urllib3.exceptions.HTTPError as error:
+                last_error = error
+                self._wait(attempt, None)
+                continue
+            try:
+                if response.status in RETRY_STATUSES:
+                    last_error = exceptions.DownloadHTTPError(f"{url} answered {response.status}", response.status)
+                    self._wait(attempt, response.headers.get("Retry-After"))
+                    continue
+                if response.status == 416 and partial is not None:
+                    # What is held is not a prefix of this file: start again next time.
+                    partial.unlink(missing_ok=True)
+                    raise exceptions.DownloadError(f"{url}: the partial download did not fit; it was discarded")
+                if response.status not in (200, 206):
+                    raise exceptions.DownloadHTTPError(f"{url} answered {response.status}", response.status)
+                skip = given if response.status == 200 else _range_start(response, given)
+                for chunk in self._stream(response, skip, partial):
+                    given += len(chunk)
+                    yield chunk
+                self.files_received += 1
+                return
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                last_error = error  # cut mid-file: resume from what is held
+                self._wait(attempt, None)
+            finally:
+                response.release_conn()
+        raise exceptions.DownloadError(f"{url}: gave up after {self.attempts} attempts: {last_error}")
+
+    def _stream(self, response: urllib3.BaseHTTPResponse, skip: int, partial: Path | None) -> Iterator[bytes]:
+        """Yield the response's new bytes, skipping *skip* already held, appending them to *partial*."""
+        with open(partial, "ab") if partial is not None else _Discard() as held:
+            for chunk in response.stream(CHUNK, decode_content=False):
+                self._count(len(chunk))
+                if skip:
+                    dropped = min(skip, len(chunk))
+                    chunk, skip = chunk[dropped:], skip - dropped
+                if chunk:
+                    held.write(chunk)
+                    held.flush()
+                    yield chunk
+
+
+class _Discard:
+    def __enter__(self) -> _Discard:
+        return self
+
+    def __exit__(self, *_args: object) -> None:
+        return None
+
+    def write(self, _data: bytes) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+
+def _range_start(response: urllib3.BaseHTTPResponse, given: int) -> int:
+    """Return how many leading bytes of a 206 response are already held (0 when it starts right)."""
+    content_range = response.headers.get("Content-Range", "")
+    try:
+        start = int(content_range.split()[1].split("-")[0])
+    except (IndexError, ValueError):
+        raise exceptions.DownloadError(f"unreadable Content-Range {content_range!r}") from None
+    if start > given:
+        raise exceptions.DownloadError(f"the server skipped bytes {given}-{start}")
+    return given - start
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Read a Retry-After header: seconds, or an HTTP date."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

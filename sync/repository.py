@@ -1,0 +1,329 @@
+"""The county's signed repository (TUF, python-tuf Metadata API): create, publish, refresh, export.
+
+Layout of REPO (plain static files; any web server can serve it):
+
+    metadata/1.root.json, 2.root.json ...   root, versioned (1.root.json ships with every kiosk)
+    metadata/timestamp.json                 re-signed every night by `refresh`
+    metadata/<v>.snapshot.json, <v>.targets.json, <v>.<role>.json
+    targets/<scope>/<sha256>.<file>         content-addressed targets (consistent snapshots)
+
+The top-level targets role delegates each scope to its own role (county, township-x, village-y),
+so a kiosk reads only the metadata of the three scopes it shows (DESIGN.md decisions 2 and 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import (
+    DelegatedRole,
+    Delegations,
+    Metadata,
+    MetaFile,
+    Root,
+    Snapshot,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
+from tuf.api.serialization.json import JSONSerializer
+
+from . import keys as keyfiles
+from .bundle import ScopeBundle, build_bundles, canonical, manifest, read_shard, role_of
+from .content import County
+from .i18n import tr
+
+EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}
+RENEW_WITHIN = timedelta(days=14)  # refresh re-signs online roles this close to expiry
+SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
+
+
+class RepositoryError(Exception):
+    """The repository or its keys are not usable as asked."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class ScopeChange:
+    """What one publish changed in one scope, for the summary."""
+
+    scope: str
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    files: int = 0
+
+
+@dataclass
+class PublishResult:
+    version: int | None  # the new snapshot version, None when nothing changed
+    changes: list[ScopeChange] = field(default_factory=list)
+
+
+class Repository:
+    """One county repository folder and the online keys that sign it."""
+
+    def __init__(self, path: Path, keys: Path | None = None) -> None:
+        self.path = Path(path)
+        self.metadata = self.path / "metadata"
+        self.targets = self.path / "targets"
+        self.keys = Path(keys) if keys else None
+
+    # --- reading -----------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.metadata / "timestamp.json").is_file()
+
+    def _read(self, name: str) -> Metadata[Any]:
+        try:
+            return Metadata.from_bytes((self.metadata / name).read_bytes())
+        except FileNotFoundError:
+            raise RepositoryError(
+                tr("{path} is not a county repository (run kiosk county init)", path=self.path)
+            ) from None
+
+    def timestamp(self) -> Metadata[Timestamp]:
+        return self._read("timestamp.json")
+
+    def snapshot(self) -> Metadata[Snapshot]:
+        return self._read(f"{self.timestamp().signed.snapshot_meta.version}.snapshot.json")
+
+    def role(self, name: str, snapshot: Metadata[Snapshot] | None = None) -> Metadata[Targets]:
+        meta = (snapshot or self.snapshot()).signed.meta[f"{name}.json"]
+        return self._read(f"{meta.version}.{name}.json")
+
+    def root(self) -> Metadata[Root]:
+        versions = sorted(int(p.name.split(".")[0]) for p in self.metadata.glob("*.root.json"))
+        return self._read(f"{versions[-1]}.root.json")
+
+    def target_file(self, path: str, info: TargetFile) -> Path:
+        directory, _, name = path.rpartition("/")
+        return self.targets / directory / f"{info.hashes['sha256']}.{name}"
+
+    # --- writing -----------------------------------------------------------------------------
+    def _signer(self, role: str) -> CryptoSigner:
+        if self.keys is None:
+            raise RepositoryError(tr("the {role} key is needed: give --keys", role=role))
+        return keyfiles.load(keyfiles.online_key_path(self.keys, role))
+
+    def _write(self, metadata: Metadata[Any], name: str, signers: list[CryptoSigner]) -> None:
+        metadata.signatures.clear()
+        for signer in signers:
+            metadata.sign(signer, append=True)
+        data = metadata.to_bytes(JSONSerializer(compact=False))
+        target = self.metadata / name
+        temporary = target.with_name(f".{target.name}.tmp")
+        temporary.write_bytes(data)
+        temporary.replace(target)
+
+    def _write_target(self, path: str, data: bytes) -> TargetFile:
+        info = TargetFile.from_data(path, data, ["sha256"])
+        file = self.target_file(path, info)
+        if not file.exists():
+            file.parent.mkdir(parents=True, exist_ok=True)
+            temporary = file.with_name(f".{file.name}.tmp")
+            temporary.write_bytes(data)
+            temporary.replace(file)
+        return info
+
+    def _sign_snapshot_and_timestamp(self, snapshot: Metadata[Snapshot], now: datetime, bump: bool = True) -> int:
+        snapshot.signed.version += bump
+        snapshot.signed.expires = now + timedelta(days=EXPIRY_DAYS["snapshot"])
+        self._write(snapshot, f"{snapshot.signed.version}.snapshot.json", [self._signer("snapshot")])
+        self._sign_timestamp(snapshot.signed.version, now)
+        return snapshot.signed.version
+
+    def _sign_timestamp(self, snapshot_version: int, now: datetime) -> None:
+        previous = self.timestamp().signed.version if self.exists() else 0
+        timestamp = Metadata(
+            Timestamp(
+                version=previous + 1,
+                expires=now + timedelta(days=EXPIRY_DAYS["timestamp"]),
+                snapshot_meta=MetaFile(version=snapshot_version),
+                unrecognized_fields={SIGNED_AT: now.isoformat().replace("+00:00", "Z")},
+            )
+        )
+        self._write(timestamp, "timestamp.json", [self._signer("timestamp")])
+
+    # --- the county's commands -----------------------------------------------------------------
+    def init(
+        self, root_keys: Path, root_key_count: int = 1, root_threshold: int = 1, now: datetime | None = None
+    ) -> Path:
+        """Create keys and an empty repository; return the root file kiosks must ship with."""
+        if self.exists():
+            raise RepositoryError(tr("{path} already holds a repository", path=self.path))
+        if not 1 <= root_threshold <= root_key_count:
+            raise RepositoryError(tr("the root threshold must be between 1 and the number of root keys"))
+        if self.keys is None:
+            raise RepositoryError(tr("give --keys"))
+        now = now or _now()
+        root = Root(expires=now + timedelta(days=EXPIRY_DAYS["root"]), consistent_snapshot=True)
+        root_signers = [keyfiles.generate(Path(root_keys) / f"root-{n}.pem") for n in range(1, root_key_count + 1)]
+        keyfiles.write_root_warning(Path(root_keys))
+        for signer in root_signers:
+            root.add_key(signer.public_key, "root")
+        root.roles["root"].threshold = root_threshold
+        for role in keyfiles.ONLINE_ROLES:
+            root.add_key(keyfiles.generate(keyfiles.online_key_path(self.keys, role)).public_key, role)
+        self.metadata.mkdir(parents=True, exist_ok=True)
+        self.targets.mkdir(parents=True, exist_ok=True)
+        self._write(Metadata(root), "1.root.json", root_signers)
+        targets = Targets(expires=now + timedelta(days=EXPIRY_DAYS["targets"]))
+        targets.delegations = Delegations(keys={}, roles={})
+        self._write(Metadata(targets), "1.targets.json", [self._signer("targets")])
+        snapshot = Metadata(Snapshot(version=1, meta={"targets.json": MetaFile(version=1)}))
+        self._sign_snapshot_and_timestamp(snapshot, now, bump=False)
+        return self.metadata / "1.root.json"
+
+    def publish(self, county: County, now: datetime | None = None) -> PublishResult:
+        """Publish *county*'s content; unchanged scopes keep their version, no change publishes nothing."""
+        now = now or _now()
+        snapshot = self.snapshot()
+        top = self.role("targets", snapshot)
+        delegations = top.signed.delegations
+        assert delegations is not None and delegations.roles is not None
+        targets_key = self._signer("targets").public_key
+        bundles = build_bundles(county)
+        before = set(delegations.roles)
+        result = PublishResult(None)
+        for scope, bundle in sorted(bundles.items()):
+            role = role_of(scope)
+            old = self.role(role, snapshot) if f"{role}.json" in snapshot.signed.meta else None
+            change = self._publish_scope(bundle, old, now)
+            if change is None:
+                continue
+            result.changes.append(change)
+            new_version = (old.signed.version if old else 0) + 1
+            snapshot.signed.meta[f"{role}.json"] = MetaFile(version=new_version)
+            if role not in delegations.roles:
+                delegations.keys[targets_key.keyid] = targets_key
+                delegations.roles[role] = DelegatedRole(
+                    role, [targets_key.keyid], 1, True, paths=[f"{scope}/*", f"{scope}/media/*"]
+                )
+        for role in sorted(set(delegations.roles) - {role_of(s) for s in bundles}):
+            old = self.role(role, snapshot)
+            result.changes.append(ScopeChange(role.replace("-", "/", 1), removed=len(_item_digests(self, old))))
+            del delegations.roles[role]
+            del snapshot.signed.meta[f"{role}.json"]
+        if not result.changes:
+            return result
+        if set(delegations.roles) != before:
+            # Only a new or removed scope changes the top-level role; kiosks then fetch it again.
+            top.signed.version += 1
+            top.signed.expires = now + timedelta(days=EXPIRY_DAYS["targets"])
+            self._write(top, f"{top.signed.version}.targets.json", [self._signer("targets")])
+            snapshot.signed.meta["targets.json"] = MetaFile(version=top.signed.version)
+        result.version = self._sign_snapshot_and_timestamp(snapshot, now)
+        return result
+
+    def _publish_scope(self, bundle: ScopeBundle, old: Metadata[Targets] | None, now: datetime) -> ScopeChange | None:
+        """Write a scope's targets and its role if anything in it changed; return what changed."""
+        content = {f"{bundle.scope}/{name}": data for name, data in bundle.shards.items()}
+        content |= {f"{bundle.scope}/media/{blob}": source.read_bytes() for blob, source in bundle.media.items()}
+        infos = {path: TargetFile.from_data(path, data, ["sha256"]) for path, data in content.items()}
+        manifest_path = f"{bundle.scope}/manifest.json"
+        old_targets = dict(old.signed.targets) if old else {}
+        old_manifest = old_targets.pop(manifest_path, None)
+        if old is not None and old_manifest is not None and _same(old_targets, infos):
+            return None
+        old_items = _item_digests(self, old) if old else {}
+        for path, data in content.items():
+            self._write_target(path, data)
+        today = now.date().isoformat()
+        targets = dict(infos)
+        targets[manifest_path] = self._write_target(manifest_path, manifest(bundle, today))
+        role = Metadata(
+            Targets(
+                version=(old.signed.version if old else 0) + 1,
+                expires=now + timedelta(days=EXPIRY_DAYS["targets"]),
+                targets=targets,
+            )
+        )
+        self._write(role, f"{role.signed.version}.{role_of(bundle.scope)}.json", [self._signer("targets")])
+        new_items = bundle.items
+        return ScopeChange(
+            bundle.scope,
+            added=len(new_items.keys() - old_items.keys()),
+            changed=sum(1 for k in new_items.keys() & old_items.keys() if new_items[k] != old_items[k]),
+            removed=len(old_items.keys() - new_items.keys()),
+            files=len(content) + 1,
+        )
+
+    def refresh(self, now: datetime | None = None) -> list[str]:
+        """Re-sign the timestamp, and any online role close to expiry; return what was re-signed."""
+        now = now or _now()
+        snapshot = self.snapshot()
+        renewed = []
+        for name in sorted(snapshot.signed.meta):
+            role = name.removesuffix(".json")
+            metadata = self.role(role, snapshot)
+            if metadata.signed.expires - now < RENEW_WITHIN:
+                metadata.signed.version += 1
+                metadata.signed.expires = now + timedelta(days=EXPIRY_DAYS["targets"])
+                self._write(metadata, f"{metadata.signed.version}.{role}.json", [self._signer("targets")])
+                snapshot.signed.meta[name] = MetaFile(version=metadata.signed.version)
+                renewed.append(role)
+        if renewed or snapshot.signed.expires - now < RENEW_WITHIN:
+            self._sign_snapshot_and_timestamp(snapshot, now)
+            renewed.append("snapshot")
+        else:
+            self._sign_timestamp(snapshot.signed.version, now)
+        return [*renewed, "timestamp"]
+
+    def export(self, out: Path) -> int:
+        """Copy the current metadata and every target it names into *out*; return the file count."""
+        out = Path(out)
+        snapshot = self.snapshot()
+        names = ["timestamp.json", f"{snapshot.signed.version}.snapshot.json"]
+        names += [p.name for p in self.metadata.glob("*.root.json")]
+        names += [f"{meta.version}.{name}" for name, meta in snapshot.signed.meta.items()]
+        files = [(self.metadata / n, out / "metadata" / n) for n in names]
+        for name in snapshot.signed.meta:
+            role = self.role(name.removesuffix(".json"), snapshot)
+            for path, info in role.signed.targets.items():
+                source = self.target_file(path, info)
+                files.append((source, out / "targets" / source.relative_to(self.targets)))
+        for source, target in files:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        return len(files)
+
+
+def _same(old: dict[str, TargetFile], new: dict[str, TargetFile]) -> bool:
+    return old.keys() == new.keys() and all(old[p].hashes == new[p].hashes for p in new)
+
+
+def _item_digests(repository: Repository, role: Metadata[Targets]) -> dict[str, str]:
+    """Return kind/id -> digest of every item in a published scope (for the change summary)."""
+    digests = {}
+    for path, info in role.signed.targets.items():
+        if path.rpartition("/")[2].startswith("shard-"):
+            for item in read_shard(repository.target_file(path, info).read_bytes()):
+                digests[f"{item['kind']}/{item['id']}"] = hashlib.sha256(canonical(item)).hexdigest()
+    return digests
+
+
+def describe(result: PublishResult) -> str:
+    """Say what a publish did, for the county officer."""
+    if result.version is None:
+        return tr("No change: the repository already holds this content; nothing was published.")
+    lines = [tr("Published version {version}.", version=result.version)]
+    for change in result.changes:
+        lines.append(
+            tr(
+                "  {scope}: {added} added, {changed} changed, {removed} removed",
+                scope=change.scope,
+                added=change.added,
+                changed=change.changed,
+                removed=change.removed,
+            )
+        )
+    return "\n".join(lines)
