@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from waitress.server import create_server
 
 from kiosk import create_app
 from kiosk.demo import DEMO_CONTENT, install_demo
 from sync.content import County, load_county
 from sync.i18n import use_language
+from sync.updater import init_kiosk
+from tests.county_repo import VILLAGE, CountyRepo, make_county_repo
+from tests.servers import serving
 
 
 @pytest.fixture(autouse=True)
@@ -55,22 +56,19 @@ def english(client: FlaskClient) -> FlaskClient:
 @pytest.fixture(scope="module")
 def live_server(demo_data: Path) -> Iterator[str]:
     """Serve the demo kiosk with waitress on a free loopback port; yield its base URL."""
-    app = create_app({"DATA_DIR": str(demo_data), "SECRET_KEY": "live-server-test"})
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="kiosk-live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        # Close in the server's own loop thread: closing sockets from here while it waits in select()
-        # could fail there with EBADF. Open keep-alive connections are closed too, or the loop would not end.
-        def close_everything() -> None:
-            for channel in list(server._map.values()):
-                if channel is not server and channel is not server.trigger:
-                    channel.close()
-            server.close()
+    with serving(create_app({"DATA_DIR": str(demo_data), "SECRET_KEY": "live-server-test"})) as url:
+        yield url
 
-        server.trigger.pull_trigger(close_everything)
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
-        assert not thread.is_alive(), "the live server did not stop"
+
+@pytest.fixture()
+def county_repo(tmp_path: Path) -> CountyRepo:
+    """The demo county published to a fresh signed repository (content copy editable)."""
+    return make_county_repo(tmp_path / "county")
+
+
+@pytest.fixture()
+def kiosk_data(tmp_path: Path, county_repo: CountyRepo) -> Path:
+    """A kiosk data directory set up for the demo village, syncing from the repository folder."""
+    data = tmp_path / "kiosk"
+    init_kiosk(data, VILLAGE, str(county_repo.path), county_repo.root)
+    return data
