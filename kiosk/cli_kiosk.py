@@ -15,7 +15,7 @@ from sync.i18n import tr
 from sync.install import current_database
 from sync.updater import SyncError, init_kiosk, read_config, read_status, sync_kiosk
 
-from .settings import load_settings
+from .settings import fetcher_options, load_settings
 
 _DATA = click.option(
     "--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR)."
@@ -49,7 +49,8 @@ def init(village: str, repo: str, root: str, data: str | None) -> None:
 def sync(source: str | None, as_json: bool, data: str | None) -> None:
     """Fetch, verify and install the county's newest content now."""
     progress = None if as_json else (lambda message: click.echo(message, err=True))
-    result = sync_kiosk(_data_dir(data), source, progress=progress)
+    options = fetcher_options(load_settings())
+    result = sync_kiosk(_data_dir(data), source, progress=progress, fetcher_options=options)
     if as_json:
         click.echo(result.to_json())
     elif result.outcome == "failed":

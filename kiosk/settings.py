@@ -42,6 +42,11 @@ SETTINGS = [
     ),
     Setting("PAGE_SIZE", 12, "Entries per page in the lists of power items and notices."),
     Setting("THREADS", 4, "Worker threads of the web server (waitress)."),
+    Setting("SYNC_NIGHTLY", 1, "1: kiosk serve syncs once a night inside SYNC_WINDOW; 0: never by itself."),
+    Setting("SYNC_WINDOW", "01:00-05:00", "Local hours for the nightly sync; each kiosk picks a random minute in it."),
+    Setting("SYNC_ATTEMPTS", 6, "Tries per file before a sync gives up (with exponential backoff and jitter)."),
+    Setting("SYNC_CONNECT_TIMEOUT", 10, "Seconds to wait for the county server to accept a connection."),
+    Setting("SYNC_READ_TIMEOUT", 30, "Seconds to wait for the next bytes of a download."),
 ]
 
 LOCALES = {"zh": "简体中文", "en": "English"}
@@ -49,6 +54,15 @@ LOCALES = {"zh": "简体中文", "en": "English"}
 
 def _coerce(value: str, default: Any) -> Any:
     return int(value) if isinstance(default, int) and not isinstance(default, bool) else value
+
+
+def fetcher_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """Return the download settings in the form sync_kiosk takes them."""
+    return {
+        "attempts": settings["SYNC_ATTEMPTS"],
+        "connect_timeout": settings["SYNC_CONNECT_TIMEOUT"],
+        "read_timeout": settings["SYNC_READ_TIMEOUT"],
+    }
 
 
 def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:

@@ -1,0 +1,212 @@
+"""Publishing and syncing for real: a signed repository, a county server on 127.0.0.1, a kiosk."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kiosk import create_app
+from kiosk.cli import main
+from kiosk.repo_server import RepositoryApp
+from sync.content import ContentInvalid
+from sync.database import database_version
+from sync.install import current_database, read_state
+from sync.updater import init_kiosk, sync_kiosk
+from tests.county_repo import CountyRepo
+from tests.servers import FaultInjector, serving
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def notice_ids(data: Path) -> set[str]:
+    path = current_database(data)
+    assert path is not None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return {row[0] for row in db.execute("select id from notices")}
+
+
+def power_name(data: Path, power_id: str) -> str:
+    path = current_database(data)
+    assert path is not None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return str(db.execute("select name from powers where id = ?", (power_id,)).fetchone()[0])
+
+
+def test_first_sync_installs_the_villages_content_over_http(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    with serving(RepositoryApp(county_repo.path)) as url:
+        result = sync_kiosk(kiosk_data, url)
+    assert result.outcome == "updated" and result.error is None
+    assert result.version == county_repo.repository.snapshot().signed.version
+    assert result.files_downloaded > 10 and result.bytes_downloaded > 50_000
+    client = create_app({"TESTING": True, "DATA_DIR": str(kiosk_data), "SECRET_KEY": "x"}).test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert "桃源村" in page and f"内容更新于 {result.content_date[:4]}年" in page  # type: ignore[index]
+    assert client.get("/powers/zhongda-shixiang-juece").status_code == 200
+
+
+def test_a_night_with_no_change_costs_one_small_file(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    with serving(FaultInjector(RepositoryApp(county_repo.path))) as url:
+        first = sync_kiosk(kiosk_data, url)
+        second = sync_kiosk(kiosk_data, url)
+    assert first.outcome == "updated"
+    assert second.outcome == "unchanged" and second.version == first.version
+    assert second.files_downloaded == 1 and second.bytes_downloaded < 2048
+
+
+def test_one_changed_item_fetches_only_its_scope_and_shard(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    injector = FaultInjector(RepositoryApp(county_repo.path))
+    with serving(injector) as url:
+        sync_kiosk(kiosk_data, url)
+        county_repo.edit("powers/dibao-shenqing.yaml", "name: 最低生活保障申请", "name: 最低生活保障（低保）申请")
+        result_publish = county_repo.publish()
+        seen = len(injector.requests)
+        result = sync_kiosk(kiosk_data, url)
+    assert [(c.scope, c.changed, c.added, c.removed) for c in result_publish.changes] == [("county", 1, 0, 0)]
+    assert result.outcome == "updated"
+    assert power_name(kiosk_data, "dibao-shenqing") == "最低生活保障（低保）申请"
+    fetched = [r["path"] for r in injector.requests[seen:]]
+    targets = [p for p in fetched if p.startswith("/targets/")]
+    # Only the shard holding the item: the manifest (same shards, same day) is unchanged.
+    assert len(targets) == 1 and targets[0].startswith("/targets/county/") and ".shard-" in targets[0], fetched
+    assert not any("village-" in p or "township-" in p for p in fetched), "other scopes' metadata untouched"
+
+
+def test_a_village_sees_its_own_notices_and_not_another_villages(county_repo: CountyRepo, tmp_path: Path) -> None:
+    mine, theirs = tmp_path / "taoyuan", tmp_path / "liutang"
+    init_kiosk(mine, "taoyuan", str(county_repo.path), county_repo.root)
+    init_kiosk(theirs, "liutang", str(county_repo.path), county_repo.root)
+    assert sync_kiosk(mine).outcome == "updated" and sync_kiosk(theirs).outcome == "updated"
+    assert "caiwu-2026-10-taoyuan" in notice_ids(mine) and "caiwu-2026-10-taoyuan" not in notice_ids(theirs)
+    assert "daolu-zhongbiao-liutang-2026" in notice_ids(theirs)
+    assert "daolu-zhongbiao-liutang-2026" not in notice_ids(mine)
+    held = {p.name for p in (mine / "tuf" / "metadata").iterdir()}
+    assert "village-taoyuan.json" in held and "village-liutang.json" not in held, "only its own scope is fetched"
+
+
+def test_a_village_notice_change_reaches_only_that_village(county_repo: CountyRepo, tmp_path: Path) -> None:
+    mine, theirs = tmp_path / "taoyuan", tmp_path / "liutang"
+    init_kiosk(mine, "taoyuan", str(county_repo.path), county_repo.root)
+    init_kiosk(theirs, "liutang", str(county_repo.path), county_repo.root)
+    sync_kiosk(mine), sync_kiosk(theirs)
+    county_repo.edit("notices/caiwu-2026-10-taoyuan.md", "title: ", "title: （更正）")
+    county_repo.publish()
+    assert sync_kiosk(mine).outcome == "updated"
+    assert sync_kiosk(theirs).outcome == "unchanged"
+
+
+def test_publishing_unchanged_content_makes_no_new_version(county_repo: CountyRepo) -> None:
+    before = county_repo.repository.timestamp().signed.version
+    result = county_repo.publish()
+    assert result.version is None and result.changes == []
+    assert county_repo.repository.timestamp().signed.version == before
+
+
+def test_invalid_content_publishes_nothing(county_repo: CountyRepo) -> None:
+    before = sorted(p.name for p in (county_repo.path / "metadata").iterdir())
+    county_repo.edit("powers/dibao-shenqing.yaml", "fee: ", "fees: ")
+    county_repo.edit("notices/caiwu-2026-10-taoyuan.md", "domain: 财务", "domain: 财政")
+    try:
+        county_repo.publish()
+    except ContentInvalid as error:
+        assert len(error.problems) == 3  # unknown field, missing fee, bad domain
+    else:
+        raise AssertionError("invalid content was published")
+    assert sorted(p.name for p in (county_repo.path / "metadata").iterdir()) == before
+
+
+def test_command_line_round_trip(tmp_path: Path) -> None:
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    repo, keys, data = tmp_path / "repo", tmp_path / "keys", tmp_path / "kiosk"
+    created = runner.invoke(main, ["county", "init", "--repo", str(repo), "--keys", str(keys)])
+    assert created.exit_code == 0, created.output
+    assert "WARNING: root keys are in" in created.output
+    assert (keys / "root" / "root-1.pem").stat().st_mode & 0o777 == 0o600
+    assert not (keys / "online" / "root-1.pem").exists(), "root keys are kept apart from online keys"
+    published = runner.invoke(
+        main, ["county", "publish", str(ROOT / "content/demo"), "--repo", str(repo), "--keys", str(keys)]
+    )
+    assert published.exit_code == 0 and "Published version 2." in published.output
+    assert "village/taoyuan: 9 added, 0 changed, 0 removed" in published.output
+    again = runner.invoke(
+        main, ["county", "publish", str(ROOT / "content/demo"), "--repo", str(repo), "--keys", str(keys)]
+    )
+    assert "No change" in again.output
+    root = str(repo / "metadata" / "1.root.json")
+    set_up = runner.invoke(
+        main, ["init", "--village", "taoyuan", "--repo", str(repo), "--root", root, "--data", str(data)]
+    )
+    assert set_up.exit_code == 0, set_up.output
+    synced = runner.invoke(main, ["sync", "--json", "--data", str(data)])
+    assert synced.exit_code == 0, synced.output
+    report = json.loads(synced.output)
+    assert set(report) == {"outcome", "version", "content_date", "bytes_downloaded", "files_downloaded", "error"}
+    assert report["outcome"] == "updated" and report["version"] == 2 and report["error"] is None
+    status = json.loads(runner.invoke(main, ["status", "--json", "--data", str(data)]).output)
+    assert status["version"] == 2 and status["last_outcome"] == "updated" and status["disk_free_bytes"] > 0
+    refreshed = runner.invoke(main, ["county", "refresh", "--repo", str(repo), "--keys", str(keys)])
+    assert refreshed.exit_code == 0 and "timestamp" in refreshed.output
+    human = runner.invoke(main, ["sync", "--data", str(data)])
+    assert human.exit_code == 0 and "checking the county's signed metadata" in human.output
+    assert "unchanged: version 2" in human.output
+
+
+def test_failed_sync_exits_non_zero_and_keeps_content(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    runner = CliRunner(
+        env={"KIOSK_DEFAULT_LOCALE": "en", "KIOSK_SYNC_ATTEMPTS": "2", "KIOSK_SYNC_CONNECT_TIMEOUT": "1"}
+    )
+    assert runner.invoke(main, ["sync", "--json", "--data", str(kiosk_data)]).exit_code == 0
+    result = runner.invoke(main, ["sync", "--json", "--data", str(kiosk_data), "--from", "http://127.0.0.1:9/"])
+    report = json.loads(result.output)
+    assert result.exit_code == 1 and report["outcome"] == "failed" and report["version"] == 2
+    assert "could not download" in report["error"]
+    status = json.loads(runner.invoke(main, ["status", "--json", "--data", str(kiosk_data)]).output)
+    assert status["last_outcome"] == "failed" and status["last_error"] == report["error"]
+    assert status["version"] == 2, "the kiosk keeps what it had"
+
+
+# A child process syncs and SIGKILLs itself at one point of the sync.
+CHILD = """
+import os, signal, sys
+from pathlib import Path
+import sync.updater as updater, sync.install as install
+
+point, data = sys.argv[1], Path(sys.argv[2])
+module, name, nth = {
+    "metadata": (updater.Updater, "refresh", 1),
+    "download": (updater.Updater, "download_target", 1),
+    "install": (install, "_switch_current", 1),
+}[point]
+original, calls = getattr(module, name), []
+def wrapper(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == nth:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(*args, **kwargs)
+setattr(module, name, wrapper)
+updater.sync_kiosk(data)
+"""
+
+
+def test_sigkill_during_sync_leaves_one_version_and_the_next_sync_completes(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    assert sync_kiosk(kiosk_data).outcome == "updated"
+    county_repo.edit("powers/dibao-shenqing.yaml", "name: 最低生活保障申请", "name: 低保申请（新）")
+    county_repo.publish()
+    for point in ("metadata", "download", "install"):
+        child = subprocess.run([sys.executable, "-c", CHILD, point, str(kiosk_data)], cwd=ROOT, timeout=120,
+                               capture_output=True)  # fmt: skip
+        assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+        current = current_database(kiosk_data)
+        assert current is not None and database_version(current) == 2, point
+        assert power_name(kiosk_data, "dibao-shenqing") == "最低生活保障申请", point
+    result = sync_kiosk(kiosk_data)
+    assert result.outcome == "updated" and result.version == 3
+    assert power_name(kiosk_data, "dibao-shenqing") == "低保申请（新）"
+    assert read_state(kiosk_data)["previous"] is not None, "the previous version is kept"
