@@ -9,9 +9,10 @@ import click
 from sync.content import ContentInvalid
 from sync.i18n import tr, use_language
 from sync.install import InstallError
+from sync.updater import CONFIG
 
 from .cli_county import county
-from .cli_kiosk import add_kiosk_commands
+from .cli_kiosk import add_kiosk_commands, kiosk_status
 from .settings import SETTINGS, load_settings
 
 
@@ -66,8 +67,19 @@ def demo(port: int | None, data: str | None, village: str | None) -> None:
 @click.option("--port", type=int, default=None, help="Port to serve on (default KIOSK_PORT, 8080).")
 @click.option("--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR).")
 def serve(port: int | None, data: str | None) -> None:
-    """Serve a configured kiosk."""
-    _serve(_data_dir(data), port)
+    """Serve a configured kiosk, syncing nightly unless KIOSK_SYNC_NIGHTLY=0."""
+    from .nightly import NightlySync
+
+    data_dir, settings = _data_dir(data), load_settings()
+    if settings["SYNC_NIGHTLY"] and (data_dir / CONFIG).exists():
+        try:
+            nightly = NightlySync(data_dir, settings)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        nightly.start()
+        click.echo(tr("Nightly sync on, inside {window}; next: {when}", window=settings["SYNC_WINDOW"],
+                      when=kiosk_status(data_dir)["next_sync"] or "-"))  # fmt: skip
+    _serve(data_dir, port)
 
 
 main.add_command(county)

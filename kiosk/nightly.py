@@ -1,0 +1,91 @@
+"""The nightly sync inside `kiosk serve`: once a night, at a random minute of the sync window.
+
+Each kiosk picks its own minute, so a county's kiosks do not all call the county server at once.
+Times are the county's local time (its timezone in county.yaml, default Asia/Shanghai).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sync.dates import DEFAULT_TIMEZONE, local_now
+from sync.i18n import tr
+from sync.updater import STATUS, read_status, sync_kiosk
+
+log = logging.getLogger(__name__)
+
+
+def parse_window(text: str) -> tuple[time, time]:
+    """Parse 'HH:MM-HH:MM' (it may wrap past midnight, e.g. 23:00-03:00)."""
+    try:
+        start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in text.split("-"))
+    except ValueError:
+        raise ValueError(tr("KIOSK_SYNC_WINDOW must look like 01:00-05:00, not {value!r}", value=text)) from None
+    if start == end:
+        raise ValueError(tr("KIOSK_SYNC_WINDOW must not be empty: {value!r}", value=text))
+    return start, end
+
+
+def next_run(now: datetime, window: tuple[time, time], rng: random.Random) -> tuple[datetime, datetime]:
+    """Return a random minute in the next window still open at *now* (or the rest of this one),
+    and when that window closes."""
+    start, end = window
+    for days in (0, 1):
+        opens = datetime.combine(now.date() + timedelta(days=days), start)
+        closes = datetime.combine(opens.date() + timedelta(days=1 if end <= start else 0), end)
+        for begin, finish in ((opens - timedelta(days=1), closes - timedelta(days=1)), (opens, closes)):
+            if finish > now:
+                first = max(begin, now)
+                minutes = int((finish - first).total_seconds() // 60)
+                if minutes >= 1:
+                    when = (first + timedelta(minutes=rng.randrange(minutes))).replace(second=0, microsecond=0)
+                    return when, finish
+    raise AssertionError("a non-empty window always recurs within two days")
+
+
+class NightlySync(threading.Thread):
+    """Background thread: wait for tonight's minute, sync, record, repeat until stopped."""
+
+    def __init__(self, data_dir: Path, settings: dict[str, Any], sync: Callable[..., Any] = sync_kiosk) -> None:
+        super().__init__(name="nightly-sync", daemon=True)
+        self.data_dir = Path(data_dir)
+        self.window = parse_window(settings["SYNC_WINDOW"])
+        self.options = {k: settings[f"SYNC_{k.upper()}"] for k in ("attempts", "connect_timeout", "read_timeout")}
+        self.sync = sync
+        self.stop = threading.Event()
+        self.rng = random.Random()  # noqa: S311 - spreading load, not secrecy
+
+    def now(self) -> datetime:
+        return local_now(DEFAULT_TIMEZONE)
+
+    def plan(self, not_before: datetime) -> tuple[datetime, datetime]:
+        """Choose the next sync time and record it for `kiosk status`."""
+        when, closes = next_run(max(self.now(), not_before), self.window, self.rng)
+        status = read_status(self.data_dir)
+        status["next_sync"] = when.isoformat(sep=" ", timespec="minutes")
+        path = self.data_dir / STATUS
+        temporary = path.with_name(f".{path.name}.plan")
+        temporary.write_text(json.dumps(status, ensure_ascii=False, indent=2), encoding="utf-8")
+        temporary.replace(path)
+        return when, closes
+
+    def run_once(self, not_before: datetime) -> datetime | None:
+        """Wait for the planned minute and sync; return when the next plan may start, None if stopped."""
+        when, closes = self.plan(not_before)
+        if self.stop.wait(max(0.0, (when - self.now()).total_seconds())):
+            return None
+        result = self.sync(self.data_dir, fetcher_options=self.options)
+        log.info("nightly sync: %s", result.to_json())
+        return closes  # never twice in one window
+
+    def run(self) -> None:
+        not_before: datetime | None = self.now()
+        while not_before is not None and not self.stop.is_set():
+            not_before = self.run_once(not_before)

@@ -1,0 +1,77 @@
+"""The nightly sync: a random minute inside the window, once a night, recorded for status."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.nightly import NightlySync, next_run, parse_window
+from kiosk.settings import load_settings
+from sync.updater import SyncResult, read_status
+
+WINDOW = (time(1, 0), time(5, 0))
+
+
+def test_next_run_is_a_minute_inside_the_coming_window() -> None:
+    rng = random.Random(1)
+    evening = datetime(2026, 11, 27, 20, 30)
+    runs = [next_run(evening, WINDOW, rng)[0] for _ in range(200)]
+    assert all(datetime(2026, 11, 28, 1, 0) <= r < datetime(2026, 11, 28, 5, 0) for r in runs)
+    assert len({r.minute + 60 * r.hour for r in runs}) > 100, "kiosks spread over the window"
+    assert next_run(evening, WINDOW, rng)[1] == datetime(2026, 11, 28, 5, 0)
+
+
+def test_inside_the_window_the_rest_of_it_is_used() -> None:
+    when, closes = next_run(datetime(2026, 11, 28, 4, 50), WINDOW, random.Random(2))
+    assert datetime(2026, 11, 28, 4, 50) <= when < datetime(2026, 11, 28, 5, 0) and closes.hour == 5
+
+
+def test_a_window_across_midnight() -> None:
+    window = parse_window("23:30-02:00")
+    when, closes = next_run(datetime(2026, 11, 27, 12, 0), window, random.Random(3))
+    assert datetime(2026, 11, 27, 23, 30) <= when < datetime(2026, 11, 28, 2, 0) == closes
+
+
+@pytest.mark.parametrize("text", ["1-5", "01:00", "05:00-05:00", "25:00-26:00"])
+def test_bad_windows_are_refused_clearly(text: str) -> None:
+    with pytest.raises(ValueError, match="KIOSK_SYNC_WINDOW"):
+        parse_window(text)
+
+
+class _Clock(NightlySync):
+    """NightlySync with a clock the test moves and a sync it records."""
+
+    def __init__(self, data_dir: Path, start: datetime) -> None:
+        self.calls: list[dict[str, Any]] = []
+        super().__init__(data_dir, load_settings({}), sync=self._record)
+        self.clock = start
+        self.stop.wait = self._advance  # type: ignore[method-assign]
+
+    def now(self) -> datetime:
+        return self.clock
+
+    def _advance(self, seconds: float | None = None) -> bool:
+        self.clock = self.clock + timedelta(seconds=seconds or 0)
+        return False
+
+    def _record(self, data_dir: Path, **options: Any) -> SyncResult:
+        self.calls.append({"at": self.clock, **options})
+        return SyncResult("unchanged", 2, "2026-11-27", 500, 1, None)
+
+
+def test_one_sync_per_night_at_the_planned_minute_and_status_says_when(tmp_path: Path) -> None:
+    nightly = _Clock(tmp_path, datetime(2026, 11, 27, 22, 0))
+    not_before: datetime | None = nightly.now()
+    for _night in range(3):
+        assert not_before is not None
+        not_before = nightly.run_once(not_before)
+        planned = read_status(tmp_path)["next_sync"]
+        assert nightly.calls[-1]["at"].strftime("%Y-%m-%d %H:%M") == planned, "status told the truth"
+    days = [call["at"].date() for call in nightly.calls]
+    assert days == sorted(set(days)) and len(days) == 3, "exactly one sync each night"
+    assert all(time(1, 0) <= call["at"].time() < time(5, 0) for call in nightly.calls)
+    assert nightly.calls[0]["fetcher_options"]["attempts"] == 6, "the download settings apply"
