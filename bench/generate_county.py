@@ -2,18 +2,22 @@
 
 The folder has the layout and formats of content/README.md (checked by ``sync.content.load_county``):
 county.yaml, powers/*.yaml, notices/*.md, catalogue/*.yaml (all 26 areas), ten_ones.yaml and
-contacts.yaml, in fictional but realistic Chinese.
+contacts.yaml, in fictional but realistic Chinese; optionally photos on a share of the notices
+(media/*.png, 20 to 60 KB of noise each, as incompressible as real JPEG photos).
 
 Usage, from the repository root:
     .venv/bin/python -m bench.generate_county OUT_DIR [--powers 5000] [--notices 5000] [--seed 1]
+        [--county-share 0.5] [--photo-share 0.1]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import struct
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +35,8 @@ from sync.schemas import load_schema
 ANCHOR_DAY = date(2026, 11, 20)
 NUMERALS = "一二三四五六七八九十"
 COUNTY_CODE, COUNTY_NAME = "wangchuan", "望川县（测评）"
+POWER_COUNTY_SHARE, NOTICE_COUNTY_SHARE = 0.5, 0.4  # the default shares of county-wide items
+PHOTO_BYTES = (20_000, 60_000)  # a generated photo's size range
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -230,8 +236,10 @@ def _notice_dates(rng: random.Random, today: date) -> dict[str, Any]:
     return dates
 
 
-def _notice(rng: random.Random, number: int, scope: Place, today: date) -> tuple[str, str]:
-    """Return a notice's file name and its text (front matter and Markdown)."""
+def _notice(
+    rng: random.Random, number: int, scope: Place, today: date, photos: list[str] | None = None
+) -> tuple[str, str]:
+    """Return a notice's file name and its text (front matter and Markdown), listing *photos* if any."""
     domain = rng.choice(list(text.NOTICE_DOMAINS))
     dates = _notice_dates(rng, today)
     published = date.fromisoformat(dates["published"][:10])
@@ -254,6 +262,8 @@ def _notice(rng: random.Random, number: int, scope: Place, today: date) -> tuple
         days = rng.choice([5, 7, 10, 15])
         if "expires" not in fields or date.fromisoformat(fields["expires"]) >= end_of_posting(published, days):
             fields["min_posting_days"] = days
+    if photos:
+        fields["photos"] = photos
     body = _notice_body(rng, domain, scope, published)
     return f"{notice_id}.md", f"---\n{_yaml(fields)}---\n{body}\n"
 
@@ -301,19 +311,57 @@ def _contacts(rng: random.Random, townships: list[dict[str, Any]]) -> list[dict[
     return contacts
 
 
+def _png(rng: random.Random, size: int) -> bytes:
+    """Return a valid RGB PNG of about *size* bytes whose pixels are noise (so it does not compress)."""
+    width = max(4, round((size / 3 * 4 / 3) ** 0.5))  # 4:3, three bytes a pixel
+    rows = max(3, size // (3 * width + 1))
+    pixels = b"".join(b"\0" + rng.randbytes(3 * width) for _ in range(rows))  # filter type 0 per row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, rows, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(pixels, 6)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def _notice_photos(rng: random.Random, root: Path, number: int, share: float) -> list[str]:
+    """Write 1 to 3 photos for a notice with chance *share*; return their references."""
+    if share <= 0 or rng.random() >= share:
+        return []
+    refs = []
+    for index in range(1, rng.choice([1, 1, 1, 2, 3]) + 1):
+        ref = f"media/notice-{number:05d}-{index}.png"
+        (root / ref).write_bytes(_png(rng, rng.randint(*PHOTO_BYTES)))
+        refs.append(ref)
+    return refs
+
+
 def generate_county(
-    root: Path, powers: int = 5000, notices: int = 5000, seed: int = 1, today: date = ANCHOR_DAY
+    root: Path,
+    powers: int = 5000,
+    notices: int = 5000,
+    seed: int = 1,
+    today: date = ANCHOR_DAY,
+    *,
+    county_share: float | None = None,
+    photo_share: float = 0.0,
 ) -> Path:
     """Write a county source folder at *root* (which must be missing or empty) and return it.
 
-    Half the power items and 40% of the notices are county-wide, the rest split between one
-    township and one village; notice dates are laid out around *today*.
+    Half the power items and 40% of the notices are county-wide (or *county_share* of both), the
+    rest split between one township and one village; notice dates are laid out around *today*.
+    A *photo_share* of the notices get 1 to 3 photos in media/, drawn from a random stream of
+    their own, so that the rest of the county is the same with or without photos.
     """
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty; give a new folder for the generated county")
     rng = random.Random(seed)
-    for folder in ("powers", "notices", "catalogue"):
+    photo_rng = random.Random(f"photos-{seed}")
+    power_share = POWER_COUNTY_SHARE if county_share is None else county_share
+    notice_share = NOTICE_COUNTY_SHARE if county_share is None else county_share
+    for folder in ("powers", "notices", "catalogue", *(["media"] if photo_share > 0 else [])):
         (root / folder).mkdir(parents=True, exist_ok=True)
     townships = _townships(rng)
     county = {"code": COUNTY_CODE, "name": COUNTY_NAME, "sample": True,
@@ -321,10 +369,12 @@ def generate_county(
     (root / "county.yaml").write_text(_yaml(county), encoding="utf-8")
     township_places, village_places = _places(townships)
     for number in range(1, powers + 1):
-        item = _power(rng, number, _scope(rng, township_places, village_places, 0.5))
+        item = _power(rng, number, _scope(rng, township_places, village_places, power_share))
         (root / "powers" / f"{item['id']}.yaml").write_text(_yaml(item), encoding="utf-8")
     for number in range(1, notices + 1):
-        name, notice = _notice(rng, number, _scope(rng, township_places, village_places, 0.4), today)
+        scope = _scope(rng, township_places, village_places, notice_share)
+        photos = _notice_photos(photo_rng, root, number, photo_share)
+        name, notice = _notice(rng, number, scope, today, photos)
         (root / "notices" / name).write_text(notice, encoding="utf-8")
     for number, area in enumerate(load_schema("catalogue")["properties"]["area"]["enum"], start=1):
         area_file = root / "catalogue" / f"area-{number:02d}.yaml"
@@ -342,10 +392,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--powers", type=int, default=5000, help="number of power items (default 5000)")
     parser.add_argument("--notices", type=int, default=5000, help="number of notices (default 5000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--county-share", type=float, help="share of county-wide items (default 0.5 powers, 0.4 notices)"
+    )
+    parser.add_argument("--photo-share", type=float, default=0.0, help="share of notices with photos (default 0)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        root = generate_county(args.out_dir, args.powers, args.notices, args.seed)
+        root = generate_county(
+            args.out_dir, args.powers, args.notices, args.seed,
+            county_share=args.county_share, photo_share=args.photo_share,
+        )  # fmt: skip
     except FileExistsError as error:
         print(error, file=sys.stderr)
         return 1

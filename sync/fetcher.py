@@ -116,7 +116,9 @@ class ResumableFetcher(FetcherInterface):
             try:
                 if response.status in RETRY_STATUSES:
                     last_error = exceptions.DownloadHTTPError(f"{url} answered {response.status}", response.status)
-                    self._wait(attempt, response.headers.get("Retry-After"))
+                    response.drain_conn()  # so the pooled connection is clean for the retry
+                    if attempt + 1 < self.attempts:
+                        self._wait(attempt, response.headers.get("Retry-After"))
                     continue
                 if response.status == 416 and partial is not None:
                     # What is held is not a prefix of this file: start again next time.

@@ -159,7 +159,7 @@ class _Sync:
             url = self._target_url(info)
             try:
                 self.updater.download_target(info, str(path))
-            except exceptions.RepositoryError:
+            except (exceptions.RepositoryError, exceptions.DownloadLengthMismatchError):
                 self.fetcher.forget(url)  # held bytes failed verification: fetch afresh next time
                 path.unlink(missing_ok=True)
                 raise

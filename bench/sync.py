@@ -1,0 +1,548 @@
+"""Benchmark the update channel: bytes on the wire and time per sync against rsync, install time and RSS.
+
+Generates bench/generate_county.py's county (5,000 power items and 5,000 notices, a tenth of the
+notices with photos) into a temporary folder, publishes it into a signed repository and serves it
+with waitress and kiosk.repo_server.RepositoryApp on 127.0.0.1, behind a relay that counts every
+byte both ways (HTTP headers included) and a WSGI middleware that records each response's body by
+path. A kiosk (init_kiosk, then sync_kiosk, in a subprocess so that its time and peak RSS are its
+own) syncs one village through four states: first sync, a night with no change (the timestamp
+re-signed), one county-wide power item renamed, and 1% of the items edited. In the same run,
+`rsync -az` from an rsync daemon on 127.0.0.1 copies the county's source folder through the same
+four states: that is the baseline. Then a second county, every item county-wide, is installed on
+a fresh kiosk: the time and peak RSS of installing 10,000 items.
+
+Usage, from the repository root (needs Debian's rsync):
+    .venv/bin/python -m bench.sync [--powers 5000] [--notices 5000] [--photo-share 0.1] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NO_CHANGE_TARGET = 2048  # bytes both ways for a night with no change
+INSTALL_TARGET_S = 10.0
+RSS_TARGET_MB = 200.0
+KIOSK_TIMEOUT_S = 600.0
+RSYNC_TIMEOUT_S = 600.0
+START_TIMEOUT_S = 10.0
+RELAY_IDLE_S = 60.0  # a relayed connection idle this long is dropped
+CHUNK = 64 * 1024
+EDIT_MARK = "（修订）"
+REPOSITORY = Path(__file__).resolve().parents[1]
+WSGIApp = Callable[..., Iterable[bytes]]
+
+
+# --- the county's server ----------------------------------------------------------------------------
+class BodyCounter:
+    """WSGI middleware that records (path, status, body bytes) for every response."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self.log: list[tuple[str, int, int]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        status: list[int] = []
+
+        def start(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status.append(int(line.split()[0]))
+            return start_response(line, headers, exc_info)
+
+        return self._counted(environ.get("PATH_INFO", ""), status, self.app(environ, start))
+
+    def _counted(self, path: str, status: list[int], body: Iterable[bytes]) -> Iterator[bytes]:
+        size = 0
+        try:
+            for chunk in body:
+                size += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            with self._lock:
+                self.log.append((path, status[0] if status else 0, size))
+
+
+class WireCounter:
+    """A TCP relay on 127.0.0.1 in front of the server, counting every byte both ways."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port: int = self.listener.getsockname()[1]
+        self.up = self.down = 0  # bytes kiosk → server, server → kiosk
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept, name="relay-accept", daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _address = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=START_TIMEOUT_S)
+            for sock in (client, server):
+                sock.settimeout(RELAY_IDLE_S)
+                # Without it, Nagle's algorithm meets delayed ACKs: ~40 ms lost on every request.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._sockets += [client, server]
+            for source, target, upward in ((client, server, True), (server, client, False)):
+                thread = threading.Thread(target=self._pump, args=(source, target, upward), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _pump(self, source: socket.socket, target: socket.socket, upward: bool) -> None:
+        try:
+            while data := source.recv(CHUNK):
+                with self._lock:  # counted before it is passed on, so a finished kiosk saw it counted
+                    if upward:
+                        self.up += len(data)
+                    else:
+                        self.down += len(data)
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                target.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._stopping.set()
+        for sock in [self.listener, *self._sockets]:
+            sock.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def serving(app: WSGIApp) -> Iterator[int]:
+    """Serve *app* with waitress on a free loopback port in a thread; yield the port."""
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="county")
+    thread = threading.Thread(target=server.run, name="county-server", daemon=True)
+    thread.start()
+    try:
+        yield int(server.effective_port)
+    finally:
+        # Closed in the server's own loop thread, keep-alive connections too (as tests/servers.py does).
+        def close_everything() -> None:
+            for channel in list(server._map.values()):
+                if channel is not server and channel is not server.trigger:
+                    channel.close()
+            server.close()
+
+        server.trigger.pull_trigger(close_everything)
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+
+
+# --- the kiosk, in its own process --------------------------------------------------------------------
+def kiosk_sync(data_dir: str, url: str, village: str | None, root_file: str | None) -> None:
+    """Run in the kiosk subprocess: init (first time) and sync once; print the result as JSON."""
+    from sync.updater import init_kiosk, sync_kiosk
+
+    started = time.perf_counter()
+    if village and root_file:
+        init_kiosk(Path(data_dir), village, url, Path(root_file))
+    result = sync_kiosk(Path(data_dir), url)
+    seconds = time.perf_counter() - started
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(re.search(r"^VmHWM:\s+(\d+)", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    print(json.dumps({**asdict(result), "seconds": seconds, "peak_mb": peak_kb / 1024}))
+
+
+@dataclass
+class KioskRun:
+    outcome: str
+    error: str | None
+    bytes_downloaded: int  # what the kiosk's fetcher counted: bodies only
+    files_downloaded: int
+    seconds: float  # init and sync inside the process
+    wall: float  # the whole process, Python's start and imports included
+    peak_mb: float
+
+
+def run_kiosk(data_dir: Path, url: str, village: str | None = None, root_file: Path | None = None) -> KioskRun:
+    # -m from the repository root: run as a file, this module would shadow the sync package.
+    command = [sys.executable, "-m", "bench.sync", "--kiosk", str(data_dir), url]
+    if village and root_file:
+        command += [village, str(root_file)]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=KIOSK_TIMEOUT_S, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"the kiosk process failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return KioskRun(
+        result["outcome"], result["error"], result["bytes_downloaded"], result["files_downloaded"],
+        result["seconds"], wall, result["peak_mb"],
+    )  # fmt: skip
+
+
+# --- the rsync baseline -------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def rsync_daemon(tree: Path, work: Path) -> Iterator[str]:
+    """Run `rsync --daemon` on 127.0.0.1 exporting *tree* read-only; yield the module's URL."""
+    config = work / "rsyncd.conf"
+    config.write_text(
+        f"pid file = {work / 'rsyncd.pid'}\nlog file = {work / 'rsyncd.log'}\nuse chroot = no\n"
+        f"uid = {os.getuid()}\ngid = {os.getgid()}\n\n[county]\n    path = {tree}\n    read only = yes\n",
+        encoding="utf-8",
+    )
+    port = free_port()
+    command = ["rsync", "--daemon", "--no-detach", f"--config={config}", "--address=127.0.0.1", f"--port={port}"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"rsync --daemon did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.05)
+        yield f"rsync://127.0.0.1:{port}/county/"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@dataclass
+class RsyncRun:
+    sent: int
+    received: int
+    seconds: float
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.received
+
+
+def run_rsync(url: str, dest: Path) -> RsyncRun:
+    """Copy *url* into *dest* with `rsync -az`; return the bytes it counted both ways."""
+    dest.mkdir(exist_ok=True)
+    command = ["rsync", "-az", "--stats", "--contimeout=10", "--timeout=60", url, f"{dest}/"]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=RSYNC_TIMEOUT_S, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"rsync failed (exit {done.returncode}): {done.stderr[-2000:]}")
+
+    def stat(name: str) -> int:
+        match = re.search(rf"^Total bytes {name}: ([\d,.]+)", done.stdout, re.MULTILINE)
+        if match is None:
+            raise RuntimeError(f"no 'Total bytes {name}' in rsync --stats: {done.stdout[-2000:]}")
+        return int(re.sub(r"\D", "", match.group(1)))
+
+    return RsyncRun(stat("sent"), stat("received"), seconds)
+
+
+# --- editing the county as an officer would --------------------------------------------------------------
+def edit_field(file: Path, key: str) -> None:
+    """Append EDIT_MARK to the first top-level *key* of a power item (name) or notice (title)."""
+    text = file.read_text(encoding="utf-8")
+    match = re.search(rf"^{key}: .*$", text, re.MULTILINE)
+    assert match is not None, f"no {key} in {file}"
+    value = yaml.safe_load(match.group(0))[key]
+    line = yaml.safe_dump({key: value + EDIT_MARK}, allow_unicode=True, width=1000).rstrip("\n")
+    file.write_text(text[: match.start()] + line + text[match.end() :], encoding="utf-8")
+
+
+def scope_of(file: Path) -> str:
+    """Return 'county', 'township:X' or 'village:Y' for a generated power item or notice."""
+    match = re.search(r"^(township|village): (\S+)$", file.read_text(encoding="utf-8"), re.MULTILINE)
+    return f"{match.group(1)}:{match.group(2)}" if match else "county"
+
+
+def items_to_edit(source: Path, count: int, seed: int, skip: Path) -> list[tuple[Path, str]]:
+    files = sorted([*(source / "powers").glob("*.yaml"), *(source / "notices").glob("*.md")])
+    chosen = random.Random(seed).sample([f for f in files if f != skip], count)
+    return [(f, "name" if f.parent.name == "powers" else "title") for f in chosen]
+
+
+# --- the benchmark ------------------------------------------------------------------------------------
+@dataclass
+class Scenario:
+    name: str
+    kiosk: KioskRun
+    wire_up: int
+    wire_down: int
+    responses: list[tuple[str, int, int]]
+    rsync: RsyncRun
+    publish_seconds: float
+    note: str = ""
+
+    @property
+    def wire(self) -> int:
+        return self.wire_up + self.wire_down
+
+
+@dataclass
+class GeneratedCounty:
+    """A generated county's source folder, its repository, and how long they took."""
+
+    source: Path
+    repo: Path
+    keys: Path
+    village: dict[str, str]
+    steps: dict[str, float] = field(default_factory=dict)
+
+    def publish(self) -> float:
+        from sync.content import load_county
+        from sync.repository import Repository
+
+        started = time.perf_counter()
+        Repository(self.repo, self.keys).publish(load_county(self.source))
+        return time.perf_counter() - started
+
+    def refresh(self) -> float:
+        from sync.repository import Repository
+
+        started = time.perf_counter()
+        Repository(self.repo, self.keys).refresh()
+        return time.perf_counter() - started
+
+
+def make_county(
+    root: Path, name: str, powers: int, notices: int, seed: int, photo_share: float, county_share: float | None = None
+) -> GeneratedCounty:
+    """Generate a county under root/NAME, create its repository under root/repos/NAME, publish it."""
+    from bench.generate_county import generate_county
+    from sync.content import load_county
+    from sync.repository import Repository
+
+    started = time.perf_counter()
+    source = generate_county(
+        root / name, powers, notices, seed, today=date.today(), county_share=county_share, photo_share=photo_share
+    )
+    generated = time.perf_counter() - started
+    started = time.perf_counter()
+    county = load_county(source)
+    repository = Repository(root / "repos" / name, root / f"keys-{name}")
+    repository.init(root / f"keys-{name}" / "root")
+    repository.publish(county)
+    published = time.perf_counter() - started
+    result = GeneratedCounty(source, repository.path, root / f"keys-{name}", county.villages()[0])
+    result.steps = {"generate": generated, "first publish": published}
+    return result
+
+
+def category(path: str) -> str:
+    """Name the kind of file a repository path is, for the byte breakdown."""
+    name = path.rpartition("/")[2]
+    if "/metadata/" in path:
+        kind = name.split(".")[-2]
+        return {"timestamp": "timestamp", "root": "root", "snapshot": "snapshot", "targets": "targets"}.get(
+            kind, "scope roles"
+        )
+    if "/media/" in path:
+        return "photos"
+    return "manifests" if name.endswith("manifest.json") else "shards" if "shard-" in name else "other"
+
+
+def breakdown(responses: list[tuple[str, int, int]]) -> str:
+    totals: dict[str, list[int]] = {}
+    for path, status, size in responses:
+        label = category(path) + ("" if status in (200, 206) else f" ({status})")
+        totals.setdefault(label, [0, 0])
+        totals[label][0] += 1
+        totals[label][1] += size
+    return ", ".join(f"{label} {n}× {size:,} B" for label, (n, size) in sorted(totals.items(), key=lambda i: -i[1][1]))
+
+
+def measure(
+    name: str, county: GeneratedCounty, url: str, data_dir: Path, counters: tuple[WireCounter, BodyCounter],
+    rsync_url: str, dest: Path, publish_seconds: float, first: bool = False,
+) -> Scenario:  # fmt: skip
+    """Sync the kiosk, then rsync the source folder, from the same state; return both counts."""
+    wire, bodies = counters
+    up, down, logged = wire.up, wire.down, len(bodies.log)
+    root_file = county.repo / "metadata" / "1.root.json"
+    kiosk = run_kiosk(data_dir, url, county.village["code"], root_file) if first else run_kiosk(data_dir, url)
+    up, down, responses = wire.up - up, wire.down - down, bodies.log[logged:]
+    return Scenario(name, kiosk, up, down, responses, run_rsync(rsync_url, dest), publish_seconds)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def print_table(scenarios: list[Scenario]) -> None:
+    header = (
+        f"{'scenario':<22} {'kiosk B':>11} {'body B':>11} {'files':>5} {'kiosk s':>7} {'rsync B':>11}"
+        f" {'rsync s':>7} {'ratio':>7}  {'target':<18}"
+    )
+    print(header)
+    print("-" * len(header))
+    for s in scenarios:
+        if s.name.startswith("no change"):
+            target = f"≤ {NO_CHANGE_TARGET:,} B  {verdict(s.wire <= NO_CHANGE_TARGET)}"
+        elif s.name.startswith("one item"):
+            target = f"≤ rsync   {verdict(s.wire <= s.rsync.total)}"
+        else:
+            target = "—"
+        print(
+            f"{s.name:<22} {s.wire:>11,} {s.kiosk.bytes_downloaded:>11,} {s.kiosk.files_downloaded:>5}"
+            f" {s.kiosk.seconds:>7.2f} {s.rsync.total:>11,} {s.rsync.seconds:>7.2f} {s.wire / s.rsync.total:>6.3f}×"
+            f"  {target}"
+        )
+    print(
+        "kiosk B: bytes on the loopback wire both ways, HTTP requests and headers included (a counting relay);"
+        " body B: response bodies as sync_kiosk counts them; rsync B: 'Total bytes sent' + 'received' of"
+        " rsync -az --stats; ratio: kiosk B / rsync B"
+    )
+    print("where the kiosk's bytes went (response bodies):")
+    for s in scenarios:
+        print(f"  {s.name}: {len(s.responses)} requests: {breakdown(s.responses)}")
+
+
+def view_size(county: GeneratedCounty) -> str:
+    from sync.content import load_county
+    from sync.snapshot import village_snapshot
+
+    snapshot, media = village_snapshot(load_county(county.source), county.village["code"], 1, "2000-01-01")
+    size = sum(f.stat().st_size for f in media.values())
+    return (
+        f"{len(snapshot['powers']):,} power items, {len(snapshot['notices']):,} notices,"
+        f" {len(media)} photos ({size / 2**20:.1f} MB)"
+    )
+
+
+def tree_size(folder: Path) -> str:
+    files = [f for f in folder.rglob("*") if f.is_file()]
+    return f"{len(files):,} files, {sum(f.stat().st_size for f in files) / 2**20:.1f} MB"
+
+
+def benchmark(powers: int, notices: int, photo_share: float, seed: int) -> int:
+    from kiosk.repo_server import RepositoryApp
+
+    changed = max(1, (powers + notices) // 100)
+    with tempfile.TemporaryDirectory(prefix="kiosk-bench-sync-") as temporary:
+        root = Path(temporary)
+        main = make_county(root, "main", powers, notices, seed, photo_share)
+        wide = make_county(root, "wide", powers, notices, seed, photo_share, county_share=1.0)
+        print(f"county of {powers:,} power items and {notices:,} notices, photos on {photo_share:.0%} of the notices"
+              f" (seed {seed}): source {tree_size(main.source)}, repository {tree_size(main.repo)}")  # fmt: skip
+        print(f"village {main.village['name']} ({main.village['code']}) sees {view_size(main)}")
+        one = next(f for f in sorted((main.source / "powers").glob("*.yaml")) if scope_of(f) == "county")
+        edits = items_to_edit(main.source, changed, seed, skip=one)
+        township, village = f"township:{main.village['township']}", f"village:{main.village['code']}"
+        seen = sum(1 for f, _key in edits if scope_of(f) in ("county", township, village))
+
+        bodies = BodyCounter(RepositoryApp(root / "repos"))
+        scenarios: list[Scenario] = []
+        failures = 0
+        with serving(bodies) as port, rsync_daemon(main.source, root) as rsync_url:
+            wire = WireCounter(port)
+            try:
+                url = f"http://127.0.0.1:{wire.port}/main"
+                kiosk_dir, dest = root / "kiosk", root / "rsync-copy"
+                args = ((wire, bodies), rsync_url, dest)
+                scenarios.append(measure("first sync", main, url, kiosk_dir, *args, 0.0, first=True))
+                scenarios.append(measure("no change (re-signed)", main, url, kiosk_dir, *args, main.refresh()))
+                edit_field(one, "name")
+                scenarios.append(measure("one item changed", main, url, kiosk_dir, *args, main.publish()))
+                for file, key in edits:
+                    edit_field(file, key)
+                scenarios.append(measure(f"1% changed ({changed})", main, url, kiosk_dir, *args, main.publish()))
+                wide_url = f"http://127.0.0.1:{wire.port}/wide"
+                install = run_kiosk(
+                    root / "kiosk-wide", wide_url, wide.village["code"], wide.repo / "metadata" / "1.root.json"
+                )
+            finally:
+                wire.close()
+        wide_view = view_size(wide)
+
+    expected = ["updated", "unchanged", "updated", "updated" if seen else "unchanged"]
+    for scenario, outcome in zip(scenarios, expected, strict=True):
+        if scenario.kiosk.outcome != outcome:
+            failures += 1
+            print(f"FAILED: {scenario.name}: the kiosk's sync was {scenario.kiosk.outcome!r}, expected {outcome!r}:"
+                  f" {scenario.kiosk.error}", file=sys.stderr)  # fmt: skip
+    if install.outcome != "updated":
+        failures += 1
+        print(f"FAILED: installing the county-wide county: {install.outcome}: {install.error}", file=sys.stderr)
+    print()
+    print_table(scenarios)
+    print(f"the 1% edit renamed {changed} random power items and notices, {seen} of them in this village's view")
+    print()
+    print(f"install of {powers + notices:,} items (a second county, all county-wide; the village sees {wide_view}):")
+    print(
+        f"  first sync {install.wall:.2f} s wall for the whole kiosk process ({install.seconds:.2f} s in init and"
+        f" sync), target ≤ {INSTALL_TARGET_S:.0f} s  {verdict(install.wall <= INSTALL_TARGET_S)}"
+    )
+    print(
+        f"  kiosk process peak RSS (VmHWM) {install.peak_mb:.1f} MB, target ≤ {RSS_TARGET_MB:.0f} MB"
+        f"  {verdict(install.peak_mb <= RSS_TARGET_MB)}; {install.bytes_downloaded:,} B in"
+        f" {install.files_downloaded} files"
+    )
+    peaks = ", ".join(f"{s.name} {s.kiosk.peak_mb:.0f} MB / {s.kiosk.wall:.1f} s" for s in scenarios)
+    print(f"  (village kiosk per scenario, peak RSS / process wall time: {peaks})")
+    print()
+    print("county side: " + "  ".join(f"{name} {seconds:.1f} s" for name, seconds in main.steps.items())
+          + f"  (county-wide county: generate {wide.steps['generate']:.1f} s, publish"
+          f" {wide.steps['first publish']:.1f} s)")  # fmt: skip
+    print("  republish: " + "  ".join(f"{s.name} {s.publish_seconds:.1f} s" for s in scenarios[1:])
+          + "  (no change: Repository.refresh; the others: load_county + publish)")  # fmt: skip
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Measure the kiosk's sync against rsync on a large county.")
+    parser.add_argument("--powers", type=int, default=5000, help="power items in the county (default 5000)")
+    parser.add_argument("--notices", type=int, default=5000, help="notices in the county (default 5000)")
+    parser.add_argument("--photo-share", type=float, default=0.1, help="share of notices with photos (default 0.1)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the county and the edits (default 1)")
+    parser.add_argument("--kiosk", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.kiosk:
+        data_dir, url, *setup = args.kiosk
+        kiosk_sync(data_dir, url, *(setup or [None, None]))
+        return 0
+    if shutil.which("rsync") is None:
+        print(
+            "rsync is not installed; the baseline needs Debian's rsync. Install it with\n"
+            "    apt-get update && apt-get install -y rsync      (as root, or with sudo)\nthen run this again.",
+            file=sys.stderr,
+        )
+        return 2
+    return benchmark(args.powers, args.notices, args.photo_share, args.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

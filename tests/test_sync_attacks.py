@@ -1,0 +1,439 @@
+"""Attacks on the update channel: a real signed county repository, a real kiosk sync, nothing mocked.
+
+Each attack from the TUF threat model (https://theupdateframework.io/docs/security/) must be refused
+with one sentence staff can act on, and the kiosk must keep showing the content it had: the installed
+version is never lowered, the villager screens still answer, and `kiosk status` reports the failure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.dates import format_date
+from securesystemslib.signer import CryptoSigner, Signature
+from tuf.api.metadata import Metadata, MetaFile, Root
+from tuf.api.serialization.json import JSONSerializer
+
+from kiosk import create_app
+from kiosk.cli_kiosk import kiosk_status
+from kiosk.repo_server import RepositoryApp
+from sync import keys as keyfiles
+from sync.fetcher import CHUNK
+from sync.install import current_database
+from sync.updater import SyncResult, init_kiosk, read_status, sync_kiosk
+from tests.county_repo import VILLAGE, CountyRepo
+from tests.servers import serving
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PADDING = 512 * 1024  # 32 times ngclient's 16 KiB limit for timestamp.json (waitress buffers it in memory)
+
+# (file, item id, name) of a power item shown in the demo village: one in the county-wide scope,
+# one in the village's own scope, so a change to each republishes a different delegated role.
+COUNTY_POWER = ("powers/chuju-zhengming.yaml", "chuju-zhengming", "出具证明")
+VILLAGE_POWER = ("powers/taoyuan-minsu-jingying.yaml", "taoyuan-minsu-jingying", "桃源村集体民宿委托经营")
+Item = tuple[str, str, str]
+
+
+# --- the county's side ---------------------------------------------------------------------------
+def publish_change(county_repo: CountyRepo, item: Item, when: datetime) -> str:
+    """Rename *item* and publish at *when* (so the content date moves on); return the new name."""
+    file, _item_id, name = item
+    new_name = f"{name}（第二版）"
+    county_repo.edit(file, f"name: {name}", f"name: {new_name}")
+    assert county_repo.publish(now=when).version is not None
+    return new_name
+
+
+def metadata_dir(county_repo: CountyRepo) -> Path:
+    return county_repo.path / "metadata"
+
+
+def target_files(folder: Path) -> set[Path]:
+    return {path for path in (folder / "targets").rglob("*") if path.is_file()}
+
+
+def flip_byte(file: Path) -> None:
+    """Change one byte in the middle of *file*, keeping its name and length."""
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    file.write_bytes(bytes(data))
+
+
+def read_metadata(file: Path) -> Metadata[Any]:
+    return Metadata.from_bytes(file.read_bytes())
+
+
+def write_signed(file: Path, metadata: Metadata[Any], signers: list[CryptoSigner]) -> None:
+    """Sign *metadata* with exactly *signers* and write it to *file*, as the repository does."""
+    metadata.signatures.clear()
+    for signer in signers:
+        metadata.sign(signer, append=True)
+    file.write_bytes(metadata.to_bytes(JSONSerializer(compact=False)))
+
+
+def online_key(county_repo: CountyRepo, role: str) -> CryptoSigner:
+    return keyfiles.load(keyfiles.online_key_path(county_repo.keys, role))
+
+
+def replace_metadata(county_repo: CountyRepo, saved: Path) -> None:
+    """Make the repository serve the metadata folder *saved* (a state copied earlier)."""
+    shutil.rmtree(metadata_dir(county_repo))
+    shutil.copytree(saved, metadata_dir(county_repo))
+
+
+# --- the kiosk's side ----------------------------------------------------------------------------
+def english_day(iso_date: str | None) -> str:
+    assert iso_date is not None
+    return str(format_date(date.fromisoformat(iso_date), "long", locale="en"))
+
+
+def screen(data_dir: Path, path: str = "/") -> str:
+    """Return the villager screen at *path*, in English, from a freshly started kiosk app."""
+    client = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "SECRET_KEY": "x"}).test_client()
+    client.get("/lang/en")
+    response = client.get(path)
+    assert response.status_code == 200, f"{path} answered {response.status_code}"
+    return response.get_data(as_text=True)
+
+
+def assert_shows(data_dir: Path, had: SyncResult, item: Item | None = None, name: str = "", not_name: str = "") -> None:
+    """Assert the kiosk shows the content of *had*: its date on the home screen, *name* on *item*'s page."""
+    assert f"Content updated {english_day(had.content_date)}" in screen(data_dir)
+    if item is not None:
+        page = screen(data_dir, f"/powers/{item[1]}")
+        assert name in page
+        assert not not_name or not_name not in page
+
+
+def assert_refused(result: SyncResult, data_dir: Path, had: SyncResult, *reasons: str) -> None:
+    """Assert the sync failed with a sentence giving *reasons*, and the kiosk still has what *had* installed."""
+    assert result.outcome == "failed", result
+    assert result.error is not None
+    for reason in reasons:
+        assert reason in result.error, result.error
+    assert (result.version, result.content_date) == (had.version, had.content_date)
+    status = kiosk_status(data_dir)
+    assert status["last_outcome"] == "failed"
+    assert status["last_error"] == result.error
+    assert (status["version"], status["content_date"]) == (had.version, had.content_date)
+    assert_shows(data_dir, had)
+
+
+def first_sync(data_dir: Path, source: str | None = None, now: datetime | None = None) -> SyncResult:
+    result = sync_kiosk(data_dir, source, now=now)
+    assert result.outcome == "updated", result
+    assert result.version == 2  # init signs snapshot 1, the fixture's publish snapshot 2
+    return result
+
+
+# --- 1. arbitrary software: a target's bytes changed ----------------------------------------------
+def test_tampered_target_is_refused_and_old_content_stays(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    now = datetime.now(UTC)
+    with serving(RepositoryApp(county_repo.path)) as url:
+        had = first_sync(kiosk_data, url, now)
+        published = target_files(county_repo.path)
+        new_name = publish_change(county_repo, VILLAGE_POWER, now + DAY)
+        shards = [f for f in target_files(county_repo.path) - published if f.name.endswith(".json.gz")]
+        assert shards and all("village/taoyuan" in f.as_posix() for f in shards)
+        originals = {file: file.read_bytes() for file in shards}
+        for file in shards:
+            flip_byte(file)
+
+        result = sync_kiosk(kiosk_data, url, now=now + DAY)
+        assert_refused(result, kiosk_data, had, "did not match its signed hash")
+        assert_shows(kiosk_data, had, VILLAGE_POWER, VILLAGE_POWER[2], not_name=new_name)
+
+        # Nothing of the refused bytes is kept (no poisoned partial download): right bytes install.
+        for file, data in originals.items():
+            file.write_bytes(data)
+        fixed = sync_kiosk(kiosk_data, url, now=now + DAY)
+    assert (fixed.outcome, fixed.version) == ("updated", 3), fixed
+    assert_shows(kiosk_data, fixed, VILLAGE_POWER, new_name)
+
+
+# --- 2. rollback: older metadata than the kiosk already trusts ------------------------------------
+def test_rollback_to_older_metadata_is_refused(county_repo: CountyRepo, kiosk_data: Path, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    first_sync(kiosk_data, now=now)
+    before_publish = shutil.copytree(metadata_dir(county_repo), tmp_path / "metadata-v2")
+    new_name = publish_change(county_repo, COUNTY_POWER, now + DAY)
+    had = sync_kiosk(kiosk_data, now=now + DAY)
+    assert (had.outcome, had.version) == ("updated", 3), had
+    current = shutil.copytree(metadata_dir(county_repo), tmp_path / "metadata-v3")
+
+    # A stale mirror (or someone in the middle) serves the repository as it was before the publish.
+    replace_metadata(county_repo, before_publish)
+    replayed = sync_kiosk(kiosk_data, now=now + DAY)
+    assert_refused(replayed, kiosk_data, had, "rollback refused", "timestamp version 2")
+    assert_shows(kiosk_data, had, COUNTY_POWER, new_name)
+
+    # With the timestamp key stolen: a newer timestamp that points back at the older snapshot.
+    replace_metadata(county_repo, current)
+    timestamp = read_metadata(current / "timestamp.json")
+    timestamp.signed.version += 1
+    timestamp.signed.snapshot_meta = MetaFile(version=2)
+    write_signed(metadata_dir(county_repo) / "timestamp.json", timestamp, [online_key(county_repo, "timestamp")])
+    old_snapshot = sync_kiosk(kiosk_data, now=now + DAY)
+    assert_refused(old_snapshot, kiosk_data, had, "rollback refused", "snapshot version")
+
+    # With the snapshot key stolen too: a newer snapshot that lists the older county role.
+    snapshot = read_metadata(current / "3.snapshot.json")
+    snapshot.signed.version = 4
+    snapshot.signed.meta["county.json"] = MetaFile(version=1)
+    write_signed(metadata_dir(county_repo) / "4.snapshot.json", snapshot, [online_key(county_repo, "snapshot")])
+    timestamp.signed.version += 1
+    timestamp.signed.snapshot_meta = MetaFile(version=4)
+    write_signed(metadata_dir(county_repo) / "timestamp.json", timestamp, [online_key(county_repo, "timestamp")])
+    old_role = sync_kiosk(kiosk_data, now=now + DAY)
+    assert_refused(old_role, kiosk_data, had, "rollback refused", "county.json")
+    assert_shows(kiosk_data, had, COUNTY_POWER, new_name)
+
+
+# --- 3. freeze: metadata that is no longer fresh --------------------------------------------------
+def test_frozen_or_expired_metadata_is_refused(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    now = datetime.now(UTC)
+    had = first_sync(kiosk_data, now=now)
+
+    # A frozen mirror keeps serving what it had; after a week its timestamp has expired.
+    frozen = sync_kiosk(kiosk_data, now=now + timedelta(days=8))
+    assert_refused(frozen, kiosk_data, had, "has expired", "timestamp.json is expired")
+    assert "expired" in kiosk_status(kiosk_data)["last_error"]
+
+    # A timestamp signed already expired (signed ten days ago, valid for seven) is refused too.
+    county_repo.repository.refresh(now=now - timedelta(days=10))
+    stale = sync_kiosk(kiosk_data, now=now + HOUR)
+    assert_refused(stale, kiosk_data, had, "has expired", "timestamp.json is expired")
+    assert "expired" in kiosk_status(kiosk_data)["last_error"]
+
+    # Once the county refreshes again, the kiosk is back in service.
+    county_repo.repository.refresh(now=now + timedelta(days=8))
+    back = sync_kiosk(kiosk_data, now=now + timedelta(days=8))
+    assert (back.outcome, back.version, back.error) == ("unchanged", had.version, None), back
+    assert kiosk_status(kiosk_data)["last_outcome"] == "unchanged"
+
+
+# --- 4. mix-and-match: metadata from different repository states ----------------------------------
+def test_new_targets_metadata_with_an_old_snapshot_is_not_installed(
+    county_repo: CountyRepo, kiosk_data: Path, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    had = first_sync(kiosk_data, now=now)
+    metadata = metadata_dir(county_repo)
+    old_timestamp = (metadata / "timestamp.json").read_bytes()
+    new_name = publish_change(county_repo, COUNTY_POWER, now + DAY)
+    assert (metadata / "2.county.json").exists()
+    # A half-updated mirror: the new county role and its targets beside the old timestamp and
+    # snapshot, the new role also under the name the old snapshot asks for (1.county.json).
+    (metadata / "timestamp.json").write_bytes(old_timestamp)
+    shutil.copyfile(metadata / "2.county.json", metadata / "1.county.json")
+
+    mixed = sync_kiosk(kiosk_data, now=now + DAY)
+    assert mixed.outcome in ("failed", "unchanged"), mixed
+    assert (mixed.version, mixed.content_date) == (had.version, had.content_date)
+    assert (kiosk_status(kiosk_data)["version"], kiosk_status(kiosk_data)["content_date"]) == (2, had.content_date)
+    assert_shows(kiosk_data, had, COUNTY_POWER, COUNTY_POWER[2], not_name=new_name)
+
+    # A kiosk without the county role yet has to download it, and refuses the mismatched one.
+    fresh = tmp_path / "fresh-kiosk"
+    init_kiosk(fresh, VILLAGE, str(county_repo.path), county_repo.root)
+    refused = sync_kiosk(fresh, now=now + DAY)
+    assert refused.outcome == "failed", refused
+    assert refused.error is not None
+    assert "refused" in refused.error and "county" in refused.error, refused.error
+    assert current_database(fresh) is None
+    assert (kiosk_status(fresh)["last_outcome"], kiosk_status(fresh)["version"]) == ("failed", None)
+
+
+def test_old_targets_metadata_with_a_new_snapshot_is_refused(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    now = datetime.now(UTC)
+    had = first_sync(kiosk_data, now=now)
+    new_name = publish_change(county_repo, COUNTY_POWER, now + DAY)
+    metadata = metadata_dir(county_repo)
+    shutil.copyfile(metadata / "1.county.json", metadata / "2.county.json")  # new snapshot, old role
+
+    result = sync_kiosk(kiosk_data, now=now + DAY)
+    assert_refused(result, kiosk_data, had, "refused", "Expected county v2, got v1")
+    assert_shows(kiosk_data, had, COUNTY_POWER, COUNTY_POWER[2], not_name=new_name)
+
+
+# --- 5. endless data -----------------------------------------------------------------------------
+@pytest.mark.parametrize("over", ["folder", "http"])
+def test_endless_timestamp_is_cut_off(county_repo: CountyRepo, kiosk_data: Path, over: str) -> None:
+    now = datetime.now(UTC)
+    with serving(RepositoryApp(county_repo.path)) as url:
+        source = url if over == "http" else str(county_repo.path)
+        had = first_sync(kiosk_data, source, now)
+        timestamp = metadata_dir(county_repo) / "timestamp.json"
+        timestamp.write_bytes(timestamp.read_bytes() + b" " * PADDING)  # still valid JSON, if read whole
+
+        result = sync_kiosk(kiosk_data, source, now=now + HOUR)
+    assert_refused(result, kiosk_data, had, "more data than", "cut off")
+    assert result.bytes_downloaded <= 2 * CHUNK < PADDING, "the kiosk read on past the limit"
+
+
+# --- 6. a key the county's root does not know -----------------------------------------------------
+@pytest.mark.parametrize("forged", ["timestamp", "timestamp under the real key id", "county role", "root"])
+def test_metadata_signed_with_an_unknown_key_is_refused(county_repo: CountyRepo, kiosk_data: Path, forged: str) -> None:
+    now = datetime.now(UTC)
+    had = first_sync(kiosk_data, now=now)
+    new_name = publish_change(county_repo, COUNTY_POWER, now + DAY)
+    metadata = metadata_dir(county_repo)
+    stranger = CryptoSigner.generate_ed25519()
+    if forged.startswith("timestamp"):
+        timestamp = read_metadata(metadata / "timestamp.json")
+        write_signed(metadata / "timestamp.json", timestamp, [stranger])
+        if forged == "timestamp under the real key id":
+            real = online_key(county_repo, "timestamp").public_key.keyid
+            signature = timestamp.signatures.pop(stranger.public_key.keyid)
+            timestamp.signatures[real] = Signature(real, signature.signature)
+            (metadata / "timestamp.json").write_bytes(timestamp.to_bytes(JSONSerializer(compact=False)))
+    elif forged == "county role":
+        write_signed(metadata / "2.county.json", read_metadata(metadata / "2.county.json"), [stranger])
+    else:
+        root = read_metadata(metadata / "1.root.json")
+        root.signed.version = 2
+        for keyid in list(root.signed.roles["root"].keyids):
+            root.signed.revoke_key(keyid, "root")
+        root.signed.add_key(stranger.public_key, "root")
+        write_signed(metadata / "2.root.json", root, [stranger])
+
+    result = sync_kiosk(kiosk_data, now=now + DAY)
+    assert_refused(result, kiosk_data, had, "not signed by the county's keys")
+    assert_shows(kiosk_data, had, COUNTY_POWER, COUNTY_POWER[2], not_name=new_name)
+
+
+# --- 7. a legitimate root key rotation ------------------------------------------------------------
+def test_root_rotation_is_followed_and_the_old_key_refused(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    now = datetime.now(UTC)
+    metadata = metadata_dir(county_repo)
+    with serving(RepositoryApp(county_repo.path)) as url:
+        first_sync(kiosk_data, url, now)
+
+        # The county takes its root key out of the safe and replaces the root key and the timestamp key.
+        old_root_key = keyfiles.load(county_repo.keys / "root" / "root-1.pem")
+        new_root_key = CryptoSigner.generate_ed25519()
+        timestamp_path = keyfiles.online_key_path(county_repo.keys, "timestamp")
+        old_timestamp_key = keyfiles.load(timestamp_path)
+        timestamp_path.unlink()
+        new_timestamp_key = keyfiles.generate(timestamp_path)
+        root: Metadata[Root] = read_metadata(metadata / "1.root.json")
+        root.signed.version = 2
+        root.signed.expires = (now + timedelta(days=365)).replace(microsecond=0)
+        root.signed.revoke_key(old_root_key.public_key.keyid, "root")
+        root.signed.add_key(new_root_key.public_key, "root")
+        root.signed.revoke_key(old_timestamp_key.public_key.keyid, "timestamp")
+        root.signed.add_key(new_timestamp_key.public_key, "timestamp")
+        # Signed by the old root key (trusted by kiosks now) and the new one (trusted from now on).
+        write_signed(metadata / "2.root.json", root, [old_root_key, new_root_key])
+        new_name = publish_change(county_repo, VILLAGE_POWER, now + DAY)  # timestamp signed with the new key
+
+        rotated = sync_kiosk(kiosk_data, url, now=now + DAY)
+        assert (rotated.outcome, rotated.version, rotated.error) == ("updated", 3, None), rotated
+        assert read_metadata(kiosk_data / "tuf" / "metadata" / "root.json").signed.version == 2
+        assert_shows(kiosk_data, rotated, VILLAGE_POWER, new_name)
+
+        # Whoever still holds the retired timestamp key can no longer sign for the county.
+        timestamp = read_metadata(metadata / "timestamp.json")
+        timestamp.signed.version += 1
+        write_signed(metadata / "timestamp.json", timestamp, [old_timestamp_key])
+        result = sync_kiosk(kiosk_data, url, now=now + DAY)
+    assert_refused(result, kiosk_data, rotated, "not signed by the county's keys", "timestamp")
+    assert_shows(kiosk_data, rotated, VILLAGE_POWER, new_name)
+
+
+# --- 8. the kiosk clock far behind (a flat CMOS battery) ------------------------------------------
+def test_clock_far_behind_uses_the_time_floor(county_repo: CountyRepo, kiosk_data: Path, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    first = first_sync(kiosk_data, now=now)
+    floor = datetime.fromisoformat(read_status(kiosk_data)["time_floor"])
+    assert floor >= now
+
+    same = sync_kiosk(kiosk_data, now=EPOCH)
+    assert (same.outcome, same.version, same.error) == ("unchanged", first.version, None), same
+    assert datetime.fromisoformat(read_status(kiosk_data)["time_floor"]) >= floor  # never lowered
+
+    saved = shutil.copytree(metadata_dir(county_repo), tmp_path / "metadata-v2")
+    new_name = publish_change(county_repo, VILLAGE_POWER, now + DAY)
+    had = sync_kiosk(kiosk_data, now=EPOCH)
+    assert (had.outcome, had.version, had.error) == ("updated", 3, None), had
+    assert_shows(kiosk_data, had, VILLAGE_POWER, new_name)
+    floor = datetime.fromisoformat(read_status(kiosk_data)["time_floor"])
+    assert floor >= now + DAY  # the newest verified signing time
+
+    # Expiry is judged against the floor, not the 1970 clock: a timestamp signed already expired is refused.
+    county_repo.repository.refresh(now=now - timedelta(days=10))
+    ten_years_behind = now - timedelta(days=3653)
+    stale = sync_kiosk(kiosk_data, now=ten_years_behind)
+    assert_refused(stale, kiosk_data, had, "has expired", "timestamp.json is expired")
+
+    # And replayed older metadata is refused as a rollback, whatever the clock says.
+    replace_metadata(county_repo, saved)
+    replayed = sync_kiosk(kiosk_data, now=EPOCH)
+    assert_refused(replayed, kiosk_data, had, "rollback refused")
+    assert_shows(kiosk_data, had, VILLAGE_POWER, new_name)
+    assert datetime.fromisoformat(read_status(kiosk_data)["time_floor"]) >= floor
+
+
+# --- 9. the kiosk clock far ahead -----------------------------------------------------------------
+def test_clock_far_ahead_is_refused_until_the_clock_is_right(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    now = datetime.now(UTC)
+    had = first_sync(kiosk_data, now=now)
+    ahead = now + timedelta(days=3653)
+
+    result = sync_kiosk(kiosk_data, now=ahead)
+    assert_refused(result, kiosk_data, had, "expired", "kiosk clock", f"{ahead:%Y-%m-%d}")
+    assert "kiosk clock" in kiosk_status(kiosk_data)["last_error"]
+    assert datetime.fromisoformat(read_status(kiosk_data)["time_floor"]) < ahead  # the wrong clock is not trusted
+
+    new_name = publish_change(county_repo, VILLAGE_POWER, now + DAY)
+    fixed = sync_kiosk(kiosk_data, now=now + DAY)
+    assert (fixed.outcome, fixed.version, fixed.error) == ("updated", 3, None), fixed
+    assert kiosk_status(kiosk_data)["last_outcome"] == "updated"
+    assert_shows(kiosk_data, fixed, VILLAGE_POWER, new_name)
+
+
+# --- 10. a USB stick ------------------------------------------------------------------------------
+def test_usb_folder_syncs_and_a_tampered_usb_folder_is_refused(
+    county_repo: CountyRepo, kiosk_data: Path, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    usb = tmp_path / "usb"
+    assert county_repo.repository.export(usb) > 0
+    had = first_sync(kiosk_data, str(usb), now)
+    assert_shows(kiosk_data, had, VILLAGE_POWER, VILLAGE_POWER[2])
+
+    new_name = publish_change(county_repo, VILLAGE_POWER, now + DAY)
+    # Signed metadata changed on the stick: its signature no longer verifies.
+    forged = tmp_path / "usb-tampered-metadata"
+    county_repo.repository.export(forged)
+    role = forged / "metadata" / "2.village-taoyuan.json"
+    document = json.loads(role.read_bytes())
+    document["signed"]["expires"] = "2099-01-01T00:00:00Z"
+    role.write_text(json.dumps(document), encoding="utf-8")
+    result = sync_kiosk(kiosk_data, str(forged), now=now + DAY)
+    assert_refused(result, kiosk_data, had, "not signed by the county's keys", "village-taoyuan")
+
+    # A content file changed on the stick: its bytes no longer match the signed hash.
+    tampered = tmp_path / "usb-tampered-target"
+    county_repo.repository.export(tampered)
+    shards = [f for f in target_files(tampered) - target_files(usb) if f.name.endswith(".json.gz")]
+    assert shards
+    for file in shards:
+        flip_byte(file)
+    result = sync_kiosk(kiosk_data, str(tampered), now=now + DAY)
+    assert_refused(result, kiosk_data, had, "did not match its signed hash")
+    assert_shows(kiosk_data, had, VILLAGE_POWER, VILLAGE_POWER[2], not_name=new_name)
+
+    # An untouched stick brings the new content.
+    clean = tmp_path / "usb-clean"
+    county_repo.repository.export(clean)
+    fixed = sync_kiosk(kiosk_data, str(clean), now=now + DAY)
+    assert (fixed.outcome, fixed.version, fixed.error) == ("updated", 3, None), fixed
+    assert_shows(kiosk_data, fixed, VILLAGE_POWER, new_name)
