@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from sync.database import database_version
+from sync.database import database_version, installed_meta
 from sync.i18n import tr
 from sync.install import current_database
 from sync.updater import SyncError, init_kiosk, read_config, read_status, sync_kiosk
@@ -76,10 +76,7 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
         config = {}
     content_date = None
     if have and installed is not None:
-        import sqlite3
-
-        with sqlite3.connect(f"file:{installed}?mode=ro", uri=True) as connection:
-            content_date = connection.execute("select value from meta where key = 'content_date'").fetchone()[0]
+        content_date = installed_meta(installed, "content_date")
     return {
         "village": config.get("village"),
         "repository": config.get("repository"),

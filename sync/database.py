@@ -147,11 +147,16 @@ def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str]) -> 
         os.fsync(file.fileno())
 
 
+def installed_meta(path: Path, key: str) -> str | None:
+    """Return one meta value (version, content_date, source, ...) of an installed database."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        row = connection.execute("select value from meta where key = ?", (key,)).fetchone()
+    return str(row[0]) if row else None
+
+
 def database_version(path: Path) -> int:
     """Return the content version recorded in an installed database."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
-        row = connection.execute("select value from meta where key = 'version'").fetchone()
-    return int(row[0])
+    return int(installed_meta(path, "version") or 0)
 
 
 def media_used(path: Path) -> set[str]:

@@ -29,7 +29,7 @@ from tuf.ngclient import Updater, UpdaterConfig
 
 from .bundle import county_from_items, read_shard
 from .content import ContentInvalid
-from .database import database_version
+from .database import database_version, installed_meta
 from .fetcher import ResumableFetcher
 from .i18n import tr
 from .install import InstallError, current_database, install_snapshot
@@ -201,9 +201,9 @@ class _Sync:
         source = hashlib.sha256("\n".join(sorted(f"{i.path}:{i.hashes['sha256']}" for i, _p in wanted)).encode())
         content_date = max(dates)
         installed = current_database(self.data_dir)
-        if installed is not None and installed.exists() and _meta(installed, "source") == source.hexdigest():
+        if installed is not None and installed.exists() and installed_meta(installed, "source") == source.hexdigest():
             self.say(tr("nothing new for this village"))
-            return self._result("unchanged", database_version(installed), _meta(installed, "content_date"))
+            return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
         self.say(tr("installing version {version}", version=version))
         county = county_from_items(items, photos)
         snapshot, media = village_snapshot(county, village, version, content_date)
@@ -251,14 +251,6 @@ class _Sync:
         )
 
 
-def _meta(database: Path, key: str) -> str | None:
-    import sqlite3
-
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-        row = connection.execute("select value from meta where key = ?", (key,)).fetchone()
-    return str(row[0]) if row else None
-
-
 def explain(error: BaseException, reference: datetime | None = None) -> str:
     """Turn what went wrong into one sentence for staff."""
     if isinstance(error, exceptions.ExpiredMetadataError):
@@ -303,7 +295,7 @@ def sync_kiosk(
         result = SyncResult(
             "failed",
             database_version(installed) if have and installed else None,
-            _meta(installed, "content_date") if have and installed else None,
+            installed_meta(installed, "content_date") if have and installed else None,
             sync.fetcher.bytes_received if sync else 0,
             sync.fetcher.files_received if sync else 0,
             explain(error, sync.reference if sync else None),
