@@ -3,13 +3,15 @@
 Scopes: ``county`` (everything county-wide: county info, ten ones, catalogue, county-wide powers,
 notices and contacts), ``township/<code>`` and ``village/<code>``. Each scope has
 
-    <scope>/manifest.json            which shards and photos the scope has, and its date
+    <scope>/manifest.json            which shards the scope has, and the date its content changed
     <scope>/shard-<k>-of-<n>.json.gz  the scope's items, split by a hash of their id
-    <scope>/media/<sha256><ext>       the scope's photos, content-addressed
+    <scope>/media/<name>              the photos its items refer to as media/<name>
 
 Items are spread over shards so that one changed item changes one shard of a few tens of
-kilobytes, not the whole scope (DESIGN.md decision 3). Every file is byte-for-byte
-deterministic: the same content gives the same targets, so publishing it again changes nothing.
+kilobytes, not the whole scope (DESIGN.md decision 3). Photos are listed by a role of their own
+(repository.py), so an edit to text does not make kiosks download the list of every photo again.
+Every file is byte-for-byte deterministic: the same content gives the same targets, so
+publishing it again changes nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .content import County
-from .media import media_digest
-from .snapshot import blob_name
 
-SHARD_TARGET_BYTES = 48 * 1024  # uncompressed JSON per shard, roughly
+SHARD_TARGET_BYTES = 128 * 1024  # uncompressed JSON per shard, roughly
 MAX_ITEM_BYTES = 8 * 1024 * 1024  # decompressed shard limit on the kiosk (zip-bomb guard)
 
 
@@ -36,8 +36,7 @@ class ScopeBundle:
 
     scope: str
     shards: dict[str, bytes] = field(default_factory=dict)  # "shard-000-of-004.json.gz" -> gzip JSON
-    photos: dict[str, str] = field(default_factory=dict)  # "media/x.jpg" -> blob name
-    media: dict[str, Path] = field(default_factory=dict)  # blob name -> source file
+    photos: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> source file
     items: dict[str, str] = field(default_factory=dict)  # "kind/id" -> digest, for summaries
 
 
@@ -55,9 +54,17 @@ def scope_of(entry_scope: str) -> str:
     return entry_scope.replace(":", "/")
 
 
+MEDIA_PREFIX = "media-"  # scope roles start with county, township- or village-: no clash
+
+
 def role_of(scope: str) -> str:
     """Name the signed role that holds a scope: 'county', 'township-x', 'village-y'."""
     return scope.replace("/", "-")
+
+
+def media_role_of(scope: str) -> str:
+    """Name the signed role that holds a scope's photos: 'media-county', 'media-village-y'."""
+    return MEDIA_PREFIX + role_of(scope)
 
 
 def _items(county: County) -> dict[str, list[dict[str, Any]]]:
@@ -96,7 +103,8 @@ def county_from_items(items: list[dict[str, Any]], media: dict[str, Path]) -> Co
     )
 
 
-def _photos(item: dict[str, Any]) -> list[str]:
+def photo_refs(item: dict[str, Any]) -> list[str]:
+    """Return the photos ('media/x.jpg') an item shows."""
     data = item["data"]
     if item["kind"] == "notice":
         return list(data.get("photos", []))
@@ -129,18 +137,14 @@ def build_scope(scope: str, items: list[dict[str, Any]], county: County) -> Scop
     for index, shard in enumerate(shards):
         bundle.shards[f"shard-{index:03d}-of-{count:03d}.json.gz"] = _gzip(canonical({"scope": scope, "items": shard}))
     for item, _data in encoded:
-        for ref in _photos(item):
-            blob = blob_name(media_digest(county.media[ref]), ref)
-            bundle.photos[ref] = blob
-            bundle.media[blob] = county.media[ref]
+        for ref in photo_refs(item):
+            bundle.photos[ref] = county.media[ref]
     return bundle
 
 
 def manifest(bundle: ScopeBundle, published: str) -> bytes:
-    """Return the scope's manifest: its shards, its photos and the date its content last changed."""
-    return canonical(
-        {"scope": bundle.scope, "published": published, "shards": sorted(bundle.shards), "photos": bundle.photos}
-    )
+    """Return the scope's manifest: its shards and the date its content last changed."""
+    return canonical({"scope": bundle.scope, "published": published, "shards": sorted(bundle.shards)})
 
 
 def build_bundles(county: County) -> dict[str, ScopeBundle]:

@@ -8,7 +8,10 @@ Layout of REPO (plain static files; any web server can serve it):
     targets/<scope>/<sha256>.<file>         content-addressed targets (consistent snapshots)
 
 The top-level targets role delegates each scope to its own role (county, township-x, village-y),
-so a kiosk reads only the metadata of the three scopes it shows (DESIGN.md decisions 2 and 3).
+so a kiosk reads only the metadata of the three scopes it shows (DESIGN.md decisions 2 and 3),
+and each scope's photos to one more (media-county, media-village-y ...), which changes only when
+a photo does. Metadata is compact JSON: the roles a changed item makes a kiosk fetch again are
+most of the bytes of a small update.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from tuf.api.metadata import (
 from tuf.api.serialization.json import JSONSerializer
 
 from . import keys as keyfiles
-from .bundle import ScopeBundle, build_bundles, canonical, manifest, read_shard, role_of
+from .bundle import MEDIA_PREFIX, ScopeBundle, build_bundles, canonical, manifest, media_role_of, read_shard, role_of
 from .content import County
 from .i18n import tr
 
@@ -118,7 +121,7 @@ class Repository:
         metadata.signatures.clear()
         for signer in signers:
             metadata.sign(signer, append=True)
-        data = metadata.to_bytes(JSONSerializer(compact=False))
+        data = metadata.to_bytes(JSONSerializer(compact=True))
         target = self.metadata / name
         temporary = target.with_name(f".{target.name}.tmp")
         temporary.write_bytes(data)
@@ -190,33 +193,37 @@ class Repository:
         top = self.role("targets", snapshot)
         delegations = top.signed.delegations
         assert delegations is not None and delegations.roles is not None
-        targets_key = self._signer("targets").public_key
         bundles = build_bundles(county)
-        before = set(delegations.roles)
+        paths = {role_of(scope): [f"{scope}/*"] for scope in bundles}
+        paths |= {media_role_of(scope): [f"{scope}/media/*"] for scope, bundle in bundles.items() if bundle.photos}
         result = PublishResult(None)
+        signed: dict[str, int] = {}  # role -> its new version
         for scope, bundle in sorted(bundles.items()):
-            role = role_of(scope)
-            old = self.role(role, snapshot) if f"{role}.json" in snapshot.signed.meta else None
-            change = self._publish_scope(bundle, old, now)
-            if change is None:
-                continue
-            result.changes.append(change)
-            new_version = (old.signed.version if old else 0) + 1
-            snapshot.signed.meta[f"{role}.json"] = MetaFile(version=new_version)
-            if role not in delegations.roles:
-                delegations.keys[targets_key.keyid] = targets_key
-                delegations.roles[role] = DelegatedRole(
-                    role, [targets_key.keyid], 1, True, paths=[f"{scope}/*", f"{scope}/media/*"]
-                )
-        for role in sorted(set(delegations.roles) - {role_of(s) for s in bundles}):
-            old = self.role(role, snapshot)
-            result.changes.append(ScopeChange(role.replace("-", "/", 1), removed=len(_item_digests(self, old))))
-            del delegations.roles[role]
-            del snapshot.signed.meta[f"{role}.json"]
-        if not result.changes:
+            change = ScopeChange(scope)
+            signed |= self._publish_scope(bundle, snapshot, change, now)
+            if bundle.photos:
+                signed |= self._publish_photos(bundle, snapshot, change, now)
+            if change.files:
+                result.changes.append(change)
+        gone = sorted(set(delegations.roles) - set(paths))
+        for role in gone:
+            if not role.startswith(MEDIA_PREFIX):
+                removed = len(_item_digests(self, self.role(role, snapshot)))
+                result.changes.append(ScopeChange(role.replace("-", "/", 1), removed=removed))
+        if not signed and not gone:
             return result
-        if set(delegations.roles) != before:
-            # Only a new or removed scope changes the top-level role; kiosks then fetch it again.
+        for role, version in signed.items():
+            snapshot.signed.meta[f"{role}.json"] = MetaFile(version=version)
+        for role in gone:
+            del snapshot.signed.meta[f"{role}.json"]
+        if {role: delegated.paths for role, delegated in delegations.roles.items()} != paths:
+            # Only a new, moved or removed scope changes the top-level role; kiosks then fetch it again.
+            key = self._signer("targets").public_key
+            delegations.keys = {key.keyid: key}
+            delegations.roles = {
+                role: DelegatedRole(role, [key.keyid], 1, True, paths=role_paths)
+                for role, role_paths in sorted(paths.items())
+            }
             top.signed.version += 1
             top.signed.expires = now + timedelta(days=EXPIRY_DAYS["targets"])
             self._write(top, f"{top.signed.version}.targets.json", [self._signer("targets")])
@@ -224,22 +231,11 @@ class Repository:
         result.version = self._sign_snapshot_and_timestamp(snapshot, now)
         return result
 
-    def _publish_scope(self, bundle: ScopeBundle, old: Metadata[Targets] | None, now: datetime) -> ScopeChange | None:
-        """Write a scope's targets and its role if anything in it changed; return what changed."""
-        content = {f"{bundle.scope}/{name}": data for name, data in bundle.shards.items()}
-        content |= {f"{bundle.scope}/media/{blob}": source.read_bytes() for blob, source in bundle.media.items()}
-        infos = {path: TargetFile.from_data(path, data, ["sha256"]) for path, data in content.items()}
-        manifest_path = f"{bundle.scope}/manifest.json"
-        old_targets = dict(old.signed.targets) if old else {}
-        old_manifest = old_targets.pop(manifest_path, None)
-        if old is not None and old_manifest is not None and _same(old_targets, infos):
-            return None
-        old_items = _item_digests(self, old) if old else {}
-        for path, data in content.items():
-            self._write_target(path, data)
-        today = now.date().isoformat()
-        targets = dict(infos)
-        targets[manifest_path] = self._write_target(manifest_path, manifest(bundle, today))
+    def _old_role(self, role: str, snapshot: Metadata[Snapshot]) -> Metadata[Targets] | None:
+        return self.role(role, snapshot) if f"{role}.json" in snapshot.signed.meta else None
+
+    def _sign_role(self, name: str, old: Metadata[Targets] | None, targets: dict[str, TargetFile],
+                   now: datetime) -> dict[str, int]:  # fmt: skip
         role = Metadata(
             Targets(
                 version=(old.signed.version if old else 0) + 1,
@@ -247,15 +243,46 @@ class Repository:
                 targets=targets,
             )
         )
-        self._write(role, f"{role.signed.version}.{role_of(bundle.scope)}.json", [self._signer("targets")])
+        self._write(role, f"{role.signed.version}.{name}.json", [self._signer("targets")])
+        return {name: role.signed.version}
+
+    def _publish_scope(
+        self, bundle: ScopeBundle, snapshot: Metadata[Snapshot], change: ScopeChange, now: datetime
+    ) -> dict[str, int]:
+        """Write a scope's shards and its role if any item in it changed; count what changed."""
+        name = role_of(bundle.scope)
+        old = self._old_role(name, snapshot)
+        content = {f"{bundle.scope}/{shard}": data for shard, data in bundle.shards.items()}
+        infos = {path: TargetFile.from_data(path, data, ["sha256"]) for path, data in content.items()}
+        manifest_path = f"{bundle.scope}/manifest.json"
+        old_targets = dict(old.signed.targets) if old else {}
+        if old is not None and old_targets.pop(manifest_path, None) is not None and _same(old_targets, infos):
+            return {}
+        old_items = _item_digests(self, old) if old else {}
+        for path, data in content.items():
+            self._write_target(path, data)
+        infos[manifest_path] = self._write_target(manifest_path, manifest(bundle, now.date().isoformat()))
         new_items = bundle.items
-        return ScopeChange(
-            bundle.scope,
-            added=len(new_items.keys() - old_items.keys()),
-            changed=sum(1 for k in new_items.keys() & old_items.keys() if new_items[k] != old_items[k]),
-            removed=len(old_items.keys() - new_items.keys()),
-            files=len(content) + 1,
-        )
+        change.added = len(new_items.keys() - old_items.keys())
+        change.changed = sum(1 for k in new_items.keys() & old_items.keys() if new_items[k] != old_items[k])
+        change.removed = len(old_items.keys() - new_items.keys())
+        change.files += len(infos)
+        return self._sign_role(name, old, infos, now)
+
+    def _publish_photos(
+        self, bundle: ScopeBundle, snapshot: Metadata[Snapshot], change: ScopeChange, now: datetime
+    ) -> dict[str, int]:
+        """Write a scope's photos and their role if any photo changed (a role of their own: see bundle.py)."""
+        name = media_role_of(bundle.scope)
+        old = self._old_role(name, snapshot)
+        sources = {f"{bundle.scope}/{ref}": source for ref, source in bundle.photos.items()}
+        infos = {path: TargetFile.from_file(path, str(source), ["sha256"]) for path, source in sources.items()}
+        if old is not None and _same(dict(old.signed.targets), infos):
+            return {}
+        for path, source in sources.items():
+            self._write_target(path, source.read_bytes())
+        change.files += len(infos)
+        return self._sign_role(name, old, infos, now)
 
     def refresh(self, now: datetime | None = None) -> list[str]:
         """Re-sign the timestamp, and any online role close to expiry; return what was re-signed."""

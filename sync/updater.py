@@ -27,7 +27,7 @@ from tuf.api import exceptions
 from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
-from .bundle import county_from_items, read_shard
+from .bundle import county_from_items, photo_refs, read_shard
 from .content import ContentInvalid
 from .database import database_version, installed_meta
 from .fetcher import ResumableFetcher
@@ -224,12 +224,12 @@ class _Sync:
     def _scope(
         self, scope: str, manifest: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], list[tuple[TargetFile, Path]], list[str], dict[str, Path]]:
-        wanted = [manifest["_target"]]
         shards = [self._required(f"{scope}/{name}") for name in manifest["shards"]]
-        photos = {ref: self._required(f"{scope}/media/{blob}") for ref, blob in manifest["photos"].items()}
-        self.fetch(shards + list(photos.values()))
+        self.fetch(shards)
         items = [item for _info, path in shards for item in read_shard(path.read_bytes())]
-        wanted += shards + list(photos.values())
+        photos = {ref: self._required(f"{scope}/{ref}") for item in items for ref in photo_refs(item)}
+        self.fetch(list(photos.values()))
+        wanted = [manifest["_target"], *shards, *photos.values()]
         return items, wanted, [manifest["published"]], {ref: path for ref, (_info, path) in photos.items()}
 
     def _required(self, path: str) -> tuple[TargetFile, Path]:

@@ -179,7 +179,8 @@ def holds_verified(data: Path, file: Path) -> bool:
     verified = data / "tuf" / "targets" / sha256
     if not verified.exists() or verified.read_bytes() != file.read_bytes():
         return False
-    return "/media/" not in file.as_posix() or (media_dir(data) / name).read_bytes() == file.read_bytes()
+    installed_name = sha256 + Path(name).suffix.lower()  # installed media are named by content
+    return "/media/" not in file.as_posix() or (media_dir(data) / installed_name).read_bytes() == file.read_bytes()
 
 
 def publish_a_change(repo: CountyRepo) -> int:
