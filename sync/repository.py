@@ -63,7 +63,7 @@ class ScopeChange:
     added: int = 0
     changed: int = 0
     removed: int = 0
-    files: int = 0
+    photos: int = 0  # photos added, replaced or removed
 
 
 @dataclass
@@ -200,22 +200,28 @@ class Repository:
         signed: dict[str, int] = {}  # role -> its new version
         for scope, bundle in sorted(bundles.items()):
             change = ScopeChange(scope)
-            signed |= self._publish_scope(bundle, snapshot, change, now)
-            if bundle.photos:
-                signed |= self._publish_photos(bundle, snapshot, change, now)
-            if change.files:
+            scope_signed = self._publish_scope(bundle, snapshot, change, now)
+            if bundle.photos or f"{media_role_of(scope)}.json" in snapshot.signed.meta:
+                scope_signed |= self._publish_photos(bundle, snapshot, change, now)
+            if scope_signed:
                 result.changes.append(change)
-        gone = sorted(set(delegations.roles) - set(paths))
-        for role in gone:
+                signed |= scope_signed
+        # TUF forbids a snapshot to drop a role kiosks have seen, so a scope that goes away keeps
+        # its role, signed again with no targets; if the scope comes back, its versions go on.
+        for name in sorted(snapshot.signed.meta.keys() - {"targets.json"}):
+            role = name.removesuffix(".json")
+            if role in paths or role in signed:
+                continue
+            old = self.role(role, snapshot)
+            if not old.signed.targets:
+                continue
             if not role.startswith(MEDIA_PREFIX):
-                removed = len(_item_digests(self, self.role(role, snapshot)))
-                result.changes.append(ScopeChange(role.replace("-", "/", 1), removed=removed))
-        if not signed and not gone:
+                result.changes.append(ScopeChange(role.replace("-", "/", 1), removed=len(_item_digests(self, old))))
+            signed |= self._sign_role(role, old, {}, now)
+        if not signed:
             return result
         for role, version in signed.items():
             snapshot.signed.meta[f"{role}.json"] = MetaFile(version=version)
-        for role in gone:
-            del snapshot.signed.meta[f"{role}.json"]
         if {role: delegated.paths for role, delegated in delegations.roles.items()} != paths:
             # Only a new, moved or removed scope changes the top-level role; kiosks then fetch it again.
             key = self._signer("targets").public_key
@@ -266,7 +272,6 @@ class Repository:
         change.added = len(new_items.keys() - old_items.keys())
         change.changed = sum(1 for k in new_items.keys() & old_items.keys() if new_items[k] != old_items[k])
         change.removed = len(old_items.keys() - new_items.keys())
-        change.files += len(infos)
         return self._sign_role(name, old, infos, now)
 
     def _publish_photos(
@@ -275,13 +280,16 @@ class Repository:
         """Write a scope's photos and their role if any photo changed (a role of their own: see bundle.py)."""
         name = media_role_of(bundle.scope)
         old = self._old_role(name, snapshot)
+        old_targets = dict(old.signed.targets) if old else {}
         sources = {f"{bundle.scope}/{ref}": source for ref, source in bundle.photos.items()}
         infos = {path: TargetFile.from_file(path, str(source), ["sha256"]) for path, source in sources.items()}
-        if old is not None and _same(dict(old.signed.targets), infos):
+        if _same(old_targets, infos):
             return {}
         for path, source in sources.items():
             self._write_target(path, source.read_bytes())
-        change.files += len(infos)
+        change.photos = len(old_targets.keys() ^ infos.keys()) + sum(
+            1 for p in old_targets.keys() & infos.keys() if old_targets[p].hashes != infos[p].hashes
+        )
         return self._sign_role(name, old, infos, now)
 
     def refresh(self, now: datetime | None = None) -> list[str]:
@@ -344,13 +352,14 @@ def describe(result: PublishResult) -> str:
         return tr("No change: the repository already holds this content; nothing was published.")
     lines = [tr("Published version {version}.", version=result.version)]
     for change in result.changes:
-        lines.append(
-            tr(
-                "  {scope}: {added} added, {changed} changed, {removed} removed",
-                scope=change.scope,
-                added=change.added,
-                changed=change.changed,
-                removed=change.removed,
-            )
+        line = tr(
+            "  {scope}: {added} added, {changed} changed, {removed} removed",
+            scope=change.scope,
+            added=change.added,
+            changed=change.changed,
+            removed=change.removed,
         )
+        if change.photos:
+            line += tr("; photos added, replaced or removed: {photos}", photos=change.photos)
+        lines.append(line)
     return "\n".join(lines)

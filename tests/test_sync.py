@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -17,6 +19,7 @@ from kiosk.repo_server import RepositoryApp
 from sync.content import ContentInvalid
 from sync.database import database_version
 from sync.install import current_database, read_state
+from sync.repository import describe
 from sync.updater import init_kiosk, sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.servers import FaultInjector, serving
@@ -75,6 +78,66 @@ def test_one_changed_item_fetches_only_its_scope_and_shard(county_repo: CountyRe
     # Only the shard holding the item: the manifest (same shards, same day) is unchanged.
     assert len(targets) == 1 and targets[0].startswith("/targets/county/") and ".shard-" in targets[0], fetched
     assert not any("village-" in p or "township-" in p for p in fetched), "other scopes' metadata untouched"
+    metadata = sorted(re.sub(r"^\d+\.", "", p.rpartition("/")[2]) for p in fetched if p.startswith("/metadata/"))
+    assert metadata == ["county.json", "root.json", "snapshot.json", "timestamp.json"], "not the photo list"
+
+
+def test_a_changed_photo_fetches_only_that_photo_and_its_list(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    injector = FaultInjector(RepositoryApp(county_repo.path))
+    photo = county_repo.content / "media" / "notice-caiwu-2026-10.jpg"  # shown by taoyuan's own notice
+    with serving(injector) as url:
+        sync_kiosk(kiosk_data, url)
+        photo.write_bytes((county_repo.content / "media" / "notice-fanghuo.jpg").read_bytes())
+        published = county_repo.publish()
+        seen = len(injector.requests)
+        result = sync_kiosk(kiosk_data, url)
+    assert [(c.scope, c.changed, c.photos) for c in published.changes] == [("village/taoyuan", 0, 1)]
+    assert "photos added, replaced or removed: 1" in describe(published)
+    assert result.outcome == "updated" and result.files_downloaded == 4, result  # timestamp, snapshot, list, photo
+    fetched = [r["path"] for r in injector.requests[seen:]]
+    assert [p for p in fetched if p.startswith("/targets/")] == [
+        f"/targets/village/taoyuan/media/{hashlib.sha256(photo.read_bytes()).hexdigest()}.{photo.name}"
+    ]
+    assert any(p.endswith(".media-village-taoyuan.json") for p in fetched), fetched
+    assert not any(p.endswith((".village-taoyuan.json", ".county.json")) for p in fetched), "no text re-fetched"
+
+
+def test_a_scope_that_loses_its_last_photo_loses_its_photo_list(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    assert sync_kiosk(kiosk_data).outcome == "updated"
+    for notice, photo in (("caiwu-2026-10-taoyuan", "notice-caiwu-2026-10"), ("zhuti-dangri-2026-11-taoyuan",
+                                                                           "notice-zhuti-dangri")):  # fmt: skip
+        county_repo.edit(f"notices/{notice}.md", f"photos:\n  - media/{photo}.jpg\n", "")
+    published = county_repo.publish()
+    assert [(c.scope, c.changed, c.photos) for c in published.changes] == [("village/taoyuan", 2, 2)]
+    delegated = county_repo.repository.role("targets").signed.delegations
+    assert delegated is not None and delegated.roles is not None
+    assert "village-taoyuan" in delegated.roles and "media-village-taoyuan" not in delegated.roles
+    assert county_repo.publish().version is None, "and publishing again changes nothing"
+    result = sync_kiosk(kiosk_data)
+    assert result.outcome == "updated", result.error
+    path = current_database(kiosk_data)
+    assert path is not None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        (photos,) = db.execute("select photos from notices where id = 'caiwu-2026-10-taoyuan'").fetchone()
+    assert json.loads(photos) == []
+
+
+def test_a_scope_that_goes_away_leaves_every_kiosk_able_to_sync(county_repo: CountyRepo, tmp_path: Path) -> None:
+    kiosks = {village: tmp_path / village for village in ("taoyuan", "songping")}  # 清溪镇 and 云岭乡
+    for village, data in kiosks.items():
+        init_kiosk(data, village, str(county_repo.path), county_repo.root)
+        assert sync_kiosk(data).outcome == "updated"
+    # 清溪镇's own items become county-wide: the township/qingxi scope has nothing left.
+    county_repo.edit("notices/gengdi-butie-qingxi-2026.md", "township: qingxi\n", "")
+    for _contact in range(2):
+        county_repo.edit("contacts.yaml", "    township: qingxi\n", "")
+    published = county_repo.publish()
+    assert [(c.scope, c.added, c.removed) for c in published.changes] == [("county", 3, 0), ("township/qingxi", 0, 3)]
+    assert county_repo.publish().version is None
+    for village, data in kiosks.items():
+        result = sync_kiosk(data)
+        assert result.outcome == "updated", (village, result.error)
+        assert "gengdi-butie-qingxi-2026" in notice_ids(data), "now county-wide"
 
 
 def test_a_village_sees_its_own_notices_and_not_another_villages(county_repo: CountyRepo, tmp_path: Path) -> None:
