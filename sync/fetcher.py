@@ -11,6 +11,7 @@ ngclient checks every length and hash; this class only moves bytes (and counts t
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import random
@@ -113,14 +114,21 @@ class ResumableFetcher(FetcherInterface):
                 last_error = error
                 self._wait(attempt, None)
                 continue
+            reusable = False  # True once the body has been read to its end
             try:
                 if response.status in RETRY_STATUSES:
                     last_error = exceptions.DownloadHTTPError(f"{url} answered {response.status}", response.status)
                     response.drain_conn()  # so the pooled connection is clean for the retry
+                    reusable = True
                     if attempt + 1 < self.attempts:
                         self._wait(attempt, response.headers.get("Retry-After"))
                     continue
                 if response.status == 416 and partial is not None:
+                    if _complete_length(response) == given:
+                        # Everything was held already (the last attempt ended just before verifying):
+                        # ngclient now verifies the bytes yielded above.
+                        self.files_received += 1
+                        return
                     # What is held is not a prefix of this file: start again next time.
                     partial.unlink(missing_ok=True)
                     raise exceptions.DownloadError(f"{url}: the partial download did not fit; it was discarded")
@@ -130,41 +138,37 @@ class ResumableFetcher(FetcherInterface):
                 for chunk in self._stream(response, skip, partial):
                     given += len(chunk)
                     yield chunk
+                reusable = True
                 self.files_received += 1
                 return
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 last_error = error  # cut mid-file: resume from what is held
                 self._wait(attempt, None)
             finally:
-                response.release_conn()
+                # A body left unread (an error, or ngclient stopping an over-long file) would be read
+                # as the next response on a pooled connection: drop the connection instead.
+                if reusable:
+                    response.release_conn()
+                else:
+                    response.close()
         raise exceptions.DownloadError(f"{url}: gave up after {self.attempts} attempts: {last_error}")
 
     def _stream(self, response: urllib3.BaseHTTPResponse, skip: int, partial: Path | None) -> Iterator[bytes]:
-        """Yield the response's new bytes, skipping *skip* already held, appending them to *partial*."""
-        with open(partial, "ab") if partial is not None else _Discard() as held:
-            for chunk in response.stream(CHUNK, decode_content=False):
+        """Yield the response's new bytes, skipping *skip* already held, appending them to *partial*.
+
+        read1 hands over whatever has arrived, so a read timeout loses no byte already received.
+        """
+        with open(partial, "ab") if partial is not None else contextlib.nullcontext() as held:
+            while chunk := response.read1(CHUNK, decode_content=False):
                 self._count(len(chunk))
                 if skip:
                     dropped = min(skip, len(chunk))
                     chunk, skip = chunk[dropped:], skip - dropped
                 if chunk:
-                    held.write(chunk)
-                    held.flush()
+                    if held is not None:
+                        held.write(chunk)
+                        held.flush()
                     yield chunk
-
-
-class _Discard:
-    def __enter__(self) -> _Discard:
-        return self
-
-    def __exit__(self, *_args: object) -> None:
-        return None
-
-    def write(self, _data: bytes) -> None:
-        return None
-
-    def flush(self) -> None:
-        return None
 
 
 def _range_start(response: urllib3.BaseHTTPResponse, given: int) -> int:
@@ -177,6 +181,12 @@ def _range_start(response: urllib3.BaseHTTPResponse, given: int) -> int:
     if start > given:
         raise exceptions.DownloadError(f"the server skipped bytes {given}-{start}")
     return given - start
+
+
+def _complete_length(response: urllib3.BaseHTTPResponse) -> int | None:
+    """Read the file length from a 416 answer's Content-Range: 'bytes */<length>'."""
+    unit, _, length = response.headers.get("Content-Range", "").partition(" */")
+    return int(length) if unit == "bytes" and length.isdigit() else None
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -136,8 +136,8 @@ class _Sync:
         )  # fmt: skip
         # Kiosk clocks can be far behind (flat CMOS battery): never judge expiry by a time older
         # than the newest signing time already verified (the time floor).
-        floor = datetime.fromisoformat(self.status["time_floor"]) if self.status.get("time_floor") else None
-        self.reference = max(self.now, floor) if floor else self.now
+        self.floor = datetime.fromisoformat(self.status["time_floor"]) if self.status.get("time_floor") else None
+        self.reference = max(self.now, self.floor) if self.floor else self.now
         _trusted(self.updater).reference_time = self.reference
 
     def target(self, path: str) -> tuple[TargetFile, Path] | None:
@@ -251,19 +251,21 @@ class _Sync:
         )
 
 
-def explain(error: BaseException, reference: datetime | None = None) -> str:
-    """Turn what went wrong into one sentence for staff."""
+def explain(error: BaseException, now: datetime | None = None, floor: datetime | None = None) -> str:
+    """Turn what went wrong into one sentence for staff; *now* is the kiosk clock, *floor* its time floor."""
     if isinstance(error, exceptions.ExpiredMetadataError):
-        return tr("the county's signed metadata has expired ({error}); if the kiosk clock ({now}) is right, "
-                  "the county server has stopped refreshing it", error=error,
-                  now=(reference or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"))  # fmt: skip
+        return tr("the county's signed metadata has expired ({error}). Kiosk clock: {now}; newest signing time "
+                  "this kiosk has verified: {floor}. If the kiosk clock is right, the county server has stopped "
+                  "refreshing its metadata", error=error, now=_minute(now or datetime.now(UTC)),
+                  floor=_minute(floor) if floor else tr("none yet"))  # fmt: skip
     if isinstance(error, exceptions.BadVersionNumberError):
-        return tr("the repository offered older metadata than this kiosk already trusts (rollback refused): {error}",
-                  error=error)  # fmt: skip
+        return tr("metadata of the wrong version was refused: older than this kiosk already trusts, or not the "
+                  "version the signed snapshot names: {error}", error=error)  # fmt: skip
     if isinstance(error, exceptions.LengthOrHashMismatchError):
         return tr("a downloaded file did not match its signed hash and was refused: {error}", error=error)
     if isinstance(error, exceptions.DownloadLengthMismatchError):
-        return tr("the server sent more data than the signed length and was cut off: {error}", error=error)
+        return tr("a download grew longer than its signed length (or the size limit for metadata) and was cut "
+                  "off: {error}", error=error)  # fmt: skip
     if isinstance(error, exceptions.UnsignedMetadataError):
         return tr("metadata not signed by the county's keys was refused: {error}", error=error)
     if isinstance(error, exceptions.RepositoryError):
@@ -271,6 +273,10 @@ def explain(error: BaseException, reference: datetime | None = None) -> str:
     if isinstance(error, exceptions.DownloadError):
         return tr("could not download from the county: {error}", error=error)
     return str(error)
+
+
+def _minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def sync_kiosk(
@@ -298,7 +304,7 @@ def sync_kiosk(
             installed_meta(installed, "content_date") if have and installed else None,
             sync.fetcher.bytes_received if sync else 0,
             sync.fetcher.files_received if sync else 0,
-            explain(error, sync.reference if sync else None),
+            explain(error, sync.now if sync else now, sync.floor if sync else None),
         )
     status = sync.status if sync else read_status(data_dir)
     status.update(last_attempt=attempt, last_outcome=result.outcome, last_error=result.error)

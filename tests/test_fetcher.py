@@ -361,7 +361,7 @@ def test_a_target_longer_than_signed_is_cut_off_and_nothing_is_installed(
     server.faults.add(Fault("/targets/", times=1, extra=ENDLESS))
     result = server.sync(kiosk_data)
     assert result.outcome == "failed"
-    assert result.error is not None and "more data than the signed length" in result.error
+    assert result.error is not None and "longer than its signed length" in result.error
     assert installed(kiosk_data) == before
     assert result.bytes_downloaded < len(ENDLESS) // 4, "the kiosk stopped reading; it did not take the megabyte"
     (shard,) = [e.path for e in server.meter.exchanges if e.path.startswith("/targets/") and e.sent > len(ENDLESS)]
@@ -385,7 +385,7 @@ def test_endless_timestamp_metadata_is_cut_off_and_the_next_sync_recovers(
     server.faults.add(Fault("/metadata/timestamp.json", times=1, extra=ENDLESS))
     result = server.sync(kiosk_data)
     assert result.outcome == "failed"
-    assert result.error is not None and "more data than the signed length" in result.error
+    assert result.error is not None and "longer than its signed length" in result.error
     assert result.bytes_downloaded < len(ENDLESS) // 4
     assert installed(kiosk_data) is None
     assert not (kiosk_data / "tuf" / "metadata" / "timestamp.json").exists(), "nothing trusted from it"
@@ -418,19 +418,49 @@ def test_a_tampered_partial_is_refused_discarded_and_the_next_sync_succeeds(
     assert holds_verified(kiosk_data, photo)
 
 
-def test_a_partial_as_long_as_the_file_that_does_not_fit_is_discarded(
+def test_a_partial_longer_than_the_file_is_cut_off_and_discarded(
+    server: CountyServer, kiosk_data: Path, photo: Path
+) -> None:
+    partial = server.partial(kiosk_data, photo)
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"\xff" * (photo.stat().st_size + 10))
+    first = server.sync(kiosk_data)
+    assert first.outcome == "failed" and first.error is not None and "cut off" in first.error
+    assert server.meter.of(photo.name) == [], "the held bytes alone were too many: nothing was asked"
+    assert not partial.exists()
+    assert server.sync(kiosk_data).outcome == "updated"
+    assert holds_verified(kiosk_data, photo)
+
+
+def test_a_partial_the_servers_file_is_shorter_than_is_discarded(
+    server: CountyServer, kiosk_data: Path, photo: Path
+) -> None:
+    original = photo.read_bytes()
+    size = len(original)
+    partial = server.partial(kiosk_data, photo)
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(original[: size - 10])
+    photo.write_bytes(original[: size - 20])  # the server's copy was truncated
+    first = server.sync(kiosk_data)
+    assert first.outcome == "failed" and first.error is not None and "discarded" in first.error
+    assert [(e.range, e.status) for e in server.meter.of(photo.name)] == [(f"bytes={size - 10}-", 416)]
+    assert not partial.exists()
+    photo.write_bytes(original)  # the county repairs its server
+    assert server.sync(kiosk_data).outcome == "updated"
+    assert holds_verified(kiosk_data, photo)
+
+
+def test_a_partial_that_holds_the_whole_file_is_verified_without_downloading_it_again(
     server: CountyServer, kiosk_data: Path, photo: Path
 ) -> None:
     size = photo.stat().st_size
     partial = server.partial(kiosk_data, photo)
     partial.parent.mkdir(parents=True)
-    partial.write_bytes(b"\xff" * size)
-    first = server.sync(kiosk_data)
-    assert first.outcome == "failed" and first.error is not None and "discarded" in first.error
-    assert [(e.range, e.status) for e in server.meter.of(photo.name)] == [(f"bytes={size}-", 416)]
-    assert not partial.exists()
-    assert server.sync(kiosk_data).outcome == "updated"
-    assert holds_verified(kiosk_data, photo)
+    partial.write_bytes(photo.read_bytes())  # the last sync was cut off after the last byte, before verifying
+    result = server.sync(kiosk_data)
+    assert result.outcome == "updated", result.error
+    assert [(e.range, e.status, e.sent) for e in server.meter.of(photo.name)] == [(f"bytes={size}-", 416, 0)]
+    assert holds_verified(kiosk_data, photo) and not partial.exists()
 
 
 # --- timeouts -----------------------------------------------------------------------------------------------------
@@ -448,8 +478,8 @@ def test_a_stalled_response_times_out_and_is_retried(
     seen = server.meter.of(photo.name)
     assert len(seen) == 2 and len(server.waits) == 1
     if after is not None:
-        # What arrived before the stall may be resumed from, never more than the server had sent.
-        assert seen[1].range is None or int(seen[1].range.removeprefix("bytes=").rstrip("-")) <= after
+        # Every byte that arrived before the stall is kept and resumed from.
+        assert (seen[0].sent, seen[1].range) == (after, f"bytes={after}-")
     assert holds_verified(kiosk_data, photo)
     assert elapsed < Staller.HOLD, "the kiosk gave up on the stalled response rather than waiting it out"
 

@@ -171,7 +171,7 @@ def test_rollback_to_older_metadata_is_refused(county_repo: CountyRepo, kiosk_da
     # A stale mirror (or someone in the middle) serves the repository as it was before the publish.
     replace_metadata(county_repo, before_publish)
     replayed = sync_kiosk(kiosk_data, now=now + DAY)
-    assert_refused(replayed, kiosk_data, had, "rollback refused", "timestamp version 2")
+    assert_refused(replayed, kiosk_data, had, "wrong version", "timestamp version 2")
     assert_shows(kiosk_data, had, COUNTY_POWER, new_name)
 
     # With the timestamp key stolen: a newer timestamp that points back at the older snapshot.
@@ -181,7 +181,7 @@ def test_rollback_to_older_metadata_is_refused(county_repo: CountyRepo, kiosk_da
     timestamp.signed.snapshot_meta = MetaFile(version=2)
     write_signed(metadata_dir(county_repo) / "timestamp.json", timestamp, [online_key(county_repo, "timestamp")])
     old_snapshot = sync_kiosk(kiosk_data, now=now + DAY)
-    assert_refused(old_snapshot, kiosk_data, had, "rollback refused", "snapshot version")
+    assert_refused(old_snapshot, kiosk_data, had, "wrong version", "snapshot version")
 
     # With the snapshot key stolen too: a newer snapshot that lists the older county role.
     snapshot = read_metadata(current / "3.snapshot.json")
@@ -192,7 +192,7 @@ def test_rollback_to_older_metadata_is_refused(county_repo: CountyRepo, kiosk_da
     timestamp.signed.snapshot_meta = MetaFile(version=4)
     write_signed(metadata_dir(county_repo) / "timestamp.json", timestamp, [online_key(county_repo, "timestamp")])
     old_role = sync_kiosk(kiosk_data, now=now + DAY)
-    assert_refused(old_role, kiosk_data, had, "rollback refused", "county.json")
+    assert_refused(old_role, kiosk_data, had, "wrong version", "county.json")
     assert_shows(kiosk_data, had, COUNTY_POWER, new_name)
 
 
@@ -259,7 +259,7 @@ def test_old_targets_metadata_with_a_new_snapshot_is_refused(county_repo: County
     shutil.copyfile(metadata / "1.county.json", metadata / "2.county.json")  # new snapshot, old role
 
     result = sync_kiosk(kiosk_data, now=now + DAY)
-    assert_refused(result, kiosk_data, had, "refused", "Expected county v2, got v1")
+    assert_refused(result, kiosk_data, had, "wrong version", "Expected county v2, got v1")
     assert_shows(kiosk_data, had, COUNTY_POWER, COUNTY_POWER[2], not_name=new_name)
 
 
@@ -274,7 +274,7 @@ def test_endless_timestamp_is_cut_off(county_repo: CountyRepo, kiosk_data: Path,
         timestamp.write_bytes(timestamp.read_bytes() + b" " * PADDING)  # still valid JSON, if read whole
 
         result = sync_kiosk(kiosk_data, source, now=now + HOUR)
-    assert_refused(result, kiosk_data, had, "more data than", "cut off")
+    assert_refused(result, kiosk_data, had, "longer than its signed length", "cut off")
     assert result.bytes_downloaded <= 2 * CHUNK < PADDING, "the kiosk read on past the limit"
 
 
@@ -372,11 +372,13 @@ def test_clock_far_behind_uses_the_time_floor(county_repo: CountyRepo, kiosk_dat
     ten_years_behind = now - timedelta(days=3653)
     stale = sync_kiosk(kiosk_data, now=ten_years_behind)
     assert_refused(stale, kiosk_data, had, "has expired", "timestamp.json is expired")
+    assert f"Kiosk clock: {ten_years_behind:%Y-%m-%d %H:%M} UTC" in str(stale.error), "staff see the wrong clock"
+    assert f"verified: {floor.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in str(stale.error), "and the floor it was raised to"
 
     # And replayed older metadata is refused as a rollback, whatever the clock says.
     replace_metadata(county_repo, saved)
     replayed = sync_kiosk(kiosk_data, now=EPOCH)
-    assert_refused(replayed, kiosk_data, had, "rollback refused")
+    assert_refused(replayed, kiosk_data, had, "wrong version")
     assert_shows(kiosk_data, had, VILLAGE_POWER, new_name)
     assert datetime.fromisoformat(read_status(kiosk_data)["time_floor"]) >= floor
 
