@@ -23,11 +23,12 @@ def serving(app: WSGIApp, threads: int = 4) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         # Close in the server's own loop thread: closing sockets from here while it waits in select()
-        # could fail there with EBADF. Open keep-alive connections are closed too, or the loop would not end.
+        # could fail there with EBADF. Open keep-alive connections are closed too, or the loop would not end;
+        # handle_close (not close) also wakes a worker waiting to write to its channel.
         def close_everything() -> None:
             for channel in list(server._map.values()):
                 if channel is not server and channel is not server.trigger:
-                    channel.close()
+                    channel.handle_close()
             server.close()
 
         server.trigger.pull_trigger(close_everything)
