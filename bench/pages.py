@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from bench.wire import verdict
+
 STATIC_PREFIX = "/_bench_static/"
 P95_TARGET_MS = 20.0
 RATIO_TARGET = 3.0
@@ -182,10 +184,6 @@ def run_pages(client: Client, pages: list[PageType], static_dir: Path, count: in
             client.get(STATIC_PREFIX + name, static if timed else None)
         results.append(Result(page, len(html), dynamic, static, first_views))
     return results
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def print_table(results: list[Result]) -> None:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from waitress.server import create_server
+from bench.wire import serving as serving_on_port
 
 WSGIApp = Callable[..., Iterable[bytes]]
 
@@ -16,25 +16,8 @@ WSGIApp = Callable[..., Iterable[bytes]]
 @contextmanager
 def serving(app: WSGIApp, threads: int = 4) -> Iterator[str]:
     """Serve *app* with waitress on a free loopback port; yield its base URL."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    thread = threading.Thread(target=server.run, name="test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        # Close in the server's own loop thread: closing sockets from here while it waits in select()
-        # could fail there with EBADF. Open keep-alive connections are closed too, or the loop would not end;
-        # handle_close (not close) also wakes a worker waiting to write to its channel.
-        def close_everything() -> None:
-            for channel in list(server._map.values()):
-                if channel is not server and channel is not server.trigger:
-                    channel.handle_close()
-            server.close()
-
-        server.trigger.pull_trigger(close_everything)
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
-        assert not thread.is_alive(), "the test server did not stop"
+    with serving_on_port(app, threads) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @dataclass

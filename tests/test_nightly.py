@@ -49,7 +49,7 @@ class _Clock(NightlySync):
         self.calls: list[dict[str, Any]] = []
         super().__init__(data_dir, load_settings({}), sync=self._record)
         self.clock = start
-        self.stop.wait = self._advance  # type: ignore[method-assign]
+        self.stop.wait = self._advance  # type: ignore[method-assign,assignment]
 
     def now(self) -> datetime:
         return self.clock
