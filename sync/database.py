@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _rows(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
+    """Return each table's rows, made one at a time as they are inserted (install's peak memory)."""
     categories = list(CATEGORY_ORDER)
     for power in snapshot["powers"]:
         if power["category"] not in categories:
@@ -58,7 +60,7 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     }
     return {
         "meta": [{"key": k, "value": str(v)} for k, v in meta.items()],
-        "powers": [
+        "powers": (
             {
                 "id": p["id"], "position": n, "name": p["name"], "category": p["category"],
                 "category_order": categories.index(p["category"]), "summary": p.get("summary"),
@@ -70,8 +72,8 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 "steps": _json(p["steps"]), "four_two": int(p["four_two"]), "scope": p["scope"],
             }
             for n, p in enumerate(snapshot["powers"])
-        ],
-        "notices": [
+        ),
+        "notices": (
             {
                 "id": n["id"], "domain": n["domain"], "title": n["title"], "published": n["published"],
                 "expires": n.get("expires"), "published_at": n["published_at"], "expires_at": n["expires_at"],
@@ -79,8 +81,8 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 "photos": _json(n["photos"]), "body_html": n["body_html"], "scope": n["scope"],
             }
             for n in snapshot["notices"]
-        ],
-        "catalogue": [
+        ),
+        "catalogue": (
             {
                 "id": c["id"], "position": n, "area": c["area"], "area_order": c["area_order"],
                 "level1": c["level1"], "level2": c.get("level2"), "content": c["content"],
@@ -89,19 +91,19 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 "level": _json(c["level"]),
             }
             for n, c in enumerate(snapshot["catalogue"])
-        ],
-        "ten_ones": [
+        ),
+        "ten_ones": (
             {"position": n + 1, "title": t["title"], "description": t["description"], "photo": t.get("photo")}
             for n, t in enumerate(snapshot["ten_ones"]["items"])
-        ],
-        "contacts": [
+        ),
+        "contacts": (
             {
                 "id": c["id"], "position": n, "name": c["name"], "phone": c["phone"], "kind": c["kind"],
                 "person": c.get("person"), "hours": c.get("hours"), "description": c.get("description"),
                 "scope": c["scope"],
             }
             for n, c in enumerate(snapshot["contacts"])
-        ],
+        ),
     }  # fmt: skip
 
 
@@ -128,7 +130,7 @@ create table media (blob text primary key);
 """
 
 
-def _insert_rows(db: Database, table: str, rows: list[dict[str, Any]]) -> None:
+def _insert_rows(db: Database, table: str, rows: Iterable[dict[str, Any]]) -> None:
     db.table(table).insert_all(rows, batch_size=500)
 
 
