@@ -3,7 +3,7 @@
 Scopes: ``county`` (everything county-wide: county info, ten ones, catalogue, county-wide powers,
 notices and contacts), ``township/<code>`` and ``village/<code>``. Each scope has
 
-    <scope>/manifest.json            which shards the scope has, and the date its content changed
+    <scope>/manifest.json            how many shards the scope has, and the date its content changed
     <scope>/shard-<k>-of-<n>.json.gz  the scope's items, split by a hash of their id
     <scope>/media/<name>              the photos its items refer to as media/<name>
 
@@ -120,6 +120,10 @@ def _shard_count(total_bytes: int) -> int:
     return count
 
 
+def shard_name(index: int, count: int) -> str:
+    return f"shard-{index:03d}-of-{count:03d}.json.gz"
+
+
 def _shard_of(item: dict[str, Any], count: int) -> int:
     key = f"{item['kind']}/{item['id']}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % count
@@ -135,7 +139,7 @@ def build_scope(scope: str, items: list[dict[str, Any]], county: County) -> Scop
         shards[_shard_of(item, count)].append(item)
         bundle.items[f"{item['kind']}/{item['id']}"] = hashlib.sha256(data).hexdigest()
     for index, shard in enumerate(shards):
-        bundle.shards[f"shard-{index:03d}-of-{count:03d}.json.gz"] = _gzip(canonical({"scope": scope, "items": shard}))
+        bundle.shards[shard_name(index, count)] = _gzip(canonical({"scope": scope, "items": shard}))
     for item, _data in encoded:
         for ref in photo_refs(item):
             bundle.photos[ref] = county.media[ref]
@@ -143,8 +147,8 @@ def build_scope(scope: str, items: list[dict[str, Any]], county: County) -> Scop
 
 
 def manifest(bundle: ScopeBundle, published: str) -> bytes:
-    """Return the scope's manifest: its shards and the date its content last changed."""
-    return canonical({"scope": bundle.scope, "published": published, "shards": sorted(bundle.shards)})
+    """Return the scope's manifest: its number of shards and the date its content last changed."""
+    return canonical({"scope": bundle.scope, "published": published, "shard_count": len(bundle.shards)})
 
 
 def build_bundles(county: County) -> dict[str, ScopeBundle]:

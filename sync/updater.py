@@ -27,7 +27,7 @@ from tuf.api import exceptions
 from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
-from .bundle import county_from_items, photo_refs, read_shard
+from .bundle import county_from_items, photo_refs, read_shard, shard_name
 from .content import ContentInvalid
 from .database import database_version, installed_meta
 from .fetcher import ResumableFetcher
@@ -224,7 +224,8 @@ class _Sync:
     def _scope(
         self, scope: str, manifest: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], list[tuple[TargetFile, Path]], list[str], dict[str, Path]]:
-        shards = [self._required(f"{scope}/{name}") for name in manifest["shards"]]
+        count = int(manifest["shard_count"])
+        shards = [self._required(f"{scope}/{shard_name(index, count)}") for index in range(count)]
         self.fetch(shards)
         items = [item for _info, path in shards for item in read_shard(path.read_bytes())]
         photos = {ref: self._required(f"{scope}/{ref}") for item in items for ref in photo_refs(item)}
