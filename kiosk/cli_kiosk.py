@@ -42,15 +42,39 @@ def init(village: str, repo: str, root: str, data: str | None) -> None:
     click.echo(tr("Kiosk set up for {village}; run kiosk sync to fetch its content.", village=village))
 
 
+class ProgressLines:
+    """Sync progress on stderr. On a terminal each file's line replaces the last; in a log they are left out."""
+
+    def __init__(self) -> None:
+        self.terminal = sys.stderr.isatty()
+        self.line_open = False
+
+    def __call__(self, message: str, passing: bool) -> None:
+        if passing:
+            if self.terminal:
+                click.echo(f"\r\x1b[K{message}", err=True, nl=False)
+                self.line_open = True
+            return
+        self.end()
+        click.echo(message, err=True)
+
+    def end(self) -> None:
+        if self.line_open:
+            click.echo(err=True)
+            self.line_open = False
+
+
 @click.command("sync")
 @click.option("--from", "source", help="Sync from this URL or folder (a USB stick) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print only one JSON object.")
 @_DATA
 def sync(source: str | None, as_json: bool, data: str | None) -> None:
     """Fetch, verify and install the county's newest content now."""
-    progress = None if as_json else (lambda message: click.echo(message, err=True))
+    progress = None if as_json else ProgressLines()
     options = fetcher_options(load_settings())
     result = sync_kiosk(_data_dir(data), source, progress=progress, fetcher_options=options)
+    if progress is not None:
+        progress.end()
     if as_json:
         click.echo(result.to_json())
     elif result.outcome == "failed":

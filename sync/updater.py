@@ -39,7 +39,7 @@ from .snapshot import village_snapshot
 CONFIG = "kiosk.json"
 STATUS = "sync-status.json"
 DISK_MARGIN = 50 * 1024 * 1024
-Progress = Callable[[str], None]
+Progress = Callable[[str, bool], None]  # (message, passing): a passing message is replaced by the next one
 
 
 class SyncError(Exception):
@@ -123,7 +123,7 @@ class _Sync:
         self.config = read_config(self.data_dir)
         self.source = source or self.config["repository"]
         self.now = now or datetime.now(UTC)
-        self.say = progress or (lambda _message: None)
+        self.progress = progress
         self.status = read_status(self.data_dir)
         self.tuf = _tuf_dir(self.data_dir)
         metadata_url, self.targets_url = _urls(self.source)
@@ -140,6 +140,10 @@ class _Sync:
         self.reference = max(self.now, self.floor) if self.floor else self.now
         _trusted(self.updater).reference_time = self.reference
 
+    def say(self, message: str, passing: bool = False) -> None:
+        if self.progress is not None:
+            self.progress(message, passing)
+
     def target(self, path: str) -> tuple[TargetFile, Path] | None:
         info = self.updater.get_targetinfo(path)
         if info is None:
@@ -153,9 +157,11 @@ class _Sync:
         if need * 3 + DISK_MARGIN > free:
             raise SyncError(tr("not enough free disk: {need} MB needed, {free} MB free",
                                need=(need * 3 + DISK_MARGIN) // 2**20, free=free // 2**20))  # fmt: skip
+        if len(missing) > 1:
+            self.say(tr("downloading {count} files, {size} KB", count=len(missing), size=round(need / 1024)))
         for number, (info, path) in enumerate(missing, start=1):
             self.say(tr("downloading {number}/{count}: {path} ({size} bytes)",
-                        number=number, count=len(missing), path=info.path, size=info.length))  # fmt: skip
+                        number=number, count=len(missing), path=info.path, size=info.length), True)  # fmt: skip
             url = self._target_url(info)
             try:
                 self.updater.download_target(info, str(path))

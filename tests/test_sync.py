@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import pty
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -217,6 +221,48 @@ def test_command_line_round_trip(tmp_path: Path) -> None:
     human = runner.invoke(main, ["sync", "--data", str(data)])
     assert human.exit_code == 0 and "checking the county's signed metadata" in human.output
     assert "unchanged: version 2" in human.output
+
+
+def run_on_a_terminal(command: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run *command* with its stderr on a pseudo-terminal; return its exit code, stdout and what the terminal got."""
+    controller, terminal = pty.openpty()
+    received = bytearray()
+
+    def read() -> None:
+        with contextlib.suppress(OSError):  # EIO once the command has exited and the terminal is closed
+            while chunk := os.read(controller, 65536):
+                received.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, env=env, timeout=120, check=False)
+    finally:
+        os.close(terminal)
+        reader.join(timeout=10)
+        os.close(controller)
+    return done.returncode, done.stdout.decode(), received.decode()
+
+
+def test_sync_shows_progress_on_a_terminal_and_keeps_a_log_short(county_repo: CountyRepo, tmp_path: Path) -> None:
+    env = {**os.environ, "KIOSK_DEFAULT_LOCALE": "en"}
+    on_terminal, in_log = tmp_path / "terminal", tmp_path / "log"
+    for data in (on_terminal, in_log):
+        init_kiosk(data, "taoyuan", str(county_repo.path), county_repo.root)
+    kiosk = [sys.executable, "-m", "kiosk.cli"]
+    code, out, terminal = run_on_a_terminal([*kiosk, "sync", "--data", str(on_terminal)], env)
+    assert code == 0, terminal
+    files = re.findall(r"downloading (\d+)/(\d+): ", terminal)
+    assert files and ("1", files[0][1]) in files, "every file is shown as it comes"
+    assert "\r\x1b[K" in terminal, "on one line that each file rewrites"
+    assert re.search(r"downloading \d+ files, \d+ KB", terminal) and "installing version" in terminal
+    assert "updated: version" in out
+
+    logged = subprocess.run([*kiosk, "sync", "--data", str(in_log)], capture_output=True, env=env, text=True,
+                            timeout=120, check=False)  # fmt: skip
+    assert logged.returncode == 0, logged.stderr
+    assert "downloading 1/" not in logged.stderr and "\r" not in logged.stderr, "no line per file in a log"
+    assert re.search(r"downloading \d+ files, \d+ KB", logged.stderr) and "installing version" in logged.stderr
 
 
 def test_failed_sync_exits_non_zero_and_keeps_content(county_repo: CountyRepo, kiosk_data: Path) -> None:
