@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -11,6 +12,10 @@ from sync.content import ContentInvalid, County, load_county
 from sync.i18n import tr
 from sync.keys import SigningKeyError
 from sync.repository import Repository, RepositoryError, describe
+from sync.rotation import ROLES
+from sync.rotation import rotate as rotate_keys
+
+ROOT_WARNING_AHEAD = timedelta(days=60)
 
 
 @click.group()
@@ -72,11 +77,22 @@ def _fail(error: Exception) -> None:
 @click.option("--root-keys", type=click.Path(file_okay=False), help="Where to write root keys (default KEYS/root).")
 @click.option("--root-key-count", default=1, show_default=True, help="How many root keys to make.")
 @click.option("--root-threshold", default=1, show_default=True, help="How many root keys must sign a new root.")
-def init_repository(repo: str, keys: str, root_keys: str | None, root_key_count: int, root_threshold: int) -> None:
+@click.option("--expires", "expiry", multiple=True, metavar="ROLE=DAYS",
+              help="How long signed metadata stays valid, e.g. timestamp=3 (defaults: root=365, targets=90, "
+                   "snapshot=30, timestamp=7).")  # fmt: skip
+def init_repository(
+    repo: str, keys: str, root_keys: str | None, root_key_count: int, root_threshold: int, expiry: tuple[str, ...]
+) -> None:
     """Create a signed repository and its keys."""
     root_folder = Path(root_keys) if root_keys else Path(keys) / "root"
+    days: dict[str, int] = {}
+    for choice in expiry:
+        role, _, number = choice.partition("=")
+        if not number.strip().isdigit():
+            _fail(RepositoryError(tr("--expires wants ROLE=DAYS, such as timestamp=3, not {value!r}", value=choice)))
+        days[role.strip()] = int(number)
     try:
-        trusted = Repository(Path(repo), Path(keys)).init(root_folder, root_key_count, root_threshold)
+        trusted = Repository(Path(repo), Path(keys)).init(root_folder, root_key_count, root_threshold, expiry_days=days)
     except (RepositoryError, FileExistsError) as error:
         _fail(error)
     click.echo(tr("Repository created. Ship this file with every kiosk (kiosk init --root): {path}", path=trusted))
@@ -106,11 +122,42 @@ def publish(content_dir: str, repo: str, keys: str) -> None:
 @_KEYS
 def refresh(repo: str, keys: str) -> None:
     """Re-sign the timestamp (run nightly) and renew roles close to expiry."""
+    repository = Repository(Path(repo), Path(keys))
     try:
-        renewed = Repository(Path(repo), Path(keys)).refresh()
+        renewed = repository.refresh()
+        root_expires = repository.root().signed.expires
     except (RepositoryError, SigningKeyError) as error:
         _fail(error)
     click.echo(tr("Re-signed: {roles}", roles=", ".join(renewed)))
+    if root_expires - datetime.now(UTC) < ROOT_WARNING_AHEAD:
+        click.secho(
+            tr("WARNING: the root expires on {date}; kiosks stop updating then. Renew it with the offline root "
+               "keys: kiosk county rotate --repo REPO --keys KEYS --root-keys ROOT_KEYS",
+               date=f"{root_expires:%Y-%m-%d}"),
+            fg="red", err=True,
+        )  # fmt: skip
+
+
+@county.command()
+@_REPO
+@_KEYS
+@click.option("--root-keys", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder holding the current root keys (from offline storage).")  # fmt: skip
+@click.option("--replace", multiple=True, type=click.Choice(ROLES),
+              help="Also replace this role's keys (repeat for several); old keys move to retired-v<N>/.")  # fmt: skip
+def rotate(repo: str, keys: str, root_keys: str, replace: tuple[str, ...]) -> None:
+    """Sign a new root version with a fresh expiry, replacing keys if asked."""
+    try:
+        done = rotate_keys(Repository(Path(repo), Path(keys)), Path(root_keys), replace)
+    except (RepositoryError, SigningKeyError, FileExistsError) as error:
+        _fail(error)
+    click.echo(tr("Root version {version} signed; it expires on {date}. Kiosks take it on their next sync.",
+                  version=done.root_version, date=f"{done.expires:%Y-%m-%d}"))  # fmt: skip
+    if done.replaced:
+        click.echo(tr("New keys for: {roles}", roles=", ".join(done.replaced)))
+    if "root" in done.replaced:
+        click.secho(tr("WARNING: new root keys are in {folder}. Move them to offline storage now.", folder=root_keys),
+                    fg="red", err=True)  # fmt: skip
 
 
 @county.command("export-usb")

@@ -30,7 +30,8 @@ class SigningKeyError(Exception):
     """A key file is missing or unreadable."""
 
 
-def _write_private(path: Path, signer: CryptoSigner) -> None:
+def write(path: Path, signer: CryptoSigner) -> None:
+    """Write *signer*'s private key to *path*, readable by its owner only (never overwriting a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
@@ -40,7 +41,7 @@ def _write_private(path: Path, signer: CryptoSigner) -> None:
 def generate(path: Path) -> CryptoSigner:
     """Make a new Ed25519 key and write it to *path* (never overwriting one)."""
     signer = CryptoSigner.generate_ed25519()
-    _write_private(path, signer)
+    write(path, signer)
     return signer
 
 

@@ -17,7 +17,9 @@ most of the bytes of a small update.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,8 +44,10 @@ from .bundle import MEDIA_PREFIX, ScopeBundle, build_bundles, canonical, manifes
 from .content import County
 from .i18n import tr
 
-EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}
-RENEW_WITHIN = timedelta(days=14)  # refresh re-signs online roles this close to expiry
+EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}  # defaults; init may choose others
+RENEW_WITHIN = timedelta(days=14)  # refresh re-signs online roles this close to expiry (or half their life)
+MAX_EXPIRY_DAYS = 3650
+SETTINGS = "repository.json"  # the county's choices for this repository (not signed, not served to kiosks)
 SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
 
 
@@ -111,13 +115,30 @@ class Repository:
         directory, _, name = path.rpartition("/")
         return self.targets / directory / f"{info.hashes['sha256']}.{name}"
 
+    def expiry_days(self) -> dict[str, int]:
+        """Return how many days each role's metadata stays valid once signed."""
+        try:
+            chosen = json.loads((self.path / SETTINGS).read_text(encoding="utf-8"))["expiry_days"]
+        except FileNotFoundError:
+            chosen = {}
+        return {**EXPIRY_DAYS, **chosen}
+
+    def expires(self, role: str, now: datetime) -> datetime:
+        return now + timedelta(days=self.expiry_days()[role])
+
+    def renew_due(self, role: str, expires: datetime, now: datetime) -> bool:
+        """Tell whether metadata of *role* expiring at *expires* should be signed again now."""
+        return expires - now < min(RENEW_WITHIN, timedelta(days=self.expiry_days()[role]) / 2)
+
     # --- writing -----------------------------------------------------------------------------
-    def _signer(self, role: str) -> CryptoSigner:
+    def signer(self, role: str) -> CryptoSigner:
+        """Load the online key of *role* (targets, snapshot or timestamp)."""
         if self.keys is None:
             raise RepositoryError(tr("the {role} key is needed: give --keys", role=role))
         return keyfiles.load(keyfiles.online_key_path(self.keys, role))
 
-    def _write(self, metadata: Metadata[Any], name: str, signers: list[CryptoSigner]) -> None:
+    def write_metadata(self, metadata: Metadata[Any], name: str, signers: list[CryptoSigner]) -> None:
+        """Sign *metadata* with *signers* and write it as metadata/*name*, atomically."""
         metadata.signatures.clear()
         for signer in signers:
             metadata.sign(signer, append=True)
@@ -137,10 +158,11 @@ class Repository:
             temporary.replace(file)
         return info
 
-    def _sign_snapshot_and_timestamp(self, snapshot: Metadata[Snapshot], now: datetime, bump: bool = True) -> int:
+    def sign_snapshot_and_timestamp(self, snapshot: Metadata[Snapshot], now: datetime, bump: bool = True) -> int:
+        """Sign *snapshot* (as a new version) and a timestamp naming it; return the snapshot version."""
         snapshot.signed.version += bump
-        snapshot.signed.expires = now + timedelta(days=EXPIRY_DAYS["snapshot"])
-        self._write(snapshot, f"{snapshot.signed.version}.snapshot.json", [self._signer("snapshot")])
+        snapshot.signed.expires = self.expires("snapshot", now)
+        self.write_metadata(snapshot, f"{snapshot.signed.version}.snapshot.json", [self.signer("snapshot")])
         self._sign_timestamp(snapshot.signed.version, now)
         return snapshot.signed.version
 
@@ -149,16 +171,21 @@ class Repository:
         timestamp = Metadata(
             Timestamp(
                 version=previous + 1,
-                expires=now + timedelta(days=EXPIRY_DAYS["timestamp"]),
+                expires=self.expires("timestamp", now),
                 snapshot_meta=MetaFile(version=snapshot_version),
                 unrecognized_fields={SIGNED_AT: now.isoformat().replace("+00:00", "Z")},
             )
         )
-        self._write(timestamp, "timestamp.json", [self._signer("timestamp")])
+        self.write_metadata(timestamp, "timestamp.json", [self.signer("timestamp")])
 
     # --- the county's commands -----------------------------------------------------------------
     def init(
-        self, root_keys: Path, root_key_count: int = 1, root_threshold: int = 1, now: datetime | None = None
+        self,
+        root_keys: Path,
+        root_key_count: int = 1,
+        root_threshold: int = 1,
+        now: datetime | None = None,
+        expiry_days: Mapping[str, int] | None = None,
     ) -> Path:
         """Create keys and an empty repository; return the root file kiosks must ship with."""
         if self.exists():
@@ -167,8 +194,16 @@ class Repository:
             raise RepositoryError(tr("the root threshold must be between 1 and the number of root keys"))
         if self.keys is None:
             raise RepositoryError(tr("give --keys"))
+        for role, days in (expiry_days or {}).items():
+            if role not in EXPIRY_DAYS or not 1 <= days <= MAX_EXPIRY_DAYS:
+                raise RepositoryError(
+                    tr("expiry {role}={days}: give a role (root, targets, snapshot or timestamp) and 1 to {most} days",
+                       role=role, days=days, most=MAX_EXPIRY_DAYS)
+                )  # fmt: skip
         now = now or _now()
-        root = Root(expires=now + timedelta(days=EXPIRY_DAYS["root"]), consistent_snapshot=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / SETTINGS).write_text(json.dumps({"expiry_days": dict(expiry_days or {})}), encoding="utf-8")
+        root = Root(expires=self.expires("root", now), consistent_snapshot=True)
         root_signers = [keyfiles.generate(Path(root_keys) / f"root-{n}.pem") for n in range(1, root_key_count + 1)]
         keyfiles.write_root_warning(Path(root_keys))
         for signer in root_signers:
@@ -178,12 +213,12 @@ class Repository:
             root.add_key(keyfiles.generate(keyfiles.online_key_path(self.keys, role)).public_key, role)
         self.metadata.mkdir(parents=True, exist_ok=True)
         self.targets.mkdir(parents=True, exist_ok=True)
-        self._write(Metadata(root), "1.root.json", root_signers)
-        targets = Targets(expires=now + timedelta(days=EXPIRY_DAYS["targets"]))
+        self.write_metadata(Metadata(root), "1.root.json", root_signers)
+        targets = Targets(expires=self.expires("targets", now))
         targets.delegations = Delegations(keys={}, roles={})
-        self._write(Metadata(targets), "1.targets.json", [self._signer("targets")])
+        self.write_metadata(Metadata(targets), "1.targets.json", [self.signer("targets")])
         snapshot = Metadata(Snapshot(version=1, meta={"targets.json": MetaFile(version=1)}))
-        self._sign_snapshot_and_timestamp(snapshot, now, bump=False)
+        self.sign_snapshot_and_timestamp(snapshot, now, bump=False)
         return self.metadata / "1.root.json"
 
     def publish(self, county: County, now: datetime | None = None) -> PublishResult:
@@ -224,17 +259,17 @@ class Repository:
             snapshot.signed.meta[f"{role}.json"] = MetaFile(version=version)
         if {role: delegated.paths for role, delegated in delegations.roles.items()} != paths:
             # Only a new, moved or removed scope changes the top-level role; kiosks then fetch it again.
-            key = self._signer("targets").public_key
+            key = self.signer("targets").public_key
             delegations.keys = {key.keyid: key}
             delegations.roles = {
                 role: DelegatedRole(role, [key.keyid], 1, True, paths=role_paths)
                 for role, role_paths in sorted(paths.items())
             }
             top.signed.version += 1
-            top.signed.expires = now + timedelta(days=EXPIRY_DAYS["targets"])
-            self._write(top, f"{top.signed.version}.targets.json", [self._signer("targets")])
+            top.signed.expires = self.expires("targets", now)
+            self.write_metadata(top, f"{top.signed.version}.targets.json", [self.signer("targets")])
             snapshot.signed.meta["targets.json"] = MetaFile(version=top.signed.version)
-        result.version = self._sign_snapshot_and_timestamp(snapshot, now)
+        result.version = self.sign_snapshot_and_timestamp(snapshot, now)
         return result
 
     def _old_role(self, role: str, snapshot: Metadata[Snapshot]) -> Metadata[Targets] | None:
@@ -245,11 +280,11 @@ class Repository:
         role = Metadata(
             Targets(
                 version=(old.signed.version if old else 0) + 1,
-                expires=now + timedelta(days=EXPIRY_DAYS["targets"]),
+                expires=self.expires("targets", now),
                 targets=targets,
             )
         )
-        self._write(role, f"{role.signed.version}.{name}.json", [self._signer("targets")])
+        self.write_metadata(role, f"{role.signed.version}.{name}.json", [self.signer("targets")])
         return {name: role.signed.version}
 
     def _publish_scope(
@@ -292,6 +327,17 @@ class Repository:
         )
         return self._sign_role(name, old, infos, now)
 
+    def resign_role(self, role: str, snapshot: Metadata[Snapshot], now: datetime,
+                    change: Callable[[Targets], None] | None = None) -> None:  # fmt: skip
+        """Sign targets metadata *role* again as a new version (after *change*), and note it in *snapshot*."""
+        metadata = self.role(role, snapshot)
+        if change is not None:
+            change(metadata.signed)
+        metadata.signed.version += 1
+        metadata.signed.expires = self.expires("targets", now)
+        self.write_metadata(metadata, f"{metadata.signed.version}.{role}.json", [self.signer("targets")])
+        snapshot.signed.meta[f"{role}.json"] = MetaFile(version=metadata.signed.version)
+
     def refresh(self, now: datetime | None = None) -> list[str]:
         """Re-sign the timestamp, and any online role close to expiry; return what was re-signed."""
         now = now or _now()
@@ -299,15 +345,11 @@ class Repository:
         renewed = []
         for name in sorted(snapshot.signed.meta):
             role = name.removesuffix(".json")
-            metadata = self.role(role, snapshot)
-            if metadata.signed.expires - now < RENEW_WITHIN:
-                metadata.signed.version += 1
-                metadata.signed.expires = now + timedelta(days=EXPIRY_DAYS["targets"])
-                self._write(metadata, f"{metadata.signed.version}.{role}.json", [self._signer("targets")])
-                snapshot.signed.meta[name] = MetaFile(version=metadata.signed.version)
+            if self.renew_due("targets", self.role(role, snapshot).signed.expires, now):
+                self.resign_role(role, snapshot, now)
                 renewed.append(role)
-        if renewed or snapshot.signed.expires - now < RENEW_WITHIN:
-            self._sign_snapshot_and_timestamp(snapshot, now)
+        if renewed or self.renew_due("snapshot", snapshot.signed.expires, now):
+            self.sign_snapshot_and_timestamp(snapshot, now)
             renewed.append("snapshot")
         else:
             self._sign_timestamp(snapshot.signed.version, now)

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -221,6 +222,34 @@ def test_command_line_round_trip(tmp_path: Path) -> None:
     human = runner.invoke(main, ["sync", "--data", str(data)])
     assert human.exit_code == 0 and "checking the county's signed metadata" in human.output
     assert "unchanged: version 2" in human.output
+
+
+def test_county_chooses_expiry_renews_the_root_and_is_warned_in_time(tmp_path: Path) -> None:
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    repo, keys = tmp_path / "repo", tmp_path / "keys"
+    base = ["--repo", str(repo), "--keys", str(keys)]
+    wrong = runner.invoke(main, ["county", "init", *base, "--expires", "timestamp=soon"])
+    assert wrong.exit_code != 0 and "ROLE=DAYS" in wrong.output and not repo.exists()
+    unknown = runner.invoke(main, ["county", "init", *base, "--expires", "everything=3"])
+    assert unknown.exit_code != 0 and "give a role" in unknown.output
+    assert not repo.exists() and not keys.exists(), "a refused init leaves nothing behind"
+
+    created = runner.invoke(main, ["county", "init", *base, "--expires", "timestamp=3", "--expires", "root=30"])
+    assert created.exit_code == 0, created.output
+    timestamp = json.loads((repo / "metadata" / "timestamp.json").read_text())["signed"]["expires"]
+    left = datetime.fromisoformat(timestamp.replace("Z", "+00:00")) - datetime.now(UTC)
+    assert timedelta(days=2) < left <= timedelta(days=3)
+    refreshed = runner.invoke(main, ["county", "refresh", *base])
+    assert refreshed.exit_code == 0 and "WARNING: the root expires on" in refreshed.output
+
+    renewed = runner.invoke(
+        main, ["county", "rotate", *base, "--root-keys", str(keys / "root"), "--replace", "snapshot"]
+    )
+    assert renewed.exit_code == 0, renewed.output
+    assert "Root version 2 signed" in renewed.output and "New keys for: snapshot" in renewed.output
+    assert (repo / "metadata" / "2.root.json").exists() and (keys / "online" / "retired-v1" / "snapshot.pem").exists()
+    missing = runner.invoke(main, ["county", "rotate", *base, "--root-keys", str(tmp_path)])
+    assert missing.exit_code != 0 and "0 of the current root keys" in missing.output
 
 
 def run_on_a_terminal(command: list[str], env: dict[str, str]) -> tuple[int, str, str]:

@@ -25,6 +25,8 @@ from kiosk.repo_server import RepositoryApp
 from sync import keys as keyfiles
 from sync.fetcher import CHUNK
 from sync.install import current_database
+from sync.repository import RepositoryError
+from sync.rotation import rotate
 from sync.updater import SyncResult, init_kiosk, read_status, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving
@@ -311,32 +313,27 @@ def test_metadata_signed_with_an_unknown_key_is_refused(county_repo: CountyRepo,
 
 # --- 7. a legitimate root key rotation ------------------------------------------------------------
 def test_root_rotation_is_followed_and_the_old_key_refused(county_repo: CountyRepo, kiosk_data: Path) -> None:
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)
     metadata = metadata_dir(county_repo)
+    old_root_key = keyfiles.load(county_repo.keys / "root" / "root-1.pem")
+    old_timestamp_key = online_key(county_repo, "timestamp")
     with serving(RepositoryApp(county_repo.path)) as url:
         first_sync(kiosk_data, url, now)
 
         # The county takes its root key out of the safe and replaces the root key and the timestamp key.
-        old_root_key = keyfiles.load(county_repo.keys / "root" / "root-1.pem")
-        new_root_key = CryptoSigner.generate_ed25519()
-        timestamp_path = keyfiles.online_key_path(county_repo.keys, "timestamp")
-        old_timestamp_key = keyfiles.load(timestamp_path)
-        timestamp_path.unlink()
-        new_timestamp_key = keyfiles.generate(timestamp_path)
-        root: Metadata[Root] = read_metadata(metadata / "1.root.json")
-        root.signed.version = 2
-        root.signed.expires = (now + timedelta(days=365)).replace(microsecond=0)
-        root.signed.revoke_key(old_root_key.public_key.keyid, "root")
-        root.signed.add_key(new_root_key.public_key, "root")
-        root.signed.revoke_key(old_timestamp_key.public_key.keyid, "timestamp")
-        root.signed.add_key(new_timestamp_key.public_key, "timestamp")
-        # Signed by the old root key (trusted by kiosks now) and the new one (trusted from now on).
-        write_signed(metadata / "2.root.json", root, [old_root_key, new_root_key])
+        done = rotate(county_repo.repository, county_repo.keys / "root", ["root", "timestamp"], now=now)
+        assert (done.root_version, done.replaced) == (2, ["root", "timestamp"])
+        new_root_key = keyfiles.load(county_repo.keys / "root" / "root-1.pem")
+        assert new_root_key.public_key.keyid != old_root_key.public_key.keyid
+        assert (county_repo.keys / "root" / "retired-v1" / "root-1.pem").exists(), "the old key is kept aside"
         new_name = publish_change(county_repo, VILLAGE_POWER, now + DAY)  # timestamp signed with the new key
 
         rotated = sync_kiosk(kiosk_data, url, now=now + DAY)
-        assert (rotated.outcome, rotated.version, rotated.error) == ("updated", 3, None), rotated
-        assert read_metadata(kiosk_data / "tuf" / "metadata" / "root.json").signed.version == 2
+        assert (rotated.outcome, rotated.error) == ("updated", None), rotated
+        trusted: Metadata[Root] = read_metadata(kiosk_data / "tuf" / "metadata" / "root.json")
+        assert trusted.signed.version == 2 and set(trusted.signed.roles["root"].keyids) == {
+            new_root_key.public_key.keyid
+        }
         assert_shows(kiosk_data, rotated, VILLAGE_POWER, new_name)
 
         # Whoever still holds the retired timestamp key can no longer sign for the county.
@@ -346,6 +343,48 @@ def test_root_rotation_is_followed_and_the_old_key_refused(county_repo: CountyRe
         result = sync_kiosk(kiosk_data, url, now=now + DAY)
     assert_refused(result, kiosk_data, rotated, "not signed by the county's keys", "timestamp")
     assert_shows(kiosk_data, rotated, VILLAGE_POWER, new_name)
+
+
+def test_a_new_targets_key_re_signs_every_scope_and_kiosks_follow(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    old_targets_key = online_key(county_repo, "targets")
+    first_sync(kiosk_data, now=now)
+    rotate(county_repo.repository, county_repo.keys / "root", ["targets"], now=now)
+    new_key = online_key(county_repo, "targets").public_key.keyid
+    assert new_key != old_targets_key.public_key.keyid
+    repository = county_repo.repository
+    delegations = repository.role("targets").signed.delegations
+    assert delegations is not None and delegations.roles is not None
+    assert set(delegations.keys) == {new_key} and all(r.keyids == [new_key] for r in delegations.roles.values())
+    new_name = publish_change(county_repo, VILLAGE_POWER, now + DAY)
+    result = sync_kiosk(kiosk_data, now=now + DAY)
+    assert (result.outcome, result.error) == ("updated", None), result
+    assert_shows(kiosk_data, result, VILLAGE_POWER, new_name)
+
+
+def test_renewing_the_root_alone_gives_kiosks_a_later_expiry(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    first_sync(kiosk_data, now=now)
+    later = now + timedelta(days=300)
+    county_repo.repository.refresh(now=later)
+    done = rotate(county_repo.repository, county_repo.keys / "root", now=later)
+    assert done.replaced == [] and done.expires == later + timedelta(days=365)
+    result = sync_kiosk(kiosk_data, now=later)
+    assert result.outcome in ("updated", "unchanged") and result.error is None, result
+    assert read_metadata(kiosk_data / "tuf" / "metadata" / "root.json").signed.expires == done.expires
+    # Past the first root's expiry the kiosk goes on syncing on the renewed one.
+    county_repo.repository.refresh(now=now + timedelta(days=400))
+    assert sync_kiosk(kiosk_data, now=now + timedelta(days=400)).error is None
+
+
+def test_a_root_cannot_be_renewed_without_enough_of_its_keys(county_repo: CountyRepo, tmp_path: Path) -> None:
+    before = sorted(p.name for p in metadata_dir(county_repo).iterdir())
+    stranger = tmp_path / "not-the-root-keys"
+    keyfiles.generate(stranger / "root-1.pem")
+    with pytest.raises(RepositoryError, match="0 of the current root keys"):
+        rotate(county_repo.repository, stranger, ["timestamp"])
+    assert sorted(p.name for p in metadata_dir(county_repo).iterdir()) == before, "nothing was signed"
+    assert not list(county_repo.keys.rglob("*.new")), "and no key was made"
 
 
 # --- 8. the kiosk clock far behind (a flat CMOS battery) ------------------------------------------
