@@ -136,8 +136,11 @@ def status(as_json: bool, data: str | None) -> None:
         "next_sync": tr("next scheduled sync"),
         "disk_free_bytes": tr("disk free"),
     }
+    outcomes = {"updated": tr("updated"), "unchanged": tr("unchanged"), "failed": tr("failed")}
     for key, label in labels.items():
         value = report[key]
+        if key == "last_outcome":
+            value = outcomes.get(value, value)
         if key == "disk_free_bytes":
             value = f"{value / 2**30:.1f} GB"
         click.echo(f"{label}: {value if value is not None else '-'}")
