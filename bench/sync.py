@@ -13,6 +13,7 @@ a fresh kiosk: the time and peak RSS of installing 10,000 items.
 
 Usage, from the repository root (needs Debian's rsync):
     .venv/bin/python -m bench.sync [--powers 5000] [--notices 5000] [--photo-share 0.1] [--seed 1]
+                                   [--county-share 1.0]
 """
 
 from __future__ import annotations
@@ -257,16 +258,18 @@ def tree_size(folder: Path) -> str:
     return f"{len(files):,} files, {sum(f.stat().st_size for f in files) / 2**20:.1f} MB"
 
 
-def benchmark(powers: int, notices: int, photo_share: float, seed: int) -> int:
+def benchmark(powers: int, notices: int, photo_share: float, seed: int, county_share: float | None = None) -> int:
     from kiosk.repo_server import RepositoryApp
 
     changed = max(1, (powers + notices) // 100)
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-sync-") as temporary:
         root = Path(temporary)
-        main = make_county(root, "main", powers, notices, seed, photo_share)
+        main = make_county(root, "main", powers, notices, seed, photo_share, county_share)
         wide = make_county(root, "wide", powers, notices, seed, photo_share, county_share=1.0)
-        print(f"county of {powers:,} power items and {notices:,} notices, photos on {photo_share:.0%} of the notices"
-              f" (seed {seed}): source {tree_size(main.source)}, repository {tree_size(main.repo)}")  # fmt: skip
+        share = "50% of powers, 40% of notices" if county_share is None else f"{county_share:.0%} of items"
+        print(f"county of {powers:,} power items and {notices:,} notices ({share} county-wide), photos on"
+              f" {photo_share:.0%} of the notices (seed {seed}):"
+              f" source {tree_size(main.source)}, repository {tree_size(main.repo)}")  # fmt: skip
         print(f"village {main.village['name']} ({main.village['code']}) sees {view_size(main)}")
         one = next(f for f in sorted((main.source / "powers").glob("*.yaml")) if scope_of(f) == "county")
         edits = items_to_edit(main.source, changed, seed, skip=one)
@@ -337,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notices", type=int, default=5000, help="notices in the county (default 5000)")
     parser.add_argument("--photo-share", type=float, default=0.1, help="share of notices with photos (default 0.1)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the county and the edits (default 1)")
+    parser.add_argument(
+        "--county-share", type=float, help="share of county-wide items (default 0.5 of powers, 0.4 of notices)"
+    )
     parser.add_argument("--kiosk", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.kiosk:
@@ -350,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return benchmark(args.powers, args.notices, args.photo_share, args.seed)
+    return benchmark(args.powers, args.notices, args.photo_share, args.seed, args.county_share)
 
 
 if __name__ == "__main__":
