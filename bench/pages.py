@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from bench.wire import verdict
+from bench.wire import stop_process, verdict
 
 STATIC_PREFIX = "/_bench_static/"
 P95_TARGET_MS = 20.0
@@ -123,18 +123,9 @@ def start_server(data_dir: Path, static_dir: Path) -> tuple[subprocess.Popen[str
     ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
     line = process.stdout.readline() if ready else ""
     if not line.strip().isdigit():
-        stop_server(process)
+        stop_process(process)
         raise RuntimeError(f"the kiosk did not start within {START_TIMEOUT_S:.0f} s (exit code {process.returncode})")
     return process, int(line)
-
-
-def stop_server(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -249,7 +240,7 @@ def benchmark(powers: int, notices: int, seed: int, count: int) -> None:
             memory, requests = memory_mb(process.pid), client.requests
         finally:
             client.close()
-            stop_server(process)
+            stop_process(process)
     print()
     print_table(results)
     print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))

@@ -144,6 +144,16 @@ def serving(app: WSGIApp, threads: int = 4) -> Iterator[int]:
             raise RuntimeError("the server on 127.0.0.1 did not stop")
 
 
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Stop a server process: politely, then for sure."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 # --- the rsync baseline -------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as probe:
@@ -172,12 +182,7 @@ def rsync_daemon(tree: Path, work: Path) -> Iterator[str]:
             time.sleep(0.05)
         yield f"rsync://127.0.0.1:{port}/county/"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 @dataclass
