@@ -225,9 +225,6 @@ class Repository:
         """Publish *county*'s content; unchanged scopes keep their version, no change publishes nothing."""
         now = now or _now()
         snapshot = self.snapshot()
-        top = self.role("targets", snapshot)
-        delegations = top.signed.delegations
-        assert delegations is not None and delegations.roles is not None
         bundles = build_bundles(county)
         paths = {role_of(scope): [f"{scope}/*"] for scope in bundles}
         paths |= {media_role_of(scope): [f"{scope}/media/*"] for scope, bundle in bundles.items() if bundle.photos}
@@ -257,18 +254,9 @@ class Repository:
             return result
         for role, version in signed.items():
             snapshot.signed.meta[f"{role}.json"] = MetaFile(version=version)
-        if {role: delegated.paths for role, delegated in delegations.roles.items()} != paths:
+        if self.delegated_paths(snapshot) != paths:
             # Only a new, moved or removed scope changes the top-level role; kiosks then fetch it again.
-            key = self.signer("targets").public_key
-            delegations.keys = {key.keyid: key}
-            delegations.roles = {
-                role: DelegatedRole(role, [key.keyid], 1, True, paths=role_paths)
-                for role, role_paths in sorted(paths.items())
-            }
-            top.signed.version += 1
-            top.signed.expires = self.expires("targets", now)
-            self.write_metadata(top, f"{top.signed.version}.targets.json", [self.signer("targets")])
-            snapshot.signed.meta["targets.json"] = MetaFile(version=top.signed.version)
+            self.delegate(paths, snapshot, now)
         result.version = self.sign_snapshot_and_timestamp(snapshot, now)
         return result
 
@@ -337,6 +325,22 @@ class Repository:
         metadata.signed.expires = self.expires("targets", now)
         self.write_metadata(metadata, f"{metadata.signed.version}.{role}.json", [self.signer("targets")])
         snapshot.signed.meta[f"{role}.json"] = MetaFile(version=metadata.signed.version)
+
+    def delegated_paths(self, snapshot: Metadata[Snapshot]) -> dict[str, list[str]]:
+        """Return each delegated role and the target paths it is trusted for."""
+        delegations = self.role("targets", snapshot).signed.delegations
+        assert delegations is not None and delegations.roles is not None
+        return {role: delegated.paths or [] for role, delegated in delegations.roles.items()}
+
+    def delegate(self, paths: Mapping[str, list[str]], snapshot: Metadata[Snapshot], now: datetime) -> None:
+        """Sign a new top-level targets role that trusts the targets key for each role's *paths*."""
+        key = self.signer("targets").public_key
+
+        def change(targets: Targets) -> None:
+            roles = {role: DelegatedRole(role, [key.keyid], 1, True, paths=p) for role, p in sorted(paths.items())}
+            targets.delegations = Delegations(keys={key.keyid: key}, roles=roles)
+
+        self.resign_role("targets", snapshot, now, change)
 
     def refresh(self, now: datetime | None = None) -> list[str]:
         """Re-sign the timestamp, and any online role close to expiry; return what was re-signed."""

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from securesystemslib.signer import CryptoSigner
-from tuf.api.metadata import Targets
 
 from . import keys as keyfiles
 from .i18n import tr
@@ -94,16 +93,8 @@ def rotate(
     if set(replace) & set(keyfiles.ONLINE_ROLES):
         snapshot = repository.snapshot()
         if "targets" in replace:
-            key = repository.signer("targets").public_key
             for name in sorted(snapshot.signed.meta.keys() - {"targets.json"}):
                 repository.resign_role(name.removesuffix(".json"), snapshot, now)
-
-            def delegate_to_new_key(targets: Targets) -> None:
-                assert targets.delegations is not None and targets.delegations.roles is not None
-                targets.delegations.keys = {key.keyid: key}
-                for delegated in targets.delegations.roles.values():
-                    delegated.keyids = [key.keyid]
-
-            repository.resign_role("targets", snapshot, now, delegate_to_new_key)
+            repository.delegate(repository.delegated_paths(snapshot), snapshot, now)
         repository.sign_snapshot_and_timestamp(snapshot, now)
     return Rotation(root.signed.version, root.signed.expires, sorted(replace))
