@@ -11,7 +11,7 @@ import click
 from sync.content import ContentInvalid, County, load_county
 from sync.i18n import tr
 from sync.keys import SigningKeyError
-from sync.repository import Repository, RepositoryError, describe
+from sync.repository import PublishResult, Repository, RepositoryError
 from sync.rotation import ROLES
 from sync.rotation import rotate as rotate_keys
 
@@ -190,3 +190,22 @@ def serve_repository(repo: str, host: str, port: int) -> None:
         _fail(RepositoryError(tr("{path} is not a county repository (run kiosk county init)", path=repo)))
     click.echo(tr("Serving {repo} at http://{host}:{port}/", repo=repo, host=host, port=port))
     serve(RepositoryApp(Path(repo)), host=host, port=port, ident="county")
+
+
+def describe(result: PublishResult) -> str:
+    """Say what a publish did, for the county officer."""
+    if result.version is None:
+        return tr("No change: the repository already holds this content; nothing was published.")
+    lines = [tr("Published version {version}.", version=result.version)]
+    for change in result.changes:
+        line = tr(
+            "  {scope}: {added} added, {changed} changed, {removed} removed",
+            scope=change.scope,
+            added=change.added,
+            changed=change.changed,
+            removed=change.removed,
+        )
+        if change.photos:
+            line += tr("; photos added, replaced or removed: {photos}", photos=change.photos)
+        lines.append(line)
+    return "\n".join(lines)

@@ -47,7 +47,7 @@ from .i18n import tr
 EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}  # defaults; init may choose others
 RENEW_WITHIN = timedelta(days=14)  # refresh re-signs online roles this close to expiry (or half their life)
 MAX_EXPIRY_DAYS = 3650
-SETTINGS = "repository.json"  # the county's choices for this repository (not signed, not served to kiosks)
+SETTINGS = "repository.json"  # the county's choices for this repository (not signed; kiosks never read it)
 SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
 
 
@@ -390,22 +390,3 @@ def _item_digests(repository: Repository, role: Metadata[Targets]) -> dict[str, 
             for item in read_shard(repository.target_file(path, info).read_bytes()):
                 digests[f"{item['kind']}/{item['id']}"] = hashlib.sha256(canonical(item)).hexdigest()
     return digests
-
-
-def describe(result: PublishResult) -> str:
-    """Say what a publish did, for the county officer."""
-    if result.version is None:
-        return tr("No change: the repository already holds this content; nothing was published.")
-    lines = [tr("Published version {version}.", version=result.version)]
-    for change in result.changes:
-        line = tr(
-            "  {scope}: {added} added, {changed} changed, {removed} removed",
-            scope=change.scope,
-            added=change.added,
-            changed=change.changed,
-            removed=change.removed,
-        )
-        if change.photos:
-            line += tr("; photos added, replaced or removed: {photos}", photos=change.photos)
-        lines.append(line)
-    return "\n".join(lines)

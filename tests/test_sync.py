@@ -20,11 +20,11 @@ from click.testing import CliRunner
 
 from kiosk import create_app
 from kiosk.cli import main
+from kiosk.cli_county import describe
 from kiosk.repo_server import RepositoryApp
 from sync.content import ContentInvalid
 from sync.database import database_version
 from sync.install import current_database, read_state
-from sync.repository import describe
 from sync.updater import init_kiosk, sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.servers import FaultInjector, serving
