@@ -152,6 +152,8 @@ class _Sync:
 
     def fetch(self, wanted: list[tuple[TargetFile, Path]]) -> None:
         missing = [(i, p) for i, p in wanted if self.updater.find_cached_target(i, str(p)) is None]
+        if not missing:
+            return
         need = sum(info.length for info, _path in missing)
         free = shutil.disk_usage(self.data_dir).free
         if need * 3 + DISK_MARGIN > free:

@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +17,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from kiosk import create_app
@@ -166,6 +168,23 @@ def test_a_village_notice_change_reaches_only_that_village(county_repo: CountyRe
     county_repo.publish()
     assert sync_kiosk(mine).outcome == "updated"
     assert sync_kiosk(theirs).outcome == "unchanged"
+
+
+def test_a_full_disk_is_found_before_downloading_and_the_content_stays(
+    county_repo: CountyRepo, kiosk_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    had = sync_kiosk(kiosk_data)
+    county_repo.edit("powers/dibao-shenqing.yaml", "name: 最低生活保障申请", "name: 最低生活保障（低保）申请")
+    county_repo.publish()
+    real = shutil.disk_usage
+    monkeypatch.setattr("sync.updater.shutil.disk_usage", lambda path: real(path)._replace(free=10 * 2**20))
+    injector = FaultInjector(RepositoryApp(county_repo.path))
+    with serving(injector) as url:
+        result = sync_kiosk(kiosk_data, url)
+    assert result.outcome == "failed" and result.error is not None and "not enough free disk" in result.error
+    assert "10 MB free" in result.error
+    assert not [r for r in injector.requests if r["path"].startswith("/targets/") and ".shard-" in r["path"]]
+    assert (result.version, power_name(kiosk_data, "dibao-shenqing")) == (had.version, "最低生活保障申请")
 
 
 def test_publishing_unchanged_content_makes_no_new_version(county_repo: CountyRepo) -> None:
