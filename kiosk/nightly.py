@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
@@ -17,7 +20,9 @@ from typing import Any
 
 from sync.dates import DEFAULT_TIMEZONE, local_now
 from sync.i18n import tr
-from sync.updater import STATUS, read_status, sync_kiosk
+from sync.updater import STATUS, SyncResult, read_status
+
+CHILD_TIMEOUT_S = 4 * 3600  # a sync still running after this is stopped; the next night resumes it
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +55,32 @@ def next_run(now: datetime, window: tuple[time, time], rng: random.Random) -> tu
     raise AssertionError("a non-empty window always recurs within two days")
 
 
+def sync_in_child(data_dir: Path, fetcher_options: dict[str, Any]) -> SyncResult:
+    """Run `kiosk sync --json` in a child process and return its result.
+
+    The child's memory (a large county's items) goes back to the system when it ends, so the
+    screens keep their small footprint; and nothing that goes wrong in a sync can stop them.
+    """
+    env = {**os.environ, **{f"KIOSK_SYNC_{key.upper()}": str(value) for key, value in fetcher_options.items()}}
+    command = [sys.executable, "-m", "kiosk.cli", "sync", "--json", "--data", str(data_dir)]
+    try:
+        done = subprocess.run(  # noqa: S603 - our own command, no shell
+            command, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S, check=False
+        )
+        lines = done.stdout.strip().splitlines()
+        return SyncResult(**json.loads(lines[-1]))
+    except subprocess.TimeoutExpired:
+        error = tr("the sync ran longer than {hours} hours and was stopped", hours=CHILD_TIMEOUT_S // 3600)
+    except (IndexError, json.JSONDecodeError, TypeError):
+        error = tr("the sync process ended without a result (exit code {code}): {detail}",
+                   code=done.returncode, detail=done.stderr.strip()[-500:])  # fmt: skip
+    return SyncResult("failed", None, None, 0, 0, error)
+
+
 class NightlySync(threading.Thread):
     """Background thread: wait for tonight's minute, sync, record, repeat until stopped."""
 
-    def __init__(self, data_dir: Path, settings: dict[str, Any], sync: Callable[..., Any] = sync_kiosk) -> None:
+    def __init__(self, data_dir: Path, settings: dict[str, Any], sync: Callable[..., Any] = sync_in_child) -> None:
         super().__init__(name="nightly-sync", daemon=True)
         self.data_dir = Path(data_dir)
         self.window = parse_window(settings["SYNC_WINDOW"])

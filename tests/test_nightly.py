@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kiosk.nightly import NightlySync, next_run, parse_window
+from kiosk.nightly import NightlySync, next_run, parse_window, sync_in_child
 from kiosk.settings import load_settings
 from sync.updater import SyncResult, read_status
 
@@ -75,3 +75,20 @@ def test_one_sync_per_night_at_the_planned_minute_and_status_says_when(tmp_path:
     assert days == sorted(set(days)) and len(days) == 3, "exactly one sync each night"
     assert all(time(1, 0) <= call["at"].time() < time(5, 0) for call in nightly.calls)
     assert nightly.calls[0]["fetcher_options"]["attempts"] == 6, "the download settings apply"
+
+
+def test_the_nightly_sync_runs_in_a_child_process_and_reports_its_result(kiosk_data: Path) -> None:
+    result = sync_in_child(kiosk_data, {"attempts": 2, "connect_timeout": 5, "read_timeout": 5})
+    assert (result.outcome, result.version, result.error) == ("updated", 2, None), result
+    assert result.files_downloaded > 0 and read_status(kiosk_data)["last_outcome"] == "updated"
+    again = sync_in_child(kiosk_data, {"attempts": 2, "connect_timeout": 5, "read_timeout": 5})
+    assert (again.outcome, again.version) == ("unchanged", 2)
+
+
+def test_a_sync_child_that_ends_without_a_result_is_reported_as_failed(
+    kiosk_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIOSK_DEFAULT_LOCALE", "xx")  # a broken setting: the child stops before syncing
+    result = sync_in_child(kiosk_data, {"attempts": 1, "connect_timeout": 1, "read_timeout": 1})
+    assert result.outcome == "failed" and result.error is not None
+    assert "ended without a result" in result.error and "KIOSK_DEFAULT_LOCALE" in result.error
