@@ -47,7 +47,8 @@ def _existing(page: queries.Page) -> queries.Page:
 def _qr(kind: str, item_id: str) -> dict[str, Any]:
     info = queries.meta(get_db())
     url = mobile_url(info["public_base_url"], info["village_code"], kind, item_id)
-    return {"qr_url": url, "qr_svg": qr_svg(Path(current_app.config["DATA_DIR"]) / "qr", url)}
+    qr = qr_svg(Path(current_app.config["DATA_DIR"]) / "qr", url)
+    return {"qr_url": url, "qr_svg": qr, "detail_kind": kind, "detail_id": item_id}
 
 
 @bp.before_request

@@ -1,0 +1,43 @@
+"""Chinese text as pinyin: initials for keyboard-free search, tone numbers for reading aloud.
+
+pypinyin reads whole phrases, so most polyphonic characters come out right (重大 zhòng, 重新
+chóng, 会计 kuài); the phrases below fix the ones it misreads in village texts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pypinyin import Style, lazy_pinyin, load_phrases_dict
+
+_PHRASES = {
+    "还款": [["huán"], ["kuǎn"]],
+    "还贷": [["huán"], ["dài"]],
+    "归还": [["guī"], ["huán"]],
+    "退还": [["tuì"], ["huán"]],
+    "偿还": [["cháng"], ["huán"]],
+    "返还": [["fǎn"], ["huán"]],
+}
+load_phrases_dict(_PHRASES)
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def is_han(character: str) -> bool:
+    return bool(_HAN.fullmatch(character))
+
+
+def initials(text: str) -> str:
+    """Return the pinyin initial of every Chinese character, lower case: '低保申请' -> 'dbsq'.
+
+    Latin letters and digits are kept (lower case); everything else is dropped.
+    """
+    letters = []
+    for part in lazy_pinyin(text, style=Style.FIRST_LETTER, errors=lambda chars: list(chars)):
+        letters.append("".join(ch for ch in part.lower() if ch.isascii() and ch.isalnum()))
+    return "".join(letters)
+
+
+def tone_syllables(text: str) -> list[str]:
+    """Return *text* as tone-numbered syllables ('zhong4', neutral tone 5); other text as it is."""
+    return lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, errors="default")
