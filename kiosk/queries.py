@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from sync.search import is_initials, phrase
+
 DOMAINS = {"party": "党务", "village": "村务", "finance": "财务", "government": "政务"}
 CONTACT_KINDS = ("supervision", "hotline", "office")
 
@@ -120,3 +122,39 @@ def contacts(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     for row in db.execute(f"select * from contacts order by {nearest_first}, position"):  # noqa: S608 - fixed text
         grouped.setdefault(row["kind"], []).append(dict(row))
     return grouped
+
+
+_SEARCH_CAP = 500  # index rows a text query reads at most per field: it stops early, never sorts thousands
+_BY_INITIALS = """
+select kind, item_id, title, 'title' as matched from search_items
+where instr(initials, :q) and (published_at is null or published_at <= :now)
+order by instr(' ' || initials, ' ' || :q) = 0, rowid limit :limit"""
+_BY_TEXT = {
+    # Display order is rowid order, so the capped subquery keeps the first hits.
+    field: f"""
+select kind, item_id, title, '{field}' as matched from search_items
+where rowid in (select rowid from {table} where {table} match :match limit :cap)
+  and (published_at is null or published_at <= :now)
+order by rowid limit :limit"""  # noqa: S608 - field and table are the literals below
+    for field, table in (("title", "search_titles"), ("body", "search_bodies"))
+}
+
+
+def search(db: sqlite3.Connection, query: str, now: str, limit: int = 30) -> list[dict[str, Any]]:
+    """Find items by pinyin initials ('dbsq') or by Chinese text of any length; title matches first.
+
+    Each result: kind, item_id, title, and where it matched ('title' or 'body').
+    """
+    query = query.strip().lower()
+    if is_initials(query):  # titles whose initials start with the query first, then those containing it
+        rows = db.execute(_BY_INITIALS, {"q": query, "now": now, "limit": limit}).fetchall()
+        return [dict(row) for row in rows]
+    match = phrase(query)
+    if match is None:
+        return []
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for sql in _BY_TEXT.values():
+        parameters = {"match": match, "now": now, "cap": _SEARCH_CAP, "limit": limit + len(found)}
+        for row in db.execute(sql, parameters):
+            found.setdefault((row["kind"], row["item_id"]), dict(row))
+    return list(found.values())[:limit]

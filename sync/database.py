@@ -15,6 +15,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from .dates import DEFAULT_TIMEZONE
+from .search import SCHEMA as SEARCH_SCHEMA
+from .search import write_search_index
 
 # Categories shown in this order; others follow in the order they first appear.
 CATEGORY_ORDER = [
@@ -141,6 +143,8 @@ def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str]) -> 
             db.executescript(_SCHEMA)
             for table, rows in _rows(snapshot).items():
                 _insert_rows(db, table, rows)
+            db.executescript(SEARCH_SCHEMA)
+            write_search_index(db.conn, snapshot)
             _insert_rows(db, "media", [{"blob": b} for b in blobs])
         result = db.execute("pragma integrity_check").fetchone()[0]
         if result != "ok":

@@ -33,7 +33,7 @@ def initials(text: str) -> str:
     Latin letters and digits are kept (lower case); everything else is dropped.
     """
     letters = []
-    for part in lazy_pinyin(text, style=Style.FIRST_LETTER, errors=lambda chars: list(chars)):
+    for part in lazy_pinyin(text, style=Style.FIRST_LETTER, errors="default"):
         letters.append("".join(ch for ch in part.lower() if ch.isascii() and ch.isalnum()))
     return "".join(letters)
 
