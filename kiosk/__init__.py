@@ -53,11 +53,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
     Babel(app, locale_selector=select_locale)
 
-    from . import content_db, filters, screens
+    from . import content_db, filters, screens, slip, speech
 
     content_db.init_app(app)
     filters.init_app(app)
     app.register_blueprint(screens.bp)
+    app.register_blueprint(slip.bp)
+    app.register_blueprint(speech.bp)
 
     @app.after_request
     def _no_outside_requests(response: Any) -> Any:

@@ -10,7 +10,7 @@ from flask import Flask, render_template
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 
-from .labels import CONTACT_KIND_LABELS, DOMAIN_LABELS
+from .labels import CONTACT_KIND_LABELS, DOMAIN_LABELS, KIND_LABELS
 
 
 def day(text: str | None) -> str:
@@ -39,7 +39,10 @@ def _server_error(_error: Any) -> Any:
 def init_app(app: Flask) -> None:
     app.add_template_filter(day)
     app.jinja_env.globals.update(
-        domain_labels=DOMAIN_LABELS, contact_kind_labels=CONTACT_KIND_LABELS, get_locale=get_locale
+        domain_labels=DOMAIN_LABELS,
+        contact_kind_labels=CONTACT_KIND_LABELS,
+        kind_labels=KIND_LABELS,
+        get_locale=get_locale,
     )
     app.register_error_handler(404, _not_found)
     app.register_error_handler(500, _server_error)

@@ -15,3 +15,9 @@ CONTACT_KIND_LABELS = {
     "hotline": _l("Hotlines"),
     "office": _l("Offices"),
 }
+KIND_LABELS = {
+    "power": _l("Small-power item"),
+    "notice": _l("Notice"),
+    "catalogue": _l("Disclosure catalogue"),
+    "ten_ones": _l("Ten ones"),
+}

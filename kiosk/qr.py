@@ -23,6 +23,9 @@ def mobile_url(base_url: str, village: str, kind: str, item_id: str) -> str:
     return f"{base_url.rstrip('/')}/m/{village}/{kind}/{item_id}"
 
 
+RENDERING = 2  # part of each cached file's name: a change to _render must not be hidden by old files
+
+
 def _render(url: str) -> str:
     code = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_M,
@@ -35,12 +38,13 @@ def _render(url: str) -> str:
     code.make_image().save(buffer)
     svg = buffer.getvalue().decode()
     svg = svg[svg.index("<svg") :]  # drop the XML declaration: the SVG goes inline in the page
-    return re.sub(r'width="[^"]*" height="[^"]*"', 'class="qr-code" role="img"', svg, count=1)
+    # The picture itself is silent for screen readers: the page names it (see _qr.html).
+    return re.sub(r'width="[^"]*" height="[^"]*"', 'class="qr-code" aria-hidden="true"', svg, count=1)
 
 
 def qr_svg(cache_dir: Path, url: str) -> Markup:
     """Return the QR code for *url* as inline SVG, generated once and kept in *cache_dir*."""
-    cached = Path(cache_dir) / (hashlib.sha256(url.encode()).hexdigest()[:32] + ".svg")
+    cached = Path(cache_dir) / (hashlib.sha256(f"{RENDERING}:{url}".encode()).hexdigest()[:32] + ".svg")
     try:
         return Markup(cached.read_text(encoding="utf-8"))  # noqa: S704 - our own generated SVG
     except FileNotFoundError:

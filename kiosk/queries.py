@@ -93,6 +93,16 @@ def notices(db: sqlite3.Connection, domain: str, now: str, number: int, size: in
     return Page([_decode(r, "photos") or {} for r in rows], number, count, size)
 
 
+def notices_on_show(db: sqlite3.Connection, now: str, limit: int = 12) -> list[dict[str, Any]]:
+    """Return the notices on show now, pinned first, newest first: what the attract screen cycles."""
+    rows = db.execute(
+        "select id, title, domain, published from notices where published_at <= :now"
+        " and (expires_at is null or expires_at > :now) order by pinned desc, published_at desc limit :limit",
+        {"now": now, "limit": limit},
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
 def notice(db: sqlite3.Connection, notice_id: str) -> dict[str, Any] | None:
     return _decode(db.execute("select * from notices where id = ?", (notice_id,)).fetchone(), "photos")
 

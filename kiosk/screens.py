@@ -7,12 +7,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, session
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from sync.dates import DEFAULT_TIMEZONE, local_now
 from sync.install import media_dir
 from sync.media import media_type
+from sync.search import MAX_QUERY, is_initials
 
 from . import queries
 from .content_db import NoContent, get_db, one_or_404
@@ -21,6 +32,9 @@ from .qr import mobile_url, qr_svg
 from .settings import LOCALES
 
 bp = Blueprint("screens", __name__)
+LETTERS = "abcdefghijklmnopqrstuvwxyz"  # alphabetical: easier to find than QWERTY for people who never typed
+# Searches one tap away, for people who cannot spell pinyin at all: the matters villagers ask about most.
+QUICK_SEARCHES = ("低保", "医保", "养老", "宅基地", "补贴", "救助", "财务", "党费", "土地", "工程")
 _BLOB = re.compile(r"^[0-9a-f]{64}\.(jpg|jpeg|png|webp)$")
 
 
@@ -51,10 +65,18 @@ def _qr(kind: str, item_id: str) -> dict[str, Any]:
     return {"qr_url": url, "qr_svg": qr, "detail_kind": kind, "detail_id": item_id}
 
 
+_WITHOUT_CONTENT = ("screens.switch_language", "screens.media", "screens.toggle_elder_mode", "screens.reset")
+
+
 @bp.before_request
 def _require_content() -> None:
     """Open the current content first: with nothing installed, every screen says so (503)."""
-    if request.endpoint not in ("screens.switch_language", "screens.media"):
+    if request.endpoint not in (
+        "screens.switch_language",
+        "screens.media",
+        "screens.toggle_elder_mode",
+        "screens.reset",
+    ):
         get_db()
 
 
@@ -148,6 +170,43 @@ def catalogue_detail(item_id: str) -> ResponseReturnValue:
 @bp.route("/contacts")
 def contacts() -> ResponseReturnValue:
     return render_template("screens/contacts.html", groups=queries.contacts(get_db()))
+
+
+@bp.route("/search")
+def search() -> ResponseReturnValue:
+    query = request.args.get("q", "").strip()[:MAX_QUERY]
+    results = queries.search(get_db(), query, _now()) if query else []
+    for result in results:
+        result["href"] = _result_url(result["kind"], result["item_id"])
+    typed = query.lower() if is_initials(query.lower()) else ""  # the letters the keyboard adds to
+    return render_template(
+        "screens/search.html", query=query, typed=typed, results=results, quick=QUICK_SEARCHES, letters=LETTERS
+    )
+
+
+def _result_url(kind: str, item_id: str) -> str:
+    if kind == "ten_ones":
+        return url_for("screens.ten_ones", _anchor=f"one-{item_id}")
+    endpoint = {"power": "power_detail", "notice": "notice_detail", "catalogue": "catalogue_detail"}[kind]
+    return url_for(f"screens.{endpoint}", item_id=item_id)
+
+
+@bp.route("/elder")
+def toggle_elder_mode() -> ResponseReturnValue:
+    session["elder"] = not session.get("elder", False)
+    return redirect(_local_path(request.args.get("next", "/")))
+
+
+@bp.route("/reset")
+def reset() -> ResponseReturnValue:
+    """Forget this person's choices (language, elder mode) and show the attract screen to the next."""
+    session.clear()
+    return redirect(url_for("screens.attract"))
+
+
+@bp.route("/attract")
+def attract() -> ResponseReturnValue:
+    return render_template("screens/attract.html", notices=queries.notices_on_show(get_db(), _now()))
 
 
 @bp.route("/lang/<code>")

@@ -41,12 +41,19 @@ SETTINGS = [
         "DEFAULT_LOCALE", "zh", "Language of the screens before anyone switches, and of the kiosk command: zh or en."
     ),
     Setting("PAGE_SIZE", 12, "Entries per page in the lists of power items and notices."),
+    Setting("IDLE_SECONDS", 90, "Seconds without a touch before the screen offers to reset for the next person."),
     Setting("THREADS", 4, "Worker threads of the web server (waitress)."),
     Setting("SYNC_NIGHTLY", 1, "1: kiosk serve syncs once a night inside SYNC_WINDOW; 0: never by itself."),
     Setting("SYNC_WINDOW", "01:00-05:00", "Local hours for the nightly sync; each kiosk picks a random minute in it."),
     Setting("SYNC_ATTEMPTS", 6, "Tries per file before a sync gives up (with exponential backoff and jitter)."),
     Setting("SYNC_CONNECT_TIMEOUT", 10, "Seconds to wait for the county server to accept a connection."),
     Setting("SYNC_READ_TIMEOUT", 30, "Seconds to wait for the next bytes of a download."),
+    Setting(
+        "PRINTER",
+        "",
+        "Receipt printer for the Print button on detail pages: usb:VENDOR:PRODUCT (hex ids), serial:DEVICE,"
+        " network:HOST[:PORT] or file:PATH; empty: no printer, no button.",
+    ),
 ]
 
 LOCALES = {"zh": "简体中文", "en": "English"}

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 
 from kiosk import create_app
 from kiosk.demo import DEMO_CONTENT, install_demo
 from sync.content import County, load_county
 from sync.i18n import use_language
 from sync.updater import init_kiosk
+from tests.browser import CHROMIUM_ARGS, KIOSK_SCREEN, chromium_path
 from tests.county_repo import VILLAGE, CountyRepo, make_county_repo
 from tests.servers import serving
 
@@ -72,3 +74,41 @@ def kiosk_data(tmp_path: Path, county_repo: CountyRepo) -> Path:
     data = tmp_path / "kiosk"
     init_kiosk(data, VILLAGE, str(county_repo.path), county_repo.root)
     return data
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser: Browser, live_server: str) -> Iterator[Page]:
+    """A fresh kiosk session on the touchscreen's size; fails if a page reaches outside or logs an error."""
+    context = browser.new_context(base_url=live_server, viewport=KIOSK_SCREEN, has_touch=True, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def keep_inside(route: Route) -> None:
+        if route.request.url.startswith(f"{live_server}/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    def record_error(message: ConsoleMessage) -> None:
+        # Chromium logs Content-Security-Policy refusals and failed loads as console errors.
+        if message.type == "error":
+            errors.append(f"{message.location.get('url')}: {message.text}")
+
+    context.route("**/*", keep_inside)
+    page = context.new_page()
+    page.on("console", record_error)
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    yield page
+    context.close()
+    assert outside == [], "a kiosk page requested something outside the kiosk"
+    assert errors == [], "the browser reported errors"

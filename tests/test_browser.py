@@ -7,75 +7,17 @@ import re
 import shutil
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from sync.content import County
+from tests.browser import KIOSK_SCREEN
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"  # git-ignored; kept for people to look at
 README_SCREENSHOT = REPO / "docs" / "screenshots" / "home.png"  # committed; refreshed with UPDATE_SCREENSHOTS=1
-CHROMIUM_PATHS = (Path("/usr/bin/chromium"), Path("/usr/lib/chromium/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-proxy-server",  # every request goes straight to 127.0.0.1, whatever proxy the environment names
-]
-KIOSK_SCREEN: ViewportSize = {"width": 1280, "height": 800}
 HAN = re.compile(r"[\u3400-\u9fff]")
-
-
-def chromium_path() -> Path:
-    """Return Debian's Chromium; `scripts/test` installs it (Playwright's own download is never used)."""
-    for path in CHROMIUM_PATHS:
-        if path.exists():
-            return path
-    raise AssertionError(f"no Chromium at {' or '.join(map(str, CHROMIUM_PATHS))}: apt-get install chromium")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture()
-def page(browser: Browser, live_server: str) -> Iterator[Page]:
-    """A fresh kiosk session on the touchscreen's size; fails if a page reaches outside or logs an error."""
-    context = browser.new_context(base_url=live_server, viewport=KIOSK_SCREEN, has_touch=True, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    outside: list[str] = []
-    errors: list[str] = []
-
-    def keep_inside(route: Route) -> None:
-        if route.request.url.startswith(f"{live_server}/"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    def record_error(message: ConsoleMessage) -> None:
-        # Chromium logs Content-Security-Policy refusals and failed loads as console errors.
-        if message.type == "error":
-            errors.append(f"{message.location.get('url')}: {message.text}")
-
-    context.route("**/*", keep_inside)
-    page = context.new_page()
-    page.on("console", record_error)
-    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    yield page
-    context.close()
-    assert outside == [], "a kiosk page requested something outside the kiosk"
-    assert errors == [], "the browser reported errors"
 
 
 def main_heading(page: Page) -> str:

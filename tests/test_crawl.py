@@ -46,6 +46,7 @@ SCREENS = {
     "catalogue area": r"/catalogue/area/\d+",
     "catalogue item": r"/catalogue/[^/]+",
     "contacts": r"/contacts",
+    "search": r"/search",
     "photo": r"/media/[0-9a-f]{64}\.\w+",
     "stylesheet": r"/static/kiosk\.css",
 }
@@ -195,7 +196,7 @@ class Crawler:
         self.base = base
         self.origin = urlsplit(base).netloc
         self.opener = opener
-        # Language links change the session's language: they are checked with a separate session.
+        # Language and elder-mode links change the session: they are checked with a separate session.
         self.probe = kiosk_opener(http.cookiejar.CookieJar())
         self.result = CrawlResult()
         self._queue: deque[str] = deque()
@@ -279,8 +280,10 @@ class Crawler:
             parts = urlsplit(target)
             if parts.scheme not in ("http", "https") or parts.netloc != self.origin:
                 self._content_problem(source, f"{reference.where} refers outside the kiosk: {value!r}")
-            elif parts.path.startswith("/lang/"):
+            elif parts.path.startswith("/lang/") or parts.path == "/elder":
                 self._check_language_link(target, source)
+            elif parts.path == "/search" and len(parse_qs(parts.query).get("q", [""])[0]) > 1 and "q=" in source:
+                continue  # typing on: from one search to the next letter, without end; the first letters suffice
             else:
                 self._enqueue(target, source)
 

@@ -1,0 +1,85 @@
+/* The kiosk in the browser: idle reset, the attract screen, search as letters are tapped, no long-press menu.
+   No libraries and nothing from outside the kiosk; every page works without it too. */
+(function () {
+  "use strict";
+  var COUNTDOWN_SECONDS = 15;
+  var SLIDE_SECONDS = 6;
+  var body = document.body;
+
+  document.addEventListener("contextmenu", function (event) { event.preventDefault(); });
+
+  // The attract screen (shown after a reset): cycle the notices on show; the whole screen is a link home.
+  if (body.dataset.attract) {
+    var slides = document.querySelectorAll(".attract-slide");
+    var shown = 0;
+    if (slides.length > 1) {
+      setInterval(function () {
+        slides[shown].classList.remove("current");
+        shown = (shown + 1) % slides.length;
+        slides[shown].classList.add("current");
+      }, SLIDE_SECONDS * 1000);
+    }
+    return;
+  }
+
+  // Idle reset: after IDLE_SECONDS without a touch, a countdown; then the screen forgets this person.
+  var overlay = document.getElementById("idle-overlay");
+  var secondsLeft = document.getElementById("idle-seconds");
+  var idleMs = Number(body.dataset.idle) * 1000;
+  var idleTimer = null;
+  var countdown = null;
+
+  function startCountdown() {
+    var reading = Array.from(document.querySelectorAll("audio")).some(function (audio) { return !audio.paused; });
+    if (reading) {  // someone is listening to the page being read aloud
+      idleTimer = setTimeout(startCountdown, idleMs);
+      return;
+    }
+    var left = COUNTDOWN_SECONDS;
+    secondsLeft.textContent = String(left);
+    overlay.hidden = false;
+    countdown = setInterval(function () {
+      left -= 1;
+      secondsLeft.textContent = String(left);
+      if (left <= 0) {
+        clearInterval(countdown);
+        window.location.assign(body.dataset.reset);
+      }
+    }, 1000);
+  }
+
+  function touched() {
+    if (!overlay.hidden) {  // any touch while the countdown runs means someone is still here
+      clearInterval(countdown);
+      overlay.hidden = true;
+    }
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(startCountdown, idleMs);
+  }
+
+  if (overlay && idleMs > 0) {
+    ["pointerdown", "keydown", "wheel"].forEach(function (type) {
+      document.addEventListener(type, touched, { capture: true, passive: true });
+    });
+    touched();
+  }
+
+  // Search: a tapped key or topic updates the letters and the results in place (the links work without this).
+  var panel = document.getElementById("search-panel");
+  if (panel) {
+    panel.addEventListener("click", function (event) {
+      var link = event.target.closest("a[data-search]");
+      if (!link) { return; }
+      event.preventDefault();
+      fetch(link.href).then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.text();
+      }).then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        panel.replaceChildren.apply(panel, Array.from(page.getElementById("search-panel").childNodes));
+        document.querySelector(".topbar").replaceWith(page.querySelector(".topbar"));  // language links keep the query
+        history.replaceState(null, "", link.href);
+      }).catch(function () { window.location.assign(link.href); });
+    });
+  }
+})();

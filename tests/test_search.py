@@ -1,0 +1,128 @@
+"""Search without a keyboard: pinyin initials and Chinese text of any length, over the installed demo."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask.testing import FlaskClient
+
+from kiosk import queries
+from sync.install import current_database
+from sync.pinyin import initials
+from sync.search import index_text, is_initials, phrase
+from tests.test_screens import now, text_of
+
+DIBAO = ("power", "dibao-shenqing")  # 最低生活保障申请, keywords 低保申请 and 低保
+
+
+@pytest.fixture()
+def db(demo_data: Path) -> Iterator[sqlite3.Connection]:
+    path = current_database(demo_data)
+    assert path is not None
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection.row_factory = sqlite3.Row
+    yield connection
+    connection.close()
+
+
+def found(db: sqlite3.Connection, query: str, at: str | None = None) -> list[tuple[str, str, str]]:
+    return [(r["kind"], r["item_id"], r["matched"]) for r in queries.search(db, query, at or now())]
+
+
+def test_pinyin_initials_find_an_item_by_its_name_or_the_name_villagers_use(db: sqlite3.Connection) -> None:
+    assert initials("低保申请") == "dbsq" and initials("村级财务公开") == "cjcwgk"
+    assert found(db, "dbsq")[0] == (*DIBAO, "title")
+    assert found(db, "DBSQ") == found(db, "dbsq"), "capitals are the same letters"
+    assert found(db, "zdshbz")[0] == (*DIBAO, "title"), "and by its full name 最低生活保障"
+    assert (*DIBAO, "title") in found(db, "db")
+
+
+def test_initials_that_start_a_title_come_before_those_inside_one(db: sqlite3.Connection) -> None:
+    results = queries.search(db, "cw", now())
+    starts = [initials(r["title"]).startswith("cw") for r in results]
+    assert any(starts) and starts == sorted(starts, reverse=True), [r["title"] for r in results]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("低", DIBAO), ("低保", DIBAO), ("宅基地", ("power", "zhaijidi-shenqing")), ("最低生活保障申请", DIBAO)],
+    ids=["one character", "two characters", "three characters", "a whole title"],
+)
+def test_chinese_text_of_any_length_is_found(db: sqlite3.Connection, query: str, expected: tuple[str, str]) -> None:
+    assert (*expected, "title") in found(db, query)
+
+
+def test_titles_rank_above_text_that_mentions_the_query(db: sqlite3.Connection) -> None:
+    results = found(db, "低保")
+    matched = [m for _kind, _id, m in results]
+    assert "title" in matched and "body" in matched
+    assert matched == sorted(matched, key=lambda m: m != "title"), "every title match before any body match"
+    assert ("notice", "cunwu-2026-q3-taoyuan", "body") in results, "a notice that mentions 低保 in its text"
+
+
+def test_every_kind_of_content_is_searched(db: sqlite3.Connection) -> None:
+    kinds = {kind for query in ("财务", "公开", "便民", "服务") for kind, _id, _m in found(db, query)}
+    assert kinds == {"power", "notice", "catalogue", "ten_ones"}
+
+
+def test_a_notice_is_not_found_before_it_is_published(db: sqlite3.Connection) -> None:
+    notice = ("notice", "caiwu-2026-10-taoyuan", "title")  # published 2026-11-05
+    assert notice in found(db, "桃源村2026年10月财务", "2026-11-06 00:00:00")
+    assert notice not in found(db, "桃源村2026年10月财务", "2026-11-04 23:59:59")
+
+
+@pytest.mark.parametrize("query", ["鼋鼍", "qqqqxz", "   ", "", "“”", '"', "*", "NEAR(低 保)", "a OR b", "x" * 500])
+def test_no_result_or_hostile_input_is_an_empty_answer_not_an_error(db: sqlite3.Connection, query: str) -> None:
+    assert queries.search(db, query, now()) == []
+
+
+def test_search_syntax_in_a_query_is_read_as_text(db: sqlite3.Connection) -> None:
+    assert found(db, "低' --") == found(db, "低"), "quotes and dashes are not SQL or FTS5 syntax"
+
+
+def test_a_query_is_a_phrase_of_its_characters() -> None:
+    assert index_text("低保A1") == " 低  保 a1"
+    assert phrase("低保") == '"低 保"' and phrase("低 保") == '"低 保"'
+    assert phrase('NEAR("低") OR *') == '"near 低 or"', "FTS5 syntax is only text"
+    assert phrase("，。！") is None
+    assert is_initials("dbsq") and not is_initials("低保") and not is_initials("db2")
+
+
+def test_the_search_screen_adds_each_tapped_letter_and_opens_results(client: FlaskClient) -> None:
+    page = client.get("/search?q=db")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    keys = {parse_qs(urlsplit(href).query).get("q", [""])[0] for href in _hrefs(html, "key")}
+    assert {"dba", "dbs", "dbz", "d", ""} <= keys, "each letter extends what was typed; delete and clear shorten it"
+    assert "/powers/dibao-shenqing" in html and "DB" in text_of(page)
+    assert client.get("/powers/dibao-shenqing").status_code == 200
+
+
+def test_a_common_topic_searches_chinese_without_typing(client: FlaskClient) -> None:
+    home = client.get("/search").get_data(as_text=True)
+    assert "/search?q=%E4%BD%8E%E4%BF%9D" in home, "a one-tap 低保 topic"
+    page = client.get("/search?q=低保")
+    assert "最低生活保障申请" in text_of(page)
+    keys = {parse_qs(urlsplit(href).query).get("q", [""])[0] for href in _hrefs(page.get_data(as_text=True), "key")}
+    assert "a" in keys, "after a topic, letters start a new query"
+
+
+def test_search_input_is_shown_escaped(english: FlaskClient) -> None:
+    page = english.get("/search?q=<script>alert(1)</script>")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "<script>alert(1)" not in body and "&lt;script&gt;" in body
+    assert "Nothing found" in text_of(page)
+
+
+def _hrefs(html: str, css_class: str) -> list[str]:
+    import re
+
+    return [
+        m.group(2).replace("&amp;", "&")
+        for m in re.finditer(rf'class="button ({css_class}[^"]*)" href="([^"]*)"', html)
+    ]
