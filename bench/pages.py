@@ -117,8 +117,8 @@ def serve(data_dir: str, static_dir: str) -> None:
 
 def start_server(data_dir: Path, static_dir: Path) -> tuple[subprocess.Popen[str], int]:
     """Start the kiosk in a subprocess; return it and its port once it listens."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(data_dir), str(static_dir)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "bench.pages", "--serve", str(data_dir), str(static_dir)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
     line = process.stdout.readline() if ready else ""

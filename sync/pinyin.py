@@ -1,14 +1,16 @@
 """Chinese text as pinyin: initials for keyboard-free search, tone numbers for reading aloud.
 
 pypinyin reads whole phrases, so most polyphonic characters come out right (重大 zhòng, 重新
-chóng, 会计 kuài); the phrases below fix the ones it misreads in village texts.
+chóng, 会计 kuài); the phrases below fix the ones it misreads in village texts. Its dictionaries
+take about 55 MB, so they are loaded on first use: the screens never need them, only installing
+content (search initials) and reading aloud do.
 """
 
 from __future__ import annotations
 
 import re
-
-from pypinyin import Style, lazy_pinyin, load_phrases_dict
+from functools import cache
+from types import ModuleType
 
 _PHRASES = {
     "还款": [["huán"], ["kuǎn"]],
@@ -18,7 +20,15 @@ _PHRASES = {
     "偿还": [["cháng"], ["huán"]],
     "返还": [["fǎn"], ["huán"]],
 }
-load_phrases_dict(_PHRASES)
+
+
+@cache
+def _pypinyin() -> ModuleType:
+    import pypinyin
+
+    pypinyin.load_phrases_dict(_PHRASES)
+    return pypinyin
+
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -33,11 +43,16 @@ def initials(text: str) -> str:
     Latin letters and digits are kept (lower case); everything else is dropped.
     """
     letters = []
-    for part in lazy_pinyin(text, style=Style.FIRST_LETTER, errors="default"):
+    pypinyin = _pypinyin()
+    for part in pypinyin.lazy_pinyin(text, style=pypinyin.Style.FIRST_LETTER, errors="default"):
         letters.append("".join(ch for ch in part.lower() if ch.isascii() and ch.isalnum()))
     return "".join(letters)
 
 
 def tone_syllables(text: str) -> list[str]:
     """Return *text* as tone-numbered syllables ('zhong4', neutral tone 5); other text as it is."""
-    return lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True, errors="default")
+    pypinyin = _pypinyin()
+    syllables: list[str] = pypinyin.lazy_pinyin(
+        text, style=pypinyin.Style.TONE3, neutral_tone_with_five=True, errors="default"
+    )
+    return syllables

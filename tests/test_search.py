@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -126,3 +128,16 @@ def _hrefs(html: str, css_class: str) -> list[str]:
         m.group(2).replace("&amp;", "&")
         for m in re.finditer(rf'class="button ({css_class}[^"]*)" href="([^"]*)"', html)
     ]
+
+
+def test_the_screens_never_load_the_pinyin_dictionaries(demo_data: Path) -> None:
+    # pypinyin holds about 55 MB: searching and every screen must do without it (only install and read-aloud use it).
+    script = (
+        "import sys; from kiosk import create_app\n"
+        f"client = create_app({{'DATA_DIR': {str(demo_data)!r}, 'SECRET_KEY': 'x'}}).test_client()\n"
+        "for path in ('/', '/search?q=dbsq', '/search?q=低保', '/powers/dibao-shenqing', '/attract'):\n"
+        "    assert client.get(path).status_code == 200, path\n"
+        "print('pypinyin' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"
