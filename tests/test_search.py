@@ -58,6 +58,11 @@ def test_chinese_text_of_any_length_is_found(db: sqlite3.Connection, query: str,
     assert (*expected, "title") in found(db, query)
 
 
+def test_digits_and_chinese_mixed_in_one_query(db: sqlite3.Connection) -> None:
+    assert ("notice", "caiwu-2026-10-taoyuan", "title") in found(db, "2026年10月")
+    assert ("notice", "caiwu-2026-10-taoyuan", "title") not in found(db, "2026年9月")
+
+
 def test_titles_rank_above_text_that_mentions_the_query(db: sqlite3.Connection) -> None:
     results = found(db, "低保")
     matched = [m for _kind, _id, m in results]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib.resources
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from kiosk import create_app
 from tests.browser import KIOSK_SCREEN
+from tests.servers import serving
 
 MIN_TARGET = 60  # CSS px, both ways (DOMAIN.md 适老化, WCAG 2.2 2.5.5)
 MIN_TEXT = {"normal": 18, "elder": 24}  # CSS px
@@ -164,6 +167,7 @@ def test_every_button_shows_it_is_pressed_and_nothing_opens_a_long_press_menu(pa
         )
         assert prevented, "a long press would open the browser's menu"
     assert "user-scalable=no" in (page.locator("meta[name=viewport]").get_attribute("content") or "")
+    assert page.evaluate("() => getComputedStyle(document.body).userSelect") == "none", "no text selection"
 
 
 def test_idle_countdown_then_reset_clears_language_and_elder_mode(page: Page) -> None:
@@ -178,6 +182,8 @@ def test_idle_countdown_then_reset_clears_language_and_elder_mode(page: Page) ->
     page.clock.run_for(2000)
     expect(overlay).to_be_visible()
     expect(page.locator("#idle-seconds")).to_have_text(re.compile(r"^1[0-5]$"))
+    box = page.get_by_role("button", name="Keep using").bounding_box()
+    assert box is not None and min(box["width"], box["height"]) >= MIN_TARGET
     page.get_by_role("button", name="Keep using").click()  # someone is still here
     expect(overlay).to_be_hidden()
     expect(page).to_have_url(re.compile(r"/search\?q=db$"))
@@ -196,3 +202,22 @@ def test_idle_countdown_then_reset_clears_language_and_elder_mode(page: Page) ->
     page.mouse.click(KIOSK_SCREEN["width"] / 2, KIOSK_SCREEN["height"] / 2)  # any tap starts
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.locator(".elder-button")).to_have_attribute("aria-pressed", "false")
+
+
+def test_print_a_slip_from_a_detail_page(browser: Browser, demo_data: Path, tmp_path: Path) -> None:
+    device = tmp_path / "printer"  # python-escpos's File printer: what a USB printer's /dev/usb/lp0 would get
+    app = create_app({"DATA_DIR": str(demo_data), "SECRET_KEY": "print-test", "PRINTER": f"file:{device}"})
+    with serving(app) as url:
+        context = browser.new_context(base_url=url, viewport=KIOSK_SCREEN, has_touch=True, locale="zh-CN")
+        page = context.new_page()
+        page.goto("/powers/dibao-shenqing")
+        button = page.get_by_role("button", name="打印")
+        box = button.bounding_box()
+        assert box is not None and min(box["width"], box["height"]) >= MIN_TARGET
+        button.tap()
+        expect(page.locator(".print-note")).to_be_visible()
+        expect(page).to_have_url(re.compile(r"/powers/dibao-shenqing\?print=done$"))
+        context.close()
+    printed = device.read_bytes()
+    assert b"\x1d(k" in printed, "the QR code, drawn by the printer"
+    assert "最低生活保障申请".encode("gb18030") in printed and b"/m/taoyuan/power/dibao-shenqing" in printed
