@@ -116,3 +116,22 @@ def write_county(root: Path) -> Path:
 def copy_demo(root: Path) -> Path:
     """Copy the demo county into *root* (for tests that change real content)."""
     return Path(shutil.copytree(DEMO_CONTENT, root / "county"))
+
+
+def install_with_a_notice_out_tomorrow(root: Path) -> Path:
+    """Install write_county's county with its notice 'finance-10' published tomorrow; return the data dir."""
+    from datetime import timedelta
+
+    from sync.content import load_county
+    from sync.dates import local_now
+    from sync.install import install_snapshot
+    from sync.snapshot import village_snapshot
+
+    county = write_county(root / "county")
+    tomorrow = local_now("Asia/Shanghai") + timedelta(days=1)
+    notice = county / "notices" / "finance.md"
+    text = notice.read_text(encoding="utf-8").replace('"2026-11-05"', f'"{tomorrow:%Y-%m-%d %H:%M}"')
+    notice.write_text(text.replace('expires: "2026-12-05"\n', ""), encoding="utf-8")
+    snapshot, media = village_snapshot(load_county(county), "apple", 1, "2026-11-27")
+    install_snapshot(root / "data", snapshot, media)
+    return root / "data"

@@ -20,7 +20,7 @@ from sync.content import County, load_county
 from sync.dates import local_now
 from sync.install import install_snapshot
 from sync.snapshot import in_scope, village_snapshot
-from tests.county_files import write_county
+from tests.county_files import install_with_a_notice_out_tomorrow, write_county
 
 VILLAGE = "taoyuan"
 DOMAIN_KEYS = {"党务": "party", "村务": "village", "财务": "finance", "政务": "government"}
@@ -347,14 +347,8 @@ def test_page_numbers_past_the_end_or_not_numbers_are_not_found(client: FlaskCli
 
 
 def test_a_notice_not_yet_published_cannot_be_opened(tmp_path: Path) -> None:
-    county = write_county(tmp_path / "county")
-    tomorrow = local_now("Asia/Shanghai") + timedelta(days=1)
-    notice = county / "notices" / "finance.md"
-    notice.write_text(notice.read_text(encoding="utf-8").replace('"2026-11-05"', f'"{tomorrow:%Y-%m-%d %H:%M}"'))
-    notice.write_text(notice.read_text(encoding="utf-8").replace('expires: "2026-12-05"\n', ""))
-    snapshot, media = village_snapshot(load_county(county), "apple", 1, "2026-11-27")
-    install_snapshot(tmp_path / "data", snapshot, media)
-    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "x"}).test_client()
+    data = install_with_a_notice_out_tomorrow(tmp_path)
+    client = create_app({"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "x"}).test_client()
     assert client.get("/notice/finance-10").status_code == 404
     assert "finance-10" not in client.get("/notices/finance").get_data(as_text=True)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from sync.content import load_county
 from sync.dates import local_now
 from sync.install import install_snapshot
 from sync.snapshot import village_snapshot
-from tests.county_files import write_county
+from tests.county_files import install_with_a_notice_out_tomorrow, write_county
 from tests.test_screens import text_of
 
 BASE_URL = "https://gk.test.example.cn"
@@ -210,15 +209,8 @@ def test_unknown_kinds_and_items_are_not_found(printing: FlaskClient, printers: 
 
 
 def test_a_notice_not_yet_published_cannot_be_printed(tmp_path: Path) -> None:
-    county = write_county(tmp_path / "county")
-    tomorrow = local_now("Asia/Shanghai") + timedelta(days=1)
-    notice = county / "notices" / "finance.md"
-    text = notice.read_text(encoding="utf-8").replace('"2026-11-05"', f'"{tomorrow:%Y-%m-%d %H:%M}"')
-    notice.write_text(text.replace('expires: "2026-12-05"\n', ""), encoding="utf-8")
-    snapshot, media = village_snapshot(load_county(county), "apple", 1, "2026-11-27")
-    install_snapshot(tmp_path / "data", snapshot, media)
     printers = Printers()
-    client = make_app(tmp_path / "data", PRINTER_FACTORY=printers).test_client()
+    client = make_app(install_with_a_notice_out_tomorrow(tmp_path), PRINTER_FACTORY=printers).test_client()
     token = token_on(client, PAGES["power"])
     assert client.post("/print/notice/finance-10", data={"token": token}).status_code == 404
     assert printers.made == []

@@ -7,7 +7,6 @@ import shlex
 import shutil
 import wave
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,8 @@ from playwright.sync_api import Page, expect
 from kiosk import create_app, queries
 from kiosk.content_db import get_db
 from kiosk.speech import TEXT_LIMIT, VOICE, first_part, html_text, speakable_pinyin, spoken_numbers
-from sync.content import load_county
-from sync.dates import local_now
-from sync.install import install_snapshot
 from sync.pinyin import initials, tone_syllables
-from sync.snapshot import village_snapshot
-from tests.county_files import write_county
+from tests.county_files import install_with_a_notice_out_tomorrow
 
 
 def espeak_ng() -> str:
@@ -241,14 +236,7 @@ def test_a_failing_espeak_ng_answers_503_and_caches_nothing(speech_data: Path, t
 
 def test_a_notice_not_yet_published_is_not_read_aloud(tmp_path: Path) -> None:
     espeak_ng()
-    county = write_county(tmp_path / "county")
-    tomorrow = local_now("Asia/Shanghai") + timedelta(days=1)
-    notice = county / "notices" / "finance.md"
-    notice.write_text(notice.read_text(encoding="utf-8").replace('"2026-11-05"', f'"{tomorrow:%Y-%m-%d %H:%M}"'))
-    notice.write_text(notice.read_text(encoding="utf-8").replace('expires: "2026-12-05"\n', ""))
-    snapshot, media = village_snapshot(load_county(county), "apple", 1, "2026-11-27")
-    install_snapshot(tmp_path / "data", snapshot, media)
-    client = speaking_app(tmp_path / "data", "espeak-ng").test_client()
+    client = speaking_app(install_with_a_notice_out_tomorrow(tmp_path), "espeak-ng").test_client()
     assert client.get("/speech/notice/finance-10.wav").status_code == 404
 
 
