@@ -102,6 +102,16 @@ def axe_page(browser: Browser, live_server: str) -> Iterator[Page]:
 
 
 @pytest.mark.parametrize("mode", ["normal", "elder"])
+def test_the_not_found_screen_is_as_big_and_clear_as_the_others(axe_page: Page, mode: str) -> None:
+    set_elder_mode(axe_page, mode == "elder")
+    response = axe_page.goto("/powers/no-such-item")
+    assert response is not None and response.status == 404
+    assert axe_page.evaluate(SMALL_TARGETS % {"min": MIN_TARGET}, INTERACTIVE) == []
+    assert axe_page.evaluate(SMALL_TEXT, MIN_TEXT[mode]) == []
+    expect(axe_page.get_by_role("link", name="回到首页")).to_be_visible()
+
+
+@pytest.mark.parametrize("mode", ["normal", "elder"])
 def test_no_serious_accessibility_violation_on_any_screen(axe_page: Page, mode: str) -> None:
     source = importlib.resources.files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
     set_elder_mode(axe_page, mode == "elder")
