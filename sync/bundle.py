@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .content import County
+from .search import with_initials
 
 SHARD_TARGET_BYTES = 128 * 1024  # uncompressed JSON per shard, roughly
 MAX_ITEM_BYTES = 8 * 1024 * 1024  # decompressed shard limit on the kiosk (zip-bomb guard)
@@ -73,12 +74,16 @@ def _items(county: County) -> dict[str, list[dict[str, Any]]]:
     county_wide = scopes["county"]
     county_wide.append({"kind": "county", "id": county.info["code"], "data": county.info})
     if county.ten_ones:
-        county_wide.append({"kind": "ten_ones", "id": "ten-ones", "data": county.ten_ones})
+        county_wide.append({"kind": "ten_ones", "id": "ten-ones", "data": with_initials("ten_ones", county.ten_ones)})
     # "order" keeps each kind's order from the source files (shards are sorted by id instead).
-    county_wide += [{"kind": "catalogue", "id": c["id"], "order": n, "data": c} for n, c in enumerate(county.catalogue)]
+    county_wide += [
+        {"kind": "catalogue", "id": c["id"], "order": n, "data": with_initials("catalogue", c)}
+        for n, c in enumerate(county.catalogue)
+    ]
     for kind, entries in (("power", county.powers), ("notice", county.notices), ("contact", county.contacts)):
         for n, entry in enumerate(entries):
-            item = {"kind": kind, "id": entry["id"], "order": n, "data": entry}
+            data = entry if kind == "contact" else with_initials(kind, entry)
+            item = {"kind": kind, "id": entry["id"], "order": n, "data": data}
             scopes.setdefault(scope_of(entry["scope"]), []).append(item)
     return scopes
 

@@ -367,3 +367,21 @@ def test_sigkill_during_sync_leaves_one_version_and_the_next_sync_completes(
     assert result.outcome == "updated" and result.version == 3
     assert power_name(kiosk_data, "dibao-shenqing") == "低保申请（新）"
     assert read_state(kiosk_data)["previous"] is not None, "the previous version is kept"
+
+
+def test_a_kiosk_installs_with_the_countys_search_initials_and_no_pinyin_dictionary(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    # pypinyin holds about 55 MB; the county works the initials out when it publishes, so installs stay small.
+    script = (
+        "import sys; from pathlib import Path; from sync.updater import sync_kiosk\n"
+        f"result = sync_kiosk(Path({str(kiosk_data)!r}))\n"
+        "print(result.outcome, 'pypinyin' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["updated", "False"], done.stderr
+    path = current_database(kiosk_data)
+    assert path is not None
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        row = db.execute("select initials from search_items where item_id = 'dibao-shenqing'").fetchone()
+    assert row == ("zdshbzsq dbsq db",)
