@@ -13,14 +13,14 @@ from flask_babel import Babel
 from .settings import LOCALES, load_settings
 
 
-def _secret_key(data_dir: Path) -> str:
-    """Return this install's secret key, generating it on first use (never committed)."""
-    path = data_dir / "secret_key"
+def secret_key(data_dir: Path, name: str = "secret_key") -> str:
+    """Return this install's secret key *name*, generating it on first use (never committed)."""
+    path = data_dir / name
     data_dir.mkdir(parents=True, exist_ok=True)
     # Written whole under a temporary name, then linked into place: of two processes starting
     # at once, one key wins and both read it; nobody ever reads a half-written key.
     if not path.exists():
-        temporary = data_dir / f".secret_key.{secrets.token_hex(6)}.tmp"
+        temporary = data_dir / f".{name}.{secrets.token_hex(6)}.tmp"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_hex(32))
@@ -41,6 +41,16 @@ def select_locale() -> str:
     return chosen if chosen in LOCALES else str(current_app.config["DEFAULT_LOCALE"])
 
 
+def security_headers(response: Any) -> Any:
+    """Defence in depth for decision 1: a page may load nothing from outside the kiosk."""
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the kiosk app: settings from defaults and KIOSK_* variables, then *test_config*."""
     app = Flask(__name__)
@@ -48,7 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     data_dir = Path(app.config["DATA_DIR"])
-    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _secret_key(data_dir)
+    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secret_key(data_dir)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
     Babel(app, locale_selector=select_locale)
@@ -61,15 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(slip.bp)
     app.register_blueprint(speech.bp)
 
-    @app.after_request
-    def _no_outside_requests(response: Any) -> Any:
-        # Defence in depth for decision 1: the page may load nothing from outside the kiosk.
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+    app.after_request(security_headers)
 
     app.jinja_env.globals["locales"] = LOCALES
     app.jinja_env.globals["request_path"] = lambda: request.full_path.rstrip("?")

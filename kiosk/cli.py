@@ -13,6 +13,7 @@ from sync.updater import CONFIG
 
 from .cli_county import county
 from .cli_kiosk import add_kiosk_commands, kiosk_status
+from .cli_staff import staff
 from .settings import SETTINGS, load_settings
 
 
@@ -20,16 +21,30 @@ def _data_dir(option: str | None) -> Path:
     return Path(option or load_settings()["DATA_DIR"])
 
 
-def _serve(data_dir: Path, port: int | None) -> None:
-    from waitress import serve
+def _serve(data_dir: Path, port: int | None, with_staff: bool = False) -> None:
+    """Serve the villager screens (and the staff console on its own listener) until stopped."""
+    import threading
+
+    from waitress.server import create_server
 
     from . import create_app
 
     settings = load_settings()
     app = create_app({"DATA_DIR": str(data_dir), **({"PORT": port} if port else {})})
     host, port = settings["HOST"], app.config["PORT"]
+    screens = create_server(app, host=host, port=port, threads=settings["THREADS"], ident="kiosk")
     click.echo(tr("Kiosk at http://{host}:{port}/  (data: {data}; Ctrl+C stops)", host=host, port=port, data=data_dir))
-    serve(app, host=host, port=port, threads=settings["THREADS"], ident="kiosk")
+    if with_staff:
+        from .staff import create_staff_app
+
+        staff_app = create_staff_app({"DATA_DIR": str(data_dir)})
+        console = create_server(staff_app, host=settings["STAFF_HOST"], port=settings["STAFF_PORT"], threads=2,
+                                ident="kiosk-staff")  # fmt: skip
+        threading.Thread(target=console.run, name="staff-console", daemon=True).start()
+        click.echo(
+            tr("Staff console at http://{host}:{port}/", host=settings["STAFF_HOST"], port=settings["STAFF_PORT"])
+        )
+    screens.run()
 
 
 _SETTINGS_HELP = "\n\n".join(f"{s.env}: {s.help}" for s in SETTINGS)
@@ -79,10 +94,11 @@ def serve(port: int | None, data: str | None) -> None:
         nightly.start()
         click.echo(tr("Nightly sync on, inside {window}; next: {when}", window=settings["SYNC_WINDOW"],
                       when=kiosk_status(data_dir)["next_sync"] or "-"))  # fmt: skip
-    _serve(data_dir, port)
+    _serve(data_dir, port, with_staff=True)
 
 
 main.add_command(county)
+main.add_command(staff)
 add_kiosk_commands(main)
 
 

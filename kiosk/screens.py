@@ -194,7 +194,7 @@ def _result_url(kind: str, item_id: str) -> str:
 @bp.route("/elder")
 def toggle_elder_mode() -> ResponseReturnValue:
     session["elder"] = not session.get("elder", False)
-    return redirect(_local_path(request.args.get("next", "/")))
+    return redirect(local_path(request.args.get("next", "/")))
 
 
 @bp.route("/reset")
@@ -214,10 +214,10 @@ def switch_language(code: str) -> ResponseReturnValue:
     if code not in LOCALES:
         abort(404)
     session["lang"] = code
-    return redirect(_local_path(request.args.get("next", "/")))
+    return redirect(local_path(request.args.get("next", "/")))
 
 
-def _local_path(target: str) -> str:
+def local_path(target: str) -> str:
     """Return *target* if it is a path on this kiosk, else '/': never a redirect elsewhere."""
     # Browsers drop tabs and newlines and read '\\' as '/', so '/\t/evil' would mean '//evil'.
     cleaned = "".join(ch for ch in target if ch.isprintable() and ch != "\\")

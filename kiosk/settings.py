@@ -38,6 +38,13 @@ SETTINGS = [
     ),
     Setting("PORT", 8080, "Port of the villager screens."),
     Setting(
+        "STAFF_HOST",
+        "127.0.0.1",
+        "Address of the staff console; set it to the centre's LAN address to reach it from staff phones there.",
+    ),
+    Setting("STAFF_PORT", 8081, "Port of the staff console (never the villager screens' port)."),
+    Setting("STAFF_IDLE_MINUTES", 30, "Minutes without activity after which a staff member is signed out."),
+    Setting(
         "DEFAULT_LOCALE", "zh", "Language of the screens before anyone switches, and of the kiosk command: zh or en."
     ),
     Setting("PAGE_SIZE", 12, "Entries per page in the lists of power items and notices."),

@@ -1,0 +1,75 @@
+"""The kiosk's own state, apart from the county's content: staff accounts, village notices, the audit log.
+
+`DATA_DIR/local.db` is written by the staff console and never touched by a sync (the content
+database is replaced by every sync; this one lives on). Its tables evolve through sqlite-utils
+migrations, recorded in the database itself (STYLE.md).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+FILE = "local.db"
+migrations = Migrations("kiosk-local")
+
+
+@migrations()
+def m001_accounts_and_audit(db: Database) -> None:
+    db.execute(
+        """create table accounts (
+          id integer primary key, name text not null unique collate nocase, role text not null,
+          password_hash text, created_at text not null, disabled integer not null default 0,
+          failed_logins integer not null default 0, locked_until text)"""
+    )
+    # Append-only: the app only ever inserts (see audit.record); triggers refuse the rest.
+    db.execute(
+        """create table audit_log (
+          id integer primary key, at text not null, actor text not null, action text not null,
+          target_kind text, target_id text, before text, after text, reason text)"""
+    )
+    db.execute(
+        "create trigger audit_log_no_update before update on audit_log "
+        "begin select raise(abort, 'the audit log is append-only'); end"
+    )
+    db.execute(
+        "create trigger audit_log_no_delete before delete on audit_log "
+        "begin select raise(abort, 'the audit log is append-only'); end"
+    )
+
+
+def path_of(data_dir: Path) -> Path:
+    return Path(data_dir) / FILE
+
+
+def open_local(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
+    """Open the kiosk's local database for reading and writing, creating and migrating it if needed.
+
+    An app migrates once when it starts; its requests then open it with *migrate* false.
+    """
+    path = path_of(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=10, isolation_level=None)  # autocommit; transactions explicit
+    connection.row_factory = sqlite3.Row
+    connection.execute("pragma journal_mode = wal")
+    connection.execute("pragma foreign_keys = on")
+    if migrate:
+        migrations.apply(Database(connection))
+    return connection
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block as one write transaction: every change in it happens, or none does."""
+    db.execute("begin immediate")
+    try:
+        yield db
+    except BaseException:
+        db.execute("rollback")
+        raise
+    db.execute("commit")

@@ -1,0 +1,128 @@
+"""Signing in and out of the staff console, and the guards every other staff page sits behind."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ..local_db import open_local
+from ..screens import local_path
+from . import accounts, limiter
+
+bp = Blueprint("auth", __name__)
+View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
+SIGN_IN_LIMIT = "10 per minute;50 per hour"  # per address, on top of the per-account lockout
+
+
+class SignInForm(FlaskForm):
+    name = StringField(_l("Account name"), validators=[DataRequired(), Length(max=40)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+def local_db() -> sqlite3.Connection:
+    """The kiosk's local database, for this request."""
+    if "local_db" not in g:
+        g.local_db = open_local(Path(current_app.config["DATA_DIR"]), migrate=False)
+    db: sqlite3.Connection = g.local_db
+    return db
+
+
+@bp.teardown_app_request
+def _close_local_db(_error: BaseException | None = None) -> None:
+    db = g.pop("local_db", None)
+    if db is not None:
+        db.close()
+
+
+@bp.record_once
+def _migrate(state: Any) -> None:
+    open_local(Path(state.app.config["DATA_DIR"])).close()
+
+
+@bp.before_app_request
+def _load_account() -> ResponseReturnValue | None:
+    """Find who is signed in; end a session idle for longer than STAFF_IDLE_MINUTES."""
+    g.account = None
+    account_id = session.get("account_id")
+    if account_id is None:
+        return None
+    idle_seconds = current_app.config["STAFF_IDLE_MINUTES"] * 60
+    if time.time() - float(session.get("last_seen", 0)) > idle_seconds:
+        session.clear()
+        flash(_("You were signed out after a while without activity. Please sign in again."))
+        return None
+    g.account = accounts.get(local_db(), int(account_id))
+    if g.account is None:  # disabled or removed since
+        session.clear()
+        return None
+    session["last_seen"] = time.time()
+    return None
+
+
+def login_required(view: View) -> View:
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if g.get("account") is None:
+            return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return cast(View, guarded)
+
+
+def admin_required(view: View) -> View:
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if g.get("account") is None:
+            return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+        if not g.account.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return cast(View, guarded)
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
+def sign_in() -> ResponseReturnValue:
+    form = SignInForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            account = accounts.sign_in(local_db(), form.name.data or "", form.password.data or "")
+        except accounts.Locked as locked:
+            minutes = max(1, round((locked.until.timestamp() - time.time()) / 60))
+            error = _("Too many wrong passwords: this account is locked for %(minutes)d more minutes.", minutes=minutes)
+        else:
+            if account is None:
+                error = _("The account name or the password is wrong.")
+            else:
+                session.clear()
+                session.permanent = True
+                session.update(account_id=account.id, last_seen=time.time())
+                return redirect(_local_next(request.args.get("next")))
+    form.password.data = ""  # what was typed stays, except the password
+    return render_template("staff/sign_in.html", form=form, error=error), 200 if error is None else 401
+
+
+@bp.route("/sign-out", methods=["POST"])
+def sign_out() -> ResponseReturnValue:
+    session.clear()
+    flash(_("You are signed out."))
+    return redirect(url_for("auth.sign_in"))
+
+
+def _local_next(target: str | None) -> str:
+    """Return *target* when it is a path on this console, else the console's home."""
+    return local_path(target) if target else url_for("pages.home")

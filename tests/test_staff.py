@@ -1,0 +1,162 @@
+"""The staff console's door: accounts, signing in, CSRF, throttling, lockout, idle sessions."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kiosk import create_app
+from kiosk.cli import main
+from kiosk.local_db import open_local, path_of
+from kiosk.staff import accounts, create_staff_app, limiter
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture()
+def staff_app(tmp_path: Path) -> Iterator[Flask]:
+    config = {"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "staff-test", "DEFAULT_LOCALE": "en"}
+    app = create_staff_app(config)
+    limiter.reset()  # one in-memory limiter per process: each test starts with a clean count
+    db = open_local(tmp_path)
+    accounts.add(db, "anna", "admin", PASSWORD, actor="test")
+    accounts.add(db, "bo", "staff", PASSWORD + "!", actor="test")
+    db.close()
+    yield app
+
+
+@pytest.fixture()
+def client(staff_app: Flask) -> FlaskClient:
+    return staff_app.test_client()
+
+
+def csrf_token(client: FlaskClient, path: str = "/sign-in") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', page)
+    assert match is not None, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def sign_in(client: FlaskClient, name: str = "anna", password: str = PASSWORD, **extra: str) -> object:
+    return client.post("/sign-in", data={"name": name, "password": password, "csrf_token": csrf_token(client), **extra})
+
+
+def test_staff_add_asks_for_the_password_and_keeps_only_an_argon2_hash(tmp_path: Path) -> None:
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    added = runner.invoke(main, ["staff", "add", "chen", "--role", "admin", "--data", str(tmp_path)],
+                          input="a good long password\na good long password\n")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "Account chen (admin) created." in added.output and "a good long password" not in added.output
+    with sqlite3.connect(path_of(tmp_path)) as db:
+        stored = db.execute("select password_hash from accounts where name = 'chen'").fetchone()[0]
+    assert stored.startswith("$argon2id$") and "m=65536" in stored, "memory-hard: 64 MiB per hash"
+    assert b"a good long password" not in path_of(tmp_path).read_bytes()
+    listed = runner.invoke(main, ["staff", "list", "--data", str(tmp_path)])
+    assert "chen\tadmin" in listed.output
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "message"),
+    [("dai", "short", "at least 10 characters"), ("anna", "another good one", "already an account named anna"),
+     ("abcdefghijk", "abcdefghijk", "must not be the account name")],
+)  # fmt: skip
+def test_bad_accounts_are_refused_clearly(
+    staff_app: Flask, tmp_path: Path, name: str, password: str, message: str
+) -> None:
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    added = runner.invoke(main, ["staff", "add", name, "--data", str(tmp_path)], input=f"{password}\n{password}\n")
+    assert added.exit_code != 0 and message in added.output
+
+
+def test_every_page_needs_a_signed_in_account(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in?next=/")
+
+
+def test_sign_in_and_out(client: FlaskClient) -> None:
+    response = sign_in(client)
+    assert response.status_code == 302  # type: ignore[attr-defined]
+    home = client.get("/").get_data(as_text=True)
+    assert "anna" in home
+    cookie = client.get_cookie("kiosk_staff")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
+    out = client.post("/sign-out", data={"csrf_token": csrf_token(client, "/")})
+    assert out.status_code == 302 and client.get("/").status_code == 302
+
+
+def test_a_wrong_password_keeps_the_name_typed_and_says_nothing_about_which_was_wrong(client: FlaskClient) -> None:
+    wrong = sign_in(client, password="not the password")
+    unknown = sign_in(client, name="nobody", password="not the password")
+    for response in (wrong, unknown):
+        body = response.get_data(as_text=True)  # type: ignore[attr-defined]
+        assert response.status_code == 401  # type: ignore[attr-defined]
+        assert "account name or the password is wrong" in body
+        assert "not the password" not in body, "the password is never sent back"
+    assert 'value="anna"' in wrong.get_data(as_text=True)  # type: ignore[attr-defined]
+
+
+def test_a_form_without_a_valid_csrf_token_is_refused(client: FlaskClient) -> None:
+    assert client.post("/sign-in", data={"name": "anna", "password": PASSWORD}).status_code == 400
+    forged = client.post("/sign-in", data={"name": "anna", "password": PASSWORD, "csrf_token": "forged"})
+    assert forged.status_code == 400
+    assert client.get("/").status_code == 302, "not signed in"
+
+
+def test_an_account_locks_after_five_wrong_passwords(client: FlaskClient, tmp_path: Path) -> None:
+    for _attempt in range(accounts.MAX_FAILURES - 1):
+        assert sign_in(client, password="guess").status_code == 401  # type: ignore[attr-defined]
+    locked = sign_in(client, password="guess")
+    assert "locked for 15 more minutes" in locked.get_data(as_text=True)  # type: ignore[attr-defined]
+    right = sign_in(client)
+    assert right.status_code == 401 and "locked" in right.get_data(as_text=True)  # type: ignore[attr-defined]
+    other = sign_in(client, name="bo", password=PASSWORD + "!")
+    assert other.status_code == 302, "other accounts are not locked"  # type: ignore[attr-defined]
+    with sqlite3.connect(path_of(tmp_path)) as db:
+        assert db.execute("select count(*) from audit_log where action = 'account.locked'").fetchone()[0] == 1
+
+
+def test_guessing_is_throttled_per_address(client: FlaskClient) -> None:
+    answers = [sign_in(client, name=f"nobody{n}", password="guess").status_code for n in range(12)]  # type: ignore[attr-defined]
+    assert answers[:10] == [401] * 10 and answers[10:] == [429, 429]
+
+
+def test_an_idle_session_ends(staff_app: Flask, client: FlaskClient) -> None:
+    sign_in(client)
+    assert client.get("/").status_code == 200
+    with client.session_transaction() as session:
+        session["last_seen"] = time.time() - staff_app.config["STAFF_IDLE_MINUTES"] * 60 - 1
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+    assert "signed out after a while" in client.get("/sign-in").get_data(as_text=True)
+
+
+def test_sign_in_goes_back_only_to_a_page_of_the_console(client: FlaskClient) -> None:
+    for target, expected in (("/", "/"), ("https://evil.example/", "/"), ("//evil.example", "/")):
+        client.post("/sign-out", data={"csrf_token": csrf_token(client)})
+        response = client.post(f"/sign-in?next={target}", data={"name": "anna", "password": PASSWORD,
+                                                                  "csrf_token": csrf_token(client)})  # fmt: skip
+        assert response.headers["Location"] == expected
+
+
+def test_the_villager_screens_have_no_staff_pages(tmp_path: Path) -> None:
+    villager = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x"}).test_client()
+    for path in ("/sign-in", "/sign-out", "/staff", "/notices/new"):
+        assert villager.get(path).status_code in (404, 503), path
+
+
+def test_the_audit_log_is_append_only(staff_app: Flask, tmp_path: Path) -> None:
+    db = open_local(tmp_path)
+    assert db.execute("select count(*) from audit_log where action = 'account.add'").fetchone()[0] == 2
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("update audit_log set actor = 'someone else'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("delete from audit_log")
+    db.close()
