@@ -64,7 +64,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Babel(app, locale_selector=select_locale)
 
     from . import content_db, filters, screens, slip, speech
+    from .local_db import open_local
 
+    open_local(data_dir).close()  # the village's own notices are read beside the county's content
     content_db.init_app(app)
     filters.init_app(app)
     app.register_blueprint(screens.bp)

@@ -11,6 +11,8 @@ from flask import Flask, abort, current_app, g, render_template
 
 from sync.install import current_database
 
+from .local_db import path_of
+
 
 class NoContent(Exception):
     """Nothing is installed yet."""
@@ -21,7 +23,7 @@ class NoContent(Exception):
 _per_thread = threading.local()
 
 
-def _connection_to(path: Path) -> sqlite3.Connection:
+def _connection_to(path: Path, data_dir: Path) -> sqlite3.Connection:
     held: tuple[Path, sqlite3.Connection] | None = getattr(_per_thread, "held", None)
     if held is not None and held[0] == path:
         return held[1]
@@ -30,6 +32,8 @@ def _connection_to(path: Path) -> sqlite3.Connection:
     # Read-only: a bug in a view cannot change installed content (STYLE.md).
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     connection.row_factory = sqlite3.Row
+    # The village's own notices (staff console) live beside it in local.db, read-only here too.
+    connection.execute("attach database ? as local", (f"file:{path_of(data_dir)}?mode=ro",))
     _per_thread.held = (path, connection)
     return connection
 
@@ -37,10 +41,11 @@ def _connection_to(path: Path) -> sqlite3.Connection:
 def get_db() -> sqlite3.Connection:
     """Return a read-only connection to the version that was current when this request began."""
     if "content_db" not in g:
-        path = current_database(Path(current_app.config["DATA_DIR"]))
+        data_dir = Path(current_app.config["DATA_DIR"])
+        path = current_database(data_dir)
         if path is None or not path.exists():
             raise NoContent()
-        g.content_db = _connection_to(path)
+        g.content_db = _connection_to(path, data_dir)
     db: sqlite3.Connection = g.content_db
     return db
 

@@ -43,6 +43,27 @@ def m001_accounts_and_audit(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_village_notices_and_outbox(db: Database) -> None:
+    # Columns as in the content database's notices table, so the screens show both alike.
+    db.execute(
+        """create table village_notices (
+          id text primary key, domain text not null, title text not null, body text not null,
+          body_html text not null, photos text not null default '[]', published text not null,
+          expires text, published_at text not null, expires_at text, min_posting_days integer,
+          pinned integer not null default 0,
+          state text not null check (state in ('draft', 'published', 'withdrawn')),
+          created_by text not null, created_at text not null, updated_by text not null, updated_at text not null,
+          withdrawn_at text, withdraw_reason text)"""
+    )
+    # Store-and-forward to the county: a change leaves only when the county has acknowledged it.
+    db.execute(
+        """create table outbox (
+          id integer primary key, idempotency_key text not null unique, kind text not null,
+          payload text not null, created_at text not null)"""
+    )
+
+
 def path_of(data_dir: Path) -> Path:
     return Path(data_dir) / FILE
 

@@ -10,6 +10,15 @@ from typing import Any
 from sync.search import is_initials, phrase
 
 DOMAINS = {"party": "党务", "village": "村务", "finance": "财务", "government": "政务"}
+_COLUMNS = (
+    "id, domain, title, published, expires, published_at, expires_at, pinned, min_posting_days, photos, body_html"
+)
+# The county's notices and the village's own, published from the staff console (local.db, attached
+# read-only by content_db): the screens show them alike.
+NOTICES = (
+    f"(select {_COLUMNS}, scope from main.notices union all"  # noqa: S608 - fixed text
+    f" select {_COLUMNS}, 'village' as scope from local.village_notices where state = 'published')"
+)
 CONTACT_KINDS = ("supervision", "hotline", "office")
 
 
@@ -67,7 +76,7 @@ def ten_ones(db: sqlite3.Connection) -> list[dict[str, Any]]:
 
 def notice_counts(db: sqlite3.Connection, now: str) -> dict[str, int]:
     rows = db.execute(
-        "select domain, count(*) from notices where published_at <= ? and (expires_at is null or expires_at >= ?)"
+        f"select domain, count(*) from {NOTICES} where published_at <= ? and (expires_at is null or expires_at >= ?)"  # noqa: S608
         " group by domain",
         (now, now),
     )
@@ -84,11 +93,17 @@ def notices(db: sqlite3.Connection, domain: str, now: str, number: int, size: in
         where = "domain = ? and published_at <= ? and (expires_at is null or expires_at >= ?)"
         params = (domain, now, now)
         order = "pinned desc, published_at desc"
-    count = db.execute(f"select count(*) from notices where {where}", params).fetchone()[0]  # noqa: S608 - fixed text
+    # Each table on its own, so the county's covering index serves it; SQLite merges the two in order.
+    local = f"local.village_notices where state = 'published' and {where}"
+    count = sum(
+        db.execute(f"select count(*) from {table}", params).fetchone()[0]  # noqa: S608 - fixed text
+        for table in (f"main.notices where {where}", local)
+    )
+    columns = "id, title, published, expires, pinned, min_posting_days, photos, published_at, expires_at"
     rows = db.execute(
-        f"select id, title, published, expires, pinned, min_posting_days, photos from notices where {where}"  # noqa: S608
+        f"select {columns} from main.notices where {where} union all select {columns} from {local}"  # noqa: S608
         f" order by {order}, id limit ? offset ?",
-        (*params, size, (number - 1) * size),
+        (*params, *params, size, (number - 1) * size),
     )
     return Page([_decode(r, "photos") or {} for r in rows], number, count, size)
 
@@ -96,7 +111,7 @@ def notices(db: sqlite3.Connection, domain: str, now: str, number: int, size: in
 def notices_on_show(db: sqlite3.Connection, now: str, limit: int = 12) -> list[dict[str, Any]]:
     """Return the notices on show now, pinned first, newest first: what the attract screen cycles."""
     rows = db.execute(
-        "select id, title, domain, published from notices where published_at <= :now"
+        f"select id, title, domain, published from {NOTICES} where published_at <= :now"  # noqa: S608
         " and (expires_at is null or expires_at > :now) order by pinned desc, published_at desc limit :limit",
         {"now": now, "limit": limit},
     ).fetchall()
@@ -104,7 +119,8 @@ def notices_on_show(db: sqlite3.Connection, now: str, limit: int = 12) -> list[d
 
 
 def notice(db: sqlite3.Connection, notice_id: str) -> dict[str, Any] | None:
-    return _decode(db.execute("select * from notices where id = ?", (notice_id,)).fetchone(), "photos")
+    row = db.execute(f"select * from {NOTICES} where id = ?", (notice_id,)).fetchone()  # noqa: S608 - fixed text
+    return _decode(row, "photos")
 
 
 def catalogue_areas(db: sqlite3.Connection) -> list[dict[str, Any]]:

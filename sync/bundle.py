@@ -1,7 +1,7 @@
 """Cut a county's content into signed-repository targets, scoped so a kiosk fetches only its own.
 
 Scopes: ``county`` (everything county-wide: county info, ten ones, catalogue, county-wide powers,
-notices and contacts), ``township/<code>`` and ``village/<code>``. Each scope has
+notices, contacts and disclosure duties), ``township/<code>`` and ``village/<code>``. Each scope has
 
     <scope>/manifest.json            how many shards the scope has, and the date its content changed
     <scope>/shard-<k>-of-<n>.json.gz  the scope's items, split by a hash of their id
@@ -80,9 +80,15 @@ def _items(county: County) -> dict[str, list[dict[str, Any]]]:
         {"kind": "catalogue", "id": c["id"], "order": n, "data": with_initials("catalogue", c)}
         for n, c in enumerate(county.catalogue)
     ]
-    for kind, entries in (("power", county.powers), ("notice", county.notices), ("contact", county.contacts)):
+    scoped = (
+        ("power", county.powers),
+        ("notice", county.notices),
+        ("contact", county.contacts),
+        ("duty", county.duties),
+    )
+    for kind, entries in scoped:
         for n, entry in enumerate(entries):
-            data = entry if kind == "contact" else with_initials(kind, entry)
+            data = with_initials(kind, entry) if kind in ("power", "notice") else entry  # only these are searched
             item = {"kind": kind, "id": entry["id"], "order": n, "data": data}
             scopes.setdefault(scope_of(entry["scope"]), []).append(item)
     return scopes
@@ -105,6 +111,7 @@ def county_from_items(items: list[dict[str, Any]], media: dict[str, Path]) -> Co
         ten_ones,
         by_kind.get("contact", []),
         media,
+        duties=by_kind.get("duty", []),  # none from a county published before duties existed
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from .checks import FolderReader
 from .dates import DEFAULT_TIMEZONE, end_of_posting, parse_moment, timezone_problem, working_days
+from .duties import schedule_problem
 from .i18n import tr
 from .procedure import FOUR_TWO, expand_steps
 from .render import render_markdown
@@ -40,6 +41,7 @@ class County:
     ten_ones: dict[str, Any] = field(default_factory=dict)
     contacts: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> file on disk
+    duties: list[dict[str, Any]] = field(default_factory=list)  # disclosure duties (公开事项清单)
 
     def villages(self) -> list[dict[str, str]]:
         """Return every village with its township: code, name, township, township_name."""
@@ -192,6 +194,22 @@ def _contacts(reader: FolderReader, places: dict[str, set[str]] | None) -> list[
     return contacts
 
 
+def _duties(reader: FolderReader, places: dict[str, set[str]] | None) -> list[dict[str, Any]]:
+    source = reader.read("duties.yaml", "duties")
+    if source is None:
+        return []
+    duties: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for n, entry in enumerate(source.data["duties"]):
+        reader.check_unique(seen, entry["id"], source, ("duties", n, "id"), tr("duty id"))
+        scope = reader.check_scope(source, places, ("duties", n))
+        if problem := schedule_problem(entry):
+            name, message = problem
+            reader.problem(source, ("duties", n, name) if name else ("duties", n), message)
+        duties.append({**_without_place(entry), "scope": scope})
+    return duties
+
+
 def load_county(root: Path) -> County:
     """Load and check every file of the county folder *root*; raise ContentInvalid on any problem."""
     root = Path(root)
@@ -210,6 +228,7 @@ def load_county(root: Path) -> County:
     catalogue = _catalogue(reader)
     ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else {}
     contacts = _contacts(reader, places) if (root / "contacts.yaml").is_file() else []
+    duties = _duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
     if reader.problems or county_source is None:
         raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
-    return County(county_source.data, powers, notices, catalogue, ten_ones, contacts, media)
+    return County(county_source.data, powers, notices, catalogue, ten_ones, contacts, media, duties)

@@ -106,6 +106,16 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
             }
             for n, c in enumerate(snapshot["contacts"])
         ),
+        # The schedule as written; sync/duties.py works out periods, due days and status from it.
+        "duties": (
+            {
+                "id": d["id"], "position": n, "title": d["title"], "domain": d["domain"],
+                "basis": _json(d.get("basis", [])), "every": d.get("every"), "due_day": d.get("due_day"),
+                "due_working_days": d.get("due_working_days"), "within_working_days": d.get("within_working_days"),
+                "scope": d["scope"],
+            }
+            for n, d in enumerate(snapshot["duties"])
+        ),
     }  # fmt: skip
 
 
@@ -128,6 +138,8 @@ create index catalogue_by_area on catalogue (area_order, position);
 create table ten_ones (position integer primary key, title text, description text, photo text);
 create table contacts (id text primary key, position integer, name text, phone text, kind text, person text,
   hours text, description text, scope text);
+create table duties (id text primary key, position integer, title text, domain text, basis text, every text,
+  due_day integer, due_working_days integer, within_working_days integer, scope text);
 create table media (blob text primary key);
 """
 

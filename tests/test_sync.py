@@ -219,7 +219,7 @@ def test_command_line_round_trip(tmp_path: Path) -> None:
         main, ["county", "publish", str(ROOT / "content/demo"), "--repo", str(repo), "--keys", str(keys)]
     )
     assert published.exit_code == 0 and "Published version 2." in published.output
-    assert "village/taoyuan: 9 added, 0 changed, 0 removed" in published.output
+    assert "village/taoyuan: 10 added, 0 changed, 0 removed" in published.output
     again = runner.invoke(
         main, ["county", "publish", str(ROOT / "content/demo"), "--repo", str(repo), "--keys", str(keys)]
     )

@@ -1,0 +1,201 @@
+"""Village notices posted by staff: validated, rendered safe, recorded in the audit log and the outbox.
+
+They live in local.db, never in the content database, so no sync ever touches them; the villager
+screens show them mixed with the county's (kiosk/queries.py). A notice with a 公示期 (minimum
+posting period, in working days) may be withdrawn or shortened inside it only with a reason, and
+that is recorded (DOMAIN.md).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from sync.dates import end_of_posting, parse_moment
+from sync.render import render_markdown
+
+from ..local_db import transaction
+from ..queries import DOMAINS
+from . import audit
+
+MAX_TITLE = 120
+MAX_BODY = 20_000
+STATES = ("draft", "published", "withdrawn")
+_FIELDS = ("domain", "title", "body", "photos", "published", "expires", "min_posting_days", "pinned")
+
+
+@dataclass
+class NoticeInvalid(Exception):
+    """What is wrong with a notice, field by field, to show beside the fields."""
+
+    problems: dict[str, Any] = field(default_factory=dict)
+
+
+def _moment(text: str) -> str:
+    return parse_moment(text).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _end_moment(text: str) -> str:
+    return parse_moment(text, end_of_day=True).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def posting_ends(notice: dict[str, Any]) -> date | None:
+    """Return the last day of the notice's 公示期, or None when it has none."""
+    if not notice.get("min_posting_days"):
+        return None
+    return end_of_posting(datetime.fromisoformat(notice["published_at"]).date(), int(notice["min_posting_days"]))
+
+
+def in_posting_period(notice: dict[str, Any], now: datetime) -> bool:
+    ends = posting_ends(notice)
+    return notice["state"] == "published" and ends is not None and now.date() <= ends
+
+
+def clean(values: dict[str, Any]) -> dict[str, Any]:
+    """Check what staff typed; return the notice's fields, or raise NoticeInvalid naming each problem."""
+    problems: dict[str, Any] = {}
+    title = (values.get("title") or "").strip()
+    body = (values.get("body") or "").strip()
+    if not title:
+        problems["title"] = _l("Give the notice a title.")
+    elif len(title) > MAX_TITLE:
+        problems["title"] = _l("A title has at most %(count)d characters.", count=MAX_TITLE)
+    if values.get("domain") not in DOMAINS:
+        problems["domain"] = _l("Choose what kind of affairs the notice is about.")
+    if not body:
+        problems["body"] = _l("Write the text of the notice.")
+    elif len(body) > MAX_BODY:
+        problems["body"] = _l("The text has at most %(count)d characters.", count=MAX_BODY)
+    published, expires = (values.get("published") or "").strip(), (values.get("expires") or "").strip()
+    try:
+        published_at = _moment(published)
+    except ValueError:
+        problems["published"] = _l("Give the publication date as YYYY-MM-DD (and a time HH:MM if you like).")
+        published_at = ""
+    expires_at = None
+    if expires:
+        try:
+            expires_at = _end_moment(expires)
+        except ValueError:
+            problems["expires"] = _l("Give the end date as YYYY-MM-DD (and a time HH:MM if you like).")
+        else:
+            if published_at and expires_at <= published_at:
+                problems["expires"] = _l("The notice must come down after it goes up.")
+    days_text = str(values.get("min_posting_days") or "").strip()
+    days = None
+    if days_text:
+        if not days_text.isdigit() or not 1 <= int(days_text) <= 90:
+            problems["min_posting_days"] = _l("A public notice period is 1 to 90 working days.")
+        else:
+            days = int(days_text)
+    if problems:
+        raise NoticeInvalid(problems)
+    return {
+        "domain": values["domain"], "title": title, "body": body, "body_html": render_markdown(body),
+        "photos": json.dumps(list(values.get("photos") or [])), "published": published[:10],
+        "expires": expires[:10] if expires else None, "published_at": published_at, "expires_at": expires_at,
+        "min_posting_days": days, "pinned": int(bool(values.get("pinned"))),
+    }  # fmt: skip
+
+
+def get(db: sqlite3.Connection, notice_id: str) -> dict[str, Any] | None:
+    row = db.execute("select * from village_notices where id = ?", (notice_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def listing(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = db.execute("select * from village_notices order by state = 'withdrawn', published_at desc, id")
+    return [dict(row) for row in rows]
+
+
+def _public(notice: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a notice as the audit log and the county see them."""
+    return {key: notice.get(key) for key in ("id", "state", *_FIELDS, "withdraw_reason")}
+
+
+def _to_outbox(db: sqlite3.Connection, action: str, notice: dict[str, Any], now: datetime) -> None:
+    """Queue the change for the county; the key makes a repeated upload harmless (issue 6 consumes it)."""
+    payload = {"action": action, "notice": _public(notice), "at": now.isoformat(timespec="seconds")}
+    db.execute(
+        "insert into outbox (idempotency_key, kind, payload, created_at) values (?, 'village_notice', ?, ?)",
+        (str(uuid.uuid4()), json.dumps(payload, ensure_ascii=False), now.isoformat(timespec="seconds")),
+    )
+
+
+def create(db: sqlite3.Connection, actor: str, values: dict[str, Any], now: datetime, publish: bool) -> str:
+    """Save a new notice (published at once, or as a draft); return its id."""
+    notice = {**clean(values), "id": "local-" + secrets.token_hex(6), "state": "published" if publish else "draft"}
+    stamp = now.isoformat(timespec="seconds")
+    with transaction(db):
+        db.execute(
+            f"insert into village_notices ({', '.join(notice)}, created_by, created_at, updated_by, updated_at)"  # noqa: S608
+            f" values ({', '.join('?' * len(notice))}, ?, ?, ?, ?)",
+            (*notice.values(), actor, stamp, actor, stamp),
+        )
+        audit.record(db, actor, "notice.create", "notice", notice["id"], after=_public(notice))
+        if publish:
+            _to_outbox(db, "publish", notice, now)
+    return str(notice["id"])
+
+
+def update(
+    db: sqlite3.Connection, actor: str, notice_id: str, values: dict[str, Any], now: datetime,
+    publish: bool = False, reason: str = "",
+) -> None:  # fmt: skip
+    """Change a notice; shortening one inside its 公示期 needs a *reason*, which is recorded."""
+    before = get(db, notice_id)
+    if before is None or before["state"] == "withdrawn":
+        raise NoticeInvalid({"": _l("This notice cannot be changed any more.")})
+    changed = clean(values)
+    ends = posting_ends(before)
+    shortened = (
+        ends is not None
+        and before["state"] == "published"
+        and now.date() <= ends
+        and (
+            (changed["expires_at"] or "9999") < (before["expires_at"] or "9999")
+            or (changed["min_posting_days"] or 0) < before["min_posting_days"]
+        )
+    )
+    if shortened and not reason.strip():
+        raise NoticeInvalid({"reason": _l("This notice is inside its public notice period: say why it is shortened.")})
+    state = "published" if publish or before["state"] == "published" else "draft"
+    after = {**before, **changed, "state": state}
+    with transaction(db):
+        db.execute(
+            f"update village_notices set {', '.join(f'{k} = ?' for k in changed)}, state = ?, updated_by = ?,"  # noqa: S608
+            " updated_at = ? where id = ?",
+            (*changed.values(), state, actor, now.isoformat(timespec="seconds"), notice_id),
+        )
+        audit.record(db, actor, "notice.shorten" if shortened else "notice.update", "notice", notice_id,
+                     before=_public(before), after=_public(after), reason=reason.strip() or None)  # fmt: skip
+        if state == "published":
+            _to_outbox(db, "publish" if before["state"] == "draft" else "update", after, now)
+
+
+def withdraw(db: sqlite3.Connection, actor: str, notice_id: str, now: datetime, reason: str = "") -> None:
+    """Take a notice down; inside its 公示期 only with a *reason*, which is recorded."""
+    before = get(db, notice_id)
+    if before is None or before["state"] == "withdrawn":
+        raise NoticeInvalid({"": _l("This notice is already withdrawn.")})
+    if in_posting_period(before, now) and not reason.strip():
+        raise NoticeInvalid({"reason": _l("This notice is inside its public notice period: say why it is withdrawn.")})
+    stamp = now.isoformat(timespec="seconds")
+    after = {**before, "state": "withdrawn", "withdraw_reason": reason.strip() or None}
+    with transaction(db):
+        db.execute(
+            "update village_notices set state = 'withdrawn', withdrawn_at = ?, withdraw_reason = ?,"
+            " updated_by = ?, updated_at = ? where id = ?",
+            (stamp, reason.strip() or None, actor, stamp, notice_id),
+        )
+        audit.record(db, actor, "notice.withdraw", "notice", notice_id, before=_public(before),
+                     after=_public(after), reason=reason.strip() or None)  # fmt: skip
+        if before["state"] == "published":
+            _to_outbox(db, "withdraw", after, now)
