@@ -67,7 +67,7 @@ def clean(values: dict[str, Any]) -> dict[str, Any]:
         problems["title"] = _l("Give the notice a title.")
     elif len(title) > MAX_TITLE:
         problems["title"] = _l("A title has at most %(count)d characters.", count=MAX_TITLE)
-    if values.get("domain") not in DOMAINS:
+    if values.get("domain") not in DOMAINS:  # a key: party, village, finance or government
         problems["domain"] = _l("Choose what kind of affairs the notice is about.")
     if not body:
         problems["body"] = _l("Write the text of the notice.")
@@ -98,7 +98,7 @@ def clean(values: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise NoticeInvalid(problems)
     return {
-        "domain": values["domain"], "title": title, "body": body, "body_html": render_markdown(body),
+        "domain": DOMAINS[values["domain"]], "title": title, "body": body, "body_html": render_markdown(body),
         "photos": json.dumps(list(values.get("photos") or [])), "published": published[:10],
         "expires": expires[:10] if expires else None, "published_at": published_at, "expires_at": expires_at,
         "min_posting_days": days, "pinned": int(bool(values.get("pinned"))),
