@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, render_template
 
@@ -64,7 +64,10 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(NoContent, _no_content)
 
 
-def one_or_404(row: sqlite3.Row | None) -> sqlite3.Row:
+Found = TypeVar("Found")
+
+
+def one_or_404(row: Found | None) -> Found:
     """Return *row*, or answer 404 when the item is not in this version."""
     if row is None:
         abort(404)

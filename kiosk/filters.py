@@ -36,7 +36,7 @@ def _server_error(_error: Any) -> Any:
     return render_template("error.html", heading=heading, text=text), 500
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, error_pages: bool = True) -> None:
     app.add_template_filter(day)
     app.jinja_env.globals.update(
         domain_labels=DOMAIN_LABELS,
@@ -44,5 +44,6 @@ def init_app(app: Flask) -> None:
         kind_labels=KIND_LABELS,
         get_locale=get_locale,
     )
-    app.register_error_handler(404, _not_found)
-    app.register_error_handler(500, _server_error)
+    if error_pages:
+        app.register_error_handler(404, _not_found)
+        app.register_error_handler(500, _server_error)

@@ -68,6 +68,11 @@ def path_of(data_dir: Path) -> Path:
     return Path(data_dir) / FILE
 
 
+def local_media_dir(data_dir: Path) -> Path:
+    """Photos of the village's own notices, named by content like the county's (never touched by a sync)."""
+    return Path(data_dir) / "local-media"
+
+
 def open_local(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
     """Open the kiosk's local database for reading and writing, creating and migrating it if needed.
 

@@ -28,6 +28,7 @@ from sync.search import MAX_QUERY, is_initials
 from . import queries
 from .content_db import NoContent, get_db, one_or_404
 from .flowchart import layout
+from .local_db import local_media_dir
 from .qr import mobile_url, qr_svg
 from .settings import LOCALES
 
@@ -110,7 +111,7 @@ def power_list(order: int) -> ResponseReturnValue:
 
 @bp.route("/powers/<item_id>")
 def power_detail(item_id: str) -> ResponseReturnValue:
-    item = one_or_404(queries.power(get_db(), item_id))  # type: ignore[arg-type]
+    item = one_or_404(queries.power(get_db(), item_id))
     return render_template("screens/power_detail.html", item=item, chart=layout(item["steps"]), **_qr("power", item_id))
 
 
@@ -137,14 +138,18 @@ def notice_list(domain: str, archive: bool = False) -> ResponseReturnValue:
 
 @bp.route("/notice/<item_id>")
 def notice_detail(item_id: str) -> ResponseReturnValue:
-    item = one_or_404(queries.notice(get_db(), item_id))  # type: ignore[arg-type]
-    now = _now()
-    if item["published_at"] > now:
+    item = one_or_404(queries.notice(get_db(), item_id))
+    if item["published_at"] > _now():
         abort(404)  # not out yet: nobody may read it before its publication time
+    return render_notice(item)
+
+
+def render_notice(item: dict[str, Any], **context: Any) -> str:
+    """Render a notice's page exactly as the kiosk shows it (also the staff console's preview)."""
     domain = {v: k for k, v in queries.DOMAINS.items()}[item["domain"]]
-    expired = bool(item["expires_at"] and item["expires_at"] < now)
+    expired = bool(item["expires_at"] and item["expires_at"] < _now())
     return render_template(
-        "screens/notice_detail.html", item=item, domain=domain, expired=expired, **_qr("notice", item_id)
+        "screens/notice_detail.html", item=item, domain=domain, expired=expired, **_qr("notice", item["id"]), **context
     )
 
 
@@ -163,7 +168,7 @@ def catalogue_list(order: int) -> ResponseReturnValue:
 
 @bp.route("/catalogue/<item_id>")
 def catalogue_detail(item_id: str) -> ResponseReturnValue:
-    item = one_or_404(queries.catalogue_item(get_db(), item_id))  # type: ignore[arg-type]
+    item = one_or_404(queries.catalogue_item(get_db(), item_id))
     return render_template("screens/catalogue_detail.html", item=item, **_qr("catalogue", item_id))
 
 
@@ -231,5 +236,8 @@ def local_path(target: str) -> str:
 def media(blob: str) -> ResponseReturnValue:
     if not _BLOB.match(blob):
         abort(404)
-    folder = media_dir(Path(current_app.config["DATA_DIR"]))
+    data_dir = Path(current_app.config["DATA_DIR"])
+    folder = media_dir(data_dir)
+    if not (folder / blob).exists():
+        folder = local_media_dir(data_dir)  # photos of the village's own notices
     return send_from_directory(folder, blob, mimetype=media_type(blob), max_age=31536000)

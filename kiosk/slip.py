@@ -332,7 +332,7 @@ def slip_for(kind: str, item_id: str) -> Slip:
     info = queries.meta(db)
     now = local_now(info.get("timezone", DEFAULT_TIMEZONE))
     find = {"power": queries.power, "notice": queries.notice, "catalogue": queries.catalogue_item}[kind]
-    item = dict(one_or_404(find(db, item_id)))  # type: ignore[arg-type]
+    item = dict(one_or_404(find(db, item_id)))
     if kind == "notice" and item["published_at"] > now.strftime("%Y-%m-%d %H:%M:%S"):
         abort(404)  # not out yet, as on screens.notice_detail
     title, facts = _facts(kind, item)

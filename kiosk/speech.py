@@ -80,7 +80,7 @@ def _spoken_day(text: str | None) -> str:
 
 
 def power_text(db: sqlite3.Connection, item_id: str) -> str:
-    item = one_or_404(queries.power(db, item_id))  # type: ignore[arg-type]
+    item = one_or_404(queries.power(db, item_id))
     steps = [f"{number}、{step['title']}" for number, step in enumerate(item["steps"] or [], start=1)]
     return "\n".join(
         [
@@ -97,7 +97,7 @@ def power_text(db: sqlite3.Connection, item_id: str) -> str:
 
 
 def notice_text(db: sqlite3.Connection, item_id: str) -> str:
-    item = one_or_404(queries.notice(db, item_id))  # type: ignore[arg-type]
+    item = one_or_404(queries.notice(db, item_id))
     # As on the page (screens.notice_detail): nobody may hear a notice before its publication time.
     timezone = queries.meta(db).get("timezone", DEFAULT_TIMEZONE)
     if item["published_at"] > local_now(timezone).strftime("%Y-%m-%d %H:%M:%S"):
@@ -108,7 +108,7 @@ def notice_text(db: sqlite3.Connection, item_id: str) -> str:
 
 
 def catalogue_text(db: sqlite3.Connection, item_id: str) -> str:
-    item = one_or_404(queries.catalogue_item(db, item_id))  # type: ignore[arg-type]
+    item = one_or_404(queries.catalogue_item(db, item_id))
     return "\n".join(
         [
             "，".join(filter(None, [item["level1"], item["level2"]])),

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_babel import Babel, get_locale
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -20,6 +20,7 @@ from flask_wtf.csrf import CSRFProtect
 from .. import secret_key, security_headers, select_locale
 from ..settings import LOCALES, load_settings
 
+MAX_REQUEST_BYTES = 80 * 1024 * 1024  # six phone photos and the text; more is cut off (413)
 csrf = CSRFProtect()
 limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)
 
@@ -38,16 +39,20 @@ def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Strict",
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["STAFF_IDLE_MINUTES"]),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires when idle
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent.parent / "translations"))
     Babel(app, locale_selector=select_locale)
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from . import auth, pages
+    from . import auth, notice_views, pages
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    notice_views.register(app)
     app.after_request(security_headers)
-    app.jinja_env.globals.update(locales=LOCALES, get_locale=get_locale)
+    app.jinja_env.globals.update(
+        locales=LOCALES, get_locale=get_locale, request_path=lambda: request.full_path.rstrip("?")
+    )
     return app

@@ -1,0 +1,187 @@
+"""The staff console's notice pages: list, write, preview as the kiosk shows it, publish, withdraw."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from sync.dates import DEFAULT_TIMEZONE, local_now
+
+from .. import queries
+from ..content_db import get_db
+from ..labels import DOMAIN_LABELS
+from ..local_db import local_media_dir
+from . import notices, photos
+from .auth import local_db, login_required
+
+bp = Blueprint("notices", __name__, url_prefix="/notices")
+FIELDS = ("domain", "title", "body", "published", "expires", "min_posting_days", "pinned")
+
+
+def _now() -> Any:
+    timezone = queries.meta(get_db()).get("timezone", DEFAULT_TIMEZONE)
+    return local_now(timezone).replace(microsecond=0)
+
+
+MAX_PHOTOS = 6
+_REJECTED = {
+    "too_big": _l("%(name)s is larger than 12 MB: send a smaller photo."),
+    "empty": _l("%(name)s is empty."),
+    "not_an_image": _l("%(name)s is not a photo, or it is damaged."),
+    "unsupported_format": _l("%(name)s is a %(format)s file: only JPEG, PNG and WebP photos are taken."),
+    "too_many_pixels": _l("%(name)s has too many pixels to be a photo."),
+}
+
+
+def _typed() -> dict[str, Any]:
+    """What the person typed, to save or to show again beside what is wrong with it."""
+    typed: dict[str, Any] = {name: request.form.get(name, "") for name in FIELDS}
+    folder = local_media_dir(Path(current_app.config["DATA_DIR"]))
+    # Photos already stored (kept from the notice, or from a submission that failed) come back by name.
+    typed["photos"] = [
+        name for name in request.form.getlist("photo") if photos.is_photo_name(name) and (folder / name).exists()
+    ]
+    return typed
+
+
+def _store_uploads(values: dict[str, Any]) -> dict[str, Any]:
+    """Store the photos sent with the form; return the problems (none when every photo was taken)."""
+    folder = local_media_dir(Path(current_app.config["DATA_DIR"]))
+    problems = []
+    for upload in request.files.getlist("new_photos"):
+        if not upload.filename:
+            continue
+        try:
+            values["photos"].append(photos.store_photo(upload.stream, folder))  # type: ignore[arg-type]
+        except photos.PhotoRejected as rejected:
+            message = _REJECTED.get(rejected.code, _REJECTED["not_an_image"])
+            problems.append(str(message % {"name": upload.filename, "format": rejected.format_name or "?"}))
+    if len(values["photos"]) > MAX_PHOTOS:
+        problems.append(_("A notice has at most %(count)d photos.", count=MAX_PHOTOS))
+        values["photos"] = values["photos"][:MAX_PHOTOS]
+    return {"photos": " ".join(problems)} if problems else {}
+
+
+def _form_values(notice: dict[str, Any]) -> dict[str, Any]:
+    """A saved notice's fields as the form shows them."""
+    domain = {label: key for key, label in queries.DOMAINS.items()}[notice["domain"]]
+    return {**{name: notice.get(name) or "" for name in FIELDS}, "domain": domain,
+            "published": notice["published_at"][:16], "expires": (notice["expires_at"] or "")[:16],
+            "photos": json.loads(notice["photos"])}  # fmt: skip
+
+
+def _notice_or_404(notice_id: str) -> dict[str, Any]:
+    notice = notices.get(local_db(), notice_id)
+    if notice is None:
+        abort(404)
+    return notice
+
+
+def _form(values: dict[str, Any], problems: dict[str, Any] | None = None, notice: dict[str, Any] | None = None,
+          status: int = 200) -> ResponseReturnValue:  # fmt: skip
+    asks_reason = notice is not None and notices.in_posting_period(notice, _now())
+    return render_template(
+        "staff/notice_form.html", values=values, problems=problems or {}, notice=notice, domains=DOMAIN_LABELS,
+        asks_reason=asks_reason, reason=request.form.get("reason", ""), accept=",".join(photos.ACCEPTED_MEDIA_TYPES),
+        max_photos=MAX_PHOTOS,
+    ), status  # fmt: skip
+
+
+@bp.route("/")
+@login_required
+def listing() -> ResponseReturnValue:
+    rows = notices.listing(local_db())
+    for row in rows:
+        row["posting_ends"] = notices.posting_ends(row)
+    return render_template("staff/notices.html", notices=rows)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> ResponseReturnValue:
+    if request.method == "GET":
+        today = f"{_now():%Y-%m-%d %H:%M}"
+        return _form({"domain": "village", "published": today})
+    values = _typed()
+    photo_problems = _store_uploads(values)
+    try:
+        if photo_problems:
+            raise notices.NoticeInvalid(photo_problems)
+        notice_id = notices.create(local_db(), g.account.name, values, _now(), publish=False)
+    except notices.NoticeInvalid as invalid:
+        return _form(values, {**invalid.problems, **photo_problems}, status=422)
+    return redirect(url_for("notices.preview", notice_id=notice_id))
+
+
+@bp.route("/<notice_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(notice_id: str) -> ResponseReturnValue:
+    notice = _notice_or_404(notice_id)
+    if request.method == "GET":
+        return _form(_form_values(notice), notice=notice)
+    values = _typed()
+    photo_problems = _store_uploads(values)
+    try:
+        if photo_problems:
+            raise notices.NoticeInvalid(photo_problems)
+        notices.update(local_db(), g.account.name, notice_id, values, _now(), reason=request.form.get("reason", ""))
+    except notices.NoticeInvalid as invalid:
+        return _form(values, {**invalid.problems, **photo_problems}, notice=notice, status=422)
+    return redirect(url_for("notices.preview", notice_id=notice_id))
+
+
+@bp.route("/<notice_id>/preview")
+@login_required
+def preview(notice_id: str) -> ResponseReturnValue:
+    """The notice exactly as the kiosk shows it, framed by what staff can do next."""
+    from ..screens import render_notice
+
+    notice = _notice_or_404(notice_id)
+    item = {**notice, "photos": json.loads(notice["photos"])}
+    return render_notice(item, kiosk=queries.meta(get_db()), staff_preview=notice)
+
+
+@bp.route("/<notice_id>/publish", methods=["POST"])
+@login_required
+def publish(notice_id: str) -> ResponseReturnValue:
+    notice = _notice_or_404(notice_id)
+    try:
+        notices.update(local_db(), g.account.name, notice_id, _form_values(notice), _now(), publish=True)
+    except notices.NoticeInvalid as invalid:
+        return _form(_form_values(notice), invalid.problems, notice=notice, status=422)
+    flash(_("Published: the notice is on the kiosk now."))
+    return redirect(url_for("notices.listing"))
+
+
+@bp.route("/<notice_id>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw(notice_id: str) -> ResponseReturnValue:
+    notice = _notice_or_404(notice_id)
+    asks_reason = notices.in_posting_period(notice, _now())
+    if request.method == "POST":
+        reason = request.form.get("reason", "")
+        try:
+            notices.withdraw(local_db(), g.account.name, notice_id, _now(), reason=reason)
+        except notices.NoticeInvalid as invalid:
+            return render_template("staff/notice_withdraw.html", notice=notice, asks_reason=asks_reason,
+                                   problems=invalid.problems, reason=reason), 422  # fmt: skip
+        flash(_("Withdrawn: the notice is no longer on the kiosk."))
+        return redirect(url_for("notices.listing"))
+    return render_template("staff/notice_withdraw.html", notice=notice, asks_reason=asks_reason, problems={},
+                           reason="")  # fmt: skip
+
+
+def register(app: Any) -> None:
+    """Add the notice pages, and the kiosk's own screens under /kiosk for previews and links."""
+    from .. import content_db, filters, screens
+
+    content_db.init_app(app)
+    filters.init_app(app, error_pages=False)
+    app.register_blueprint(bp)
+    app.register_blueprint(screens.bp, url_prefix="/kiosk")

@@ -1,0 +1,161 @@
+"""The staff console's notice pages through the test client: write, preview, publish, edit, withdraw."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from kiosk import create_app
+from kiosk.demo import install_demo
+from kiosk.local_db import open_local
+from kiosk.staff import accounts, create_staff_app, limiter
+from sync.dates import local_now
+from tests.test_screens import text_of
+from tests.test_staff import PASSWORD, csrf_token
+
+XSS = '<script>alert("x")</script>'
+
+
+@pytest.fixture()
+def data(tmp_path: Path) -> Path:
+    install_demo(tmp_path)
+    db = open_local(tmp_path)
+    accounts.add(db, "bo", "staff", PASSWORD, actor="test")
+    db.close()
+    return tmp_path
+
+
+@pytest.fixture()
+def staff(data: Path) -> FlaskClient:
+    config = {"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "t", "DEFAULT_LOCALE": "en"}
+    client = create_staff_app(config).test_client()
+    limiter.reset()
+    client.post("/sign-in", data={"name": "bo", "password": PASSWORD, "csrf_token": csrf_token(client)})
+    assert client.get("/").status_code == 200
+    return client
+
+
+def villager(data: Path) -> FlaskClient:
+    client = create_app({"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "x"}).test_client()
+    client.get("/lang/en")
+    return client
+
+
+def form(client: FlaskClient, path: str, **fields: str) -> dict[str, str]:
+    today = local_now("Asia/Shanghai").date()
+    base = {"domain": "village", "title": "关于村道维修的通知", "body": "本周六**维修**村道。", "expires": "",
+            "published": f"{today - timedelta(days=1):%Y-%m-%d} 08:00", "min_posting_days": ""}  # fmt: skip
+    return {**base, **fields, "csrf_token": csrf_token(client, path)}
+
+
+def new_notice(client: FlaskClient, **fields: str) -> str:
+    response = client.post("/notices/new", data=form(client, "/notices/new", **fields))
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    match = re.match(r"/notices/([^/]+)/preview", response.headers["Location"])
+    assert match is not None
+    return match.group(1)
+
+
+def test_write_preview_and_publish_a_notice(staff: FlaskClient, data: Path) -> None:
+    notice_id = new_notice(staff)
+    preview = staff.get(f"/notices/{notice_id}/preview")
+    body = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "Draft: not on the kiosk yet." in body
+    assert "<strong>维修</strong>" in body and 'class="detail-body"' in body, "the kiosk's own notice page"
+    assert villager(data).get(f"/notice/{notice_id}").status_code == 404, "a draft is not on the kiosk"
+    published = staff.post(f"/notices/{notice_id}/publish", data={"csrf_token": csrf_token(staff, "/notices/")})
+    assert published.status_code == 302
+    assert "关于村道维修的通知" in text_of(villager(data).get("/notices/village"))
+    assert "published" in text_of(staff.get("/notices/"))
+
+
+def test_a_form_that_fails_keeps_what_was_typed(staff: FlaskClient) -> None:
+    fields = form(staff, "/notices/new", title="", body="写了很长的正文，不能丢。", expires="2020-01-01")
+    response = staff.post("/notices/new", data=fields)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Give the notice a title." in page and "must come down after it goes up" in page
+    assert "写了很长的正文，不能丢。" in page and 'value="2020-01-01"' in page
+
+
+def test_hostile_text_is_inert_in_the_console_too(staff: FlaskClient) -> None:
+    notice_id = new_notice(staff, title=XSS, body=XSS)
+    for path in ("/notices/", f"/notices/{notice_id}/edit", f"/notices/{notice_id}/preview"):
+        page = staff.get(path).get_data(as_text=True)
+        assert "<script>alert" not in page and "&lt;script&gt;" in page, path
+
+
+def test_withdrawing_inside_the_posting_period_asks_for_a_reason(staff: FlaskClient, data: Path) -> None:
+    notice_id = new_notice(staff, min_posting_days="7")
+    staff.post(f"/notices/{notice_id}/publish", data={"csrf_token": csrf_token(staff, "/notices/")})
+    asked = staff.get(f"/notices/{notice_id}/withdraw").get_data(as_text=True)
+    assert "needs a reason" in asked
+    token = csrf_token(staff, f"/notices/{notice_id}/withdraw")
+    refused = staff.post(f"/notices/{notice_id}/withdraw", data={"csrf_token": token, "reason": " "})
+    assert refused.status_code == 422 and villager(data).get(f"/notice/{notice_id}").status_code == 200
+    done = staff.post(f"/notices/{notice_id}/withdraw", data={"csrf_token": token, "reason": "内容有误"})
+    assert done.status_code == 302 and villager(data).get(f"/notice/{notice_id}").status_code == 404
+
+
+def test_notice_forms_without_a_csrf_token_are_refused(staff: FlaskClient) -> None:
+    notice_id = new_notice(staff)
+    fields = {"domain": "village", "title": "伪造", "body": "x", "published": "2026-11-01"}
+    assert staff.post("/notices/new", data=fields).status_code == 400
+    assert staff.post(f"/notices/{notice_id}/publish").status_code == 400
+    assert staff.post(f"/notices/{notice_id}/withdraw", data={"reason": "x"}).status_code == 400
+
+
+def test_notice_pages_need_a_signed_in_account(data: Path) -> None:
+    client = create_staff_app({"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "t"}).test_client()
+    for path in ("/notices/", "/notices/new"):
+        assert client.get(path).status_code == 302, path
+
+
+def jpeg_with_gps() -> bytes:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (39.0, 54.0, 27.0), 3: "E", 4: (116.0, 23.0, 28.0)}  # GPS: where it was taken
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 300), (200, 120, 40)).save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_a_photo_of_the_paper_notice_is_stored_without_its_location_and_shown(staff: FlaskClient, data: Path) -> None:
+    fields: dict[str, object] = form(staff, "/notices/new")
+    fields["new_photos"] = (io.BytesIO(jpeg_with_gps()), "IMG_0001.jpg")
+    response = staff.post("/notices/new", data=fields, content_type="multipart/form-data")
+    assert response.status_code == 302
+    notice_id = response.headers["Location"].split("/")[2]
+    staff.post(f"/notices/{notice_id}/publish", data={"csrf_token": csrf_token(staff, "/notices/")})
+    page = villager(data).get(f"/notice/{notice_id}").get_data(as_text=True)
+    blob = re.search(r'src="/media/([0-9a-f]{64}\.jpg)"', page)
+    assert blob is not None, "the photo is on the kiosk's page"
+    stored = (data / "local-media" / blob.group(1)).read_bytes()
+    assert b"Exif" not in stored
+    with villager(data).get(f"/media/{blob.group(1)}") as served:
+        assert served.data == stored
+
+
+def test_a_file_that_is_not_a_photo_is_refused_and_nothing_typed_is_lost(staff: FlaskClient) -> None:
+    fields: dict[str, object] = form(staff, "/notices/new", body="正文保留")
+    fields["new_photos"] = (io.BytesIO(b"MZ\x90\x00 not a photo at all"), "photo.jpg")
+    response = staff.post("/notices/new", data=fields, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "photo.jpg is not a photo, or it is damaged." in page
+    assert "正文保留" in page and "关于村道维修的通知" in page
+
+
+def test_a_photo_already_sent_is_kept_when_the_form_fails(staff: FlaskClient) -> None:
+    fields: dict[str, object] = form(staff, "/notices/new", title="")
+    fields["new_photos"] = (io.BytesIO(jpeg_with_gps()), "IMG_0002.jpg")
+    page = staff.post("/notices/new", data=fields, content_type="multipart/form-data").get_data(as_text=True)
+    kept = re.search(r'name="photo" value="([0-9a-f]{64}\.jpg)" checked', page)
+    assert kept is not None, "the stored photo comes back with the form, no need to choose it again"
+    again = staff.post("/notices/new", data={**form(staff, "/notices/new"), "photo": kept.group(1)})
+    assert again.status_code == 302
