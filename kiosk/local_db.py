@@ -64,6 +64,34 @@ def m002_village_notices_and_outbox(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_setup_links(db: Database) -> None:
+    # One-time links where a new account chooses its password: only the token's SHA-256 is kept,
+    # so a copy of local.db gives no working link (accounts.issue_setup_link).
+    db.execute(
+        """create table setup_links (
+          id integer primary key, account_id integer not null references accounts (id),
+          token_hash text not null unique, created_at text not null, expires_at text not null, used_at text)"""
+    )
+
+
+@migrations()
+def m004_disclosure_duties(db: Database) -> None:
+    # Duties the village adds to the county's, and what it has disclosed for each (sync/duties.py).
+    db.execute(
+        """create table local_duties (
+          id text primary key, title text not null, domain text not null, every text, due_day integer,
+          within_working_days integer, created_by text not null, created_at text not null, removed_at text)"""
+    )
+    # A record per period disclosed (period_key '2026-10'), or per event (event_day) of an event-driven duty.
+    db.execute(
+        """create table duty_records (
+          id integer primary key, duty_id text not null, period_key text, event_day text, event_note text,
+          notice_id text, done_at text, recorded_by text not null, recorded_at text not null)"""
+    )
+    db.execute("create index duty_records_by_duty on duty_records (duty_id, period_key)")
+
+
 def path_of(data_dir: Path) -> Path:
     return Path(data_dir) / FILE
 

@@ -51,6 +51,9 @@ def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     notice_views.register(app)
+    from . import duties
+
+    app.register_blueprint(duties.bp)
     app.after_request(security_headers)
     app.jinja_env.globals.update(
         locales=LOCALES, get_locale=get_locale, request_path=lambda: request.full_path.rstrip("?")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template
 from flask.typing import ResponseReturnValue
 
-from .auth import login_required
+from ..content_db import NoContent, get_db
+from .auth import local_db, login_required
 
 bp = Blueprint("pages", __name__)
 
@@ -13,4 +16,14 @@ bp = Blueprint("pages", __name__)
 @bp.route("/")
 @login_required
 def home() -> ResponseReturnValue:
-    return render_template("staff/home.html")
+    """What needs doing: overdue disclosures first, then how the kiosk's content stands."""
+    from ..cli_kiosk import kiosk_status
+    from .duties import overdue
+    from .notice_views import _now
+
+    data_dir = Path(current_app.config["DATA_DIR"])
+    try:
+        late = overdue(get_db(), local_db(), _now().date())
+    except NoContent:  # nothing installed yet: no county duties to be late with
+        late = []
+    return render_template("staff/home.html", overdue=late, status=kiosk_status(data_dir))

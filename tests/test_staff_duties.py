@@ -1,0 +1,117 @@
+"""Disclosure duties in the staff console: done / due / overdue, marked done by a notice, events, the village's own."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from kiosk.local_db import open_local
+from kiosk.staff import duties, notices
+from sync.dates import local_now
+from sync.install import current_database
+from tests.test_screens import text_of
+from tests.test_staff import csrf_token
+from tests.test_staff_notices import data, staff  # noqa: F401 - fixtures
+from tests.test_village_notices import values
+
+NOV_11 = date(2026, 11, 11)  # October's finances were due on the 10th
+
+
+@pytest.fixture()
+def dbs(data: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:  # noqa: F811
+    path = current_database(data)
+    assert path is not None
+    content = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    content.row_factory = sqlite3.Row
+    local = open_local(data)
+    yield content, local
+    content.close()
+    local.close()
+
+
+def row_of(rows: list[dict[str, object]], duty_id: str) -> dict[str, object]:
+    return next(r for r in rows if r["duty"]["id"] == duty_id)  # type: ignore[index]
+
+
+def test_the_board_shows_each_period_done_due_or_overdue(dbs: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+    content, local = dbs
+    finances = row_of(duties.board(content, local, NOV_11), "caiwu-shouzhi")
+    periods = finances["periods"]  # type: ignore[index]
+    assert [(p["period"].key, p["status"]) for p in periods] == [  # type: ignore[index,attr-defined]
+        ("2026-10", "overdue"),
+        ("2026-09", "overdue"),
+        ("2026-08", "overdue"),
+    ]
+    assert row_of(duties.board(content, local, date(2026, 11, 10)), "caiwu-shouzhi")["periods"][0]["status"] == "due"  # type: ignore[index]
+
+
+def test_a_notice_marks_a_period_done_and_the_audit_log_says_who(
+    dbs: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    content, local = dbs
+    now = datetime(2026, 11, 11, 9, 0)
+    notice_id = notices.create(local, "bo", values(domain="finance", title="2026年10月财务收支公开"), now, publish=True)
+    duty = next(d for d in duties.duties_of(content, local) if d["id"] == "caiwu-shouzhi")
+    duties.mark_done(local, "bo", duty, now, period_key="2026-10", notice_id=notice_id)
+    first = row_of(duties.board(content, local, NOV_11), "caiwu-shouzhi")["periods"][0]  # type: ignore[index]
+    assert first["status"] == "done" and first["record"]["notice_id"] == notice_id
+    actor, action = local.execute("select actor, action from audit_log order by id desc limit 1").fetchone()
+    assert (actor, action) == ("bo", "duty.done")
+    assert all(o["what"] != first["period"].label for o in duties.overdue(content, local, NOV_11))
+
+
+def test_an_event_must_be_disclosed_within_its_working_days(dbs: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
+    content, local = dbs
+    duty = next(d for d in duties.duties_of(content, local) if d["id"] == "dibao-duixiang-mingdan")  # 7 working days
+    duties.record_event(local, "bo", duty, date(2026, 11, 27), "低保审批（3户）", datetime(2026, 11, 27, 10, 0))
+    event = row_of(duties.board(content, local, date(2026, 12, 8)), duty["id"])["events"][0]  # type: ignore[index]
+    assert event["due"] == date(2026, 12, 8) and event["status"] == "due", "Friday + 7 working days"
+    late = row_of(duties.board(content, local, date(2026, 12, 9)), duty["id"])["events"][0]  # type: ignore[index]
+    assert late["status"] == "overdue"
+
+
+def test_the_console_home_lists_what_is_overdue_today(staff: FlaskClient, data: Path) -> None:  # noqa: F811
+    content = sqlite3.connect(f"file:{current_database(data)}?mode=ro", uri=True)
+    content.row_factory = sqlite3.Row
+    local = open_local(data)
+    late = duties.overdue(content, local, local_now("Asia/Shanghai").date())
+    content.close()
+    local.close()
+    home = text_of(staff.get("/"))
+    assert ("Overdue disclosures" in home) == bool(late)
+    for entry in late:
+        assert entry["duty"]["title"] in home
+    assert "Content version" in home and "Next update" in home
+
+
+def test_mark_done_from_the_dashboard(staff: FlaskClient) -> None:  # noqa: F811
+    page = staff.get("/duties/").get_data(as_text=True)
+    assert "财务收支情况公开" in page and "最低生活保障对象名单公示" in page
+    key = duties.rules.period_of({"every": "month", "due_day": 10}, local_now("Asia/Shanghai").date())
+    assert key is not None
+    token = csrf_token(staff, "/duties/")
+    done = staff.post("/duties/caiwu-shouzhi/done", data={"csrf_token": token, "period_key": key.key})
+    assert done.status_code == 302
+    assert staff.post("/duties/caiwu-shouzhi/done", data={"period_key": key.key}).status_code == 400, "CSRF"
+    refused = staff.post("/duties/caiwu-shouzhi/done", data={"csrf_token": token, "period_key": "1999-01"})
+    assert refused.status_code == 400, "only a period on the board"
+    foreign = staff.post("/duties/caiwu-shouzhi/done",
+                         data={"csrf_token": token, "period_key": key.key, "notice_id": "not-a-notice"})  # fmt: skip
+    assert foreign.status_code == 400
+    assert staff.post("/duties/no-such-duty/done", data={"csrf_token": token}).status_code == 404
+
+
+def test_the_village_adds_a_duty_of_its_own(staff: FlaskClient) -> None:  # noqa: F811
+    token = csrf_token(staff, "/duties/new")
+    bad = staff.post("/duties/new", data={"csrf_token": token, "title": "村民代表会议决议公开", "domain": "village",
+                                           "every": "month", "due_day": "31"})  # fmt: skip
+    assert bad.status_code == 422 and "村民代表会议决议公开" in bad.get_data(as_text=True)
+    good = staff.post("/duties/new", data={"csrf_token": token, "title": "村民代表会议决议公开", "domain": "village",
+                                            "every": "", "within_working_days": "5"})  # fmt: skip
+    assert good.status_code == 302
+    assert "村民代表会议决议公开" in staff.get("/duties/").get_data(as_text=True)
