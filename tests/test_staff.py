@@ -160,3 +160,12 @@ def test_the_audit_log_is_append_only(staff_app: Flask, tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         db.execute("delete from audit_log")
     db.close()
+
+
+def test_the_console_speaks_chinese_by_default_and_english_on_request(tmp_path: Path) -> None:
+    client = create_staff_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "t"}).test_client()
+    assert "登录" in client.get("/sign-in").get_data(as_text=True)
+    switched = client.get("/lang/en?next=/sign-in")
+    assert switched.status_code == 302 and switched.headers["Location"] == "/sign-in"
+    assert "Sign in" in client.get("/sign-in").get_data(as_text=True)
+    assert client.get("/lang/fr").status_code == 404
