@@ -46,10 +46,11 @@ def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from . import auth, notice_views, pages
+    from . import admin, auth, notice_views, pages
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
     notice_views.register(app)
     from . import duties
 
