@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import sqlite3
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,3 +175,38 @@ def test_the_console_speaks_chinese_by_default_and_english_on_request(tmp_path: 
     assert switched.status_code == 302 and switched.headers["Location"] == "/sign-in"
     assert "Sign in" in client.get("/sign-in").get_data(as_text=True)
     assert client.get("/lang/fr").status_code == 404
+
+
+def test_kiosk_serve_runs_the_console_on_its_own_port(tmp_path: Path) -> None:
+    from kiosk.demo import install_demo
+
+    install_demo(tmp_path)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    env = {**os.environ, "KIOSK_PORT": str(ports[0]), "KIOSK_STAFF_PORT": str(ports[1]), "KIOSK_SYNC_NIGHTLY": "0"}
+    server = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve", "--data", str(tmp_path)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        screens, console = (f"http://127.0.0.1:{port}" for port in ports)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{console}/sign-in", timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "kiosk serve did not start"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"{screens}/", timeout=5) as home:
+            assert home.status == 200 and "staff" not in home.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{screens}/sign-in", timeout=5)
+        assert missing.value.code == 404, "the villager port has no staff pages"
+        missing.value.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        assert server.stdout is not None
+        server.stdout.close()

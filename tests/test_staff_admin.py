@@ -364,3 +364,22 @@ def test_kiosk_staff_add_link_prints_a_link_that_works(app: Flask, tmp_path: Pat
     prompted = runner.invoke(main, ["staff", "add", "gao", "--data", str(tmp_path)],
                              input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")  # fmt: skip
     assert prompted.exit_code == 0 and can_sign_in(app, "gao", NEW_PASSWORD)
+
+
+def test_hostile_text_from_any_field_is_inert_on_the_admin_pages(admin: FlaskClient, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from kiosk.staff import notices
+
+    payload = "<script>alert(1)</script>"
+    db = open_local(tmp_path)
+    accounts.add(db, payload, "staff", "a perfectly long password", actor="anna")
+    fields = {"domain": "village", "title": payload, "body": payload, "published": "2026-11-01"}
+    notice_id = notices.create(db, payload, fields, datetime(2026, 11, 2), publish=True)
+    notices.withdraw(db, "anna", notice_id, datetime(2026, 11, 3), reason=payload)
+    db.close()
+    for path in ("/admin/accounts", "/admin/audit"):
+        page = admin.get(path).get_data(as_text=True)
+        assert "<script>alert" not in page and "&lt;script&gt;" in page, path
+    csv_text = admin.get("/admin/audit.csv").get_data(as_text=True)
+    assert payload in csv_text, "the export keeps the text as it was typed (a CSV is not a page)"
