@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from sync.search import is_initials, phrase
+from sync.search import MAX_QUERY, is_initials, phrase
 
 DOMAINS = {"party": "党务", "village": "村务", "finance": "财务", "government": "政务"}
 _COLUMNS = (
@@ -166,6 +166,15 @@ order by rowid limit :limit"""  # noqa: S608 - field and table are the literals 
 }
 
 
+_VILLAGE_NOTICES = {
+    field: f"""
+select 'notice' as kind, id as item_id, title, '{field}' as matched from local.village_notices
+where state = 'published' and published_at <= :now and instr(lower({field}), :q)
+order by published_at desc limit 30"""  # noqa: S608 - field is one of the two literals below
+    for field in ("title", "body")
+}
+
+
 def search(db: sqlite3.Connection, query: str, now: str, limit: int = 30) -> list[dict[str, Any]]:
     """Find items by pinyin initials ('dbsq') or by Chinese text of any length; title matches first.
 
@@ -179,8 +188,13 @@ def search(db: sqlite3.Connection, query: str, now: str, limit: int = 30) -> lis
     if match is None:
         return []
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for sql in _BY_TEXT.values():
+    words = query[:MAX_QUERY]
+    village = any(row[1] == "local" for row in db.execute("pragma database_list"))  # attached by content_db
+    for field, sql in _BY_TEXT.items():
         parameters = {"match": match, "now": now, "cap": _SEARCH_CAP, "limit": limit + len(found)}
         for row in db.execute(sql, parameters):
             found.setdefault((row["kind"], row["item_id"]), dict(row))
+        # The village's own notices: a few dozen at most, read directly rather than indexed.
+        for row in db.execute(_VILLAGE_NOTICES[field], {"q": words, "now": now}) if village else ():
+            found.setdefault(("notice", row["item_id"]), dict(row))
     return list(found.values())[:limit]

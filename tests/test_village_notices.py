@@ -159,3 +159,13 @@ def test_a_sync_never_touches_village_notices(county_repo: CountyRepo, kiosk_dat
     after = {row["id"]: dict(row) for row in db.execute("select * from village_notices")}
     assert after == before and set(after) == {kept, draft}
     assert client_shows(kiosk_data, kept) and not client_shows(kiosk_data, draft)
+
+
+def test_village_notices_are_found_by_the_search(data: Path, db: sqlite3.Connection) -> None:
+    notice_id = notices.create(db, "anna", values(title="关于秸秆禁烧的通知", body="严禁焚烧秸秆，违者罚款。"), now(),
+                               publish=True)  # fmt: skip
+    client = screens(data)
+    assert f"/notice/{notice_id}" in client.get("/search?q=秸秆").get_data(as_text=True)
+    assert f"/notice/{notice_id}" in client.get("/search?q=罚款").get_data(as_text=True), "its text too"
+    notices.withdraw(db, "anna", notice_id, now())
+    assert f"/notice/{notice_id}" not in client.get("/search?q=秸秆").get_data(as_text=True)
