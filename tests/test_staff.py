@@ -171,10 +171,10 @@ def test_the_audit_log_is_append_only(staff_app: Flask, tmp_path: Path) -> None:
 def test_the_console_speaks_chinese_by_default_and_english_on_request(tmp_path: Path) -> None:
     client = create_staff_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "t"}).test_client()
     assert "登录" in client.get("/sign-in").get_data(as_text=True)
-    switched = client.get("/lang/en?next=/sign-in")
+    switched = client.get("/kiosk/lang/en?next=/sign-in")  # the kiosk's own switch, on the console's session
     assert switched.status_code == 302 and switched.headers["Location"] == "/sign-in"
     assert "Sign in" in client.get("/sign-in").get_data(as_text=True)
-    assert client.get("/lang/fr").status_code == 404
+    assert client.get("/kiosk/lang/fr").status_code == 404
 
 
 def test_kiosk_serve_runs_the_console_on_its_own_port(tmp_path: Path) -> None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from flask import Blueprint, current_app, render_template
 from flask.typing import ResponseReturnValue
 
 from ..content_db import NoContent, get_db
-from ..screens import local_path
-from ..settings import LOCALES
 from .auth import local_db, login_required
 
 bp = Blueprint("pages", __name__)
@@ -30,11 +28,3 @@ def home() -> ResponseReturnValue:
         late = []
     return render_template("staff/home.html", overdue=late, status=kiosk_status(data_dir))
 
-
-@bp.route("/lang/<code>")
-def switch_language(code: str) -> ResponseReturnValue:
-    """Switch the console's language (it keeps its own session, apart from the villager screens')."""
-    if code not in LOCALES:
-        abort(404)
-    session["lang"] = code
-    return redirect(local_path(request.args.get("next", "/")))
