@@ -27,4 +27,3 @@ def home() -> ResponseReturnValue:
     except NoContent:  # nothing installed yet: no county duties to be late with
         late = []
     return render_template("staff/home.html", overdue=late, status=kiosk_status(data_dir))
-
