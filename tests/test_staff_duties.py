@@ -115,3 +115,14 @@ def test_the_village_adds_a_duty_of_its_own(staff: FlaskClient) -> None:  # noqa
                                             "every": "", "within_working_days": "5"})  # fmt: skip
     assert good.status_code == 302
     assert "村民代表会议决议公开" in staff.get("/duties/").get_data(as_text=True)
+
+
+def test_hostile_text_in_duties_and_events_is_inert(staff: FlaskClient) -> None:  # noqa: F811
+    payload = "<script>alert(1)</script>"
+    token = csrf_token(staff, "/duties/new")
+    staff.post("/duties/new", data={"csrf_token": token, "title": payload, "domain": "village", "every": "",
+                                    "within_working_days": "5"})  # fmt: skip
+    staff.post("/duties/dibao-duixiang-mingdan/event",
+               data={"csrf_token": token, "event_day": "2026-11-20", "event_note": payload})  # fmt: skip
+    page = staff.get("/duties/").get_data(as_text=True)
+    assert "<script>alert" not in page and page.count("&lt;script&gt;") >= 2

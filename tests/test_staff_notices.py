@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import stream_encode_multipart
 
 from kiosk import create_app
 from kiosk.demo import install_demo
@@ -159,3 +161,14 @@ def test_a_photo_already_sent_is_kept_when_the_form_fails(staff: FlaskClient) ->
     assert kept is not None, "the stored photo comes back with the form, no need to choose it again"
     again = staff.post("/notices/new", data={**form(staff, "/notices/new"), "photo": kept.group(1)})
     assert again.status_code == 302
+
+
+def test_an_oversized_photo_is_refused_saying_why(staff: FlaskClient) -> None:
+    fields: dict[str, object] = form(staff, "/notices/new")
+    fields["new_photos"] = FileStorage(io.BytesIO(b"\xff\xd8\xff\xe0" + b"\0" * 12_000_000), "huge.jpg")
+    # Encoded in memory: the test client would spool a body this large to a file it never closes.
+    body, length, boundary = stream_encode_multipart(MultiDict(fields), use_tempfile=False)
+    response = staff.post("/notices/new", input_stream=body, content_length=length,
+                          content_type=f'multipart/form-data; boundary="{boundary}"')  # fmt: skip
+    assert response.status_code == 422
+    assert "huge.jpg is larger than 12 MB: send a smaller photo." in response.get_data(as_text=True)
