@@ -63,7 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
     Babel(app, locale_selector=select_locale)
 
-    from . import content_db, filters, screens, slip, speech
+    from . import content_db, feedback, filters, screens, slip, speech
     from .local_db import open_local
 
     open_local(data_dir).close()  # the village's own notices are read beside the county's content
@@ -72,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(screens.bp)
     app.register_blueprint(slip.bp)
     app.register_blueprint(speech.bp)
+    app.register_blueprint(feedback.bp)
 
     app.after_request(security_headers)
 

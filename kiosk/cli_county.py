@@ -67,6 +67,17 @@ _REPO = click.option("--repo", required=True, type=click.Path(file_okay=False), 
 _KEYS = click.option("--keys", required=True, type=click.Path(file_okay=False), help="Folder of the online keys.")
 
 
+_COUNTY_DATA = click.option(
+    "--data", "data", type=click.Path(file_okay=False), help="County server state (default KIOSK_DATA_DIR)."
+)
+
+
+def _county_data(option: str | None) -> str:
+    from .settings import load_settings
+
+    return str(option or load_settings()["DATA_DIR"])
+
+
 def _fail(error: Exception) -> None:
     raise click.ClickException(str(error))
 
@@ -180,16 +191,51 @@ def export_usb(repo: str, out: str, keys: str | None) -> None:
 @_REPO
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8400, show_default=True, help="Port to listen on.")
-def serve_repository(repo: str, host: str, port: int) -> None:
-    """Serve the repository over HTTP (Range and ETag supported)."""
+@_COUNTY_DATA
+def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
+    """Serve the repository (Range and ETag), the phone pages and the kiosks' reports API."""
     from waitress import serve
 
-    from .repo_server import RepositoryApp
+    from .county import CountyServer, create_county_app
 
     if not Repository(Path(repo)).exists():
         _fail(RepositoryError(tr("{path} is not a county repository (run kiosk county init)", path=repo)))
+    app = create_county_app({"REPO": repo, "DATA_DIR": _county_data(data)})
     click.echo(tr("Serving {repo} at http://{host}:{port}/", repo=repo, host=host, port=port))
-    serve(RepositoryApp(Path(repo)), host=host, port=port, ident="county")
+    serve(CountyServer(Path(repo), app), host=host, port=port, threads=8, ident="county")
+
+
+@county.command("add-kiosk")
+@click.argument("village")
+@_COUNTY_DATA
+def add_kiosk(village: str, data: str | None) -> None:
+    """Register a kiosk for VILLAGE and print its one-time enrolment code."""
+    from .county.store import CODE_HOURS, add_kiosk, open_store
+
+    db = open_store(Path(_county_data(data)))
+    try:
+        kiosk_id, code = add_kiosk(db, village)
+    finally:
+        db.close()
+    click.echo(tr("Kiosk {id} for {village}. On the kiosk, within {hours} hours: kiosk enrol {code} --county URL",
+                  id=kiosk_id, village=village, hours=CODE_HOURS, code=code))  # fmt: skip
+
+
+@county.command("revoke-kiosk")
+@click.argument("kiosk_id", type=int)
+@_COUNTY_DATA
+def revoke_kiosk(kiosk_id: int, data: str | None) -> None:
+    """Shut kiosk KIOSK_ID out: its reports and uploads are refused from now on."""
+    from .county.store import open_store, revoke
+
+    db = open_store(Path(_county_data(data)))
+    try:
+        done = revoke(db, kiosk_id)
+    finally:
+        db.close()
+    if not done:
+        _fail(RepositoryError(tr("there is no kiosk {id} that is not revoked already", id=kiosk_id)))
+    click.echo(tr("Kiosk {id} revoked.", id=kiosk_id))
 
 
 def describe(result: PublishResult) -> str:

@@ -16,6 +16,7 @@ from sync.install import current_database
 from sync.updater import SyncError, init_kiosk, read_config, read_status, sync_kiosk
 
 from .settings import fetcher_options, load_settings
+from .uplink import outbox_depth
 
 _DATA = click.option(
     "--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR)."
@@ -86,6 +87,14 @@ def sync(source: str | None, as_json: bool, data: str | None) -> None:
                version=result.version, date=result.content_date, files=result.files_downloaded,
                size=round(result.bytes_downloaded / 1024, 1))
         )  # fmt: skip
+    # After every sync, tell the county how this kiosk stands and send what waits in the outbox;
+    # with --json only the sync's own JSON line is printed (the county link reports to stderr).
+    if source is None:  # a sync from a USB stick is a sign there is no network to report over
+        from .cli_uplink import send_to_county
+
+        line = send_to_county(_data_dir(data))
+        if line and not as_json:
+            click.echo(line, err=True)
     sys.exit(1 if result.outcome == "failed" else 0)
 
 
@@ -111,6 +120,7 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
         "last_error": status.get("last_error"),
         "last_success": status.get("last_success"),
         "next_sync": status.get("next_sync"),
+        "outbox_depth": outbox_depth(data_dir) if data_dir.exists() else 0,
         "disk_free_bytes": shutil.disk_usage(data_dir if data_dir.exists() else Path.cwd()).free,
     }
 
@@ -134,6 +144,7 @@ def status(as_json: bool, data: str | None) -> None:
         "last_error": tr("last error"),
         "last_success": tr("last success"),
         "next_sync": tr("next scheduled sync"),
+        "outbox_depth": tr("waiting to be sent to the county"),
         "disk_free_bytes": tr("disk free"),
     }
     outcomes = {"updated": tr("updated"), "unchanged": tr("unchanged"), "failed": tr("failed")}
@@ -147,5 +158,7 @@ def status(as_json: bool, data: str | None) -> None:
 
 
 def add_kiosk_commands(group: click.Group) -> None:
-    for command in (init, sync, status):
+    from .cli_uplink import enrol, report
+
+    for command in (init, sync, status, enrol, report):
         group.add_command(command)

@@ -92,6 +92,19 @@ def m004_disclosure_duties(db: Database) -> None:
     db.execute("create index duty_records_by_duty on duty_records (duty_id, period_key)")
 
 
+@migrations()
+def m005_feedback(db: Database) -> None:
+    # Villagers' 好差评 ratings (kiosk/feedback.py). Nothing in a row can point at a person: `at` is
+    # the county-local day only, and the id is the row's random outbox key (uuid4), in a table
+    # without rowid, so not even the order of the rows tells who came first (a camera sees that).
+    db.execute(
+        """create table feedback (
+          id text primary key, at text not null, kind text not null check (kind in ('power', 'notice', 'catalogue')),
+          item_id text not null, level integer not null check (level between 1 and 5),
+          reasons text not null default '[]') without rowid"""
+    )
+
+
 def path_of(data_dir: Path) -> Path:
     return Path(data_dir) / FILE
 

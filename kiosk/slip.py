@@ -9,7 +9,6 @@ environment variable can hold a callable), so a kiosk in the field cannot be poi
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections import deque
@@ -19,7 +18,7 @@ from typing import Any, cast
 
 from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy, File, Network, Serial, Usb
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale, gettext, ngettext
@@ -31,6 +30,7 @@ from . import queries
 from .content_db import get_db, one_or_404
 from .filters import day
 from .qr import mobile_url
+from .tokens import form_token, require_form_token
 
 bp = Blueprint("slip", __name__)
 log = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ COLUMNS = 32  # a 58 mm printer's line in font A: 32 half-width or 16 Chinese ch
 QR_DOT_SIZE = 6  # 6 dots a module: a version-10 code (about 150 URL characters) is 342 of the 384 dots
 MIN_INTERVAL = 10.0  # seconds between two slips, for the whole kiosk
 PER_HOUR = 30  # slips in any hour: a child pressing the button again and again must not empty the roll
-TOKEN_KEY = "print_token"  # noqa: S105 - the name of a session key, not a secret
 DETAIL_ENDPOINTS = {
     "power": "screens.power_detail",
     "notice": "screens.notice_detail",
@@ -204,18 +203,10 @@ def _kiosk_printer() -> KioskPrinter:
     return kiosk_printer
 
 
-def print_token() -> str:
-    """Return this session's token for print forms, making it on first use."""
-    token = session.get(TOKEN_KEY)
-    if not isinstance(token, str):
-        token = session[TOKEN_KEY] = secrets.token_urlsafe(24)
-    return token
-
-
 @bp.app_context_processor
 def _print_button_context() -> dict[str, Any]:
     has_printer = _kiosk_printer().connect is not None
-    return {"has_printer": has_printer, "print_token": print_token, "print_notes": PRINT_NOTES}
+    return {"has_printer": has_printer, "print_token": form_token, "print_notes": PRINT_NOTES}
 
 
 def _width(ch: str) -> int:
@@ -348,9 +339,7 @@ def print_slip(kind: str, item_id: str) -> ResponseReturnValue:
     if kiosk_printer.connect is None:
         abort(404)
     # No login on villager screens: a per-session token keeps other sites from printing through us.
-    token = session.get(TOKEN_KEY)
-    if not isinstance(token, str) or not secrets.compare_digest(token, request.form.get("token", "")):
-        abort(400)
+    require_form_token()
     outcome = kiosk_printer.send(render_slip(slip_for(kind, item_id)))
     return redirect(url_for(DETAIL_ENDPOINTS[kind], item_id=item_id, print=outcome), code=303)
 

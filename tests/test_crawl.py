@@ -280,6 +280,8 @@ class Crawler:
             parts = urlsplit(target)
             if parts.scheme not in ("http", "https") or parts.netloc != self.origin:
                 self._content_problem(source, f"{reference.where} refers outside the kiosk: {value!r}")
+            elif reference.where == "<form action>":
+                continue  # a form the villager posts (a rating, a print): inside the kiosk, not fetched
             elif parts.path.startswith("/lang/") or parts.path == "/elder":
                 self._check_language_link(target, source)
             elif parts.path == "/search" and len(parse_qs(parts.query).get("q", [""])[0]) > 1 and "q=" in source:

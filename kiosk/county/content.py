@@ -1,0 +1,260 @@
+"""What each village's kiosk shows, as the county server knows it: its published content and its notices.
+
+The published content is read from the signed repository's own files on disk (no HTTP, and no TUF
+client: these are the files this server signed), rebuilt into a County once per published snapshot
+version, and cut per village by ``sync.snapshot.village_snapshot``, the function a kiosk's sync
+installs from. A village's own notices arrive through the kiosks' outbox (``uploads`` in county.db).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sync.bundle import MEDIA_PREFIX, county_from_items, read_shard, shard_name
+from sync.content import County
+from sync.database import CATEGORY_ORDER
+from sync.dates import parse_moment
+from sync.render import render_markdown
+from sync.repository import Repository
+from sync.snapshot import in_scope, village_snapshot
+
+from ..queries import CONTACT_KINDS, DOMAINS
+
+# Villages whose view stays built. On 10,000 items one view holds about 1.3 MB and takes about 20 ms to cut.
+VILLAGES_KEPT = 16
+_NOTICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # what a kiosk makes ("local-" + hex), fit for a URL
+
+
+class NothingPublished(Exception):
+    """The repository has no county content yet (or is not a repository)."""
+
+
+@dataclass
+class VillageView:
+    """One village's snapshot, indexed for the phone pages."""
+
+    snapshot: dict[str, Any]
+    photos: dict[str, Path]  # blob name -> the repository's target file
+    powers: dict[str, dict[str, Any]]
+    categories: list[dict[str, Any]]  # {order, name, items}, in the kiosk's order
+    notices: dict[str, dict[str, Any]]  # the county's, in scope
+    catalogue: dict[str, dict[str, Any]]
+    areas: list[dict[str, Any]]  # {order, name, items}
+    contacts: dict[str, list[dict[str, Any]]]  # by kind, the village's own first
+
+
+def _categories(powers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Group powers as the kiosk does (sync/database.py): known categories first, then as they come."""
+    names = list(CATEGORY_ORDER)
+    names += [p["category"] for p in powers if p["category"] not in names]
+    names = list(dict.fromkeys(names))
+    groups = [
+        {"order": n, "name": name, "items": [p for p in powers if p["category"] == name]}
+        for n, name in enumerate(names)
+    ]
+    return [group for group in groups if group["items"]]
+
+
+def _areas(catalogue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    areas: dict[int, dict[str, Any]] = {}
+    for entry in catalogue:
+        areas.setdefault(entry["area_order"], {"order": entry["area_order"], "name": entry["area"], "items": []})
+        areas[entry["area_order"]]["items"].append(entry)
+    return [areas[order] for order in sorted(areas)]
+
+
+def _contacts(contacts: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    nearest = sorted(contacts, key=lambda c: {"village": 0, "township": 1}.get(c["scope"].split(":")[0], 2))
+    grouped: dict[str, list[dict[str, Any]]] = {kind: [] for kind in CONTACT_KINDS}
+    for contact in nearest:
+        grouped.setdefault(contact["kind"], []).append(contact)
+    return grouped
+
+
+@dataclass
+class Published:
+    """One published snapshot version of the county, and the village views cut from it so far."""
+
+    version: int
+    county: County
+    scope_dates: dict[str, str]  # scope ('county', 'village/x') -> the date its content last changed
+    views: OrderedDict[str, VillageView] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def village_info(self, code: str) -> dict[str, str] | None:
+        return next((v for v in self.county.villages() if v["code"] == code), None)
+
+    def village(self, code: str) -> VillageView | None:
+        """Return the village's view, cut on first use and kept for the next few hundred requests."""
+        with self.lock:
+            if code in self.views:
+                self.views.move_to_end(code)
+                return self.views[code]
+        info = self.village_info(code)
+        if info is None:
+            return None
+        view = self._cut(info)
+        with self.lock:
+            self.views[code] = view
+            while len(self.views) > VILLAGES_KEPT:
+                self.views.popitem(last=False)
+        return view
+
+    def _cut(self, village: dict[str, str]) -> VillageView:
+        county = self.county
+        # village_snapshot hashes every photo of the county it is given: give it only this village's.
+        wanted = {ref for n in county.notices if in_scope(n["scope"], village) for ref in n.get("photos", [])}
+        wanted |= {t["photo"] for t in county.ten_ones.get("items", []) if "photo" in t}
+        own = dataclasses.replace(county, media={ref: f for ref, f in county.media.items() if ref in wanted})
+        scopes = ("county", f"township/{village['township']}", f"village/{village['code']}")
+        content_date = max(self.scope_dates[s] for s in scopes if s in self.scope_dates)
+        snapshot, photos = village_snapshot(own, village["code"], self.version, content_date)
+        return VillageView(
+            snapshot=snapshot,
+            photos=photos,
+            powers={p["id"]: p for p in snapshot["powers"]},
+            categories=_categories(snapshot["powers"]),
+            notices={n["id"]: n for n in snapshot["notices"]},
+            catalogue={c["id"]: c for c in snapshot["catalogue"]},
+            areas=_areas(snapshot["catalogue"]),
+            contacts=_contacts(snapshot["contacts"]),
+        )
+
+
+def read_published(repository: Repository) -> Published:
+    """Rebuild the county from the repository's current snapshot: every scope, every photo.
+
+    :raises NothingPublished: when no county-wide content has been published yet.
+    """
+    snapshot = repository.snapshot()
+    items: list[dict[str, Any]] = []
+    media: dict[str, Path] = {}
+    dates: dict[str, str] = {}
+    for name in sorted(snapshot.signed.meta.keys() - {"targets.json"}):
+        role = name.removesuffix(".json")
+        targets = repository.role(role, snapshot).signed.targets
+        if role.startswith(MEDIA_PREFIX):
+            for path, info in targets.items():
+                media["media/" + path.rpartition("/media/")[2]] = repository.target_file(path, info)
+            continue
+        for path, info in targets.items():
+            if not path.endswith("/manifest.json"):
+                continue
+            scope = path.removesuffix("/manifest.json")
+            manifest = json.loads(repository.target_file(path, info).read_bytes())
+            dates[scope] = manifest["published"]
+            count = int(manifest["shard_count"])
+            for index in range(count):
+                shard = f"{scope}/{shard_name(index, count)}"
+                items += read_shard(repository.target_file(shard, targets[shard]).read_bytes())
+    if "county" not in dates:
+        raise NothingPublished()
+    return Published(snapshot.signed.version, county_from_items(items, media), dates)
+
+
+class PublishedCounty:
+    """The county as last published in a repository folder, rebuilt only when a new snapshot is signed.
+
+    Each request costs one stat of timestamp.json; the nightly re-signing of the timestamp costs
+    one small read. A rebuild (seconds for 10,000 items) is done by one thread while the others
+    go on serving the version they had.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.repository = Repository(path)
+        self._held: tuple[tuple[int, int, int], Published] | None = None  # timestamp.json's stat, what it named
+        self._building = threading.Lock()
+
+    def _timestamp_stamp(self) -> tuple[int, int, int]:
+        try:
+            info = (self.repository.metadata / "timestamp.json").stat()
+        except FileNotFoundError:
+            raise NothingPublished() from None
+        return info.st_ino, info.st_size, info.st_mtime_ns
+
+    def current(self) -> Published:
+        """Return the published county. :raises NothingPublished: before anything is published."""
+        stamp = self._timestamp_stamp()
+        held = self._held
+        if held is not None and held[0] == stamp:
+            return held[1]
+        # Wait only if there is nothing to serve meanwhile.
+        if not self._building.acquire(blocking=held is None):
+            assert held is not None
+            return held[1]
+        try:
+            held = self._held
+            if held is not None and held[0] == stamp:
+                return held[1]  # another thread read it while this one waited
+            version = self.repository.timestamp().signed.snapshot_meta.version
+            published = held[1] if held is not None and held[1].version == version else read_published(self.repository)
+            self._held = (stamp, published)
+            return published
+        finally:
+            self._building.release()
+
+
+# --- the village's own notices, uploaded by its kiosks ---------------------------------------
+
+_UPLOADED = """
+select u.payload from uploads u join kiosks k on k.id = u.kiosk_id
+where u.kind = 'village_notice' and k.village = ? order by u.rowid"""
+
+
+def village_notices(db: sqlite3.Connection, village: str) -> dict[str, dict[str, Any]]:
+    """Return the village's published notices by id: each notice's latest change wins (by `at`, then arrival).
+
+    Their photos are not uploaded, so they are shown without photos.
+    """
+    latest: dict[str, tuple[str, int, dict[str, Any]]] = {}
+    for arrival, (payload,) in enumerate(db.execute(_UPLOADED, (village,))):
+        try:
+            change = json.loads(payload)
+            notice, at, action = change["notice"], str(change["at"]), change["action"]
+            notice_id = notice["id"]
+        except (ValueError, KeyError, TypeError):
+            continue  # a malformed upload hides nothing and shows nothing
+        if not isinstance(notice, dict) or not isinstance(notice_id, str) or not _NOTICE_ID.match(notice_id):
+            continue
+        if notice_id not in latest or (at, arrival) >= latest[notice_id][:2]:
+            latest[notice_id] = (at, arrival, {**notice, "_action": action})
+    shown = {}
+    for notice_id, (_at, _arrival, notice) in latest.items():
+        if notice["_action"] in ("publish", "update") and notice.get("state") == "published":
+            shown[notice_id] = _shown(notice)
+    return {notice_id: notice for notice_id, notice in shown.items() if notice is not None}
+
+
+def _shown(notice: dict[str, Any]) -> dict[str, Any] | None:
+    """Return an uploaded notice in the county's notice form, or None if it is not well formed."""
+    try:
+        title, body, domain = notice["title"], notice["body"], notice["domain"]
+        published, expires = notice["published"], notice.get("expires")
+        if not (isinstance(title, str) and isinstance(body, str) and domain in DOMAINS.values()):
+            return None
+        published_at = parse_moment(str(published)[:16])
+        expires_at = parse_moment(str(expires)[:16], end_of_day=True) if expires else None
+        days = notice.get("min_posting_days")
+        days = int(days) if days else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {
+        "id": notice["id"], "domain": domain, "title": title, "published": str(published)[:10],
+        "expires": str(expires)[:10] if expires else None, "published_at": published_at.isoformat(sep=" "),
+        "expires_at": expires_at.isoformat(sep=" ") if expires_at else None, "pinned": bool(notice.get("pinned")),
+        "min_posting_days": days, "photos": [], "body_html": _markdown(body), "scope": "village",
+    }  # fmt: skip
+
+
+@lru_cache(maxsize=512)
+def _markdown(text: str) -> str:
+    return render_markdown(text)

@@ -1,0 +1,109 @@
+"""The kiosks' API: enrol with a one-time code, then signed reports and outbox uploads.
+
+A kiosk signs every request with its Ed25519 key (headers X-Kiosk-Id, X-Kiosk-Time,
+X-Kiosk-Signature over the time and the body). A repeated upload is harmless: items carry
+idempotency keys, and every key held is acknowledged, stored or not, so the kiosk can forget it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from . import store
+
+bp = Blueprint("reports", __name__, url_prefix="/api")
+MAX_BATCH = 500  # items per upload
+MAX_BODY = 2 * 1024 * 1024
+KINDS = ("village_notice", "feedback", "display_log")
+
+
+def county_db() -> sqlite3.Connection:
+    if "county_db" not in g:
+        g.county_db = store.open_store(Path(current_app.config["DATA_DIR"]), migrate=False)
+    db: sqlite3.Connection = g.county_db
+    return db
+
+
+@bp.teardown_app_request
+def _close(_error: BaseException | None = None) -> None:
+    db = g.pop("county_db", None)
+    if db is not None:
+        db.close()
+
+
+@bp.record_once
+def _migrate(state: Any) -> None:
+    store.open_store(Path(state.app.config["DATA_DIR"])).close()
+
+
+def _refused(status: int, message: str) -> ResponseReturnValue:
+    return jsonify(error=message), status
+
+
+def _signed_kiosk() -> sqlite3.Row | None:
+    """The kiosk whose signature this request carries, or None."""
+    kiosk_id = request.headers.get("X-Kiosk-Id", "")
+    if not kiosk_id.isdigit() or request.content_length is None or request.content_length > MAX_BODY:
+        return None
+    body = request.get_data(cache=True)
+    return store.verify(
+        county_db(), int(kiosk_id), request.headers.get("X-Kiosk-Time", ""), body,
+        request.headers.get("X-Kiosk-Signature", ""),
+    )  # fmt: skip
+
+
+def _json() -> dict[str, Any] | None:
+    try:
+        value = json.loads(request.get_data(cache=True))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@bp.route("/enrol", methods=["POST"])
+def enrol() -> ResponseReturnValue:
+    body = _json()
+    if body is None or not all(isinstance(body.get(k), str) for k in ("code", "village", "public_key")):
+        return _refused(400, "send code, village and public_key")
+    try:
+        kiosk_id = store.enrol(county_db(), body["code"], body["village"], body["public_key"])
+    except store.EnrolmentRefused:
+        return _refused(403, "this enrolment code is unknown, used, expired or for another village")
+    return jsonify(kiosk_id=kiosk_id)
+
+
+@bp.route("/report", methods=["POST"])
+def report() -> ResponseReturnValue:
+    kiosk = _signed_kiosk()
+    if kiosk is None:
+        return _refused(403, "not signed by an enrolled kiosk")
+    body = _json()
+    if body is None:
+        return _refused(400, "a report is a JSON object")
+    store.record_report(county_db(), kiosk["id"], body)
+    return "", 204
+
+
+@bp.route("/outbox", methods=["POST"])
+def outbox() -> ResponseReturnValue:
+    kiosk = _signed_kiosk()
+    if kiosk is None:
+        return _refused(403, "not signed by an enrolled kiosk")
+    body = _json()
+    items = body.get("items") if body else None
+    if not isinstance(items, list) or len(items) > MAX_BATCH or not all(_valid(item) for item in items):
+        return _refused(400, f"send items: at most {MAX_BATCH} of {{key, kind, payload}}")
+    return jsonify(acked=store.store_uploads(county_db(), kiosk["id"], items))
+
+
+def _valid(item: Any) -> bool:
+    return (
+        isinstance(item, dict) and isinstance(item.get("key"), str) and 0 < len(item["key"]) <= 100
+        and item.get("kind") in KINDS and isinstance(item.get("payload"), dict)
+    )  # fmt: skip

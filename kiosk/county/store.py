@@ -1,0 +1,171 @@
+"""The county server's own state (`DATA_DIR/county.db`): enrolled kiosks, their reports and what they upload.
+
+Everything a kiosk sends is keyed by the idempotency key the kiosk gave it, so an upload repeated
+after a lost acknowledgement is acknowledged again and stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+FILE = "county.db"
+CODE_HOURS = 72  # an enrolment code works once, within three days
+migrations = Migrations("kiosk-county")
+
+
+@migrations()
+def m001_kiosks_and_uploads(db: Database) -> None:
+    db.execute(
+        """create table kiosks (
+          id integer primary key, village text not null, code_hash text unique, code_expires text,
+          public_key text, enrolled_at text, revoked_at text, created_at text not null)"""
+    )
+    db.execute(
+        """create table reports (
+          id integer primary key, kiosk_id integer not null references kiosks(id), received_at text not null,
+          app_version text, content_version integer, content_date text, last_outcome text, last_error text,
+          disk_free_bytes integer, outbox_depth integer, overdue text)"""
+    )
+    db.execute("create index reports_by_kiosk on reports (kiosk_id, id)")
+    db.execute(
+        """create table uploads (
+          idempotency_key text primary key, kiosk_id integer not null references kiosks(id), kind text not null,
+          payload text not null, received_at text not null)"""
+    )
+    db.execute("create index uploads_by_kind on uploads (kind, kiosk_id)")
+
+
+def open_store(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
+    path = Path(data_dir) / FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    connection.row_factory = sqlite3.Row
+    connection.execute("pragma journal_mode = wal")
+    connection.execute("pragma synchronous = normal")  # WAL: a power cut loses at most the last commits, never the file
+    if migrate:
+        migrations.apply(Database(connection))
+    return connection
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    db.execute("begin immediate")
+    try:
+        yield db
+    except BaseException:
+        db.execute("rollback")
+        raise
+    db.execute("commit")
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def add_kiosk(db: sqlite3.Connection, village: str, now: datetime | None = None) -> tuple[int, str]:
+    """Register a kiosk for *village*; return its id and a one-time enrolment code (kept only hashed)."""
+    now = now or _now()
+    code = "-".join(secrets.token_hex(3) for _ in range(4))  # 96 bits, easy to read out over the phone
+    cursor = db.execute(
+        "insert into kiosks (village, code_hash, code_expires, created_at) values (?, ?, ?, ?)",
+        (village, _hash(code), (now + timedelta(hours=CODE_HOURS)).isoformat(), now.isoformat()),
+    )
+    return int(cursor.lastrowid or 0), code
+
+
+class EnrolmentRefused(Exception):
+    """The code is unknown, used, expired, or for another village; or the key is not an Ed25519 key."""
+
+
+def enrol(db: sqlite3.Connection, code: str, village: str, public_key: str, now: datetime | None = None) -> int:
+    """Turn a one-time code into the kiosk's own credential: its Ed25519 public key (hex). Return its id.
+
+    The kiosk keeps the private key; the county keeps only the public one, so even a copy of
+    county.db cannot sign as a kiosk.
+    """
+    now = now or _now()
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key))
+    except ValueError:
+        raise EnrolmentRefused(code) from None
+    with transaction(db):
+        row = db.execute(
+            "select * from kiosks where code_hash = ? and revoked_at is null", (_hash(code.strip()),)
+        ).fetchone()
+        if row is None or row["village"] != village or datetime.fromisoformat(row["code_expires"]) < now:
+            raise EnrolmentRefused(code)
+        db.execute(
+            "update kiosks set code_hash = null, code_expires = null, public_key = ?, enrolled_at = ? where id = ?",
+            (public_key, now.isoformat(), row["id"]),
+        )
+    return int(row["id"])
+
+
+def revoke(db: sqlite3.Connection, kiosk_id: int, now: datetime | None = None) -> bool:
+    cursor = db.execute(
+        "update kiosks set revoked_at = ? where id = ? and revoked_at is null", ((now or _now()).isoformat(), kiosk_id)
+    )
+    return cursor.rowcount == 1
+
+
+def signed_text(timestamp: str, body: bytes) -> bytes:
+    """What a kiosk signs: its timestamp and the request body."""
+    return timestamp.encode() + b"\n" + body
+
+
+def verify(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, signature: str) -> sqlite3.Row | None:
+    """Return the kiosk if the request carries its signature and it is enrolled and not revoked."""
+    row: sqlite3.Row | None = db.execute(
+        "select * from kiosks where id = ? and revoked_at is null", (kiosk_id,)
+    ).fetchone()
+    if row is None or row["public_key"] is None:
+        return None
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(row["public_key"]))
+        key.verify(bytes.fromhex(signature), signed_text(timestamp, body))
+    except (ValueError, InvalidSignature):
+        return None
+    return row
+
+
+def record_report(db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any], now: datetime | None = None) -> None:
+    fields = ("app_version", "content_version", "content_date", "last_outcome", "last_error", "disk_free_bytes",
+              "outbox_depth")  # fmt: skip
+    values = [report.get(name) for name in fields]
+    db.execute(
+        f"insert into reports (kiosk_id, received_at, {', '.join(fields)}, overdue) values"  # noqa: S608 - fixed names
+        f" (?, ?, {', '.join('?' * len(fields))}, ?)",
+        (kiosk_id, (now or _now()).isoformat(), *values, json.dumps(report.get("overdue") or [], ensure_ascii=False)),
+    )
+
+
+def store_uploads(
+    db: sqlite3.Connection, kiosk_id: int, items: list[dict[str, Any]], now: datetime | None = None
+) -> list[str]:
+    """Store a batch; return every key now held (new or already there), which the kiosk may then forget."""
+    stamp = (now or _now()).isoformat()
+    with transaction(db):
+        for item in items:
+            db.execute(
+                "insert or ignore into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
+                " values (?, ?, ?, ?, ?)",
+                (item["key"], kiosk_id, item["kind"], json.dumps(item["payload"], ensure_ascii=False), stamp),
+            )
+    return [item["key"] for item in items]

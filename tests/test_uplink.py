@@ -1,0 +1,191 @@
+"""A kiosk's link to its county server, for real on loopback: enrolment, signed reports, the outbox."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from kiosk.cli import main
+from kiosk.county import CountyServer, create_county_app
+from kiosk.county import store as county_store
+from kiosk.local_db import open_local
+from kiosk.uplink import KEY_FILE, Uplink, UplinkError
+from sync.updater import read_config, sync_kiosk
+from tests.county_repo import VILLAGE, CountyRepo
+from tests.servers import WSGIApp, serving
+
+
+class Flaky:
+    """WSGI middleware failing uploads at random: 500s, answers lost after the work was done, stalls."""
+
+    def __init__(self, app: WSGIApp, seed: int, rate: float) -> None:
+        self.app, self.rng, self.rate = app, random.Random(seed), rate
+        self.faults = {"500": 0, "lost": 0, "stall": 0}
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/api/outbox":
+            return self.app(environ, start_response)
+        with self._lock:
+            roll = self.rng.random()
+        if roll < self.rate / 3:
+            self.faults["500"] += 1
+            start_response("500 Injected", [("Content-Length", "0")])
+            return []
+        if roll < 2 * self.rate / 3:
+            self.faults["lost"] += 1
+            body = b"".join(self.app(environ, lambda *_args: None))  # the county stores the batch...
+            return self._dropped(body)  # ...and the answer never reaches the kiosk
+        if roll < self.rate:
+            self.faults["stall"] += 1
+            time.sleep(0.6)  # longer than the kiosk's read timeout
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _dropped(_body: bytes) -> Iterator[bytes]:
+        raise ConnectionAbortedError("injected: answer lost")
+        yield b""  # pragma: no cover - makes this a generator
+
+
+@pytest.fixture()
+def county(tmp_path: Path, county_repo: CountyRepo) -> Iterator[tuple[str, Path, Flaky]]:
+    data = tmp_path / "county-server"
+    app = create_county_app({"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "c"})
+    flaky = Flaky(CountyServer(county_repo.path, app), seed=7, rate=0.0)
+    with serving(flaky, threads=4) as url:
+        yield url, data, flaky
+
+
+def enrolled(kiosk_data: Path, url: str, county_data: Path, **options: Any) -> Uplink:
+    db = county_store.open_store(county_data)
+    _kiosk_id, code = county_store.add_kiosk(db, VILLAGE)
+    db.close()
+    uplink = Uplink(kiosk_data, sleep=lambda _seconds: None, **options)
+    uplink.enrol(url, code)
+    return uplink
+
+
+def county_rows(county_data: Path, sql: str) -> list[sqlite3.Row]:
+    db = county_store.open_store(county_data)
+    rows = db.execute(sql).fetchall()
+    db.close()
+    return rows
+
+
+def queue_feedback(kiosk_data: Path, count: int) -> None:
+    db = open_local(kiosk_data)
+    db.executemany(
+        "insert into outbox (idempotency_key, kind, payload, created_at) values (?, 'feedback', ?, '2026-11-27')",
+        [(str(uuid.uuid4()), json.dumps({"kind": "power", "item_id": "dibao-shenqing", "level": n % 5 + 1}))
+         for n in range(count)],
+    )  # fmt: skip
+    db.close()
+
+
+def outbox_left(kiosk_data: Path) -> int:
+    db = open_local(kiosk_data)
+    left = int(db.execute("select count(*) from outbox").fetchone()[0])
+    db.close()
+    return left
+
+
+def test_enrol_with_a_one_time_code(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
+    url, county_data, _flaky = county
+    db = county_store.open_store(county_data)
+    _id, code = county_store.add_kiosk(db, VILLAGE)
+    _other, other_village = county_store.add_kiosk(db, "liutang")
+    db.close()
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    wrong = runner.invoke(main, ["enrol", other_village, "--county", url, "--data", str(kiosk_data)])
+    assert wrong.exit_code != 0 and "used, expired or for another village" in wrong.output
+    done = runner.invoke(main, ["enrol", code, "--county", url, "--data", str(kiosk_data)])
+    assert done.exit_code == 0, done.output
+    assert read_config(kiosk_data)["county"] == url and (kiosk_data / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    again = runner.invoke(main, ["enrol", code, "--county", url, "--data", str(kiosk_data)])
+    assert again.exit_code != 0, "a code works once"
+
+
+def test_a_signed_report_is_recorded(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
+    url, county_data, _flaky = county
+    assert sync_kiosk(kiosk_data).outcome == "updated"
+    enrolled(kiosk_data, url, county_data)
+    result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["report", "--data", str(kiosk_data)])
+    assert result.exit_code == 0 and "reported to the county" in result.output, result.output
+    (row,) = county_rows(county_data, "select * from reports")
+    assert row["outbox_depth"] == 0 and row["disk_free_bytes"] > 0 and row["app_version"]
+    assert row["content_version"] == 2 and row["last_outcome"] == "updated"
+    overdue = json.loads(row["overdue"])
+    assert any(o["duty"] == "caiwu-shouzhi" for o in overdue), "the village's late disclosures reach the county"
+
+
+def test_revoked_and_forged_credentials_are_refused(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    url, county_data, _flaky = county
+    uplink = enrolled(kiosk_data, url, county_data, attempts=1)
+    key_file = kiosk_data / KEY_FILE
+    real_key = key_file.read_bytes()
+    forged = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    key_file.write_bytes(forged)  # someone else's key, the kiosk's id
+    with pytest.raises(UplinkError, match="refused the report"):
+        uplink.report({"content_version": 1})
+    key_file.write_bytes(real_key)
+    uplink.report({"content_version": 1})
+    db = county_store.open_store(county_data)
+    assert county_store.revoke(db, int(read_config(kiosk_data)["kiosk_id"]))
+    db.close()
+    with pytest.raises(UplinkError, match="refused the report"):
+        uplink.report({"content_version": 2})
+    queue_feedback(kiosk_data, 3)
+    with pytest.raises(UplinkError, match="refused the upload"):
+        uplink.upload_outbox()
+    assert outbox_left(kiosk_data) == 3, "nothing leaves the kiosk that the county did not take"
+    assert len(county_rows(county_data, "select * from reports")) == 1
+
+
+def test_a_thousand_ratings_made_offline_arrive_exactly_once_over_a_flaky_link(
+    county: tuple[str, Path, Flaky], kiosk_data: Path
+) -> None:
+    url, county_data, flaky = county
+    uplink = enrolled(kiosk_data, url, county_data, timeout=0.3)
+    queue_feedback(kiosk_data, 1000)  # made while the county server was out of reach
+    flaky.rate = 0.45
+    rounds = 0
+    while outbox_left(kiosk_data) and rounds < 60:  # a round may give up after its attempts; the next goes on
+        rounds += 1
+        with contextlib.suppress(UplinkError):
+            uplink.upload_outbox(batch=50)
+    assert outbox_left(kiosk_data) == 0
+    (count,) = county_rows(county_data, "select count(*) from uploads where kind = 'feedback'")[0]
+    assert count == 1000
+    assert min(flaky.faults.values()) > 0, flaky.faults  # every kind of failure happened
+
+
+def test_a_replayed_upload_is_acknowledged_not_stored_twice(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
+    url, county_data, _flaky = county
+    uplink = enrolled(kiosk_data, url, county_data)
+    queue_feedback(kiosk_data, 5)
+    db = open_local(kiosk_data)
+    rows = db.execute("select idempotency_key, kind, payload from outbox").fetchall()
+    db.close()
+    items = [{"key": key, "kind": kind, "payload": json.loads(payload)} for key, kind, payload in rows]
+    body = json.dumps({"items": items}).encode()
+    for _replay in range(3):
+        response = uplink._post("/api/outbox", body)
+        assert response.status == 200 and len(response.json()["acked"]) == 5
+    (count,) = county_rows(county_data, "select count(*) from uploads")[0]
+    assert count == 5
