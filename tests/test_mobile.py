@@ -458,3 +458,14 @@ def test_the_kiosks_qr_code_opens_the_same_page_on_a_phone(
             handset.close()
     assert screen_outside == phone_outside == [], "no request outside the two servers"
     assert screen_errors == phone_errors == [], "the browser reported errors"
+
+
+def test_a_village_notice_goes_up_on_phones_at_its_hour_not_at_midnight() -> None:
+    from kiosk.county.content import _shown
+
+    notice = {"id": "local-1", "title": "通知", "body": "正文", "domain": "村务", "published": "2026-11-27",
+              "published_at": "2026-11-27 15:30:00", "expires": None, "expires_at": None}  # fmt: skip
+    shown = _shown(notice)
+    assert shown is not None and shown["published_at"] == "2026-11-27 15:30:00"
+    older = _shown({**notice, "published_at": None})  # sent by a kiosk before the exact time was carried
+    assert older is not None and older["published_at"] == "2026-11-27 00:00:00"

@@ -241,8 +241,12 @@ def _shown(notice: dict[str, Any]) -> dict[str, Any] | None:
         published, expires = notice["published"], notice.get("expires")
         if not (isinstance(title, str) and isinstance(body, str) and domain in DOMAINS.values()):
             return None
-        published_at = parse_moment(str(published)[:16])
-        expires_at = parse_moment(str(expires)[:16], end_of_day=True) if expires else None
+        # The exact times when the kiosk sent them (it does since issue 6), else the dates alone.
+        published_at = parse_moment(str(notice.get("published_at") or published)[:16])
+        exact_end = notice.get("expires_at")
+        expires_at = parse_moment(str(exact_end)[:16]) if exact_end else None
+        if expires_at is None and expires:
+            expires_at = parse_moment(str(expires)[:16], end_of_day=True)
         days = notice.get("min_posting_days")
         days = int(days) if days else None
     except (KeyError, TypeError, ValueError):

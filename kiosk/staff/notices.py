@@ -117,7 +117,8 @@ def listing(db: sqlite3.Connection) -> list[dict[str, Any]]:
 
 def _public(notice: dict[str, Any]) -> dict[str, Any]:
     """The fields of a notice as the audit log and the county see them."""
-    return {key: notice.get(key) for key in ("id", "state", *_FIELDS, "withdraw_reason")}
+    keys = ("id", "state", *_FIELDS, "published_at", "expires_at", "withdraw_reason")
+    return {key: notice.get(key) for key in keys}
 
 
 def _to_outbox(db: sqlite3.Connection, action: str, notice: dict[str, Any], now: datetime) -> None:
