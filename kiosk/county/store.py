@@ -10,8 +10,6 @@ import hashlib
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from ..local_db import transaction
 
 FILE = "county.db"
 CODE_HOURS = 72  # an enrolment code works once, within three days
@@ -58,17 +58,6 @@ def open_store(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
     if migrate:
         migrations.apply(Database(connection))
     return connection
-
-
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    db.execute("begin immediate")
-    try:
-        yield db
-    except BaseException:
-        db.execute("rollback")
-        raise
-    db.execute("commit")
 
 
 def _hash(text: str) -> str:
