@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import click
 
+from sync.dates import local_now
 from sync.i18n import tr
 from sync.updater import SyncError
 
@@ -36,7 +38,10 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> str:
     uplink = uplink or Uplink(data_dir)
     if not uplink.enrolled:
         return ""
-    status: dict[str, Any] = {**kiosk_status(data_dir), "app_version": _app_version(), "overdue": _overdue(data_dir)}
+    late, display_log = _on_record(data_dir)
+    if display_log is not None:
+        _queue_display_log(data_dir, int(uplink.config["kiosk_id"]), display_log)
+    status: dict[str, Any] = {**kiosk_status(data_dir), "app_version": _app_version(), "overdue": late}
     status["content_version"] = status.pop("version", None)
     status["disk_free_bytes"] = status.get("disk_free_bytes")
     try:
@@ -47,30 +52,51 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> str:
     return tr("reported to the county; {count} items uploaded", count=sent)
 
 
-def _overdue(data_dir: Path) -> list[dict[str, str]]:
-    """The disclosures this village has let run late, for the county's dashboard."""
-    import sqlite3
+def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
+    """What the county keeps a record of: the village's overdue disclosures, and today's display log.
 
-    from sync.dates import DEFAULT_TIMEZONE, local_now
+    The display log lists the notices on show (the county's and the village's own) on this day,
+    so the county can tell a notice that came down before its 公示期 ended. One per day: its
+    idempotency key is the kiosk and the day.
+    """
+    from sync.dates import DEFAULT_TIMEZONE
     from sync.install import current_database
 
+    from .content_db import open_content
     from .local_db import open_local
+    from .queries import notices_on_show
     from .staff.duties import overdue
 
     path = current_database(data_dir)
     if path is None or not path.exists():
-        return []
-    content = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    content.row_factory = sqlite3.Row
-    local = open_local(data_dir)
+        return [], None
+    local = open_local(data_dir)  # made first: the content connection attaches it
+    content = open_content(path, data_dir)
     try:
         timezone = dict(content.execute("select key, value from meta").fetchall()).get("timezone", DEFAULT_TIMEZONE)
-        late = overdue(content, local, local_now(timezone).date())
+        now = local_now(timezone)
+        late = overdue(content, local, now.date())
+        shown = notices_on_show(content, now.strftime("%Y-%m-%d %H:%M:%S"), limit=10_000)
     finally:
         content.close()
         local.close()
-    return [{"duty": o["duty"]["id"], "title": o["duty"]["title"], "what": str(o["what"]), "due": o["due"].isoformat()}
-            for o in late]  # fmt: skip
+    late_list = [{"duty": o["duty"]["id"], "title": o["duty"]["title"], "what": str(o["what"]),
+                  "due": o["due"].isoformat()} for o in late]  # fmt: skip
+    log = {"day": now.date().isoformat(), "notices": sorted(n["id"] for n in shown)}
+    return late_list, log
+
+
+def _queue_display_log(data_dir: Path, kiosk_id: int, log: dict[str, Any]) -> None:
+    from .local_db import open_local
+
+    local = open_local(data_dir, migrate=False)
+    try:
+        local.execute(
+            "insert or ignore into outbox (idempotency_key, kind, payload, created_at) values (?, 'display_log', ?, ?)",
+            (f"display:{kiosk_id}:{log['day']}", json.dumps(log, ensure_ascii=False), log["day"]),
+        )
+    finally:
+        local.close()
 
 
 def _app_version() -> str:

@@ -29,12 +29,18 @@ def _connection_to(path: Path, data_dir: Path) -> sqlite3.Connection:
         return held[1]
     if held is not None:
         held[1].close()
+    connection = open_content(path, data_dir)
+    _per_thread.held = (path, connection)
+    return connection
+
+
+def open_content(path: Path, data_dir: Path) -> sqlite3.Connection:
+    """Open an installed version read-only, with the village's own data (local.db) attached read-only."""
     # Read-only: a bug in a view cannot change installed content (STYLE.md).
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     connection.row_factory = sqlite3.Row
     # The village's own notices (staff console) live beside it in local.db, read-only here too.
     connection.execute("attach database ? as local", (f"file:{path_of(data_dir)}?mode=ro",))
-    _per_thread.held = (path, connection)
     return connection
 
 

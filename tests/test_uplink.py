@@ -123,10 +123,33 @@ def test_a_signed_report_is_recorded(county: tuple[str, Path, Flaky], kiosk_data
     result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["report", "--data", str(kiosk_data)])
     assert result.exit_code == 0 and "reported to the county" in result.output, result.output
     (row,) = county_rows(county_data, "select * from reports")
-    assert row["outbox_depth"] == 0 and row["disk_free_bytes"] > 0 and row["app_version"]
+    assert row["outbox_depth"] == 1, "the day's display log, uploaded right after the report"
+    assert row["disk_free_bytes"] > 0 and row["app_version"]
     assert row["content_version"] == 2 and row["last_outcome"] == "updated"
     overdue = json.loads(row["overdue"])
     assert any(o["duty"] == "caiwu-shouzhi" for o in overdue), "the village's late disclosures reach the county"
+
+
+def test_a_display_log_a_day_says_which_notices_were_on_show(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
+    from kiosk.staff import notices
+    from sync.dates import local_now
+
+    url, county_data, _flaky = county
+    assert sync_kiosk(kiosk_data).outcome == "updated"
+    enrolled(kiosk_data, url, county_data)
+    now = local_now("Asia/Shanghai").replace(microsecond=0)
+    local = open_local(kiosk_data)
+    village_notice = notices.create(local, "bo", {"domain": "village", "title": "村里的通知", "body": "正文",
+                                                 "published": f"{now:%Y-%m-%d}"}, now, publish=True)  # fmt: skip
+    local.close()
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    for _report in range(2):  # a second report the same day adds no second log
+        assert runner.invoke(main, ["report", "--data", str(kiosk_data)]).exit_code == 0
+    logs = county_rows(county_data, "select payload from uploads where kind = 'display_log'")
+    assert len(logs) == 1
+    log = json.loads(logs[0]["payload"])
+    assert log["day"] == now.date().isoformat() and village_notice in log["notices"]
+    assert outbox_left(kiosk_data) == 0
 
 
 def test_revoked_and_forged_credentials_are_refused(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
