@@ -193,7 +193,7 @@ class KioskClient:
 
     def post(self, kiosk: SimulatedKiosk, path: str, body: bytes, tally: Tally) -> bytes | None:
         """Sign and POST *body*; add the latency to *tally* and return the answer, or count a failure."""
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds")  # as kiosk/uplink.py: a signature is used once
         headers = {
             "Content-Type": "application/json",
             "X-Kiosk-Id": str(kiosk.kiosk_id),

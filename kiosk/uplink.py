@@ -60,17 +60,14 @@ class Uplink:
     def _post(self, path: str, body: bytes, signed: bool = True) -> urllib3.BaseHTTPResponse:
         """POST with bounded retries, exponential backoff and jitter; return the first final answer."""
         url = self.config["county"].rstrip("/") + path
-        headers = {"Content-Type": "application/json"}
-        if signed:
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            signature = self._key().sign(stamp.encode() + b"\n" + body).hex()
-            headers |= {
-                "X-Kiosk-Id": str(self.config["kiosk_id"]),
-                "X-Kiosk-Time": stamp,
-                "X-Kiosk-Signature": signature,
-            }
         last: str = ""
         for attempt in range(self.attempts):
+            headers = {"Content-Type": "application/json"}
+            if signed:  # signed afresh each time: the county refuses a signature it has seen (a replay)
+                stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+                signature = self._key().sign(stamp.encode() + b"\n" + body).hex()
+                headers |= {"X-Kiosk-Id": str(self.config["kiosk_id"]), "X-Kiosk-Time": stamp}
+                headers["X-Kiosk-Signature"] = signature
             try:
                 response = self.pool.request("POST", url, body=body, headers=headers, redirect=False)
             except urllib3.exceptions.HTTPError as error:

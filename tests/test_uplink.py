@@ -212,3 +212,23 @@ def test_a_replayed_upload_is_acknowledged_not_stored_twice(county: tuple[str, P
         assert response.status == 200 and len(response.json()["acked"]) == 5
     (count,) = county_rows(county_data, "select count(*) from uploads")[0]
     assert count == 5
+
+
+def test_a_captured_request_sent_again_is_refused(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
+    import urllib3
+
+    url, county_data, _flaky = county
+    uplink = enrolled(kiosk_data, url, county_data)
+    captured: dict[str, Any] = {}
+    real_request = uplink.pool.request
+
+    def capture(method: str, target: str, **options: Any) -> Any:
+        captured.update(options)
+        return real_request(method, target, **options)
+
+    uplink.pool.request = capture  # type: ignore[method-assign]
+    uplink.report({"content_version": 1})
+    replay = urllib3.PoolManager().request("POST", f"{url}/api/report", body=captured["body"],
+                                           headers=captured["headers"])  # fmt: skip
+    assert replay.status == 403
+    assert len(county_rows(county_data, "select * from reports")) == 1

@@ -48,6 +48,12 @@ def m001_kiosks_and_uploads(db: Database) -> None:
     db.execute("create index uploads_by_kind on uploads (kind, kiosk_id)")
 
 
+@migrations()
+def m002_seen_signatures(db: Database) -> None:
+    # Every signature a kiosk has used: a request sent again by someone who captured it is refused.
+    db.execute("create table seen_signatures (digest text primary key, kiosk_id integer not null, at text not null)")
+
+
 def open_store(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
     path = Path(data_dir) / FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +137,12 @@ def verify(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, s
         key.verify(bytes.fromhex(signature), signed_text(timestamp, body))
     except (ValueError, InvalidSignature):
         return None
+    digest = hashlib.sha256(bytes.fromhex(signature)).hexdigest()
+    try:
+        db.execute("insert into seen_signatures (digest, kiosk_id, at) values (?, ?, ?)",
+                   (digest, kiosk_id, _now().isoformat()))  # fmt: skip
+    except sqlite3.IntegrityError:
+        return None  # this very request was accepted before: a replay
     return row
 
 
