@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from kiosk import create_app
 from kiosk.demo import DEMO_CONTENT, install_demo
 from sync.content import County, load_county
 from sync.i18n import use_language
 from sync.updater import init_kiosk
-from tests.browser import CHROMIUM_ARGS, KIOSK_SCREEN, chromium_path
+from tests.browser import CHROMIUM_ARGS, KIOSK_SCREEN, chromium_path, guarded
 from tests.county_repo import VILLAGE, CountyRepo, make_county_repo
 from tests.servers import serving
 
@@ -87,26 +87,10 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture()
 def page(browser: Browser, live_server: str) -> Iterator[Page]:
     """A fresh kiosk session on the touchscreen's size; fails if a page reaches outside or logs an error."""
-    context = browser.new_context(base_url=live_server, viewport=KIOSK_SCREEN, has_touch=True, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    outside: list[str] = []
-    errors: list[str] = []
-
-    def keep_inside(route: Route) -> None:
-        if route.request.url.startswith(f"{live_server}/"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    def record_error(message: ConsoleMessage) -> None:
-        # Chromium logs Content-Security-Policy refusals and failed loads as console errors.
-        if message.type == "error":
-            errors.append(f"{message.location.get('url')}: {message.text}")
-
-    context.route("**/*", keep_inside)
+    context, outside, errors = guarded(
+        browser, live_server, base_url=live_server, viewport=KIOSK_SCREEN, has_touch=True, locale="zh-CN"
+    )
     page = context.new_page()
-    page.on("console", record_error)
     page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
     yield page
     context.close()

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image, ImageOps
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Route
+from playwright.sync_api import Browser
 
 from kiosk import create_app
 from kiosk.county import CountyServer, content, create_county_app
@@ -34,7 +34,7 @@ from sync.dates import local_now
 from sync.repository import Repository
 from sync.snapshot import in_scope
 from sync.updater import sync_kiosk
-from tests.browser import KIOSK_SCREEN
+from tests.browser import KIOSK_SCREEN, guarded
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving
 
@@ -395,29 +395,6 @@ def decode_qr(png: bytes) -> str:
     found = zxingcpp.read_barcodes(image)
     assert len(found) == 1 and found[0].format == zxingcpp.BarcodeFormat.QRCode, "one QR code in the picture"
     return str(found[0].text)
-
-
-def guarded(browser: Browser, allowed: str, **options: Any) -> tuple[BrowserContext, list[str], list[str]]:
-    """A browser context that may reach only *allowed*; it records what else was asked for and any error."""
-    context = browser.new_context(**options)
-    context.set_default_timeout(15_000)
-    outside: list[str] = []
-    errors: list[str] = []
-
-    def keep_inside(route: Route) -> None:
-        if route.request.url.startswith(f"{allowed}/"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    def record_error(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    context.route("**/*", keep_inside)
-    context.on("console", record_error)
-    return context, outside, errors
 
 
 def test_the_kiosks_qr_code_opens_the_same_page_on_a_phone(
