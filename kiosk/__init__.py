@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
 from .settings import LOCALES, load_settings
 
@@ -51,17 +51,32 @@ def security_headers(response: Any) -> Any:
     return response
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the kiosk app: settings from defaults and KIOSK_* variables, then *test_config*."""
+def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) -> Flask:
+    """Build what the kiosk's three apps share (screens, staff console, county server).
+
+    Settings from defaults and KIOSK_* variables, then *test_config*; a secret key of their own
+    (*key_name*, per install); HttpOnly session cookies with *session*'s settings; the zh/en
+    catalogue; the security headers; and the template globals every page uses.
+    """
     app = Flask(__name__)
     app.config.from_mapping(load_settings())
     if test_config:
         app.config.update(test_config)
-    data_dir = Path(app.config["DATA_DIR"])
-    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secret_key(data_dir)
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secret_key(Path(app.config["DATA_DIR"]), key_name)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, **session)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
     Babel(app, locale_selector=select_locale)
+    app.after_request(security_headers)
+    app.jinja_env.globals.update(
+        locales=LOCALES, get_locale=get_locale, request_path=lambda: request.full_path.rstrip("?")
+    )
+    return app
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the kiosk app: settings from defaults and KIOSK_* variables, then *test_config*."""
+    app = base_app(test_config, "secret_key", SESSION_COOKIE_SAMESITE="Strict")
+    data_dir = Path(app.config["DATA_DIR"])
 
     from . import content_db, feedback, filters, screens, slip, speech
     from .local_db import open_local
@@ -73,9 +88,4 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(slip.bp)
     app.register_blueprint(speech.bp)
     app.register_blueprint(feedback.bp)
-
-    app.after_request(security_headers)
-
-    app.jinja_env.globals["locales"] = LOCALES
-    app.jinja_env.globals["request_path"] = lambda: request.full_path.rstrip("?")
     return app
