@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 import zxingcpp
@@ -37,6 +36,7 @@ from sync.updater import sync_kiosk
 from tests.browser import KIOSK_SCREEN, guarded
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving
+from tests.test_village_notices import values
 
 PAGE_LIMIT = 50 * 1024  # bytes of HTML per page, photos apart
 PHONE = {"width": 390, "height": 844}
@@ -290,16 +290,6 @@ class Kiosk:
         store_uploads(self.county_db, self.id, items)
 
 
-def notice_values(**changes: Any) -> dict[str, Any]:
-    today = local_now("Asia/Shanghai").date()
-    base = {
-        "domain": "village", "title": "关于村道维修的通知", "body": "本周六上午**维修**村道，请绕行。",
-        "published": f"{today - timedelta(days=1):%Y-%m-%d}", "expires": f"{today + timedelta(days=30):%Y-%m-%d}",
-        "min_posting_days": "", "pinned": "",
-    }  # fmt: skip
-    return {**base, **changes}
-
-
 @pytest.fixture()
 def county_db(county_app: Flask) -> Iterator[sqlite3.Connection]:
     db = open_store(Path(county_app.config["DATA_DIR"]))
@@ -315,8 +305,8 @@ def test_a_village_notice_appears_and_a_withdrawn_one_disappears(
     phone: FlaskClient, county_db: sqlite3.Connection, tmp_path: Path
 ) -> None:
     kiosk = Kiosk(county_db, tmp_path / "kiosk")
-    notice_id = notices.create(kiosk.db, "小李", notice_values(), staff_now(), publish=True)
-    draft = notices.create(kiosk.db, "小李", notice_values(title="草稿"), staff_now(), publish=False)
+    notice_id = notices.create(kiosk.db, "小李", values(), staff_now(), publish=True)
+    draft = notices.create(kiosk.db, "小李", values(title="草稿"), staff_now(), publish=False)
     url = f"/m/{VILLAGE}/notice/{notice_id}"
     assert phone.get(url).status_code == 404, "not uploaded yet"
     kiosk.upload()
@@ -328,7 +318,7 @@ def test_a_village_notice_appears_and_a_withdrawn_one_disappears(
     assert phone.get(f"/m/{VILLAGE}/notices/village").text.count(notice_id) == 1
     assert phone.get(f"/m/liutang/notice/{notice_id}").status_code == 404, "only its own village shows it"
 
-    notices.update(kiosk.db, "小李", notice_id, notice_values(title="关于村道维修的通知（更正）"), staff_now())
+    notices.update(kiosk.db, "小李", notice_id, values(title="关于村道维修的通知（更正）"), staff_now())
     kiosk.upload()
     assert heading(phone.get(url).text) == "关于村道维修的通知（更正）"
     notices.withdraw(kiosk.db, "小李", notice_id, staff_now(), reason="施工推迟")
@@ -342,8 +332,8 @@ def test_the_latest_change_wins_whatever_order_it_arrives_in(
 ) -> None:
     kiosk = Kiosk(county_db, tmp_path / "kiosk")
     earlier = staff_now() - timedelta(hours=2)
-    notice_id = notices.create(kiosk.db, "小李", notice_values(), earlier, publish=True)
-    notices.update(kiosk.db, "小李", notice_id, notice_values(title="新标题"), earlier + timedelta(hours=1))
+    notice_id = notices.create(kiosk.db, "小李", values(), earlier, publish=True)
+    notices.update(kiosk.db, "小李", notice_id, values(title="新标题"), earlier + timedelta(hours=1))
     rows = kiosk.db.execute("select idempotency_key, kind, payload from outbox order by id desc").fetchall()
     store_uploads(county_db, kiosk.id, [{"key": k, "kind": kind, "payload": json.loads(p)} for k, kind, p in rows])
     assert heading(phone.get(f"/m/{VILLAGE}/notice/{notice_id}").text) == "新标题"
@@ -374,7 +364,7 @@ def test_hostile_text_in_a_village_notice_is_inert(
 ) -> None:
     kiosk = Kiosk(county_db, tmp_path / "kiosk")
     body = XSS + '\n\n[link](javascript:alert(1))\n\n<a href="https://evil.example/">x</a>'
-    notice_id = notices.create(kiosk.db, "小李", notice_values(title=XSS, body=body), staff_now(), publish=True)
+    notice_id = notices.create(kiosk.db, "小李", values(title=XSS, body=body), staff_now(), publish=True)
     kiosk.upload()
     for url in (f"/m/{VILLAGE}/notice/{notice_id}", f"/m/{VILLAGE}/", f"/m/{VILLAGE}/notices/village"):
         html = phone.get(url).text
