@@ -82,9 +82,13 @@ def demo(port: int | None, data: str | None, village: str | None) -> None:
 @click.option("--port", type=int, default=None, help="Port to serve on (default KIOSK_PORT, 8080).")
 @click.option("--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR).")
 def serve(port: int | None, data: str | None) -> None:
-    """Serve a configured kiosk, syncing nightly unless KIOSK_SYNC_NIGHTLY=0."""
-    from .nightly import NightlySync
+    """Serve a configured kiosk, syncing nightly (KIOSK_SYNC_NIGHTLY) and reporting (KIOSK_REPORT_MINUTES)."""
+    import logging
 
+    from .nightly import NightlySync, PeriodicReport
+
+    # The nightly sync's and the reports' outcomes go to stderr (the journal under systemd).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     data_dir, settings = _data_dir(data), load_settings()
     if settings["SYNC_NIGHTLY"] and (data_dir / CONFIG).exists():
         try:
@@ -94,6 +98,10 @@ def serve(port: int | None, data: str | None) -> None:
         nightly.start()
         click.echo(tr("Nightly sync on, inside {window}; next: {when}", window=settings["SYNC_WINDOW"],
                       when=kiosk_status(data_dir)["next_sync"] or "-"))  # fmt: skip
+    if settings["REPORT_MINUTES"] > 0:  # enrolment is checked before each report: `kiosk enrol` may come later
+        PeriodicReport(data_dir, interval_s=settings["REPORT_MINUTES"] * 60).start()
+        click.echo(tr("Reports to the county on, every {minutes} minutes while enrolled",
+                      minutes=settings["REPORT_MINUTES"]))  # fmt: skip
     _serve(data_dir, port, with_staff=True)
 
 

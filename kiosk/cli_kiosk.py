@@ -16,7 +16,7 @@ from sync.install import current_database
 from sync.updater import SyncError, init_kiosk, read_config, read_status, sync_kiosk
 
 from .settings import fetcher_options, load_settings
-from .uplink import outbox_depth
+from .uplink import UplinkError, outbox_depth
 
 _DATA = click.option(
     "--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR)."
@@ -33,14 +33,28 @@ def _data_dir(option: str | None) -> Path:
 @click.option(
     "--root", "root", required=True, type=click.Path(exists=True, dir_okay=False), help="The county's 1.root.json."
 )
+@click.option("--enrol", "code", metavar="CODE", help="Then enrol with the county server using this one-time code.")
+@click.option("--county", "county", metavar="URL", help="The county server to enrol with (goes with --enrol).")
 @_DATA
-def init(village: str, repo: str, root: str, data: str | None) -> None:
-    """Set up this kiosk: its village, its county's repository and the root it trusts."""
+def init(village: str, repo: str, root: str, code: str | None, county: str | None, data: str | None) -> None:
+    """Set up this kiosk: its village, its county's repository and the root it trusts (and enrol it, with --enrol)."""
+    if bool(code) != bool(county):
+        raise click.UsageError(tr("--enrol CODE and --county URL go together"))
+    data_dir = _data_dir(data)
     try:
-        init_kiosk(_data_dir(data), village, repo, Path(root))
+        init_kiosk(data_dir, village, repo, Path(root))
     except SyncError as error:
         raise click.ClickException(str(error)) from None
     click.echo(tr("Kiosk set up for {village}; run kiosk sync to fetch its content.", village=village))
+    if code and county:
+        from .cli_uplink import enrol_with_county
+
+        try:
+            click.echo(enrol_with_county(data_dir, code, county))
+        except (UplinkError, SyncError) as error:
+            later = tr("The kiosk is set up but not enrolled; enrol it later with: kiosk enrol CODE --county {county}",
+                       county=county)  # fmt: skip
+            raise click.ClickException(f"{error}\n{later}") from None
 
 
 class ProgressLines:
@@ -115,6 +129,7 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
         "repository": config.get("repository"),
         "version": database_version(installed) if have and installed is not None else None,
         "content_date": content_date,
+        "checked_version": status.get("checked_version"),
         "last_attempt": status.get("last_attempt"),
         "last_outcome": status.get("last_outcome"),
         "last_error": status.get("last_error"),
@@ -139,6 +154,7 @@ def status(as_json: bool, data: str | None) -> None:
         "repository": tr("repository"),
         "version": tr("installed version"),
         "content_date": tr("content date"),
+        "checked_version": tr("newest county version checked"),
         "last_attempt": tr("last sync attempt"),
         "last_outcome": tr("last outcome"),
         "last_error": tr("last error"),

@@ -25,10 +25,19 @@ from .uplink import Uplink, UplinkError
 def enrol(code: str, county: str, data: str | None) -> None:
     """Enrol this kiosk with its county server, using the one-time CODE from kiosk county add-kiosk."""
     try:
-        kiosk_id = Uplink(_data_dir(data)).enrol(county, code)
+        click.echo(enrol_with_county(_data_dir(data), code, county))
     except (UplinkError, SyncError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(tr("Enrolled as kiosk {id}: reports and uploads now go to {county}.", id=kiosk_id, county=county))
+
+
+def enrol_with_county(data_dir: Path, code: str, county: str) -> str:
+    """Enrol the kiosk with its county server (`kiosk enrol`, `kiosk init --enrol`); return the line saying so.
+
+    :raises UplinkError: the county was out of reach or refused the code.
+    :raises SyncError: the kiosk is not set up yet.
+    """
+    kiosk_id = Uplink(data_dir).enrol(county, code)
+    return tr("Enrolled as kiosk {id}: reports and uploads now go to {county}.", id=kiosk_id, county=county)
 
 
 def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> str:
@@ -55,9 +64,9 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> str:
 def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
     """What the county keeps a record of: the village's overdue disclosures, and today's display log.
 
-    The display log lists the notices on show (the county's and the village's own) on this day,
-    so the county can tell a notice that came down before its 公示期 ended. One per day: its
-    idempotency key is the kiosk and the day.
+    The display log lists the notices on show (the county's and the village's own) at the day's
+    first report, so the county can tell a notice that came down before its 公示期 ended. One per
+    day: its idempotency key is the kiosk and the day.
     """
     from sync.dates import DEFAULT_TIMEZONE
     from sync.install import current_database
@@ -82,7 +91,14 @@ def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | N
         local.close()
     late_list = [{"duty": o["duty"]["id"], "title": o["duty"]["title"], "what": str(o["what"]),
                   "due": o["due"].isoformat()} for o in late]  # fmt: skip
-    log = {"day": now.date().isoformat(), "notices": sorted(n["id"] for n in shown)}
+    log = {
+        "day": now.date().isoformat(),
+        "at": now.strftime("%Y-%m-%d %H:%M:%S"),
+        "notices": sorted(n["id"] for n in shown),
+        # What the county needs to judge a 公示期 it may not publish itself (the village's own notices).
+        "posting": {n["id"]: {"title": n["title"], "published_at": n["published_at"], "days": n["min_posting_days"]}
+                    for n in shown if n["min_posting_days"]},
+    }  # fmt: skip
     return late_list, log
 
 

@@ -1,6 +1,8 @@
-"""The nightly sync inside `kiosk serve`: once a night, at a random minute of the sync window.
+"""The background work inside `kiosk serve`: the nightly sync, and reports to the county in between.
 
-Each kiosk picks its own minute, so a county's kiosks do not all call the county server at once.
+The sync runs once a night, at a random minute of the sync window; reports go every
+KIOSK_REPORT_MINUTES, give or take a little. Each kiosk picks its own moments, so a county's
+kiosks do not all call the county server at once. Both run in a child process.
 Times are the county's local time (its timezone in county.yaml, default Asia/Shanghai).
 """
 
@@ -20,9 +22,12 @@ from typing import Any
 
 from sync.dates import DEFAULT_TIMEZONE, local_now
 from sync.i18n import tr
-from sync.updater import STATUS, SyncResult, read_status
+from sync.updater import STATUS, SyncError, SyncResult, read_status
+
+from .uplink import Uplink
 
 CHILD_TIMEOUT_S = 4 * 3600  # a sync still running after this is stopped; the next night resumes it
+REPORT_TIMEOUT_S = 20 * 60  # a report still running after this is stopped; the outbox keeps what was not sent
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +121,60 @@ class NightlySync(threading.Thread):
         not_before: datetime | None = self.now()
         while not_before is not None and not self.stop.is_set():
             not_before = self.run_once(not_before)
+
+
+def report_in_child(data_dir: Path) -> str:
+    """Run `kiosk report` in a child process and return the line it printed.
+
+    As with the sync, nothing that goes wrong in a report (a county that hangs, a crash) can reach the screens.
+    """
+    command = [sys.executable, "-m", "kiosk.cli", "report", "--data", str(data_dir)]
+    try:
+        done = subprocess.run(  # noqa: S603 - our own command, no shell
+            command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return tr("the report ran longer than {minutes} minutes and was stopped", minutes=REPORT_TIMEOUT_S // 60)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return tr("the report process ended without a result (exit code {code}): {detail}",
+                  code=done.returncode, detail=done.stderr.strip()[-500:])  # fmt: skip
+    return lines[-1]
+
+
+class PeriodicReport(threading.Thread):
+    """Background thread: report to the county every *interval_s* seconds while enrolled, until stopped.
+
+    Besides the report after each sync, so the county sees a kiosk that stays online between nights (issue 6).
+    """
+
+    def __init__(self, data_dir: Path, interval_s: float, report: Callable[[Path], str] = report_in_child) -> None:
+        super().__init__(name="county-report", daemon=True)
+        self.data_dir = Path(data_dir)
+        self.interval_s = interval_s
+        self.report = report
+        self.stop = threading.Event()
+        self.rng = random.Random()  # noqa: S311 - spreading load, not secrecy
+
+    def enrolled(self) -> bool:
+        """Tell whether the kiosk is enrolled, from its files alone (no child, no network)."""
+        try:
+            return Uplink(self.data_dir).enrolled
+        except SyncError:  # not set up yet
+            return False
+
+    def run_once(self) -> str | None:
+        """Report now if enrolled; return what happened, None if not enrolled (then nothing is started)."""
+        if not self.enrolled():
+            return None
+        line = self.report(self.data_dir)
+        log.info("county report: %s", line)
+        return line
+
+    def run(self) -> None:
+        # The first wait is anywhere in the interval and later ones vary by a tenth, so kiosks that
+        # started together (power back after a cut) spread out instead of calling in the same minute.
+        wait = self.rng.uniform(0, self.interval_s)
+        while not self.stop.wait(wait):
+            self.run_once()
+            wait = self.interval_s * self.rng.uniform(0.9, 1.1)

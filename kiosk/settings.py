@@ -56,6 +56,12 @@ SETTINGS = [
     Setting("SYNC_CONNECT_TIMEOUT", 10, "Seconds to wait for the county server to accept a connection."),
     Setting("SYNC_READ_TIMEOUT", 30, "Seconds to wait for the next bytes of a download."),
     Setting(
+        "REPORT_MINUTES",
+        60,
+        "Minutes between kiosk serve's reports to the county server while enrolled (give or take a little,"
+        " so a county's kiosks do not all call at once), besides the report after each sync; 0: only after syncs.",
+    ),
+    Setting(
         "PRINTER",
         "",
         "Receipt printer for the Print button on detail pages: usb:VENDOR:PRODUCT (hex ids), serial:DEVICE,"

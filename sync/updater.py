@@ -120,6 +120,7 @@ class _Sync:
     def __init__(self, data_dir: Path, source: str | None, now: datetime | None, progress: Progress | None,
                  fetcher_options: dict[str, Any] | None) -> None:  # fmt: skip
         self.data_dir = Path(data_dir)
+        self.checked_version: int | None = None
         self.config = read_config(self.data_dir)
         self.source = source or self.config["repository"]
         self.now = now or datetime.now(UTC)
@@ -181,7 +182,7 @@ class _Sync:
         self.say(tr("checking the county's signed metadata"))
         self.updater.refresh()
         trusted = _trusted(self.updater)
-        version = trusted.snapshot.version
+        version = self.checked_version = trusted.snapshot.version
         signed_at = trusted.timestamp.unrecognized_fields.get(SIGNED_AT)
         if signed_at:
             verified_time = datetime.fromisoformat(signed_at.replace("Z", "+00:00"))
@@ -317,8 +318,9 @@ def sync_kiosk(
         )
     status = sync.status if sync else read_status(data_dir)
     status.update(last_attempt=attempt, last_outcome=result.outcome, last_error=result.error)
-    if result.outcome != "failed":
-        status["last_success"] = attempt
+    if result.outcome != "failed" and sync is not None:
+        # The newest county version this kiosk has checked: an unchanged village keeps an older content version.
+        status.update(last_success=attempt, checked_version=sync.checked_version)
     if (data_dir / CONFIG).exists():
         _write_json(data_dir / STATUS, status)
     return result

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+import time as clock
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kiosk.nightly import NightlySync, next_run, parse_window, sync_in_child
+from kiosk.nightly import NightlySync, PeriodicReport, next_run, parse_window, report_in_child, sync_in_child
 from kiosk.settings import load_settings
 from sync.updater import SyncResult, read_status
 
@@ -92,3 +93,47 @@ def test_a_sync_child_that_ends_without_a_result_is_reported_as_failed(
     result = sync_in_child(kiosk_data, {"attempts": 1, "connect_timeout": 1, "read_timeout": 1})
     assert result.outcome == "failed" and result.error is not None
     assert "ended without a result" in result.error and "KIOSK_DEFAULT_LOCALE" in result.error
+
+
+class _Counting(PeriodicReport):
+    """PeriodicReport counting how often it looked for an enrolment."""
+
+    checks = 0
+
+    def enrolled(self) -> bool:
+        self.checks += 1
+        return super().enrolled()
+
+
+def test_a_kiosk_not_enrolled_reports_nothing_and_starts_no_child(kiosk_data: Path, tmp_path: Path) -> None:
+    started: list[Path] = []
+
+    def report(data_dir: Path) -> str:
+        started.append(data_dir)
+        return "reported"
+
+    for data_dir in (kiosk_data, tmp_path / "not-set-up"):
+        reporter = _Counting(data_dir, interval_s=0.01, report=report)
+        reporter.start()
+        deadline = clock.monotonic() + 10
+        while reporter.checks < 5 and clock.monotonic() < deadline:
+            clock.sleep(0.01)
+        reporter.stop.set()
+        reporter.join(timeout=10)
+        assert reporter.checks >= 5 and not reporter.is_alive()
+    assert started == [], "no child without an enrolment"
+
+
+def test_a_stop_ends_the_wait_for_the_next_report_at_once(kiosk_data: Path) -> None:
+    reporter = PeriodicReport(kiosk_data, interval_s=3600)
+    reporter.start()
+    began = clock.monotonic()
+    reporter.stop.set()
+    reporter.join(timeout=5)
+    assert not reporter.is_alive() and clock.monotonic() - began < 1
+
+
+def test_a_report_child_that_ends_without_a_result_says_why(kiosk_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIOSK_DEFAULT_LOCALE", "xx")  # a broken setting: the child stops before reporting
+    line = report_in_child(kiosk_data)
+    assert "report process ended without a result" in line and "KIOSK_DEFAULT_LOCALE" in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import random
 import sqlite3
 import threading
@@ -14,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app
 from kiosk.county import store as county_store
 from kiosk.local_db import open_local
+from kiosk.nightly import PeriodicReport
 from kiosk.uplink import KEY_FILE, Uplink, UplinkError
 from sync.updater import read_config, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo
@@ -232,3 +234,70 @@ def test_a_captured_request_sent_again_is_refused(county: tuple[str, Path, Flaky
                                            headers=captured["headers"])  # fmt: skip
     assert replay.status == 403
     assert len(county_rows(county_data, "select * from reports")) == 1
+
+
+def test_kiosk_serve_reports_every_so_often_from_a_child_process(
+    county: tuple[str, Path, Flaky], kiosk_data: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, county_data, _flaky = county
+    enrolled(kiosk_data, url, county_data)
+    monkeypatch.setenv("KIOSK_DEFAULT_LOCALE", "en")  # the child's language
+    caplog.set_level(logging.INFO, logger="kiosk.nightly")
+    reporter = PeriodicReport(kiosk_data, interval_s=0.05)  # KIOSK_REPORT_MINUTES counts whole minutes
+    reporter.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not county_rows(county_data, "select 1 from reports") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        reporter.stop.set()
+        reporter.join(timeout=60)
+    assert not reporter.is_alive(), "a stop ends it (after the report under way)"
+    reports = county_rows(county_data, "select kiosk_id from reports")
+    assert reports and {row["kiosk_id"] for row in reports} == {read_config(kiosk_data)["kiosk_id"]}
+    lines = [record.getMessage() for record in caplog.records if record.name == "kiosk.nightly"]
+    assert lines and all(line.startswith("county report: reported to the county") for line in lines), lines
+
+
+def _init(kiosk_data: Path, county_repo: CountyRepo, *more: str) -> Result:
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    return runner.invoke(main, ["init", "--village", VILLAGE, "--repo", str(county_repo.path), "--root",
+                                str(county_repo.root), "--data", str(kiosk_data), *more])  # fmt: skip
+
+
+def test_init_enrols_with_the_county_in_the_same_step(
+    county: tuple[str, Path, Flaky], county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    url, county_data, _flaky = county
+    db = county_store.open_store(county_data)
+    kiosk_id, code = county_store.add_kiosk(db, VILLAGE)
+    db.close()
+    done = _init(tmp_path / "kiosk", county_repo, "--enrol", code, "--county", url)
+    assert done.exit_code == 0, done.output
+    assert f"Kiosk set up for {VILLAGE}" in done.output and f"Enrolled as kiosk {kiosk_id}" in done.output
+    assert read_config(tmp_path / "kiosk")["kiosk_id"] == kiosk_id
+    (row,) = county_rows(county_data, "select id, public_key from kiosks where enrolled_at is not null")
+    assert row["id"] == kiosk_id and row["public_key"], "the county holds the kiosk's key"
+
+
+def test_init_with_a_refused_code_stays_set_up_and_says_how_to_enrol_later(
+    county: tuple[str, Path, Flaky], county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    url, county_data, _flaky = county
+    db = county_store.open_store(county_data)
+    _other, other_village = county_store.add_kiosk(db, "liutang")
+    db.close()
+    refused = _init(tmp_path / "kiosk", county_repo, "--enrol", other_village, "--county", url)
+    assert refused.exit_code == 1, refused.output
+    assert "used, expired or for another village" in refused.output
+    assert f"kiosk enrol CODE --county {url}" in refused.output
+    config = read_config(tmp_path / "kiosk")
+    assert config["village"] == VILLAGE and "kiosk_id" not in config, "set up, not enrolled"
+    assert not county_rows(county_data, "select 1 from kiosks where enrolled_at is not null")
+
+
+@pytest.mark.parametrize("half", [["--enrol", "abc-def"], ["--county", "http://127.0.0.1:9"]])
+def test_init_takes_enrol_and_county_together(county_repo: CountyRepo, tmp_path: Path, half: list[str]) -> None:
+    result = _init(tmp_path / "kiosk", county_repo, *half)
+    assert result.exit_code == 2 and "--enrol CODE and --county URL go together" in result.output, result.output
+    assert not (tmp_path / "kiosk").exists(), "nothing set up"

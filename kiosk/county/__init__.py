@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, redirect, url_for
+from flask_babel import lazy_gettext as _l
 
 from .. import base_app
 from ..repo_server import RepositoryApp
@@ -19,14 +20,21 @@ WSGIApp = Callable[..., Iterable[bytes]]
 
 def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the county server app; config REPO (the signed repository) and DATA_DIR (its own state)."""
-    app = base_app(test_config, "county_secret_key", SESSION_COOKIE_NAME="kiosk_county", SESSION_COOKIE_SAMESITE="Lax")
+    app = base_app(
+        test_config, "county_secret_key", SESSION_COOKIE_NAME="kiosk_county", SESSION_COOKIE_SAMESITE="Strict"
+    )
     from .. import filters
+    from ..staff import csrf, signed_in_pages
 
     filters.init_app(app, error_pages=False)
-    from . import mobile, reports
+    signed_in_pages(app, _l("County dashboard"), home="dashboard.kiosks", language="dashboard.switch_language")
+    from . import dashboard, mobile, reports
 
     app.register_blueprint(mobile.bp)
     app.register_blueprint(reports.bp)
+    csrf.exempt(reports.bp)  # kiosks sign each request with their own key instead: there is no session to ride
+    app.register_blueprint(dashboard.bp)
+    app.add_url_rule("/", "front", lambda: redirect(url_for("dashboard.kiosks")))
     return app
 
 

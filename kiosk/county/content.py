@@ -9,6 +9,7 @@ installs from. A village's own notices arrive through the kiosks' outbox (``uplo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import sqlite3
@@ -89,6 +90,16 @@ class Published:
     scope_dates: dict[str, str]  # scope ('county', 'village/x') -> the date its content last changed
     views: OrderedDict[str, VillageView] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @functools.cached_property
+    def titles(self) -> dict[tuple[str, str], str]:
+        """The title of every county item by (kind, id): power, notice, catalogue."""
+        county = self.county
+        titles = {("power", p["id"]): p["name"] for p in county.powers}
+        titles |= {("notice", n["id"]): n["title"] for n in county.notices}
+        titles |= {("catalogue", c["id"]): " · ".join(filter(None, (c["level1"], c.get("level2"))))
+                   for c in county.catalogue}  # fmt: skip
+        return titles
 
     def village_info(self, code: str) -> dict[str, str] | None:
         return next((v for v in self.county.villages() if v["code"] == code), None)

@@ -54,6 +54,12 @@ def m002_seen_signatures(db: Database) -> None:
     db.execute("create table seen_signatures (digest text primary key, kiosk_id integer not null, at text not null)")
 
 
+@migrations()
+def m003_checked_version(db: Database) -> None:
+    # The newest county version a kiosk has checked: it may be ahead of its content version (nothing new for it).
+    db.execute("alter table reports add column checked_version integer")
+
+
 def open_store(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
     path = Path(data_dir) / FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,14 +153,21 @@ def verify(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, s
 
 
 def record_report(db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any], now: datetime | None = None) -> None:
-    fields = ("app_version", "content_version", "content_date", "last_outcome", "last_error", "disk_free_bytes",
-              "outbox_depth")  # fmt: skip
-    values = [report.get(name) for name in fields]
+    fields = ("app_version", "content_version", "checked_version", "content_date", "last_outcome", "last_error",
+              "disk_free_bytes", "outbox_depth")  # fmt: skip
+    values = [_plain(report.get(name)) for name in fields]
     db.execute(
         f"insert into reports (kiosk_id, received_at, {', '.join(fields)}, overdue) values"  # noqa: S608 - fixed names
         f" (?, ?, {', '.join('?' * len(fields))}, ?)",
         (kiosk_id, (now or _now()).isoformat(), *values, json.dumps(report.get("overdue") or [], ensure_ascii=False)),
     )
+
+
+def _plain(value: Any) -> str | int | float | None:
+    """Return a reported value as SQLite stores it; anything not a plain value is kept as its JSON text."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return json.dumps(value, ensure_ascii=False)[:1000]
 
 
 def store_uploads(

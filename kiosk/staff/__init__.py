@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -22,22 +23,37 @@ csrf = CSRFProtect()
 limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)
 
 
-def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the staff console: settings from defaults and KIOSK_* variables, then *test_config*."""
-    app = base_app(test_config, "staff_secret_key", SESSION_COOKIE_NAME="kiosk_staff", SESSION_COOKIE_SAMESITE="Strict")
+def signed_in_pages(app: Flask, name: Any, home: str, language: str) -> None:
+    """Put accounts, sign-in and the admin pages on *app* (the staff console, or the county's dashboard).
+
+    Accounts live in DATA_DIR/local.db (`kiosk staff add NAME --data DIR`). Every POST needs a CSRF
+    token and sign-in is rate-limited; a session ends after STAFF_IDLE_MINUTES idle. *name* is
+    the title every page's bar shows, *home* the endpoint it links to (and where sign-in leads),
+    *language* the endpoint that switches language.
+    """
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["STAFF_IDLE_MINUTES"]),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires when idle
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
+    app.extensions["console"] = {"name": name, "home": home, "language": language}
+    app.jinja_env.globals["console"] = app.extensions["console"]
     csrf.init_app(app)
     limiter.init_app(app)
-
-    from . import admin, auth, notice_views, pages
+    from . import admin, auth
 
     app.register_blueprint(auth.bp)
-    app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+
+
+def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the staff console: settings from defaults and KIOSK_* variables, then *test_config*."""
+    app = base_app(test_config, "staff_secret_key", SESSION_COOKIE_NAME="kiosk_staff", SESSION_COOKIE_SAMESITE="Strict")
+    app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    signed_in_pages(app, _l("Staff console"), home="pages.home", language="screens.switch_language")
+
+    from . import notice_views, pages
+
+    app.register_blueprint(pages.bp)
     notice_views.register(app)
     from . import duties
 

@@ -125,4 +125,4 @@ def sign_out() -> ResponseReturnValue:
 
 def _local_next(target: str | None) -> str:
     """Return *target* when it is a path on this console, else the console's home."""
-    return local_path(target) if target else url_for("pages.home")
+    return local_path(target) if target else url_for(current_app.extensions["console"]["home"])

@@ -1,0 +1,260 @@
+"""The county's dashboard (sign-in required): every kiosk's state, each village's overdue disclosures
+and early takedowns, and the villagers' ratings over a chosen period. Every table is also a CSV file.
+
+Each table is built once (a Table: its columns and rows) and shown either as HTML or as CSV, so
+the spreadsheet holds exactly what the page shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import format_percent
+from flask_babel import lazy_gettext as _l
+
+from sync.dates import DEFAULT_TIMEZONE
+
+from ..feedback import LEVELS, REASONS
+from ..screens import local_path
+from ..settings import LOCALES
+from ..staff.admin import csv_download
+from ..staff.auth import login_required
+from . import overview
+from .content import NothingPublished, Published, PublishedCounty
+from .reports import county_db
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+DEFAULT_DAYS = 30  # the period shown when none is chosen: the last 30 days
+FLAGS = {"behind": _l("behind"), "quiet": _l("quiet"), "never_seen": _l("never seen"), "revoked": _l("revoked")}
+KINDS = {"power": _l("Village power"), "notice": _l("Notice"), "catalogue": _l("Disclosure catalogue")}
+DETAIL_PAGES = {kind: f"mobile.{kind}_detail" for kind in KINDS}
+
+
+@dataclass
+class Link:
+    """A cell that is a link on the page and its text alone in the CSV file."""
+
+    text: str
+    href: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Table:
+    name: str  # its CSV file's name
+    title: Any
+    columns: list[tuple[str, Any]]  # (key, heading)
+    rows: list[dict[str, Any]]
+    empty: Any  # what the page says when there are no rows
+    flagged: str = ""  # a row whose value under this key is true is marked
+
+
+@dataclass
+class Period:
+    first: date
+    last: date
+    problem: Any = None
+
+
+def _published() -> Published | None:
+    county: PublishedCounty = current_app.extensions["mobile_published"]
+    try:
+        return county.current()
+    except NothingPublished:
+        return None
+
+
+def _zone(published: Published | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(published.county.info.get("timezone", DEFAULT_TIMEZONE) if published else DEFAULT_TIMEZONE)
+    except (ValueError, KeyError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def _local(stamp: str | None, zone: ZoneInfo) -> str:
+    return f"{datetime.fromisoformat(stamp).astimezone(zone):%Y-%m-%d %H:%M}" if stamp else ""
+
+
+def _village(code: str, published: Published | None) -> Link:
+    info = published.village_info(code) if published else None
+    name = f"{info['name']} ({code})" if info else code
+    return Link(name, url_for("mobile.index", village=code))
+
+
+def _period(published: Published | None) -> Period:
+    """The period from the `from` and `to` parameters (the county's local days); the last 30 days by default."""
+    today = datetime.now(_zone(published)).date()
+    period = Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
+    try:
+        if request.args.get("from"):
+            period.first = date.fromisoformat(request.args["from"])
+        if request.args.get("to"):
+            period.last = date.fromisoformat(request.args["to"])
+    except ValueError:
+        return Period(today - timedelta(days=DEFAULT_DAYS - 1), today, _l("Dates are written like 2026-11-27."))
+    if period.first > period.last:
+        period.first, period.last = period.last, period.first
+    return period
+
+
+# --- the tables ------------------------------------------------------------------------------
+
+
+def kiosks_table(published: Published | None, _period: Period) -> Table:
+    latest = published.version if published else None
+    zone = _zone(published)
+    rows = []
+    for kiosk in overview.kiosks(county_db(), latest, datetime.now(UTC)):
+        free = kiosk["disk_free_bytes"]
+        rows.append({
+            "id": kiosk["id"], "village": _village(kiosk["village"], published),
+            "flags": ", ".join(str(FLAGS[flag]) for flag in kiosk["flags"]),
+            "app_version": kiosk["app_version"] or "", "content_version": kiosk["content_version"] or "",
+            "content_date": kiosk["content_date"] or "", "last_seen": _local(kiosk["received_at"], zone),
+            "last_outcome": kiosk["last_outcome"] or "", "last_error": kiosk["last_error"] or "",
+            "disk_free": f"{free / 2**30:.1f} GB" if isinstance(free, int | float) else "",
+            "outbox_depth": kiosk["outbox_depth"] if kiosk["outbox_depth"] is not None else "",
+        })  # fmt: skip
+    columns = [("id", _l("Kiosk")), ("village", _l("Village")), ("flags", _l("Needs attention")),
+               ("app_version", _l("App version")), ("content_version", _l("Content version")),
+               ("content_date", _l("Content date")), ("last_seen", _l("Last report")),
+               ("last_outcome", _l("Last sync")), ("last_error", _l("Sync error")), ("disk_free", _l("Disk free")),
+               ("outbox_depth", _l("Waiting to upload"))]  # fmt: skip
+    return Table("kiosks", _l("Kiosks"), columns, rows, _l("No kiosk yet: add one with kiosk county add-kiosk."),
+                 flagged="flags")  # fmt: skip
+
+
+def overdue_table(published: Published | None, _period: Period) -> Table:
+    zone = _zone(published)
+    kiosk_rows = overview.kiosks(county_db(), None, datetime.now(UTC))
+    rows = [{**duty, "village": _village(duty["village"], published), "reported_at": _local(duty["reported_at"], zone)}
+            for duty in overview.overdue(kiosk_rows)]  # fmt: skip
+    columns = [("village", _l("Village")), ("duty", _l("Disclosure")), ("what", _l("For")), ("due", _l("Was due")),
+               ("kiosk_id", _l("Kiosk")), ("reported_at", _l("Reported"))]  # fmt: skip
+    return Table("overdue", _l("Overdue disclosures"), columns, rows, _l("No kiosk reports an overdue disclosure."))
+
+
+def takedowns_table(published: Published | None, period: Period) -> Table:
+    rows = []
+    for found in overview.early_takedowns(county_db(), period.first, period.last):
+        rows.append({
+            **found, "village": _village(found["village"], published),
+            "title": found["title"] or found["notice"],
+            "published_at": found["published_at"][:16], "ends": found["ends"].isoformat(),
+            "last_seen": found["last_seen"].isoformat(), "missing": found["missing"].isoformat(),
+        })  # fmt: skip
+    columns = [("village", _l("Village")), ("title", _l("Notice")), ("published_at", _l("Published")),
+               ("days", _l("Posting period (working days)")), ("ends", _l("Must stay up until")),
+               ("last_seen", _l("Last seen on show")), ("missing", _l("Gone from")),
+               ("kiosk_id", _l("Kiosk"))]  # fmt: skip
+    return Table("takedowns", _l("Notices taken down before their posting period ended"), columns, rows,
+                 _l("No notice came down before its posting period ended in this period."))  # fmt: skip
+
+
+def _rating_columns() -> list[tuple[str, Any]]:
+    return [(f"level_{level}", LEVELS[level]) for level in overview.LEVELS] + [
+        ("total", _l("Ratings")), ("dissatisfied", _l("Share dissatisfied"))]  # fmt: skip
+
+
+def _rating_cells(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "dissatisfied": format_percent(row["dissatisfied"])}
+
+
+def feedback_villages_table(published: Published | None, period: Period) -> Table:
+    _items, villages = overview.feedback(county_db(), period.first, period.last)
+    rows = [{**_rating_cells(row), "village": _village(row["village"], published)} for row in villages]
+    return Table("feedback-villages", _l("Ratings per village"), [("village", _l("Village")), *_rating_columns()],
+                 rows, _l("No ratings in this period."))  # fmt: skip
+
+
+def feedback_items_table(published: Published | None, period: Period) -> Table:
+    items, _villages = overview.feedback(county_db(), period.first, period.last)
+    titles = published.titles if published else {}
+    rows = []
+    for row in items:
+        title = titles.get((row["kind"], row["item"])) or row["item"]
+        endpoint = DETAIL_PAGES.get(row["kind"])
+        rows.append({
+            **_rating_cells(row), "village": _village(row["village"], published),
+            "kind": str(KINDS.get(row["kind"], row["kind"])),
+            "item": Link(title, url_for(endpoint, village=row["village"], item_id=row["item"])) if endpoint else title,
+            "reasons": "; ".join(f"{REASONS.get(code, code)} ×{n}" for code, n in row["reasons"].most_common()),
+        })  # fmt: skip
+    columns = [("village", _l("Village")), ("kind", _l("Kind")), ("item", _l("Item")), *_rating_columns(),
+               ("reasons", _l("Reasons given"))]  # fmt: skip
+    return Table("feedback-items", _l("Ratings per item"), columns, rows, _l("No ratings in this period."))
+
+
+TABLES: dict[str, Callable[[Published | None, Period], Table]] = {
+    "kiosks": kiosks_table,
+    "overdue": overdue_table,
+    "takedowns": takedowns_table,
+    "feedback-villages": feedback_villages_table,
+    "feedback-items": feedback_items_table,
+}
+PAGES = {
+    "kiosks": (_l("Kiosks"), ("kiosks",), False),
+    "villages": (_l("Villages"), ("overdue", "takedowns"), True),
+    "feedback": (_l("Ratings"), ("feedback-villages", "feedback-items"), True),
+}
+
+
+# --- the views -------------------------------------------------------------------------------
+
+
+def _page(page: str) -> ResponseReturnValue:
+    title, names, has_period = PAGES[page]
+    published = _published()
+    period = _period(published)
+    tables = [TABLES[name](published, period) for name in names]
+    return render_template("county/dashboard.html", page=page, pages=PAGES, title=title, tables=tables,
+                           period=period if has_period else None, nothing_published=published is None)  # fmt: skip
+
+
+@bp.route("/")
+@login_required
+def kiosks() -> ResponseReturnValue:
+    return _page("kiosks")
+
+
+@bp.route("/villages")
+@login_required
+def villages() -> ResponseReturnValue:
+    return _page("villages")
+
+
+@bp.route("/feedback")
+@login_required
+def feedback() -> ResponseReturnValue:
+    return _page("feedback")
+
+
+@bp.route("/<name>.csv")
+@login_required
+def table_csv(name: str) -> ResponseReturnValue:
+    """One table as a CSV file for a spreadsheet, for the same period as the page."""
+    if name not in TABLES:
+        abort(404)
+    published = _published()
+    period = _period(published)
+    table = TABLES[name](published, period)
+    headings = [str(heading) for _key, heading in table.columns]
+    span = f"{period.first}-{period.last}" if name != "kiosks" else f"{period.last}"
+    return csv_download(f"{name}-{span}.csv", [headings, *([row.get(key) for key, _h in table.columns]
+                                                          for row in table.rows)])  # fmt: skip
+
+
+@bp.route("/language/<code>")
+def switch_language(code: str) -> ResponseReturnValue:
+    if code not in LOCALES:
+        abort(404)
+    session["lang"] = code
+    return redirect(local_path(request.args.get("next", "/dashboard/")))

@@ -1,0 +1,310 @@
+"""The county's dashboard: signed-in only; kiosks flagged behind, quiet or never seen; each village's
+overdue disclosures and early takedowns; ratings per item and per village; every table as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kiosk.cli import main
+from kiosk.county import CountyServer, create_county_app
+from kiosk.county import store as county_store
+from kiosk.local_db import open_local
+from kiosk.staff import accounts, limiter
+from sync.updater import sync_kiosk
+from tests.county_repo import VILLAGE, CountyRepo
+from tests.servers import serving
+from tests.test_staff import PASSWORD, csrf_token, sign_in
+from tests.test_uplink import enrolled
+
+NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture()
+def county_app(county_repo: CountyRepo, tmp_path: Path) -> Iterator[Flask]:
+    data = tmp_path / "county-server"
+    config = {"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "d",
+              "DEFAULT_LOCALE": "en"}  # fmt: skip
+    app = create_county_app(config)
+    limiter.reset()
+    db = open_local(data)
+    accounts.add(db, "anna", "admin", PASSWORD, actor="test")
+    db.close()
+    yield app
+
+
+@pytest.fixture()
+def store(county_app: Flask) -> Iterator[sqlite3.Connection]:
+    db = county_store.open_store(Path(county_app.config["DATA_DIR"]))
+    yield db
+    db.close()
+
+
+@pytest.fixture()
+def officer(county_app: Flask) -> FlaskClient:
+    client = county_app.test_client()
+    assert sign_in(client).status_code == 302  # type: ignore[attr-defined]
+    return client
+
+
+def enrolled_kiosk(db: sqlite3.Connection, village: str = VILLAGE) -> int:
+    """A kiosk enrolled for *village* (its key is never used here: reports are recorded directly)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    kiosk_id, code = county_store.add_kiosk(db, village)
+    key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    assert county_store.enrol(db, code, village, key) == kiosk_id
+    return kiosk_id
+
+
+def table(html: str, name: str) -> list[dict[str, str]]:
+    """Return the rows of the page's table *name* as {heading: cell text}."""
+    section = re.search(rf'<section class="dashboard-table" aria-labelledby="table-{name}">(.*?)</section>', html, re.S)
+    assert section, f"no table {name}"
+    headings = [_text(h) for h in re.findall(r"<th scope=\"col\">(.*?)</th>", section.group(1), re.S)]
+    rows = re.findall(r"<tr(?: class=\"flagged\")?>(.*?)</tr>", section.group(1).split("<tbody>")[-1], re.S)
+    return [dict(zip(headings, (_text(c) for c in re.findall(r"<td>(.*?)</td>", row, re.S)), strict=True))
+            for row in rows]  # fmt: skip
+
+
+def _text(html: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(re.sub(r"<[^>]+>", "", html)).strip()
+
+
+def csv_rows(client: FlaskClient, path: str) -> list[dict[str, str]]:
+    response = client.get(path)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    text = response.get_data().decode("utf-8")
+    assert text.startswith("\ufeff"), "Excel reads UTF-8 only after a BOM"
+    return list(csv.DictReader(io.StringIO(text[1:])))
+
+
+def latest_version(county_repo: CountyRepo) -> int:
+    return int(county_repo.repository.snapshot().signed.version)
+
+
+# --- the door ----------------------------------------------------------------------------------
+
+
+PAGES = ["/dashboard/", "/dashboard/villages", "/dashboard/feedback", "/dashboard/kiosks.csv",
+         "/dashboard/feedback-items.csv", "/admin/accounts"]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_dashboard_page_and_file_needs_sign_in(county_app: Flask, path: str) -> None:
+    response = county_app.test_client().get(path)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+
+
+def test_sign_in_needs_the_csrf_token_and_leads_to_the_dashboard(county_app: Flask) -> None:
+    client = county_app.test_client()
+    refused = client.post("/sign-in", data={"name": "anna", "password": PASSWORD})
+    assert refused.status_code == 400, "a sign-in without the form's CSRF token"
+    wrong = client.post("/sign-in", data={"name": "anna", "password": "wrong", "csrf_token": csrf_token(client)})
+    assert wrong.status_code == 401
+    done = sign_in(client)
+    assert done.headers["Location"] == "/dashboard/"  # type: ignore[attr-defined]
+    assert "County dashboard" in client.get("/dashboard/").get_data(as_text=True)
+
+
+def test_kiosks_keep_reporting_without_a_session_or_csrf_token(county_repo: CountyRepo, county_app: Flask,
+                                                                kiosk_data: Path) -> None:  # fmt: skip
+    with serving(CountyServer(county_repo.path, county_app)) as url:
+        enrolled(kiosk_data, url, Path(county_app.config["DATA_DIR"])).report({"content_version": 1})
+
+
+def test_the_dashboard_speaks_chinese_when_chosen(officer: FlaskClient) -> None:
+    officer.get("/dashboard/language/zh?next=/dashboard/")
+    page = officer.get("/dashboard/").get_data(as_text=True)
+    assert "县级看板" in page and "村" in page, "headings in Chinese"
+
+
+# --- kiosks ------------------------------------------------------------------------------------
+
+
+def test_kiosks_are_flagged_behind_quiet_never_seen_and_revoked(
+    officer: FlaskClient, store: sqlite3.Connection, county_repo: CountyRepo
+) -> None:
+    latest = latest_version(county_repo)
+    now = datetime.now(UTC)
+    never = county_store.add_kiosk(store, "liutang")[0]
+    current, behind, quiet, checked, revoked = (enrolled_kiosk(store) for _ in range(5))
+    report = {"app_version": "1.0", "content_date": "2026-11-20", "last_outcome": "unchanged", "disk_free_bytes": 2**31}
+    county_store.record_report(store, current, {**report, "content_version": latest}, now=now)
+    county_store.record_report(store, behind, {**report, "content_version": latest}, now=now - timedelta(days=1))
+    county_store.record_report(store, behind, {**report, "content_version": latest - 1, "last_outcome": "failed",
+                                               "last_error": "could not download"}, now=now)  # fmt: skip
+    county_store.record_report(store, quiet, {**report, "content_version": latest}, now=now - timedelta(days=3))
+    # Nothing new for its village: its content is older, but it checked the newest version.
+    county_store.record_report(store, checked, {**report, "content_version": 1, "checked_version": latest}, now=now)
+    county_store.revoke(store, revoked)
+
+    rows = {row["Kiosk"]: row for row in table(officer.get("/dashboard/").get_data(as_text=True), "kiosks")}
+    flags = {int(kiosk): row["Needs attention"] for kiosk, row in rows.items()}
+    assert flags == {never: "never seen", current: "", behind: "behind", quiet: "quiet", checked: "",
+                     revoked: "revoked"}  # fmt: skip
+    assert rows[str(behind)]["Last sync"] == "failed" and rows[str(behind)]["Sync error"] == "could not download"
+    assert rows[str(current)]["Village"] == f"桃源村 ({VILLAGE})" and rows[str(current)]["Disk free"] == "2.0 GB"
+    assert rows[str(never)]["Village"].endswith("(liutang)")
+    exported = csv_rows(officer, "/dashboard/kiosks.csv")
+    assert [(r["Kiosk"], r["Needs attention"]) for r in exported] == [(k, r["Needs attention"]) for k, r in
+                                                                      rows.items()]  # fmt: skip
+
+
+def test_a_new_publication_makes_every_kiosk_behind_until_it_syncs(
+    officer: FlaskClient, store: sqlite3.Connection, county_repo: CountyRepo
+) -> None:
+    kiosk = enrolled_kiosk(store)
+    county_store.record_report(store, kiosk, {"content_version": latest_version(county_repo)})
+    assert table(officer.get("/dashboard/").get_data(as_text=True), "kiosks")[0]["Needs attention"] == ""
+    county_repo.edit("ten_ones.yaml", "一", "壹")
+    county_repo.publish()
+    assert table(officer.get("/dashboard/").get_data(as_text=True), "kiosks")[0]["Needs attention"] == "behind"
+
+
+def test_a_report_cannot_smuggle_a_formula_into_the_spreadsheet(
+    officer: FlaskClient, store: sqlite3.Connection
+) -> None:
+    kiosk = enrolled_kiosk(store)
+    county_store.record_report(store, kiosk, {"last_error": '=HYPERLINK("http://x.example","open")',
+                                              "app_version": {"not": "a string"}})  # fmt: skip
+    (row,) = csv_rows(officer, "/dashboard/kiosks.csv")
+    assert row["Sync error"].startswith("'="), "shown as text, never run"
+    page = officer.get("/dashboard/").get_data(as_text=True)
+    assert "HYPERLINK" in page and '<a href="http://x.example"' not in page
+
+
+# --- villages: overdue disclosures, early takedowns --------------------------------------------
+
+
+def test_overdue_disclosures_come_from_each_villages_latest_report(
+    officer: FlaskClient, store: sqlite3.Connection
+) -> None:
+    kiosk, other = enrolled_kiosk(store), enrolled_kiosk(store, "liutang")
+    late = [{"duty": "caiwu-shouzhi", "title": "财务收支情况", "what": "2026-10", "due": "2026-11-10"}]
+    county_store.record_report(store, kiosk, {"overdue": late}, now=NOW - timedelta(days=1))
+    county_store.record_report(store, kiosk, {"overdue": late}, now=NOW)  # said again: listed once
+    county_store.record_report(store, other, {"overdue": late}, now=NOW - timedelta(days=1))
+    county_store.record_report(store, other, {"overdue": []}, now=NOW)  # done since
+    rows = table(officer.get("/dashboard/villages").get_data(as_text=True), "overdue")
+    assert [(r["Village"], r["Disclosure"], r["For"], r["Was due"]) for r in rows] == [
+        (f"桃源村 ({VILLAGE})", "财务收支情况", "2026-10", "2026-11-10")]  # fmt: skip
+
+
+def display_log(db: sqlite3.Connection, kiosk: int, day: str, shown: list[str], posting: dict[str, Any]) -> None:
+    log = {"day": day, "at": f"{day} 02:30:00", "notices": shown, "posting": posting}
+    county_store.store_uploads(db, kiosk, [{"key": f"display:{kiosk}:{day}", "kind": "display_log", "payload": log}])
+
+
+def test_a_notice_gone_before_its_posting_period_ended_is_listed(
+    officer: FlaskClient, store: sqlite3.Connection
+) -> None:
+    kiosk = enrolled_kiosk(store)
+    # 低保名单: 7 working days from Monday 2 November must stay up to Tuesday 10 November.
+    posting = {"dibao": {"title": "低保对象名单公示", "published_at": "2026-11-02 09:00:00", "days": 7},
+               "short": {"title": "三天公示", "published_at": "2026-11-02 09:00:00", "days": 3}}  # fmt: skip
+    display_log(store, kiosk, "2026-11-02", ["plain"], posting)  # before 09:00: not up yet, and that is fine
+    display_log(store, kiosk, "2026-11-03", ["dibao", "short", "plain"], posting)
+    display_log(store, kiosk, "2026-11-04", ["dibao", "short"], posting)  # "plain" has no 公示期
+    display_log(store, kiosk, "2026-11-05", [], posting)  # "short" ended on the 4th; "dibao" had five days to go
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    rows = table(page, "takedowns")
+    assert [(r["Notice"], r["Must stay up until"], r["Last seen on show"], r["Gone from"]) for r in rows] == [
+        ("低保对象名单公示", "2026-11-10", "2026-11-04", "2026-11-05")]  # fmt: skip
+    assert rows[0]["Village"] == f"桃源村 ({VILLAGE})"
+    later = officer.get("/dashboard/villages?from=2026-11-06&to=2026-11-30").get_data(as_text=True)
+    assert table(later, "takedowns") == [], "listed in the period in which it came down"
+    exported = csv_rows(officer, "/dashboard/takedowns.csv?from=2026-11-01&to=2026-11-30")
+    assert [r["Notice"] for r in exported] == ["低保对象名单公示"]
+
+
+def test_a_kiosk_taking_a_notice_down_early_is_seen_end_to_end(
+    county_repo: CountyRepo, county_app: Flask, officer: FlaskClient, kiosk_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Staff post a notice with a 公示期 and withdraw it the next day: the kiosk's own display logs show it."""
+    import kiosk.cli_uplink
+    from kiosk.staff import notices
+
+    assert sync_kiosk(kiosk_data).outcome == "updated"
+    with serving(CountyServer(county_repo.path, county_app)) as url:
+        enrolled(kiosk_data, url, Path(county_app.config["DATA_DIR"]))
+        posted = datetime(2026, 11, 2, 9, 0)  # a Monday
+        local = open_local(kiosk_data)
+        notice = notices.create(local, "bo", {"domain": "village", "title": "低保对象名单", "body": "名单",
+                                              "published": "2026-11-02 09:00", "min_posting_days": 7},
+                                posted, publish=True)  # fmt: skip
+        local.close()
+        runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+        for day, withdraw in ((3, True), (4, False)):
+            monkeypatch.setattr(kiosk.cli_uplink, "local_now", lambda _zone, d=day: datetime(2026, 11, d, 2, 30))
+            assert runner.invoke(main, ["report", "--data", str(kiosk_data)]).exit_code == 0
+            if withdraw:
+                local = open_local(kiosk_data)
+                notices.withdraw(local, "bo", notice, datetime(2026, 11, 3, 15, 0), reason="贴错了")
+                local.close()
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    rows = table(page, "takedowns")
+    assert [(r["Notice"], r["Last seen on show"], r["Gone from"]) for r in rows] == [
+        ("低保对象名单", "2026-11-03", "2026-11-04")]  # fmt: skip
+
+
+# --- ratings -----------------------------------------------------------------------------------
+
+
+def rating(db: sqlite3.Connection, kiosk: int, key: str, day: str, level: Any, item: str = "dibao-shenqing",
+           reasons: Any = None) -> None:  # fmt: skip
+    payload = {"kind": "power", "item_id": item, "level": level, "reasons": reasons or [], "day": day}
+    county_store.store_uploads(db, kiosk, [{"key": key, "kind": "feedback", "payload": payload}])
+
+
+def test_ratings_per_item_and_per_village_over_a_chosen_period(officer: FlaskClient, store: sqlite3.Connection) -> None:
+    kiosk, other = enrolled_kiosk(store), enrolled_kiosk(store, "liutang")
+    rating(store, kiosk, "a", "2026-11-02", 5, reasons=["quick"])
+    rating(store, kiosk, "b", "2026-11-03", 5, reasons=["quick", "friendly"])
+    rating(store, kiosk, "c", "2026-11-03", 1, reasons=["slow"])
+    rating(store, kiosk, "d", "2026-11-04", 2, item="caiwu-kaizhi-shenpi")
+    rating(store, kiosk, "e", "2026-10-20", 1)  # before the period
+    rating(store, kiosk, "f", "2026-11-04", 9)  # not a level: ignored
+    rating(store, other, "g", "2026-11-05", 4)
+    page = officer.get("/dashboard/feedback?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    villages = {r["Village"]: r for r in table(page, "feedback-villages")}
+    ours = villages[f"桃源村 ({VILLAGE})"]
+    assert (ours["Very satisfied"], ours["Very dissatisfied"], ours["Dissatisfied"], ours["Ratings"]) == (
+        "2", "1", "1", "4")  # fmt: skip
+    assert ours["Share dissatisfied"] == "50%", "levels 2 and 1 are a 差评"
+    items = table(page, "feedback-items")
+    dibao = next(r for r in items if r["Item"] == "最低生活保障申请" and r["Village"].startswith("桃源村"))
+    assert dibao["Ratings"] == "3" and dibao["Kind"] == "Village power"
+    assert dibao["Reasons given"] == "Quick service ×2; Friendly staff ×1; Waited too long ×1"
+    assert sum(int(r["Ratings"]) for r in items) == 5
+    exported = csv_rows(officer, "/dashboard/feedback-villages.csv?from=2026-11-01&to=2026-11-30")
+    assert {r["Village"]: r["Ratings"] for r in exported} == {r["Village"]: r["Ratings"] for r in villages.values()}
+    one_day = officer.get("/dashboard/feedback?from=2026-11-03&to=2026-11-03").get_data(as_text=True)
+    assert [r["Ratings"] for r in table(one_day, "feedback-villages")] == ["2"]
+
+
+def test_a_bad_period_says_how_to_write_dates_and_shows_the_last_30_days(
+    officer: FlaskClient, store: sqlite3.Connection
+) -> None:
+    response = officer.get("/dashboard/feedback?from=yesterday&to=<script>")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Dates are written like 2026-11-27." in page and "<script>" not in page
+    backwards = officer.get("/dashboard/feedback?from=2026-11-30&to=2026-11-01").get_data(as_text=True)
+    assert 'value="2026-11-01"' in backwards and 'value="2026-11-30"' in backwards, "the period is put right"
+    assert officer.get("/dashboard/nothing.csv").status_code == 404
