@@ -7,8 +7,10 @@ subprocess on 127.0.0.1, so that its CPU time is its own. Client threads, each o
 connection, sign and POST as kiosk.uplink does (Ed25519 over `time + "\\n" + body`).
 
 1. Sustained rate: the client threads send /api/report for a fixed time, looping over their kiosks.
-2. Nightly burst: every kiosk sends one report and one /api/outbox upload of feedback items, as
-   fast as the clients can; then county.db's rows are counted.
+2. Nightly burst: every kiosk sends one report and one /api/outbox upload of feedback items and
+   its display log, as fast as the clients can; then county.db's rows are counted.
+3. Dashboard: an officer signs in and loads each dashboard page over the county.db the two runs
+   filled (its kiosks, their reports, ratings and display logs).
 
 Both client and server share the machine's cores: on a 2-core box the clients' own CPU (signing,
 JSON, http.client under one GIL) competes with the server's, so the figures are a lower bound on
@@ -44,6 +46,10 @@ RATE_TARGET = 300.0  # reports per second, sustained
 P95_TARGET_MS = 100.0
 BURST_TARGET_S = 60.0
 FEEDBACK_PER_KIOSK = 10
+NOTICES_ON_SHOW = 40  # in each kiosk's display log, five of them with a 公示期
+UPLOADS_PER_KIOSK = FEEDBACK_PER_KIOSK + 1  # and the display log
+DASHBOARD_TARGET_S = 2.0  # the slowest dashboard page an officer should wait for (our own target)
+DASHBOARD_REPEATS = 5
 SERVER_THREADS = 8
 MAX_SECONDS = 600.0
 MAX_REQUESTS_PER_CLIENT = 200_000  # a bound on the sustained loop besides its duration
@@ -171,16 +177,21 @@ def report_body(kiosk: SimulatedKiosk, sequence: int) -> bytes:
 
 
 def outbox_body(kiosk: SimulatedKiosk) -> bytes:
-    """One upload of FEEDBACK_PER_KIOSK feedback items, each with its own idempotency key."""
+    """One upload of FEEDBACK_PER_KIOSK feedback items and the day's display log, each with its own key."""
     day = datetime.now(UTC).date().isoformat()
     items = [
         {
             "key": f"feedback-{kiosk.kiosk_id}-{day}-{n}",
             "kind": "feedback",
-            "payload": {"kind": "power", "item_id": f"p{n:04d}", "level": n % 3, "reasons": ["unclear"], "day": day},
+            "payload": {"kind": "power", "item_id": f"p{n:04d}", "level": n % 5 + 1, "reasons": ["slow"], "day": day},
         }
         for n in range(FEEDBACK_PER_KIOSK)
     ]
+    shown = [f"n{n:03d}" for n in range(NOTICES_ON_SHOW)]
+    facts = {"title": "低保对象名单公示", "published_at": f"{day} 00:00:00", "days": 7}
+    posting = {notice: facts for notice in shown[:5]}
+    log = {"day": day, "at": f"{day} 02:30:00", "notices": shown, "posting": posting}
+    items.append({"key": f"display:{kiosk.kiosk_id}:{day}", "kind": "display_log", "payload": log})
     return json.dumps({"items": items}, ensure_ascii=False).encode()
 
 
@@ -300,8 +311,8 @@ def burst(port: int, server_pid: int, kiosks: list[SimulatedKiosk], clients: int
                 if answer is not None:
                     acked = len(json.loads(answer).get("acked", []))
                     acked_keys[index] += acked
-                    if acked != FEEDBACK_PER_KIOSK:
-                        tally.fail(f"/api/outbox: {acked} of {FEEDBACK_PER_KIOSK} keys acknowledged")
+                    if acked != UPLOADS_PER_KIOSK:
+                        tally.fail(f"/api/outbox: {acked} of {UPLOADS_PER_KIOSK} keys acknowledged")
         finally:
             client.close()
 
@@ -337,15 +348,60 @@ def last_report_id(data_dir: Path) -> int:
         db.close()
 
 
+# --- the county officer's side ---------------------------------------------------------------------------
+DASHBOARD_PAGES = ("/dashboard/", "/dashboard/villages", "/dashboard/feedback", "/dashboard/feedback-items.csv")
+OFFICER, OFFICER_PASSWORD = "bench", "a bench password of some length"
+
+
+def add_officer(data_dir: Path) -> None:
+    from kiosk.local_db import open_local
+    from kiosk.staff import accounts
+
+    db = open_local(data_dir)
+    try:
+        accounts.add(db, OFFICER, "admin", OFFICER_PASSWORD, actor="bench")
+    finally:
+        db.close()
+
+
+def dashboard_times(port: int) -> dict[str, tuple[float, int]]:
+    """Sign in, then load each dashboard page DASHBOARD_REPEATS times; return its slowest seconds and its size."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    base = f"http://127.0.0.1:{port}"
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    form = opener.open(f"{base}/sign-in", timeout=HTTP_TIMEOUT_S).read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
+    assert token, "the sign-in form has its CSRF token"
+    data = urllib.parse.urlencode({"name": OFFICER, "password": OFFICER_PASSWORD, "csrf_token": token.group(1)})
+    signed_in = opener.open(f"{base}/sign-in", data=data.encode(), timeout=HTTP_TIMEOUT_S)
+    assert signed_in.url.endswith("/dashboard/"), f"sign-in failed: {signed_in.url}"
+    times = {}
+    for page in DASHBOARD_PAGES:
+        slowest, size = 0.0, 0
+        for _repeat in range(DASHBOARD_REPEATS):
+            started = time.perf_counter()
+            size = len(opener.open(base + page, timeout=HTTP_TIMEOUT_S).read())
+            slowest = max(slowest, time.perf_counter() - started)
+        times[page] = (slowest, size)
+    return times
+
+
 # --- the report -------------------------------------------------------------------------------------
-def print_table(rate_run: Run, burst_run: Run, rows: tuple[int, int, int], kiosks: int, clients: int) -> bool:
+def print_table(
+    rate_run: Run, burst_run: Run, rows: tuple[int, int, int], kiosks: int, clients: int,
+    dashboard: dict[str, tuple[float, int]],
+) -> bool:  # fmt: skip
     """Print the figures beside their targets; return whether every target was met."""
     ok_count = len(rate_run.latencies)
     rate = ok_count / rate_run.seconds
     p50, p95, p99 = (percentile_ms(rate_run.latencies, f) for f in (0.5, 0.95, 0.99))
     b50, b95 = (percentile_ms(burst_run.latencies, f) for f in (0.5, 0.95))
     reports, senders, uploads = rows
-    rows_ok = reports == kiosks and senders == kiosks and uploads == kiosks * FEEDBACK_PER_KIOSK
+    rows_ok = reports == kiosks and senders == kiosks and uploads == kiosks * UPLOADS_PER_KIOSK
     checks = [
         ("sustained reports/s", f"{rate:.1f}", f"≥ {RATE_TARGET:.0f}", rate >= RATE_TARGET),
         ("report p95 latency, ms", f"{p95:.1f}", f"≤ {P95_TARGET_MS:.0f}", p95 <= P95_TARGET_MS),
@@ -353,14 +409,16 @@ def print_table(rate_run: Run, burst_run: Run, rows: tuple[int, int, int], kiosk
         (f"nightly burst of {kiosks} kiosks, s", f"{burst_run.seconds:.1f}", f"< {BURST_TARGET_S:.0f}",
          burst_run.seconds < BURST_TARGET_S),
         ("burst errors", str(sum(burst_run.errors.values())), "0", not burst_run.errors),
-        ("burst rows: reports / uploads", f"{reports} / {uploads}", f"{kiosks} / {kiosks * FEEDBACK_PER_KIOSK}",
+        ("burst rows: reports / uploads", f"{reports} / {uploads}", f"{kiosks} / {kiosks * UPLOADS_PER_KIOSK}",
          rows_ok),
-    ]  # fmt: skip
-    header = f"{'figure':<34} {'value':>15}  {'target':<15} {'':4}"
+    ] + [(f"dashboard {page}, slowest s", f"{seconds:.2f}", f"≤ {DASHBOARD_TARGET_S:.0f}",
+          seconds <= DASHBOARD_TARGET_S) for page, (seconds, _size) in dashboard.items()]  # fmt: skip
+    width = max(len(name) for name, *_rest in checks)
+    header = f"{'figure':<{width}} {'value':>15}  {'target':<15} {'':4}"
     print(header)
     print("-" * len(header))
     for name, value, target, ok in checks:
-        print(f"{name:<34} {value:>15}  {target:<15} {verdict(ok)}")
+        print(f"{name:<{width}} {value:>15}  {target:<15} {verdict(ok)}")
     print()
     print(
         f"sustained: {ok_count} reports acknowledged in {rate_run.seconds:.1f} s by {clients} client threads;"
@@ -368,8 +426,12 @@ def print_table(rate_run: Run, burst_run: Run, rows: tuple[int, int, int], kiosk
     )
     print(
         f"burst: {len(burst_run.latencies)} requests acknowledged ({kiosks} reports + {kiosks} uploads of"
-        f" {FEEDBACK_PER_KIOSK} items), {2 * kiosks / burst_run.seconds:.0f} requests/s;"
+        f" {FEEDBACK_PER_KIOSK} ratings and a display log), {2 * kiosks / burst_run.seconds:.0f} requests/s;"
         f" latency p50 {b50:.1f} ms, p95 {b95:.1f} ms; rows from {senders} distinct kiosks"
+    )
+    print(
+        f"dashboard: signed in, each page {DASHBOARD_REPEATS} times after the burst; sizes "
+        + ", ".join(f"{page} {size / 1024:.0f} KB" for page, (_s, size) in dashboard.items())
     )
     for name, run in (("sustained", rate_run), ("burst", burst_run)):
         print(
@@ -391,6 +453,7 @@ def benchmark(seconds: float, clients: int, kiosk_count: int) -> bool:
         started = time.perf_counter()
         repo, villages = build_repository(root)
         kiosks = enrol_kiosks(root / "data", villages, kiosk_count)
+        add_officer(root / "data")
         print(
             f"setup: demo county repository ({len(villages)} villages), {kiosk_count} kiosks enrolled"
             f" in {time.perf_counter() - started:.1f} s; server: waitress, {SERVER_THREADS} threads, subprocess"
@@ -400,11 +463,12 @@ def benchmark(seconds: float, clients: int, kiosk_count: int) -> bool:
             rate_run = sustained(port, process.pid, kiosks, clients, seconds)
             first_burst_report = last_report_id(root / "data")
             burst_run = burst(port, process.pid, kiosks, clients)
+            dashboard = dashboard_times(port)
         finally:
             stop_process(process)
         rows = count_rows(root / "data", first_burst_report)
     print()
-    return print_table(rate_run, burst_run, rows, kiosk_count, clients)
+    return print_table(rate_run, burst_run, rows, kiosk_count, clients, dashboard)
 
 
 def main(argv: list[str] | None = None) -> int:

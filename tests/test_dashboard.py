@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, expect
 
 from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app
@@ -23,6 +24,7 @@ from kiosk.county import store as county_store
 from kiosk.local_db import open_local
 from kiosk.staff import accounts, limiter
 from sync.updater import sync_kiosk
+from tests.browser import guarded
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving
 from tests.test_staff import PASSWORD, csrf_token, sign_in
@@ -308,3 +310,57 @@ def test_a_bad_period_says_how_to_write_dates_and_shows_the_last_30_days(
     backwards = officer.get("/dashboard/feedback?from=2026-11-30&to=2026-11-01").get_data(as_text=True)
     assert 'value="2026-11-01"' in backwards and 'value="2026-11-30"' in backwards, "the period is put right"
     assert officer.get("/dashboard/nothing.csv").status_code == 404
+
+
+# --- in a browser ------------------------------------------------------------------------------
+
+
+def test_an_officer_signs_in_and_sees_a_quiet_kiosk_in_chinese(
+    browser: Browser, county_repo: CountyRepo, tmp_path: Path, store_for_browser: tuple[Flask, sqlite3.Connection]
+) -> None:
+    """Debian's Chromium on the real server: the sign-in form, the flagged row, the CSV link, CJK glyphs."""
+    app, db = store_for_browser
+    quiet = enrolled_kiosk(db)
+    county_store.record_report(db, quiet, {"content_version": latest_version(county_repo)},
+                               now=datetime.now(UTC) - timedelta(days=3))  # fmt: skip
+    with serving(CountyServer(county_repo.path, app)) as url:
+        context, outside, errors = guarded(browser, url, base_url=url, locale="zh-CN")
+        page = context.new_page()
+        page.goto("/dashboard/")
+        expect(page).to_have_url(re.compile(r"/sign-in"))
+        page.get_by_label("账号名").fill("anna")
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("一体机")
+        row = page.locator("tr.flagged")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("失联")
+        expect(row).to_contain_text("桃源村")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="下载 CSV 表格").click()
+        assert download.value.suggested_filename.startswith("kiosks-")
+        assert "失联" in Path(download.value.path()).read_text(encoding="utf-8-sig")
+
+        cdp = context.new_cdp_session(page)
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        document = cdp.send("DOM.getDocument", {"depth": 0})
+        node = cdp.send("DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": "h1"})
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+        assert sum(f["glyphCount"] for f in fonts if "Noto Sans CJK" in f["familyName"]) >= 3, fonts
+        context.close()
+    assert outside == [] and errors == []
+
+
+@pytest.fixture()
+def store_for_browser(county_repo: CountyRepo, tmp_path: Path) -> Iterator[tuple[Flask, sqlite3.Connection]]:
+    """The county app in Chinese (its default language), with the account anna, and its county.db."""
+    data = tmp_path / "county-browser"
+    app = create_county_app({"REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "b"})
+    limiter.reset()
+    local = open_local(data)
+    accounts.add(local, "anna", "admin", PASSWORD, actor="test")
+    local.close()
+    db = county_store.open_store(data)
+    yield app, db
+    db.close()
