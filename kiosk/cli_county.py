@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -78,7 +79,7 @@ def _county_data(option: str | None) -> str:
     return str(option or load_settings()["DATA_DIR"])
 
 
-def _fail(error: Exception) -> None:
+def _fail(error: Exception) -> NoReturn:
     raise click.ClickException(str(error))
 
 
@@ -207,11 +208,21 @@ def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
 
 @county.command("add-kiosk")
 @click.argument("village")
+@click.option("--repo", type=click.Path(file_okay=False), help="Check VILLAGE against this repository's content.")
 @_COUNTY_DATA
-def add_kiosk(village: str, data: str | None) -> None:
+def add_kiosk(village: str, repo: str | None, data: str | None) -> None:
     """Register a kiosk for VILLAGE and print its one-time enrolment code."""
+    from .county.content import NothingPublished, PublishedCounty
     from .county.store import CODE_HOURS, add_kiosk, open_store
 
+    if repo:
+        try:
+            villages = [v["code"] for v in PublishedCounty(Path(repo)).current().county.villages()]
+        except NothingPublished:
+            _fail(RepositoryError(tr("{path} holds no published county content", path=repo)))
+        if village not in villages:
+            _fail(RepositoryError(tr("the county has no village {village}; its villages: {villages}",
+                                     village=village, villages=", ".join(villages))))  # fmt: skip
     db = open_store(Path(_county_data(data)))
     try:
         kiosk_id, code = add_kiosk(db, village)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -301,3 +302,14 @@ def test_init_takes_enrol_and_county_together(county_repo: CountyRepo, tmp_path:
     result = _init(tmp_path / "kiosk", county_repo, *half)
     assert result.exit_code == 2 and "--enrol CODE and --county URL go together" in result.output, result.output
     assert not (tmp_path / "kiosk").exists(), "nothing set up"
+
+
+def test_add_kiosk_checks_the_village_against_the_published_county(county_repo: CountyRepo, tmp_path: Path) -> None:
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    data = tmp_path / "county-data"
+    command = ["county", "add-kiosk", "--repo", str(county_repo.path), "--data", str(data)]
+    typo = runner.invoke(main, [*command, "taoyaun"])
+    assert typo.exit_code == 1 and "no village taoyaun; its villages: " in typo.output and VILLAGE in typo.output
+    assert county_rows(data, "select count(*) from kiosks")[0][0] == 0, "nothing registered"
+    added = runner.invoke(main, [*command, VILLAGE])
+    assert added.exit_code == 0 and re.search(r"kiosk enrol [0-9a-f]{6}(-[0-9a-f]{6}){3} --county", added.output)
