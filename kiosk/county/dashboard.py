@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_percent
 from flask_babel import lazy_gettext as _l
@@ -21,8 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sync.dates import DEFAULT_TIMEZONE
 
 from ..feedback import LEVELS, REASONS
-from ..screens import local_path
-from ..settings import LOCALES
+from ..screens import switch_language
 from ..staff.admin import csv_download
 from ..staff.auth import login_required
 from . import overview
@@ -252,9 +251,5 @@ def table_csv(name: str) -> ResponseReturnValue:
                                                           for row in table.rows)])  # fmt: skip
 
 
-@bp.route("/language/<code>")
-def switch_language(code: str) -> ResponseReturnValue:
-    if code not in LOCALES:
-        abort(404)
-    session["lang"] = code
-    return redirect(local_path(request.args.get("next", "/dashboard/")))
+# The kiosk's own language switch: it sets the session's language and goes back where it was.
+bp.add_url_rule("/language/<code>", "switch_language", switch_language)
