@@ -41,7 +41,10 @@ def enrol_with_county(data_dir: Path, code: str, county: str) -> str:
 
 
 def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> str:
-    """Report this kiosk's state and upload its outbox; return a line saying what happened ('' if not enrolled)."""
+    """Upload the outbox, then report this kiosk's state; return a line saying what happened ('' if not enrolled).
+
+    The report comes second so that its outbox depth is what is still waiting (stuck, if not 0).
+    """
     from .cli_kiosk import kiosk_status
 
     uplink = uplink or Uplink(data_dir)
@@ -50,14 +53,20 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> str:
     late, display_log = _on_record(data_dir)
     if display_log is not None:
         _queue_display_log(data_dir, int(uplink.config["kiosk_id"]), display_log)
-    status: dict[str, Any] = {**kiosk_status(data_dir), "app_version": _app_version(), "overdue": late}
-    status["content_version"] = status.pop("version", None)
-    status["disk_free_bytes"] = status.get("disk_free_bytes")
+    upload_error = None
     try:
-        uplink.report(status)
         sent = uplink.upload_outbox()
     except UplinkError as error:
+        sent, upload_error = 0, error
+    status: dict[str, Any] = {**kiosk_status(data_dir), "app_version": _app_version(), "overdue": late}
+    status["content_version"] = status.pop("version", None)
+    try:
+        uplink.report(status)
+    except UplinkError as error:
         return tr("could not reach the county server; the outbox keeps everything: {error}", error=error)
+    if upload_error is not None:
+        return tr("reported to the county, but the upload failed; the outbox keeps everything: {error}",
+                  error=upload_error)  # fmt: skip
     return tr("reported to the county; {count} items uploaded", count=sent)
 
 

@@ -126,7 +126,7 @@ def test_a_signed_report_is_recorded(county: tuple[str, Path, Flaky], kiosk_data
     result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["report", "--data", str(kiosk_data)])
     assert result.exit_code == 0 and "reported to the county" in result.output, result.output
     (row,) = county_rows(county_data, "select * from reports")
-    assert row["outbox_depth"] == 1, "the day's display log, uploaded right after the report"
+    assert row["outbox_depth"] == 0, "the report comes after the upload: nothing is left waiting"
     assert row["disk_free_bytes"] > 0 and row["app_version"]
     assert row["content_version"] == 2 and row["last_outcome"] == "updated"
     overdue = json.loads(row["overdue"])
@@ -313,3 +313,17 @@ def test_add_kiosk_checks_the_village_against_the_published_county(county_repo: 
     assert county_rows(data, "select count(*) from kiosks")[0][0] == 0, "nothing registered"
     added = runner.invoke(main, [*command, VILLAGE])
     assert added.exit_code == 0 and re.search(r"kiosk enrol [0-9a-f]{6}(-[0-9a-f]{6}){3} --county", added.output)
+
+
+def test_a_failed_upload_still_reports_what_is_left_waiting(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
+    from kiosk.cli_uplink import send_to_county
+
+    url, county_data, flaky = county
+    assert sync_kiosk(kiosk_data).outcome == "updated"
+    uplink = enrolled(kiosk_data, url, county_data, attempts=2)
+    queue_feedback(kiosk_data, 3)
+    flaky.rate, flaky.rng.random = 1.0, lambda: 0.0  # every upload answered 500
+    line = send_to_county(kiosk_data, uplink)
+    assert "the upload failed" in line and "500" in line, line
+    (row,) = county_rows(county_data, "select outbox_depth from reports")
+    assert row["outbox_depth"] == 4 == outbox_left(kiosk_data), "three ratings and the day's display log, stuck"
