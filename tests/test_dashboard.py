@@ -156,7 +156,9 @@ def test_kiosks_are_flagged_behind_quiet_never_seen_and_revoked(
     county_store.record_report(store, checked, {**report, "content_version": 1, "checked_version": latest}, now=now)
     county_store.revoke(store, revoked)
 
-    rows = {row["Kiosk"]: row for row in table(officer.get("/dashboard/").get_data(as_text=True), "kiosks")}
+    page = officer.get("/dashboard/").get_data(as_text=True)
+    assert "6 kiosks · behind: 1 · quiet: 1 · never seen: 1 · revoked: 1" in page
+    rows = {row["Kiosk"]: row for row in table(page, "kiosks")}
     flags = {int(kiosk): row["Needs attention"] for kiosk, row in rows.items()}
     assert flags == {never: "never seen", current: "", behind: "behind", quiet: "quiet", checked: "",
                      revoked: "revoked"}  # fmt: skip

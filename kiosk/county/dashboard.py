@@ -7,6 +7,7 @@ the spreadsheet holds exactly what the page shows.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_percent
+from flask_babel import format_percent, ngettext
 from flask_babel import lazy_gettext as _l
 
 from sync.dates import DEFAULT_TIMEZONE
@@ -54,6 +55,7 @@ class Table:
     rows: list[dict[str, Any]]
     empty: Any  # what the page says when there are no rows
     flagged: str = ""  # a row whose value under this key is true is marked
+    summary: str = ""  # one line above the table
 
 
 @dataclass
@@ -111,7 +113,8 @@ def kiosks_table(published: Published | None, _period: Period) -> Table:
     latest = published.version if published else None
     zone = _zone(published)
     rows = []
-    for kiosk in overview.kiosks(county_db(), latest, datetime.now(UTC)):
+    kiosks = overview.kiosks(county_db(), latest, datetime.now(UTC))
+    for kiosk in kiosks:
         free = kiosk["disk_free_bytes"]
         rows.append({
             "id": kiosk["id"], "village": _village(kiosk["village"], published),
@@ -127,8 +130,13 @@ def kiosks_table(published: Published | None, _period: Period) -> Table:
                ("content_date", _l("Content date")), ("last_seen", _l("Last report")),
                ("last_outcome", _l("Last sync")), ("last_error", _l("Sync error")), ("disk_free", _l("Disk free")),
                ("outbox_depth", _l("Waiting to upload"))]  # fmt: skip
+    counts = Counter(flag for kiosk in kiosks for flag in kiosk["flags"])
+    summary = " · ".join(
+        [ngettext("%(num)d kiosk", "%(num)d kiosks", len(kiosks))]
+        + [f"{label}: {counts[flag]}" for flag, label in FLAGS.items() if counts[flag]]
+    )
     return Table("kiosks", _l("Kiosks"), columns, rows, _l("No kiosk yet: add one with kiosk county add-kiosk."),
-                 flagged="flags")  # fmt: skip
+                 flagged="flags", summary=summary)  # fmt: skip
 
 
 def overdue_table(published: Published | None, _period: Period) -> Table:
