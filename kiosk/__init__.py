@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .settings import LOCALES, load_settings
 
@@ -63,7 +64,9 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
     if test_config:
         app.config.update(test_config)
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secret_key(Path(app.config["DATA_DIR"]), key_name)
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, **session)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=bool(app.config["SECURE_COOKIES"]), **session)
+    if hops := int(app.config["PROXY_HOPS"]):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
     Babel(app, locale_selector=select_locale)
     app.after_request(security_headers)

@@ -106,9 +106,9 @@ def sync(source: str | None, as_json: bool, data: str | None) -> None:
     if source is None:  # a sync from a USB stick is a sign there is no network to report over
         from .cli_uplink import send_to_county
 
-        line = send_to_county(_data_dir(data))
-        if line and not as_json:
-            click.echo(line, err=True)
+        sent = send_to_county(_data_dir(data))
+        if sent.line and not as_json:
+            click.echo(sent.line, err=True)
     sys.exit(1 if result.outcome == "failed" else 0)
 
 

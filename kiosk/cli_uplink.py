@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -40,8 +41,13 @@ def enrol_with_county(data_dir: Path, code: str, county: str) -> str:
     return tr("Enrolled as kiosk {id}: reports and uploads now go to {county}.", id=kiosk_id, county=county)
 
 
-def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> str:
-    """Upload the outbox, then report this kiosk's state; return a line saying what happened ('' if not enrolled).
+class Sent(NamedTuple):
+    ok: bool  # reported, and the outbox uploaded (or nothing to send: not enrolled)
+    line: str  # what happened, for staff ('' when not enrolled)
+
+
+def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> Sent:
+    """Upload the outbox, then report this kiosk's state; return whether it went and a line saying what happened.
 
     The report comes second so that its outbox depth is what is still waiting (stuck, if not 0).
     """
@@ -49,7 +55,7 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> str:
 
     uplink = uplink or Uplink(data_dir)
     if not uplink.enrolled:
-        return ""
+        return Sent(True, "")
     late, display_log = _on_record(data_dir)
     if display_log is not None:
         _queue_display_log(data_dir, int(uplink.config["kiosk_id"]), display_log)
@@ -63,11 +69,11 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> str:
     try:
         uplink.report(status)
     except UplinkError as error:
-        return tr("could not reach the county server; the outbox keeps everything: {error}", error=error)
+        return Sent(False, tr("the report did not reach the county; the outbox keeps everything: {error}", error=error))
     if upload_error is not None:
-        return tr("reported to the county, but the upload failed; the outbox keeps everything: {error}",
-                  error=upload_error)  # fmt: skip
-    return tr("reported to the county; {count} items uploaded", count=sent)
+        return Sent(False, tr("reported to the county, but the upload failed; the outbox keeps everything: {error}",
+                              error=upload_error))  # fmt: skip
+    return Sent(True, tr("reported to the county; {count} items uploaded", count=sent))
 
 
 def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
@@ -105,8 +111,8 @@ def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | N
         "at": now.strftime("%Y-%m-%d %H:%M:%S"),
         "notices": sorted(n["id"] for n in shown),
         # What the county needs to judge a 公示期 it may not publish itself (the village's own notices).
-        "posting": {n["id"]: {"title": n["title"], "published_at": n["published_at"], "days": n["min_posting_days"]}
-                    for n in shown if n["min_posting_days"]},
+        "posting": {n["id"]: {"title": n["title"], "published_at": n["published_at"], "days": n["min_posting_days"],
+                              "expires_at": n["expires_at"]} for n in shown if n["min_posting_days"]},
     }  # fmt: skip
     return late_list, log
 
@@ -137,4 +143,6 @@ def _app_version() -> str:
 @_DATA
 def report(data: str | None) -> None:
     """Report to the county server now and upload the outbox (kiosk sync does it after every sync)."""
-    click.echo(send_to_county(_data_dir(data)) or tr("not enrolled with a county server: nothing sent"))
+    sent = send_to_county(_data_dir(data))
+    click.echo(sent.line or tr("not enrolled with a county server: nothing sent"))
+    sys.exit(0 if sent.ok else 1)

@@ -123,8 +123,8 @@ class NightlySync(threading.Thread):
             not_before = self.run_once(not_before)
 
 
-def report_in_child(data_dir: Path) -> str:
-    """Run `kiosk report` in a child process and return the line it printed.
+def report_in_child(data_dir: Path) -> tuple[bool, str]:
+    """Run `kiosk report` in a child process; return whether it went and the line it printed.
 
     As with the sync, nothing that goes wrong in a report (a county that hangs, a crash) can reach the screens.
     """
@@ -134,12 +134,13 @@ def report_in_child(data_dir: Path) -> str:
             command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S, check=False
         )
     except subprocess.TimeoutExpired:
-        return tr("the report ran longer than {minutes} minutes and was stopped", minutes=REPORT_TIMEOUT_S // 60)
+        return False, tr("the report ran longer than {minutes} minutes and was stopped",
+                         minutes=REPORT_TIMEOUT_S // 60)  # fmt: skip
     lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        return tr("the report process ended without a result (exit code {code}): {detail}",
-                  code=done.returncode, detail=done.stderr.strip()[-500:])  # fmt: skip
-    return lines[-1]
+    if not lines:
+        return False, tr("the report process ended without a result (exit code {code}): {detail}",
+                         code=done.returncode, detail=done.stderr.strip()[-500:])  # fmt: skip
+    return done.returncode == 0, lines[-1]
 
 
 class PeriodicReport(threading.Thread):
@@ -148,7 +149,9 @@ class PeriodicReport(threading.Thread):
     Besides the report after each sync, so the county sees a kiosk that stays online between nights (issue 6).
     """
 
-    def __init__(self, data_dir: Path, interval_s: float, report: Callable[[Path], str] = report_in_child) -> None:
+    def __init__(
+        self, data_dir: Path, interval_s: float, report: Callable[[Path], tuple[bool, str]] = report_in_child
+    ) -> None:
         super().__init__(name="county-report", daemon=True)
         self.data_dir = Path(data_dir)
         self.interval_s = interval_s
@@ -167,8 +170,8 @@ class PeriodicReport(threading.Thread):
         """Report now if enrolled; return what happened, None if not enrolled (then nothing is started)."""
         if not self.enrolled():
             return None
-        line = self.report(self.data_dir)
-        log.info("county report: %s", line)
+        ok, line = self.report(self.data_dir)
+        log.log(logging.INFO if ok else logging.WARNING, "county report: %s", line)
         return line
 
     def run(self) -> None:

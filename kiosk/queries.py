@@ -111,7 +111,7 @@ def notices(db: sqlite3.Connection, domain: str, now: str, number: int, size: in
 def notices_on_show(db: sqlite3.Connection, now: str, limit: int = 12) -> list[dict[str, Any]]:
     """Return the notices on show now, pinned first, newest first: what the attract screen cycles."""
     rows = db.execute(
-        f"select id, title, domain, published, published_at, min_posting_days from {NOTICES}"  # noqa: S608
+        f"select id, title, domain, published, published_at, expires_at, min_posting_days from {NOTICES}"  # noqa: S608
         " where published_at <= :now"
         " and (expires_at is null or expires_at > :now) order by pinned desc, published_at desc limit :limit",
         {"now": now, "limit": limit},

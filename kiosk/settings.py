@@ -62,6 +62,18 @@ SETTINGS = [
         " so a county's kiosks do not all call at once), besides the report after each sync; 0: only after syncs.",
     ),
     Setting(
+        "PROXY_HOPS",
+        0,
+        "Reverse proxies in front of the server (e.g. 1 for nginx); their X-Forwarded-For and -Proto headers are"
+        " trusted, so sign-in limits count each visitor rather than the proxy. 0: no proxy, headers ignored.",
+    ),
+    Setting(
+        "SECURE_COOKIES",
+        0,
+        "1: session cookies are sent over HTTPS only. Set it when the server is reached through TLS, as a county"
+        " server on the internet must be.",
+    ),
+    Setting(
         "PRINTER",
         "",
         "Receipt printer for the Print button on detail pages: usb:VENDOR:PRODUCT (hex ids), serial:DEVICE,"

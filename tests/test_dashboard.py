@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from tests.browser import guarded
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving
 from tests.test_staff import PASSWORD, csrf_token, sign_in
-from tests.test_uplink import enrolled
+from tests.test_uplink import enrolled, outbox_left
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
@@ -237,35 +238,90 @@ def test_a_notice_gone_before_its_posting_period_ended_is_listed(
     assert [r["Notice"] for r in exported] == ["低保对象名单公示"]
 
 
-def test_a_kiosk_taking_a_notice_down_early_is_seen_end_to_end(
+def reports_on(monkeypatch: pytest.MonkeyPatch, kiosk_data: Path, day: int) -> None:
+    """Run `kiosk report` as if it were 02:30 on *day* November 2026 (the kiosk's nightly report)."""
+    import kiosk.cli_uplink
+
+    monkeypatch.setattr(kiosk.cli_uplink, "local_now", lambda _zone: datetime(2026, 11, day, 2, 30))
+    result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["report", "--data", str(kiosk_data)])
+    assert result.exit_code == 0 and "reported to the county" in result.output, result.output
+
+
+def test_a_county_notice_removed_inside_its_posting_period_is_caught_by_the_display_logs(
     county_repo: CountyRepo, county_app: Flask, officer: FlaskClient, kiosk_data: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    """Staff post a notice with a 公示期 and withdraw it the next day: the kiosk's own display logs show it."""
-    import kiosk.cli_uplink
+    """The county publishes a 公示 for 7 working days, then deletes it after a day: the kiosk's logs tell."""
+    notice = county_repo.content / "notices" / "dibao-gongshi-taoyuan.md"
+    notice.write_text(
+        "---\nid: dibao-gongshi-taoyuan\ndomain: 村务\ntitle: 桃源村低保对象公示\nvillage: taoyuan\n"
+        'published: "2026-11-02"\nmin_posting_days: 7\n---\n拟纳入最低生活保障的家庭名单。\n',
+        encoding="utf-8",
+    )
+    county_repo.publish()
+    assert sync_kiosk(kiosk_data).outcome == "updated"
+    with serving(CountyServer(county_repo.path, county_app)) as url:
+        enrolled(kiosk_data, url, Path(county_app.config["DATA_DIR"]))
+        reports_on(monkeypatch, kiosk_data, 3)
+        notice.unlink()
+        county_repo.publish()
+        assert sync_kiosk(kiosk_data).outcome == "updated"
+        reports_on(monkeypatch, kiosk_data, 4)
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    rows = table(page, "takedowns")
+    assert [(r["Notice"], r["Must stay up until"], r["Last seen on show"], r["Gone from"], r["Reason given"])
+            for r in rows] == [("桃源村低保对象公示", "2026-11-10", "2026-11-03", "2026-11-04", "")]  # fmt: skip
+
+
+def test_a_village_notice_withdrawn_inside_its_posting_period_is_listed_with_the_reason(
+    county_repo: CountyRepo, county_app: Flask, officer: FlaskClient, kiosk_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Withdrawn the afternoon it went up, before any display log saw it: the change itself says so."""
     from kiosk.staff import notices
 
     assert sync_kiosk(kiosk_data).outcome == "updated"
     with serving(CountyServer(county_repo.path, county_app)) as url:
         enrolled(kiosk_data, url, Path(county_app.config["DATA_DIR"]))
-        posted = datetime(2026, 11, 2, 9, 0)  # a Monday
         local = open_local(kiosk_data)
-        notice = notices.create(local, "bo", {"domain": "village", "title": "低保对象名单", "body": "名单",
-                                              "published": "2026-11-02 09:00", "min_posting_days": 7},
-                                posted, publish=True)  # fmt: skip
+        early = notices.create(local, "bo", {"domain": "village", "title": "低保对象名单", "body": "名单",
+                                             "published": "2026-11-02 09:00", "min_posting_days": 7},
+                               datetime(2026, 11, 2, 9, 0), publish=True)  # fmt: skip
+        later = notices.create(local, "bo", {"domain": "village", "title": "三天公示", "body": "名单",
+                                             "published": "2026-11-02 09:00", "min_posting_days": 3},
+                               datetime(2026, 11, 2, 9, 0), publish=True)  # fmt: skip
+        notices.withdraw(local, "bo", early, datetime(2026, 11, 2, 15, 0), reason="贴错了")
+        notices.withdraw(local, "bo", later, datetime(2026, 11, 5, 9, 0))  # its 3 days ended on the 4th
         local.close()
-        runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
-        for day, withdraw in ((3, True), (4, False)):
-            monkeypatch.setattr(kiosk.cli_uplink, "local_now", lambda _zone, d=day: datetime(2026, 11, d, 2, 30))
-            assert runner.invoke(main, ["report", "--data", str(kiosk_data)]).exit_code == 0
-            if withdraw:
-                local = open_local(kiosk_data)
-                notices.withdraw(local, "bo", notice, datetime(2026, 11, 3, 15, 0), reason="贴错了")
-                local.close()
+        reports_on(monkeypatch, kiosk_data, 5)
     page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
     rows = table(page, "takedowns")
-    assert [(r["Notice"], r["Last seen on show"], r["Gone from"]) for r in rows] == [
-        ("低保对象名单", "2026-11-03", "2026-11-04")]  # fmt: skip
+    assert [(r["Notice"], r["Last seen on show"], r["Gone from"], r["Reason given"]) for r in rows] == [
+        ("低保对象名单", "", "2026-11-02", "贴错了")]  # fmt: skip
+
+
+def test_each_kiosk_is_judged_by_its_own_posting_facts(officer: FlaskClient, store: sqlite3.Connection) -> None:
+    ours, theirs = enrolled_kiosk(store), enrolled_kiosk(store, "liutang")
+    short = {"shared": {"title": "三天公示", "published_at": "2026-11-02 09:00:00", "days": 3}}
+    long = {"shared": {"title": "三十天公示", "published_at": "2026-11-02 09:00:00", "days": 30}}
+    display_log(store, ours, "2026-11-03", ["shared"], short)
+    display_log(store, ours, "2026-11-05", [], short)  # after its 3 days (to the 4th): fine
+    display_log(store, theirs, "2026-11-03", ["shared"], long)  # another village says 30 days
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert table(page, "takedowns") == [], "liutang's facts say nothing about taoyuan's notice"
+
+
+def test_a_notice_that_expires_as_scheduled_on_its_last_day_is_not_listed(
+    officer: FlaskClient, store: sqlite3.Connection
+) -> None:
+    """The validator accepts an expiry at 00:00 on the period's last day; so does the dashboard."""
+    kiosk = enrolled_kiosk(store)
+    facts = {"dibao": {"title": "低保对象名单公示", "published_at": "2026-11-02 09:00:00", "days": 7,
+                       "expires_at": "2026-11-10 00:00:00"}}  # fmt: skip
+    display_log(store, kiosk, "2026-11-09", ["dibao"], facts)
+    display_log(store, kiosk, "2026-11-10", [], facts)
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert table(page, "takedowns") == []
 
 
 # --- ratings -----------------------------------------------------------------------------------
@@ -306,9 +362,13 @@ def test_ratings_per_item_and_per_village_over_a_chosen_period(officer: FlaskCli
 def test_a_bad_period_says_how_to_write_dates_and_shows_the_last_30_days(
     officer: FlaskClient, store: sqlite3.Connection
 ) -> None:
-    response = officer.get("/dashboard/feedback?from=yesterday&to=<script>")
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Dates are written like 2026-11-27." in page and "<script>" not in page
+    for bad in ("from=yesterday&to=<script>", "from=0001-01-01", "to=9999-12-31"):
+        response = officer.get(f"/dashboard/villages?{bad}")
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and "Write the From and To dates like 2026-11-27" in page, bad
+        assert "<script>" not in page
+    long = officer.get("/dashboard/feedback?from=2020-01-01&to=2026-11-30").get_data(as_text=True)
+    assert "A period is at most a year" in long and 'value="2025-11-29"' in long
     backwards = officer.get("/dashboard/feedback?from=2026-11-30&to=2026-11-01").get_data(as_text=True)
     assert 'value="2026-11-01"' in backwards and 'value="2026-11-30"' in backwards, "the period is put right"
     assert officer.get("/dashboard/nothing.csv").status_code == 404
@@ -366,3 +426,91 @@ def store_for_browser(county_repo: CountyRepo, tmp_path: Path) -> Iterator[tuple
     db = county_store.open_store(data)
     yield app, db
     db.close()
+
+
+# --- what an odd kiosk sends --------------------------------------------------------------------
+
+
+def test_odd_uploads_are_set_aside_and_every_page_still_answers(
+    county_repo: CountyRepo, county_app: Flask, officer: FlaskClient, kiosk_data: Path
+) -> None:
+    """A kiosk's bug (or a kiosk in the wrong hands) sends what passes the signature but not the sense."""
+    rating = {"kind": "power", "item_id": "dibao-shenqing", "level": 5, "reasons": ["quick"], "day": "2026-11-03"}
+    huge = {"title": "t", "published_at": "9999-12-30 00:00:00", "days": 10**12}
+    odd = {
+        "float level": ("feedback", {**rating, "level": 5.0}),
+        "path in the id": ("feedback", {**rating, "item_id": "../../dashboard/language/en"}),
+        "year one": ("feedback", {**rating, "day": "0001-01-01"}),
+        "posting a list": ("display_log", {"day": "2026-11-03", "notices": [], "posting": ["a", "b"]}),
+        "huge posting": ("display_log", {"day": "2026-11-03", "notices": ["x"], "posting": {"x": huge}}),
+        "no such action": ("village_notice", {"action": "explode", "at": "now", "notice": {}}),
+    }
+    local = open_local(kiosk_data)
+    local.executemany(
+        "insert into outbox (idempotency_key, kind, payload, created_at) values (?, ?, ?, '2026-11-03')",
+        [(key, kind, json.dumps(payload)) for key, (kind, payload) in {**odd, "good": ("feedback", rating)}.items()],
+    )
+    local.close()
+    with serving(CountyServer(county_repo.path, county_app)) as url:
+        uplink = enrolled(kiosk_data, url, Path(county_app.config["DATA_DIR"]))
+        nan = b'{"items": [{"key": "n", "kind": "feedback", "payload": {"level": NaN}}]}'
+        assert uplink._post("/api/outbox", nan).status == 400, "NaN is not JSON"
+        assert uplink.upload_outbox() == 7 and outbox_left(kiosk_data) == 0, "every item acknowledged"
+        uplink.report({"disk_free_bytes": 2**70, "last_error": "x" * 5000, "overdue": "not a list"})
+    db = county_store.open_store(Path(county_app.config["DATA_DIR"]))
+    set_aside = dict(db.execute("select idempotency_key, problem from rejected_uploads").fetchall())
+    stored = [key for (key,) in db.execute("select idempotency_key from uploads")]
+    db.close()
+    assert set(set_aside) == set(odd) and stored == ["good"], set_aside
+    assert "level is a whole number" in set_aside["float level"]
+    for path in (*PAGES[:3], "/dashboard/villages?from=2026-11-01&to=2026-11-30", "/dashboard/takedowns.csv",
+                 "/dashboard/feedback?from=2026-11-01&to=2026-11-30"):  # fmt: skip
+        assert officer.get(path).status_code == 200, path
+    (kiosk,) = table(officer.get("/dashboard/").get_data(as_text=True), "kiosks")
+    assert kiosk["Uploads set aside"] == "6" and kiosk["Disk free"] == "" and len(kiosk["Sync error"]) == 2000
+    page = officer.get("/dashboard/feedback?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert [r["Ratings"] for r in table(page, "feedback-villages")] == ["1"]
+
+
+def test_uploads_stored_before_the_checks_are_sorted_out_when_county_db_is_upgraded(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    connection = sqlite3.connect(tmp_path / county_store.FILE, isolation_level=None)
+    county_store.migrations.apply(Database(connection), stop_before="m004_for_the_dashboard")
+    connection.execute("insert into kiosks (id, village, created_at) values (1, 'taoyuan', '2026-11-01')")
+    rating = {"kind": "power", "item_id": "dibao-shenqing", "level": 4, "reasons": ["quick"], "day": "2026-11-03"}
+    connection.executemany(
+        "insert into uploads (idempotency_key, kiosk_id, kind, payload, received_at) values (?, 1, ?, ?, 'x')",
+        [("good", "feedback", json.dumps(rating)), ("nan", "feedback", '{"level": NaN}'),
+         ("float", "feedback", json.dumps({**rating, "level": 4.0}))],
+    )  # fmt: skip
+    connection.close()
+    db = county_store.open_store(tmp_path)  # upgrades
+    assert [k for (k,) in db.execute("select idempotency_key from uploads")] == ["good"]
+    assert {k for (k,) in db.execute("select idempotency_key from rejected_uploads")} == {"nan", "float"}
+    assert [tuple(r) for r in db.execute("select day, village, item, level, count from rating_counts")] == [
+        ("2026-11-03", "taoyuan", "dibao-shenqing", 4, 1)]  # fmt: skip
+    db.close()
+
+
+def test_behind_tls_the_session_cookie_is_secure_and_the_visitor_is_the_forwarded_address(
+    county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    config = {"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(tmp_path / "c"), "SECRET_KEY": "p",
+              "DEFAULT_LOCALE": "en", "SECURE_COOKIES": 1, "PROXY_HOPS": 1}  # fmt: skip
+    app = create_county_app(config)
+    limiter.reset()
+    client = app.test_client()
+    proxied = {"headers": {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https",
+                           "Referer": "https://county.example/sign-in"},  # over HTTPS, CSRF checks the referrer
+               "base_url": "https://county.example"}  # fmt: skip
+    form = client.get("/sign-in", **proxied)
+    assert "Secure" in form.headers["Set-Cookie"] and "HttpOnly" in form.headers["Set-Cookie"]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form.get_data(as_text=True))
+    assert token
+    wrong = {"name": "anna", "password": "wrong", "csrf_token": token.group(1)}
+    for _attempt in range(10):  # one visitor's limit of 10 a minute...
+        assert client.post("/sign-in", data=wrong, **proxied).status_code == 401
+    assert client.post("/sign-in", data=wrong, **proxied).status_code == 429
+    other = {**proxied, "headers": {**proxied["headers"], "X-Forwarded-For": "203.0.113.9"}}
+    assert client.post("/sign-in", data=wrong, **other).status_code == 401, "...is not another visitor's"

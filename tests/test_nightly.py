@@ -108,9 +108,9 @@ class _Counting(PeriodicReport):
 def test_a_kiosk_not_enrolled_reports_nothing_and_starts_no_child(kiosk_data: Path, tmp_path: Path) -> None:
     started: list[Path] = []
 
-    def report(data_dir: Path) -> str:
+    def report(data_dir: Path) -> tuple[bool, str]:
         started.append(data_dir)
-        return "reported"
+        return True, "reported"
 
     for data_dir in (kiosk_data, tmp_path / "not-set-up"):
         reporter = _Counting(data_dir, interval_s=0.01, report=report)
@@ -135,5 +135,5 @@ def test_a_stop_ends_the_wait_for_the_next_report_at_once(kiosk_data: Path) -> N
 
 def test_a_report_child_that_ends_without_a_result_says_why(kiosk_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KIOSK_DEFAULT_LOCALE", "xx")  # a broken setting: the child stops before reporting
-    line = report_in_child(kiosk_data)
-    assert "report process ended without a result" in line and "KIOSK_DEFAULT_LOCALE" in line
+    ok, line = report_in_child(kiosk_data)
+    assert not ok and "report process ended without a result" in line and "KIOSK_DEFAULT_LOCALE" in line

@@ -90,7 +90,8 @@ def queue_feedback(kiosk_data: Path, count: int) -> None:
     db = open_local(kiosk_data)
     db.executemany(
         "insert into outbox (idempotency_key, kind, payload, created_at) values (?, 'feedback', ?, '2026-11-27')",
-        [(str(uuid.uuid4()), json.dumps({"kind": "power", "item_id": "dibao-shenqing", "level": n % 5 + 1}))
+        [(str(uuid.uuid4()), json.dumps({"kind": "power", "item_id": "dibao-shenqing", "level": n % 5 + 1,
+                                          "reasons": [], "day": "2026-11-27"}))
          for n in range(count)],
     )  # fmt: skip
     db.close()
@@ -198,6 +199,8 @@ def test_a_thousand_ratings_made_offline_arrive_exactly_once_over_a_flaky_link(
     assert outbox_left(kiosk_data) == 0
     (count,) = county_rows(county_data, "select count(*) from uploads where kind = 'feedback'")[0]
     assert count == 1000
+    (counted,) = county_rows(county_data, "select sum(count) from rating_counts")[0]
+    assert counted == 1000, "the dashboard's counts: a batch stored twice is counted once"
     assert min(flaky.faults.values()) > 0, flaky.faults  # every kind of failure happened
 
 
@@ -323,7 +326,17 @@ def test_a_failed_upload_still_reports_what_is_left_waiting(county: tuple[str, P
     uplink = enrolled(kiosk_data, url, county_data, attempts=2)
     queue_feedback(kiosk_data, 3)
     flaky.rate, flaky.rng.random = 1.0, lambda: 0.0  # every upload answered 500
-    line = send_to_county(kiosk_data, uplink)
-    assert "the upload failed" in line and "500" in line, line
+    ok, line = send_to_county(kiosk_data, uplink)
+    assert not ok and "the upload failed" in line and "500" in line, line
     (row,) = county_rows(county_data, "select outbox_depth from reports")
     assert row["outbox_depth"] == 4 == outbox_left(kiosk_data), "three ratings and the day's display log, stuck"
+
+
+def test_kiosk_report_fails_when_the_county_refuses_it(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
+    url, county_data, _flaky = county
+    enrolled(kiosk_data, url, county_data)
+    db = county_store.open_store(county_data)
+    county_store.revoke(db, int(read_config(kiosk_data)["kiosk_id"]))
+    db.close()
+    result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["report", "--data", str(kiosk_data)])
+    assert result.exit_code == 1 and "refused the report (403)" in result.output, result.output

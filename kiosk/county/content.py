@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -32,7 +31,6 @@ from ..queries import CONTACT_KINDS, DOMAINS
 
 # Villages whose view stays built. On 10,000 items one view holds about 1.3 MB and takes about 20 ms to cut.
 VILLAGES_KEPT = 16
-_NOTICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # what a kiosk makes ("local-" + hex), fit for a URL
 
 
 class NothingPublished(Exception):
@@ -100,6 +98,11 @@ class Published:
         titles |= {("catalogue", c["id"]): " · ".join(filter(None, (c["level1"], c.get("level2"))))
                    for c in county.catalogue}  # fmt: skip
         return titles
+
+    @functools.cached_property
+    def village_names(self) -> dict[str, str]:
+        """Every village's name by its code."""
+        return {village["code"]: village["name"] for village in self.county.villages()}
 
     def village_info(self, code: str) -> dict[str, str] | None:
         return next((v for v in self.county.villages() if v["code"] == code), None)
@@ -216,31 +219,39 @@ class PublishedCounty:
 
 # --- the village's own notices, uploaded by its kiosks ---------------------------------------
 
-_UPLOADED = """
-select u.payload from uploads u join kiosks k on k.id = u.kiosk_id
-where u.kind = 'village_notice' and k.village = ? order by u.rowid"""
+_CHANGES = """
+select k.village, u.kiosk_id, u.payload from uploads u join kiosks k on k.id = u.kiosk_id
+where u.kind = 'village_notice' {where} order by u.rowid"""
+
+
+def latest_notice_changes(db: sqlite3.Connection, village: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """Return the latest change of each village notice, by (village, notice id): latest by `at`, then arrival.
+
+    Each change is the upload's payload ({action, at, notice}) with the kiosk that sent it.
+    Uploads are checked on arrival (payloads.py); one that still does not parse is passed over.
+    """
+    where, values = ("and k.village = ?", (village,)) if village else ("", ())
+    latest: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
+    for arrival, (place, kiosk_id, payload) in enumerate(db.execute(_CHANGES.format(where=where), values)):
+        try:
+            change = json.loads(payload)
+            key, at = (place, str(change["notice"]["id"])), str(change["at"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if key not in latest or (at, arrival) >= latest[key][:2]:
+            latest[key] = (at, arrival, {**change, "kiosk_id": kiosk_id})
+    return {key: change for key, (_at, _arrival, change) in latest.items()}
 
 
 def village_notices(db: sqlite3.Connection, village: str) -> dict[str, dict[str, Any]]:
-    """Return the village's published notices by id: each notice's latest change wins (by `at`, then arrival).
+    """Return the village's published notices by id: each notice's latest change wins.
 
     Their photos are not uploaded, so they are shown without photos.
     """
-    latest: dict[str, tuple[str, int, dict[str, Any]]] = {}
-    for arrival, (payload,) in enumerate(db.execute(_UPLOADED, (village,))):
-        try:
-            change = json.loads(payload)
-            notice, at, action = change["notice"], str(change["at"]), change["action"]
-            notice_id = notice["id"]
-        except (ValueError, KeyError, TypeError):
-            continue  # a malformed upload hides nothing and shows nothing
-        if not isinstance(notice, dict) or not isinstance(notice_id, str) or not _NOTICE_ID.match(notice_id):
-            continue
-        if notice_id not in latest or (at, arrival) >= latest[notice_id][:2]:
-            latest[notice_id] = (at, arrival, {**notice, "_action": action})
     shown = {}
-    for notice_id, (_at, _arrival, notice) in latest.items():
-        if notice["_action"] in ("publish", "update") and notice.get("state") == "published":
+    for (_village, notice_id), change in latest_notice_changes(db, village).items():
+        notice = change["notice"]
+        if change["action"] in ("publish", "update") and notice.get("state") == "published":
             shown[notice_id] = _shown(notice)
     return {notice_id: notice for notice_id, notice in shown.items() if notice is not None}
 

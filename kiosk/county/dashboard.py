@@ -7,14 +7,16 @@ the spreadsheet holds exactly what the page shows.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_percent, ngettext
 from flask_babel import lazy_gettext as _l
@@ -25,12 +27,13 @@ from ..feedback import LEVELS, REASONS
 from ..screens import switch_language
 from ..staff.admin import csv_download
 from ..staff.auth import login_required
-from . import overview
-from .content import NothingPublished, Published, PublishedCounty
-from .reports import county_db
+from . import overview, payloads
+from .content import NothingPublished, Published, PublishedCounty, latest_notice_changes
+from .store import open_store
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 DEFAULT_DAYS = 30  # the period shown when none is chosen: the last 30 days
+MAX_PERIOD = timedelta(days=366)
 FLAGS = {"behind": _l("behind"), "quiet": _l("quiet"), "never_seen": _l("never seen"), "revoked": _l("revoked")}
 KINDS = {"power": _l("Village power"), "notice": _l("Notice"), "catalogue": _l("Disclosure catalogue")}
 DETAIL_PAGES = {kind: f"mobile.{kind}_detail" for kind in KINDS}
@@ -85,35 +88,60 @@ def _local(stamp: str | None, zone: ZoneInfo) -> str:
 
 
 def _village(code: str, published: Published | None) -> Link:
-    info = published.village_info(code) if published else None
-    name = f"{info['name']} ({code})" if info else code
-    return Link(name, url_for("mobile.index", village=code))
+    name = published.village_names.get(code) if published else None
+    return Link(f"{name} ({code})" if name else code, url_for("mobile.index", village=code))
+
+
+def dashboard_db() -> sqlite3.Connection:
+    """county.db for this request, read-only: the dashboard never writes."""
+    if "dashboard_db" not in g:
+        g.dashboard_db = open_store(Path(current_app.config["DATA_DIR"]), read_only=True)
+    db: sqlite3.Connection = g.dashboard_db
+    return db
+
+
+@bp.teardown_app_request
+def _close(_error: BaseException | None = None) -> None:
+    db = g.pop("dashboard_db", None)
+    if db is not None:
+        db.close()
+
+
+def _ratings(period: Period) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The period's ratings per item and per village, counted once for the page's two tables."""
+    if "ratings" not in g:
+        g.ratings = overview.feedback(dashboard_db(), period.first, period.last)
+    ratings: tuple[list[dict[str, Any]], list[dict[str, Any]]] = g.ratings
+    return ratings
 
 
 def _period(published: Published | None) -> Period:
     """The period from the `from` and `to` parameters (the county's local days); the last 30 days by default."""
     today = datetime.now(_zone(published)).date()
     period = Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
-    try:
-        if request.args.get("from"):
-            period.first = date.fromisoformat(request.args["from"])
-        if request.args.get("to"):
-            period.last = date.fromisoformat(request.args["to"])
-    except ValueError:
-        return Period(today - timedelta(days=DEFAULT_DAYS - 1), today, _l("Dates are written like 2026-11-27."))
+    for name, field in (("from", "first"), ("to", "last")):
+        if request.args.get(name):
+            chosen = payloads.day(request.args[name])
+            if chosen is None:
+                period.problem = _l("Write the From and To dates like 2026-11-27, in the years 2000 to 2100.")
+                return period
+            setattr(period, field, chosen)
     if period.first > period.last:
         period.first, period.last = period.last, period.first
+    if period.last - period.first > MAX_PERIOD:
+        period.first = period.last - MAX_PERIOD
+        period.problem = _l("A period is at most a year: it now starts a year before its end.")
     return period
 
 
 # --- the tables ------------------------------------------------------------------------------
 
 
-def kiosks_table(published: Published | None, _period: Period) -> Table:
+def kiosks_table(published: Published | None, _unused: Period) -> Table:
     latest = published.version if published else None
     zone = _zone(published)
     rows = []
-    kiosks = overview.kiosks(county_db(), latest, datetime.now(UTC))
+    kiosks = overview.kiosks(dashboard_db(), latest, datetime.now(UTC))
     for kiosk in kiosks:
         free = kiosk["disk_free_bytes"]
         rows.append({
@@ -124,12 +152,13 @@ def kiosks_table(published: Published | None, _period: Period) -> Table:
             "last_outcome": kiosk["last_outcome"] or "", "last_error": kiosk["last_error"] or "",
             "disk_free": f"{free / 2**30:.1f} GB" if isinstance(free, int | float) else "",
             "outbox_depth": kiosk["outbox_depth"] if kiosk["outbox_depth"] is not None else "",
+            "rejected": kiosk["rejected"] or "",
         })  # fmt: skip
     columns = [("id", _l("Kiosk")), ("village", _l("Village")), ("flags", _l("Needs attention")),
                ("app_version", _l("App version")), ("content_version", _l("Content version")),
                ("content_date", _l("Content date")), ("last_seen", _l("Last report")),
                ("last_outcome", _l("Last sync")), ("last_error", _l("Sync error")), ("disk_free", _l("Disk free")),
-               ("outbox_depth", _l("Waiting to upload"))]  # fmt: skip
+               ("outbox_depth", _l("Waiting to upload")), ("rejected", _l("Uploads set aside"))]  # fmt: skip
     counts = Counter(flag for kiosk in kiosks for flag in kiosk["flags"])
     summary = " · ".join(
         [ngettext("%(num)d kiosk", "%(num)d kiosks", len(kiosks))]
@@ -139,9 +168,9 @@ def kiosks_table(published: Published | None, _period: Period) -> Table:
                  flagged="flags", summary=summary)  # fmt: skip
 
 
-def overdue_table(published: Published | None, _period: Period) -> Table:
+def overdue_table(published: Published | None, _unused: Period) -> Table:
     zone = _zone(published)
-    kiosk_rows = overview.kiosks(county_db(), None, datetime.now(UTC))
+    kiosk_rows = overview.kiosks(dashboard_db(), None, datetime.now(UTC))
     rows = [{**duty, "village": _village(duty["village"], published), "reported_at": _local(duty["reported_at"], zone)}
             for duty in overview.overdue(kiosk_rows)]  # fmt: skip
     columns = [("village", _l("Village")), ("duty", _l("Disclosure")), ("what", _l("For")), ("due", _l("Was due")),
@@ -151,17 +180,18 @@ def overdue_table(published: Published | None, _period: Period) -> Table:
 
 def takedowns_table(published: Published | None, period: Period) -> Table:
     rows = []
-    for found in overview.early_takedowns(county_db(), period.first, period.last):
+    for found in overview.early_takedowns(dashboard_db(), period.first, period.last):
         rows.append({
             **found, "village": _village(found["village"], published),
             "title": found["title"] or found["notice"],
             "published_at": found["published_at"][:16], "ends": found["ends"].isoformat(),
-            "last_seen": found["last_seen"].isoformat(), "missing": found["missing"].isoformat(),
+            "last_seen": found["last_seen"].isoformat() if found["last_seen"] else "",
+            "missing": found["missing"].isoformat(), "kiosks": ", ".join(map(str, sorted(found["kiosks"]))),
         })  # fmt: skip
     columns = [("village", _l("Village")), ("title", _l("Notice")), ("published_at", _l("Published")),
                ("days", _l("Posting period (working days)")), ("ends", _l("Must stay up until")),
                ("last_seen", _l("Last seen on show")), ("missing", _l("Gone from")),
-               ("kiosk_id", _l("Kiosk"))]  # fmt: skip
+               ("reason", _l("Reason given")), ("kiosks", _l("Kiosk"))]  # fmt: skip
     return Table("takedowns", _l("Notices taken down before their posting period ended"), columns, rows,
                  _l("No notice came down before its posting period ended in this period."))  # fmt: skip
 
@@ -176,23 +206,26 @@ def _rating_cells(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def feedback_villages_table(published: Published | None, period: Period) -> Table:
-    _items, villages = overview.feedback(county_db(), period.first, period.last)
+    _items, villages = _ratings(period)
     rows = [{**_rating_cells(row), "village": _village(row["village"], published)} for row in villages]
     return Table("feedback-villages", _l("Ratings per village"), [("village", _l("Village")), *_rating_columns()],
                  rows, _l("No ratings in this period."))  # fmt: skip
 
 
 def feedback_items_table(published: Published | None, period: Period) -> Table:
-    items, _villages = overview.feedback(county_db(), period.first, period.last)
+    items, _villages = _ratings(period)
     titles = published.titles if published else {}
+    own = {key: change["notice"].get("title") for key, change in latest_notice_changes(dashboard_db()).items()}
     rows = []
     for row in items:
-        title = titles.get((row["kind"], row["item"])) or row["item"]
-        endpoint = DETAIL_PAGES.get(row["kind"])
+        title = titles.get((row["kind"], row["item"]))
+        if title is None and row["kind"] == "notice":  # the village's own notice, known from its changes
+            title = own.get((row["village"], row["item"]))
+        endpoint = DETAIL_PAGES[row["kind"]]  # payloads.py lets only these kinds in
+        item = Link(str(title), url_for(endpoint, village=row["village"], item_id=row["item"])) if title else None
         rows.append({
             **_rating_cells(row), "village": _village(row["village"], published),
-            "kind": str(KINDS.get(row["kind"], row["kind"])),
-            "item": Link(title, url_for(endpoint, village=row["village"], item_id=row["item"])) if endpoint else title,
+            "kind": str(KINDS[row["kind"]]), "item": item or row["item"],
             "reasons": "; ".join(f"{REASONS.get(code, code)} ×{n}" for code, n in row["reasons"].most_common()),
         })  # fmt: skip
     columns = [("village", _l("Village")), ("kind", _l("Kind")), ("item", _l("Item")), *_rating_columns(),

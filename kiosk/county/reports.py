@@ -7,7 +7,6 @@ idempotency keys, and every key held is acknowledged, stored or not, so the kios
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -60,8 +59,8 @@ def _signed_kiosk() -> sqlite3.Row | None:
 
 def _json() -> dict[str, Any] | None:
     try:
-        value = json.loads(request.get_data(cache=True))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        value = store.parse_json(request.get_data(cache=True))
+    except ValueError:  # not JSON, not UTF-8, or NaN and the like
         return None
     return value if isinstance(value, dict) else None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from ..local_db import transaction
+from . import payloads
 
 FILE = "county.db"
 CODE_HOURS = 72  # an enrolment code works once, within three days
@@ -60,8 +62,52 @@ def m003_checked_version(db: Database) -> None:
     db.execute("alter table reports add column checked_version integer")
 
 
-def open_store(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
+@migrations()
+def m004_for_the_dashboard(db: Database) -> None:
+    # Uploads found by day; ratings counted per village, day and item as they arrive (the dashboard
+    # then adds up days, not millions of ratings); and what a kiosk sent that the county cannot use.
+    db.execute(
+        "alter table uploads add column day text generated always as"
+        " (case when json_valid(payload) then json_extract(payload, '$.day') end) virtual"
+    )
+    db.execute("create index uploads_by_day on uploads (kind, day)")
+    db.execute(
+        """create table rating_counts (
+          day text not null, village text not null, kind text not null, item text not null, level integer not null,
+          count integer not null, primary key (day, village, kind, item, level)) without rowid"""
+    )
+    db.execute(
+        """create table reason_counts (
+          day text not null, village text not null, kind text not null, item text not null, reason text not null,
+          count integer not null, primary key (day, village, kind, item, reason)) without rowid"""
+    )
+    db.execute(
+        """create table rejected_uploads (
+          idempotency_key text primary key, kiosk_id integer not null references kiosks(id), kind text not null,
+          payload text not null, problem text not null, received_at text not null)"""
+    )
+    db.execute("create index rejected_by_kiosk on rejected_uploads (kiosk_id)")
+    # What was stored before these checks: kept, counted, or set aside as it would be today.
+    for row in list(db.query("select u.*, k.village from uploads u join kiosks k on k.id = u.kiosk_id")):
+        try:
+            payload = json.loads(row["payload"], parse_constant=_refuse_constant)
+            trouble = payloads.problem(row["kind"], payload) if isinstance(payload, dict) else "not an object"
+        except ValueError as error:
+            trouble = f"not JSON: {error}"
+        if trouble is not None:
+            _set_aside(db.conn, row, trouble)
+            db.execute("delete from uploads where idempotency_key = ?", [row["idempotency_key"]])
+        elif row["kind"] == "feedback":
+            _count_rating(db.conn, row["village"], payload)
+
+
+def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
+    """Open county.db (migrating it unless told not to); *read_only* for pages that only show it."""
     path = Path(data_dir) / FILE
+    if read_only:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        return connection
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     connection.row_factory = sqlite3.Row
@@ -152,34 +198,107 @@ def verify(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, s
     return row
 
 
+KEEP_REPORTS = 1000  # per kiosk: six weeks of hourly reports; the dashboard needs only the latest
+
+
 def record_report(db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any], now: datetime | None = None) -> None:
+    """Keep a kiosk's report (plain values only, long texts cut) and forget its oldest beyond KEEP_REPORTS."""
     fields = ("app_version", "content_version", "checked_version", "content_date", "last_outcome", "last_error",
               "disk_free_bytes", "outbox_depth")  # fmt: skip
-    values = [_plain(report.get(name)) for name in fields]
-    db.execute(
-        f"insert into reports (kiosk_id, received_at, {', '.join(fields)}, overdue) values"  # noqa: S608 - fixed names
-        f" (?, ?, {', '.join('?' * len(fields))}, ?)",
-        (kiosk_id, (now or _now()).isoformat(), *values, json.dumps(report.get("overdue") or [], ensure_ascii=False)),
-    )
+    values = [_storable(report.get(name)) for name in fields]
+    with transaction(db):
+        db.execute(
+            f"insert into reports (kiosk_id, received_at, {', '.join(fields)}, overdue) values"  # noqa: S608 - fixed names
+            f" (?, ?, {', '.join('?' * len(fields))}, ?)",
+            (kiosk_id, (now or _now()).isoformat(), *values, json.dumps(_overdue(report.get("overdue")),
+                                                                       ensure_ascii=False)),
+        )  # fmt: skip
+        db.execute(
+            "delete from reports where kiosk_id = ? and id <= (select id from reports where kiosk_id = ?"
+            " order by id desc limit 1 offset ?)",
+            (kiosk_id, kiosk_id, KEEP_REPORTS),
+        )
 
 
-def _plain(value: Any) -> str | int | float | None:
-    """Return a reported value as SQLite stores it; anything not a plain value is kept as its JSON text."""
-    if value is None or isinstance(value, str | int | float):
-        return value
-    return json.dumps(value, ensure_ascii=False)[:1000]
+MAX_REPORTED_TEXT = 2000
+SQLITE_INTEGERS = range(-(2**63), 2**63)
+
+
+def _storable(value: Any) -> str | int | float | None:
+    """Return a reported value as SQLite can keep it: numbers in range, texts cut short, anything else as JSON text."""
+    if isinstance(value, bool) or value is None:
+        return None if value is None else int(value)
+    if isinstance(value, int):
+        return value if value in SQLITE_INTEGERS else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text[:MAX_REPORTED_TEXT]
+
+
+def _overdue(value: Any) -> list[dict[str, str]]:
+    """Return the reported overdue disclosures as plain texts; anything else in the list is left out."""
+    duties = value if isinstance(value, list) else []
+    return [{key: str(duty.get(key, ""))[:payloads.MAX_TEXT] for key in ("duty", "title", "what", "due")}
+            for duty in duties[:200] if isinstance(duty, dict)]  # fmt: skip
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse what a kiosk sent, strictly: NaN and Infinity are not JSON (SQLite's JSON functions refuse them).
+
+    :raises ValueError: when *body* is not JSON text.
+    """
+    return json.loads(body, parse_constant=_refuse_constant)
 
 
 def store_uploads(
     db: sqlite3.Connection, kiosk_id: int, items: list[dict[str, Any]], now: datetime | None = None
 ) -> list[str]:
-    """Store a batch; return every key now held (new or already there), which the kiosk may then forget."""
+    """Store a batch; return every key now held (new, already there or set aside), which the kiosk may then forget.
+
+    Items the county cannot use go to rejected_uploads with the reason; a new rating is counted
+    for the dashboard in the same transaction as it is stored.
+    """
     stamp = (now or _now()).isoformat()
     with transaction(db):
+        (village,) = db.execute("select village from kiosks where id = ?", (kiosk_id,)).fetchone()
         for item in items:
-            db.execute(
+            row = {"idempotency_key": item["key"], "kiosk_id": kiosk_id, "kind": item["kind"],
+                   "payload": json.dumps(item["payload"], ensure_ascii=False), "received_at": stamp}  # fmt: skip
+            trouble = payloads.problem(item["kind"], item["payload"])
+            if trouble is not None:
+                _set_aside(db, row, trouble)
+                continue
+            cursor = db.execute(
                 "insert or ignore into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
-                " values (?, ?, ?, ?, ?)",
-                (item["key"], kiosk_id, item["kind"], json.dumps(item["payload"], ensure_ascii=False), stamp),
+                " values (:idempotency_key, :kiosk_id, :kind, :payload, :received_at)",
+                row,
             )
+            if cursor.rowcount == 1 and item["kind"] == "feedback":
+                _count_rating(db, village, item["payload"])
     return [item["key"] for item in items]
+
+
+def _set_aside(db: sqlite3.Connection, row: dict[str, Any], trouble: str) -> None:
+    db.execute(
+        "insert or ignore into rejected_uploads (idempotency_key, kiosk_id, kind, payload, problem, received_at)"
+        " values (?, ?, ?, ?, ?, ?)",
+        (row["idempotency_key"], row["kiosk_id"], row["kind"], row["payload"], trouble, row["received_at"]),
+    )
+
+
+def _count_rating(db: sqlite3.Connection, village: str, rating: dict[str, Any]) -> None:
+    where = (rating["day"], village, rating["kind"], rating["item_id"])
+    db.execute(
+        "insert into rating_counts values (?, ?, ?, ?, ?, 1) on conflict do update set count = count + 1",
+        (*where, rating["level"]),
+    )
+    for reason in dict.fromkeys(rating.get("reasons") or []):
+        db.execute(
+            "insert into reason_counts values (?, ?, ?, ?, ?, 1) on conflict do update set count = count + 1",
+            (*where, reason),
+        )

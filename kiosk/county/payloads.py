@@ -1,0 +1,100 @@
+"""What a kiosk may upload, kind by kind. Anything else is set aside (``rejected_uploads``), never shown.
+
+The dashboard and the phone pages read uploads whose shape these checks guarantee, so one odd
+upload (a kiosk's bug, or a kiosk in the wrong hands) cannot break a page for everyone. A rejected
+item is still acknowledged: it would never become valid by being sent again, and it must not
+hold up the items queued behind it on the kiosk.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+ITEM_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # content ids and "local-<hex>": fit for a URL path segment
+RATED_KINDS = ("power", "notice", "catalogue")
+LEVELS = range(1, 6)  # the five 好差评 levels
+MAX_REASONS = 10
+MAX_TEXT = 500  # characters of a title or a reason code
+MAX_NOTICES = 20_000  # notices in one display log
+MAX_POSTING_DAYS = 365  # the content schema's limit for a 公示期 (min_posting_days)
+YEARS = range(2000, 2101)  # dates outside these are a broken clock or a forgery
+
+
+def problem(kind: str, payload: dict[str, Any]) -> str | None:
+    """Return what is wrong with an upload of *kind*, or None when the county can use it."""
+    check = {"feedback": _feedback, "display_log": _display_log, "village_notice": _village_notice}[kind]
+    return check(payload)
+
+
+def day(value: Any) -> date | None:
+    """Return *value* as a date if it is one written YYYY-MM-DD in a plausible year."""
+    try:
+        parsed = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.year in YEARS else None
+
+
+def moment(value: Any) -> datetime | None:
+    """Return *value* as a local time if it is one written YYYY-MM-DD HH:MM[:SS] in a plausible year."""
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) and 16 <= len(value) <= 19 else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is None and parsed.year in YEARS else None
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_TEXT
+
+
+def _feedback(payload: dict[str, Any]) -> str | None:
+    reasons = payload.get("reasons") or []
+    if payload.get("kind") not in RATED_KINDS or not ITEM_ID.match(str(payload.get("item_id", ""))):
+        return "a rating names a kind (power, notice, catalogue) and an item id"
+    level = payload.get("level")
+    if type(level) is not int or level not in LEVELS:
+        return "a rating's level is a whole number from 1 to 5"
+    if not isinstance(reasons, list) or len(reasons) > MAX_REASONS or not all(_text(r) for r in reasons):
+        return f"a rating's reasons are at most {MAX_REASONS} codes"
+    if day(payload.get("day")) is None:
+        return "a rating has its day, YYYY-MM-DD"
+    return None
+
+
+def _display_log(payload: dict[str, Any]) -> str | None:
+    if day(payload.get("day")) is None or ("at" in payload and moment(payload["at"]) is None):
+        return "a display log has its day (YYYY-MM-DD) and the time it was taken"
+    notices, posting = payload.get("notices"), payload.get("posting") or {}
+    if (
+        not isinstance(notices, list)
+        or len(notices) > MAX_NOTICES
+        or not all(isinstance(n, str) and ITEM_ID.match(n) for n in notices)
+    ):
+        return f"a display log lists at most {MAX_NOTICES} notice ids"
+    if not isinstance(posting, dict) or len(posting) > MAX_NOTICES:
+        return "a display log's posting facts are an object of notice ids"
+    for notice_id, facts in posting.items():
+        if not ITEM_ID.match(notice_id) or not isinstance(facts, dict) or not _posting_facts(facts):
+            return f"the posting facts of notice {notice_id[:100]!r} are not title, published_at, days, expires_at"
+    return None
+
+
+def _posting_facts(facts: dict[str, Any]) -> bool:
+    days, expires = facts.get("days"), facts.get("expires_at")
+    return (
+        _text(facts.get("title")) and moment(facts.get("published_at")) is not None
+        and type(days) is int and 1 <= days <= MAX_POSTING_DAYS
+        and (expires is None or moment(expires) is not None)
+    )  # fmt: skip
+
+
+def _village_notice(payload: dict[str, Any]) -> str | None:
+    notice = payload.get("notice")
+    if payload.get("action") not in ("publish", "update", "withdraw") or not isinstance(payload.get("at"), str):
+        return "a notice change has an action (publish, update, withdraw) and its time"
+    if not isinstance(notice, dict) or not ITEM_ID.match(str(notice.get("id", ""))):
+        return "a notice change carries the notice and its id"
+    return None
