@@ -9,15 +9,15 @@ connection, sign and POST as kiosk.uplink does (Ed25519 over `time + "\\n" + bod
 1. Sustained rate: the client threads send /api/report for a fixed time, looping over their kiosks.
 2. Nightly burst: every kiosk sends one report and one /api/outbox upload of feedback items and
    its display log, as fast as the clients can; then county.db's rows are counted.
-3. Dashboard: an officer signs in and loads each dashboard page over the county.db the two runs
-   filled (its kiosks, their reports, ratings and display logs).
+3. Dashboard: an officer signs in and loads each dashboard page over county.db as the runs left it,
+   on top of --history-days of earlier reports, display logs and ratings (bench/county_history.py).
 
 Both client and server share the machine's cores: on a 2-core box the clients' own CPU (signing,
 JSON, http.client under one GIL) competes with the server's, so the figures are a lower bound on
 what the server does alone. Both processes' CPU seconds are printed to show who was busy.
 
 Usage, from the repository root:
-    .venv/bin/python -m bench.county [--seconds 20] [--clients 16] [--kiosks 2000]
+    .venv/bin/python -m bench.county [--seconds 20] [--clients 16] [--kiosks 2000] [--history-days 90]
 """
 
 from __future__ import annotations
@@ -33,13 +33,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.county_history import prefill
 from bench.wire import stop_process, verdict
 
 RATE_TARGET = 300.0  # reports per second, sustained
@@ -323,8 +324,8 @@ def burst(port: int, server_pid: int, kiosks: list[SimulatedKiosk], clients: int
     return Run(elapsed, tallies, cpu_seconds(server_pid) - server_before, time.process_time() - client_before)
 
 
-def count_rows(data_dir: Path, first_report_id: int) -> tuple[int, int, int]:
-    """Return the burst's reports, the kiosks they came from, and the uploads held in county.db."""
+def count_rows(data_dir: Path, first_report_id: int, uploads_before: int) -> tuple[int, int, int]:
+    """Return the burst's reports, the kiosks they came from, and the uploads it added to county.db."""
     from kiosk.county import store
 
     db = store.open_store(data_dir, migrate=False)
@@ -335,21 +336,32 @@ def count_rows(data_dir: Path, first_report_id: int) -> tuple[int, int, int]:
         uploads = db.execute("select count(*) from uploads").fetchone()[0]
     finally:
         db.close()
-    return int(reports), int(senders), int(uploads)
+    return int(reports), int(senders), int(uploads) - uploads_before
 
 
-def last_report_id(data_dir: Path) -> int:
+def held_so_far(data_dir: Path) -> tuple[int, int]:
+    """Return the last report's id and the number of uploads held."""
     from kiosk.county import store
 
     db = store.open_store(data_dir, migrate=False)
     try:
-        return int(db.execute("select coalesce(max(id), 0) from reports").fetchone()[0])
+        last = int(db.execute("select coalesce(max(id), 0) from reports").fetchone()[0])
+        return last, int(db.execute("select count(*) from uploads").fetchone()[0])
     finally:
         db.close()
 
 
 # --- the county officer's side ---------------------------------------------------------------------------
-DASHBOARD_PAGES = ("/dashboard/", "/dashboard/villages", "/dashboard/feedback", "/dashboard/feedback-items.csv")
+def dashboard_pages(history_days: int) -> list[str]:
+    """The dashboard's pages as an officer opens them: the last 30 days, and the whole history on two."""
+    pages = ["/dashboard/", "/dashboard/villages", "/dashboard/feedback", "/dashboard/feedback-items.csv"]
+    if history_days > 30:
+        today = datetime.now(UTC).date()
+        span = f"from={today - timedelta(days=history_days)}&to={today}"
+        pages += [f"/dashboard/villages?{span}", f"/dashboard/feedback?{span}"]
+    return pages
+
+
 OFFICER, OFFICER_PASSWORD = "bench", "a bench password of some length"
 
 
@@ -364,7 +376,7 @@ def add_officer(data_dir: Path) -> None:
         db.close()
 
 
-def dashboard_times(port: int) -> dict[str, tuple[float, int]]:
+def dashboard_times(port: int, pages: list[str]) -> dict[str, tuple[float, int]]:
     """Sign in, then load each dashboard page DASHBOARD_REPEATS times; return its slowest seconds and its size."""
     import http.cookiejar
     import re
@@ -380,7 +392,7 @@ def dashboard_times(port: int) -> dict[str, tuple[float, int]]:
     signed_in = opener.open(f"{base}/sign-in", data=data.encode(), timeout=HTTP_TIMEOUT_S)
     assert signed_in.url.endswith("/dashboard/"), f"sign-in failed: {signed_in.url}"
     times = {}
-    for page in DASHBOARD_PAGES:
+    for page in pages:
         slowest, size = 0.0, 0
         for _repeat in range(DASHBOARD_REPEATS):
             started = time.perf_counter()
@@ -447,7 +459,7 @@ def print_table(
     return all(ok for *_, ok in checks)
 
 
-def benchmark(seconds: float, clients: int, kiosk_count: int) -> bool:
+def benchmark(seconds: float, clients: int, kiosk_count: int, history_days: int) -> bool:
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-county-") as temporary:
         root = Path(temporary)
         started = time.perf_counter()
@@ -458,15 +470,17 @@ def benchmark(seconds: float, clients: int, kiosk_count: int) -> bool:
             f"setup: demo county repository ({len(villages)} villages), {kiosk_count} kiosks enrolled"
             f" in {time.perf_counter() - started:.1f} s; server: waitress, {SERVER_THREADS} threads, subprocess"
         )
+        if history_days:
+            print(prefill(root / "data", [(k.kiosk_id, k.village) for k in kiosks], history_days), flush=True)
         process, port = start_server(repo, root / "data")
         try:
             rate_run = sustained(port, process.pid, kiosks, clients, seconds)
-            first_burst_report = last_report_id(root / "data")
+            first_burst_report, uploads_before = held_so_far(root / "data")
             burst_run = burst(port, process.pid, kiosks, clients)
-            dashboard = dashboard_times(port)
+            dashboard = dashboard_times(port, dashboard_pages(history_days))
         finally:
             stop_process(process)
-        rows = count_rows(root / "data", first_burst_report)
+        rows = count_rows(root / "data", first_burst_report, uploads_before)
     print()
     return print_table(rate_run, burst_run, rows, kiosk_count, clients, dashboard)
 
@@ -476,6 +490,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the sustained run (default 20)")
     parser.add_argument("--clients", type=int, default=16, help="client threads, one connection each (default 16)")
     parser.add_argument("--kiosks", type=int, default=2000, help="simulated kiosks enrolled (default 2000)")
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=90,
+        help="days of reports, display logs and ratings in county.db before the runs (default 90)",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("REPO", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -483,8 +503,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not 0 < args.seconds <= MAX_SECONDS or not 1 <= args.clients <= 64 or args.kiosks < args.clients:
         parser.error(f"give 0 < --seconds ≤ {MAX_SECONDS:.0f}, 1 ≤ --clients ≤ 64 and --kiosks ≥ --clients")
+    if not 0 <= args.history_days <= 400:
+        parser.error("give 0 ≤ --history-days ≤ 400")
     # Every missed target ends in a non-zero exit code, as a batch job's failures do.
-    return 0 if benchmark(args.seconds, args.clients, args.kiosks) else 1
+    return 0 if benchmark(args.seconds, args.clients, args.kiosks, args.history_days) else 1
 
 
 if __name__ == "__main__":

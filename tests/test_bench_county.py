@@ -22,3 +22,25 @@ def test_same_seed_same_county(tmp_path: Path) -> None:
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
+
+
+def test_the_county_history_is_what_kiosks_would_have_sent(tmp_path: Path) -> None:
+    """bench.county's history must pass the county's own checks, or its dashboard figures mean nothing."""
+    import json
+
+    from bench.county_history import RATINGS_PER_DAY, prefill
+    from kiosk.county import payloads, store
+
+    db = store.open_store(tmp_path)
+    kiosks = [(store.add_kiosk(db, village)[0], village) for village in ("taoyuan", "liutang", "taoyuan")]
+    db.execute("update kiosks set id = 20 where village = 'liutang'")  # every 20th kiosk takes one down
+    kiosks[1] = (20, "liutang")
+    db.close()
+    line = prefill(tmp_path, kiosks, days=25)
+    db = store.open_store(tmp_path)
+    uploads = db.execute("select kind, payload from uploads").fetchall()
+    assert uploads and all(payloads.problem(kind, json.loads(payload)) is None for kind, payload in uploads)
+    assert db.execute("select sum(count) from rating_counts").fetchone()[0] == 3 * 25 * RATINGS_PER_DAY
+    gone = db.execute("select distinct kiosk_id from gone_from_logs").fetchall()
+    db.close()
+    assert [row[0] for row in gone] == [20] and "75 display logs" in line

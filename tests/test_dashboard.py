@@ -216,6 +216,21 @@ def display_log(db: sqlite3.Connection, kiosk: int, day: str, shown: list[str], 
     county_store.store_uploads(db, kiosk, [{"key": f"display:{kiosk}:{day}", "kind": "display_log", "payload": log}])
 
 
+POSTING = {"dibao": {"title": "低保对象名单公示", "published_at": "2026-11-02 09:00:00", "days": 7}}
+
+
+def test_a_log_that_arrives_late_is_judged_against_the_logs_either_side(
+    officer: FlaskClient, store: sqlite3.Connection
+) -> None:
+    kiosk = enrolled_kiosk(store)
+    display_log(store, kiosk, "2026-11-03", ["dibao"], POSTING)
+    display_log(store, kiosk, "2026-11-05", [], POSTING)
+    display_log(store, kiosk, "2026-11-04", ["dibao"], POSTING)  # held up on the kiosk, sent after the 5th's
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert [(r["Last seen on show"], r["Gone from"]) for r in table(page, "takedowns")] == [
+        ("2026-11-04", "2026-11-05")]  # fmt: skip
+
+
 def test_a_notice_gone_before_its_posting_period_ended_is_listed(
     officer: FlaskClient, store: sqlite3.Connection
 ) -> None:
@@ -482,12 +497,18 @@ def test_uploads_stored_before_the_checks_are_sorted_out_when_county_db_is_upgra
     connection.executemany(
         "insert into uploads (idempotency_key, kiosk_id, kind, payload, received_at) values (?, 1, ?, ?, 'x')",
         [("good", "feedback", json.dumps(rating)), ("nan", "feedback", '{"level": NaN}'),
-         ("float", "feedback", json.dumps({**rating, "level": 4.0}))],
+         ("float", "feedback", json.dumps({**rating, "level": 4.0})),
+         *((f"log-{day}", "display_log", json.dumps({"day": f"2026-11-0{day}", "at": f"2026-11-0{day} 02:30:00",
+                                                   "notices": shown, "posting": POSTING}))
+           for day, shown in ((3, ["dibao"]), (4, [])))],
     )  # fmt: skip
     connection.close()
     db = county_store.open_store(tmp_path)  # upgrades
-    assert [k for (k,) in db.execute("select idempotency_key from uploads")] == ["good"]
+    assert [k for (k,) in db.execute("select idempotency_key from uploads where kind = 'feedback'")] == ["good"]
     assert {k for (k,) in db.execute("select idempotency_key from rejected_uploads")} == {"nan", "float"}
+    assert [tuple(r) for r in db.execute("select notice, last_seen, missing from gone_from_logs")] == [
+        ("dibao", "2026-11-03", "2026-11-04")
+    ], "display logs judged as they would be on arrival"
     assert [tuple(r) for r in db.execute("select day, village, item, level, count from rating_counts")] == [
         ("2026-11-03", "taoyuan", "dibao-shenqing", 4, 1)]  # fmt: skip
     db.close()

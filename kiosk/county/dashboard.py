@@ -27,7 +27,7 @@ from ..feedback import LEVELS, REASONS
 from ..screens import switch_language
 from ..staff.admin import csv_download
 from ..staff.auth import login_required
-from . import overview, payloads
+from . import overview, payloads, takedowns
 from .content import NothingPublished, Published, PublishedCounty, latest_notice_changes
 from .store import open_store
 
@@ -180,7 +180,7 @@ def overdue_table(published: Published | None, _unused: Period) -> Table:
 
 def takedowns_table(published: Published | None, period: Period) -> Table:
     rows = []
-    for found in overview.early_takedowns(dashboard_db(), period.first, period.last):
+    for found in takedowns.early_takedowns(dashboard_db(), period.first, period.last):
         rows.append({
             **found, "village": _village(found["village"], published),
             "title": found["title"] or found["notice"],

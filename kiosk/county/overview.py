@@ -1,5 +1,5 @@
 """What the county's dashboard shows, computed from county.db: the kiosks' state, each village's
-overdue disclosures and early takedowns, and the villagers' ratings (好差评).
+overdue disclosures, and the villagers' ratings (好差评). Early takedowns are in takedowns.py.
 
 Plain functions over the store's connection; the views (dashboard.py) turn their rows into tables.
 """
@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
-
-from sync.dates import end_of_posting
-
-from . import payloads
-from .content import latest_notice_changes
 
 QUIET_AFTER = timedelta(days=2)  # a kiosk that has not reported for this long is flagged quiet
 
@@ -76,94 +70,6 @@ def overdue(kiosk_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                    "due": duty["due"], "kiosk_id": kiosk["id"], "reported_at": kiosk["received_at"]}
                   for duty in late]  # fmt: skip
     return sorted(found, key=lambda d: (d["village"], d["due"], d["duty"]))
-
-
-# --- notices that came down before their 公示期 ended -----------------------------------------------
-
-LOOKBACK = timedelta(days=14)  # a log this long before the period still shows what was on show then
-_DISPLAY_LOGS = """
-select u.kiosk_id, k.village, u.payload from uploads u join kiosks k on k.id = u.kiosk_id
-where u.kind = 'display_log' and u.day between ? and ? and json_valid(u.payload)"""
-
-
-def early_takedowns(db: sqlite3.Connection, first: date, last: date) -> list[dict[str, Any]]:
-    """Return the notices with a 公示期 that came down before it ended, on a day from *first* to *last*.
-
-    Two witnesses, one row per village and notice (the earliest day it was gone):
-    - a kiosk's display logs, one a day (the notices on show at its first report): a log inside
-      the 公示期 without a notice that an earlier one showed, unless it expired as scheduled on or
-      after the period's last day. Each kiosk is judged by the posting facts it sent itself.
-    - the village's own notice changes from the staff console: a notice withdrawn, or given an
-      expiry, before its 公示期 ended, with the reason staff gave.
-    """
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for gone in [*_missing_from_logs(db, first, last), *_withdrawn_early(db)]:
-        if not first <= gone["missing"] <= last:
-            continue
-        key = (gone["village"], gone["notice"])
-        held = found.setdefault(key, gone)
-        if held is not gone:
-            kiosks, reason = held["kiosks"] | gone["kiosks"], held["reason"] or gone["reason"]
-            if gone["missing"] < held["missing"]:
-                found[key] = held = gone
-            held.update(kiosks=kiosks, reason=reason)
-    return sorted(found.values(), key=lambda t: (t["village"], t["missing"], t["notice"]))
-
-
-def _missing_from_logs(db: sqlite3.Connection, first: date, last: date) -> Iterator[dict[str, Any]]:
-    logs: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
-    for kiosk_id, village, payload in db.execute(_DISPLAY_LOGS, ((first - LOOKBACK).isoformat(), last.isoformat())):
-        log = json.loads(payload)  # its shape was checked on arrival (payloads.py)
-        log["shown"] = set(log["notices"])
-        log.setdefault("at", f"{log['day']} 00:00:00")
-        logs[(kiosk_id, village)].append(log)
-    for (kiosk_id, village), kiosk_logs in logs.items():
-        kiosk_logs.sort(key=lambda log: str(log["at"]))
-        facts: dict[str, dict[str, Any]] = {}
-        for log in kiosk_logs:
-            facts.update(log.get("posting") or {})  # the newest facts this kiosk sent win
-        for notice_id, info in facts.items():
-            gone = _first_missing(kiosk_logs, notice_id, info)
-            if gone is not None:
-                yield {"village": village, "notice": notice_id, "title": info["title"], "kiosks": {kiosk_id},
-                       "reason": "", **gone}  # fmt: skip
-
-
-def _first_missing(logs: list[dict[str, Any]], notice_id: str, info: dict[str, Any]) -> dict[str, Any] | None:
-    published_at, expires_at = str(info["published_at"]), info.get("expires_at")
-    ends = end_of_posting(date.fromisoformat(published_at[:10]), int(info["days"]))
-    # An expiry the validator accepts (its date no earlier than the period's last day) is a scheduled end.
-    scheduled = expires_at is not None and date.fromisoformat(expires_at[:10]) >= ends
-    last_seen = None
-    for log in logs:
-        if log["at"] < published_at or date.fromisoformat(log["day"]) > ends:
-            continue
-        if notice_id in log["shown"]:
-            last_seen = log["day"]
-        elif last_seen is not None and not (scheduled and log["at"] >= expires_at):
-            return {"published_at": published_at, "days": int(info["days"]), "ends": ends,
-                    "last_seen": date.fromisoformat(last_seen), "missing": date.fromisoformat(log["day"])}  # fmt: skip
-    return None
-
-
-def _withdrawn_early(db: sqlite3.Connection) -> Iterator[dict[str, Any]]:
-    for (village, notice_id), change in latest_notice_changes(db).items():
-        notice = change["notice"]
-        published_at, days = payloads.moment(notice.get("published_at")), notice.get("min_posting_days")
-        if published_at is None or type(days) is not int or not 1 <= days <= payloads.MAX_POSTING_DAYS:
-            continue
-        ends = end_of_posting(published_at.date(), days)
-        expires_at = payloads.moment(notice.get("expires_at"))
-        if change["action"] == "withdraw":
-            gone = payloads.moment(str(change["at"])[:19].replace("T", " "))
-        else:
-            gone = expires_at if expires_at is not None and expires_at.date() < ends else None
-        if gone is None or gone < published_at or gone.date() > ends:
-            continue
-        yield {"village": village, "notice": notice_id, "title": str(notice.get("title", ""))[:payloads.MAX_TEXT],
-               "kiosks": {change["kiosk_id"]}, "reason": str(notice.get("withdraw_reason") or ""),
-               "published_at": published_at.isoformat(sep=" "), "days": days, "ends": ends, "last_seen": None,
-               "missing": gone.date()}  # fmt: skip
 
 
 # --- ratings (好差评) ------------------------------------------------------------------------------

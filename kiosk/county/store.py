@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from ..local_db import transaction
-from . import payloads
+from . import payloads, takedowns
 
 FILE = "county.db"
 CODE_HOURS = 72  # an enrolment code works once, within three days
@@ -99,6 +99,26 @@ def m004_for_the_dashboard(db: Database) -> None:
             db.execute("delete from uploads where idempotency_key = ?", [row["idempotency_key"]])
         elif row["kind"] == "feedback":
             _count_rating(db.conn, row["village"], payload)
+
+
+@migrations()
+def m005_takedowns_judged_on_arrival(db: Database) -> None:
+    # Display logs compared with the kiosk's log of the day before when they arrive (takedowns.py).
+    db.execute("create index uploads_by_kiosk_day on uploads (kind, kiosk_id, day)")
+    db.execute(
+        """create table gone_from_logs (
+          kiosk_id integer not null references kiosks(id), notice text not null, missing text not null,
+          last_seen text not null, title text not null, published_at text not null, days integer not null,
+          ends text not null, primary key (kiosk_id, notice, missing))"""
+    )
+    db.execute("create index gone_by_day on gone_from_logs (missing)")
+    logs = db.execute("select kiosk_id, payload from uploads where kind = 'display_log' order by kiosk_id, day")
+    before: tuple[int, dict[str, Any]] | None = None
+    for kiosk_id, payload in logs.fetchall():
+        log = json.loads(payload)
+        if before is not None and before[0] == kiosk_id:
+            takedowns.record_gone(db.conn, kiosk_id, before[1], log)
+        before = (kiosk_id, log)
 
 
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
@@ -280,6 +300,8 @@ def store_uploads(
             )
             if cursor.rowcount == 1 and item["kind"] == "feedback":
                 _count_rating(db, village, item["payload"])
+            elif cursor.rowcount == 1 and item["kind"] == "display_log":
+                takedowns.judge_display_log(db, kiosk_id, item["payload"])
     return [item["key"] for item in items]
 
 

@@ -1,0 +1,96 @@
+"""Months of a county's history in county.db, written straight into SQLite, for bench.county's dashboard figures.
+
+What DAYS of hourly kiosk reports leave behind (at most store.KEEP_REPORTS per kiosk), one display log
+per kiosk and day (NOTICES_ON_SHOW notices, a new set of POSTED notices with a 7-working-day 公示期 every
+10 days, and on every 20th kiosk one of them gone on the cycle's fourth day), and RATINGS_PER_DAY
+ratings per kiosk and day, counted as store.store_uploads counts them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+NOTICES_ON_SHOW = 40
+POSTED = 5
+CYCLE_DAYS = 10
+RATINGS_PER_DAY = 3
+
+
+def _display_log(kiosk_id: int, day: date, first: date) -> dict[str, object]:
+    cycle_start = first + timedelta(days=(day - first).days // CYCLE_DAYS * CYCLE_DAYS)
+    posted = [f"c{cycle_start:%m%d}-{n}" for n in range(POSTED)]
+    facts = {"title": "低保对象名单公示", "published_at": f"{cycle_start} 00:00:00", "days": 7}
+    shown = [f"n{n:03d}" for n in range(NOTICES_ON_SHOW - POSTED)] + posted
+    if kiosk_id % 20 == 0 and (day - cycle_start).days >= 3:
+        shown.remove(posted[0])  # taken down inside its 公示期
+    return {"day": day.isoformat(), "at": f"{day} 02:30:00", "notices": shown,
+            "posting": {notice: facts for notice in posted}}  # fmt: skip
+
+
+def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
+    """Write *days* of history for *kiosks* (id, village), the days before today; return a line saying what."""
+    from kiosk.county import store, takedowns
+    from kiosk.local_db import transaction
+
+    started = time.perf_counter()
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=days)
+    now = datetime.now(UTC).replace(microsecond=0)
+    hours = min(days * 24, store.KEEP_REPORTS)
+    overdue = json.dumps([{"duty": "finance-quarterly", "title": "村级财务季度公开", "what": "2026 Q3",
+                           "due": first.isoformat()}], ensure_ascii=False)  # fmt: skip
+    db = store.open_store(data_dir)
+    counts = {"reports": 0, "display logs": 0, "ratings": 0, "takedowns": 0}
+    try:
+        with transaction(db):
+            for kiosk_id, _village in kiosks:
+                db.executemany(
+                    "insert into reports (kiosk_id, received_at, app_version, content_version, checked_version,"
+                    " content_date, last_outcome, disk_free_bytes, outbox_depth, overdue)"
+                    " values (?, ?, '0.9.0', 42, 42, ?, 'unchanged', 12345678912, 0, ?)",
+                    [(kiosk_id, (now - timedelta(hours=hours - n)).isoformat(), first.isoformat(), overdue)
+                     for n in range(hours)],
+                )  # fmt: skip
+                counts["reports"] += hours
+                uploads, before = [], None
+                for offset in range(days):
+                    day = first + timedelta(days=offset)
+                    log = _display_log(kiosk_id, day, first)
+                    uploads.append((f"history:display:{kiosk_id}:{day}", "display_log", log))
+                    if before is not None:  # judged as store.store_uploads judges a log on arrival
+                        takedowns.record_gone(db, kiosk_id, before, log)
+                    before = log
+                    for n in range(RATINGS_PER_DAY):
+                        level = (kiosk_id + offset + n) % 5 + 1
+                        rating = {"kind": "power", "item_id": f"p{(kiosk_id + n) % 20:04d}", "level": level,
+                                  "reasons": ["slow"] if level <= 3 else ["quick"], "day": day.isoformat()}  # fmt: skip
+                        uploads.append((f"history:rating:{kiosk_id}:{day}:{n}", "feedback", rating))
+                db.executemany(
+                    "insert into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
+                    " values (?, ?, ?, ?, ?)",
+                    [(key, kiosk_id, kind, json.dumps(payload, ensure_ascii=False), now.isoformat())
+                     for key, kind, payload in uploads],
+                )  # fmt: skip
+                counts["display logs"] += days
+                counts["ratings"] += days * RATINGS_PER_DAY
+            for table, column, source in (
+                ("rating_counts", "json_extract(u.payload, '$.level')", "uploads u"),
+                ("reason_counts", "r.value", "uploads u, json_each(u.payload, '$.reasons') r"),
+            ):
+                db.execute(
+                    f"insert into {table} select u.day, k.village, json_extract(u.payload, '$.kind'),"  # noqa: S608
+                    f" json_extract(u.payload, '$.item_id'), {column}, count(*) from {source}"
+                    " join kiosks k on k.id = u.kiosk_id where u.kind = 'feedback' group by 1, 2, 3, 4, 5"
+                )
+        counts["takedowns"] = int(db.execute("select count(*) from gone_from_logs").fetchone()[0])
+    finally:
+        db.close()
+    size = (Path(data_dir) / store.FILE).stat().st_size / 2**20
+    return (
+        f"history: {days} days before today: "
+        + ", ".join(f"{count:,} {name}" for name, count in counts.items())
+        + f"; county.db {size:.0f} MB, written in {time.perf_counter() - started:.1f} s"
+    )
