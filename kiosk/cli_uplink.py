@@ -105,7 +105,7 @@ def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | N
         content.close()
         local.close()
     late_list = [{"duty": o["duty"]["id"], "title": o["duty"]["title"], "what": str(o["what"]),
-                  "due": o["due"].isoformat()} for o in late]  # fmt: skip
+                  "period": o["period"], "due": o["due"].isoformat()} for o in late]  # fmt: skip
     log = {
         "day": now.date().isoformat(),
         "at": now.strftime("%Y-%m-%d %H:%M:%S"),

@@ -21,7 +21,8 @@ the last day of the period, is not counted; the first working day after it is da
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -103,14 +104,34 @@ def _first_of_month(year: int, month: int) -> date:
     return date(year + years, month_index + 1, 1)
 
 
-def _label(every: str, year: int, number: int) -> str:
+def _label(every: str, year: int, number: int, translate: Callable[..., str] = tr) -> str:
     if every == "month":
-        return tr("{month_name} {year}", month_name=_MONTH_NAMES[number - 1], month=number, year=year)
+        return translate("{month_name} {year}", month_name=_MONTH_NAMES[number - 1], month=number, year=year)
     if every == "quarter":
-        return tr("Q{quarter} {year}", quarter=number, year=year)
+        return translate("Q{quarter} {year}", quarter=number, year=year)
     if every == "half-year":
-        return tr("first half of {year}", year=year) if number == 1 else tr("second half of {year}", year=year)
-    return tr("the year {year}", year=year)
+        if number == 1:
+            return translate("first half of {year}", year=year)
+        return translate("second half of {year}", year=year)
+    return translate("the year {year}", year=year)
+
+
+_KEY = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4])|-H([12]))?$")
+
+
+def label_of(key: str, translate: Callable[..., str] = tr) -> str | None:
+    """Return the name people use for the period *key* ('2026-10', '2026-Q3', '2026-H2', '2026'), or None."""
+    found = _KEY.match(key)
+    if found is None:
+        return None
+    year, month, quarter, half = found.groups()
+    if month:
+        return _label("month", int(year), int(month), translate)
+    if quarter:
+        return _label("quarter", int(year), int(quarter), translate)
+    if half:
+        return _label("half-year", int(year), int(half), translate)
+    return _label("year", int(year), 1, translate)
 
 
 def _key(every: str, year: int, number: int) -> str:

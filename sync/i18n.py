@@ -7,7 +7,9 @@ named ``{placeholders}``; the command line picks the language with ``use_languag
 
 from __future__ import annotations
 
+import functools
 import gettext
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,17 @@ def use_language(code: str) -> None:
     if code not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {code!r}")
     _active = gettext.translation("sync", _FOLDER, languages=[code], fallback=True)
+
+
+@functools.lru_cache(maxsize=len(LANGUAGES))
+def _catalogue(code: str) -> gettext.NullTranslations:
+    return gettext.translation("sync", _FOLDER, languages=[code], fallback=True)
+
+
+def translator(code: str) -> Callable[..., str]:
+    """Return a ``tr`` for *code* whatever the active language: for a web page in its reader's language."""
+    catalogue = _catalogue(code if code in LANGUAGES else LANGUAGES[0])
+    return lambda message, **values: catalogue.gettext(message).format(**values)
 
 
 def tr(message: str, **values: Any) -> str:

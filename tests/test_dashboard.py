@@ -74,7 +74,7 @@ def enrolled_kiosk(db: sqlite3.Connection, village: str = VILLAGE) -> int:
 
 def table(html: str, name: str) -> list[dict[str, str]]:
     """Return the rows of the page's table *name* as {heading: cell text}."""
-    section = re.search(rf'<section class="dashboard-table" aria-labelledby="table-{name}">(.*?)</section>', html, re.S)
+    section = re.search(rf'<section class="dashboard-table" data-table="{name}"[^>]*>(.*?)</section>', html, re.S)
     assert section, f"no table {name}"
     headings = [_text(h) for h in re.findall(r"<th scope=\"col\">(.*?)</th>", section.group(1), re.S)]
     rows = re.findall(r"<tr(?: class=\"flagged\")?>(.*?)</tr>", section.group(1).split("<tbody>")[-1], re.S)
@@ -197,18 +197,26 @@ def test_a_report_cannot_smuggle_a_formula_into_the_spreadsheet(
 # --- villages: overdue disclosures, early takedowns --------------------------------------------
 
 
-def test_overdue_disclosures_come_from_each_villages_latest_report(
+def test_overdue_disclosures_come_from_each_villages_newest_report_in_the_readers_language(
     officer: FlaskClient, store: sqlite3.Connection
 ) -> None:
-    kiosk, other = enrolled_kiosk(store), enrolled_kiosk(store, "liutang")
-    late = [{"duty": "caiwu-shouzhi", "title": "财务收支情况", "what": "2026-10", "due": "2026-11-10"}]
+    kiosk, second, other = enrolled_kiosk(store), enrolled_kiosk(store), enrolled_kiosk(store, "liutang")
+    late = [
+        {"duty": "caiwu-shouzhi", "title": "财务收支情况", "what": "十月", "period": "2026-10", "due": "2026-11-10"},
+        {"duty": "dibao", "title": "低保对象名单", "what": "王*华", "period": None, "due": "2026-11-12"},
+    ]
     county_store.record_report(store, kiosk, {"overdue": late}, now=NOW - timedelta(days=1))
     county_store.record_report(store, kiosk, {"overdue": late}, now=NOW)  # said again: listed once
-    county_store.record_report(store, other, {"overdue": late}, now=NOW - timedelta(days=1))
+    county_store.record_report(store, second, {"overdue": late}, now=NOW - timedelta(days=40))  # long quiet
+    county_store.record_report(store, other, {"overdue": late}, now=NOW - timedelta(days=40))
     county_store.record_report(store, other, {"overdue": []}, now=NOW)  # done since
     rows = table(officer.get("/dashboard/villages").get_data(as_text=True), "overdue")
     assert [(r["Village"], r["Disclosure"], r["For"], r["Was due"]) for r in rows] == [
-        (f"桃源村 ({VILLAGE})", "财务收支情况", "2026-10", "2026-11-10")]  # fmt: skip
+        (f"桃源村 ({VILLAGE})", "财务收支情况", "October 2026", "2026-11-10"),
+        (f"桃源村 ({VILLAGE})", "低保对象名单", "王*华", "2026-11-12")]  # fmt: skip
+    officer.get("/dashboard/language/zh")
+    chinese = table(officer.get("/dashboard/villages").get_data(as_text=True), "overdue")
+    assert [r["所属期"] for r in chinese] == ["2026年10月", "王*华"]
 
 
 def display_log(db: sqlite3.Connection, kiosk: int, day: str, shown: list[str], posting: dict[str, Any]) -> None:

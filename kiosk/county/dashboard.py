@@ -18,10 +18,12 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_percent, ngettext
+from flask_babel import format_percent, get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
 from sync.dates import DEFAULT_TIMEZONE
+from sync.duties import label_of
+from sync.i18n import translator
 
 from ..feedback import LEVELS, REASONS
 from ..screens import switch_language
@@ -35,6 +37,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 DEFAULT_DAYS = 30  # the period shown when none is chosen: the last 30 days
 MAX_PERIOD = timedelta(days=366)
 FLAGS = {"behind": _l("behind"), "quiet": _l("quiet"), "never_seen": _l("never seen"), "revoked": _l("revoked")}
+OUTCOMES = {"updated": _l("updated"), "unchanged": _l("unchanged"), "failed": _l("failed")}
 KINDS = {"power": _l("Village power"), "notice": _l("Notice"), "catalogue": _l("Disclosure catalogue")}
 DETAIL_PAGES = {kind: f"mobile.{kind}_detail" for kind in KINDS}
 
@@ -149,7 +152,8 @@ def kiosks_table(published: Published | None, _unused: Period) -> Table:
             "flags": ", ".join(str(FLAGS[flag]) for flag in kiosk["flags"]),
             "app_version": kiosk["app_version"] or "", "content_version": kiosk["content_version"] or "",
             "content_date": kiosk["content_date"] or "", "last_seen": _local(kiosk["received_at"], zone),
-            "last_outcome": kiosk["last_outcome"] or "", "last_error": kiosk["last_error"] or "",
+            "last_outcome": str(OUTCOMES.get(kiosk["last_outcome"], kiosk["last_outcome"] or "")),
+            "last_error": kiosk["last_error"] or "",
             "disk_free": f"{free / 2**30:.1f} GB" if isinstance(free, int | float) else "",
             "outbox_depth": kiosk["outbox_depth"] if kiosk["outbox_depth"] is not None else "",
             "rejected": kiosk["rejected"] or "",
@@ -171,7 +175,9 @@ def kiosks_table(published: Published | None, _unused: Period) -> Table:
 def overdue_table(published: Published | None, _unused: Period) -> Table:
     zone = _zone(published)
     kiosk_rows = overview.kiosks(dashboard_db(), None, datetime.now(UTC))
-    rows = [{**duty, "village": _village(duty["village"], published), "reported_at": _local(duty["reported_at"], zone)}
+    translate = translator(get_locale().language if get_locale() else "zh")
+    rows = [{**duty, "village": _village(duty["village"], published), "reported_at": _local(duty["reported_at"], zone),
+             "what": label_of(duty["period"], translate) or duty["what"]}  # the period in the reader's language
             for duty in overview.overdue(kiosk_rows)]  # fmt: skip
     columns = [("village", _l("Village")), ("duty", _l("Disclosure")), ("what", _l("For")), ("due", _l("Was due")),
                ("kiosk_id", _l("Kiosk")), ("reported_at", _l("Reported"))]  # fmt: skip
@@ -243,7 +249,7 @@ TABLES: dict[str, Callable[[Published | None, Period], Table]] = {
 PAGES = {
     "kiosks": (_l("Kiosks"), ("kiosks",), False),
     "villages": (_l("Villages"), ("overdue", "takedowns"), True),
-    "feedback": (_l("Ratings"), ("feedback-villages", "feedback-items"), True),
+    "feedback": (_l("Villagers' ratings"), ("feedback-villages", "feedback-items"), True),
 }
 
 

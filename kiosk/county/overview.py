@@ -67,7 +67,8 @@ def overdue(kiosk_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         except ValueError:
             continue
         found += [{"village": village, "duty": duty["title"] or duty["duty"], "what": duty["what"],
-                   "due": duty["due"], "kiosk_id": kiosk["id"], "reported_at": kiosk["received_at"]}
+                   "period": duty.get("period", ""), "due": duty["due"], "kiosk_id": kiosk["id"],
+                   "reported_at": kiosk["received_at"]}
                   for duty in late]  # fmt: skip
     return sorted(found, key=lambda d: (d["village"], d["due"], d["duty"]))
 

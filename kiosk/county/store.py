@@ -259,7 +259,7 @@ def _storable(value: Any) -> str | int | float | None:
 def _overdue(value: Any) -> list[dict[str, str]]:
     """Return the reported overdue disclosures as plain texts; anything else in the list is left out."""
     duties = value if isinstance(value, list) else []
-    return [{key: str(duty.get(key, ""))[:payloads.MAX_TEXT] for key in ("duty", "title", "what", "due")}
+    return [{key: str(duty.get(key) or "")[:payloads.MAX_TEXT] for key in ("duty", "title", "what", "period", "due")}
             for duty in duties[:200] if isinstance(duty, dict)]  # fmt: skip
 
 

@@ -90,11 +90,12 @@ def overdue(content: sqlite3.Connection, local: sqlite3.Connection, today: date)
     for row in board(content, local, today):
         for entry in row["periods"]:
             if entry["status"] == "overdue":
-                found.append({"duty": row["duty"], "what": entry["period"].label, "due": entry["period"].due})
+                period = entry["period"]
+                found.append({"duty": row["duty"], "what": period.label, "period": period.key, "due": period.due})
         for entry in row["events"]:
             if entry["status"] == "overdue":
                 what = entry["record"]["event_note"] or entry["record"]["event_day"]
-                found.append({"duty": row["duty"], "what": what, "due": entry["due"]})
+                found.append({"duty": row["duty"], "what": what, "period": None, "due": entry["due"]})
     return found
 
 
