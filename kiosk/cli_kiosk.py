@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -90,6 +91,13 @@ def sync(source: str | None, as_json: bool, data: str | None) -> None:
     result = sync_kiosk(_data_dir(data), source, progress=progress, fetcher_options=options)
     if progress is not None:
         progress.end()
+    # After every sync, tell the county how this kiosk stands and send what waits in the outbox;
+    # a sync from a USB stick is a sign there is no network to report over.
+    if source is None:
+        from .cli_uplink import send_to_county
+
+        sent = send_to_county(_data_dir(data))
+        result = dataclasses.replace(result, county_report=sent.line or None, county_ok=sent.ok)
     if as_json:
         click.echo(result.to_json())
     elif result.outcome == "failed":
@@ -101,14 +109,8 @@ def sync(source: str | None, as_json: bool, data: str | None) -> None:
                version=result.version, date=result.content_date, files=result.files_downloaded,
                size=round(result.bytes_downloaded / 1024, 1))
         )  # fmt: skip
-    # After every sync, tell the county how this kiosk stands and send what waits in the outbox;
-    # with --json only the sync's own JSON line is printed (the county link reports to stderr).
-    if source is None:  # a sync from a USB stick is a sign there is no network to report over
-        from .cli_uplink import send_to_county
-
-        sent = send_to_county(_data_dir(data))
-        if sent.line and not as_json:
-            click.echo(sent.line, err=True)
+    if result.county_report and not as_json:
+        click.echo(result.county_report, err=True)
     sys.exit(1 if result.outcome == "failed" else 0)
 
 

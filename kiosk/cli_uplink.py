@@ -118,14 +118,16 @@ def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | N
 
 
 def _queue_display_log(data_dir: Path, kiosk_id: int, log: dict[str, Any]) -> None:
-    from .local_db import open_local
+    from .local_db import open_local, transaction
 
     local = open_local(data_dir, migrate=False)
     try:
-        local.execute(
-            "insert or ignore into outbox (idempotency_key, kind, payload, created_at) values (?, 'display_log', ?, ?)",
-            (f"display:{kiosk_id}:{log['day']}", json.dumps(log, ensure_ascii=False), log["day"]),
-        )
+        with transaction(local):
+            if local.execute("insert or ignore into display_log_days values (?)", (log["day"],)).rowcount:
+                local.execute(
+                    "insert into outbox (idempotency_key, kind, payload, created_at) values (?, 'display_log', ?, ?)",
+                    (f"display:{kiosk_id}:{log['day']}", json.dumps(log, ensure_ascii=False), log["day"]),
+                )
     finally:
         local.close()
 

@@ -105,6 +105,12 @@ def m005_feedback(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_display_log_days(db: Database) -> None:
+    # The days whose display log is queued for the county: one a day, even after the first has gone.
+    db.execute("create table display_log_days (day text primary key) without rowid")
+
+
 def path_of(data_dir: Path) -> Path:
     return Path(data_dir) / FILE
 

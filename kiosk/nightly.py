@@ -114,7 +114,7 @@ class NightlySync(threading.Thread):
         if self.stop.wait(max(0.0, (when - self.now()).total_seconds())):
             return None
         result = self.sync(self.data_dir, fetcher_options=self.options)
-        log.info("nightly sync: %s", result.to_json())
+        log.log(logging.INFO if result.county_ok else logging.WARNING, "nightly sync: %s", result.to_json())
         return closes  # never twice in one window
 
     def run(self) -> None:

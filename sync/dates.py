@@ -33,13 +33,21 @@ def working_days(first: date, last: date) -> int:
 
 
 def end_of_posting(first: date, needed: int) -> date:
-    """Return the first date on which *needed* working days from *first* are complete."""
-    day, counted = first, 0
-    while True:
-        counted += day.weekday() < 5
-        if counted >= needed:
-            return day
+    """Return the first date on which *needed* working days from *first* are complete.
+
+    Whole weeks are skipped at once, so a long period (or a forged one) costs no more than a short one.
+    """
+    day = first
+    while day.weekday() >= 5:  # a weekend start counts from the Monday
         day += timedelta(days=1)
+    if needed <= 1:
+        return first if needed <= 0 else day
+    weeks, rest = divmod(needed - 1, 5)
+    day += timedelta(weeks=weeks)
+    while rest:
+        day += timedelta(days=1)
+        rest -= day.weekday() < 5
+    return day
 
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -56,6 +56,8 @@ class SyncResult:
     bytes_downloaded: int
     files_downloaded: int
     error: str | None
+    county_report: str | None = None  # what reporting to the county server after the sync did, if enrolled
+    county_ok: bool = True  # False when the report or the upload did not go through
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -207,7 +207,8 @@ def test_overdue_disclosures_come_from_each_villages_newest_report_in_the_reader
     ]
     county_store.record_report(store, kiosk, {"overdue": late}, now=NOW - timedelta(days=1))
     county_store.record_report(store, kiosk, {"overdue": late}, now=NOW)  # said again: listed once
-    county_store.record_report(store, second, {"overdue": late}, now=NOW - timedelta(days=40))  # long quiet
+    stale = [{"duty": "old", "title": "早已公开的事项", "what": "2026-09", "period": "2026-09", "due": "2026-10-10"}]
+    county_store.record_report(store, second, {"overdue": stale}, now=NOW - timedelta(days=40))  # long quiet
     county_store.record_report(store, other, {"overdue": late}, now=NOW - timedelta(days=40))
     county_store.record_report(store, other, {"overdue": []}, now=NOW)  # done since
     rows = table(officer.get("/dashboard/villages").get_data(as_text=True), "overdue")
@@ -313,14 +314,25 @@ def test_a_village_notice_withdrawn_inside_its_posting_period_is_listed_with_the
         later = notices.create(local, "bo", {"domain": "village", "title": "三天公示", "body": "名单",
                                              "published": "2026-11-02 09:00", "min_posting_days": 3},
                                datetime(2026, 11, 2, 9, 0), publish=True)  # fmt: skip
+        cut = notices.create(local, "bo", {"domain": "village", "title": "宅基地公示", "body": "名单",
+                                           "published": "2026-11-02 09:00", "min_posting_days": 7},
+                             datetime(2026, 11, 2, 9, 0), publish=True)  # fmt: skip
         notices.withdraw(local, "bo", early, datetime(2026, 11, 2, 15, 0), reason="贴错了")
         notices.withdraw(local, "bo", later, datetime(2026, 11, 5, 9, 0))  # its 3 days ended on the 4th
+        notices.update(local, "bo", cut, {"domain": "village", "title": "宅基地公示", "body": "名单",
+                                          "published": "2026-11-02 09:00", "expires": "2026-11-06 18:00",
+                                          "min_posting_days": 7}, datetime(2026, 11, 3, 9, 0),
+                       reason="名单有误，重新公示")  # fmt: skip
         local.close()
         reports_on(monkeypatch, kiosk_data, 5)
     page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
     rows = table(page, "takedowns")
     assert [(r["Notice"], r["Last seen on show"], r["Gone from"], r["Reason given"]) for r in rows] == [
-        ("低保对象名单", "", "2026-11-02", "贴错了")]  # fmt: skip
+        ("低保对象名单", "", "2026-11-02", "贴错了"),
+        ("宅基地公示", "", "2026-11-06", "名单有误，重新公示"),
+    ]
+    later_period = officer.get("/dashboard/villages?from=2026-11-03&to=2026-11-30").get_data(as_text=True)
+    assert [r["Notice"] for r in table(later_period, "takedowns")] == ["宅基地公示"], "listed in its own period"
 
 
 def test_each_kiosk_is_judged_by_its_own_posting_facts(officer: FlaskClient, store: sqlite3.Connection) -> None:
@@ -334,17 +346,63 @@ def test_each_kiosk_is_judged_by_its_own_posting_facts(officer: FlaskClient, sto
     assert table(page, "takedowns") == [], "liutang's facts say nothing about taoyuan's notice"
 
 
+@pytest.mark.parametrize("written", ["2026-11-10 00:00:00", "2026-11-10T00:00", "2026-11-10 00:00"])
 def test_a_notice_that_expires_as_scheduled_on_its_last_day_is_not_listed(
-    officer: FlaskClient, store: sqlite3.Connection
+    officer: FlaskClient, store: sqlite3.Connection, written: str
 ) -> None:
-    """The validator accepts an expiry at 00:00 on the period's last day; so does the dashboard."""
+    """The validator accepts an expiry at 00:00 on the period's last day; so does the dashboard, however written."""
     kiosk = enrolled_kiosk(store)
     facts = {"dibao": {"title": "低保对象名单公示", "published_at": "2026-11-02 09:00:00", "days": 7,
-                       "expires_at": "2026-11-10 00:00:00"}}  # fmt: skip
+                       "expires_at": written}}  # fmt: skip
     display_log(store, kiosk, "2026-11-09", ["dibao"], facts)
     display_log(store, kiosk, "2026-11-10", [], facts)
     page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
     assert table(page, "takedowns") == []
+
+
+def test_a_notice_gone_before_its_scheduled_expiry_is_listed(officer: FlaskClient, store: sqlite3.Connection) -> None:
+    kiosk = enrolled_kiosk(store)
+    facts = {"dibao": {"title": "低保对象名单公示", "published_at": "2026-11-02 09:00:00", "days": 7,
+                       "expires_at": "2026-11-12 18:00:00"}}  # fmt: skip
+    display_log(store, kiosk, "2026-11-04", ["dibao"], facts)
+    display_log(store, kiosk, "2026-11-05", [], facts)
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert [r["Gone from"] for r in table(page, "takedowns")] == ["2026-11-05"]
+
+
+def test_a_notice_posted_again_is_judged_again(officer: FlaskClient, store: sqlite3.Connection) -> None:
+    kiosk = enrolled_kiosk(store)
+    first = {"dibao": {"title": "低保对象名单公示", "published_at": "2026-11-02 09:00:00", "days": 7}}
+    again = {"dibao": {"title": "低保对象名单公示", "published_at": "2026-11-16 09:00:00", "days": 7}}
+    display_log(store, kiosk, "2026-11-03", ["dibao"], first)
+    display_log(store, kiosk, "2026-11-04", [], first)
+    display_log(store, kiosk, "2026-11-17", ["dibao"], again)
+    display_log(store, kiosk, "2026-11-18", [], again)
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert [r["Gone from"] for r in table(page, "takedowns")] == ["2026-11-04", "2026-11-18"]
+
+
+def test_a_late_log_replaces_what_was_judged_across_its_gap(officer: FlaskClient, store: sqlite3.Connection) -> None:
+    kiosk = enrolled_kiosk(store)
+    display_log(store, kiosk, "2026-11-03", ["dibao"], POSTING)
+    display_log(store, kiosk, "2026-11-06", [], POSTING)
+    display_log(store, kiosk, "2026-11-04", [], POSTING)  # it was already gone on the 4th
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert [(r["Last seen on show"], r["Gone from"]) for r in table(page, "takedowns")] == [
+        ("2026-11-03", "2026-11-04")]  # fmt: skip
+    from_the_fifth = officer.get("/dashboard/villages?from=2026-11-05&to=2026-11-30").get_data(as_text=True)
+    assert table(from_the_fifth, "takedowns") == []
+
+
+def test_one_kiosk_cannot_take_another_kiosks_upload_keys(officer: FlaskClient, store: sqlite3.Connection) -> None:
+    ours, other = enrolled_kiosk(store), enrolled_kiosk(store, "liutang")
+    rating = {"kind": "power", "item_id": "dibao-shenqing", "level": 5, "reasons": [], "day": "2026-11-04"}
+    county_store.store_uploads(store, other, [{"key": f"display:{ours}:2026-11-04", "kind": "feedback",
+                                               "payload": rating}])  # fmt: skip
+    display_log(store, ours, "2026-11-03", ["dibao"], POSTING)
+    display_log(store, ours, "2026-11-04", [], POSTING)  # the key the other kiosk used first
+    page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert [r["Gone from"] for r in table(page, "takedowns")] == ["2026-11-04"]
 
 
 # --- ratings -----------------------------------------------------------------------------------
@@ -360,7 +418,7 @@ def test_ratings_per_item_and_per_village_over_a_chosen_period(officer: FlaskCli
     kiosk, other = enrolled_kiosk(store), enrolled_kiosk(store, "liutang")
     rating(store, kiosk, "a", "2026-11-02", 5, reasons=["quick"])
     rating(store, kiosk, "b", "2026-11-03", 5, reasons=["quick", "friendly"])
-    rating(store, kiosk, "c", "2026-11-03", 1, reasons=["slow"])
+    rating(store, kiosk, "c", "2026-11-03", 1, reasons=["slow", "slow"])  # a reason counts once per rating
     rating(store, kiosk, "d", "2026-11-04", 2, item="caiwu-kaizhi-shenpi")
     rating(store, kiosk, "e", "2026-10-20", 1)  # before the period
     rating(store, kiosk, "f", "2026-11-04", 9)  # not a level: ignored
@@ -481,8 +539,11 @@ def test_odd_uploads_are_set_aside_and_every_page_still_answers(
         assert uplink.upload_outbox() == 7 and outbox_left(kiosk_data) == 0, "every item acknowledged"
         uplink.report({"disk_free_bytes": 2**70, "last_error": "x" * 5000, "overdue": "not a list"})
     db = county_store.open_store(Path(county_app.config["DATA_DIR"]))
-    set_aside = dict(db.execute("select idempotency_key, problem from rejected_uploads").fetchall())
-    stored = [key for (key,) in db.execute("select idempotency_key from uploads")]
+    set_aside = {
+        key.partition(":")[2]: problem
+        for key, problem in db.execute("select idempotency_key, problem from rejected_uploads")
+    }  # keys are kept per kiosk: "<kiosk id>:<key>"
+    stored = [key.partition(":")[2] for (key,) in db.execute("select idempotency_key from uploads")]
     db.close()
     assert set(set_aside) == set(odd) and stored == ["good"], set_aside
     assert "level is a whole number" in set_aside["float level"]
@@ -495,31 +556,57 @@ def test_odd_uploads_are_set_aside_and_every_page_still_answers(
     assert [r["Ratings"] for r in table(page, "feedback-villages")] == ["1"]
 
 
-def test_uploads_stored_before_the_checks_are_sorted_out_when_county_db_is_upgraded(tmp_path: Path) -> None:
+def test_what_was_stored_before_the_checks_is_sorted_out_when_county_db_is_upgraded(
+    county_repo: CountyRepo, tmp_path: Path
+) -> None:
     from sqlite_utils import Database
 
-    connection = sqlite3.connect(tmp_path / county_store.FILE, isolation_level=None)
+    data = tmp_path / "old-county"
+    data.mkdir()
+    connection = sqlite3.connect(data / county_store.FILE, isolation_level=None)
     county_store.migrations.apply(Database(connection), stop_before="m004_for_the_dashboard")
     connection.execute("insert into kiosks (id, village, created_at) values (1, 'taoyuan', '2026-11-01')")
     rating = {"kind": "power", "item_id": "dibao-shenqing", "level": 4, "reasons": ["quick"], "day": "2026-11-03"}
+    notice = {"id": "local-1", "title": "低保对象名单", "published_at": "2026-11-02 09:00:00", "min_posting_days": 7}
     connection.executemany(
         "insert into uploads (idempotency_key, kiosk_id, kind, payload, received_at) values (?, 1, ?, ?, 'x')",
         [("good", "feedback", json.dumps(rating)), ("nan", "feedback", '{"level": NaN}'),
          ("float", "feedback", json.dumps({**rating, "level": 4.0})),
+         ("week", "display_log", json.dumps({"day": "2026-W45-3", "notices": []})),
          *((f"log-{day}", "display_log", json.dumps({"day": f"2026-11-0{day}", "at": f"2026-11-0{day} 02:30:00",
                                                    "notices": shown, "posting": POSTING}))
-           for day, shown in ((3, ["dibao"]), (4, [])))],
+           for day, shown in ((3, ["dibao"]), (4, []))),
+         ("withdrawn", "village_notice", json.dumps({"action": "withdraw", "at": "2026-11-03T15:00:00",
+                                                     "reason": "贴错了", "notice": notice}))],
     )  # fmt: skip
+    connection.executemany(  # reports stored before their overdue lists were checked
+        "insert into reports (kiosk_id, received_at, overdue) values (1, ?, ?)",
+        [("2026-11-01T00:00:00+00:00", '"2 overdue"'), ("2026-11-02T00:00:00+00:00", '[{"duty": "caiwu"}, 7]')],
+    )
     connection.close()
-    db = county_store.open_store(tmp_path)  # upgrades
-    assert [k for (k,) in db.execute("select idempotency_key from uploads where kind = 'feedback'")] == ["good"]
-    assert {k for (k,) in db.execute("select idempotency_key from rejected_uploads")} == {"nan", "float"}
+    app = create_county_app({"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(data),
+                             "SECRET_KEY": "u", "DEFAULT_LOCALE": "en"})  # fmt: skip  # upgrades county.db
+    db = county_store.open_store(data)
+    assert [k for (k,) in db.execute("select idempotency_key from uploads where kind = 'feedback'")] == ["1:good"]
+    rejected = {k for (k,) in db.execute("select idempotency_key from rejected_uploads")}
+    assert rejected == {"1:nan", "1:float", "1:week"}
     assert [tuple(r) for r in db.execute("select notice, last_seen, missing from gone_from_logs")] == [
-        ("dibao", "2026-11-03", "2026-11-04")
-    ], "display logs judged as they would be on arrival"
+        ("dibao", "2026-11-03", "2026-11-04")], "display logs judged as they would be on arrival"  # fmt: skip
     assert [tuple(r) for r in db.execute("select day, village, item, level, count from rating_counts")] == [
         ("2026-11-03", "taoyuan", "dibao-shenqing", 4, 1)]  # fmt: skip
     db.close()
+    limiter.reset()
+    local = open_local(data)
+    accounts.add(local, "anna", "admin", PASSWORD, actor="test")
+    local.close()
+    client = app.test_client()
+    sign_in(client)
+    page = client.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert [(r["Notice"], r["Gone from"], r["Reason given"]) for r in table(page, "takedowns")] == [
+        ("低保对象名单", "2026-11-03", "贴错了"),
+        ("低保对象名单公示", "2026-11-04", ""),
+    ]
+    assert [r["Disclosure"] for r in table(page, "overdue")] == ["caiwu"], "an old odd report breaks nothing"
 
 
 def test_behind_tls_the_session_cookie_is_secure_and_the_visitor_is_the_forwarded_address(
@@ -543,3 +630,16 @@ def test_behind_tls_the_session_cookie_is_secure_and_the_visitor_is_the_forwarde
     assert client.post("/sign-in", data=wrong, **proxied).status_code == 429
     other = {**proxied, "headers": {**proxied["headers"], "X-Forwarded-For": "203.0.113.9"}}
     assert client.post("/sign-in", data=wrong, **other).status_code == 401, "...is not another visitor's"
+
+
+def test_a_long_table_shows_its_first_rows_and_the_csv_has_them_all(
+    officer: FlaskClient, store: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiosk.county import dashboard
+
+    for _kiosk in range(3):
+        enrolled_kiosk(store)
+    monkeypatch.setattr(dashboard, "MAX_ROWS", 2)
+    page = officer.get("/dashboard/").get_data(as_text=True)
+    assert len(table(page, "kiosks")) == 2 and "The first 2 of 3 rows; the CSV file has them all." in page
+    assert len(csv_rows(officer, "/dashboard/kiosks.csv")) == 3

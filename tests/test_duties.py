@@ -371,3 +371,18 @@ def test_a_county_without_duties_installs_an_empty_table(tmp_path: Path) -> None
     snapshot, media = village_snapshot(county, "apple", 1, "2026-11-27")
     install_snapshot(tmp_path / "data", snapshot, media)
     assert duty_rows(tmp_path / "data") == {}
+
+
+def test_a_posting_period_ends_on_the_day_its_working_days_are_complete() -> None:
+    from datetime import date, timedelta
+
+    from sync.dates import end_of_posting, working_days
+
+    for start in range(14):  # every weekday, weekends included, twice
+        first = date(2026, 11, 1) + timedelta(days=start)
+        for needed in range(1, 400):
+            ends = end_of_posting(first, needed)
+            assert working_days(first, ends) == needed, (first, needed)
+            assert working_days(first, ends - timedelta(days=1)) < needed, (first, needed)
+    # Monday 2 November: 100,000 working days are 20,000 weeks less the Monday counted first, ending on a Friday.
+    assert end_of_posting(date(2026, 11, 2), 100_000) == date(2026, 11, 2) + timedelta(weeks=20_000, days=-3)

@@ -232,8 +232,10 @@ def test_command_line_round_trip(tmp_path: Path) -> None:
     synced = runner.invoke(main, ["sync", "--json", "--data", str(data)])
     assert synced.exit_code == 0, synced.output
     report = json.loads(synced.output)
-    assert set(report) == {"outcome", "version", "content_date", "bytes_downloaded", "files_downloaded", "error"}
+    assert set(report) == {"outcome", "version", "content_date", "bytes_downloaded", "files_downloaded", "error",
+                           "county_report", "county_ok"}  # fmt: skip
     assert report["outcome"] == "updated" and report["version"] == 2 and report["error"] is None
+    assert report["county_report"] is None and report["county_ok"], "not enrolled: nothing to report, nothing failed"
     status = json.loads(runner.invoke(main, ["status", "--json", "--data", str(data)]).output)
     assert status["version"] == 2 and status["last_outcome"] == "updated" and status["disk_free_bytes"] > 0
     refreshed = runner.invoke(main, ["county", "refresh", "--repo", str(repo), "--keys", str(keys)])

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,15 +145,21 @@ def test_a_display_log_a_day_says_which_notices_were_on_show(county: tuple[str, 
     now = local_now("Asia/Shanghai").replace(microsecond=0)
     local = open_local(kiosk_data)
     village_notice = notices.create(local, "bo", {"domain": "village", "title": "村里的通知", "body": "正文",
-                                                 "published": f"{now:%Y-%m-%d}"}, now, publish=True)  # fmt: skip
+                                                 "published": f"{now:%Y-%m-%d}", "min_posting_days": 5,
+                                                 "expires": f"{now + timedelta(days=30):%Y-%m-%d}"},
+                                    now, publish=True)  # fmt: skip
     local.close()
     runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
-    for _report in range(2):  # a second report the same day adds no second log
-        assert runner.invoke(main, ["report", "--data", str(kiosk_data)]).exit_code == 0
+    outputs = [runner.invoke(main, ["report", "--data", str(kiosk_data)]).output for _report in range(2)]
+    assert "0 items uploaded" in outputs[1], "a second report the same day sends no second log"
     logs = county_rows(county_data, "select payload from uploads where kind = 'display_log'")
     assert len(logs) == 1
     log = json.loads(logs[0]["payload"])
     assert log["day"] == now.date().isoformat() and village_notice in log["notices"]
+    facts = log["posting"][village_notice]  # what the county needs to judge its 公示期
+    assert facts["days"] == 5 and facts["title"] == "村里的通知"
+    assert facts["published_at"].startswith(f"{now:%Y-%m-%d}") and facts["expires_at"].startswith(
+        f"{now + timedelta(days=30):%Y-%m-%d}")  # fmt: skip
     assert outbox_left(kiosk_data) == 0
 
 
@@ -340,3 +347,31 @@ def test_kiosk_report_fails_when_the_county_refuses_it(county: tuple[str, Path, 
     db.close()
     result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["report", "--data", str(kiosk_data)])
     assert result.exit_code == 1 and "refused the report (403)" in result.output, result.output
+
+
+def test_kiosk_sync_json_says_whether_the_county_took_the_report(
+    county: tuple[str, Path, Flaky], kiosk_data: Path
+) -> None:
+    url, county_data, _flaky = county
+    enrolled(kiosk_data, url, county_data)
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    done = json.loads(runner.invoke(main, ["sync", "--json", "--data", str(kiosk_data)]).output.strip())
+    assert done["outcome"] == "updated" and done["county_ok"] is True
+    assert done["county_report"].startswith("reported to the county")
+    db = county_store.open_store(county_data)
+    county_store.revoke(db, int(read_config(kiosk_data)["kiosk_id"]))
+    db.close()
+    refused = json.loads(runner.invoke(main, ["sync", "--json", "--data", str(kiosk_data)]).output.strip())
+    assert refused["outcome"] == "unchanged" and refused["county_ok"] is False
+    assert "refused the report (403)" in refused["county_report"]
+
+
+def test_a_failed_periodic_report_is_logged_as_a_warning(
+    county: tuple[str, Path, Flaky], kiosk_data: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, county_data, _flaky = county
+    enrolled(kiosk_data, url, county_data)
+    caplog.set_level(logging.INFO, logger="kiosk.nightly")
+    for ok in (True, False):
+        PeriodicReport(kiosk_data, interval_s=3600, report=lambda _data, ok=ok: (ok, "what happened")).run_once()
+    assert [record.levelname for record in caplog.records if record.name == "kiosk.nightly"] == ["INFO", "WARNING"]

@@ -219,28 +219,16 @@ class PublishedCounty:
 
 # --- the village's own notices, uploaded by its kiosks ---------------------------------------
 
-_CHANGES = """
-select k.village, u.kiosk_id, u.payload from uploads u join kiosks k on k.id = u.kiosk_id
-where u.kind = 'village_notice' {where} order by u.rowid"""
-
 
 def latest_notice_changes(db: sqlite3.Connection, village: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-    """Return the latest change of each village notice, by (village, notice id): latest by `at`, then arrival.
+    """Return the latest change of each village notice, by (village, notice id), as kept when it arrived.
 
-    Each change is the upload's payload ({action, at, notice}) with the kiosk that sent it.
-    Uploads are checked on arrival (payloads.py); one that still does not parse is passed over.
+    Each change is the upload's payload ({action, at, notice}) with the kiosk that sent it
+    (store.py keeps them in latest_notices: latest by `at`, then by arrival).
     """
-    where, values = ("and k.village = ?", (village,)) if village else ("", ())
-    latest: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
-    for arrival, (place, kiosk_id, payload) in enumerate(db.execute(_CHANGES.format(where=where), values)):
-        try:
-            change = json.loads(payload)
-            key, at = (place, str(change["notice"]["id"])), str(change["at"])
-        except (ValueError, KeyError, TypeError):
-            continue
-        if key not in latest or (at, arrival) >= latest[key][:2]:
-            latest[key] = (at, arrival, {**change, "kiosk_id": kiosk_id})
-    return {key: change for key, (_at, _arrival, change) in latest.items()}
+    where, values = (" where village = ?", (village,)) if village else ("", ())
+    rows = db.execute(f"select village, notice, kiosk_id, payload from latest_notices{where}", values)  # noqa: S608
+    return {(place, notice): {**json.loads(payload), "kiosk_id": kiosk_id} for place, notice, kiosk_id, payload in rows}
 
 
 def village_notices(db: sqlite3.Connection, village: str) -> dict[str, dict[str, Any]]:

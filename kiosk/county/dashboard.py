@@ -36,6 +36,7 @@ from .store import open_store
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 DEFAULT_DAYS = 30  # the period shown when none is chosen: the last 30 days
 MAX_PERIOD = timedelta(days=366)
+MAX_ROWS = 2000  # rows of a table on the page (a county's kiosks fit); the CSV file has every row
 FLAGS = {"behind": _l("behind"), "quiet": _l("quiet"), "never_seen": _l("never seen"), "revoked": _l("revoked")}
 OUTCOMES = {"updated": _l("updated"), "unchanged": _l("unchanged"), "failed": _l("failed")}
 KINDS = {"power": _l("Village power"), "notice": _l("Notice"), "catalogue": _l("Disclosure catalogue")}
@@ -262,7 +263,8 @@ def _page(page: str) -> ResponseReturnValue:
     period = _period(published)
     tables = [TABLES[name](published, period) for name in names]
     return render_template("county/dashboard.html", page=page, pages=PAGES, title=title, tables=tables,
-                           period=period if has_period else None, nothing_published=published is None)  # fmt: skip
+                           max_rows=MAX_ROWS, period=period if has_period else None,
+                           nothing_published=published is None)  # fmt: skip
 
 
 @bp.route("/")

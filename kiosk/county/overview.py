@@ -63,13 +63,15 @@ def overdue(kiosk_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = []
     for village, kiosk in newest.items():
         try:
-            late = json.loads(kiosk["overdue"] or "[]")  # plain texts only: store.record_report made sure
+            late = json.loads(kiosk["overdue"] or "[]")
         except ValueError:
             continue
-        found += [{"village": village, "duty": duty["title"] or duty["duty"], "what": duty["what"],
-                   "period": duty.get("period", ""), "due": duty["due"], "kiosk_id": kiosk["id"],
-                   "reported_at": kiosk["received_at"]}
-                  for duty in late]  # fmt: skip
+        # Plain texts since store.record_report checks them; a report from before may hold anything.
+        for duty in late if isinstance(late, list) else []:
+            if isinstance(duty, dict):
+                text = {key: str(duty.get(key) or "") for key in ("duty", "title", "what", "period", "due")}
+                found.append({**text, "village": village, "duty": text["title"] or text["duty"],
+                              "kiosk_id": kiosk["id"], "reported_at": kiosk["received_at"]})  # fmt: skip
     return sorted(found, key=lambda d: (d["village"], d["due"], d["duty"]))
 
 

@@ -16,10 +16,14 @@ ITEM_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # content ids and "local-<hex>"
 RATED_KINDS = ("power", "notice", "catalogue")
 LEVELS = range(1, 6)  # the five 好差评 levels
 MAX_REASONS = 10
-MAX_TEXT = 500  # characters of a title or a reason code
+MAX_TEXT = 500  # characters of a reason code; longer titles are cut to this where they are kept
+MAX_TITLE = 10_000  # characters of a title a display log may carry (the content schema sets no limit)
 MAX_NOTICES = 20_000  # notices in one display log
+MAX_POSTING = 2_000  # notices with a 公示期 in one display log
 MAX_POSTING_DAYS = 365  # the content schema's limit for a 公示期 (min_posting_days)
 YEARS = range(2000, 2101)  # dates outside these are a broken clock or a forgery
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?")
 
 
 def problem(kind: str, payload: dict[str, Any]) -> str | None:
@@ -31,19 +35,19 @@ def problem(kind: str, payload: dict[str, Any]) -> str | None:
 def day(value: Any) -> date | None:
     """Return *value* as a date if it is one written YYYY-MM-DD in a plausible year."""
     try:
-        parsed = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+        parsed = date.fromisoformat(value) if isinstance(value, str) and _DAY.fullmatch(value) else None
     except ValueError:
         return None
     return parsed if parsed is not None and parsed.year in YEARS else None
 
 
 def moment(value: Any) -> datetime | None:
-    """Return *value* as a local time if it is one written YYYY-MM-DD HH:MM[:SS] in a plausible year."""
+    """Return *value* as a local time if it is one written YYYY-MM-DD HH:MM[:SS] (or with a T) in a plausible year."""
     try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) and 16 <= len(value) <= 19 else None
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) and _MOMENT.fullmatch(value) else None
     except ValueError:
         return None
-    return parsed if parsed is not None and parsed.tzinfo is None and parsed.year in YEARS else None
+    return parsed if parsed is not None and parsed.year in YEARS else None
 
 
 def _text(value: Any) -> bool:
@@ -74,8 +78,8 @@ def _display_log(payload: dict[str, Any]) -> str | None:
         or not all(isinstance(n, str) and ITEM_ID.match(n) for n in notices)
     ):
         return f"a display log lists at most {MAX_NOTICES} notice ids"
-    if not isinstance(posting, dict) or len(posting) > MAX_NOTICES:
-        return "a display log's posting facts are an object of notice ids"
+    if not isinstance(posting, dict) or len(posting) > MAX_POSTING:
+        return f"a display log's posting facts are an object of at most {MAX_POSTING} notice ids"
     for notice_id, facts in posting.items():
         if not ITEM_ID.match(notice_id) or not isinstance(facts, dict) or not _posting_facts(facts):
             return f"the posting facts of notice {notice_id[:100]!r} are not title, published_at, days, expires_at"
@@ -85,7 +89,8 @@ def _display_log(payload: dict[str, Any]) -> str | None:
 def _posting_facts(facts: dict[str, Any]) -> bool:
     days, expires = facts.get("days"), facts.get("expires_at")
     return (
-        _text(facts.get("title")) and moment(facts.get("published_at")) is not None
+        isinstance(facts.get("title"), str) and len(facts["title"]) <= MAX_TITLE
+        and moment(facts.get("published_at")) is not None
         and type(days) is int and 1 <= days <= MAX_POSTING_DAYS
         and (expires is None or moment(expires) is not None)
     )  # fmt: skip
@@ -93,8 +98,10 @@ def _posting_facts(facts: dict[str, Any]) -> bool:
 
 def _village_notice(payload: dict[str, Any]) -> str | None:
     notice = payload.get("notice")
-    if payload.get("action") not in ("publish", "update", "withdraw") or not isinstance(payload.get("at"), str):
+    if payload.get("action") not in ("publish", "update", "withdraw") or moment(payload.get("at")) is None:
         return "a notice change has an action (publish, update, withdraw) and its time"
+    if not isinstance(payload.get("reason", ""), str):
+        return "a notice change's reason is text"
     if not isinstance(notice, dict) or not ITEM_ID.match(str(notice.get("id", ""))):
         return "a notice change carries the notice and its id"
     return None

@@ -116,9 +116,37 @@ def m005_takedowns_judged_on_arrival(db: Database) -> None:
     before: tuple[int, dict[str, Any]] | None = None
     for kiosk_id, payload in logs.fetchall():
         log = json.loads(payload)
+        if payloads.problem("display_log", log) is not None:
+            continue
         if before is not None and before[0] == kiosk_id:
             takedowns.record_gone(db.conn, kiosk_id, before[1], log)
         before = (kiosk_id, log)
+
+
+@migrations()
+def m006_keys_per_kiosk_and_latest_notices(db: Database) -> None:
+    # An idempotency key is the kiosk's own: another kiosk sending the same key must not stand in for it.
+    for table in ("uploads", "rejected_uploads"):
+        db.execute(f"update {table} set idempotency_key = kiosk_id || ':' || idempotency_key")  # noqa: S608
+    # Each village notice's latest change, and those that cut a 公示期 short, kept as changes arrive.
+    db.execute(
+        """create table latest_notices (
+          village text not null, notice text not null, at text not null, kiosk_id integer not null,
+          payload text not null, primary key (village, notice))"""
+    )
+    db.execute(
+        """create table notices_gone_early (
+          village text not null, notice text not null, kiosk_id integer not null, title text not null,
+          published_at text not null, days integer not null, ends text not null, missing text not null,
+          reason text not null, primary key (village, notice))"""
+    )
+    db.execute("create index gone_early_by_day on notices_gone_early (missing)")
+    changes = db.execute(
+        "select k.village, u.kiosk_id, u.payload from uploads u join kiosks k on k.id = u.kiosk_id"
+        " where u.kind = 'village_notice' order by u.rowid"
+    )
+    for village, kiosk_id, payload in changes.fetchall():
+        takedowns.note_change(db.conn, village, kiosk_id, json.loads(payload))
 
 
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
@@ -268,11 +296,17 @@ def _refuse_constant(name: str) -> None:
 
 
 def parse_json(body: bytes) -> Any:
-    """Parse what a kiosk sent, strictly: NaN and Infinity are not JSON (SQLite's JSON functions refuse them).
+    """Parse what a kiosk sent, strictly: NaN and Infinity are not JSON (SQLite's JSON functions refuse
+    them), nor is text with a lone surrogate (it cannot be stored as UTF-8), nor nesting past Python's limit.
 
-    :raises ValueError: when *body* is not JSON text.
+    :raises ValueError: when *body* is not such JSON text.
     """
-    return json.loads(body, parse_constant=_refuse_constant)
+    try:
+        value = json.loads(body, parse_constant=_refuse_constant)
+        json.dumps(value, ensure_ascii=False).encode()
+    except (RecursionError, UnicodeError) as error:
+        raise ValueError(f"not JSON the county can keep: {type(error).__name__}") from None
+    return value
 
 
 def store_uploads(
@@ -287,7 +321,7 @@ def store_uploads(
     with transaction(db):
         (village,) = db.execute("select village from kiosks where id = ?", (kiosk_id,)).fetchone()
         for item in items:
-            row = {"idempotency_key": item["key"], "kiosk_id": kiosk_id, "kind": item["kind"],
+            row = {"idempotency_key": f"{kiosk_id}:{item['key']}", "kiosk_id": kiosk_id, "kind": item["kind"],
                    "payload": json.dumps(item["payload"], ensure_ascii=False), "received_at": stamp}  # fmt: skip
             trouble = payloads.problem(item["kind"], item["payload"])
             if trouble is not None:
@@ -302,6 +336,8 @@ def store_uploads(
                 _count_rating(db, village, item["payload"])
             elif cursor.rowcount == 1 and item["kind"] == "display_log":
                 takedowns.judge_display_log(db, kiosk_id, item["payload"])
+            elif cursor.rowcount == 1 and item["kind"] == "village_notice":
+                takedowns.note_change(db, village, kiosk_id, item["payload"])
     return [item["key"] for item in items]
 
 

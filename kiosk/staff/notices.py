@@ -121,9 +121,14 @@ def _public(notice: dict[str, Any]) -> dict[str, Any]:
     return {key: notice.get(key) for key in keys}
 
 
-def _to_outbox(db: sqlite3.Connection, action: str, notice: dict[str, Any], now: datetime) -> None:
-    """Queue the change for the county; the key makes a repeated upload harmless (issue 6 consumes it)."""
+def _to_outbox(db: sqlite3.Connection, action: str, notice: dict[str, Any], now: datetime, reason: str = "") -> None:
+    """Queue the change for the county, with the reason staff gave for cutting a 公示期 short, if any.
+
+    The key makes a repeated upload harmless; the county lists early takedowns with the reason.
+    """
     payload = {"action": action, "notice": _public(notice), "at": now.isoformat(timespec="seconds")}
+    if reason.strip():
+        payload["reason"] = reason.strip()
     db.execute(
         "insert into outbox (idempotency_key, kind, payload, created_at) values (?, 'village_notice', ?, ?)",
         (str(uuid.uuid4()), json.dumps(payload, ensure_ascii=False), now.isoformat(timespec="seconds")),
@@ -178,7 +183,7 @@ def update(
         audit.record(db, actor, "notice.shorten" if shortened else "notice.update", "notice", notice_id,
                      before=_public(before), after=_public(after), reason=reason.strip() or None)  # fmt: skip
         if state == "published":
-            _to_outbox(db, "publish" if before["state"] == "draft" else "update", after, now)
+            _to_outbox(db, "publish" if before["state"] == "draft" else "update", after, now, reason)
 
 
 def withdraw(db: sqlite3.Connection, actor: str, notice_id: str, now: datetime, reason: str = "") -> None:
@@ -199,4 +204,4 @@ def withdraw(db: sqlite3.Connection, actor: str, notice_id: str, now: datetime, 
         audit.record(db, actor, "notice.withdraw", "notice", notice_id, before=_public(before),
                      after=_public(after), reason=reason.strip() or None)  # fmt: skip
         if before["state"] == "published":
-            _to_outbox(db, "withdraw", after, now)
+            _to_outbox(db, "withdraw", after, now, reason)
