@@ -78,7 +78,8 @@ class Uplink:
                 last = f"{url} answered {response.status}"
             if attempt + 1 < self.attempts:
                 self.sleep(random.uniform(0, self.backoff * 2**attempt))  # noqa: S311 - jitter, not secrecy
-        raise UplinkError(tr("the county server could not be reached: {error}", error=last))
+        raise UplinkError(tr("the county server did not take the request after {attempts} tries: {error}",
+                             attempts=self.attempts, error=last))  # fmt: skip
 
     def enrol(self, county_url: str, code: str) -> int:
         """Exchange a one-time code for this kiosk's own credential; return its kiosk id."""

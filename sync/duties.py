@@ -104,16 +104,17 @@ def _first_of_month(year: int, month: int) -> date:
     return date(year + years, month_index + 1, 1)
 
 
-def _label(every: str, year: int, number: int, translate: Callable[..., str] = tr) -> str:
+def _label(every: str, year: int, number: int, tr: Callable[..., str] = tr) -> str:
+    # The parameter is named tr so that the catalogue's extraction (pybabel -k tr) finds these messages.
     if every == "month":
-        return translate("{month_name} {year}", month_name=_MONTH_NAMES[number - 1], month=number, year=year)
+        return tr("{month_name} {year}", month_name=_MONTH_NAMES[number - 1], month=number, year=year)
     if every == "quarter":
-        return translate("Q{quarter} {year}", quarter=number, year=year)
+        return tr("Q{quarter} {year}", quarter=number, year=year)
     if every == "half-year":
         if number == 1:
-            return translate("first half of {year}", year=year)
-        return translate("second half of {year}", year=year)
-    return translate("the year {year}", year=year)
+            return tr("first half of {year}", year=year)
+        return tr("second half of {year}", year=year)
+    return tr("the year {year}", year=year)
 
 
 _KEY = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4])|-H([12]))?$")

@@ -56,7 +56,8 @@ def _text(value: Any) -> bool:
 
 def _feedback(payload: dict[str, Any]) -> str | None:
     reasons = payload.get("reasons") or []
-    if payload.get("kind") not in RATED_KINDS or not ITEM_ID.match(str(payload.get("item_id", ""))):
+    item_id = payload.get("item_id")
+    if payload.get("kind") not in RATED_KINDS or not (isinstance(item_id, str) and ITEM_ID.match(item_id)):
         return "a rating names a kind (power, notice, catalogue) and an item id"
     level = payload.get("level")
     if type(level) is not int or level not in LEVELS:
@@ -102,6 +103,6 @@ def _village_notice(payload: dict[str, Any]) -> str | None:
         return "a notice change has an action (publish, update, withdraw) and its time"
     if not isinstance(payload.get("reason", ""), str):
         return "a notice change's reason is text"
-    if not isinstance(notice, dict) or not ITEM_ID.match(str(notice.get("id", ""))):
+    if not isinstance(notice, dict) or not (isinstance(notice.get("id"), str) and ITEM_ID.match(notice["id"])):
         return "a notice change carries the notice and its id"
     return None
