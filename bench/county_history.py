@@ -2,7 +2,7 @@
 
 What DAYS of hourly kiosk reports leave behind (at most store.KEEP_REPORTS per kiosk), one display log
 per kiosk and day (NOTICES_ON_SHOW notices, a new set of POSTED notices with a 7-working-day 公示期 every
-10 days, and on every 20th kiosk one of them gone on the cycle's fourth day), and RATINGS_PER_DAY
+CYCLE_DAYS days, and on every 20th kiosk one of them gone on the cycle's fourth day), and RATINGS_PER_DAY
 ratings per kiosk and day, counted as store.store_uploads counts them.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 NOTICES_ON_SHOW = 40
 POSTED = 5
-CYCLE_DAYS = 10
+CYCLE_DAYS = 14  # longer than any 7 working days, so only the notices taken down on purpose count
 RATINGS_PER_DAY = 3
 
 
