@@ -375,3 +375,16 @@ def test_a_failed_periodic_report_is_logged_as_a_warning(
     for ok in (True, False):
         PeriodicReport(kiosk_data, interval_s=3600, report=lambda _data, ok=ok: (ok, "what happened")).run_once()
     assert [record.levelname for record in caplog.records if record.name == "kiosk.nightly"] == ["INFO", "WARNING"]
+
+
+def test_a_kiosk_the_county_does_not_know_is_refused(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
+    url, county_data, _flaky = county
+    uplink = enrolled(kiosk_data, url, county_data, attempts=1)
+    db = county_store.open_store(county_data)
+    registered_only, _code = county_store.add_kiosk(db, VILLAGE)  # has a code, never enrolled: no key
+    db.close()
+    for kiosk_id in (999, registered_only):
+        uplink.config["kiosk_id"] = kiosk_id  # the kiosk's own key, another (or no) kiosk's id
+        with pytest.raises(UplinkError, match="refused the report"):
+            uplink.report({"content_version": 1})
+    assert county_rows(county_data, "select count(*) from reports")[0][0] == 0
