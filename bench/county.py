@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.county_history import prefill
+from bench.county_officer import DASHBOARD_REPEATS, DASHBOARD_TARGET_S, add_officer, dashboard_pages, dashboard_times
 from bench.wire import stop_process, verdict
 
 RATE_TARGET = 300.0  # reports per second, sustained
@@ -49,8 +50,6 @@ BURST_TARGET_S = 60.0
 FEEDBACK_PER_KIOSK = 10
 NOTICES_ON_SHOW = 40  # in each kiosk's display log, five of them with a 公示期
 UPLOADS_PER_KIOSK = FEEDBACK_PER_KIOSK + 1  # and the display log
-DASHBOARD_TARGET_S = 2.0  # the slowest dashboard page an officer should wait for (our own target)
-DASHBOARD_REPEATS = 5
 SERVER_THREADS = 8
 MAX_SECONDS = 600.0
 MAX_REQUESTS_PER_CLIENT = 200_000  # a bound on the sustained loop besides its duration
@@ -349,57 +348,6 @@ def held_so_far(data_dir: Path) -> tuple[int, int]:
         return last, int(db.execute("select count(*) from uploads").fetchone()[0])
     finally:
         db.close()
-
-
-# --- the county officer's side ---------------------------------------------------------------------------
-def dashboard_pages(history_days: int) -> list[str]:
-    """The dashboard's pages as an officer opens them: the last 30 days, and the whole history on two."""
-    pages = ["/dashboard/", "/dashboard/villages", "/dashboard/feedback", "/dashboard/feedback-items.csv"]
-    if history_days > 30:
-        today = datetime.now(UTC).date()
-        span = f"from={today - timedelta(days=history_days)}&to={today}"
-        pages += [f"/dashboard/villages?{span}", f"/dashboard/feedback?{span}"]
-    return pages
-
-
-OFFICER, OFFICER_PASSWORD = "bench", "a bench password of some length"
-
-
-def add_officer(data_dir: Path) -> None:
-    from kiosk.local_db import open_local
-    from kiosk.staff import accounts
-
-    db = open_local(data_dir)
-    try:
-        accounts.add(db, OFFICER, "admin", OFFICER_PASSWORD, actor="bench")
-    finally:
-        db.close()
-
-
-def dashboard_times(port: int, pages: list[str]) -> dict[str, tuple[float, int]]:
-    """Sign in, then load each dashboard page DASHBOARD_REPEATS times; return its slowest seconds and its size."""
-    import http.cookiejar
-    import re
-    import urllib.parse
-    import urllib.request
-
-    base = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    form = opener.open(f"{base}/sign-in", timeout=HTTP_TIMEOUT_S).read().decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
-    assert token, "the sign-in form has its CSRF token"
-    data = urllib.parse.urlencode({"name": OFFICER, "password": OFFICER_PASSWORD, "csrf_token": token.group(1)})
-    signed_in = opener.open(f"{base}/sign-in", data=data.encode(), timeout=HTTP_TIMEOUT_S)
-    assert signed_in.url.endswith("/dashboard/"), f"sign-in failed: {signed_in.url}"
-    times = {}
-    for page in pages:
-        slowest, size = 0.0, 0
-        for _repeat in range(DASHBOARD_REPEATS):
-            started = time.perf_counter()
-            size = len(opener.open(base + page, timeout=HTTP_TIMEOUT_S).read())
-            slowest = max(slowest, time.perf_counter() - started)
-        times[page] = (slowest, size)
-    return times
 
 
 # --- the report -------------------------------------------------------------------------------------
