@@ -30,7 +30,7 @@ from ..screens import switch_language
 from ..staff.admin import csv_download
 from ..staff.auth import login_required
 from . import overview, payloads, takedowns
-from .content import NothingPublished, Published, PublishedCounty, latest_notice_changes
+from .content import NothingPublished, Published, PublishedCounty
 from .store import open_store
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -222,7 +222,13 @@ def feedback_villages_table(published: Published | None, period: Period) -> Tabl
 def feedback_items_table(published: Published | None, period: Period) -> Table:
     items, _villages = _ratings(period)
     titles = published.titles if published else {}
-    own = {key: change["notice"].get("title") for key, change in latest_notice_changes(dashboard_db()).items()}
+    # The village's own notices are named by their latest change; read only when a rated one needs it.
+    own: dict[tuple[str, str], str] = {}
+    if any(row["kind"] == "notice" and ("notice", row["item"]) not in titles for row in items):
+        named = dashboard_db().execute(
+            "select village, notice, json_extract(payload, '$.notice.title') from latest_notices"
+        )
+        own = {(village, notice): title for village, notice, title in named if isinstance(title, str)}
     rows = []
     for row in items:
         title = titles.get((row["kind"], row["item"]))
