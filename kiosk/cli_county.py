@@ -66,6 +66,11 @@ def villages(folder: str) -> None:
 
 _REPO = click.option("--repo", required=True, type=click.Path(file_okay=False), help="Repository folder.")
 _KEYS = click.option("--keys", required=True, type=click.Path(file_okay=False), help="Folder of the online keys.")
+_ACCEPT_CLOCK = click.option(
+    "--accept-clock", is_flag=True,
+    help="Sign even though this server's clock is before the last signature or over a month past it "
+    "(only once you have checked the clock is right).",
+)  # fmt: skip
 
 
 _COUNTY_DATA = click.option(
@@ -119,11 +124,12 @@ def init_repository(
 @click.argument("content_dir", type=click.Path(exists=True, file_okay=False))
 @_REPO
 @_KEYS
-def publish(content_dir: str, repo: str, keys: str) -> None:
+@_ACCEPT_CLOCK
+def publish(content_dir: str, repo: str, keys: str, accept_clock: bool) -> None:
     """Validate content and publish what changed, signed."""
     loaded: County = _load(content_dir)
     try:
-        result = Repository(Path(repo), Path(keys)).publish(loaded)
+        result = Repository(Path(repo), Path(keys)).publish(loaded, accept_clock=accept_clock)
     except (RepositoryError, SigningKeyError) as error:
         _fail(error)
     click.echo(describe(result))
@@ -132,11 +138,12 @@ def publish(content_dir: str, repo: str, keys: str) -> None:
 @county.command()
 @_REPO
 @_KEYS
-def refresh(repo: str, keys: str) -> None:
+@_ACCEPT_CLOCK
+def refresh(repo: str, keys: str, accept_clock: bool) -> None:
     """Re-sign the timestamp (run nightly) and renew roles close to expiry."""
     repository = Repository(Path(repo), Path(keys))
     try:
-        renewed = repository.refresh()
+        renewed = repository.refresh(accept_clock=accept_clock)
         root_expires = repository.root().signed.expires
     except (RepositoryError, SigningKeyError) as error:
         _fail(error)
@@ -157,10 +164,11 @@ def refresh(repo: str, keys: str) -> None:
               help="Folder holding the current root keys (from offline storage).")  # fmt: skip
 @click.option("--replace", multiple=True, type=click.Choice(ROLES),
               help="Also replace this role's keys (repeat for several); old keys move to retired-v<N>/.")  # fmt: skip
-def rotate(repo: str, keys: str, root_keys: str, replace: tuple[str, ...]) -> None:
+@_ACCEPT_CLOCK
+def rotate(repo: str, keys: str, root_keys: str, replace: tuple[str, ...], accept_clock: bool) -> None:
     """Sign a new root version with a fresh expiry, replacing keys if asked."""
     try:
-        done = rotate_keys(Repository(Path(repo), Path(keys)), Path(root_keys), replace)
+        done = rotate_keys(Repository(Path(repo), Path(keys)), Path(root_keys), replace, accept_clock=accept_clock)
     except (RepositoryError, SigningKeyError, FileExistsError) as error:
         _fail(error)
     click.echo(tr("Root version {version} signed; it expires on {date}. Kiosks take it on their next sync.",
@@ -176,12 +184,13 @@ def rotate(repo: str, keys: str, root_keys: str, replace: tuple[str, ...]) -> No
 @_REPO
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write (a USB stick).")
 @click.option("--keys", type=click.Path(file_okay=False), help="Online keys: re-sign the timestamp first.")
-def export_usb(repo: str, out: str, keys: str | None) -> None:
+@_ACCEPT_CLOCK
+def export_usb(repo: str, out: str, keys: str | None, accept_clock: bool) -> None:
     """Write a folder a kiosk can sync from with no network."""
     repository = Repository(Path(repo), Path(keys) if keys else None)
     try:
         if keys:
-            repository.refresh()
+            repository.refresh(accept_clock=accept_clock)
         count = repository.export(Path(out))
     except (RepositoryError, SigningKeyError) as error:
         _fail(error)

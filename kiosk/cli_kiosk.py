@@ -14,8 +14,9 @@ import click
 from sync.database import database_version, installed_meta
 from sync.i18n import tr
 from sync.install import current_database
-from sync.updater import SyncError, init_kiosk, read_config, read_status, sync_kiosk
+from sync.updater import SyncError, init_kiosk, read_config, read_status, reset_time_floor, sync_kiosk
 
+from .clock import clock_warning
 from .settings import fetcher_options, load_settings
 from .uplink import UplinkError, outbox_depth
 
@@ -137,6 +138,9 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
         "last_error": status.get("last_error"),
         "last_success": status.get("last_success"),
         "next_sync": status.get("next_sync"),
+        "time_floor": status.get("time_floor"),
+        "county_clock_ahead": status.get("county_clock_ahead"),
+        "clock_warning": clock_warning(status),
         "outbox_depth": outbox_depth(data_dir) if data_dir.exists() else 0,
         "disk_free_bytes": shutil.disk_usage(data_dir if data_dir.exists() else Path.cwd()).free,
     }
@@ -162,6 +166,7 @@ def status(as_json: bool, data: str | None) -> None:
         "last_error": tr("last error"),
         "last_success": tr("last success"),
         "next_sync": tr("next scheduled sync"),
+        "time_floor": tr("newest county signing time verified (the clock's floor)"),
         "outbox_depth": tr("waiting to be sent to the county"),
         "disk_free_bytes": tr("disk free"),
     }
@@ -173,10 +178,40 @@ def status(as_json: bool, data: str | None) -> None:
         if key == "disk_free_bytes":
             value = f"{value / 2**30:.1f} GB"
         click.echo(f"{label}: {value if value is not None else '-'}")
+    if warning := report["clock_warning"]:
+        click.secho(clock_sentence(warning), fg="red")
+
+
+def clock_sentence(warning: dict[str, str]) -> str:
+    """Say in a sentence what `clock.clock_warning` found."""
+    if warning["problem"] == "behind":
+        return tr("WARNING: this kiosk's clock ({clock}) is behind the county's newest signature ({signed}); "
+                  "the screens use the latter. Set the clock right.", **warning)  # fmt: skip
+    if warning["problem"] == "ahead":
+        return tr("WARNING: this kiosk's clock ({clock}) is {days} days ahead of the county's newest signature "
+                  "it has verified ({signed}): either the clock is ahead (set it right) or the kiosk has not "
+                  "synced for that long (check its network).", **warning)  # fmt: skip
+    return tr("WARNING: the county signed at {signed}, ahead of this kiosk's clock ({clock}); the kiosk did not "
+              "take that time. If the county's clock was wrong, nothing needs doing; if this kiosk's clock is "
+              "behind, set it right.", **warning)  # fmt: skip
+
+
+@click.command("reset-time-floor")
+@_DATA
+def reset_floor(data: str | None) -> None:
+    """Lower the clock's floor to before its last rise (when a wrong county clock raised it)."""
+    try:
+        old, new = reset_time_floor(_data_dir(data))
+    except SyncError as error:
+        raise click.ClickException(str(error)) from None
+    minute = "%Y-%m-%d %H:%M UTC"
+    click.echo(tr("Time floor lowered from {old} to {new}; the next sync judges expiry by this kiosk's clock "
+                  "and the county's signatures again.", old=f"{old:{minute}}" if old else "-",
+                  new=f"{new:{minute}}" if new else tr("none")))  # fmt: skip
 
 
 def add_kiosk_commands(group: click.Group) -> None:
     from .cli_uplink import enrol, report
 
-    for command in (init, sync, status, enrol, report):
+    for command in (init, sync, status, reset_floor, enrol, report):
         group.add_command(command)

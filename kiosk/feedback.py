@@ -32,9 +32,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from sync.dates import DEFAULT_TIMEZONE, local_now
-
 from . import queries
+from .clock import screen_now
 from .content_db import get_db, one_or_404
 from .local_db import open_local, transaction
 from .tokens import form_token, require_form_token
@@ -181,7 +180,7 @@ def _posted_reasons(level: int) -> list[str]:
 def _rating_day(kind: str, item_id: str) -> str:
     """Return the county-local day, or answer 404 for a page the kiosk would not show."""
     db = get_db()
-    now = local_now(queries.meta(db).get("timezone", DEFAULT_TIMEZONE))
+    now = screen_now()
     find = {"power": queries.power, "notice": queries.notice, "catalogue": queries.catalogue_item}[kind]
     item = one_or_404(find(db, item_id))
     if kind == "notice" and item["published_at"] > now.strftime("%Y-%m-%d %H:%M:%S"):

@@ -20,12 +20,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from sync.dates import DEFAULT_TIMEZONE, local_now
 from sync.install import media_dir
 from sync.media import media_type
 from sync.search import MAX_QUERY, is_initials
 
 from . import queries
+from .clock import screen_now
 from .content_db import NoContent, get_db, one_or_404
 from .flowchart import layout
 from .local_db import local_media_dir
@@ -40,9 +40,8 @@ _BLOB = re.compile(r"^[0-9a-f]{64}\.(jpg|jpeg|png|webp)$")
 
 
 def _now() -> str:
-    """Return the county's local time now, in the form content dates are stored."""
-    timezone = queries.meta(get_db()).get("timezone", DEFAULT_TIMEZONE)
-    return local_now(timezone).strftime("%Y-%m-%d %H:%M:%S")
+    """Return the county's local time now (never before the time floor), as content dates are stored."""
+    return screen_now().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _page_number() -> int:

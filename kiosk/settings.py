@@ -56,6 +56,12 @@ SETTINGS = [
     Setting("SYNC_CONNECT_TIMEOUT", 10, "Seconds to wait for the county server to accept a connection."),
     Setting("SYNC_READ_TIMEOUT", 30, "Seconds to wait for the next bytes of a download."),
     Setting(
+        "SYNC_DEADLINE",
+        1800,
+        "Seconds a whole sync may take before it stops (what arrived is resumed next "
+        "time), so a server that sends a byte now and then cannot hold it; 0: no deadline.",
+    ),
+    Setting(
         "REPORT_MINUTES",
         60,
         "Minutes between kiosk serve's reports to the county server while enrolled (give or take a little,"
@@ -94,6 +100,7 @@ def fetcher_options(settings: dict[str, Any]) -> dict[str, Any]:
         "attempts": settings["SYNC_ATTEMPTS"],
         "connect_timeout": settings["SYNC_CONNECT_TIMEOUT"],
         "read_timeout": settings["SYNC_READ_TIMEOUT"],
+        "deadline": settings["SYNC_DEADLINE"] or None,
     }
 
 

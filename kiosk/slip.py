@@ -24,9 +24,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
-from sync.dates import DEFAULT_TIMEZONE, local_now
-
 from . import queries
+from .clock import screen_now
 from .content_db import get_db, one_or_404
 from .filters import day
 from .qr import mobile_url
@@ -321,7 +320,7 @@ def slip_for(kind: str, item_id: str) -> Slip:
     """Return the slip of a detail page, or answer 404 as the page itself would."""
     db = get_db()
     info = queries.meta(db)
-    now = local_now(info.get("timezone", DEFAULT_TIMEZONE))
+    now = screen_now()
     find = {"power": queries.power, "notice": queries.notice, "catalogue": queries.catalogue_item}[kind]
     item = dict(one_or_404(find(db, item_id)))
     if kind == "notice" and item["published_at"] > now.strftime("%Y-%m-%d %H:%M:%S"):

@@ -26,10 +26,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from sync.dates import DEFAULT_TIMEZONE, local_now
 from sync.pinyin import tone_syllables
 
 from . import queries
+from .clock import screen_now
 from .content_db import get_db, one_or_404
 
 VOICE = "cmn-latn-pinyin"
@@ -99,8 +99,7 @@ def power_text(db: sqlite3.Connection, item_id: str) -> str:
 def notice_text(db: sqlite3.Connection, item_id: str) -> str:
     item = one_or_404(queries.notice(db, item_id))
     # As on the page (screens.notice_detail): nobody may hear a notice before its publication time.
-    timezone = queries.meta(db).get("timezone", DEFAULT_TIMEZONE)
-    if item["published_at"] > local_now(timezone).strftime("%Y-%m-%d %H:%M:%S"):
+    if item["published_at"] > screen_now().strftime("%Y-%m-%d %H:%M:%S"):
         abort(404)
     until = _spoken_day(item["expires"]) or _("no end date")
     heading = [item["title"], _fact(_("Published"), _spoken_day(item["published"])), _fact(_("Posted until"), until)]

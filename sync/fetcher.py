@@ -5,6 +5,8 @@
   A server that ignores Range answers 200: the bytes already held are skipped in the stream.
 - Connect and read timeouts; connection errors, 500/502/503/504 and 429 are retried a bounded
   number of times with exponential backoff and full jitter; 429's Retry-After is honoured.
+- One deadline for the whole sync: a server that drips a byte every few seconds (never tripping
+  the read timeout) cannot hold a sync for ever; what arrived is kept and resumed next time.
 - ``file://`` URLs read a local folder (a USB stick) through the same verification path.
 ngclient checks every length and hash; this class only moves bytes (and counts them).
 """
@@ -29,6 +31,10 @@ CHUNK = 64 * 1024
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
+class DeadlinePassed(exceptions.DownloadError):
+    """The sync ran past its overall deadline; what arrived is kept for the next sync."""
+
+
 class ResumableFetcher(FetcherInterface):
     """A FetcherInterface with resume, retries and byte counting."""
 
@@ -42,16 +48,21 @@ class ResumableFetcher(FetcherInterface):
         attempts: int = 6,
         backoff: float = 1.0,
         max_wait: float = 120.0,
+        deadline: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_bytes: Callable[[int], None] | None = None,
     ) -> None:
+        """:param deadline: seconds from now after which every download stops (None: no deadline)."""
         self.partial_dir = Path(partial_dir)
+        self.seconds = deadline
+        self.deadline = time.monotonic() + deadline if deadline else None
         self.resumable_prefix = resumable_prefix
         self.attempts, self.backoff, self.max_wait = attempts, backoff, max_wait
         self.sleep = sleep
         self.on_bytes = on_bytes
         self.bytes_received = 0
         self.files_received = 0
+        self.last_url: str | None = None  # what a refusal is about, for the sentence staff read
         self._pool = urllib3.PoolManager(
             retries=False, timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         )
@@ -73,10 +84,21 @@ class ResumableFetcher(FetcherInterface):
         delay = _retry_after_seconds(retry_after)
         if delay is None:
             delay = random.uniform(0, self.backoff * 2**attempt)  # noqa: S311 - jitter, not secrecy
+        if self.deadline is not None:
+            delay = min(delay, max(0.0, self.deadline - time.monotonic()))
         self.sleep(min(delay, self.max_wait))
+        self._check_deadline()
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DeadlinePassed(
+                f"the sync ran past its deadline of {self.seconds:g} seconds (KIOSK_SYNC_DEADLINE); "
+                "what arrived is kept and the download resumes at the next sync"
+            )
 
     # --- fetching --------------------------------------------------------------------------------
     def _fetch(self, url: str) -> Iterator[bytes]:
+        self.last_url = url
         if url.startswith("file://"):
             return self._read_local(url)
         return self._download(url, resumable=url.startswith(self.resumable_prefix))
@@ -107,6 +129,7 @@ class ResumableFetcher(FetcherInterface):
         given = partial.stat().st_size if partial is not None and partial.exists() else 0
         last_error: Exception | None = None
         for attempt in range(self.attempts):
+            self._check_deadline()
             headers = {"Range": f"bytes={given}-"} if given else {}
             try:
                 response = self._pool.request("GET", url, headers=headers, preload_content=False, redirect=False)
@@ -160,6 +183,7 @@ class ResumableFetcher(FetcherInterface):
         """
         with open(partial, "ab") if partial is not None else contextlib.nullcontext() as held:
             while chunk := response.read1(CHUNK, decode_content=False):
+                self._check_deadline()
                 self._count(len(chunk))
                 if skip:
                     dropped = min(skip, len(chunk))

@@ -49,10 +49,17 @@ RENEW_WITHIN = timedelta(days=14)  # refresh re-signs online roles this close to
 MAX_EXPIRY_DAYS = 3650
 SETTINGS = "repository.json"  # the county's choices for this repository (not signed; kiosks never read it)
 SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
+# A county clock this far past the last signing is taken for a wrong clock unless the officer says it
+# is right: one signature from a clock a year ahead would otherwise stop every kiosk (issue 11).
+MAX_CLOCK_LEAP = timedelta(days=31)
 
 
 class RepositoryError(Exception):
     """The repository or its keys are not usable as asked."""
+
+
+class ClockRefused(RepositoryError):
+    """The county's clock is before its last signature, or implausibly far past it: nothing was signed."""
 
 
 def _now() -> datetime:
@@ -137,8 +144,11 @@ class Repository:
             raise RepositoryError(tr("the {role} key is needed: give --keys", role=role))
         return keyfiles.load(keyfiles.online_key_path(self.keys, role))
 
-    def write_metadata(self, metadata: Metadata[Any], name: str, signers: list[CryptoSigner]) -> None:
-        """Sign *metadata* with *signers* and write it as metadata/*name*, atomically."""
+    def write_metadata(self, metadata: Metadata[Any], name: str, signers: list[CryptoSigner]) -> MetaFile:
+        """Sign *metadata* with *signers* and write it as metadata/*name*, atomically.
+
+        :returns: its version, length and hash, as the role above it records them.
+        """
         metadata.signatures.clear()
         for signer in signers:
             metadata.sign(signer, append=True)
@@ -147,6 +157,43 @@ class Repository:
         temporary = target.with_name(f".{target.name}.tmp")
         temporary.write_bytes(data)
         temporary.replace(target)
+        return _meta_file(metadata.signed.version, data)
+
+    def meta_file(self, role: str, version: int) -> MetaFile:
+        """Return the version, length and hash of the written metadata *role* at *version*."""
+        return _meta_file(version, (self.metadata / f"{version}.{role}.json").read_bytes())
+
+    def last_signed(self) -> datetime | None:
+        """Return when the repository last signed its timestamp, or None for one never signed."""
+        if not self.exists():
+            return None
+        signed_at = self.timestamp().signed.unrecognized_fields.get(SIGNED_AT)
+        return datetime.fromisoformat(signed_at.replace("Z", "+00:00")) if signed_at else None
+
+    def check_clock(self, now: datetime) -> None:
+        """Refuse to sign at *now* when it is before the last signature or implausibly far past it.
+
+        Kiosks keep the newest signing time they have seen as a floor for their own clocks, so one
+        signature from a wrong county clock would judge everything later as expired (issue 11).
+        :raises ClockRefused: saying both times and what to do.
+        """
+        last = self.last_signed()
+        if last is None:
+            return
+        if now < last:
+            raise ClockRefused(
+                tr("this server's clock ({now}) is earlier than the repository's last signature ({last}): "
+                   "nothing was signed. Set the clock right; if the last signature was made by a clock that "
+                   "was ahead, and the clock now is right, run the command again with --accept-clock",
+                   now=_minute(now), last=_minute(last))
+            )  # fmt: skip
+        if now - last > MAX_CLOCK_LEAP:
+            raise ClockRefused(
+                tr("this server's clock ({now}) is {days} days past the repository's last signature ({last}): "
+                   "nothing was signed, since a clock that is ahead would stop every kiosk. If the clock is "
+                   "right (the repository was not signed for that long), run the command again with "
+                   "--accept-clock", now=_minute(now), days=(now - last).days, last=_minute(last))
+            )  # fmt: skip
 
     def _write_target(self, path: str, data: bytes) -> TargetFile:
         info = TargetFile.from_data(path, data, ["sha256"])
@@ -162,17 +209,17 @@ class Repository:
         """Sign *snapshot* (as a new version) and a timestamp naming it; return the snapshot version."""
         snapshot.signed.version += bump
         snapshot.signed.expires = self.expires("snapshot", now)
-        self.write_metadata(snapshot, f"{snapshot.signed.version}.snapshot.json", [self.signer("snapshot")])
-        self._sign_timestamp(snapshot.signed.version, now)
+        written = self.write_metadata(snapshot, f"{snapshot.signed.version}.snapshot.json", [self.signer("snapshot")])
+        self._sign_timestamp(written, now)
         return snapshot.signed.version
 
-    def _sign_timestamp(self, snapshot_version: int, now: datetime) -> None:
+    def _sign_timestamp(self, snapshot_meta: MetaFile, now: datetime) -> None:
         previous = self.timestamp().signed.version if self.exists() else 0
         timestamp = Metadata(
             Timestamp(
                 version=previous + 1,
                 expires=self.expires("timestamp", now),
-                snapshot_meta=MetaFile(version=snapshot_version),
+                snapshot_meta=snapshot_meta,
                 unrecognized_fields={SIGNED_AT: now.isoformat().replace("+00:00", "Z")},
             )
         )
@@ -216,20 +263,25 @@ class Repository:
         self.write_metadata(Metadata(root), "1.root.json", root_signers)
         targets = Targets(expires=self.expires("targets", now))
         targets.delegations = Delegations(keys={}, roles={})
-        self.write_metadata(Metadata(targets), "1.targets.json", [self.signer("targets")])
-        snapshot = Metadata(Snapshot(version=1, meta={"targets.json": MetaFile(version=1)}))
+        top = self.write_metadata(Metadata(targets), "1.targets.json", [self.signer("targets")])
+        snapshot = Metadata(Snapshot(version=1, meta={"targets.json": top}))
         self.sign_snapshot_and_timestamp(snapshot, now, bump=False)
         return self.metadata / "1.root.json"
 
-    def publish(self, county: County, now: datetime | None = None) -> PublishResult:
-        """Publish *county*'s content; unchanged scopes keep their version, no change publishes nothing."""
+    def publish(self, county: County, now: datetime | None = None, accept_clock: bool = False) -> PublishResult:
+        """Publish *county*'s content; unchanged scopes keep their version, no change publishes nothing.
+
+        :param accept_clock: sign even if the clock looks wrong (see `check_clock`).
+        """
         now = now or _now()
+        if not accept_clock:
+            self.check_clock(now)
         snapshot = self.snapshot()
         bundles = build_bundles(county)
         paths = {role_of(scope): [f"{scope}/*"] for scope in bundles}
         paths |= {media_role_of(scope): [f"{scope}/media/*"] for scope, bundle in bundles.items() if bundle.photos}
         result = PublishResult(None)
-        signed: dict[str, int] = {}  # role -> its new version
+        signed: dict[str, MetaFile] = {}  # role -> its new version, length and hash
         for scope, bundle in sorted(bundles.items()):
             change = ScopeChange(scope)
             scope_signed = self._publish_scope(bundle, snapshot, change, now)
@@ -250,10 +302,11 @@ class Repository:
             if not role.startswith(MEDIA_PREFIX):
                 result.changes.append(ScopeChange(role.replace("-", "/", 1), removed=len(_item_digests(self, old))))
             signed |= self._sign_role(role, old, {}, now)
-        if not signed:
+        bound = self._bind_roles(snapshot)
+        if not signed and not bound:
             return result
-        for role, version in signed.items():
-            snapshot.signed.meta[f"{role}.json"] = MetaFile(version=version)
+        for role, meta in signed.items():
+            snapshot.signed.meta[f"{role}.json"] = meta
         if self.delegated_paths(snapshot) != paths:
             # Only a new, moved or removed scope changes the top-level role; kiosks then fetch it again.
             self.delegate(paths, snapshot, now)
@@ -263,8 +316,21 @@ class Repository:
     def _old_role(self, role: str, snapshot: Metadata[Snapshot]) -> Metadata[Targets] | None:
         return self.role(role, snapshot) if f"{role}.json" in snapshot.signed.meta else None
 
+    def _bind_roles(self, snapshot: Metadata[Snapshot]) -> bool:
+        """Record the length and hash of every role that *snapshot* names by version only.
+
+        Every scope role is signed by the same targets key, so a version alone would let a mirror
+        serve one village's role as another's (issue 11); with the hash, only the right file verifies.
+        Repositories published before this carry versions only: they are bound at their next signing.
+        :returns: whether anything was added (the snapshot must then be signed again).
+        """
+        unbound = [name for name, meta in snapshot.signed.meta.items() if not meta.hashes]
+        for name in unbound:
+            snapshot.signed.meta[name] = self.meta_file(name.removesuffix(".json"), snapshot.signed.meta[name].version)
+        return bool(unbound)
+
     def _sign_role(self, name: str, old: Metadata[Targets] | None, targets: dict[str, TargetFile],
-                   now: datetime) -> dict[str, int]:  # fmt: skip
+                   now: datetime) -> dict[str, MetaFile]:  # fmt: skip
         role = Metadata(
             Targets(
                 version=(old.signed.version if old else 0) + 1,
@@ -272,12 +338,11 @@ class Repository:
                 targets=targets,
             )
         )
-        self.write_metadata(role, f"{role.signed.version}.{name}.json", [self.signer("targets")])
-        return {name: role.signed.version}
+        return {name: self.write_metadata(role, f"{role.signed.version}.{name}.json", [self.signer("targets")])}
 
     def _publish_scope(
         self, bundle: ScopeBundle, snapshot: Metadata[Snapshot], change: ScopeChange, now: datetime
-    ) -> dict[str, int]:
+    ) -> dict[str, MetaFile]:
         """Write a scope's shards and its role if any item in it changed; count what changed."""
         name = role_of(bundle.scope)
         old = self._old_role(name, snapshot)
@@ -299,7 +364,7 @@ class Repository:
 
     def _publish_photos(
         self, bundle: ScopeBundle, snapshot: Metadata[Snapshot], change: ScopeChange, now: datetime
-    ) -> dict[str, int]:
+    ) -> dict[str, MetaFile]:
         """Write a scope's photos and their role if any photo changed (a role of their own: see bundle.py)."""
         name = media_role_of(bundle.scope)
         old = self._old_role(name, snapshot)
@@ -323,8 +388,8 @@ class Repository:
             change(metadata.signed)
         metadata.signed.version += 1
         metadata.signed.expires = self.expires("targets", now)
-        self.write_metadata(metadata, f"{metadata.signed.version}.{role}.json", [self.signer("targets")])
-        snapshot.signed.meta[f"{role}.json"] = MetaFile(version=metadata.signed.version)
+        name = f"{metadata.signed.version}.{role}.json"
+        snapshot.signed.meta[f"{role}.json"] = self.write_metadata(metadata, name, [self.signer("targets")])
 
     def delegated_paths(self, snapshot: Metadata[Snapshot]) -> dict[str, list[str]]:
         """Return each delegated role and the target paths it is trusted for."""
@@ -342,9 +407,14 @@ class Repository:
 
         self.resign_role("targets", snapshot, now, change)
 
-    def refresh(self, now: datetime | None = None) -> list[str]:
-        """Re-sign the timestamp, and any online role close to expiry; return what was re-signed."""
+    def refresh(self, now: datetime | None = None, accept_clock: bool = False) -> list[str]:
+        """Re-sign the timestamp, and any online role close to expiry; return what was re-signed.
+
+        :param accept_clock: sign even if the clock looks wrong (see `check_clock`).
+        """
         now = now or _now()
+        if not accept_clock:
+            self.check_clock(now)
         snapshot = self.snapshot()
         renewed = []
         for name in sorted(snapshot.signed.meta):
@@ -352,11 +422,12 @@ class Repository:
             if self.renew_due("targets", self.role(role, snapshot).signed.expires, now):
                 self.resign_role(role, snapshot, now)
                 renewed.append(role)
-        if renewed or self.renew_due("snapshot", snapshot.signed.expires, now):
+        bound = self._bind_roles(snapshot)
+        if renewed or bound or self.renew_due("snapshot", snapshot.signed.expires, now):
             self.sign_snapshot_and_timestamp(snapshot, now)
             renewed.append("snapshot")
         else:
-            self._sign_timestamp(snapshot.signed.version, now)
+            self._sign_timestamp(self.meta_file("snapshot", snapshot.signed.version), now)
         return [*renewed, "timestamp"]
 
     def export(self, out: Path) -> int:
@@ -376,6 +447,14 @@ class Repository:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
         return len(files)
+
+
+def _meta_file(version: int, data: bytes) -> MetaFile:
+    return MetaFile(version=version, length=len(data), hashes={"sha256": hashlib.sha256(data).hexdigest()})
+
+
+def _minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _same(old: dict[str, TargetFile], new: dict[str, TargetFile]) -> bool:

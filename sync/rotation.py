@@ -38,10 +38,19 @@ def _pending(path: Path) -> Path:
 
 
 def rotate(
-    repository: Repository, root_keys: Path, replace: Sequence[str] = (), now: datetime | None = None
+    repository: Repository,
+    root_keys: Path,
+    replace: Sequence[str] = (),
+    now: datetime | None = None,
+    accept_clock: bool = False,
 ) -> Rotation:
-    """Sign a new root version (fresh expiry), replacing the keys of the roles in *replace*."""
+    """Sign a new root version (fresh expiry), replacing the keys of the roles in *replace*.
+
+    :param accept_clock: sign even if the clock looks wrong (`Repository.check_clock`).
+    """
     now = now or datetime.now(UTC).replace(microsecond=0)
+    if not accept_clock:
+        repository.check_clock(now)
     unknown = sorted(set(replace) - set(ROLES))
     if unknown:
         raise RepositoryError(tr("unknown roles: {roles} (give root, targets, snapshot or timestamp)",

@@ -495,3 +495,49 @@ def test_a_server_that_never_answers_is_given_up_after_the_attempts(
     assert len(server.meter.of(photo.name)) == 3
     assert installed(kiosk_data) is None
     assert elapsed < Staller.HOLD
+
+
+class Dripper:
+    """WSGI middleware sending *path_contains*'s body one byte every `GAP` seconds, until told to stop."""
+
+    GAP = 0.05  # well inside the read timeout used with it, so no single read ever times out
+
+    def __init__(self, app: WSGIApp, path_contains: str) -> None:
+        self.app, self.path_contains = app, path_contains
+        self.stop = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        body = self.app(environ, start_response)
+        if self.path_contains not in environ.get("PATH_INFO", "") or self.stop.is_set():
+            return body
+        return self._drip(b"".join(body))
+
+    def _drip(self, body: bytes) -> Iterator[bytes]:
+        for index in range(min(len(body), 400)):  # bounded: 20 s at most, far past the deadline below
+            if self.stop.wait(self.GAP):
+                return
+            yield body[index : index + 1]
+
+
+def test_a_server_dripping_bytes_cannot_hold_a_sync_past_its_deadline(
+    county_repo: CountyRepo, kiosk_data: Path, photo: Path
+) -> None:
+    dripper = Dripper(RepositoryApp(county_repo.path), photo.name)
+    options = {"sleep": lambda _s: None, "read_timeout": 1.0, "deadline": 1.5}
+    with serving(dripper) as url:
+        started = time.monotonic()
+        result = sync_kiosk(kiosk_data, source=url, fetcher_options=options)
+        elapsed = time.monotonic() - started
+        dripper.stop.set()
+        assert result.outcome == "failed", result
+        assert result.error is not None and "deadline" in result.error, result.error
+        assert elapsed < 10, "the sync stopped at its deadline rather than at the end of the drip"
+        assert installed(kiosk_data) is None
+        held = ResumableFetcher(kiosk_data / "tuf" / "partial", f"{url}/targets/").partial_path(
+            f"{url}/{photo.relative_to(county_repo.path).as_posix()}"
+        )
+        assert 0 < held.stat().st_size < photo.stat().st_size, "what dripped in is kept for the next sync"
+
+        resumed = sync_kiosk(kiosk_data, source=url, fetcher_options=options)
+    assert (resumed.outcome, resumed.error) == ("updated", None), resumed
+    assert holds_verified(kiosk_data, photo)

@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from babel.dates import format_date
+from click.testing import CliRunner
 from securesystemslib.signer import CryptoSigner, Signature
 from tuf.api.metadata import Metadata, MetaFile, Root
 from tuf.api.serialization.json import JSONSerializer
 
 from kiosk import create_app
+from kiosk.cli import main as kiosk_command
 from kiosk.cli_kiosk import kiosk_status
 from kiosk.repo_server import RepositoryApp
 from sync import keys as keyfiles
 from sync.fetcher import CHUNK
 from sync.install import current_database
-from sync.repository import RepositoryError
+from sync.repository import ClockRefused, RepositoryError
 from sync.rotation import rotate
 from sync.updater import SyncResult, init_kiosk, read_status, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo
@@ -209,7 +212,7 @@ def test_frozen_or_expired_metadata_is_refused(county_repo: CountyRepo, kiosk_da
     assert "expired" in kiosk_status(kiosk_data)["last_error"]
 
     # A timestamp signed already expired (signed ten days ago, valid for seven) is refused too.
-    county_repo.repository.refresh(now=now - timedelta(days=10))
+    county_repo.repository.refresh(now=now - timedelta(days=10), accept_clock=True)
     stale = sync_kiosk(kiosk_data, now=now + HOUR)
     assert_refused(stale, kiosk_data, had, "has expired", "timestamp.json is expired")
     assert "expired" in kiosk_status(kiosk_data)["last_error"]
@@ -261,7 +264,7 @@ def test_old_targets_metadata_with_a_new_snapshot_is_refused(county_repo: County
     shutil.copyfile(metadata / "1.county.json", metadata / "2.county.json")  # new snapshot, old role
 
     result = sync_kiosk(kiosk_data, now=now + DAY)
-    assert_refused(result, kiosk_data, had, "wrong version", "Expected county v2, got v1")
+    assert_refused(result, kiosk_data, had, "did not match its signed hash", "metadata/2.county.json")
     assert_shows(kiosk_data, had, COUNTY_POWER, COUNTY_POWER[2], not_name=new_name)
 
 
@@ -283,6 +286,7 @@ def test_endless_timestamp_is_cut_off(county_repo: CountyRepo, kiosk_data: Path,
 # --- 6. a key the county's root does not know -----------------------------------------------------
 @pytest.mark.parametrize("forged", ["timestamp", "timestamp under the real key id", "county role", "root"])
 def test_metadata_signed_with_an_unknown_key_is_refused(county_repo: CountyRepo, kiosk_data: Path, forged: str) -> None:
+    """A role the snapshot names is refused by its recorded length and hash even before its signature."""
     now = datetime.now(UTC)
     had = first_sync(kiosk_data, now=now)
     new_name = publish_change(county_repo, COUNTY_POWER, now + DAY)
@@ -307,7 +311,8 @@ def test_metadata_signed_with_an_unknown_key_is_refused(county_repo: CountyRepo,
         write_signed(metadata / "2.root.json", root, [stranger])
 
     result = sync_kiosk(kiosk_data, now=now + DAY)
-    assert_refused(result, kiosk_data, had, "not signed by the county's keys")
+    reason = "metadata/2.county.json" if forged == "county role" else "not signed by the county's keys"
+    assert_refused(result, kiosk_data, had, reason)
     assert_shows(kiosk_data, had, COUNTY_POWER, COUNTY_POWER[2], not_name=new_name)
 
 
@@ -366,14 +371,14 @@ def test_renewing_the_root_alone_gives_kiosks_a_later_expiry(county_repo: County
     now = datetime.now(UTC).replace(microsecond=0)
     first_sync(kiosk_data, now=now)
     later = now + timedelta(days=300)
-    county_repo.repository.refresh(now=later)
+    county_repo.repository.refresh(now=later, accept_clock=True)  # nobody signed for 300 days
     done = rotate(county_repo.repository, county_repo.keys / "root", now=later)
     assert done.replaced == [] and done.expires == later + timedelta(days=365)
     result = sync_kiosk(kiosk_data, now=later)
     assert result.outcome in ("updated", "unchanged") and result.error is None, result
     assert read_metadata(kiosk_data / "tuf" / "metadata" / "root.json").signed.expires == done.expires
     # Past the first root's expiry the kiosk goes on syncing on the renewed one.
-    county_repo.repository.refresh(now=now + timedelta(days=400))
+    county_repo.repository.refresh(now=now + timedelta(days=400), accept_clock=True)
     assert sync_kiosk(kiosk_data, now=now + timedelta(days=400)).error is None
 
 
@@ -392,7 +397,7 @@ def test_clock_far_behind_uses_the_time_floor(county_repo: CountyRepo, kiosk_dat
     now = datetime.now(UTC)
     first = first_sync(kiosk_data, now=now)
     floor = datetime.fromisoformat(read_status(kiosk_data)["time_floor"])
-    assert floor >= now
+    assert floor >= now.replace(microsecond=0)  # the county's signing time, to the second
 
     same = sync_kiosk(kiosk_data, now=EPOCH)
     assert (same.outcome, same.version, same.error) == ("unchanged", first.version, None), same
@@ -407,7 +412,7 @@ def test_clock_far_behind_uses_the_time_floor(county_repo: CountyRepo, kiosk_dat
     assert floor >= now + DAY  # the newest verified signing time
 
     # Expiry is judged against the floor, not the 1970 clock: a timestamp signed already expired is refused.
-    county_repo.repository.refresh(now=now - timedelta(days=10))
+    county_repo.repository.refresh(now=now - timedelta(days=10), accept_clock=True)
     ten_years_behind = now - timedelta(days=3653)
     stale = sync_kiosk(kiosk_data, now=ten_years_behind)
     assert_refused(stale, kiosk_data, had, "has expired", "timestamp.json is expired")
@@ -459,7 +464,8 @@ def test_usb_folder_syncs_and_a_tampered_usb_folder_is_refused(
     document["signed"]["expires"] = "2099-01-01T00:00:00Z"
     role.write_text(json.dumps(document), encoding="utf-8")
     result = sync_kiosk(kiosk_data, str(forged), now=now + DAY)
-    assert_refused(result, kiosk_data, had, "not signed by the county's keys", "village-taoyuan")
+    # The snapshot records each role's length and hash, so the change is caught before its signature.
+    assert_refused(result, kiosk_data, had, "signed length", "metadata/2.village-taoyuan.json")
 
     # A content file changed on the stick: its bytes no longer match the signed hash.
     tampered = tmp_path / "usb-tampered-target"
@@ -478,3 +484,160 @@ def test_usb_folder_syncs_and_a_tampered_usb_folder_is_refused(
     fixed = sync_kiosk(kiosk_data, str(clean), now=now + DAY)
     assert (fixed.outcome, fixed.version, fixed.error) == ("updated", 3, None), fixed
     assert_shows(kiosk_data, fixed, VILLAGE_POWER, new_name)
+
+
+# --- 11. a mirror serves one village's signed role as another's -----------------------------------
+def village_notices(data_dir: Path) -> int:
+    database = current_database(data_dir)
+    assert database is not None
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        return int(db.execute("select count(*) from notices").fetchone()[0])
+
+
+def swap_village_roles(county_repo: CountyRepo, version: int, into: str = VILLAGE, source: str = "liutang") -> None:
+    """Copy *source*'s signed scope and photo roles over *into*'s, as a hostile or broken mirror could."""
+    metadata = metadata_dir(county_repo)
+    for prefix in ("village-", "media-village-"):
+        shutil.copyfile(metadata / f"{version}.{prefix}{source}.json", metadata / f"{version}.{prefix}{into}.json")
+
+
+def test_a_new_kiosk_refuses_another_villages_role_in_place_of_its_own(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    swap_village_roles(county_repo, 1)
+    result = sync_kiosk(kiosk_data, now=datetime.now(UTC))
+    assert (result.outcome, result.version) == ("failed", None), result
+    assert result.error is not None and "did not match its signed hash" in result.error, result.error
+    assert current_database(kiosk_data) is None, "nothing was installed"
+
+
+def test_an_existing_kiosk_keeps_its_villages_content_when_a_mirror_swaps_roles(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    had = first_sync(kiosk_data, now=now)
+    notices = village_notices(kiosk_data)
+    assert notices > 0
+    # A routine refresh near the roles' expiry signs every role again (version 2), and a mirror
+    # copies liutang's new roles over taoyuan's. Both are signed by the same targets key.
+    for days in (30, 60, 78):
+        county_repo.repository.refresh(now=now + timedelta(days=days))
+    assert (metadata_dir(county_repo) / "2.village-taoyuan.json").exists()
+    swap_village_roles(county_repo, 2)
+
+    result = sync_kiosk(kiosk_data, now=now + timedelta(days=78))
+    assert_refused(result, kiosk_data, had, "did not match its signed hash")
+    assert village_notices(kiosk_data) == notices, "the village's own notices are still there"
+
+
+def test_a_signed_role_without_its_scopes_manifest_is_a_failed_sync(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    """Even signed consistently (a county bug, or stolen snapshot and timestamp keys), another village's
+    role is not taken for "this village has published nothing"."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    had = first_sync(kiosk_data, now=now)
+    notices = village_notices(kiosk_data)
+    swap_village_roles(county_repo, 1)
+    repository = county_repo.repository
+    snapshot = repository.snapshot()
+    for role in ("village-taoyuan", "media-village-taoyuan"):
+        snapshot.signed.meta[f"{role}.json"] = repository.meta_file(role, 1)
+    repository.sign_snapshot_and_timestamp(snapshot, now + HOUR)
+
+    result = sync_kiosk(kiosk_data, now=now + HOUR)
+    assert_refused(result, kiosk_data, had, "village-taoyuan", "village/taoyuan/manifest.json", "tampered")
+    assert village_notices(kiosk_data) == notices
+
+
+def test_a_repository_signed_before_roles_carried_hashes_is_bound_at_its_next_refresh(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    repository = county_repo.repository
+    snapshot = repository.snapshot()
+    for name, meta in list(snapshot.signed.meta.items()):
+        snapshot.signed.meta[name] = MetaFile(version=meta.version)  # as published by earlier versions
+    repository.sign_snapshot_and_timestamp(snapshot, now)
+    first_sync_result = sync_kiosk(kiosk_data, now=now)
+    assert first_sync_result.outcome == "updated", first_sync_result
+
+    assert "snapshot" in repository.refresh(now=now + HOUR)
+    assert all(meta.hashes and meta.length for meta in repository.snapshot().signed.meta.values())
+    swap_village_roles(county_repo, 1)
+    result = sync_kiosk(tmp_kiosk(county_repo, kiosk_data.parent), now=now + HOUR)
+    assert result.outcome == "failed" and "did not match its signed hash" in str(result.error), result
+
+
+def tmp_kiosk(county_repo: CountyRepo, folder: Path) -> Path:
+    data = folder / "another-kiosk"
+    init_kiosk(data, VILLAGE, str(county_repo.path), county_repo.root)
+    return data
+
+
+# --- 12. the county's clock ahead once ------------------------------------------------------------
+def test_the_county_refuses_to_sign_with_a_clock_behind_or_far_past_its_last_signature(county_repo: CountyRepo) -> None:
+    repository = county_repo.repository
+    last = repository.last_signed()
+    assert last is not None
+    before = sorted(p.name for p in metadata_dir(county_repo).iterdir())
+    timestamp = (metadata_dir(county_repo) / "timestamp.json").read_bytes()
+    with pytest.raises(ClockRefused, match="earlier than the repository's last signature"):
+        repository.refresh(now=last - DAY)
+    with pytest.raises(ClockRefused, match="366 days past the repository's last signature"):
+        repository.refresh(now=last + timedelta(days=366))
+    with pytest.raises(ClockRefused, match="--accept-clock"):
+        county_repo.publish(now=last + timedelta(days=366))
+    with pytest.raises(ClockRefused):
+        rotate(repository, county_repo.keys / "root", now=last - DAY)
+    assert sorted(p.name for p in metadata_dir(county_repo).iterdir()) == before, "nothing was signed"
+    assert (metadata_dir(county_repo) / "timestamp.json").read_bytes() == timestamp
+    assert repository.refresh(now=last + timedelta(days=10)) == ["timestamp"], "a plausible clock signs"
+
+
+def test_one_signature_from_a_county_clock_a_year_ahead_does_not_stop_the_kiosk(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    had = first_sync(kiosk_data, now=now)
+    floor = datetime.fromisoformat(read_status(kiosk_data)["time_floor"])
+    year_ahead = now + timedelta(days=365)
+    # The officer overrides the check (or an older county server signed it): the harm is done once.
+    county_repo.repository.refresh(now=year_ahead, accept_clock=True)
+    poisoned = sync_kiosk(kiosk_data, now=now + HOUR)
+    assert (poisoned.outcome, poisoned.error) == ("unchanged", None), poisoned
+    status = read_status(kiosk_data)
+    assert datetime.fromisoformat(status["time_floor"]) == floor, "a clock that looks right is not overruled"
+    assert kiosk_status(kiosk_data)["county_clock_ahead"].startswith(f"{year_ahead:%Y-%m-%d}")
+
+    # The county's clock is put right: the kiosk goes on syncing, and the warning goes.
+    county_repo.repository.refresh(now=now + 2 * HOUR, accept_clock=True)
+    new_name = publish_change(county_repo, VILLAGE_POWER, now + 3 * HOUR)
+    fixed = sync_kiosk(kiosk_data, now=now + 3 * HOUR)
+    assert (fixed.outcome, fixed.error) == ("updated", None), fixed
+    assert_shows(kiosk_data, fixed, VILLAGE_POWER, new_name)
+    assert "county_clock_ahead" not in read_status(kiosk_data)
+    assert had.version is not None and fixed.version is not None and fixed.version > had.version
+
+
+def test_a_floor_raised_by_a_wrong_county_clock_can_be_reset_by_staff(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """A kiosk whose own clock is wrong too (a flat battery) must follow the county; staff can undo it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    first_sync(kiosk_data, now=now)
+    floor = datetime.fromisoformat(read_status(kiosk_data)["time_floor"])
+    county_repo.repository.refresh(now=now + timedelta(days=365), accept_clock=True)
+    assert sync_kiosk(kiosk_data, now=EPOCH).error is None
+    assert datetime.fromisoformat(read_status(kiosk_data)["time_floor"]) == now + timedelta(days=365)
+    county_repo.repository.refresh(now=now + HOUR, accept_clock=True)
+    stuck = sync_kiosk(kiosk_data, now=now + HOUR)
+    assert stuck.outcome == "failed" and "expired" in str(stuck.error), stuck
+
+    runner = CliRunner()
+    done = runner.invoke(
+        kiosk_command, ["reset-time-floor", "--data", str(kiosk_data)], env={"KIOSK_DEFAULT_LOCALE": "en"}
+    )
+    assert done.exit_code == 0, done.output
+    assert f"{floor:%Y-%m-%d %H:%M}" in done.output
+    assert datetime.fromisoformat(read_status(kiosk_data)["time_floor"]) == floor
+    back = sync_kiosk(kiosk_data, now=now + HOUR)
+    assert (back.outcome, back.error) == ("unchanged", None), back

@@ -1,0 +1,119 @@
+"""A kiosk whose clock is wrong: the screens go by the county's signatures, and staff are told.
+
+The kiosk process runs under faketime (Debian's `faketime`), as a kiosk with a flat CMOS battery does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kiosk.cli import main as kiosk_command
+from kiosk.clock import clock_warning
+from kiosk.local_db import open_local
+from kiosk.staff import accounts, create_staff_app, limiter
+from sync.updater import read_status, sync_kiosk
+from tests.county_repo import CountyRepo
+from tests.test_staff import PASSWORD, sign_in
+
+NOTICE_LINK = re.compile(r'href="/notice/([^"/?]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def kiosk_serving_at(data: Path, clock: str) -> Iterator[str]:
+    """Run `kiosk serve` on *data* with its clock set to *clock* (faketime); yield the screens' URL."""
+    faketime = shutil.which("faketime")
+    assert faketime, "Debian's faketime is needed (scripts/test installs it)"
+    port = free_port()
+    env = {**os.environ, "KIOSK_PORT": str(port), "KIOSK_STAFF_PORT": str(free_port()), "KIOSK_SYNC_NIGHTLY": "0",
+           "KIOSK_REPORT_MINUTES": "0"}  # fmt: skip
+    command = [faketime, "-f", clock, sys.executable, "-m", "kiosk.cli", "serve", "--data", str(data)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/", timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "kiosk serve did not start"
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        assert server.stdout is not None
+        server.stdout.close()
+
+
+def notices_on_show(url: str) -> set[str]:
+    shown: set[str] = set()
+    for domain in ("party", "village", "finance", "government"):
+        with urllib.request.urlopen(f"{url}/notices/{domain}", timeout=10) as page:
+            shown |= set(NOTICE_LINK.findall(page.read().decode()))
+    return shown
+
+
+@pytest.fixture()
+def synced(county_repo: CountyRepo, kiosk_data: Path) -> Path:
+    result = sync_kiosk(kiosk_data, now=datetime.now(UTC))
+    assert result.outcome == "updated", result
+    return kiosk_data
+
+
+def test_a_kiosk_clock_in_2000_shows_the_notices_the_right_clock_shows(synced: Path) -> None:
+    with kiosk_serving_at(synced, "@" + datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")) as right:
+        expected = notices_on_show(right)
+    assert expected, "the demo village has notices on show"
+    with kiosk_serving_at(synced, "@2000-01-01 08:00:00") as flat_battery:
+        assert notices_on_show(flat_battery) == expected
+
+
+def test_staff_see_when_the_kiosk_clock_is_behind_or_far_ahead(synced: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    status = read_status(synced)
+    signed = datetime.fromisoformat(status["time_floor"])
+    assert clock_warning(status, signed + timedelta(minutes=5)) is None, "a right clock raises no warning"
+    behind = clock_warning(status, datetime(2000, 1, 1, tzinfo=UTC))
+    assert behind is not None and behind["problem"] == "behind"
+    ahead = clock_warning(status, signed + timedelta(days=3650))
+    assert ahead is not None and ahead["problem"] == "ahead"
+
+    db = open_local(synced)
+    accounts.add(db, "anna", "admin", PASSWORD, actor="test")
+    db.close()
+    app = create_staff_app({"TESTING": True, "DATA_DIR": str(synced), "SECRET_KEY": "x", "DEFAULT_LOCALE": "en"})
+    limiter.reset()
+    client = app.test_client()
+    sign_in(client)
+    runner = CliRunner()
+    english = {"KIOSK_DEFAULT_LOCALE": "en"}
+    assert "clock" not in client.get("/").get_data(as_text=True).lower(), "no warning while the clock is right"
+    assert "WARNING" not in runner.invoke(kiosk_command, ["status", "--data", str(synced)], env=english).output
+
+    for clock, words in ((datetime(2000, 1, 1, tzinfo=UTC), "is behind"), (signed + timedelta(days=3650), "ahead")):
+        monkeypatch.setattr("kiosk.clock.utc_now", lambda clock=clock: clock)
+        page = client.get("/").get_data(as_text=True)
+        assert f"{clock:%Y-%m-%d %H:%M}" in page and words in page, page
+        assert f"{signed.astimezone(UTC):%Y-%m-%d %H:%M}" in page
+        shown = runner.invoke(kiosk_command, ["status", "--data", str(synced)], env=english)
+        assert "WARNING" in shown.output and words in shown.output, shown.output
