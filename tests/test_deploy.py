@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -45,3 +46,32 @@ def test_systemd_units_run_the_kiosk_commands_on_loopback() -> None:
     )
     assert "OnCalendar=*-*-* 00:15" in lines("county-refresh.timer")
     assert "ExecStart=/opt/village-kiosk/deploy/kiosk-browser.sh" in lines("kiosk-browser.service")
+
+
+def test_scripts_test_installs_nothing_when_the_debian_packages_are_there(tmp_path: Path) -> None:
+    # A copy of scripts/test whose scripts/setup refuses to run: only the package step may happen.
+    checkout, bin_dir, log = tmp_path / "checkout", tmp_path / "bin", tmp_path / "asked"
+    (checkout / "scripts").mkdir(parents=True)
+    bin_dir.mkdir()
+    shutil.copy(ROOT / "scripts" / "test", checkout / "scripts" / "test")
+
+    def stand_in(path: Path, body: str) -> None:
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+
+    for name in ("chromium", "espeak-ng", "systemd-analyze"):
+        stand_in(bin_dir / name, "exit 0")
+    for name in ("apt-get", "sudo"):
+        stand_in(bin_dir / name, f'echo "{name} $*" >> {log}')
+    stand_in(checkout / "scripts" / "setup", f'echo "scripts/setup $*" >> {log}; exit 3')
+    # Many fonts, the CJK one first: a reader that stops at the first match leaves fc-list
+    # writing into a closed pipe.
+    families = tmp_path / "families"
+    families.write_text("Noto Sans CJK SC\n" + "".join(f"Font {n}\n" for n in range(20_000)))
+    stand_in(bin_dir / "fc-list", f"cat {families}")
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    for _ in range(5):
+        done = subprocess.run([checkout / "scripts" / "test", "--packages"], env=env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert not log.exists(), f"scripts/test asked for: {log.read_text()}"
