@@ -3,9 +3,9 @@
 The commands' absolute paths (/etc, /opt, /srv, /var/lib, /usr/local) are moved under the folder,
 and so are those inside every file `install` copies (units, the env file, /usr/local/bin/kiosk), so
 the installed pieces point at each other inside it. `sudo`, `install`, `useradd`, `apt-get`,
-`systemctl` and `nginx` are stand-ins on PATH that record what they were asked; `install` and `sudo` then do
-it (sudo without changing user: the test runs as whoever runs it). Everything else is real: `ln`,
-the `kiosk` command of this checkout's venv, SQLite, the signed repository.
+`systemctl` and `nginx` are stand-ins on PATH that record what they were asked; `install` and
+`sudo` then do it (sudo without changing user: the test runs as whoever runs it). Everything else
+is real: `ln`, the `kiosk` command of this checkout's venv, SQLite, the signed repository.
 """
 
 from __future__ import annotations
