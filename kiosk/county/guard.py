@@ -1,5 +1,5 @@
 """The edges of the kiosks' API, around reports.py's views: a well-formed kiosk id, a kiosk clock
-within COUNTY_CLOCK_HOURS, each kiosk's rate and daily quota, pruning after each accepted request,
+within COUNTY_CLOCK_HOURS, each kiosk's rate and daily quota, pruning after accepted requests,
 and one log line for every refusal (who, what, why), never a traceback.
 """
 
@@ -14,7 +14,6 @@ from flask.typing import ResponseReturnValue
 
 from sync.i18n import tr
 
-from ..local_db import transaction
 from . import limits, store
 from .reports import county_db
 
@@ -24,6 +23,7 @@ KIOSK_ID = re.compile(r"[0-9]{1,12}")  # ASCII digits only: '²'.isdigit() is Tr
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["county_pruner"] = limits.Pruner()
     app.before_request(_check_kiosk)
     app.after_request(_count_and_log)
 
@@ -75,9 +75,9 @@ def _count_and_log(response: Response) -> Response:
         items = len(acked) if isinstance(acked, list) else 0
         now = limits.utc_now()
         try:
-            with transaction(county_db()) as db:  # one write for both: the API's throughput stays
-                limits.count_use(db, kiosk_id, now, len(request.get_data(cache=True)), items)
-                limits.prune(db, now, limits.Limits.from_config(current_app.config))
+            db = county_db()
+            limits.count_use(db, kiosk_id, now, len(request.get_data(cache=True)), items)
+            current_app.extensions["county_pruner"].prune(db, now, limits.Limits.from_config(current_app.config))
         except sqlite3.Error as error:  # what the kiosk sent is stored and acknowledged: say so, keep it
             log.warning(tr("county API: could not count or prune after kiosk {id}'s request: {error}",
                            id=kiosk_id, error=error))  # fmt: skip

@@ -3,8 +3,8 @@
 A signed request carries the kiosk's time (X-Kiosk-Time). Refusing times outside a window bounds
 how long a captured request could be replayed, so the record of signatures seen (the replay
 guard) need only cover twice the window and can be pruned. Per-kiosk quotas bound what one
-kiosk key, or someone who took it, can add to county.db. Old rows are pruned a batch at a time,
-after each accepted request, so no request ever pays for a backlog.
+kiosk key, or someone who took it, can add to county.db. Old rows are pruned a batch at a time
+after accepted requests, so no request ever pays for a backlog.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 
 from sync.i18n import tr
 
-PRUNE_BATCH = 100  # rows per table per accepted request: bounded work, still far more than arrives
+PRUNE_BATCH = 100  # rows per table per accepted request while there are old rows: bounded work
+PRUNE_PAUSE = timedelta(minutes=1)  # a table found clear is looked at again after this: most requests prune nothing
 
 
 def utc_now() -> datetime:
@@ -100,8 +101,8 @@ def count_use(db: sqlite3.Connection, kiosk_id: int, now: datetime, size: int, i
     )
 
 
-def prune(db: sqlite3.Connection, now: datetime, limits: Limits, batch: int = PRUNE_BATCH) -> int:
-    """Delete up to *batch* rows per table that are past keeping; return how many went.
+class Pruner:
+    """Delete, a batch at a time, what is past keeping; look at a table again only a while after it was found clear.
 
     Kept: replay records for twice the clock window (a request is accepted only within the window
     of its time, and its time is within the window of its arrival); reports, ratings and village
@@ -109,19 +110,40 @@ def prune(db: sqlite3.Connection, now: datetime, limits: Limits, batch: int = PR
     dashboard still has the daily rating counts, each notice's latest change and each kiosk's
     latest report. Display logs are not pruned here (takedowns.py compares them day by day).
     """
-    old = (now - limits.keep).isoformat()
-    statements = [
-        ("delete from seen_signatures where rowid in (select rowid from seen_signatures where at < ? limit ?)",
-         ((now - 2 * limits.clock).isoformat(), batch)),
-        ("delete from reports where id in (select id from reports r where received_at < ? and id <"
-         " (select max(id) from reports n where n.kiosk_id = r.kiosk_id) limit ?)", (old, batch)),
-        ("delete from uploads where rowid in (select rowid from uploads where kind = 'feedback'"
-         " and received_at < ? limit ?)", (old, batch)),
-        ("delete from uploads where rowid in (select rowid from uploads where kind = 'village_notice'"
-         " and received_at < ? limit ?)", (old, batch)),
-        ("delete from rejected_uploads where rowid in (select rowid from rejected_uploads where received_at < ?"
-         " limit ?)", (old, batch)),
-        ("delete from kiosk_usage where (kiosk_id, day) in (select kiosk_id, day from kiosk_usage where day < ?"
-         " limit ?)", (f"{now - timedelta(days=2):%Y-%m-%d}", batch)),
-    ]  # fmt: skip
-    return sum(db.execute(sql, values).rowcount for sql, values in statements)
+
+    def __init__(self, batch: int = PRUNE_BATCH, pause: timedelta = PRUNE_PAUSE) -> None:
+        self.batch, self.pause = batch, pause
+        self.clear_until: dict[str, datetime] = {}  # per statement: found clear, so not worth a look before then
+
+    def prune(self, db: sqlite3.Connection, now: datetime, limits: Limits) -> int:
+        """Delete up to a batch of rows per table that are past keeping; return how many went."""
+        old = (now - limits.keep).isoformat()
+        statements = {
+            "seen_signatures": (
+                "delete from seen_signatures where rowid in (select rowid from seen_signatures where at < ? limit ?)",
+                (now - 2 * limits.clock).isoformat()),
+            "reports": (
+                "delete from reports where id in (select id from reports r where received_at < ? and id <"
+                " (select max(id) from reports n where n.kiosk_id = r.kiosk_id) limit ?)", old),
+            "ratings": (
+                "delete from uploads where rowid in (select rowid from uploads where kind = 'feedback'"
+                " and received_at < ? limit ?)", old),
+            "notice changes": (
+                "delete from uploads where rowid in (select rowid from uploads where kind = 'village_notice'"
+                " and received_at < ? limit ?)", old),
+            "rejected_uploads": (
+                "delete from rejected_uploads where rowid in (select rowid from rejected_uploads"
+                " where received_at < ? limit ?)", old),
+            "kiosk_usage": (
+                "delete from kiosk_usage where (kiosk_id, day) in (select kiosk_id, day from kiosk_usage"
+                " where day < ? limit ?)", f"{now - timedelta(days=2):%Y-%m-%d}"),
+        }  # fmt: skip
+        deleted = 0
+        for name, (sql, before) in statements.items():
+            if now < self.clear_until.get(name, now):
+                continue
+            count = db.execute(sql, (before, self.batch)).rowcount
+            if count < self.batch:
+                self.clear_until[name] = now + self.pause
+            deleted += count
+        return deleted
