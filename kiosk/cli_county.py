@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,6 +89,11 @@ def _fail(error: Exception) -> NoReturn:
     raise click.ClickException(str(error))
 
 
+def _inside(folder: Path, repo: Path) -> bool:
+    """Tell whether *folder* is *repo* or lies within it (where serving or copying the repository would take it)."""
+    return folder.resolve().is_relative_to(repo.resolve())
+
+
 @county.command("init")
 @_REPO
 @_KEYS
@@ -102,6 +108,11 @@ def init_repository(
 ) -> None:
     """Create a signed repository and its keys."""
     root_folder = Path(root_keys) if root_keys else Path(keys) / "root"
+    for folder in (Path(keys), root_folder):
+        if _inside(folder, Path(repo)):
+            message = tr("{keys} is inside the repository {repo}: whoever copies or serves the repository would have"
+                         " the keys. Give a keys folder outside it.", keys=folder, repo=repo)  # fmt: skip
+            _fail(RepositoryError(message))
     days: dict[str, int] = {}
     for choice in expiry:
         role, _, number = choice.partition("=")
@@ -206,13 +217,19 @@ def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
     """Serve the repository (Range and ETag), the phone pages and the kiosks' reports API."""
     from waitress import serve
 
-    from .county import CountyServer, create_county_app
+    from .county import CountyServer, create_county_app, serve_options
 
     if not Repository(Path(repo)).exists():
         _fail(RepositoryError(tr("{path} is not a county repository (run kiosk county init)", path=repo)))
+    if key := next(Path(repo).rglob("*.pem"), None):
+        message = tr("{key} is a key file inside the repository {repo}: keys must never sit where the repository is"
+                     " served or copied from. Move the keys folder out of it (and the root keys to offline storage),"
+                     " then give --keys its new place.", key=key, repo=repo)  # fmt: skip
+        _fail(RepositoryError(message))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     app = create_county_app({"REPO": repo, "DATA_DIR": _county_data(data)})
     click.echo(tr("Serving {repo} at http://{host}:{port}/", repo=repo, host=host, port=port))
-    serve(CountyServer(Path(repo), app), host=host, port=port, threads=8, ident="county")
+    serve(CountyServer(Path(repo), app), host=host, port=port, threads=8, ident="county", **serve_options(app.config))
 
 
 @county.command("add-kiosk")

@@ -8,14 +8,21 @@ server on one machine and for the tests.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from werkzeug.security import safe_join
+
+from sync.i18n import tr
+
 CHUNK = 64 * 1024
+SERVED = ("metadata", "targets")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 StartResponse = Any
+log = logging.getLogger(__name__)
 
 
 def _etag(file: Path) -> str:
@@ -35,17 +42,30 @@ def _file_part(file: Path, start: int, length: int) -> Iterator[bytes]:
 
 
 class RepositoryApp:
-    """A WSGI app serving the files under *root* and nothing else."""
+    """A WSGI app serving the files under *root*'s metadata/ and targets/ folders, and nothing else.
+
+    Keys, a content folder or notes beside them in the repository folder stay private, and so do
+    dotfiles (the publisher's half-written `.name.tmp`). A path is refused whole, never cleaned up:
+    a `..`, an empty or dot segment, a backslash or NUL, or a file reached through a symlink out of
+    its folder.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
 
-    def _file(self, path: str) -> Path | None:
-        if "\x00" in path or "\\" in path:
+    def _file(self, path: str, address: str) -> Path | None:
+        segments = path.split("/")[1:] if path.startswith("/") else []
+        joined = None
+        wellformed = not any(segment in ("", ".", "..") or segment.startswith(".") for segment in segments)
+        if len(segments) >= 2 and segments[0] in SERVED and "\x00" not in path and "\\" not in path and wellformed:
+            joined = safe_join(str(self.root), *segments)
+        if joined is None:
+            log.warning(tr("repository server refused {address}: GET {path!r}: not a file of metadata/ or targets/",
+                           address=address, path=path[:200]))  # fmt: skip
             return None
-        file = (self.root / path.lstrip("/")).resolve()
-        if not file.is_relative_to(self.root) or not file.is_file():
-            return None
+        file = Path(joined).resolve()
+        if not file.is_relative_to((self.root / segments[0]).resolve()) or not file.is_file():
+            return None  # missing (a kiosk asking for the next root version) or a symlink out of its folder
         return file
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -53,7 +73,7 @@ class RepositoryApp:
         if method not in ("GET", "HEAD"):
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
             return []
-        file = self._file(environ.get("PATH_INFO", ""))
+        file = self._file(environ.get("PATH_INFO", ""), environ.get("REMOTE_ADDR", ""))
         if file is None:
             start_response("404 Not Found", [("Content-Length", "0")])
             return []

@@ -74,6 +74,34 @@ SETTINGS = [
         " trusted, so sign-in limits count each visitor rather than the proxy. 0: no proxy, headers ignored.",
     ),
     Setting(
+        "PROXY_ADDRESS",
+        "127.0.0.1",
+        "Address the reverse proxy connects from (with PROXY_HOPS above 0): only its X-Forwarded-* headers are"
+        " believed; any other caller's are dropped.",
+    ),
+    Setting(
+        "COUNTY_CLOCK_HOURS",
+        24,
+        "County server: a kiosk's signed request is refused when the kiosk's clock differs from the county's by"
+        " more than this many hours (the refusal says so, to fix the kiosk's clock); replay records older than"
+        " twice this are forgotten.",
+    ),
+    Setting(
+        "COUNTY_KIOSK_MB_PER_DAY",
+        32,
+        "County server: megabytes of reports and uploads one kiosk may send per day (UTC); beyond, 429 until"
+        " midnight. A month's backlog of a large village takes a day or two.",
+    ),
+    Setting("COUNTY_KIOSK_ITEMS_PER_DAY", 100000, "County server: uploaded items one kiosk may send per day (UTC)."),
+    Setting("COUNTY_KIOSK_REQUESTS_PER_MINUTE", 120, "County server: signed requests one kiosk may make per minute."),
+    Setting(
+        "COUNTY_KEEP_DAYS",
+        90,
+        "County server: days kiosks' reports, ratings, village notice changes and set-aside uploads are kept as"
+        " received; after that only the dashboard's daily rating counts, each notice's latest change and each"
+        " kiosk's latest report remain.",
+    ),
+    Setting(
         "SECURE_COOKIES",
         0,
         "1: session cookies are sent over HTTPS only. Set it when the server is reached through TLS, as a county"
@@ -101,6 +129,24 @@ def fetcher_options(settings: dict[str, Any]) -> dict[str, Any]:
         "connect_timeout": settings["SYNC_CONNECT_TIMEOUT"],
         "read_timeout": settings["SYNC_READ_TIMEOUT"],
         "deadline": settings["SYNC_DEADLINE"] or None,
+    }
+
+
+def waitress_proxy_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """Return waitress's options for PROXY_HOPS: believe the proxy's X-Forwarded-* headers, and only the proxy's.
+
+    waitress drops these headers unless told which proxy to trust, so without this every visitor
+    would seem to come from the proxy and share one sign-in limit. It keeps the last PROXY_HOPS
+    addresses of X-Forwarded-For, which ProxyFix (same hop count) then reads to the same client.
+    """
+    hops = int(settings["PROXY_HOPS"])
+    if hops <= 0:
+        return {}
+    return {
+        "trusted_proxy": settings["PROXY_ADDRESS"],
+        "trusted_proxy_count": hops,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
+        "clear_untrusted_proxy_headers": True,
     }
 
 

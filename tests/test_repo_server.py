@@ -17,6 +17,7 @@ from tests.servers import serving
 BLOB = bytes(range(256)) * 4  # 1024 bytes, every offset recognisable
 METADATA = b'{"signed": {"_type": "timestamp", "version": 3}, "signatures": []}'
 SECRET = b"outside the repository root: never served"
+PRIVATE_KEY = b"-----BEGIN PRIVATE KEY-----\nnot for anyone\n-----END PRIVATE KEY-----\n"
 BLOB_PATH = "/targets/county/0123abcd.shard-000-of-001.json.gz"
 
 
@@ -53,6 +54,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     secret = base / "secret.txt"
     secret.write_bytes(SECRET)
     (root / "targets" / "escape.txt").symlink_to(secret)
+    # What `county init` used to accept: the keys folder inside the repository; and what else may sit there.
+    (root / "keys" / "root").mkdir(parents=True)
+    (root / "keys" / "root" / "root-1.pem").write_bytes(PRIVATE_KEY)
+    (root / "repository.json").write_bytes(PRIVATE_KEY)
+    (root / "metadata" / ".timestamp.json.tmp").write_bytes(PRIVATE_KEY)  # the publisher's half-written file
     with serving(RepositoryApp(root)) as url:
         port = urlsplit(url).port
         assert port is not None
@@ -152,6 +158,24 @@ def test_writing_methods_are_refused_with_405(served: Served, method: str) -> No
 def test_nothing_outside_the_root_is_ever_served(served: Served, path: str) -> None:
     status, _headers, body = served.request("GET", path)
     assert status == 404 and SECRET not in body
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/metadata/../repository.json",
+        "/metadata/../keys/root/root-1.pem",
+        "/targets/%2e%2e/keys/root/root-1.pem",
+        "/keys/root/root-1.pem",
+        "/repository.json",
+        "/metadata/.timestamp.json.tmp",
+        "/metadata/./timestamp.json",
+    ],
+)
+def test_only_files_of_metadata_and_targets_are_served(served: Served, path: str) -> None:
+    """The field: with the keys inside the repository, /metadata/../keys/root/root-1.pem gave the root key."""
+    status, _headers, body = served.request("GET", path)
+    assert status == 404 and PRIVATE_KEY not in body
 
 
 def test_an_absolute_path_stays_inside_the_root(served: Served) -> None:

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from .. import base_app
 from ..repo_server import RepositoryApp
+from ..settings import waitress_proxy_options
 
 WSGIApp = Callable[..., Iterable[bytes]]
 
@@ -28,14 +29,24 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     filters.init_app(app, error_pages=False)
     signed_in_pages(app, _l("County dashboard"), home="dashboard.kiosks", language="dashboard.switch_language")
-    from . import dashboard, mobile, reports
+    from . import dashboard, guard, mobile, reports
 
+    # Twice the API's own cap, so a kiosk's too-large batch still gets the API's answer; anything past it
+    # is refused before it is read (waitress's max_request_body_size in serve_options takes the same cap).
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_CONTENT_LENGTH"] or 2 * reports.MAX_BODY
+    guard.init_app(app)
     app.register_blueprint(mobile.bp)
     app.register_blueprint(reports.bp)
     csrf.exempt(reports.bp)  # kiosks sign each request with their own key instead: there is no session to ride
     app.register_blueprint(dashboard.bp)
     app.add_url_rule("/", "front", lambda: redirect(url_for("dashboard.kiosks")))
     return app
+
+
+def serve_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Return waitress's options for the county app built with *config*: its body cap, and the proxy in front."""
+    # waitress refuses a body of max_request_body_size bytes or more, from its Content-Length, unread.
+    return {"max_request_body_size": int(config["MAX_CONTENT_LENGTH"]) + 1, **waitress_proxy_options(config)}
 
 
 class CountyServer:

@@ -149,6 +149,21 @@ def m006_keys_per_kiosk_and_latest_notices(db: Database) -> None:
         takedowns.note_change(db.conn, village, kiosk_id, json.loads(payload))
 
 
+@migrations()
+def m007_limits_and_retention(db: Database) -> None:
+    # Each kiosk's use of the API per UTC day (its quota) and in its current minute (its rate).
+    db.execute(
+        """create table kiosk_usage (
+          kiosk_id integer not null, day text not null, bytes integer not null, items integer not null,
+          minute text not null, minute_requests integer not null, primary key (kiosk_id, day)) without rowid"""
+    )
+    # Rows found by age, so that pruning what is past its keeping deletes a few at a time without a scan.
+    db.execute("create index seen_by_age on seen_signatures (at)")
+    db.execute("create index reports_by_age on reports (received_at)")
+    db.execute("create index uploads_by_age on uploads (kind, received_at)")
+    db.execute("create index rejected_by_age on rejected_uploads (received_at)")
+
+
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
     """Open county.db (migrating it unless told not to); *read_only* for pages that only show it."""
     path = Path(data_dir) / FILE
@@ -225,8 +240,8 @@ def signed_text(timestamp: str, body: bytes) -> bytes:
     return timestamp.encode() + b"\n" + body
 
 
-def verify(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, signature: str) -> sqlite3.Row | None:
-    """Return the kiosk if the request carries its signature and it is enrolled and not revoked."""
+def signed_by(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, signature: str) -> sqlite3.Row | None:
+    """Return the kiosk if *signature* is its signature of *timestamp* and *body*, and it is enrolled, not revoked."""
     row: sqlite3.Row | None = db.execute(
         "select * from kiosks where id = ? and revoked_at is null", (kiosk_id,)
     ).fetchone()
@@ -236,6 +251,14 @@ def verify(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, s
         key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(row["public_key"]))
         key.verify(bytes.fromhex(signature), signed_text(timestamp, body))
     except (ValueError, InvalidSignature):
+        return None
+    return row
+
+
+def verify(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, signature: str) -> sqlite3.Row | None:
+    """Return the kiosk if the request carries its signature, it is enrolled and not revoked, and it is no replay."""
+    row = signed_by(db, kiosk_id, timestamp, body, signature)
+    if row is None:
         return None
     digest = hashlib.sha256(bytes.fromhex(signature)).hexdigest()
     try:
