@@ -14,7 +14,7 @@ from sync.updater import CONFIG
 from .cli_county import county
 from .cli_kiosk import add_kiosk_commands, kiosk_status
 from .cli_staff import staff
-from .settings import SETTINGS, load_settings
+from .settings import SETTINGS, load_settings, waitress_proxy_options
 
 
 def _data_dir(option: str | None) -> Path:
@@ -38,8 +38,9 @@ def _serve(data_dir: Path, port: int | None, with_staff: bool = False) -> None:
         from .staff import create_staff_app
 
         staff_app = create_staff_app({"DATA_DIR": str(data_dir)})
+        # Staff reaching the console through a proxy each keep their own sign-in limit (waitress_proxy_options).
         console = create_server(staff_app, host=settings["STAFF_HOST"], port=settings["STAFF_PORT"], threads=2,
-                                ident="kiosk-staff")  # fmt: skip
+                                ident="kiosk-staff", **waitress_proxy_options(settings))  # fmt: skip
         threading.Thread(target=console.run, name="staff-console", daemon=True).start()
         click.echo(
             tr("Staff console at http://{host}:{port}/", host=settings["STAFF_HOST"], port=settings["STAFF_PORT"])
