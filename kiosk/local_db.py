@@ -214,7 +214,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=10, isolation_level=None)  # autocommit; transactions explicit
     connection.row_factory = sqlite3.Row
     if not low:
-        connection.execute("pragma journal_mode = wal")
+        try:
+            connection.execute("pragma journal_mode = wal")
+        except sqlite3.OperationalError as error:  # back from a full disk while others have it open: later
+            log.warning("%s stays with a rollback journal for now: %s", path, error)
     connection.execute("pragma foreign_keys = on")
     return connection
 
