@@ -90,7 +90,7 @@ def _damaged_on_read(error: sqlite3.DatabaseError) -> Any:
         return InternalServerError()
     path, connection = held
     try:
-        damaged = connection.execute("pragma quick_check").fetchone()[0] != "ok"
+        damaged = connection.execute("pragma main.quick_check").fetchone()[0] != "ok"  # not local.db
     except sqlite3.DatabaseError:
         damaged = True
     if not damaged:  # the damage is in local.db, not in the county's content

@@ -142,7 +142,7 @@ def open_local(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
         return _connect(path)
     try:
         if not file_is_whole(path):
-            raise sqlite3.DatabaseError("the file is shorter than its header says (truncated)")
+            raise sqlite3.DatabaseError("not a whole SQLite file: truncated or overwritten")
         connection = _connect(path)
         try:
             if str(path) not in _checked:  # once per process: it reads every page

@@ -7,6 +7,7 @@ it (sync/pinyin.py). Everything runs on the kiosk: no network, and no button whe
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import html
 import io
@@ -255,14 +256,13 @@ def cached_speech(command: str, pinyin: str) -> Path | bytes:
         pass  # not made yet, or pruned meanwhile
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        room = shutil.disk_usage(folder).free >= CACHE_FREE_BYTES
+        if shutil.disk_usage(folder).free < CACHE_FREE_BYTES:
+            raise OSError(errno.ENOSPC, f"less than {CACHE_FREE_BYTES // 2**20} MB free")
         # Written under a name of its own, then renamed into place: two requests for the same text at
         # once both generate, and each reader sees a whole file, never a half-written one.
-        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".wav.tmp") if room else (-1, "")
+        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".wav.tmp")
     except OSError as error:
-        room = False
-        current_app.logger.warning("no room to keep read-aloud audio in %s: %s", folder, error)
-    if not room:
+        current_app.logger.warning("read-aloud audio made in memory, not kept in %s: %s", folder, error)
         return _speak(command, pinyin, "--stdout")
     os.close(descriptor)
     try:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -70,7 +71,7 @@ def read_state(data_dir: Path) -> dict[str, Any]:
 
 def _installed_files(data_dir: Path) -> list[Path]:
     """Return the installed version files, newest version first (unfinished builds start with a dot)."""
-    files = content_dir(data_dir).glob("content-*.db")
+    files = [file for file in content_dir(data_dir).iterdir() if re.fullmatch(r"content-\d+-\w+\.db", file.name)]
     return sorted(files, key=lambda file: (version_of(file.name), file.stat().st_mtime), reverse=True)
 
 
