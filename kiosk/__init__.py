@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import content_db, feedback, filters, screens, slip, speech
     from .local_db import open_local
 
-    open_local(data_dir).close()  # the village's own notices are read beside the county's content
+    try:
+        open_local(data_dir).close()  # the village's own notices are read beside the county's content
+    except sqlite3.OperationalError as error:  # a full disk: the county's content is still worth showing
+        app.logger.warning("the kiosk's own database could not be prepared (%s); starting without changes to it", error)
     content_db.init_app(app)
     filters.init_app(app)
     app.register_blueprint(screens.bp)

@@ -91,6 +91,8 @@ def serve(port: int | None, data: str | None) -> None:
     # The nightly sync's and the reports' outcomes go to stderr (the journal under systemd).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     data_dir, settings = _data_dir(data), load_settings()
+    for problem in kiosk_status(data_dir)["problems"]:  # said at every start, so the journal shows it
+        logging.getLogger("kiosk").warning("%s", problem)
     if settings["SYNC_NIGHTLY"] and (data_dir / CONFIG).exists():
         try:
             nightly = NightlySync(data_dir, settings)

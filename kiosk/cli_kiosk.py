@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from sync.database import database_version, installed_meta
+from sync.database import installed_meta
 from sync.i18n import tr
-from sync.install import current_database
-from sync.updater import SyncError, init_kiosk, read_config, read_status, reset_time_floor, sync_kiosk
+from sync.install import Readable, readable_content
+from sync.updater import CONFIG, STATUS, SyncError, init_kiosk, read_config, read_status, reset_time_floor, sync_kiosk
 
 from .clock import clock_warning
+from .local_db import set_aside_files
 from .settings import fetcher_options, load_settings
 from .uplink import UplinkError, outbox_depth
 
+log = logging.getLogger(__name__)
 _DATA = click.option(
     "--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR)."
 )
@@ -97,8 +101,11 @@ def sync(source: str | None, as_json: bool, data: str | None) -> None:
     if source is None:
         from .cli_uplink import send_to_county
 
-        sent = send_to_county(_data_dir(data))
-        result = dataclasses.replace(result, county_report=sent.line or None, county_ok=sent.ok)
+        try:
+            sent = send_to_county(_data_dir(data))
+            result = dataclasses.replace(result, county_report=sent.line or None, county_ok=sent.ok)
+        except SyncError:  # kiosk.json is damaged or missing: the sync's own error says so
+            pass
     if as_json:
         click.echo(result.to_json())
     elif result.outcome == "failed":
@@ -116,22 +123,30 @@ def sync(source: str | None, as_json: bool, data: str | None) -> None:
 
 
 def kiosk_status(data_dir: Path) -> dict[str, Any]:
-    """Return what `kiosk status` reports."""
-    installed = current_database(data_dir)
-    have = installed is not None and installed.exists()
+    """Return what `kiosk status` reports; damaged files are reported, never raised (issue 11)."""
+    readable = readable_content(data_dir)
     status = read_status(data_dir)
     try:
         config: dict[str, Any] = read_config(data_dir)
-    except SyncError:
-        config = {}
-    content_date = None
-    if have and installed is not None:
-        content_date = installed_meta(installed, "content_date")
-    return {
+        config_problem = None
+    except SyncError as error:
+        config, config_problem = {}, str(error) if (data_dir / CONFIG).exists() else None
+    try:
+        depth: int | None = outbox_depth(data_dir) if data_dir.exists() else 0
+    except sqlite3.Error as error:
+        depth = None
+        log.warning("could not count the outbox in %s: %s", data_dir, error)
+    report = {
         "village": config.get("village"),
         "repository": config.get("repository"),
-        "version": database_version(installed) if have and installed is not None else None,
-        "content_date": content_date,
+        "version": readable.version,
+        "content_date": installed_meta(readable.path, "content_date") if readable.path else None,
+        "serving": _serving(readable),
+        "damaged_content": list(readable.damaged),
+        "state_rebuilt": readable.state_rebuilt,
+        "config_problem": config_problem,
+        "status_file_damaged": _unreadable(data_dir / STATUS),
+        "local_set_aside": set_aside_files(data_dir) if data_dir.exists() else [],
         "checked_version": status.get("checked_version"),
         "last_attempt": status.get("last_attempt"),
         "last_outcome": status.get("last_outcome"),
@@ -141,9 +156,52 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
         "time_floor": status.get("time_floor"),
         "county_clock_ahead": status.get("county_clock_ahead"),
         "clock_warning": clock_warning(status),
-        "outbox_depth": outbox_depth(data_dir) if data_dir.exists() else 0,
+        "outbox_depth": depth,
         "disk_free_bytes": shutil.disk_usage(data_dir if data_dir.exists() else Path.cwd()).free,
     }
+    report["problems"] = status_problems(report)
+    return report
+
+
+def _serving(readable: Readable) -> str:
+    """Say what the screens show: current, previous (the current is damaged), repairing (both are) or none."""
+    if readable.path is not None:
+        return "previous" if readable.fallback else "current"
+    return "repairing" if readable.damaged else "none"
+
+
+def _unreadable(path: Path) -> bool:
+    try:
+        return not isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+def status_problems(report: dict[str, Any]) -> list[str]:
+    """Say, for staff, what is damaged on this kiosk and what happens about it."""
+    problems = []
+    if report["serving"] == "previous":
+        problems.append(tr("the current content ({files}) is damaged: the screens show the previous version {version}; "
+                           "the next sync installs the current one again", files=", ".join(report["damaged_content"]),
+                           version=report["version"]))  # fmt: skip
+    if report["serving"] == "repairing":
+        problems.append(tr("the installed content ({files}) is damaged: the screens say it is being repaired; run "
+                           "kiosk sync to install it again", files=", ".join(report["damaged_content"])))  # fmt: skip
+    if report["state_rebuilt"]:
+        problems.append(tr("content/state.json is damaged ({error}): the newest intact content file is used; the next "
+                           "sync writes it again", error=report["state_rebuilt"]))  # fmt: skip
+    if report["config_problem"]:
+        problems.append(report["config_problem"])
+    if report["status_file_damaged"]:
+        problems.append(tr("sync-status.json is damaged: the last sync is unknown; the next sync writes it again"))
+    if report["clock_warning"]:
+        problems.append(clock_sentence(report["clock_warning"]))
+    for name in report["local_set_aside"]:
+        problems.append(tr("local.db was damaged and set aside as {name}; a fresh one was made (staff accounts must be "
+                           "added again with kiosk staff add)", name=name))  # fmt: skip
+    return problems
 
 
 @click.command("status")
@@ -155,6 +213,8 @@ def status(as_json: bool, data: str | None) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
+    for problem in report["problems"]:
+        click.echo(tr("Warning: {problem}", problem=problem))
     labels = {
         "village": tr("village"),
         "repository": tr("repository"),
@@ -175,23 +235,23 @@ def status(as_json: bool, data: str | None) -> None:
         value = report[key]
         if key == "last_outcome":
             value = outcomes.get(value, value)
+        if key == "version" and report["serving"] == "previous":
+            value = tr("{version} (the previous version: the current one is damaged)", version=value)
         if key == "disk_free_bytes":
             value = f"{value / 2**30:.1f} GB"
         click.echo(f"{label}: {value if value is not None else '-'}")
-    if warning := report["clock_warning"]:
-        click.secho(clock_sentence(warning), fg="red")
 
 
 def clock_sentence(warning: dict[str, str]) -> str:
     """Say in a sentence what `clock.clock_warning` found."""
     if warning["problem"] == "behind":
-        return tr("WARNING: this kiosk's clock ({clock}) is behind the county's newest signature ({signed}); "
+        return tr("this kiosk's clock ({clock}) is behind the county's newest signature ({signed}); "
                   "the screens use the latter. Set the clock right.", **warning)  # fmt: skip
     if warning["problem"] == "ahead":
-        return tr("WARNING: this kiosk's clock ({clock}) is {days} days ahead of the county's newest signature "
+        return tr("this kiosk's clock ({clock}) is {days} days ahead of the county's newest signature "
                   "it has verified ({signed}): either the clock is ahead (set it right) or the kiosk has not "
                   "synced for that long (check its network).", **warning)  # fmt: skip
-    return tr("WARNING: the county signed at {signed}, ahead of this kiosk's clock ({clock}); the kiosk did not "
+    return tr("the county signed at {signed}, ahead of this kiosk's clock ({clock}); the kiosk did not "
               "take that time. If the county's clock was wrong, nothing needs doing; if this kiosk's clock is "
               "behind, set it right.", **warning)  # fmt: skip
 

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, g, render_template
+from flask import Flask, abort, current_app, g, redirect, render_template, request
+from werkzeug.exceptions import InternalServerError
 
-from sync.install import current_database
+from sync.install import mark_damaged, readable_content
 
 from .local_db import path_of
+
+log = logging.getLogger(__name__)
 
 
 class NoContent(Exception):
     """Nothing is installed yet."""
+
+
+class ContentDamaged(NoContent):
+    """Every installed version is damaged: the next sync installs the content again."""
 
 
 # Each server thread keeps its connection to the current version between requests, so SQLite's
@@ -40,7 +48,14 @@ def open_content(path: Path, data_dir: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     connection.row_factory = sqlite3.Row
     # The village's own notices (staff console) live beside it in local.db, read-only here too.
-    connection.execute("attach database ? as local", (f"file:{path_of(data_dir)}?mode=ro",))
+    local = path_of(data_dir)
+    try:
+        connection.execute("attach database ? as local", (f"file:{local}?mode=ro",))
+    except sqlite3.OperationalError as error:
+        # A reader of a WAL database needs local.db-shm, which a full disk may not let it make: read
+        # the file as it is instead (changes still in the WAL wait until there is room), issue 11.
+        log.warning("reading %s without its WAL (%s): is the disk full?", local, error)
+        connection.execute("attach database ? as local", (f"file:{local}?mode=ro&immutable=1",))
     return connection
 
 
@@ -48,10 +63,11 @@ def get_db() -> sqlite3.Connection:
     """Return a read-only connection to the version that was current when this request began."""
     if "content_db" not in g:
         data_dir = Path(current_app.config["DATA_DIR"])
-        path = current_database(data_dir)
-        if path is None or not path.exists():
-            raise NoContent()
-        g.content_db = _connection_to(path, data_dir)
+        # The current version, or the previous one (N-1) if the current is damaged (issue 11).
+        readable = readable_content(data_dir)
+        if readable.path is None:
+            raise ContentDamaged() if readable.damaged else NoContent()
+        g.content_db = _connection_to(readable.path, data_dir)
     db: sqlite3.Connection = g.content_db
     return db
 
@@ -61,13 +77,35 @@ def close_db(_error: BaseException | None = None) -> None:
     g.pop("content_db", None)
 
 
-def _no_content(_error: NoContent) -> Any:
-    return render_template("screens/no_content.html"), 503
+def _no_content(error: NoContent) -> Any:
+    return render_template("screens/no_content.html", repairing=isinstance(error, ContentDamaged)), 503
+
+
+def _damaged_on_read(error: sqlite3.DatabaseError) -> Any:
+    """A version that looked intact failed a read: if its pages are damaged, show the previous version."""
+    held: tuple[Path, sqlite3.Connection] | None = getattr(_per_thread, "held", None)
+    corrupt = getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    if held is None or not corrupt or "content_db" not in g or request.method != "GET":
+        current_app.logger.exception("a database read failed: %s", error)
+        return InternalServerError()
+    path, connection = held
+    try:
+        damaged = connection.execute("pragma main.quick_check").fetchone()[0] != "ok"  # not local.db
+    except sqlite3.DatabaseError:
+        damaged = True
+    if not damaged:  # the damage is in local.db, not in the county's content
+        current_app.logger.exception("a database read failed: %s", error)
+        return InternalServerError()
+    mark_damaged(path)
+    connection.close()
+    _per_thread.held = None
+    return redirect(request.full_path.rstrip("?"), 303)  # read again, from the previous version
 
 
 def init_app(app: Flask) -> None:
     app.teardown_appcontext(close_db)
     app.register_error_handler(NoContent, _no_content)
+    app.register_error_handler(sqlite3.DatabaseError, _damaged_on_read)
 
 
 Found = TypeVar("Found")

@@ -7,15 +7,24 @@ migrations, recorded in the database itself (STYLE.md).
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from sync.database import file_is_whole
+
 FILE = "local.db"
+DAMAGED = ".damaged-"
+LOW_DISK_BYTES = 8 * 1024 * 1024  # below this, local.db leaves WAL mode (see _choose_journal)
+log = logging.getLogger(__name__)
 migrations = Migrations("kiosk-local")
 
 
@@ -123,17 +132,127 @@ def local_media_dir(data_dir: Path) -> Path:
 def open_local(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
     """Open the kiosk's local database for reading and writing, creating and migrating it if needed.
 
-    An app migrates once when it starts; its requests then open it with *migrate* false.
+    An app migrates once when it starts; its requests then open it with *migrate* false. When
+    migrating, a damaged file is first set aside (see set_aside) and a fresh one made (issue 11).
+    On a (nearly) full disk it may come back read-only (see _connect).
     """
     path = path_of(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not migrate:
+        return _connect(path)
+    try:
+        if not file_is_whole(path):
+            raise sqlite3.DatabaseError("not a whole SQLite file: truncated or overwritten")
+        connection = _connect(path)
+        try:
+            if str(path) not in _checked:  # once per process: it reads every page
+                if (found := connection.execute("pragma quick_check").fetchone()[0]) != "ok":
+                    raise sqlite3.DatabaseError(found)
+                _checked.add(str(path))
+            migrations.apply(Database(connection))
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+    except FileNotFoundError:
+        pass
+    except sqlite3.DatabaseError as error:
+        if not _damage(error):
+            raise
+        set_aside(path, error)
+    connection = _connect(path)
+    migrations.apply(Database(connection))
+    return connection
+
+
+_checked: set[str] = set()
+
+
+def _damage(error: sqlite3.DatabaseError) -> bool:
+    """Tell damage (corrupt, not a database) from trouble that passes (locked, busy, a full disk)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:  # raised here, by the checks in open_local
+        return type(error) is sqlite3.DatabaseError
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def set_aside(path: Path, error: BaseException) -> Path:
+    """Rename a damaged local.db (and its -wal and -shm) to local.db.damaged-<UTC time>, never deleting it.
+
+    The staff's notices and accounts may still be read from it by hand; `kiosk status` lists it.
+    """
+    aside = path.with_name(f"{path.name}{DAMAGED}{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
+    for suffix in ("", "-wal", "-shm"):  # named so that SQLite opens the set-aside file with its WAL
+        with suppress(FileNotFoundError):
+            os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+    log.error("%s is damaged (%s): set aside as %s, and a fresh one made; staff accounts must be added again",
+              path, error, aside.name)  # fmt: skip
+    return aside
+
+
+def set_aside_files(data_dir: Path) -> list[str]:
+    """Return the damaged local databases set aside in *data_dir*, oldest first."""
+    return sorted(p.name for p in Path(data_dir).glob(f"{FILE}{DAMAGED}*") if not p.name.endswith(("-wal", "-shm")))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Connect in WAL mode; on a (nearly) full disk, without WAL, or read-only if it cannot leave WAL.
+
+    WAL keeps its index in local.db-shm, a file SQLite maps into memory and grows as it goes; on a
+    full disk a page of it gets no block, and the first touch of that page kills the process
+    (SIGBUS, issue 11) or every read fails. A rollback journal needs no such file: a write on a
+    full disk fails with an error, and reads go on.
+    """
+    low = path.parent.exists() and shutil.disk_usage(path.parent).free < LOW_DISK_BYTES
+    if low:
+        _warn_low_disk(path)
+        if _in_wal_mode(path) and not _leave_wal(path):
+            # Read as it is (changes still in a WAL file wait until there is room); writes fail plainly.
+            connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            connection.row_factory = sqlite3.Row
+            return connection
     connection = sqlite3.connect(path, timeout=10, isolation_level=None)  # autocommit; transactions explicit
     connection.row_factory = sqlite3.Row
-    connection.execute("pragma journal_mode = wal")
+    if not low:
+        try:
+            connection.execute("pragma journal_mode = wal")
+        except sqlite3.OperationalError as error:  # back from a full disk while others have it open: later
+            log.warning("%s stays with a rollback journal for now: %s", path, error)
     connection.execute("pragma foreign_keys = on")
-    if migrate:
-        migrations.apply(Database(connection))
     return connection
+
+
+def _in_wal_mode(path: Path) -> bool:
+    """Tell from the file's header (bytes 18 and 19 are 2 in WAL mode) without opening it."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(20)[18:20] == b"\x02\x02"
+    except FileNotFoundError:
+        return False
+
+
+def _leave_wal(path: Path) -> bool:
+    """Switch local.db to a rollback journal; False if it cannot be done now (no room, or in use)."""
+    connection = sqlite3.connect(path, timeout=1, isolation_level=None)
+    try:
+        # In exclusive locking mode SQLite reaches a WAL database without the -shm file.
+        connection.execute("pragma locking_mode = exclusive")
+        return str(connection.execute("pragma journal_mode = delete").fetchone()[0]) == "delete"
+    except sqlite3.OperationalError as error:
+        log.warning("%s stays in WAL mode for now (%s): it is read-only until there is room", path, error)
+        return False
+    finally:
+        connection.close()
+
+
+_warned_low: set[str] = set()
+
+
+def _warn_low_disk(path: Path) -> None:
+    if str(path) not in _warned_low:
+        _warned_low.add(str(path))
+        log.warning("the disk holding %s is (nearly) full: %s MB free. The screens keep working; staff saves may "
+                    "fail until space is freed", path, shutil.disk_usage(path.parent).free // 2**20)  # fmt: skip
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from .uplink import Uplink
 
 CHILD_TIMEOUT_S = 4 * 3600  # a sync still running after this is stopped; the next night resumes it
 REPORT_TIMEOUT_S = 20 * 60  # a report still running after this is stopped; the outbox keeps what was not sent
+RETRY_S = 15 * 60  # after an unexpected error (a full disk, a damaged file) the thread tries again this much later
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,12 @@ class NightlySync(threading.Thread):
     def run(self) -> None:
         not_before: datetime | None = self.now()
         while not_before is not None and not self.stop.is_set():
-            not_before = self.run_once(not_before)
+            try:
+                not_before = self.run_once(not_before)
+            except Exception:  # an unattended kiosk's thread must outlive anything (issue 11)
+                log.exception("nightly sync: unexpected error; trying again in %s minutes", RETRY_S // 60)
+                if self.stop.wait(RETRY_S):
+                    return
 
 
 def report_in_child(data_dir: Path) -> tuple[bool, str]:
@@ -179,5 +185,8 @@ class PeriodicReport(threading.Thread):
         # started together (power back after a cut) spread out instead of calling in the same minute.
         wait = self.rng.uniform(0, self.interval_s)
         while not self.stop.wait(wait):
-            self.run_once()
             wait = self.interval_s * self.rng.uniform(0.9, 1.1)
+            try:
+                self.run_once()
+            except Exception:  # an unattended kiosk's thread must outlive anything (issue 11)
+                log.exception("county report: unexpected error; trying again in %s minutes", round(wait / 60))

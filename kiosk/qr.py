@@ -1,17 +1,17 @@
-"""QR codes that open a kiosk page on the villager's phone: SVG, error correction M, cached."""
+"""QR codes that open a kiosk page on the villager's phone: SVG, error correction M, cached (bounded)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import secrets
 from pathlib import Path
 
 import qrcode
 import qrcode.image.svg
 from markupsafe import Markup
+
+from .cache_files import keep_in_cache, prune_oldest
 
 KINDS = ("power", "notice", "catalogue")
 
@@ -23,6 +23,7 @@ def mobile_url(base_url: str, village: str, kind: str, item_id: str) -> str:
     return f"{base_url.rstrip('/')}/m/{village}/{kind}/{item_id}"
 
 
+CACHE_BYTES = 20 * 1024 * 1024  # about 5,000 codes of 4 KB: every detail page of a large village
 RENDERING = 2  # part of each cached file's name: a change to _render must not be hidden by old files
 
 
@@ -42,18 +43,19 @@ def _render(url: str) -> str:
     return re.sub(r'width="[^"]*" height="[^"]*"', 'class="qr-code" aria-hidden="true"', svg, count=1)
 
 
-def qr_svg(cache_dir: Path, url: str) -> Markup:
-    """Return the QR code for *url* as inline SVG, generated once and kept in *cache_dir*."""
+def qr_svg(cache_dir: Path, url: str, budget: int = CACHE_BYTES) -> Markup:
+    """Return the QR code for *url* as inline SVG, generated once and kept in *cache_dir* (at most *budget* bytes).
+
+    A cache that cannot be written (a full disk) costs a new drawing per request, never the page.
+    """
     cached = Path(cache_dir) / (hashlib.sha256(f"{RENDERING}:{url}".encode()).hexdigest()[:32] + ".svg")
     try:
         return Markup(cached.read_text(encoding="utf-8"))  # noqa: S704 - our own generated SVG
-    except FileNotFoundError:
-        pass
+    except (OSError, UnicodeDecodeError):
+        pass  # not made yet, pruned, or unreadable: draw it again
     svg = _render(url)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    # Unique per writer: server threads may render the same new page at once; the last
-    # rename wins and every one of them wrote the same bytes.
-    temporary = cached.with_name(f".{cached.name}.{secrets.token_hex(6)}.tmp")
-    temporary.write_text(svg, encoding="utf-8")
-    os.replace(temporary, cached)
+    # Server threads may draw the same new page at once: each writes under its own name and the
+    # last rename wins; they all wrote the same bytes.
+    if keep_in_cache(cached, svg.encode()):
+        prune_oldest(cached.parent, "*.svg", budget, keep=cached)
     return Markup(svg)  # noqa: S704

@@ -29,6 +29,7 @@ from .clock import screen_now
 from .content_db import NoContent, get_db, one_or_404
 from .flowchart import layout
 from .local_db import local_media_dir
+from .qr import CACHE_BYTES as QR_CACHE_BYTES
 from .qr import mobile_url, qr_svg
 from .settings import LOCALES
 
@@ -61,7 +62,8 @@ def _existing(page: queries.Page) -> queries.Page:
 def _qr(kind: str, item_id: str) -> dict[str, Any]:
     info = queries.meta(get_db())
     url = mobile_url(info["public_base_url"], info["village_code"], kind, item_id)
-    qr = qr_svg(Path(current_app.config["DATA_DIR"]) / "qr", url)
+    budget = int(current_app.config.get("QR_CACHE_BYTES", QR_CACHE_BYTES))
+    qr = qr_svg(Path(current_app.config["DATA_DIR"]) / "qr", url, budget)
     return {"qr_url": url, "qr_svg": qr, "detail_kind": kind, "detail_id": item_id}
 
 

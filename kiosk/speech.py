@@ -7,8 +7,10 @@ it (sync/pinyin.py). Everything runs on the kiosk: no network, and no button whe
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import html
+import io
 import os
 import re
 import shutil
@@ -29,6 +31,7 @@ from flask_babel import gettext as _
 from sync.pinyin import tone_syllables
 
 from . import queries
+from .cache_files import prune_oldest
 from .clock import screen_now
 from .content_db import get_db, one_or_404
 
@@ -36,6 +39,7 @@ VOICE = "cmn-latn-pinyin"
 TEXT_LIMIT = 1500  # characters read at most: about eight minutes of speech, made in well under a second
 GENERATE_TIMEOUT = 30  # seconds
 CACHE_BYTES = 300 * 1024 * 1024  # WAV is about 2.6 MB a minute; the least recently played go first
+CACHE_FREE_BYTES = 64 * 1024 * 1024  # below this much free disk, audio is not kept: a long text makes ~21 MB
 
 bp = Blueprint("speech", __name__)
 
@@ -60,8 +64,8 @@ def detail_audio(kind: str, item_id: str) -> ResponseReturnValue:
         abort(404)
     with force_locale("zh"):  # the voice speaks Mandarin, whatever language the screen is in
         text = _TEXT_OF[kind](get_db(), item_id)
-    path = cached_speech(command, speakable_pinyin(first_part(text)))
-    return send_file(path, mimetype="audio/wav")
+    audio = cached_speech(command, speakable_pinyin(first_part(text)))
+    return send_file(io.BytesIO(audio) if isinstance(audio, bytes) else audio, mimetype="audio/wav")
 
 
 # --- What each detail page reads: title first, then its key facts and body --------------------------
@@ -236,8 +240,11 @@ def _pause(words: list[str], mark: str) -> None:
 # --- Audio: generated once per text, kept under DATA_DIR/speech ---------------------------------------
 
 
-def cached_speech(command: str, pinyin: str) -> Path:
-    """Return the WAV of *pinyin*, generating it the first time; 503 if espeak-ng fails."""
+def cached_speech(command: str, pinyin: str) -> Path | bytes:
+    """Return the WAV of *pinyin*, generating it the first time; 503 if espeak-ng fails.
+
+    On a nearly full disk the audio is made in memory and not kept: it plays, it is only slower.
+    """
     folder = Path(current_app.config["DATA_DIR"]) / "speech"
     key = hashlib.sha256(f"{VOICE}\n{pinyin}".encode()).hexdigest()
     path = folder / f"{key}.wav"
@@ -246,50 +253,56 @@ def cached_speech(command: str, pinyin: str) -> Path:
         return path
     except FileNotFoundError:
         pass  # not made yet, or pruned meanwhile
-    folder.mkdir(parents=True, exist_ok=True)
-    # Written under a name of its own, then renamed into place: two requests for the same text at
-    # once both generate, and each reader sees a whole file, never a half-written one.
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".wav.tmp")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if shutil.disk_usage(folder).free < CACHE_FREE_BYTES:
+            raise OSError(errno.ENOSPC, f"less than {CACHE_FREE_BYTES // 2**20} MB free")
+        # Written under a name of its own, then renamed into place: two requests for the same text at
+        # once both generate, and each reader sees a whole file, never a half-written one.
+        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".wav.tmp")
+    except OSError as error:
+        current_app.logger.warning("read-aloud audio made in memory, not kept in %s: %s", folder, error)
+        return _speak(command, pinyin, "--stdout")
     os.close(descriptor)
     try:
+        _speak(command, pinyin, "-w", temporary)
+        with open(temporary, "rb") as file:
+            made = file.read(4) == b"RIFF"
+        if not made:
+            current_app.logger.error("%s made no audio in %s", command, temporary)
+            abort(503)
+        os.replace(temporary, path)
+    except OSError as error:
+        current_app.logger.warning("could not keep read-aloud audio (%s); made in memory instead", error)
+        return _speak(command, pinyin, "--stdout")
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    prune_oldest(folder, "*.wav", int(current_app.config["SPEECH_CACHE_BYTES"]), keep=path)
+    return path
+
+
+def _speak(command: str, pinyin: str, *output: str) -> bytes:
+    """Run espeak-ng on *pinyin* with *output* (a file, or --stdout); return what it printed; 503 if it fails."""
+    try:
         finished = subprocess.run(  # noqa: S603 - fixed arguments; the text goes in on stdin
-            [command, "-v", VOICE, "-b", "1", "--stdin", "-w", temporary],
+            [command, "-v", VOICE, "-b", "1", "--stdin", *output],
             input=pinyin.encode(),
             capture_output=True,
             timeout=GENERATE_TIMEOUT,
             check=False,
         )
-        with open(temporary, "rb") as file:
-            made = file.read(4) == b"RIFF"
-        if finished.returncode != 0 or not made:
-            error = finished.stderr.decode(errors="replace").strip()
-            current_app.logger.error("%s exited %s without audio: %s", command, finished.returncode, error)
-            abort(503)
-        os.replace(temporary, path)
     except subprocess.TimeoutExpired:
         current_app.logger.error("%s took more than %s seconds; no audio", command, GENERATE_TIMEOUT)
         abort(503)
     except OSError as error:
         current_app.logger.error("could not run %s: %s", command, error)
         abort(503)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-    _prune(folder, int(current_app.config["SPEECH_CACHE_BYTES"]), keep=path)
-    return path
-
-
-def _prune(folder: Path, budget: int, keep: Path) -> None:
-    """Delete the least recently played audio until the folder fits *budget* (old text versions go first)."""
-    files = []
-    for path in folder.glob("*.wav"):
-        try:
-            files.append((path.stat().st_mtime, path.stat().st_size, path))
-        except FileNotFoundError:
-            continue  # another request pruned it meanwhile
-    total = sum(size for _mtime, size, _path in files)
-    for _mtime, size, path in sorted(files):
-        if total <= budget:
-            break
-        if path != keep:
-            path.unlink(missing_ok=True)
-            total -= size
+    if finished.returncode != 0 or ("--stdout" in output and not finished.stdout.startswith(b"RIFF")):
+        said = finished.stderr.decode(errors="replace").strip()
+        current_app.logger.error("%s exited %s without audio: %s", command, finished.returncode, said)
+        abort(503)
+    audio = bytearray(finished.stdout)
+    if audio[36:40] == b"data":  # a stream's header leaves the lengths open: fill them in
+        audio[4:8] = (len(audio) - 8).to_bytes(4, "little")
+        audio[40:44] = (len(audio) - 44).to_bytes(4, "little")
+    return bytes(audio)

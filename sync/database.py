@@ -181,3 +181,40 @@ def media_used(path: Path) -> set[str]:
     """Return the media blobs an installed database refers to."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
         return {row[0] for row in connection.execute("select blob from media")}
+
+
+_HEADER = b"SQLite format 3\x00"
+
+
+def file_is_whole(path: Path) -> bool:
+    """Tell from its 100-byte header whether a SQLite file is all there: the magic string, and as
+    many pages as the header counts (a truncated or overwritten file, as a power cut or a worn SD
+    card leaves it, is not). An empty file is whole: SQLite reads it as an empty database."""
+    with open(path, "rb") as file:
+        header = file.read(100)
+        size = os.fstat(file.fileno()).st_size
+    if size == 0:
+        return True
+    if len(header) < 100 or not header.startswith(_HEADER):
+        return False
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    # The header's page count is valid when its "version valid for" matches the change counter.
+    return header[92:96] != header[24:28] or size >= page_size * int.from_bytes(header[28:32], "big")
+
+
+def looks_intact(path: Path) -> bool:
+    """Tell cheaply whether an installed database can be served: a whole file with a readable meta table.
+
+    Not an integrity check, which reads every page: this runs when a version is first opened (issue 11).
+    """
+    try:
+        if path.stat().st_size == 0 or not file_is_whole(path):
+            return False
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return connection.execute("select value from meta where key = 'version'").fetchone() is not None
+        finally:
+            connection.close()
+    except (OSError, sqlite3.DatabaseError):
+        return False

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +34,7 @@ from .content import ContentInvalid
 from .database import database_version, installed_meta
 from .fetcher import DeadlinePassed, ResumableFetcher
 from .i18n import tr
-from .install import InstallError, current_database, install_snapshot
+from .install import InstallError, current_database, install_snapshot, intact, readable_content, repair_state
 from .repository import SIGNED_AT
 from .snapshot import village_snapshot
 
@@ -73,19 +75,35 @@ def _tuf_dir(data_dir: Path) -> Path:
 
 
 def read_config(data_dir: Path) -> dict[str, Any]:
+    path = Path(data_dir) / CONFIG
     try:
-        config: dict[str, Any] = json.loads((Path(data_dir) / CONFIG).read_text(encoding="utf-8"))
+        config = json.loads(path.read_text(encoding="utf-8"))
+        complete = isinstance(config, dict) and config.get("village") and config.get("repository")
+        problem = None if complete else "incomplete"
     except FileNotFoundError:
         raise SyncError(tr("this kiosk is not set up yet: run kiosk init first")) from None
-    return config
+    except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        problem = str(error)
+    if problem:
+        raise SyncError(tr("{file} is damaged ({error}): set this kiosk up again with kiosk init --village CODE "
+                           "--repo URL --root ROOT.json (and kiosk enrol again if it reported to a county server)",
+                           file=path, error=problem))  # fmt: skip
+    return dict(config)
 
 
 def read_status(data_dir: Path) -> dict[str, Any]:
+    """Return what sync-status.json records; {} when it is missing or damaged (the next sync writes it again)."""
+    path = Path(data_dir) / STATUS
     try:
-        status: dict[str, Any] = json.loads((Path(data_dir) / STATUS).read_text(encoding="utf-8"))
-        return status
-    except (FileNotFoundError, json.JSONDecodeError):
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return {}
+    except (OSError, ValueError) as error:
+        status = error
+    if not isinstance(status, dict):
+        logging.getLogger(__name__).warning("%s is damaged (%s); starting it afresh", path, status)
+        return {}
+    return status
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
@@ -217,8 +235,8 @@ class _Sync:
                 photos |= more_photos
         source = hashlib.sha256("\n".join(sorted(f"{i.path}:{i.hashes['sha256']}" for i, _p in wanted)).encode())
         content_date = max(dates)
-        installed = current_database(self.data_dir)
-        if installed is not None and installed.exists() and installed_meta(installed, "source") == source.hexdigest():
+        installed = current_database(self.data_dir)  # a damaged one counts as not installed (issue 11)
+        if installed is not None and intact(installed) and installed_meta(installed, "source") == source.hexdigest():
             self.say(tr("nothing new for this village"))
             return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
         self.say(tr("installing version {version}", version=version))
@@ -392,16 +410,16 @@ def sync_kiosk(
     attempt = (now or datetime.now(UTC)).isoformat()
     sync: _Sync | None = None
     try:
+        repair_state(data_dir)
         sync = _Sync(data_dir, source, now, progress, fetcher_options)
         result = sync.run()
     except (SyncError, InstallError, ContentInvalid, exceptions.RepositoryError, exceptions.DownloadError,
-            ValueError, KeyError, OSError) as error:  # fmt: skip
-        installed = current_database(data_dir)
-        have = installed is not None and installed.exists()
+            ValueError, KeyError, OSError, sqlite3.Error) as error:  # fmt: skip
+        installed = readable_content(data_dir).path
         result = SyncResult(
             "failed",
-            database_version(installed) if have and installed else None,
-            installed_meta(installed, "content_date") if have and installed else None,
+            database_version(installed) if installed else None,
+            installed_meta(installed, "content_date") if installed else None,
             sync.fetcher.bytes_received if sync else 0,
             sync.fetcher.files_received if sync else 0,
             explain(error, *((sync.now, sync.floor, sync.fetcher.last_url) if sync else (now, None, None))),
@@ -412,5 +430,8 @@ def sync_kiosk(
         # The newest county version this kiosk has checked: an unchanged village keeps an older content version.
         status.update(last_success=attempt, checked_version=sync.checked_version)
     if (data_dir / CONFIG).exists():
-        _write_json(data_dir / STATUS, status)
+        try:
+            _write_json(data_dir / STATUS, status)
+        except OSError as error:  # a full disk: the result still says how the sync went
+            logging.getLogger(__name__).warning("could not record the sync in %s: %s", STATUS, error)
     return result

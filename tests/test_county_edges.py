@@ -349,7 +349,8 @@ def test_behind_a_proxy_one_visitors_wrong_passwords_do_not_lock_out_another(
 def test_county_init_refuses_keys_inside_the_repository(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     for keys, extra in ((repo / "keys", []), (tmp_path / "keys", ["--root-keys", str(repo / "root")])):
-        result = CliRunner().invoke(main, ["county", "init", "--repo", str(repo), "--keys", str(keys), *extra])
+        result = CliRunner().invoke(main, ["county", "init", "--repo", str(repo), "--keys", str(keys), *extra],
+                                    env={"KIOSK_DEFAULT_LOCALE": "en"})  # fmt: skip
         assert result.exit_code != 0 and "inside the repository" in result.output, result.output
     assert not list(tmp_path.rglob("*.pem"))
 
@@ -363,6 +364,6 @@ def test_county_serve_refuses_a_repository_holding_keys(
     monkeypatch.setattr(waitress, "serve", lambda *args, **kwargs: served.append(args))
     shutil.copytree(county_repo.keys, county_repo.path / "keys")
     result = CliRunner().invoke(main, ["county", "serve", "--repo", str(county_repo.path),
-                                       "--data", str(tmp_path / "data")])  # fmt: skip
+                                       "--data", str(tmp_path / "data")], env={"KIOSK_DEFAULT_LOCALE": "en"})  # fmt: skip
     assert result.exit_code != 0 and not served
     assert "key file inside the repository" in result.output and "Move the keys folder out" in result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import random
 import time as clock
 from datetime import datetime, time, timedelta
@@ -137,3 +139,47 @@ def test_a_report_child_that_ends_without_a_result_says_why(kiosk_data: Path, mo
     monkeypatch.setenv("KIOSK_DEFAULT_LOCALE", "xx")  # a broken setting: the child stops before reporting
     ok, line = report_in_child(kiosk_data)
     assert not ok and "report process ended without a result" in line and "KIOSK_DEFAULT_LOCALE" in line
+
+
+def test_the_nightly_loop_goes_on_after_any_exception_and_logs_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    nightly = _Clock(tmp_path, datetime(2026, 11, 27, 22, 0))
+    failures = [OSError(errno.ENOSPC, "No space left on device"), RuntimeError("a bug")]
+
+    def sync(data_dir: Path, **options: Any) -> SyncResult:
+        nightly.calls.append({"at": nightly.clock})
+        if failures:
+            raise failures.pop(0)
+        nightly.stop.set()  # the third night synced: enough
+        return SyncResult("unchanged", 2, "2026-11-27", 500, 1, None)
+
+    nightly.sync = sync
+    with caplog.at_level(logging.ERROR, logger="kiosk.nightly"):
+        nightly.run()  # returns only when stopped (the clock is the test's, so no real waiting)
+    assert len(nightly.calls) == 3, "the loop went on after each exception"
+    logged = [record for record in caplog.records if record.exc_info]
+    assert [type(record.exc_info[1]) for record in logged if record.exc_info] == [OSError, RuntimeError]
+
+
+def test_periodic_reports_go_on_after_any_exception(kiosk_data: Path) -> None:
+    reports: list[int] = []
+
+    def report(data_dir: Path) -> tuple[bool, str]:
+        reports.append(1)
+        if len(reports) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return True, "reported"
+
+    class Enrolled(PeriodicReport):
+        def enrolled(self) -> bool:
+            return True
+
+    reporter = Enrolled(kiosk_data, interval_s=0.01, report=report)
+    reporter.start()
+    deadline = clock.monotonic() + 10
+    while len(reports) < 3 and clock.monotonic() < deadline:
+        clock.sleep(0.01)
+    reporter.stop.set()
+    reporter.join(timeout=10)
+    assert len(reports) >= 3, "the thread outlived the exception"
