@@ -363,7 +363,7 @@ def test_county_serve_refuses_a_repository_holding_keys(
     served: list[object] = []
     monkeypatch.setattr(waitress, "serve", lambda *args, **kwargs: served.append(args))
     shutil.copytree(county_repo.keys, county_repo.path / "keys")
-    result = CliRunner().invoke(main, ["county", "serve", "--repo", str(county_repo.path),
-                                       "--data", str(tmp_path / "data")], env={"KIOSK_DEFAULT_LOCALE": "en"})  # fmt: skip
+    arguments = ["county", "serve", "--repo", str(county_repo.path), "--data", str(tmp_path / "data")]
+    result = CliRunner().invoke(main, arguments, env={"KIOSK_DEFAULT_LOCALE": "en"})
     assert result.exit_code != 0 and not served
     assert "key file inside the repository" in result.output and "Move the keys folder out" in result.output
