@@ -199,7 +199,7 @@ def clock_sentence(warning: dict[str, str]) -> str:
 @click.command("reset-time-floor")
 @_DATA
 def reset_floor(data: str | None) -> None:
-    """Lower the clock's floor to before its last rise (when a wrong county clock raised it)."""
+    """Lower the clock's floor to before the rises its clock could not judge (a wrong county clock raised it)."""
     try:
         old, new = reset_time_floor(_data_dir(data))
     except SyncError as error:

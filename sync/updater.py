@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,12 @@ from .i18n import tr
 from .install import InstallError, current_database, install_snapshot
 from .repository import SIGNED_AT
 from .snapshot import village_snapshot
+from .time_floor import lower_floor, raise_floor, time_floor
 
 CONFIG = "kiosk.json"
 STATUS = "sync-status.json"
 DISK_MARGIN = 50 * 1024 * 1024
-# How far a county's signing time may run ahead of a kiosk clock that looks right before the kiosk
-# stops taking it as its time floor: past that, the county's clock is the suspect (issue 11).
-FLOOR_LEAD = timedelta(days=1)
-# This software was written in 2026: a kiosk clock before then is wrong (a flat CMOS battery).
-CLOCK_PLAUSIBLE_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+logger = logging.getLogger(__name__)
 Progress = Callable[[str, bool], None]  # (message, passing): a passing message is replaced by the next one
 
 
@@ -81,11 +79,19 @@ def read_config(data_dir: Path) -> dict[str, Any]:
 
 
 def read_status(data_dir: Path) -> dict[str, Any]:
+    """Return the sync status; {} when there is none or it is damaged (the next sync writes it again)."""
+    path = Path(data_dir) / STATUS
     try:
-        status: dict[str, Any] = json.loads((Path(data_dir) / STATUS).read_text(encoding="utf-8"))
-        return status
-    except (FileNotFoundError, json.JSONDecodeError):
+        status = json.loads(path.read_bytes())
+    except FileNotFoundError:
         return {}
+    except (OSError, ValueError) as error:  # a bad sector, a power cut: not UTF-8, not JSON
+        logger.warning("%s is damaged and was ignored: %s", path, error)
+        return {}
+    if not isinstance(status, dict):
+        logger.warning("%s is damaged and was ignored: not a JSON object", path)
+        return {}
+    return status
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
@@ -192,7 +198,7 @@ class _Sync:
         version = self.checked_version = trusted.snapshot.version
         signed_at = trusted.timestamp.unrecognized_fields.get(SIGNED_AT)
         if signed_at:
-            self._raise_floor(datetime.fromisoformat(signed_at.replace("Z", "+00:00")))
+            raise_floor(self.status, self.now, datetime.fromisoformat(signed_at.replace("Z", "+00:00")))
         village = self.config["village"]
         county_manifest = self._manifest("county")
         if county_manifest is None:
@@ -228,26 +234,6 @@ class _Sync:
         install_snapshot(self.data_dir, snapshot, media)
         self._tidy_cache({p.name for _i, p in wanted})
         return self._result("updated", version, content_date)
-
-    def _raise_floor(self, signed: datetime) -> None:
-        """Take the county's verified signing time *signed* as the floor for this kiosk's clock.
-
-        A clock far behind (before this software existed, or before the floor) cannot judge, so the
-        floor follows the county. A clock that looks right judges the county in turn: a signing time
-        more than FLOOR_LEAD ahead of it means the county's clock was wrong, and taking it would make
-        every later signature look expired (issue 11). It is noted for `kiosk status`, not taken.
-        """
-        floor = self.floor
-        if floor is not None and signed <= floor:
-            return
-        clock_looks_right = self.now >= max(floor or CLOCK_PLAUSIBLE_FROM, CLOCK_PLAUSIBLE_FROM)
-        if clock_looks_right and signed > self.now + FLOOR_LEAD:
-            self.status["county_clock_ahead"] = signed.isoformat()
-            return
-        self.status.pop("county_clock_ahead", None)
-        if floor is not None:
-            self.status["time_floor_before"] = floor.isoformat()  # the way back: kiosk reset-time-floor
-        self.status["time_floor"] = signed.isoformat()
 
     def _check_nothing_published(self, scope: str) -> None:
         """Refuse a scope whose signed role lists files but no manifest: that is damage, not an empty scope.
@@ -301,31 +287,15 @@ class _Sync:
         )
 
 
-def time_floor(status: dict[str, Any]) -> datetime | None:
-    """Return the time floor recorded in a sync status, or None (none yet, or unreadable)."""
-    try:
-        floor = datetime.fromisoformat(status["time_floor"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return floor if floor.tzinfo is not None else floor.replace(tzinfo=UTC)
-
-
 def reset_time_floor(data_dir: Path) -> tuple[datetime | None, datetime | None]:
-    """Lower the time floor to what it was before its last rise (or forget it); return (old, new).
+    """Lower the time floor to before the rises this kiosk's clock could not judge (or forget it).
 
     For staff, when the floor came from a county whose clock was wrong and now makes every sync
-    fail as "expired" (README: the update channel).
+    fail as "expired" (README: the update channel). :returns: the floor (old, new).
     """
-    status = read_status(data_dir)
-    old = time_floor(status)
-    before = time_floor({"time_floor": status.pop("time_floor_before", None)})
-    new = before if before is not None and (old is None or before < old) else None
-    if new is None:
-        status.pop("time_floor", None)
-    else:
-        status["time_floor"] = new.isoformat()
-    status.pop("county_clock_ahead", None)
     read_config(data_dir)  # only a set-up kiosk has a status to change
+    status = read_status(data_dir)
+    old, new = lower_floor(status)
     _write_json(Path(data_dir) / STATUS, status)
     return old, new
 
