@@ -710,3 +710,32 @@ def test_a_damaged_sync_status_file_leaves_screens_status_and_sync_working(
     again = sync_kiosk(kiosk_data, now=now + HOUR)
     assert (again.outcome, again.error) == ("unchanged", None), again
     assert read_status(kiosk_data)["last_outcome"] == "unchanged", "a good status is written again"
+
+
+def test_an_existing_kiosk_syncs_on_across_its_countys_upgrade_to_bound_roles(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """A kiosk synced from a repository signed by the previous code (versions only) goes on syncing
+    after the county's first refresh binds every role, and is then protected from the swap."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    repository = county_repo.repository
+    snapshot = repository.snapshot()
+    for name, meta in list(snapshot.signed.meta.items()):
+        snapshot.signed.meta[name] = MetaFile(version=meta.version)
+    repository.sign_snapshot_and_timestamp(snapshot, now)
+    had = sync_kiosk(kiosk_data, now=now)
+    assert had.outcome == "updated", had
+
+    repository.refresh(now=now + HOUR)
+    same = sync_kiosk(kiosk_data, now=now + HOUR)
+    assert (same.outcome, same.error) == ("unchanged", None), same
+    new_name = publish_change(county_repo, VILLAGE_POWER, now + 2 * HOUR)
+    moved = sync_kiosk(kiosk_data, now=now + 2 * HOUR)
+    assert (moved.outcome, moved.error) == ("updated", None), moved
+    assert_shows(kiosk_data, moved, VILLAGE_POWER, new_name)
+    notices = village_notices(kiosk_data)
+    metadata = metadata_dir(county_repo)
+    shutil.copyfile(metadata / "1.village-liutang.json", metadata / "2.village-taoyuan.json")
+    swapped = sync_kiosk(tmp_kiosk(county_repo, kiosk_data.parent), now=now + 2 * HOUR)
+    assert swapped.outcome == "failed" and "did not match its signed hash" in str(swapped.error), swapped
+    assert village_notices(kiosk_data) == notices
