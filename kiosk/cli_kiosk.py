@@ -186,7 +186,8 @@ def clock_sentence(warning: dict[str, str]) -> str:
     """Say in a sentence what `clock.clock_warning` found."""
     if warning["problem"] == "behind":
         return tr("WARNING: this kiosk's clock ({clock}) is behind the county's newest signature ({signed}); "
-                  "the screens use the latter. Set the clock right.", **warning)  # fmt: skip
+                  "the screens use the latter. Set the clock right. If it is right, the county's clock was "
+                  "ahead when it signed: run kiosk reset-time-floor.", **warning)  # fmt: skip
     if warning["problem"] == "ahead":
         return tr("WARNING: this kiosk's clock ({clock}) is {days} days ahead of the county's newest signature "
                   "it has verified ({signed}): either the clock is ahead (set it right) or the kiosk has not "

@@ -37,7 +37,11 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
 class DeadlinePassed(exceptions.DownloadError):
-    """The sync ran past its overall deadline; what arrived is kept for the next sync."""
+    """The sync ran past its overall deadline of *seconds*; what arrived is kept for the next sync."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the sync ran past its deadline of {seconds:g} seconds (KIOSK_SYNC_DEADLINE)")
+        self.seconds = seconds
 
 
 class _CuttablePoolManager(urllib3.PoolManager):
@@ -123,10 +127,7 @@ class ResumableFetcher(FetcherInterface):
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise DeadlinePassed(
-                f"the sync ran past its deadline of {self.seconds:g} seconds (KIOSK_SYNC_DEADLINE); "
-                "what arrived is kept and the download resumes at the next sync"
-            )
+            raise DeadlinePassed(self.seconds or 0)
 
     # --- fetching --------------------------------------------------------------------------------
     def _request(self, url: str, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:

@@ -36,7 +36,7 @@ from .i18n import tr
 from .install import InstallError, current_database, install_snapshot
 from .repository import SIGNED_AT
 from .snapshot import village_snapshot
-from .time_floor import lower_floor, raise_floor, time_floor
+from .time_floor import CLOCK_SLACK, lower_floor, raise_floor, time_floor
 
 CONFIG = "kiosk.json"
 STATUS = "sync-status.json"
@@ -308,8 +308,14 @@ def explain(
     :param now: the kiosk clock; *floor*: its time floor; *file*: the last file asked for (a URL).
     """
     if isinstance(error, DeadlinePassed):
-        return tr("the sync took longer than its deadline and was stopped; what arrived is kept and the next "
-                  "sync goes on from there: {error}", error=error)  # fmt: skip
+        return tr("the sync ran past its deadline of {seconds} seconds (KIOSK_SYNC_DEADLINE) and was stopped; "
+                  "what arrived is kept and the next sync goes on from there",
+                  seconds=f"{error.seconds:g}")  # fmt: skip
+    if isinstance(error, exceptions.ExpiredMetadataError) and now and floor and floor > now + CLOCK_SLACK:
+        return tr("the county's signed metadata has expired ({error}). Kiosk clock: {now}; newest signing time "
+                  "this kiosk has verified: {floor}, ahead of the clock. If the kiosk clock is right, a county "
+                  "clock that was ahead raised that time: run kiosk reset-time-floor; if not, set the clock right",
+                  error=error, now=_minute(now), floor=_minute(floor))  # fmt: skip
     if isinstance(error, exceptions.ExpiredMetadataError):
         return tr("the county's signed metadata has expired ({error}). Kiosk clock: {now}; newest signing time "
                   "this kiosk has verified: {floor}. If the kiosk clock is right, the county server has stopped "

@@ -739,3 +739,22 @@ def test_an_existing_kiosk_syncs_on_across_its_countys_upgrade_to_bound_roles(
     swapped = sync_kiosk(tmp_kiosk(county_repo, kiosk_data.parent), now=now + 2 * HOUR)
     assert swapped.outcome == "failed" and "did not match its signed hash" in str(swapped.error), swapped
     assert village_notices(kiosk_data) == notices
+
+
+def test_a_kiosk_whose_floor_a_wrong_county_clock_raised_tells_staff_how_to_undo_it(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """Staff who set the kiosk's clock right still see every sync fail as "expired": the sentence and
+    `kiosk status` must name the way back, not only "set the clock right"."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    flat_battery = datetime(2000, 1, 1, tzinfo=UTC)
+    had = first_sync(kiosk_data, now=flat_battery)
+    county_repo.repository.refresh(now=now + timedelta(days=200), accept_clock=True)
+    assert sync_kiosk(kiosk_data, now=flat_battery).error is None
+    county_repo.repository.refresh(now=now + HOUR, accept_clock=True)
+
+    stuck = sync_kiosk(kiosk_data, now=now + 2 * HOUR)  # the kiosk's clock was set right
+    assert_refused(stuck, kiosk_data, had, "expired", "kiosk reset-time-floor")
+    shown = CliRunner().invoke(kiosk_command, ["status", "--data", str(kiosk_data)], env={"KIOSK_DEFAULT_LOCALE": "en"})
+    assert shown.exit_code == 0, shown.output
+    assert "behind the county's newest signature" in shown.output and "kiosk reset-time-floor" in shown.output
