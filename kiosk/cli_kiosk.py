@@ -205,9 +205,12 @@ def reset_floor(data: str | None) -> None:
         old, new = reset_time_floor(_data_dir(data))
     except SyncError as error:
         raise click.ClickException(str(error)) from None
+    if old is None:
+        click.echo(tr("This kiosk has no time floor yet: nothing was changed."))
+        return
     minute = "%Y-%m-%d %H:%M UTC"
     click.echo(tr("Time floor lowered from {old} to {new}; the next sync judges expiry by this kiosk's clock "
-                  "and the county's signatures again.", old=f"{old:{minute}}" if old else "-",
+                  "and the county's signatures again.", old=f"{old:{minute}}",
                   new=f"{new:{minute}}" if new else tr("none")))  # fmt: skip
 
 

@@ -758,3 +758,11 @@ def test_a_kiosk_whose_floor_a_wrong_county_clock_raised_tells_staff_how_to_undo
     shown = CliRunner().invoke(kiosk_command, ["status", "--data", str(kiosk_data)], env={"KIOSK_DEFAULT_LOCALE": "en"})
     assert shown.exit_code == 0, shown.output
     assert "behind the county's newest signature" in shown.output and "kiosk reset-time-floor" in shown.output
+
+
+def test_resetting_a_floor_that_is_not_there_says_so(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    assert "no time floor yet: nothing was changed" in reset_floor(kiosk_data), "never synced"
+    now = datetime.now(UTC).replace(microsecond=0)
+    first_sync(kiosk_data, now=now)
+    assert "lowered from" in reset_floor(kiosk_data)
+    assert "no time floor yet: nothing was changed" in reset_floor(kiosk_data), "the second time"
