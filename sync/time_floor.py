@@ -44,7 +44,8 @@ def raise_floor(status: dict[str, Any], now: datetime, signed: datetime) -> None
     county clock that was ahead goes on signing nightly, so "before the last rise" would still be
     ahead. A clock that looks right judges the county in turn: a signing time more than FLOOR_LEAD
     ahead of it means the county's clock was wrong, and taking it would make every later signature
-    look expired. It is noted for `kiosk status`, not taken.
+    look expired. It is noted for `kiosk status`, not taken; one less far ahead is taken only up to
+    the clock's own time, so the floor stays a time both clocks agree has passed.
     """
     floor = time_floor(status)
     if floor is not None and signed <= floor:
@@ -56,6 +57,9 @@ def raise_floor(status: dict[str, Any], now: datetime, signed: datetime) -> None
     status.pop("county_clock_ahead", None)
     if judged:
         status.pop("time_floor_before", None)  # the clock agrees with the county: nothing to undo
+        # A county a few hours ahead (local time taken for UTC) would move the screens, which go by
+        # the later of clock and floor, ahead of a right clock: notices shown early, 公示期 cut short.
+        signed = max(min(signed, now), floor) if floor is not None else min(signed, now)
     elif floor is not None:
         status.setdefault("time_floor_before", floor.isoformat())
     status["time_floor"] = signed.isoformat()

@@ -13,6 +13,7 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
@@ -766,3 +767,23 @@ def test_resetting_a_floor_that_is_not_there_says_so(county_repo: CountyRepo, ki
     first_sync(kiosk_data, now=now)
     assert "lowered from" in reset_floor(kiosk_data)
     assert "no time floor yet: nothing was changed" in reset_floor(kiosk_data), "the second time"
+
+
+def test_a_county_clock_hours_ahead_does_not_move_a_right_kiosks_screens(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """A county server whose clock is 8 hours ahead (local time taken for UTC) signs within the day's
+    lead the kiosk allows: a kiosk whose own clock is right must not show a notice before its
+    publication time, end a 公示期 8 hours early, or tell staff to set its right clock wrong."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    notice = "notices/caiwu-2026-10-taoyuan.md"
+    county_repo.edit(notice, 'published: "2026-11-05"', f'published: "{local + 4 * HOUR:%Y-%m-%d %H:%M}"')
+    county_repo.edit(notice, 'expires: "2026-12-09"', f'expires: "{local + 30 * DAY:%Y-%m-%d}"')
+    county_repo.publish(now=now + 8 * HOUR)  # the county's clock, 8 hours ahead
+
+    result = sync_kiosk(kiosk_data, now=now)
+    assert (result.outcome, result.error) == ("updated", None), result
+    client = create_app({"TESTING": True, "DATA_DIR": str(kiosk_data), "SECRET_KEY": "x"}).test_client()
+    assert client.get("/notice/caiwu-2026-10-taoyuan").status_code == 404, "not before its publication time"
+    assert kiosk_status(kiosk_data)["clock_warning"] is None, "a right clock is not called behind"
