@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from sync.database import installed_meta
+from sync.dates import utc_minute
 from sync.i18n import tr
 from sync.install import Readable, readable_content
 from sync.updater import CONFIG, STATUS, SyncError, init_kiosk, read_config, read_status, reset_time_floor, sync_kiosk
@@ -246,7 +247,8 @@ def clock_sentence(warning: dict[str, str]) -> str:
     """Say in a sentence what `clock.clock_warning` found."""
     if warning["problem"] == "behind":
         return tr("this kiosk's clock ({clock}) is behind the county's newest signature ({signed}); "
-                  "the screens use the latter. Set the clock right.", **warning)  # fmt: skip
+                  "the screens use the latter. Set the clock right. If it is right, the county's clock was "
+                  "ahead when it signed: run kiosk reset-time-floor.", **warning)  # fmt: skip
     if warning["problem"] == "ahead":
         return tr("this kiosk's clock ({clock}) is {days} days ahead of the county's newest signature "
                   "it has verified ({signed}): either the clock is ahead (set it right) or the kiosk has not "
@@ -259,15 +261,17 @@ def clock_sentence(warning: dict[str, str]) -> str:
 @click.command("reset-time-floor")
 @_DATA
 def reset_floor(data: str | None) -> None:
-    """Lower the clock's floor to before its last rise (when a wrong county clock raised it)."""
+    """Lower the clock's floor to before the rises its clock could not judge (a wrong county clock raised it)."""
     try:
         old, new = reset_time_floor(_data_dir(data))
     except SyncError as error:
         raise click.ClickException(str(error)) from None
-    minute = "%Y-%m-%d %H:%M UTC"
+    if old is None:
+        click.echo(tr("This kiosk has no time floor yet: nothing was changed."))
+        return
     click.echo(tr("Time floor lowered from {old} to {new}; the next sync judges expiry by this kiosk's clock "
-                  "and the county's signatures again.", old=f"{old:{minute}}" if old else "-",
-                  new=f"{new:{minute}}" if new else tr("none")))  # fmt: skip
+                  "and the county's signatures again.", old=utc_minute(old),
+                  new=utc_minute(new) if new else tr("none")))  # fmt: skip
 
 
 def add_kiosk_commands(group: click.Group) -> None:

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sync.dates import DEFAULT_TIMEZONE
-from sync.updater import STATUS, read_status, time_floor
+from sync.dates import DEFAULT_TIMEZONE, utc_minute
+from sync.time_floor import CLOCK_SLACK, time_floor
+from sync.updater import STATUS, read_status
 
-# The floor is the time the county signed; a kiosk clock this far behind it is wrong, not late.
-CLOCK_SLACK = timedelta(hours=1)
 # A clock this far past the newest signature verified is ahead, or the kiosk has long been cut off:
 # either way staff must look (notices would be judged as archived).
 CLOCK_AHEAD = timedelta(days=30)
@@ -62,7 +61,7 @@ def clock_warning(status: dict[str, Any], now: datetime | None = None) -> dict[s
     """
     now = now or utc_now()
     floor = time_floor(status)
-    county_ahead = time_floor({"time_floor": status.get("county_clock_ahead")})
+    county_ahead = time_floor(status, "county_clock_ahead")
     if floor is not None and now < floor - CLOCK_SLACK:
         return _warning("behind", now, floor)
     if county_ahead is not None:
@@ -73,9 +72,8 @@ def clock_warning(status: dict[str, Any], now: datetime | None = None) -> dict[s
 
 
 def _warning(problem: str, now: datetime, signed: datetime) -> dict[str, str]:
-    minute = "%Y-%m-%d %H:%M UTC"
-    clock, when = f"{now.astimezone(UTC):{minute}}", f"{signed.astimezone(UTC):{minute}}"
-    return {"problem": problem, "clock": clock, "signed": when, "days": str(abs((now - signed).days))}
+    days = str(abs((now - signed).days))
+    return {"problem": problem, "clock": utc_minute(now), "signed": utc_minute(signed), "days": days}
 
 
 def screen_now() -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .i18n import tr
@@ -71,3 +71,8 @@ def timezone_problem(name: str) -> str | None:
             "{name!r} is not a known time zone; use a name such as {example}", name=name, example=DEFAULT_TIMEZONE
         )
     return None
+
+
+def utc_minute(moment: datetime) -> str:
+    """Write *moment* to the minute in UTC, as messages about clocks and signatures give times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

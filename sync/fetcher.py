@@ -6,7 +6,8 @@
 - Connect and read timeouts; connection errors, 500/502/503/504 and 429 are retried a bounded
   number of times with exponential backoff and full jitter; 429's Retry-After is honoured.
 - One deadline for the whole sync: a server that drips a byte every few seconds (never tripping
-  the read timeout) cannot hold a sync for ever; what arrived is kept and resumed next time.
+  the read timeout) cannot hold a sync for ever, in its body or in its headers (which http.client
+  reads with no bound on time: the connection is cut); what arrived is kept and resumed next time.
 - ``file://`` URLs read a local folder (a USB stick) through the same verification path.
 ngclient checks every length and hash; this class only moves bytes (and counts them).
 """
@@ -17,10 +18,14 @@ import contextlib
 import email.utils
 import hashlib
 import random
+import socket
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import urllib3
@@ -32,7 +37,38 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
 class DeadlinePassed(exceptions.DownloadError):
-    """The sync ran past its overall deadline; what arrived is kept for the next sync."""
+    """The sync ran past its overall deadline of *seconds*; what arrived is kept for the next sync."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the sync ran past its deadline of {seconds:g} seconds (KIOSK_SYNC_DEADLINE)")
+        self.seconds = seconds
+
+
+class _CuttablePoolManager(urllib3.PoolManager):
+    """A PoolManager that remembers the connections it opens, so a deadline can cut them mid-read."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def _new_pool(self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None) -> Any:
+        pool = super()._new_pool(scheme, host, port, request_context)
+        open_connection = pool._new_conn  # urllib3 2.x has no public hook on a new connection
+
+        def remembered() -> Any:
+            connection = open_connection()
+            self.connections.add(connection)
+            return connection
+
+        pool._new_conn = remembered  # type: ignore[method-assign]
+        return pool
+
+    def cut(self) -> None:
+        """Shut every open connection down: a read blocked on it returns at once."""
+        for connection in list(self.connections):
+            if getattr(connection, "sock", None) is not None:
+                with contextlib.suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
 
 
 class ResumableFetcher(FetcherInterface):
@@ -63,7 +99,7 @@ class ResumableFetcher(FetcherInterface):
         self.bytes_received = 0
         self.files_received = 0
         self.last_url: str | None = None  # what a refusal is about, for the sentence staff read
-        self._pool = urllib3.PoolManager(
+        self._pool = _CuttablePoolManager(
             retries=False, timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         )
 
@@ -91,12 +127,31 @@ class ResumableFetcher(FetcherInterface):
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise DeadlinePassed(
-                f"the sync ran past its deadline of {self.seconds:g} seconds (KIOSK_SYNC_DEADLINE); "
-                "what arrived is kept and the download resumes at the next sync"
-            )
+            raise DeadlinePassed(self.seconds or 0)
 
     # --- fetching --------------------------------------------------------------------------------
+    def _request(self, url: str, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        """Send a GET and read the answer's status and headers, cut off at the deadline.
+
+        The body is read a chunk at a time with the deadline checked between (`_stream`); the
+        headers are read by http.client in one call, which a server sending a byte at a time
+        would hold for ever, so a watchdog cuts the connection when the deadline comes.
+        """
+        watchdog = None
+        if self.deadline is not None:
+            watchdog = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._pool.cut)
+            watchdog.daemon = True
+            watchdog.start()
+        try:
+            response = self._pool.request("GET", url, headers=headers, preload_content=False, redirect=False)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            response.close()  # a head the watchdog cut short reads as a complete, empty answer
+            self._check_deadline()
+        return response
+
     def _fetch(self, url: str) -> Iterator[bytes]:
         self.last_url = url
         if url.startswith("file://"):
@@ -132,7 +187,7 @@ class ResumableFetcher(FetcherInterface):
             self._check_deadline()
             headers = {"Range": f"bytes={given}-"} if given else {}
             try:
-                response = self._pool.request("GET", url, headers=headers, preload_content=False, redirect=False)
+                response = self._request(url, headers)
             except urllib3.exceptions.HTTPError as error:
                 last_error = error
                 self._wait(attempt, None)

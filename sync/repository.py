@@ -42,6 +42,7 @@ from tuf.api.serialization.json import JSONSerializer
 from . import keys as keyfiles
 from .bundle import MEDIA_PREFIX, ScopeBundle, build_bundles, canonical, manifest, media_role_of, read_shard, role_of
 from .content import County
+from .dates import utc_minute
 from .i18n import tr
 
 EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}  # defaults; init may choose others
@@ -185,14 +186,14 @@ class Repository:
                 tr("this server's clock ({now}) is earlier than the repository's last signature ({last}): "
                    "nothing was signed. Set the clock right; if the last signature was made by a clock that "
                    "was ahead, and the clock now is right, run the command again with --accept-clock",
-                   now=_minute(now), last=_minute(last))
+                   now=utc_minute(now), last=utc_minute(last))
             )  # fmt: skip
         if now - last > MAX_CLOCK_LEAP:
             raise ClockRefused(
                 tr("this server's clock ({now}) is {days} days past the repository's last signature ({last}): "
                    "nothing was signed, since a clock that is ahead would stop every kiosk. If the clock is "
                    "right (the repository was not signed for that long), run the command again with "
-                   "--accept-clock", now=_minute(now), days=(now - last).days, last=_minute(last))
+                   "--accept-clock", now=utc_minute(now), days=(now - last).days, last=utc_minute(last))
             )  # fmt: skip
 
     def _write_target(self, path: str, data: bytes) -> TargetFile:
@@ -451,10 +452,6 @@ class Repository:
 
 def _meta_file(version: int, data: bytes) -> MetaFile:
     return MetaFile(version=version, length=len(data), hashes={"sha256": hashlib.sha256(data).hexdigest()})
-
-
-def _minute(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _same(old: dict[str, TargetFile], new: dict[str, TargetFile]) -> bool:

@@ -21,7 +21,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +32,18 @@ from tuf.ngclient import Updater, UpdaterConfig
 from .bundle import county_from_items, photo_refs, read_shard, role_of, shard_name
 from .content import ContentInvalid
 from .database import database_version, installed_meta
-from .fetcher import DeadlinePassed, ResumableFetcher
+from .explain import explain
+from .fetcher import ResumableFetcher
 from .i18n import tr
 from .install import InstallError, current_database, install_snapshot, intact, readable_content, repair_state
 from .repository import SIGNED_AT
 from .snapshot import village_snapshot
+from .time_floor import lower_floor, raise_floor, time_floor
 
 CONFIG = "kiosk.json"
 STATUS = "sync-status.json"
 DISK_MARGIN = 50 * 1024 * 1024
-# How far a county's signing time may run ahead of a kiosk clock that looks right before the kiosk
-# stops taking it as its time floor: past that, the county's clock is the suspect (issue 11).
-FLOOR_LEAD = timedelta(days=1)
-# This software was written in 2026: a kiosk clock before then is wrong (a flat CMOS battery).
-CLOCK_PLAUSIBLE_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+logger = logging.getLogger(__name__)
 Progress = Callable[[str, bool], None]  # (message, passing): a passing message is replaced by the next one
 
 
@@ -92,16 +90,17 @@ def read_config(data_dir: Path) -> dict[str, Any]:
 
 
 def read_status(data_dir: Path) -> dict[str, Any]:
-    """Return what sync-status.json records; {} when it is missing or damaged (the next sync writes it again)."""
+    """Return the sync status; {} when there is none or it is damaged (the next sync writes it again)."""
     path = Path(data_dir) / STATUS
     try:
-        status = json.loads(path.read_text(encoding="utf-8"))
+        status = json.loads(path.read_bytes())
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as error:
-        status = error
+    except (OSError, ValueError) as error:  # a bad sector, a power cut: not UTF-8, not JSON
+        logger.warning("%s is damaged and was ignored: %s", path, error)
+        return {}
     if not isinstance(status, dict):
-        logging.getLogger(__name__).warning("%s is damaged (%s); starting it afresh", path, status)
+        logger.warning("%s is damaged and was ignored: not a JSON object", path)
         return {}
     return status
 
@@ -210,7 +209,7 @@ class _Sync:
         version = self.checked_version = trusted.snapshot.version
         signed_at = trusted.timestamp.unrecognized_fields.get(SIGNED_AT)
         if signed_at:
-            self._raise_floor(datetime.fromisoformat(signed_at.replace("Z", "+00:00")))
+            raise_floor(self.status, self.now, datetime.fromisoformat(signed_at.replace("Z", "+00:00")))
         village = self.config["village"]
         county_manifest = self._manifest("county")
         if county_manifest is None:
@@ -246,26 +245,6 @@ class _Sync:
         install_snapshot(self.data_dir, snapshot, media)
         self._tidy_cache({p.name for _i, p in wanted})
         return self._result("updated", version, content_date)
-
-    def _raise_floor(self, signed: datetime) -> None:
-        """Take the county's verified signing time *signed* as the floor for this kiosk's clock.
-
-        A clock far behind (before this software existed, or before the floor) cannot judge, so the
-        floor follows the county. A clock that looks right judges the county in turn: a signing time
-        more than FLOOR_LEAD ahead of it means the county's clock was wrong, and taking it would make
-        every later signature look expired (issue 11). It is noted for `kiosk status`, not taken.
-        """
-        floor = self.floor
-        if floor is not None and signed <= floor:
-            return
-        clock_looks_right = self.now >= max(floor or CLOCK_PLAUSIBLE_FROM, CLOCK_PLAUSIBLE_FROM)
-        if clock_looks_right and signed > self.now + FLOOR_LEAD:
-            self.status["county_clock_ahead"] = signed.isoformat()
-            return
-        self.status.pop("county_clock_ahead", None)
-        if floor is not None:
-            self.status["time_floor_before"] = floor.isoformat()  # the way back: kiosk reset-time-floor
-        self.status["time_floor"] = signed.isoformat()
 
     def _check_nothing_published(self, scope: str) -> None:
         """Refuse a scope whose signed role lists files but no manifest: that is damage, not an empty scope.
@@ -319,82 +298,17 @@ class _Sync:
         )
 
 
-def time_floor(status: dict[str, Any]) -> datetime | None:
-    """Return the time floor recorded in a sync status, or None (none yet, or unreadable)."""
-    try:
-        floor = datetime.fromisoformat(status["time_floor"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return floor if floor.tzinfo is not None else floor.replace(tzinfo=UTC)
-
-
 def reset_time_floor(data_dir: Path) -> tuple[datetime | None, datetime | None]:
-    """Lower the time floor to what it was before its last rise (or forget it); return (old, new).
+    """Lower the time floor to before the rises this kiosk's clock could not judge (or forget it).
 
     For staff, when the floor came from a county whose clock was wrong and now makes every sync
-    fail as "expired" (README: the update channel).
+    fail as "expired" (README: the update channel). :returns: the floor (old, new).
     """
-    status = read_status(data_dir)
-    old = time_floor(status)
-    before = time_floor({"time_floor": status.pop("time_floor_before", None)})
-    new = before if before is not None and (old is None or before < old) else None
-    if new is None:
-        status.pop("time_floor", None)
-    else:
-        status["time_floor"] = new.isoformat()
-    status.pop("county_clock_ahead", None)
     read_config(data_dir)  # only a set-up kiosk has a status to change
+    status = read_status(data_dir)
+    old, new = lower_floor(status)
     _write_json(Path(data_dir) / STATUS, status)
     return old, new
-
-
-def explain(
-    error: BaseException, now: datetime | None = None, floor: datetime | None = None, file: str | None = None
-) -> str:
-    """Turn what went wrong into one sentence for staff.
-
-    :param now: the kiosk clock; *floor*: its time floor; *file*: the last file asked for (a URL).
-    """
-    if isinstance(error, DeadlinePassed):
-        return tr("the sync took longer than its deadline and was stopped; what arrived is kept and the next "
-                  "sync goes on from there: {error}", error=error)  # fmt: skip
-    if isinstance(error, exceptions.ExpiredMetadataError):
-        return tr("the county's signed metadata has expired ({error}). Kiosk clock: {now}; newest signing time "
-                  "this kiosk has verified: {floor}. If the kiosk clock is right, the county server has stopped "
-                  "refreshing its metadata", error=error, now=_minute(now or datetime.now(UTC)),
-                  floor=_minute(floor) if floor else tr("none yet"))  # fmt: skip
-    if isinstance(error, exceptions.BadVersionNumberError):
-        return tr("metadata of the wrong version was refused: older than this kiosk already trusts, or not the "
-                  "version the signed snapshot names: {error}", error=error)  # fmt: skip
-    name = _file_name(file)
-    if isinstance(error, exceptions.LengthOrHashMismatchError):
-        return tr("a downloaded file ({file}) did not match its signed hash and was refused: {error}",
-                  file=name, error=error)  # fmt: skip
-    if isinstance(error, exceptions.DownloadLengthMismatchError):
-        return tr("a download ({file}) grew longer than its signed length (or the size limit for metadata) and "
-                  "was cut off: {error}", file=name, error=error)  # fmt: skip
-    if isinstance(error, exceptions.UnsignedMetadataError):
-        return tr("metadata not signed by the county's keys was refused: {error}", error=error)
-    if isinstance(error, exceptions.RepositoryError):
-        return tr("the repository's metadata failed verification: {error}", error=error)
-    if isinstance(error, exceptions.DownloadError):
-        return tr("could not download from the county: {error}", error=error)
-    return str(error)
-
-
-def _file_name(url: str | None) -> str:
-    """Name a fetched file as the repository lays it out (metadata/2.county.json), not by its full URL."""
-    if not url:
-        return "?"
-    parts = url.rstrip("/").split("/")
-    for top in ("metadata", "targets"):
-        if top in parts:
-            return "/".join(parts[len(parts) - 1 - parts[::-1].index(top) :])
-    return parts[-1]
-
-
-def _minute(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def sync_kiosk(

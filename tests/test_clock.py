@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -117,3 +118,25 @@ def test_staff_see_when_the_kiosk_clock_is_behind_or_far_ahead(synced: Path, mon
         assert f"{signed.astimezone(UTC):%Y-%m-%d %H:%M}" in page
         shown = runner.invoke(kiosk_command, ["status", "--data", str(synced)], env=english)
         assert "Warning:" in shown.output and words in shown.output, shown.output
+
+
+def test_the_staff_console_goes_by_the_same_now_as_the_screens(synced: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a flat battery, a notice written in the console must not be dated 2000 (shown last, its
+    公示期 long over on the screens, which go by the floor), nor duties judged as of 2000."""
+    flat_battery = datetime(2000, 1, 1, 8, tzinfo=UTC)
+    monkeypatch.setattr("kiosk.clock.utc_now", lambda: flat_battery)
+    monkeypatch.setattr(  # the console's own clock reading, before it went by the floor
+        "kiosk.staff.notice_views.local_now",
+        lambda timezone: flat_battery.astimezone(ZoneInfo(timezone)).replace(tzinfo=None),
+        raising=False,
+    )
+    floor = datetime.fromisoformat(read_status(synced)["time_floor"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    db = open_local(synced)
+    accounts.add(db, "anna", "admin", PASSWORD, actor="test")
+    db.close()
+    app = create_staff_app({"TESTING": True, "DATA_DIR": str(synced), "SECRET_KEY": "x", "DEFAULT_LOCALE": "en"})
+    limiter.reset()
+    client = app.test_client()
+    sign_in(client)
+    page = client.get("/notices/new").get_data(as_text=True)
+    assert f'value="{floor:%Y-%m-%d} ' in page and "2000-01-01" not in page, "dated by the floor, as the screens"

@@ -8,6 +8,7 @@ headers, body bytes) and what the kiosk ended with (outcome, installed version, 
 from __future__ import annotations
 
 import email.utils
+import socketserver
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -541,3 +542,61 @@ def test_a_server_dripping_bytes_cannot_hold_a_sync_past_its_deadline(
         resumed = sync_kiosk(kiosk_data, source=url, fetcher_options=options)
     assert (resumed.outcome, resumed.error) == ("updated", None), resumed
     assert holds_verified(kiosk_data, photo)
+
+
+class HeadDripper(socketserver.ThreadingTCPServer):
+    """A server on 127.0.0.1 that answers every request by sending its header one byte every `GAP` seconds.
+
+    http.client reads a header line by line with no bound on time, and the read timeout counts
+    between bytes: only the sync's deadline can end this. It counts the bytes it got out before
+    the client hung up.
+    """
+
+    GAP = 0.05
+    BYTES = 300  # bounded: 15 s at most, far past the deadline used with it
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), HeadDripHandler)
+        self.dripped: list[int] = []
+        self.stop = threading.Event()
+
+
+class HeadDripHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        server = self.server
+        assert isinstance(server, HeadDripper)
+        self.request.recv(65536)
+        sent = 0
+        try:
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+            while sent < server.BYTES and not server.stop.wait(server.GAP):
+                self.request.sendall(b"a")
+                sent += 1
+            self.request.sendall(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass  # the kiosk hung up
+        server.dripped.append(sent)
+
+
+def test_a_server_dripping_its_headers_cannot_hold_a_sync_past_its_deadline(kiosk_data: Path) -> None:
+    server = HeadDripper()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        options = {"sleep": lambda _s: None, "read_timeout": 1.0, "deadline": 1.0, "attempts": 2}
+        result = sync_kiosk(kiosk_data, source=url, fetcher_options=options)
+        server.stop.set()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert result.outcome == "failed", result
+    assert result.error is not None and "deadline of 1 seconds (KIOSK_SYNC_DEADLINE)" in result.error, result.error
+    assert result.error.count("what arrived is kept") == 1, f"said once: {result.error}"
+    assert server.dripped and all(sent < HeadDripper.BYTES for sent in server.dripped), (
+        f"the kiosk hung up at its deadline, not at the end of the drip: {server.dripped}"
+    )
+    assert installed(kiosk_data) is None

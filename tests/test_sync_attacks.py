@@ -13,6 +13,7 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
@@ -397,7 +398,7 @@ def test_clock_far_behind_uses_the_time_floor(county_repo: CountyRepo, kiosk_dat
     now = datetime.now(UTC)
     first = first_sync(kiosk_data, now=now)
     floor = datetime.fromisoformat(read_status(kiosk_data)["time_floor"])
-    assert floor >= now.replace(microsecond=0)  # the county's signing time, to the second
+    assert floor == county_repo.repository.last_signed()  # the county's signing time, to the second
 
     same = sync_kiosk(kiosk_data, now=EPOCH)
     assert (same.outcome, same.version, same.error) == ("unchanged", first.version, None), same
@@ -641,3 +642,148 @@ def test_a_floor_raised_by_a_wrong_county_clock_can_be_reset_by_staff(
     assert datetime.fromisoformat(read_status(kiosk_data)["time_floor"]) == floor
     back = sync_kiosk(kiosk_data, now=now + HOUR)
     assert (back.outcome, back.error) == ("unchanged", None), back
+
+
+# --- 13. the review's attacks on the clock and the channel ---------------------------------------
+def reset_floor(data_dir: Path) -> str:
+    done = CliRunner().invoke(
+        kiosk_command, ["reset-time-floor", "--data", str(data_dir)], env={"KIOSK_DEFAULT_LOCALE": "en"}
+    )
+    assert done.exit_code == 0, done.output
+    return done.output
+
+
+def test_one_reset_undoes_a_wrong_county_clock_that_signed_for_several_nights(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """Once one signature from a clock a year ahead is accepted, the next nights' refreshes pass the
+    county's check: a kiosk with a flat battery follows every one of them, and one reset must undo them all."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    flat_battery = datetime(2000, 1, 1, tzinfo=UTC)
+    first_sync(kiosk_data, now=flat_battery)
+    floor = datetime.fromisoformat(read_status(kiosk_data)["time_floor"])
+    year_ahead = now + timedelta(days=200)  # (before the root's own expiry)
+    county_repo.repository.refresh(now=year_ahead, accept_clock=True)
+    for night in range(3):  # the nightly timer goes on signing with the wrong clock
+        county_repo.repository.refresh(now=year_ahead + night * DAY)
+        assert sync_kiosk(kiosk_data, now=flat_battery).error is None
+    county_repo.repository.refresh(now=now + HOUR, accept_clock=True)  # the county's clock is put right
+    stuck = sync_kiosk(kiosk_data, now=flat_battery)
+    assert stuck.outcome == "failed" and "expired" in str(stuck.error), stuck
+
+    reset_floor(kiosk_data)
+    lowered = datetime.fromisoformat(read_status(kiosk_data).get("time_floor", floor.isoformat()))
+    assert lowered <= floor, "the floor is back before the wrong clock's first signature"
+    back = sync_kiosk(kiosk_data, now=flat_battery)
+    assert (back.outcome, back.error) == ("unchanged", None), back
+
+
+def test_a_kiosk_clock_minutes_behind_the_floor_still_judges_a_county_clock_a_year_ahead(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """A kiosk clock a few minutes slow, syncing just after the county signed, looks right: within
+    the hour `kiosk status` allows, it must not take a year-ahead signing time as its floor."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    first_sync(kiosk_data, now=now)
+    floor = datetime.fromisoformat(read_status(kiosk_data)["time_floor"])
+    slow = floor - timedelta(minutes=5)  # the county signed five minutes ago by this kiosk's slow clock
+    assert kiosk_status(kiosk_data)["clock_warning"] is None
+    county_repo.repository.refresh(now=now + timedelta(days=365), accept_clock=True)
+    result = sync_kiosk(kiosk_data, now=slow)
+    assert (result.outcome, result.error) == ("unchanged", None), result
+    assert datetime.fromisoformat(read_status(kiosk_data)["time_floor"]) == floor, "the year-ahead time was not taken"
+    assert "county_clock_ahead" in read_status(kiosk_data)
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe\x00garbage", b"\x00" * 64, b"[1, 2]", b"null"])
+def test_a_damaged_sync_status_file_leaves_screens_status_and_sync_working(
+    county_repo: CountyRepo, kiosk_data: Path, damage: bytes
+) -> None:
+    """Every villager screen now reads the time floor from sync-status.json: damage there (a bad
+    sector, a power cut) must not take the screens down, nor `kiosk status`, sync or the reset."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    had = first_sync(kiosk_data, now=now)
+    (kiosk_data / "sync-status.json").write_bytes(damage)
+    assert_shows(kiosk_data, had, VILLAGE_POWER, VILLAGE_POWER[2])
+    assert kiosk_status(kiosk_data)["version"] == had.version
+    reset_floor(kiosk_data)
+    (kiosk_data / "sync-status.json").write_bytes(damage)
+    again = sync_kiosk(kiosk_data, now=now + HOUR)
+    assert (again.outcome, again.error) == ("unchanged", None), again
+    assert read_status(kiosk_data)["last_outcome"] == "unchanged", "a good status is written again"
+
+
+def test_an_existing_kiosk_syncs_on_across_its_countys_upgrade_to_bound_roles(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """A kiosk synced from a repository signed by the previous code (versions only) goes on syncing
+    after the county's first refresh binds every role, and is then protected from the swap."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    repository = county_repo.repository
+    snapshot = repository.snapshot()
+    for name, meta in list(snapshot.signed.meta.items()):
+        snapshot.signed.meta[name] = MetaFile(version=meta.version)
+    repository.sign_snapshot_and_timestamp(snapshot, now)
+    had = sync_kiosk(kiosk_data, now=now)
+    assert had.outcome == "updated", had
+
+    repository.refresh(now=now + HOUR)
+    same = sync_kiosk(kiosk_data, now=now + HOUR)
+    assert (same.outcome, same.error) == ("unchanged", None), same
+    new_name = publish_change(county_repo, VILLAGE_POWER, now + 2 * HOUR)
+    moved = sync_kiosk(kiosk_data, now=now + 2 * HOUR)
+    assert (moved.outcome, moved.error) == ("updated", None), moved
+    assert_shows(kiosk_data, moved, VILLAGE_POWER, new_name)
+    notices = village_notices(kiosk_data)
+    metadata = metadata_dir(county_repo)
+    shutil.copyfile(metadata / "1.village-liutang.json", metadata / "2.village-taoyuan.json")
+    swapped = sync_kiosk(tmp_kiosk(county_repo, kiosk_data.parent), now=now + 2 * HOUR)
+    assert swapped.outcome == "failed" and "did not match its signed hash" in str(swapped.error), swapped
+    assert village_notices(kiosk_data) == notices
+
+
+def test_a_kiosk_whose_floor_a_wrong_county_clock_raised_tells_staff_how_to_undo_it(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """Staff who set the kiosk's clock right still see every sync fail as "expired": the sentence and
+    `kiosk status` must name the way back, not only "set the clock right"."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    flat_battery = datetime(2000, 1, 1, tzinfo=UTC)
+    had = first_sync(kiosk_data, now=flat_battery)
+    county_repo.repository.refresh(now=now + timedelta(days=200), accept_clock=True)
+    assert sync_kiosk(kiosk_data, now=flat_battery).error is None
+    county_repo.repository.refresh(now=now + HOUR, accept_clock=True)
+
+    stuck = sync_kiosk(kiosk_data, now=now + 2 * HOUR)  # the kiosk's clock was set right
+    assert_refused(stuck, kiosk_data, had, "expired", "kiosk reset-time-floor")
+    shown = CliRunner().invoke(kiosk_command, ["status", "--data", str(kiosk_data)], env={"KIOSK_DEFAULT_LOCALE": "en"})
+    assert shown.exit_code == 0, shown.output
+    assert "behind the county's newest signature" in shown.output and "kiosk reset-time-floor" in shown.output
+
+
+def test_resetting_a_floor_that_is_not_there_says_so(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    assert "no time floor yet: nothing was changed" in reset_floor(kiosk_data), "never synced"
+    now = datetime.now(UTC).replace(microsecond=0)
+    first_sync(kiosk_data, now=now)
+    assert "lowered from" in reset_floor(kiosk_data)
+    assert "no time floor yet: nothing was changed" in reset_floor(kiosk_data), "the second time"
+
+
+def test_a_county_clock_hours_ahead_does_not_move_a_right_kiosks_screens(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """A county server whose clock is 8 hours ahead (local time taken for UTC) signs within the day's
+    lead the kiosk allows: a kiosk whose own clock is right must not show a notice before its
+    publication time, end a 公示期 8 hours early, or tell staff to set its right clock wrong."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    notice = "notices/caiwu-2026-10-taoyuan.md"
+    county_repo.edit(notice, 'published: "2026-11-05"', f'published: "{local + 4 * HOUR:%Y-%m-%d %H:%M}"')
+    county_repo.edit(notice, 'expires: "2026-12-09"', f'expires: "{local + 30 * DAY:%Y-%m-%d}"')
+    county_repo.publish(now=now + 8 * HOUR)  # the county's clock, 8 hours ahead
+
+    result = sync_kiosk(kiosk_data, now=now)
+    assert (result.outcome, result.error) == ("updated", None), result
+    client = create_app({"TESTING": True, "DATA_DIR": str(kiosk_data), "SECRET_KEY": "x"}).test_client()
+    assert client.get("/notice/caiwu-2026-10-taoyuan").status_code == 404, "not before its publication time"
+    assert kiosk_status(kiosk_data)["clock_warning"] is None, "a right clock is not called behind"

@@ -11,9 +11,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from sync.dates import DEFAULT_TIMEZONE, local_now
-
 from .. import queries
+from ..clock import screen_now
 from ..content_db import get_db
 from ..labels import DOMAIN_LABELS
 from ..local_db import local_media_dir
@@ -25,8 +24,8 @@ FIELDS = ("domain", "title", "body", "published", "expires", "min_posting_days",
 
 
 def _now() -> Any:
-    timezone = queries.meta(get_db()).get("timezone", DEFAULT_TIMEZONE)
-    return local_now(timezone).replace(microsecond=0)
+    """Return the county's local time now, never before the time floor: what the screens judge by."""
+    return screen_now().replace(microsecond=0)
 
 
 MAX_PHOTOS = 6
