@@ -2,7 +2,8 @@
 
 Nothing of it is reachable from the villager screens: a different app, port and session cookie.
 Every form carries a CSRF token (Flask-WTF), sign-in is rate-limited (Flask-Limiter) and locks an
-account after repeated failures (accounts.py), and a session ends after STAFF_IDLE_MINUTES idle.
+account after repeated failures (accounts.py), and a session ends after STAFF_IDLE_MINUTES idle,
+and on every device at once when the account signs out or gets a new password (its session epoch).
 """
 
 from __future__ import annotations
