@@ -172,3 +172,17 @@ def test_an_oversized_photo_is_refused_saying_why(staff: FlaskClient) -> None:
                           content_type=f'multipart/form-data; boundary="{boundary}"')  # fmt: skip
     assert response.status_code == 422
     assert "huge.jpg is larger than 12 MB: send a smaller photo." in response.get_data(as_text=True)
+
+
+def test_a_picture_with_too_many_pixels_is_refused_saying_the_limit_and_nothing_typed_is_lost(
+    staff: FlaskClient,
+) -> None:
+    from tests.test_photos import png_of_size
+
+    fields: dict[str, object] = form(staff, "/notices/new", body="正文保留")
+    fields["new_photos"] = (io.BytesIO(png_of_size(7_000, 7_000)), "scan.png")  # 49 M pixels in 11 KB
+    response = staff.post("/notices/new", data=fields, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "scan.png has too many pixels: at most 40 million are taken." in page
+    assert "正文保留" in page and "关于村道维修的通知" in page

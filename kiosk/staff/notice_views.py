@@ -35,7 +35,11 @@ _REJECTED = {
     "empty": _l("%(name)s is empty."),
     "not_an_image": _l("%(name)s is not a photo, or it is damaged."),
     "unsupported_format": _l("%(name)s is a %(format)s file: only JPEG, PNG and WebP photos are taken."),
-    "too_many_pixels": _l("%(name)s has too many pixels to be a photo."),
+    "too_many_pixels": _l(
+        "%(name)s has too many pixels: at most %(megapixels)d million are taken. Send a smaller picture, or take"
+        " the photo at a lower resolution."
+    ),
+    "busy": _l("%(name)s was not taken: another photo is being prepared just now. Send it again in a moment."),
 }
 
 
@@ -61,7 +65,8 @@ def _store_uploads(values: dict[str, Any]) -> dict[str, Any]:
             values["photos"].append(photos.store_photo(upload.stream, folder))  # type: ignore[arg-type]
         except photos.PhotoRejected as rejected:
             message = _REJECTED.get(rejected.code, _REJECTED["not_an_image"])
-            problems.append(str(message % {"name": upload.filename, "format": rejected.format_name or "?"}))
+            problems.append(str(message % {"name": upload.filename, "format": rejected.format_name or "?",
+                                           "megapixels": photos.MAX_PIXELS // 1_000_000}))  # fmt: skip
     if len(values["photos"]) > MAX_PHOTOS:
         problems.append(_("A notice has at most %(count)d photos.", count=MAX_PHOTOS))
         values["photos"] = values["photos"][:MAX_PHOTOS]
