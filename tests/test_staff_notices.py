@@ -186,3 +186,24 @@ def test_a_picture_with_too_many_pixels_is_refused_saying_the_limit_and_nothing_
     assert response.status_code == 422
     assert "scan.png has too many pixels: at most 40 million are taken." in page
     assert "正文保留" in page and "关于村道维修的通知" in page
+
+
+def test_moving_the_publication_date_of_a_running_posting_asks_why_and_posts_it_again(
+    staff: FlaskClient, data: Path
+) -> None:
+    notice_id = new_notice(staff, min_posting_days="7")
+    staff.post(f"/notices/{notice_id}/publish", data={"csrf_token": csrf_token(staff, "/notices/")})
+    edit = f"/notices/{notice_id}/edit"
+    assert "takes it down early or shortens its public notice period" in staff.get(edit).get_data(as_text=True)
+    next_week = f"{local_now('Asia/Shanghai').date() + timedelta(days=7):%Y-%m-%d} 08:00"
+
+    refused = staff.post(edit, data=form(staff, edit, min_posting_days="7", published=next_week, body="改过的正文"))
+
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "say why, as for a withdrawal" in page and "改过的正文" in page
+    assert villager(data).get(f"/notice/{notice_id}").status_code == 200, "still on the kiosk"
+    done = staff.post(edit, data=form(staff, edit, min_posting_days="7", published=next_week, reason="会议改期"))
+    assert done.status_code == 302 and notice_id not in done.headers["Location"]
+    preview = staff.get(done.headers["Location"]).get_data(as_text=True)
+    assert "that posting is withdrawn with your reason" in preview
+    assert "withdrawn" in text_of(staff.get("/notices/")) and "会议改期" in text_of(staff.get("/notices/"))

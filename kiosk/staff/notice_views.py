@@ -135,10 +135,14 @@ def edit(notice_id: str) -> ResponseReturnValue:
     try:
         if photo_problems:
             raise notices.NoticeInvalid(photo_problems)
-        notices.update(local_db(), g.account.name, notice_id, values, _now(), reason=request.form.get("reason", ""))
+        now_id = notices.update(local_db(), g.account.name, notice_id, values, _now(),
+                                reason=request.form.get("reason", ""))  # fmt: skip
     except notices.NoticeInvalid as invalid:
         return _form(values, {**invalid.problems, **photo_problems}, notice=notice, status=422)
-    return redirect(url_for("notices.preview", notice_id=notice_id))
+    if now_id != notice_id:
+        flash(_("The notice's public notice period was cut short: that posting is withdrawn with your reason, and"
+                " the notice is posted again as a new one. The county is told."))  # fmt: skip
+    return redirect(url_for("notices.preview", notice_id=now_id))
 
 
 @bp.route("/<notice_id>/preview")
