@@ -463,3 +463,16 @@ def test_a_photo_sent_while_another_is_decoded_is_asked_again_after_a_bounded_wa
         busy = rejection(noisy_jpeg(), tmp_path, wait=0.01)
     assert busy.code == "busy" and "Send this one again in a moment" in str(busy)
     assert is_photo_name(store_photo(noisy_jpeg(), tmp_path)), "once it is done, the next photo is taken"
+
+
+def test_the_photo_store_is_bounded_and_a_photo_already_there_still_counts_as_stored(tmp_path: Path) -> None:
+    photo = noisy_jpeg()
+    first = store_photo(photo, tmp_path)
+    room = (tmp_path / first).stat().st_size + 10
+
+    with pytest.raises(PhotoRejected) as caught:
+        store_photo(encoded(Image.new("RGB", (300, 200), RED), "PNG"), tmp_path, max_store_bytes=room)
+
+    assert caught.value.code == "store_full" and "Take photos off notices" in str(caught.value)
+    assert store_photo(photo, tmp_path, max_store_bytes=room) == first, "stored before: it takes no new room"
+    assert [path.name for path in tmp_path.iterdir()] == [first]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -207,3 +209,58 @@ def test_moving_the_publication_date_of_a_running_posting_asks_why_and_posts_it_
     preview = staff.get(done.headers["Location"]).get_data(as_text=True)
     assert "that posting is withdrawn with your reason" in preview
     assert "withdrawn" in text_of(staff.get("/notices/")) and "会议改期" in text_of(staff.get("/notices/"))
+
+
+def aged(path: Path, days: float = 2) -> None:
+    long_ago = time.time() - days * 24 * 3600
+    os.utime(path, (long_ago, long_ago))
+
+
+def test_photos_no_notice_uses_are_removed_after_a_day_and_those_in_use_stay(staff: FlaskClient, data: Path) -> None:
+    media = data / "local-media"
+    kept_photo = noisy_jpeg(1)
+    fields: dict[str, object] = form(staff, "/notices/new")
+    fields["new_photos"] = (io.BytesIO(kept_photo), "kept.jpg")
+    notice_id = staff.post("/notices/new", data=fields, content_type="multipart/form-data").headers["Location"]
+    in_use = {path.name for path in media.iterdir()}
+    fields = form(staff, "/notices/new", title="")  # refused: and then never sent again
+    fields["new_photos"] = (io.BytesIO(noisy_jpeg(2)), "abandoned.jpg")
+    assert staff.post("/notices/new", data=fields, content_type="multipart/form-data").status_code == 422
+    abandoned = {path.name for path in media.iterdir()} - in_use
+    assert len(abandoned) == 1
+    for path in media.iterdir():
+        aged(path)
+    fields = form(staff, "/notices/new", title="")  # a form being filled in now: its photo must stay
+    fields["new_photos"] = (io.BytesIO(noisy_jpeg(3)), "in-progress.jpg")
+    staff.post("/notices/new", data=fields, content_type="multipart/form-data")
+    in_progress = {path.name for path in media.iterdir()} - in_use - abandoned
+
+    assert new_notice(staff, title="另一条通知")  # any save prunes
+
+    assert {path.name for path in media.iterdir()} == in_use | in_progress
+    assert "/notices/" in notice_id and staff.get(notice_id).status_code == 200
+
+
+def test_a_photo_that_would_overfill_the_photo_store_is_refused_saying_so(
+    staff: FlaskClient, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiosk.staff import photos
+
+    monkeypatch.setattr(photos, "MAX_STORE_BYTES", 2_000_000)
+    (data / "local-media").mkdir(exist_ok=True)
+    (data / "local-media" / f"{'a' * 64}.jpg").write_bytes(b"\0" * 1_990_000)  # a notice's photo, just stored
+    fields: dict[str, object] = form(staff, "/notices/new", body="正文保留")
+    fields["new_photos"] = (io.BytesIO(noisy_jpeg(4)), "one-too-many.jpg")
+    response = staff.post("/notices/new", data=fields, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "正文保留" in page
+    assert "one-too-many.jpg was not taken: the notices&#39; photos already take all the room" in page
+    assert "(2 MB)" in page
+
+
+def noisy_jpeg(seed: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.effect_noise((200 + seed, 150), 60).convert("RGB").save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()

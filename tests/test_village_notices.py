@@ -232,3 +232,32 @@ def test_moving_a_date_that_cuts_nothing_short_needs_no_reason(data: Path, db: s
     next_week = values(min_posting_days="7", published=f"{today + timedelta(days=7)}")  # not up yet: nothing to cut
     assert notices.update(db, "anna", scheduled, next_week, now()) == scheduled
     assert [p["action"] for p in outbox(db)] == ["publish", "update", "publish", "update"]
+
+
+def test_the_nightly_prune_keeps_the_photos_notices_use_and_those_of_a_notice_withdrawn_within_a_year(
+    data: Path, db: sqlite3.Connection
+) -> None:
+    import os
+    import time
+
+    media = data / "local-media"
+    media.mkdir(exist_ok=True)
+    names = {role: f"{digit * 64}.jpg" for role, digit in
+             (("draft", "1"), ("published", "2"), ("withdrawn lately", "3"), ("withdrawn long ago", "4"),
+              ("no notice", "5"))}  # fmt: skip
+    for name in names.values():
+        (media / name).write_bytes(b"photo")
+        long_ago = time.time() - 3 * 24 * 3600
+        os.utime(media / name, (long_ago, long_ago))
+    notices.create(db, "anna", values(photos=[names["draft"]]), now(), publish=False)
+    notices.create(db, "anna", values(photos=[names["published"]]), now(), publish=True)
+    lately = notices.create(db, "anna", values(photos=[names["withdrawn lately"]]), now(), publish=True)
+    notices.withdraw(db, "anna", lately, now() - timedelta(days=300))
+    long_ago_id = notices.create(db, "anna", values(photos=[names["withdrawn long ago"]]), now(), publish=True)
+    notices.withdraw(db, "anna", long_ago_id, now() - timedelta(days=400))
+
+    assert notices.prune_photos_in(data, now()) == 2
+
+    assert sorted(path.name for path in media.iterdir()) == sorted(
+        [names["draft"], names["published"], names["withdrawn lately"]]
+    )

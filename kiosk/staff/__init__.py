@@ -56,7 +56,8 @@ def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(pages.bp)
     notice_views.register(app)
-    from . import duties
+    from . import duties, full_disk
 
     app.register_blueprint(duties.bp)
+    full_disk.register(app)
     return app

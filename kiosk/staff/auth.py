@@ -122,7 +122,10 @@ def sign_in() -> ResponseReturnValue:
 @bp.route("/sign-out", methods=["POST"])
 def sign_out() -> ResponseReturnValue:
     if g.get("account") is not None:
-        accounts.sign_out(local_db(), g.account.id)  # every copy of the cookie ends too, not only this one
+        try:
+            accounts.sign_out(local_db(), g.account.id)  # every copy of the cookie ends too, not only this one
+        except sqlite3.OperationalError as error:  # a full disk: this browser is signed out all the same
+            current_app.logger.warning("could not end the other sessions of %s: %s", g.account.name, error)
     session.clear()
     flash(_("You are signed out."))
     return redirect(url_for("auth.sign_in"))

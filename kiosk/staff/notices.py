@@ -16,7 +16,8 @@ import secrets
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -24,13 +25,16 @@ from flask_babel import lazy_gettext as _l
 from sync.dates import end_of_posting, parse_moment
 from sync.render import render_markdown
 
-from ..local_db import transaction
+from ..local_db import local_media_dir, open_local, transaction
 from ..queries import DOMAINS
-from . import audit
+from . import audit, photos
 
 MAX_TITLE = 120
 MAX_BODY = 20_000
 STATES = ("draft", "published", "withdrawn")
+# The photos of a withdrawn notice are kept this long after, for the console's record of it; the
+# notice's text stays in local.db and the audit log for good.
+WITHDRAWN_PHOTOS_KEPT = timedelta(days=365)
 _FIELDS = ("domain", "title", "body", "photos", "published", "expires", "min_posting_days", "pinned")
 
 
@@ -266,3 +270,31 @@ def withdraw(db: sqlite3.Connection, actor: str, notice_id: str, now: datetime, 
                      after=_public(after), reason=reason.strip() or None)  # fmt: skip
         if before["state"] == "published":
             _to_outbox(db, "withdraw", after, now, reason)
+
+
+def photos_in_use(db: sqlite3.Connection, now: datetime) -> set[str]:
+    """Return the names of the photos that notices show: drafts, published ones, and those withdrawn lately."""
+    cutoff = (now - WITHDRAWN_PHOTOS_KEPT).isoformat(timespec="seconds")
+    rows = db.execute(
+        "select photos from village_notices where state != 'withdrawn' or withdrawn_at is null or withdrawn_at > ?",
+        (cutoff,),
+    )
+    return {name for (names,) in rows for name in json.loads(names)}
+
+
+def prune_photos(db: sqlite3.Connection, data_dir: Path, now: datetime) -> int:
+    """Delete the photos no notice uses any more (a rejected or abandoned form's, a notice's old ones).
+
+    A photo stored within the last day is spared: its form may still be being filled in.
+    Return how many files were deleted.
+    """
+    return photos.remove_unused(local_media_dir(data_dir), photos_in_use(db, now))
+
+
+def prune_photos_in(data_dir: Path, now: datetime | None = None) -> int:
+    """Prune the kiosk's notice photos, for a job outside the console (the nightly one)."""
+    db = open_local(data_dir)
+    try:
+        return prune_photos(db, data_dir, now or datetime.now())
+    finally:
+        db.close()

@@ -36,6 +36,8 @@ MAX_DECLARED_SIDE = 30_000
 # Pillow's own check, which runs while the file is opened: it warns past this and refuses past
 # twice this; _decode turns both into the same refusal as ours.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# The photo store's bound (the notices' photos, kept by notices.photos_in_use): about 1,000 photos.
+MAX_STORE_BYTES = 500_000_000
 # One decode at a time in the process (the screens share it): a second upload waits this long,
 # then is asked to send the photo again.
 DECODE_WAIT_SECONDS = 30.0
@@ -45,7 +47,9 @@ MAX_SIDE = 2000  # enough for the kiosk screen and a phone; larger photos are sc
 # when the form does not list HEIC.
 ACCEPTED_MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp")
 
-RejectionCode = Literal["too_big", "not_an_image", "unsupported_format", "too_many_pixels", "empty", "busy"]
+RejectionCode = Literal[
+    "too_big", "not_an_image", "unsupported_format", "too_many_pixels", "empty", "busy", "store_full"
+]
 
 # Only these parsers ever see an upload. The JPEG one also opens MPO, the JPEG that some phones
 # write with a second (depth or preview) image inside.
@@ -76,6 +80,7 @@ def store_photo(
     max_pixels: int = MAX_PIXELS,
     max_side: int = MAX_SIDE,
     wait: float = DECODE_WAIT_SECONDS,
+    max_store_bytes: int = MAX_STORE_BYTES,
 ) -> str:
     """Check, clean and store a photo in *folder*; return its file name, `<sha256>.<ext>`.
 
@@ -84,7 +89,9 @@ def store_photo(
     :param data: the upload, as bytes or a binary stream (read no further than max_bytes + 1)
     :param wait: how long to wait, at most, while another photo is being decoded
     :raises PhotoRejected: the upload is empty, too big, not a picture, or not JPEG/PNG/WebP; or
-        another photo was still being decoded after *wait* seconds (code ``busy``)
+        another photo was still being decoded after *wait* seconds (code ``busy``), or the photos
+        in *folder* would then take more than *max_store_bytes* (code ``store_full``)
+    :raises OSError: the photo could not be written (a full disk: errno ENOSPC)
     """
     content = _read_upload(data, max_bytes)
     if not DECODING.acquire(timeout=wait):
@@ -101,6 +108,12 @@ def store_photo(
         return name
     except FileNotFoundError:
         pass
+    if store_bytes(folder) + len(encoded) > max_store_bytes:
+        raise PhotoRejected(
+            "store_full",
+            f"The photos of the notices already take {max_store_bytes / 1_000_000:g} MB, as much as the kiosk keeps."
+            " Take photos off notices that no longer need them, then send this one again.",
+        )
     folder.mkdir(parents=True, exist_ok=True)
     # Written under a name of its own, then renamed into place: two uploads of the same photo at
     # once both write, and a reader sees a whole file, never a half-written one.
@@ -119,6 +132,19 @@ def store_photo(
 def is_photo_name(name: str) -> bool:
     """Tell whether *name* is one store_photo returns: check names that come back from a form."""
     return _PHOTO_NAME.fullmatch(name) is not None
+
+
+def store_bytes(folder: Path) -> int:
+    """Return how many bytes the photos (and half-written ones) in *folder* take."""
+    total = 0
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if is_photo_name(path.name) or _TEMPORARY_NAME.fullmatch(path.name):
+                try:
+                    total += path.stat().st_size
+                except FileNotFoundError:
+                    continue  # removed meanwhile
+    return total
 
 
 def remove_unused(folder: Path, keep: set[str], *, grace: timedelta = timedelta(days=1)) -> int:
