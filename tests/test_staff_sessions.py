@@ -88,6 +88,25 @@ def test_a_set_up_link_ends_the_old_sessions_and_choosing_the_password_too(app: 
     assert epochs[1] == epochs[0] + 2, "taking the password away and choosing a new one each end the sessions"
 
 
+def test_changing_ones_own_password_ends_the_other_sessions_and_keeps_this_one(app: Flask, tmp_path: Path) -> None:
+    bo = signed_in(app, "bo")
+    copy = stolen_cookie(bo)
+    assert "Change my password" in bo.get("/").get_data(as_text=True)
+    wrong = bo.post("/my-password", data={"current": "not it", "password": NEW_PASSWORD, "password2": NEW_PASSWORD,
+                                          "csrf_token": csrf_token(bo, "/my-password")})  # fmt: skip
+    assert wrong.status_code == 422 and "The current password is wrong." in wrong.get_data(as_text=True)
+    assert replayed(app, copy) == 200, "nothing changed"
+
+    token = csrf_token(bo, "/my-password")
+    changed = bo.post("/my-password", data={"current": PASSWORD, "password": NEW_PASSWORD,
+                                            "password2": NEW_PASSWORD, "csrf_token": token})  # fmt: skip
+
+    assert changed.status_code == 302
+    assert replayed(app, copy) == 302, "the copied cookie is signed out"
+    assert "signed out now" in bo.get("/").get_data(as_text=True), "the owner's own session goes on"
+    assert signed_in(app, "bo", NEW_PASSWORD).get("/").status_code == 200
+
+
 def test_the_county_dashboard_ends_its_sessions_the_same_way(county_repo: CountyRepo, tmp_path: Path) -> None:
     data = tmp_path / "county-server"
     app = create_county_app({"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(data),

@@ -266,6 +266,28 @@ def set_password(db: sqlite3.Connection, account_id: int, password: str, actor: 
                      after={"has_password": True, "failed_logins": 0, "locked_until": None})  # fmt: skip
 
 
+def change_own_password(db: sqlite3.Connection, account_id: int, current: str, new: str) -> int:
+    """Let an account's owner change its password, giving the current one; return the account's new session epoch.
+
+    Every session of the account ends; the owner's own goes on by taking the new epoch.
+
+    :raises AccountError: ``wrong_password``, or a new password that breaks the rules.
+    """
+    row = _row(db, account_id)
+    try:
+        _hasher.verify(row["password_hash"] or "", current)
+    except (VerificationError, InvalidHashError):
+        raise AccountError(tr("the current password is wrong"), "wrong_password") from None
+    check_new_password(new, row["name"])
+    password_hash = _hasher.hash(new)
+    with transaction(db):
+        db.execute("update accounts set password_hash = ? where id = ?", (password_hash, account_id))
+        end_sessions(db, account_id)
+        _end_setup_links(db, account_id, _now())
+        audit.record(db, row["name"], "account.password_change", "account", row["name"])
+        return int(db.execute("select session_epoch from accounts where id = ?", (account_id,)).fetchone()[0])
+
+
 def issue_setup_link(db: sqlite3.Connection, account_id: int, actor: Account, now: datetime | None = None) -> str:
     """Take away an account's password and return the token of a new one-time link to choose one.
 
