@@ -120,6 +120,13 @@ def m006_display_log_days(db: Database) -> None:
     db.execute("create table display_log_days (day text primary key) without rowid")
 
 
+@migrations()
+def m007_session_epochs(db: Database) -> None:
+    # A signed session cookie cannot be revoked by itself: each session carries its account's epoch,
+    # and signing out or a new password moves the epoch on, so every copy of an older cookie stops working.
+    db.execute("alter table accounts add column session_epoch integer not null default 0")
+
+
 def path_of(data_dir: Path) -> Path:
     return Path(data_dir) / FILE
 

@@ -24,6 +24,7 @@ from sync.dates import DEFAULT_TIMEZONE, local_now
 from sync.i18n import tr
 from sync.updater import STATUS, SyncError, SyncResult, read_status
 
+from .staff.notices import prune_photos_in
 from .uplink import Uplink
 
 CHILD_TIMEOUT_S = 4 * 3600  # a sync still running after this is stopped; the next night resumes it
@@ -116,6 +117,8 @@ class NightlySync(threading.Thread):
             return None
         result = self.sync(self.data_dir, fetcher_options=self.options)
         log.log(logging.INFO if result.county_ok else logging.WARNING, "nightly sync: %s", result.to_json())
+        # Photos of forms never saved, or taken off their notice, go once their grace day is over.
+        log.info("nightly: %s unused staff photos removed", prune_photos_in(self.data_dir, self.now()))
         return closes  # never twice in one window
 
     def run(self) -> None:

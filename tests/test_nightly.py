@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import random
 import time as clock
 from datetime import datetime, time, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from kiosk.local_db import local_media_dir
 from kiosk.nightly import NightlySync, PeriodicReport, next_run, parse_window, report_in_child, sync_in_child
 from kiosk.settings import load_settings
 from sync.updater import SyncResult, read_status
@@ -183,3 +185,16 @@ def test_periodic_reports_go_on_after_any_exception(kiosk_data: Path) -> None:
     reporter.stop.set()
     reporter.join(timeout=10)
     assert len(reports) >= 3, "the thread outlived the exception"
+
+
+def test_the_nightly_job_removes_staff_photos_no_notice_uses_once_their_grace_day_is_over(tmp_path: Path) -> None:
+    media = local_media_dir(tmp_path)
+    media.mkdir(parents=True)
+    kept, stale = media / f"{'1' * 64}.jpg", media / f"{'2' * 64}.jpg"
+    for photo in (kept, stale):
+        photo.write_bytes(b"photo")
+    nightly = _Clock(tmp_path, datetime.now().replace(microsecond=0))  # the files' own clock
+    two_days_ago = (nightly.now() - timedelta(days=2)).timestamp()
+    os.utime(stale, (two_days_ago, two_days_ago))  # sent with a form nobody saved
+    nightly.run_once(nightly.now())
+    assert not stale.exists() and kept.exists(), "a photo sent today may still belong to a form in progress"

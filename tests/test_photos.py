@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from datetime import timedelta
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
 
+from kiosk.staff import photos
 from kiosk.staff.photos import MAX_SIDE, PhotoRejected, is_photo_name, remove_unused, store_photo
 
 RED = (220, 20, 20)
@@ -94,7 +97,7 @@ def stored(folder: Path, name: str) -> Image.Image:
     return image
 
 
-def rejection(data: bytes, folder: Path, **limits: int) -> PhotoRejected:
+def rejection(data: bytes, folder: Path, **limits: float) -> PhotoRejected:
     with pytest.raises(PhotoRejected) as caught:
         store_photo(data, folder, **limits)
     assert not folder.exists() or not any(folder.iterdir()), "nothing is stored for a refused upload"
@@ -333,7 +336,7 @@ def test_a_picture_over_the_pixel_limit_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("no_decoding")
 def test_a_picture_between_pillows_warning_and_its_error_is_refused(tmp_path: Path) -> None:
-    bomb = png_of_size(10_000, 10_000)  # 100 M pixels: Pillow warns, and refuses only past 179 M
+    bomb = png_of_size(7_000, 7_000)  # 49 M pixels: Pillow warns (past 40 M), and refuses only past 80 M
     assert rejection(bomb, tmp_path).code == "too_many_pixels"  # the warning is an error in these tests
     with pytest.warns(Image.DecompressionBombWarning):  # in service it is only a warning
         assert rejection(bomb, tmp_path).code == "too_many_pixels"
@@ -384,3 +387,92 @@ def test_storing_again_makes_an_old_photo_recent(tmp_path: Path) -> None:
 )
 def test_photo_names(name: str, valid: bool) -> None:
     assert is_photo_name(name) is valid
+
+
+# Stores the photos given on the command line in as many threads at once, in a process of its own, and
+# prints the growth of its peak resident memory (kB), then what became of each photo. The peak is the
+# process's own VmHWM: getrusage's ru_maxrss would carry over the peak of the test process it was forked from.
+PEAK_MEMORY = """
+import re, sys, threading
+from pathlib import Path
+from kiosk.staff.photos import PhotoRejected, store_photo
+def peak():
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+uploads = [Path(name).read_bytes() for name in sys.argv[2:]]
+outcomes = []
+def store(data):
+    try:
+        outcomes.append(store_photo(data, Path(sys.argv[1])))
+    except PhotoRejected as rejected:
+        outcomes.append(f"{rejected.code}: {rejected}")
+before = peak()
+threads = [threading.Thread(target=store, args=(data,)) for data in uploads]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(peak() - before)
+print("\\n".join(outcomes))
+"""
+
+
+def peak_memory_storing(tmp_path: Path, *uploads: bytes) -> tuple[int, list[str]]:
+    """Store *uploads* at once in a fresh process; return how much its peak memory grew (MB) and the outcomes."""
+    names = []
+    for number, data in enumerate(uploads):
+        (tmp_path / f"upload-{number}").write_bytes(data)
+        names.append(str(tmp_path / f"upload-{number}"))
+    done = subprocess.run([sys.executable, "-c", PEAK_MEMORY, str(tmp_path / "photos"), *names],
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    growth, *outcomes = done.stdout.splitlines()
+    return int(growth) // 1024, outcomes
+
+
+def test_a_small_png_declaring_fifty_million_pixels_is_refused_before_it_takes_memory(tmp_path: Path) -> None:
+    bomb = png_of_size(1, 50_000_000)  # 97 KB; decoded, it took the kiosk process to 1.3 GB
+    assert len(bomb) < 100_000
+
+    growth, outcomes = peak_memory_storing(tmp_path, bomb)
+
+    assert outcomes == [
+        "too_many_pixels: The picture is 1×50000000 pixels; at most 40 million pixels, 30000 on the longer side,"
+        " are accepted. Choose a smaller picture, or take the photo at a lower resolution."
+    ]
+    assert growth < 100, f"refused from its header, yet the process grew by {growth} MB"
+
+
+@pytest.mark.usefixtures("no_decoding")
+def test_a_picture_one_pixel_wide_is_refused_though_under_the_pixel_limit(tmp_path: Path) -> None:
+    # Pillow keeps a pointer per row: 1×39 M pixels would cost about a gigabyte.
+    refused = rejection(png_of_size(1, 39_000_000), tmp_path)
+    assert refused.code == "too_many_pixels" and "1×39000000" in str(refused)
+
+
+def test_two_large_pictures_sent_at_once_are_decoded_one_after_the_other(tmp_path: Path) -> None:
+    picture = png_of_size(6_000, 6_000)  # 36 M pixels, under the limit: about 100 MB while it is decoded
+    one, _outcomes = peak_memory_storing(tmp_path, picture)
+    two, outcomes = peak_memory_storing(tmp_path, picture, picture)
+    assert len(outcomes) == 2 and all(is_photo_name(name) for name in outcomes), outcomes
+    assert one > 50, f"the measurement sees a decode: {one} MB"
+    assert two < one * 1.5, f"one picture took {one} MB, two sent at once {two} MB: they were decoded together"
+
+
+def test_a_photo_sent_while_another_is_decoded_is_asked_again_after_a_bounded_wait(tmp_path: Path) -> None:
+    with photos.DECODING:  # another upload is being decoded
+        busy = rejection(noisy_jpeg(), tmp_path, wait=0.01)
+    assert busy.code == "busy" and "Send this one again in a moment" in str(busy)
+    assert is_photo_name(store_photo(noisy_jpeg(), tmp_path)), "once it is done, the next photo is taken"
+
+
+def test_the_photo_store_is_bounded_and_a_photo_already_there_still_counts_as_stored(tmp_path: Path) -> None:
+    photo = noisy_jpeg()
+    first = store_photo(photo, tmp_path)
+    room = (tmp_path / first).stat().st_size + 10
+
+    with pytest.raises(PhotoRejected) as caught:
+        store_photo(encoded(Image.new("RGB", (300, 200), RED), "PNG"), tmp_path, max_store_bytes=room)
+
+    assert caught.value.code == "store_full" and "Take photos off notices" in str(caught.value)
+    assert store_photo(photo, tmp_path, max_store_bytes=room) == first, "stored before: it takes no new room"
+    assert [path.name for path in tmp_path.iterdir()] == [first]

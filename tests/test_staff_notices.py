@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -172,3 +174,93 @@ def test_an_oversized_photo_is_refused_saying_why(staff: FlaskClient) -> None:
                           content_type=f'multipart/form-data; boundary="{boundary}"')  # fmt: skip
     assert response.status_code == 422
     assert "huge.jpg is larger than 12 MB: send a smaller photo." in response.get_data(as_text=True)
+
+
+def test_a_picture_with_too_many_pixels_is_refused_saying_the_limit_and_nothing_typed_is_lost(
+    staff: FlaskClient,
+) -> None:
+    from tests.test_photos import png_of_size
+
+    fields: dict[str, object] = form(staff, "/notices/new", body="正文保留")
+    fields["new_photos"] = (io.BytesIO(png_of_size(7_000, 7_000)), "scan.png")  # 49 M pixels in 11 KB
+    response = staff.post("/notices/new", data=fields, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "scan.png has too many pixels: at most 40 million are taken." in page
+    assert "正文保留" in page and "关于村道维修的通知" in page
+
+
+def test_moving_the_publication_date_of_a_running_posting_asks_why_and_posts_it_again(
+    staff: FlaskClient, data: Path
+) -> None:
+    notice_id = new_notice(staff, min_posting_days="7")
+    staff.post(f"/notices/{notice_id}/publish", data={"csrf_token": csrf_token(staff, "/notices/")})
+    edit = f"/notices/{notice_id}/edit"
+    assert "takes it down early or shortens its public notice period" in staff.get(edit).get_data(as_text=True)
+    next_week = f"{local_now('Asia/Shanghai').date() + timedelta(days=7):%Y-%m-%d} 08:00"
+
+    refused = staff.post(edit, data=form(staff, edit, min_posting_days="7", published=next_week, body="改过的正文"))
+
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "say why, as for a withdrawal" in page and "改过的正文" in page
+    assert villager(data).get(f"/notice/{notice_id}").status_code == 200, "still on the kiosk"
+    done = staff.post(edit, data=form(staff, edit, min_posting_days="7", published=next_week, reason="会议改期"))
+    assert done.status_code == 302 and notice_id not in done.headers["Location"]
+    preview = staff.get(done.headers["Location"]).get_data(as_text=True)
+    assert "that posting is withdrawn with your reason" in preview
+    assert "withdrawn" in text_of(staff.get("/notices/")) and "会议改期" in text_of(staff.get("/notices/"))
+
+
+def aged(path: Path, days: float = 2) -> None:
+    long_ago = time.time() - days * 24 * 3600
+    os.utime(path, (long_ago, long_ago))
+
+
+def test_photos_no_notice_uses_are_removed_after_a_day_and_those_in_use_stay(staff: FlaskClient, data: Path) -> None:
+    media = data / "local-media"
+    kept_photo = noisy_jpeg(1)
+    fields: dict[str, object] = form(staff, "/notices/new")
+    fields["new_photos"] = (io.BytesIO(kept_photo), "kept.jpg")
+    notice_id = staff.post("/notices/new", data=fields, content_type="multipart/form-data").headers["Location"]
+    in_use = {path.name for path in media.iterdir()}
+    fields = form(staff, "/notices/new", title="")  # refused: and then never sent again
+    fields["new_photos"] = (io.BytesIO(noisy_jpeg(2)), "abandoned.jpg")
+    assert staff.post("/notices/new", data=fields, content_type="multipart/form-data").status_code == 422
+    abandoned = {path.name for path in media.iterdir()} - in_use
+    assert len(abandoned) == 1
+    for path in media.iterdir():
+        aged(path)
+    fields = form(staff, "/notices/new", title="")  # a form being filled in now: its photo must stay
+    fields["new_photos"] = (io.BytesIO(noisy_jpeg(3)), "in-progress.jpg")
+    staff.post("/notices/new", data=fields, content_type="multipart/form-data")
+    in_progress = {path.name for path in media.iterdir()} - in_use - abandoned
+
+    assert new_notice(staff, title="另一条通知")  # any save prunes
+
+    assert {path.name for path in media.iterdir()} == in_use | in_progress
+    assert "/notices/" in notice_id and staff.get(notice_id).status_code == 200
+
+
+def test_a_photo_that_would_overfill_the_photo_store_is_refused_saying_so(
+    staff: FlaskClient, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiosk.staff import photos
+
+    monkeypatch.setattr(photos, "MAX_STORE_BYTES", 2_000_000)
+    (data / "local-media").mkdir(exist_ok=True)
+    (data / "local-media" / f"{'a' * 64}.jpg").write_bytes(b"\0" * 1_990_000)  # a notice's photo, just stored
+    fields: dict[str, object] = form(staff, "/notices/new", body="正文保留")
+    fields["new_photos"] = (io.BytesIO(noisy_jpeg(4)), "one-too-many.jpg")
+    response = staff.post("/notices/new", data=fields, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "正文保留" in page
+    assert "one-too-many.jpg was not taken: the notices&#39; photos already take all the room" in page
+    assert "(2 MB)" in page
+
+
+def noisy_jpeg(seed: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.effect_noise((200 + seed, 150), 60).convert("RGB").save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()

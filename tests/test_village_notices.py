@@ -169,3 +169,95 @@ def test_village_notices_are_found_by_the_search(data: Path, db: sqlite3.Connect
     assert f"/notice/{notice_id}" in client.get("/search?q=罚款").get_data(as_text=True), "its text too"
     notices.withdraw(db, "anna", notice_id, now())
     assert f"/notice/{notice_id}" not in client.get("/search?q=秸秆").get_data(as_text=True)
+
+
+def county_takedowns(db: sqlite3.Connection, folder: Path) -> list[dict[str, Any]]:
+    """Send the kiosk's outbox to a county server's store as the uplink does; return the early takedowns it lists."""
+    from kiosk.county import store as county_store
+    from kiosk.county.takedowns import early_takedowns
+    from tests.county_repo import VILLAGE
+
+    county = county_store.open_store(folder)
+    try:
+        kiosk_id, _code = county_store.add_kiosk(county, VILLAGE)
+        rows = db.execute("select idempotency_key, kind, payload from outbox order by id")
+        items = [{"key": key, "kind": kind, "payload": json.loads(payload)} for key, kind, payload in rows]
+        county_store.store_uploads(county, kiosk_id, items)
+        today = now().date()
+        return early_takedowns(county, today - timedelta(days=60), today + timedelta(days=60))
+    finally:
+        county.close()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"published": f"{now().date() + timedelta(days=10):%Y-%m-%d}"},  # off the screen for ten days
+     {"published": f"{now().date() - timedelta(days=20):%Y-%m-%d}"},  # its 公示期 claimed to be almost over
+     {"min_posting_days": "3"}],
+    ids=["publication moved ahead", "publication moved back", "fewer days"],
+)  # fmt: skip
+def test_a_change_that_cuts_a_running_posting_short_is_a_withdrawal_with_a_reason(
+    data: Path, db: sqlite3.Connection, tmp_path: Path, change: dict[str, str]
+) -> None:
+    notice_id = notices.create(db, "anna", values(min_posting_days="7"), now(), publish=True)
+    changed = values(**{"min_posting_days": "7", **change})
+    with pytest.raises(notices.NoticeInvalid) as refused:
+        notices.update(db, "bo", notice_id, changed, now())
+    assert "reason" in refused.value.problems and client_shows(data, notice_id), "nothing changed"
+
+    again = notices.update(db, "bo", notice_id, changed, now(), reason="日期填错，改期重新公示")
+
+    assert again != notice_id, "the notice goes on as a new posting"
+    old, new = notices.get(db, notice_id), notices.get(db, again)
+    assert old is not None and (old["state"], old["withdraw_reason"]) == ("withdrawn", "日期填错，改期重新公示")
+    assert new is not None and new["state"] == "published" and new["published"] == changed["published"][:10]
+    entry = db.execute("select actor, reason, after from audit_log where action = 'notice.withdraw'").fetchone()
+    assert (entry["actor"], entry["reason"]) == ("bo", "日期填错，改期重新公示")
+    assert json.loads(entry["after"])["posted_again_as"] == again
+    sent = outbox(db)
+    assert [(p["action"], p["notice"]["id"]) for p in sent] == [("publish", notice_id), ("withdraw", notice_id),
+                                                                ("publish", again)]  # fmt: skip
+    assert sent[1]["reason"] == "日期填错，改期重新公示"
+    gone = county_takedowns(db, tmp_path / "county-server")
+    assert [(g["notice"], g["reason"]) for g in gone] == [(notice_id, "日期填错，改期重新公示")], "the county sees it"
+
+
+def test_moving_a_date_that_cuts_nothing_short_needs_no_reason(data: Path, db: sqlite3.Connection) -> None:
+    today = now().date()
+    running = notices.create(db, "anna", values(min_posting_days="7"), now(), publish=True)
+    a_little_later = values(min_posting_days="7", published=f"{today:%Y-%m-%d}")  # still up, the period ends later
+    assert notices.update(db, "anna", running, a_little_later, now()) == running
+    scheduled = notices.create(db, "anna", values(min_posting_days="7", published=f"{today + timedelta(days=2)}"),
+                               now(), publish=True)  # fmt: skip
+    next_week = values(min_posting_days="7", published=f"{today + timedelta(days=7)}")  # not up yet: nothing to cut
+    assert notices.update(db, "anna", scheduled, next_week, now()) == scheduled
+    assert [p["action"] for p in outbox(db)] == ["publish", "update", "publish", "update"]
+
+
+def test_the_nightly_prune_keeps_the_photos_notices_use_and_those_of_a_notice_withdrawn_within_a_year(
+    data: Path, db: sqlite3.Connection
+) -> None:
+    import os
+    import time
+
+    media = data / "local-media"
+    media.mkdir(exist_ok=True)
+    names = {role: f"{digit * 64}.jpg" for role, digit in
+             (("draft", "1"), ("published", "2"), ("withdrawn lately", "3"), ("withdrawn long ago", "4"),
+              ("no notice", "5"))}  # fmt: skip
+    for name in names.values():
+        (media / name).write_bytes(b"photo")
+        long_ago = time.time() - 3 * 24 * 3600
+        os.utime(media / name, (long_ago, long_ago))
+    notices.create(db, "anna", values(photos=[names["draft"]]), now(), publish=False)
+    notices.create(db, "anna", values(photos=[names["published"]]), now(), publish=True)
+    lately = notices.create(db, "anna", values(photos=[names["withdrawn lately"]]), now(), publish=True)
+    notices.withdraw(db, "anna", lately, now() - timedelta(days=300))
+    long_ago_id = notices.create(db, "anna", values(photos=[names["withdrawn long ago"]]), now(), publish=True)
+    notices.withdraw(db, "anna", long_ago_id, now() - timedelta(days=400))
+
+    assert notices.prune_photos_in(data, now()) == 2
+
+    assert sorted(path.name for path in media.iterdir()) == sorted(
+        [names["draft"], names["published"], names["withdrawn lately"]]
+    )

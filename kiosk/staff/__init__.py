@@ -2,7 +2,8 @@
 
 Nothing of it is reachable from the villager screens: a different app, port and session cookie.
 Every form carries a CSRF token (Flask-WTF), sign-in is rate-limited (Flask-Limiter) and locks an
-account after repeated failures (accounts.py), and a session ends after STAFF_IDLE_MINUTES idle.
+account after repeated failures (accounts.py), and a session ends after STAFF_IDLE_MINUTES idle,
+and on every device at once when the account signs out or gets a new password (its session epoch).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(pages.bp)
     notice_views.register(app)
-    from . import duties
+    from . import duties, full_disk
 
     app.register_blueprint(duties.bp)
+    full_disk.register(app)
     return app

@@ -48,6 +48,7 @@ class Account:
     id: int
     name: str
     role: str
+    epoch: int = 0  # the account's session epoch: a session made under another one has ended
 
     @property
     def is_admin(self) -> bool:
@@ -161,12 +162,28 @@ def sign_in(db: sqlite3.Connection, name: str, password: str, now: datetime | No
                 (_hasher.hash(password) if _hasher.check_needs_rehash(row["password_hash"]) else row["password_hash"],
                  row["id"]),
             )  # fmt: skip
-    return Account(row["id"], row["name"], row["role"])
+    return Account(row["id"], row["name"], row["role"], row["session_epoch"])
 
 
 def get(db: sqlite3.Connection, account_id: int) -> Account | None:
-    row = db.execute("select id, name, role from accounts where id = ? and not disabled", (account_id,)).fetchone()
-    return Account(row["id"], row["name"], row["role"]) if row else None
+    row = db.execute(
+        "select id, name, role, session_epoch from accounts where id = ? and not disabled", (account_id,)
+    ).fetchone()
+    return Account(row["id"], row["name"], row["role"], row["session_epoch"]) if row else None
+
+
+def end_sessions(db: sqlite3.Connection, account_id: int) -> None:
+    """End every session of the account, on every device: each one's cookie names an older epoch now.
+
+    Call it inside the transaction that signs out, sets a password or disables the account.
+    """
+    db.execute("update accounts set session_epoch = session_epoch + 1 where id = ?", (account_id,))
+
+
+def sign_out(db: sqlite3.Connection, account_id: int) -> None:
+    """Sign the account out everywhere: a copy of a session cookie is worth nothing afterwards."""
+    with transaction(db):
+        end_sessions(db, account_id)
 
 
 def all_accounts(db: sqlite3.Connection) -> list[dict[str, object]]:
@@ -213,6 +230,7 @@ def disable(db: sqlite3.Connection, account_id: int, actor: Account) -> Account:
                 raise AccountError(tr("{name} is the last admin: add or enable another admin first", name=row["name"]),
                                    "last_admin", name=row["name"])  # fmt: skip
         db.execute("update accounts set disabled = 1 where id = ?", (account_id,))
+        end_sessions(db, account_id)
         _end_setup_links(db, account_id, _now())
         audit.record(db, actor.name, "account.disable", "account", row["name"],
                      before={"disabled": False}, after={"disabled": True})  # fmt: skip
@@ -242,9 +260,32 @@ def set_password(db: sqlite3.Connection, account_id: int, password: str, actor: 
             "update accounts set password_hash = ?, failed_logins = 0, locked_until = null where id = ?",
             (password_hash, account_id),
         )
+        end_sessions(db, account_id)
         _end_setup_links(db, account_id, _now())
         audit.record(db, actor.name, "account.password_reset", "account", row["name"], before=_sign_in_state(row),
                      after={"has_password": True, "failed_logins": 0, "locked_until": None})  # fmt: skip
+
+
+def change_own_password(db: sqlite3.Connection, account_id: int, current: str, new: str) -> int:
+    """Let an account's owner change its password, giving the current one; return the account's new session epoch.
+
+    Every session of the account ends; the owner's own goes on by taking the new epoch.
+
+    :raises AccountError: ``wrong_password``, or a new password that breaks the rules.
+    """
+    row = _row(db, account_id)
+    try:
+        _hasher.verify(row["password_hash"] or "", current)
+    except (VerificationError, InvalidHashError):
+        raise AccountError(tr("the current password is wrong"), "wrong_password") from None
+    check_new_password(new, row["name"])
+    password_hash = _hasher.hash(new)
+    with transaction(db):
+        db.execute("update accounts set password_hash = ? where id = ?", (password_hash, account_id))
+        end_sessions(db, account_id)
+        _end_setup_links(db, account_id, _now())
+        audit.record(db, row["name"], "account.password_change", "account", row["name"])
+        return int(db.execute("select session_epoch from accounts where id = ?", (account_id,)).fetchone()[0])
 
 
 def issue_setup_link(db: sqlite3.Connection, account_id: int, actor: Account, now: datetime | None = None) -> str:
@@ -259,6 +300,7 @@ def issue_setup_link(db: sqlite3.Connection, account_id: int, actor: Account, no
             "update accounts set password_hash = null, failed_logins = 0, locked_until = null where id = ?",
             (account_id,),
         )
+        end_sessions(db, account_id)
         token, expires = _new_setup_link(db, account_id, now)
         audit.record(db, actor.name, "account.setup_link", "account", row["name"], before=_sign_in_state(row),
                      after={"has_password": False, "failed_logins": 0, "locked_until": None,
@@ -329,6 +371,7 @@ def use_setup_link(db: sqlite3.Connection, token: str, password: str, now: datet
             "update accounts set password_hash = ?, failed_logins = 0, locked_until = null where id = ?",
             (password_hash, account.id),
         )
+        end_sessions(db, account.id)
         db.execute("update setup_links set used_at = ? where token_hash = ?",
                    (now.isoformat(timespec="seconds"), _token_hash(token)))  # fmt: skip
         audit.record(db, account.name, "account.setup_done", "account", account.name, before=before,

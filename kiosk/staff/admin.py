@@ -15,7 +15,20 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, Response, abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,11 +37,12 @@ from sync.dates import DEFAULT_TIMEZONE
 
 from .. import queries
 from ..content_db import NoContent, get_db
-from . import accounts
-from .auth import admin_required, local_db
+from . import accounts, limiter
+from .auth import SIGN_IN_LIMIT, admin_required, local_db, login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 setup_bp = Blueprint("setup", __name__)  # outside /admin and without a guard: its visitor has no password yet
+own_bp = Blueprint("own_account", __name__)  # every signed-in account, for its own password
 AUDIT_PAGE_SIZE = 50
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_kind", "target_id", "before", "after", "reason")
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
@@ -46,12 +60,14 @@ _PROBLEMS = {
     "passwords_differ": ("password2", _l("The two passwords are not the same: type the new password twice.")),
     "disable_self": ("", _l("You cannot disable your own account: another admin has to.")),
     "last_admin": ("", _l("%(name)s is the last admin: add or enable another admin first.")),
+    "wrong_password": ("current", _l("The current password is wrong.")),
 }
 
 
 @bp.record_once
 def _register_setup_pages(state: Any) -> None:
     state.app.register_blueprint(setup_bp)
+    state.app.register_blueprint(own_bp)
 
 
 def _problem(error: accounts.AccountError) -> tuple[str, str]:
@@ -270,3 +286,24 @@ def choose_password(token: str) -> ResponseReturnValue:
 
 def _setup_form(account: accounts.Account, problems: dict[str, str]) -> str:
     return render_template("staff/setup.html", account=account, problems=problems, min_password=MIN_PASSWORD)
+
+
+@own_bp.route("/my-password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])  # it checks a password: as many guesses as signing in
+def my_password() -> ResponseReturnValue:
+    """Where a signed-in account changes its own password; its sessions elsewhere end, this one goes on."""
+    problems: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            epoch = accounts.change_own_password(local_db(), g.account.id, request.form.get("current", ""),
+                                                 _typed_password())  # fmt: skip
+        except accounts.AccountError as error:
+            field, message = _problem(error)
+            problems[field] = message
+        else:
+            session["epoch"] = epoch
+            flash(_("Your password is changed. Wherever else this account was signed in, it is signed out now."))
+            return redirect(url_for(current_app.extensions["console"]["home"]))
+    page = render_template("staff/my_password.html", problems=problems, min_password=MIN_PASSWORD)
+    return _private(page, 422 if problems else 200)

@@ -64,7 +64,10 @@ def _load_account() -> ResponseReturnValue | None:
         flash(_("You were signed out after a while without activity. Please sign in again."))
         return None
     g.account = accounts.get(local_db(), int(account_id))
-    if g.account is None:  # disabled or removed since
+    if g.account is None or session.get("epoch") != g.account.epoch:
+        # Disabled or removed since, or signed out or given a new password since (maybe on another
+        # device): this cookie, or a copy of it, no longer signs anyone in.
+        g.account = None
         session.clear()
         return None
     session["last_seen"] = time.time()
@@ -110,7 +113,7 @@ def sign_in() -> ResponseReturnValue:
             else:
                 session.clear()
                 session.permanent = True
-                session.update(account_id=account.id, last_seen=time.time())
+                session.update(account_id=account.id, epoch=account.epoch, last_seen=time.time())
                 return redirect(_local_next(request.args.get("next")))
     form.password.data = ""  # what was typed stays, except the password
     return render_template("staff/sign_in.html", form=form, error=error), 200 if error is None else 401
@@ -118,6 +121,11 @@ def sign_in() -> ResponseReturnValue:
 
 @bp.route("/sign-out", methods=["POST"])
 def sign_out() -> ResponseReturnValue:
+    if g.get("account") is not None:
+        try:
+            accounts.sign_out(local_db(), g.account.id)  # every copy of the cookie ends too, not only this one
+        except sqlite3.OperationalError as error:  # a full disk: this browser is signed out all the same
+            current_app.logger.warning("could not end the other sessions of %s: %s", g.account.name, error)
     session.clear()
     flash(_("You are signed out."))
     return redirect(url_for("auth.sign_in"))

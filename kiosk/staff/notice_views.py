@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,11 @@ from ..clock import screen_now
 from ..content_db import get_db
 from ..labels import DOMAIN_LABELS
 from ..local_db import local_media_dir
-from . import notices, photos
+from . import full_disk, notices, photos
 from .auth import local_db, login_required
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
+log = logging.getLogger(__name__)
 FIELDS = ("domain", "title", "body", "published", "expires", "min_posting_days", "pinned")
 
 
@@ -34,7 +37,15 @@ _REJECTED = {
     "empty": _l("%(name)s is empty."),
     "not_an_image": _l("%(name)s is not a photo, or it is damaged."),
     "unsupported_format": _l("%(name)s is a %(format)s file: only JPEG, PNG and WebP photos are taken."),
-    "too_many_pixels": _l("%(name)s has too many pixels to be a photo."),
+    "too_many_pixels": _l(
+        "%(name)s has too many pixels: at most %(megapixels)d million are taken. Send a smaller picture, or take"
+        " the photo at a lower resolution."
+    ),
+    "busy": _l("%(name)s was not taken: another photo is being prepared just now. Send it again in a moment."),
+    "store_full": _l(
+        "%(name)s was not taken: the notices' photos already take all the room the kiosk keeps for them"
+        " (%(megabytes)d MB). Take photos off notices that no longer need them, then send it again."
+    ),
 }
 
 
@@ -53,18 +64,30 @@ def _store_uploads(values: dict[str, Any]) -> dict[str, Any]:
     """Store the photos sent with the form; return the problems (none when every photo was taken)."""
     folder = local_media_dir(Path(current_app.config["DATA_DIR"]))
     problems = []
-    for upload in request.files.getlist("new_photos"):
-        if not upload.filename:
-            continue
+    uploads = [upload for upload in request.files.getlist("new_photos") if upload.filename]
+    if uploads:
+        _prune_photos()  # the room abandoned forms' photos took, before the store's bound is checked
+    for upload in uploads:
         try:
-            values["photos"].append(photos.store_photo(upload.stream, folder))  # type: ignore[arg-type]
+            stored = photos.store_photo(upload.stream, folder, max_store_bytes=photos.MAX_STORE_BYTES)  # type: ignore[arg-type]
+            values["photos"].append(stored)
         except photos.PhotoRejected as rejected:
             message = _REJECTED.get(rejected.code, _REJECTED["not_an_image"])
-            problems.append(str(message % {"name": upload.filename, "format": rejected.format_name or "?"}))
+            problems.append(str(message % {"name": upload.filename, "format": rejected.format_name or "?",
+                                           "megapixels": photos.MAX_PIXELS // 1_000_000,
+                                           "megabytes": photos.MAX_STORE_BYTES // 1_000_000}))  # fmt: skip
     if len(values["photos"]) > MAX_PHOTOS:
         problems.append(_("A notice has at most %(count)d photos.", count=MAX_PHOTOS))
         values["photos"] = values["photos"][:MAX_PHOTOS]
     return {"photos": " ".join(problems)} if problems else {}
+
+
+def _prune_photos() -> None:
+    """Delete the photos no notice uses any more; a failure here only leaves them for the next time."""
+    try:
+        notices.prune_photos(local_db(), Path(current_app.config["DATA_DIR"]), _now())
+    except (OSError, sqlite3.Error) as error:
+        log.warning("could not prune the notices' photos: %s", error)
 
 
 def _form_values(notice: dict[str, Any]) -> dict[str, Any]:
@@ -83,13 +106,21 @@ def _notice_or_404(notice_id: str) -> dict[str, Any]:
 
 
 def _form(values: dict[str, Any], problems: dict[str, Any] | None = None, notice: dict[str, Any] | None = None,
-          status: int = 200) -> ResponseReturnValue:  # fmt: skip
+          status: int = 200, disk_full: bool = False) -> ResponseReturnValue:  # fmt: skip
     asks_reason = notice is not None and notices.in_posting_period(notice, _now())
     return render_template(
         "staff/notice_form.html", values=values, problems=problems or {}, notice=notice, domains=DOMAIN_LABELS,
         asks_reason=asks_reason, reason=request.form.get("reason", ""), accept=",".join(photos.ACCEPTED_MEDIA_TYPES),
-        max_photos=MAX_PHOTOS,
+        max_photos=MAX_PHOTOS, disk_full=full_disk.DISK_FULL if disk_full else None,
     ), status  # fmt: skip
+
+
+def _form_on_full_disk(error: Exception, values: dict[str, Any], notice: dict[str, Any] | None = None
+                       ) -> ResponseReturnValue:  # fmt: skip
+    """The form again, with what was typed and the photos already stored, when the disk is full."""
+    if not full_disk.noted(error):
+        raise error
+    return _form(values, notice=notice, status=full_disk.INSUFFICIENT_STORAGE, disk_full=True)
 
 
 @bp.route("/")
@@ -108,13 +139,15 @@ def new() -> ResponseReturnValue:
         today = f"{_now():%Y-%m-%d %H:%M}"
         return _form({"domain": "village", "published": today})
     values = _typed()
-    photo_problems = _store_uploads(values)
     try:
-        if photo_problems:
+        if photo_problems := _store_uploads(values):
             raise notices.NoticeInvalid(photo_problems)
         notice_id = notices.create(local_db(), g.account.name, values, _now(), publish=False)
     except notices.NoticeInvalid as invalid:
-        return _form(values, {**invalid.problems, **photo_problems}, status=422)
+        return _form(values, invalid.problems, status=422)
+    except (sqlite3.OperationalError, OSError) as error:
+        return _form_on_full_disk(error, values)
+    _prune_photos()
     return redirect(url_for("notices.preview", notice_id=notice_id))
 
 
@@ -125,14 +158,20 @@ def edit(notice_id: str) -> ResponseReturnValue:
     if request.method == "GET":
         return _form(_form_values(notice), notice=notice)
     values = _typed()
-    photo_problems = _store_uploads(values)
     try:
-        if photo_problems:
+        if photo_problems := _store_uploads(values):
             raise notices.NoticeInvalid(photo_problems)
-        notices.update(local_db(), g.account.name, notice_id, values, _now(), reason=request.form.get("reason", ""))
+        now_id = notices.update(local_db(), g.account.name, notice_id, values, _now(),
+                                reason=request.form.get("reason", ""))  # fmt: skip
     except notices.NoticeInvalid as invalid:
-        return _form(values, {**invalid.problems, **photo_problems}, notice=notice, status=422)
-    return redirect(url_for("notices.preview", notice_id=notice_id))
+        return _form(values, invalid.problems, notice=notice, status=422)
+    except (sqlite3.OperationalError, OSError) as error:
+        return _form_on_full_disk(error, values, notice)
+    _prune_photos()
+    if now_id != notice_id:
+        flash(_("The notice's public notice period was cut short: that posting is withdrawn with your reason, and"
+                " the notice is posted again as a new one. The county is told."))  # fmt: skip
+    return redirect(url_for("notices.preview", notice_id=now_id))
 
 
 @bp.route("/<notice_id>/preview")
@@ -170,6 +209,13 @@ def withdraw(notice_id: str) -> ResponseReturnValue:
         except notices.NoticeInvalid as invalid:
             return render_template("staff/notice_withdraw.html", notice=notice, asks_reason=asks_reason,
                                    problems=invalid.problems, reason=reason), 422  # fmt: skip
+        except sqlite3.OperationalError as error:
+            if not full_disk.noted(error):
+                raise
+            page = render_template("staff/notice_withdraw.html", notice=notice, asks_reason=asks_reason,
+                                   problems={}, reason=reason, disk_full=full_disk.DISK_FULL)  # fmt: skip
+            return page, full_disk.INSUFFICIENT_STORAGE
+        _prune_photos()
         flash(_("Withdrawn: the notice is no longer on the kiosk."))
         return redirect(url_for("notices.listing"))
     return render_template("staff/notice_withdraw.html", notice=notice, asks_reason=asks_reason, problems={},

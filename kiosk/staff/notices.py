@@ -3,7 +3,10 @@
 They live in local.db, never in the content database, so no sync ever touches them; the villager
 screens show them mixed with the county's (kiosk/queries.py). A notice with a 公示期 (minimum
 posting period, in working days) may be withdrawn or shortened inside it only with a reason, and
-that is recorded (DOMAIN.md).
+that is recorded (DOMAIN.md). A change that takes a running posting off the screen, or makes its
+公示期 end sooner (a publication date moved ahead or back, fewer days), ends that posting as a
+withdrawal with the reason, and the notice is posted again as a new one: the county judges
+early takedowns by each notice's latest change, so the cut-short posting must stay withdrawn.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import secrets
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -21,13 +25,16 @@ from flask_babel import lazy_gettext as _l
 from sync.dates import end_of_posting, parse_moment
 from sync.render import render_markdown
 
-from ..local_db import transaction
+from ..local_db import local_media_dir, open_local, transaction
 from ..queries import DOMAINS
-from . import audit
+from . import audit, photos
 
 MAX_TITLE = 120
 MAX_BODY = 20_000
 STATES = ("draft", "published", "withdrawn")
+# The photos of a withdrawn notice are kept this long after, for the console's record of it; the
+# notice's text stays in local.db and the audit log for good.
+WITHDRAWN_PHOTOS_KEPT = timedelta(days=365)
 _FIELDS = ("domain", "title", "body", "photos", "published", "expires", "min_posting_days", "pinned")
 
 
@@ -151,15 +158,41 @@ def create(db: sqlite3.Connection, actor: str, values: dict[str, Any], now: date
     return str(notice["id"])
 
 
+def cuts_posting_short(before: dict[str, Any], changed: dict[str, Any], now: datetime) -> bool:
+    """Tell whether *changed* ends the running 公示期 of the notice *before* early.
+
+    So it does when the notice is up and inside its 公示期, and the change takes it off the screen
+    (a publication date moved past now) or makes the period end sooner (a publication date moved
+    back, fewer days, or none). An expiry brought forward is judged by `update` itself.
+    """
+    ends = posting_ends(before)
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+    if before["state"] != "published" or ends is None or now.date() > ends or before["published_at"] > stamp:
+        return False
+    new_ends = posting_ends({**before, **changed})
+    return changed["published_at"] > stamp or new_ends is None or new_ends < ends
+
+
 def update(
     db: sqlite3.Connection, actor: str, notice_id: str, values: dict[str, Any], now: datetime,
     publish: bool = False, reason: str = "",
-) -> None:  # fmt: skip
-    """Change a notice; shortening one inside its 公示期 needs a *reason*, which is recorded."""
+) -> str:  # fmt: skip
+    """Change a notice; shortening one inside its 公示期 needs a *reason*, which is recorded.
+
+    Return the id of the notice as it now stands: a new one when the change cut the running
+    posting short (see `cuts_posting_short`), which is then withdrawn and posted again.
+    """
     before = get(db, notice_id)
     if before is None or before["state"] == "withdrawn":
         raise NoticeInvalid({"": _l("This notice cannot be changed any more.")})
     changed = clean(values)
+    if cuts_posting_short(before, changed, now):
+        if not reason.strip():
+            raise NoticeInvalid({"reason": _l(
+                "This notice is on the kiosk inside its public notice period, and this change takes it down early"
+                " or ends the period sooner: say why, as for a withdrawal."
+            )})  # fmt: skip
+        return _post_again(db, actor, before, changed, now, reason.strip())
     ends = posting_ends(before)
     shortened = (
         ends is not None
@@ -184,6 +217,38 @@ def update(
                      before=_public(before), after=_public(after), reason=reason.strip() or None)  # fmt: skip
         if state == "published":
             _to_outbox(db, "publish" if before["state"] == "draft" else "update", after, now, reason)
+    return notice_id
+
+
+def _post_again(
+    db: sqlite3.Connection, actor: str, before: dict[str, Any], changed: dict[str, Any], now: datetime, reason: str
+) -> str:
+    """Withdraw the posting *before* with *reason*, and post the notice with *changed* as a new one; return its id.
+
+    The withdrawal is audited and queued for the county as any withdrawal with a reason is, so the
+    county lists the cut-short posting among the early takedowns.
+    """
+    stamp = now.isoformat(timespec="seconds")
+    again = {**changed, "id": "local-" + secrets.token_hex(6), "state": "published"}
+    withdrawn = {**before, "state": "withdrawn", "withdraw_reason": reason}
+    with transaction(db):
+        db.execute(
+            "update village_notices set state = 'withdrawn', withdrawn_at = ?, withdraw_reason = ?,"
+            " updated_by = ?, updated_at = ? where id = ?",
+            (stamp, reason, actor, stamp, before["id"]),
+        )
+        audit.record(db, actor, "notice.withdraw", "notice", before["id"], before=_public(before),
+                     after={**_public(withdrawn), "posted_again_as": again["id"]}, reason=reason)  # fmt: skip
+        _to_outbox(db, "withdraw", withdrawn, now, reason)
+        db.execute(
+            f"insert into village_notices ({', '.join(again)}, created_by, created_at, updated_by, updated_at)"  # noqa: S608
+            f" values ({', '.join('?' * len(again))}, ?, ?, ?, ?)",
+            (*again.values(), actor, stamp, actor, stamp),
+        )
+        audit.record(db, actor, "notice.create", "notice", again["id"],
+                     after={**_public(again), "posted_again_from": before["id"]}, reason=reason)  # fmt: skip
+        _to_outbox(db, "publish", again, now)
+    return str(again["id"])
 
 
 def withdraw(db: sqlite3.Connection, actor: str, notice_id: str, now: datetime, reason: str = "") -> None:
@@ -205,3 +270,31 @@ def withdraw(db: sqlite3.Connection, actor: str, notice_id: str, now: datetime, 
                      after=_public(after), reason=reason.strip() or None)  # fmt: skip
         if before["state"] == "published":
             _to_outbox(db, "withdraw", after, now, reason)
+
+
+def photos_in_use(db: sqlite3.Connection, now: datetime) -> set[str]:
+    """Return the names of the photos that notices show: drafts, published ones, and those withdrawn lately."""
+    cutoff = (now - WITHDRAWN_PHOTOS_KEPT).isoformat(timespec="seconds")
+    rows = db.execute(
+        "select photos from village_notices where state != 'withdrawn' or withdrawn_at is null or withdrawn_at > ?",
+        (cutoff,),
+    )
+    return {name for (names,) in rows for name in json.loads(names)}
+
+
+def prune_photos(db: sqlite3.Connection, data_dir: Path, now: datetime) -> int:
+    """Delete the photos no notice uses any more (a rejected or abandoned form's, a notice's old ones).
+
+    A photo stored within the last day is spared: its form may still be being filled in.
+    Return how many files were deleted.
+    """
+    return photos.remove_unused(local_media_dir(data_dir), photos_in_use(db, now))
+
+
+def prune_photos_in(data_dir: Path, now: datetime | None = None) -> int:
+    """Prune the kiosk's notice photos, for a job outside the console (the nightly one)."""
+    db = open_local(data_dir)
+    try:
+        return prune_photos(db, data_dir, now or datetime.now())
+    finally:
+        db.close()

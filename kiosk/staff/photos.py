@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import struct
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -25,15 +26,30 @@ from typing import BinaryIO, Literal
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 MAX_UPLOAD_BYTES = 12_000_000  # phone photos are 3–8 MB
-# A 50-megapixel phone photo is 8160×6144 (50.1 M pixels). Kept under Pillow's own limit
-# (Image.MAX_IMAGE_PIXELS, 89 M), so no photo we accept makes Pillow warn.
-MAX_PIXELS = 60_000_000
+# The pixels one decode may hold, read from the header before a pixel is decoded: a 40 M pixel
+# picture takes about 160 MB as RGBA, and its conversions as much again. Phones save 12–24 M pixel
+# photos unless told otherwise. A 97 KB PNG can declare 50 M pixels and took the process to 1.3 GB.
+MAX_PIXELS = 40_000_000
+# Pillow keeps a pointer per row, so a picture 1 pixel wide costs far more than its pixels: a long
+# side is capped too (a long phone screenshot is 1080×20000).
+MAX_DECLARED_SIDE = 30_000
+# Pillow's own check, which runs while the file is opened: it warns past this and refuses past
+# twice this; _decode turns both into the same refusal as ours.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# The photo store's bound (the notices' photos, kept by notices.photos_in_use): about 1,000 photos.
+MAX_STORE_BYTES = 500_000_000
+# One decode at a time in the process (the screens share it): a second upload waits this long,
+# then is asked to send the photo again.
+DECODE_WAIT_SECONDS = 30.0
+DECODING = threading.Lock()
 MAX_SIDE = 2000  # enough for the kiosk screen and a phone; larger photos are scaled down
 # For the form's `accept` attribute. Safari on an iPhone converts HEIC photos to JPEG on upload
 # when the form does not list HEIC.
 ACCEPTED_MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp")
 
-RejectionCode = Literal["too_big", "not_an_image", "unsupported_format", "too_many_pixels", "empty"]
+RejectionCode = Literal[
+    "too_big", "not_an_image", "unsupported_format", "too_many_pixels", "empty", "busy", "store_full"
+]
 
 # Only these parsers ever see an upload. The JPEG one also opens MPO, the JPEG that some phones
 # write with a second (depth or preview) image inside.
@@ -63,16 +79,27 @@ def store_photo(
     max_bytes: int = MAX_UPLOAD_BYTES,
     max_pixels: int = MAX_PIXELS,
     max_side: int = MAX_SIDE,
+    wait: float = DECODE_WAIT_SECONDS,
+    max_store_bytes: int = MAX_STORE_BYTES,
 ) -> str:
     """Check, clean and store a photo in *folder*; return its file name, `<sha256>.<ext>`.
 
     The same photo stored twice gets the same name and is one file.
 
     :param data: the upload, as bytes or a binary stream (read no further than max_bytes + 1)
-    :raises PhotoRejected: the upload is empty, too big, not a picture, or not JPEG/PNG/WebP
+    :param wait: how long to wait, at most, while another photo is being decoded
+    :raises PhotoRejected: the upload is empty, too big, not a picture, or not JPEG/PNG/WebP; or
+        another photo was still being decoded after *wait* seconds (code ``busy``), or the photos
+        in *folder* would then take more than *max_store_bytes* (code ``store_full``)
+    :raises OSError: the photo could not be written (a full disk: errno ENOSPC)
     """
     content = _read_upload(data, max_bytes)
-    photo, image_format = _decode(content, max_pixels, max_side)
+    if not DECODING.acquire(timeout=wait):
+        raise PhotoRejected("busy", "Another photo is being prepared just now. Send this one again in a moment.")
+    try:
+        photo, image_format = _decode(content, max_pixels, max_side)
+    finally:
+        DECODING.release()
     encoded = _encode(photo, image_format)
     name = f"{hashlib.sha256(encoded).hexdigest()}.{_EXTENSIONS[image_format]}"
     target = folder / name
@@ -81,6 +108,12 @@ def store_photo(
         return name
     except FileNotFoundError:
         pass
+    if store_bytes(folder) + len(encoded) > max_store_bytes:
+        raise PhotoRejected(
+            "store_full",
+            f"The photos of the notices already take {max_store_bytes / 1_000_000:g} MB, as much as the kiosk keeps."
+            " Take photos off notices that no longer need them, then send this one again.",
+        )
     folder.mkdir(parents=True, exist_ok=True)
     # Written under a name of its own, then renamed into place: two uploads of the same photo at
     # once both write, and a reader sees a whole file, never a half-written one.
@@ -99,6 +132,19 @@ def store_photo(
 def is_photo_name(name: str) -> bool:
     """Tell whether *name* is one store_photo returns: check names that come back from a form."""
     return _PHOTO_NAME.fullmatch(name) is not None
+
+
+def store_bytes(folder: Path) -> int:
+    """Return how many bytes the photos (and half-written ones) in *folder* take."""
+    total = 0
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if is_photo_name(path.name) or _TEMPORARY_NAME.fullmatch(path.name):
+                try:
+                    total += path.stat().st_size
+                except FileNotFoundError:
+                    continue  # removed meanwhile
+    return total
 
 
 def remove_unused(folder: Path, keep: set[str], *, grace: timedelta = timedelta(days=1)) -> int:
@@ -153,7 +199,8 @@ def _decode(content: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image
         with Image.open(io.BytesIO(content), formats=_OPENED_AS) as opened:
             image_format = opened.format or ""
             width, height = opened.size
-            if width * height > max_pixels:  # checked from the header, before a pixel is decoded
+            # Checked from the header, before a pixel is decoded.
+            if width * height > max_pixels or max(width, height) > MAX_DECLARED_SIDE:
                 raise _too_many_pixels(f"The picture is {width}×{height} pixels", max_pixels)
             opened.draft(None, (max_side, max_side))  # a JPEG decodes at 1/2, 1/4 or 1/8 size
             opened.load()  # an animated PNG or WebP: its first frame
@@ -171,7 +218,8 @@ def _decode(content: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image
             message += " On an iPhone, set Settings › Camera › Formats to “Most Compatible”."
         raise PhotoRejected("unsupported_format", message, format_name=named) from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        # Pillow refuses far beyond MAX_PIXELS itself; its warning is raised where warnings are errors.
+        # Pillow's own check (MAX_IMAGE_PIXELS): it refuses past twice MAX_PIXELS, and its warning is
+        # raised where warnings are errors (in service it is logged, and our check refuses).
         raise _too_many_pixels("The picture has too many pixels", max_pixels) from error
     except _DECODING_ERRORS as error:  # a truncated or corrupt file
         raise _not_an_image() from error
@@ -181,7 +229,8 @@ def _decode(content: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image
 def _too_many_pixels(what: str, max_pixels: int) -> PhotoRejected:
     return PhotoRejected(
         "too_many_pixels",
-        f"{what}; at most {max_pixels / 1_000_000:.0f} million pixels are accepted. Choose a smaller picture.",
+        f"{what}; at most {max_pixels / 1_000_000:.0f} million pixels, {MAX_DECLARED_SIDE} on the longer side,"
+        " are accepted. Choose a smaller picture, or take the photo at a lower resolution.",
     )
 
 
