@@ -210,10 +210,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     (SIGBUS, issue 11) or every read fails. A rollback journal needs no such file: a write on a
     full disk fails with an error, and reads go on.
     """
-    low = path.parent.exists() and shutil.disk_usage(path.parent).free < LOW_DISK_BYTES
+    low = disk_low(path.parent)
     if low:
         _warn_low_disk(path)
-        if _in_wal_mode(path) and not _leave_wal(path):
+        if _in_wal_mode(path) and not _leave_wal(path) and not _shm_in_place(path):
             # Read as it is (changes still in a WAL file wait until there is room); writes fail plainly.
             connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, isolation_level=None)
             connection.row_factory = sqlite3.Row
@@ -238,6 +238,13 @@ def _in_wal_mode(path: Path) -> bool:
         return False
 
 
+def _shm_in_place(path: Path) -> bool:
+    """Tell whether local.db-shm is there already: SQLite allocates every page of it when it grows it, so
+    a connection can use it on a full disk (it sees the WAL, so nothing just saved goes missing)."""
+    shm = path.with_name(path.name + "-shm")
+    return shm.exists() and shm.stat().st_size > 0
+
+
 def _leave_wal(path: Path) -> bool:
     """Switch local.db to a rollback journal; False if it cannot be done now (no room, or in use)."""
     connection = sqlite3.connect(path, timeout=1, isolation_level=None)
@@ -253,6 +260,11 @@ def _leave_wal(path: Path) -> bool:
 
 
 _warned_low: set[str] = set()
+
+
+def disk_low(folder: Path) -> bool:
+    """Tell whether *folder*'s disk is (nearly) full: local.db then runs without WAL, or read-only."""
+    return folder.exists() and shutil.disk_usage(folder).free < LOW_DISK_BYTES
 
 
 def _warn_low_disk(path: Path) -> None:

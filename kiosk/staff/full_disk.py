@@ -9,10 +9,13 @@ from __future__ import annotations
 import errno
 import logging
 import sqlite3
+from pathlib import Path
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
+
+from ..local_db import disk_low
 
 log = logging.getLogger(__name__)
 INSUFFICIENT_STORAGE = 507  # RFC 4918: the server cannot store what is needed to complete the request
@@ -25,7 +28,10 @@ DISK_FULL = _l(
 def is_disk_full(error: BaseException) -> bool:
     """Tell whether *error* is SQLite's or the file system's way of saying the disk is full."""
     if isinstance(error, sqlite3.OperationalError):
-        return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(error)
+        code = getattr(error, "sqlite_errorcode", None)
+        # On a nearly full disk local.db is opened read-only (local_db._connect): a write then fails as such.
+        read_only = code == sqlite3.SQLITE_READONLY and disk_low(Path(current_app.config["DATA_DIR"]))
+        return code == sqlite3.SQLITE_FULL or "disk is full" in str(error) or read_only
     return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
