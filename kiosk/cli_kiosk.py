@@ -17,7 +17,7 @@ from sync.install import current_database
 from sync.updater import SyncError, init_kiosk, read_config, read_status, sync_kiosk
 
 from .settings import fetcher_options, load_settings
-from .uplink import UplinkError, outbox_depth
+from .uplink import UplinkError, outbox_depth, outbox_set_aside
 
 _DATA = click.option(
     "--data", "data", type=click.Path(file_okay=False), help="Data directory (default KIOSK_DATA_DIR)."
@@ -138,6 +138,7 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
         "last_success": status.get("last_success"),
         "next_sync": status.get("next_sync"),
         "outbox_depth": outbox_depth(data_dir) if data_dir.exists() else 0,
+        "outbox_set_aside": outbox_set_aside(data_dir) if data_dir.exists() else 0,
         "disk_free_bytes": shutil.disk_usage(data_dir if data_dir.exists() else Path.cwd()).free,
     }
 
@@ -163,6 +164,7 @@ def status(as_json: bool, data: str | None) -> None:
         "last_success": tr("last success"),
         "next_sync": tr("next scheduled sync"),
         "outbox_depth": tr("waiting to be sent to the county"),
+        "outbox_set_aside": tr("outbox items set aside: the county cannot take them (kept in local.db)"),
         "disk_free_bytes": tr("disk free"),
     }
     outcomes = {"updated": tr("updated"), "unchanged": tr("unchanged"), "failed": tr("failed")}

@@ -149,6 +149,12 @@ def m006_keys_per_kiosk_and_latest_notices(db: Database) -> None:
         takedowns.note_change(db.conn, village, kiosk_id, json.loads(payload))
 
 
+@migrations()
+def m007_outbox_set_aside(db: Database) -> None:
+    # How many outbox items a kiosk set aside because the county can never take them (uplink.py).
+    db.execute("alter table reports add column outbox_set_aside integer")
+
+
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
     """Open county.db (migrating it unless told not to); *read_only* for pages that only show it."""
     path = Path(data_dir) / FILE
@@ -252,7 +258,7 @@ KEEP_REPORTS = 1000  # per kiosk: six weeks of hourly reports; the dashboard nee
 def record_report(db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any], now: datetime | None = None) -> None:
     """Keep a kiosk's report (plain values only, long texts cut) and forget its oldest beyond KEEP_REPORTS."""
     fields = ("app_version", "content_version", "checked_version", "content_date", "last_outcome", "last_error",
-              "disk_free_bytes", "outbox_depth")  # fmt: skip
+              "disk_free_bytes", "outbox_depth", "outbox_set_aside")  # fmt: skip
     values = [_storable(report.get(name)) for name in fields]
     with transaction(db):
         db.execute(
