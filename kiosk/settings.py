@@ -74,6 +74,12 @@ SETTINGS = [
         " server on the internet must be.",
     ),
     Setting(
+        "COUNTY_RETENTION_DAYS",
+        90,
+        "County server: days the kiosks' daily display logs are kept whole; older ones are kept only as their"
+        " day's counts and the early takedowns judged from them (each kiosk's latest log stays whole). 0: keep all.",
+    ),
+    Setting(
         "PRINTER",
         "",
         "Receipt printer for the Print button on detail pages: usb:VENDOR:PRODUCT (hex ids), serial:DEVICE,"

@@ -8,13 +8,14 @@ idempotency keys, and every key held is acknowledged, stored or not, so the kios
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from . import store
+from . import retention, store
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
 MAX_BATCH = 500  # items per upload
@@ -114,7 +115,9 @@ def outbox() -> ResponseReturnValue:
     items = body.get("items") if body else None
     if not isinstance(items, list) or len(items) > MAX_BATCH or not all(_valid(item) for item in items):
         return _refused(400, f"send items: at most {MAX_BATCH} of {{key, kind, payload}}")
-    return jsonify(acked=store.store_uploads(county_db(), kiosk["id"], items))
+    acked = store.store_uploads(county_db(), kiosk["id"], items)
+    retention.prune_display_logs(county_db(), date.today(), int(current_app.config["COUNTY_RETENTION_DAYS"]))
+    return jsonify(acked=acked)
 
 
 def _valid(item: Any) -> bool:

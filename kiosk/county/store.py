@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from ..local_db import transaction
-from . import payloads, takedowns
+from . import payloads, retention, takedowns
 
 FILE = "county.db"
 CODE_HOURS = 72  # an enrolment code works once, within three days
@@ -153,6 +153,21 @@ def m006_keys_per_kiosk_and_latest_notices(db: Database) -> None:
 def m007_outbox_set_aside(db: Database) -> None:
     # How many outbox items a kiosk set aside because the county can never take them (uplink.py).
     db.execute("alter table reports add column outbox_set_aside integer")
+
+
+@migrations()
+def m008_display_log_days(db: Database) -> None:
+    # Each kiosk's display logs as daily counts, kept after the log itself is pruned (retention.py),
+    # so that a log sent again after that is still known.
+    db.execute(
+        """create table daily_display_logs (kiosk_id integer not null references kiosks(id), day text not null,
+          shown integer not null, posting integer not null, primary key (kiosk_id, day)) without rowid"""
+    )
+    db.execute(
+        "insert or ignore into daily_display_logs select kiosk_id, day, coalesce(json_array_length(payload,"
+        " '$.notices'), 0), (select count(*) from json_each(payload, '$.posting')) from uploads"
+        " where kind = 'display_log' and day is not null"
+    )
 
 
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
@@ -333,6 +348,8 @@ def store_uploads(
             if trouble is not None:
                 _set_aside(db, row, trouble)
                 continue
+            if item["kind"] == "display_log" and not retention.first_log_of_day(db, kiosk_id, item["payload"]):
+                continue  # the kiosk's log of that day is held already (whole, or as its counts once pruned)
             cursor = db.execute(
                 "insert or ignore into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
                 " values (:idempotency_key, :kiosk_id, :kind, :payload, :received_at)",
