@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from kiosk.cli import main
 from kiosk.cli_uplink import _queue_display_log, send_to_county
 from kiosk.county import CountyServer, create_county_app, overview, reports, retention
+from kiosk.county import store as county_store
 from kiosk.local_db import open_local
 from kiosk.staff import notices
 from kiosk.uplink import BATCH_BYTES
@@ -183,7 +184,7 @@ def test_a_real_county_server_answers_413_with_a_json_error(county: County) -> N
 
 def test_a_display_log_lists_only_the_notices_whose_posting_period_still_runs(county: County, kiosk_data: Path) -> None:
     assert sync_kiosk(kiosk_data).outcome == "updated"
-    enrolled(kiosk_data, county.url, county.data)
+    uplink = enrolled(kiosk_data, county.url, county.data)
     now = local_now("Asia/Shanghai").replace(microsecond=0)
     local = open_local(kiosk_data)
     running = notices.create(local, "bo", {"domain": "village", "title": "正在公示", "body": "正文",
@@ -195,19 +196,28 @@ def test_a_display_log_lists_only_the_notices_whose_posting_period_still_runs(co
     plain = notices.create(local, "bo", {"domain": "village", "title": "无公示期", "body": "正文",
                                          "published": f"{now:%Y-%m-%d}"}, now, publish=True)  # fmt: skip
     local.close()
-    ok, line = send_to_county(kiosk_data, enrolled_uplink(kiosk_data))
+    ok, line = send_to_county(kiosk_data, uplink)
     assert ok, line
     (row,) = county_rows(county.data, "select payload from uploads where kind = 'display_log'")
     log = json.loads(row[0])
     assert running in log["notices"] and set(log["notices"]) == set(log["posting"])
     assert ended not in log["notices"] and plain not in log["notices"], "never a takedown, so not sent"
     assert log["shown"] > len(log["notices"]) >= 1, "the log counts every notice on show"
-
-
-def enrolled_uplink(kiosk_data: Path) -> Any:
-    from kiosk.uplink import Uplink
-
-    return Uplink(kiosk_data, sleep=lambda _seconds: None)
+    # The day before, this kiosk still ran the old software: its log, full, arrives late, and is judged
+    # against today's compact one. A 公示期 long over is no takedown; one still running, gone, is.
+    yesterday = (now - timedelta(days=1)).date()
+    facts = {"title": "公示", "published_at": f"{now - timedelta(days=40):%Y-%m-%d} 09:00:00", "days": 3}
+    old = {
+        "day": yesterday.isoformat(),
+        "at": f"{yesterday} 02:30:00",
+        "notices": [ended, plain, "gone-early"],
+        "posting": {ended: facts, "gone-early": {**facts, "published_at": f"{yesterday} 08:00:00", "days": 10}},
+    }
+    db = county_store.open_store(county.data)
+    county_store.store_uploads(db, 1, [{"key": f"display:1:{yesterday}", "kind": "display_log", "payload": old}])
+    db.close()
+    gone = county_rows(county.data, "select notice from gone_from_logs")
+    assert [row[0] for row in gone] == ["gone-early"]
 
 
 def test_display_logs_past_the_retention_period_are_kept_as_their_counts_a_bounded_number_at_a_time(
@@ -252,7 +262,6 @@ def test_sixty_days_offline_then_everything_arrives_exactly_once_in_bounded_batc
     appear in a display log, so they are left out), offline for 60 days with 60 ratings an hour."""
     import kiosk.cli_uplink
     from bench.generate_county import generate_county
-    from kiosk.county import store as county_store
     from kiosk.county.takedowns import early_takedowns
     from kiosk.feedback import store_rating
     from kiosk.uplink import BATCH, Uplink
