@@ -33,8 +33,8 @@ KEY_FILE = "kiosk-key.pem"
 BATCH = 500  # items per upload at most: the county's limit (reports.MAX_BATCH)
 BATCH_BYTES = 512 * 1024  # bytes per upload at most: a quarter of the county's cap (reports.MAX_BODY)
 TOO_LARGE = 413
-log = logging.getLogger(__name__)
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+log = logging.getLogger(__name__)
 
 
 class UplinkError(Exception):

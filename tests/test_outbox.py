@@ -130,6 +130,23 @@ def test_an_item_the_county_can_never_take_is_set_aside_and_the_rest_go_on(
     assert kiosk["rejected"] == 1, "the dashboard's 'Uploads set aside' counts it"
 
 
+def test_an_outbox_row_damaged_on_disk_is_set_aside_not_sent(county: County, kiosk_data: Path) -> None:
+    uplink = enrolled(kiosk_data, county.url, county.data)
+    queue(kiosk_data, [rating(1)])
+    db = open_local(kiosk_data)
+    db.execute(
+        "insert into outbox (idempotency_key, kind, payload, created_at) values ('torn', 'feedback', '{\"ki', 'x')"
+    )
+    db.close()
+    queue(kiosk_data, [rating(2)])
+    assert uplink.upload_outbox() == 2
+    assert outbox_left(kiosk_data) == 0
+    local = open_local(kiosk_data)
+    (kept,) = local.execute("select idempotency_key, payload, reason from outbox_set_aside").fetchall()
+    local.close()
+    assert tuple(kept)[:2] == ("torn", '{"ki') and "not JSON" in kept["reason"]
+
+
 def test_a_batch_the_county_finds_too_large_is_sent_again_in_smaller_ones(
     county: County, kiosk_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
