@@ -22,7 +22,7 @@ from sync.updater import CONFIG, STATUS, SyncError, init_kiosk, read_config, rea
 from .clock import clock_warning
 from .local_db import set_aside_files
 from .settings import fetcher_options, load_settings
-from .uplink import UplinkError, outbox_depth
+from .uplink import UplinkError, outbox_depth, outbox_set_aside
 
 log = logging.getLogger(__name__)
 _DATA = click.option(
@@ -134,8 +134,9 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
         config, config_problem = {}, str(error) if (data_dir / CONFIG).exists() else None
     try:
         depth: int | None = outbox_depth(data_dir) if data_dir.exists() else 0
+        set_aside: int | None = outbox_set_aside(data_dir) if data_dir.exists() else 0
     except sqlite3.Error as error:
-        depth = None
+        depth = set_aside = None
         log.warning("could not count the outbox in %s: %s", data_dir, error)
     report = {
         "village": config.get("village"),
@@ -158,6 +159,7 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
         "county_clock_ahead": status.get("county_clock_ahead"),
         "clock_warning": clock_warning(status),
         "outbox_depth": depth,
+        "outbox_set_aside": set_aside,
         "disk_free_bytes": shutil.disk_usage(data_dir if data_dir.exists() else Path.cwd()).free,
     }
     report["problems"] = status_problems(report)
@@ -229,6 +231,7 @@ def status(as_json: bool, data: str | None) -> None:
         "next_sync": tr("next scheduled sync"),
         "time_floor": tr("newest county signing time verified (the clock's floor)"),
         "outbox_depth": tr("waiting to be sent to the county"),
+        "outbox_set_aside": tr("outbox items set aside: the county cannot take them (kept in local.db)"),
         "disk_free_bytes": tr("disk free"),
     }
     outcomes = {"updated": tr("updated"), "unchanged": tr("unchanged"), "failed": tr("failed")}

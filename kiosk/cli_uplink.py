@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import click
 
-from sync.dates import local_now
+from sync.dates import end_of_posting, local_now
 from sync.i18n import tr
 from sync.updater import SyncError
 
@@ -79,9 +80,11 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> Sent:
 def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
     """What the county keeps a record of: the village's overdue disclosures, and today's display log.
 
-    The display log lists the notices on show (the county's and the village's own) at the day's
-    first report, so the county can tell a notice that came down before its 公示期 ended. One per
-    day: its idempotency key is the kiosk and the day.
+    The display log counts the notices on show (the county's and the village's own) at the day's
+    first report and lists those whose 公示期 still runs, so the county can tell one that came down
+    before its period ended: a notice without a 公示期, or past it, is never a takedown, so it is
+    left out (a log of a village with thousands of notices stays a few KB). One per day: its
+    idempotency key is the kiosk and the day.
     """
     from sync.dates import DEFAULT_TIMEZONE
     from sync.install import current_database
@@ -106,15 +109,23 @@ def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | N
         local.close()
     late_list = [{"duty": o["duty"]["id"], "title": o["duty"]["title"], "what": str(o["what"]),
                   "period": o["period"], "due": o["due"].isoformat()} for o in late]  # fmt: skip
+    posted = [n for n in shown if _posting_runs(n, now.date())]
     log = {
         "day": now.date().isoformat(),
         "at": now.strftime("%Y-%m-%d %H:%M:%S"),
-        "notices": sorted(n["id"] for n in shown),
+        "shown": len(shown),
+        "notices": sorted(n["id"] for n in posted),
         # What the county needs to judge a 公示期 it may not publish itself (the village's own notices).
         "posting": {n["id"]: {"title": n["title"], "published_at": n["published_at"], "days": n["min_posting_days"],
-                              "expires_at": n["expires_at"]} for n in shown if n["min_posting_days"]},
+                              "expires_at": n["expires_at"]} for n in posted},
     }  # fmt: skip
     return late_list, log
+
+
+def _posting_runs(notice: dict[str, Any], today: date) -> bool:
+    """Tell whether *notice* has a 公示期 that ends today or later: only such a notice, gone, is a takedown."""
+    days = notice["min_posting_days"]
+    return bool(days) and end_of_posting(date.fromisoformat(notice["published_at"][:10]), days) >= today
 
 
 def _queue_display_log(data_dir: Path, kiosk_id: int, log: dict[str, Any]) -> None:

@@ -127,6 +127,17 @@ def m007_session_epochs(db: Database) -> None:
     db.execute("alter table accounts add column session_epoch integer not null default 0")
 
 
+@migrations()
+def m008_outbox_set_aside(db: Database) -> None:
+    # Outbox items the county can never take (too large even sent alone): moved here so the items
+    # behind them can go; kept, never deleted, and counted in the kiosk's status and reports.
+    db.execute(
+        """create table outbox_set_aside (
+          id integer primary key, idempotency_key text not null unique, kind text not null,
+          payload text not null, created_at text not null, set_aside_at text not null, reason text not null)"""
+    )
+
+
 def path_of(data_dir: Path) -> Path:
     return Path(data_dir) / FILE
 

@@ -97,9 +97,10 @@ SETTINGS = [
     Setting(
         "COUNTY_KEEP_DAYS",
         90,
-        "County server: days kiosks' reports, ratings, village notice changes and set-aside uploads are kept as"
-        " received; after that only the dashboard's daily rating counts, each notice's latest change and each"
-        " kiosk's latest report remain.",
+        "County server: days kiosks' reports, ratings, village notice changes, display logs and set-aside uploads"
+        " are kept as received; after that only the dashboard's daily rating counts and display log counts, the"
+        " early takedowns judged, each notice's latest change and each kiosk's latest report and display log"
+        " remain. 0: keep everything.",
     ),
     Setting(
         "SECURE_COOKIES",

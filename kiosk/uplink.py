@@ -2,13 +2,17 @@
 
 Items leave local.db's outbox only after the county has acknowledged them; a batch cut off
 halfway is sent again and the county, keyed by each item's idempotency key, stores it once.
+Batches are bounded by items and by bytes, well under the county's cap on a request body; an
+item the county refuses as too large even alone (413) is set aside so it never holds up the rest.
 Requests are signed with the kiosk's own Ed25519 key (DATA_DIR/kiosk-key.pem, made at enrolment).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,11 +27,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sync.i18n import tr
 from sync.updater import CONFIG, read_config
 
-from .local_db import open_local
+from .local_db import open_local, transaction
 
 KEY_FILE = "kiosk-key.pem"
-BATCH = 100
+BATCH = 500  # items per upload at most: the county's limit (reports.MAX_BATCH)
+BATCH_BYTES = 512 * 1024  # bytes per upload at most: a quarter of the county's cap (reports.MAX_BODY)
+TOO_LARGE = 413
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+log = logging.getLogger(__name__)
 
 
 class UplinkError(Exception):
@@ -106,26 +113,89 @@ class Uplink:
         if response.status != 204:
             raise UplinkError(tr("the county refused the report ({status})", status=response.status))
 
-    def upload_outbox(self, batch: int = BATCH) -> int:
-        """Send the outbox oldest first; delete what the county acknowledged; return how many left."""
+    def upload_outbox(self, batch: int = BATCH, batch_bytes: int = BATCH_BYTES) -> int:
+        """Send the outbox oldest first; delete what the county acknowledged; return how many items went.
+
+        A batch holds at most *batch* items and *batch_bytes* bytes, and an item larger than that
+        goes alone. A batch the county finds too large (413) is sent again as smaller ones; a single
+        item it finds too large is set aside (outbox_set_aside), logged and counted, and the rest go on.
+        Items queued while this runs wait for the next upload.
+        """
         sent = 0
         db = open_local(self.data_dir)
         try:
-            while True:
-                rows = db.execute("select id, idempotency_key, kind, payload from outbox order by id limit ?", (batch,))
-                items = [{"key": key, "kind": kind, "payload": json.loads(payload)} for _id, key, kind, payload in rows]
-                if not items:
-                    return sent
-                response = self._post("/api/outbox", json.dumps({"items": items}, ensure_ascii=False).encode())
+            last, waiting = db.execute("select coalesce(max(id), 0), count(*) from outbox").fetchone()
+            # Each round sends or sets aside an item at least, or halves the byte budget (at most ~20 times).
+            for _round in range(waiting + 64):
+                ids, body, damaged = _next_batch(db, last, batch, batch_bytes)
+                if not ids and damaged:
+                    continue
+                if not ids:
+                    break
+                response = self._post("/api/outbox", body)
+                if response.status == TOO_LARGE and len(ids) > 1:
+                    batch_bytes = len(body) // 2
+                    continue
+                if response.status == TOO_LARGE:
+                    _set_aside(db, ids[0], tr("the county refused it as too large ({size} bytes) even sent alone",
+                                              size=len(body)))  # fmt: skip
+                    continue
                 if response.status != 200:
                     raise UplinkError(tr("the county refused the upload ({status})", status=response.status))
                 acked = set(response.json().get("acked", []))
-                db.executemany("delete from outbox where idempotency_key = ?", [(key,) for key in acked])
+                with transaction(db):  # one commit (one fsync) per batch, not one per item
+                    db.executemany("delete from outbox where idempotency_key = ?", [(key,) for key in acked])
                 sent += len(acked)
                 if not acked:
                     raise UplinkError(tr("the county acknowledged nothing of the upload"))
         finally:
             db.close()
+        return sent
+
+
+def _next_batch(db: sqlite3.Connection, last: int, batch: int, batch_bytes: int) -> tuple[list[int], bytes, int]:
+    """Return the ids and the request body of the oldest items up to id *last* that fit in a batch.
+
+    The first item is always taken, however large: it goes alone. Items whose stored payload is
+    not JSON (a damaged row) are set aside, not sent; the last value says how many.
+    """
+    ids: list[int] = []
+    parts: list[bytes] = []
+    damaged: list[tuple[int, str]] = []
+    size = len(b'{"items": []}')
+    rows = db.execute(
+        "select id, idempotency_key, kind, payload from outbox where id <= ? order by id limit ?", (last, batch)
+    )
+    for row_id, key, kind, payload in rows:  # row by row: what does not fit is never read whole
+        try:
+            item = {"key": key, "kind": kind, "payload": json.loads(payload)}
+        except ValueError as problem:
+            damaged.append((row_id, str(problem)))
+            continue
+        part = json.dumps(item, ensure_ascii=False).encode()
+        if parts and size + len(part) + 2 > batch_bytes:
+            break
+        ids.append(row_id)
+        parts.append(part)
+        size += len(part) + 2
+    rows.close()
+    for row_id, why in damaged:
+        _set_aside(db, row_id, tr("its payload in local.db is not JSON: {error}", error=why))
+    return ids, b'{"items": [' + b", ".join(parts) + b"]}", len(damaged)
+
+
+def _set_aside(db: sqlite3.Connection, row_id: int, reason: str) -> None:
+    """Move an outbox item the county can never take to outbox_set_aside (kept, never deleted), and log it."""
+    with transaction(db):
+        db.execute(
+            "insert into outbox_set_aside (idempotency_key, kind, payload, created_at, set_aside_at, reason)"
+            " select idempotency_key, kind, payload, created_at, ?, ? from outbox where id = ?",
+            (datetime.now(UTC).isoformat(timespec="seconds"), reason, row_id),
+        )
+        key, kind = db.execute("select idempotency_key, kind from outbox where id = ?", (row_id,)).fetchone()
+        db.execute("delete from outbox where id = ?", (row_id,))
+    log.warning(tr("outbox item {key} ({kind}) set aside in local.db (outbox_set_aside): {reason}",
+                   key=key, kind=kind, reason=reason))  # fmt: skip
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -149,5 +219,14 @@ def outbox_depth(data_dir: Path) -> int:
     db = open_local(Path(data_dir))
     try:
         return int(db.execute("select count(*) from outbox").fetchone()[0])
+    finally:
+        db.close()
+
+
+def outbox_set_aside(data_dir: Path) -> int:
+    """Return how many outbox items were set aside because the county can never take them."""
+    db = open_local(Path(data_dir))
+    try:
+        return int(db.execute("select count(*) from outbox_set_aside").fetchone()[0])
     finally:
         db.close()

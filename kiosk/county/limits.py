@@ -138,6 +138,8 @@ class Pruner:
                 "delete from kiosk_usage where (kiosk_id, day) in (select kiosk_id, day from kiosk_usage"
                 " where day < ? limit ?)", f"{now - timedelta(days=2):%Y-%m-%d}"),
         }  # fmt: skip
+        if not limits.keep:  # COUNTY_KEEP_DAYS=0: keep everything received
+            statements = {name: statements[name] for name in ("seen_signatures", "kiosk_usage")}
         deleted = 0
         for name, (sql, before) in statements.items():
             if now < self.clear_until.get(name, now):

@@ -17,7 +17,7 @@ QUIET_AFTER = timedelta(days=2)  # a kiosk that has not reported for this long i
 _LATEST_REPORTS = """
 select k.id, k.village, k.enrolled_at, k.revoked_at, k.created_at, r.received_at, r.app_version, r.content_version,
        r.checked_version, r.content_date, r.last_outcome, r.last_error, r.disk_free_bytes, r.outbox_depth, r.overdue,
-       (select count(*) from rejected_uploads x where x.kiosk_id = k.id) as rejected
+       (select count(*) from rejected_uploads x where x.kiosk_id = k.id) + coalesce(r.outbox_set_aside, 0) as rejected
 from kiosks k left join reports r on r.id = (select max(id) from reports where kiosk_id = k.id)
 order by k.village, k.id"""
 

@@ -20,6 +20,7 @@ MAX_TEXT = 500  # characters of a reason code; longer titles are cut to this whe
 MAX_TITLE = 10_000  # characters of a title a display log may carry (the content schema sets no limit)
 MAX_NOTICES = 20_000  # notices in one display log
 MAX_POSTING = 2_000  # notices with a 公示期 in one display log
+MAX_SHOWN = 1_000_000  # notices on show that a display log may count (it lists only those with a 公示期)
 MAX_POSTING_DAYS = 365  # the content schema's limit for a 公示期 (min_posting_days)
 YEARS = range(2000, 2101)  # dates outside these are a broken clock or a forgery
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -73,6 +74,9 @@ def _display_log(payload: dict[str, Any]) -> str | None:
     if day(payload.get("day")) is None or ("at" in payload and moment(payload["at"]) is None):
         return "a display log has its day (YYYY-MM-DD) and the time it was taken"
     notices, posting = payload.get("notices"), payload.get("posting") or {}
+    shown = payload.get("shown", 0)
+    if type(shown) is not int or not 0 <= shown <= MAX_SHOWN:
+        return f"a display log counts the notices on show as a whole number up to {MAX_SHOWN}"
     if (
         not isinstance(notices, list)
         or len(notices) > MAX_NOTICES

@@ -8,13 +8,14 @@ idempotency keys, and every key held is acknowledged, stored or not, so the kios
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from . import store
+from . import retention, store
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
 MAX_BATCH = 500  # items per upload
@@ -45,10 +46,26 @@ def _refused(status: int, message: str) -> ResponseReturnValue:
     return jsonify(error=message), status
 
 
+@bp.before_request
+def _within_cap() -> ResponseReturnValue | None:
+    """Refuse a body over MAX_BODY from its Content-Length, before a byte of it is read.
+
+    A chunked body the server passes on uncounted is refused as well (waitress counts it first):
+    kiosks always send Content-Length, and nothing here reads a body without a bound. Without
+    either header a request has no body.
+    """
+    length = request.content_length
+    if length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        return _refused(411, "send the body with a Content-Length")
+    if length is not None and length > MAX_BODY:
+        return _refused(413, f"the body is larger than {MAX_BODY} bytes: send smaller batches")
+    return None
+
+
 def _signed_kiosk() -> sqlite3.Row | None:
     """The kiosk whose signature this request carries, or None."""
     kiosk_id = request.headers.get("X-Kiosk-Id", "")
-    if not kiosk_id.isdigit() or request.content_length is None or request.content_length > MAX_BODY:
+    if not kiosk_id.isdigit():
         return None
     body = request.get_data(cache=True)
     return store.verify(
@@ -98,7 +115,9 @@ def outbox() -> ResponseReturnValue:
     items = body.get("items") if body else None
     if not isinstance(items, list) or len(items) > MAX_BATCH or not all(_valid(item) for item in items):
         return _refused(400, f"send items: at most {MAX_BATCH} of {{key, kind, payload}}")
-    return jsonify(acked=store.store_uploads(county_db(), kiosk["id"], items))
+    acked = store.store_uploads(county_db(), kiosk["id"], items)
+    retention.prune_display_logs(county_db(), date.today(), int(current_app.config["COUNTY_KEEP_DAYS"]))
+    return jsonify(acked=acked)
 
 
 def _valid(item: Any) -> bool:

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from ..local_db import transaction
-from . import payloads, takedowns
+from . import payloads, retention, takedowns
 
 FILE = "county.db"
 CODE_HOURS = 72  # an enrolment code works once, within three days
@@ -164,6 +164,27 @@ def m007_limits_and_retention(db: Database) -> None:
     db.execute("create index rejected_by_age on rejected_uploads (received_at)")
 
 
+@migrations()
+def m008_outbox_set_aside(db: Database) -> None:
+    # How many outbox items a kiosk set aside because the county can never take them (uplink.py).
+    db.execute("alter table reports add column outbox_set_aside integer")
+
+
+@migrations()
+def m009_display_log_days(db: Database) -> None:
+    # Each kiosk's display logs as daily counts, kept after the log itself is pruned (retention.py),
+    # so that a log sent again after that is still known.
+    db.execute(
+        """create table daily_display_logs (kiosk_id integer not null references kiosks(id), day text not null,
+          shown integer not null, posting integer not null, primary key (kiosk_id, day)) without rowid"""
+    )
+    db.execute(
+        "insert or ignore into daily_display_logs select kiosk_id, day, coalesce(json_array_length(payload,"
+        " '$.notices'), 0), (select count(*) from json_each(payload, '$.posting')) from uploads"
+        " where kind = 'display_log' and day is not null"
+    )
+
+
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
     """Open county.db (migrating it unless told not to); *read_only* for pages that only show it."""
     path = Path(data_dir) / FILE
@@ -275,7 +296,7 @@ KEEP_REPORTS = 1000  # per kiosk: six weeks of hourly reports; the dashboard nee
 def record_report(db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any], now: datetime | None = None) -> None:
     """Keep a kiosk's report (plain values only, long texts cut) and forget its oldest beyond KEEP_REPORTS."""
     fields = ("app_version", "content_version", "checked_version", "content_date", "last_outcome", "last_error",
-              "disk_free_bytes", "outbox_depth")  # fmt: skip
+              "disk_free_bytes", "outbox_depth", "outbox_set_aside")  # fmt: skip
     values = [_storable(report.get(name)) for name in fields]
     with transaction(db):
         db.execute(
@@ -350,6 +371,8 @@ def store_uploads(
             if trouble is not None:
                 _set_aside(db, row, trouble)
                 continue
+            if item["kind"] == "display_log" and not retention.first_log_of_day(db, kiosk_id, item["payload"]):
+                continue  # the kiosk's log of that day is held already (whole, or as its counts once pruned)
             cursor = db.execute(
                 "insert or ignore into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
                 " values (:idempotency_key, :kiosk_id, :kind, :payload, :received_at)",
