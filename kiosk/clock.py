@@ -41,15 +41,18 @@ def floor_of(data_dir: Path) -> datetime | None:
     return held[1]
 
 
+def kiosk_utc_now(data_dir: Path) -> datetime:
+    """Return the later of the clock and the time floor, in UTC."""
+    now, floor = utc_now(), floor_of(data_dir)
+    return floor if floor is not None and floor > now else now
+
+
 def kiosk_now(data_dir: Path, timezone: str) -> datetime:
     """Return the later of the clock and the time floor, as naive local time in *timezone*.
 
     Naive, like the content's dates (sync.dates.local_now), so the two compare directly.
     """
-    now, floor = utc_now(), floor_of(data_dir)
-    if floor is not None and floor > now:
-        now = floor
-    return now.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+    return kiosk_utc_now(data_dir).astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
 
 
 def clock_warning(status: dict[str, Any], now: datetime | None = None) -> dict[str, str] | None:

@@ -16,7 +16,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sync.i18n import tr
 from sync.updater import CONFIG, read_config
 
+from .clock import kiosk_utc_now, utc_now
 from .local_db import open_local, transaction
 
 KEY_FILE = "kiosk-key.pem"
@@ -34,6 +35,7 @@ BATCH = 500  # items per upload at most: the county's limit (reports.MAX_BATCH)
 BATCH_BYTES = 512 * 1024  # bytes per upload at most: a quarter of the county's cap (reports.MAX_BODY)
 TOO_LARGE = 413
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+MAX_WAIT_S = 120.0  # the longest a Retry-After is waited for within one report
 log = logging.getLogger(__name__)
 
 
@@ -69,9 +71,10 @@ class Uplink:
         url = self.config["county"].rstrip("/") + path
         last: str = ""
         for attempt in range(self.attempts):
+            wait = 0.0  # what the county asks (Retry-After, when it is busy or a kiosk sends too fast)
             headers = {"Content-Type": "application/json"}
             if signed:  # signed afresh each time: the county refuses a signature it has seen (a replay)
-                stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+                stamp = self._stamp()
                 signature = self._key().sign(stamp.encode() + b"\n" + body).hex()
                 headers |= {"X-Kiosk-Id": str(self.config["kiosk_id"]), "X-Kiosk-Time": stamp}
                 headers["X-Kiosk-Signature"] = signature
@@ -82,11 +85,25 @@ class Uplink:
             else:
                 if response.status not in RETRY_STATUSES:
                     return response
-                last = f"{url} answered {response.status}"
+                last = f"{url} answered {response.status}{_said(response)}"
+                wait = _retry_after(response)
             if attempt + 1 < self.attempts:
-                self.sleep(random.uniform(0, self.backoff * 2**attempt))  # noqa: S311 - jitter, not secrecy
+                jitter = random.uniform(0, self.backoff * 2**attempt)  # noqa: S311 - jitter, not secrecy
+                self.sleep(min(MAX_WAIT_S, max(jitter, wait)))
         raise UplinkError(tr("the county server did not take the request after {attempts} tries: {error}",
                              attempts=self.attempts, error=last))  # fmt: skip
+
+    def _stamp(self) -> str:
+        """Return the time to sign with: the later of the clock and the time floor (kiosk/clock.py).
+
+        The county refuses a time far from its own, and a kiosk with a flat battery wakes in 2000. Behind
+        the floor, the clock's own microseconds keep each stamp (and so each signature) new.
+        """
+        now = utc_now()
+        floor = kiosk_utc_now(self.data_dir)
+        if floor > now:
+            now = floor + timedelta(microseconds=now.microsecond + 1_000_000 * (now.second + 60 * now.minute))
+        return now.isoformat(timespec="microseconds")
 
     def enrol(self, county_url: str, code: str) -> int:
         """Exchange a one-time code for this kiosk's own credential; return its kiosk id."""
@@ -111,7 +128,8 @@ class Uplink:
     def report(self, status: dict[str, Any]) -> None:
         response = self._post("/api/report", json.dumps(status, ensure_ascii=False).encode())
         if response.status != 204:
-            raise UplinkError(tr("the county refused the report ({status})", status=response.status))
+            raise UplinkError(tr("the county refused the report ({status}){said}", status=response.status,
+                                 said=_said(response)))  # fmt: skip
 
     def upload_outbox(self, batch: int = BATCH, batch_bytes: int = BATCH_BYTES) -> int:
         """Send the outbox oldest first; delete what the county acknowledged; return how many items went.
@@ -141,7 +159,8 @@ class Uplink:
                                               size=len(body)))  # fmt: skip
                     continue
                 if response.status != 200:
-                    raise UplinkError(tr("the county refused the upload ({status})", status=response.status))
+                    raise UplinkError(tr("the county refused the upload ({status}){said}", status=response.status,
+                                         said=_said(response)))  # fmt: skip
                 acked = set(response.json().get("acked", []))
                 with transaction(db):  # one commit (one fsync) per batch, not one per item
                     db.executemany("delete from outbox where idempotency_key = ?", [(key,) for key in acked])
@@ -230,3 +249,17 @@ def outbox_set_aside(data_dir: Path) -> int:
         return int(db.execute("select count(*) from outbox_set_aside").fetchone()[0])
     finally:
         db.close()
+
+
+def _said(response: urllib3.BaseHTTPResponse) -> str:
+    """Return ": <the county's error>" from a JSON answer (such as a wrong clock), or nothing."""
+    try:
+        error = json.loads(response.data[:2000]).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {str(error)[:300]}" if error else ""
+
+
+def _retry_after(response: urllib3.BaseHTTPResponse) -> float:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.strip().isdigit() else 0.0

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -388,3 +388,19 @@ def test_a_kiosk_the_county_does_not_know_is_refused(county: tuple[str, Path, Fl
         with pytest.raises(UplinkError, match="refused the report"):
             uplink.report({"content_version": 1})
     assert county_rows(county_data, "select count(*) from reports")[0][0] == 0
+
+
+def test_a_kiosk_with_a_flat_battery_reports_by_its_time_floor_and_a_wrong_clock_is_told_why(
+    county: tuple[str, Path, Flaky], kiosk_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, county_data, _flaky = county
+    assert sync_kiosk(kiosk_data).outcome == "updated"  # the time floor: the county's signing time
+    uplink = enrolled(kiosk_data, url, county_data)
+    monkeypatch.setattr("kiosk.clock.utc_now", lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    for _ in range(2):  # each signed afresh, so the second is no replay of the first
+        uplink.report({"content_version": 2})
+    assert len(county_rows(county_data, "select * from reports")) == 2
+
+    monkeypatch.setattr("kiosk.clock.utc_now", lambda: datetime.now(UTC) + timedelta(days=3))
+    with pytest.raises(UplinkError, match=r"refused the report \(403\): the kiosk's clock is wrong"):
+        uplink.report({"content_version": 2})
