@@ -93,7 +93,12 @@ SETTINGS = [
         " midnight. A month's backlog of a large village takes a day or two.",
     ),
     Setting("COUNTY_KIOSK_ITEMS_PER_DAY", 100000, "County server: uploaded items one kiosk may send per day (UTC)."),
-    Setting("COUNTY_KIOSK_REQUESTS_PER_MINUTE", 120, "County server: signed requests one kiosk may make per minute."),
+    Setting(
+        "COUNTY_KIOSK_REQUESTS_PER_MINUTE",
+        600,
+        "County server: signed requests one kiosk may make per minute (a kiosk back after two months offline"
+        " sends about 200 batches at once; the daily quotas bound what they may hold).",
+    ),
     Setting(
         "COUNTY_KEEP_DAYS",
         90,

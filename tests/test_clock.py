@@ -5,9 +5,9 @@ The kiosk process runs under faketime (Debian's `faketime`), as a kiosk with a f
 
 from __future__ import annotations
 
+import glob
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 
+from bench.wire import stop_process
 from kiosk.cli import main as kiosk_command
 from kiosk.clock import clock_warning
 from kiosk.local_db import open_local
@@ -39,15 +41,24 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def libfaketime() -> str:
+    """Return Debian's libfaketime (package faketime), preloaded into the kiosk so its clock says what we set."""
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    assert found, "Debian's faketime is needed (scripts/test installs it)"
+    return found[0]
+
+
 @contextmanager
 def kiosk_serving_at(data: Path, clock: str) -> Iterator[str]:
-    """Run `kiosk serve` on *data* with its clock set to *clock* (faketime); yield the screens' URL."""
-    faketime = shutil.which("faketime")
-    assert faketime, "Debian's faketime is needed (scripts/test installs it)"
+    """Run `kiosk serve` on *data* with its clock set to *clock* (libfaketime); yield the screens' URL."""
     port = free_port()
-    env = {**os.environ, "KIOSK_PORT": str(port), "KIOSK_STAFF_PORT": str(free_port()), "KIOSK_SYNC_NIGHTLY": "0",
-           "KIOSK_REPORT_MINUTES": "0"}  # fmt: skip
-    command = [faketime, "-f", clock, sys.executable, "-m", "kiosk.cli", "serve", "--data", str(data)]
+    # Preloaded into kiosk serve itself (not through the faketime wrapper), so stopping it stops the server.
+    env = {**os.environ, "LD_PRELOAD": libfaketime(), "FAKETIME": clock, "KIOSK_PORT": str(port),
+           "KIOSK_STAFF_PORT": str(free_port()), "KIOSK_SYNC_NIGHTLY": "0", "KIOSK_REPORT_MINUTES": "0"}  # fmt: skip
+    seen = subprocess.run([sys.executable, "-c", "import time; print(time.strftime('%Y-%m-%d', time.gmtime()))"],
+                          env=env, capture_output=True, text=True, timeout=30, check=True).stdout.strip()  # fmt: skip
+    assert seen == clock.lstrip("@")[:10], f"libfaketime did not set the clock: {seen}"
+    command = [sys.executable, "-m", "kiosk.cli", "serve", "--data", str(data)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -61,8 +72,7 @@ def kiosk_serving_at(data: Path, clock: str) -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_process(server)
         assert server.stdout is not None
         server.stdout.close()
 
@@ -90,6 +100,18 @@ def test_a_kiosk_clock_in_2000_shows_the_notices_the_right_clock_shows(synced: P
         assert notices_on_show(flat_battery) == expected
 
 
+def signed_in_console(data: Path) -> FlaskClient:
+    """Return a client of the staff console of the kiosk in *data*, signed in as an admin, in English."""
+    db = open_local(data)
+    accounts.add(db, "anna", "admin", PASSWORD, actor="test")
+    db.close()
+    app = create_staff_app({"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "x", "DEFAULT_LOCALE": "en"})
+    limiter.reset()
+    client = app.test_client()
+    sign_in(client)
+    return client
+
+
 def test_staff_see_when_the_kiosk_clock_is_behind_or_far_ahead(synced: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     status = read_status(synced)
     signed = datetime.fromisoformat(status["time_floor"])
@@ -99,13 +121,7 @@ def test_staff_see_when_the_kiosk_clock_is_behind_or_far_ahead(synced: Path, mon
     ahead = clock_warning(status, signed + timedelta(days=3650))
     assert ahead is not None and ahead["problem"] == "ahead"
 
-    db = open_local(synced)
-    accounts.add(db, "anna", "admin", PASSWORD, actor="test")
-    db.close()
-    app = create_staff_app({"TESTING": True, "DATA_DIR": str(synced), "SECRET_KEY": "x", "DEFAULT_LOCALE": "en"})
-    limiter.reset()
-    client = app.test_client()
-    sign_in(client)
+    client = signed_in_console(synced)
     runner = CliRunner()
     english = {"KIOSK_DEFAULT_LOCALE": "en"}
     assert "clock" not in client.get("/").get_data(as_text=True).lower(), "no warning while the clock is right"
@@ -131,12 +147,6 @@ def test_the_staff_console_goes_by_the_same_now_as_the_screens(synced: Path, mon
         raising=False,
     )
     floor = datetime.fromisoformat(read_status(synced)["time_floor"]).astimezone(ZoneInfo("Asia/Shanghai"))
-    db = open_local(synced)
-    accounts.add(db, "anna", "admin", PASSWORD, actor="test")
-    db.close()
-    app = create_staff_app({"TESTING": True, "DATA_DIR": str(synced), "SECRET_KEY": "x", "DEFAULT_LOCALE": "en"})
-    limiter.reset()
-    client = app.test_client()
-    sign_in(client)
+    client = signed_in_console(synced)
     page = client.get("/notices/new").get_data(as_text=True)
     assert f'value="{floor:%Y-%m-%d} ' in page and "2000-01-01" not in page, "dated by the floor, as the screens"

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from sync.i18n import tr
 
 from . import limits, store
-from .reports import county_db
+from .reports import county_db, within_cap
 
 log = logging.getLogger(__name__)
 SIGNED = ("reports.report", "reports.outbox")
@@ -43,6 +43,8 @@ def _check_kiosk() -> ResponseReturnValue | None:
     """Refuse a signed request before its view: a malformed id, a clock out of the window, a kiosk over its limits."""
     if request.endpoint not in SIGNED:
         return None
+    if (too_large := within_cap()) is not None:  # before anything here reads the body (the signature)
+        return too_large
     kiosk_id = _kiosk_id()
     if kiosk_id is None:
         return _refuse(403, "not signed by an enrolled kiosk")

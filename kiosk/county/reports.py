@@ -47,7 +47,7 @@ def _refused(status: int, message: str) -> ResponseReturnValue:
 
 
 @bp.before_request
-def _within_cap() -> ResponseReturnValue | None:
+def within_cap() -> ResponseReturnValue | None:
     """Refuse a body over MAX_BODY from its Content-Length, before a byte of it is read.
 
     A chunked body the server passes on uncounted is refused as well (waitress counts it first):
