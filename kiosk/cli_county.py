@@ -13,7 +13,8 @@ import click
 from sync.content import ContentInvalid, County, load_county
 from sync.i18n import tr
 from sync.keys import SigningKeyError
-from sync.repository import PublishResult, Repository, RepositoryError
+from sync.publish import PublishResult
+from sync.repository import Repository, RepositoryError
 from sync.rotation import ROLES
 from sync.rotation import rotate as rotate_keys
 

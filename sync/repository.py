@@ -20,10 +20,9 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import (
@@ -40,10 +39,12 @@ from tuf.api.metadata import (
 from tuf.api.serialization.json import JSONSerializer
 
 from . import keys as keyfiles
-from .bundle import MEDIA_PREFIX, ScopeBundle, build_bundles, canonical, manifest, media_role_of, read_shard, role_of
 from .content import County
 from .dates import utc_minute
 from .i18n import tr
+
+if TYPE_CHECKING:
+    from .publish import PublishResult
 
 EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}  # defaults; init may choose others
 RENEW_WITHIN = timedelta(days=14)  # refresh re-signs online roles this close to expiry (or half their life)
@@ -65,23 +66,6 @@ class ClockRefused(RepositoryError):
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-@dataclass
-class ScopeChange:
-    """What one publish changed in one scope, for the summary."""
-
-    scope: str
-    added: int = 0
-    changed: int = 0
-    removed: int = 0
-    photos: int = 0  # photos added, replaced or removed
-
-
-@dataclass
-class PublishResult:
-    version: int | None  # the new snapshot version, None when nothing changed
-    changes: list[ScopeChange] = field(default_factory=list)
 
 
 class Repository:
@@ -196,7 +180,7 @@ class Repository:
                    "--accept-clock", now=utc_minute(now), days=(now - last).days, last=utc_minute(last))
             )  # fmt: skip
 
-    def _write_target(self, path: str, data: bytes) -> TargetFile:
+    def write_target(self, path: str, data: bytes) -> TargetFile:
         info = TargetFile.from_data(path, data, ["sha256"])
         file = self.target_file(path, info)
         if not file.exists():
@@ -270,54 +254,15 @@ class Repository:
         return self.metadata / "1.root.json"
 
     def publish(self, county: County, now: datetime | None = None, accept_clock: bool = False) -> PublishResult:
-        """Publish *county*'s content; unchanged scopes keep their version, no change publishes nothing.
+        """Publish *county*'s content (see publish.publish_county); *accept_clock*: see `check_clock`."""
+        from .publish import publish_county
 
-        :param accept_clock: sign even if the clock looks wrong (see `check_clock`).
-        """
-        now = now or _now()
-        if not accept_clock:
-            self.check_clock(now)
-        snapshot = self.snapshot()
-        bundles = build_bundles(county)
-        paths = {role_of(scope): [f"{scope}/*"] for scope in bundles}
-        paths |= {media_role_of(scope): [f"{scope}/media/*"] for scope, bundle in bundles.items() if bundle.photos}
-        result = PublishResult(None)
-        signed: dict[str, MetaFile] = {}  # role -> its new version, length and hash
-        for scope, bundle in sorted(bundles.items()):
-            change = ScopeChange(scope)
-            scope_signed = self._publish_scope(bundle, snapshot, change, now)
-            if bundle.photos or f"{media_role_of(scope)}.json" in snapshot.signed.meta:
-                scope_signed |= self._publish_photos(bundle, snapshot, change, now)
-            if scope_signed:
-                result.changes.append(change)
-                signed |= scope_signed
-        # TUF forbids a snapshot to drop a role kiosks have seen, so a scope that goes away keeps
-        # its role, signed again with no targets; if the scope comes back, its versions go on.
-        for name in sorted(snapshot.signed.meta.keys() - {"targets.json"}):
-            role = name.removesuffix(".json")
-            if role in paths or role in signed:
-                continue
-            old = self.role(role, snapshot)
-            if not old.signed.targets:
-                continue
-            if not role.startswith(MEDIA_PREFIX):
-                result.changes.append(ScopeChange(role.replace("-", "/", 1), removed=len(_item_digests(self, old))))
-            signed |= self._sign_role(role, old, {}, now)
-        bound = self._bind_roles(snapshot)
-        if not signed and not bound:
-            return result
-        for role, meta in signed.items():
-            snapshot.signed.meta[f"{role}.json"] = meta
-        if self.delegated_paths(snapshot) != paths:
-            # Only a new, moved or removed scope changes the top-level role; kiosks then fetch it again.
-            self.delegate(paths, snapshot, now)
-        result.version = self.sign_snapshot_and_timestamp(snapshot, now)
-        return result
+        return publish_county(self, county, now or _now(), accept_clock)
 
-    def _old_role(self, role: str, snapshot: Metadata[Snapshot]) -> Metadata[Targets] | None:
+    def role_if_any(self, role: str, snapshot: Metadata[Snapshot]) -> Metadata[Targets] | None:
         return self.role(role, snapshot) if f"{role}.json" in snapshot.signed.meta else None
 
-    def _bind_roles(self, snapshot: Metadata[Snapshot]) -> bool:
+    def bind_roles(self, snapshot: Metadata[Snapshot]) -> bool:
         """Record the length and hash of every role that *snapshot* names by version only.
 
         Every scope role is signed by the same targets key, so a version alone would let a mirror
@@ -330,7 +275,7 @@ class Repository:
             snapshot.signed.meta[name] = self.meta_file(name.removesuffix(".json"), snapshot.signed.meta[name].version)
         return bool(unbound)
 
-    def _sign_role(self, name: str, old: Metadata[Targets] | None, targets: dict[str, TargetFile],
+    def sign_role(self, name: str, old: Metadata[Targets] | None, targets: dict[str, TargetFile],
                    now: datetime) -> dict[str, MetaFile]:  # fmt: skip
         role = Metadata(
             Targets(
@@ -340,46 +285,6 @@ class Repository:
             )
         )
         return {name: self.write_metadata(role, f"{role.signed.version}.{name}.json", [self.signer("targets")])}
-
-    def _publish_scope(
-        self, bundle: ScopeBundle, snapshot: Metadata[Snapshot], change: ScopeChange, now: datetime
-    ) -> dict[str, MetaFile]:
-        """Write a scope's shards and its role if any item in it changed; count what changed."""
-        name = role_of(bundle.scope)
-        old = self._old_role(name, snapshot)
-        content = {f"{bundle.scope}/{shard}": data for shard, data in bundle.shards.items()}
-        infos = {path: TargetFile.from_data(path, data, ["sha256"]) for path, data in content.items()}
-        manifest_path = f"{bundle.scope}/manifest.json"
-        old_targets = dict(old.signed.targets) if old else {}
-        if old is not None and old_targets.pop(manifest_path, None) is not None and _same(old_targets, infos):
-            return {}
-        old_items = _item_digests(self, old) if old else {}
-        for path, data in content.items():
-            self._write_target(path, data)
-        infos[manifest_path] = self._write_target(manifest_path, manifest(bundle, now.date().isoformat()))
-        new_items = bundle.items
-        change.added = len(new_items.keys() - old_items.keys())
-        change.changed = sum(1 for k in new_items.keys() & old_items.keys() if new_items[k] != old_items[k])
-        change.removed = len(old_items.keys() - new_items.keys())
-        return self._sign_role(name, old, infos, now)
-
-    def _publish_photos(
-        self, bundle: ScopeBundle, snapshot: Metadata[Snapshot], change: ScopeChange, now: datetime
-    ) -> dict[str, MetaFile]:
-        """Write a scope's photos and their role if any photo changed (a role of their own: see bundle.py)."""
-        name = media_role_of(bundle.scope)
-        old = self._old_role(name, snapshot)
-        old_targets = dict(old.signed.targets) if old else {}
-        sources = {f"{bundle.scope}/{ref}": source for ref, source in bundle.photos.items()}
-        infos = {path: TargetFile.from_file(path, str(source), ["sha256"]) for path, source in sources.items()}
-        if _same(old_targets, infos):
-            return {}
-        for path, source in sources.items():
-            self._write_target(path, source.read_bytes())
-        change.photos = len(old_targets.keys() ^ infos.keys()) + sum(
-            1 for p in old_targets.keys() & infos.keys() if old_targets[p].hashes != infos[p].hashes
-        )
-        return self._sign_role(name, old, infos, now)
 
     def resign_role(self, role: str, snapshot: Metadata[Snapshot], now: datetime,
                     change: Callable[[Targets], None] | None = None) -> None:  # fmt: skip
@@ -423,7 +328,7 @@ class Repository:
             if self.renew_due("targets", self.role(role, snapshot).signed.expires, now):
                 self.resign_role(role, snapshot, now)
                 renewed.append(role)
-        bound = self._bind_roles(snapshot)
+        bound = self.bind_roles(snapshot)
         if renewed or bound or self.renew_due("snapshot", snapshot.signed.expires, now):
             self.sign_snapshot_and_timestamp(snapshot, now)
             renewed.append("snapshot")
@@ -452,17 +357,3 @@ class Repository:
 
 def _meta_file(version: int, data: bytes) -> MetaFile:
     return MetaFile(version=version, length=len(data), hashes={"sha256": hashlib.sha256(data).hexdigest()})
-
-
-def _same(old: dict[str, TargetFile], new: dict[str, TargetFile]) -> bool:
-    return old.keys() == new.keys() and all(old[p].hashes == new[p].hashes for p in new)
-
-
-def _item_digests(repository: Repository, role: Metadata[Targets]) -> dict[str, str]:
-    """Return kind/id -> digest of every item in a published scope (for the change summary)."""
-    digests = {}
-    for path, info in role.signed.targets.items():
-        if path.rpartition("/")[2].startswith("shard-"):
-            for item in read_shard(repository.target_file(path, info).read_bytes()):
-                digests[f"{item['kind']}/{item['id']}"] = hashlib.sha256(canonical(item)).hexdigest()
-    return digests

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from kiosk.demo import DEMO_CONTENT
 from sync.content import load_county
-from sync.repository import PublishResult, Repository
+from sync.publish import PublishResult
+from sync.repository import Repository
 
 VILLAGE = "taoyuan"
 

@@ -8,6 +8,7 @@ hold up the items queued behind it on the kiosk.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime
 from typing import Any
@@ -110,3 +111,21 @@ def _village_notice(payload: dict[str, Any]) -> str | None:
     if not isinstance(notice, dict) or not (isinstance(notice.get("id"), str) and ITEM_ID.match(notice["id"])):
         return "a notice change carries the notice and its id"
     return None
+
+
+def refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse what a kiosk sent, strictly: NaN and Infinity are not JSON (SQLite's JSON functions refuse
+    them), nor is text with a lone surrogate (it cannot be stored as UTF-8), nor nesting past Python's limit.
+
+    :raises ValueError: when *body* is not such JSON text.
+    """
+    try:
+        value = json.loads(body, parse_constant=refuse_constant)
+        json.dumps(value, ensure_ascii=False).encode()
+    except (RecursionError, UnicodeError) as error:
+        raise ValueError(f"not JSON the county can keep: {type(error).__name__}") from None
+    return value

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from . import retention, store
+from . import payloads, retention, store
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
 MAX_BATCH = 500  # items per upload
@@ -76,7 +76,7 @@ def _signed_kiosk() -> sqlite3.Row | None:
 
 def _json() -> dict[str, Any] | None:
     try:
-        value = store.parse_json(request.get_data(cache=True))
+        value = payloads.parse_json(request.get_data(cache=True))
     except ValueError:  # not JSON, not UTF-8, or NaN and the like
         return None
     return value if isinstance(value, dict) else None

@@ -90,7 +90,7 @@ def m004_for_the_dashboard(db: Database) -> None:
     # What was stored before these checks: kept, counted, or set aside as it would be today.
     for row in list(db.query("select u.*, k.village from uploads u join kiosks k on k.id = u.kiosk_id")):
         try:
-            payload = json.loads(row["payload"], parse_constant=_refuse_constant)
+            payload = json.loads(row["payload"], parse_constant=payloads.refuse_constant)
             trouble = payloads.problem(row["kind"], payload) if isinstance(payload, dict) else "not an object"
         except ValueError as error:
             trouble = f"not JSON: {error}"
@@ -333,24 +333,6 @@ def _overdue(value: Any) -> list[dict[str, str]]:
     duties = value if isinstance(value, list) else []
     return [{key: str(duty.get(key) or "")[:payloads.MAX_TEXT] for key in ("duty", "title", "what", "period", "due")}
             for duty in duties[:200] if isinstance(duty, dict)]  # fmt: skip
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_json(body: bytes) -> Any:
-    """Parse what a kiosk sent, strictly: NaN and Infinity are not JSON (SQLite's JSON functions refuse
-    them), nor is text with a lone surrogate (it cannot be stored as UTF-8), nor nesting past Python's limit.
-
-    :raises ValueError: when *body* is not such JSON text.
-    """
-    try:
-        value = json.loads(body, parse_constant=_refuse_constant)
-        json.dumps(value, ensure_ascii=False).encode()
-    except (RecursionError, UnicodeError) as error:
-        raise ValueError(f"not JSON the county can keep: {type(error).__name__}") from None
-    return value
 
 
 def store_uploads(
