@@ -44,7 +44,7 @@ def _connection_to(path: Path, data_dir: Path) -> sqlite3.Connection:
 
 def open_content(path: Path, data_dir: Path) -> sqlite3.Connection:
     """Open an installed version read-only, with the village's own data (local.db) attached read-only."""
-    # Read-only: a bug in a view cannot change installed content (STYLE.md).
+    # Read-only: a bug in a view cannot change installed content.
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     connection.row_factory = sqlite3.Row
     # The village's own notices (staff console) live beside it in local.db, read-only here too.

@@ -48,7 +48,7 @@ DETAIL_ENDPOINTS = {
     "notice": "screens.notice_detail",
     "catalogue": "screens.catalogue_detail",
 }
-# The five 好差评 levels (DOMAIN.md), best first as the national 好差评 system lists them.
+# The five 好差评 levels, best first as the national 好差评 system lists them.
 LEVELS = {
     5: _l("Very satisfied"),
     4: _l("Satisfied"),

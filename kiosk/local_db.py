@@ -2,7 +2,7 @@
 
 `DATA_DIR/local.db` is written by the staff console and never touched by a sync (the content
 database is replaced by every sync; this one lives on). Its tables evolve through sqlite-utils
-migrations, recorded in the database itself (STYLE.md).
+migrations, recorded in the database itself.
 """
 
 from __future__ import annotations

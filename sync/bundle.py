@@ -8,7 +8,7 @@ notices, contacts and disclosure duties), ``township/<code>`` and ``village/<cod
     <scope>/media/<name>              the photos its items refer to as media/<name>
 
 Items are spread over shards so that one changed item changes one shard of a few tens of
-kilobytes, not the whole scope (DESIGN.md decision 3). Photos are listed by a role of their own
+kilobytes, not the whole scope (README: the update channel). Photos are listed by a role of their own
 (repository.py), so an edit to text does not make kiosks download the list of every photo again.
 Every file is byte-for-byte deterministic: the same content gives the same targets, so
 publishing it again changes nothing.

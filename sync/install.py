@@ -8,7 +8,7 @@ Layout under the data directory::
 
 A version is built into its own file, checked, then made current by replacing state.json
 (os.replace is atomic on POSIX). A crash at any instant leaves state.json naming complete
-files only: readers see the old version or the new one, never a mix (DESIGN.md decision 4).
+files only: readers see the old version or the new one, never a mix (README: how content reaches the screen).
 """
 
 from __future__ import annotations

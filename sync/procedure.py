@@ -6,7 +6,7 @@ from typing import Any
 
 from .i18n import tr
 
-# The six steps of 四议两公开, in order (see shared/DOMAIN.md and the Organic Law of
+# The six steps of 四议两公开, in order (the Organic Law of
 # Villagers' Committees, Art. 24). Content text: shown as written, in Chinese.
 FOUR_TWO = "四议两公开"
 FOUR_TWO_STEPS: list[dict[str, str]] = [

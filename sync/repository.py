@@ -8,7 +8,7 @@ Layout of REPO (plain static files; any web server can serve it):
     targets/<scope>/<sha256>.<file>         content-addressed targets (consistent snapshots)
 
 The top-level targets role delegates each scope to its own role (county, township-x, village-y),
-so a kiosk reads only the metadata of the three scopes it shows (DESIGN.md decisions 2 and 3),
+so a kiosk reads only the metadata of the three scopes it shows (README: the update channel),
 and each scope's photos to one more (media-county, media-village-y ...), which changes only when
 a photo does. Metadata is compact JSON: the roles a changed item makes a kiosk fetch again are
 most of the bytes of a small update.

@@ -15,7 +15,7 @@ from kiosk import create_app
 from tests.browser import KIOSK_SCREEN
 from tests.servers import serving
 
-MIN_TARGET = 60  # CSS px, both ways (DOMAIN.md 适老化, WCAG 2.2 2.5.5)
+MIN_TARGET = 60  # CSS px, both ways (适老化 rules, WCAG 2.2 2.5.5)
 MIN_TEXT = {"normal": 18, "elder": 24}  # CSS px
 IDLE = 90  # seconds, the default of KIOSK_IDLE_SECONDS
 # Every kind of screen: a path, or (a page, a link on it) for screens whose address depends on the content.

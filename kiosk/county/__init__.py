@@ -1,4 +1,4 @@
-"""The county server (DESIGN.md "county mode"): phone pages behind the kiosks' QR codes, the kiosks'
+"""The county server: phone pages behind the kiosks' QR codes, the kiosks'
 reports and uploads, and the county's dashboard. The signed repository beside it stays plain static
 files; `serve` hands /metadata/ and /targets/ to kiosk.repo_server and the rest to this app.
 """

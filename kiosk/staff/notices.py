@@ -3,7 +3,7 @@
 They live in local.db, never in the content database, so no sync ever touches them; the villager
 screens show them mixed with the county's (kiosk/queries.py). A notice with a 公示期 (minimum
 posting period, in working days) may be withdrawn or shortened inside it only with a reason, and
-that is recorded (DOMAIN.md). A change that takes a running posting off the screen, or makes its
+that is recorded. A change that takes a running posting off the screen, or makes its
 公示期 end sooner (a publication date moved ahead or back, fewer days), ends that posting as a
 withdrawal with the reason, and the notice is posted again as a new one: the county judges
 early takedowns by each notice's latest change, so the cut-short posting must stay withdrawn.
