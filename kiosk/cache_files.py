@@ -1,7 +1,7 @@
 """Caches of files the screens make once and keep (QR codes, read-aloud audio): bounded in size, optional.
 
-A cache only saves work: when its disk is full the screens make what they need again each time
-(issue 11), and when it outgrows its budget the oldest files go first.
+A cache only saves work: when its disk is full the screens make what they need again each time,
+and when it outgrows its budget the oldest files go first.
 """
 
 from __future__ import annotations

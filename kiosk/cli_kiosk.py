@@ -124,7 +124,7 @@ def sync(source: str | None, as_json: bool, data: str | None) -> None:
 
 
 def kiosk_status(data_dir: Path) -> dict[str, Any]:
-    """Return what `kiosk status` reports; damaged files are reported, never raised (issue 11)."""
+    """Return what `kiosk status` reports; damaged files are reported, never raised."""
     readable = readable_content(data_dir)
     status = read_status(data_dir)
     try:

@@ -2,7 +2,7 @@
 
 A kiosk with a flat CMOS battery wakes up in 2000 and would judge every notice as not yet
 published; the time floor (the newest signing time it verified, sync/updater.py) is a trusted
-lower bound, so the screens take the later of the two (issue 11). The same facts tell staff
+lower bound, so the screens take the later of the two. The same facts tell staff
 when the clock is off.
 """
 

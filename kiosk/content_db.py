@@ -53,7 +53,7 @@ def open_content(path: Path, data_dir: Path) -> sqlite3.Connection:
         connection.execute("attach database ? as local", (f"file:{local}?mode=ro",))
     except sqlite3.OperationalError as error:
         # A reader of a WAL database needs local.db-shm, which a full disk may not let it make: read
-        # the file as it is instead (changes still in the WAL wait until there is room), issue 11.
+        # the file as it is instead (changes still in the WAL wait until there is room).
         log.warning("reading %s without its WAL (%s): is the disk full?", local, error)
         connection.execute("attach database ? as local", (f"file:{local}?mode=ro&immutable=1",))
     return connection
@@ -63,7 +63,7 @@ def get_db() -> sqlite3.Connection:
     """Return a read-only connection to the version that was current when this request began."""
     if "content_db" not in g:
         data_dir = Path(current_app.config["DATA_DIR"])
-        # The current version, or the previous one (N-1) if the current is damaged (issue 11).
+        # The current version, or the previous one (N-1) if the current is damaged.
         readable = readable_content(data_dir)
         if readable.path is None:
             raise ContentDamaged() if readable.damaged else NoContent()

@@ -151,7 +151,7 @@ def open_local(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
     """Open the kiosk's local database for reading and writing, creating and migrating it if needed.
 
     An app migrates once when it starts; its requests then open it with *migrate* false. When
-    migrating, a damaged file is first set aside (see set_aside) and a fresh one made (issue 11).
+    migrating, a damaged file is first set aside (see set_aside) and a fresh one made.
     On a (nearly) full disk it may come back read-only (see _connect).
     """
     path = path_of(data_dir)
@@ -218,7 +218,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
     WAL keeps its index in local.db-shm, a file SQLite maps into memory and grows as it goes; on a
     full disk a page of it gets no block, and the first touch of that page kills the process
-    (SIGBUS, issue 11) or every read fails. A rollback journal needs no such file: a write on a
+    (SIGBUS) or every read fails. A rollback journal needs no such file: a write on a
     full disk fails with an error, and reads go on.
     """
     low = disk_low(path.parent)

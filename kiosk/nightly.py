@@ -126,7 +126,7 @@ class NightlySync(threading.Thread):
         while not_before is not None and not self.stop.is_set():
             try:
                 not_before = self.run_once(not_before)
-            except Exception:  # an unattended kiosk's thread must outlive anything (issue 11)
+            except Exception:  # an unattended kiosk's thread must outlive anything
                 log.exception("nightly sync: unexpected error; trying again in %s minutes", RETRY_S // 60)
                 if self.stop.wait(RETRY_S):
                     return
@@ -155,7 +155,7 @@ def report_in_child(data_dir: Path) -> tuple[bool, str]:
 class PeriodicReport(threading.Thread):
     """Background thread: report to the county every *interval_s* seconds while enrolled, until stopped.
 
-    Besides the report after each sync, so the county sees a kiosk that stays online between nights (issue 6).
+    Besides the report after each sync, so the county sees a kiosk that stays online between nights.
     """
 
     def __init__(
@@ -191,5 +191,5 @@ class PeriodicReport(threading.Thread):
             wait = self.interval_s * self.rng.uniform(0.9, 1.1)
             try:
                 self.run_once()
-            except Exception:  # an unattended kiosk's thread must outlive anything (issue 11)
+            except Exception:  # an unattended kiosk's thread must outlive anything
                 log.exception("county report: unexpected error; trying again in %s minutes", round(wait / 60))

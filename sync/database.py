@@ -206,7 +206,7 @@ def file_is_whole(path: Path) -> bool:
 def looks_intact(path: Path) -> bool:
     """Tell cheaply whether an installed database can be served: a whole file with a readable meta table.
 
-    Not an integrity check, which reads every page: this runs when a version is first opened (issue 11).
+    Not an integrity check, which reads every page: this runs when a version is first opened.
     """
     try:
         if path.stat().st_size == 0 or not file_is_whole(path):

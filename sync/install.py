@@ -53,7 +53,7 @@ def read_state(data_dir: Path) -> dict[str, Any]:
     """Return the install state: {'current': file or None, 'previous': file or None}.
 
     A damaged or lost state.json is rebuilt from the files themselves, newest intact version
-    first, with 'rebuilt' set; the next install writes it whole again (issue 11).
+    first, with 'rebuilt' set; the next install writes it whole again.
     """
     path = content_dir(data_dir) / STATE
     try:

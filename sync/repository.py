@@ -52,7 +52,7 @@ MAX_EXPIRY_DAYS = 3650
 SETTINGS = "repository.json"  # the county's choices for this repository (not signed; kiosks never read it)
 SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
 # A county clock this far past the last signing is taken for a wrong clock unless the officer says it
-# is right: one signature from a clock a year ahead would otherwise stop every kiosk (issue 11).
+# is right: one signature from a clock a year ahead would otherwise stop every kiosk.
 MAX_CLOCK_LEAP = timedelta(days=31)
 
 
@@ -159,7 +159,7 @@ class Repository:
         """Refuse to sign at *now* when it is before the last signature or implausibly far past it.
 
         Kiosks keep the newest signing time they have seen as a floor for their own clocks, so one
-        signature from a wrong county clock would judge everything later as expired (issue 11).
+        signature from a wrong county clock would judge everything later as expired.
         :raises ClockRefused: saying both times and what to do.
         """
         last = self.last_signed()
@@ -266,7 +266,7 @@ class Repository:
         """Record the length and hash of every role that *snapshot* names by version only.
 
         Every scope role is signed by the same targets key, so a version alone would let a mirror
-        serve one village's role as another's (issue 11); with the hash, only the right file verifies.
+        serve one village's role as another's; with the hash, only the right file verifies.
         Repositories published before this carry versions only: they are bound at their next signing.
         :returns: whether anything was added (the snapshot must then be signed again).
         """

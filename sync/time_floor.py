@@ -2,7 +2,7 @@
 
 Kiosk clocks can be far behind (a flat CMOS battery), so expiry is never judged by a time older
 than the floor. County clocks can be wrong too: a signing time far ahead of a kiosk clock that
-looks right is not taken (issue 11), and staff have a way back (`kiosk reset-time-floor`) when a
+looks right is not taken, and staff have a way back (`kiosk reset-time-floor`) when a
 kiosk whose own clock could not judge followed a county that was ahead. All of it lives in the
 sync status (updater.STATUS): time_floor, time_floor_before (the way back), county_clock_ahead.
 """

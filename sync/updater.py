@@ -234,7 +234,7 @@ class _Sync:
                 photos |= more_photos
         source = hashlib.sha256("\n".join(sorted(f"{i.path}:{i.hashes['sha256']}" for i, _p in wanted)).encode())
         content_date = max(dates)
-        installed = current_database(self.data_dir)  # a damaged one counts as not installed (issue 11)
+        installed = current_database(self.data_dir)  # a damaged one counts as not installed
         if installed is not None and intact(installed) and installed_meta(installed, "source") == source.hexdigest():
             self.say(tr("nothing new for this village"))
             return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))

@@ -1,4 +1,4 @@
-"""A kiosk repairs itself: damaged content, local.db or state files, and a full disk (issue 11)."""
+"""A kiosk repairs itself: damaged content, local.db or state files, and a full disk."""
 
 from __future__ import annotations
 

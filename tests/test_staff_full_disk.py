@@ -1,4 +1,4 @@
-"""The staff console on a full disk: a save that cannot be written keeps what was typed and says why (issue 11).
+"""The staff console on a full disk: a save that cannot be written keeps what was typed and says why.
 
 The data folder is a small ext4 file system of its own (a loop mount: the tests run as root), filled
 to the last block, so SQLite and the photo store meet the real ENOSPC.

@@ -1,4 +1,4 @@
-"""A session ends for good: a copied cookie is worthless after sign-out or a new password (issue 11)."""
+"""A session ends for good: a copied cookie is worthless after sign-out or a new password."""
 
 from __future__ import annotations
 

@@ -251,7 +251,7 @@ def _shown(notice: dict[str, Any]) -> dict[str, Any] | None:
         published, expires = notice["published"], notice.get("expires")
         if not (isinstance(title, str) and isinstance(body, str) and domain in DOMAINS.values()):
             return None
-        # The exact times when the kiosk sent them (it does since issue 6), else the dates alone.
+        # The exact times when the kiosk sent them, else the dates alone.
         published_at = parse_moment(str(notice.get("published_at") or published)[:16])
         exact_end = notice.get("expires_at")
         expires_at = parse_moment(str(exact_end)[:16]) if exact_end else None
