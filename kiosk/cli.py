@@ -14,7 +14,7 @@ from sync.updater import CONFIG
 from .cli_county import county
 from .cli_kiosk import add_kiosk_commands, kiosk_status
 from .cli_staff import staff
-from .settings import SETTINGS, load_settings, waitress_proxy_options
+from .settings import SETTINGS, SettingError, load_settings, waitress_proxy_options
 
 
 def _data_dir(option: str | None) -> Path:
@@ -54,7 +54,10 @@ _SETTINGS_HELP = "\n\n".join(f"{s.env}: {s.help}" for s in SETTINGS)
 @click.group(help=f"Village kiosk.\n\nSettings (environment variables):\n\n{_SETTINGS_HELP}")
 def main() -> None:
     # Messages for county staff and operators follow the kiosk's language setting (zh by default).
-    use_language(load_settings()["DEFAULT_LOCALE"])
+    try:
+        use_language(load_settings()["DEFAULT_LOCALE"])
+    except SettingError as error:  # named, with its value: never a traceback
+        raise click.UsageError(str(error)) from None
 
 
 @main.command()

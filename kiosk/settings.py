@@ -124,8 +124,17 @@ SETTINGS = [
 LOCALES = {"zh": "简体中文", "en": "English"}
 
 
-def _coerce(value: str, default: Any) -> Any:
-    return int(value) if isinstance(default, int) and not isinstance(default, bool) else value
+class SettingError(ValueError):
+    """A setting from the environment is not a value it can take; the message names it."""
+
+
+def _coerce(setting: Setting, value: str) -> Any:
+    if not isinstance(setting.default, int) or isinstance(setting.default, bool):
+        return value
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise SettingError(f"{setting.env}={value!r}: a whole number is needed ({setting.help})") from None
 
 
 def fetcher_options(settings: dict[str, Any]) -> dict[str, Any]:
@@ -162,8 +171,10 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         raw = environ.get(setting.env)
-        values[setting.name] = setting.default if raw in (None, "") else _coerce(raw, setting.default)
+        values[setting.name] = setting.default if raw in (None, "") else _coerce(setting, raw)
     values["DATA_DIR"] = values["DATA_DIR"] or default_data_dir()
     if values["DEFAULT_LOCALE"] not in LOCALES:
-        raise ValueError(f"KIOSK_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, not {values['DEFAULT_LOCALE']!r}")
+        raise SettingError(
+            f"KIOSK_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, not {values['DEFAULT_LOCALE']!r}"
+        )
     return values

@@ -92,3 +92,13 @@ def test_flowchart_puts_dead_end_branches_beside_the_main_path() -> None:
     assert [r["number"] for r in rows] == [1, 2, 4, 5, 6, 7, 8, 9, 10]
     assert rows[1]["side"][0]["when"] == "不通过" and rows[1]["side"][0]["number"] == 3
     assert rows[1]["down"] == "通过" and rows[-1]["ends"] and not rows[0]["ends"]
+
+
+def test_a_setting_that_is_not_a_number_is_named_with_its_value_not_a_traceback() -> None:
+    from click.testing import CliRunner
+
+    from kiosk.cli import main
+
+    result = CliRunner().invoke(main, ["status"], env={"KIOSK_PORT": "abc"})
+    assert result.exit_code == 2 and "KIOSK_PORT='abc': a whole number is needed" in result.output, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, ValueError)
