@@ -14,7 +14,7 @@ from sync.updater import CONFIG
 from .cli_county import county
 from .cli_kiosk import add_kiosk_commands, kiosk_status
 from .cli_staff import staff
-from .settings import SETTINGS, SettingError, load_settings, waitress_proxy_options
+from .settings import SETTINGS, SettingError, configure_logging, load_settings, waitress_proxy_options
 
 
 def _data_dir(option: str | None) -> Path:
@@ -91,9 +91,8 @@ def serve(port: int | None, data: str | None) -> None:
 
     from .nightly import NightlySync, PeriodicReport
 
-    # The nightly sync's and the reports' outcomes go to stderr (the journal under systemd).
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     data_dir, settings = _data_dir(data), load_settings()
+    configure_logging(settings)  # the nightly sync's and the reports' outcomes, problems found at start
     for problem in kiosk_status(data_dir)["problems"]:  # said at every start, so the journal shows it
         logging.getLogger("kiosk").warning("%s", problem)
     if settings["SYNC_NIGHTLY"] and (data_dir / CONFIG).exists():

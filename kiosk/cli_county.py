@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,6 +218,7 @@ def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
     from waitress import serve
 
     from .county import CountyServer, create_county_app, serve_options
+    from .settings import configure_logging, load_settings
 
     if not Repository(Path(repo)).exists():
         _fail(RepositoryError(tr("{path} is not a county repository (run kiosk county init)", path=repo)))
@@ -227,7 +227,7 @@ def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
                      " served or copied from. Move the keys folder out of it (and the root keys to offline storage),"
                      " then give --keys its new place.", key=key, repo=repo)  # fmt: skip
         _fail(RepositoryError(message))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    configure_logging(load_settings())  # refusals, enrolments and set-aside uploads, one line each
     app = create_county_app({"REPO": repo, "DATA_DIR": _county_data(data)})
     click.echo(tr("Serving {repo} at http://{host}:{port}/", repo=repo, host=host, port=port))
     serve(CountyServer(Path(repo), app), host=host, port=port, threads=8, ident="county", **serve_options(app.config))

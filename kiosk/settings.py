@@ -50,6 +50,12 @@ SETTINGS = [
     Setting("PAGE_SIZE", 12, "Entries per page in the lists of power items and notices."),
     Setting("IDLE_SECONDS", 90, "Seconds without a touch before the screen offers to reset for the next person."),
     Setting("THREADS", 4, "Worker threads of the web server (waitress)."),
+    Setting(
+        "LOG_LEVEL",
+        "INFO",
+        "What kiosk serve and kiosk county serve write to their log (stderr, the journal under systemd):"
+        " DEBUG, INFO, WARNING or ERROR.",
+    ),
     Setting("SYNC_NIGHTLY", 1, "1: kiosk serve syncs once a night inside SYNC_WINDOW; 0: never by itself."),
     Setting("SYNC_WINDOW", "01:00-05:00", "Local hours for the nightly sync; each kiosk picks a random minute in it."),
     Setting("SYNC_ATTEMPTS", 6, "Tries per file before a sync gives up (with exponential backoff and jitter)."),
@@ -122,6 +128,7 @@ SETTINGS = [
 ]
 
 LOCALES = {"zh": "简体中文", "en": "English"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class SettingError(ValueError):
@@ -177,4 +184,14 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
         raise SettingError(
             f"KIOSK_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, not {values['DEFAULT_LOCALE']!r}"
         )
+    values["LOG_LEVEL"] = str(values["LOG_LEVEL"]).upper()
+    if values["LOG_LEVEL"] not in LOG_LEVELS:
+        raise SettingError(f"KIOSK_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {values['LOG_LEVEL']!r}")
     return values
+
+
+def configure_logging(settings: dict[str, Any]) -> None:
+    """Send the servers' log to stderr (the journal under systemd) at LOG_LEVEL."""
+    import logging
+
+    logging.basicConfig(level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")

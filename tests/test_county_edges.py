@@ -7,10 +7,13 @@ import http.client
 import itertools
 import json
 import logging
+import os
 import re
 import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -27,6 +31,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from bench.wire import free_port, stop_process
 from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app, limits, serve_options
 from kiosk.county import store as county_store
@@ -367,3 +372,30 @@ def test_county_serve_refuses_a_repository_holding_keys(
     result = CliRunner().invoke(main, arguments, env={"KIOSK_DEFAULT_LOCALE": "en"})
     assert result.exit_code != 0 and not served
     assert "key file inside the repository" in result.output and "Move the keys folder out" in result.output
+
+
+@pytest.mark.parametrize("level", ["", "ERROR"])
+def test_county_serve_logs_each_refusal_at_the_level_set(county_repo: CountyRepo, tmp_path: Path, level: str) -> None:
+    port = free_port()
+    env = {**os.environ, "KIOSK_LOG_LEVEL": level, "KIOSK_DEFAULT_LOCALE": "en"}
+    command = [sys.executable, "-m", "kiosk.cli", "county", "serve", "--repo", str(county_repo.path), "--port",
+               str(port), "--data", str(tmp_path / "data")]  # fmt: skip
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        pool = urllib3.PoolManager(retries=urllib3.Retry(connect=50, backoff_factor=0.1, backoff_max=0.5))
+        answer = pool.request("POST", f"http://127.0.0.1:{port}/api/report", body=b"{}",
+                              headers={"X-Kiosk-Id": "²", "Content-Type": "application/json"})  # fmt: skip
+        assert answer.status == 403
+    finally:
+        stop_process(server)
+    assert server.stderr is not None
+    log = server.stderr.read()
+    server.stderr.close()
+    refusals = [line for line in log.splitlines() if "WARNING kiosk.county.guard" in line]
+    assert len(refusals) == (0 if level == "ERROR" else 1), log
+    assert "Traceback" not in log
+
+
+def test_a_log_level_that_is_not_one_is_named(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["county", "serve", "--repo", str(tmp_path)], env={"KIOSK_LOG_LEVEL": "LOUD"})
+    assert result.exit_code == 2 and "KIOSK_LOG_LEVEL must be one of" in result.output and "'LOUD'" in result.output
