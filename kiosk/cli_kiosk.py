@@ -22,7 +22,7 @@ from sync.updater import CONFIG, STATUS, SyncError, init_kiosk, read_config, rea
 from .clock import clock_warning
 from .local_db import set_aside_files
 from .settings import fetcher_options, load_settings
-from .uplink import UplinkError, outbox_depth, outbox_set_aside
+from .uplink import UplinkError, outbox_counts
 
 log = logging.getLogger(__name__)
 _DATA = click.option(
@@ -133,10 +133,9 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
     except SyncError as error:
         config, config_problem = {}, str(error) if (data_dir / CONFIG).exists() else None
     try:
-        depth: int | None = outbox_depth(data_dir) if data_dir.exists() else 0
-        set_aside: int | None = outbox_set_aside(data_dir) if data_dir.exists() else 0
+        counts: tuple[int | None, int | None] = outbox_counts(data_dir) if data_dir.exists() else (0, 0)
     except sqlite3.Error as error:
-        depth = set_aside = None
+        counts = (None, None)
         log.warning("could not count the outbox in %s: %s", data_dir, error)
     report = {
         "village": config.get("village"),
@@ -158,8 +157,8 @@ def kiosk_status(data_dir: Path) -> dict[str, Any]:
         "time_floor": status.get("time_floor"),
         "county_clock_ahead": status.get("county_clock_ahead"),
         "clock_warning": clock_warning(status),
-        "outbox_depth": depth,
-        "outbox_set_aside": set_aside,
+        "outbox_depth": counts[0],
+        "outbox_set_aside": counts[1],
         "disk_free_bytes": shutil.disk_usage(data_dir if data_dir.exists() else Path.cwd()).free,
     }
     report["problems"] = status_problems(report)

@@ -24,6 +24,7 @@ import urllib3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sync.fetcher import retry_after_seconds
 from sync.i18n import tr
 from sync.updater import CONFIG, read_config
 
@@ -86,7 +87,7 @@ class Uplink:
                 if response.status not in RETRY_STATUSES:
                     return response
                 last = f"{url} answered {response.status}{_said(response)}"
-                wait = _retry_after(response)
+                wait = retry_after_seconds(response.headers.get("Retry-After")) or 0.0
             if attempt + 1 < self.attempts:
                 jitter = random.uniform(0, self.backoff * 2**attempt)  # noqa: S311 - jitter, not secrecy
                 self.sleep(min(MAX_WAIT_S, max(jitter, wait)))
@@ -234,19 +235,12 @@ def _write_config(data_dir: Path, config: dict[str, Any]) -> None:
     temporary.replace(path)
 
 
-def outbox_depth(data_dir: Path) -> int:
+def outbox_counts(data_dir: Path) -> tuple[int, int]:
+    """Return how many outbox items wait for the county, and how many were set aside (it can never take them)."""
     db = open_local(Path(data_dir))
     try:
-        return int(db.execute("select count(*) from outbox").fetchone()[0])
-    finally:
-        db.close()
-
-
-def outbox_set_aside(data_dir: Path) -> int:
-    """Return how many outbox items were set aside because the county can never take them."""
-    db = open_local(Path(data_dir))
-    try:
-        return int(db.execute("select count(*) from outbox_set_aside").fetchone()[0])
+        waiting = int(db.execute("select count(*) from outbox").fetchone()[0])
+        return waiting, int(db.execute("select count(*) from outbox_set_aside").fetchone()[0])
     finally:
         db.close()
 
@@ -258,8 +252,3 @@ def _said(response: urllib3.BaseHTTPResponse) -> str:
     except (ValueError, AttributeError):
         return ""
     return f": {str(error)[:300]}" if error else ""
-
-
-def _retry_after(response: urllib3.BaseHTTPResponse) -> float:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.strip().isdigit() else 0.0

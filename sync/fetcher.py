@@ -117,7 +117,7 @@ class ResumableFetcher(FetcherInterface):
             self.on_bytes(size)
 
     def _wait(self, attempt: int, retry_after: str | None) -> None:
-        delay = _retry_after_seconds(retry_after)
+        delay = retry_after_seconds(retry_after)
         if delay is None:
             delay = random.uniform(0, self.backoff * 2**attempt)  # noqa: S311 - jitter, not secrecy
         if self.deadline is not None:
@@ -268,7 +268,7 @@ def _complete_length(response: urllib3.BaseHTTPResponse) -> int | None:
     return int(length) if unit == "bytes" and length.isdigit() else None
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Read a Retry-After header: seconds, or an HTTP date."""
     if not value:
         return None
