@@ -347,5 +347,5 @@ def sync_kiosk(
         try:
             _write_json(data_dir / STATUS, status)
         except OSError as error:  # a full disk: the result still says how the sync went
-            logging.getLogger(__name__).warning("could not record the sync in %s: %s", STATUS, error)
+            logger.warning("could not record the sync in %s: %s", STATUS, error)
     return result
