@@ -4,7 +4,7 @@ Builds a signed repository of the demo county and a county.db in a temporary fol
 simulated kiosks there directly (store.add_kiosk, then store.enrol with a fresh Ed25519 key each),
 and serves the county app (CountyServer around create_county_app, waitress, 8 threads) in a
 subprocess on 127.0.0.1, so that its CPU time is its own. Client threads, each on one keep-alive
-connection, sign and POST as kiosk.uplink does (Ed25519 over `time + "\\n" + body`).
+connection, sign and POST as kiosk.device.uplink does (Ed25519 over `time + "\\n" + body`).
 
 1. Sustained rate: the client threads send /api/report for a fixed time, looping over their kiosks.
 2. Nightly burst: every kiosk sends one report and one /api/outbox upload of feedback items and
@@ -128,13 +128,14 @@ def cpu_seconds(pid: int) -> float:
 def build_repository(root: Path) -> tuple[Path, list[str]]:
     """Create a signed repository holding the demo county; return it and the county's village codes."""
     from kiosk.demo import DEMO_CONTENT
-    from sync.content import load_county
-    from sync.repository import Repository
+    from sync.contract.content import load_county
+    from sync.publish.release import publish_county
+    from sync.publish.repository import Repository
 
     repository = Repository(root / "repo", root / "keys")
     repository.init(root / "keys" / "root")
     county = load_county(Path(DEMO_CONTENT))
-    repository.publish(county)
+    publish_county(repository, county)
     return root / "repo", [village["code"] for village in county.villages()]
 
 
@@ -158,7 +159,7 @@ def enrol_kiosks(data_dir: Path, villages: list[str], count: int) -> list[Simula
 
 # --- the kiosks' side -----------------------------------------------------------------------------------
 def report_body(kiosk: SimulatedKiosk, sequence: int) -> bytes:
-    """A report like kiosk.cli_uplink's: the kiosk's state and two overdue disclosures."""
+    """A report like kiosk.cli.uplink's: the kiosk's state and two overdue disclosures."""
     today = datetime.now(UTC).date().isoformat()
     report = {
         "app_version": "0.9.0",

@@ -33,7 +33,7 @@ def _display_log(kiosk_id: int, day: date, first: date) -> dict[str, object]:
 def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
     """Write *days* of history for *kiosks* (id, village), the days before today; return a line saying what."""
     from kiosk.county import store, takedowns
-    from kiosk.local_db import transaction
+    from kiosk.data.local_db import transaction
 
     started = time.perf_counter()
     today = datetime.now(UTC).date()

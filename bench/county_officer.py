@@ -27,8 +27,8 @@ def dashboard_pages(history_days: int) -> list[str]:
 
 
 def add_officer(data_dir: Path) -> None:
-    from kiosk.local_db import open_local
-    from kiosk.staff import accounts
+    from kiosk.data import accounts
+    from kiosk.data.local_db import open_local
 
     db = open_local(data_dir)
     try:

@@ -1,6 +1,6 @@
 """Write a large, valid county source folder for benchmarks, deterministic from a seed.
 
-The folder has the layout and formats of content/README.md (checked by ``sync.content.load_county``):
+The folder has the layout and formats of content/README.md (checked by ``sync.contract.content.load_county``):
 county.yaml, powers/*.yaml, notices/*.md, catalogue/*.yaml (all 26 areas), ten_ones.yaml and
 contacts.yaml, in fictional but realistic Chinese; optionally photos on a share of the notices
 (media/*.png, 20 to 60 KB of noise each, as incompressible as real JPEG photos).
@@ -26,9 +26,9 @@ from typing import Any
 import yaml
 
 from bench import county_text as text
-from sync.dates import end_of_posting
-from sync.procedure import FOUR_TWO
-from sync.schemas import load_schema
+from sync.contract.dates import end_of_posting
+from sync.contract.procedure import FOUR_TWO
+from sync.contract.schemas import load_schema
 
 # Notice dates are laid out around this day unless the caller passes another, so that the output
 # depends on the seed alone. bench/pages.py passes today: current and expired notices stay mixed.

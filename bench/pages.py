@@ -102,7 +102,7 @@ def serve(data_dir: str, static_dir: str) -> None:
     from flask.typing import ResponseReturnValue
     from waitress.server import create_server
 
-    from kiosk import create_app
+    from kiosk.screens import create_app
 
     app = create_app({"DATA_DIR": data_dir})
 
@@ -204,9 +204,9 @@ def print_table(results: list[Result]) -> None:
 
 def benchmark(powers: int, notices: int, seed: int, count: int) -> None:
     from bench.generate_county import generate_county
-    from sync.content import load_county
-    from sync.install import install_snapshot
-    from sync.snapshot import village_snapshot
+    from sync.contract.content import load_county
+    from sync.contract.snapshot import village_snapshot
+    from sync.receive.install import install_snapshot
 
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as temporary:
         root = Path(temporary)

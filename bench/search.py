@@ -34,7 +34,7 @@ QUERIES_PER_KIND = 200
 
 def sample_queries(database: Path, seed: int) -> dict[str, list[str]]:
     """Draw the queries of each kind from the installed titles."""
-    from sync.pinyin import is_han
+    from sync.contract.pinyin import is_han
 
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
         rows = connection.execute("select title, initials from search_items").fetchall()
@@ -59,8 +59,8 @@ def sample_queries(database: Path, seed: int) -> dict[str, list[str]]:
 
 
 def query_times(database: Path, queries: list[str]) -> tuple[list[float], float]:
-    """Time kiosk.queries.search alone on each query; return the times and the mean number of results."""
-    from kiosk.queries import search
+    """Time kiosk.data.queries.search alone on each query; return the times and the mean number of results."""
+    from kiosk.data.queries import search
 
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     connection.row_factory = sqlite3.Row
@@ -76,9 +76,9 @@ def query_times(database: Path, queries: list[str]) -> tuple[list[float], float]
 
 def benchmark(powers: int, notices: int, seed: int, count: int) -> int:
     from bench.generate_county import generate_county
-    from sync.content import load_county
-    from sync.install import install_snapshot
-    from sync.snapshot import village_snapshot
+    from sync.contract.content import load_county
+    from sync.contract.snapshot import village_snapshot
+    from sync.receive.install import install_snapshot
 
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-search-") as temporary:
         root = Path(temporary)
@@ -129,7 +129,7 @@ def benchmark(powers: int, notices: int, seed: int, count: int) -> int:
     print(
         "times in ms: p50/p95 of the results page over one keep-alive loopback connection (each query's first view"
         " untimed, its p95 as cold95); st. = the same page as a static file from the same server (the baseline);"
-        " alone95 = kiosk.queries.search in this process, no HTTP; found = mean results per query (at most 30)"
+        " alone95 = kiosk.data.queries.search in this process, no HTTP; found = mean results per query (at most 30)"
     )
     return 1 if failures else 0
 

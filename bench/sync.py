@@ -2,7 +2,7 @@
 
 Generates bench/generate_county.py's county (5,000 power items and 5,000 notices, a tenth of the
 notices with photos) into a temporary folder, publishes it into a signed repository and serves it
-with waitress and kiosk.repo_server.RepositoryApp on 127.0.0.1, behind a relay that counts every
+with waitress and kiosk.county.repo_files.RepositoryApp on 127.0.0.1, behind a relay that counts every
 byte both ways (HTTP headers included) and a WSGI middleware that records each response's body by
 path. A kiosk (init_kiosk, then sync_kiosk, in a subprocess so that its time and peak RSS are its
 own) syncs one village through four states: first sync, a night with no change (the timestamp
@@ -46,7 +46,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 # --- the kiosk, in its own process --------------------------------------------------------------------
 def kiosk_sync(data_dir: str, url: str, village: str | None, root_file: str | None) -> None:
     """Run in the kiosk subprocess: init (first time) and sync once; print the result as JSON."""
-    from sync.updater import init_kiosk, sync_kiosk
+    from sync.receive.updater import init_kiosk, sync_kiosk
 
     started = time.perf_counter()
     if village and root_file:
@@ -137,15 +137,16 @@ class GeneratedCounty:
     steps: dict[str, float] = field(default_factory=dict)
 
     def publish(self) -> float:
-        from sync.content import load_county
-        from sync.repository import Repository
+        from sync.contract.content import load_county
+        from sync.publish.release import publish_county
+        from sync.publish.repository import Repository
 
         started = time.perf_counter()
-        Repository(self.repo, self.keys).publish(load_county(self.source))
+        publish_county(Repository(self.repo, self.keys), load_county(self.source))
         return time.perf_counter() - started
 
     def refresh(self) -> float:
-        from sync.repository import Repository
+        from sync.publish.repository import Repository
 
         started = time.perf_counter()
         Repository(self.repo, self.keys).refresh()
@@ -157,8 +158,9 @@ def make_county(
 ) -> GeneratedCounty:
     """Generate a county under root/NAME, create its repository under root/repos/NAME, publish it."""
     from bench.generate_county import generate_county
-    from sync.content import load_county
-    from sync.repository import Repository
+    from sync.contract.content import load_county
+    from sync.publish.release import publish_county
+    from sync.publish.repository import Repository
 
     started = time.perf_counter()
     source = generate_county(
@@ -169,7 +171,7 @@ def make_county(
     county = load_county(source)
     repository = Repository(root / "repos" / name, root / f"keys-{name}")
     repository.init(root / f"keys-{name}" / "root")
-    repository.publish(county)
+    publish_county(repository, county)
     published = time.perf_counter() - started
     result = GeneratedCounty(source, repository.path, root / f"keys-{name}", county.villages()[0])
     result.steps = {"generate": generated, "first publish": published}
@@ -242,8 +244,8 @@ def print_table(scenarios: list[Scenario]) -> None:
 
 
 def view_size(county: GeneratedCounty) -> str:
-    from sync.content import load_county
-    from sync.snapshot import village_snapshot
+    from sync.contract.content import load_county
+    from sync.contract.snapshot import village_snapshot
 
     snapshot, media = village_snapshot(load_county(county.source), county.village["code"], 1, "2000-01-01")
     size = sum(f.stat().st_size for f in media.values())
@@ -259,7 +261,7 @@ def tree_size(folder: Path) -> str:
 
 
 def benchmark(powers: int, notices: int, photo_share: float, seed: int, county_share: float | None = None) -> int:
-    from kiosk.repo_server import RepositoryApp
+    from kiosk.county.repo_files import RepositoryApp
 
     changed = max(1, (powers + notices) // 100)
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-sync-") as temporary:

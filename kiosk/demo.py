@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.content import County, load_county
-from sync.dates import DEFAULT_TIMEZONE, local_now
-from sync.install import install_snapshot
-from sync.snapshot import village_snapshot
+from sync.contract.content import County, load_county
+from sync.contract.dates import DEFAULT_TIMEZONE, local_now
+from sync.contract.snapshot import village_snapshot
+from sync.receive.install import install_snapshot
 
 DEMO_CONTENT = Path(__file__).resolve().parent.parent / "content" / "demo"
 

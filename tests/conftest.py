@@ -10,11 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from kiosk import create_app
 from kiosk.demo import DEMO_CONTENT, install_demo
-from sync.content import County, load_county
-from sync.i18n import use_language
-from sync.updater import init_kiosk
+from kiosk.screens import create_app
+from sync.contract.content import County, load_county
+from sync.contract.i18n import use_language
+from sync.receive.updater import init_kiosk
 from tests.browser import CHROMIUM_ARGS, KIOSK_SCREEN, chromium_path, guarded
 from tests.county_repo import VILLAGE, CountyRepo, make_county_repo
 from tests.servers import serving

@@ -122,10 +122,10 @@ def install_with_a_notice_out_tomorrow(root: Path) -> Path:
     """Install write_county's county with its notice 'finance-10' published tomorrow; return the data dir."""
     from datetime import timedelta
 
-    from sync.content import load_county
-    from sync.dates import local_now
-    from sync.install import install_snapshot
-    from sync.snapshot import village_snapshot
+    from sync.contract.content import load_county
+    from sync.contract.dates import local_now
+    from sync.contract.snapshot import village_snapshot
+    from sync.receive.install import install_snapshot
 
     county = write_county(root / "county")
     tomorrow = local_now("Asia/Shanghai") + timedelta(days=1)

@@ -8,9 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 from kiosk.demo import DEMO_CONTENT
-from sync.content import load_county
-from sync.publish import PublishResult
-from sync.repository import Repository
+from sync.contract.content import load_county
+from sync.publish.release import PublishResult, publish_county
+from sync.publish.repository import Repository
 
 VILLAGE = "taoyuan"
 
@@ -32,7 +32,7 @@ class CountyRepo:
         return self.path / "metadata" / "1.root.json"
 
     def publish(self, now: datetime | None = None) -> PublishResult:
-        return self.repository.publish(load_county(self.content), now=now)
+        return publish_county(self.repository, load_county(self.content), now=now)
 
     def edit(self, relative: str, old: str, new: str) -> None:
         """Change one county file, as a county officer would."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.generate_county import generate_county
-from sync.content import load_county
+from sync.contract.content import load_county
 
 
 def test_generated_county_is_valid_and_the_size_asked(tmp_path: Path) -> None:

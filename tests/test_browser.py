@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from sync.content import County
+from sync.contract.content import County
 from tests.browser import KIOSK_SCREEN
 
 REPO = Path(__file__).resolve().parent.parent

@@ -25,10 +25,12 @@ from flask.testing import FlaskClient
 
 from bench.wire import stop_process
 from kiosk.cli import main as kiosk_command
-from kiosk.clock import clock_warning
-from kiosk.local_db import open_local
-from kiosk.staff import accounts, create_staff_app, limiter
-from sync.updater import read_status, sync_kiosk
+from kiosk.data import accounts
+from kiosk.data.clock import clock_warning
+from kiosk.data.local_db import open_local
+from kiosk.staff import create_staff_app
+from kiosk.web import limiter
+from sync.receive.updater import read_status, sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.test_staff import PASSWORD, sign_in
 
@@ -128,7 +130,7 @@ def test_staff_see_when_the_kiosk_clock_is_behind_or_far_ahead(synced: Path, mon
     assert "Warning" not in runner.invoke(kiosk_command, ["status", "--data", str(synced)], env=english).output
 
     for clock, words in ((datetime(2000, 1, 1, tzinfo=UTC), "is behind"), (signed + timedelta(days=3650), "ahead")):
-        monkeypatch.setattr("kiosk.clock.utc_now", lambda clock=clock: clock)
+        monkeypatch.setattr("kiosk.data.clock.utc_now", lambda clock=clock: clock)
         page = client.get("/").get_data(as_text=True)
         assert f"{clock:%Y-%m-%d %H:%M}" in page and words in page, page
         assert f"{signed.astimezone(UTC):%Y-%m-%d %H:%M}" in page
@@ -140,7 +142,7 @@ def test_the_staff_console_goes_by_the_same_now_as_the_screens(synced: Path, mon
     """With a flat battery, a notice written in the console must not be dated 2000 (shown last, its
     公示期 long over on the screens, which go by the floor), nor duties judged as of 2000."""
     flat_battery = datetime(2000, 1, 1, 8, tzinfo=UTC)
-    monkeypatch.setattr("kiosk.clock.utc_now", lambda: flat_battery)
+    monkeypatch.setattr("kiosk.data.clock.utc_now", lambda: flat_battery)
     monkeypatch.setattr(  # the console's own clock reading, before it went by the floor
         "kiosk.staff.notice_views.local_now",
         lambda timezone: flat_battery.astimezone(ZoneInfo(timezone)).replace(tzinfo=None),

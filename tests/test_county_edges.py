@@ -35,8 +35,9 @@ from bench.wire import free_port, stop_process
 from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app, limits, serve_options
 from kiosk.county import store as county_store
-from kiosk.local_db import open_local
-from kiosk.staff import accounts, limiter
+from kiosk.data import accounts
+from kiosk.data.local_db import open_local
+from kiosk.web import limiter
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_staff import PASSWORD
 

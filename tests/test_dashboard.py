@@ -22,9 +22,10 @@ from playwright.sync_api import Browser, expect
 from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app
 from kiosk.county import store as county_store
-from kiosk.local_db import open_local
-from kiosk.staff import accounts, limiter
-from sync.updater import sync_kiosk
+from kiosk.data import accounts
+from kiosk.data.local_db import open_local
+from kiosk.web import limiter
+from sync.receive.updater import sync_kiosk
 from tests.browser import guarded
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving
@@ -264,9 +265,9 @@ def test_a_notice_gone_before_its_posting_period_ended_is_listed(
 
 def reports_on(monkeypatch: pytest.MonkeyPatch, kiosk_data: Path, day: int) -> None:
     """Run `kiosk report` as if it were 02:30 on *day* November 2026 (the kiosk's nightly report)."""
-    import kiosk.cli_uplink
+    import kiosk.device.reporting
 
-    monkeypatch.setattr(kiosk.cli_uplink, "local_now", lambda _zone: datetime(2026, 11, day, 2, 30))
+    monkeypatch.setattr(kiosk.device.reporting, "local_now", lambda _zone: datetime(2026, 11, day, 2, 30))
     result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["report", "--data", str(kiosk_data)])
     assert result.exit_code == 0 and "reported to the county" in result.output, result.output
 
@@ -302,7 +303,7 @@ def test_a_village_notice_withdrawn_inside_its_posting_period_is_listed_with_the
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     """Withdrawn the afternoon it went up, before any display log saw it: the change itself says so."""
-    from kiosk.staff import notices
+    from kiosk.data import notices
 
     assert sync_kiosk(kiosk_data).outcome == "updated"
     with serving(CountyServer(county_repo.path, county_app)) as url:

@@ -13,12 +13,12 @@ import urllib.request
 from pathlib import Path
 
 from bench.wire import free_port, stop_process
-from kiosk import create_app
-from kiosk.cli_kiosk import kiosk_status
+from kiosk.county.repo_files import RepositoryApp
+from kiosk.data import accounts
+from kiosk.data.local_db import open_local
 from kiosk.demo import DEMO_CONTENT
-from kiosk.local_db import open_local
-from kiosk.repo_server import RepositoryApp
-from kiosk.staff import accounts
+from kiosk.device.status import kiosk_status
+from kiosk.screens import create_app
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.fake_machine import FakeMachine, parse_unit, readme_blocks, unit_environment
 from tests.servers import serving

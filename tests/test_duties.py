@@ -10,19 +10,20 @@ from typing import Any
 
 import pytest
 
-from sync.bundle import build_bundles, county_from_items
-from sync.content import ContentInvalid, County, load_county
-from sync.duties import (
+from sync.contract.channel import county_from_items
+from sync.contract.content import ContentInvalid, County, load_county
+from sync.contract.duties import (
     due_after_event,
     event_status,
     period_of,
     recent_periods,
     status,
 )
-from sync.i18n import use_language
-from sync.install import current_database, install_snapshot
-from sync.snapshot import village_snapshot
-from sync.updater import init_kiosk, sync_kiosk
+from sync.contract.i18n import use_language
+from sync.contract.snapshot import village_snapshot
+from sync.publish.bundle import build_bundles
+from sync.receive.install import current_database, install_snapshot
+from sync.receive.updater import init_kiosk, sync_kiosk
 from tests.county_files import write_county
 from tests.county_repo import CountyRepo
 
@@ -376,7 +377,7 @@ def test_a_county_without_duties_installs_an_empty_table(tmp_path: Path) -> None
 def test_a_posting_period_ends_on_the_day_its_working_days_are_complete() -> None:
     from datetime import date, timedelta
 
-    from sync.dates import end_of_posting, working_days
+    from sync.contract.dates import end_of_posting, working_days
 
     for start in range(14):  # every weekday, weekends included, twice
         first = date(2026, 11, 1) + timedelta(days=start)

@@ -16,12 +16,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
-from kiosk import create_app
+from kiosk.data import accounts, notices
+from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
-from kiosk.feedback import LEVELS, REASONS, RatingGuard
-from kiosk.local_db import open_local
-from kiosk.staff import accounts, create_staff_app, limiter, notices
-from sync.dates import local_now
+from kiosk.screens import create_app
+from kiosk.screens.feedback import LEVELS, REASONS, RatingGuard
+from kiosk.staff import create_staff_app
+from kiosk.web import limiter
+from sync.contract.dates import local_now
 from tests.browser import KIOSK_SCREEN
 from tests.servers import serving
 from tests.test_screens import text_of

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from kiosk.repo_server import RepositoryApp
-from sync.database import database_version
-from sync.fetcher import ResumableFetcher
-from sync.install import current_database, media_dir
-from sync.updater import SyncResult, sync_kiosk
+from kiosk.county.repo_files import RepositoryApp
+from sync.receive.database import database_version
+from sync.receive.fetcher import ResumableFetcher
+from sync.receive.install import current_database, media_dir
+from sync.receive.updater import SyncResult, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import Fault, FaultInjector, WSGIApp, serving
 

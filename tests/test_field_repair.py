@@ -21,15 +21,17 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from kiosk import content_db, create_app
 from kiosk.cli import main
-from kiosk.cli_kiosk import kiosk_status
+from kiosk.data import accounts, content_db
+from kiosk.data.local_db import open_local, path_of
 from kiosk.demo import install_demo
-from kiosk.local_db import open_local, path_of
-from kiosk.staff import accounts, create_staff_app, limiter
-from sync import install
-from sync.install import content_dir, current_database, read_state
-from sync.updater import CONFIG, STATUS, sync_kiosk
+from kiosk.device.status import kiosk_status
+from kiosk.screens import create_app
+from kiosk.staff import create_staff_app
+from kiosk.web import limiter
+from sync.receive import install
+from sync.receive.install import content_dir, current_database, read_state
+from sync.receive.updater import CONFIG, STATUS, sync_kiosk
 from tests.county_repo import CountyRepo
 
 POWER = "caiwu-kaizhi-shenpi"  # a power item of the demo village

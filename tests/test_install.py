@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from sync.content import load_county
-from sync.database import database_version
-from sync.install import InstallError, current_database, install_snapshot, read_state
-from sync.snapshot import village_snapshot
+from sync.contract.content import load_county
+from sync.contract.snapshot import village_snapshot
+from sync.receive.database import database_version
+from sync.receive.install import InstallError, current_database, install_snapshot, read_state
 from tests.county_files import write_county
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"photo of the paper notice" * 40
@@ -130,8 +130,8 @@ def test_readers_see_one_version_or_the_other_never_a_mix(tmp_path: Path, county
 CHILD = """
 import os, signal, sys
 from pathlib import Path
-import sync.database as database
-import sync.install as install
+import sync.receive.database as database
+import sync.receive.install as install
 from tests.test_install import snapshot_for
 
 point, data, county = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
@@ -209,7 +209,7 @@ def test_lost_files_do_not_break_the_next_install_or_allow_a_rollback(tmp_path: 
 
 
 def test_the_kiosk_shows_a_new_version_from_its_next_request(tmp_path: Path, county: Path) -> None:
-    from kiosk import create_app
+    from kiosk.screens import create_app
 
     data = tmp_path / "data"
     install_snapshot(data, *snapshot_for(county, 1))

@@ -23,16 +23,16 @@ from flask.testing import FlaskClient
 from PIL import Image, ImageOps
 from playwright.sync_api import Browser
 
-from kiosk import create_app
 from kiosk.county import CountyServer, content, create_county_app
 from kiosk.county.store import add_kiosk, enrol, open_store, store_uploads
-from kiosk.local_db import open_local
-from kiosk.staff import notices
-from sync.content import County, load_county
-from sync.dates import local_now
-from sync.repository import Repository
-from sync.snapshot import in_scope
-from sync.updater import sync_kiosk
+from kiosk.data import notices
+from kiosk.data.local_db import open_local
+from kiosk.screens import create_app
+from sync.contract.content import County, load_county
+from sync.contract.dates import local_now
+from sync.contract.snapshot import in_scope
+from sync.publish.repository import Repository
+from sync.receive.updater import sync_kiosk
 from tests.browser import KIOSK_SCREEN, guarded
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving

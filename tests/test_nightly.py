@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from kiosk.local_db import local_media_dir
-from kiosk.nightly import NightlySync, PeriodicReport, next_run, parse_window, report_in_child, sync_in_child
+from kiosk.data.local_db import local_media_dir
+from kiosk.device.nightly import NightlySync, PeriodicReport, next_run, parse_window, report_in_child, sync_in_child
 from kiosk.settings import load_settings
-from sync.updater import SyncResult, read_status
+from sync.receive.updater import SyncResult, read_status
 
 WINDOW = (time(1, 0), time(5, 0))
 
@@ -157,7 +157,7 @@ def test_the_nightly_loop_goes_on_after_any_exception_and_logs_it(
         return SyncResult("unchanged", 2, "2026-11-27", 500, 1, None)
 
     nightly.sync = sync
-    with caplog.at_level(logging.ERROR, logger="kiosk.nightly"):
+    with caplog.at_level(logging.ERROR, logger="kiosk.device.nightly"):
         nightly.run()  # returns only when stopped (the clock is the test's, so no real waiting)
     assert len(nightly.calls) == 3, "the loop went on after each exception"
     logged = [record for record in caplog.records if record.exc_info]

@@ -21,14 +21,14 @@ import urllib3
 from click.testing import CliRunner
 
 from kiosk.cli import main
-from kiosk.cli_uplink import _queue_display_log, send_to_county
 from kiosk.county import CountyServer, create_county_app, overview, reports, retention
 from kiosk.county import store as county_store
-from kiosk.local_db import open_local
-from kiosk.staff import notices
-from kiosk.uplink import BATCH_BYTES
-from sync.dates import local_now
-from sync.updater import sync_kiosk
+from kiosk.data import notices
+from kiosk.data.local_db import open_local
+from kiosk.device.reporting import _queue_display_log, send_to_county
+from kiosk.device.uplink import BATCH_BYTES
+from sync.contract.dates import local_now
+from sync.receive.updater import sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.servers import WSGIApp, serving
 from tests.test_uplink import Flaky, county_rows, enrolled, outbox_left
@@ -106,7 +106,7 @@ def test_an_item_the_county_can_never_take_is_set_aside_and_the_rest_go_on(
     uplink = enrolled(kiosk_data, county.url, county.data)
     huge = notice_change(1, reports.MAX_BODY // 2)  # 3 bytes a character in UTF-8: over the cap even alone
     queue(kiosk_data, [rating(1), rating(2), huge, rating(3), notice_change(2, 1000)])
-    with caplog.at_level(logging.WARNING, logger="kiosk.uplink"):
+    with caplog.at_level(logging.WARNING, logger="kiosk.device.uplink"):
         ok, line = send_to_county(kiosk_data, uplink)
     assert ok, line
     assert outbox_left(kiosk_data) == 0
@@ -277,15 +277,15 @@ def test_sixty_days_offline_then_everything_arrives_exactly_once_in_bounded_batc
 ) -> None:
     """A village of the size that jammed (bench's county-wide 5,000 notices; its 5,000 power items never
     appear in a display log, so they are left out), offline for 60 days with 60 ratings an hour."""
-    import kiosk.cli_uplink
+    import kiosk.device.reporting
     from bench.generate_county import generate_county
     from kiosk.county.takedowns import early_takedowns
-    from kiosk.feedback import store_rating
-    from kiosk.uplink import BATCH, Uplink
-    from sync.content import load_county
-    from sync.install import install_snapshot
-    from sync.snapshot import village_snapshot
-    from sync.updater import init_kiosk
+    from kiosk.device.uplink import BATCH, Uplink
+    from kiosk.screens.feedback import store_rating
+    from sync.contract.content import load_county
+    from sync.contract.snapshot import village_snapshot
+    from sync.receive.install import install_snapshot
+    from sync.receive.updater import init_kiosk
 
     today = date.today()
     first = today - timedelta(days=60)
@@ -311,7 +311,7 @@ def test_sixty_days_offline_then_everything_arrives_exactly_once_in_bounded_batc
         for offline_day in range(60):
             day = first + timedelta(days=offline_day)
             at = datetime.combine(day, datetime.min.time()) + timedelta(hours=2, minutes=30)
-            monkeypatch.setattr(kiosk.cli_uplink, "local_now", lambda _zone, at=at: at)
+            monkeypatch.setattr(kiosk.device.reporting, "local_now", lambda _zone, at=at: at)
             ok, line = send_to_county(kiosk_data, uplink)  # the nightly report: the day's display log is queued
             assert not ok and "outbox keeps everything" in line, line
             for minute in range(24 * 60):
@@ -327,7 +327,7 @@ def test_sixty_days_offline_then_everything_arrives_exactly_once_in_bounded_batc
         assert waiting == 60 * 24 * 60 + 60 + 2
 
         back = datetime.combine(today, datetime.min.time()) + timedelta(hours=9)
-        monkeypatch.setattr(kiosk.cli_uplink, "local_now", lambda _zone: back)
+        monkeypatch.setattr(kiosk.device.reporting, "local_now", lambda _zone: back)
         uplink.config["county"], uplink.attempts = county.url, 6
         county.flaky.rate = 0.03  # answers lost after the county stored the batch, 500s, stalls
         ok, line = send_to_county(kiosk_data, uplink)

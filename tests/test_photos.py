@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
 
-from kiosk.staff import photos
-from kiosk.staff.photos import MAX_SIDE, PhotoRejected, is_photo_name, remove_unused, store_photo
+from kiosk.data import photos
+from kiosk.data.photos import MAX_SIDE, PhotoRejected, is_photo_name, remove_unused, store_photo
 
 RED = (220, 20, 20)
 BLUE = (20, 20, 220)
@@ -395,7 +395,7 @@ def test_photo_names(name: str, valid: bool) -> None:
 PEAK_MEMORY = """
 import re, sys, threading
 from pathlib import Path
-from kiosk.staff.photos import PhotoRejected, store_photo
+from kiosk.data.photos import PhotoRejected, store_photo
 def peak():
     return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 uploads = [Path(name).read_bytes() for name in sys.argv[2:]]

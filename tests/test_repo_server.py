@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kiosk.repo_server import RepositoryApp
+from kiosk.county.repo_files import RepositoryApp
 from tests.servers import serving
 
 BLOB = bytes(range(256)) * 4  # 1024 bytes, every offset recognisable

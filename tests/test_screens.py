@@ -13,13 +13,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kiosk import create_app, queries
-from kiosk.content_db import get_db
-from kiosk.qr import _render, mobile_url, qr_svg
-from sync.content import County, load_county
-from sync.dates import local_now
-from sync.install import install_snapshot
-from sync.snapshot import in_scope, village_snapshot
+from kiosk.data import queries
+from kiosk.data.content_db import get_db
+from kiosk.screens import create_app
+from kiosk.screens.qr import _render, mobile_url, qr_svg
+from sync.contract.content import County, load_county
+from sync.contract.dates import local_now
+from sync.contract.snapshot import in_scope, village_snapshot
+from sync.receive.install import install_snapshot
 from tests.county_files import install_with_a_notice_out_tomorrow, write_county
 
 VILLAGE = "taoyuan"

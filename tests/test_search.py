@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from kiosk import queries
-from sync.install import current_database
-from sync.pinyin import initials
-from sync.search import index_text, is_initials, phrase
+from kiosk.data import queries
+from sync.contract.pinyin import initials
+from sync.contract.search import index_text, is_initials, phrase
+from sync.receive.install import current_database
 from tests.test_screens import now, text_of
 
 DIBAO = ("power", "dibao-shenqing")  # 最低生活保障申请, keywords 低保申请 and 低保
@@ -138,7 +138,7 @@ def _hrefs(html: str, css_class: str) -> list[str]:
 def test_the_screens_never_load_the_pinyin_dictionaries(demo_data: Path) -> None:
     # pypinyin holds about 55 MB: searching and every screen must do without it (only install and read-aloud use it).
     script = (
-        "import sys; from kiosk import create_app\n"
+        "import sys; from kiosk.screens import create_app\n"
         f"client = create_app({{'DATA_DIR': {str(demo_data)!r}, 'SECRET_KEY': 'x'}}).test_client()\n"
         "for path in ('/', '/search?q=dbsq', '/search?q=低保', '/powers/dibao-shenqing', '/attract'):\n"
         "    assert client.get(path).status_code == 200, path\n"

@@ -13,13 +13,13 @@ from escpos.printer import Dummy
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kiosk import create_app, slip
-from kiosk.qr import mobile_url
-from kiosk.slip import PrinterAddress, PrinterSettingError, PrintLimiter, parse_printer, wrap_columns
-from sync.content import load_county
-from sync.dates import local_now
-from sync.install import install_snapshot
-from sync.snapshot import village_snapshot
+from kiosk.screens import create_app, slip
+from kiosk.screens.qr import mobile_url
+from kiosk.screens.slip import PrinterAddress, PrinterSettingError, PrintLimiter, parse_printer, wrap_columns
+from sync.contract.content import load_county
+from sync.contract.dates import local_now
+from sync.contract.snapshot import village_snapshot
+from sync.receive.install import install_snapshot
 from tests.county_files import install_with_a_notice_out_tomorrow, write_county
 from tests.test_screens import text_of
 

@@ -14,10 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Page, expect
 
-from kiosk import create_app, queries
-from kiosk.content_db import get_db
-from kiosk.speech import TEXT_LIMIT, VOICE, first_part, html_text, speakable_pinyin, spoken_numbers
-from sync.pinyin import initials, tone_syllables
+from kiosk.data import queries
+from kiosk.data.content_db import get_db
+from kiosk.screens import create_app
+from kiosk.screens.speech import TEXT_LIMIT, VOICE, first_part, html_text, speakable_pinyin, spoken_numbers
+from sync.contract.pinyin import initials, tone_syllables
 from tests.county_files import install_with_a_notice_out_tomorrow
 
 

@@ -19,10 +19,12 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kiosk import create_app
 from kiosk.cli import main
-from kiosk.local_db import open_local, path_of
-from kiosk.staff import accounts, create_staff_app, limiter
+from kiosk.data import accounts
+from kiosk.data.local_db import open_local, path_of
+from kiosk.screens import create_app
+from kiosk.staff import create_staff_app
+from kiosk.web import limiter
 
 PASSWORD = "correct horse battery"
 

@@ -18,8 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.cli import main
-from kiosk.local_db import open_local, path_of
-from kiosk.staff import accounts, audit, create_staff_app, limiter
+from kiosk.data import accounts, audit
+from kiosk.data.local_db import open_local, path_of
+from kiosk.staff import create_staff_app
+from kiosk.web import limiter
 from tests.test_staff import PASSWORD, csrf_token
 
 NEW_PASSWORD = "plum blossom lantern 7"
@@ -369,7 +371,7 @@ def test_kiosk_staff_add_link_prints_a_link_that_works(app: Flask, tmp_path: Pat
 def test_hostile_text_from_any_field_is_inert_on_the_admin_pages(admin: FlaskClient, tmp_path: Path) -> None:
     from datetime import datetime
 
-    from kiosk.staff import notices
+    from kiosk.data import notices
 
     payload = "<script>alert(1)</script>"
     db = open_local(tmp_path)

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from kiosk import create_app
+from kiosk.data import accounts
+from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
-from kiosk.local_db import open_local
-from kiosk.staff import accounts, create_staff_app, limiter
+from kiosk.screens import create_app
+from kiosk.staff import create_staff_app
+from kiosk.web import limiter
 from tests.browser import KIOSK_SCREEN
 from tests.servers import serving
 from tests.test_staff import PASSWORD

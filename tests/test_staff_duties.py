@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from kiosk.local_db import open_local
-from kiosk.staff import duties, notices
-from sync.dates import local_now
-from sync.install import current_database
+from kiosk.data import duties, notices
+from kiosk.data.local_db import open_local
+from sync.contract.dates import local_now
+from sync.receive.install import current_database
 from tests.test_screens import text_of
 from tests.test_staff import csrf_token
 from tests.test_staff_notices import data, staff  # noqa: F401 - fixtures

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from kiosk.data import accounts
+from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
-from kiosk.local_db import open_local
-from kiosk.staff import accounts, create_staff_app, limiter
+from kiosk.staff import create_staff_app
+from kiosk.web import limiter
 from tests.test_staff import PASSWORD, csrf_token
 from tests.test_staff_notices import form, jpeg_with_gps
 

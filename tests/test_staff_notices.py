@@ -14,11 +14,13 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import stream_encode_multipart
 
-from kiosk import create_app
+from kiosk.data import accounts
+from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
-from kiosk.local_db import open_local
-from kiosk.staff import accounts, create_staff_app, limiter
-from sync.dates import local_now
+from kiosk.screens import create_app
+from kiosk.staff import create_staff_app
+from kiosk.web import limiter
+from sync.contract.dates import local_now
 from tests.test_screens import text_of
 from tests.test_staff import PASSWORD, csrf_token
 
@@ -244,7 +246,7 @@ def test_photos_no_notice_uses_are_removed_after_a_day_and_those_in_use_stay(sta
 def test_a_photo_that_would_overfill_the_photo_store_is_refused_saying_so(
     staff: FlaskClient, data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kiosk.staff import photos
+    from kiosk.data import photos
 
     monkeypatch.setattr(photos, "MAX_STORE_BYTES", 2_000_000)
     (data / "local-media").mkdir(exist_ok=True)

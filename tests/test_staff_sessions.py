@@ -10,8 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.county import create_county_app
-from kiosk.local_db import open_local
-from kiosk.staff import accounts, create_staff_app, limiter
+from kiosk.data import accounts
+from kiosk.data.local_db import open_local
+from kiosk.staff import create_staff_app
+from kiosk.web import limiter
 from tests.county_repo import CountyRepo
 from tests.test_staff import PASSWORD, csrf_token
 from tests.test_staff_admin import NEW_PASSWORD, account_id, choose_password, link_path, post, signed_in

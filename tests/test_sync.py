@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kiosk import create_app
 from kiosk.cli import main
-from kiosk.cli_county import describe
-from kiosk.repo_server import RepositoryApp
-from sync.content import ContentInvalid
-from sync.database import database_version
-from sync.install import current_database, read_state
-from sync.updater import init_kiosk, sync_kiosk
+from kiosk.cli.county import describe
+from kiosk.county.repo_files import RepositoryApp
+from kiosk.screens import create_app
+from sync.contract.content import ContentInvalid
+from sync.receive.database import database_version
+from sync.receive.install import current_database, read_state
+from sync.receive.updater import init_kiosk, sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.servers import FaultInjector, serving
 
@@ -177,7 +177,7 @@ def test_a_full_disk_is_found_before_downloading_and_the_content_stays(
     county_repo.edit("powers/dibao-shenqing.yaml", "name: 最低生活保障申请", "name: 最低生活保障（低保）申请")
     county_repo.publish()
     real = shutil.disk_usage
-    monkeypatch.setattr("sync.updater.shutil.disk_usage", lambda path: real(path)._replace(free=10 * 2**20))
+    monkeypatch.setattr("sync.receive.updater.shutil.disk_usage", lambda path: real(path)._replace(free=10 * 2**20))
     injector = FaultInjector(RepositoryApp(county_repo.path))
     with serving(injector) as url:
         result = sync_kiosk(kiosk_data, url)
@@ -333,7 +333,7 @@ def test_failed_sync_exits_non_zero_and_keeps_content(county_repo: CountyRepo, k
 CHILD = """
 import os, signal, sys
 from pathlib import Path
-import sync.updater as updater, sync.install as install
+import sync.receive.updater as updater, sync.receive.install as install
 
 point, data = sys.argv[1], Path(sys.argv[2])
 module, name, nth = {
@@ -376,7 +376,7 @@ def test_a_kiosk_installs_with_the_countys_search_initials_and_no_pinyin_diction
 ) -> None:
     # pypinyin holds about 55 MB; the county works the initials out when it publishes, so installs stay small.
     script = (
-        "import sys; from pathlib import Path; from sync.updater import sync_kiosk\n"
+        "import sys; from pathlib import Path; from sync.receive.updater import sync_kiosk\n"
         f"result = sync_kiosk(Path({str(kiosk_data)!r}))\n"
         "print(result.outcome, 'pypinyin' in sys.modules)\n"
     )

@@ -22,16 +22,16 @@ from securesystemslib.signer import CryptoSigner, Signature
 from tuf.api.metadata import Metadata, MetaFile, Root
 from tuf.api.serialization.json import JSONSerializer
 
-from kiosk import create_app
 from kiosk.cli import main as kiosk_command
-from kiosk.cli_kiosk import kiosk_status
-from kiosk.repo_server import RepositoryApp
-from sync import keys as keyfiles
-from sync.fetcher import CHUNK
-from sync.install import current_database
-from sync.repository import ClockRefused, RepositoryError
-from sync.rotation import rotate
-from sync.updater import SyncResult, init_kiosk, read_status, sync_kiosk
+from kiosk.county.repo_files import RepositoryApp
+from kiosk.device.status import kiosk_status
+from kiosk.screens import create_app
+from sync.publish import keys as keyfiles
+from sync.publish.repository import ClockRefused, RepositoryError
+from sync.publish.rotation import rotate
+from sync.receive.fetcher import CHUNK
+from sync.receive.install import current_database
+from sync.receive.updater import SyncResult, init_kiosk, read_status, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from kiosk import create_app
+from kiosk.screens import create_app
 from tests.test_screens import text_of
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from kiosk import create_app
+from kiosk.screens import create_app
 from tests.browser import KIOSK_SCREEN
 from tests.servers import serving
 

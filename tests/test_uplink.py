@@ -22,10 +22,10 @@ from click.testing import CliRunner, Result
 from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app
 from kiosk.county import store as county_store
-from kiosk.local_db import open_local
-from kiosk.nightly import PeriodicReport
-from kiosk.uplink import KEY_FILE, Uplink, UplinkError
-from sync.updater import read_config, sync_kiosk
+from kiosk.data.local_db import open_local
+from kiosk.device.nightly import PeriodicReport
+from kiosk.device.uplink import KEY_FILE, Uplink, UplinkError
+from sync.receive.updater import read_config, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import WSGIApp, serving
 
@@ -136,8 +136,8 @@ def test_a_signed_report_is_recorded(county: tuple[str, Path, Flaky], kiosk_data
 
 
 def test_a_display_log_a_day_says_which_notices_were_on_show(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
-    from kiosk.staff import notices
-    from sync.dates import local_now
+    from kiosk.data import notices
+    from sync.contract.dates import local_now
 
     url, county_data, _flaky = county
     assert sync_kiosk(kiosk_data).outcome == "updated"
@@ -253,7 +253,7 @@ def test_kiosk_serve_reports_every_so_often_from_a_child_process(
     url, county_data, _flaky = county
     enrolled(kiosk_data, url, county_data)
     monkeypatch.setenv("KIOSK_DEFAULT_LOCALE", "en")  # the child's language
-    caplog.set_level(logging.INFO, logger="kiosk.nightly")
+    caplog.set_level(logging.INFO, logger="kiosk.device.nightly")
     reporter = PeriodicReport(kiosk_data, interval_s=0.05)  # KIOSK_REPORT_MINUTES counts whole minutes
     reporter.start()
     try:
@@ -266,7 +266,7 @@ def test_kiosk_serve_reports_every_so_often_from_a_child_process(
     assert not reporter.is_alive(), "a stop ends it (after the report under way)"
     reports = county_rows(county_data, "select kiosk_id from reports")
     assert reports and {row["kiosk_id"] for row in reports} == {read_config(kiosk_data)["kiosk_id"]}
-    lines = [record.getMessage() for record in caplog.records if record.name == "kiosk.nightly"]
+    lines = [record.getMessage() for record in caplog.records if record.name == "kiosk.device.nightly"]
     assert lines and all(line.startswith("county report: reported to the county") for line in lines), lines
 
 
@@ -326,7 +326,7 @@ def test_add_kiosk_checks_the_village_against_the_published_county(county_repo: 
 
 
 def test_a_failed_upload_still_reports_what_is_left_waiting(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
-    from kiosk.cli_uplink import send_to_county
+    from kiosk.device.reporting import send_to_county
 
     url, county_data, flaky = county
     assert sync_kiosk(kiosk_data).outcome == "updated"
@@ -371,10 +371,13 @@ def test_a_failed_periodic_report_is_logged_as_a_warning(
 ) -> None:
     url, county_data, _flaky = county
     enrolled(kiosk_data, url, county_data)
-    caplog.set_level(logging.INFO, logger="kiosk.nightly")
+    caplog.set_level(logging.INFO, logger="kiosk.device.nightly")
     for ok in (True, False):
         PeriodicReport(kiosk_data, interval_s=3600, report=lambda _data, ok=ok: (ok, "what happened")).run_once()
-    assert [record.levelname for record in caplog.records if record.name == "kiosk.nightly"] == ["INFO", "WARNING"]
+    assert [record.levelname for record in caplog.records if record.name == "kiosk.device.nightly"] == [
+        "INFO",
+        "WARNING",
+    ]
 
 
 def test_a_kiosk_the_county_does_not_know_is_refused(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:
@@ -396,11 +399,11 @@ def test_a_kiosk_with_a_flat_battery_reports_by_its_time_floor_and_a_wrong_clock
     url, county_data, _flaky = county
     assert sync_kiosk(kiosk_data).outcome == "updated"  # the time floor: the county's signing time
     uplink = enrolled(kiosk_data, url, county_data)
-    monkeypatch.setattr("kiosk.clock.utc_now", lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    monkeypatch.setattr("kiosk.data.clock.utc_now", lambda: datetime(2000, 1, 1, tzinfo=UTC))
     for _ in range(2):  # each signed afresh, so the second is no replay of the first
         uplink.report({"content_version": 2})
     assert len(county_rows(county_data, "select * from reports")) == 2
 
-    monkeypatch.setattr("kiosk.clock.utc_now", lambda: datetime.now(UTC) + timedelta(days=3))
+    monkeypatch.setattr("kiosk.data.clock.utc_now", lambda: datetime.now(UTC) + timedelta(days=3))
     with pytest.raises(UplinkError, match=r"refused the report \(403\): the kiosk's clock is wrong"):
         uplink.report({"content_version": 2})

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
-from sync.content import ContentInvalid, load_county
+from sync.contract.content import ContentInvalid, load_county
 from tests.county_files import NOTICE, POWER, write_county
 
 
@@ -44,7 +44,7 @@ def test_unknown_field_named_with_its_line(county: Path) -> None:
 
 
 def _power_fields() -> list[str]:
-    from sync.schemas import load_schema
+    from sync.contract.schemas import load_schema
 
     return list(load_schema("power")["properties"])
 

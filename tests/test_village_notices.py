@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from kiosk import create_app
+from kiosk.data import notices
+from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
-from kiosk.local_db import open_local
-from kiosk.staff import notices
-from sync.dates import local_now
-from sync.updater import sync_kiosk
+from kiosk.screens import create_app
+from sync.contract.dates import local_now
+from sync.receive.updater import sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.test_screens import text_of
 

@@ -1,6 +1,6 @@
 """The county server: phone pages behind the kiosks' QR codes, the kiosks'
 reports and uploads, and the county's dashboard. The signed repository beside it stays plain static
-files; `serve` hands /metadata/ and /targets/ to kiosk.repo_server and the rest to this app.
+files; `serve` hands /metadata/ and /targets/ to kiosk.county.repo_files and the rest to this app.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 from flask import Flask, redirect, url_for
 from flask_babel import lazy_gettext as _l
 
-from .. import base_app
-from ..repo_server import RepositoryApp
-from ..settings import waitress_proxy_options
+from kiosk.county.repo_files import RepositoryApp
+from kiosk.settings import waitress_proxy_options
+from kiosk.web import base_app
 
 WSGIApp = Callable[..., Iterable[bytes]]
 
@@ -24,12 +24,13 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = base_app(
         test_config, "county_secret_key", SESSION_COOKIE_NAME="kiosk_county", SESSION_COOKIE_SAMESITE="Strict"
     )
-    from .. import filters
-    from ..staff import csrf, signed_in_pages
+    from kiosk.screens import filters
+    from kiosk.staff import signed_in_pages
+    from kiosk.web import csrf
 
     filters.init_app(app, error_pages=False)
     signed_in_pages(app, _l("County dashboard"), home="dashboard.kiosks", language="dashboard.switch_language")
-    from . import dashboard, guard, mobile, reports
+    from kiosk.county import dashboard, guard, mobile, reports
 
     # Twice the API's own cap, so a kiosk's too-large batch still gets the API's answer; anything past it
     # is refused before it is read (waitress's max_request_body_size in serve_options takes the same cap).

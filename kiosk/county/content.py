@@ -2,7 +2,7 @@
 
 The published content is read from the signed repository's own files on disk (no HTTP, and no TUF
 client: these are the files this server signed), rebuilt into a County once per published snapshot
-version, and cut per village by ``sync.snapshot.village_snapshot``, the function a kiosk's sync
+version, and cut per village by ``sync.contract.snapshot.village_snapshot``, the function a kiosk's sync
 installs from. A village's own notices arrive through the kiosks' outbox (``uploads`` in county.db).
 """
 
@@ -19,15 +19,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sync.bundle import MEDIA_PREFIX, county_from_items, read_shard, shard_name
-from sync.content import County
-from sync.database import CATEGORY_ORDER
-from sync.dates import parse_moment
-from sync.render import render_markdown
-from sync.repository import Repository
-from sync.snapshot import in_scope, village_snapshot
-
-from ..queries import CONTACT_KINDS, DOMAINS
+from kiosk.data.queries import CONTACT_KINDS, DOMAINS
+from sync.contract.channel import MEDIA_PREFIX, county_from_items, read_shard, shard_name
+from sync.contract.content import County
+from sync.contract.dates import parse_moment
+from sync.contract.render import render_markdown
+from sync.contract.snapshot import in_scope, village_snapshot
+from sync.publish.repository import Repository
+from sync.receive.database import CATEGORY_ORDER
 
 # Villages whose view stays built. On 10,000 items one view holds about 1.3 MB and takes about 20 ms to cut.
 VILLAGES_KEPT = 16

@@ -21,17 +21,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_percent, get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
-from sync.dates import DEFAULT_TIMEZONE
-from sync.duties import label_of
-from sync.i18n import translator
-
-from ..feedback import LEVELS, REASONS
-from ..screens import switch_language
-from ..staff.admin import csv_download
-from ..staff.auth import login_required
-from . import overview, payloads, takedowns
-from .content import NothingPublished, Published, PublishedCounty
-from .store import open_store
+from kiosk.county import overview, payloads, takedowns
+from kiosk.county.content import NothingPublished, Published, PublishedCounty
+from kiosk.county.store import open_store
+from kiosk.screens.feedback import LEVELS, REASONS
+from kiosk.screens.views import switch_language
+from kiosk.staff.admin import csv_download
+from kiosk.staff.auth import login_required
+from sync.contract.dates import DEFAULT_TIMEZONE
+from sync.contract.duties import label_of
+from sync.contract.i18n import translator
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 DEFAULT_DAYS = 30  # the period shown when none is chosen: the last 30 days

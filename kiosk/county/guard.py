@@ -12,10 +12,9 @@ import sqlite3
 from flask import Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from sync.i18n import tr
-
-from . import limits, store
-from .reports import county_db, within_cap
+from kiosk.county import limits, store
+from kiosk.county.reports import county_db, within_cap
+from sync.contract.i18n import tr
 
 log = logging.getLogger(__name__)
 SIGNED = ("reports.report", "reports.outbox")

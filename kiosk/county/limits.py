@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sync.i18n import tr
+from sync.contract.i18n import tr
 
 PRUNE_BATCH = 100  # rows per table per accepted request while there are old rows: bounded work
 PRUNE_PAUSE = timedelta(minutes=1)  # a table found clear is looked at again after this: most requests prune nothing

@@ -19,13 +19,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from werkzeug.exceptions import NotFound
 
-from sync.dates import DEFAULT_TIMEZONE, local_now
-from sync.media import media_type
-
-from ..queries import DOMAINS
-from ..settings import LOCALES
-from .content import NothingPublished, Published, PublishedCounty, VillageView, village_notices
-from .store import open_store
+from kiosk.county.content import NothingPublished, Published, PublishedCounty, VillageView, village_notices
+from kiosk.county.store import open_store
+from kiosk.data.queries import DOMAINS
+from kiosk.settings import LOCALES
+from sync.contract.dates import DEFAULT_TIMEZONE, local_now
+from sync.contract.media import media_type
 
 bp = Blueprint("mobile", __name__, url_prefix="/m")
 LIST_SIZE = 50  # entries per list page: a phone scrolls easily, and the page stays far below 50 KB

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from . import payloads, retention, store
+from kiosk.county import payloads, retention, store
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
 MAX_BATCH = 500  # items per upload

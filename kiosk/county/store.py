@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from ..local_db import transaction
-from . import payloads, retention, takedowns
+from kiosk.county import payloads, retention, takedowns
+from kiosk.data.local_db import transaction
 
 FILE = "county.db"
 CODE_HOURS = 72  # an enrolment code works once, within three days

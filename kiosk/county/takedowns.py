@@ -21,9 +21,8 @@ import sqlite3
 from datetime import date, datetime
 from typing import Any
 
-from sync.dates import end_of_posting
-
-from . import payloads
+from kiosk.county import payloads
+from sync.contract.dates import end_of_posting
 
 _NEIGHBOUR = """
 select payload from uploads where kind = 'display_log' and kiosk_id = ? and day {relation} ?

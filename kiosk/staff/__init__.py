@@ -13,15 +13,10 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFProtect
 
-from .. import base_app
+from kiosk.web import base_app, csrf, limiter
 
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # six phone photos and the text; more is cut off (413)
-csrf = CSRFProtect()
-limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)
 
 
 def signed_in_pages(app: Flask, name: Any, home: str, language: str) -> None:
@@ -40,7 +35,7 @@ def signed_in_pages(app: Flask, name: Any, home: str, language: str) -> None:
     app.jinja_env.globals["console"] = app.extensions["console"]
     csrf.init_app(app)
     limiter.init_app(app)
-    from . import admin, auth
+    from kiosk.staff import admin, auth
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
@@ -52,11 +47,11 @@ def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
     signed_in_pages(app, _l("Staff console"), home="pages.home", language="screens.switch_language")
 
-    from . import notice_views, pages
+    from kiosk.staff import notice_views, pages
 
     app.register_blueprint(pages.bp)
     notice_views.register(app)
-    from . import duties, full_disk
+    from kiosk.staff import duties, full_disk
 
     app.register_blueprint(duties.bp)
     full_disk.register(app)

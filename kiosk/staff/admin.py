@@ -33,12 +33,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from sync.dates import DEFAULT_TIMEZONE
-
-from .. import queries
-from ..content_db import NoContent, get_db
-from . import accounts, limiter
-from .auth import SIGN_IN_LIMIT, admin_required, local_db, login_required
+from kiosk.data import accounts, queries
+from kiosk.data.content_db import NoContent, get_db
+from kiosk.staff.auth import SIGN_IN_LIMIT, admin_required, local_db, login_required
+from kiosk.web import limiter
+from sync.contract.dates import DEFAULT_TIMEZONE
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 setup_bp = Blueprint("setup", __name__)  # outside /admin and without a guard: its visitor has no password yet

@@ -17,9 +17,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..local_db import open_local
-from ..screens import local_path
-from . import accounts, limiter
+from kiosk.data import accounts
+from kiosk.data.local_db import open_local
+from kiosk.screens.views import local_path
+from kiosk.web import limiter
 
 bp = Blueprint("auth", __name__)
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])

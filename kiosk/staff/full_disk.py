@@ -15,7 +15,7 @@ from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from ..local_db import disk_low
+from kiosk.data.local_db import disk_low
 
 log = logging.getLogger(__name__)
 INSUFFICIENT_STORAGE = 507  # RFC 4918: the server cannot store what is needed to complete the request

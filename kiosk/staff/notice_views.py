@@ -13,13 +13,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .. import queries
-from ..clock import screen_now
-from ..content_db import get_db
-from ..labels import DOMAIN_LABELS
-from ..local_db import local_media_dir
-from . import full_disk, notices, photos
-from .auth import local_db, login_required
+from kiosk.data import notices, photos, queries
+from kiosk.data.clock import screen_now
+from kiosk.data.content_db import get_db
+from kiosk.data.local_db import local_media_dir
+from kiosk.screens.labels import DOMAIN_LABELS
+from kiosk.staff import full_disk
+from kiosk.staff.auth import local_db, login_required
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def edit(notice_id: str) -> ResponseReturnValue:
 @login_required
 def preview(notice_id: str) -> ResponseReturnValue:
     """The notice exactly as the kiosk shows it, framed by what staff can do next."""
-    from ..screens import render_notice
+    from kiosk.screens.views import render_notice
 
     notice = _notice_or_404(notice_id)
     item = {**notice, "photos": json.loads(notice["photos"])}
@@ -224,7 +224,9 @@ def withdraw(notice_id: str) -> ResponseReturnValue:
 
 def register(app: Any) -> None:
     """Add the notice pages, and the kiosk's own screens under /kiosk for previews and links."""
-    from .. import content_db, filters, screens
+    from kiosk.data import content_db
+    from kiosk.screens import filters
+    from kiosk.screens import views as screens
 
     content_db.init_app(app)
     filters.init_app(app, error_pages=False)

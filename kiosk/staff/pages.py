@@ -7,8 +7,10 @@ from pathlib import Path
 from flask import Blueprint, current_app, render_template
 from flask.typing import ResponseReturnValue
 
-from ..content_db import NoContent, get_db
-from .auth import local_db, login_required
+from kiosk.data.content_db import NoContent, get_db
+from kiosk.data.duties import overdue
+from kiosk.device.status import kiosk_status
+from kiosk.staff.auth import local_db, login_required
 
 bp = Blueprint("pages", __name__)
 
@@ -17,9 +19,7 @@ bp = Blueprint("pages", __name__)
 @login_required
 def home() -> ResponseReturnValue:
     """What needs doing: overdue disclosures first, then how the kiosk's content stands."""
-    from ..cli_kiosk import kiosk_status
-    from .duties import overdue
-    from .notice_views import _now
+    from kiosk.staff.notice_views import _now
 
     data_dir = Path(current_app.config["DATA_DIR"])
     try:

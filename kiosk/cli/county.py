@@ -1,0 +1,295 @@
+"""`kiosk county ...`: the county office's tools for content and its signed repository."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from sync.contract.content import ContentInvalid, County, load_county
+from sync.contract.i18n import tr
+from sync.publish.keys import SigningKeyError
+from sync.publish.release import PublishResult, publish_county
+from sync.publish.repository import Repository, RepositoryError
+from sync.publish.rotation import ROLES
+from sync.publish.rotation import rotate as rotate_keys
+
+ROOT_WARNING_AHEAD = timedelta(days=60)
+
+
+@click.group()
+def county() -> None:
+    """The county's tools: check content, keep the signed repository, serve it."""
+
+
+def _load(folder: str) -> County:
+    try:
+        return load_county(Path(folder))
+    except ContentInvalid as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        click.echo(
+            tr("{count} problem(s) found in {folder}; nothing was loaded.", count=len(error.problems), folder=folder),
+            err=True,
+        )
+        sys.exit(1)
+
+
+@county.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def validate(folder: str) -> None:
+    """Check a county content folder and report every problem at once."""
+    loaded = _load(folder)
+    click.echo(
+        tr(
+            "{folder}: ok — {villages} villages, {powers} power items, {notices} notices, "
+            "{catalogue} catalogue items, {contacts} contacts",
+            folder=folder,
+            villages=len(loaded.villages()),
+            powers=len(loaded.powers),
+            notices=len(loaded.notices),
+            catalogue=len(loaded.catalogue),
+            contacts=len(loaded.contacts),
+        )
+    )
+
+
+@county.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def villages(folder: str) -> None:
+    """Print code<TAB>name for every village of a county."""
+    for village in _load(folder).villages():
+        click.echo(f"{village['code']}\t{village['name']}")
+
+
+_REPO = click.option("--repo", required=True, type=click.Path(file_okay=False), help="Repository folder.")
+_KEYS = click.option("--keys", required=True, type=click.Path(file_okay=False), help="Folder of the online keys.")
+_ACCEPT_CLOCK = click.option(
+    "--accept-clock", is_flag=True,
+    help="Sign even though this server's clock is before the last signature or over a month past it "
+    "(only once you have checked the clock is right).",
+)  # fmt: skip
+
+
+_COUNTY_DATA = click.option(
+    "--data", "data", type=click.Path(file_okay=False), help="County server state (default KIOSK_DATA_DIR)."
+)
+
+
+def _county_data(option: str | None) -> str:
+    from kiosk.settings import load_settings
+
+    return str(option or load_settings()["DATA_DIR"])
+
+
+def _fail(error: Exception) -> NoReturn:
+    raise click.ClickException(str(error))
+
+
+def _inside(folder: Path, repo: Path) -> bool:
+    """Tell whether *folder* is *repo* or lies within it (where serving or copying the repository would take it)."""
+    return folder.resolve().is_relative_to(repo.resolve())
+
+
+@county.command("init")
+@_REPO
+@_KEYS
+@click.option("--root-keys", type=click.Path(file_okay=False), help="Where to write root keys (default KEYS/root).")
+@click.option("--root-key-count", default=1, show_default=True, help="How many root keys to make.")
+@click.option("--root-threshold", default=1, show_default=True, help="How many root keys must sign a new root.")
+@click.option("--expires", "expiry", multiple=True, metavar="ROLE=DAYS",
+              help="How long signed metadata stays valid, e.g. timestamp=3 (defaults: root=365, targets=90, "
+                   "snapshot=30, timestamp=7).")  # fmt: skip
+def init_repository(
+    repo: str, keys: str, root_keys: str | None, root_key_count: int, root_threshold: int, expiry: tuple[str, ...]
+) -> None:
+    """Create a signed repository and its keys."""
+    root_folder = Path(root_keys) if root_keys else Path(keys) / "root"
+    for folder in (Path(keys), root_folder):
+        if _inside(folder, Path(repo)):
+            message = tr("{keys} is inside the repository {repo}: whoever copies or serves the repository would have"
+                         " the keys. Give a keys folder outside it.", keys=folder, repo=repo)  # fmt: skip
+            _fail(RepositoryError(message))
+    days: dict[str, int] = {}
+    for choice in expiry:
+        role, _, number = choice.partition("=")
+        if not number.strip().isdigit():
+            _fail(RepositoryError(tr("--expires wants ROLE=DAYS, such as timestamp=3, not {value!r}", value=choice)))
+        days[role.strip()] = int(number)
+    try:
+        trusted = Repository(Path(repo), Path(keys)).init(root_folder, root_key_count, root_threshold, expiry_days=days)
+    except (RepositoryError, FileExistsError) as error:
+        _fail(error)
+    click.echo(tr("Repository created. Ship this file with every kiosk (kiosk init --root): {path}", path=trusted))
+    click.secho(
+        tr("WARNING: root keys are in {folder}. Move them to offline storage now; see the README in that folder.",
+           folder=root_folder),
+        fg="red", err=True,
+    )  # fmt: skip
+
+
+@county.command()
+@click.argument("content_dir", type=click.Path(exists=True, file_okay=False))
+@_REPO
+@_KEYS
+@_ACCEPT_CLOCK
+def publish(content_dir: str, repo: str, keys: str, accept_clock: bool) -> None:
+    """Validate content and publish what changed, signed."""
+    loaded: County = _load(content_dir)
+    try:
+        result = publish_county(Repository(Path(repo), Path(keys)), loaded, accept_clock=accept_clock)
+    except (RepositoryError, SigningKeyError) as error:
+        _fail(error)
+    click.echo(describe(result))
+
+
+@county.command()
+@_REPO
+@_KEYS
+@_ACCEPT_CLOCK
+def refresh(repo: str, keys: str, accept_clock: bool) -> None:
+    """Re-sign the timestamp (run nightly) and renew roles close to expiry."""
+    repository = Repository(Path(repo), Path(keys))
+    try:
+        renewed = repository.refresh(accept_clock=accept_clock)
+        root_expires = repository.root().signed.expires
+    except (RepositoryError, SigningKeyError) as error:
+        _fail(error)
+    click.echo(tr("Re-signed: {roles}", roles=", ".join(renewed)))
+    if root_expires - datetime.now(UTC) < ROOT_WARNING_AHEAD:
+        click.secho(
+            tr("WARNING: the root expires on {date}; kiosks stop updating then. Renew it with the offline root "
+               "keys: kiosk county rotate --repo REPO --keys KEYS --root-keys ROOT_KEYS",
+               date=f"{root_expires:%Y-%m-%d}"),
+            fg="red", err=True,
+        )  # fmt: skip
+
+
+@county.command()
+@_REPO
+@_KEYS
+@click.option("--root-keys", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder holding the current root keys (from offline storage).")  # fmt: skip
+@click.option("--replace", multiple=True, type=click.Choice(ROLES),
+              help="Also replace this role's keys (repeat for several); old keys move to retired-v<N>/.")  # fmt: skip
+@_ACCEPT_CLOCK
+def rotate(repo: str, keys: str, root_keys: str, replace: tuple[str, ...], accept_clock: bool) -> None:
+    """Sign a new root version with a fresh expiry, replacing keys if asked."""
+    try:
+        done = rotate_keys(Repository(Path(repo), Path(keys)), Path(root_keys), replace, accept_clock=accept_clock)
+    except (RepositoryError, SigningKeyError, FileExistsError) as error:
+        _fail(error)
+    click.echo(tr("Root version {version} signed; it expires on {date}. Kiosks take it on their next sync.",
+                  version=done.root_version, date=f"{done.expires:%Y-%m-%d}"))  # fmt: skip
+    if done.replaced:
+        click.echo(tr("New keys for: {roles}", roles=", ".join(done.replaced)))
+    if "root" in done.replaced:
+        click.secho(tr("WARNING: new root keys are in {folder}. Move them to offline storage now.", folder=root_keys),
+                    fg="red", err=True)  # fmt: skip
+
+
+@county.command("export-usb")
+@_REPO
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write (a USB stick).")
+@click.option("--keys", type=click.Path(file_okay=False), help="Online keys: re-sign the timestamp first.")
+@_ACCEPT_CLOCK
+def export_usb(repo: str, out: str, keys: str | None, accept_clock: bool) -> None:
+    """Write a folder a kiosk can sync from with no network."""
+    repository = Repository(Path(repo), Path(keys) if keys else None)
+    try:
+        if keys:
+            repository.refresh(accept_clock=accept_clock)
+        count = repository.export(Path(out))
+    except (RepositoryError, SigningKeyError) as error:
+        _fail(error)
+    click.echo(tr("Wrote {count} files to {out}; on the kiosk: kiosk sync --from {out}", count=count, out=out))
+
+
+@county.command("serve")
+@_REPO
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8400, show_default=True, help="Port to listen on.")
+@_COUNTY_DATA
+def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
+    """Serve the repository (Range and ETag), the phone pages and the kiosks' reports API."""
+    from waitress import serve
+
+    from kiosk.county import CountyServer, create_county_app, serve_options
+    from kiosk.settings import configure_logging, load_settings
+
+    if not Repository(Path(repo)).exists():
+        _fail(RepositoryError(tr("{path} is not a county repository (run kiosk county init)", path=repo)))
+    if key := next(Path(repo).rglob("*.pem"), None):
+        message = tr("{key} is a key file inside the repository {repo}: keys must never sit where the repository is"
+                     " served or copied from. Move the keys folder out of it (and the root keys to offline storage),"
+                     " then give --keys its new place.", key=key, repo=repo)  # fmt: skip
+        _fail(RepositoryError(message))
+    configure_logging(load_settings())  # refusals, enrolments and set-aside uploads, one line each
+    app = create_county_app({"REPO": repo, "DATA_DIR": _county_data(data)})
+    click.echo(tr("Serving {repo} at http://{host}:{port}/", repo=repo, host=host, port=port))
+    serve(CountyServer(Path(repo), app), host=host, port=port, threads=8, ident="county", **serve_options(app.config))
+
+
+@county.command("add-kiosk")
+@click.argument("village")
+@click.option("--repo", type=click.Path(file_okay=False), help="Check VILLAGE against this repository's content.")
+@_COUNTY_DATA
+def add_kiosk(village: str, repo: str | None, data: str | None) -> None:
+    """Register a kiosk for VILLAGE and print its one-time enrolment code."""
+    from kiosk.county.content import NothingPublished, PublishedCounty
+    from kiosk.county.store import CODE_HOURS, add_kiosk, open_store
+
+    if repo:
+        try:
+            villages = [v["code"] for v in PublishedCounty(Path(repo)).current().county.villages()]
+        except NothingPublished:
+            _fail(RepositoryError(tr("{path} holds no published county content", path=repo)))
+        if village not in villages:
+            _fail(RepositoryError(tr("the county has no village {village}; its villages: {villages}",
+                                     village=village, villages=", ".join(villages))))  # fmt: skip
+    db = open_store(Path(_county_data(data)))
+    try:
+        kiosk_id, code = add_kiosk(db, village)
+    finally:
+        db.close()
+    click.echo(tr("Kiosk {id} for {village}. On the kiosk, within {hours} hours: kiosk enrol {code} --county URL",
+                  id=kiosk_id, village=village, hours=CODE_HOURS, code=code))  # fmt: skip
+
+
+@county.command("revoke-kiosk")
+@click.argument("kiosk_id", type=int)
+@_COUNTY_DATA
+def revoke_kiosk(kiosk_id: int, data: str | None) -> None:
+    """Shut kiosk KIOSK_ID out: its reports and uploads are refused from now on."""
+    from kiosk.county.store import open_store, revoke
+
+    db = open_store(Path(_county_data(data)))
+    try:
+        done = revoke(db, kiosk_id)
+    finally:
+        db.close()
+    if not done:
+        _fail(RepositoryError(tr("there is no kiosk {id} that is not revoked already", id=kiosk_id)))
+    click.echo(tr("Kiosk {id} revoked.", id=kiosk_id))
+
+
+def describe(result: PublishResult) -> str:
+    """Say what a publish did, for the county officer."""
+    if result.version is None:
+        return tr("No change: the repository already holds this content; nothing was published.")
+    lines = [tr("Published version {version}.", version=result.version)]
+    for change in result.changes:
+        line = tr(
+            "  {scope}: {added} added, {changed} changed, {removed} removed",
+            scope=change.scope,
+            added=change.added,
+            changed=change.changed,
+            removed=change.removed,
+        )
+        if change.photos:
+            line += tr("; photos added, replaced or removed: {photos}", photos=change.photos)
+        lines.append(line)
+    return "\n".join(lines)

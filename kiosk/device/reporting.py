@@ -1,0 +1,142 @@
+"""What this kiosk tells its county server: enrolment, its state, the outbox and the day's display log."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from kiosk.data.content_db import open_content
+from kiosk.data.duties import overdue
+from kiosk.data.local_db import open_local, transaction
+from kiosk.data.queries import notices_on_show
+from kiosk.device.status import kiosk_status
+from kiosk.device.uplink import Uplink, UplinkError
+from sync.contract.dates import DEFAULT_TIMEZONE, end_of_posting, local_now
+from sync.contract.i18n import tr
+from sync.receive.install import current_database
+from sync.receive.updater import SyncError, SyncResult, sync_kiosk
+
+
+def enrol_with_county(data_dir: Path, code: str, county: str) -> str:
+    """Enrol the kiosk with its county server (`kiosk enrol`, `kiosk init --enrol`); return the line saying so.
+
+    :raises UplinkError: the county was out of reach or refused the code.
+    :raises SyncError: the kiosk is not set up yet.
+    """
+    kiosk_id = Uplink(data_dir).enrol(county, code)
+    return tr("Enrolled as kiosk {id}: reports and uploads now go to {county}.", id=kiosk_id, county=county)
+
+
+def sync_and_report(data_dir: Path, source: str | None = None, **options: Any) -> SyncResult:
+    """Sync (`sync_kiosk`, with *options*), then tell the county how this kiosk stands and send its outbox.
+
+    A sync from a folder or USB stick (*source*) is a sign there is no network to report over.
+    """
+    result = sync_kiosk(data_dir, source, **options)
+    if source is None:
+        try:
+            sent = send_to_county(data_dir)
+            result = dataclasses.replace(result, county_report=sent.line or None, county_ok=sent.ok)
+        except SyncError:  # kiosk.json is damaged or missing: the sync's own error says so
+            pass
+    return result
+
+
+class Sent(NamedTuple):
+    ok: bool  # reported, and the outbox uploaded (or nothing to send: not enrolled)
+    line: str  # what happened, for staff ('' when not enrolled)
+
+
+def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> Sent:
+    """Upload the outbox, then report this kiosk's state; return whether it went and a line saying what happened.
+
+    The report comes second so that its outbox depth is what is still waiting (stuck, if not 0).
+    """
+    uplink = uplink or Uplink(data_dir)
+    if not uplink.enrolled:
+        return Sent(True, "")
+    late, display_log = _on_record(data_dir)
+    if display_log is not None:
+        _queue_display_log(data_dir, int(uplink.config["kiosk_id"]), display_log)
+    upload_error = None
+    try:
+        sent = uplink.upload_outbox()
+    except UplinkError as error:
+        sent, upload_error = 0, error
+    status: dict[str, Any] = {**kiosk_status(data_dir), "app_version": _app_version(), "overdue": late}
+    status["content_version"] = status.pop("version", None)
+    try:
+        uplink.report(status)
+    except UplinkError as error:
+        return Sent(False, tr("the report did not reach the county; the outbox keeps everything: {error}", error=error))
+    if upload_error is not None:
+        return Sent(False, tr("reported to the county, but the upload failed; the outbox keeps everything: {error}",
+                              error=upload_error))  # fmt: skip
+    return Sent(True, tr("reported to the county; {count} items uploaded", count=sent))
+
+
+def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
+    """What the county keeps a record of: the village's overdue disclosures, and today's display log.
+
+    The display log counts the notices on show (the county's and the village's own) at the day's
+    first report and lists those whose 公示期 still runs, so the county can tell one that came down
+    before its period ended: a notice without a 公示期, or past it, is never a takedown, so it is
+    left out (a log of a village with thousands of notices stays a few KB). One per day: its
+    idempotency key is the kiosk and the day.
+    """
+    path = current_database(data_dir)
+    if path is None or not path.exists():
+        return [], None
+    local = open_local(data_dir)  # made first: the content connection attaches it
+    content = open_content(path, data_dir)
+    try:
+        timezone = dict(content.execute("select key, value from meta").fetchall()).get("timezone", DEFAULT_TIMEZONE)
+        now = local_now(timezone)
+        late = overdue(content, local, now.date())
+        shown = notices_on_show(content, now.strftime("%Y-%m-%d %H:%M:%S"), limit=10_000)
+    finally:
+        content.close()
+        local.close()
+    late_list = [{"duty": o["duty"]["id"], "title": o["duty"]["title"], "what": str(o["what"]),
+                  "period": o["period"], "due": o["due"].isoformat()} for o in late]  # fmt: skip
+    posted = [n for n in shown if _posting_runs(n, now.date())]
+    log = {
+        "day": now.date().isoformat(),
+        "at": now.strftime("%Y-%m-%d %H:%M:%S"),
+        "shown": len(shown),
+        "notices": sorted(n["id"] for n in posted),
+        # What the county needs to judge a 公示期 it may not publish itself (the village's own notices).
+        "posting": {n["id"]: {"title": n["title"], "published_at": n["published_at"], "days": n["min_posting_days"],
+                              "expires_at": n["expires_at"]} for n in posted},
+    }  # fmt: skip
+    return late_list, log
+
+
+def _posting_runs(notice: dict[str, Any], today: date) -> bool:
+    """Tell whether *notice* has a 公示期 that ends today or later: only such a notice, gone, is a takedown."""
+    days = notice["min_posting_days"]
+    return bool(days) and end_of_posting(date.fromisoformat(notice["published_at"][:10]), days) >= today
+
+
+def _queue_display_log(data_dir: Path, kiosk_id: int, log: dict[str, Any]) -> None:
+    local = open_local(data_dir, migrate=False)
+    try:
+        with transaction(local):
+            if local.execute("insert or ignore into display_log_days values (?)", (log["day"],)).rowcount:
+                local.execute(
+                    "insert into outbox (idempotency_key, kind, payload, created_at) values (?, 'display_log', ?, ?)",
+                    (f"display:{kiosk_id}:{log['day']}", json.dumps(log, ensure_ascii=False), log["day"]),
+                )
+    finally:
+        local.close()
+
+
+def _app_version() -> str:
+    try:
+        return version("village-kiosk")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,34 @@
+"""The villager screens: a Flask app built only by ``create_app``, on 127.0.0.1 by default."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from kiosk.web import base_app
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the kiosk app: settings from defaults and KIOSK_* variables, then *test_config*."""
+    app = base_app(test_config, "secret_key", SESSION_COOKIE_SAMESITE="Strict")
+    data_dir = Path(app.config["DATA_DIR"])
+
+    from kiosk.data import content_db
+    from kiosk.data.local_db import open_local
+    from kiosk.screens import feedback, filters, slip, speech
+    from kiosk.screens import views as screens
+
+    try:
+        open_local(data_dir).close()  # the village's own notices are read beside the county's content
+    except sqlite3.OperationalError as error:  # a full disk: the county's content is still worth showing
+        app.logger.warning("the kiosk's own database could not be prepared (%s); starting without changes to it", error)
+    content_db.init_app(app)
+    filters.init_app(app)
+    app.register_blueprint(screens.bp)
+    app.register_blueprint(slip.bp)
+    app.register_blueprint(speech.bp)
+    app.register_blueprint(feedback.bp)
+    return app

@@ -1,0 +1,243 @@
+"""The villager screens: home, small-power list, ten ones, notices, catalogue, contacts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from kiosk.data import queries
+from kiosk.data.clock import screen_now
+from kiosk.data.content_db import NoContent, get_db, one_or_404
+from kiosk.data.local_db import local_media_dir
+from kiosk.screens.flowchart import layout
+from kiosk.screens.qr import CACHE_BYTES as QR_CACHE_BYTES
+from kiosk.screens.qr import mobile_url, qr_svg
+from kiosk.settings import LOCALES
+from sync.contract.media import media_type
+from sync.contract.search import MAX_QUERY, is_initials
+from sync.receive.install import media_dir
+
+bp = Blueprint("screens", __name__)
+LETTERS = "abcdefghijklmnopqrstuvwxyz"  # alphabetical: easier to find than QWERTY for people who never typed
+# Searches one tap away, for people who cannot spell pinyin at all: the matters villagers ask about most.
+QUICK_SEARCHES = ("低保", "医保", "养老", "宅基地", "补贴", "救助", "财务", "党费", "土地", "工程")
+_BLOB = re.compile(r"^[0-9a-f]{64}\.(jpg|jpeg|png|webp)$")
+
+
+def _now() -> str:
+    """Return the county's local time now (never before the time floor), as content dates are stored."""
+    return screen_now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _page_number() -> int:
+    number = request.args.get("page", "1")
+    if not number.isdigit() or not 0 < int(number) < 100_000:
+        abort(404)
+    return int(number)
+
+
+def _existing(page: queries.Page) -> queries.Page:
+    """Answer 404 for a page past the end of its list (the first page always exists)."""
+    if page.number > page.pages:
+        abort(404)
+    return page
+
+
+def _qr(kind: str, item_id: str) -> dict[str, Any]:
+    info = queries.meta(get_db())
+    url = mobile_url(info["public_base_url"], info["village_code"], kind, item_id)
+    budget = int(current_app.config.get("QR_CACHE_BYTES", QR_CACHE_BYTES))
+    qr = qr_svg(Path(current_app.config["DATA_DIR"]) / "qr", url, budget)
+    return {"qr_url": url, "qr_svg": qr, "detail_kind": kind, "detail_id": item_id}
+
+
+_WITHOUT_CONTENT = ("screens.switch_language", "screens.media", "screens.toggle_elder_mode", "screens.reset")
+
+
+@bp.before_request
+def _require_content() -> None:
+    """Open the current content first: with nothing installed, every screen says so (503)."""
+    if request.endpoint not in (
+        "screens.switch_language",
+        "screens.media",
+        "screens.toggle_elder_mode",
+        "screens.reset",
+    ):
+        get_db()
+
+
+@bp.context_processor
+def _kiosk_context() -> dict[str, Any]:
+    try:
+        return {"kiosk": queries.meta(get_db())}
+    except NoContent:
+        return {"kiosk": None}
+
+
+@bp.route("/")
+def home() -> ResponseReturnValue:
+    return render_template("screens/home.html")
+
+
+@bp.route("/powers")
+def power_categories() -> ResponseReturnValue:
+    return render_template("screens/power_categories.html", categories=queries.power_categories(get_db()))
+
+
+@bp.route("/powers/category/<int:order>")
+def power_list(order: int) -> ResponseReturnValue:
+    categories = {c["category_order"]: c for c in queries.power_categories(get_db())}
+    if order not in categories:
+        abort(404)
+    size = current_app.config["PAGE_SIZE"]
+    page = _existing(queries.powers_in_category(get_db(), order, _page_number(), size))
+    return render_template("screens/power_list.html", category=categories[order], page=page)
+
+
+@bp.route("/powers/<item_id>")
+def power_detail(item_id: str) -> ResponseReturnValue:
+    item = one_or_404(queries.power(get_db(), item_id))
+    return render_template("screens/power_detail.html", item=item, chart=layout(item["steps"]), **_qr("power", item_id))
+
+
+@bp.route("/ten-ones")
+def ten_ones() -> ResponseReturnValue:
+    return render_template("screens/ten_ones.html", items=queries.ten_ones(get_db()))
+
+
+@bp.route("/notices")
+def notice_domains() -> ResponseReturnValue:
+    counts = queries.notice_counts(get_db(), _now())
+    return render_template("screens/notice_domains.html", domains=queries.DOMAINS, counts=counts)
+
+
+@bp.route("/notices/<domain>")
+@bp.route("/notices/<domain>/archive", endpoint="notice_archive", defaults={"archive": True})
+def notice_list(domain: str, archive: bool = False) -> ResponseReturnValue:
+    if domain not in queries.DOMAINS:
+        abort(404)
+    size = current_app.config["PAGE_SIZE"]
+    page = _existing(queries.notices(get_db(), queries.DOMAINS[domain], _now(), _page_number(), size, archive=archive))
+    return render_template("screens/notice_list.html", domain=domain, page=page, archive=archive)
+
+
+@bp.route("/notice/<item_id>")
+def notice_detail(item_id: str) -> ResponseReturnValue:
+    item = one_or_404(queries.notice(get_db(), item_id))
+    if item["published_at"] > _now():
+        abort(404)  # not out yet: nobody may read it before its publication time
+    return render_notice(item)
+
+
+def render_notice(item: dict[str, Any], **context: Any) -> str:
+    """Render a notice's page exactly as the kiosk shows it (also the staff console's preview)."""
+    domain = {v: k for k, v in queries.DOMAINS.items()}[item["domain"]]
+    expired = bool(item["expires_at"] and item["expires_at"] < _now())
+    return render_template(
+        "screens/notice_detail.html", item=item, domain=domain, expired=expired, **_qr("notice", item["id"]), **context
+    )
+
+
+@bp.route("/catalogue")
+def catalogue_areas() -> ResponseReturnValue:
+    return render_template("screens/catalogue_areas.html", areas=queries.catalogue_areas(get_db()))
+
+
+@bp.route("/catalogue/area/<int:order>")
+def catalogue_list(order: int) -> ResponseReturnValue:
+    items = queries.catalogue_items(get_db(), order)
+    if not items:
+        abort(404)
+    return render_template("screens/catalogue_list.html", items=items, area=items[0]["area"])
+
+
+@bp.route("/catalogue/<item_id>")
+def catalogue_detail(item_id: str) -> ResponseReturnValue:
+    item = one_or_404(queries.catalogue_item(get_db(), item_id))
+    return render_template("screens/catalogue_detail.html", item=item, **_qr("catalogue", item_id))
+
+
+@bp.route("/contacts")
+def contacts() -> ResponseReturnValue:
+    return render_template("screens/contacts.html", groups=queries.contacts(get_db()))
+
+
+@bp.route("/search")
+def search() -> ResponseReturnValue:
+    query = request.args.get("q", "").strip()[:MAX_QUERY]
+    results = queries.search(get_db(), query, _now()) if query else []
+    for result in results:
+        result["href"] = _result_url(result["kind"], result["item_id"])
+    typed = query.lower() if is_initials(query.lower()) else ""  # the letters the keyboard adds to
+    return render_template(
+        "screens/search.html", query=query, typed=typed, results=results, quick=QUICK_SEARCHES, letters=LETTERS
+    )
+
+
+def _result_url(kind: str, item_id: str) -> str:
+    if kind == "ten_ones":
+        return url_for("screens.ten_ones", _anchor=f"one-{item_id}")
+    endpoint = {"power": "power_detail", "notice": "notice_detail", "catalogue": "catalogue_detail"}[kind]
+    return url_for(f"screens.{endpoint}", item_id=item_id)
+
+
+@bp.route("/elder")
+def toggle_elder_mode() -> ResponseReturnValue:
+    session["elder"] = not session.get("elder", False)
+    return redirect(local_path(request.args.get("next", "/")))
+
+
+@bp.route("/reset")
+def reset() -> ResponseReturnValue:
+    """Forget this person's choices (language, elder mode) and show the attract screen to the next."""
+    session.clear()
+    return redirect(url_for("screens.attract"))
+
+
+@bp.route("/attract")
+def attract() -> ResponseReturnValue:
+    return render_template("screens/attract.html", notices=queries.notices_on_show(get_db(), _now()))
+
+
+@bp.route("/lang/<code>")
+def switch_language(code: str) -> ResponseReturnValue:
+    if code not in LOCALES:
+        abort(404)
+    session["lang"] = code
+    return redirect(local_path(request.args.get("next", "/")))
+
+
+def local_path(target: str) -> str:
+    """Return *target* if it is a path on this kiosk, else '/': never a redirect elsewhere."""
+    # Browsers drop tabs and newlines and read '\\' as '/', so '/\t/evil' would mean '//evil'.
+    cleaned = "".join(ch for ch in target if ch.isprintable() and ch != "\\")
+    parts = urlsplit(cleaned)
+    if cleaned != target or parts.scheme or parts.netloc or not cleaned.startswith("/") or cleaned.startswith("//"):
+        return "/"
+    return cleaned
+
+
+@bp.route("/media/<blob>")
+def media(blob: str) -> ResponseReturnValue:
+    if not _BLOB.match(blob):
+        abort(404)
+    data_dir = Path(current_app.config["DATA_DIR"])
+    folder = media_dir(data_dir)
+    if not (folder / blob).exists():
+        folder = local_media_dir(data_dir)  # photos of the village's own notices
+    return send_from_directory(folder, blob, mimetype=media_type(blob), max_age=31536000)

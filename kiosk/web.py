@@ -1,0 +1,82 @@
+"""What the kiosk's three web apps share: settings, a secret key per install, languages, headers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from flask_babel import Babel, get_locale
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from kiosk.settings import LOCALES, load_settings
+
+csrf = CSRFProtect()  # every POST of every app carries a token; the county's signed kiosk API is exempt
+limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)  # per address, in memory
+
+
+def secret_key(data_dir: Path, name: str = "secret_key") -> str:
+    """Return this install's secret key *name*, generating it on first use (never committed)."""
+    path = data_dir / name
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Written whole under a temporary name, then linked into place: of two processes starting
+    # at once, one key wins and both read it; nobody ever reads a half-written key.
+    if not path.exists():
+        temporary = data_dir / f".{name}.{secrets.token_hex(6)}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
+
+
+def select_locale() -> str:
+    """Use the language chosen on this kiosk session, else the configured default."""
+    from flask import current_app
+
+    chosen = session.get("lang")
+    return chosen if chosen in LOCALES else str(current_app.config["DEFAULT_LOCALE"])
+
+
+def security_headers(response: Any) -> Any:
+    """Defence in depth for decision 1: a page may load nothing from outside the kiosk."""
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) -> Flask:
+    """Build what the kiosk's three apps share (screens, staff console, county server).
+
+    Settings from defaults and KIOSK_* variables, then *test_config*; a secret key of their own
+    (*key_name*, per install); HttpOnly session cookies with *session*'s settings; the zh/en
+    catalogue; the security headers; and the template globals every page uses.
+    """
+    app = Flask("kiosk")  # templates, static files and catalogues live in the kiosk package
+    app.config.from_mapping(load_settings())
+    if test_config:
+        app.config.update(test_config)
+    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secret_key(Path(app.config["DATA_DIR"]), key_name)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=bool(app.config["SECURE_COOKIES"]), **session)
+    if hops := int(app.config["PROXY_HOPS"]):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
+    Babel(app, locale_selector=select_locale)
+    app.after_request(security_headers)
+    app.jinja_env.globals.update(
+        locales=LOCALES, get_locale=get_locale, request_path=lambda: request.full_path.rstrip("?")
+    )
+    return app

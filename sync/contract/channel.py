@@ -1,0 +1,94 @@
+"""What travels between the county's repository and a kiosk: role and target names, shards, items.
+
+Both sides use this module and nothing else of each other (sync/publish signs, sync/receive
+verifies). Scopes: ``county`` (everything county-wide), ``township/<code>`` and ``village/<code>``.
+Each scope has
+
+    <scope>/manifest.json            how many shards the scope has, and the date its content changed
+    <scope>/shard-<k>-of-<n>.json.gz  the scope's items {kind, id, order, data}, split by a hash of their id
+    <scope>/media/<name>              the photos its items refer to as media/<name>
+
+and is signed by a role of its own, its photos by another (media-<role>).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from sync.contract.content import County
+
+SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
+
+MAX_ITEM_BYTES = 8 * 1024 * 1024  # decompressed shard limit on the kiosk (zip-bomb guard)
+
+
+def canonical(value: Any) -> bytes:
+    """Serialise *value* the same way every time."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def scope_of(entry_scope: str) -> str:
+    """Map a content scope ('county', 'township:x', 'village:y') to a bundle scope path."""
+    return entry_scope.replace(":", "/")
+
+
+MEDIA_PREFIX = "media-"  # scope roles start with county, township- or village-: no clash
+
+
+def role_of(scope: str) -> str:
+    """Name the signed role that holds a scope: 'county', 'township-x', 'village-y'."""
+    return scope.replace("/", "-")
+
+
+def media_role_of(scope: str) -> str:
+    """Name the signed role that holds a scope's photos: 'media-county', 'media-village-y'."""
+    return MEDIA_PREFIX + role_of(scope)
+
+
+def county_from_items(items: list[dict[str, Any]], media: dict[str, Path]) -> County:
+    """Rebuild a County from the items of downloaded scopes (the kiosk's side of _items)."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for item in sorted(items, key=lambda i: (i["kind"], i.get("order", 0), i["id"])):
+        by_kind.setdefault(item["kind"], []).append(item["data"])
+    (info,) = by_kind.get("county", [None])
+    if info is None:
+        raise ValueError("the county-wide content has no county information")
+    ten_ones = by_kind.get("ten_ones", [{}])[0]
+    return County(
+        info,
+        by_kind.get("power", []),
+        by_kind.get("notice", []),
+        by_kind.get("catalogue", []),
+        ten_ones,
+        by_kind.get("contact", []),
+        media,
+        duties=by_kind.get("duty", []),  # none from a county published before duties existed
+    )
+
+
+def photo_refs(item: dict[str, Any]) -> list[str]:
+    """Return the photos ('media/x.jpg') an item shows."""
+    data = item["data"]
+    if item["kind"] == "notice":
+        return list(data.get("photos", []))
+    if item["kind"] == "ten_ones":
+        return [t["photo"] for t in data.get("items", []) if "photo" in t]
+    return []
+
+
+def shard_name(index: int, count: int) -> str:
+    return f"shard-{index:03d}-of-{count:03d}.json.gz"
+
+
+def read_shard(data: bytes) -> list[dict[str, Any]]:
+    """Return the items of a downloaded (already verified) shard, refusing a decompression bomb."""
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        raw = stream.read(MAX_ITEM_BYTES + 1)
+    if len(raw) > MAX_ITEM_BYTES:
+        raise ValueError("a content shard unpacks to more than its limit")
+    items: list[dict[str, Any]] = json.loads(raw)["items"]
+    return items

@@ -1,0 +1,107 @@
+"""Reading a county folder's files and the checks shared by every kind of content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sync.contract.i18n import tr
+from sync.contract.media import media_problem
+from sync.contract.procedure import procedure_problems
+from sync.contract.schemas import Problem, field_name, schema_problems
+from sync.contract.source import SourceError, SourceFile, read_markdown, read_yaml
+
+Where = tuple[str | int, ...]
+
+
+class FolderReader:
+    """Reads files of one county folder and collects every problem found, never stopping early."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def problem(self, source: SourceFile, where: Where, message: str) -> None:
+        self.problems.append(Problem(source.path, source.line_of(where), field_name(where), message))
+
+    def file_problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, 1, "", message))
+
+    def read(self, relative: str, schema: str, markdown: bool = False) -> SourceFile | None:
+        """Return the file checked against its schema, or None (its problems recorded)."""
+        try:
+            file = self.root / relative
+            source = read_markdown(file, relative) if markdown else read_yaml(file, relative)
+        except SourceError as error:
+            self.problems.append(Problem(error.path, error.line, "", error.message))
+            return None
+        found = schema_problems(source, schema)
+        self.problems.extend(found)
+        return None if found else source
+
+    def read_folder(self, folder: str, suffix: str, schema: str, required: bool = False) -> list[SourceFile]:
+        """Read every *suffix* file of *folder*; anything else there is reported, not silently skipped."""
+        path = self.root / folder
+        entries = sorted(path.iterdir()) if path.is_dir() else []
+        if required and not any(e.is_file() and e.suffix == suffix for e in entries):
+            self.file_problem(
+                f"{folder}/", tr("missing: put at least one {suffix} file in {folder}/", suffix=suffix, folder=folder)
+            )
+        sources = []
+        for entry in entries:
+            name = f"{folder}/{entry.name}"
+            if entry.name.startswith("."):
+                continue  # editor and system files (.DS_Store, .swp)
+            if not entry.is_file() or entry.suffix != suffix:
+                self.file_problem(
+                    name,
+                    tr("not read: only {suffix} files directly in {folder}/ are content", suffix=suffix, folder=folder),
+                )
+                continue
+            source = self.read(name, schema, markdown=suffix == ".md")
+            if source is not None:
+                sources.append(source)
+        return sources
+
+    def check_media(self, source: SourceFile, where: Where, ref: str, media: dict[str, Path]) -> None:
+        problem = media_problem(self.root, ref)
+        if problem:
+            self.problem(source, where, problem)
+        else:
+            media[ref] = self.root / ref
+
+    def check_scope(self, source: SourceFile, places: dict[str, set[str]] | None, at: Where = ()) -> str:
+        """Return the scope of an entry ('county', 'township:X', 'village:Y') and check it.
+
+        *places* is None when county.yaml itself is broken: then codes cannot be checked.
+        """
+        data = source.data
+        for step in at:
+            data = data[step]
+        if "village" in data and "township" in data:
+            self.problem(source, (*at, "township"), tr("give village or township, not both"))
+        for kind in ("village", "township"):
+            if kind in data:
+                if places is not None and data[kind] not in places[kind]:
+                    message = (
+                        tr("no village with code {code!r} in county.yaml", code=data[kind])
+                        if kind == "village"
+                        else tr("no township with code {code!r} in county.yaml", code=data[kind])
+                    )
+                    self.problem(source, (*at, kind), message)
+                return f"{kind}:{data[kind]}"
+        return "county"
+
+    def check_unique(self, seen: dict[str, str], key: str, source: SourceFile, where: Where, what: str) -> None:
+        if key in seen:
+            self.problem(
+                source, where, tr("{what} {key!r} is used twice, first in {place}", what=what, key=key, place=seen[key])
+            )
+        else:
+            seen[key] = f"{source.path}:{source.line_of(where)}"
+
+    def check_steps(self, source: SourceFile) -> bool:
+        """Check a power item's procedure; return True when it is sound."""
+        found = procedure_problems(source.data["steps"])
+        for where, message in found:
+            self.problem(source, where, message)
+        return not found

@@ -1,0 +1,234 @@
+"""The content model: load a county's source folder into checked, normalised content.
+
+Nothing partial is ever returned: ``load_county`` either gives the whole county or raises
+``ContentInvalid`` listing every problem found, each with file, line and field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync.contract.checks import FolderReader
+from sync.contract.dates import DEFAULT_TIMEZONE, end_of_posting, parse_moment, timezone_problem, working_days
+from sync.contract.duties import schedule_problem
+from sync.contract.i18n import tr
+from sync.contract.procedure import FOUR_TWO, expand_steps
+from sync.contract.render import render_markdown
+from sync.contract.schemas import Problem, load_schema
+from sync.contract.source import SourceFile
+
+_PLACE_FIELDS = ("village", "township")
+
+
+class ContentInvalid(Exception):
+    """The county's content has problems; nothing from it may be installed."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the content")
+        self.problems = problems
+
+
+@dataclass
+class County:
+    """A whole county's content, checked and normalised (plain JSON-able values)."""
+
+    info: dict[str, Any]
+    powers: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    catalogue: list[dict[str, Any]] = field(default_factory=list)
+    ten_ones: dict[str, Any] = field(default_factory=dict)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    media: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> file on disk
+    duties: list[dict[str, Any]] = field(default_factory=list)  # disclosure duties (公开事项清单)
+
+    def villages(self) -> list[dict[str, str]]:
+        """Return every village with its township: code, name, township, township_name."""
+        return [
+            {"code": v["code"], "name": v["name"], "township": t["code"], "township_name": t["name"]}
+            for t in self.info["townships"]
+            for v in t["villages"]
+        ]
+
+
+def _without_place(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in _PLACE_FIELDS}
+
+
+def _places(reader: FolderReader, source: SourceFile | None) -> dict[str, set[str]] | None:
+    """Return the codes of townships and villages, or None when county.yaml is unusable."""
+    if source is None:
+        return None
+    if problem := timezone_problem(source.data.get("timezone", DEFAULT_TIMEZONE)):
+        reader.problem(source, ("timezone",), problem)
+    places: dict[str, set[str]] = {"village": set(), "township": set()}
+    seen: dict[str, str] = {}
+    for t, township in enumerate(source.data["townships"]):
+        reader.check_unique(seen, township["code"], source, ("townships", t, "code"), tr("code"))
+        places["township"].add(township["code"])
+        for v, village in enumerate(township["villages"]):
+            reader.check_unique(seen, village["code"], source, ("townships", t, "villages", v, "code"), tr("code"))
+            places["village"].add(village["code"])
+    return places
+
+
+def _powers(reader: FolderReader, places: dict[str, set[str]] | None) -> list[dict[str, Any]]:
+    powers: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for source in reader.read_folder("powers", ".yaml", "power", required=True):
+        data = source.data
+        reader.check_unique(seen, data["id"], source, ("id",), tr("power item id"))
+        scope = reader.check_scope(source, places)
+        if reader.check_steps(source):
+            steps = expand_steps(data["steps"])
+            four_two = any(s.get("procedure") == FOUR_TWO for s in steps)
+            item = {k: v for k, v in _without_place(data).items() if k != "steps"}
+            powers.append({**item, "scope": scope, "steps": steps, "four_two": four_two})
+    return powers
+
+
+def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any) -> str | None:
+    """Return why a notice comes down before its 公示期 ends, or None."""
+    needed = data.get("min_posting_days")
+    if not needed or expires is None:
+        return None
+    posted = working_days(published.date(), expires.date())
+    if posted >= needed:
+        return None
+    earliest = end_of_posting(published.date(), needed)
+    return tr(
+        "posted for {posted} working days, but its 公示期 (min_posting_days) is {needed}; "
+        "set expires to {earliest} or later",
+        posted=posted,
+        needed=needed,
+        earliest=earliest.isoformat(),
+    )
+
+
+def _notices(reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path]) -> list[dict[str, Any]]:
+    notices: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for source in reader.read_folder("notices", ".md", "notice"):
+        data = source.data
+        reader.check_unique(seen, data["id"], source, ("id",), tr("notice id"))
+        scope = reader.check_scope(source, places)
+        for n, photo in enumerate(data.get("photos", [])):
+            reader.check_media(source, ("photos", n), photo, media)
+        if not source.body:
+            reader.problem(source, (), tr("the notice has no text below its fields"))
+        try:
+            published = parse_moment(data["published"])
+            expires = parse_moment(data["expires"], end_of_day=True) if "expires" in data else None
+        except ValueError:
+            bad = "published" if not _is_moment(data["published"]) else "expires"
+            reader.problem(source, (bad,), tr("{date} is not a date that exists", date=data[bad]))
+            continue
+        if expires and expires <= published:
+            reader.problem(
+                source,
+                ("expires",),
+                tr(
+                    "{expires} is not after published {published}", expires=data["expires"], published=data["published"]
+                ),
+            )
+        elif problem := _posting_period_problem(data, published, expires):
+            reader.problem(source, ("expires",), problem)
+        notices.append(
+            {
+                **_without_place(data),
+                "scope": scope,
+                "pinned": bool(data.get("pinned")),
+                "published_at": published.isoformat(sep=" "),
+                "expires_at": expires.isoformat(sep=" ") if expires else None,
+                "body_html": render_markdown(source.body),
+                "body_text": source.body,
+            }
+        )
+    return notices
+
+
+def _is_moment(text: str) -> bool:
+    try:
+        parse_moment(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _catalogue(reader: FolderReader) -> list[dict[str, Any]]:
+    areas = load_schema("catalogue")["properties"]["area"]["enum"]
+    catalogue: list[dict[str, Any]] = []
+    seen_areas: dict[str, str] = {}
+    seen_items: dict[str, str] = {}
+    for source in reader.read_folder("catalogue", ".yaml", "catalogue", required=True):
+        area = source.data["area"]
+        reader.check_unique(seen_areas, area, source, ("area",), tr("catalogue area"))
+        for n, entry in enumerate(source.data["items"]):
+            reader.check_unique(seen_items, entry["id"], source, ("items", n, "id"), tr("catalogue item id"))
+            catalogue.append({**entry, "area": area, "area_order": areas.index(area)})
+    return catalogue
+
+
+def _ten_ones(reader: FolderReader, media: dict[str, Path]) -> dict[str, Any]:
+    source = reader.read("ten_ones.yaml", "ten_ones")
+    if source is None:
+        return {}
+    for n, entry in enumerate(source.data["items"]):
+        if "photo" in entry:
+            reader.check_media(source, ("items", n, "photo"), entry["photo"], media)
+    ten_ones: dict[str, Any] = source.data
+    return ten_ones
+
+
+def _contacts(reader: FolderReader, places: dict[str, set[str]] | None) -> list[dict[str, Any]]:
+    source = reader.read("contacts.yaml", "contacts")
+    if source is None:
+        return []
+    contacts: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for n, entry in enumerate(source.data["contacts"]):
+        reader.check_unique(seen, entry["id"], source, ("contacts", n, "id"), tr("contact id"))
+        scope = reader.check_scope(source, places, ("contacts", n))
+        contacts.append({**_without_place(entry), "scope": scope})
+    return contacts
+
+
+def _duties(reader: FolderReader, places: dict[str, set[str]] | None) -> list[dict[str, Any]]:
+    source = reader.read("duties.yaml", "duties")
+    if source is None:
+        return []
+    duties: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for n, entry in enumerate(source.data["duties"]):
+        reader.check_unique(seen, entry["id"], source, ("duties", n, "id"), tr("duty id"))
+        scope = reader.check_scope(source, places, ("duties", n))
+        if problem := schedule_problem(entry):
+            name, message = problem
+            reader.problem(source, ("duties", n, name) if name else ("duties", n), message)
+        duties.append({**_without_place(entry), "scope": scope})
+    return duties
+
+
+def load_county(root: Path) -> County:
+    """Load and check every file of the county folder *root*; raise ContentInvalid on any problem."""
+    root = Path(root)
+    if not (root / "county.yaml").is_file():
+        message = tr("missing: {root} has no county.yaml, is it a county folder?", root=root)
+        raise ContentInvalid([Problem("county.yaml", 1, "", message)])
+    reader = FolderReader(root)
+    for name in ("ten_ones.yaml", "contacts.yaml"):
+        if not (root / name).is_file():
+            reader.file_problem(name, tr("missing: every county publishes this file"))
+    county_source = reader.read("county.yaml", "county")
+    places = _places(reader, county_source)
+    media: dict[str, Path] = {}
+    powers = _powers(reader, places)
+    notices = _notices(reader, places, media)
+    catalogue = _catalogue(reader)
+    ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else {}
+    contacts = _contacts(reader, places) if (root / "contacts.yaml").is_file() else []
+    duties = _duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
+    if reader.problems or county_source is None:
+        raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
+    return County(county_source.data, powers, notices, catalogue, ten_ones, contacts, media, duties)

@@ -1,0 +1,225 @@
+"""Disclosure duties (公开事项清单): which period a disclosure covers, when it is due, and where it stands.
+
+A duty comes from the county's duties.yaml (content/schema/duties.schema.json) and has one schedule:
+
+- periodic, ``every: month | quarter | half-year | year`` with ``due_day: N`` (the disclosure for a
+  period is due by day N of the first month after the period ends: 财务收支 monthly by the 10th
+  gives October's figures by 10 November) or ``due_working_days: N`` (N working days after the
+  period ends);
+- after an event, ``within_working_days: N`` (低保对象名单 within 7 working days of the decision):
+  no fixed period; the events themselves are recorded by the village, not in county content.
+
+Every date here is a date in the county's local time (``sync.contract.dates.local_now(timezone).date()``);
+nothing here reads the clock. Working days are Monday to Friday: public holidays and their make-up
+working days are not known to the project, so a deadline counted in working days across a holiday
+comes out earlier than the official one. A ``due_day`` is a calendar day and is not moved when it
+falls on a weekend.
+
+Counting follows the usual rule for time limits (Civil Code Art. 201): the day of the event, or
+the last day of the period, is not counted; the first working day after it is day 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from sync.contract.dates import end_of_posting
+from sync.contract.i18n import tr
+
+Status = Literal["done", "due", "overdue"]
+
+MONTHS_IN = {"month": 1, "quarter": 3, "half-year": 6, "year": 12}  # the values of `every:`
+_MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Period:
+    """One reporting period of a periodic duty, and the day its disclosure is due.
+
+    ``key`` is stable ('2026-10', '2026-Q3', '2026-H2', '2026') so that a village's records of
+    what it disclosed can name the period; ``label`` is for people, in the active language.
+    """
+
+    key: str
+    label: str
+    start: date
+    end: date
+    due: date
+
+
+def schedule_problem(duty: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Return (field, message) saying why a duty's schedule is not exactly one schedule, or None.
+
+    *field* is '' when the problem is the duty as a whole. The schema has already checked each
+    field's own value.
+    """
+    periodic, after_event = "every" in duty, "within_working_days" in duty
+    due_fields = [name for name in ("due_day", "due_working_days") if name in duty]
+    if periodic and after_event:
+        return "within_working_days", tr("give every: or within_working_days:, not both")
+    if after_event:
+        if due_fields:
+            return due_fields[0], tr(
+                "{field} is for a periodic duty (with every:); a duty due within_working_days of an event has none",
+                field=due_fields[0],
+            )
+        return None
+    if not periodic:
+        if due_fields:
+            return "every", tr("missing: {field} needs every: month, quarter, half-year or year", field=due_fields[0])
+        return "", tr(
+            "no schedule: give every: with due_day: for a periodic disclosure, "
+            "or within_working_days: for a disclosure after an event"
+        )
+    if not due_fields:
+        return "every", tr(
+            "say when each period's disclosure is due: add due_day: (a day of the month after the period) "
+            "or due_working_days:"
+        )
+    if len(due_fields) > 1:
+        return "due_working_days", tr("give due_day or due_working_days, not both")
+    return None
+
+
+def is_periodic(duty: Mapping[str, Any]) -> bool:
+    """Tell whether *duty* recurs every period (True) or follows events (False)."""
+    return duty.get("every") is not None
+
+
+def after_working_days(day: date, count: int) -> date:
+    """Return the *count*-th working day after *day* (*day* itself not counted)."""
+    return end_of_posting(day + timedelta(days=1), count)
+
+
+def _first_of_month(year: int, month: int) -> date:
+    """Return the first day of *month* of *year*, where *month* may run past 12 or below 1."""
+    years, month_index = divmod(month - 1, 12)
+    return date(year + years, month_index + 1, 1)
+
+
+def _label(every: str, year: int, number: int, tr: Callable[..., str] = tr) -> str:
+    # The parameter is named tr so that the catalogue's extraction (pybabel -k tr) finds these messages.
+    if every == "month":
+        return tr("{month_name} {year}", month_name=_MONTH_NAMES[number - 1], month=number, year=year)
+    if every == "quarter":
+        return tr("Q{quarter} {year}", quarter=number, year=year)
+    if every == "half-year":
+        if number == 1:
+            return tr("first half of {year}", year=year)
+        return tr("second half of {year}", year=year)
+    return tr("the year {year}", year=year)
+
+
+_KEY = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4])|-H([12]))?$")
+
+
+def label_of(key: str, translate: Callable[..., str] = tr) -> str | None:
+    """Return the name people use for the period *key* ('2026-10', '2026-Q3', '2026-H2', '2026'), or None."""
+    found = _KEY.match(key)
+    if found is None:
+        return None
+    year, month, quarter, half = found.groups()
+    if month:
+        return _label("month", int(year), int(month), translate)
+    if quarter:
+        return _label("quarter", int(year), int(quarter), translate)
+    if half:
+        return _label("half-year", int(year), int(half), translate)
+    return _label("year", int(year), 1, translate)
+
+
+def _key(every: str, year: int, number: int) -> str:
+    if every == "month":
+        return f"{year}-{number:02d}"
+    if every == "quarter":
+        return f"{year}-Q{number}"
+    if every == "half-year":
+        return f"{year}-H{number}"
+    return str(year)
+
+
+def _period_starting(duty: Mapping[str, Any], start: date) -> Period:
+    """Return the period of *duty* that starts on *start* (the first day of its first month)."""
+    every = duty["every"]
+    months = MONTHS_IN[every]
+    after = _first_of_month(start.year, start.month + months)  # first day of the first month after
+    end = after - timedelta(days=1)
+    if duty.get("due_working_days") is not None:
+        due = after_working_days(end, duty["due_working_days"])
+    else:
+        due = after.replace(day=duty["due_day"])
+    number = (start.month - 1) // months + 1
+    return Period(_key(every, start.year, number), _label(every, start.year, number), start, end, due)
+
+
+def period_of(duty: Mapping[str, Any], day: date) -> Period | None:
+    """Return the period whose disclosure is being prepared on *day*, or None for an event-driven duty.
+
+    That is the most recent period that has ended before *day*: on 5 or 11 November a monthly duty
+    is about October (due 10 November, overdue from the 11th unless done); on 31 October it is
+    still about September. *duty* is a duty as in ``County.duties`` or a row of the duties table.
+    """
+    if not is_periodic(duty):
+        return None
+    months = MONTHS_IN[duty["every"]]
+    current_first_month = (day.month - 1) // months * months + 1
+    return _period_starting(duty, _first_of_month(day.year, current_first_month - months))
+
+
+def recent_periods(duty: Mapping[str, Any], day: date, count: int) -> list[Period]:
+    """Return the last *count* periods of *duty* that ended before *day*, newest first.
+
+    A village that missed a period still sees it after the next one begins.
+    """
+    latest = period_of(duty, day)
+    if latest is None:
+        return []
+    months = MONTHS_IN[duty["every"]]
+    return [
+        _period_starting(duty, _first_of_month(latest.start.year, latest.start.month - n * months))
+        for n in range(count)
+    ]
+
+
+def period_status(period: Period, day: date, fulfilled: Collection[str]) -> Status:
+    """Return 'done' when *period*'s key is in *fulfilled*, else 'due' up to its due day, then 'overdue'."""
+    if period.key in fulfilled:
+        return "done"
+    return "due" if day <= period.due else "overdue"
+
+
+def status(duty: Mapping[str, Any], day: date, fulfilled: Collection[str]) -> Status:
+    """Return where a periodic *duty* stands on *day* for its current period (see period_of).
+
+    :param fulfilled: keys of the periods the village has disclosed ('2026-10', '2026-Q3', ...).
+    :raises ValueError: for an event-driven duty, which has no period: use event_status.
+    """
+    period = period_of(duty, day)
+    if period is None:
+        raise ValueError(f"duty {duty.get('id')!r} follows events, it has no period")
+    return period_status(period, day, fulfilled)
+
+
+def due_after_event(duty: Mapping[str, Any], event_day: date) -> date:
+    """Return the last day to disclose an event of *duty* that happened on *event_day*.
+
+    :raises ValueError: for a periodic duty, whose due days come from its periods.
+    """
+    within = duty.get("within_working_days")
+    if within is None:
+        raise ValueError(f"duty {duty.get('id')!r} is periodic, it has no within_working_days")
+    return after_working_days(event_day, int(within))
+
+
+def event_status(duty: Mapping[str, Any], event_day: date, day: date, fulfilled: bool) -> Status:
+    """Return where the disclosure of one event (on *event_day*) stands on *day*."""
+    if fulfilled:
+        return "done"
+    return "due" if day <= due_after_event(duty, event_day) else "overdue"

@@ -1,0 +1,42 @@
+"""Messages a county author or operator reads, in their language (zh default, en).
+
+sync/ has no Flask, so it uses the standard library's gettext with its own catalogue,
+sync/translations/<lang>/LC_MESSAGES/sync.po. Messages are marked with ``tr`` and use
+named ``{placeholders}``; the command line picks the language with ``use_language``.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("zh", "en")
+_FOLDER = Path(__file__).resolve().parents[1] / "translations"
+_active: gettext.NullTranslations = gettext.NullTranslations()
+
+
+def use_language(code: str) -> None:
+    """Make *code* ('zh' or 'en') the language of every message from now on."""
+    global _active
+    if code not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {code!r}")
+    _active = gettext.translation("sync", _FOLDER, languages=[code], fallback=True)
+
+
+@functools.lru_cache(maxsize=len(LANGUAGES))
+def _catalogue(code: str) -> gettext.NullTranslations:
+    return gettext.translation("sync", _FOLDER, languages=[code], fallback=True)
+
+
+def translator(code: str) -> Callable[..., str]:
+    """Return a ``tr`` for *code* whatever the active language: for a web page in its reader's language."""
+    catalogue = _catalogue(code if code in LANGUAGES else LANGUAGES[0])
+    return lambda message, **values: catalogue.gettext(message).format(**values)
+
+
+def tr(message: str, **values: Any) -> str:
+    """Translate *message* into the active language and fill in its {placeholders}."""
+    return _active.gettext(message).format(**values)

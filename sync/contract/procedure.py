@@ -1,0 +1,164 @@
+"""Procedure steps of a small-power item: expand standard procedures, resolve where each leads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync.contract.i18n import tr
+
+# The six steps of 四议两公开, in order (the Organic Law of
+# Villagers' Committees, Art. 24). Content text: shown as written, in Chinese.
+FOUR_TWO = "四议两公开"
+FOUR_TWO_STEPS: list[dict[str, str]] = [
+    {
+        "title": "党支部提议",
+        "actor": "村党组织（党支部）",
+        "description": "村党组织在广泛听取意见的基础上提出初步意见。",
+    },
+    {
+        "title": "村“两委”商议",
+        "actor": "村党组织和村民委员会",
+        "description": "村“两委”联席会议对提议进行讨论，形成商议意见。",
+    },
+    {
+        "title": "党员大会审议",
+        "actor": "村党员大会",
+        "description": "到会党员须达应到会人数的三分之二以上，经应到会党员过半数同意。",
+    },
+    {
+        "title": "村民会议或村民代表会议决议",
+        "actor": "村民会议或村民代表会议",
+        "description": (
+            "村民会议须本村十八周岁以上村民过半数或三分之二以上户代表参加，"
+            "村民代表会议须三分之二以上组成人员参加；经到会人员过半数同意。"
+        ),
+    },
+    {"title": "决议公开", "actor": "村民委员会", "description": "决议内容通过村务公开栏、电子屏等及时公开。"},
+    {"title": "实施结果公开", "actor": "村民委员会", "description": "实施过程和结果及时向村民公开，接受监督。"},
+]
+
+
+def expand_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return *steps* with every standard-procedure step replaced by its six steps.
+
+    Each returned step has ``id``, ``title``, ``actor`` and ``goes_to``: a list of
+    ``{"when": label or None, "to": step id}``; an empty list ends the path.
+    """
+    expanded: list[dict[str, Any]] = []
+    alias: dict[str, str] = {}  # a jump to a standard procedure lands on its first step
+    for step in steps:
+        if step.get("procedure") == FOUR_TWO:
+            ids = [f"{step['id']}-{n}" for n in range(1, 7)]
+            alias[step["id"]] = ids[0]
+            for n, standard in enumerate(FOUR_TWO_STEPS):
+                part = {"id": ids[n], **standard, "procedure": FOUR_TWO, "procedure_step": n + 1}
+                if n == 5:
+                    part.update({k: step[k] for k in ("next", "end") if k in step})
+                else:
+                    part["next"] = ids[n + 1]
+                expanded.append(part)
+        else:
+            expanded.append(dict(step))
+    for index, step in enumerate(expanded):
+        following = expanded[index + 1]["id"] if index + 1 < len(expanded) else None
+        if step.get("branches"):
+            targets = [(b["when"], b["to"]) for b in step["branches"]]
+        elif step.get("end") or (following is None and "next" not in step):
+            targets = []
+        else:
+            targets = [(None, step.get("next", following))]
+        step["goes_to"] = [{"when": when, "to": alias.get(to, to)} for when, to in targets]
+        for key in ("branches", "next", "end"):
+            step.pop(key, None)
+    return expanded
+
+
+def step_ids(steps: list[dict[str, Any]]) -> set[str]:
+    """Return every step id *steps* defines once expanded, before expansion."""
+    ids: set[str] = set()
+    for step in steps:
+        if step.get("procedure") == FOUR_TWO:
+            ids.update(f"{step['id']}-{n}" for n in range(1, 7))
+        ids.add(str(step.get("id")))
+    return ids
+
+
+def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Return what is wrong with an item's steps, each as (field path, message).
+
+    Checks what the schema cannot: ids unique (standard-procedure steps included), targets that
+    exist, one way on per step, every step reachable from the first, and a way to an end from
+    every step (a loop back for corrections is fine; a loop with no way out is not).
+    """
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    written_at: dict[str, int] = {}  # every id, expanded ones too -> index of the written step
+    defined = step_ids(steps)
+    for index, step in enumerate(steps):
+        ids = [step["id"]]
+        if step.get("procedure") == FOUR_TWO:
+            ids += [f"{step['id']}-{n}" for n in range(1, 7)]
+        for step_id in ids:
+            if step_id in written_at:
+                other = written_at[step_id] + 1
+                problems.append(
+                    (
+                        ("steps", index, "id"),
+                        tr("step id {id!r} is already used by step {other}", id=step_id, other=other),
+                    )
+                )
+            written_at.setdefault(step_id, index)
+        ways = [key for key in ("next", "end", "branches") if key in step]
+        if len(ways) > 1:
+            problems.append(
+                (
+                    ("steps", index, ways[1]),
+                    tr("give only one of next, end and branches, not {given}", given=" + ".join(ways)),
+                )
+            )
+        targets: list[tuple[tuple[str | int, ...], str]] = [(("next",), step["next"])] if "next" in step else []
+        targets += [(("branches", n, "to"), b["to"]) for n, b in enumerate(step.get("branches", []))]
+        for key, target in targets:
+            if target not in defined:
+                known = ", ".join(s["id"] for s in steps)
+                problems.append(
+                    (
+                        ("steps", index, *key),
+                        tr("step {id!r} does not exist in this item; steps: {known}", id=target, known=known),
+                    )
+                )
+    if problems:
+        return problems
+    expanded = expand_steps(steps)
+    leads_to = {s["id"]: [g["to"] for g in s["goes_to"]] for s in expanded}
+    reached = _reachable([expanded[0]["id"]], leads_to)
+    comes_from: dict[str, list[str]] = {s["id"]: [] for s in expanded}
+    for source, followers in leads_to.items():
+        for follower in followers:
+            comes_from[follower].append(source)
+    can_end = _reachable([s["id"] for s in expanded if not s["goes_to"]], comes_from)
+    reported: set[int] = set()
+    for step in expanded:
+        index = written_at[step["id"]]
+        if index in reported:
+            continue
+        if step["id"] not in reached:
+            problems.append(
+                (("steps", index, "id"), tr("no step leads here: it cannot be reached from the first step"))
+            )
+            reported.add(index)
+        elif step["id"] not in can_end:
+            problems.append(
+                (("steps", index, "id"), tr("from here the procedure never ends: it loops with no way out"))
+            )
+            reported.add(index)
+    return problems
+
+
+def _reachable(start: list[str], edges: dict[str, list[str]]) -> set[str]:
+    found, todo = set(start), list(start)
+    while todo:
+        for following in edges[todo.pop()]:
+            if following not in found:
+                found.add(following)
+                todo.append(following)
+    return found

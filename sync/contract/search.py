@@ -1,0 +1,108 @@
+"""The kiosk's search index, built with each installed version: Chinese text of any length, and pinyin initials.
+
+SQLite's FTS5 trigram tokenizer finds nothing for one- or two-character queries, and most Chinese
+queries are that short (低保, 村). So every Chinese character is indexed as a token of its own
+(unicode61 tokenizer over text with a space between Chinese characters), and a query is a phrase
+of its characters: '低保' must find 低 directly followed by 保. One index serves every length.
+
+Rows are numbered in display order (kind, then the order the county gave), so the first rows a
+match yields are the first to show: a query for a common character stops early instead of sorting
+thousands of hits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from sync.contract.pinyin import initials, is_han
+
+KINDS = ("power", "notice", "catalogue", "ten_ones")  # display order of results
+MAX_QUERY = 32  # characters: a kiosk query is a word or two, never a paragraph
+INITIALS = "_initials"  # key of the precomputed initials in an item's data (see with_initials)
+
+SCHEMA = """
+create table search_items (rowid integer primary key, kind text, item_id text, title text, initials text,
+  published_at text);
+create virtual table search_titles using fts5(text, content='', columnsize=0);
+create virtual table search_bodies using fts5(text, content='', columnsize=0);
+"""
+_TAGS = re.compile(r"<[^>]+>")
+_INITIALS_QUERY = re.compile(r"^[a-z]+$")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def index_text(text: str) -> str:
+    """Put a space around every Chinese character, so that each is a token of its own."""
+    return "".join(f" {ch} " if is_han(ch) else ch for ch in text.lower())
+
+
+def phrase(query: str) -> str | None:
+    """Return the FTS5 phrase that finds *query* as written, or None when it has nothing to find."""
+    words = _WORD.findall(index_text(query[:MAX_QUERY]))  # the tokens unicode61 makes of it
+    return '"' + " ".join(words) + '"' if words else None
+
+
+def is_initials(query: str) -> bool:
+    """Tell whether *query* is typed pinyin initials ('dbsq'), not text."""
+    return bool(_INITIALS_QUERY.match(query))
+
+
+def _catalogue_title(item: dict[str, Any]) -> str:
+    return " · ".join(part for part in (item["level1"], item.get("level2")) if part)
+
+
+def _names(kind: str, data: dict[str, Any]) -> list[str]:
+    """Return the names an item is found by with initials: its title, and a power item's keywords."""
+    if kind == "power":
+        return [data["name"], *data.get("keywords", [])]
+    if kind == "catalogue":
+        return [_catalogue_title(data)]
+    return [data["title"]]
+
+
+def _initials_of(kind: str, data: dict[str, Any]) -> str:
+    # A space keeps typed initials from running across two names.
+    return data.get(INITIALS) or " ".join(initials(name) for name in _names(kind, data))
+
+
+def with_initials(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Return *data* carrying its search initials, worked out once by the county when it publishes.
+
+    Kiosks then build their index without pypinyin's dictionaries (55 MB) in the install's memory.
+    """
+    if kind == "ten_ones":
+        return {**data, "items": [with_initials("ten_one", one) for one in data.get("items", [])]}
+    return {**data, INITIALS: _initials_of(kind, data)}
+
+
+def _documents(snapshot: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Yield every searchable item in display order: kind, id, title, names, body, publication time."""
+    for power in snapshot["powers"]:
+        steps = [f"{s['title']} {s.get('description', '')}" for s in power["steps"] if "title" in s]
+        parts = [power.get("summary") or "", power["responsible"], *power.get("materials", []), *steps]
+        yield {"kind": "power", "item_id": power["id"], "title": power["name"], "body": " ".join(parts),
+               "names": _names("power", power), "initials": _initials_of("power", power)}  # fmt: skip
+    for notice in snapshot["notices"]:
+        body = notice.get("body_text") or _TAGS.sub(" ", notice.get("body_html", ""))
+        yield {"kind": "notice", "item_id": notice["id"], "title": notice["title"], "body": body,
+               "published_at": notice["published_at"], "initials": _initials_of("notice", notice)}  # fmt: skip
+    for item in snapshot["catalogue"]:
+        yield {"kind": "catalogue", "item_id": item["id"], "title": _catalogue_title(item),
+               "body": f"{item['content']} {item['body']}", "initials": _initials_of("catalogue", item)}  # fmt: skip
+    for number, one in enumerate(snapshot["ten_ones"]["items"], start=1):
+        yield {"kind": "ten_ones", "item_id": str(number), "title": one["title"], "body": one["description"],
+               "initials": _initials_of("ten_one", one)}  # fmt: skip
+
+
+def write_search_index(db: Any, snapshot: dict[str, Any]) -> None:
+    """Fill the search tables of a new content database (*db*: a sqlite3 connection)."""
+    for rowid, doc in enumerate(_documents(snapshot), start=1):  # one item at a time: install's peak memory
+        names = doc.get("names", [doc["title"]])  # a title's other names count as the title
+        db.execute(
+            "insert into search_items values (?, ?, ?, ?, ?, ?)",
+            (rowid, doc["kind"], doc["item_id"], doc["title"], doc["initials"], doc.get("published_at")),
+        )
+        db.execute("insert into search_titles (rowid, text) values (?, ?)", (rowid, " ".join(map(index_text, names))))
+        db.execute("insert into search_bodies (rowid, text) values (?, ?)", (rowid, index_text(doc["body"])))

@@ -1,0 +1,66 @@
+"""Cut one village's view of the county: what its kiosk installs and shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sync.contract.content import County
+from sync.contract.i18n import tr
+from sync.contract.media import media_digest
+
+
+def in_scope(scope: str, village: dict[str, str]) -> bool:
+    """Tell whether content with *scope* ('county', 'township:X', 'village:Y') reaches *village*."""
+    return scope in ("county", f"township:{village['township']}", f"village:{village['code']}")
+
+
+def blob_name(digest: str, ref: str) -> str:
+    """Name a media file by its content: '<sha256><ext>'."""
+    return digest + Path(ref).suffix.lower()
+
+
+def village_snapshot(
+    county: County, village_code: str, version: int, content_date: str
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Return the village's snapshot (plain JSON) and the media files it needs, by blob name.
+
+    Photo references ('media/x.jpg') are replaced by content-addressed blob names.
+    :raises KeyError: when the county has no village *village_code*.
+    """
+    villages = {v["code"]: v for v in county.villages()}
+    if village_code not in villages:
+        raise KeyError(
+            tr(
+                "no village {code!r} in county {county!r}; known: {known}",
+                code=village_code,
+                county=county.info["code"],
+                known=", ".join(villages),
+            )
+        )
+    village = villages[village_code]
+    names = {ref: blob_name(media_digest(file), ref) for ref, file in county.media.items()}
+    notices = [
+        {**n, "photos": [names[p] for p in n.get("photos", [])]}
+        for n in county.notices
+        if in_scope(n["scope"], village)
+    ]
+    ten_ones = {
+        **county.ten_ones,
+        "items": [{**t, "photo": names[t["photo"]]} if "photo" in t else t for t in county.ten_ones.get("items", [])],
+    }
+    snapshot = {
+        "version": version,
+        "content_date": content_date,
+        "county": {k: v for k, v in county.info.items() if k != "townships"},
+        "village": village,
+        "powers": [p for p in county.powers if in_scope(p["scope"], village)],
+        "notices": notices,
+        "catalogue": county.catalogue,
+        "ten_ones": ten_ones,
+        "contacts": [c for c in county.contacts if in_scope(c["scope"], village)],
+        "duties": [d for d in county.duties if in_scope(d["scope"], village)],
+    }
+    used = {name for n in notices for name in n["photos"]} | {t["photo"] for t in ten_ones["items"] if "photo" in t}
+    files = {names[ref]: file for ref, file in county.media.items() if names[ref] in used}
+    return snapshot, files

@@ -1,0 +1,220 @@
+"""The installed content database: its tables, and writing one snapshot into a new file.
+
+kiosk/queries.py reads these tables; sync/install.py decides when a written file becomes current.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from sync.contract.dates import DEFAULT_TIMEZONE
+from sync.contract.search import SCHEMA as SEARCH_SCHEMA
+from sync.contract.search import write_search_index
+
+# Categories shown in this order; others follow in the order they first appear.
+CATEGORY_ORDER = [
+    "重大事项决策",
+    "工程项目管理",
+    "资产资源管理",
+    "财务管理",
+    "村务管理",
+    "便民服务",
+    "民生服务",
+    "党务管理",
+]
+
+
+class DatabaseCheckFailed(Exception):
+    """The written database did not pass SQLite's integrity check."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
+    """Return each table's rows, made one at a time as they are inserted (install's peak memory)."""
+    categories = list(CATEGORY_ORDER)
+    for power in snapshot["powers"]:
+        if power["category"] not in categories:
+            categories.append(power["category"])
+    village, county = snapshot["village"], snapshot["county"]
+    meta = {
+        "version": snapshot["version"],
+        "content_date": snapshot["content_date"],
+        "county_code": county["code"],
+        "county_name": county["name"],
+        "sample": int(bool(county.get("sample"))),
+        "public_base_url": county["public_base_url"].rstrip("/"),
+        "timezone": county.get("timezone", DEFAULT_TIMEZONE),
+        "village_code": village["code"],
+        "village_name": village["name"],
+        "township_name": village["township_name"],
+        "ten_ones_intro": snapshot["ten_ones"].get("intro", ""),
+        "source": snapshot.get("source", ""),  # digest of the signed targets it was built from
+    }
+    return {
+        "meta": [{"key": k, "value": str(v)} for k, v in meta.items()],
+        "powers": (
+            {
+                "id": p["id"], "position": n, "name": p["name"], "category": p["category"],
+                "category_order": categories.index(p["category"]), "summary": p.get("summary"),
+                "basis": _json(p["basis"]), "responsible": p["responsible"],
+                "participants": _json(p.get("participants", [])), "materials": _json(p.get("materials", [])),
+                "fee": p["fee"], "time_limit": p["time_limit"], "disclosure": _json(p.get("disclosure")),
+                "supervision_body": p["supervision"]["body"], "supervision_phone": p["supervision"]["phone"],
+                "risks": _json(p.get("risks", [])), "accountability": _json(p.get("accountability", [])),
+                "steps": _json(p["steps"]), "four_two": int(p["four_two"]), "scope": p["scope"],
+            }
+            for n, p in enumerate(snapshot["powers"])
+        ),
+        "notices": (
+            {
+                "id": n["id"], "domain": n["domain"], "title": n["title"], "published": n["published"],
+                "expires": n.get("expires"), "published_at": n["published_at"], "expires_at": n["expires_at"],
+                "pinned": int(n["pinned"]), "min_posting_days": n.get("min_posting_days"),
+                "photos": _json(n["photos"]), "body_html": n["body_html"], "scope": n["scope"],
+            }
+            for n in snapshot["notices"]
+        ),
+        "catalogue": (
+            {
+                "id": c["id"], "position": n, "area": c["area"], "area_order": c["area_order"],
+                "level1": c["level1"], "level2": c.get("level2"), "content": c["content"],
+                "basis": _json(c["basis"]), "time_limit": c["time_limit"], "body": c["body"],
+                "channels": _json(c["channels"]), "audience": c["audience"], "mode": c["mode"],
+                "level": _json(c["level"]),
+            }
+            for n, c in enumerate(snapshot["catalogue"])
+        ),
+        "ten_ones": (
+            {"position": n + 1, "title": t["title"], "description": t["description"], "photo": t.get("photo")}
+            for n, t in enumerate(snapshot["ten_ones"]["items"])
+        ),
+        "contacts": (
+            {
+                "id": c["id"], "position": n, "name": c["name"], "phone": c["phone"], "kind": c["kind"],
+                "person": c.get("person"), "hours": c.get("hours"), "description": c.get("description"),
+                "scope": c["scope"],
+            }
+            for n, c in enumerate(snapshot["contacts"])
+        ),
+        # The schedule as written; sync/duties.py works out periods, due days and status from it.
+        "duties": (
+            {
+                "id": d["id"], "position": n, "title": d["title"], "domain": d["domain"],
+                "basis": _json(d.get("basis", [])), "every": d.get("every"), "due_day": d.get("due_day"),
+                "due_working_days": d.get("due_working_days"), "within_working_days": d.get("within_working_days"),
+                "scope": d["scope"],
+            }
+            for n, d in enumerate(snapshot["duties"])
+        ),
+    }  # fmt: skip
+
+
+_SCHEMA = """
+create table meta (key text primary key, value text not null);
+create table powers (id text primary key, position integer, name text, category text, category_order integer,
+  summary text, basis text, responsible text, participants text, materials text, fee text, time_limit text,
+  disclosure text, supervision_body text, supervision_phone text, risks text, accountability text, steps text,
+  four_two integer, scope text);
+create index powers_by_category on powers (category_order, position);
+create table notices (id text primary key, domain text, title text, published text, expires text,
+  published_at text, expires_at text, pinned integer, min_posting_days integer, photos text, body_html text,
+  scope text);
+-- Covers the current/archive counts and the list order without reading the large rows.
+create index notices_by_domain on notices (domain, pinned desc, published_at desc, id, expires_at);
+create table catalogue (id text primary key, position integer, area text, area_order integer, level1 text,
+  level2 text, content text, basis text, time_limit text, body text, channels text, audience text, mode text,
+  level text);
+create index catalogue_by_area on catalogue (area_order, position);
+create table ten_ones (position integer primary key, title text, description text, photo text);
+create table contacts (id text primary key, position integer, name text, phone text, kind text, person text,
+  hours text, description text, scope text);
+create table duties (id text primary key, position integer, title text, domain text, basis text, every text,
+  due_day integer, due_working_days integer, within_working_days integer, scope text);
+create table media (blob text primary key);
+"""
+
+
+def _insert_rows(db: Database, table: str, rows: Iterable[dict[str, Any]]) -> None:
+    db.table(table).insert_all(rows, batch_size=500)
+
+
+def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str]) -> None:
+    """Write the whole snapshot into a new SQLite file at *target* and check it."""
+    with Database(target) as db:
+        with db.atomic():
+            db.executescript(_SCHEMA)
+            for table, rows in _rows(snapshot).items():
+                _insert_rows(db, table, rows)
+            db.executescript(SEARCH_SCHEMA)
+            write_search_index(db.conn, snapshot)
+            _insert_rows(db, "media", [{"blob": b} for b in blobs])
+        result = db.execute("pragma integrity_check").fetchone()[0]
+        if result != "ok":
+            raise DatabaseCheckFailed(f"the new content database failed its integrity check: {result}")
+    with open(target, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def installed_meta(path: Path, key: str) -> str | None:
+    """Return one meta value (version, content_date, source, ...) of an installed database."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        row = connection.execute("select value from meta where key = ?", (key,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def database_version(path: Path) -> int:
+    """Return the content version recorded in an installed database."""
+    return int(installed_meta(path, "version") or 0)
+
+
+def media_used(path: Path) -> set[str]:
+    """Return the media blobs an installed database refers to."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        return {row[0] for row in connection.execute("select blob from media")}
+
+
+_HEADER = b"SQLite format 3\x00"
+
+
+def file_is_whole(path: Path) -> bool:
+    """Tell from its 100-byte header whether a SQLite file is all there: the magic string, and as
+    many pages as the header counts (a truncated or overwritten file, as a power cut or a worn SD
+    card leaves it, is not). An empty file is whole: SQLite reads it as an empty database."""
+    with open(path, "rb") as file:
+        header = file.read(100)
+        size = os.fstat(file.fileno()).st_size
+    if size == 0:
+        return True
+    if len(header) < 100 or not header.startswith(_HEADER):
+        return False
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    # The header's page count is valid when its "version valid for" matches the change counter.
+    return header[92:96] != header[24:28] or size >= page_size * int.from_bytes(header[28:32], "big")
+
+
+def looks_intact(path: Path) -> bool:
+    """Tell cheaply whether an installed database can be served: a whole file with a readable meta table.
+
+    Not an integrity check, which reads every page: this runs when a version is first opened.
+    """
+    try:
+        if path.stat().st_size == 0 or not file_is_whole(path):
+            return False
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return connection.execute("select value from meta where key = 'version'").fetchone() is not None
+        finally:
+            connection.close()
+    except (OSError, sqlite3.DatabaseError):
+        return False

@@ -1,0 +1,357 @@
+"""The kiosk's side of the update channel: verify everything with python-tuf, fetch only what
+changed, install atomically, and never lower a version or blank the screen.
+
+Data directory:
+
+    kiosk.json                  the village this kiosk shows and where its county publishes
+    tuf/trusted-root.json       the county's root, shipped with the kiosk (read-only)
+    tuf/metadata/               ngclient's verified metadata
+    tuf/targets/<sha256>        verified targets, kept so an unchanged target is never fetched again
+    tuf/partial/                interrupted downloads, resumed next time
+    sync-status.json            last attempt, outcome, error, and the time floor
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tuf.api import exceptions
+from tuf.api.metadata import Metadata, Root, TargetFile
+from tuf.ngclient import Updater, UpdaterConfig
+
+from sync.contract.channel import SIGNED_AT, county_from_items, photo_refs, read_shard, role_of, shard_name
+from sync.contract.content import ContentInvalid
+from sync.contract.i18n import tr
+from sync.contract.snapshot import village_snapshot
+from sync.receive.database import database_version, installed_meta
+from sync.receive.explain import explain
+from sync.receive.fetcher import ResumableFetcher
+from sync.receive.install import (
+    InstallError,
+    current_database,
+    install_snapshot,
+    intact,
+    readable_content,
+    repair_state,
+)
+from sync.receive.time_floor import lower_floor, raise_floor, time_floor
+
+CONFIG = "kiosk.json"
+STATUS = "sync-status.json"
+DISK_MARGIN = 50 * 1024 * 1024
+logger = logging.getLogger(__name__)
+Progress = Callable[[str, bool], None]  # (message, passing): a passing message is replaced by the next one
+
+
+class SyncError(Exception):
+    """A sync could not complete; the installed content is unchanged."""
+
+
+@dataclass
+class SyncResult:
+    """What one sync did, as `kiosk sync --json` prints it."""
+
+    outcome: str  # updated, unchanged or failed
+    version: int | None
+    content_date: str | None
+    bytes_downloaded: int
+    files_downloaded: int
+    error: str | None
+    county_report: str | None = None  # what reporting to the county server after the sync did, if enrolled
+    county_ok: bool = True  # False when the report or the upload did not go through
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+def _tuf_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "tuf"
+
+
+def read_config(data_dir: Path) -> dict[str, Any]:
+    path = Path(data_dir) / CONFIG
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+        complete = isinstance(config, dict) and config.get("village") and config.get("repository")
+        problem = None if complete else "incomplete"
+    except FileNotFoundError:
+        raise SyncError(tr("this kiosk is not set up yet: run kiosk init first")) from None
+    except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        problem = str(error)
+    if problem:
+        raise SyncError(tr("{file} is damaged ({error}): set this kiosk up again with kiosk init --village CODE "
+                           "--repo URL --root ROOT.json (and kiosk enrol again if it reported to a county server)",
+                           file=path, error=problem))  # fmt: skip
+    return dict(config)
+
+
+def read_status(data_dir: Path) -> dict[str, Any]:
+    """Return the sync status; {} when there is none or it is damaged (the next sync writes it again)."""
+    path = Path(data_dir) / STATUS
+    try:
+        status = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:  # a bad sector, a power cut: not UTF-8, not JSON
+        logger.warning("%s is damaged and was ignored: %s", path, error)
+        return {}
+    if not isinstance(status, dict):
+        logger.warning("%s is damaged and was ignored: not a JSON object", path)
+        return {}
+    return status
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def init_kiosk(data_dir: Path, village: str, repository: str, root_file: Path) -> None:
+    """Set up a kiosk: which village it shows, where it syncs from, and the root it trusts."""
+    data = Path(root_file).read_bytes()
+    try:
+        root = Metadata[Root].from_bytes(data)
+        root.verify_delegate(Root.type, root)
+    except Exception as error:
+        raise SyncError(tr("{file} is not a county's signed root: {error}", file=root_file, error=error)) from None
+    tuf = _tuf_dir(data_dir)
+    (tuf / "metadata").mkdir(parents=True, exist_ok=True)
+    trusted = tuf / "trusted-root.json"
+    if trusted.exists():
+        trusted.chmod(0o644)
+    trusted.write_bytes(data)
+    trusted.chmod(0o444)
+    _write_json(Path(data_dir) / CONFIG, {"village": village, "repository": repository})
+
+
+def _urls(source: str) -> tuple[str, str]:
+    base = source.rstrip("/") if source.startswith(("http://", "https://")) else Path(source).resolve().as_uri()
+    return f"{base}/metadata/", f"{base}/targets/"
+
+
+def _trusted(updater: Updater) -> Any:
+    # ngclient (tuf 7.x) has no public way to set the reference time or read the trusted
+    # snapshot; pyproject pins tuf<8 and the tests exercise both.
+    return updater._trusted_set
+
+
+class _Sync:
+    def __init__(self, data_dir: Path, source: str | None, now: datetime | None, progress: Progress | None,
+                 fetcher_options: dict[str, Any] | None) -> None:  # fmt: skip
+        self.data_dir = Path(data_dir)
+        self.checked_version: int | None = None
+        self.config = read_config(self.data_dir)
+        self.source = source or self.config["repository"]
+        self.now = now or datetime.now(UTC)
+        self.progress = progress
+        self.status = read_status(self.data_dir)
+        self.tuf = _tuf_dir(self.data_dir)
+        metadata_url, self.targets_url = _urls(self.source)
+        self.fetcher = ResumableFetcher(self.tuf / "partial", self.targets_url, **(fetcher_options or {}))
+        cached_root = self.tuf / "metadata" / "root.json"
+        bootstrap = (cached_root if cached_root.exists() else self.tuf / "trusted-root.json").read_bytes()
+        self.updater = Updater(
+            str(self.tuf / "metadata"), metadata_url, str(self.tuf / "targets"), self.targets_url,
+            fetcher=self.fetcher, config=UpdaterConfig(), bootstrap=bootstrap,
+        )  # fmt: skip
+        # Kiosk clocks can be far behind (flat CMOS battery): never judge expiry by a time older
+        # than the newest signing time already verified (the time floor).
+        self.floor = time_floor(self.status)
+        self.reference = max(self.now, self.floor) if self.floor else self.now
+        _trusted(self.updater).reference_time = self.reference
+
+    def say(self, message: str, passing: bool = False) -> None:
+        if self.progress is not None:
+            self.progress(message, passing)
+
+    def target(self, path: str) -> tuple[TargetFile, Path] | None:
+        info = self.updater.get_targetinfo(path)
+        if info is None:
+            return None
+        return info, self.tuf / "targets" / info.hashes["sha256"]
+
+    def fetch(self, wanted: list[tuple[TargetFile, Path]]) -> None:
+        missing = [(i, p) for i, p in wanted if self.updater.find_cached_target(i, str(p)) is None]
+        if not missing:
+            return
+        need = sum(info.length for info, _path in missing)
+        free = shutil.disk_usage(self.data_dir).free
+        if need * 3 + DISK_MARGIN > free:
+            raise SyncError(tr("not enough free disk: {need} MB needed, {free} MB free",
+                               need=(need * 3 + DISK_MARGIN) // 2**20, free=free // 2**20))  # fmt: skip
+        if len(missing) > 1:
+            self.say(tr("downloading {count} files, {size} KB", count=len(missing), size=round(need / 1024)))
+        for number, (info, path) in enumerate(missing, start=1):
+            self.say(tr("downloading {number}/{count}: {path} ({size} bytes)",
+                        number=number, count=len(missing), path=info.path, size=info.length), True)  # fmt: skip
+            url = self._target_url(info)
+            try:
+                self.updater.download_target(info, str(path))
+            except (exceptions.RepositoryError, exceptions.DownloadLengthMismatchError):
+                self.fetcher.forget(url)  # held bytes failed verification: fetch afresh next time
+                path.unlink(missing_ok=True)
+                raise
+            self.fetcher.forget(url)
+
+    def _target_url(self, info: TargetFile) -> str:
+        directory, separator, name = info.path.rpartition("/")
+        return f"{self.targets_url}{directory}{separator}{info.hashes['sha256']}.{name}"
+
+    def run(self) -> SyncResult:
+        self.say(tr("checking the county's signed metadata"))
+        self.updater.refresh()
+        trusted = _trusted(self.updater)
+        version = self.checked_version = trusted.snapshot.version
+        signed_at = trusted.timestamp.unrecognized_fields.get(SIGNED_AT)
+        if signed_at:
+            raise_floor(self.status, self.now, datetime.fromisoformat(signed_at.replace("Z", "+00:00")))
+        village = self.config["village"]
+        county_manifest = self._manifest("county")
+        if county_manifest is None:
+            raise SyncError(tr("the county has not published any content yet"))
+        items, wanted, dates, photos = self._scope("county", county_manifest)
+        township = next(
+            (t["code"] for item in items if item["kind"] == "county"
+             for t in item["data"]["townships"] if any(v["code"] == village for v in t["villages"])),
+            None,
+        )  # fmt: skip
+        if township is None:
+            raise SyncError(tr("the county's content has no village {village}", village=village))
+        for scope in (f"township/{township}", f"village/{village}"):
+            manifest = self._manifest(scope)
+            if manifest is None:
+                self._check_nothing_published(scope)
+            else:
+                more_items, more_wanted, more_dates, more_photos = self._scope(scope, manifest)
+                items += more_items
+                wanted += more_wanted
+                dates += more_dates
+                photos |= more_photos
+        source = hashlib.sha256("\n".join(sorted(f"{i.path}:{i.hashes['sha256']}" for i, _p in wanted)).encode())
+        content_date = max(dates)
+        installed = current_database(self.data_dir)  # a damaged one counts as not installed
+        if installed is not None and intact(installed) and installed_meta(installed, "source") == source.hexdigest():
+            self.say(tr("nothing new for this village"))
+            return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
+        self.say(tr("installing version {version}", version=version))
+        county = county_from_items(items, photos)
+        snapshot, media = village_snapshot(county, village, version, content_date)
+        snapshot["source"] = source.hexdigest()
+        install_snapshot(self.data_dir, snapshot, media)
+        self._tidy_cache({p.name for _i, p in wanted})
+        return self._result("updated", version, content_date)
+
+    def _check_nothing_published(self, scope: str) -> None:
+        """Refuse a scope whose signed role lists files but no manifest: that is damage, not an empty scope.
+
+        A scope the county emptied keeps its role with no targets (repository.publish); a role that
+        lists files without this scope's manifest was made for another scope or broken on the way.
+        """
+        role, trusted = role_of(scope), _trusted(self.updater)
+        if role in trusted and trusted[role].targets:  # ngclient loaded it, verified, looking for the manifest
+            raise SyncError(tr("the signed metadata of {role} lists files but not this scope's manifest "
+                               "{path}: the repository is damaged or was tampered with; nothing was changed",
+                               role=role, path=f"{scope}/manifest.json"))  # fmt: skip
+
+    def _manifest(self, scope: str) -> dict[str, Any] | None:
+        found = self.target(f"{scope}/manifest.json")
+        if found is None:
+            return None
+        self.fetch([found])
+        manifest: dict[str, Any] = json.loads(found[1].read_bytes())
+        manifest["_target"] = found
+        return manifest
+
+    def _scope(
+        self, scope: str, manifest: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[tuple[TargetFile, Path]], list[str], dict[str, Path]]:
+        count = int(manifest["shard_count"])
+        shards = [self._required(f"{scope}/{shard_name(index, count)}") for index in range(count)]
+        self.fetch(shards)
+        items = [item for _info, path in shards for item in read_shard(path.read_bytes())]
+        photos = {ref: self._required(f"{scope}/{ref}") for item in items for ref in photo_refs(item)}
+        self.fetch(list(photos.values()))
+        wanted = [manifest["_target"], *shards, *photos.values()]
+        return items, wanted, [manifest["published"]], {ref: path for ref, (_info, path) in photos.items()}
+
+    def _required(self, path: str) -> tuple[TargetFile, Path]:
+        found = self.target(path)
+        if found is None:
+            raise SyncError(tr("the signed metadata does not list {path}", path=path))
+        return found
+
+    def _tidy_cache(self, keep: set[str]) -> None:
+        for file in (self.tuf / "targets").iterdir():
+            if file.name not in keep:
+                file.unlink(missing_ok=True)
+
+    def _result(
+        self, outcome: str, version: int | None, content_date: str | None, error: str | None = None
+    ) -> SyncResult:
+        return SyncResult(
+            outcome, version, content_date, self.fetcher.bytes_received, self.fetcher.files_received, error
+        )
+
+
+def reset_time_floor(data_dir: Path) -> tuple[datetime | None, datetime | None]:
+    """Lower the time floor to before the rises this kiosk's clock could not judge (or forget it).
+
+    For staff, when the floor came from a county whose clock was wrong and now makes every sync
+    fail as "expired" (README: the update channel). :returns: the floor (old, new).
+    """
+    read_config(data_dir)  # only a set-up kiosk has a status to change
+    status = read_status(data_dir)
+    old, new = lower_floor(status)
+    _write_json(Path(data_dir) / STATUS, status)
+    return old, new
+
+
+def sync_kiosk(
+    data_dir: Path,
+    source: str | None = None,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    fetcher_options: dict[str, Any] | None = None,
+) -> SyncResult:
+    """Sync once from the county (or *source*: a URL or a USB folder); never raises for a failed sync."""
+    data_dir = Path(data_dir)
+    attempt = (now or datetime.now(UTC)).isoformat()
+    sync: _Sync | None = None
+    try:
+        repair_state(data_dir)
+        sync = _Sync(data_dir, source, now, progress, fetcher_options)
+        result = sync.run()
+    except (SyncError, InstallError, ContentInvalid, exceptions.RepositoryError, exceptions.DownloadError,
+            ValueError, KeyError, OSError, sqlite3.Error) as error:  # fmt: skip
+        installed = readable_content(data_dir).path
+        result = SyncResult(
+            "failed",
+            database_version(installed) if installed else None,
+            installed_meta(installed, "content_date") if installed else None,
+            sync.fetcher.bytes_received if sync else 0,
+            sync.fetcher.files_received if sync else 0,
+            explain(error, *((sync.now, sync.floor, sync.fetcher.last_url) if sync else (now, None, None))),
+        )
+    status = sync.status if sync else read_status(data_dir)
+    status.update(last_attempt=attempt, last_outcome=result.outcome, last_error=result.error)
+    if result.outcome != "failed" and sync is not None:
+        # The newest county version this kiosk has checked: an unchanged village keeps an older content version.
+        status.update(last_success=attempt, checked_version=sync.checked_version)
+    if (data_dir / CONFIG).exists():
+        try:
+            _write_json(data_dir / STATUS, status)
+        except OSError as error:  # a full disk: the result still says how the sync went
+            logger.warning("could not record the sync in %s: %s", STATUS, error)
+    return result
