@@ -213,4 +213,4 @@ def _stale_form(_error: Any) -> ResponseReturnValue:
     # A forged request, or a page kept open across a session reset: either way nothing was stored.
     heading = gettext("Your rating was not recorded")
     text = gettext("Please open the page again and rate it once more.")
-    return render_template("error.html", heading=heading, text=text), 400
+    return render_template("screens/error.html", heading=heading, text=text), 400

@@ -28,12 +28,12 @@ def _formatted_day(text: str, _locale: str) -> str:
 
 def _not_found(_error: Any) -> Any:
     heading, text = _("Page not found"), _("This page is not in the kiosk's content. It may have been removed.")
-    return render_template("error.html", heading=heading, text=text), 404
+    return render_template("screens/error.html", heading=heading, text=text), 404
 
 
 def _server_error(_error: Any) -> Any:
     heading, text = _("Something went wrong"), _("Please go back to the home screen and try again.")
-    return render_template("error.html", heading=heading, text=text), 500
+    return render_template("screens/error.html", heading=heading, text=text), 500
 
 
 def init_app(app: Flask, error_pages: bool = True) -> None:

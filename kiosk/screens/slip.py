@@ -347,4 +347,4 @@ def print_slip(kind: str, item_id: str) -> ResponseReturnValue:
 def _stale_form(_error: Any) -> ResponseReturnValue:
     # A forged request, or a page kept open across a browser restart: either way nothing printed.
     heading, text = gettext("Nothing was printed"), gettext("Please open the page again and press Print once more.")
-    return render_template("error.html", heading=heading, text=text), 400
+    return render_template("screens/error.html", heading=heading, text=text), 400
