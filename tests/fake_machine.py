@@ -176,7 +176,9 @@ def unit_environment(unit: dict[str, list[str]], root: Path = Path("/")) -> dict
     """A service's environment: Environment=, then its EnvironmentFile= (looked up under *root*) over it."""
     env: dict[str, str] = {}
     for assignment in unit.get("Environment", []):
-        env.update(word.split("=", 1) for word in shlex.split(assignment))
+        for word in shlex.split(assignment):
+            key, _, value = word.partition("=")
+            env[key] = value
     for file in unit.get("EnvironmentFile", []):
         for line in (root / file.lstrip("-").lstrip("/")).read_text(encoding="utf-8").splitlines():
             if "=" in line and not line.lstrip().startswith("#"):

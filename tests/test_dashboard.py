@@ -618,7 +618,7 @@ def test_behind_tls_the_session_cookie_is_secure_and_the_visitor_is_the_forwarde
     app = create_county_app(config)
     limiter.reset()
     client = app.test_client()
-    proxied = {"headers": {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https",
+    proxied: dict[str, Any] = {"headers": {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https",
                            "Referer": "https://county.example/sign-in"},  # over HTTPS, CSRF checks the referrer
                "base_url": "https://county.example"}  # fmt: skip
     form = client.get("/sign-in", **proxied)

@@ -91,8 +91,8 @@ def test_every_unit_passes_systemd_analyze_verify_and_may_write_its_data_folder(
         shutil.copy(env_file, root / "etc")
     for file in UNITS:
         shutil.copy(file, installed)
-        for command in parse_unit(file.read_text(encoding="utf-8")).get("ExecStart", []):
-            program = root / command.split()[0].lstrip("-@:+!").lstrip("/")
+        for exec_start in parse_unit(file.read_text(encoding="utf-8")).get("ExecStart", []):
+            program = root / exec_start.split()[0].lstrip("-@:+!").lstrip("/")
             program.parent.mkdir(parents=True, exist_ok=True)
             program.write_text("#!/bin/sh\n")
             program.chmod(0o755)
@@ -103,24 +103,24 @@ def test_every_unit_passes_systemd_analyze_verify_and_may_write_its_data_folder(
 
     # Under ProtectSystem=strict a service writes only to its StateDirectory= and ReadWritePaths=.
     for file in (file for file in UNITS if file.suffix == ".service"):
-        settings = parse_unit(file.read_text(encoding="utf-8"))
-        command = shlex.split(settings["ExecStart"][0])
+        service = parse_unit(file.read_text(encoding="utf-8"))
+        command = shlex.split(service["ExecStart"][0])
         if not command[0].endswith("/kiosk"):
             continue  # the browser, in the desktop user's session
         must_write = [command[command.index("--repo") + 1]] if "refresh" in command else []
-        env = unit_environment(settings, root)
+        env = unit_environment(service, root)
         data = env.get("KIOSK_DATA_DIR") or (command[command.index("--data") + 1] if "--data" in command else None)
         if "serve" in command:  # the servers keep their state in the data folder
             assert data, f"{file.name} names no data folder: kiosk would use ~/.local/share of its user"
             must_write.append(data)
-        writable = [f"/var/lib/{name}" for name in settings.get("StateDirectory", [])]
-        writable += [path for paths in settings.get("ReadWritePaths", []) for path in paths.split()]
+        writable = [f"/var/lib/{name}" for name in service.get("StateDirectory", [])]
+        writable += [path for paths in service.get("ReadWritePaths", []) for path in paths.split()]
         for folder in must_write:
-            assert settings.get("ProtectSystem") != ["strict"] or any(
+            assert service.get("ProtectSystem") != ["strict"] or any(
                 folder == path or folder.startswith(f"{path}/") for path in writable
             ), f"{file.name} cannot write {folder}"
-        if "StateDirectory" in settings:
-            assert data == f"/var/lib/{settings['StateDirectory'][0]}", f"{file.name}: data outside its StateDirectory"
+        if "StateDirectory" in service:
+            assert data == f"/var/lib/{service['StateDirectory'][0]}", f"{file.name}: data outside its StateDirectory"
 
 
 def run_readme(machine: FakeMachine, heading: str, county_url: str = COUNTY_URL) -> None:

@@ -11,6 +11,7 @@ import time
 import zlib
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
@@ -97,7 +98,7 @@ def stored(folder: Path, name: str) -> Image.Image:
     return image
 
 
-def rejection(data: bytes, folder: Path, **limits: float) -> PhotoRejected:
+def rejection(data: bytes, folder: Path, **limits: Any) -> PhotoRejected:
     with pytest.raises(PhotoRejected) as caught:
         store_photo(data, folder, **limits)
     assert not folder.exists() or not any(folder.iterdir()), "nothing is stored for a refused upload"

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from escpos.exceptions import DeviceNotFoundError
-from escpos.printer import Dummy
+from escpos.printer import Dummy, Usb
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kiosk.screens import create_app, slip
+from kiosk.screens import create_app
 from kiosk.screens.qr import mobile_url
 from kiosk.screens.slip import PrinterAddress, PrinterSettingError, PrintLimiter, parse_printer, wrap_columns
 from sync.contract.content import load_county
@@ -256,7 +256,7 @@ def test_the_limiter_counts_a_rolling_hour() -> None:
     assert limiter.take() is None, "the slip at 0 s has left the hour"
 
 
-class PaperOut(Dummy):
+class PaperOut(Dummy):  # type: ignore[misc]  # python-escpos is untyped
     def _raw(self, msg: bytes) -> None:
         raise DeviceNotFoundError("paper out")
 
@@ -329,6 +329,6 @@ def test_the_setting_error_is_in_the_kiosks_language(data_dir: Path) -> None:
 
 
 def test_a_usb_printer_without_pyusb_is_refused_at_start(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(slip.Usb, "is_usable", staticmethod(lambda: False))
+    monkeypatch.setattr(Usb, "is_usable", staticmethod(lambda: False))
     with pytest.raises(PrinterSettingError, match=r"usb: needs pyusb .* or use file:/dev/usb/lp0"):
         make_app(data_dir, PRINTER="usb:0x0416:0x5011", DEFAULT_LOCALE="en")

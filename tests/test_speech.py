@@ -148,13 +148,13 @@ def first_power_id(app: Flask) -> str:
 def fetch(client: FlaskClient, path: str) -> tuple[int, str, bytes]:
     """GET *path*: status, media type and body (the file the app sent is closed again)."""
     with client.get(path) as response:
-        return response.status_code, response.mimetype, response.data
+        return response.status_code, str(response.mimetype), bytes(response.data)
 
 
 def seconds_of(wav: bytes) -> float:
     with wave.open(io.BytesIO(wav)) as audio:
         assert audio.getnchannels() == 1 and audio.getsampwidth() == 2
-        return audio.getnframes() / audio.getframerate()
+        return float(audio.getnframes() / audio.getframerate())
 
 
 def test_power_page_speaks_a_real_wav_made_once_then_cached(

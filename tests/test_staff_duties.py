@@ -6,12 +6,14 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from kiosk.data import duties, notices
 from kiosk.data.local_db import open_local
+from sync.contract import duties as rules
 from sync.contract.dates import local_now
 from sync.receive.install import current_database
 from tests.test_screens import text_of
@@ -34,20 +36,20 @@ def dbs(data: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]: 
     local.close()
 
 
-def row_of(rows: list[dict[str, object]], duty_id: str) -> dict[str, object]:
-    return next(r for r in rows if r["duty"]["id"] == duty_id)  # type: ignore[index]
+def row_of(rows: list[dict[str, Any]], duty_id: str) -> dict[str, Any]:
+    return next(r for r in rows if r["duty"]["id"] == duty_id)
 
 
 def test_the_board_shows_each_period_done_due_or_overdue(dbs: tuple[sqlite3.Connection, sqlite3.Connection]) -> None:
     content, local = dbs
     finances = row_of(duties.board(content, local, NOV_11), "caiwu-shouzhi")
-    periods = finances["periods"]  # type: ignore[index]
-    assert [(p["period"].key, p["status"]) for p in periods] == [  # type: ignore[index,attr-defined]
+    periods = finances["periods"]
+    assert [(p["period"].key, p["status"]) for p in periods] == [
         ("2026-10", "overdue"),
         ("2026-09", "overdue"),
         ("2026-08", "overdue"),
     ]
-    assert row_of(duties.board(content, local, date(2026, 11, 10)), "caiwu-shouzhi")["periods"][0]["status"] == "due"  # type: ignore[index]
+    assert row_of(duties.board(content, local, date(2026, 11, 10)), "caiwu-shouzhi")["periods"][0]["status"] == "due"
 
 
 def test_a_notice_marks_a_period_done_and_the_audit_log_says_who(
@@ -58,7 +60,7 @@ def test_a_notice_marks_a_period_done_and_the_audit_log_says_who(
     notice_id = notices.create(local, "bo", values(domain="finance", title="2026年10月财务收支公开"), now, publish=True)
     duty = next(d for d in duties.duties_of(content, local) if d["id"] == "caiwu-shouzhi")
     duties.mark_done(local, "bo", duty, now, period_key="2026-10", notice_id=notice_id)
-    first = row_of(duties.board(content, local, NOV_11), "caiwu-shouzhi")["periods"][0]  # type: ignore[index]
+    first = row_of(duties.board(content, local, NOV_11), "caiwu-shouzhi")["periods"][0]
     assert first["status"] == "done" and first["record"]["notice_id"] == notice_id
     actor, action = local.execute("select actor, action from audit_log order by id desc limit 1").fetchone()
     assert (actor, action) == ("bo", "duty.done")
@@ -69,9 +71,9 @@ def test_an_event_must_be_disclosed_within_its_working_days(dbs: tuple[sqlite3.C
     content, local = dbs
     duty = next(d for d in duties.duties_of(content, local) if d["id"] == "dibao-duixiang-mingdan")  # 7 working days
     duties.record_event(local, "bo", duty, date(2026, 11, 27), "低保审批（3户）", datetime(2026, 11, 27, 10, 0))
-    event = row_of(duties.board(content, local, date(2026, 12, 8)), duty["id"])["events"][0]  # type: ignore[index]
+    event = row_of(duties.board(content, local, date(2026, 12, 8)), duty["id"])["events"][0]
     assert event["due"] == date(2026, 12, 8) and event["status"] == "due", "Friday + 7 working days"
-    late = row_of(duties.board(content, local, date(2026, 12, 9)), duty["id"])["events"][0]  # type: ignore[index]
+    late = row_of(duties.board(content, local, date(2026, 12, 9)), duty["id"])["events"][0]
     assert late["status"] == "overdue"
 
 
@@ -92,7 +94,7 @@ def test_the_console_home_lists_what_is_overdue_today(staff: FlaskClient, data: 
 def test_mark_done_from_the_dashboard(staff: FlaskClient) -> None:  # noqa: F811
     page = staff.get("/duties/").get_data(as_text=True)
     assert "财务收支情况公开" in page and "最低生活保障对象名单公示" in page
-    key = duties.rules.period_of({"every": "month", "due_day": 10}, local_now("Asia/Shanghai").date())
+    key = rules.period_of({"every": "month", "due_day": 10}, local_now("Asia/Shanghai").date())
     assert key is not None
     token = csrf_token(staff, "/duties/")
     done = staff.post("/duties/caiwu-shouzhi/done", data={"csrf_token": token, "period_key": key.key})

@@ -8,6 +8,7 @@ import re
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -52,7 +53,7 @@ def villager(data: Path) -> FlaskClient:
     return client
 
 
-def form(client: FlaskClient, path: str, **fields: str) -> dict[str, str]:
+def form(client: FlaskClient, path: str, **fields: str) -> dict[str, Any]:
     today = local_now("Asia/Shanghai").date()
     base = {"domain": "village", "title": "关于村道维修的通知", "body": "本周六**维修**村道。", "expires": "",
             "published": f"{today - timedelta(days=1):%Y-%m-%d} 08:00", "min_posting_days": ""}  # fmt: skip

@@ -65,7 +65,7 @@ def screen_path(tab: Page, screen: str) -> str:
     start, pattern = where
     tab.goto(start)
     hrefs = tab.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
-    return next(h for h in hrefs if re.search(pattern, h))
+    return str(next(h for h in hrefs if re.search(pattern, h)))
 
 
 def open_screen(tab: Page, screen: str) -> None:

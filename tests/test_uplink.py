@@ -239,7 +239,7 @@ def test_a_captured_request_sent_again_is_refused(county: tuple[str, Path, Flaky
         captured.update(options)
         return real_request(method, target, **options)
 
-    uplink.pool.request = capture  # type: ignore[method-assign]
+    uplink.pool.request = capture  # type: ignore[method-assign,assignment]
     uplink.report({"content_version": 1})
     replay = urllib3.PoolManager().request("POST", f"{url}/api/report", body=captured["body"],
                                            headers=captured["headers"])  # fmt: skip
@@ -332,7 +332,7 @@ def test_a_failed_upload_still_reports_what_is_left_waiting(county: tuple[str, P
     assert sync_kiosk(kiosk_data).outcome == "updated"
     uplink = enrolled(kiosk_data, url, county_data, attempts=2)
     queue_feedback(kiosk_data, 3)
-    flaky.rate, flaky.rng.random = 1.0, lambda: 0.0  # every upload answered 500
+    flaky.rate, flaky.rng.random = 1.0, lambda: 0.0  # type: ignore[method-assign]  # every upload answered 500
     ok, line = send_to_county(kiosk_data, uplink)
     assert not ok and "the upload failed" in line and "500" in line, line
     (row,) = county_rows(county_data, "select outbox_depth from reports")
@@ -373,7 +373,11 @@ def test_a_failed_periodic_report_is_logged_as_a_warning(
     enrolled(kiosk_data, url, county_data)
     caplog.set_level(logging.INFO, logger="kiosk.device.nightly")
     for ok in (True, False):
-        PeriodicReport(kiosk_data, interval_s=3600, report=lambda _data, ok=ok: (ok, "what happened")).run_once()
+
+        def report(_data: Path, ok: bool = ok) -> tuple[bool, str]:
+            return ok, "what happened"
+
+        PeriodicReport(kiosk_data, interval_s=3600, report=report).run_once()
     assert [record.levelname for record in caplog.records if record.name == "kiosk.device.nightly"] == [
         "INFO",
         "WARNING",
