@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from kiosk.screens import create_app
 from kiosk.screens.qr import _render, mobile_url, qr_svg
 from sync.contract.content import County, load_county
 from sync.contract.dates import local_now
+from sync.contract.kinds import Notice, Power
 from sync.contract.snapshot import in_scope, village_snapshot
 from sync.receive.install import install_snapshot
 from tests.county_files import install_with_a_notice_out_tomorrow, write_county
@@ -37,7 +39,7 @@ def village(county: County) -> dict[str, str]:
     return next(v for v in county.villages() if v["code"] == VILLAGE)
 
 
-def shown_powers(county: County) -> list[dict[str, Any]]:
+def shown_powers(county: County) -> list[Power]:
     return [p for p in county.powers if in_scope(p["scope"], village(county))]
 
 
@@ -45,7 +47,7 @@ def now() -> str:
     return local_now("Asia/Shanghai").isoformat(sep=" ", timespec="seconds")
 
 
-def is_current(notice: dict[str, Any], at: str | None = None) -> bool:
+def is_current(notice: Mapping[str, Any], at: str | None = None) -> bool:
     at = at or now()
     return notice["published_at"] <= at and (notice["expires_at"] is None or notice["expires_at"] >= at)
 
@@ -157,7 +159,7 @@ def test_ten_ones_in_order_with_photos(client: FlaskClient, demo_county: County)
             assert image.status_code == 200 and image.mimetype == "image/jpeg" and image.data[:2] == b"\xff\xd8"
 
 
-def notices_of(county: County) -> list[dict[str, Any]]:
+def notices_of(county: County) -> list[Notice]:
     return [n for n in county.notices if in_scope(n["scope"], village(county))]
 
 

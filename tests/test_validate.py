@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
-from sync.contract.content import ContentInvalid, load_county
+from sync.contract import kinds
+from sync.contract.channel import county_from_items, read_shard
+from sync.contract.content import ContentInvalid, County, load_county
+from sync.publish.bundle import build_bundles
 from tests.county_files import NOTICE, POWER, write_county
 
 
@@ -270,3 +275,38 @@ def test_county_staff_read_problems_in_chinese_by_default(county: Path) -> None:
     assert "notices/finance.md:6: expires: 截止时间 2026-11-01 不晚于发布时间 2026-11-05" in result.output
     assert "powers/dibao.yaml:23: steps[2].branches[2].to: 本事项没有步骤 'nowhere'" in result.output
     assert "发现 2 个问题；没有加载任何内容。" in result.output
+
+
+def _kind_problems(kind: type, item: Mapping[str, Any], where: str) -> list[str]:
+    keys = set(item)
+    required, optional = kind.__required_keys__, kind.__optional_keys__  # type: ignore[attr-defined]
+    return [f"{where}: {kind.__name__} lacks {sorted(required - keys)}"] * bool(required - keys) + [
+        f"{where}: {kind.__name__} has no field {sorted(keys - required - optional)}"
+    ] * bool(keys - required - optional)
+
+
+def _county_problems(county: County) -> list[str]:
+    problems = _kind_problems(kinds.CountyInfo, county.info, "county") + _kind_problems(
+        kinds.TenOnes, county.ten_ones, "ten ones"
+    )
+    for power in county.powers:
+        problems += _kind_problems(kinds.Power, power, power["id"])
+        for step in power["steps"]:
+            problems += _kind_problems(kinds.Step, step, f"{power['id']} step {step['id']}")
+    for one in county.ten_ones.get("items", []):
+        problems += _kind_problems(kinds.TenOne, one, one["title"])
+    typed: list[tuple[type, list[Any]]] = [(kinds.Notice, county.notices), (kinds.CatalogueEntry, county.catalogue),
+                                           (kinds.Contact, county.contacts), (kinds.Duty, county.duties)]  # fmt: skip
+    for kind, items in typed:
+        problems += [p for item in items for p in _kind_problems(kind, item, item["id"])]
+    return problems
+
+
+def test_the_model_holds_each_kind_with_the_fields_its_type_declares(demo_county: County) -> None:
+    # The types in sync/contract/kinds.py are what code relies on: a field the model adds or
+    # drops without saying so there is caught here, on the county as loaded and as a kiosk rebuilds it.
+    assert demo_county.powers and demo_county.notices and demo_county.duties and demo_county.ten_ones
+    assert _county_problems(demo_county) == []
+    items = [item for bundle in build_bundles(demo_county).values() for shard in bundle.shards.values()
+             for item in read_shard(shard)]  # fmt: skip
+    assert _county_problems(county_from_items(items, demo_county.media)) == []

@@ -17,9 +17,10 @@ import gzip
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sync.contract.content import County
+from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Notice, Power, TenOnes
 
 SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
 
@@ -58,15 +59,16 @@ def county_from_items(items: list[dict[str, Any]], media: dict[str, Path]) -> Co
     if info is None:
         raise ValueError("the county-wide content has no county information")
     ten_ones = by_kind.get("ten_ones", [{}])[0]
+    # Items come from verified shards the county's checked content was cut into.
     return County(
-        info,
-        by_kind.get("power", []),
-        by_kind.get("notice", []),
-        by_kind.get("catalogue", []),
-        ten_ones,
-        by_kind.get("contact", []),
+        cast(CountyInfo, info),
+        cast(list[Power], by_kind.get("power", [])),
+        cast(list[Notice], by_kind.get("notice", [])),
+        cast(list[CatalogueEntry], by_kind.get("catalogue", [])),
+        cast(TenOnes, ten_ones),
+        cast(list[Contact], by_kind.get("contact", [])),
         media,
-        duties=by_kind.get("duty", []),  # none from a county published before duties existed
+        duties=cast(list[Duty], by_kind.get("duty", [])),  # none from a county published before duties existed
     )
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sync.contract.checks import FolderReader
 from sync.contract.dates import DEFAULT_TIMEZONE, end_of_posting, parse_moment, timezone_problem, working_days
 from sync.contract.duties import schedule_problem
 from sync.contract.i18n import tr
+from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Notice, Power, TenOnes
 from sync.contract.procedure import FOUR_TWO, expand_steps
 from sync.contract.render import render_markdown
 from sync.contract.schemas import Problem, load_schema
@@ -34,14 +35,14 @@ class ContentInvalid(Exception):
 class County:
     """A whole county's content, checked and normalised (plain JSON-able values)."""
 
-    info: dict[str, Any]
-    powers: list[dict[str, Any]] = field(default_factory=list)
-    notices: list[dict[str, Any]] = field(default_factory=list)
-    catalogue: list[dict[str, Any]] = field(default_factory=list)
-    ten_ones: dict[str, Any] = field(default_factory=dict)
-    contacts: list[dict[str, Any]] = field(default_factory=list)
+    info: CountyInfo
+    powers: list[Power] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    catalogue: list[CatalogueEntry] = field(default_factory=list)
+    ten_ones: TenOnes = field(default_factory=lambda: TenOnes())
+    contacts: list[Contact] = field(default_factory=list)
     media: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> file on disk
-    duties: list[dict[str, Any]] = field(default_factory=list)  # disclosure duties (公开事项清单)
+    duties: list[Duty] = field(default_factory=list)  # disclosure duties (公开事项清单)
 
     def villages(self) -> list[dict[str, str]]:
         """Return every village with its township: code, name, township, township_name."""
@@ -73,8 +74,8 @@ def _places(reader: FolderReader, source: SourceFile | None) -> dict[str, set[st
     return places
 
 
-def _powers(reader: FolderReader, places: dict[str, set[str]] | None) -> list[dict[str, Any]]:
-    powers: list[dict[str, Any]] = []
+def _powers(reader: FolderReader, places: dict[str, set[str]] | None) -> list[Power]:
+    powers: list[Power] = []
     seen: dict[str, str] = {}
     for source in reader.read_folder("powers", ".yaml", "power", required=True):
         data = source.data
@@ -84,7 +85,7 @@ def _powers(reader: FolderReader, places: dict[str, set[str]] | None) -> list[di
             steps = expand_steps(data["steps"])
             four_two = any(s.get("procedure") == FOUR_TWO for s in steps)
             item = {k: v for k, v in _without_place(data).items() if k != "steps"}
-            powers.append({**item, "scope": scope, "steps": steps, "four_two": four_two})
+            powers.append(cast(Power, {**item, "scope": scope, "steps": steps, "four_two": four_two}))
     return powers
 
 
@@ -106,8 +107,8 @@ def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any) 
     )
 
 
-def _notices(reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path]) -> list[dict[str, Any]]:
-    notices: list[dict[str, Any]] = []
+def _notices(reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path]) -> list[Notice]:
+    notices: list[Notice] = []
     seen: dict[str, str] = {}
     for source in reader.read_folder("notices", ".md", "notice"):
         data = source.data
@@ -135,15 +136,18 @@ def _notices(reader: FolderReader, places: dict[str, set[str]] | None, media: di
         elif problem := _posting_period_problem(data, published, expires):
             reader.problem(source, ("expires",), problem)
         notices.append(
-            {
-                **_without_place(data),
-                "scope": scope,
-                "pinned": bool(data.get("pinned")),
-                "published_at": published.isoformat(sep=" "),
-                "expires_at": expires.isoformat(sep=" ") if expires else None,
-                "body_html": render_markdown(source.body),
-                "body_text": source.body,
-            }
+            cast(
+                Notice,
+                {
+                    **_without_place(data),
+                    "scope": scope,
+                    "pinned": bool(data.get("pinned")),
+                    "published_at": published.isoformat(sep=" "),
+                    "expires_at": expires.isoformat(sep=" ") if expires else None,
+                    "body_html": render_markdown(source.body),
+                    "body_text": source.body,
+                },
+            )
         )
     return notices
 
@@ -156,9 +160,9 @@ def _is_moment(text: str) -> bool:
     return True
 
 
-def _catalogue(reader: FolderReader) -> list[dict[str, Any]]:
+def _catalogue(reader: FolderReader) -> list[CatalogueEntry]:
     areas = load_schema("catalogue")["properties"]["area"]["enum"]
-    catalogue: list[dict[str, Any]] = []
+    catalogue: list[CatalogueEntry] = []
     seen_areas: dict[str, str] = {}
     seen_items: dict[str, str] = {}
     for source in reader.read_folder("catalogue", ".yaml", "catalogue", required=True):
@@ -166,39 +170,38 @@ def _catalogue(reader: FolderReader) -> list[dict[str, Any]]:
         reader.check_unique(seen_areas, area, source, ("area",), tr("catalogue area"))
         for n, entry in enumerate(source.data["items"]):
             reader.check_unique(seen_items, entry["id"], source, ("items", n, "id"), tr("catalogue item id"))
-            catalogue.append({**entry, "area": area, "area_order": areas.index(area)})
+            catalogue.append(cast(CatalogueEntry, {**entry, "area": area, "area_order": areas.index(area)}))
     return catalogue
 
 
-def _ten_ones(reader: FolderReader, media: dict[str, Path]) -> dict[str, Any]:
+def _ten_ones(reader: FolderReader, media: dict[str, Path]) -> TenOnes:
     source = reader.read("ten_ones.yaml", "ten_ones")
     if source is None:
-        return {}
+        return TenOnes()
     for n, entry in enumerate(source.data["items"]):
         if "photo" in entry:
             reader.check_media(source, ("items", n, "photo"), entry["photo"], media)
-    ten_ones: dict[str, Any] = source.data
-    return ten_ones
+    return cast(TenOnes, source.data)
 
 
-def _contacts(reader: FolderReader, places: dict[str, set[str]] | None) -> list[dict[str, Any]]:
+def _contacts(reader: FolderReader, places: dict[str, set[str]] | None) -> list[Contact]:
     source = reader.read("contacts.yaml", "contacts")
     if source is None:
         return []
-    contacts: list[dict[str, Any]] = []
+    contacts: list[Contact] = []
     seen: dict[str, str] = {}
     for n, entry in enumerate(source.data["contacts"]):
         reader.check_unique(seen, entry["id"], source, ("contacts", n, "id"), tr("contact id"))
         scope = reader.check_scope(source, places, ("contacts", n))
-        contacts.append({**_without_place(entry), "scope": scope})
+        contacts.append(cast(Contact, {**_without_place(entry), "scope": scope}))
     return contacts
 
 
-def _duties(reader: FolderReader, places: dict[str, set[str]] | None) -> list[dict[str, Any]]:
+def _duties(reader: FolderReader, places: dict[str, set[str]] | None) -> list[Duty]:
     source = reader.read("duties.yaml", "duties")
     if source is None:
         return []
-    duties: list[dict[str, Any]] = []
+    duties: list[Duty] = []
     seen: dict[str, str] = {}
     for n, entry in enumerate(source.data["duties"]):
         reader.check_unique(seen, entry["id"], source, ("duties", n, "id"), tr("duty id"))
@@ -206,7 +209,7 @@ def _duties(reader: FolderReader, places: dict[str, set[str]] | None) -> list[di
         if problem := schedule_problem(entry):
             name, message = problem
             reader.problem(source, ("duties", n, name) if name else ("duties", n), message)
-        duties.append({**_without_place(entry), "scope": scope})
+        duties.append(cast(Duty, {**_without_place(entry), "scope": scope}))
     return duties
 
 
@@ -226,9 +229,10 @@ def load_county(root: Path) -> County:
     powers = _powers(reader, places)
     notices = _notices(reader, places, media)
     catalogue = _catalogue(reader)
-    ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else {}
+    ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else TenOnes()
     contacts = _contacts(reader, places) if (root / "contacts.yaml").is_file() else []
     duties = _duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
     if reader.problems or county_source is None:
         raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
-    return County(county_source.data, powers, notices, catalogue, ten_ones, contacts, media, duties)
+    # Every file passed its schema (reader.read): the casts say what the schemas checked.
+    return County(cast(CountyInfo, county_source.data), powers, notices, catalogue, ten_ones, contacts, media, duties)

@@ -13,7 +13,7 @@ thousands of hits.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sync.contract.pinyin import initials, is_han
@@ -49,11 +49,11 @@ def is_initials(query: str) -> bool:
     return bool(_INITIALS_QUERY.match(query))
 
 
-def _catalogue_title(item: dict[str, Any]) -> str:
+def _catalogue_title(item: Mapping[str, Any]) -> str:
     return " · ".join(part for part in (item["level1"], item.get("level2")) if part)
 
 
-def _names(kind: str, data: dict[str, Any]) -> list[str]:
+def _names(kind: str, data: Mapping[str, Any]) -> list[str]:
     """Return the names an item is found by with initials: its title, and a power item's keywords."""
     if kind == "power":
         return [data["name"], *data.get("keywords", [])]
@@ -62,12 +62,12 @@ def _names(kind: str, data: dict[str, Any]) -> list[str]:
     return [data["title"]]
 
 
-def _initials_of(kind: str, data: dict[str, Any]) -> str:
+def _initials_of(kind: str, data: Mapping[str, Any]) -> str:
     # A space keeps typed initials from running across two names.
     return data.get(INITIALS) or " ".join(initials(name) for name in _names(kind, data))
 
 
-def with_initials(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+def with_initials(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """Return *data* carrying its search initials, worked out once by the county when it publishes.
 
     Kiosks then build their index without pypinyin's dictionaries (55 MB) in the install's memory.

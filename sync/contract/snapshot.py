@@ -40,12 +40,12 @@ def village_snapshot(
         )
     village = villages[village_code]
     names = {ref: blob_name(media_digest(file), ref) for ref, file in county.media.items()}
-    notices = [
+    notices: list[dict[str, Any]] = [
         {**n, "photos": [names[p] for p in n.get("photos", [])]}
         for n in county.notices
         if in_scope(n["scope"], village)
     ]
-    ten_ones = {
+    ten_ones: dict[str, Any] = {
         **county.ten_ones,
         "items": [{**t, "photo": names[t["photo"]]} if "photo" in t else t for t in county.ten_ones.get("items", [])],
     }

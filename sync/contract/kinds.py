@@ -1,0 +1,161 @@
+"""The content kinds as the model holds them once checked and normalised (``load_county``).
+
+Field names follow the JSON Schemas in content/schema/ (content/README.md says what each means);
+the model replaces ``village``/``township`` with one ``scope`` ('county', 'township:x',
+'village:y') and adds what it derives: a notice's times and HTML, a power's expanded steps.
+Everything is plain JSON, so a kind travels in a shard unchanged (sync/contract/channel.py).
+"""
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+Domain = Literal["party", "village", "finance", "government"]
+
+
+class Village(TypedDict):
+    code: str
+    name: str
+
+
+class Township(TypedDict):
+    code: str
+    name: str
+    villages: list[Village]
+
+
+class CountyInfo(TypedDict):
+    """county.yaml."""
+
+    code: str
+    name: str
+    public_base_url: str
+    townships: list[Township]
+    sample: NotRequired[bool]
+    timezone: NotRequired[str]
+
+
+class GoesTo(TypedDict):
+    when: str | None  # the branch's label, None for the one way on
+    to: str  # a step id
+
+
+class Step(TypedDict):
+    """One step of a procedure, standard procedures (四议两公开) expanded into their six steps."""
+
+    id: str
+    title: str
+    actor: str
+    goes_to: list[GoesTo]  # empty: the path ends here
+    procedure: NotRequired[str]
+    procedure_step: NotRequired[int]
+    time_limit: NotRequired[str]
+    description: NotRequired[str]
+
+
+class Power(TypedDict):
+    """A small-power item (小微权力), powers/<id>.yaml."""
+
+    id: str
+    name: str
+    category: str
+    scope: str
+    basis: list[str]
+    responsible: str
+    fee: str
+    time_limit: str
+    supervision: dict[str, str]  # body, phone
+    steps: list[Step]
+    four_two: bool  # some step is the standard procedure 四议两公开
+    summary: NotRequired[str]
+    keywords: NotRequired[list[str]]
+    participants: NotRequired[list[str]]
+    materials: NotRequired[list[str]]
+    disclosure: NotRequired[dict[str, str]]  # content, where, when
+    risks: NotRequired[list[dict[str, str]]]  # point, control
+    accountability: NotRequired[list[str]]
+    _initials: NotRequired[str]  # pinyin initials for search, added when bundled
+
+
+class Notice(TypedDict):
+    """A county notice, notices/<id>.md: its fields and Markdown body."""
+
+    id: str
+    domain: Domain
+    title: str
+    scope: str
+    published: str  # as written
+    published_at: str  # 'YYYY-MM-DD HH:MM:SS', county time
+    expires_at: str | None  # the end of its last day, or None
+    pinned: bool
+    body_html: str  # sanitised
+    body_text: str
+    expires: NotRequired[str]
+    min_posting_days: NotRequired[int]  # 公示期 in working days
+    photos: NotRequired[list[str]]  # media/<name>
+    _initials: NotRequired[str]
+
+
+class CatalogueEntry(TypedDict):
+    """One line of the standard disclosure catalogue (公开目录), catalogue/<area>.yaml."""
+
+    id: str
+    area: str
+    area_order: int  # the area's place in the schema's list
+    level1: str
+    content: str
+    basis: list[str]
+    time_limit: str
+    body: str
+    channels: list[str]
+    audience: str
+    mode: str
+    level: list[str]
+    level2: NotRequired[str]
+    _initials: NotRequired[str]
+
+
+class TenOne(TypedDict):
+    title: str
+    description: str
+    photo: NotRequired[str]
+    _initials: NotRequired[str]
+
+
+class TenOnes(TypedDict, total=False):
+    """The ten ones (十个一), ten_ones.yaml; empty when a county has none."""
+
+    intro: str
+    items: list[TenOne]
+    _initials: str
+
+
+class Contact(TypedDict):
+    id: str
+    name: str
+    phone: str
+    kind: Literal["supervision", "hotline", "office"]
+    scope: str
+    person: NotRequired[str]
+    hours: NotRequired[str]
+    description: NotRequired[str]
+
+
+class Duty(TypedDict):
+    """A disclosure duty (公开事项), duties.yaml: periodic (every, due_day) or after events."""
+
+    id: str
+    title: str
+    domain: Domain
+    scope: str
+    basis: NotRequired[list[str]]
+    every: NotRequired[str]
+    due_day: NotRequired[int]
+    due_working_days: NotRequired[int]
+    within_working_days: NotRequired[int]
+
+
+Item = Power | Notice | CatalogueEntry | TenOnes | Contact | Duty | CountyInfo
+
+
+def as_json(item: Item) -> dict[str, Any]:
+    """*item* as the plain dict it is, for code that reads any kind alike (search, shards, rows)."""
+    return dict(item)
