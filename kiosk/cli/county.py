@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -16,8 +16,6 @@ from sync.publish.release import PublishResult, publish_county
 from sync.publish.repository import Repository, RepositoryError
 from sync.publish.rotation import ROLES
 from sync.publish.rotation import rotate as rotate_keys
-
-ROOT_WARNING_AHEAD = timedelta(days=60)
 
 
 @click.group()
@@ -89,11 +87,6 @@ def _fail(error: Exception) -> NoReturn:
     raise click.ClickException(str(error))
 
 
-def _inside(folder: Path, repo: Path) -> bool:
-    """Tell whether *folder* is *repo* or lies within it (where serving or copying the repository would take it)."""
-    return folder.resolve().is_relative_to(repo.resolve())
-
-
 @county.command("init")
 @_REPO
 @_KEYS
@@ -108,11 +101,6 @@ def init_repository(
 ) -> None:
     """Create a signed repository and its keys."""
     root_folder = Path(root_keys) if root_keys else Path(keys) / "root"
-    for folder in (Path(keys), root_folder):
-        if _inside(folder, Path(repo)):
-            message = tr("{keys} is inside the repository {repo}: whoever copies or serves the repository would have"
-                         " the keys. Give a keys folder outside it.", keys=folder, repo=repo)  # fmt: skip
-            _fail(RepositoryError(message))
     days: dict[str, int] = {}
     for choice in expiry:
         role, _, number = choice.partition("=")
@@ -155,11 +143,11 @@ def refresh(repo: str, keys: str, accept_clock: bool) -> None:
     repository = Repository(Path(repo), Path(keys))
     try:
         renewed = repository.refresh(accept_clock=accept_clock)
-        root_expires = repository.root().signed.expires
+        root_expires = repository.root_expires_soon(datetime.now(UTC))
     except (RepositoryError, SigningKeyError) as error:
         _fail(error)
     click.echo(tr("Re-signed: {roles}", roles=", ".join(renewed)))
-    if root_expires - datetime.now(UTC) < ROOT_WARNING_AHEAD:
+    if root_expires:
         click.secho(
             tr("WARNING: the root expires on {date}; kiosks stop updating then. Renew it with the offline root "
                "keys: kiosk county rotate --repo REPO --keys KEYS --root-keys ROOT_KEYS",
@@ -220,9 +208,10 @@ def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
     from kiosk.county import CountyServer, create_county_app, serve_options
     from kiosk.settings import configure_logging, load_settings
 
-    if not Repository(Path(repo)).exists():
+    repository = Repository(Path(repo))
+    if not repository.exists():
         _fail(RepositoryError(tr("{path} is not a county repository (run kiosk county init)", path=repo)))
-    if key := next(Path(repo).rglob("*.pem"), None):
+    if key := repository.stray_key():
         message = tr("{key} is a key file inside the repository {repo}: keys must never sit where the repository is"
                      " served or copied from. Move the keys folder out of it (and the root keys to offline storage),"
                      " then give --keys its new place.", key=key, repo=repo)  # fmt: skip
@@ -239,22 +228,13 @@ def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
 @_COUNTY_DATA
 def add_kiosk(village: str, repo: str | None, data: str | None) -> None:
     """Register a kiosk for VILLAGE and print its one-time enrolment code."""
-    from kiosk.county.content import NothingPublished, PublishedCounty
-    from kiosk.county.store import CODE_HOURS, add_kiosk, open_store
+    from kiosk.county.kiosks import register_kiosk
+    from kiosk.county.store import CODE_HOURS
 
-    if repo:
-        try:
-            villages = [v["code"] for v in PublishedCounty(Path(repo)).current().county.villages()]
-        except NothingPublished:
-            _fail(RepositoryError(tr("{path} holds no published county content", path=repo)))
-        if village not in villages:
-            _fail(RepositoryError(tr("the county has no village {village}; its villages: {villages}",
-                                     village=village, villages=", ".join(villages))))  # fmt: skip
-    db = open_store(Path(_county_data(data)))
     try:
-        kiosk_id, code = add_kiosk(db, village)
-    finally:
-        db.close()
+        kiosk_id, code = register_kiosk(Path(_county_data(data)), village, Path(repo) if repo else None)
+    except RepositoryError as error:
+        _fail(error)
     click.echo(tr("Kiosk {id} for {village}. On the kiosk, within {hours} hours: kiosk enrol {code} --county URL",
                   id=kiosk_id, village=village, hours=CODE_HOURS, code=code))  # fmt: skip
 
@@ -264,15 +244,12 @@ def add_kiosk(village: str, repo: str | None, data: str | None) -> None:
 @_COUNTY_DATA
 def revoke_kiosk(kiosk_id: int, data: str | None) -> None:
     """Shut kiosk KIOSK_ID out: its reports and uploads are refused from now on."""
-    from kiosk.county.store import open_store, revoke
+    from kiosk.county import kiosks
 
-    db = open_store(Path(_county_data(data)))
     try:
-        done = revoke(db, kiosk_id)
-    finally:
-        db.close()
-    if not done:
-        _fail(RepositoryError(tr("there is no kiosk {id} that is not revoked already", id=kiosk_id)))
+        kiosks.revoke_kiosk(Path(_county_data(data)), kiosk_id)
+    except RepositoryError as error:
+        _fail(error)
     click.echo(tr("Kiosk {id} revoked.", id=kiosk_id))
 
 

@@ -46,6 +46,7 @@ from sync.publish import keys as keyfiles
 EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}  # defaults; init may choose others
 RENEW_WITHIN = timedelta(days=14)  # refresh re-signs online roles this close to expiry (or half their life)
 MAX_EXPIRY_DAYS = 3650
+ROOT_WARNING_AHEAD = timedelta(days=60)  # refresh warns this long before the root expires
 SETTINGS = "repository.json"  # the county's choices for this repository (not signed; kiosks never read it)
 # A county clock this far past the last signing is taken for a wrong clock unless the officer says it
 # is right: one signature from a clock a year ahead would otherwise stop every kiosk.
@@ -76,6 +77,15 @@ class Repository:
     # --- reading -----------------------------------------------------------------------------
     def exists(self) -> bool:
         return (self.metadata / "timestamp.json").is_file()
+
+    def stray_key(self) -> Path | None:
+        """Return a key file lying inside the repository, where serving or copying it would hand it out."""
+        return next(self.path.rglob("*.pem"), None)
+
+    def root_expires_soon(self, now: datetime) -> datetime | None:
+        """Return when the root expires if that is within ROOT_WARNING_AHEAD of *now* (kiosks stop updating then)."""
+        expires = self.root().signed.expires
+        return expires if expires - now < ROOT_WARNING_AHEAD else None
 
     def _read(self, name: str) -> Metadata[Any]:
         try:
@@ -218,6 +228,11 @@ class Repository:
         """Create keys and an empty repository; return the root file kiosks must ship with."""
         if self.exists():
             raise RepositoryError(tr("{path} already holds a repository", path=self.path))
+        for folder in (self.keys, root_keys):
+            if folder is not None and folder.resolve().is_relative_to(self.path.resolve()):
+                raise RepositoryError(tr("{keys} is inside the repository {repo}: whoever copies or serves the "
+                                         "repository would have the keys. Give a keys folder outside it.",
+                                         keys=folder, repo=self.path))  # fmt: skip
         if not 1 <= root_threshold <= root_key_count:
             raise RepositoryError(tr("the root threshold must be between 1 and the number of root keys"))
         if self.keys is None:
