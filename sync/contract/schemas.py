@@ -40,7 +40,7 @@ def _pattern_hint(pattern: str) -> str:
         return tr("a photo in media/, ending .jpg, .jpeg, .png or .webp")
     if pattern.startswith("^https?"):
         return tr("an address starting http:// or https://")
-    return tr("matching {pattern}", pattern=pattern)
+    return tr("matching %(pattern)s", pattern=pattern)
 
 
 @dataclass(frozen=True)
@@ -92,22 +92,22 @@ def _message(error: ValidationError) -> str:
     if kind == "type":
         names = [expected] if isinstance(expected, str) else expected
         wanted = tr(" or ").join(_type_name(n) for n in names)
-        return tr("must be {wanted}, not {actual}", wanted=wanted, actual=_describe(instance))
+        return tr("must be %(wanted)s, not %(actual)s", wanted=wanted, actual=_describe(instance))
     if kind == "enum":
         return tr(
-            "{value!r} is not allowed; use one of: {allowed}", value=instance, allowed=", ".join(map(str, expected))
+            "%(value)r is not allowed; use one of: %(allowed)s", value=instance, allowed=", ".join(map(str, expected))
         )
     if kind == "pattern":
-        return tr("{value!r} is not in the right form: {hint}", value=instance, hint=_pattern_hint(str(expected)))
+        return tr("%(value)r is not in the right form: %(hint)s", value=instance, hint=_pattern_hint(str(expected)))
     if kind == "minItems":
-        return tr("needs at least {expected} entries, has {actual}", expected=expected, actual=len(instance))
+        return tr("needs at least %(expected)s entries, has %(actual)s", expected=expected, actual=len(instance))
     if kind == "maxItems":
-        return tr("allows at most {expected} entries, has {actual}", expected=expected, actual=len(instance))
+        return tr("allows at most %(expected)s entries, has %(actual)s", expected=expected, actual=len(instance))
     if kind == "minLength":
         return tr("must not be empty")
     if kind in ("minimum", "maximum"):
         return tr(
-            "{value!r} is outside {low}–{high}",
+            "%(value)r is outside %(low)s–%(high)s",
             value=instance,
             low=_bound(error, "minimum"),
             high=_bound(error, "maximum"),
@@ -145,7 +145,7 @@ def schema_problems(source: SourceFile, schema_name: str) -> list[Problem]:
                             source.path,
                             source.line_of((*where, key)),
                             field_name((*where, key)),
-                            tr("unknown field; allowed here: {known}", known=", ".join(known)),
+                            tr("unknown field; allowed here: %(known)s", known=", ".join(known)),
                         )
                     )
             elif error.validator == "required":
