@@ -1,11 +1,15 @@
-"""Check source files against the JSON Schemas in content/schema, with readable messages."""
+"""Check source files against the JSON Schemas in content/schema, with readable messages.
+
+The schemas are package data: sync/contract/schema links to content/schema in a checkout, and the
+wheel holds a copy there, so they are found the same way in both.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -14,7 +18,7 @@ from jsonschema.exceptions import ValidationError
 from sync.contract.i18n import tr
 from sync.contract.source import SourceFile
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "content" / "schema"
+SCHEMA_DIR = resources.files("sync.contract") / "schema"
 
 
 def _type_name(name: str) -> str:
@@ -68,8 +72,7 @@ def field_name(where: tuple[str | int, ...]) -> str:
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """Return the schema content/schema/<name>.schema.json."""
-    with open(SCHEMA_DIR / f"{name}.schema.json", encoding="utf-8") as file:
-        schema: dict[str, Any] = json.load(file)
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
     return schema
 
 
