@@ -44,12 +44,17 @@ def _free_port() -> int:
 
 def _fetch(url: str, server: subprocess.Popen[bytes], seconds: int = 90) -> tuple[int, str]:
     """GET *url* once the server answers; give up after *seconds* or if the server exits."""
+    deadline = time.monotonic() + seconds
     for _attempt in range(seconds * 5):
         assert server.poll() is None, f"kiosk demo exited with {server.returncode} (see demo.log)"
+        if time.monotonic() > deadline:
+            break
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
                 return response.status, response.read().decode("utf-8")
-        except (urllib.error.URLError, ConnectionError):
+        except urllib.error.HTTPError as error:  # it answered, with an error page
+            return error.code, error.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, ConnectionError):  # not listening yet
             time.sleep(0.2)
     raise AssertionError(f"nothing answered at {url} within {seconds} s")
 
