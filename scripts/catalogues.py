@@ -89,13 +89,16 @@ def update() -> int:
         extract += [] if catalogue.default_keywords else ["--no-default-keywords"]
         extract += [f"--keyword={spec}" for spec in catalogue.keyword_specs]
         extract += [str(source.relative_to(ROOT)) for source in catalogue.sources]
-        if CommandLineInterface().run(extract):
-            return 1
-        if CommandLineInterface().run(
-            ["pybabel", "--quiet", "update", "-D", catalogue.domain, "-i", template, "-d", directory]
-        ):
+        merge = ["pybabel", "--quiet", "update", "-D", catalogue.domain, "-i", template, "-d", directory]
+        if _pybabel(extract) or _pybabel(merge):
             return 1
     return 0
+
+
+def _pybabel(argv: list[str]) -> int:
+    """Run a pybabel command as the `pybabel` program does; return its exit status."""
+    status: int = CommandLineInterface().run(argv)  # type: ignore[no-untyped-call]
+    return status
 
 
 def compile_all(target: Path = ROOT) -> list[str]:

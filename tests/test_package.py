@@ -85,7 +85,7 @@ def test_the_wheel_installed_outside_the_checkout_validates_and_serves_the_demo_
     assert "检查通过" in checked, f"not the operators' catalogue in Chinese: {checked}"
 
     port = _free_port()
-    command = [venv / "bin" / "kiosk", "demo", "--port", str(port), "--data", tmp_path / "data"]
+    command: list[str | Path] = [venv / "bin" / "kiosk", "demo", "--port", str(port), "--data", tmp_path / "data"]
     with open(tmp_path / "demo.log", "wb") as log:
         server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -41,7 +41,7 @@ def _entries(catalogue: Catalogue) -> list[tuple[Path, Message]]:
     return found
 
 
-def _first(text: str | tuple[str, ...]) -> str:
+def _first(text: str | tuple[str, ...] | list[str]) -> str:
     return text if isinstance(text, str) else text[0]
 
 
@@ -89,9 +89,10 @@ def test_every_translation_keeps_the_placeholders_of_its_message(catalogue: Cata
     """A placeholder lost, misspelt or added in a translation fails when it is filled in (or shows wrong)."""
     wrong = []
     for po, m in _entries(catalogue):
-        forms = m.string if isinstance(m.string, tuple) else (m.string,)
+        forms = [m.string] if isinstance(m.string, str) else list(m.string or ())
+        wanted = placeholders(m.id if isinstance(m.id, str) else m.id[-1])  # the plural form's, if any
         for form in filter(None, forms):
-            if placeholders(form) != placeholders(m.id[-1] if isinstance(m.id, tuple) else m.id):
+            if placeholders(form) != wanted:
                 wrong.append(f"{po.relative_to(ROOT)}:{m.lineno}: {_first(m.id)!r} -> {form!r}")
     assert wrong == [], "placeholders differ between message and translation:\n" + "\n".join(wrong)
 
