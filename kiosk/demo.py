@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from sync.contract.content import County, load_county
@@ -9,7 +10,9 @@ from sync.contract.dates import DEFAULT_TIMEZONE, local_now
 from sync.contract.snapshot import village_snapshot
 from sync.receive.install import install_snapshot
 
-DEMO_CONTENT = Path(__file__).resolve().parent.parent / "content" / "demo"
+# Package data: kiosk/demo_county links to content/demo in a checkout, the wheel holds a copy. Packages are
+# installed as folders (never zipped), so it is a folder on disk that can be read and copied.
+DEMO_CONTENT = Path(str(resources.files("kiosk") / "demo_county"))
 
 
 def demo_village(county: County) -> str:

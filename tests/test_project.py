@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
-from typing import Any
 
-from babel.messages.extract import DEFAULT_KEYWORDS, extract, extract_from_dir
+import pytest
+from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
 from kiosk.screens.flowchart import layout
 from kiosk.settings import SETTINGS, load_settings
+from scripts.catalogues import Catalogue, catalogues, extracted, placeholders
 from sync.contract.procedure import expand_steps
 from sync.contract.render import render_markdown
 
@@ -28,37 +30,82 @@ def test_settings_come_from_the_environment() -> None:
     assert load_settings({})["HOST"] == "127.0.0.1", "the kiosk binds loopback by default"
 
 
-def _untranslated(sources: list[Path], keywords: dict[str, Any], catalogue: Path) -> set[str]:
-    """Extract afresh from the code, so a string added without a translation is caught."""
-    methods = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
-    wanted = set()
+CATALOGUES = catalogues()  # pyproject.toml: what scripts/translations extracts, and how
+
+
+def _entries(catalogue: Catalogue) -> list[tuple[Path, Message]]:
+    found = []
+    for po in catalogue.po_files():
+        with open(po, "rb") as file:
+            found += [(po, message) for message in read_po(file) if message.id]
+    return found
+
+
+def _first(text: str | tuple[str, ...] | list[str]) -> str:
+    return text if isinstance(text, str) else text[0]
+
+
+def _in_code(sources: list[Path], text: str) -> bool:
+    """Tell whether *text* is a string literal of the Python files (split literals joined) or in a template."""
     for source in sources:
-        if source.is_dir():
-            found = [m for _file, _line, m, *_rest in extract_from_dir(source, method_map=methods, keywords=keywords)]
-        else:
-            with source.open("rb") as file:
-                found = [m for _line, m, *_rest in extract("python", file, keywords=keywords)]
-        wanted |= {message if isinstance(message, str) else message[0] for message in found}
-    with open(catalogue, "rb") as file:
-        done = {
-            (m.id if isinstance(m.id, str) else m.id[0])
-            for m in read_po(file)
-            if m.id and "fuzzy" not in m.flags and all(m.string if isinstance(m.string, tuple) else [m.string])
-        }
-    return wanted - done
+        for path in source.rglob("*.py"):
+            nodes = ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if any(isinstance(node, ast.Constant) and node.value == text for node in nodes):
+                return True
+        if any(text in path.read_text(encoding="utf-8") for path in source.rglob("templates/**/*.html")):
+            return True
+    return False
 
 
-def test_chinese_catalogue_translates_every_interface_string() -> None:
-    keywords = {**DEFAULT_KEYWORDS, "_l": None}
-    missing = _untranslated([ROOT / "kiosk"], keywords, ROOT / "kiosk/translations/zh/LC_MESSAGES/messages.po")
-    assert missing == set(), "untranslated in zh: update and translate messages.po (README: Translations)"
+def test_every_catalogue_is_found_and_read_from_the_one_config() -> None:
+    assert {c.domain for c in CATALOGUES} == {"messages", "sync"}
+    for catalogue in CATALOGUES:
+        assert catalogue.po_files(), f"{catalogue.directory} has no {catalogue.domain}.po"
+        assert {s.name for s in catalogue.sources} == {"kiosk", "sync"}, "both packages are searched"
 
 
-def test_chinese_catalogue_translates_every_message_for_county_staff() -> None:
-    missing = _untranslated(
-        [ROOT / "sync", ROOT / "kiosk"], {"tr": None}, ROOT / "sync/translations/zh/LC_MESSAGES/sync.po"
-    )
-    assert missing == set(), "untranslated in zh: update and translate sync.po (README: Translations)"
+@pytest.mark.parametrize("catalogue", CATALOGUES, ids=lambda c: c.domain)
+def test_chinese_catalogue_translates_every_message_in_the_code(catalogue: Catalogue) -> None:
+    """Extract afresh from the code, as scripts/translations does, so a string added untranslated is caught."""
+    wanted = {message for _file, _line, message in extracted(catalogue)}
+    done = {
+        _first(m.id)
+        for po, m in _entries(catalogue)
+        if po.parts[-3] == "zh" and not m.fuzzy and all(m.string if isinstance(m.string, tuple) else [m.string])
+    }
+    missing = wanted - done
+    assert missing == set(), f"untranslated in zh: run scripts/translations and translate {catalogue.domain}.po"
+
+
+@pytest.mark.parametrize("catalogue", CATALOGUES, ids=lambda c: c.domain)
+def test_messages_use_one_placeholder_style(catalogue: Catalogue) -> None:
+    """%(name)s everywhere: a {name} would reach the reader as it is written, unfilled."""
+    braces = [f"{file}:{line}: {message!r}" for file, line, message in extracted(catalogue) if "{" in message]
+    assert braces == [], "write placeholders as %(name)s, not {name}:\n" + "\n".join(braces)
+
+
+@pytest.mark.parametrize("catalogue", CATALOGUES, ids=lambda c: c.domain)
+def test_every_translation_keeps_the_placeholders_of_its_message(catalogue: Catalogue) -> None:
+    """A placeholder lost, misspelt or added in a translation fails when it is filled in (or shows wrong)."""
+    wrong = []
+    for po, m in _entries(catalogue):
+        forms = [m.string] if isinstance(m.string, str) else list(m.string or ())
+        wanted = placeholders(m.id if isinstance(m.id, str) else m.id[-1])  # the plural form's, if any
+        for form in filter(None, forms):
+            if placeholders(form) != wanted:
+                wrong.append(f"{po.relative_to(ROOT)}:{m.lineno}: {_first(m.id)!r} -> {form!r}")
+    assert wrong == [], "placeholders differ between message and translation:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("catalogue", CATALOGUES, ids=lambda c: c.domain)
+def test_no_message_still_in_the_code_drops_out_of_its_catalogue(catalogue: Catalogue) -> None:
+    """A message the update set aside (#~) while its text is still in the code is no longer found by extraction
+    (a translating function renamed, say), and would lose its translation."""
+    for po in catalogue.po_files():
+        with open(po, "rb") as file:
+            set_aside = [_first(message.id) for message in read_po(file).obsolete.values()]
+        dropped = [message for message in set_aside if _in_code(catalogue.sources, message)]
+        assert dropped == [], f"{po.relative_to(ROOT)}: in the code but no longer extracted: {dropped}"
 
 
 def test_notice_markdown_is_sanitised_and_stays_on_the_kiosk() -> None:

@@ -30,7 +30,9 @@ def _serve(data_dir: Path, port: int | None, with_staff: bool = False) -> None:
     app = create_app({"DATA_DIR": str(data_dir), **({"PORT": port} if port else {})})
     host, port = settings["HOST"], app.config["PORT"]
     screens = create_server(app, host=host, port=port, threads=settings["THREADS"], ident="kiosk")
-    click.echo(tr("Kiosk at http://{host}:{port}/  (data: {data}; Ctrl+C stops)", host=host, port=port, data=data_dir))
+    click.echo(
+        tr("Kiosk at http://%(host)s:%(port)s/  (data: %(data)s; Ctrl+C stops)", host=host, port=port, data=data_dir)
+    )
     if with_staff:
         from kiosk.staff import create_staff_app
 
@@ -40,7 +42,7 @@ def _serve(data_dir: Path, port: int | None, with_staff: bool = False) -> None:
                                 ident="kiosk-staff", **waitress_proxy_options(settings))  # fmt: skip
         threading.Thread(target=console.run, name="staff-console", daemon=True).start()
         click.echo(
-            tr("Staff console at http://{host}:{port}/", host=settings["STAFF_HOST"], port=settings["STAFF_PORT"])
+            tr("Staff console at http://%(host)s:%(port)s/", host=settings["STAFF_HOST"], port=settings["STAFF_PORT"])
         )
     screens.run()
 
@@ -75,7 +77,7 @@ def demo(port: int | None, data: str | None, village: str | None) -> None:
     except KeyError as error:
         raise click.ClickException(str(error.args[0])) from None
     except InstallError as error:
-        raise click.ClickException(tr("{error}; use another --data folder for the demo", error=error)) from None
+        raise click.ClickException(tr("%(error)s; use another --data folder for the demo", error=error)) from None
     _serve(data_dir, port)
 
 
@@ -98,11 +100,11 @@ def serve(port: int | None, data: str | None) -> None:
         except ValueError as error:
             raise click.ClickException(str(error)) from None
         nightly.start()
-        click.echo(tr("Nightly sync on, inside {window}; next: {when}", window=settings["SYNC_WINDOW"],
+        click.echo(tr("Nightly sync on, inside %(window)s; next: %(when)s", window=settings["SYNC_WINDOW"],
                       when=kiosk_status(data_dir)["next_sync"] or "-"))  # fmt: skip
     if settings["REPORT_MINUTES"] > 0:  # enrolment is checked before each report: `kiosk enrol` may come later
         PeriodicReport(data_dir, interval_s=settings["REPORT_MINUTES"] * 60).start()
-        click.echo(tr("Reports to the county on, every {minutes} minutes while enrolled",
+        click.echo(tr("Reports to the county on, every %(minutes)s minutes while enrolled",
                       minutes=settings["REPORT_MINUTES"]))  # fmt: skip
     _serve(data_dir, port, with_staff=True)
 

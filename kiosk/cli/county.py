@@ -30,7 +30,11 @@ def _load(folder: str) -> County:
         for problem in error.problems:
             click.echo(str(problem), err=True)
         click.echo(
-            tr("{count} problem(s) found in {folder}; nothing was loaded.", count=len(error.problems), folder=folder),
+            tr(
+                "%(count)s problem(s) found in %(folder)s; nothing was loaded.",
+                count=len(error.problems),
+                folder=folder,
+            ),
             err=True,
         )
         sys.exit(1)
@@ -43,8 +47,8 @@ def validate(folder: str) -> None:
     loaded = _load(folder)
     click.echo(
         tr(
-            "{folder}: ok — {villages} villages, {powers} power items, {notices} notices, "
-            "{catalogue} catalogue items, {contacts} contacts",
+            "%(folder)s: ok — %(villages)s villages, %(powers)s power items, %(notices)s notices, "
+            "%(catalogue)s catalogue items, %(contacts)s contacts",
             folder=folder,
             villages=len(loaded.villages()),
             powers=len(loaded.powers),
@@ -105,15 +109,15 @@ def init_repository(
     for choice in expiry:
         role, _, number = choice.partition("=")
         if not number.strip().isdigit():
-            _fail(RepositoryError(tr("--expires wants ROLE=DAYS, such as timestamp=3, not {value!r}", value=choice)))
+            _fail(RepositoryError(tr("--expires wants ROLE=DAYS, such as timestamp=3, not %(value)r", value=choice)))
         days[role.strip()] = int(number)
     try:
         trusted = Repository(Path(repo), Path(keys)).init(root_folder, root_key_count, root_threshold, expiry_days=days)
     except (RepositoryError, FileExistsError) as error:
         _fail(error)
-    click.echo(tr("Repository created. Ship this file with every kiosk (kiosk init --root): {path}", path=trusted))
+    click.echo(tr("Repository created. Ship this file with every kiosk (kiosk init --root): %(path)s", path=trusted))
     click.secho(
-        tr("WARNING: root keys are in {folder}. Move them to offline storage now; see the README in that folder.",
+        tr("WARNING: root keys are in %(folder)s. Move them to offline storage now; see the README in that folder.",
            folder=root_folder),
         fg="red", err=True,
     )  # fmt: skip
@@ -146,10 +150,10 @@ def refresh(repo: str, keys: str, accept_clock: bool) -> None:
         root_expires = repository.root_expires_soon(datetime.now(UTC))
     except (RepositoryError, SigningKeyError) as error:
         _fail(error)
-    click.echo(tr("Re-signed: {roles}", roles=", ".join(renewed)))
+    click.echo(tr("Re-signed: %(roles)s", roles=", ".join(renewed)))
     if root_expires:
         click.secho(
-            tr("WARNING: the root expires on {date}; kiosks stop updating then. Renew it with the offline root "
+            tr("WARNING: the root expires on %(date)s; kiosks stop updating then. Renew it with the offline root "
                "keys: kiosk county rotate --repo REPO --keys KEYS --root-keys ROOT_KEYS",
                date=f"{root_expires:%Y-%m-%d}"),
             fg="red", err=True,
@@ -170,12 +174,12 @@ def rotate(repo: str, keys: str, root_keys: str, replace: tuple[str, ...], accep
         done = rotate_keys(Repository(Path(repo), Path(keys)), Path(root_keys), replace, accept_clock=accept_clock)
     except (RepositoryError, SigningKeyError, FileExistsError) as error:
         _fail(error)
-    click.echo(tr("Root version {version} signed; it expires on {date}. Kiosks take it on their next sync.",
+    click.echo(tr("Root version %(version)s signed; it expires on %(date)s. Kiosks take it on their next sync.",
                   version=done.root_version, date=f"{done.expires:%Y-%m-%d}"))  # fmt: skip
     if done.replaced:
-        click.echo(tr("New keys for: {roles}", roles=", ".join(done.replaced)))
+        click.echo(tr("New keys for: %(roles)s", roles=", ".join(done.replaced)))
     if "root" in done.replaced:
-        click.secho(tr("WARNING: new root keys are in {folder}. Move them to offline storage now.", folder=root_keys),
+        click.secho(tr("WARNING: new root keys are in %(folder)s. Move them to offline storage now.", folder=root_keys),
                     fg="red", err=True)  # fmt: skip
 
 
@@ -193,7 +197,7 @@ def export_usb(repo: str, out: str, keys: str | None, accept_clock: bool) -> Non
         count = repository.export(Path(out))
     except (RepositoryError, SigningKeyError) as error:
         _fail(error)
-    click.echo(tr("Wrote {count} files to {out}; on the kiosk: kiosk sync --from {out}", count=count, out=out))
+    click.echo(tr("Wrote %(count)s files to %(out)s; on the kiosk: kiosk sync --from %(out)s", count=count, out=out))
 
 
 @county.command("serve")
@@ -210,15 +214,15 @@ def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
 
     repository = Repository(Path(repo))
     if not repository.exists():
-        _fail(RepositoryError(tr("{path} is not a county repository (run kiosk county init)", path=repo)))
+        _fail(RepositoryError(tr("%(path)s is not a county repository (run kiosk county init)", path=repo)))
     if key := repository.stray_key():
-        message = tr("{key} is a key file inside the repository {repo}: keys must never sit where the repository is"
+        message = tr("%(key)s is a key file inside the repository %(repo)s: keys must never sit where the repository is"
                      " served or copied from. Move the keys folder out of it (and the root keys to offline storage),"
                      " then give --keys its new place.", key=key, repo=repo)  # fmt: skip
         _fail(RepositoryError(message))
     configure_logging(load_settings())  # refusals, enrolments and set-aside uploads, one line each
     app = create_county_app({"REPO": repo, "DATA_DIR": _county_data(data)})
-    click.echo(tr("Serving {repo} at http://{host}:{port}/", repo=repo, host=host, port=port))
+    click.echo(tr("Serving %(repo)s at http://%(host)s:%(port)s/", repo=repo, host=host, port=port))
     serve(CountyServer(Path(repo), app), host=host, port=port, threads=8, ident="county", **serve_options(app.config))
 
 
@@ -235,7 +239,8 @@ def add_kiosk(village: str, repo: str | None, data: str | None) -> None:
         kiosk_id, code = register_kiosk(Path(_county_data(data)), village, Path(repo) if repo else None)
     except RepositoryError as error:
         _fail(error)
-    click.echo(tr("Kiosk {id} for {village}. On the kiosk, within {hours} hours: kiosk enrol {code} --county URL",
+    click.echo(tr("Kiosk %(id)s for %(village)s. On the kiosk, within %(hours)s hours: "
+                  "kiosk enrol %(code)s --county URL",
                   id=kiosk_id, village=village, hours=CODE_HOURS, code=code))  # fmt: skip
 
 
@@ -250,23 +255,23 @@ def revoke_kiosk(kiosk_id: int, data: str | None) -> None:
         kiosks.revoke_kiosk(Path(_county_data(data)), kiosk_id)
     except RepositoryError as error:
         _fail(error)
-    click.echo(tr("Kiosk {id} revoked.", id=kiosk_id))
+    click.echo(tr("Kiosk %(id)s revoked.", id=kiosk_id))
 
 
 def describe(result: PublishResult) -> str:
     """Say what a publish did, for the county officer."""
     if result.version is None:
         return tr("No change: the repository already holds this content; nothing was published.")
-    lines = [tr("Published version {version}.", version=result.version)]
+    lines = [tr("Published version %(version)s.", version=result.version)]
     for change in result.changes:
         line = tr(
-            "  {scope}: {added} added, {changed} changed, {removed} removed",
+            "  %(scope)s: %(added)s added, %(changed)s changed, %(removed)s removed",
             scope=change.scope,
             added=change.added,
             changed=change.changed,
             removed=change.removed,
         )
         if change.photos:
-            line += tr("; photos added, replaced or removed: {photos}", photos=change.photos)
+            line += tr("; photos added, replaced or removed: %(photos)s", photos=change.photos)
         lines.append(line)
     return "\n".join(lines)

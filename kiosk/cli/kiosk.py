@@ -39,13 +39,13 @@ def init(village: str, repo: str, root: str, code: str | None, county: str | Non
         init_kiosk(data_dir, village, repo, Path(root))
     except SyncError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(tr("Kiosk set up for {village}; run kiosk sync to fetch its content.", village=village))
+    click.echo(tr("Kiosk set up for %(village)s; run kiosk sync to fetch its content.", village=village))
     if code and county:
         try:
             click.echo(enrol_with_county(data_dir, code, county))
         except (UplinkError, SyncError) as error:
-            later = tr("The kiosk is set up but not enrolled; enrol it later with: kiosk enrol CODE --county {county}",
-                       county=county)  # fmt: skip
+            later = tr("The kiosk is set up but not enrolled; enrol it later with: "
+                       "kiosk enrol CODE --county %(county)s", county=county)  # fmt: skip
             raise click.ClickException(f"{error}\n{later}") from None
 
 
@@ -85,10 +85,10 @@ def sync(source: str | None, as_json: bool, data: str | None) -> None:
     if as_json:
         click.echo(result.to_json())
     elif result.outcome == "failed":
-        click.echo(tr("Sync failed: {error}", error=result.error), err=True)
+        click.echo(tr("Sync failed: %(error)s", error=result.error), err=True)
     else:
         click.echo(
-            tr("{outcome}: version {version}, content of {date}; {files} files, {size} KB downloaded",
+            tr("%(outcome)s: version %(version)s, content of %(date)s; %(files)s files, %(size)s KB downloaded",
                outcome=tr("updated") if result.outcome == "updated" else tr("unchanged"),
                version=result.version, date=result.content_date, files=result.files_downloaded,
                size=round(result.bytes_downloaded / 1024, 1))
@@ -108,7 +108,7 @@ def status(as_json: bool, data: str | None) -> None:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
     for problem in report["problems"]:
-        click.echo(tr("Warning: {problem}", problem=problem))
+        click.echo(tr("Warning: %(problem)s", problem=problem))
     labels = {
         "village": tr("village"),
         "repository": tr("repository"),
@@ -131,7 +131,7 @@ def status(as_json: bool, data: str | None) -> None:
         if key == "last_outcome":
             value = outcomes.get(value, value)
         if key == "version" and report["serving"] == "previous":
-            value = tr("{version} (the previous version: the current one is damaged)", version=value)
+            value = tr("%(version)s (the previous version: the current one is damaged)", version=value)
         if key == "disk_free_bytes":
             value = f"{value / 2**30:.1f} GB"
         click.echo(f"{label}: {value if value is not None else '-'}")
@@ -148,6 +148,6 @@ def reset_floor(data: str | None) -> None:
     if old is None:
         click.echo(tr("This kiosk has no time floor yet: nothing was changed."))
         return
-    click.echo(tr("Time floor lowered from {old} to {new}; the next sync judges expiry by this kiosk's clock "
+    click.echo(tr("Time floor lowered from %(old)s to %(new)s; the next sync judges expiry by this kiosk's clock "
                   "and the county's signatures again.", old=utc_minute(old),
                   new=utc_minute(new) if new else tr("none")))  # fmt: skip

@@ -42,10 +42,10 @@ def add(name: str, role: str, data: str | None, password: str | None, link: bool
         raise click.ClickException(str(error)) from None
     finally:
         db.close()
-    click.echo(tr("Account {name} ({role}) created.", name=account.name, role=account.role))
+    click.echo(tr("Account %(name)s (%(role)s) created.", name=account.name, role=account.role))
     if link:
         hours = int(accounts.SETUP_LINK_VALID.total_seconds() // 3600)
-        click.echo(tr("It has no password yet. Send this link to its owner only: it works once, within {hours} hours,"
+        click.echo(tr("It has no password yet. Send this link to its owner only: it works once, within %(hours)s hours,"
                       " to choose the password.", hours=hours))  # fmt: skip
         click.echo(f"http://{settings['STAFF_HOST']}:{settings['STAFF_PORT']}/setup/{token}")
 

@@ -80,17 +80,17 @@ def _count_and_log(response: Response) -> Response:
             limits.count_use(db, kiosk_id, now, len(request.get_data(cache=True)), items)
             current_app.extensions["county_pruner"].prune(db, now, limits.Limits.from_config(current_app.config))
         except sqlite3.Error as error:  # what the kiosk sent is stored and acknowledged: say so, keep it
-            log.warning(tr("county API: could not count or prune after kiosk {id}'s request: {error}",
+            log.warning(tr("county API: could not count or prune after kiosk %(id)s's request: %(error)s",
                            id=kiosk_id, error=error))  # fmt: skip
     return response
 
 
 def _log_refusal(response: Response) -> None:
     claimed = request.headers.get("X-Kiosk-Id", "")
-    who = tr("kiosk {id}", id=repr(claimed[:20])) if claimed else tr("an unsigned caller")
+    who = tr("kiosk %(id)s", id=repr(claimed[:20])) if claimed else tr("an unsigned caller")
     why = (response.get_json(silent=True) or {}).get("error") if response.is_json else None
     log.warning(
-        tr("county API refused {who} at {address}: {method} {path} ({size} bytes): {status} {why}",
+        tr("county API refused %(who)s at %(address)s: %(method)s %(path)s (%(size)s bytes): %(status)s %(why)s",
            who=who, address=request.remote_addr, method=request.method, path=request.path,
            size=request.content_length or 0, status=response.status_code, why=why or response.status),
     )  # fmt: skip

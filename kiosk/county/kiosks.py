@@ -20,9 +20,9 @@ def register_kiosk(data_dir: Path, village: str, repo: Path | None = None) -> tu
         try:
             villages = [v["code"] for v in PublishedCounty(repo).current().county.villages()]
         except NothingPublished:
-            raise RepositoryError(tr("{path} holds no published county content", path=repo)) from None
+            raise RepositoryError(tr("%(path)s holds no published county content", path=repo)) from None
         if village not in villages:
-            raise RepositoryError(tr("the county has no village {village}; its villages: {villages}",
+            raise RepositoryError(tr("the county has no village %(village)s; its villages: %(villages)s",
                                      village=village, villages=", ".join(villages)))  # fmt: skip
     db = open_store(data_dir)
     try:
@@ -42,4 +42,4 @@ def revoke_kiosk(data_dir: Path, kiosk_id: int) -> None:
     finally:
         db.close()
     if not done:
-        raise RepositoryError(tr("there is no kiosk {id} that is not revoked already", id=kiosk_id))
+        raise RepositoryError(tr("there is no kiosk %(id)s that is not revoked already", id=kiosk_id))

@@ -54,12 +54,13 @@ def clock_problem(stamp: str, now: datetime, window: timedelta) -> str | None:
     except ValueError:
         kiosk_time = None
     if kiosk_time is None or kiosk_time.tzinfo is None:
-        return tr("the request's X-Kiosk-Time {stamp!r} is not a time with its UTC offset", stamp=stamp[:40])
+        return tr("the request's X-Kiosk-Time %(stamp)r is not a time with its UTC offset", stamp=stamp[:40])
     if abs(kiosk_time - now) <= window:
         return None
     return tr(
-        "the kiosk's clock is wrong: it says {kiosk} (UTC) but the county's says {county}, more than {hours} hours"
-        " apart. Set the kiosk's date and time (or its time zone) right; its reports and uploads wait until then.",
+        "the kiosk's clock is wrong: it says %(kiosk)s (UTC) but the county's says %(county)s, more than "
+        "%(hours)s hours apart. Set the kiosk's date and time (or its time zone) right; its reports and uploads "
+        "wait until then.",
         kiosk=f"{kiosk_time.astimezone(UTC):%Y-%m-%d %H:%M}", county=f"{now:%Y-%m-%d %H:%M}",
         hours=int(window.total_seconds() // 3600),
     )  # fmt: skip
@@ -77,13 +78,13 @@ def over_limit(db: sqlite3.Connection, kiosk_id: int, now: datetime, limits: Lim
     if bytes_ >= limits.bytes_per_day or items >= limits.items_per_day:
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return (
-            tr("this kiosk has sent its day's quota ({mb} MB or {items} items); the rest waits until midnight UTC",
+            tr("this kiosk has sent its day's quota (%(mb)s MB or %(items)s items); the rest waits until midnight UTC",
                mb=limits.bytes_per_day // (1024 * 1024), items=limits.items_per_day),
             max(1, int((midnight - now).total_seconds())),
         )  # fmt: skip
     if minute == f"{now:%H:%M}" and requests >= limits.requests_per_minute:
         return (
-            tr("this kiosk has made {count} requests this minute, the most allowed; try again in a minute",
+            tr("this kiosk has made %(count)s requests this minute, the most allowed; try again in a minute",
                count=requests),
             60 - now.second,
         )  # fmt: skip

@@ -60,7 +60,7 @@ class RepositoryApp:
         if len(segments) >= 2 and segments[0] in SERVED and "\x00" not in path and "\\" not in path and wellformed:
             joined = safe_join(str(self.root), *segments)
         if joined is None:
-            log.warning(tr("repository server refused {address}: GET {path!r}: not a file of metadata/ or targets/",
+            log.warning(tr("repository server refused %(address)s: GET %(path)r: not a file of metadata/ or targets/",
                            address=address, path=path[:200]))  # fmt: skip
             return None
         file = Path(joined).resolve()

@@ -61,7 +61,9 @@ def _now() -> datetime:
 def check_new_password(password: str, name: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise AccountError(
-            tr("a password needs at least {count} characters", count=MIN_PASSWORD), "short_password", count=MIN_PASSWORD
+            tr("a password needs at least %(count)s characters", count=MIN_PASSWORD),
+            "short_password",
+            count=MIN_PASSWORD,
         )
     if password.strip().lower() == name.strip().lower():
         raise AccountError(tr("the password must not be the account name"), "password_is_name")
@@ -73,12 +75,12 @@ def _checked_name(name: str, role: str) -> str:
     if not name or len(name) > 40 or any(not ch.isprintable() for ch in name):
         raise AccountError(tr("an account name is 1 to 40 printable characters"), "bad_name")
     if role not in ROLES:
-        raise AccountError(tr("the role must be staff or admin, not {role!r}", role=role), "bad_role", role=role)
+        raise AccountError(tr("the role must be staff or admin, not %(role)r", role=role), "bad_role", role=role)
     return name
 
 
 def _name_taken(name: str) -> AccountError:
-    return AccountError(tr("there is already an account named {name}", name=name), "name_taken", name=name)
+    return AccountError(tr("there is already an account named %(name)s", name=name), "name_taken", name=name)
 
 
 def add(db: sqlite3.Connection, name: str, role: str, password: str, actor: str) -> Account:
@@ -198,7 +200,7 @@ def all_accounts(db: sqlite3.Connection) -> list[dict[str, object]]:
 def _row(db: sqlite3.Connection, account_id: int) -> sqlite3.Row:
     row = db.execute("select * from accounts where id = ?", (account_id,)).fetchone()
     if row is None:
-        raise AccountError(tr("there is no account number {id}", id=account_id), "unknown_account", id=account_id)
+        raise AccountError(tr("there is no account number %(id)s", id=account_id), "unknown_account", id=account_id)
     return row  # type: ignore[no-any-return]
 
 
@@ -226,8 +228,10 @@ def disable(db: sqlite3.Connection, account_id: int, actor: Account) -> Account:
                 "select count(*) from accounts where role = 'admin' and not disabled and id != ?", (account_id,)
             ).fetchone()[0]
             if not others:
-                raise AccountError(tr("{name} is the last admin: add or enable another admin first", name=row["name"]),
-                                   "last_admin", name=row["name"])  # fmt: skip
+                raise AccountError(
+                    tr("%(name)s is the last admin: add or enable another admin first", name=row["name"]),
+                    "last_admin", name=row["name"],
+                )  # fmt: skip
         db.execute("update accounts set disabled = 1 where id = ?", (account_id,))
         end_sessions(db, account_id)
         _end_setup_links(db, account_id, _now())

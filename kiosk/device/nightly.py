@@ -38,9 +38,9 @@ def parse_window(text: str) -> tuple[time, time]:
     try:
         start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in text.split("-"))
     except ValueError:
-        raise ValueError(tr("KIOSK_SYNC_WINDOW must look like 01:00-05:00, not {value!r}", value=text)) from None
+        raise ValueError(tr("KIOSK_SYNC_WINDOW must look like 01:00-05:00, not %(value)r", value=text)) from None
     if start == end:
-        raise ValueError(tr("KIOSK_SYNC_WINDOW must not be empty: {value!r}", value=text))
+        raise ValueError(tr("KIOSK_SYNC_WINDOW must not be empty: %(value)r", value=text))
     return start, end
 
 
@@ -76,9 +76,9 @@ def sync_in_child(data_dir: Path, fetcher_options: dict[str, Any]) -> SyncResult
         lines = done.stdout.strip().splitlines()
         return SyncResult(**json.loads(lines[-1]))
     except subprocess.TimeoutExpired:
-        error = tr("the sync ran longer than {hours} hours and was stopped", hours=CHILD_TIMEOUT_S // 3600)
+        error = tr("the sync ran longer than %(hours)s hours and was stopped", hours=CHILD_TIMEOUT_S // 3600)
     except (IndexError, json.JSONDecodeError, TypeError):
-        error = tr("the sync process ended without a result (exit code {code}): {detail}",
+        error = tr("the sync process ended without a result (exit code %(code)s): %(detail)s",
                    code=done.returncode, detail=done.stderr.strip()[-500:])  # fmt: skip
     return SyncResult("failed", None, None, 0, 0, error)
 
@@ -142,11 +142,11 @@ def report_in_child(data_dir: Path) -> tuple[bool, str]:
             command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S, check=False
         )
     except subprocess.TimeoutExpired:
-        return False, tr("the report ran longer than {minutes} minutes and was stopped",
+        return False, tr("the report ran longer than %(minutes)s minutes and was stopped",
                          minutes=REPORT_TIMEOUT_S // 60)  # fmt: skip
     lines = done.stdout.strip().splitlines()
     if not lines:
-        return False, tr("the report process ended without a result (exit code {code}): {detail}",
+        return False, tr("the report process ended without a result (exit code %(code)s): %(detail)s",
                          code=done.returncode, detail=done.stderr.strip()[-500:])  # fmt: skip
     return done.returncode == 0, lines[-1]
 

@@ -28,7 +28,7 @@ def enrol_with_county(data_dir: Path, code: str, county: str) -> str:
     :raises SyncError: the kiosk is not set up yet.
     """
     kiosk_id = Uplink(data_dir).enrol(county, code)
-    return tr("Enrolled as kiosk {id}: reports and uploads now go to {county}.", id=kiosk_id, county=county)
+    return tr("Enrolled as kiosk %(id)s: reports and uploads now go to %(county)s.", id=kiosk_id, county=county)
 
 
 def sync_and_report(data_dir: Path, source: str | None = None, **options: Any) -> SyncResult:
@@ -72,11 +72,13 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> Sent:
     try:
         uplink.report(status)
     except UplinkError as error:
-        return Sent(False, tr("the report did not reach the county; the outbox keeps everything: {error}", error=error))
+        return Sent(
+            False, tr("the report did not reach the county; the outbox keeps everything: %(error)s", error=error)
+        )
     if upload_error is not None:
-        return Sent(False, tr("reported to the county, but the upload failed; the outbox keeps everything: {error}",
+        return Sent(False, tr("reported to the county, but the upload failed; the outbox keeps everything: %(error)s",
                               error=upload_error))  # fmt: skip
-    return Sent(True, tr("reported to the county; {count} items uploaded", count=sent))
+    return Sent(True, tr("reported to the county; %(count)s items uploaded", count=sent))
 
 
 def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | None]:

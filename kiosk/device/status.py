@@ -85,15 +85,15 @@ def status_problems(report: dict[str, Any]) -> list[str]:
     """Say, for staff, what is damaged on this kiosk and what happens about it."""
     problems = []
     if report["serving"] == "previous":
-        problems.append(tr("the current content ({files}) is damaged: the screens show the previous version {version}; "
-                           "the next sync installs the current one again", files=", ".join(report["damaged_content"]),
-                           version=report["version"]))  # fmt: skip
+        problems.append(tr("the current content (%(files)s) is damaged: the screens show the previous version "
+                           "%(version)s; the next sync installs the current one again",
+                           files=", ".join(report["damaged_content"]), version=report["version"]))  # fmt: skip
     if report["serving"] == "repairing":
-        problems.append(tr("the installed content ({files}) is damaged: the screens say it is being repaired; run "
+        problems.append(tr("the installed content (%(files)s) is damaged: the screens say it is being repaired; run "
                            "kiosk sync to install it again", files=", ".join(report["damaged_content"])))  # fmt: skip
     if report["state_rebuilt"]:
-        problems.append(tr("content/state.json is damaged ({error}): the newest intact content file is used; the next "
-                           "sync writes it again", error=report["state_rebuilt"]))  # fmt: skip
+        problems.append(tr("content/state.json is damaged (%(error)s): the newest intact content file is used; "
+                           "the next sync writes it again", error=report["state_rebuilt"]))  # fmt: skip
     if report["config_problem"]:
         problems.append(report["config_problem"])
     if report["status_file_damaged"]:
@@ -101,21 +101,21 @@ def status_problems(report: dict[str, Any]) -> list[str]:
     if report["clock_warning"]:
         problems.append(clock_sentence(report["clock_warning"]))
     for name in report["local_set_aside"]:
-        problems.append(tr("local.db was damaged and set aside as {name}; a fresh one was made (staff accounts must be "
-                           "added again with kiosk staff add)", name=name))  # fmt: skip
+        problems.append(tr("local.db was damaged and set aside as %(name)s; a fresh one was made (staff accounts "
+                           "must be added again with kiosk staff add)", name=name))  # fmt: skip
     return problems
 
 
 def clock_sentence(warning: dict[str, str]) -> str:
     """Say in a sentence what `clock.clock_warning` found."""
     if warning["problem"] == "behind":
-        return tr("this kiosk's clock ({clock}) is behind the county's newest signature ({signed}); "
+        return tr("this kiosk's clock (%(clock)s) is behind the county's newest signature (%(signed)s); "
                   "the screens use the latter. Set the clock right. If it is right, the county's clock was "
                   "ahead when it signed: run kiosk reset-time-floor.", **warning)  # fmt: skip
     if warning["problem"] == "ahead":
-        return tr("this kiosk's clock ({clock}) is {days} days ahead of the county's newest signature "
-                  "it has verified ({signed}): either the clock is ahead (set it right) or the kiosk has not "
+        return tr("this kiosk's clock (%(clock)s) is %(days)s days ahead of the county's newest signature "
+                  "it has verified (%(signed)s): either the clock is ahead (set it right) or the kiosk has not "
                   "synced for that long (check its network).", **warning)  # fmt: skip
-    return tr("the county signed at {signed}, ahead of this kiosk's clock ({clock}); the kiosk did not "
+    return tr("the county signed at %(signed)s, ahead of this kiosk's clock (%(clock)s); the kiosk did not "
               "take that time. If the county's clock was wrong, nothing needs doing; if this kiosk's clock is "
               "behind, set it right.", **warning)  # fmt: skip

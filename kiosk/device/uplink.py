@@ -90,7 +90,7 @@ class Uplink:
             if attempt + 1 < self.attempts:
                 jitter = random.uniform(0, self.backoff * 2**attempt)  # noqa: S311 - jitter, not secrecy
                 self.sleep(min(MAX_WAIT_S, max(jitter, wait)))
-        raise UplinkError(tr("the county server did not take the request after {attempts} tries: {error}",
+        raise UplinkError(tr("the county server did not take the request after %(attempts)s tries: %(error)s",
                              attempts=self.attempts, error=last))  # fmt: skip
 
     def _stamp(self) -> str:
@@ -128,7 +128,7 @@ class Uplink:
     def report(self, status: dict[str, Any]) -> None:
         response = self._post("/api/report", json.dumps(status, ensure_ascii=False).encode())
         if response.status != 204:
-            raise UplinkError(tr("the county refused the report ({status}){said}", status=response.status,
+            raise UplinkError(tr("the county refused the report (%(status)s)%(said)s", status=response.status,
                                  said=_said(response)))  # fmt: skip
 
     def upload_outbox(self, batch: int = BATCH, batch_bytes: int = BATCH_BYTES) -> int:
@@ -155,11 +155,11 @@ class Uplink:
                     batch_bytes = len(body) // 2
                     continue
                 if response.status == TOO_LARGE:
-                    _set_aside(db, ids[0], tr("the county refused it as too large ({size} bytes) even sent alone",
+                    _set_aside(db, ids[0], tr("the county refused it as too large (%(size)s bytes) even sent alone",
                                               size=len(body)))  # fmt: skip
                     continue
                 if response.status != 200:
-                    raise UplinkError(tr("the county refused the upload ({status}){said}", status=response.status,
+                    raise UplinkError(tr("the county refused the upload (%(status)s)%(said)s", status=response.status,
                                          said=_said(response)))  # fmt: skip
                 acked = set(response.json().get("acked", []))
                 with transaction(db):  # one commit (one fsync) per batch, not one per item
@@ -199,7 +199,7 @@ def _next_batch(db: sqlite3.Connection, last: int, batch: int, batch_bytes: int)
         size += len(part) + 2
     rows.close()
     for row_id, why in damaged:
-        _set_aside(db, row_id, tr("its payload in local.db is not JSON: {error}", error=why))
+        _set_aside(db, row_id, tr("its payload in local.db is not JSON: %(error)s", error=why))
     return ids, b'{"items": [' + b", ".join(parts) + b"]}", len(damaged)
 
 
@@ -213,7 +213,7 @@ def _set_aside(db: sqlite3.Connection, row_id: int, reason: str) -> None:
         )
         key, kind = db.execute("select idempotency_key, kind from outbox where id = ?", (row_id,)).fetchone()
         db.execute("delete from outbox where id = ?", (row_id,))
-    log.warning(tr("outbox item {key} ({kind}) set aside in local.db (outbox_set_aside): {reason}",
+    log.warning(tr("outbox item %(key)s (%(kind)s) set aside in local.db (outbox_set_aside): %(reason)s",
                    key=key, kind=kind, reason=reason))  # fmt: skip
 
 

@@ -44,7 +44,8 @@ class FolderReader:
         entries = sorted(path.iterdir()) if path.is_dir() else []
         if required and not any(e.is_file() and e.suffix == suffix for e in entries):
             self.file_problem(
-                f"{folder}/", tr("missing: put at least one {suffix} file in {folder}/", suffix=suffix, folder=folder)
+                f"{folder}/",
+                tr("missing: put at least one %(suffix)s file in %(folder)s/", suffix=suffix, folder=folder),
             )
         sources = []
         for entry in entries:
@@ -54,7 +55,11 @@ class FolderReader:
             if not entry.is_file() or entry.suffix != suffix:
                 self.file_problem(
                     name,
-                    tr("not read: only {suffix} files directly in {folder}/ are content", suffix=suffix, folder=folder),
+                    tr(
+                        "not read: only %(suffix)s files directly in %(folder)s/ are content",
+                        suffix=suffix,
+                        folder=folder,
+                    ),
                 )
                 continue
             source = self.read(name, schema, markdown=suffix == ".md")
@@ -83,9 +88,9 @@ class FolderReader:
             if kind in data:
                 if places is not None and data[kind] not in places[kind]:
                     message = (
-                        tr("no village with code {code!r} in county.yaml", code=data[kind])
+                        tr("no village with code %(code)r in county.yaml", code=data[kind])
                         if kind == "village"
-                        else tr("no township with code {code!r} in county.yaml", code=data[kind])
+                        else tr("no township with code %(code)r in county.yaml", code=data[kind])
                     )
                     self.problem(source, (*at, kind), message)
                 return f"{kind}:{data[kind]}"
@@ -94,7 +99,9 @@ class FolderReader:
     def check_unique(self, seen: dict[str, str], key: str, source: SourceFile, where: Where, what: str) -> None:
         if key in seen:
             self.problem(
-                source, where, tr("{what} {key!r} is used twice, first in {place}", what=what, key=key, place=seen[key])
+                source,
+                where,
+                tr("%(what)s %(key)r is used twice, first in %(place)s", what=what, key=key, place=seen[key]),
             )
         else:
             seen[key] = f"{source.path}:{source.line_of(where)}"

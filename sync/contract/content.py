@@ -99,8 +99,8 @@ def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any) 
         return None
     earliest = end_of_posting(published.date(), needed)
     return tr(
-        "posted for {posted} working days, but its 公示期 (min_posting_days) is {needed}; "
-        "set expires to {earliest} or later",
+        "posted for %(posted)s working days, but its 公示期 (min_posting_days) is %(needed)s; "
+        "set expires to %(earliest)s or later",
         posted=posted,
         needed=needed,
         earliest=earliest.isoformat(),
@@ -123,14 +123,16 @@ def _notices(reader: FolderReader, places: dict[str, set[str]] | None, media: di
             expires = parse_moment(data["expires"], end_of_day=True) if "expires" in data else None
         except ValueError:
             bad = "published" if not _is_moment(data["published"]) else "expires"
-            reader.problem(source, (bad,), tr("{date} is not a date that exists", date=data[bad]))
+            reader.problem(source, (bad,), tr("%(date)s is not a date that exists", date=data[bad]))
             continue
         if expires and expires <= published:
             reader.problem(
                 source,
                 ("expires",),
                 tr(
-                    "{expires} is not after published {published}", expires=data["expires"], published=data["published"]
+                    "%(expires)s is not after published %(published)s",
+                    expires=data["expires"],
+                    published=data["published"],
                 ),
             )
         elif problem := _posting_period_problem(data, published, expires):
@@ -217,7 +219,7 @@ def load_county(root: Path) -> County:
     """Load and check every file of the county folder *root*; raise ContentInvalid on any problem."""
     root = Path(root)
     if not (root / "county.yaml").is_file():
-        message = tr("missing: {root} has no county.yaml, is it a county folder?", root=root)
+        message = tr("missing: %(root)s has no county.yaml, is it a county folder?", root=root)
         raise ContentInvalid([Problem("county.yaml", 1, "", message)])
     reader = FolderReader(root)
     for name in ("ten_ones.yaml", "contacts.yaml"):

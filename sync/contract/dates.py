@@ -68,7 +68,7 @@ def timezone_problem(name: str) -> str | None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return tr(
-            "{name!r} is not a known time zone; use a name such as {example}", name=name, example=DEFAULT_TIMEZONE
+            "%(name)r is not a known time zone; use a name such as %(example)s", name=name, example=DEFAULT_TIMEZONE
         )
     return None
 

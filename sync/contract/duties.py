@@ -33,10 +33,6 @@ from sync.contract.i18n import tr
 Status = Literal["done", "due", "overdue"]
 
 MONTHS_IN = {"month": 1, "quarter": 3, "half-year": 6, "year": 12}  # the values of `every:`
-_MONTH_NAMES = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,13 +63,13 @@ def schedule_problem(duty: Mapping[str, Any]) -> tuple[str, str] | None:
     if after_event:
         if due_fields:
             return due_fields[0], tr(
-                "{field} is for a periodic duty (with every:); a duty due within_working_days of an event has none",
+                "%(field)s is for a periodic duty (with every:); a duty due within_working_days of an event has none",
                 field=due_fields[0],
             )
         return None
     if not periodic:
         if due_fields:
-            return "every", tr("missing: {field} needs every: month, quarter, half-year or year", field=due_fields[0])
+            return "every", tr("missing: %(field)s needs every: month, quarter, half-year or year", field=due_fields[0])
         return "", tr(
             "no schedule: give every: with due_day: for a periodic disclosure, "
             "or within_working_days: for a disclosure after an event"
@@ -104,17 +100,25 @@ def _first_of_month(year: int, month: int) -> date:
     return date(year + years, month_index + 1, 1)
 
 
+def _month_name(number: int, tr: Callable[..., str]) -> str:
+    names = (
+        tr("January"), tr("February"), tr("March"), tr("April"), tr("May"), tr("June"),
+        tr("July"), tr("August"), tr("September"), tr("October"), tr("November"), tr("December"),
+    )  # fmt: skip
+    return names[number - 1]
+
+
 def _label(every: str, year: int, number: int, tr: Callable[..., str] = tr) -> str:
     # The parameter is named tr so that the catalogue's extraction (pybabel -k tr) finds these messages.
     if every == "month":
-        return tr("{month_name} {year}", month_name=_MONTH_NAMES[number - 1], month=number, year=year)
+        return tr("%(month_name)s %(year)s", month_name=_month_name(number, tr), year=year)
     if every == "quarter":
-        return tr("Q{quarter} {year}", quarter=number, year=year)
+        return tr("Q%(quarter)s %(year)s", quarter=number, year=year)
     if every == "half-year":
         if number == 1:
-            return tr("first half of {year}", year=year)
-        return tr("second half of {year}", year=year)
-    return tr("the year {year}", year=year)
+            return tr("first half of %(year)s", year=year)
+        return tr("second half of %(year)s", year=year)
+    return tr("the year %(year)s", year=year)
 
 
 _KEY = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4])|-H([12]))?$")

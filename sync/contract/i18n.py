@@ -1,8 +1,9 @@
 """Messages a county author or operator reads, in their language (zh default, en).
 
 sync/ has no Flask, so it uses the standard library's gettext with its own catalogue,
-sync/translations/<lang>/LC_MESSAGES/sync.po. Messages are marked with ``tr`` and use
-named ``{placeholders}``; the command line picks the language with ``use_language``.
+sync/translations/<lang>/LC_MESSAGES/sync.po. Messages are marked with ``tr`` and use named
+``%(placeholders)s``, as flask-babel's do, so that Babel checks them between a message and its
+translation; the command line picks the language with ``use_language``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ def _catalogue(code: str) -> gettext.NullTranslations:
 def translator(code: str) -> Callable[..., str]:
     """Return a ``tr`` for *code* whatever the active language: for a web page in its reader's language."""
     catalogue = _catalogue(code if code in LANGUAGES else LANGUAGES[0])
-    return lambda message, **values: catalogue.gettext(message).format(**values)
+    return lambda message, **values: _fill(catalogue.gettext(message), values)
 
 
 def tr(message: str, **values: Any) -> str:
-    """Translate *message* into the active language and fill in its {placeholders}."""
-    return _active.gettext(message).format(**values)
+    """Translate *message* into the active language and fill in its %(placeholders)s."""
+    return _fill(_active.gettext(message), values)
+
+
+def _fill(text: str, values: dict[str, Any]) -> str:
+    # As flask-babel's gettext: a message without values is not formatted, so a lone % stays as it is.
+    return text % values if values else text

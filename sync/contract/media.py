@@ -21,13 +21,13 @@ def media_problem(root: Path, ref: str) -> str | None:
     """Return why the photo *ref* ('media/x.jpg') of the county folder *root* cannot be used, or None."""
     file = root / ref
     if not file.is_file():
-        return tr("{ref} does not exist in the county folder", ref=ref)
+        return tr("%(ref)s does not exist in the county folder", ref=ref)
     if not file.resolve().is_relative_to((root / "media").resolve()):
-        return tr("{ref} points outside the county's media folder; copy the photo in instead of linking it", ref=ref)
+        return tr("%(ref)s points outside the county's media folder; copy the photo in instead of linking it", ref=ref)
     size = file.stat().st_size
     if size > MAX_MEDIA_BYTES:
         return tr(
-            "{ref} is {size:.1f} MB; photos may be at most {limit} MB",
+            "%(ref)s is %(size).1f MB; photos may be at most %(limit)s MB",
             ref=ref,
             size=size / 1024 / 1024,
             limit=MAX_MEDIA_BYTES // 1024 // 1024,
@@ -36,7 +36,7 @@ def media_problem(root: Path, ref: str) -> str | None:
         head = stream.read(12)
     kind = media_type(ref)
     if not head.startswith(_SIGNATURES[kind]) or (kind == "image/webp" and head[8:12] != b"WEBP"):
-        return tr("{ref} is not a {kind} image, whatever its name says", ref=ref, kind=kind.split("/")[1].upper())
+        return tr("%(ref)s is not a %(kind)s image, whatever its name says", ref=ref, kind=kind.split("/")[1].upper())
     return None
 
 

@@ -103,7 +103,7 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
                 problems.append(
                     (
                         ("steps", index, "id"),
-                        tr("step id {id!r} is already used by step {other}", id=step_id, other=other),
+                        tr("step id %(id)r is already used by step %(other)s", id=step_id, other=other),
                     )
                 )
             written_at.setdefault(step_id, index)
@@ -112,7 +112,7 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
             problems.append(
                 (
                     ("steps", index, ways[1]),
-                    tr("give only one of next, end and branches, not {given}", given=" + ".join(ways)),
+                    tr("give only one of next, end and branches, not %(given)s", given=" + ".join(ways)),
                 )
             )
         targets: list[tuple[tuple[str | int, ...], str]] = [(("next",), step["next"])] if "next" in step else []
@@ -123,7 +123,7 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
                 problems.append(
                     (
                         ("steps", index, *key),
-                        tr("step {id!r} does not exist in this item; steps: {known}", id=target, known=known),
+                        tr("step %(id)r does not exist in this item; steps: %(known)s", id=target, known=known),
                     )
                 )
     if problems:

@@ -1,11 +1,15 @@
-"""Check source files against the JSON Schemas in content/schema, with readable messages."""
+"""Check source files against the JSON Schemas in content/schema, with readable messages.
+
+The schemas are package data: sync/contract/schema links to content/schema in a checkout, and the
+wheel holds a copy there, so they are found the same way in both.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -14,7 +18,7 @@ from jsonschema.exceptions import ValidationError
 from sync.contract.i18n import tr
 from sync.contract.source import SourceFile
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "content" / "schema"
+SCHEMA_DIR = resources.files("sync.contract") / "schema"
 
 
 def _type_name(name: str) -> str:
@@ -40,7 +44,7 @@ def _pattern_hint(pattern: str) -> str:
         return tr("a photo in media/, ending .jpg, .jpeg, .png or .webp")
     if pattern.startswith("^https?"):
         return tr("an address starting http:// or https://")
-    return tr("matching {pattern}", pattern=pattern)
+    return tr("matching %(pattern)s", pattern=pattern)
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,7 @@ def field_name(where: tuple[str | int, ...]) -> str:
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """Return the schema content/schema/<name>.schema.json."""
-    with open(SCHEMA_DIR / f"{name}.schema.json", encoding="utf-8") as file:
-        schema: dict[str, Any] = json.load(file)
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
     return schema
 
 
@@ -92,22 +95,22 @@ def _message(error: ValidationError) -> str:
     if kind == "type":
         names = [expected] if isinstance(expected, str) else expected
         wanted = tr(" or ").join(_type_name(n) for n in names)
-        return tr("must be {wanted}, not {actual}", wanted=wanted, actual=_describe(instance))
+        return tr("must be %(wanted)s, not %(actual)s", wanted=wanted, actual=_describe(instance))
     if kind == "enum":
         return tr(
-            "{value!r} is not allowed; use one of: {allowed}", value=instance, allowed=", ".join(map(str, expected))
+            "%(value)r is not allowed; use one of: %(allowed)s", value=instance, allowed=", ".join(map(str, expected))
         )
     if kind == "pattern":
-        return tr("{value!r} is not in the right form: {hint}", value=instance, hint=_pattern_hint(str(expected)))
+        return tr("%(value)r is not in the right form: %(hint)s", value=instance, hint=_pattern_hint(str(expected)))
     if kind == "minItems":
-        return tr("needs at least {expected} entries, has {actual}", expected=expected, actual=len(instance))
+        return tr("needs at least %(expected)s entries, has %(actual)s", expected=expected, actual=len(instance))
     if kind == "maxItems":
-        return tr("allows at most {expected} entries, has {actual}", expected=expected, actual=len(instance))
+        return tr("allows at most %(expected)s entries, has %(actual)s", expected=expected, actual=len(instance))
     if kind == "minLength":
         return tr("must not be empty")
     if kind in ("minimum", "maximum"):
         return tr(
-            "{value!r} is outside {low}–{high}",
+            "%(value)r is outside %(low)s–%(high)s",
             value=instance,
             low=_bound(error, "minimum"),
             high=_bound(error, "maximum"),
@@ -145,7 +148,7 @@ def schema_problems(source: SourceFile, schema_name: str) -> list[Problem]:
                             source.path,
                             source.line_of((*where, key)),
                             field_name((*where, key)),
-                            tr("unknown field; allowed here: {known}", known=", ".join(known)),
+                            tr("unknown field; allowed here: %(known)s", known=", ".join(known)),
                         )
                     )
             elif error.validator == "required":

@@ -32,7 +32,7 @@ def village_snapshot(
     if village_code not in villages:
         raise KeyError(
             tr(
-                "no village {code!r} in county {county!r}; known: {known}",
+                "no village %(code)r in county %(county)r; known: %(known)s",
                 code=village_code,
                 county=county.info["code"],
                 known=", ".join(villages),

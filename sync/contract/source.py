@@ -72,7 +72,7 @@ def _map_lines(node: yaml.Node, where: Path_, lines: dict[Path_, int], seen: set
             if name in first_seen:
                 raise _Unsafe(
                     key_line,
-                    tr("field '{name}' appears twice (first on line {line})", name=name, line=first_seen[name]),
+                    tr("field '%(name)s' appears twice (first on line %(line)s)", name=name, line=first_seen[name]),
                 )
             first_seen[name] = key_line
             child = (*where, name)
@@ -98,9 +98,9 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> SourceFile:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = (mark.line + 1 if mark else 1) + line_offset
-        raise SourceError(path, line, tr("not valid YAML: {problem}", problem=error.problem or error)) from None
+        raise SourceError(path, line, tr("not valid YAML: %(problem)s", problem=error.problem or error)) from None
     except yaml.YAMLError as error:
-        raise SourceError(path, 1 + line_offset, tr("not valid YAML: {problem}", problem=error)) from None
+        raise SourceError(path, 1 + line_offset, tr("not valid YAML: %(problem)s", problem=error)) from None
     finally:
         loader.dispose()
     if line_offset:
@@ -115,12 +115,12 @@ def read_text(file: Path, path: str) -> str:
     """Read a UTF-8 text file (a byte-order mark is allowed), with a clear error for anything else."""
     if file.stat().st_size > MAX_TEXT_BYTES:
         raise SourceError(
-            path, 1, tr("larger than {limit} MB; split it into several files", limit=MAX_TEXT_BYTES // 1024 // 1024)
+            path, 1, tr("larger than %(limit)s MB; split it into several files", limit=MAX_TEXT_BYTES // 1024 // 1024)
         )
     try:
         return file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
-        raise SourceError(path, 1, tr("not UTF-8 text ({reason}); save it as UTF-8", reason=error.reason)) from None
+        raise SourceError(path, 1, tr("not UTF-8 text (%(reason)s); save it as UTF-8", reason=error.reason)) from None
 
 
 def read_yaml(file: Path, path: str) -> SourceFile:

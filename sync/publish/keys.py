@@ -50,11 +50,11 @@ def load(path: Path) -> CryptoSigner:
     try:
         private = load_pem_private_key(path.read_bytes(), password=None)
     except FileNotFoundError:
-        raise SigningKeyError(tr("key file {path} is missing", path=path)) from None
+        raise SigningKeyError(tr("key file %(path)s is missing", path=path)) from None
     except ValueError as error:
-        raise SigningKeyError(tr("key file {path} is not a private key: {error}", path=path, error=error)) from None
+        raise SigningKeyError(tr("key file %(path)s is not a private key: %(error)s", path=path, error=error)) from None
     if not isinstance(private, Ed25519PrivateKey):
-        raise SigningKeyError(tr("key file {path} is not an Ed25519 key", path=path))
+        raise SigningKeyError(tr("key file %(path)s is not an Ed25519 key", path=path))
     return CryptoSigner(private, SSlibKey.from_crypto(private.public_key()))
 
 

@@ -92,7 +92,7 @@ class Repository:
             return Metadata.from_bytes((self.metadata / name).read_bytes())
         except FileNotFoundError:
             raise RepositoryError(
-                tr("{path} is not a county repository (run kiosk county init)", path=self.path)
+                tr("%(path)s is not a county repository (run kiosk county init)", path=self.path)
             ) from None
 
     def timestamp(self) -> Metadata[Timestamp]:
@@ -132,7 +132,7 @@ class Repository:
     def signer(self, role: str) -> CryptoSigner:
         """Load the online key of *role* (targets, snapshot or timestamp)."""
         if self.keys is None:
-            raise RepositoryError(tr("the {role} key is needed: give --keys", role=role))
+            raise RepositoryError(tr("the %(role)s key is needed: give --keys", role=role))
         return keyfiles.load(keyfiles.online_key_path(self.keys, role))
 
     def write_metadata(self, metadata: Metadata[Any], name: str, signers: list[CryptoSigner]) -> MetaFile:
@@ -173,14 +173,14 @@ class Repository:
             return
         if now < last:
             raise ClockRefused(
-                tr("this server's clock ({now}) is earlier than the repository's last signature ({last}): "
+                tr("this server's clock (%(now)s) is earlier than the repository's last signature (%(last)s): "
                    "nothing was signed. Set the clock right; if the last signature was made by a clock that "
                    "was ahead, and the clock now is right, run the command again with --accept-clock",
                    now=utc_minute(now), last=utc_minute(last))
             )  # fmt: skip
         if now - last > MAX_CLOCK_LEAP:
             raise ClockRefused(
-                tr("this server's clock ({now}) is {days} days past the repository's last signature ({last}): "
+                tr("this server's clock (%(now)s) is %(days)s days past the repository's last signature (%(last)s): "
                    "nothing was signed, since a clock that is ahead would stop every kiosk. If the clock is "
                    "right (the repository was not signed for that long), run the command again with "
                    "--accept-clock", now=utc_minute(now), days=(now - last).days, last=utc_minute(last))
@@ -227,10 +227,10 @@ class Repository:
     ) -> Path:
         """Create keys and an empty repository; return the root file kiosks must ship with."""
         if self.exists():
-            raise RepositoryError(tr("{path} already holds a repository", path=self.path))
+            raise RepositoryError(tr("%(path)s already holds a repository", path=self.path))
         for folder in (self.keys, root_keys):
             if folder is not None and folder.resolve().is_relative_to(self.path.resolve()):
-                raise RepositoryError(tr("{keys} is inside the repository {repo}: whoever copies or serves the "
+                raise RepositoryError(tr("%(keys)s is inside the repository %(repo)s: whoever copies or serves the "
                                          "repository would have the keys. Give a keys folder outside it.",
                                          keys=folder, repo=self.path))  # fmt: skip
         if not 1 <= root_threshold <= root_key_count:
@@ -240,7 +240,8 @@ class Repository:
         for role, days in (expiry_days or {}).items():
             if role not in EXPIRY_DAYS or not 1 <= days <= MAX_EXPIRY_DAYS:
                 raise RepositoryError(
-                    tr("expiry {role}={days}: give a role (root, targets, snapshot or timestamp) and 1 to {most} days",
+                    tr("expiry %(role)s=%(days)s: give a role (root, targets, snapshot or timestamp) "
+                       "and 1 to %(most)s days",
                        role=role, days=days, most=MAX_EXPIRY_DAYS)
                 )  # fmt: skip
         now = now or signing_now()

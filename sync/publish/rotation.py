@@ -53,7 +53,7 @@ def rotate(
         repository.check_clock(now)
     unknown = sorted(set(replace) - set(ROLES))
     if unknown:
-        raise RepositoryError(tr("unknown roles: {roles} (give root, targets, snapshot or timestamp)",
+        raise RepositoryError(tr("unknown roles: %(roles)s (give root, targets, snapshot or timestamp)",
                                  roles=", ".join(unknown)))  # fmt: skip
     if repository.keys is None:
         raise RepositoryError(tr("give --keys"))
@@ -64,7 +64,7 @@ def rotate(
     signers = [s for s in map(keyfiles.load, keyfiles.root_key_paths(root_keys)) if s.public_key.keyid in trusted]
     if len(signers) < threshold:
         raise RepositoryError(
-            tr("{found} of the current root keys are in {folder}; {needed} are needed to sign a new root",
+            tr("%(found)s of the current root keys are in %(folder)s; %(needed)s are needed to sign a new root",
                found=len(signers), folder=root_keys, needed=threshold)
         )  # fmt: skip
 

@@ -199,7 +199,7 @@ def _store_media(data_dir: Path, media_files: Mapping[str, Path]) -> None:
             continue
         data = Path(source).read_bytes()
         if hashlib.sha256(data).hexdigest() != Path(blob).stem:
-            raise InstallError(tr("media file {file} does not match its checksum {blob}", file=source, blob=blob))
+            raise InstallError(tr("media file %(file)s does not match its checksum %(blob)s", file=source, blob=blob))
         _write_durably(target, data)
 
 
@@ -277,7 +277,7 @@ def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapp
         names = [state["current"]] if state.get("current") else []
         installed = max(map(version_of, names + [file.name for file in _installed_files(data_dir)]), default=0)
         if installed > version:
-            raise InstallError(tr("version {version} is older than the installed {installed}",
+            raise InstallError(tr("version %(version)s is older than the installed %(installed)s",
                                   version=version, installed=installed))  # fmt: skip
         name = f"content-{version}-{secrets.token_hex(4)}.db"
         building = content_dir(data_dir) / f".{name}.tmp"
@@ -288,10 +288,10 @@ def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapp
             _remove_leftovers(data_dir)
             if isinstance(error, OSError | sqlite3.OperationalError):
                 free = shutil.disk_usage(data_dir).free // 2**20
-                message = tr("the snapshot could not be written ({error}; {free} MB free on the disk); the installed "
-                             "content is unchanged", error=error, free=free)  # fmt: skip
+                message = tr("the snapshot could not be written (%(error)s; %(free)s MB free on the disk); "
+                             "the installed content is unchanged", error=error, free=free)  # fmt: skip
                 raise InstallError(message) from error
-            raise InstallError(tr("the snapshot could not be written: {error}", error=error)) from error
+            raise InstallError(tr("the snapshot could not be written: %(error)s", error=error)) from error
         os.replace(building, content_dir(data_dir) / name)
         _fsync_dir(content_dir(data_dir))
         state = _switch_current(data_dir, name, state)

@@ -89,7 +89,7 @@ def read_config(data_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         problem = str(error)
     if problem:
-        raise SyncError(tr("{file} is damaged ({error}): set this kiosk up again with kiosk init --village CODE "
+        raise SyncError(tr("%(file)s is damaged (%(error)s): set this kiosk up again with kiosk init --village CODE "
                            "--repo URL --root ROOT.json (and kiosk enrol again if it reported to a county server)",
                            file=path, error=problem))  # fmt: skip
     return dict(config)
@@ -124,7 +124,7 @@ def init_kiosk(data_dir: Path, village: str, repository: str, root_file: Path) -
         root = Metadata[Root].from_bytes(data)
         root.verify_delegate(Root.type, root)
     except Exception as error:
-        raise SyncError(tr("{file} is not a county's signed root: {error}", file=root_file, error=error)) from None
+        raise SyncError(tr("%(file)s is not a county's signed root: %(error)s", file=root_file, error=error)) from None
     tuf = _tuf_dir(data_dir)
     (tuf / "metadata").mkdir(parents=True, exist_ok=True)
     trusted = tuf / "trusted-root.json"
@@ -188,12 +188,12 @@ class _Sync:
         need = sum(info.length for info, _path in missing)
         free = shutil.disk_usage(self.data_dir).free
         if need * 3 + DISK_MARGIN > free:
-            raise SyncError(tr("not enough free disk: {need} MB needed, {free} MB free",
+            raise SyncError(tr("not enough free disk: %(need)s MB needed, %(free)s MB free",
                                need=(need * 3 + DISK_MARGIN) // 2**20, free=free // 2**20))  # fmt: skip
         if len(missing) > 1:
-            self.say(tr("downloading {count} files, {size} KB", count=len(missing), size=round(need / 1024)))
+            self.say(tr("downloading %(count)s files, %(size)s KB", count=len(missing), size=round(need / 1024)))
         for number, (info, path) in enumerate(missing, start=1):
-            self.say(tr("downloading {number}/{count}: {path} ({size} bytes)",
+            self.say(tr("downloading %(number)s/%(count)s: %(path)s (%(size)s bytes)",
                         number=number, count=len(missing), path=info.path, size=info.length), True)  # fmt: skip
             url = self._target_url(info)
             try:
@@ -227,7 +227,7 @@ class _Sync:
             None,
         )  # fmt: skip
         if township is None:
-            raise SyncError(tr("the county's content has no village {village}", village=village))
+            raise SyncError(tr("the county's content has no village %(village)s", village=village))
         for scope in (f"township/{township}", f"village/{village}"):
             manifest = self._manifest(scope)
             if manifest is None:
@@ -244,7 +244,7 @@ class _Sync:
         if installed is not None and intact(installed) and installed_meta(installed, "source") == source.hexdigest():
             self.say(tr("nothing new for this village"))
             return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
-        self.say(tr("installing version {version}", version=version))
+        self.say(tr("installing version %(version)s", version=version))
         county = county_from_items(items, photos)
         snapshot, media = village_snapshot(county, village, version, content_date)
         snapshot["source"] = source.hexdigest()
@@ -260,8 +260,8 @@ class _Sync:
         """
         role, trusted = role_of(scope), _trusted(self.updater)
         if role in trusted and trusted[role].targets:  # ngclient loaded it, verified, looking for the manifest
-            raise SyncError(tr("the signed metadata of {role} lists files but not this scope's manifest "
-                               "{path}: the repository is damaged or was tampered with; nothing was changed",
+            raise SyncError(tr("the signed metadata of %(role)s lists files but not this scope's manifest "
+                               "%(path)s: the repository is damaged or was tampered with; nothing was changed",
                                role=role, path=f"{scope}/manifest.json"))  # fmt: skip
 
     def _manifest(self, scope: str) -> dict[str, Any] | None:
@@ -288,7 +288,7 @@ class _Sync:
     def _required(self, path: str) -> tuple[TargetFile, Path]:
         found = self.target(path)
         if found is None:
-            raise SyncError(tr("the signed metadata does not list {path}", path=path))
+            raise SyncError(tr("the signed metadata does not list %(path)s", path=path))
         return found
 
     def _tidy_cache(self, keep: set[str]) -> None:
