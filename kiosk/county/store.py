@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from kiosk.county import payloads, retention, takedowns
-from kiosk.data.local_db import transaction
+from kiosk.county import dashboard_accounts, payloads, retention, takedowns
+from kiosk.data.transactions import transaction
 
 FILE = "county.db"
 CODE_HOURS = 72  # an enrolment code works once, within three days
@@ -183,6 +183,13 @@ def m009_display_log_days(db: Database) -> None:
         " '$.notices'), 0), (select count(*) from json_each(payload, '$.posting')) from uploads"
         " where kind = 'display_log' and day is not null"
     )
+
+
+@migrations()
+def m010_dashboard_accounts(db: Database) -> None:
+    # The dashboard's accounts, until now in a local.db beside county.db with all the kiosk's tables.
+    dashboard_accounts.create_tables(db.conn)
+    dashboard_accounts.adopt_old_accounts(db.conn)
 
 
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:

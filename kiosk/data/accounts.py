@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from kiosk.data import audit
-from kiosk.data.local_db import transaction
+from kiosk.data.transactions import transaction
 from sync.contract.i18n import tr
 
 ROLES = ("staff", "admin")  # staff: notices and duties; admin: also accounts and settings
