@@ -292,7 +292,7 @@ def add_account(name: str, role: str, data: str | None, password: str | None, li
 
 
 def _setup_path(token: str) -> str:
-    return tr("{path} after the county server's address", path=f"/setup/{token}")
+    return tr("the county server's address followed by {path}", path=f"/setup/{token}")
 
 
 @county.command("accounts")

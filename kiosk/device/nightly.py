@@ -27,6 +27,7 @@ from sync.contract.i18n import tr
 from sync.receive.updater import STATUS, SyncError, SyncResult, read_status
 
 CHILD_TIMEOUT_S = 4 * 3600  # a sync still running after this is stopped; the next night resumes it
+CHILD_LOG_CHARS = 20_000  # of what a child wrote to stderr, passed on to the log (a traceback is a few KB)
 REPORT_TIMEOUT_S = 20 * 60  # a report still running after this is stopped; the outbox keeps what was not sent
 RETRY_S = 15 * 60  # after an unexpected error (a full disk, a damaged file) the thread tries again this much later
 
@@ -73,6 +74,8 @@ def sync_in_child(data_dir: Path, fetcher_options: dict[str, Any]) -> SyncResult
         done = subprocess.run(  # noqa: S603 - our own command, no shell
             command, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S, check=False
         )
+        if said := done.stderr.strip():  # the child's warnings, and the traceback of a sync that failed on a bug
+            log.warning(tr("the sync process wrote: {text}", text=said[-CHILD_LOG_CHARS:]))
         lines = done.stdout.strip().splitlines()
         return SyncResult(**json.loads(lines[-1]))
     except subprocess.TimeoutExpired:

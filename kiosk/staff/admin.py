@@ -172,7 +172,7 @@ def reset_password(account_id: int) -> ResponseReturnValue:
 
 
 def _show_link(account: accounts.Account, token: str) -> ResponseReturnValue:
-    # The token is shown this once; local.db keeps only its hash.
+    # The token is shown this once; the accounts database keeps only its hash.
     link = url_for("setup.choose_password", token=token, _external=True)
     return _private(render_template("staff/admin_link.html", account=account, link=link, hours=LINK_HOURS))
 

@@ -1,4 +1,8 @@
-"""Signing in and out of the staff console, and the guards every other staff page sits behind."""
+"""Signing in and out of the staff console (or the county's dashboard), and the guards every other page sits behind.
+
+Each sign-in is logged: at INFO when it succeeds, at WARNING when it fails or meets a locked account,
+with the name typed and the remote address, never the password.
+"""
 
 from __future__ import annotations
 
