@@ -19,7 +19,7 @@ from kiosk.county import store as county_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
-from kiosk.device.nightly import sync_in_child
+from kiosk.device.nightly import report_in_child, sync_in_child
 from kiosk.staff import create_staff_app
 from kiosk.web import limiter
 from sync.receive import updater
@@ -51,26 +51,37 @@ def test_a_sync_failing_on_a_bug_logs_its_traceback_and_ends_as_a_failed_sync(
     assert updater.read_status(kiosk_data)["last_outcome"] == "failed", "kiosk status shows it"
 
 
+def in_every_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """Run *code* at the start of every Python child process (through sitecustomize)."""
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(code, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", f"{inject}:{Path(__file__).resolve().parents[1]}")
+
+
 def test_the_nightly_sync_passes_the_childs_traceback_on_to_its_log(
     kiosk_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The nightly sync runs `kiosk sync` in a child process: give that child a bug, through sitecustomize.
-    inject = tmp_path / "inject"
-    inject.mkdir()
-    (inject / "sitecustomize.py").write_text(
-        "from sync.receive import updater\n"
-        "def bug(self):\n"
-        "    raise ZeroDivisionError('a bug in the sync')\n"
-        "updater._Sync.run = bug\n",
-        encoding="utf-8",
-    )
-    root = Path(__file__).resolve().parents[1]
-    monkeypatch.setenv("PYTHONPATH", f"{inject}:{root}")
+    # The nightly sync runs `kiosk sync` in a child process: give that child a bug.
+    bug = "from sync.receive import updater\ndef bug(self):\n    raise ZeroDivisionError('a bug in the sync')\n"
+    in_every_child(tmp_path, monkeypatch, bug + "updater._Sync.run = bug\n")
     with caplog.at_level(logging.WARNING, logger="kiosk.device.nightly"):
         result = sync_in_child(kiosk_data, {"attempts": 1})
     assert result.outcome == "failed" and result.error and "ZeroDivisionError" in result.error
     passed_on = " ".join(r.getMessage() for r in messages(caplog, "kiosk.device.nightly"))
     assert "Traceback" in passed_on and "ZeroDivisionError: a bug in the sync" in passed_on
+
+
+def test_a_report_childs_warnings_reach_the_log(
+    kiosk_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What `kiosk report` logs in its child (an outbox item set aside, say) would be lost with its stderr.
+    warning = "import logging\nlogging.getLogger('kiosk.device.uplink').warning('outbox item k-1 set aside')\n"
+    in_every_child(tmp_path, monkeypatch, warning)
+    with caplog.at_level(logging.WARNING, logger="kiosk.device.nightly"):
+        report_in_child(kiosk_data)
+    passed_on = [r.getMessage() for r in messages(caplog, "kiosk.device.nightly")]
+    assert len(passed_on) == 1 and "kiosk report" in passed_on[0] and "outbox item k-1 set aside" in passed_on[0]
 
 
 # --- the county: refusals, enrolment, uploads set aside ----------------------------------------

@@ -62,6 +62,14 @@ def next_run(now: datetime, window: tuple[time, time], rng: random.Random) -> tu
     raise AssertionError("a non-empty window always recurs within two days")
 
 
+def pass_on(command: str, stderr: str) -> None:
+    """Log what `kiosk *command*` wrote to stderr in its child process: its warnings (an outbox item set aside),
+    the traceback of a failure on a bug. Only the parent's log reaches the journal."""
+    if said := stderr.strip():
+        text = said[-CHILD_LOG_CHARS:]
+        log.warning(tr("kiosk {command} (a child process) wrote: {text}", command=command, text=text))
+
+
 def sync_in_child(data_dir: Path, fetcher_options: dict[str, Any]) -> SyncResult:
     """Run `kiosk sync --json` in a child process and return its result.
 
@@ -74,8 +82,7 @@ def sync_in_child(data_dir: Path, fetcher_options: dict[str, Any]) -> SyncResult
         done = subprocess.run(  # noqa: S603 - our own command, no shell
             command, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S, check=False
         )
-        if said := done.stderr.strip():  # the child's warnings, and the traceback of a sync that failed on a bug
-            log.warning(tr("the sync process wrote: {text}", text=said[-CHILD_LOG_CHARS:]))
+        pass_on("sync", done.stderr)
         lines = done.stdout.strip().splitlines()
         return SyncResult(**json.loads(lines[-1]))
     except subprocess.TimeoutExpired:
@@ -147,6 +154,7 @@ def report_in_child(data_dir: Path) -> tuple[bool, str]:
     except subprocess.TimeoutExpired:
         return False, tr("the report ran longer than {minutes} minutes and was stopped",
                          minutes=REPORT_TIMEOUT_S // 60)  # fmt: skip
+    pass_on("report", done.stderr)
     lines = done.stdout.strip().splitlines()
     if not lines:
         return False, tr("the report process ended without a result (exit code {code}): {detail}",
