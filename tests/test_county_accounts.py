@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 from sqlite_utils import Database
@@ -116,3 +117,21 @@ def test_county_db_holds_the_account_tables_as_local_db_has_them(tmp_path: Path)
     finally:
         local.close()
         store.close()
+
+
+def test_an_unreadable_old_local_db_stops_the_start_and_says_what_to_do(
+    county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    data = tmp_path / "county-server"
+    data.mkdir()
+    (data / "local.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)  # damaged: its accounts cannot be read
+    with pytest.raises(sqlite3.DatabaseError) as refused:
+        county(county_repo, data)
+    assert str(data / "local.db") in str(refused.value) and "kiosk county add-account" in str(refused.value)
+    (data / "local.db").rename(data / "local.db.damaged")  # what the message says to do
+    county(county_repo, data)
+    db = county_store.open_store(data, migrate=False)
+    try:
+        assert accounts.all_accounts(db) == [], "the migration that failed is made at the next start"
+    finally:
+        db.close()

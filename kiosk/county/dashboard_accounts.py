@@ -64,6 +64,11 @@ def adopt_old_accounts(db: sqlite3.Connection) -> int:
             marks = ", ".join("?" * len(columns.split(", ")))
             db.executemany(f"insert into {table} ({columns}) values ({marks})", rows)  # noqa: S608 - known names
         moved = int(db.execute("select count(*) from accounts").fetchone()[0])
+    except sqlite3.DatabaseError as error:  # nothing is copied, and the copy is tried again at the next start
+        raise sqlite3.DatabaseError(tr(
+            "could not read the dashboard accounts in {old} ({error}): repair it, or move it out of the data folder"
+            " to start without them (then add accounts with kiosk county add-account)", old=old, error=error
+        )) from error  # fmt: skip
     finally:
         source.close()
     if moved:
