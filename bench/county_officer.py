@@ -27,10 +27,10 @@ def dashboard_pages(history_days: int) -> list[str]:
 
 
 def add_officer(data_dir: Path) -> None:
+    from kiosk.county.store import open_store
     from kiosk.data import accounts
-    from kiosk.data.local_db import open_local
 
-    db = open_local(data_dir)
+    db = open_store(data_dir)  # the dashboard's accounts are in county.db
     try:
         accounts.add(db, OFFICER, "admin", OFFICER_PASSWORD, actor="bench")
     finally:

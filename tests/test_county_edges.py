@@ -36,7 +36,6 @@ from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app, limits, serve_options
 from kiosk.county import store as county_store
 from kiosk.data import accounts
-from kiosk.data.local_db import open_local
 from kiosk.web import limiter
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_staff import PASSWORD
@@ -337,9 +336,9 @@ def test_behind_a_proxy_one_visitors_wrong_passwords_do_not_lock_out_another(
     data = tmp_path / "county-server"
     app = create_county_app({"REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "proxy",
                              "DEFAULT_LOCALE": "en", "PROXY_HOPS": 1})  # fmt: skip
-    local = open_local(data)
-    accounts.add(local, "officer", "admin", PASSWORD, actor="test")
-    local.close()
+    officers = county_store.open_store(data)
+    accounts.add(officers, "officer", "admin", PASSWORD, actor="test")
+    officers.close()
     limiter.reset()
     with serving_county(app) as port:
         attacker, officer = Visitor(port, "203.0.113.9"), Visitor(port, "198.51.100.7")

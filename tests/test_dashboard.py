@@ -42,7 +42,7 @@ def county_app(county_repo: CountyRepo, tmp_path: Path) -> Iterator[Flask]:
               "DEFAULT_LOCALE": "en"}  # fmt: skip
     app = create_county_app(config)
     limiter.reset()
-    db = open_local(data)
+    db = county_store.open_store(data)
     accounts.add(db, "anna", "admin", PASSWORD, actor="test")
     db.close()
     yield app
@@ -58,7 +58,7 @@ def store(county_app: Flask) -> Iterator[sqlite3.Connection]:
 @pytest.fixture()
 def officer(county_app: Flask) -> FlaskClient:
     client = county_app.test_client()
-    assert sign_in(client).status_code == 302  # type: ignore[attr-defined]
+    assert sign_in(client).status_code == 302
     return client
 
 
@@ -122,7 +122,7 @@ def test_sign_in_needs_the_csrf_token_and_leads_to_the_dashboard(county_app: Fla
     wrong = client.post("/sign-in", data={"name": "anna", "password": "wrong", "csrf_token": csrf_token(client)})
     assert wrong.status_code == 401
     done = sign_in(client)
-    assert done.headers["Location"] == "/dashboard/"  # type: ignore[attr-defined]
+    assert done.headers["Location"] == "/dashboard/"
     assert "County dashboard" in client.get("/dashboard/").get_data(as_text=True)
 
 
@@ -502,9 +502,9 @@ def store_for_browser(county_repo: CountyRepo, tmp_path: Path) -> Iterator[tuple
     data = tmp_path / "county-browser"
     app = create_county_app({"REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "b"})
     limiter.reset()
-    local = open_local(data)
-    accounts.add(local, "anna", "admin", PASSWORD, actor="test")
-    local.close()
+    officers = county_store.open_store(data)
+    accounts.add(officers, "anna", "admin", PASSWORD, actor="test")
+    officers.close()
     db = county_store.open_store(data)
     yield app, db
     db.close()
@@ -597,9 +597,9 @@ def test_what_was_stored_before_the_checks_is_sorted_out_when_county_db_is_upgra
         ("2026-11-03", "taoyuan", "dibao-shenqing", 4, 1)]  # fmt: skip
     db.close()
     limiter.reset()
-    local = open_local(data)
-    accounts.add(local, "anna", "admin", PASSWORD, actor="test")
-    local.close()
+    officers = county_store.open_store(data)
+    accounts.add(officers, "anna", "admin", PASSWORD, actor="test")
+    officers.close()
     client = app.test_client()
     sign_in(client)
     page = client.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)

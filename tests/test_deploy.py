@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.wire import free_port, stop_process
 from kiosk.county.repo_files import RepositoryApp
+from kiosk.county.store import open_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.demo import DEMO_CONTENT
@@ -182,9 +183,9 @@ def test_the_readme_county_deploy_serves_on_loopback_with_tls_settings_and_re_si
 
     settings, env, data = service(machine, "county-repo.service")
     user = settings["User"][0]
-    for words in (["kiosk", "county", "init"], ["kiosk", "county", "publish"], ["kiosk", "staff", "add"]):
+    for words in (["kiosk", "county", "init"], ["kiosk", "county", "publish"], ["kiosk", "county", "add-account"]):
         assert ran_as(machine, user, words), f"{' '.join(words)} did not run as the service's user {user}"
-    db = open_local(data)
+    db = open_store(data)
     try:
         assert [(row["name"], row["role"]) for row in accounts.all_accounts(db)] == [("王科长", "admin")]
     finally:

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from kiosk.cli import main
 from kiosk.data import accounts
@@ -53,7 +54,7 @@ def csrf_token(client: FlaskClient, path: str = "/sign-in") -> str:
     return match.group(1) or match.group(2)
 
 
-def sign_in(client: FlaskClient, name: str = "anna", password: str = PASSWORD, **extra: str) -> object:
+def sign_in(client: FlaskClient, name: str = "anna", password: str = PASSWORD, **extra: str) -> TestResponse:
     return client.post("/sign-in", data={"name": name, "password": password, "csrf_token": csrf_token(client), **extra})
 
 
@@ -91,7 +92,7 @@ def test_every_page_needs_a_signed_in_account(client: FlaskClient) -> None:
 
 def test_sign_in_and_out(client: FlaskClient) -> None:
     response = sign_in(client)
-    assert response.status_code == 302  # type: ignore[attr-defined]
+    assert response.status_code == 302
     home = client.get("/").get_data(as_text=True)
     assert "anna" in home
     cookie = client.get_cookie("kiosk_staff")
@@ -104,11 +105,11 @@ def test_a_wrong_password_keeps_the_name_typed_and_says_nothing_about_which_was_
     wrong = sign_in(client, password="not the password")
     unknown = sign_in(client, name="nobody", password="not the password")
     for response in (wrong, unknown):
-        body = response.get_data(as_text=True)  # type: ignore[attr-defined]
-        assert response.status_code == 401  # type: ignore[attr-defined]
+        body = response.get_data(as_text=True)
+        assert response.status_code == 401
         assert "account name or the password is wrong" in body
         assert "not the password" not in body, "the password is never sent back"
-    assert 'value="anna"' in wrong.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert 'value="anna"' in wrong.get_data(as_text=True)
 
 
 def test_a_form_without_a_valid_csrf_token_is_refused(client: FlaskClient) -> None:
@@ -120,19 +121,19 @@ def test_a_form_without_a_valid_csrf_token_is_refused(client: FlaskClient) -> No
 
 def test_an_account_locks_after_five_wrong_passwords(client: FlaskClient, tmp_path: Path) -> None:
     for _attempt in range(accounts.MAX_FAILURES - 1):
-        assert sign_in(client, password="guess").status_code == 401  # type: ignore[attr-defined]
+        assert sign_in(client, password="guess").status_code == 401
     locked = sign_in(client, password="guess")
-    assert "locked for 15 more minutes" in locked.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "locked for 15 more minutes" in locked.get_data(as_text=True)
     right = sign_in(client)
-    assert right.status_code == 401 and "locked" in right.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert right.status_code == 401 and "locked" in right.get_data(as_text=True)
     other = sign_in(client, name="bo", password=PASSWORD + "!")
-    assert other.status_code == 302, "other accounts are not locked"  # type: ignore[attr-defined]
+    assert other.status_code == 302, "other accounts are not locked"
     with sqlite3.connect(path_of(tmp_path)) as db:
         assert db.execute("select count(*) from audit_log where action = 'account.locked'").fetchone()[0] == 1
 
 
 def test_guessing_is_throttled_per_address(client: FlaskClient) -> None:
-    answers = [sign_in(client, name=f"nobody{n}", password="guess").status_code for n in range(12)]  # type: ignore[attr-defined]
+    answers = [sign_in(client, name=f"nobody{n}", password="guess").status_code for n in range(12)]
     assert answers[:10] == [401] * 10 and answers[10:] == [429, 429]
 
 

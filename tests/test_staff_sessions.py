@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.county import create_county_app
+from kiosk.county import store as county_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.staff import create_staff_app
@@ -114,9 +115,9 @@ def test_the_county_dashboard_ends_its_sessions_the_same_way(county_repo: County
     app = create_county_app({"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(data),
                              "SECRET_KEY": "c", "DEFAULT_LOCALE": "en"})  # fmt: skip
     limiter.reset()
-    db = open_local(data)
+    db = county_store.open_store(data)  # the dashboard's accounts are in county.db
     accounts.add(db, "anna", "admin", PASSWORD, actor="test")
-    accounts.add(db, "bo", "staff", PASSWORD, actor="test")
+    bo = accounts.add(db, "bo", "staff", PASSWORD, actor="test")
     db.close()
     officer = signed_in(app, "bo")
     page = "/dashboard/"
@@ -129,6 +130,6 @@ def test_the_county_dashboard_ends_its_sessions_the_same_way(county_repo: County
     again = signed_in(app, "bo")
     copy = stolen_cookie(again, "kiosk_county")
     admin = signed_in(app, "anna")
-    post(admin, f"/admin/accounts/{account_id(data, 'bo')}/password", by="password", password=NEW_PASSWORD,
+    post(admin, f"/admin/accounts/{bo.id}/password", by="password", password=NEW_PASSWORD,
          password2=NEW_PASSWORD)  # fmt: skip
     assert replayed(app, copy, "kiosk_county", page) == 302

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import click
 
+from kiosk.cli.staff import LINK, PASSWORD, ROLE, list_of, new_account
 from sync.contract.content import ContentInvalid, County, load_county
 from sync.contract.i18n import tr
 from sync.publish.keys import SigningKeyError
@@ -256,6 +257,33 @@ def revoke_kiosk(kiosk_id: int, data: str | None) -> None:
     except RepositoryError as error:
         _fail(error)
     click.echo(tr("Kiosk %(id)s revoked.", id=kiosk_id))
+
+
+@county.command("add-account")
+@click.argument("name")
+@ROLE
+@_COUNTY_DATA
+@PASSWORD
+@LINK
+def add_account(name: str, role: str, data: str | None, password: str | None, link: bool) -> None:
+    """Create an account NAME for the county's dashboard (admin: also manages the accounts)."""
+    from kiosk.county.store import open_store
+
+    folder = Path(_county_data(data))
+    new_account(lambda: open_store(folder), name, role, password, link, _setup_path)
+
+
+def _setup_path(token: str) -> str:
+    return tr("the county server's address followed by %(path)s", path=f"/setup/{token}")
+
+
+@county.command("accounts")
+@_COUNTY_DATA
+def list_accounts(data: str | None) -> None:
+    """List the accounts of the county's dashboard."""
+    from kiosk.county.store import open_store
+
+    list_of(open_store(Path(_county_data(data))))
 
 
 def describe(result: PublishResult) -> str:

@@ -1,14 +1,29 @@
-"""`kiosk staff ...`: staff accounts for the console, made at the kiosk itself."""
+"""`kiosk staff ...`: staff accounts for the console, made at the kiosk itself.
+
+The county server's dashboard accounts are made the same way by `kiosk county add-account` (new_account).
+"""
 
 from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
 
 import click
 
 from kiosk.cli.options import DATA, data_folder
+from kiosk.county.dashboard_accounts import is_county_folder
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.settings import load_settings
 from sync.contract.i18n import tr
+
+ROLE = click.option("--role", type=click.Choice(accounts.ROLES), default="staff", show_default=True,
+                    help="staff: notices and duties; admin: also accounts and settings.")  # fmt: skip
+PASSWORD = click.option("--password", help="Asked for twice when not given (it never appears on screen).")
+LINK = click.option("--link", is_flag=True,
+                    help="Print a one-time set-up link instead, where the person chooses their own password"
+                         " (valid 24 hours).")  # fmt: skip
 
 
 @click.group()
@@ -16,23 +31,27 @@ def staff() -> None:
     """Staff accounts of the village staff console."""
 
 
-@staff.command("add")
-@click.argument("name")
-@click.option("--role", type=click.Choice(accounts.ROLES), default="staff", show_default=True,
-              help="staff: notices and duties; admin: also accounts and settings.")  # fmt: skip
-@DATA
-@click.option("--password", help="Asked for twice when not given (it never appears on screen).")
-@click.option("--link", is_flag=True,
-              help="Print a one-time set-up link instead, where the person chooses their own password"
-                   " (valid 24 hours; it uses KIOSK_STAFF_HOST and KIOSK_STAFF_PORT).")  # fmt: skip
-def add(name: str, role: str, data: str | None, password: str | None, link: bool) -> None:
-    """Create a staff account NAME."""
+def _kiosk_folder(data: str | None) -> Path:
+    """The kiosk's data folder; a county server's is refused (its accounts are in county.db, not local.db)."""
+    folder = data_folder(data)
+    if is_county_folder(folder):
+        message = tr(
+            "%(folder)s is a county server's data folder: manage its dashboard accounts with"
+            " kiosk county add-account and kiosk county accounts",
+            folder=folder,
+        )
+        raise click.ClickException(message)
+    return folder
+
+
+def new_account(open_db: Callable[[], sqlite3.Connection], name: str, role: str, password: str | None, link: bool,
+                setup_url: Callable[[str], str]) -> None:  # fmt: skip
+    """Create the account NAME in the database *open_db* opens; print its set-up link *setup_url* makes if asked."""
     if link and password is not None:
         raise click.UsageError(tr("give --password or --link, not both"))
     if not link and password is None:
         password = click.prompt(tr("Password"), hide_input=True, confirmation_prompt=tr("Repeat for confirmation"))
-    settings = load_settings()
-    db = open_local(data_folder(data))
+    db = open_db()
     try:
         if link:
             account, token = accounts.add_with_setup_link(db, name, role, actor="(command line)")
@@ -47,17 +66,34 @@ def add(name: str, role: str, data: str | None, password: str | None, link: bool
         hours = int(accounts.SETUP_LINK_VALID.total_seconds() // 3600)
         click.echo(tr("It has no password yet. Send this link to its owner only: it works once, within %(hours)s hours,"
                       " to choose the password.", hours=hours))  # fmt: skip
-        click.echo(f"http://{settings['STAFF_HOST']}:{settings['STAFF_PORT']}/setup/{token}")
+        click.echo(setup_url(token))
 
 
-@staff.command("list")
-@DATA
-def list_accounts(data: str | None) -> None:
-    """List the staff accounts."""
-    db = open_local(data_folder(data))
+def list_of(db: sqlite3.Connection) -> None:
+    """Print name<TAB>role<TAB>created<TAB>(disabled) for every account in *db*, and close it."""
     try:
         for row in accounts.all_accounts(db):
             state = tr("disabled") if row["disabled"] else ""
             click.echo(f"{row['name']}\t{row['role']}\t{row['created_at']}\t{state}".rstrip())
     finally:
         db.close()
+
+
+@staff.command("add")
+@click.argument("name")
+@ROLE
+@DATA
+@PASSWORD
+@LINK
+def add(name: str, role: str, data: str | None, password: str | None, link: bool) -> None:
+    """Create a staff account NAME (a set-up link uses KIOSK_STAFF_HOST and KIOSK_STAFF_PORT)."""
+    folder, settings = _kiosk_folder(data), load_settings()
+    new_account(lambda: open_local(folder), name, role, password, link,
+                lambda token: f"http://{settings['STAFF_HOST']}:{settings['STAFF_PORT']}/setup/{token}")  # fmt: skip
+
+
+@staff.command("list")
+@DATA
+def list_accounts(data: str | None) -> None:
+    """List the staff accounts."""
+    list_of(open_local(_kiosk_folder(data)))

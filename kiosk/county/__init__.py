@@ -24,13 +24,15 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = base_app(
         test_config, "county_secret_key", SESSION_COOKIE_NAME="kiosk_county", SESSION_COOKIE_SAMESITE="Strict"
     )
+    from kiosk.county import dashboard, guard, mobile, reports
     from kiosk.screens import filters
     from kiosk.staff import signed_in_pages
     from kiosk.web import csrf
 
     filters.init_app(app, error_pages=False)
-    signed_in_pages(app, _l("County dashboard"), home="dashboard.kiosks", language="dashboard.switch_language")
-    from kiosk.county import dashboard, guard, mobile, reports
+    # The dashboard's accounts are in county.db (kiosk/county/dashboard_accounts.py): no local.db here.
+    signed_in_pages(app, _l("County dashboard"), home="dashboard.kiosks", language="dashboard.switch_language",
+                    accounts_db=reports.county_db)  # fmt: skip
 
     # Twice the API's own cap, so a kiosk's too-large batch still gets the API's answer; anything past it
     # is refused before it is read (waitress's max_request_body_size in serve_options takes the same cap).

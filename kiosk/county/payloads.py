@@ -9,6 +9,7 @@ hold up the items queued behind it on the kiosk.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import date, datetime
 from typing import Any
@@ -129,3 +130,27 @@ def parse_json(body: bytes) -> Any:
     except (RecursionError, UnicodeError) as error:
         raise ValueError(f"not JSON the county can keep: {type(error).__name__}") from None
     return value
+
+
+# What a kiosk reports about itself (store.record_report): kept as plain values, whatever was sent.
+MAX_REPORTED_TEXT = 2000
+SQLITE_INTEGERS = range(-(2**63), 2**63)
+
+
+def storable(value: Any) -> str | int | float | None:
+    """Return a reported value as SQLite can keep it: numbers in range, texts cut short, anything else as JSON text."""
+    if isinstance(value, bool) or value is None:
+        return None if value is None else int(value)
+    if isinstance(value, int):
+        return value if value in SQLITE_INTEGERS else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text[:MAX_REPORTED_TEXT]
+
+
+def overdue(value: Any) -> list[dict[str, str]]:
+    """Return the reported overdue disclosures as plain texts; anything else in the list is left out."""
+    duties = value if isinstance(value, list) else []
+    return [{key: str(duty.get(key) or "")[:MAX_TEXT] for key in ("duty", "title", "what", "period", "due")}
+            for duty in duties[:200] if isinstance(duty, dict)]  # fmt: skip

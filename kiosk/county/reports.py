@@ -7,6 +7,7 @@ idempotency keys, and every key held is acknowledged, stored or not, so the kios
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -16,11 +17,13 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from kiosk.county import payloads, retention, store
+from sync.contract.i18n import tr
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
 MAX_BATCH = 500  # items per upload
 MAX_BODY = 2 * 1024 * 1024
 KINDS = ("village_notice", "feedback", "display_log")
+log = logging.getLogger(__name__)
 
 
 def county_db() -> sqlite3.Connection:
@@ -90,7 +93,10 @@ def enrol() -> ResponseReturnValue:
     try:
         kiosk_id = store.enrol(county_db(), body["code"], body["village"], body["public_key"])
     except store.EnrolmentRefused:
+        # guard.py logs the refusal with the caller's address; the code itself is never logged
         return _refused(403, "this enrolment code is unknown, used, expired or for another village")
+    log.info(tr("kiosk %(id)s enrolled for village %(village)s from %(address)s", id=kiosk_id, village=body["village"],
+                address=request.remote_addr))  # fmt: skip
     return jsonify(kiosk_id=kiosk_id)
 
 

@@ -14,7 +14,7 @@ import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
-from kiosk.data.local_db import transaction
+from kiosk.data.transactions import transaction
 
 PRUNE_BATCH = 200  # logs dropped per upload at most: a bounded pause, and a backlog still drains
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
+import logging
 import secrets
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -20,12 +20,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from kiosk.county import payloads, retention, takedowns
-from kiosk.data.local_db import transaction
+from kiosk.county import dashboard_accounts, payloads, retention, takedowns
+from kiosk.data.transactions import transaction
+from sync.contract.i18n import tr
 
 FILE = "county.db"
 CODE_HOURS = 72  # an enrolment code works once, within three days
 migrations = Migrations("kiosk-county")
+log = logging.getLogger(__name__)
 
 
 @migrations()
@@ -185,6 +187,13 @@ def m009_display_log_days(db: Database) -> None:
     )
 
 
+@migrations()
+def m010_dashboard_accounts(db: Database) -> None:
+    # The dashboard's accounts, until now in a local.db beside county.db with all the kiosk's tables.
+    dashboard_accounts.create_tables(db.conn)
+    dashboard_accounts.adopt_old_accounts(db.conn)
+
+
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
     """Open county.db (migrating it unless told not to); *read_only* for pages that only show it."""
     path = Path(data_dir) / FILE
@@ -297,12 +306,12 @@ def record_report(db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any],
     """Keep a kiosk's report (plain values only, long texts cut) and forget its oldest beyond KEEP_REPORTS."""
     fields = ("app_version", "content_version", "checked_version", "content_date", "last_outcome", "last_error",
               "disk_free_bytes", "outbox_depth", "outbox_set_aside")  # fmt: skip
-    values = [_storable(report.get(name)) for name in fields]
+    values = [payloads.storable(report.get(name)) for name in fields]
     with transaction(db):
         db.execute(
             f"insert into reports (kiosk_id, received_at, {', '.join(fields)}, overdue) values"  # noqa: S608 - fixed names
             f" (?, ?, {', '.join('?' * len(fields))}, ?)",
-            (kiosk_id, (now or _now()).isoformat(), *values, json.dumps(_overdue(report.get("overdue")),
+            (kiosk_id, (now or _now()).isoformat(), *values, json.dumps(payloads.overdue(report.get("overdue")),
                                                                        ensure_ascii=False)),
         )  # fmt: skip
         db.execute(
@@ -310,29 +319,6 @@ def record_report(db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any],
             " order by id desc limit 1 offset ?)",
             (kiosk_id, kiosk_id, KEEP_REPORTS),
         )
-
-
-MAX_REPORTED_TEXT = 2000
-SQLITE_INTEGERS = range(-(2**63), 2**63)
-
-
-def _storable(value: Any) -> str | int | float | None:
-    """Return a reported value as SQLite can keep it: numbers in range, texts cut short, anything else as JSON text."""
-    if isinstance(value, bool) or value is None:
-        return None if value is None else int(value)
-    if isinstance(value, int):
-        return value if value in SQLITE_INTEGERS else None
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text[:MAX_REPORTED_TEXT]
-
-
-def _overdue(value: Any) -> list[dict[str, str]]:
-    """Return the reported overdue disclosures as plain texts; anything else in the list is left out."""
-    duties = value if isinstance(value, list) else []
-    return [{key: str(duty.get(key) or "")[:payloads.MAX_TEXT] for key in ("duty", "title", "what", "period", "due")}
-            for duty in duties[:200] if isinstance(duty, dict)]  # fmt: skip
 
 
 def store_uploads(
@@ -370,11 +356,14 @@ def store_uploads(
 
 
 def _set_aside(db: sqlite3.Connection, row: dict[str, Any], trouble: str) -> None:
-    db.execute(
+    cursor = db.execute(
         "insert or ignore into rejected_uploads (idempotency_key, kiosk_id, kind, payload, problem, received_at)"
         " values (?, ?, ?, ?, ?, ?)",
         (row["idempotency_key"], row["kiosk_id"], row["kind"], row["payload"], trouble, row["received_at"]),
     )
+    if cursor.rowcount == 1:  # once per item, not again when the kiosk sends it again
+        log.warning(tr("upload %(key)s (%(kind)s) from kiosk %(id)s set aside in rejected_uploads: %(problem)s",
+                       key=row["idempotency_key"], kind=row["kind"], id=row["kiosk_id"], problem=trouble))  # fmt: skip
 
 
 def _count_rating(db: sqlite3.Connection, village: str, rating: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from kiosk.data import audit
-from kiosk.data.local_db import transaction
+from kiosk.data.transactions import transaction
 from sync.contract.i18n import tr
 
 ROLES = ("staff", "admin")  # staff: notices and duties; admin: also accounts and settings
@@ -21,7 +21,7 @@ MIN_PASSWORD = 10
 MAX_FAILURES = 5  # failed sign-ins in a row before the account locks
 LOCKOUT = timedelta(minutes=15)
 SETUP_LINK_VALID = timedelta(hours=24)  # a one-time set-up link works once, within this time
-# Memory-hard (argon2id, 64 MiB per hash): a stolen local.db does not give passwords away cheaply.
+# Memory-hard (argon2id, 64 MiB per hash): a stolen local.db (or county.db) does not give passwords away cheaply.
 _hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=2)
 
 

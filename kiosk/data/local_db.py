@@ -11,14 +11,14 @@ import logging
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from kiosk.data.transactions import transaction as transaction  # where the kiosk's modules find it
 from sync.receive.database import file_is_whole
 
 FILE = "local.db"
@@ -283,15 +283,3 @@ def _warn_low_disk(path: Path) -> None:
         _warned_low.add(str(path))
         log.warning("the disk holding %s is (nearly) full: %s MB free. The screens keep working; staff saves may "
                     "fail until space is freed", path, shutil.disk_usage(path.parent).free // 2**20)  # fmt: skip
-
-
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run the block as one write transaction: every change in it happens, or none does."""
-    db.execute("begin immediate")
-    try:
-        yield db
-    except BaseException:
-        db.execute("rollback")
-        raise
-    db.execute("commit")

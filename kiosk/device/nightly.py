@@ -27,6 +27,7 @@ from sync.contract.i18n import tr
 from sync.receive.updater import STATUS, SyncError, SyncResult, read_status
 
 CHILD_TIMEOUT_S = 4 * 3600  # a sync still running after this is stopped; the next night resumes it
+CHILD_LOG_CHARS = 20_000  # of what a child wrote to stderr, passed on to the log (a traceback is a few KB)
 REPORT_TIMEOUT_S = 20 * 60  # a report still running after this is stopped; the outbox keeps what was not sent
 RETRY_S = 15 * 60  # after an unexpected error (a full disk, a damaged file) the thread tries again this much later
 
@@ -61,6 +62,14 @@ def next_run(now: datetime, window: tuple[time, time], rng: random.Random) -> tu
     raise AssertionError("a non-empty window always recurs within two days")
 
 
+def pass_on(command: str, stderr: str) -> None:
+    """Log what `kiosk *command*` wrote to stderr in its child process: its warnings (an outbox item set aside),
+    the traceback of a failure on a bug. Only the parent's log reaches the journal."""
+    if said := stderr.strip():
+        text = said[-CHILD_LOG_CHARS:]
+        log.warning(tr("kiosk %(command)s (a child process) wrote: %(text)s", command=command, text=text))
+
+
 def sync_in_child(data_dir: Path, fetcher_options: dict[str, Any]) -> SyncResult:
     """Run `kiosk sync --json` in a child process and return its result.
 
@@ -73,6 +82,7 @@ def sync_in_child(data_dir: Path, fetcher_options: dict[str, Any]) -> SyncResult
         done = subprocess.run(  # noqa: S603 - our own command, no shell
             command, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S, check=False
         )
+        pass_on("sync", done.stderr)
         lines = done.stdout.strip().splitlines()
         return SyncResult(**json.loads(lines[-1]))
     except subprocess.TimeoutExpired:
@@ -144,6 +154,7 @@ def report_in_child(data_dir: Path) -> tuple[bool, str]:
     except subprocess.TimeoutExpired:
         return False, tr("the report ran longer than %(minutes)s minutes and was stopped",
                          minutes=REPORT_TIMEOUT_S // 60)  # fmt: skip
+    pass_on("report", done.stderr)
     lines = done.stdout.strip().splitlines()
     if not lines:
         return False, tr("the report process ended without a result (exit code %(code)s): %(detail)s",

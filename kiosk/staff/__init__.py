@@ -8,7 +8,10 @@ and on every device at once when the account signs out or gets a new password (i
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -19,13 +22,16 @@ from kiosk.web import base_app, csrf, limiter
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # six phone photos and the text; more is cut off (413)
 
 
-def signed_in_pages(app: Flask, name: Any, home: str, language: str) -> None:
+def signed_in_pages(
+    app: Flask, name: Any, home: str, language: str, accounts_db: Callable[[], sqlite3.Connection]
+) -> None:
     """Put accounts, sign-in and the admin pages on *app* (the staff console, or the county's dashboard).
 
-    Accounts live in DATA_DIR/local.db (`kiosk staff add NAME --data DIR`). Every POST needs a CSRF
-    token and sign-in is rate-limited; a session ends after STAFF_IDLE_MINUTES idle. *name* is
-    the title every page's bar shows, *home* the endpoint it links to (and where sign-in leads),
-    *language* the endpoint that switches language.
+    Accounts live in the database *accounts_db* returns for the request, migrated already: the
+    kiosk's local.db (`kiosk staff add`), or the county's county.db (`kiosk county add-account`).
+    Every POST needs a CSRF token and sign-in is rate-limited; a session ends after
+    STAFF_IDLE_MINUTES idle. *name* is the title every page's bar shows, *home* the endpoint it
+    links to (and where sign-in leads), *language* the endpoint that switches language.
     """
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["STAFF_IDLE_MINUTES"]),
@@ -33,6 +39,7 @@ def signed_in_pages(app: Flask, name: Any, home: str, language: str) -> None:
     )
     app.extensions["console"] = {"name": name, "home": home, "language": language}
     app.jinja_env.globals["console"] = app.extensions["console"]
+    app.extensions["accounts_db"] = accounts_db
     csrf.init_app(app)
     limiter.init_app(app)
     from kiosk.staff import admin, auth
@@ -45,9 +52,12 @@ def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the staff console: settings from defaults and KIOSK_* variables, then *test_config*."""
     app = base_app(test_config, "staff_secret_key", SESSION_COOKIE_NAME="kiosk_staff", SESSION_COOKIE_SAMESITE="Strict")
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
-    signed_in_pages(app, _l("Staff console"), home="pages.home", language="screens.switch_language")
+    from kiosk.data.local_db import open_local
+    from kiosk.staff import auth, notice_views, pages
 
-    from kiosk.staff import notice_views, pages
+    open_local(Path(app.config["DATA_DIR"])).close()  # migrated once here; requests open it as it is
+    signed_in_pages(app, _l("Staff console"), home="pages.home", language="screens.switch_language",
+                    accounts_db=auth.local_db)  # fmt: skip
 
     app.register_blueprint(pages.bp)
     notice_views.register(app)

@@ -35,7 +35,7 @@ from flask_babel import lazy_gettext as _l
 
 from kiosk.data import accounts, queries
 from kiosk.data.content_db import NoContent, get_db
-from kiosk.staff.auth import SIGN_IN_LIMIT, admin_required, local_db, login_required
+from kiosk.staff.auth import SIGN_IN_LIMIT, accounts_db, admin_required, login_required
 from kiosk.web import limiter
 from sync.contract.dates import DEFAULT_TIMEZONE
 
@@ -120,7 +120,7 @@ def account_list() -> ResponseReturnValue:
 
 def _account_list(error: str | None = None, status: int = 200) -> ResponseReturnValue:
     zone, now = _kiosk_zone(), datetime.now(UTC)
-    rows = accounts.all_accounts(local_db())
+    rows = accounts.all_accounts(accounts_db())
     for row in rows:
         locked = row["locked_until"] and datetime.fromisoformat(str(row["locked_until"])) > now
         row.update(created=_local_time(str(row["created_at"]), zone),
@@ -137,9 +137,9 @@ def new_account() -> ResponseReturnValue:
         return render_template("staff/admin_account_new.html", typed=typed, problems={}, min_password=MIN_PASSWORD)
     try:
         if typed["by"] == "link":
-            account, token = accounts.add_with_setup_link(local_db(), typed["name"], typed["role"], g.account.name)
+            account, token = accounts.add_with_setup_link(accounts_db(), typed["name"], typed["role"], g.account.name)
             return _show_link(account, token)
-        account = accounts.add(local_db(), typed["name"], typed["role"], _typed_password(), g.account.name)
+        account = accounts.add(accounts_db(), typed["name"], typed["role"], _typed_password(), g.account.name)
     except accounts.AccountError as error:
         field, message = _problem(error)
         return render_template("staff/admin_account_new.html", typed=typed, problems={field: message},
@@ -151,7 +151,7 @@ def new_account() -> ResponseReturnValue:
 @bp.route("/accounts/<int:account_id>/password", methods=["GET", "POST"])
 @admin_required
 def reset_password(account_id: int) -> ResponseReturnValue:
-    account = next((a for a in accounts.all_accounts(local_db()) if a["id"] == account_id), None)
+    account = next((a for a in accounts.all_accounts(accounts_db()) if a["id"] == account_id), None)
     if account is None:
         abort(404)
     by = "link" if request.form.get("by") == "link" else "password"
@@ -160,9 +160,9 @@ def reset_password(account_id: int) -> ResponseReturnValue:
                                min_password=MIN_PASSWORD)  # fmt: skip
     try:
         if by == "link":
-            token = accounts.issue_setup_link(local_db(), account_id, g.account)
+            token = accounts.issue_setup_link(accounts_db(), account_id, g.account)
             return _show_link(accounts.Account(account_id, str(account["name"]), str(account["role"])), token)
-        accounts.set_password(local_db(), account_id, _typed_password(), g.account)
+        accounts.set_password(accounts_db(), account_id, _typed_password(), g.account)
     except accounts.AccountError as error:
         field, message = _problem(error)
         return render_template("staff/admin_password.html", account=account, by=by, problems={field: message},
@@ -172,7 +172,7 @@ def reset_password(account_id: int) -> ResponseReturnValue:
 
 
 def _show_link(account: accounts.Account, token: str) -> ResponseReturnValue:
-    # The token is shown this once; local.db keeps only its hash.
+    # The token is shown this once; the accounts database keeps only its hash.
     link = url_for("setup.choose_password", token=token, _external=True)
     return _private(render_template("staff/admin_link.html", account=account, link=link, hours=LINK_HOURS))
 
@@ -181,7 +181,7 @@ def _show_link(account: accounts.Account, token: str) -> ResponseReturnValue:
 @admin_required
 def disable(account_id: int) -> ResponseReturnValue:
     try:
-        account = accounts.disable(local_db(), account_id, g.account)
+        account = accounts.disable(accounts_db(), account_id, g.account)
     except accounts.AccountError as error:
         if error.code == "unknown_account":
             abort(404)
@@ -194,7 +194,7 @@ def disable(account_id: int) -> ResponseReturnValue:
 @admin_required
 def enable(account_id: int) -> ResponseReturnValue:
     try:
-        account = accounts.enable(local_db(), account_id, g.account)
+        account = accounts.enable(accounts_db(), account_id, g.account)
     except accounts.AccountError:
         abort(404)  # the only way enabling fails: there is no such account
     flash(_("%(name)s is enabled: the account can sign in again.", name=account.name))
@@ -204,7 +204,7 @@ def enable(account_id: int) -> ResponseReturnValue:
 @bp.route("/audit")
 @admin_required
 def audit_log() -> ResponseReturnValue:
-    db = local_db()
+    db = accounts_db()
     pages = max(1, math.ceil(db.execute("select count(*) from audit_log").fetchone()[0] / AUDIT_PAGE_SIZE))
     page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
     rows = db.execute(
@@ -245,7 +245,7 @@ def _shown(value: Any, limit: int = 200) -> str:
 @admin_required
 def audit_csv() -> ResponseReturnValue:
     """Every entry of the audit log, oldest first, for a spreadsheet."""
-    rows = local_db().execute(f"select {', '.join(AUDIT_COLUMNS)} from audit_log order by id")  # noqa: S608
+    rows = accounts_db().execute(f"select {', '.join(AUDIT_COLUMNS)} from audit_log order by id")  # noqa: S608
     day = f"{datetime.now(_kiosk_zone()):%Y-%m-%d}"
     return csv_download(f"audit-log-{day}.csv", [AUDIT_COLUMNS, *rows])
 
@@ -269,9 +269,9 @@ def _inert_cell(value: Any) -> str:
 def choose_password(token: str) -> ResponseReturnValue:
     """Where the owner of a new account chooses its password, with a one-time link."""
     try:
-        account = accounts.setup_link_account(local_db(), token)
+        account = accounts.setup_link_account(accounts_db(), token)
         if request.method == "POST":
-            accounts.use_setup_link(local_db(), token, _typed_password())
+            accounts.use_setup_link(accounts_db(), token, _typed_password())
             flash(_("Your password is set. Sign in with your account name and the new password."))
             return redirect(url_for("auth.sign_in"))
     except accounts.SetupLinkInvalid as invalid:
@@ -295,7 +295,7 @@ def my_password() -> ResponseReturnValue:
     problems: dict[str, str] = {}
     if request.method == "POST":
         try:
-            epoch = accounts.change_own_password(local_db(), g.account.id, request.form.get("current", ""),
+            epoch = accounts.change_own_password(accounts_db(), g.account.id, request.form.get("current", ""),
                                                  _typed_password())  # fmt: skip
         except accounts.AccountError as error:
             field, message = _problem(error)

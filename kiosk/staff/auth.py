@@ -1,8 +1,13 @@
-"""Signing in and out of the staff console, and the guards every other staff page sits behind."""
+"""Signing in and out of the staff console (or the county's dashboard), and the guards every other page sits behind.
+
+Each sign-in is logged: at INFO when it succeeds, at WARNING when it fails or meets a locked account,
+with the name typed and the remote address, never the password.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -21,8 +26,10 @@ from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.screens.views import local_path
 from kiosk.web import limiter
+from sync.contract.i18n import tr
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
 SIGN_IN_LIMIT = "10 per minute;50 per hour"  # per address, on top of the per-account lockout
 
@@ -32,8 +39,14 @@ class SignInForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
+def accounts_db() -> sqlite3.Connection:
+    """The database holding this app's accounts and audit log, for this request (signed_in_pages chose it)."""
+    opener: Callable[[], sqlite3.Connection] = current_app.extensions["accounts_db"]
+    return opener()
+
+
 def local_db() -> sqlite3.Connection:
-    """The kiosk's local database, for this request."""
+    """The kiosk's local database, for this request (the staff console's accounts are there too)."""
     if "local_db" not in g:
         g.local_db = open_local(Path(current_app.config["DATA_DIR"]), migrate=False)
     db: sqlite3.Connection = g.local_db
@@ -45,11 +58,6 @@ def _close_local_db(_error: BaseException | None = None) -> None:
     db = g.pop("local_db", None)
     if db is not None:
         db.close()
-
-
-@bp.record_once
-def _migrate(state: Any) -> None:
-    open_local(Path(state.app.config["DATA_DIR"])).close()
 
 
 @bp.before_app_request
@@ -64,7 +72,7 @@ def _load_account() -> ResponseReturnValue | None:
         session.clear()
         flash(_("You were signed out after a while without activity. Please sign in again."))
         return None
-    g.account = accounts.get(local_db(), int(account_id))
+    g.account = accounts.get(accounts_db(), int(account_id))
     if g.account is None or session.get("epoch") != g.account.epoch:
         # Disabled or removed since, or signed out or given a new password since (maybe on another
         # device): this cookie, or a copy of it, no longer signs anyone in.
@@ -103,15 +111,23 @@ def sign_in() -> ResponseReturnValue:
     form = SignInForm()
     error = None
     if form.validate_on_submit():
+        name = form.name.data or ""
         try:
-            account = accounts.sign_in(local_db(), form.name.data or "", form.password.data or "")
+            account = accounts.sign_in(accounts_db(), name, form.password.data or "")
         except accounts.Locked as locked:
+            log.warning(tr("sign-in refused: account %(name)r is locked until %(until)s after repeated wrong passwords;"
+                           " tried from %(address)s", name=name, until=f"{locked.until:%Y-%m-%d %H:%M} UTC",
+                           address=request.remote_addr))  # fmt: skip
             minutes = max(1, round((locked.until.timestamp() - time.time()) / 60))
             error = _("Too many wrong passwords: this account is locked for %(minutes)d more minutes.", minutes=minutes)
         else:
             if account is None:
+                log.warning(tr("sign-in refused: wrong account name or password for %(name)r from %(address)s",
+                               name=name, address=request.remote_addr))  # fmt: skip
                 error = _("The account name or the password is wrong.")
             else:
+                log.info(tr("%(name)s (%(role)s) signed in from %(address)s", name=account.name, role=account.role,
+                            address=request.remote_addr))  # fmt: skip
                 session.clear()
                 session.permanent = True
                 session.update(account_id=account.id, epoch=account.epoch, last_seen=time.time())
@@ -124,9 +140,9 @@ def sign_in() -> ResponseReturnValue:
 def sign_out() -> ResponseReturnValue:
     if g.get("account") is not None:
         try:
-            accounts.sign_out(local_db(), g.account.id)  # every copy of the cookie ends too, not only this one
+            accounts.sign_out(accounts_db(), g.account.id)  # every copy of the cookie ends too, not only this one
         except sqlite3.OperationalError as error:  # a full disk: this browser is signed out all the same
-            current_app.logger.warning("could not end the other sessions of %s: %s", g.account.name, error)
+            log.warning(tr("could not end the other sessions of %(name)s: %(error)s", name=g.account.name, error=error))
     session.clear()
     flash(_("You are signed out."))
     return redirect(url_for("auth.sign_in"))

@@ -20,6 +20,7 @@ from kiosk.data.local_db import local_media_dir
 from kiosk.screens.labels import DOMAIN_LABELS
 from kiosk.staff import full_disk
 from kiosk.staff.auth import local_db, login_required
+from sync.contract.i18n import tr
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ def _store_uploads(values: dict[str, Any]) -> dict[str, Any]:
             stored = photos.store_photo(upload.stream, folder, max_store_bytes=photos.MAX_STORE_BYTES)  # type: ignore[arg-type]
             values["photos"].append(stored)
         except photos.PhotoRejected as rejected:
+            refused = tr("a photo from %(account)s was refused: %(file)r (%(code)s): %(reason)s",
+                         account=g.account.name, file=upload.filename, code=rejected.code, reason=rejected)  # fmt: skip
+            log.warning("%s", refused)
             message = _REJECTED.get(rejected.code, _REJECTED["not_an_image"])
             problems.append(str(message % {"name": upload.filename, "format": rejected.format_name or "?",
                                            "megapixels": photos.MAX_PIXELS // 1_000_000,

@@ -317,6 +317,19 @@ def reset_time_floor(data_dir: Path) -> tuple[datetime | None, datetime | None]:
     return old, new
 
 
+def _failed(data_dir: Path, sync: _Sync | None, why: str) -> SyncResult:
+    """The result of a sync that failed for *why*: the installed version stays, and what arrived is counted."""
+    installed = readable_content(data_dir).path
+    return SyncResult(
+        "failed",
+        database_version(installed) if installed else None,
+        installed_meta(installed, "content_date") if installed else None,
+        sync.fetcher.bytes_received if sync else 0,
+        sync.fetcher.files_received if sync else 0,
+        why,
+    )
+
+
 def sync_kiosk(
     data_dir: Path,
     source: str | None = None,
@@ -325,7 +338,10 @@ def sync_kiosk(
     progress: Progress | None = None,
     fetcher_options: dict[str, Any] | None = None,
 ) -> SyncResult:
-    """Sync once from the county (or *source*: a URL or a USB folder); never raises for a failed sync."""
+    """Sync once from the county (or *source*: a URL or a USB folder); never raises for a failed sync.
+
+    A failure from a bug (an exception no check foresaw) is a failed sync too, logged with its traceback.
+    """
     data_dir = Path(data_dir)
     attempt = (now or datetime.now(UTC)).isoformat()
     sync: _Sync | None = None
@@ -335,15 +351,12 @@ def sync_kiosk(
         result = sync.run()
     except (SyncError, InstallError, ContentInvalid, exceptions.RepositoryError, exceptions.DownloadError,
             ValueError, KeyError, OSError, sqlite3.Error) as error:  # fmt: skip
-        installed = readable_content(data_dir).path
-        result = SyncResult(
-            "failed",
-            database_version(installed) if installed else None,
-            installed_meta(installed, "content_date") if installed else None,
-            sync.fetcher.bytes_received if sync else 0,
-            sync.fetcher.files_received if sync else 0,
-            explain(error, *((sync.now, sync.floor, sync.fetcher.last_url) if sync else (now, None, None))),
-        )
+        why = explain(error, *((sync.now, sync.floor, sync.fetcher.last_url) if sync else (now, None, None)))
+        result = _failed(data_dir, sync, why)
+    except Exception as error:  # a bug: the traceback goes to the log, and the caller still gets a failed sync
+        logger.exception(tr("the sync failed on an unexpected error; the installed content is unchanged"))
+        result = _failed(data_dir, sync, tr("unexpected error (%(kind)s: %(error)s); the kiosk's log has the details",
+                                            kind=type(error).__name__, error=error))  # fmt: skip
     status = sync.status if sync else read_status(data_dir)
     status.update(last_attempt=attempt, last_outcome=result.outcome, last_error=result.error)
     if result.outcome != "failed" and sync is not None:
