@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from kiosk.data.queries import CONTACT_KINDS, DOMAINS
 from sync.contract.channel import MEDIA_PREFIX, county_from_items, read_shard, shard_name
 from sync.contract.content import County
-from sync.contract.dates import parse_moment
+from sync.contract.dates import DEFAULT_TIMEZONE, local_now, parse_moment
 from sync.contract.render import render_markdown
 from sync.contract.snapshot import in_scope, village_snapshot
 from sync.publish.repository import Repository
@@ -48,6 +49,13 @@ class VillageView:
     catalogue: dict[str, dict[str, Any]]
     areas: list[dict[str, Any]]  # {order, name, items}
     contacts: dict[str, list[dict[str, Any]]]  # by kind, the village's own first
+
+    def now(self) -> datetime:
+        """Return the county's local time now, to the second: what the village's pages judge notices by.
+
+        This server's own clock: it signs the content, so it needs no floor as a kiosk does.
+        """
+        return local_now(self.snapshot["county"].get("timezone", DEFAULT_TIMEZONE)).replace(microsecond=0)
 
 
 def _categories(powers: list[dict[str, Any]]) -> list[dict[str, Any]]:
