@@ -20,25 +20,34 @@ import pytest
 from flask.testing import FlaskClient
 
 from kiosk.county import create_county_app
+from kiosk.county.store import open_store
+from kiosk.data import notices
 from kiosk.data.queries import ARCHIVED, ON_SHOW, OUT, content_time, is_archived, is_on_show, is_out
 from kiosk.screens import create_app
 from sync.contract.dates import local_now
 from sync.receive.updater import init_kiosk, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo, make_county_repo
+from tests.test_mobile import Kiosk
 from tests.test_screens import text_of
 from tests.test_slip import Printers
+from tests.test_village_notices import values
 
-TOMORROW, EXPIRED, EXPIRING = "out-tomorrow-taoyuan", "expired-taoyuan", "expiring-taoyuan"
-# The moment EXPIRING expires: a minute in the county's time, after the repository's signatures.
+# The moment a notice expires in the boundary test: a minute in the county's time, after the signatures.
 AT = local_now("Asia/Shanghai").replace(second=0, microsecond=0) + timedelta(days=3)
+WHOSE = ("county", "village")  # a county notice (signed repository) and the village's own (staff console)
 
 
 @dataclass
 class Sides:
-    """A kiosk of the demo village synced from the county's repository, and the county's phone pages."""
+    """A kiosk of the demo village synced from the county's repository, and the county's phone pages.
+
+    *notices* holds each test notice's id by (whose, what): 'tomorrow' (out tomorrow), 'expired' (an
+    hour ago), 'at' (the county's, expiring AT) or 'day' (the village's, expiring on AT's day).
+    """
 
     kiosk_data: Path
     repo: Path
+    notices: dict[tuple[str, str], str]
 
     def kiosk(self) -> FlaskClient:
         config = {"TESTING": True, "DATA_DIR": str(self.kiosk_data), "SECRET_KEY": "x", "PAGE_SIZE": 100,
@@ -48,33 +57,64 @@ class Sides:
         return client
 
     def phone(self) -> FlaskClient:
-        county = self.kiosk_data.parent / "county-server"
-        config = {"TESTING": True, "REPO": str(self.repo), "DATA_DIR": str(county), "SECRET_KEY": "t"}
+        config = {"TESTING": True, "REPO": str(self.repo), "DATA_DIR": str(county_data(self)), "SECRET_KEY": "t"}
         return create_county_app(config).test_client()
 
 
-def add_notice(county: CountyRepo, notice_id: str, published: datetime, expires: datetime | None = None) -> None:
-    """Write a 村务 notice for the demo village, as a county officer would."""
-    lines = ["---", f"id: {notice_id}", "domain: 村务", f"title: 通知 {notice_id}", f"village: {VILLAGE}",
+def county_data(sides: Sides) -> Path:
+    return sides.kiosk_data.parent / "county-server"
+
+
+def title_of(whose: str, what: str) -> str:
+    """The title of a test notice: every list shows it, the attract screen nothing else."""
+    return f"测试通知 {whose} {what}"
+
+
+def add_notice(county: CountyRepo, what: str, published: datetime, expires: datetime | None = None) -> str:
+    """Write a 村务 notice for the demo village, as a county officer would; return its id."""
+    notice_id = f"{what}-{VILLAGE}"
+    lines = ["---", f"id: {notice_id}", "domain: 村务", f"title: {title_of('county', what)}", f"village: {VILLAGE}",
              f'published: "{published:%Y-%m-%d %H:%M}"', "pinned: true"]  # fmt: skip
     lines += [f'expires: "{expires:%Y-%m-%d %H:%M}"'] if expires else []
     text = "\n".join([*lines, "---", "村民代表会议决定的事项，现予公开。", ""])
     (county.content / "notices" / f"{notice_id}.md").write_text(text, encoding="utf-8")
+    return notice_id
+
+
+def post_notice(kiosk: Kiosk, what: str, published: datetime, expires: str = "") -> str:
+    """Publish a notice from the village's staff console; return its id."""
+    typed = values(title=title_of("village", what), published=f"{published:%Y-%m-%d %H:%M}", expires=expires,
+                   pinned="1")  # fmt: skip
+    return notices.create(kiosk.db, "小李", typed, local_now("Asia/Shanghai"), publish=True)
 
 
 @pytest.fixture(scope="module")
 def sides(tmp_path_factory: pytest.TempPathFactory) -> Sides:
-    """The demo county with a notice out tomorrow, one expired an hour ago and one expiring AT, on both sides."""
+    """The demo county and village with their test notices, on the kiosk and, uploaded, on the county server."""
     root = tmp_path_factory.mktemp("on-show")
     county = make_county_repo(root / "county")
     now = local_now("Asia/Shanghai")
-    add_notice(county, TOMORROW, now + timedelta(days=1))
-    add_notice(county, EXPIRED, now - timedelta(days=10), now - timedelta(hours=1))
-    add_notice(county, EXPIRING, now - timedelta(days=10), AT)
+    ten_days_ago, an_hour_ago = now - timedelta(days=10), now - timedelta(hours=1)
+    made = {
+        ("county", "tomorrow"): add_notice(county, "tomorrow", now + timedelta(days=1)),
+        ("county", "expired"): add_notice(county, "expired", ten_days_ago, an_hour_ago),
+        ("county", "at"): add_notice(county, "at", ten_days_ago, AT),
+    }
     county.publish()
     init_kiosk(root / "kiosk", VILLAGE, str(county.path), county.root)
     assert sync_kiosk(root / "kiosk", now=datetime.now(UTC)).outcome == "updated"
-    return Sides(root / "kiosk", county.path)
+    sides = Sides(root / "kiosk", county.path, made)
+    store = open_store(county_data(sides))
+    kiosk = Kiosk(store, sides.kiosk_data)
+    try:
+        made["village", "tomorrow"] = post_notice(kiosk, "tomorrow", now + timedelta(days=1))
+        made["village", "expired"] = post_notice(kiosk, "expired", ten_days_ago, f"{an_hour_ago:%Y-%m-%d %H:%M}")
+        made["village", "day"] = post_notice(kiosk, "day", ten_days_ago, f"{AT:%Y-%m-%d}")
+        kiosk.upload()
+    finally:
+        kiosk.db.close()
+        store.close()
+    return sides
 
 
 def form_token(kiosk: FlaskClient) -> str:
@@ -114,41 +154,62 @@ CONSUMERS: list[tuple[Callable[[Sides, str], int], int]] = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("whose", WHOSE)
 @pytest.mark.parametrize(("consumer", "open_answer"), CONSUMERS, ids=[c.__name__ for c, _ in CONSUMERS])
 def test_a_notice_out_tomorrow_is_not_found_and_an_expired_one_is_open_as_archived(
-    sides: Sides, consumer: Callable[[Sides, str], int], open_answer: int
+    sides: Sides, consumer: Callable[[Sides, str], int], open_answer: int, whose: str
 ) -> None:
     assert shutil.which("espeak-ng"), "Debian's espeak-ng is needed (scripts/test installs it)"
-    assert consumer(sides, TOMORROW) == 404, "nobody may see a notice before its publication time"
-    assert consumer(sides, EXPIRED) == open_answer, "an expired notice stays open, from the archive"
+    assert consumer(sides, sides.notices[whose, "tomorrow"]) == 404, "nobody may see it before its publication time"
+    assert consumer(sides, sides.notices[whose, "expired"]) == open_answer, "it stays open, from the archive"
 
 
-def test_neither_is_listed_on_show_and_only_the_expired_one_is_archived(sides: Sides) -> None:
+def on_show(sides: Sides) -> list[str]:
+    """Every list of notices on show: the kiosk's list and attract screen, the phone pages' list and index."""
     kiosk, phone = sides.kiosk(), sides.phone()
-    on_show = kiosk.get("/notices/village").get_data(as_text=True) + kiosk.get("/attract").get_data(as_text=True)
-    on_show += phone.get(f"/m/{VILLAGE}/notices/village").text + phone.get(f"/m/{VILLAGE}/").text
-    archive = kiosk.get("/notices/village/archive").get_data(as_text=True)
-    assert EXPIRING in on_show and TOMORROW not in on_show and EXPIRED not in on_show
-    assert EXPIRED in archive and TOMORROW not in archive and EXPIRING not in archive
-    assert "· Archive" in text_of(kiosk.get(f"/notice/{EXPIRED}"))
-    assert "· Archive" in phone.get(f"/m/{VILLAGE}/notice/{EXPIRED}?lang=en").text
-    assert TOMORROW not in kiosk.get("/search?q=通知").get_data(as_text=True), "nor found by the search"
+    pages = [kiosk.get(path).get_data(as_text=True) for path in ("/notices/village", "/attract")]
+    return pages + [phone.get(f"/m/{VILLAGE}/{path}").text for path in ("notices/village", "")]
 
 
-def test_at_the_moment_a_notice_expires_every_screen_and_phone_page_has_it_archived(
-    sides: Sides, monkeypatch: pytest.MonkeyPatch
+def archived(sides: Sides, notice_id: str) -> list[bool]:
+    """Tell whether the kiosk's archive lists the notice, and whether its page and its phone page say so."""
+    kiosk = sides.kiosk()
+    page, phone_page = (
+        text_of(kiosk.get(f"/notice/{notice_id}")),
+        sides.phone().get(f"/m/{VILLAGE}/notice/{notice_id}?lang=en"),
+    )
+    listed = f"/notice/{notice_id}" in kiosk.get("/notices/village/archive").get_data(as_text=True)
+    return [listed, "· Archive" in page, "· Archive" in phone_page.text]
+
+
+@pytest.mark.parametrize("whose", WHOSE)
+def test_neither_is_listed_on_show_and_only_the_expired_one_is_archived(sides: Sides, whose: str) -> None:
+    tomorrow, expired = sides.notices[whose, "tomorrow"], sides.notices[whose, "expired"]
+    titles = (title_of(whose, "tomorrow"), title_of(whose, "expired"))
+    assert not any(title in page for title in titles for page in on_show(sides))
+    assert archived(sides, expired) == [True, True, True]
+    assert tomorrow not in sides.kiosk().get("/notices/village/archive").get_data(as_text=True)
+    found = sides.kiosk().get("/search?q=测试通知").get_data(as_text=True)
+    assert expired in found and tomorrow not in found, "found by the search once out, never before"
+
+
+@pytest.mark.parametrize(
+    ("notice", "moment", "expired"),
+    [
+        (("county", "at"), AT - timedelta(seconds=1), False),
+        (("county", "at"), AT, True),  # on show until this second in the lists, no longer on the attract screen
+        (("village", "day"), AT.replace(hour=23, minute=59, second=30), False),  # the phone pages had it at 23:59
+        (("village", "day"), AT.replace(hour=23, minute=59, second=59), True),
+    ],
+    ids=["county-before", "county-at-its-end", "village-last-minute", "village-at-its-end"],
+)
+def test_every_screen_and_phone_page_agree_on_the_second_a_notice_expires(
+    sides: Sides, monkeypatch: pytest.MonkeyPatch, notice: tuple[str, str], moment: datetime, expired: bool
 ) -> None:
-    """Until now the lists kept it on show for that second while the attract screen had let it go."""
-    monkeypatch.setattr("kiosk.data.clock.utc_now", lambda: AT.replace(tzinfo=ZoneInfo("Asia/Shanghai")))
-    monkeypatch.setattr("kiosk.county.content.local_now", lambda _timezone: AT)
-    kiosk, phone = sides.kiosk(), sides.phone()
-    for listing in ("/notices/village", "/attract"):
-        assert EXPIRING not in kiosk.get(listing).get_data(as_text=True), listing
-    assert kiosk.get("/notices").status_code == 200
-    assert EXPIRING in kiosk.get("/notices/village/archive").get_data(as_text=True)
-    assert "· Archive" in text_of(kiosk.get(f"/notice/{EXPIRING}"))
-    assert EXPIRING not in phone.get(f"/m/{VILLAGE}/notices/village").text + phone.get(f"/m/{VILLAGE}/").text
-    assert "· Archive" in phone.get(f"/m/{VILLAGE}/notice/{EXPIRING}?lang=en").text
+    monkeypatch.setattr("kiosk.data.clock.utc_now", lambda: moment.replace(tzinfo=ZoneInfo("Asia/Shanghai")))
+    monkeypatch.setattr("kiosk.county.content.local_now", lambda _timezone: moment)
+    assert [title_of(*notice) in page for page in on_show(sides)] == [not expired] * 4
+    assert archived(sides, sides.notices[notice]) == [expired] * 3
 
 
 @pytest.mark.parametrize(

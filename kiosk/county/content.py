@@ -259,9 +259,9 @@ def _shown(notice: dict[str, Any]) -> dict[str, Any] | None:
         if not (isinstance(title, str) and isinstance(body, str) and domain in DOMAINS.values()):
             return None
         # The exact times when the kiosk sent them, else the dates alone.
-        published_at = parse_moment(str(notice.get("published_at") or published)[:16])
+        published_at = _sent_moment(notice.get("published_at") or published)
         exact_end = notice.get("expires_at")
-        expires_at = parse_moment(str(exact_end)[:16]) if exact_end else None
+        expires_at = _sent_moment(exact_end) if exact_end else None
         if expires_at is None and expires:
             expires_at = parse_moment(str(expires)[:16], end_of_day=True)
         days = notice.get("min_posting_days")
@@ -274,6 +274,12 @@ def _shown(notice: dict[str, Any]) -> dict[str, Any] | None:
         "expires_at": expires_at.isoformat(sep=" ") if expires_at else None, "pinned": bool(notice.get("pinned")),
         "min_posting_days": days, "photos": [], "body_html": _markdown(body), "scope": "village",
     }  # fmt: skip
+
+
+def _sent_moment(value: Any) -> datetime:
+    """Parse a time a kiosk sent, to the second as the kiosk judges it ('23:59:59' for a whole day)."""
+    text = str(value)
+    return datetime.fromisoformat(text[:19]) if len(text) >= 19 else parse_moment(text[:16])
 
 
 @lru_cache(maxsize=512)
