@@ -64,7 +64,7 @@ def query_times(database: Path, queries: list[str]) -> tuple[list[float], float]
 
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     connection.row_factory = sqlite3.Row
-    now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    now = datetime.now()
     times, found = [], 0
     for query in queries * 3:
         started = time.perf_counter()

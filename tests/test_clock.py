@@ -6,6 +6,7 @@ The kiosk process runs under faketime (Debian's `faketime`), as a kiosk with a f
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import socket
@@ -25,14 +26,18 @@ from flask.testing import FlaskClient
 
 from bench.wire import stop_process
 from kiosk.cli import main as kiosk_command
-from kiosk.data import accounts
-from kiosk.data.clock import clock_warning
+from kiosk.data import accounts, queries
+from kiosk.data.clock import clock_warning, county_now
+from kiosk.data.content_db import open_content
 from kiosk.data.local_db import open_local
 from kiosk.staff import create_staff_app
 from kiosk.web import limiter
+from sync.receive.install import current_database
 from sync.receive.updater import read_status, sync_kiosk
 from tests.county_repo import CountyRepo
+from tests.test_outbox import county_server
 from tests.test_staff import PASSWORD, sign_in
+from tests.test_uplink import county_rows, enrolled
 
 NOTICE_LINK = re.compile(r'href="/notice/([^"/?]+)"')
 
@@ -50,13 +55,18 @@ def libfaketime() -> str:
     return found[0]
 
 
+def clock_at(clock: str) -> dict[str, str]:
+    """Return the environment of a kiosk command whose clock says *clock* (libfaketime preloaded into it)."""
+    # Preloaded into the command itself (not through the faketime wrapper), so stopping it stops it.
+    return {**os.environ, "LD_PRELOAD": libfaketime(), "FAKETIME": clock, "KIOSK_DEFAULT_LOCALE": "en"}
+
+
 @contextmanager
 def kiosk_serving_at(data: Path, clock: str) -> Iterator[str]:
     """Run `kiosk serve` on *data* with its clock set to *clock* (libfaketime); yield the screens' URL."""
     port = free_port()
-    # Preloaded into kiosk serve itself (not through the faketime wrapper), so stopping it stops the server.
-    env = {**os.environ, "LD_PRELOAD": libfaketime(), "FAKETIME": clock, "KIOSK_PORT": str(port),
-           "KIOSK_STAFF_PORT": str(free_port()), "KIOSK_SYNC_NIGHTLY": "0", "KIOSK_REPORT_MINUTES": "0"}  # fmt: skip
+    env = {**clock_at(clock), "KIOSK_PORT": str(port), "KIOSK_STAFF_PORT": str(free_port()),
+           "KIOSK_SYNC_NIGHTLY": "0", "KIOSK_REPORT_MINUTES": "0"}  # fmt: skip
     seen = subprocess.run([sys.executable, "-c", "import time; print(time.strftime('%Y-%m-%d', time.gmtime()))"],
                           env=env, capture_output=True, text=True, timeout=30, check=True).stdout.strip()  # fmt: skip
     assert seen == clock.lstrip("@")[:10], f"libfaketime did not set the clock: {seen}"
@@ -100,6 +110,28 @@ def test_a_kiosk_clock_in_2000_shows_the_notices_the_right_clock_shows(synced: P
     assert expected, "the demo village has notices on show"
     with kiosk_serving_at(synced, "@2000-01-01 08:00:00") as flat_battery:
         assert notices_on_show(flat_battery) == expected
+
+
+def test_a_kiosk_clock_in_2000_reports_the_notices_its_screens_show(
+    synced: Path, county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    """The day's display log, by which the county tells a notice taken down early, goes by the screens' clock."""
+    with county_server(tmp_path, county_repo) as county:
+        enrolled(synced, county.url, county.data)
+        command = [sys.executable, "-m", "kiosk.cli", "report", "--data", str(synced)]
+        report = subprocess.run(command, env=clock_at("@2000-01-01 08:00:00"), capture_output=True, text=True,
+                                timeout=120, check=False)  # fmt: skip
+        assert report.returncode == 0 and "reported to the county" in report.stdout, report.stdout + report.stderr
+        [(day, log)] = county_rows(county.data, "select day, payload from uploads where kind = 'display_log'")
+    path = current_database(synced)
+    assert path is not None
+    content = open_content(path, synced)
+    try:
+        shown = queries.notices_on_show(content, county_now(synced, content), limit=10_000)
+    finally:
+        content.close()
+    floor = datetime.fromisoformat(read_status(synced)["time_floor"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert day == f"{floor:%Y-%m-%d}" and json.loads(log)["shown"] == len(shown) > 0, log
 
 
 def signed_in_console(data: Path) -> FlaskClient:

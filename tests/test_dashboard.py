@@ -267,7 +267,7 @@ def reports_on(monkeypatch: pytest.MonkeyPatch, kiosk_data: Path, day: int) -> N
     """Run `kiosk report` as if it were 02:30 on *day* November 2026 (the kiosk's nightly report)."""
     import kiosk.device.reporting
 
-    monkeypatch.setattr(kiosk.device.reporting, "local_now", lambda _zone: datetime(2026, 11, day, 2, 30))
+    monkeypatch.setattr(kiosk.device.reporting, "county_now", lambda *_: datetime(2026, 11, day, 2, 30))
     result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["report", "--data", str(kiosk_data)])
     assert result.exit_code == 0 and "reported to the county" in result.output, result.output
 

@@ -311,7 +311,7 @@ def test_sixty_days_offline_then_everything_arrives_exactly_once_in_bounded_batc
         for offline_day in range(60):
             day = first + timedelta(days=offline_day)
             at = datetime.combine(day, datetime.min.time()) + timedelta(hours=2, minutes=30)
-            monkeypatch.setattr(kiosk.device.reporting, "local_now", lambda _zone, at=at: at)
+            monkeypatch.setattr(kiosk.device.reporting, "county_now", lambda *_, at=at: at)
             ok, line = send_to_county(kiosk_data, uplink)  # the nightly report: the day's display log is queued
             assert not ok and "outbox keeps everything" in line, line
             for minute in range(24 * 60):
@@ -327,7 +327,7 @@ def test_sixty_days_offline_then_everything_arrives_exactly_once_in_bounded_batc
         assert waiting == 60 * 24 * 60 + 60 + 2
 
         back = datetime.combine(today, datetime.min.time()) + timedelta(hours=9)
-        monkeypatch.setattr(kiosk.device.reporting, "local_now", lambda _zone: back)
+        monkeypatch.setattr(kiosk.device.reporting, "county_now", lambda *_: back)
         uplink.config["county"], uplink.attempts = county.url, 6
         county.flaky.rate = 0.03  # answers lost after the county stored the batch, 500s, stalls
         ok, line = send_to_county(kiosk_data, uplink)

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,7 +33,8 @@ def db(demo_data: Path) -> Iterator[sqlite3.Connection]:
 
 
 def found(db: sqlite3.Connection, query: str, at: str | None = None) -> list[tuple[str, str, str]]:
-    return [(r["kind"], r["item_id"], r["matched"]) for r in queries.search(db, query, at or now())]
+    results = queries.search(db, query, datetime.fromisoformat(at or now()))
+    return [(r["kind"], r["item_id"], r["matched"]) for r in results]
 
 
 def test_pinyin_initials_find_an_item_by_its_name_or_the_name_villagers_use(db: sqlite3.Connection) -> None:
@@ -44,7 +46,7 @@ def test_pinyin_initials_find_an_item_by_its_name_or_the_name_villagers_use(db: 
 
 
 def test_initials_that_start_a_title_come_before_those_inside_one(db: sqlite3.Connection) -> None:
-    results = queries.search(db, "cw", now())
+    results = queries.search(db, "cw", datetime.fromisoformat(now()))
     starts = [initials(r["title"]).startswith("cw") for r in results]
     assert any(starts) and starts == sorted(starts, reverse=True), [r["title"] for r in results]
 
@@ -84,7 +86,7 @@ def test_a_notice_is_not_found_before_it_is_published(db: sqlite3.Connection) ->
 
 @pytest.mark.parametrize("query", ["鼋鼍", "qqqqxz", "   ", "", "“”", '"', "*", "NEAR(低 保)", "a OR b", "x" * 500])
 def test_no_result_or_hostile_input_is_an_empty_answer_not_an_error(db: sqlite3.Connection, query: str) -> None:
-    assert queries.search(db, query, now()) == []
+    assert queries.search(db, query, datetime.fromisoformat(now())) == []
 
 
 def test_search_syntax_in_a_query_is_read_as_text(db: sqlite3.Connection) -> None:

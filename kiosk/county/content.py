@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from kiosk.data.queries import CONTACT_KINDS, DOMAINS
 from sync.contract.channel import MEDIA_PREFIX, county_from_items, read_shard, shard_name
 from sync.contract.content import County
-from sync.contract.dates import parse_moment
+from sync.contract.dates import DEFAULT_TIMEZONE, local_now, parse_moment
 from sync.contract.render import render_markdown
 from sync.contract.snapshot import in_scope, village_snapshot
 from sync.publish.repository import Repository
@@ -48,6 +49,13 @@ class VillageView:
     catalogue: dict[str, dict[str, Any]]
     areas: list[dict[str, Any]]  # {order, name, items}
     contacts: dict[str, list[dict[str, Any]]]  # by kind, the village's own first
+
+    def now(self) -> datetime:
+        """Return the county's local time now, to the second: what the village's pages judge notices by.
+
+        This server's own clock: it signs the content, so it needs no floor as a kiosk does.
+        """
+        return local_now(self.snapshot["county"].get("timezone", DEFAULT_TIMEZONE)).replace(microsecond=0)
 
 
 def _categories(powers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -251,9 +259,9 @@ def _shown(notice: dict[str, Any]) -> dict[str, Any] | None:
         if not (isinstance(title, str) and isinstance(body, str) and domain in DOMAINS.values()):
             return None
         # The exact times when the kiosk sent them, else the dates alone.
-        published_at = parse_moment(str(notice.get("published_at") or published)[:16])
+        published_at = _sent_moment(notice.get("published_at") or published)
         exact_end = notice.get("expires_at")
-        expires_at = parse_moment(str(exact_end)[:16]) if exact_end else None
+        expires_at = _sent_moment(exact_end) if exact_end else None
         if expires_at is None and expires:
             expires_at = parse_moment(str(expires)[:16], end_of_day=True)
         days = notice.get("min_posting_days")
@@ -266,6 +274,12 @@ def _shown(notice: dict[str, Any]) -> dict[str, Any] | None:
         "expires_at": expires_at.isoformat(sep=" ") if expires_at else None, "pinned": bool(notice.get("pinned")),
         "min_posting_days": days, "photos": [], "body_html": _markdown(body), "scope": "village",
     }  # fmt: skip
+
+
+def _sent_moment(value: Any) -> datetime:
+    """Parse a time a kiosk sent, to the second as the kiosk judges it ('23:59:59' for a whole day)."""
+    text = str(value)
+    return datetime.fromisoformat(text[:19]) if len(text) >= 19 else parse_moment(text[:16])
 
 
 @lru_cache(maxsize=512)

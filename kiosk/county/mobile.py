@@ -11,6 +11,7 @@ public site needs no session cookie, and a link shared in a chat opens in the la
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,8 @@ from werkzeug.exceptions import NotFound
 
 from kiosk.county.content import NothingPublished, Published, PublishedCounty, VillageView, village_notices
 from kiosk.county.store import open_store
-from kiosk.data.queries import DOMAINS
+from kiosk.data.queries import DOMAINS, is_archived, is_on_show, is_out
 from kiosk.settings import LOCALES
-from sync.contract.dates import DEFAULT_TIMEZONE, local_now
 from sync.contract.media import media_type
 
 bp = Blueprint("mobile", __name__, url_prefix="/m")
@@ -90,11 +90,6 @@ def _village(code: str) -> VillageView:
     return view
 
 
-def _now(view: VillageView) -> str:
-    """Return the county's local time now, in the form content dates are written."""
-    return local_now(view.snapshot["county"].get("timezone", DEFAULT_TIMEZONE)).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _all_notices(view: VillageView) -> dict[str, dict[str, Any]]:
     """The county's notices for the village, and the village's own (never in place of a county one)."""
     db = open_store(Path(current_app.config["DATA_DIR"]), migrate=False)
@@ -105,10 +100,18 @@ def _all_notices(view: VillageView) -> dict[str, dict[str, Any]]:
     return {**own, **view.notices}
 
 
-def _current(notices: dict[str, dict[str, Any]], now: str) -> dict[str, list[dict[str, Any]]]:
+def _shown_or_404(view: VillageView, kind: str, item_id: str) -> dict[str, Any]:
+    """Return the item the village's kiosk would let a villager open now (a notice once out), or answer 404."""
+    items = _all_notices(view) if kind == "notice" else {"power": view.powers, "catalogue": view.catalogue}[kind]
+    item = items.get(item_id)
+    if item is None or (kind == "notice" and not is_out(item, view.now())):
+        raise _ItemGone()  # not out yet: nobody may read it before its publication time
+    return item
+
+
+def _current(notices: dict[str, dict[str, Any]], now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Return the notices on show now by domain key, pinned first, newest first (as the kiosk lists them)."""
-    on_show = sorted((n for n in notices.values() if n["published_at"] <= now and (n["expires_at"] or "9") >= now),
-                     key=lambda n: n["id"])  # fmt: skip
+    on_show = sorted((n for n in notices.values() if is_on_show(n, now)), key=lambda n: n["id"])
     on_show.sort(key=lambda n: (bool(n["pinned"]), n["published_at"]), reverse=True)  # stable: ties keep id order
     by_domain: dict[str, list[dict[str, Any]]] = {key: [] for key in DOMAINS}
     for notice in on_show:
@@ -134,7 +137,7 @@ def _slice(items: list[Any]) -> tuple[list[Any], int, int]:
 @bp.route("/<village>/")
 def index(village: str) -> ResponseReturnValue:
     view = _village(village)
-    notices = _current(_all_notices(view), _now(view))
+    notices = _current(_all_notices(view), view.now())
     return _page(
         "mobile/index.html", notices=notices, newest=NEWEST, categories=view.categories, areas=view.areas,
         ten_ones=bool(view.snapshot["ten_ones"].get("items")), contacts=view.contacts, **_context(view),
@@ -157,7 +160,7 @@ def notice_list(village: str, domain: str) -> ResponseReturnValue:
     view = _village(village)
     if domain not in DOMAINS:
         raise _ItemGone()
-    items, number, pages = _slice(_current(_all_notices(view), _now(view))[domain])
+    items, number, pages = _slice(_current(_all_notices(view), view.now())[domain])
     return _page("mobile/notice_list.html", domain=domain, items=items, number=number, pages=pages,
                  **_context(view))  # fmt: skip
 
@@ -180,9 +183,7 @@ def ten_ones(village: str) -> ResponseReturnValue:
 @bp.route("/<village>/power/<item_id>")
 def power_detail(village: str, item_id: str) -> ResponseReturnValue:
     view = _village(village)
-    item = view.powers.get(item_id)
-    if item is None:
-        raise _ItemGone()
+    item = _shown_or_404(view, "power", item_id)
     numbers = {step["id"]: n for n, step in enumerate(item["steps"], start=1)}
     return _page("mobile/power.html", item=item, numbers=numbers, **_context(view))
 
@@ -190,11 +191,8 @@ def power_detail(village: str, item_id: str) -> ResponseReturnValue:
 @bp.route("/<village>/notice/<item_id>")
 def notice_detail(village: str, item_id: str) -> ResponseReturnValue:
     view = _village(village)
-    item = _all_notices(view).get(item_id)
-    now = _now(view)
-    if item is None or item["published_at"] > now:
-        raise _ItemGone()  # not out yet: nobody may read it before its publication time
-    expired = bool(item["expires_at"] and item["expires_at"] < now)
+    item = _shown_or_404(view, "notice", item_id)
+    expired = is_archived(item, view.now())
     return _page("mobile/notice.html", item=item, domain=_DOMAIN_KEYS[item["domain"]], expired=expired,
                  **_context(view))  # fmt: skip
 
@@ -202,9 +200,7 @@ def notice_detail(village: str, item_id: str) -> ResponseReturnValue:
 @bp.route("/<village>/catalogue/<item_id>")
 def catalogue_detail(village: str, item_id: str) -> ResponseReturnValue:
     view = _village(village)
-    item = view.catalogue.get(item_id)
-    if item is None:
-        raise _ItemGone()
+    item = _shown_or_404(view, "catalogue", item_id)
     return _page("mobile/catalogue.html", item=item, **_context(view))
 
 

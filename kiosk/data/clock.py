@@ -1,18 +1,24 @@
-"""What time it is for the screens: the kiosk's clock, never earlier than the county's signatures.
+"""What time it is on the kiosk: its clock, never earlier than the county's signatures.
 
 A kiosk with a flat CMOS battery wakes up in 2000 and would judge every notice as not yet
-published; the time floor (the newest signing time it verified, sync/updater.py) is a trusted
-lower bound, so the screens take the later of the two. The same facts tell staff
-when the clock is off.
+published; the time floor (the newest signing time it verified, sync/receive/updater.py) is a
+trusted lower bound, so the kiosk takes the later of the two. ``county_now`` is the one reading of
+it that the screens, slips, speech, ratings, staff pages and reports go by. The same facts tell
+staff when the clock is off.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+
+from kiosk.data import queries
+from kiosk.data.content_db import get_db
 from sync.contract.dates import DEFAULT_TIMEZONE, utc_minute
 from sync.receive.time_floor import CLOCK_SLACK, time_floor
 from sync.receive.updater import STATUS, read_status
@@ -47,12 +53,15 @@ def kiosk_utc_now(data_dir: Path) -> datetime:
     return floor if floor is not None and floor > now else now
 
 
-def kiosk_now(data_dir: Path, timezone: str) -> datetime:
-    """Return the later of the clock and the time floor, as naive local time in *timezone*.
+def county_now(data_dir: Path, content: sqlite3.Connection) -> datetime:
+    """Return the county's local time now, to the second: the later of the clock and the time floor.
 
-    Naive, like the content's dates (sync.contract.dates.local_now), so the two compare directly.
+    In the time zone of the installed content (its meta table), and naive like the content's dates,
+    so the two compare directly (queries.content_time writes it as they are stored).
     """
-    return kiosk_utc_now(data_dir).astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+    timezone = queries.meta(content).get("timezone", DEFAULT_TIMEZONE)
+    local = kiosk_utc_now(data_dir).astimezone(ZoneInfo(timezone))
+    return local.replace(tzinfo=None, microsecond=0)
 
 
 def clock_warning(status: dict[str, Any], now: datetime | None = None) -> dict[str, str] | None:
@@ -80,11 +89,8 @@ def _warning(problem: str, now: datetime, signed: datetime) -> dict[str, str]:
 
 
 def screen_now() -> datetime:
-    """Return "now" for a villager screen's request: the content's time zone, never before the floor."""
-    from flask import current_app
+    """Return county_now for this request (a villager screen or a staff page), by its content.
 
-    from kiosk.data import queries
-    from kiosk.data.content_db import get_db
-
-    timezone = queries.meta(get_db()).get("timezone", DEFAULT_TIMEZONE)
-    return kiosk_now(Path(current_app.config["DATA_DIR"]), timezone)
+    :raises NoContent: before any content is installed.
+    """
+    return county_now(Path(current_app.config["DATA_DIR"]), get_db())

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 
 from kiosk.data import audit, photos
 from kiosk.data.local_db import local_media_dir, open_local, transaction
-from kiosk.data.queries import DOMAINS
+from kiosk.data.queries import DOMAINS, content_time, is_out
 from sync.contract.dates import end_of_posting, parse_moment
 from sync.contract.render import render_markdown
 
@@ -45,11 +45,11 @@ class NoticeInvalid(Exception):
 
 
 def _moment(text: str) -> str:
-    return parse_moment(text).strftime("%Y-%m-%d %H:%M:%S")
+    return content_time(parse_moment(text))
 
 
 def _end_moment(text: str) -> str:
-    return parse_moment(text, end_of_day=True).strftime("%Y-%m-%d %H:%M:%S")
+    return content_time(parse_moment(text, end_of_day=True))
 
 
 def posting_ends(notice: dict[str, Any]) -> date | None:
@@ -165,11 +165,10 @@ def cuts_posting_short(before: dict[str, Any], changed: dict[str, Any], now: dat
     back, fewer days, or none). An expiry brought forward is judged by `update` itself.
     """
     ends = posting_ends(before)
-    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
-    if before["state"] != "published" or ends is None or now.date() > ends or before["published_at"] > stamp:
+    if before["state"] != "published" or ends is None or now.date() > ends or not is_out(before, now):
         return False
     new_ends = posting_ends({**before, **changed})
-    return changed["published_at"] > stamp or new_ends is None or new_ends < ends
+    return not is_out(changed, now) or new_ends is None or new_ends < ends
 
 
 def update(

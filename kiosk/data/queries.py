@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sync.contract.search import MAX_QUERY, is_initials, phrase
@@ -20,6 +22,33 @@ NOTICES = (
     f" select {_COLUMNS}, 'village' as scope from local.village_notices where state = 'published')"
 )
 CONTACT_KINDS = ("supervision", "hotline", "office")
+
+# When villagers see a notice, with the county's now as :now (clock.county_now, written by
+# content_time). It is out once its publication time has come: before, nobody may open it, its slip,
+# its reading or its rating (404). Out and not expired, it is on show (lists, counts, the attract
+# screen); expired, it is archived: still open to read. The village's own notices count only while
+# published (NOTICES). Powers and catalogue items have no publication time.
+OUT = "published_at <= :now"
+ON_SHOW = f"{OUT} and (expires_at is null or expires_at > :now)"
+ARCHIVED = f"{OUT} and expires_at <= :now"
+
+
+def content_time(moment: datetime) -> str:
+    """Write *moment* as the content's dates are stored (county-local, to the second), to compare with them."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# The same rule for notices held in memory (the county's phone pages), as ON_SHOW and ARCHIVED say it.
+def is_out(notice: Mapping[str, Any], now: datetime) -> bool:
+    return bool(notice["published_at"] <= content_time(now))
+
+
+def is_on_show(notice: Mapping[str, Any], now: datetime) -> bool:
+    return is_out(notice, now) and not is_archived(notice, now)
+
+
+def is_archived(notice: Mapping[str, Any], now: datetime) -> bool:
+    return is_out(notice, now) and notice["expires_at"] is not None and notice["expires_at"] <= content_time(now)
 
 
 @dataclass
@@ -74,25 +103,19 @@ def ten_ones(db: sqlite3.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in db.execute("select * from ten_ones order by position")]
 
 
-def notice_counts(db: sqlite3.Connection, now: str) -> dict[str, int]:
+def notice_counts(db: sqlite3.Connection, now: datetime) -> dict[str, int]:
     rows = db.execute(
-        f"select domain, count(*) from {NOTICES} where published_at <= ? and (expires_at is null or expires_at >= ?)"  # noqa: S608
-        " group by domain",
-        (now, now),
+        f"select domain, count(*) from {NOTICES} where {ON_SHOW} group by domain",  # noqa: S608 - fixed text
+        {"now": content_time(now)},
     )
     return {domain: count for domain, count in rows}
 
 
-def notices(db: sqlite3.Connection, domain: str, now: str, number: int, size: int, archive: bool = False) -> Page:
-    """Return current notices (pinned first, newest first) or, for *archive*, expired ones."""
-    if archive:
-        where = "domain = ? and expires_at < ?"
-        params: tuple[Any, ...] = (domain, now)
-        order = "expires_at desc"
-    else:
-        where = "domain = ? and published_at <= ? and (expires_at is null or expires_at >= ?)"
-        params = (domain, now, now)
-        order = "pinned desc, published_at desc"
+def notices(db: sqlite3.Connection, domain: str, now: datetime, number: int, size: int, archive: bool = False) -> Page:
+    """Return the notices on show (pinned first, newest first) or, for *archive*, the expired ones."""
+    where = f"domain = :domain and {ARCHIVED if archive else ON_SHOW}"
+    order = "expires_at desc" if archive else "pinned desc, published_at desc"
+    params = {"domain": domain, "now": content_time(now), "limit": size, "offset": (number - 1) * size}
     # Each table on its own, so the county's covering index serves it; SQLite merges the two in order.
     local = f"local.village_notices where state = 'published' and {where}"
     count = sum(
@@ -102,25 +125,28 @@ def notices(db: sqlite3.Connection, domain: str, now: str, number: int, size: in
     columns = "id, title, published, expires, pinned, min_posting_days, photos, published_at, expires_at"
     rows = db.execute(
         f"select {columns} from main.notices where {where} union all select {columns} from {local}"  # noqa: S608
-        f" order by {order}, id limit ? offset ?",
-        (*params, *params, size, (number - 1) * size),
+        f" order by {order}, id limit :limit offset :offset",
+        params,
     )
     return Page([_decode(r, "photos") or {} for r in rows], number, count, size)
 
 
-def notices_on_show(db: sqlite3.Connection, now: str, limit: int = 12) -> list[dict[str, Any]]:
+def notices_on_show(db: sqlite3.Connection, now: datetime, limit: int = 12) -> list[dict[str, Any]]:
     """Return the notices on show now, pinned first, newest first: what the attract screen cycles."""
     rows = db.execute(
         f"select id, title, domain, published, published_at, expires_at, min_posting_days from {NOTICES}"  # noqa: S608
-        " where published_at <= :now"
-        " and (expires_at is null or expires_at > :now) order by pinned desc, published_at desc limit :limit",
-        {"now": now, "limit": limit},
+        f" where {ON_SHOW} order by pinned desc, published_at desc limit :limit",
+        {"now": content_time(now), "limit": limit},
     ).fetchall()
     return [dict(row) for row in rows]
 
 
-def notice(db: sqlite3.Connection, notice_id: str) -> dict[str, Any] | None:
-    row = db.execute(f"select * from {NOTICES} where id = ?", (notice_id,)).fetchone()  # noqa: S608 - fixed text
+def notice(db: sqlite3.Connection, notice_id: str, now: datetime) -> dict[str, Any] | None:
+    """Return the notice if it is out (on show or archived), else None: not yet, or never, published."""
+    row = db.execute(
+        f"select * from {NOTICES} where id = :id and {OUT}",  # noqa: S608 - fixed text
+        {"id": notice_id, "now": content_time(now)},
+    ).fetchone()
     return _decode(row, "photos")
 
 
@@ -151,17 +177,25 @@ def contacts(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def shown_item(db: sqlite3.Connection, kind: str, item_id: str, now: datetime) -> dict[str, Any] | None:
+    """Return the power, notice or catalogue item a villager may open at *now*, else None."""
+    if kind == "notice":
+        return notice(db, item_id, now)
+    find = {"power": power, "catalogue": catalogue_item}.get(kind)
+    return find(db, item_id) if find else None
+
+
 _SEARCH_CAP = 500  # index rows a text query reads at most per field: it stops early, never sorts thousands
-_BY_INITIALS = """
+_BY_INITIALS = f"""
 select kind, item_id, title, 'title' as matched from search_items
-where instr(initials, :q) and (published_at is null or published_at <= :now)
-order by instr(' ' || initials, ' ' || :q) = 0, rowid limit :limit"""
+where instr(initials, :q) and (published_at is null or {OUT})
+order by instr(' ' || initials, ' ' || :q) = 0, rowid limit :limit"""  # noqa: S608 - fixed text
 _BY_TEXT = {
     # Display order is rowid order, so the capped subquery keeps the first hits.
     field: f"""
 select kind, item_id, title, '{field}' as matched from search_items
 where rowid in (select rowid from {table} where {table} match :match limit :cap)
-  and (published_at is null or published_at <= :now)
+  and (published_at is null or {OUT})
 order by rowid limit :limit"""  # noqa: S608 - field and table are the literals below
     for field, table in (("title", "search_titles"), ("body", "search_bodies"))
 }
@@ -170,20 +204,20 @@ order by rowid limit :limit"""  # noqa: S608 - field and table are the literals 
 _VILLAGE_NOTICES = {
     field: f"""
 select 'notice' as kind, id as item_id, title, '{field}' as matched from local.village_notices
-where state = 'published' and published_at <= :now and instr(lower({field}), :q)
+where state = 'published' and {OUT} and instr(lower({field}), :q)
 order by published_at desc limit 30"""  # noqa: S608 - field is one of the two literals below
     for field in ("title", "body")
 }
 
 
-def search(db: sqlite3.Connection, query: str, now: str, limit: int = 30) -> list[dict[str, Any]]:
+def search(db: sqlite3.Connection, query: str, now: datetime, limit: int = 30) -> list[dict[str, Any]]:
     """Find items by pinyin initials ('dbsq') or by Chinese text of any length; title matches first.
 
     Each result: kind, item_id, title, and where it matched ('title' or 'body').
     """
-    query = query.strip().lower()
+    query, moment = query.strip().lower(), content_time(now)
     if is_initials(query):  # titles whose initials start with the query first, then those containing it
-        rows = db.execute(_BY_INITIALS, {"q": query, "now": now, "limit": limit}).fetchall()
+        rows = db.execute(_BY_INITIALS, {"q": query, "now": moment, "limit": limit}).fetchall()
         return [dict(row) for row in rows]
     match = phrase(query)
     if match is None:
@@ -192,10 +226,10 @@ def search(db: sqlite3.Connection, query: str, now: str, limit: int = 30) -> lis
     words = query[:MAX_QUERY]
     village = any(row[1] == "local" for row in db.execute("pragma database_list"))  # attached by content_db
     for field, sql in _BY_TEXT.items():
-        parameters = {"match": match, "now": now, "cap": _SEARCH_CAP, "limit": limit + len(found)}
+        parameters = {"match": match, "now": moment, "cap": _SEARCH_CAP, "limit": limit + len(found)}
         for row in db.execute(sql, parameters):
             found.setdefault((row["kind"], row["item_id"]), dict(row))
         # The village's own notices: a few dozen at most, read directly rather than indexed.
-        for row in db.execute(_VILLAGE_NOTICES[field], {"q": words, "now": now}) if village else ():
+        for row in db.execute(_VILLAGE_NOTICES[field], {"q": words, "now": moment}) if village else ():
             found.setdefault(("notice", row["item_id"]), dict(row))
     return list(found.values())[:limit]

@@ -9,13 +9,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from kiosk.data.clock import county_now
 from kiosk.data.content_db import open_content
 from kiosk.data.duties import overdue
 from kiosk.data.local_db import open_local, transaction
-from kiosk.data.queries import notices_on_show
+from kiosk.data.queries import content_time, notices_on_show
 from kiosk.device.status import kiosk_status
 from kiosk.device.uplink import Uplink, UplinkError
-from sync.contract.dates import DEFAULT_TIMEZONE, end_of_posting, local_now
+from sync.contract.dates import end_of_posting
 from sync.contract.i18n import tr
 from sync.receive.install import current_database
 from sync.receive.updater import SyncError, SyncResult, sync_kiosk
@@ -96,10 +97,9 @@ def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | N
     local = open_local(data_dir)  # made first: the content connection attaches it
     content = open_content(path, data_dir)
     try:
-        timezone = dict(content.execute("select key, value from meta").fetchall()).get("timezone", DEFAULT_TIMEZONE)
-        now = local_now(timezone)
+        now = county_now(data_dir, content)
         late = overdue(content, local, now.date())
-        shown = notices_on_show(content, now.strftime("%Y-%m-%d %H:%M:%S"), limit=10_000)
+        shown = notices_on_show(content, now, limit=10_000)
     finally:
         content.close()
         local.close()
@@ -108,7 +108,7 @@ def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | N
     posted = [n for n in shown if _posting_runs(n, now.date())]
     log = {
         "day": now.date().isoformat(),
-        "at": now.strftime("%Y-%m-%d %H:%M:%S"),
+        "at": content_time(now),
         "shown": len(shown),
         "notices": sorted(n["id"] for n in posted),
         # What the county needs to judge a 公示期 it may not publish itself (the village's own notices).

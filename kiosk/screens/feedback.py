@@ -32,11 +32,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from kiosk.data import queries
 from kiosk.data.clock import screen_now
-from kiosk.data.content_db import get_db, one_or_404
 from kiosk.data.local_db import open_local, transaction
 from kiosk.screens.tokens import form_token, require_form_token
+from kiosk.screens.views import shown_or_404
 
 bp = Blueprint("feedback", __name__)
 
@@ -179,13 +178,8 @@ def _posted_reasons(level: int) -> list[str]:
 
 def _rating_day(kind: str, item_id: str) -> str:
     """Return the county-local day, or answer 404 for a page the kiosk would not show."""
-    db = get_db()
-    now = screen_now()
-    find = {"power": queries.power, "notice": queries.notice, "catalogue": queries.catalogue_item}[kind]
-    item = one_or_404(find(db, item_id))
-    if kind == "notice" and item["published_at"] > now.strftime("%Y-%m-%d %H:%M:%S"):
-        abort(404)  # not out yet, as on screens.notice_detail
-    return now.date().isoformat()
+    shown_or_404(kind, item_id)
+    return screen_now().date().isoformat()
 
 
 @bp.post("/feedback/<any(power, notice, catalogue):kind>/<item_id>")

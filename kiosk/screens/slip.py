@@ -26,10 +26,11 @@ from flask_babel import lazy_gettext as _l
 
 from kiosk.data import queries
 from kiosk.data.clock import screen_now
-from kiosk.data.content_db import get_db, one_or_404
+from kiosk.data.content_db import get_db
 from kiosk.screens.filters import day
 from kiosk.screens.qr import mobile_url
 from kiosk.screens.tokens import form_token, require_form_token
+from kiosk.screens.views import shown_or_404
 
 bp = Blueprint("slip", __name__)
 log = logging.getLogger(__name__)
@@ -318,17 +319,12 @@ def _facts(kind: str, item: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]
 
 def slip_for(kind: str, item_id: str) -> Slip:
     """Return the slip of a detail page, or answer 404 as the page itself would."""
-    db = get_db()
-    info = queries.meta(db)
-    now = screen_now()
-    find = {"power": queries.power, "notice": queries.notice, "catalogue": queries.catalogue_item}[kind]
-    item = dict(one_or_404(find(db, item_id)))
-    if kind == "notice" and item["published_at"] > now.strftime("%Y-%m-%d %H:%M:%S"):
-        abort(404)  # not out yet, as on screens.notice_detail
+    item = shown_or_404(kind, item_id)
+    info = queries.meta(get_db())
     title, facts = _facts(kind, item)
     place = f"{info['township_name']} {info['village_name']}"
     url = mobile_url(info["public_base_url"], info["village_code"], kind, item_id)
-    return Slip(title, place, facts, url, day(now.strftime("%Y-%m-%d")))
+    return Slip(title, place, facts, url, day(screen_now().date().isoformat()))
 
 
 @bp.post("/print/<any(power, notice, catalogue):kind>/<item_id>")

@@ -14,7 +14,6 @@ import io
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import unicodedata
@@ -28,10 +27,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from kiosk.data import queries
-from kiosk.data.clock import screen_now
-from kiosk.data.content_db import get_db, one_or_404
 from kiosk.screens.cache_files import prune_oldest
+from kiosk.screens.views import shown_or_404
 from sync.contract.pinyin import tone_syllables
 
 VOICE = "cmn-latn-pinyin"
@@ -61,8 +58,9 @@ def detail_audio(kind: str, item_id: str) -> ResponseReturnValue:
     command = current_app.extensions.get("speech")
     if command is None or kind not in _TEXT_OF:
         abort(404)
+    item = shown_or_404(kind, item_id)  # nobody may hear a notice before its publication time
     with force_locale("zh"):  # the voice speaks Mandarin, whatever language the screen is in
-        text = _TEXT_OF[kind](get_db(), item_id)
+        text = _TEXT_OF[kind](item)
     audio = cached_speech(command, speakable_pinyin(first_part(text)))
     return send_file(io.BytesIO(audio) if isinstance(audio, bytes) else audio, mimetype="audio/wav")
 
@@ -82,8 +80,7 @@ def _spoken_day(text: str | None) -> str:
     return f"{year}年{int(month)}月{int(day)}日"
 
 
-def power_text(db: sqlite3.Connection, item_id: str) -> str:
-    item = one_or_404(queries.power(db, item_id))
+def power_text(item: dict[str, Any]) -> str:
     steps = [f"{number}、{step['title']}" for number, step in enumerate(item["steps"] or [], start=1)]
     return "\n".join(
         [
@@ -99,18 +96,13 @@ def power_text(db: sqlite3.Connection, item_id: str) -> str:
     )
 
 
-def notice_text(db: sqlite3.Connection, item_id: str) -> str:
-    item = one_or_404(queries.notice(db, item_id))
-    # As on the page (screens.notice_detail): nobody may hear a notice before its publication time.
-    if item["published_at"] > screen_now().strftime("%Y-%m-%d %H:%M:%S"):
-        abort(404)
+def notice_text(item: dict[str, Any]) -> str:
     until = _spoken_day(item["expires"]) or _("no end date")
     heading = [item["title"], _fact(_("Published"), _spoken_day(item["published"])), _fact(_("Posted until"), until)]
     return "\n".join([*heading, html_text(item["body_html"] or "")])
 
 
-def catalogue_text(db: sqlite3.Connection, item_id: str) -> str:
-    item = one_or_404(queries.catalogue_item(db, item_id))
+def catalogue_text(item: dict[str, Any]) -> str:
     return "\n".join(
         [
             "，".join(filter(None, [item["level1"], item["level2"]])),
@@ -122,7 +114,7 @@ def catalogue_text(db: sqlite3.Connection, item_id: str) -> str:
     )
 
 
-_TEXT_OF: dict[str, Callable[[sqlite3.Connection, str], str]] = {
+_TEXT_OF: dict[str, Callable[[dict[str, Any]], str]] = {
     "power": power_text,
     "notice": notice_text,
     "catalogue": catalogue_text,

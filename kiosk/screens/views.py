@@ -39,9 +39,9 @@ QUICK_SEARCHES = ("低保", "医保", "养老", "宅基地", "补贴", "救助",
 _BLOB = re.compile(r"^[0-9a-f]{64}\.(jpg|jpeg|png|webp)$")
 
 
-def _now() -> str:
-    """Return the county's local time now (never before the time floor), as content dates are stored."""
-    return screen_now().strftime("%Y-%m-%d %H:%M:%S")
+def shown_or_404(kind: str, item_id: str) -> dict[str, Any]:
+    """Return the item a villager may open now, or answer 404: its page, slip, reading and rating alike."""
+    return one_or_404(queries.shown_item(get_db(), kind, item_id, screen_now()))
 
 
 def _page_number() -> int:
@@ -111,7 +111,7 @@ def power_list(order: int) -> ResponseReturnValue:
 
 @bp.route("/powers/<item_id>")
 def power_detail(item_id: str) -> ResponseReturnValue:
-    item = one_or_404(queries.power(get_db(), item_id))
+    item = shown_or_404("power", item_id)
     return render_template("screens/power_detail.html", item=item, chart=layout(item["steps"]), **_qr("power", item_id))
 
 
@@ -122,7 +122,7 @@ def ten_ones() -> ResponseReturnValue:
 
 @bp.route("/notices")
 def notice_domains() -> ResponseReturnValue:
-    counts = queries.notice_counts(get_db(), _now())
+    counts = queries.notice_counts(get_db(), screen_now())
     return render_template("screens/notice_domains.html", domains=queries.DOMAINS, counts=counts)
 
 
@@ -132,22 +132,21 @@ def notice_list(domain: str, archive: bool = False) -> ResponseReturnValue:
     if domain not in queries.DOMAINS:
         abort(404)
     size = current_app.config["PAGE_SIZE"]
-    page = _existing(queries.notices(get_db(), queries.DOMAINS[domain], _now(), _page_number(), size, archive=archive))
+    page = _existing(
+        queries.notices(get_db(), queries.DOMAINS[domain], screen_now(), _page_number(), size, archive=archive)
+    )
     return render_template("screens/notice_list.html", domain=domain, page=page, archive=archive)
 
 
 @bp.route("/notice/<item_id>")
 def notice_detail(item_id: str) -> ResponseReturnValue:
-    item = one_or_404(queries.notice(get_db(), item_id))
-    if item["published_at"] > _now():
-        abort(404)  # not out yet: nobody may read it before its publication time
-    return render_notice(item)
+    return render_notice(shown_or_404("notice", item_id))
 
 
 def render_notice(item: dict[str, Any], **context: Any) -> str:
     """Render a notice's page exactly as the kiosk shows it (also the staff console's preview)."""
     domain = {v: k for k, v in queries.DOMAINS.items()}[item["domain"]]
-    expired = bool(item["expires_at"] and item["expires_at"] < _now())
+    expired = queries.is_archived(item, screen_now())
     return render_template(
         "screens/notice_detail.html", item=item, domain=domain, expired=expired, **_qr("notice", item["id"]), **context
     )
@@ -168,7 +167,7 @@ def catalogue_list(order: int) -> ResponseReturnValue:
 
 @bp.route("/catalogue/<item_id>")
 def catalogue_detail(item_id: str) -> ResponseReturnValue:
-    item = one_or_404(queries.catalogue_item(get_db(), item_id))
+    item = shown_or_404("catalogue", item_id)
     return render_template("screens/catalogue_detail.html", item=item, **_qr("catalogue", item_id))
 
 
@@ -180,7 +179,7 @@ def contacts() -> ResponseReturnValue:
 @bp.route("/search")
 def search() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()[:MAX_QUERY]
-    results = queries.search(get_db(), query, _now()) if query else []
+    results = queries.search(get_db(), query, screen_now()) if query else []
     for result in results:
         result["href"] = _result_url(result["kind"], result["item_id"])
     typed = query.lower() if is_initials(query.lower()) else ""  # the letters the keyboard adds to
@@ -211,7 +210,7 @@ def reset() -> ResponseReturnValue:
 
 @bp.route("/attract")
 def attract() -> ResponseReturnValue:
-    return render_template("screens/attract.html", notices=queries.notices_on_show(get_db(), _now()))
+    return render_template("screens/attract.html", notices=queries.notices_on_show(get_db(), screen_now()))
 
 
 @bp.route("/lang/<code>")

@@ -16,11 +16,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from kiosk.data.clock import screen_now
 from kiosk.data.content_db import get_db
 from kiosk.data.duties import EVERY, PERIODS_SHOWN, add_local_duty, board, duties_of, mark_done, record_event
 from kiosk.screens.labels import DOMAIN_LABELS
 from kiosk.staff.auth import local_db, login_required
-from kiosk.staff.notice_views import _now
 from sync.contract import duties as rules
 
 bp = Blueprint("duties", __name__, url_prefix="/duties")
@@ -50,7 +50,7 @@ def _published_notices() -> list[dict[str, Any]]:
 @bp.route("/")
 @login_required
 def dashboard() -> ResponseReturnValue:
-    now = _now()
+    now = screen_now()
     return render_template("staff/duties.html", rows=board(get_db(), local_db(), now.date()),
                            notices=_published_notices(), today=now.date())  # fmt: skip
 
@@ -65,9 +65,9 @@ def done(duty_id: str) -> ResponseReturnValue:
     record = request.form.get("record_id", "")
     period_key = request.form.get("period_key", "")
     if record.isdigit():
-        mark_done(local_db(), g.account.name, duty, _now(), record_id=int(record), notice_id=notice_id)
-    elif period_key in {p.key for p in rules.recent_periods(duty, _now().date(), PERIODS_SHOWN)}:
-        mark_done(local_db(), g.account.name, duty, _now(), period_key=period_key, notice_id=notice_id)
+        mark_done(local_db(), g.account.name, duty, screen_now(), record_id=int(record), notice_id=notice_id)
+    elif period_key in {p.key for p in rules.recent_periods(duty, screen_now().date(), PERIODS_SHOWN)}:
+        mark_done(local_db(), g.account.name, duty, screen_now(), period_key=period_key, notice_id=notice_id)
     else:
         abort(400)
     flash(_("Recorded as disclosed: %(title)s", title=duty["title"]))
@@ -85,7 +85,7 @@ def event(duty_id: str) -> ResponseReturnValue:
     except ValueError:
         flash(_("Give the day it happened as YYYY-MM-DD."))
         return redirect(url_for("duties.dashboard"))
-    record_event(local_db(), g.account.name, duty, day, request.form.get("event_note", ""), _now())
+    record_event(local_db(), g.account.name, duty, day, request.form.get("event_note", ""), screen_now())
     return redirect(url_for("duties.dashboard"))
 
 
@@ -97,7 +97,7 @@ def new() -> ResponseReturnValue:
     }
     problems: dict[str, Any] = {}
     if request.method == "POST":
-        problems = add_local_duty(local_db(), g.account.name, values, _now())
+        problems = add_local_duty(local_db(), g.account.name, values, screen_now())
         if not problems:
             flash(_("Duty added."))
             return redirect(url_for("duties.dashboard"))

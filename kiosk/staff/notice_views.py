@@ -27,11 +27,6 @@ log = logging.getLogger(__name__)
 FIELDS = ("domain", "title", "body", "published", "expires", "min_posting_days", "pinned")
 
 
-def _now() -> Any:
-    """Return the county's local time now, never before the time floor: what the screens judge by."""
-    return screen_now().replace(microsecond=0)
-
-
 MAX_PHOTOS = 6
 _REJECTED = {
     "too_big": _l("%(name)s is larger than 12 MB: send a smaller photo."),
@@ -89,7 +84,7 @@ def _store_uploads(values: dict[str, Any]) -> dict[str, Any]:
 def _prune_photos() -> None:
     """Delete the photos no notice uses any more; a failure here only leaves them for the next time."""
     try:
-        notices.prune_photos(local_db(), Path(current_app.config["DATA_DIR"]), _now())
+        notices.prune_photos(local_db(), Path(current_app.config["DATA_DIR"]), screen_now())
     except (OSError, sqlite3.Error) as error:
         log.warning("could not prune the notices' photos: %s", error)
 
@@ -111,7 +106,7 @@ def _notice_or_404(notice_id: str) -> dict[str, Any]:
 
 def _form(values: dict[str, Any], problems: dict[str, Any] | None = None, notice: dict[str, Any] | None = None,
           status: int = 200, disk_full: bool = False) -> ResponseReturnValue:  # fmt: skip
-    asks_reason = notice is not None and notices.in_posting_period(notice, _now())
+    asks_reason = notice is not None and notices.in_posting_period(notice, screen_now())
     return render_template(
         "staff/notice_form.html", values=values, problems=problems or {}, notice=notice, domains=DOMAIN_LABELS,
         asks_reason=asks_reason, reason=request.form.get("reason", ""), accept=",".join(photos.ACCEPTED_MEDIA_TYPES),
@@ -140,13 +135,13 @@ def listing() -> ResponseReturnValue:
 @login_required
 def new() -> ResponseReturnValue:
     if request.method == "GET":
-        today = f"{_now():%Y-%m-%d %H:%M}"
+        today = f"{screen_now():%Y-%m-%d %H:%M}"
         return _form({"domain": "village", "published": today})
     values = _typed()
     try:
         if photo_problems := _store_uploads(values):
             raise notices.NoticeInvalid(photo_problems)
-        notice_id = notices.create(local_db(), g.account.name, values, _now(), publish=False)
+        notice_id = notices.create(local_db(), g.account.name, values, screen_now(), publish=False)
     except notices.NoticeInvalid as invalid:
         return _form(values, invalid.problems, status=422)
     except (sqlite3.OperationalError, OSError) as error:
@@ -165,7 +160,7 @@ def edit(notice_id: str) -> ResponseReturnValue:
     try:
         if photo_problems := _store_uploads(values):
             raise notices.NoticeInvalid(photo_problems)
-        now_id = notices.update(local_db(), g.account.name, notice_id, values, _now(),
+        now_id = notices.update(local_db(), g.account.name, notice_id, values, screen_now(),
                                 reason=request.form.get("reason", ""))  # fmt: skip
     except notices.NoticeInvalid as invalid:
         return _form(values, invalid.problems, notice=notice, status=422)
@@ -194,7 +189,7 @@ def preview(notice_id: str) -> ResponseReturnValue:
 def publish(notice_id: str) -> ResponseReturnValue:
     notice = _notice_or_404(notice_id)
     try:
-        notices.update(local_db(), g.account.name, notice_id, _form_values(notice), _now(), publish=True)
+        notices.update(local_db(), g.account.name, notice_id, _form_values(notice), screen_now(), publish=True)
     except notices.NoticeInvalid as invalid:
         return _form(_form_values(notice), invalid.problems, notice=notice, status=422)
     flash(_("Published: the notice is on the kiosk now."))
@@ -205,11 +200,11 @@ def publish(notice_id: str) -> ResponseReturnValue:
 @login_required
 def withdraw(notice_id: str) -> ResponseReturnValue:
     notice = _notice_or_404(notice_id)
-    asks_reason = notices.in_posting_period(notice, _now())
+    asks_reason = notices.in_posting_period(notice, screen_now())
     if request.method == "POST":
         reason = request.form.get("reason", "")
         try:
-            notices.withdraw(local_db(), g.account.name, notice_id, _now(), reason=reason)
+            notices.withdraw(local_db(), g.account.name, notice_id, screen_now(), reason=reason)
         except notices.NoticeInvalid as invalid:
             return render_template("staff/notice_withdraw.html", notice=notice, asks_reason=asks_reason,
                                    problems=invalid.problems, reason=reason), 422  # fmt: skip
