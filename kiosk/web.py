@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kiosk.settings import LOCALES, load_settings
+from sync.contract.files import fsync_directory
 
 csrf = CSRFProtect()  # every POST of every app carries a token; the county's signed kiosk API is exempt
 limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)  # per address, in memory
@@ -25,18 +26,22 @@ def secret_key(data_dir: Path, name: str = "secret_key") -> str:
     path = data_dir / name
     data_dir.mkdir(parents=True, exist_ok=True)
     # Written whole under a temporary name, then linked into place: of two processes starting
-    # at once, one key wins and both read it; nobody ever reads a half-written key.
+    # at once, one key wins and both read it; nobody ever reads a half-written key. Not atomic_write:
+    # its rename replaces, so the second process would swap the key the first already signs with.
     if not path.exists():
         temporary = data_dir / f".{name}.{secrets.token_hex(6)}.tmp"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_hex(32))
+            file.flush()
+            os.fsync(file.fileno())
         try:
             os.link(temporary, path)
         except FileExistsError:
             pass
         finally:
             os.unlink(temporary)
+        fsync_directory(data_dir)  # a power cut must not lose the key the sessions were signed with
     return path.read_text().strip()
 
 

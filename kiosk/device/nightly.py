@@ -23,6 +23,7 @@ from typing import Any
 from kiosk.data.notices import prune_photos_in
 from kiosk.device.uplink import Uplink
 from sync.contract.dates import DEFAULT_TIMEZONE, local_now
+from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.receive.updater import STATUS, SyncError, SyncResult, read_status
 
@@ -103,10 +104,7 @@ class NightlySync(threading.Thread):
         when, closes = next_run(max(self.now(), not_before), self.window, self.rng)
         status = read_status(self.data_dir)
         status["next_sync"] = when.isoformat(sep=" ", timespec="minutes")
-        path = self.data_dir / STATUS
-        temporary = path.with_name(f".{path.name}.plan")
-        temporary.write_text(json.dumps(status, ensure_ascii=False, indent=2), encoding="utf-8")
-        temporary.replace(path)
+        atomic_write(self.data_dir / STATUS, json.dumps(status, ensure_ascii=False, indent=2).encode())
         return when, closes
 
     def run_once(self, not_before: datetime) -> datetime | None:
