@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -19,6 +22,7 @@ from sync.contract.files import fsync_directory
 
 csrf = CSRFProtect()  # every POST of every app carries a token; the county's signed kiosk API is exempt
 limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)  # per address, in memory
+log = logging.getLogger(__name__)
 
 
 def secret_key(data_dir: Path, name: str = "secret_key") -> str:
@@ -45,6 +49,35 @@ def secret_key(data_dir: Path, name: str = "secret_key") -> str:
     return path.read_text().strip()
 
 
+def request_db(name: str, opener: Callable[[], sqlite3.Connection], close: bool = True) -> sqlite3.Connection:
+    """Return this request's connection *name*, opened by *opener* on first use, closed when the request ends.
+
+    :param close: False for a connection someone else keeps (the screens keep one per thread to the
+        installed content): the request only forgets it.
+    """
+    opened: dict[str, tuple[sqlite3.Connection, bool]] = g.setdefault("request_dbs", {})
+    if name not in opened:
+        opened[name] = (opener(), close)
+    return opened[name][0]
+
+
+def opened_request_db(name: str) -> sqlite3.Connection | None:
+    """Return this request's connection *name* if it was opened, else None."""
+    opened: dict[str, tuple[sqlite3.Connection, bool]] = g.get("request_dbs", {})
+    return opened[name][0] if name in opened else None
+
+
+def close_request_dbs(_error: BaseException | None = None) -> None:
+    """Close the connections this request opened (each app runs this when a request ends)."""
+    opened: dict[str, tuple[sqlite3.Connection, bool]] = g.pop("request_dbs", {})
+    for name, (connection, close) in opened.items():
+        if close:
+            try:
+                connection.close()
+            except sqlite3.Error:  # the others must still be closed
+                log.exception("could not close this request's database %s", name)
+
+
 def select_locale() -> str:
     """Use the language chosen on this kiosk session, else the configured default."""
     from flask import current_app
@@ -68,7 +101,8 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
 
     Settings from defaults and KIOSK_* variables, then *test_config*; a secret key of their own
     (*key_name*, per install); HttpOnly session cookies with *session*'s settings; the zh/en
-    catalogue; the security headers; and the template globals every page uses.
+    catalogue; the security headers; the closing of request_db's connections; and the template
+    globals every page uses.
     """
     app = Flask("kiosk")  # templates, static files and catalogues live in the kiosk package
     app.config.from_mapping(load_settings())
@@ -81,6 +115,7 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
     Babel(app, locale_selector=select_locale)
     app.after_request(security_headers)
+    app.teardown_appcontext(close_request_dbs)
     app.jinja_env.globals.update(
         locales=LOCALES, get_locale=get_locale, request_path=lambda: request.full_path.rstrip("?")
     )

@@ -37,6 +37,7 @@ from kiosk.data.clock import screen_now
 from kiosk.data.content_db import get_db, one_or_404
 from kiosk.data.local_db import open_local, transaction
 from kiosk.screens.tokens import form_token, require_form_token
+from kiosk.web import request_db
 
 bp = Blueprint("feedback", __name__)
 
@@ -160,6 +161,11 @@ def store_rating(db: sqlite3.Connection, kind: str, item_id: str, level: int, re
     return key
 
 
+def local_db() -> sqlite3.Connection:
+    """The kiosk's local database, for this request (the content's connection only reads it)."""
+    return request_db("local", lambda: open_local(Path(current_app.config["DATA_DIR"]), migrate=False))
+
+
 def _posted_level() -> int:
     text = request.form.get("level", "")
     if text not in {str(level) for level in LEVELS}:
@@ -199,11 +205,7 @@ def rate(kind: str, item_id: str) -> ResponseReturnValue:
     refused = "thanks" if rated(kind, item_id) else _guard().admit(f"{form_token()} {page}")
     if refused:
         return redirect(feedback_url(kind, item_id, refused), code=303)
-    db = open_local(Path(current_app.config["DATA_DIR"]), migrate=False)
-    try:
-        store_rating(db, kind, item_id, level, reasons, day)
-    finally:
-        db.close()
+    store_rating(local_db(), kind, item_id, level, reasons, day)
     session[RATED_KEY] = [*_rated_pages(), page][-REMEMBERED:]
     return redirect(feedback_url(kind, item_id, "thanks"), code=303)
 

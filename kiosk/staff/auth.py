@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, Length
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.screens.views import local_path
-from kiosk.web import limiter
+from kiosk.web import limiter, request_db
 
 bp = Blueprint("auth", __name__)
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
@@ -34,17 +34,7 @@ class SignInForm(FlaskForm):
 
 def local_db() -> sqlite3.Connection:
     """The kiosk's local database, for this request."""
-    if "local_db" not in g:
-        g.local_db = open_local(Path(current_app.config["DATA_DIR"]), migrate=False)
-    db: sqlite3.Connection = g.local_db
-    return db
-
-
-@bp.teardown_app_request
-def _close_local_db(_error: BaseException | None = None) -> None:
-    db = g.pop("local_db", None)
-    if db is not None:
-        db.close()
+    return request_db("local", lambda: open_local(Path(current_app.config["DATA_DIR"]), migrate=False))
 
 
 @bp.record_once
