@@ -6,9 +6,12 @@ import logging
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
@@ -21,8 +24,40 @@ from kiosk.settings import LOCALES, load_settings
 from sync.contract.files import fsync_directory
 
 csrf = CSRFProtect()  # every POST of every app carries a token; the county's signed kiosk API is exempt
-limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)  # per address, in memory
+# Per address, in memory; a moving window like SlidingWindow's, so no burst fits across a window's edge.
+limiter = Limiter(get_remote_address, storage_uri="memory://", strategy="moving-window", headers_enabled=True)
 log = logging.getLogger(__name__)
+
+
+class SlidingWindow:
+    """Admit at most *limit* events in any *seconds* (a moving window), in this process, whoever asks.
+
+    What Flask-Limiter (``limiter``) cannot say: a limit for the whole kiosk rather than per address,
+    an event counted once per *key* while it is in the window, and *spacing* seconds between two.
+    It keeps one time per admitted event: at most *limit* of them.
+    """
+
+    def __init__(
+        self, limit: int, seconds: float = 3600, spacing: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit, self.seconds, self.spacing, self.clock = limit, seconds, spacing, clock
+        self._admitted: OrderedDict[Hashable, float] = OrderedDict()  # key -> when, oldest first
+        self._lock = threading.Lock()  # two taps at once: the second must see the first
+
+    def take(self, key: Hashable | None = None) -> Literal["again", "wait", "limit"] | None:
+        """Count one event and return None, or say why not: *key* counted already, too soon, or the window full."""
+        with self._lock:
+            now = self.clock()
+            while self._admitted and next(iter(self._admitted.values())) <= now - self.seconds:
+                self._admitted.popitem(last=False)
+            if key is not None and key in self._admitted:
+                return "again"
+            if self._admitted and now - next(reversed(self._admitted.values())) < self.spacing:
+                return "wait"
+            if len(self._admitted) >= self.limit:
+                return "limit"
+            self._admitted[object() if key is None else key] = now
+            return None
 
 
 def secret_key(data_dir: Path, name: str = "secret_key") -> str:

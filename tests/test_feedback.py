@@ -20,9 +20,9 @@ from kiosk.data import accounts, notices
 from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.screens import create_app
-from kiosk.screens.feedback import LEVELS, REASONS, RatingGuard
+from kiosk.screens.feedback import LEVELS, REASONS
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.web import SlidingWindow, limiter
 from sync.contract.dates import local_now
 from tests.browser import KIOSK_SCREEN
 from tests.servers import serving
@@ -258,7 +258,7 @@ def test_two_taps_arriving_together_count_once(client: FlaskClient, data: Path) 
 
 def test_a_whole_kiosk_takes_a_limited_number_of_ratings_an_hour(app: Flask, data: Path) -> None:
     now = [1000.0]
-    app.extensions["feedback"] = RatingGuard(per_hour=2, clock=lambda: now[0])
+    app.extensions["feedback"] = SlidingWindow(2, clock=lambda: now[0])
     people = [app.test_client() for _ in range(4)]
     for person in people:
         person.get("/lang/en")
@@ -276,10 +276,10 @@ def test_a_whole_kiosk_takes_a_limited_number_of_ratings_an_hour(app: Flask, dat
 
 def test_the_guard_forgets_after_an_hour() -> None:
     now = [0.0]
-    guard = RatingGuard(per_hour=3, clock=lambda: now[0])
-    assert [guard.admit(p) for p in ("a x", "a x", "b x", "c x", "d x")] == [None, "thanks", None, None, "busy"]
+    guard = SlidingWindow(3, clock=lambda: now[0])
+    assert [guard.take(p) for p in ("a x", "a x", "b x", "c x", "d x")] == [None, "again", None, None, "limit"]
     now[0] = 3600.5
-    assert guard.admit("a x") is None and guard.admit("d x") is None
+    assert guard.take("a x") is None and guard.take("d x") is None
 
 
 def test_the_feedback_table_keeps_no_order_and_checks_its_values(data: Path) -> None:

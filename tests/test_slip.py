@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 
 from kiosk.screens import create_app, slip
 from kiosk.screens.qr import mobile_url
-from kiosk.screens.slip import PrinterAddress, PrinterSettingError, PrintLimiter, parse_printer, wrap_columns
+from kiosk.screens.slip import MIN_INTERVAL, PER_HOUR, PrinterAddress, PrinterSettingError, parse_printer, wrap_columns
+from kiosk.web import SlidingWindow
 from sync.contract.content import load_county
 from sync.contract.dates import local_now
 from sync.contract.snapshot import village_snapshot
@@ -245,7 +246,7 @@ def test_at_most_thirty_slips_an_hour(printing_app: Flask, printers: Printers) -
 
 def test_the_limiter_counts_a_rolling_hour() -> None:
     now = [0.0]
-    limiter = PrintLimiter(clock=lambda: now[0])
+    limiter = SlidingWindow(PER_HOUR, spacing=MIN_INTERVAL, clock=lambda: now[0])
     assert limiter.take() is None and limiter.take() == "wait"
     for _ in range(29):
         now[0] += 10

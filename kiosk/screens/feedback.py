@@ -18,11 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +33,7 @@ from kiosk.data.clock import screen_now
 from kiosk.data.content_db import get_db, one_or_404
 from kiosk.data.local_db import open_local, transaction
 from kiosk.screens.tokens import form_token, require_form_token
-from kiosk.web import request_db
+from kiosk.web import SlidingWindow, request_db
 
 bp = Blueprint("feedback", __name__)
 
@@ -78,42 +74,20 @@ def reasons_for(level: int) -> dict[str, Any]:
     return GOOD_REASONS if level >= 4 else BETTER_REASONS
 
 
-class RatingGuard:
-    """Admit PER_HOUR ratings in any hour for the whole kiosk, and one per page per session.
-
-    The session's cookie remembers its rated pages too, but two taps that arrive together carry
-    the same cookie: this in-memory record, checked under a lock, is what makes the second one count
-    for nothing. It holds only the session's random form token and the page, for an hour.
-    """
-
-    def __init__(self, per_hour: int = PER_HOUR, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_hour = per_hour
-        self.clock = clock
-        self._admitted: OrderedDict[str, float] = OrderedDict()  # "token page" -> when, oldest first
-        self._lock = threading.Lock()
-
-    def admit(self, rater_page: str) -> str | None:
-        """Count a rating and return None, or return why not: "thanks" (rated already) or "busy"."""
-        with self._lock:
-            now = self.clock()
-            while self._admitted and next(iter(self._admitted.values())) <= now - 3600:
-                self._admitted.popitem(last=False)
-            if rater_page in self._admitted:
-                return "thanks"
-            if len(self._admitted) >= self.per_hour:
-                return "busy"
-            self._admitted[rater_page] = now
-            return None
-
-
 @bp.record_once
 def _set_up(state: BlueprintSetupState) -> None:
-    state.app.extensions["feedback"] = RatingGuard()
+    # PER_HOUR ratings in any hour for the whole kiosk, and one per page per session. The session's
+    # cookie remembers its rated pages too, but two taps that arrive together carry the same cookie:
+    # this in-memory record is what makes the second one count for nothing. It holds only the
+    # session's random identifier and the page, for an hour.
+    state.app.extensions["feedback"] = SlidingWindow(PER_HOUR)
 
 
-def _guard() -> RatingGuard:
-    guard: RatingGuard = current_app.extensions["feedback"]
-    return guard
+def _admit(rater_page: str) -> str | None:
+    """Count a rating and return None, or return why not: "thanks" (rated already) or "busy"."""
+    window: SlidingWindow = current_app.extensions["feedback"]
+    refused = window.take(rater_page)
+    return {"again": "thanks", "limit": "busy"}[refused] if refused else None
 
 
 def _rated_pages() -> list[str]:
@@ -202,7 +176,7 @@ def rate(kind: str, item_id: str) -> ResponseReturnValue:
     reasons = _posted_reasons(level)
     day = _rating_day(kind, item_id)
     page = f"{kind}/{item_id}"
-    refused = "thanks" if rated(kind, item_id) else _guard().admit(f"{form_token()} {page}")
+    refused = "thanks" if rated(kind, item_id) else _admit(f"{form_token()} {page}")
     if refused:
         return redirect(feedback_url(kind, item_id, refused), code=303)
     store_rating(local_db(), kind, item_id, level, reasons, day)
