@@ -32,7 +32,6 @@ from kiosk.data import queries
 from kiosk.data.clock import screen_now
 from kiosk.data.content_db import get_db, one_or_404
 from kiosk.data.local_db import open_local, transaction
-from kiosk.screens.tokens import form_token, require_form_token
 from kiosk.web import SlidingWindow, request_db
 
 bp = Blueprint("feedback", __name__)
@@ -79,8 +78,13 @@ def _set_up(state: BlueprintSetupState) -> None:
     # PER_HOUR ratings in any hour for the whole kiosk, and one per page per session. The session's
     # cookie remembers its rated pages too, but two taps that arrive together carry the same cookie:
     # this in-memory record is what makes the second one count for nothing. It holds only the
-    # session's random identifier and the page, for an hour.
+    # session's random CSRF value and the page, for an hour.
     state.app.extensions["feedback"] = SlidingWindow(PER_HOUR)
+
+
+def _session_secret() -> str:
+    """Return the random value this session's CSRF tokens are made from: the form that was tapped put it there."""
+    return str(session[current_app.config["WTF_CSRF_FIELD_NAME"]])
 
 
 def _admit(rater_page: str) -> str | None:
@@ -110,7 +114,6 @@ def _feedback_context() -> dict[str, Any]:
     return {
         "feedback_levels": LEVELS,
         "feedback_reasons": {"good": GOOD_REASONS, "better": BETTER_REASONS},
-        "feedback_token": form_token,
         "feedback_rated": rated,
         "feedback_url": feedback_url,
     }
@@ -171,12 +174,11 @@ def _rating_day(kind: str, item_id: str) -> str:
 @bp.post("/feedback/<any(power, notice, catalogue):kind>/<item_id>")
 def rate(kind: str, item_id: str) -> ResponseReturnValue:
     """Store a rating once and show the thanks; a second one for the page in this session stores nothing."""
-    require_form_token()
-    level = _posted_level()
+    level = _posted_level()  # its CSRF token was checked before (kiosk.screens.create_app)
     reasons = _posted_reasons(level)
     day = _rating_day(kind, item_id)
     page = f"{kind}/{item_id}"
-    refused = "thanks" if rated(kind, item_id) else _admit(f"{form_token()} {page}")
+    refused = "thanks" if rated(kind, item_id) else _admit(f"{_session_secret()} {page}")
     if refused:
         return redirect(feedback_url(kind, item_id, refused), code=303)
     store_rating(local_db(), kind, item_id, level, reasons, day)
