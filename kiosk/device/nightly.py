@@ -22,6 +22,7 @@ from typing import Any
 
 from kiosk.data.notices import prune_photos_in
 from kiosk.device.uplink import Uplink
+from kiosk.settings import parse_window
 from sync.contract.dates import DEFAULT_TIMEZONE, local_now
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
@@ -32,17 +33,6 @@ REPORT_TIMEOUT_S = 20 * 60  # a report still running after this is stopped; the 
 RETRY_S = 15 * 60  # after an unexpected error (a full disk, a damaged file) the thread tries again this much later
 
 log = logging.getLogger(__name__)
-
-
-def parse_window(text: str) -> tuple[time, time]:
-    """Parse 'HH:MM-HH:MM' (it may wrap past midnight, e.g. 23:00-03:00)."""
-    try:
-        start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in text.split("-"))
-    except ValueError:
-        raise ValueError(tr("KIOSK_SYNC_WINDOW must look like 01:00-05:00, not {value!r}", value=text)) from None
-    if start == end:
-        raise ValueError(tr("KIOSK_SYNC_WINDOW must not be empty: {value!r}", value=text))
-    return start, end
 
 
 def next_run(now: datetime, window: tuple[time, time], rng: random.Random) -> tuple[datetime, datetime]:
