@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sync.contract.files import atomic_write
+from sync.publish import keys
 from sync.receive.updater import STATUS, init_kiosk, sync_kiosk
 from tests.county_repo import VILLAGE, make_county_repo
 
@@ -81,3 +82,16 @@ def test_a_published_timestamp_and_the_kiosk_status_survive_a_power_cut(
     sync_kiosk(data)
     assert any(_is(data / STATUS, seen) for seen in synced), "the sync status fsynced"
     assert any(_is(data, seen) for seen in synced), "the data folder fsynced after the rename"
+
+
+def test_a_new_signing_key_survives_a_power_cut_and_is_never_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = _record_fsyncs(monkeypatch)
+    path = tmp_path / "online" / "timestamp.pem"
+    keys.generate(path)
+    assert any(_is(path, seen) for seen in synced) and any(_is(path.parent, seen) for seen in synced)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError):
+        keys.generate(path)
+    assert path.read_bytes() == before
