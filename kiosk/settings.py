@@ -1,15 +1,97 @@
-"""Every setting of the kiosk, declared once: name, default, help.
+"""Every setting of the kiosk, declared once: name, default, help, and how its text is read.
 
 The same table gives Flask's config defaults, the KIOSK_* environment overrides, the
-command-line help and the README's settings section (a test checks they agree).
+command-line help and the README's settings section (a test checks they agree). A value from
+the environment is read by its kind (a whole number in a range, yes or no, one of a few
+choices, a folder, a window of hours); one it cannot be is refused with the variable, the
+value and what it takes, never a traceback.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
+
+from sync.contract.i18n import tr
+
+# Reads a variable's text (variable, text); raises ValueError naming both and saying what it takes.
+Read = Callable[[str, str], Any]
+
+
+def whole(least: int = 0, most: int | None = None) -> Read:
+    """Read a whole number from *least* to *most* (no upper bound when None)."""
+
+    def read(variable: str, value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+        if number is not None and number >= least and (most is None or number <= most):
+            return number
+        if most is not None:
+            raise ValueError(tr("%(variable)s=%(value)r: a whole number is needed, from %(least)s to %(most)s",
+                                variable=variable, value=value, least=least, most=most))  # fmt: skip
+        if least:
+            raise ValueError(tr("%(variable)s=%(value)r: a whole number is needed, at least %(least)s",
+                                variable=variable, value=value, least=least))  # fmt: skip
+        raise ValueError(tr("%(variable)s=%(value)r: a whole number is needed", variable=variable, value=value))
+
+    return read
+
+
+_YES, _NO = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
+
+
+def yes_or_no(variable: str, value: str) -> int:
+    """Read 1 or 0 (yes/no, true/false and on/off too, in any case) as 1 or 0."""
+    word = value.strip().lower()
+    if word not in _YES + _NO:
+        raise ValueError(tr("%(variable)s=%(value)r: 1 (yes) or 0 (no) is needed", variable=variable, value=value))
+    return int(word in _YES)
+
+
+def one_of(choices: Iterable[str], upper: bool = False) -> Read:
+    """Read one of *choices* (put in capitals first, if *upper*)."""
+    allowed = tuple(choices)
+
+    def read(variable: str, value: str) -> str:
+        word = value.strip().upper() if upper else value.strip()
+        if word not in allowed:
+            raise ValueError(tr("%(variable)s must be one of %(choices)s, not %(value)r",
+                                variable=variable, choices=", ".join(allowed), value=value))  # fmt: skip
+        return word
+
+    return read
+
+
+def folder(_variable: str, value: str) -> str:
+    """Read a folder's path; a leading ~ is the user's home (systemd and env files do not expand it)."""
+    return os.path.expanduser(value.strip())
+
+
+def parse_window(text: str) -> tuple[time, time]:
+    """Parse 'HH:MM-HH:MM' (it may wrap past midnight, e.g. 23:00-03:00)."""
+    try:
+        start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in text.split("-"))
+    except ValueError:
+        raise ValueError(tr("KIOSK_SYNC_WINDOW must look like 01:00-05:00, not %(value)r", value=text)) from None
+    if start == end:
+        raise ValueError(tr("KIOSK_SYNC_WINDOW must not be empty: %(value)r", value=text))
+    return start, end
+
+
+def hours(_variable: str, value: str) -> str:
+    """Read a window of hours, HH:MM-HH:MM, kept as written: the nightly sync reads it with parse_window."""
+    parse_window(value)
+    return value.strip()
+
+
+def text(_variable: str, value: str) -> str:
+    return value
 
 
 @dataclass(frozen=True)
@@ -17,6 +99,7 @@ class Setting:
     name: str
     default: Any
     help: str
+    read: Read = text
 
     @property
     def env(self) -> str:
@@ -29,55 +112,75 @@ def default_data_dir() -> str:
     return str(Path(base) / "village-kiosk")
 
 
+LOCALES = {"zh": "简体中文", "en": "English"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+PORT = whole(1, 65535)
+
 SETTINGS = [
     Setting(
-        "DATA_DIR", None, "Where the kiosk keeps its content, media and state (default: ~/.local/share/village-kiosk)."
+        "DATA_DIR",
+        None,
+        "Where the kiosk keeps its content, media and state (default: ~/.local/share/village-kiosk).",
+        folder,
     ),
     Setting(
         "HOST", "127.0.0.1", "Address the villager screens listen on; keep it on loopback for the kiosk's own browser."
     ),
-    Setting("PORT", 8080, "Port of the villager screens."),
+    Setting("PORT", 8080, "Port of the villager screens.", PORT),
     Setting(
         "STAFF_HOST",
         "127.0.0.1",
         "Address of the staff console; set it to the centre's LAN address to reach it from staff phones there.",
     ),
-    Setting("STAFF_PORT", 8081, "Port of the staff console (never the villager screens' port)."),
-    Setting("STAFF_IDLE_MINUTES", 30, "Minutes without activity after which a staff member is signed out."),
+    Setting("STAFF_PORT", 8081, "Port of the staff console (never the villager screens' port).", PORT),
+    Setting("STAFF_IDLE_MINUTES", 30, "Minutes without activity after which a staff member is signed out.", whole(1)),
     Setting(
-        "DEFAULT_LOCALE", "zh", "Language of the screens before anyone switches, and of the kiosk command: zh or en."
+        "DEFAULT_LOCALE",
+        "zh",
+        "Language of the screens before anyone switches, and of the kiosk command: zh or en.",
+        one_of(LOCALES),
     ),
-    Setting("PAGE_SIZE", 12, "Entries per page in the lists of power items and notices."),
-    Setting("IDLE_SECONDS", 90, "Seconds without a touch before the screen offers to reset for the next person."),
-    Setting("THREADS", 4, "Worker threads of the web server (waitress)."),
+    Setting("PAGE_SIZE", 12, "Entries per page in the lists of power items and notices.", whole(1)),
+    Setting(
+        "IDLE_SECONDS", 90, "Seconds without a touch before the screen offers to reset for the next person.", whole(1)
+    ),
+    Setting("THREADS", 4, "Worker threads of the web server (waitress).", whole(1)),
     Setting(
         "LOG_LEVEL",
         "INFO",
         "What kiosk serve and kiosk county serve write to their log (stderr, the journal under systemd):"
         " DEBUG, INFO, WARNING or ERROR.",
+        one_of(LOG_LEVELS, upper=True),
     ),
-    Setting("SYNC_NIGHTLY", 1, "1: kiosk serve syncs once a night inside SYNC_WINDOW; 0: never by itself."),
-    Setting("SYNC_WINDOW", "01:00-05:00", "Local hours for the nightly sync; each kiosk picks a random minute in it."),
-    Setting("SYNC_ATTEMPTS", 6, "Tries per file before a sync gives up (with exponential backoff and jitter)."),
-    Setting("SYNC_CONNECT_TIMEOUT", 10, "Seconds to wait for the county server to accept a connection."),
-    Setting("SYNC_READ_TIMEOUT", 30, "Seconds to wait for the next bytes of a download."),
+    Setting("SYNC_NIGHTLY", 1, "1: kiosk serve syncs once a night inside SYNC_WINDOW; 0: never by itself.", yes_or_no),
+    Setting(
+        "SYNC_WINDOW", "01:00-05:00", "Local hours for the nightly sync; each kiosk picks a random minute in it.", hours
+    ),
+    Setting(
+        "SYNC_ATTEMPTS", 6, "Tries per file before a sync gives up (with exponential backoff and jitter).", whole(1)
+    ),
+    Setting("SYNC_CONNECT_TIMEOUT", 10, "Seconds to wait for the county server to accept a connection.", whole(1)),
+    Setting("SYNC_READ_TIMEOUT", 30, "Seconds to wait for the next bytes of a download.", whole(1)),
     Setting(
         "SYNC_DEADLINE",
         1800,
         "Seconds a whole sync may take before it stops (what arrived is resumed next "
         "time), so a server that sends a byte now and then cannot hold it; 0: no deadline.",
+        whole(),
     ),
     Setting(
         "REPORT_MINUTES",
         60,
         "Minutes between kiosk serve's reports to the county server while enrolled (give or take a little,"
         " so a county's kiosks do not all call at once), besides the report after each sync; 0: only after syncs.",
+        whole(),
     ),
     Setting(
         "PROXY_HOPS",
         0,
         "Reverse proxies in front of the server (e.g. 1 for nginx); their X-Forwarded-For and -Proto headers are"
         " trusted, so sign-in limits count each visitor rather than the proxy. 0: no proxy, headers ignored.",
+        whole(),
     ),
     Setting(
         "PROXY_ADDRESS",
@@ -91,19 +194,27 @@ SETTINGS = [
         "County server: a kiosk's signed request is refused when the kiosk's clock differs from the county's by"
         " more than this many hours (the refusal says so, to fix the kiosk's clock); replay records older than"
         " twice this are forgotten.",
+        whole(1),
     ),
     Setting(
         "COUNTY_KIOSK_MB_PER_DAY",
         32,
         "County server: megabytes of reports and uploads one kiosk may send per day (UTC); beyond, 429 until"
         " midnight. A month's backlog of a large village takes a day or two.",
+        whole(1),
     ),
-    Setting("COUNTY_KIOSK_ITEMS_PER_DAY", 100000, "County server: uploaded items one kiosk may send per day (UTC)."),
+    Setting(
+        "COUNTY_KIOSK_ITEMS_PER_DAY",
+        100000,
+        "County server: uploaded items one kiosk may send per day (UTC).",
+        whole(1),
+    ),
     Setting(
         "COUNTY_KIOSK_REQUESTS_PER_MINUTE",
         600,
         "County server: signed requests one kiosk may make per minute (a kiosk back after two months offline"
         " sends about 200 batches at once; the daily quotas bound what they may hold).",
+        whole(1),
     ),
     Setting(
         "COUNTY_KEEP_DAYS",
@@ -112,12 +223,14 @@ SETTINGS = [
         " are kept as received; after that only the dashboard's daily rating counts and display log counts, the"
         " early takedowns judged, each notice's latest change and each kiosk's latest report and display log"
         " remain. 0: keep everything.",
+        whole(),
     ),
     Setting(
         "SECURE_COOKIES",
         0,
         "1: session cookies are sent over HTTPS only. Set it when the server is reached through TLS, as a county"
         " server on the internet must be.",
+        yes_or_no,
     ),
     Setting(
         "PRINTER",
@@ -127,21 +240,9 @@ SETTINGS = [
     ),
 ]
 
-LOCALES = {"zh": "简体中文", "en": "English"}
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
 
 class SettingError(ValueError):
     """A setting from the environment is not a value it can take; the message names it."""
-
-
-def _coerce(setting: Setting, value: str) -> Any:
-    if not isinstance(setting.default, int) or isinstance(setting.default, bool):
-        return value
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise SettingError(f"{setting.env}={value!r}: a whole number is needed ({setting.help})") from None
 
 
 def fetcher_options(settings: dict[str, Any]) -> dict[str, Any]:
@@ -178,15 +279,14 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         raw = environ.get(setting.env)
-        values[setting.name] = setting.default if raw in (None, "") else _coerce(setting, raw)
+        if raw in (None, ""):
+            values[setting.name] = setting.default
+            continue
+        try:
+            values[setting.name] = setting.read(setting.env, raw)
+        except ValueError as error:  # what the variable is for, too: the reader may not know it
+            raise SettingError(f"{error} ({setting.help})") from None
     values["DATA_DIR"] = values["DATA_DIR"] or default_data_dir()
-    if values["DEFAULT_LOCALE"] not in LOCALES:
-        raise SettingError(
-            f"KIOSK_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, not {values['DEFAULT_LOCALE']!r}"
-        )
-    values["LOG_LEVEL"] = str(values["LOG_LEVEL"]).upper()
-    if values["LOG_LEVEL"] not in LOG_LEVELS:
-        raise SettingError(f"KIOSK_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {values['LOG_LEVEL']!r}")
     return values
 
 

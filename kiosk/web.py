@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -15,9 +21,43 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kiosk.settings import LOCALES, load_settings
+from sync.contract.files import fsync_directory
 
 csrf = CSRFProtect()  # every POST of every app carries a token; the county's signed kiosk API is exempt
-limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)  # per address, in memory
+# Per address, in memory; a moving window like SlidingWindow's, so no burst fits across a window's edge.
+limiter = Limiter(get_remote_address, storage_uri="memory://", strategy="moving-window", headers_enabled=True)
+log = logging.getLogger(__name__)
+
+
+class SlidingWindow:
+    """Admit at most *limit* events in any *seconds* (a moving window), in this process, whoever asks.
+
+    What Flask-Limiter (``limiter``) cannot say: a limit for the whole kiosk rather than per address,
+    an event counted once per *key* while it is in the window, and *spacing* seconds between two.
+    It keeps one time per admitted event: at most *limit* of them.
+    """
+
+    def __init__(
+        self, limit: int, seconds: float = 3600, spacing: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit, self.seconds, self.spacing, self.clock = limit, seconds, spacing, clock
+        self._admitted: OrderedDict[Hashable, float] = OrderedDict()  # key -> when, oldest first
+        self._lock = threading.Lock()  # two taps at once: the second must see the first
+
+    def take(self, key: Hashable | None = None) -> Literal["again", "wait", "limit"] | None:
+        """Count one event and return None, or say why not: *key* counted already, too soon, or the window full."""
+        with self._lock:
+            now = self.clock()
+            while self._admitted and next(iter(self._admitted.values())) <= now - self.seconds:
+                self._admitted.popitem(last=False)
+            if key is not None and key in self._admitted:
+                return "again"
+            if self._admitted and now - next(reversed(self._admitted.values())) < self.spacing:
+                return "wait"
+            if len(self._admitted) >= self.limit:
+                return "limit"
+            self._admitted[object() if key is None else key] = now
+            return None
 
 
 def secret_key(data_dir: Path, name: str = "secret_key") -> str:
@@ -25,19 +65,52 @@ def secret_key(data_dir: Path, name: str = "secret_key") -> str:
     path = data_dir / name
     data_dir.mkdir(parents=True, exist_ok=True)
     # Written whole under a temporary name, then linked into place: of two processes starting
-    # at once, one key wins and both read it; nobody ever reads a half-written key.
+    # at once, one key wins and both read it; nobody ever reads a half-written key. Not atomic_write:
+    # its rename replaces, so the second process would swap the key the first already signs with.
     if not path.exists():
         temporary = data_dir / f".{name}.{secrets.token_hex(6)}.tmp"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_hex(32))
+            file.flush()
+            os.fsync(file.fileno())
         try:
             os.link(temporary, path)
         except FileExistsError:
             pass
         finally:
             os.unlink(temporary)
+        fsync_directory(data_dir)  # a power cut must not lose the key the sessions were signed with
     return path.read_text().strip()
+
+
+def request_db(name: str, opener: Callable[[], sqlite3.Connection], close: bool = True) -> sqlite3.Connection:
+    """Return this request's connection *name*, opened by *opener* on first use, closed when the request ends.
+
+    :param close: False for a connection someone else keeps (the screens keep one per thread to the
+        installed content): the request only forgets it.
+    """
+    opened: dict[str, tuple[sqlite3.Connection, bool]] = g.setdefault("request_dbs", {})
+    if name not in opened:
+        opened[name] = (opener(), close)
+    return opened[name][0]
+
+
+def opened_request_db(name: str) -> sqlite3.Connection | None:
+    """Return this request's connection *name* if it was opened, else None."""
+    opened: dict[str, tuple[sqlite3.Connection, bool]] = g.get("request_dbs", {})
+    return opened[name][0] if name in opened else None
+
+
+def close_request_dbs(_error: BaseException | None = None) -> None:
+    """Close the connections this request opened (each app runs this when a request ends)."""
+    opened: dict[str, tuple[sqlite3.Connection, bool]] = g.pop("request_dbs", {})
+    for name, (connection, close) in opened.items():
+        if close:
+            try:
+                connection.close()
+            except sqlite3.Error:  # the others must still be closed
+                log.exception("could not close this request's database %s", name)
 
 
 def select_locale() -> str:
@@ -49,7 +122,7 @@ def select_locale() -> str:
 
 
 def security_headers(response: Any) -> Any:
-    """Defence in depth for decision 1: a page may load nothing from outside the kiosk."""
+    """Defence in depth: a page may load nothing from outside the kiosk (nothing is requested at run time)."""
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
@@ -63,7 +136,8 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
 
     Settings from defaults and KIOSK_* variables, then *test_config*; a secret key of their own
     (*key_name*, per install); HttpOnly session cookies with *session*'s settings; the zh/en
-    catalogue; the security headers; and the template globals every page uses.
+    catalogue; the security headers; the closing of request_db's connections; and the template
+    globals every page uses.
     """
     app = Flask("kiosk")  # templates, static files and catalogues live in the kiosk package
     app.config.from_mapping(load_settings())
@@ -76,6 +150,7 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))
     Babel(app, locale_selector=select_locale)
     app.after_request(security_headers)
+    app.teardown_appcontext(close_request_dbs)
     app.jinja_env.globals.update(
         locales=LOCALES, get_locale=get_locale, request_path=lambda: request.full_path.rstrip("?")
     )

@@ -20,6 +20,16 @@ def serving(app: WSGIApp, threads: int = 4) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
+def whole_body(app_iter: Iterable[bytes]) -> bytes:
+    """Read a WSGI answer whole and close it, as a server would (it may hold an open file until then)."""
+    try:
+        return b"".join(app_iter)
+    finally:
+        close = getattr(app_iter, "close", None)
+        if close is not None:
+            close()
+
+
 @dataclass
 class Fault:
     """What to do to the next matching request(s)."""
@@ -64,7 +74,7 @@ class FaultInjector:
         if fault and fault.status:
             start_response(f"{fault.status} Injected", [("Content-Length", "0"), *fault.headers.items()])
             return []
-        body = b"".join(self.app(environ, self._recording_start(start_response, fault)))
+        body = whole_body(self.app(environ, self._recording_start(start_response, fault)))
         if fault and fault.extra:
             body += fault.extra
         if fault and fault.cut_after is not None:

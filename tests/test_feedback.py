@@ -14,15 +14,16 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from kiosk.data import accounts, notices
 from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.screens import create_app
-from kiosk.screens.feedback import LEVELS, REASONS, RatingGuard
+from kiosk.screens.feedback import LEVELS, REASONS
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.web import SlidingWindow, limiter
 from sync.contract.dates import local_now
 from tests.browser import KIOSK_SCREEN
 from tests.servers import serving
@@ -78,11 +79,13 @@ def rows(data: Path, table: str) -> list[dict[str, Any]]:
 def token_on(client: FlaskClient, kind: str = "power") -> str:
     """Open the rating panel of *kind*'s page and return the session's token (from the form, if it shows one)."""
     panel = client.get(f"{PAGES[kind]}?feedback=rate").get_data(as_text=True)
-    found = re.search(r'name="token" value="([^"]+)"', panel)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', panel)
     if found:
         return found.group(1)
     with client.session_transaction() as session:  # rated already: the panel thanks instead
-        return str(session["form_token"])
+        secret = session["csrf_token"]
+    # A token as Flask-WTF signs it for this session, as the form would have carried.
+    return URLSafeTimedSerializer(str(client.application.secret_key), salt="wtf-csrf-token").dumps(secret)
 
 
 def has_rating(page: str) -> bool:
@@ -92,7 +95,7 @@ def has_rating(page: str) -> bool:
 def rate(client: FlaskClient, kind: str = "power", token: str | None = None, **form: Any) -> Any:
     """Post a rating of the page of *kind* (level 5 unless told) with this session's token."""
     item_id = PAGES[kind].rsplit("/", 1)[1]
-    fields = {"token": token_on(client, kind) if token is None else token, "level": "5", **form}
+    fields = {"csrf_token": token_on(client, kind) if token is None else token, "level": "5", **form}
     return client.post(f"/feedback/{kind}/{item_id}", data=fields)
 
 
@@ -172,9 +175,9 @@ def new_village_notice(data: Path, publish: bool) -> str:
 def test_a_village_notice_can_be_rated_too(client: FlaskClient, data: Path) -> None:
     notice_id = new_village_notice(data, publish=True)
     page = client.get(f"/notice/{notice_id}?feedback=rate").get_data(as_text=True)
-    token = re.search(r'name="token" value="([^"]+)"', page)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
-    response = client.post(f"/feedback/notice/{notice_id}", data={"token": token.group(1), "level": "3"})
+    response = client.post(f"/feedback/notice/{notice_id}", data={"csrf_token": token.group(1), "level": "3"})
     assert response.status_code == 303
     assert [(row["item_id"], row["level"]) for row in rows(data, "feedback")] == [(notice_id, 3)]
 
@@ -203,7 +206,7 @@ def test_reasons_are_optional(client: FlaskClient, data: Path) -> None:
 
 @pytest.mark.parametrize("level", ["0", "6", "-1", "5.0", " 5", "五", "", None])
 def test_a_level_outside_the_five_is_refused(client: FlaskClient, data: Path, level: str | None) -> None:
-    form = {"token": token_on(client)} | ({} if level is None else {"level": level})
+    form = {"csrf_token": token_on(client)} | ({} if level is None else {"level": level})
     response = client.post("/feedback/power/dibao-shenqing", data=form)
     assert response.status_code == 400
     assert rows(data, "feedback") == [] and rows(data, "outbox") == []
@@ -216,14 +219,15 @@ def test_a_rating_without_this_sessions_token_is_refused(client: FlaskClient, ap
     for token in ("", "forged", other_token):
         assert rate(client, token=token).status_code == 400, token
     fresh = app.test_client()  # a page from another site: no session at all
-    assert fresh.post("/feedback/power/dibao-shenqing", data={"token": other_token, "level": "5"}).status_code == 400
+    refused = fresh.post("/feedback/power/dibao-shenqing", data={"csrf_token": other_token, "level": "5"})
+    assert refused.status_code == 400 and "评价没有记下" in text_of(refused), "the kiosk's own page, in its language"
     assert rows(data, "feedback") == [] and rows(data, "outbox") == []
 
 
 def test_only_pages_the_kiosk_shows_can_be_rated(client: FlaskClient, data: Path) -> None:
     token = token_on(client)
     for path in ("/feedback/power/no-such", "/feedback/notice/no-such", "/feedback/ten_ones/1", "/feedback/x/dibao"):
-        assert client.post(path, data={"token": token, "level": "5"}).status_code == 404, path
+        assert client.post(path, data={"csrf_token": token, "level": "5"}).status_code == 404, path
     assert client.get("/feedback/power/dibao-shenqing").status_code == 405
     assert rows(data, "feedback") == []
 
@@ -258,7 +262,7 @@ def test_two_taps_arriving_together_count_once(client: FlaskClient, data: Path) 
 
 def test_a_whole_kiosk_takes_a_limited_number_of_ratings_an_hour(app: Flask, data: Path) -> None:
     now = [1000.0]
-    app.extensions["feedback"] = RatingGuard(per_hour=2, clock=lambda: now[0])
+    app.extensions["feedback"] = SlidingWindow(2, clock=lambda: now[0])
     people = [app.test_client() for _ in range(4)]
     for person in people:
         person.get("/lang/en")
@@ -276,10 +280,10 @@ def test_a_whole_kiosk_takes_a_limited_number_of_ratings_an_hour(app: Flask, dat
 
 def test_the_guard_forgets_after_an_hour() -> None:
     now = [0.0]
-    guard = RatingGuard(per_hour=3, clock=lambda: now[0])
-    assert [guard.admit(p) for p in ("a x", "a x", "b x", "c x", "d x")] == [None, "thanks", None, None, "busy"]
+    guard = SlidingWindow(3, clock=lambda: now[0])
+    assert [guard.take(p) for p in ("a x", "a x", "b x", "c x", "d x")] == [None, "again", None, None, "limit"]
     now[0] = 3600.5
-    assert guard.admit("a x") is None and guard.admit("d x") is None
+    assert guard.take("a x") is None and guard.take("d x") is None
 
 
 def test_the_feedback_table_keeps_no_order_and_checks_its_values(data: Path) -> None:

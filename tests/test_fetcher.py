@@ -25,7 +25,7 @@ from sync.receive.fetcher import ResumableFetcher
 from sync.receive.install import current_database, media_dir
 from sync.receive.updater import SyncResult, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo
-from tests.servers import Fault, FaultInjector, WSGIApp, serving
+from tests.servers import Fault, FaultInjector, WSGIApp, serving, whole_body
 
 CUT = 10_000  # bytes a dropped connection lets through
 ENDLESS = b"\0" * 1_000_000  # what a broken proxy appends to a file
@@ -117,7 +117,7 @@ class Staller:
         if stall.after is None:
             time.sleep(self.HOLD)
             return self.app(environ, start_response)
-        return self._held(b"".join(self.app(environ, start_response)), stall.after)
+        return self._held(whole_body(self.app(environ, start_response)), stall.after)
 
     def _held(self, body: bytes, after: int) -> Iterator[bytes]:
         yield body[:after]
@@ -512,7 +512,7 @@ class Dripper:
         body = self.app(environ, start_response)
         if self.path_contains not in environ.get("PATH_INFO", "") or self.stop.is_set():
             return body
-        return self._drip(b"".join(body))
+        return self._drip(whole_body(body))
 
     def _drip(self, body: bytes) -> Iterator[bytes]:
         for index in range(min(len(body), self.BYTES)):

@@ -136,7 +136,7 @@ from tests.test_install import snapshot_for
 
 point, data, county = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 module, name, when, nth = {
-    "media": (install, "_write_durably", "after", 1),
+    "media": (install, "atomic_write", "after", 1),
     "rows": (database, "_insert_rows", "before", 3),
     "built": (install, "write_database", "after", 1),
     "before-switch": (install, "_switch_current", "before", 1),

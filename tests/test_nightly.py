@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from kiosk.data.local_db import local_media_dir
-from kiosk.device.nightly import NightlySync, PeriodicReport, next_run, parse_window, report_in_child, sync_in_child
-from kiosk.settings import load_settings
+from kiosk.device.nightly import NightlySync, PeriodicReport, next_run, report_in_child, sync_in_child
+from kiosk.settings import load_settings, parse_window
 from sync.receive.updater import SyncResult, read_status
 
 WINDOW = (time(1, 0), time(5, 0))

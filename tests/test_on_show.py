@@ -120,7 +120,7 @@ def sides(tmp_path_factory: pytest.TempPathFactory) -> Sides:
 def form_token(kiosk: FlaskClient) -> str:
     """Return the session's token for villager forms, from a power page's rating panel."""
     panel = kiosk.get("/powers/dibao-shenqing?feedback=rate").get_data(as_text=True)
-    found = re.search(r'name="token" value="([^"]+)"', panel)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', panel)
     assert found, "the rating panel carries the session's token"
     return found.group(1)
 
@@ -131,7 +131,7 @@ def detail_page(sides: Sides, notice_id: str) -> int:
 
 def slip(sides: Sides, notice_id: str) -> int:
     kiosk = sides.kiosk()
-    return kiosk.post(f"/print/notice/{notice_id}", data={"token": form_token(kiosk)}).status_code
+    return kiosk.post(f"/print/notice/{notice_id}", data={"csrf_token": form_token(kiosk)}).status_code
 
 
 def read_aloud(sides: Sides, notice_id: str) -> int:
@@ -141,7 +141,7 @@ def read_aloud(sides: Sides, notice_id: str) -> int:
 
 def rating(sides: Sides, notice_id: str) -> int:
     kiosk = sides.kiosk()
-    return kiosk.post(f"/feedback/notice/{notice_id}", data={"token": form_token(kiosk), "level": "5"}).status_code
+    return kiosk.post(f"/feedback/notice/{notice_id}", data={"csrf_token": form_token(kiosk), "level": "5"}).status_code
 
 
 def phone_page(sides: Sides, notice_id: str) -> int:

@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 
 from kiosk.screens import create_app
 from kiosk.screens.qr import mobile_url
-from kiosk.screens.slip import PrinterAddress, PrinterSettingError, PrintLimiter, parse_printer, wrap_columns
+from kiosk.screens.slip import MIN_INTERVAL, PER_HOUR, PrinterAddress, PrinterSettingError, parse_printer, wrap_columns
+from kiosk.web import SlidingWindow
 from sync.contract.content import load_county
 from sync.contract.dates import local_now
 from sync.contract.snapshot import village_snapshot
@@ -102,15 +103,15 @@ def printing(printing_app: Flask) -> FlaskClient:
 
 
 def token_on(client: FlaskClient, page: str) -> str:
-    found = re.search(r'name="token" value="([^"]+)"', client.get(page).get_data(as_text=True))
-    assert found, f"no print form on {page}"
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).get_data(as_text=True))
+    assert found, f"no form on {page}"
     return found.group(1)
 
 
 def press_print(client: FlaskClient, kind: str) -> Any:
     """Open the detail page, press 打印, and follow the redirect back."""
     token = token_on(client, PAGES[kind])
-    response = client.post(f"/print/{kind}/{ITEMS[kind]}", data={"token": token})
+    response = client.post(f"/print/{kind}/{ITEMS[kind]}", data={"csrf_token": token})
     assert response.status_code == 303
     assert response.headers["Location"].startswith(PAGES[kind] + "?print=")
     return client.get(response.headers["Location"])
@@ -121,7 +122,8 @@ def test_without_a_printer_there_is_no_button(data_dir: Path, kind: str) -> None
     client = make_app(data_dir).test_client()
     body = client.get(PAGES[kind]).get_data(as_text=True)
     assert "print-form" not in body and "/print/" not in body and "打印" not in body
-    assert client.post(f"/print/{kind}/{ITEMS[kind]}", data={"token": "x"}).status_code == 404
+    token = token_on(client, PAGES[kind] + "?feedback=rate")  # the rating form's: one token per session
+    assert client.post(f"/print/{kind}/{ITEMS[kind]}", data={"csrf_token": token}).status_code == 404
 
 
 @pytest.mark.parametrize("kind", PAGES)
@@ -193,17 +195,17 @@ def test_a_post_without_the_sessions_token_prints_nothing(printing: FlaskClient,
     token = token_on(printing, PAGES["power"])
     refused = printing.post("/print/power/dibao")
     assert refused.status_code == 400 and "没有打印" in text_of(refused)
-    assert printing.post("/print/power/dibao", data={"token": token + "x"}).status_code == 400
-    assert printing.post("/print/power/dibao", data={"token": ""}).status_code == 400
+    assert printing.post("/print/power/dibao", data={"csrf_token": token + "x"}).status_code == 400
+    assert printing.post("/print/power/dibao", data={"csrf_token": ""}).status_code == 400
     other = printing.application.test_client()
-    assert other.post("/print/power/dibao", data={"token": token}).status_code == 400, "another session's token"
+    assert other.post("/print/power/dibao", data={"csrf_token": token}).status_code == 400, "another session's token"
     assert printers.made == []
 
 
 def test_unknown_kinds_and_items_are_not_found(printing: FlaskClient, printers: Printers) -> None:
     token = token_on(printing, PAGES["power"])
     for path in ("/print/power/no-such", "/print/notice/no-such", "/print/catalogue/no-such", "/print/contacts/x"):
-        assert printing.post(path, data={"token": token}).status_code == 404, path
+        assert printing.post(path, data={"csrf_token": token}).status_code == 404, path
     assert printing.get("/print/power/dibao").status_code == 405
     assert printers.made == []
 
@@ -212,7 +214,7 @@ def test_a_notice_not_yet_published_cannot_be_printed(tmp_path: Path) -> None:
     printers = Printers()
     client = make_app(install_with_a_notice_out_tomorrow(tmp_path), PRINTER_FACTORY=printers).test_client()
     token = token_on(client, PAGES["power"])
-    assert client.post("/print/notice/finance-10", data={"token": token}).status_code == 404
+    assert client.post("/print/notice/finance-10", data={"csrf_token": token}).status_code == 404
     assert printers.made == []
 
 
@@ -245,7 +247,7 @@ def test_at_most_thirty_slips_an_hour(printing_app: Flask, printers: Printers) -
 
 def test_the_limiter_counts_a_rolling_hour() -> None:
     now = [0.0]
-    limiter = PrintLimiter(clock=lambda: now[0])
+    limiter = SlidingWindow(PER_HOUR, spacing=MIN_INTERVAL, clock=lambda: now[0])
     assert limiter.take() is None and limiter.take() == "wait"
     for _ in range(29):
         now[0] += 10

@@ -28,6 +28,7 @@ from kiosk.screens.feedback import LEVELS, REASONS
 from kiosk.screens.views import switch_language
 from kiosk.staff.admin import csv_download
 from kiosk.staff.auth import login_required
+from kiosk.web import request_db
 from sync.contract.dates import DEFAULT_TIMEZONE
 from sync.contract.duties import label_of
 from sync.contract.i18n import translator
@@ -97,17 +98,7 @@ def _village(code: str, published: Published | None) -> Link:
 
 def dashboard_db() -> sqlite3.Connection:
     """county.db for this request, read-only: the dashboard never writes."""
-    if "dashboard_db" not in g:
-        g.dashboard_db = open_store(Path(current_app.config["DATA_DIR"]), read_only=True)
-    db: sqlite3.Connection = g.dashboard_db
-    return db
-
-
-@bp.teardown_app_request
-def _close(_error: BaseException | None = None) -> None:
-    db = g.pop("dashboard_db", None)
-    if db is not None:
-        db.close()
+    return request_db("county_read_only", lambda: open_store(Path(current_app.config["DATA_DIR"]), read_only=True))
 
 
 def _ratings(period: Period) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

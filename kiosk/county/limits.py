@@ -5,6 +5,9 @@ how long a captured request could be replayed, so the record of signatures seen 
 guard) need only cover twice the window and can be pruned. Per-kiosk quotas bound what one
 kiosk key, or someone who took it, can add to county.db. Old rows are pruned a batch at a time
 after accepted requests, so no request ever pays for a backlog.
+
+The per-minute and per-day counts live in county.db, not in kiosk.web's in-memory SlidingWindow:
+they must hold across the server's processes (it may run several) and its restarts.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from flask_babel import force_locale
 from werkzeug.exceptions import NotFound
 
 from kiosk.county.content import NothingPublished, Published, PublishedCounty, VillageView, village_notices
+from kiosk.county.reports import county_db
 from kiosk.county.store import open_store
 from kiosk.data.queries import DOMAINS, is_archived, is_on_show, is_out
 from kiosk.settings import LOCALES
@@ -92,11 +93,7 @@ def _village(code: str) -> VillageView:
 
 def _all_notices(view: VillageView) -> dict[str, dict[str, Any]]:
     """The county's notices for the village, and the village's own (never in place of a county one)."""
-    db = open_store(Path(current_app.config["DATA_DIR"]), migrate=False)
-    try:
-        own = village_notices(db, view.snapshot["village"]["code"])
-    finally:
-        db.close()
+    own = village_notices(county_db(), view.snapshot["village"]["code"])
     return {**own, **view.notices}
 
 

@@ -13,10 +13,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from kiosk.county import payloads, retention, store
+from kiosk.web import request_db
 from sync.contract.i18n import tr
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
@@ -27,17 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def county_db() -> sqlite3.Connection:
-    if "county_db" not in g:
-        g.county_db = store.open_store(Path(current_app.config["DATA_DIR"]), migrate=False)
-    db: sqlite3.Connection = g.county_db
-    return db
-
-
-@bp.teardown_app_request
-def _close(_error: BaseException | None = None) -> None:
-    db = g.pop("county_db", None)
-    if db is not None:
-        db.close()
+    """county.db for this request."""
+    return request_db("county", lambda: store.open_store(Path(current_app.config["DATA_DIR"]), migrate=False))
 
 
 @bp.record_once

@@ -8,10 +8,11 @@ import threading
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, g, redirect, render_template, request
+from flask import Flask, abort, current_app, redirect, render_template, request
 from werkzeug.exceptions import InternalServerError
 
 from kiosk.data.local_db import path_of
+from kiosk.web import opened_request_db, request_db
 from sync.receive.install import mark_damaged, readable_content
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ class ContentDamaged(NoContent):
 
 
 # Each server thread keeps its connection to the current version between requests, so SQLite's
-# page cache stays warm; a request that finds another version current reopens (decision 4).
+# page cache stays warm; a request that finds another version current reopens.
 _per_thread = threading.local()
 
 
@@ -60,20 +61,17 @@ def open_content(path: Path, data_dir: Path) -> sqlite3.Connection:
 
 def get_db() -> sqlite3.Connection:
     """Return a read-only connection to the version that was current when this request began."""
-    if "content_db" not in g:
-        data_dir = Path(current_app.config["DATA_DIR"])
-        # The current version, or the previous one (N-1) if the current is damaged.
-        readable = readable_content(data_dir)
-        if readable.path is None:
-            raise ContentDamaged() if readable.damaged else NoContent()
-        g.content_db = _connection_to(readable.path, data_dir)
-    db: sqlite3.Connection = g.content_db
-    return db
+    # Not closed when the request ends: the thread keeps it for the next one.
+    return request_db("content", _current_version, close=False)
 
 
-def close_db(_error: BaseException | None = None) -> None:
-    """Forget the connection at the end of a request; the thread keeps it for the next one."""
-    g.pop("content_db", None)
+def _current_version() -> sqlite3.Connection:
+    data_dir = Path(current_app.config["DATA_DIR"])
+    # The current version, or the previous one (N-1) if the current is damaged.
+    readable = readable_content(data_dir)
+    if readable.path is None:
+        raise ContentDamaged() if readable.damaged else NoContent()
+    return _connection_to(readable.path, data_dir)
 
 
 def _no_content(error: NoContent) -> Any:
@@ -84,7 +82,7 @@ def _damaged_on_read(error: sqlite3.DatabaseError) -> Any:
     """A version that looked intact failed a read: if its pages are damaged, show the previous version."""
     held: tuple[Path, sqlite3.Connection] | None = getattr(_per_thread, "held", None)
     corrupt = getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-    if held is None or not corrupt or "content_db" not in g or request.method != "GET":
+    if held is None or not corrupt or opened_request_db("content") is None or request.method != "GET":
         current_app.logger.exception("a database read failed: %s", error)
         return InternalServerError()
     path, connection = held
@@ -102,7 +100,6 @@ def _damaged_on_read(error: sqlite3.DatabaseError) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    app.teardown_appcontext(close_db)
     app.register_error_handler(NoContent, _no_content)
     app.register_error_handler(sqlite3.DatabaseError, _damaged_on_read)
 

@@ -15,7 +15,6 @@ import hashlib
 import io
 import os
 import re
-import secrets
 import struct
 import threading
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from sync.contract.files import atomic_write
 
 MAX_UPLOAD_BYTES = 12_000_000  # phone photos are 3–8 MB
 # The pixels one decode may hold, read from the header before a pixel is decoded: a 40 M pixel
@@ -115,17 +116,9 @@ def store_photo(
             " Take photos off notices that no longer need them, then send this one again.",
         )
     folder.mkdir(parents=True, exist_ok=True)
-    # Written under a name of its own, then renamed into place: two uploads of the same photo at
-    # once both write, and a reader sees a whole file, never a half-written one.
-    temporary = target.with_name(f".{name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(temporary, "wb") as file:
-            file.write(encoded)
-            file.flush()
-            os.fsync(file.fileno())  # the notice saved next must not name a photo lost in a power cut
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    # Two uploads of the same photo at once both write, and a reader sees a whole file; durable,
+    # since the notice saved next must not name a photo lost in a power cut.
+    atomic_write(target, encoded)
     return name
 
 

@@ -22,7 +22,9 @@ from typing import Any
 
 from kiosk.data.notices import prune_photos_in
 from kiosk.device.uplink import Uplink
+from kiosk.settings import parse_window
 from sync.contract.dates import DEFAULT_TIMEZONE, local_now
+from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.receive.updater import STATUS, SyncError, SyncResult, read_status
 
@@ -32,17 +34,6 @@ REPORT_TIMEOUT_S = 20 * 60  # a report still running after this is stopped; the 
 RETRY_S = 15 * 60  # after an unexpected error (a full disk, a damaged file) the thread tries again this much later
 
 log = logging.getLogger(__name__)
-
-
-def parse_window(text: str) -> tuple[time, time]:
-    """Parse 'HH:MM-HH:MM' (it may wrap past midnight, e.g. 23:00-03:00)."""
-    try:
-        start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in text.split("-"))
-    except ValueError:
-        raise ValueError(tr("KIOSK_SYNC_WINDOW must look like 01:00-05:00, not %(value)r", value=text)) from None
-    if start == end:
-        raise ValueError(tr("KIOSK_SYNC_WINDOW must not be empty: %(value)r", value=text))
-    return start, end
 
 
 def next_run(now: datetime, window: tuple[time, time], rng: random.Random) -> tuple[datetime, datetime]:
@@ -113,10 +104,7 @@ class NightlySync(threading.Thread):
         when, closes = next_run(max(self.now(), not_before), self.window, self.rng)
         status = read_status(self.data_dir)
         status["next_sync"] = when.isoformat(sep=" ", timespec="minutes")
-        path = self.data_dir / STATUS
-        temporary = path.with_name(f".{path.name}.plan")
-        temporary.write_text(json.dumps(status, ensure_ascii=False, indent=2), encoding="utf-8")
-        temporary.replace(path)
+        atomic_write(self.data_dir / STATUS, json.dumps(status, ensure_ascii=False, indent=2).encode())
         return when, closes
 
     def run_once(self, not_before: datetime) -> datetime | None:

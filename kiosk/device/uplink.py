@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.data.clock import kiosk_utc_now, utc_now
 from kiosk.data.local_db import open_local, transaction
+from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.receive.fetcher import retry_after_seconds
 from sync.receive.updater import CONFIG, read_config
@@ -120,7 +121,7 @@ class Uplink:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        _write_private(self.data_dir / KEY_FILE, pem)
+        atomic_write(self.data_dir / KEY_FILE, pem, mode=0o600)
         self.config.update(county=county_url, kiosk_id=kiosk_id)
         _write_config(self.data_dir, self.config)
         return kiosk_id
@@ -217,21 +218,8 @@ def _set_aside(db: sqlite3.Connection, row_id: int, reason: str) -> None:
                    key=key, kind=kind, reason=reason))  # fmt: skip
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    import os
-
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-    os.replace(temporary, path)
-
-
 def _write_config(data_dir: Path, config: dict[str, Any]) -> None:
-    path = Path(data_dir) / CONFIG
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
-    temporary.replace(path)
+    atomic_write(Path(data_dir) / CONFIG, json.dumps(config, ensure_ascii=False, indent=2).encode())
 
 
 def outbox_counts(data_dir: Path) -> tuple[int, int]:

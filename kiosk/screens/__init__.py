@@ -8,12 +8,18 @@ from typing import Any
 
 from flask import Flask
 
-from kiosk.web import base_app
+from kiosk.web import base_app, csrf
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the kiosk app: settings from defaults and KIOSK_* variables, then *test_config*."""
     app = base_app(test_config, "secret_key", SESSION_COOKIE_SAMESITE="Strict")
+    # Villagers never sign in, so a form (rate a service, print a slip) cannot prove who sent it: its
+    # CSRF token proves it came from a page this kiosk rendered in this session, which keeps other
+    # sites from posting through the kiosk's browser. It lives as long as the session, which the idle
+    # reset ends.
+    app.config.update(WTF_CSRF_TIME_LIMIT=None)
+    csrf.init_app(app)
     data_dir = Path(app.config["DATA_DIR"])
 
     from kiosk.data import content_db

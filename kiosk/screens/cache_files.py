@@ -7,26 +7,22 @@ and when it outgrows its budget the oldest files go first.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from pathlib import Path
+
+from sync.contract.files import atomic_write
 
 log = logging.getLogger(__name__)
 
 
 def keep_in_cache(path: Path, data: bytes) -> bool:
-    """Write *data* to *path* whole (under a name of its own, then renamed); False if the disk refused it."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    """Write *data* to *path* whole (see atomic_write); False if the disk refused it."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        atomic_write(path, data)
         return True
     except OSError as error:
         log.warning("not kept in the cache (%s): %s; made again on each request until there is room", path, error)
         return False
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def prune_oldest(folder: Path, pattern: str, budget: int, keep: Path | None = None) -> None:

@@ -18,11 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +30,8 @@ from flask_babel import lazy_gettext as _l
 
 from kiosk.data.clock import screen_now
 from kiosk.data.local_db import open_local, transaction
-from kiosk.screens.tokens import form_token, require_form_token
 from kiosk.screens.views import shown_or_404
+from kiosk.web import SlidingWindow, request_db
 
 bp = Blueprint("feedback", __name__)
 
@@ -76,42 +72,25 @@ def reasons_for(level: int) -> dict[str, Any]:
     return GOOD_REASONS if level >= 4 else BETTER_REASONS
 
 
-class RatingGuard:
-    """Admit PER_HOUR ratings in any hour for the whole kiosk, and one per page per session.
-
-    The session's cookie remembers its rated pages too, but two taps that arrive together carry
-    the same cookie: this in-memory record, checked under a lock, is what makes the second one count
-    for nothing. It holds only the session's random form token and the page, for an hour.
-    """
-
-    def __init__(self, per_hour: int = PER_HOUR, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_hour = per_hour
-        self.clock = clock
-        self._admitted: OrderedDict[str, float] = OrderedDict()  # "token page" -> when, oldest first
-        self._lock = threading.Lock()
-
-    def admit(self, rater_page: str) -> str | None:
-        """Count a rating and return None, or return why not: "thanks" (rated already) or "busy"."""
-        with self._lock:
-            now = self.clock()
-            while self._admitted and next(iter(self._admitted.values())) <= now - 3600:
-                self._admitted.popitem(last=False)
-            if rater_page in self._admitted:
-                return "thanks"
-            if len(self._admitted) >= self.per_hour:
-                return "busy"
-            self._admitted[rater_page] = now
-            return None
-
-
 @bp.record_once
 def _set_up(state: BlueprintSetupState) -> None:
-    state.app.extensions["feedback"] = RatingGuard()
+    # PER_HOUR ratings in any hour for the whole kiosk, and one per page per session. The session's
+    # cookie remembers its rated pages too, but two taps that arrive together carry the same cookie:
+    # this in-memory record is what makes the second one count for nothing. It holds only the
+    # session's random CSRF value and the page, for an hour.
+    state.app.extensions["feedback"] = SlidingWindow(PER_HOUR)
 
 
-def _guard() -> RatingGuard:
-    guard: RatingGuard = current_app.extensions["feedback"]
-    return guard
+def _session_secret() -> str:
+    """Return the random value this session's CSRF tokens are made from: the form that was tapped put it there."""
+    return str(session[current_app.config["WTF_CSRF_FIELD_NAME"]])
+
+
+def _admit(rater_page: str) -> str | None:
+    """Count a rating and return None, or return why not: "thanks" (rated already) or "busy"."""
+    window: SlidingWindow = current_app.extensions["feedback"]
+    refused = window.take(rater_page)
+    return {"again": "thanks", "limit": "busy"}[refused] if refused else None
 
 
 def _rated_pages() -> list[str]:
@@ -134,7 +113,6 @@ def _feedback_context() -> dict[str, Any]:
     return {
         "feedback_levels": LEVELS,
         "feedback_reasons": {"good": GOOD_REASONS, "better": BETTER_REASONS},
-        "feedback_token": form_token,
         "feedback_rated": rated,
         "feedback_url": feedback_url,
     }
@@ -157,6 +135,11 @@ def store_rating(db: sqlite3.Connection, kind: str, item_id: str, level: int, re
             (key, json.dumps(payload, ensure_ascii=False), day),
         )
     return key
+
+
+def local_db() -> sqlite3.Connection:
+    """The kiosk's local database, for this request (the content's connection only reads it)."""
+    return request_db("local", lambda: open_local(Path(current_app.config["DATA_DIR"]), migrate=False))
 
 
 def _posted_level() -> int:
@@ -185,19 +168,14 @@ def _rating_day(kind: str, item_id: str) -> str:
 @bp.post("/feedback/<any(power, notice, catalogue):kind>/<item_id>")
 def rate(kind: str, item_id: str) -> ResponseReturnValue:
     """Store a rating once and show the thanks; a second one for the page in this session stores nothing."""
-    require_form_token()
-    level = _posted_level()
+    level = _posted_level()  # its CSRF token was checked before (kiosk.screens.create_app)
     reasons = _posted_reasons(level)
     day = _rating_day(kind, item_id)
     page = f"{kind}/{item_id}"
-    refused = "thanks" if rated(kind, item_id) else _guard().admit(f"{form_token()} {page}")
+    refused = "thanks" if rated(kind, item_id) else _admit(f"{_session_secret()} {page}")
     if refused:
         return redirect(feedback_url(kind, item_id, refused), code=303)
-    db = open_local(Path(current_app.config["DATA_DIR"]), migrate=False)
-    try:
-        store_rating(db, kind, item_id, level, reasons, day)
-    finally:
-        db.close()
+    store_rating(local_db(), kind, item_id, level, reasons, day)
     session[RATED_KEY] = [*_rated_pages(), page][-REMEMBERED:]
     return redirect(feedback_url(kind, item_id, "thanks"), code=303)
 

@@ -9,9 +9,6 @@ environment variable can hold a callable), so a kiosk in the field cannot be poi
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -29,8 +26,8 @@ from kiosk.data.clock import screen_now
 from kiosk.data.content_db import get_db
 from kiosk.screens.filters import day
 from kiosk.screens.qr import mobile_url
-from kiosk.screens.tokens import form_token, require_form_token
 from kiosk.screens.views import shown_or_404
+from kiosk.web import SlidingWindow
 
 bp = Blueprint("slip", __name__)
 log = logging.getLogger(__name__)
@@ -133,34 +130,12 @@ def _missing_library(address: PrinterAddress) -> str | None:
     return None
 
 
-class PrintLimiter:
-    """Allow one slip per MIN_INTERVAL seconds and PER_HOUR slips in any hour, for the whole kiosk."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self._printed: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def take(self) -> str | None:
-        """Count a slip and return None, or return why not now: "wait" or "limit"."""
-        with self._lock:
-            now = self.clock()
-            while self._printed and self._printed[0] <= now - 3600:
-                self._printed.popleft()
-            if self._printed and now - self._printed[-1] < MIN_INTERVAL:
-                return "wait"
-            if len(self._printed) >= PER_HOUR:
-                return "limit"
-            self._printed.append(now)
-            return None
-
-
 @dataclass
 class KioskPrinter:
     """The app's printer, if any, and its limiter (in ``app.extensions["slip"]``)."""
 
     connect: Callable[[], Any] | None
-    limiter: PrintLimiter
+    limiter: SlidingWindow  # one slip per MIN_INTERVAL seconds, PER_HOUR in any hour, for the whole kiosk
 
     def send(self, data: bytes) -> str:
         """Send a whole slip; return the outcome the page shows: done, wait, limit or failed."""
@@ -195,7 +170,7 @@ def _set_up(state: BlueprintSetupState) -> None:
             if problem:
                 raise _setting_error(app.config["PRINTER"], problem)
         connect = address.connect if address else None
-    app.extensions["slip"] = KioskPrinter(connect, PrintLimiter())
+    app.extensions["slip"] = KioskPrinter(connect, SlidingWindow(PER_HOUR, spacing=MIN_INTERVAL))
 
 
 def _kiosk_printer() -> KioskPrinter:
@@ -206,7 +181,7 @@ def _kiosk_printer() -> KioskPrinter:
 @bp.app_context_processor
 def _print_button_context() -> dict[str, Any]:
     has_printer = _kiosk_printer().connect is not None
-    return {"has_printer": has_printer, "print_token": form_token, "print_notes": PRINT_NOTES}
+    return {"has_printer": has_printer, "print_notes": PRINT_NOTES}
 
 
 def _width(ch: str) -> int:
@@ -333,8 +308,7 @@ def print_slip(kind: str, item_id: str) -> ResponseReturnValue:
     kiosk_printer = _kiosk_printer()
     if kiosk_printer.connect is None:
         abort(404)
-    # No login on villager screens: a per-session token keeps other sites from printing through us.
-    require_form_token()
+    # No login on villager screens: the form's CSRF token keeps other sites from printing through us.
     outcome = kiosk_printer.send(render_slip(slip_for(kind, item_id)))
     return redirect(url_for(DETAIL_ENDPOINTS[kind], item_id=item_id, print=outcome), code=303)
 

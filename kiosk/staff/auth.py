@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.screens.views import local_path
-from kiosk.web import limiter
+from kiosk.web import limiter, request_db
 from sync.contract.i18n import tr
 
 bp = Blueprint("auth", __name__)
@@ -46,18 +46,8 @@ def accounts_db() -> sqlite3.Connection:
 
 
 def local_db() -> sqlite3.Connection:
-    """The kiosk's local database, for this request (the staff console's accounts are there too)."""
-    if "local_db" not in g:
-        g.local_db = open_local(Path(current_app.config["DATA_DIR"]), migrate=False)
-    db: sqlite3.Connection = g.local_db
-    return db
-
-
-@bp.teardown_app_request
-def _close_local_db(_error: BaseException | None = None) -> None:
-    db = g.pop("local_db", None)
-    if db is not None:
-        db.close()
+    """The kiosk's local database, for this request."""
+    return request_db("local", lambda: open_local(Path(current_app.config["DATA_DIR"]), migrate=False))
 
 
 @bp.before_app_request

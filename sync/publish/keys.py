@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
+from sync.contract.files import fsync_directory
 from sync.contract.i18n import tr
 
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
@@ -33,9 +34,14 @@ class SigningKeyError(Exception):
 def write(path: Path, signer: CryptoSigner) -> None:
     """Write *signer*'s private key to *path*, readable by its owner only (never overwriting a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Not atomic_write: its rename would replace a key that signed metadata already. O_EXCL refuses
+    # that; the fsyncs keep a power cut from losing a key the signed root already names.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(signer.private_bytes)
+        file.flush()
+        os.fsync(file.fileno())
+    fsync_directory(path.parent)
 
 
 def generate(path: Path) -> CryptoSigner:

@@ -40,6 +40,7 @@ from tuf.api.serialization.json import JSONSerializer
 
 from sync.contract.channel import SIGNED_AT
 from sync.contract.dates import utc_minute
+from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.publish import keys as keyfiles
 
@@ -144,10 +145,7 @@ class Repository:
         for signer in signers:
             metadata.sign(signer, append=True)
         data = metadata.to_bytes(JSONSerializer(compact=True))
-        target = self.metadata / name
-        temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_bytes(data)
-        temporary.replace(target)
+        atomic_write(self.metadata / name, data)
         return _meta_file(metadata.signed.version, data)
 
     def meta_file(self, role: str, version: int) -> MetaFile:
@@ -191,9 +189,7 @@ class Repository:
         file = self.target_file(path, info)
         if not file.exists():
             file.parent.mkdir(parents=True, exist_ok=True)
-            temporary = file.with_name(f".{file.name}.tmp")
-            temporary.write_bytes(data)
-            temporary.replace(file)
+            atomic_write(file, data)
         return info
 
     def sign_snapshot_and_timestamp(self, snapshot: Metadata[Snapshot], now: datetime, bump: bool = True) -> int:
@@ -246,7 +242,7 @@ class Repository:
                 )  # fmt: skip
         now = now or signing_now()
         self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / SETTINGS).write_text(json.dumps({"expiry_days": dict(expiry_days or {})}), encoding="utf-8")
+        atomic_write(self.path / SETTINGS, json.dumps({"expiry_days": dict(expiry_days or {})}).encode())
         root = Root(expires=self.expires("root", now), consistent_snapshot=True)
         root_signers = [keyfiles.generate(Path(root_keys) / f"root-{n}.pem") for n in range(1, root_key_count + 1)]
         keyfiles.write_root_warning(Path(root_keys))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync.contract.files import atomic_write, fsync_directory
 from sync.contract.i18n import tr
 from sync.receive.database import DatabaseCheckFailed, looks_intact, media_used, write_database
 
@@ -159,27 +160,6 @@ def readable_content(data_dir: Path) -> Readable:
     return Readable(None, None, False, tuple(damaged), state.get("rebuilt"))
 
 
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _write_durably(target: Path, data: bytes) -> None:
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)  # a full disk must leave no half-written file behind
-    _fsync_dir(target.parent)
-
-
 @contextmanager
 def _install_lock(data_dir: Path) -> Iterator[None]:
     folder = content_dir(data_dir)
@@ -200,14 +180,14 @@ def _store_media(data_dir: Path, media_files: Mapping[str, Path]) -> None:
         data = Path(source).read_bytes()
         if hashlib.sha256(data).hexdigest() != Path(blob).stem:
             raise InstallError(tr("media file %(file)s does not match its checksum %(blob)s", file=source, blob=blob))
-        _write_durably(target, data)
+        atomic_write(target, data)
 
 
 def _switch_current(data_dir: Path, name: str, state: dict[str, Any]) -> dict[str, Any]:
     # The version replaced is kept as N-1, unless it is damaged: then the N-1 already kept stays.
     kept = [n for n in (state.get("current"), state.get("previous")) if n and intact(content_dir(data_dir) / n)]
     new_state = {"current": name, "previous": kept[0] if kept else None}
-    _write_durably(content_dir(data_dir) / STATE, json.dumps(new_state).encode())
+    atomic_write(content_dir(data_dir) / STATE, json.dumps(new_state).encode())
     return new_state
 
 
@@ -217,7 +197,7 @@ def repair_state(data_dir: Path) -> None:
         with _install_lock(data_dir):
             state = read_state(data_dir)
             if state.pop("rebuilt", None) and state["current"]:
-                _write_durably(content_dir(data_dir) / STATE, json.dumps(state).encode())
+                atomic_write(content_dir(data_dir) / STATE, json.dumps(state).encode())
                 log.warning("%s written again: %s", STATE, state)
 
 
@@ -293,7 +273,7 @@ def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapp
                 raise InstallError(message) from error
             raise InstallError(tr("the snapshot could not be written: %(error)s", error=error)) from error
         os.replace(building, content_dir(data_dir) / name)
-        _fsync_dir(content_dir(data_dir))
+        fsync_directory(content_dir(data_dir))
         state = _switch_current(data_dir, name, state)
         _tidy(data_dir, state)
         return content_dir(data_dir) / name

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from tuf.ngclient import Updater, UpdaterConfig
 
 from sync.contract.channel import SIGNED_AT, county_from_items, photo_refs, read_shard, role_of, shard_name
 from sync.contract.content import ContentInvalid
+from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.contract.snapshot import village_snapshot
 from sync.receive.database import database_version, installed_meta
@@ -112,9 +112,7 @@ def read_status(data_dir: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(value, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write(path, json.dumps(value, ensure_ascii=False, indent=2).encode())
 
 
 def init_kiosk(data_dir: Path, village: str, repository: str, root_file: Path) -> None:
@@ -127,11 +125,7 @@ def init_kiosk(data_dir: Path, village: str, repository: str, root_file: Path) -
         raise SyncError(tr("%(file)s is not a county's signed root: %(error)s", file=root_file, error=error)) from None
     tuf = _tuf_dir(data_dir)
     (tuf / "metadata").mkdir(parents=True, exist_ok=True)
-    trusted = tuf / "trusted-root.json"
-    if trusted.exists():
-        trusted.chmod(0o644)
-    trusted.write_bytes(data)
-    trusted.chmod(0o444)
+    atomic_write(tuf / "trusted-root.json", data, mode=0o444)  # read-only: the kiosk never rewrites its root
     _write_json(Path(data_dir) / CONFIG, {"village": village, "repository": repository})
 
 
