@@ -15,8 +15,6 @@ from typing import Any, Literal
 
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -24,8 +22,6 @@ from kiosk.settings import LOCALES, load_settings
 from sync.contract.files import fsync_directory
 
 csrf = CSRFProtect()  # every POST of every app carries a token; the county's signed kiosk API is exempt
-# Per address, in memory; a moving window like SlidingWindow's, so no burst fits across a window's edge.
-limiter = Limiter(get_remote_address, storage_uri="memory://", strategy="moving-window", headers_enabled=True)
 log = logging.getLogger(__name__)
 
 

@@ -31,7 +31,7 @@ from kiosk.data.clock import clock_warning, county_now
 from kiosk.data.content_db import open_content
 from kiosk.data.local_db import open_local
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from sync.receive.install import current_database
 from sync.receive.updater import read_status, sync_kiosk
 from tests.county_repo import CountyRepo

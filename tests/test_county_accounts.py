@@ -16,7 +16,7 @@ from kiosk.county import create_county_app
 from kiosk.county import store as county_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from tests.county_repo import CountyRepo
 from tests.test_staff import PASSWORD, sign_in
 

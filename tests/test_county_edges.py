@@ -36,7 +36,7 @@ from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app, limits, serve_options
 from kiosk.county import store as county_store
 from kiosk.data import accounts
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_staff import PASSWORD
 

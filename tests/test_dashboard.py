@@ -24,7 +24,7 @@ from kiosk.county import CountyServer, create_county_app
 from kiosk.county import store as county_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from sync.receive.updater import sync_kiosk
 from tests.browser import guarded
 from tests.county_repo import VILLAGE, CountyRepo

@@ -23,7 +23,8 @@ from kiosk.demo import install_demo
 from kiosk.screens import create_app
 from kiosk.screens.feedback import LEVELS, REASONS
 from kiosk.staff import create_staff_app
-from kiosk.web import SlidingWindow, limiter
+from kiosk.staff.limiter import limiter
+from kiosk.web import SlidingWindow
 from sync.contract.dates import local_now
 from tests.browser import KIOSK_SCREEN
 from tests.servers import serving

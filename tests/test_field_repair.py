@@ -28,7 +28,7 @@ from kiosk.demo import install_demo
 from kiosk.device.status import kiosk_status
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from sync.receive import install
 from sync.receive.install import content_dir, current_database, read_state
 from sync.receive.updater import CONFIG, STATUS, sync_kiosk

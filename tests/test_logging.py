@@ -21,7 +21,7 @@ from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.device.nightly import report_in_child, sync_in_child
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from sync.receive import updater
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_county_edges import NOW, enrolled, ratings, signed

@@ -9,7 +9,8 @@ import limits.storage.memory
 import pytest
 
 from kiosk.staff import create_staff_app
-from kiosk.web import SlidingWindow, limiter
+from kiosk.staff.limiter import limiter
+from kiosk.web import SlidingWindow
 from tests.test_staff import sign_in
 
 

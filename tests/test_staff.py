@@ -25,7 +25,7 @@ from kiosk.data import accounts
 from kiosk.data.local_db import open_local, path_of
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 
 PASSWORD = "correct horse battery"
 

@@ -21,7 +21,7 @@ from kiosk.cli import main
 from kiosk.data import accounts, audit
 from kiosk.data.local_db import open_local, path_of
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from tests.test_staff import PASSWORD, csrf_token
 
 NEW_PASSWORD = "plum blossom lantern 7"

@@ -15,7 +15,7 @@ from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from tests.browser import KIOSK_SCREEN
 from tests.servers import serving
 from tests.test_staff import PASSWORD

@@ -21,7 +21,7 @@ from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from tests.test_staff import PASSWORD, csrf_token
 from tests.test_staff_notices import form, jpeg_with_gps
 

@@ -20,7 +20,7 @@ from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from sync.contract.dates import local_now
 from tests.test_screens import text_of
 from tests.test_staff import PASSWORD, csrf_token

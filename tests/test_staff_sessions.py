@@ -14,7 +14,7 @@ from kiosk.county import store as county_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.staff import create_staff_app
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from tests.county_repo import CountyRepo
 from tests.test_staff import PASSWORD, csrf_token
 from tests.test_staff_admin import NEW_PASSWORD, account_id, choose_password, link_path, post, signed_in

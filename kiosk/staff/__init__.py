@@ -17,7 +17,8 @@ from typing import Any
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from kiosk.web import base_app, csrf, limiter
+from kiosk.staff.limiter import limiter
+from kiosk.web import base_app, csrf
 
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # six phone photos and the text; more is cut off (413)
 

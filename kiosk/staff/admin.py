@@ -36,7 +36,7 @@ from flask_babel import lazy_gettext as _l
 from kiosk.data import accounts, queries
 from kiosk.data.content_db import NoContent, get_db
 from kiosk.staff.auth import SIGN_IN_LIMIT, accounts_db, admin_required, login_required
-from kiosk.web import limiter
+from kiosk.staff.limiter import limiter
 from sync.contract.dates import DEFAULT_TIMEZONE
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -25,7 +25,8 @@ from wtforms.validators import DataRequired, Length
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.screens.views import local_path
-from kiosk.web import limiter, request_db
+from kiosk.staff.limiter import limiter
+from kiosk.web import request_db
 from sync.contract.i18n import tr
 
 bp = Blueprint("auth", __name__)
