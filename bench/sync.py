@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.wire import BodyCounter, RsyncRun, WireCounter, rsync_daemon, run_rsync, serving, verdict
+from bench.wire import BodyCounter, RsyncRun, WireCounter, WSGIApp, rsync_daemon, run_rsync, serving, verdict
 
 NO_CHANGE_TARGET = 2048  # bytes both ways for a night with no change
 INSTALL_TARGET_S = 10.0
@@ -261,6 +261,9 @@ def tree_size(folder: Path) -> str:
 
 
 def benchmark(powers: int, notices: int, photo_share: float, seed: int, county_share: float | None = None) -> int:
+    from werkzeug.exceptions import NotFound
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
     from kiosk.county.repo_files import RepositoryApp
 
     changed = max(1, (powers + notices) // 100)
@@ -278,7 +281,10 @@ def benchmark(powers: int, notices: int, photo_share: float, seed: int, county_s
         township, village = f"township:{main.village['township']}", f"village:{main.village['code']}"
         seen = sum(1 for f, _key in edits if scope_of(f) in ("county", township, village))
 
-        bodies = BodyCounter(RepositoryApp(root / "repos"))
+        # One repository server per county, as a county runs it: only metadata/ and targets/ under each prefix.
+        repositories: dict[str, WSGIApp] = {"/main": RepositoryApp(main.repo), "/wide": RepositoryApp(wide.repo)}
+        counties = DispatcherMiddleware(NotFound(), repositories)
+        bodies = BodyCounter(counties)
         scenarios: list[Scenario] = []
         failures = 0
         with serving(bodies) as port, rsync_daemon(main.source, root) as rsync_url:

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, sync_folder: bool = True) -> None:
     """Replace *path* by a file holding *data*: a reader, or a power cut, sees the old file or the new one.
 
     The data goes to a temporary file beside *path* (a dot name ending in `.tmp`, which the install's
@@ -16,6 +16,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     name of its own, so two writers at once never mix their bytes; the last rename wins.
 
     :param mode: the new file's permissions (0o600 for a private key), less the umask.
+    :param sync_folder: False when writing many files into one folder: the caller fsyncs it once after.
     :raises OSError: when the disk refuses; *path* is then unchanged and no temporary file is left.
     """
     path = Path(path)
@@ -29,7 +30,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)  # a full disk or a failed rename leaves nothing half-written behind
-    fsync_directory(path.parent)
+    if sync_folder:
+        fsync_directory(path.parent)
 
 
 def fsync_directory(path: Path) -> None:

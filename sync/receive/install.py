@@ -180,7 +180,8 @@ def _store_media(data_dir: Path, media_files: Mapping[str, Path]) -> None:
         data = Path(source).read_bytes()
         if hashlib.sha256(data).hexdigest() != Path(blob).stem:
             raise InstallError(tr("media file %(file)s does not match its checksum %(blob)s", file=source, blob=blob))
-        atomic_write(target, data)
+        atomic_write(target, data, sync_folder=False)
+    fsync_directory(folder)  # once for every photo renamed into it, before state.json can point at them
 
 
 def _switch_current(data_dir: Path, name: str, state: dict[str, Any]) -> dict[str, Any]:
