@@ -8,6 +8,8 @@ test-artifacts/screens/ for people to look at.
 from __future__ import annotations
 
 import importlib.resources
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from playwright.sync_api import Browser, Page
 from tests.test_touch_browser import INTERACTIVE, MIN_TARGET, SCREENS, SMALL_TARGETS, screen_path
 
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screens"
+README_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"  # refreshed with UPDATE_SCREENSHOTS=1
+README_SIZES = {(1080, 1920): "portrait", (1920, 1080): "landscape"}
 SIZES = [(1080, 1920), (1920, 1080), (1366, 768), (1280, 800)]
 MODES = ["normal", "elder", "en"]
 BAR_SHARE = {"normal": 0.10, "elder": 0.13, "en": 0.10}  # of the viewport's height, at most
@@ -117,7 +121,15 @@ def test_every_screen_fits_its_kiosk_in_every_mode(
             found += tab.evaluate(SMALL_TARGETS % {"min": MIN_TARGET}, INTERACTIVE)
             if found:
                 problems[screen] = found
-            tab.screenshot(path=folder / f"{number:02d}-{screen.replace(' ', '-')}.png")
+            shot = folder / f"{number:02d}-{screen.replace(' ', '-')}.png"
+            tab.screenshot(path=shot)
+            if (
+                screen == "home"
+                and size in README_SIZES
+                and mode != "en"
+                and os.environ.get("UPDATE_SCREENSHOTS") == "1"
+            ):
+                shutil.copyfile(shot, README_SHOTS / f"home-{README_SIZES[size]}-{mode}.png")
     finally:
         context.close()
     assert problems == {}
