@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 
 from kiosk.county import create_county_app
-from kiosk.screens import labels
+from kiosk.screens import filters, labels
 from tests.county_repo import VILLAGE, CountyRepo
 
 HAN = re.compile(r"[\u3400-\u9fff]")
@@ -86,7 +87,8 @@ KIOSK_LINK = re.compile(r"/(?!lang/|elder|reset|media/|static/|search|speech/|sl
 
 
 def test_every_kiosk_screen_in_english_has_chinese_only_in_marked_content(english: FlaskClient) -> None:
-    searches = ["/search", "/search?q=db", "/search?q=zzzz", *(f"/search?q={word}" for word in labels.QUICK_SEARCHES)]
+    searches = ["/search", "/search?q=db", "/search?q=zzzz", "/search?q=无此事项"]
+    searches += [f"/search?q={word}" for word in labels.QUICK_SEARCHES]
     extra = ["/attract", "/no-such-page", "/powers/no-such", "/powers/dibao-shenqing?feedback=rate"]
     pages = crawl(english, ["/", *searches, *extra], KIOSK_LINK)
     paths = {urlsplit(url).path for url in pages}
@@ -164,3 +166,16 @@ def test_every_phone_page_in_english_has_chinese_only_in_marked_content(county_a
     assert {"power", "notice", "catalogue", "powers", "notices", "areas", "ten-ones"} <= kinds, kinds
     found = {url: texts for url, html in pages.items() if (texts := unmarked_chinese(html))}
     assert found == {}
+
+
+def test_a_value_without_an_interface_name_shows_as_written_and_is_logged(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    with app.test_request_context(), force_locale("en"):
+        shown = filters.label("市级", labels.CATALOGUE_LEVEL_LABELS)  # newer content than this kiosk knows
+        assert shown == '<span lang="zh-Hans">市级</span>'
+        assert filters.labels_of(["县级", "乡级"], labels.CATALOGUE_LEVEL_LABELS) == "County, Township"
+    with app.test_request_context(), force_locale("zh"):
+        assert filters.labels_of(["县级", "乡级"], labels.CATALOGUE_LEVEL_LABELS) == "县级、乡级"
+        assert filters.zh("<桃源村>") == "&lt;桃源村&gt;" and str(filters.zh_lang()) == ""
+    assert "no interface name for the content value '市级'" in caplog.text
