@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale
+from playwright.sync_api import Page
 
 from kiosk.county import create_county_app
 from kiosk.screens import filters, labels
@@ -53,6 +54,25 @@ class _InterfaceText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skipping() and data.strip():
             self.texts.append(data.strip())
+
+
+# The same check on the page a browser drew (for Playwright's page.evaluate): texts and readable
+# attributes holding Chinese outside a lang="zh-Hans" element, <title> apart.
+UNMARKED_CHINESE_JS = """() => {
+  const han = /[\\u3400-\\u9fff]/, found = [];
+  const outside = (element) => !element.closest('[lang="zh-Hans"], title, script, style');
+  const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (han.test(node.data) && outside(node.parentElement)) found.push(node.data.trim());
+  }
+  for (const element of document.querySelectorAll("[alt], [title], [aria-label], [placeholder]")) {
+    for (const name of ["alt", "title", "aria-label", "placeholder"]) {
+      const value = element.getAttribute(name);
+      if (value && han.test(value) && outside(element)) found.push(`${element.tagName}[${name}]: ${value}`);
+    }
+  }
+  return found;
+}"""
 
 
 def unmarked_chinese(html: str) -> list[str]:
@@ -179,3 +199,19 @@ def test_a_value_without_an_interface_name_shows_as_written_and_is_logged(
         assert filters.labels_of(["县级", "乡级"], labels.CATALOGUE_LEVEL_LABELS) == "县级、乡级"
         assert filters.zh("<桃源村>") == "&lt;桃源村&gt;" and str(filters.zh_lang()) == ""
     assert "no interface name for the content value '市级'" in caplog.text
+
+
+def test_english_pages_as_the_browser_draws_them_have_chinese_only_in_marked_content(page: Page) -> None:
+    page.goto("/lang/en")
+    found = {}
+    for path in ("/", "/powers/dibao-shenqing", "/catalogue", "/contacts", "/ten-ones", "/search"):
+        page.goto(path)
+        assert page.locator("html").get_attribute("lang") == "en"
+        found[path] = page.evaluate(UNMARKED_CHINESE_JS)
+    page.locator(".key", has_text="D").first.tap()  # the search keyboard updates the results in place
+    page.locator(".key", has_text="B").first.tap()
+    page.locator(".search-results .row").first.wait_for()
+    found["/search after D B"] = page.evaluate(UNMARKED_CHINESE_JS)
+    assert {path: texts for path, texts in found.items() if texts} == {}
+    page.evaluate("() => document.querySelectorAll('[lang=\"zh-Hans\"]').forEach((e) => e.removeAttribute('lang'))")
+    assert "简体中文" in page.evaluate(UNMARKED_CHINESE_JS), "the check sees Chinese that is not marked"
