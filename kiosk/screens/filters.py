@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, render_template
-from flask_babel import format_date, format_datetime, get_locale
+from flask import Flask, current_app, render_template
+from flask_babel import format_date, format_datetime, get_locale, pgettext
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
-from kiosk.screens.labels import CONTACT_KIND_LABELS, DOMAIN_LABELS, KIND_LABELS
+from kiosk.data.queries import DOMAINS
+from kiosk.screens import labels
+
+CHINESE = Markup(' lang="zh-Hans"')
 
 
 def day(text: str | None) -> str:
@@ -26,6 +31,42 @@ def _formatted_day(text: str, _locale: str) -> str:
     return str(format_datetime(datetime.strptime(text[:16], "%Y-%m-%d %H:%M"), "medium"))
 
 
+def _chinese_page() -> bool:
+    return str(get_locale().language) == "zh"
+
+
+def zh_lang() -> Markup:
+    """Return the attribute marking an element of county content as Chinese on a page in another language.
+
+    Screen readers and read-aloud then pronounce it as Chinese; a Chinese page needs no mark.
+    """
+    return Markup("") if _chinese_page() else CHINESE
+
+
+def zh(text: str | None) -> Markup:
+    """Mark *text*, county content amid interface words, as Chinese on a page in another language."""
+    if not text:
+        return Markup("")
+    if _chinese_page():
+        return escape(text)
+    return Markup("<span%s>%s</span>") % (CHINESE, text)
+
+
+def label(value: str, names: Mapping[str, Any]) -> Markup:
+    """Return the interface's name for the fixed content value *value* (the value itself in Chinese)."""
+    if value in names:
+        return escape(str(names[value]))
+    # A value the schema allows but this kiosk has no name for (newer content): shown as written.
+    current_app.logger.warning("no interface name for the content value %r", value)
+    return zh(value)
+
+
+def labels_of(values: Iterable[str], names: Mapping[str, Any]) -> Markup:
+    """Return the interface's names for a list of fixed content values, as one list."""
+    # I18N: Between the items of a short list, e.g. "County, Township".
+    return escape(pgettext("list separator", ", ")).join(label(value, names) for value in values)
+
+
 def _not_found(_error: Any) -> Any:
     heading, text = _("Page not found"), _("This page is not in the kiosk's content. It may have been removed.")
     return render_template("screens/error.html", heading=heading, text=text), 404
@@ -37,12 +78,20 @@ def _server_error(_error: Any) -> Any:
 
 
 def init_app(app: Flask, error_pages: bool = True) -> None:
-    app.add_template_filter(day)
+    for template_filter in (day, zh, label, labels_of):
+        app.add_template_filter(template_filter)
     app.jinja_env.globals.update(
-        domain_labels=DOMAIN_LABELS,
-        contact_kind_labels=CONTACT_KIND_LABELS,
-        kind_labels=KIND_LABELS,
+        domain_labels=labels.DOMAIN_LABELS,
+        contact_kind_labels=labels.CONTACT_KIND_LABELS,
+        kind_labels=labels.KIND_LABELS,
+        notice_domain_labels={name: labels.DOMAIN_LABELS[key] for key, name in DOMAINS.items()},
+        catalogue_area_labels=labels.CATALOGUE_AREA_LABELS,
+        catalogue_audience_labels=labels.CATALOGUE_AUDIENCE_LABELS,
+        catalogue_mode_labels=labels.CATALOGUE_MODE_LABELS,
+        catalogue_level_labels=labels.CATALOGUE_LEVEL_LABELS,
+        procedure_labels=labels.PROCEDURE_LABELS,
         get_locale=get_locale,
+        zh_lang=zh_lang,
     )
     if error_pages:
         app.register_error_handler(404, _not_found)

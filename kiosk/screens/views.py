@@ -25,6 +25,7 @@ from kiosk.data.clock import screen_now
 from kiosk.data.content_db import NoContent, get_db, one_or_404
 from kiosk.data.local_db import local_media_dir
 from kiosk.screens.flowchart import layout
+from kiosk.screens.labels import QUICK_SEARCHES
 from kiosk.screens.qr import CACHE_BYTES as QR_CACHE_BYTES
 from kiosk.screens.qr import mobile_url, qr_svg
 from kiosk.settings import LOCALES
@@ -34,8 +35,6 @@ from sync.receive.install import media_dir
 
 bp = Blueprint("screens", __name__)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"  # alphabetical: easier to find than QWERTY for people who never typed
-# Searches one tap away, for people who cannot spell pinyin at all: the matters villagers ask about most.
-QUICK_SEARCHES = ("低保", "医保", "养老", "宅基地", "补贴", "救助", "财务", "党费", "土地", "工程")
 _BLOB = re.compile(r"^[0-9a-f]{64}\.(jpg|jpeg|png|webp)$")
 
 
