@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+from tests.test_english import UNMARKED_CHINESE_JS
 from tests.test_touch_browser import INTERACTIVE, MIN_TARGET, SCREENS, SMALL_TARGETS, screen_path
 
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screens"
@@ -119,6 +120,8 @@ def test_every_screen_fits_its_kiosk_in_every_mode(
                 found.append(f"{overflow} px wider than the screen")
             found += tab.evaluate(STACKED)
             found += tab.evaluate(SMALL_TARGETS % {"min": MIN_TARGET}, INTERACTIVE)
+            if mode == "en":  # every interface word in English; the county's Chinese is marked as such
+                found += [f"unmarked Chinese: {text}" for text in tab.evaluate(UNMARKED_CHINESE_JS)]
             if found:
                 problems[screen] = found
             shot = folder / f"{number:02d}-{screen.replace(' ', '-')}.png"

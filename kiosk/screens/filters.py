@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, current_app, render_template
 from flask_babel import format_date, format_datetime, get_locale, pgettext
 from flask_babel import gettext as _
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from kiosk.data.queries import DOMAINS
@@ -77,9 +78,20 @@ def _server_error(_error: Any) -> Any:
     return render_template("screens/error.html", heading=heading, text=text), 500
 
 
+def _per_page(function: Callable[..., Markup | str]) -> Callable[..., Markup | str]:
+    """*function* as a filter Jinja never runs while compiling a template (it folds filters of constants,
+    such as ``"低保"|zh``): its result depends on each page's language."""
+
+    @pass_context
+    def template_filter(_context: Any, *args: Any) -> Markup | str:
+        return function(*args)
+
+    return template_filter
+
+
 def init_app(app: Flask, error_pages: bool = True) -> None:
     for template_filter in (day, zh, label, labels_of):
-        app.add_template_filter(template_filter)
+        app.add_template_filter(_per_page(template_filter), template_filter.__name__)
     app.jinja_env.globals.update(
         domain_labels=labels.DOMAIN_LABELS,
         contact_kind_labels=labels.CONTACT_KIND_LABELS,
