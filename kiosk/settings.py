@@ -296,7 +296,7 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
             values[setting.name] = setting.read(setting.env, raw)
         except ValueError as error:  # what the variable is for, too: the reader may not know it
             raise SettingError(f"{error} ({setting.help})") from None
-    values["DATA_DIR"] = values["DATA_DIR"] or default_data_dir()
+    values["DATA_DIR"] = values["DATA_DIR"] or absolute_folder(default_data_dir())
     return values
 
 
