@@ -68,9 +68,18 @@ def one_of(choices: Iterable[str], upper: bool = False) -> Read:
     return read
 
 
+def absolute_folder(path: str | os.PathLike[str]) -> str:
+    """Return *path* made absolute once, against the working folder at start; a leading ~ is the user's home.
+
+    Everything after start gets this absolute path: Flask resolves a relative file it sends against
+    the kiosk package, not the working folder, so a relative data folder lost audio and photos.
+    """
+    return os.path.abspath(os.path.expanduser(os.fspath(path).strip()))
+
+
 def folder(_variable: str, value: str) -> str:
-    """Read a folder's path; a leading ~ is the user's home (systemd and env files do not expand it)."""
-    return os.path.expanduser(value.strip())
+    """Read a folder's path, made absolute (systemd and env files do not expand a leading ~)."""
+    return absolute_folder(value)
 
 
 def parse_window(text: str) -> tuple[time, time]:
@@ -120,7 +129,8 @@ SETTINGS = [
     Setting(
         "DATA_DIR",
         None,
-        "Where the kiosk keeps its content, media and state (default: ~/.local/share/village-kiosk).",
+        "Where the kiosk keeps its content, media and state (default: ~/.local/share/village-kiosk);"
+        " a relative path is taken from the folder the command starts in.",
         folder,
     ),
     Setting(
@@ -286,7 +296,7 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
             values[setting.name] = setting.read(setting.env, raw)
         except ValueError as error:  # what the variable is for, too: the reader may not know it
             raise SettingError(f"{error} ({setting.help})") from None
-    values["DATA_DIR"] = values["DATA_DIR"] or default_data_dir()
+    values["DATA_DIR"] = values["DATA_DIR"] or absolute_folder(default_data_dir())
     return values
 
 

@@ -18,7 +18,7 @@ from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kiosk.settings import LOCALES, load_settings
+from kiosk.settings import LOCALES, absolute_folder, load_settings
 from sync.contract.files import fsync_directory
 
 csrf = CSRFProtect()  # every POST of every app carries a token; the county's signed kiosk API is exempt
@@ -139,6 +139,7 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
     app.config.from_mapping(load_settings())
     if test_config:
         app.config.update(test_config)
+    app.config["DATA_DIR"] = absolute_folder(app.config["DATA_DIR"])  # one meaning for every request and job
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secret_key(Path(app.config["DATA_DIR"]), key_name)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=bool(app.config["SECURE_COOKIES"]), **session)
     if hops := int(app.config["PROXY_HOPS"]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,19 @@ def test_notice_markdown_is_sanitised_and_stays_on_the_kiosk() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, "it is shown as the text it is"
     assert "evil.example" not in html and "href" not in html
     assert "<strong>加粗</strong>" in html and "<td>1</td>" in html and "链接" in html
+
+
+def test_a_right_aligned_money_column_stays_right_aligned_and_no_style_gets_through() -> None:
+    html = render_markdown(
+        "| 项目 | 金额 | 说明 |\n| :--- | ---: | :---: |\n| 保洁员劳务费 | 6,000.00 | 3人 |\n\n"
+        '<td style="position:fixed;inset:0">盖住</td> <p class="align-right">x</p>\n\n'
+        '| <span style="color:red">红</span> |\n| ---: |\n| 1 |'
+    )
+    assert '<th class="align-right">金额</th>' in html and '<td class="align-right">6,000.00</td>' in html
+    assert '<td class="align-left">保洁员劳务费</td>' in html and '<td class="align-center">3人</td>' in html
+    tags = re.findall(r"<[a-z][^<>]*>", html)
+    assert [tag for tag in tags if "style" in tag or "span" in tag] == [], "no style, and no tag, from the content"
+    assert '&lt;td style="position:fixed;inset:0"&gt;盖住' in html, "raw HTML is shown as the text it is"
 
 
 def test_flowchart_puts_dead_end_branches_beside_the_main_path() -> None:

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import click
 
+from kiosk.cli.options import data_folder
 from kiosk.cli.staff import LINK, PASSWORD, ROLE, list_of, new_account
 from sync.contract.content import ContentInvalid, County, load_county
 from sync.contract.i18n import tr
@@ -83,9 +84,7 @@ _COUNTY_DATA = click.option(
 
 
 def _county_data(option: str | None) -> str:
-    from kiosk.settings import load_settings
-
-    return str(option or load_settings()["DATA_DIR"])
+    return str(data_folder(option))
 
 
 def _fail(error: Exception) -> NoReturn:
