@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlite_utils import Database
 
 from kiosk.data import duties, notices
-from kiosk.data.local_db import open_local
+from kiosk.data.local_db import migrations, open_local
 from sync.contract import duties as rules
 from sync.contract.dates import local_now
 from sync.receive.install import current_database
@@ -173,3 +174,18 @@ def test_a_county_notice_can_be_picked_as_the_disclosure(
     assert entry["status"] == "done" and entry["record"]["notice_id"] == county["id"]
     assert entry["notice"]["title"] == county["title"]
     assert county["title"] in text_of(staff.get("/duties/"))
+
+
+def test_a_kiosk_in_use_before_install_days_were_kept_counts_from_its_first_account(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "local.db")
+    migrations.apply(Database(connection), stop_before="m009_first_install")
+    connection.execute(
+        "insert into accounts (name, role, created_at) values ('bo', 'staff', ?)", ("2025-03-04T02:00:00+00:00",)
+    )
+    connection.commit()
+    connection.close()
+    local = open_local(tmp_path)
+    try:
+        assert duties.first_install(local, date(2026, 11, 11)) == date(2025, 3, 4), "not the day of the upgrade"
+    finally:
+        local.close()
