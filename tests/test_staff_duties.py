@@ -147,6 +147,7 @@ def test_a_village_installed_today_owes_nothing_from_before(
     page = staff.get("/duties/").get_data(as_text=True)
     today = local_now("Asia/Shanghai").date()
     assert "status-overdue" not in page, "periods due before the kiosk existed are not overdue"
+    assert "every month, by the 10th of the next month" in page and "within 7 working days of the event" in page
     assert duties.first_install(local, date(2020, 1, 1)) == today, "recorded once, not moved"
     assert duties.overdue(content, local, today) == []
     later = duties.overdue(content, local, date(today.year + 1, 12, 31))

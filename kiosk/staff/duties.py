@@ -59,6 +59,7 @@ def dashboard() -> ResponseReturnValue:
     rows = [{**row, "rule": rules.rule_text(row["duty"], translate)} for row in board(get_db(), local_db(), today)]
     offered = notices_offered(get_db(), local_db(), today)
     return render_template("staff/duties.html", rows=rows, today=today,
+                           period_label=lambda key: rules.label_of(key, translate) or key,
                            village_notices=[n for n in offered if n["source"] == "village"],
                            county_notices=[n for n in offered if n["source"] == "county"])  # fmt: skip
 
