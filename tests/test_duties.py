@@ -428,6 +428,14 @@ def test_a_notice_names_both_duty_and_a_real_period(county: Path) -> None:
     with pytest.raises(ContentInvalid) as caught:
         load_county(county)
     assert any("finance.md" in str(p) and "caiwu-x" in str(p) for p in caught.value.problems)
+    notice.write_text(text.replace("published:", "duty: caiwu\nperiod: 2026-Q3\npublished:"), encoding="utf-8")
+    with pytest.raises(ContentInvalid) as caught:
+        load_county(county)
+    assert any("finance.md" in str(p) and "2026-Q3" in str(p) and "2026-10" in str(p) for p in caught.value.problems)
+    notice.write_text(text.replace("published:", "duty: dibao\nperiod: 2026-10\npublished:"), encoding="utf-8")
+    with pytest.raises(ContentInvalid) as caught:
+        load_county(county)
+    assert any("finance.md" in str(p) and "dibao" in str(p) for p in caught.value.problems)
 
 
 def test_a_county_notice_naming_the_duty_and_period_makes_it_done(county: Path, tmp_path: Path) -> None:

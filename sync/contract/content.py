@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from sync.contract.checks import FolderReader
 from sync.contract.dates import DEFAULT_TIMEZONE, end_of_posting, parse_moment, timezone_problem, working_days
-from sync.contract.duties import notice_duty_problem, schedule_problem, since_problem
+from sync.contract.duties import notice_duty_problem, period_problem, schedule_problem, since_problem
 from sync.contract.i18n import tr
 from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Notice, Power, TenOnes
 from sync.contract.procedure import FOUR_TWO, expand_steps
@@ -108,7 +108,7 @@ def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any) 
 
 
 def _notices(
-    reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path], duty_ids: set[str]
+    reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path], duties: dict[str, Duty]
 ) -> list[Notice]:
     notices: list[Notice] = []
     seen: dict[str, str] = {}
@@ -122,8 +122,10 @@ def _notices(
             reader.problem(source, (), tr("the notice has no text below its fields"))
         if named := notice_duty_problem(data):
             reader.problem(source, (named[0],), named[1])
-        elif "duty" in data and data["duty"] not in duty_ids:
+        elif "duty" in data and data["duty"] not in duties:
             reader.problem(source, ("duty",), tr("no duty %(id)r in duties.yaml", id=data["duty"]))
+        elif "duty" in data and (wrong := period_problem(duties[data["duty"]], data["period"])):
+            reader.problem(source, ("period",), wrong)
         try:
             published = parse_moment(data["published"])
             expires = parse_moment(data["expires"], end_of_day=True) if "expires" in data else None
@@ -238,7 +240,7 @@ def load_county(root: Path) -> County:
     media: dict[str, Path] = {}
     powers = _powers(reader, places)
     duties = _duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
-    notices = _notices(reader, places, media, {duty["id"] for duty in duties})
+    notices = _notices(reader, places, media, {duty["id"]: duty for duty in duties})
     catalogue = _catalogue(reader)
     ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else TenOnes()
     contacts = _contacts(reader, places) if (root / "contacts.yaml").is_file() else []

@@ -113,6 +113,21 @@ def notice_duty_problem(notice: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def period_problem(duty: Mapping[str, Any], key: str) -> str | None:
+    """Return why *key* (a notice's ``period:``, already a period) is not one of *duty*'s periods, or None."""
+    if not is_periodic(duty):
+        return tr("duty %(id)s follows events and has no periods: leave out duty: and period:", id=duty["id"])
+    example = period_of(duty, date(2026, 11, 11))
+    if example is not None and _KEY.match(key) and _kind_of(key) != duty["every"]:
+        return tr("%(period)s is not a period of duty %(id)s: write its periods as %(example)s",
+                  period=key, id=duty["id"], example=example.key)  # fmt: skip
+    return None
+
+
+def _kind_of(key: str) -> str:
+    return "quarter" if "-Q" in key else "half-year" if "-H" in key else "month" if "-" in key else "year"
+
+
 def is_periodic(duty: Mapping[str, Any]) -> bool:
     """Tell whether *duty* recurs every period (True) or follows events (False)."""
     return duty.get("every") is not None
