@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlite_utils import Database
 
 from kiosk.data import duties, notices
-from kiosk.data.local_db import open_local
+from kiosk.data.local_db import migrations, open_local
 from sync.contract import duties as rules
 from sync.contract.dates import local_now
 from sync.receive.install import current_database
@@ -22,10 +23,11 @@ from tests.test_staff_notices import data, staff  # noqa: F401 - fixtures
 from tests.test_village_notices import values
 
 NOV_11 = date(2026, 11, 11)  # October's finances were due on the 10th
+INSTALLED = date(2026, 1, 1)
 
 
 @pytest.fixture()
-def dbs(data: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:  # noqa: F811
+def kiosk_dbs(data: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:  # noqa: F811
     path = current_database(data)
     assert path is not None
     content = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -34,6 +36,13 @@ def dbs(data: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]: 
     yield content, local
     content.close()
     local.close()
+
+
+@pytest.fixture()
+def dbs(kiosk_dbs: tuple[sqlite3.Connection, sqlite3.Connection]) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    local = kiosk_dbs[1]
+    assert duties.first_install(local, INSTALLED) == INSTALLED, "a kiosk in use since the start of the year"
+    return kiosk_dbs
 
 
 def row_of(rows: list[dict[str, Any]], duty_id: str) -> dict[str, Any]:
@@ -128,3 +137,56 @@ def test_hostile_text_in_duties_and_events_is_inert(staff: FlaskClient) -> None:
                data={"csrf_token": token, "event_day": "2026-11-20", "event_note": payload})  # fmt: skip
     page = staff.get("/duties/").get_data(as_text=True)
     assert "<script>alert" not in page and page.count("&lt;script&gt;") >= 2
+
+
+def test_a_village_installed_today_owes_nothing_from_before(
+    staff: FlaskClient,  # noqa: F811
+    kiosk_dbs: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    content, local = kiosk_dbs
+    page = staff.get("/duties/").get_data(as_text=True)
+    today = local_now("Asia/Shanghai").date()
+    assert "status-overdue" not in page, "periods due before the kiosk existed are not overdue"
+    assert "every month, by the 10th of the next month" in page and "within 7 working days of the event" in page
+    assert duties.first_install(local, date(2020, 1, 1)) == today, "recorded once, not moved"
+    assert duties.overdue(content, local, today) == []
+    later = duties.overdue(content, local, date(today.year + 1, 12, 31))
+    assert later and all(entry["due"] >= today for entry in later), "what falls due after install still counts"
+
+
+def test_a_county_notice_can_be_picked_as_the_disclosure(
+    staff: FlaskClient,  # noqa: F811
+    kiosk_dbs: tuple[sqlite3.Connection, sqlite3.Connection],
+) -> None:
+    content, local = kiosk_dbs
+    today = local_now("Asia/Shanghai").date()
+    county = dict(content.execute("select id, title from notices where published_at < ? order by published_at desc",
+                                  (today.isoformat() + "~",)).fetchone())  # fmt: skip
+    page = staff.get("/duties/").get_data(as_text=True)
+    assert f'<option value="{county["id"]}">' in page, "county notices are offered, not only the village's"
+    period = rules.period_of({"every": "month", "due_day": 10}, today)
+    assert period is not None
+    token = csrf_token(staff, "/duties/")
+    done = staff.post("/duties/caiwu-shouzhi/done",
+                      data={"csrf_token": token, "period_key": period.key, "notice_id": county["id"]})  # fmt: skip
+    assert done.status_code == 302
+    entry = next(p for p in row_of(duties.board(content, local, today), "caiwu-shouzhi")["periods"]
+                 if p["period"].key == period.key)  # fmt: skip
+    assert entry["status"] == "done" and entry["record"]["notice_id"] == county["id"]
+    assert entry["notice"]["title"] == county["title"]
+    assert county["title"] in text_of(staff.get("/duties/"))
+
+
+def test_a_kiosk_in_use_before_install_days_were_kept_counts_from_its_first_account(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "local.db")
+    migrations.apply(Database(connection), stop_before="m009_first_install")
+    connection.execute(
+        "insert into accounts (name, role, created_at) values ('bo', 'staff', ?)", ("2025-03-04T02:00:00+00:00",)
+    )
+    connection.commit()
+    connection.close()
+    local = open_local(tmp_path)
+    try:
+        assert duties.first_install(local, date(2026, 11, 11)) == date(2025, 3, 4), "not the day of the upgrade"
+    finally:
+        local.close()

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app
 from kiosk.county import store as county_store
+from kiosk.data.duties import first_install
 from kiosk.data.local_db import open_local
 from kiosk.device.nightly import PeriodicReport
 from kiosk.device.uplink import KEY_FILE, Uplink, UplinkError
@@ -125,6 +126,9 @@ def test_a_signed_report_is_recorded(county: tuple[str, Path, Flaky], kiosk_data
     url, county_data, _flaky = county
     assert sync_kiosk(kiosk_data).outcome == "updated"
     enrolled(kiosk_data, url, county_data)
+    local = open_local(kiosk_data)
+    first_install(local, date(2025, 1, 1))  # in use for a while: what it disclosed late since counts
+    local.close()
     result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["report", "--data", str(kiosk_data)])
     assert result.exit_code == 0 and "reported to the county" in result.output, result.output
     (row,) = county_rows(county_data, "select * from reports")

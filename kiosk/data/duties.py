@@ -4,10 +4,16 @@ The county's duties come with its content (duties table of the installed version
 this village); staff may add the village's own (local.db). What was disclosed is recorded per
 period ('2026-10') or, for a duty that follows events (低保名单 within 7 working days), per event.
 Periods, due days and status come from sync/contract/duties.py.
+
+A period is done when staff recorded it (by any notice on the kiosk, the county's or the village's,
+or by one elsewhere), or by itself when a county notice already published names the duty and period
+(``duty:`` and ``period:`` in its front matter). Periods due before the kiosk's first install are
+not listed: the kiosk cannot know what happened before it.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sqlite3
 from datetime import date, datetime
@@ -22,6 +28,53 @@ from sync.contract import duties as rules
 
 PERIODS_SHOWN = 3  # the current period and the two before it, so a missed one stays in sight
 EVERY = ("month", "quarter", "half-year", "year")
+NOTICES_OFFERED = 300  # the newest notices staff can pick as the disclosure of a period
+log = logging.getLogger(__name__)
+
+
+def first_install(local: sqlite3.Connection, today: date) -> date:
+    """Return the day the kiosk was first installed; the first call on a new kiosk records *today*."""
+    row = local.execute("select day from first_install").fetchone()
+    if row is not None:
+        return date.fromisoformat(row[0])
+    try:
+        with transaction(local):
+            local.execute("insert or ignore into first_install (only_row, day) values (1, ?)", (today.isoformat(),))
+    except sqlite3.OperationalError as error:  # a full disk: count from today, and record it next time
+        log.warning("could not record the kiosk's first install day (%s); duties count from today", error)
+        return today
+    return date.fromisoformat(local.execute("select day from first_install").fetchone()[0])
+
+
+def periods_owed(local: sqlite3.Connection, duty: dict[str, Any], today: date) -> list[rules.Period]:
+    """Return the recent periods of a periodic *duty* the village owes on *today*, newest first."""
+    return rules.recent_periods(duty, today, PERIODS_SHOWN, first_install(local, today))
+
+
+def notices_offered(content: sqlite3.Connection, local: sqlite3.Connection, today: date) -> list[dict[str, Any]]:
+    """Return the notices published on the kiosk by *today*, the village's and the county's, newest first.
+
+    Each has id, title, published_at and source ('village' or 'county'): what staff may name as a disclosure.
+    """
+    village = [dict(row, source="village") for row in local.execute(
+        "select id, title, published_at from village_notices where state = 'published' and published_at < ?"
+        " order by published_at desc limit ?", (today.isoformat() + "~", NOTICES_OFFERED))]  # fmt: skip
+    county = [dict(row, source="county") for row in content.execute(
+        "select id, title, published_at from notices where published_at < ? order by published_at desc limit ?",
+        (today.isoformat() + "~", NOTICES_OFFERED))]  # fmt: skip
+    return sorted(village + county, key=lambda n: n["published_at"], reverse=True)[:NOTICES_OFFERED]
+
+
+def _named_by_notices(content: sqlite3.Connection, today: date) -> dict[tuple[str, str], dict[str, Any]]:
+    """Return the published county notices that name a duty and period, by (duty id, period key)."""
+    columns = {row[1] for row in content.execute("pragma table_info(notices)")}
+    if "duty" not in columns:  # content installed before notices could name a duty
+        return {}
+    rows = content.execute(
+        "select id, title, duty, period from notices where duty is not null and published_at < ? order by published_at",
+        (today.isoformat() + "~",),
+    )
+    return {(row["duty"], row["period"]): {"id": row["id"], "title": row["title"]} for row in rows}
 
 
 def duties_of(content: sqlite3.Connection, local: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -41,24 +94,38 @@ def _records(local: sqlite3.Connection, duty_id: str) -> list[dict[str, Any]]:
 
 def board(content: sqlite3.Connection, local: sqlite3.Connection, today: date) -> list[dict[str, Any]]:
     """Where every duty stands today: its recent periods, or its recorded events, each done / due / overdue."""
-    rows = []
+    rows: list[dict[str, Any]] = []
+    named = _named_by_notices(content, today)
+    titles = {n["id"]: n["title"] for n in notices_offered(content, local, today)}
     for duty in duties_of(content, local):
         records = _records(local, duty["id"])
         if rules.is_periodic(duty):
             done = {r["period_key"]: r for r in records if r["period_key"]}
             periods = [
-                {"period": period, "status": rules.period_status(period, today, done), "record": done.get(period.key)}
-                for period in rules.recent_periods(duty, today, PERIODS_SHOWN)
+                _period_entry(period, today, done.get(period.key), named.get((duty["id"], period.key)), titles)
+                for period in periods_owed(local, duty, today)
             ]
-            rows.append({"duty": duty, "periods": periods, "events": [], "worst": _worst(periods)})
+            upcoming = rules.next_period(duty, today)
+            rows.append({"duty": duty, "periods": periods, "events": [], "worst": _worst(periods), "next": upcoming})
         else:
             events = [
                 {"record": r, "due": rules.due_after_event(duty, date.fromisoformat(r["event_day"])),
                  "status": rules.event_status(duty, date.fromisoformat(r["event_day"]), today, bool(r["done_at"]))}
                 for r in records if r["event_day"]
             ]  # fmt: skip
-            rows.append({"duty": duty, "periods": [], "events": events, "worst": _worst(events)})
+            rows.append({"duty": duty, "periods": [], "events": events, "worst": _worst(events), "next": None})
     return rows
+
+
+def _period_entry(period: rules.Period, today: date, record: dict[str, Any] | None, by_notice: dict[str, Any] | None,
+                  titles: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    """One period on the board: done when staff recorded it or a county notice names it, with that notice."""
+    notice = by_notice
+    if record is not None:  # what staff recorded stands, with the notice they picked if any
+        notice = {"id": record["notice_id"], "title": titles.get(record["notice_id"])} if record["notice_id"] else None
+    done = record is not None or by_notice is not None
+    status = "done" if done else rules.period_status(period, today, ())
+    return {"period": period, "record": record, "notice": notice, "status": status}
 
 
 def _worst(entries: list[dict[str, Any]]) -> str:

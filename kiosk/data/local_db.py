@@ -138,6 +138,18 @@ def m008_outbox_set_aside(db: Database) -> None:
     )
 
 
+@migrations()
+def m009_first_install(db: Database) -> None:
+    # The county-local day the kiosk was first installed: disclosure periods due before it are not
+    # overdue (kiosk/data/duties.py). A kiosk already in use keeps its oldest trace, its first account
+    # or audit entry (UTC, so at most a day early); a new one records the day it first looks at duties.
+    db.execute("create table first_install (only_row integer primary key check (only_row = 1), day text not null)")
+    db.execute(
+        "insert into first_install (only_row, day) select 1, day from (select substr(min(at), 1, 10) as day"
+        " from (select at from audit_log union all select created_at as at from accounts)) where day is not null"
+    )
+
+
 def path_of(data_dir: Path) -> Path:
     return Path(data_dir) / FILE
 

@@ -13,15 +13,26 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from kiosk.data.clock import screen_now
 from kiosk.data.content_db import get_db
-from kiosk.data.duties import EVERY, PERIODS_SHOWN, add_local_duty, board, duties_of, mark_done, record_event
+from kiosk.data.duties import (
+    EVERY,
+    add_local_duty,
+    board,
+    duties_of,
+    mark_done,
+    notices_offered,
+    periods_owed,
+    record_event,
+)
 from kiosk.screens.labels import DOMAIN_LABELS
 from kiosk.staff.auth import local_db, login_required
 from sync.contract import duties as rules
+from sync.contract.i18n import translator
 
 bp = Blueprint("duties", __name__, url_prefix="/duties")
 EVERY_LABELS = {"month": _l("month"), "quarter": _l("quarter"), "half-year": _l("half-year"), "year": _l("year")}
@@ -40,33 +51,32 @@ def _duty_or_404(duty_id: str) -> dict[str, Any]:
     return duty
 
 
-def _published_notices() -> list[dict[str, Any]]:
-    rows = local_db().execute(
-        "select id, title from village_notices where state = 'published' order by published_at desc"
-    )
-    return [dict(row) for row in rows]
-
-
 @bp.route("/")
 @login_required
 def dashboard() -> ResponseReturnValue:
-    now = screen_now()
-    return render_template("staff/duties.html", rows=board(get_db(), local_db(), now.date()),
-                           notices=_published_notices(), today=now.date())  # fmt: skip
+    today = screen_now().date()
+    translate = translator(get_locale().language if get_locale() else "zh")  # the rule in the reader's language
+    rows = [{**row, "rule": rules.rule_text(row["duty"], translate)} for row in board(get_db(), local_db(), today)]
+    offered = notices_offered(get_db(), local_db(), today)
+    return render_template("staff/duties.html", rows=rows, today=today,
+                           period_label=lambda key: rules.label_of(key, translate) or key,
+                           village_notices=[n for n in offered if n["source"] == "village"],
+                           county_notices=[n for n in offered if n["source"] == "county"])  # fmt: skip
 
 
 @bp.route("/<duty_id>/done", methods=["POST"])
 @login_required
 def done(duty_id: str) -> ResponseReturnValue:
     duty = _duty_or_404(duty_id)
+    today = screen_now().date()
     notice_id = request.form.get("notice_id") or None
-    if notice_id is not None and notice_id not in {n["id"] for n in _published_notices()}:
+    if notice_id is not None and notice_id not in {n["id"] for n in notices_offered(get_db(), local_db(), today)}:
         abort(400)
     record = request.form.get("record_id", "")
     period_key = request.form.get("period_key", "")
     if record.isdigit():
         mark_done(local_db(), g.account.name, duty, screen_now(), record_id=int(record), notice_id=notice_id)
-    elif period_key in {p.key for p in rules.recent_periods(duty, screen_now().date(), PERIODS_SHOWN)}:
+    elif rules.is_periodic(duty) and period_key in {p.key for p in periods_owed(local_db(), duty, today)}:
         mark_done(local_db(), g.account.name, duty, screen_now(), period_key=period_key, notice_id=notice_id)
     else:
         abort(400)

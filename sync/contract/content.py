@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from sync.contract.checks import FolderReader
 from sync.contract.dates import DEFAULT_TIMEZONE, end_of_posting, parse_moment, timezone_problem, working_days
-from sync.contract.duties import schedule_problem
+from sync.contract.duties import notice_duty_problem, period_problem, schedule_problem, since_problem
 from sync.contract.i18n import tr
 from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Notice, Power, TenOnes
 from sync.contract.procedure import FOUR_TWO, expand_steps
@@ -107,7 +107,9 @@ def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any) 
     )
 
 
-def _notices(reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path]) -> list[Notice]:
+def _notices(
+    reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path], duties: dict[str, Duty]
+) -> list[Notice]:
     notices: list[Notice] = []
     seen: dict[str, str] = {}
     for source in reader.read_folder("notices", ".md", "notice"):
@@ -118,6 +120,12 @@ def _notices(reader: FolderReader, places: dict[str, set[str]] | None, media: di
             reader.check_media(source, ("photos", n), photo, media)
         if not source.body:
             reader.problem(source, (), tr("the notice has no text below its fields"))
+        if named := notice_duty_problem(data):
+            reader.problem(source, (named[0],), named[1])
+        elif "duty" in data and data["duty"] not in duties:
+            reader.problem(source, ("duty",), tr("no duty %(id)r in duties.yaml", id=data["duty"]))
+        elif "duty" in data and (wrong := period_problem(duties[data["duty"]], data["period"])):
+            reader.problem(source, ("period",), wrong)
         try:
             published = parse_moment(data["published"])
             expires = parse_moment(data["expires"], end_of_day=True) if "expires" in data else None
@@ -211,6 +219,8 @@ def _duties(reader: FolderReader, places: dict[str, set[str]] | None) -> list[Du
         if problem := schedule_problem(entry):
             name, message = problem
             reader.problem(source, ("duties", n, name) if name else ("duties", n), message)
+        if wrong_since := since_problem(entry):
+            reader.problem(source, ("duties", n, "since"), wrong_since)
         duties.append(cast(Duty, {**_without_place(entry), "scope": scope}))
     return duties
 
@@ -229,11 +239,11 @@ def load_county(root: Path) -> County:
     places = _places(reader, county_source)
     media: dict[str, Path] = {}
     powers = _powers(reader, places)
-    notices = _notices(reader, places, media)
+    duties = _duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
+    notices = _notices(reader, places, media, {duty["id"]: duty for duty in duties})
     catalogue = _catalogue(reader)
     ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else TenOnes()
     contacts = _contacts(reader, places) if (root / "contacts.yaml").is_file() else []
-    duties = _duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
     if reader.problems or county_source is None:
         raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
     # Every file passed its schema (reader.read): the casts say what the schemas checked.

@@ -9,6 +9,10 @@ A duty comes from the county's duties.yaml (content/schema/duties.schema.json) a
 - after an event, ``within_working_days: N`` (低保对象名单 within 7 working days of the decision):
   no fixed period; the events themselves are recorded by the village, not in county content.
 
+A duty may say ``since: YYYY-MM-DD``: periods that ended before that day are not owed. Nor are
+periods due before the kiosk was first installed: nothing about them could be recorded on it.
+A notice may name what it discloses (``duty: <id>`` and ``period: 2026-10`` in its front matter).
+
 Every date here is a date in the county's local time (``sync.contract.dates.local_now(timezone).date()``);
 nothing here reads the clock. Working days are Monday to Friday: public holidays and their make-up
 working days are not known to the project, so a deadline counted in working days across a holiday
@@ -82,6 +86,46 @@ def schedule_problem(duty: Mapping[str, Any]) -> tuple[str, str] | None:
     if len(due_fields) > 1:
         return "due_working_days", tr("give due_day or due_working_days, not both")
     return None
+
+
+def since_problem(duty: Mapping[str, Any]) -> str | None:
+    """Return why a duty's ``since:`` is not a date that exists, or None (the schema checked its form)."""
+    if "since" not in duty:
+        return None
+    try:
+        date.fromisoformat(duty["since"])
+    except ValueError:
+        return tr("%(date)s is not a date that exists", date=duty["since"])
+    return None
+
+
+def notice_duty_problem(notice: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Return (field, message) when a notice names a duty without a period (or the reverse) or a wrong period."""
+    if ("duty" in notice) != ("period" in notice):
+        missing = "period" if "duty" in notice else "duty"
+        return missing, tr(
+            "missing: a notice that names what it discloses gives both duty: and period: (such as 2026-10)"
+        )
+    if "period" in notice and label_of(notice["period"]) is None:
+        return "period", tr(
+            "%(period)s is not a period: write 2026-10 (a month), 2026-Q3, 2026-H2 or 2026", period=notice["period"]
+        )
+    return None
+
+
+def period_problem(duty: Mapping[str, Any], key: str) -> str | None:
+    """Return why *key* (a notice's ``period:``, already a period) is not one of *duty*'s periods, or None."""
+    if not is_periodic(duty):
+        return tr("duty %(id)s follows events and has no periods: leave out duty: and period:", id=duty["id"])
+    example = period_of(duty, date(2026, 11, 11))
+    if example is not None and _KEY.match(key) and _kind_of(key) != duty["every"]:
+        return tr("%(period)s is not a period of duty %(id)s: write its periods as %(example)s",
+                  period=key, id=duty["id"], example=example.key)  # fmt: skip
+    return None
+
+
+def _kind_of(key: str) -> str:
+    return "quarter" if "-Q" in key else "half-year" if "-H" in key else "month" if "-" in key else "year"
 
 
 def is_periodic(duty: Mapping[str, Any]) -> bool:
@@ -177,8 +221,17 @@ def period_of(duty: Mapping[str, Any], day: date) -> Period | None:
     return _period_starting(duty, _first_of_month(day.year, current_first_month - months))
 
 
-def recent_periods(duty: Mapping[str, Any], day: date, count: int) -> list[Period]:
-    """Return the last *count* periods of *duty* that ended before *day*, newest first.
+def is_owed(duty: Mapping[str, Any], period: Period, installed: date | None = None) -> bool:
+    """Tell whether the village owes *period*'s disclosure: not when the period ended before the
+    duty's ``since:``, nor when it was due before the kiosk was *installed*."""
+    since = duty.get("since")
+    if since and period.end < date.fromisoformat(since):
+        return False
+    return installed is None or period.due >= installed
+
+
+def recent_periods(duty: Mapping[str, Any], day: date, count: int, installed: date | None = None) -> list[Period]:
+    """Return the owed periods among the last *count* that ended before *day*, newest first (see is_owed).
 
     A village that missed a period still sees it after the next one begins.
     """
@@ -186,10 +239,19 @@ def recent_periods(duty: Mapping[str, Any], day: date, count: int) -> list[Perio
     if latest is None:
         return []
     months = MONTHS_IN[duty["every"]]
-    return [
+    periods = [
         _period_starting(duty, _first_of_month(latest.start.year, latest.start.month - n * months))
         for n in range(count)
     ]
+    return [period for period in periods if is_owed(duty, period, installed)]
+
+
+def next_period(duty: Mapping[str, Any], day: date) -> Period | None:
+    """Return the period running on *day* (its disclosure comes after it ends), or None for an event-driven duty."""
+    latest = period_of(duty, day)
+    if latest is None:
+        return None
+    return _period_starting(duty, latest.end + timedelta(days=1))
 
 
 def period_status(period: Period, day: date, fulfilled: Collection[str]) -> Status:
@@ -227,3 +289,37 @@ def event_status(duty: Mapping[str, Any], event_day: date, day: date, fulfilled:
     if fulfilled:
         return "done"
     return "due" if day <= due_after_event(duty, event_day) else "overdue"
+
+
+def _day_of_month(day: int, tr: Callable[..., str]) -> str:
+    """Return *day* as people write a day of the month: 10th, 21st (English); 10日, 21日 (Chinese)."""
+    if 10 <= day % 100 <= 20 or day % 10 not in (1, 2, 3):
+        return tr("%(day)sth", day=day)
+    if day % 10 == 1:
+        return tr("%(day)sst", day=day)
+    return tr("%(day)snd", day=day) if day % 10 == 2 else tr("%(day)srd", day=day)
+
+
+def rule_text(duty: Mapping[str, Any], tr: Callable[..., str] = tr) -> str:
+    """Return *duty*'s schedule as one sentence: 每月，次月10日前 / every month, by the 10th of the next month."""
+    # The parameter is named tr so that the catalogue's extraction (pybabel -k tr) finds these messages.
+    every, within = duty.get("every"), duty.get("within_working_days")
+    if every is None:
+        return tr("within %(days)s working days of the event", days=within)
+    days, day = duty.get("due_working_days"), int(duty.get("due_day") or 0)
+    if days is not None:
+        if every == "month":
+            return tr("every month, within %(days)s working days after the month ends", days=days)
+        if every == "quarter":
+            return tr("every quarter, within %(days)s working days after the quarter ends", days=days)
+        if every == "half-year":
+            return tr("every half year, within %(days)s working days after the half year ends", days=days)
+        return tr("every year, within %(days)s working days after the year ends", days=days)
+    nth = _day_of_month(day, tr)
+    if every == "month":
+        return tr("every month, by the %(nth)s of the next month", nth=nth)
+    if every == "quarter":
+        return tr("every quarter, by the %(nth)s of the month after the quarter", nth=nth)
+    if every == "half-year":
+        return tr("every half year, by the %(nth)s of the month after the half year", nth=nth)
+    return tr("every year, by %(day)s January of the next year", day=day)

@@ -91,6 +91,8 @@ class Notice(TypedDict):
     expires: NotRequired[str]
     min_posting_days: NotRequired[int]  # 公示期 in working days
     photos: NotRequired[list[str]]  # media/<name>
+    duty: NotRequired[str]  # the duty (duties.yaml id) this notice discloses, with period
+    period: NotRequired[str]  # '2026-10', '2026-Q3', '2026-H2' or '2026'
     _initials: NotRequired[str]
 
 
@@ -151,6 +153,7 @@ class Duty(TypedDict):
     due_day: NotRequired[int]
     due_working_days: NotRequired[int]
     within_working_days: NotRequired[int]
+    since: NotRequired[str]  # YYYY-MM-DD: periods that ended before it are not owed
 
 
 Item = Power | Notice | CatalogueEntry | TenOnes | Contact | Duty | CountyInfo

@@ -81,6 +81,7 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
                 "expires": n.get("expires"), "published_at": n["published_at"], "expires_at": n["expires_at"],
                 "pinned": int(n["pinned"]), "min_posting_days": n.get("min_posting_days"),
                 "photos": _json(n["photos"]), "body_html": n["body_html"], "scope": n["scope"],
+                "duty": n.get("duty"), "period": n.get("period"),
             }
             for n in snapshot["notices"]
         ),
@@ -112,7 +113,7 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
                 "id": d["id"], "position": n, "title": d["title"], "domain": d["domain"],
                 "basis": _json(d.get("basis", [])), "every": d.get("every"), "due_day": d.get("due_day"),
                 "due_working_days": d.get("due_working_days"), "within_working_days": d.get("within_working_days"),
-                "scope": d["scope"],
+                "scope": d["scope"], "since": d.get("since"),
             }
             for n, d in enumerate(snapshot["duties"])
         ),
@@ -128,7 +129,7 @@ create table powers (id text primary key, position integer, name text, category 
 create index powers_by_category on powers (category_order, position);
 create table notices (id text primary key, domain text, title text, published text, expires text,
   published_at text, expires_at text, pinned integer, min_posting_days integer, photos text, body_html text,
-  scope text);
+  scope text, duty text, period text);
 -- Covers the current/archive counts and the list order without reading the large rows.
 create index notices_by_domain on notices (domain, pinned desc, published_at desc, id, expires_at);
 create table catalogue (id text primary key, position integer, area text, area_order integer, level1 text,
@@ -139,7 +140,7 @@ create table ten_ones (position integer primary key, title text, description tex
 create table contacts (id text primary key, position integer, name text, phone text, kind text, person text,
   hours text, description text, scope text);
 create table duties (id text primary key, position integer, title text, domain text, basis text, every text,
-  due_day integer, due_working_days integer, within_working_days integer, scope text);
+  due_day integer, due_working_days integer, within_working_days integer, scope text, since text);
 create table media (blob text primary key);
 """
 
