@@ -6,7 +6,11 @@ village_snapshot → install_snapshot) and serves it with waitress in a subproce
 server) on 127.0.0.1. Chromium is Debian's, launched as the browser tests launch it (tests/browser.py),
 on a 1080×1920 touch screen. Every figure is measured twice in the same run, taking turns: with the
 CPU slowed 6× through the DevTools protocol (Emulation.setCPUThrottlingRate), standing for a
-low-end kiosk board, and unthrottled. The targets apply to the 6× figures.
+low-end kiosk board, and unthrottled. The targets apply to the 6× figures. The throttle slows the
+page's main thread only: the kiosk's server runs at this machine's speed, while on a kiosk board it
+shares the slow CPU; hence each figure's 'of which HTML in' row, the server's and loopback's part.
+Chromium runs headless with --disable-gpu as in the tests, and reports paint times in steps of a
+few milliseconds. The load average is printed at the end: the figures move with the machine's load.
 
 Largest contentful paint (LCP) of home, a power item and a notice, each twice: cold, every sample in
 a fresh browser context (empty HTTP cache, nothing loaded: a first view), and warm, in one running
