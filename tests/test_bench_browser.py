@@ -1,0 +1,26 @@
+"""The browser benchmark still runs end to end and prints every figure, throttled and not, beside its target."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("home", "power item", "notice")
+FIGURES = [f"LCP {page} {cache}" for page in PAGES for cache in ("cold", "warm")] + ["search tap→paint"]
+
+
+def test_the_browser_benchmark_prints_every_figure_at_a_small_size() -> None:
+    command = [sys.executable, "-m", "bench.browser", "--samples", "2", "--powers", "30", "--notices", "30"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {line[:22].strip(): line[22:].split() for line in done.stdout.splitlines()}
+    for figure in FIGURES:
+        # n, p50 and p95 at 6×, p50 and p95 unthrottled, "≤", the target, "ms", then PASS or MISS
+        cells = rows.get(figure)
+        assert cells is not None and len(cells) == 9, (figure, done.stdout)
+        assert all(re.fullmatch(r"\d+(\.\d)?", cell) for cell in cells[:5]), (figure, cells)
+        assert cells[-1] in ("PASS", "MISS"), (figure, cells)
+    assert done.stdout.count("  of which HTML in ") == len(FIGURES), done.stdout
