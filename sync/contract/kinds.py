@@ -6,7 +6,7 @@ the model replaces ``village``/``township`` with one ``scope`` ('county', 'towns
 Everything is plain JSON, so a kind travels in a shard unchanged (sync/contract/channel.py).
 """
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 Domain = Literal["party", "village", "finance", "government"]
 
@@ -154,11 +154,3 @@ class Duty(TypedDict):
     due_working_days: NotRequired[int]
     within_working_days: NotRequired[int]
     since: NotRequired[str]  # YYYY-MM-DD: periods that ended before it are not owed
-
-
-Item = Power | Notice | CatalogueEntry | TenOnes | Contact | Duty | CountyInfo
-
-
-def as_json(item: Item) -> dict[str, Any]:
-    """*item* as the plain dict it is, for code that reads any kind alike (search, shards, rows)."""
-    return dict(item)
