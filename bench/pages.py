@@ -151,6 +151,7 @@ def page_types(database: Path, samples: int, seed: int) -> list[PageType]:
         PageType("home", ["/"]),
         PageType("power list", ["/powers/category/0"]),
         PageType("notice list", ["/notices/finance"]),
+        PageType("all notices", ["/notices"]),
         PageType("power detail", [f"/powers/{i}" for i in rng.sample(powers, min(samples, len(powers)))]),
         PageType("notice detail", [f"/notice/{i}" for i in rng.sample(notices, min(samples, len(notices)))]),
     ]

@@ -25,7 +25,8 @@ SCREENS: dict[str, str | tuple[str, str]] = {
     "power list": ("/powers", r"/powers/category/\d+$"),
     "power item": "/powers/dibao-shenqing",
     "ten ones": "/ten-ones",
-    "notice domains": "/notices",
+    "notices": "/notices",
+    "notices archive": "/notices/archive",
     "notice list": "/notices/finance",
     "notice archive": "/notices/party/archive",
     "notice": "/notice/caiwu-2026-10-taoyuan",
@@ -133,7 +134,7 @@ def test_no_serious_accessibility_violation_on_any_screen(axe_page: Page, mode: 
 
 def test_search_by_tapping_letters_updates_results_in_place(page: Page) -> None:
     page.goto("/")
-    page.get_by_role("link", name="搜索").click()
+    page.get_by_role("link", name="搜索", exact=True).click()
     expect(page).to_have_url(re.compile(r"/search$"))
     marker = page.evaluate("() => (window.__sameDocument = 'yes')")
     page.get_by_role("link", name="D", exact=True).click()

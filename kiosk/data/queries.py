@@ -21,6 +21,7 @@ NOTICES = (
     f"(select {_COLUMNS}, scope from main.notices union all"  # noqa: S608 - fixed text
     f" select {_COLUMNS}, 'village' as scope from local.village_notices where state = 'published')"
 )
+ERRANDS = "便民服务"  # the small-power category of the errands villagers come to do for themselves
 CONTACT_KINDS = ("supervision", "hotline", "office")
 
 # When villagers see a notice, with the county's now as :now (clock.county_now, written by
@@ -99,21 +100,48 @@ def power(db: sqlite3.Connection, power_id: str) -> dict[str, Any] | None:
     return _decode(row, "basis", "participants", "materials", "disclosure", "risks", "accountability", "steps")
 
 
+def matters(db: sqlite3.Connection, limit: int = 8) -> list[dict[str, Any]]:
+    """Return the matters villagers come for, in their own words: what the home screen's 我要办事 offers.
+
+    A power item the county gave keywords (俗称, 简称) is one, named by its first keyword (低保, not
+    最低生活保障申请): the 便民服务 category's first (a villager's own errands), then the others, in
+    the order of the list. Items without keywords are left to the small-power list.
+    """
+    try:
+        rows = db.execute(
+            "select id, name, keywords, category from powers where keywords != '[]' order by category_order, position"
+        ).fetchall()
+    except sqlite3.OperationalError as error:  # built before keywords were kept: none until the next sync
+        if "no such column" not in str(error):
+            raise
+        return []
+    errands_first = sorted(rows, key=lambda row: row["category"] != ERRANDS)  # stable: list order within each
+    found = [{"id": row["id"], "name": row["name"], "word": json.loads(row["keywords"])[0]} for row in errands_first]
+    return found[:limit]
+
+
 def ten_ones(db: sqlite3.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in db.execute("select * from ten_ones order by position")]
 
 
-def notice_counts(db: sqlite3.Connection, now: datetime) -> dict[str, int]:
+def notice_counts(db: sqlite3.Connection, now: datetime, archive: bool = False) -> dict[str, int]:
+    """Return how many notices each domain has on show (or, for *archive*, archived)."""
     rows = db.execute(
-        f"select domain, count(*) from {NOTICES} where {ON_SHOW} group by domain",  # noqa: S608 - fixed text
+        f"select domain, count(*) from {NOTICES} where {ARCHIVED if archive else ON_SHOW} group by domain",  # noqa: S608
         {"now": content_time(now)},
     )
     return {domain: count for domain, count in rows}
 
 
-def notices(db: sqlite3.Connection, domain: str, now: datetime, number: int, size: int, archive: bool = False) -> Page:
-    """Return the notices on show (pinned first, newest first) or, for *archive*, the expired ones."""
-    where = f"domain = :domain and {ARCHIVED if archive else ON_SHOW}"
+def notices(
+    db: sqlite3.Connection, domain: str | None, now: datetime, number: int, size: int, archive: bool = False
+) -> Page:
+    """Return the notices on show (pinned first, newest first) or, for *archive*, the expired ones.
+
+    *domain* is one of DOMAINS' values, or None for all four together.
+    """
+    when = ARCHIVED if archive else ON_SHOW
+    where = f"domain = :domain and {when}" if domain else when
     order = "expires_at desc" if archive else "pinned desc, published_at desc"
     params = {"domain": domain, "now": content_time(now), "limit": size, "offset": (number - 1) * size}
     # Each table on its own, so the county's covering index serves it; SQLite merges the two in order.
@@ -122,7 +150,7 @@ def notices(db: sqlite3.Connection, domain: str, now: datetime, number: int, siz
         db.execute(f"select count(*) from {table}", params).fetchone()[0]  # noqa: S608 - fixed text
         for table in (f"main.notices where {where}", local)
     )
-    columns = "id, title, published, expires, pinned, min_posting_days, photos, published_at, expires_at"
+    columns = "id, domain, title, published, expires, pinned, min_posting_days, photos, published_at, expires_at"
     rows = db.execute(
         f"select {columns} from main.notices where {where} union all select {columns} from {local}"  # noqa: S608
         f" order by {order}, id limit :limit offset :offset",
@@ -134,7 +162,7 @@ def notices(db: sqlite3.Connection, domain: str, now: datetime, number: int, siz
 def notices_on_show(db: sqlite3.Connection, now: datetime, limit: int = 12) -> list[dict[str, Any]]:
     """Return the notices on show now, pinned first, newest first: what the attract screen cycles."""
     rows = db.execute(
-        f"select id, title, domain, published, published_at, expires_at, min_posting_days from {NOTICES}"  # noqa: S608
+        f"select id, title, domain, published, published_at, expires_at, min_posting_days, pinned from {NOTICES}"  # noqa: S608
         f" where {ON_SHOW} order by pinned desc, published_at desc limit :limit",
         {"now": content_time(now), "limit": limit},
     ).fetchall()

@@ -88,9 +88,14 @@ def _kiosk_context() -> dict[str, Any]:
         return {"kiosk": None}
 
 
+HOME_NOTICES = 6  # the newest notices on the home screen: what fills a portrait screen below the matters
+
+
 @bp.route("/")
 def home() -> ResponseReturnValue:
-    return render_template("screens/home.html")
+    db = get_db()
+    notices = queries.notices_on_show(db, screen_now(), limit=HOME_NOTICES)
+    return render_template("screens/home.html", matters=queries.matters(db), notices=notices)
 
 
 @bp.route("/powers")
@@ -120,21 +125,20 @@ def ten_ones() -> ResponseReturnValue:
 
 
 @bp.route("/notices")
-def notice_domains() -> ResponseReturnValue:
-    counts = queries.notice_counts(get_db(), screen_now())
-    return render_template("screens/notice_domains.html", domains=queries.DOMAINS, counts=counts)
-
-
-@bp.route("/notices/<domain>")
+@bp.route("/notices/archive", endpoint="notices_archive", defaults={"archive": True})
+@bp.route("/notices/<domain>", endpoint="notice_list")
 @bp.route("/notices/<domain>/archive", endpoint="notice_archive", defaults={"archive": True})
-def notice_list(domain: str, archive: bool = False) -> ResponseReturnValue:
-    if domain not in queries.DOMAINS:
+def notices(domain: str | None = None, archive: bool = False) -> ResponseReturnValue:
+    """The notices of all four domains, newest first, or of one (its chip); on show, or the archive."""
+    if domain is not None and domain not in queries.DOMAINS:
         abort(404)
-    size = current_app.config["PAGE_SIZE"]
-    page = _existing(
-        queries.notices(get_db(), queries.DOMAINS[domain], screen_now(), _page_number(), size, archive=archive)
+    db, now, size = get_db(), screen_now(), current_app.config["PAGE_SIZE"]
+    name = queries.DOMAINS[domain] if domain else None
+    page = _existing(queries.notices(db, name, now, _page_number(), size, archive=archive))
+    counts = queries.notice_counts(db, now, archive=archive)
+    return render_template(
+        "screens/notice_list.html", domain=domain, page=page, archive=archive, counts=counts, domains=queries.DOMAINS
     )
-    return render_template("screens/notice_list.html", domain=domain, page=page, archive=archive)
 
 
 @bp.route("/notice/<item_id>")

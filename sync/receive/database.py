@@ -72,6 +72,7 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
                 "supervision_body": p["supervision"]["body"], "supervision_phone": p["supervision"]["phone"],
                 "risks": _json(p.get("risks", [])), "accountability": _json(p.get("accountability", [])),
                 "steps": _json(p["steps"]), "four_two": int(p["four_two"]), "scope": p["scope"],
+                "keywords": _json(p.get("keywords", [])),
             }
             for n, p in enumerate(snapshot["powers"])
         ),
@@ -125,13 +126,16 @@ create table meta (key text primary key, value text not null);
 create table powers (id text primary key, position integer, name text, category text, category_order integer,
   summary text, basis text, responsible text, participants text, materials text, fee text, time_limit text,
   disclosure text, supervision_body text, supervision_phone text, risks text, accountability text, steps text,
-  four_two integer, scope text);
+  four_two integer, scope text, keywords text);
 create index powers_by_category on powers (category_order, position);
+-- The few items with keywords: the home screen's matters, without reading every item.
+create index powers_with_keywords on powers (category_order, position) where keywords != '[]';
 create table notices (id text primary key, domain text, title text, published text, expires text,
   published_at text, expires_at text, pinned integer, min_posting_days integer, photos text, body_html text,
   scope text, duty text, period text);
 -- Covers the current/archive counts and the list order without reading the large rows.
 create index notices_by_domain on notices (domain, pinned desc, published_at desc, id, expires_at);
+create index notices_newest on notices (pinned desc, published_at desc, id, domain, expires_at);
 create table catalogue (id text primary key, position integer, area text, area_order integer, level1 text,
   level2 text, content text, basis text, time_limit text, body text, channels text, audience text, mode text,
   level text);
