@@ -386,4 +386,4 @@ def test_a_kiosk_installs_with_the_countys_search_initials_and_no_pinyin_diction
     assert path is not None
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         row = db.execute("select initials from search_items where item_id = 'dibao-shenqing'").fetchone()
-    assert row == ("zdshbzsq dbsq db",)
+    assert row == ("zdshbzsq db dbsq",)
