@@ -6,9 +6,12 @@ period ('2026-10') or, for a duty that follows events (低保名单 within 7 wor
 Periods, due days and status come from sync/contract/duties.py.
 
 A period is done when staff recorded it (by any notice on the kiosk, the county's or the village's,
-or by one elsewhere), or by itself when a county notice already published names the duty and period
-(``duty:`` and ``period:`` in its front matter). Periods due before the kiosk's first install are
-not listed: the kiosk cannot know what happened before it.
+or by one elsewhere), or by itself when a notice out on the kiosk names the duty and period: a
+county notice by ``duty:`` and ``period:`` in its front matter, a village notice by the duty and
+period chosen on its form (withdrawn, it no longer counts). A village notice naming a duty that
+follows events counts for the oldest event not yet disclosed that happened by its publication.
+Periods due before the kiosk's first install are not listed: the kiosk cannot know what happened
+before it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -65,16 +69,21 @@ def notices_offered(content: sqlite3.Connection, local: sqlite3.Connection, toda
     return sorted(village + county, key=lambda n: n["published_at"], reverse=True)[:NOTICES_OFFERED]
 
 
-def _named_by_notices(content: sqlite3.Connection, today: date) -> dict[tuple[str, str], dict[str, Any]]:
-    """Return the published county notices that name a duty and period, by (duty id, period key)."""
-    columns = {row[1] for row in content.execute("pragma table_info(notices)")}
-    if "duty" not in columns:  # content installed before notices could name a duty
-        return {}
-    rows = content.execute(
-        "select id, title, duty, period from notices where duty is not null and published_at < ? order by published_at",
-        (today.isoformat() + "~",),
-    )
-    return {(row["duty"], row["period"]): {"id": row["id"], "title": row["title"]} for row in rows}
+def _named_by_notices(content: sqlite3.Connection, local: sqlite3.Connection, today: date) -> list[dict[str, Any]]:
+    """Return the notices out by *today* that name a duty, the county's and the village's published ones, oldest first.
+
+    Each has id, title, duty, period (None for a duty that follows events), published_at and source.
+    """
+    until = today.isoformat() + "~"
+    village = [dict(row, source="village") for row in local.execute(
+        "select id, title, duty, period, published_at from village_notices"
+        " where state = 'published' and duty is not null and published_at < ?", (until,))]  # fmt: skip
+    county: list[dict[str, Any]] = []
+    if "duty" in {row[1] for row in content.execute("pragma table_info(notices)")}:  # else installed before they could
+        county = [dict(row, source="county") for row in content.execute(
+            "select id, title, duty, period, published_at from notices where duty is not null and published_at < ?",
+            (until,))]  # fmt: skip
+    return sorted(village + county, key=lambda n: n["published_at"])
 
 
 def duties_of(content: sqlite3.Connection, local: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -87,6 +96,50 @@ def duties_of(content: sqlite3.Connection, local: sqlite3.Connection) -> list[di
     return county + village
 
 
+def disclosure_choices(
+    content: sqlite3.Connection, local: sqlite3.Connection, today: date, translate: Callable[..., str],
+    keep: dict[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Return what a village notice may say it discloses: by duty id, its title and periods (key: label).
+
+    The periods are those owed or recent, newest first, labelled in the reader's language (*translate*);
+    a duty that follows events has none. A periodic duty with no period owed yet is left out (nothing
+    of it can be disclosed). What the notice *keep* names already stays a choice, however old its period.
+    """
+    choices = {}
+    for duty in duties_of(content, local):
+        periodic = rules.is_periodic(duty)
+        keys = [period.key for period in periods_owed(local, duty, today)] if periodic else []
+        if keep and keep.get("duty") == duty["id"] and keep.get("period") and keep["period"] not in keys:
+            keys.append(keep["period"])
+        if keys or not periodic:
+            labels = {key: rules.label_of(key, translate) or key for key in keys}
+            choices[duty["id"]] = {"title": duty["title"], "periods": labels}
+    return choices
+
+
+def disclosure_problem(choices: dict[str, dict[str, Any]], duty_id: str, period_key: str) -> Any:
+    """Tell what is wrong with a notice naming *duty_id* and *period_key* among *choices*; None when nothing is."""
+    if not duty_id:
+        return _l("Choose the duty this period belongs to, or no period.") if period_key else None
+    duty = choices.get(duty_id)
+    if duty is None:
+        return _l("“%(duty)s” is not a duty of this village: choose one from the list, or none.", duty=duty_id[:60])
+    if not duty["periods"]:
+        if period_key:
+            return _l("“%(title)s” follows events and has no periods: choose no period.", title=duty["title"])
+        return None
+    if not period_key:
+        return _l("Choose which period of “%(title)s” this notice discloses.", title=duty["title"])
+    if period_key not in duty["periods"]:
+        labels = {key: label for d in choices.values() for key, label in d["periods"].items()}
+        return _l(
+            "“%(period)s” is not a period of “%(title)s” that a notice can disclose now: choose one from the list.",
+            period=labels.get(period_key, period_key[:20]), title=duty["title"],
+        )  # fmt: skip
+    return None
+
+
 def _records(local: sqlite3.Connection, duty_id: str) -> list[dict[str, Any]]:
     rows = local.execute("select * from duty_records where duty_id = ? order by id", (duty_id,))
     return [dict(row) for row in rows]
@@ -95,37 +148,55 @@ def _records(local: sqlite3.Connection, duty_id: str) -> list[dict[str, Any]]:
 def board(content: sqlite3.Connection, local: sqlite3.Connection, today: date) -> list[dict[str, Any]]:
     """Where every duty stands today: its recent periods, or its recorded events, each done / due / overdue."""
     rows: list[dict[str, Any]] = []
-    named = _named_by_notices(content, today)
-    titles = {n["id"]: n["title"] for n in notices_offered(content, local, today)}
+    naming = _named_by_notices(content, local, today)
+    named = {(n["duty"], n["period"]): n for n in naming if n["period"]}  # the latest notice of a period stands
+    offered = {n["id"]: n for n in notices_offered(content, local, today)}
     for duty in duties_of(content, local):
         records = _records(local, duty["id"])
         if rules.is_periodic(duty):
             done = {r["period_key"]: r for r in records if r["period_key"]}
             periods = [
-                _period_entry(period, today, done.get(period.key), named.get((duty["id"], period.key)), titles)
+                _period_entry(period, today, done.get(period.key), named.get((duty["id"], period.key)), offered)
                 for period in periods_owed(local, duty, today)
             ]
             upcoming = rules.next_period(duty, today)
             rows.append({"duty": duty, "periods": periods, "events": [], "worst": _worst(periods), "next": upcoming})
         else:
-            events = [
-                {"record": r, "due": rules.due_after_event(duty, date.fromisoformat(r["event_day"])),
-                 "status": rules.event_status(duty, date.fromisoformat(r["event_day"]), today, bool(r["done_at"]))}
-                for r in records if r["event_day"]
-            ]  # fmt: skip
+            by_notice = [n for n in naming if n["duty"] == duty["id"] and not n["period"]]
+            events = [_event_entry(duty, r, today, by_notice, offered)
+                      for r in sorted(records, key=lambda r: r["event_day"] or "") if r["event_day"]]  # fmt: skip
             rows.append({"duty": duty, "periods": [], "events": events, "worst": _worst(events), "next": None})
     return rows
 
 
+def _notice_of(record: dict[str, Any] | None, offered: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The notice staff picked when they recorded a disclosure, if it is still on the kiosk (else its id alone)."""
+    if record is None or not record["notice_id"]:
+        return None
+    return offered.get(record["notice_id"]) or {"id": record["notice_id"], "title": None, "source": None}
+
+
 def _period_entry(period: rules.Period, today: date, record: dict[str, Any] | None, by_notice: dict[str, Any] | None,
-                  titles: dict[str, str]) -> dict[str, Any]:  # fmt: skip
-    """One period on the board: done when staff recorded it or a county notice names it, with that notice."""
-    notice = by_notice
-    if record is not None:  # what staff recorded stands, with the notice they picked if any
-        notice = {"id": record["notice_id"], "title": titles.get(record["notice_id"])} if record["notice_id"] else None
+                  offered: dict[str, dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    """One period on the board: done when staff recorded it or a notice names it, with that notice."""
+    notice = _notice_of(record, offered) if record is not None else by_notice  # what staff recorded stands
     done = record is not None or by_notice is not None
     status = "done" if done else rules.period_status(period, today, ())
     return {"period": period, "record": record, "notice": notice, "status": status}
+
+
+def _event_entry(duty: dict[str, Any], record: dict[str, Any], today: date, by_notice: list[dict[str, Any]],
+                 offered: dict[str, dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    """One event on the board; if not recorded as disclosed, the first notice naming the duty since it happened."""
+    day = date.fromisoformat(record["event_day"])
+    notice = _notice_of(record, offered)
+    if not record["done_at"]:
+        notice = next((n for n in by_notice if n["published_at"][:10] >= record["event_day"]), None)
+        if notice is not None:
+            by_notice.remove(notice)  # one notice discloses one event
+    done = bool(record["done_at"]) or notice is not None
+    return {"record": record, "notice": notice, "due": rules.due_after_event(duty, day),
+            "status": rules.event_status(duty, day, today, done)}  # fmt: skip
 
 
 def _worst(entries: list[dict[str, Any]]) -> str:

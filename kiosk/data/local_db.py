@@ -150,6 +150,14 @@ def m009_first_install(db: Database) -> None:
     )
 
 
+@migrations()
+def m010_notices_name_a_duty(db: Database) -> None:
+    # A village notice may say which duty (and period) it discloses, as a county notice's front matter
+    # does; published, it makes that period done on the duties board (kiosk/data/duties.py).
+    db.execute("alter table village_notices add column duty text")
+    db.execute("alter table village_notices add column period text")
+
+
 def path_of(data_dir: Path) -> Path:
     return Path(data_dir) / FILE
 

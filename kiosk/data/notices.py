@@ -7,6 +7,7 @@ that is recorded. A change that takes a running posting off the screen, or makes
 公示期 end sooner (a publication date moved ahead or back, fewer days), ends that posting as a
 withdrawal with the reason, and the notice is posted again as a new one: the county judges
 early takedowns by each notice's latest change, so the cut-short posting must stay withdrawn.
+A notice may name the disclosure duty and period it fulfils; published, it marks them done (duties.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from kiosk.data import audit, photos
+from kiosk.data import audit, duties, photos
 from kiosk.data.local_db import local_media_dir, open_local, transaction
 from kiosk.data.queries import DOMAINS, content_time, is_out
 from sync.contract.dates import end_of_posting, parse_moment
@@ -34,7 +35,7 @@ STATES = ("draft", "published", "withdrawn")
 # The photos of a withdrawn notice are kept this long after, for the console's record of it; the
 # notice's text stays in local.db and the audit log for good.
 WITHDRAWN_PHOTOS_KEPT = timedelta(days=365)
-_FIELDS = ("domain", "title", "body", "photos", "published", "expires", "min_posting_days", "pinned")
+_FIELDS = ("domain", "title", "body", "photos", "published", "expires", "min_posting_days", "pinned", "duty", "period")
 
 
 @dataclass
@@ -64,8 +65,11 @@ def in_posting_period(notice: dict[str, Any], now: datetime) -> bool:
     return notice["state"] == "published" and ends is not None and now.date() <= ends
 
 
-def clean(values: dict[str, Any]) -> dict[str, Any]:
-    """Check what staff typed; return the notice's fields, or raise NoticeInvalid naming each problem."""
+def clean(values: dict[str, Any], disclosures: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Check what staff typed; return the notice's fields, or raise NoticeInvalid naming each problem.
+
+    The duty and period it says it discloses must be among *disclosures* (duties.disclosure_choices).
+    """
     problems: dict[str, Any] = {}
     title = (values.get("title") or "").strip()
     body = (values.get("body") or "").strip()
@@ -101,13 +105,17 @@ def clean(values: dict[str, Any]) -> dict[str, Any]:
             problems["min_posting_days"] = _l("A public notice period is 1 to 90 working days.")
         else:
             days = int(days_text)
+    duty, period = (values.get("duty") or "").strip(), (values.get("period") or "").strip()
+    if disclosure := duties.disclosure_problem(disclosures or {}, duty, period):
+        problems["disclosure"] = disclosure
     if problems:
         raise NoticeInvalid(problems)
     return {
         "domain": DOMAINS[values["domain"]], "title": title, "body": body, "body_html": render_markdown(body),
         "photos": json.dumps(list(values.get("photos") or [])), "published": published[:10],
         "expires": expires[:10] if expires else None, "published_at": published_at, "expires_at": expires_at,
-        "min_posting_days": days, "pinned": int(bool(values.get("pinned"))),
+        "min_posting_days": days, "pinned": int(bool(values.get("pinned"))), "duty": duty or None,
+        "period": period or None,
     }  # fmt: skip
 
 
@@ -141,9 +149,11 @@ def _to_outbox(db: sqlite3.Connection, action: str, notice: dict[str, Any], now:
     )
 
 
-def create(db: sqlite3.Connection, actor: str, values: dict[str, Any], now: datetime, publish: bool) -> str:
-    """Save a new notice (published at once, or as a draft); return its id."""
-    notice = {**clean(values), "id": "local-" + secrets.token_hex(6), "state": "published" if publish else "draft"}
+def create(db: sqlite3.Connection, actor: str, values: dict[str, Any], now: datetime, publish: bool,
+           disclosures: dict[str, dict[str, Any]] | None = None) -> str:  # fmt: skip
+    """Save a new notice (published at once, or as a draft); return its id. See `clean` for *disclosures*."""
+    state = "published" if publish else "draft"
+    notice = {**clean(values, disclosures), "id": "local-" + secrets.token_hex(6), "state": state}
     stamp = now.isoformat(timespec="seconds")
     with transaction(db):
         db.execute(
@@ -173,7 +183,7 @@ def cuts_posting_short(before: dict[str, Any], changed: dict[str, Any], now: dat
 
 def update(
     db: sqlite3.Connection, actor: str, notice_id: str, values: dict[str, Any], now: datetime,
-    publish: bool = False, reason: str = "",
+    publish: bool = False, reason: str = "", disclosures: dict[str, dict[str, Any]] | None = None,
 ) -> str:  # fmt: skip
     """Change a notice; shortening one inside its 公示期 needs a *reason*, which is recorded.
 
@@ -183,7 +193,7 @@ def update(
     before = get(db, notice_id)
     if before is None or before["state"] == "withdrawn":
         raise NoticeInvalid({"": _l("This notice cannot be changed any more.")})
-    changed = clean(values)
+    changed = clean(values, disclosures)
     if cuts_posting_short(before, changed, now):
         if not reason.strip():
             raise NoticeInvalid({"reason": _l(

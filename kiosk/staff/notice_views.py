@@ -10,21 +10,22 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from kiosk.data import notices, photos, queries
+from kiosk.data import duties, notices, photos, queries
 from kiosk.data.clock import screen_now
 from kiosk.data.content_db import get_db
 from kiosk.data.local_db import local_media_dir
 from kiosk.screens.labels import DOMAIN_LABELS
 from kiosk.staff import full_disk
 from kiosk.staff.auth import local_db, login_required
-from sync.contract.i18n import tr
+from sync.contract.i18n import tr, translator
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 log = logging.getLogger(__name__)
-FIELDS = ("domain", "title", "body", "published", "expires", "min_posting_days", "pinned")
+FIELDS = ("domain", "title", "body", "published", "expires", "min_posting_days", "pinned", "duty", "period")
 
 
 MAX_PHOTOS = 6
@@ -97,6 +98,12 @@ def _form_values(notice: dict[str, Any]) -> dict[str, Any]:
             "photos": json.loads(notice["photos"])}  # fmt: skip
 
 
+def _disclosures(notice: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The duties and periods a notice may say it discloses today (and what *notice* names already)."""
+    translate = translator(get_locale().language if get_locale() else "zh")  # periods in the reader's language
+    return duties.disclosure_choices(get_db(), local_db(), screen_now().date(), translate, keep=notice)
+
+
 def _notice_or_404(notice_id: str) -> dict[str, Any]:
     notice = notices.get(local_db(), notice_id)
     if notice is None:
@@ -107,10 +114,13 @@ def _notice_or_404(notice_id: str) -> dict[str, Any]:
 def _form(values: dict[str, Any], problems: dict[str, Any] | None = None, notice: dict[str, Any] | None = None,
           status: int = 200, disk_full: bool = False) -> ResponseReturnValue:  # fmt: skip
     asks_reason = notice is not None and notices.in_posting_period(notice, screen_now())
+    disclosures = _disclosures(notice)
+    periods = {key: label for duty in disclosures.values() for key, label in duty["periods"].items()}
     return render_template(
         "staff/notice_form.html", values=values, problems=problems or {}, notice=notice, domains=DOMAIN_LABELS,
         asks_reason=asks_reason, reason=request.form.get("reason", ""), accept=",".join(photos.ACCEPTED_MEDIA_TYPES),
-        max_photos=MAX_PHOTOS, disk_full=full_disk.DISK_FULL if disk_full else None,
+        max_photos=MAX_PHOTOS, disk_full=full_disk.DISK_FULL if disk_full else None, disclosures=disclosures,
+        periods=periods,
     ), status  # fmt: skip
 
 
@@ -141,7 +151,8 @@ def new() -> ResponseReturnValue:
     try:
         if photo_problems := _store_uploads(values):
             raise notices.NoticeInvalid(photo_problems)
-        notice_id = notices.create(local_db(), g.account.name, values, screen_now(), publish=False)
+        notice_id = notices.create(local_db(), g.account.name, values, screen_now(), publish=False,
+                                   disclosures=_disclosures())  # fmt: skip
     except notices.NoticeInvalid as invalid:
         return _form(values, invalid.problems, status=422)
     except (sqlite3.OperationalError, OSError) as error:
@@ -161,7 +172,7 @@ def edit(notice_id: str) -> ResponseReturnValue:
         if photo_problems := _store_uploads(values):
             raise notices.NoticeInvalid(photo_problems)
         now_id = notices.update(local_db(), g.account.name, notice_id, values, screen_now(),
-                                reason=request.form.get("reason", ""))  # fmt: skip
+                                reason=request.form.get("reason", ""), disclosures=_disclosures(notice))  # fmt: skip
     except notices.NoticeInvalid as invalid:
         return _form(values, invalid.problems, notice=notice, status=422)
     except (sqlite3.OperationalError, OSError) as error:
@@ -189,7 +200,8 @@ def preview(notice_id: str) -> ResponseReturnValue:
 def publish(notice_id: str) -> ResponseReturnValue:
     notice = _notice_or_404(notice_id)
     try:
-        notices.update(local_db(), g.account.name, notice_id, _form_values(notice), screen_now(), publish=True)
+        notices.update(local_db(), g.account.name, notice_id, _form_values(notice), screen_now(), publish=True,
+                       disclosures=_disclosures(notice))  # fmt: skip
     except notices.NoticeInvalid as invalid:
         return _form(_form_values(notice), invalid.problems, notice=notice, status=422)
     flash(_("Published: the notice is on the kiosk now."))
