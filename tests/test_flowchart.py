@@ -96,3 +96,29 @@ def test_a_jump_forward_is_not_drawn_as_going_back() -> None:
     assert titles(rows) == ["审查", "公示", "归档"]
     assert rows[0]["down"] == "需要公示"
     assert rows[0]["jumps"] == [{"when": "无需公示", "number": 3, "title": "归档", "back": False}]
+
+
+def test_a_side_box_two_decisions_lead_to_is_drawn_once() -> None:
+    rows = layout(
+        expand_steps(
+            [
+                {
+                    "id": "check",
+                    "title": "初审",
+                    "actor": "村委会",
+                    "branches": [{"when": "符合", "to": "review"}, {"when": "不符合", "to": "refuse"}],
+                },
+                {
+                    "id": "review",
+                    "title": "复审",
+                    "actor": "镇（乡）人民政府",
+                    "branches": [{"when": "通过", "to": "pay"}, {"when": "不通过", "to": "refuse"}],
+                },
+                {"id": "refuse", "title": "告知申请人", "actor": "村委会", "end": True},
+                {"id": "pay", "title": "发放", "actor": "县民政局"},
+            ]
+        )
+    )
+    assert titles(rows) == ["初审", "复审", "发放"]
+    assert [side["number"] for side in rows[0]["side"]] == [3] and rows[1]["side"] == []
+    assert rows[1]["jumps"] == [{"when": "不通过", "number": 3, "title": "告知申请人", "back": False}]

@@ -70,18 +70,20 @@ def layout(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     side = _side_steps(steps)
     main = [s for s in steps if s["id"] not in side]
     rows = []
+    placed: set[str] = set()  # a side box reached from two decisions is drawn once; the second one jumps to it
     for index, step in enumerate(main):
         following = main[index + 1]["id"] if index + 1 < len(main) else None
         row: dict[str, Any] = {"number": numbers[step["id"]], "step": step, "side": [], "down": None}
         drawn = set()
         for go in step["goes_to"]:
             target = by_id[go["to"]]
-            if go["to"] in side:
+            if go["to"] in side and go["to"] not in placed:
                 jumps = _jumps(target, numbers, by_id, set())
                 row["side"].append(
                     {"when": go["when"], "number": numbers[go["to"]], "step": target, "jumps": jumps, "ends": not jumps}
                 )
                 drawn.add(go["to"])
+                placed.add(go["to"])
             elif go["to"] == following and row["down"] is None:
                 row["down"] = go["when"] or ""
                 drawn.add(go["to"])
