@@ -193,8 +193,8 @@ def check_fits(page: Page, size: ViewportSize, name: str, lang: str) -> list[str
     return [f"{name} ({lang}, {width} px) is {measured['page']} px wide: {'; '.join(measured['wide'])}"]
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_staff_page_fits_a_phone(browser: Browser, kiosk: Kiosk, lang: str) -> None:
+def staff_problems(browser: Browser, kiosk: Kiosk, lang: str) -> list[str]:
+    """Visit every page of the console at both sizes, signed out and signed in as an admin; say what is too wide."""
     pages = staff_pages(kiosk)
     signed_out = {"auth.sign_in", "setup.choose_password"}
     problems: list[str] = []
@@ -221,12 +221,13 @@ def test_every_staff_page_fits_a_phone(browser: Browser, kiosk: Kiosk, lang: str
         submit(page)
         problems += check_fits(page, size, "staff-account-created", lang)
         context.close()
-    assert not problems, "\n".join(problems)
+    return problems
 
 
 def phone_pages(browser: Browser, kiosk: Kiosk) -> dict[str, str]:
     """One page of each kind the phone blueprint has, found by following links from the village's index."""
-    county_app = create_county_app({"REPO": "/nonexistent", "DATA_DIR": str(kiosk.data / "unused"), "SECRET_KEY": "x"})
+    config = {"REPO": "/nonexistent", "DATA_DIR": str(kiosk.data.parent / "url-map"), "SECRET_KEY": "x"}
+    county_app = create_county_app(config)  # only for its url_map
     adapter = county_app.url_map.bind("127.0.0.1")
     endpoints = {rule.endpoint for rule in county_app.url_map.iter_rules() if rule.endpoint.startswith("mobile.")}
     found = {"mobile.elsewhere": f"/m/{VILLAGE}/no-such-page", "mobile.photo": ""}
@@ -252,8 +253,8 @@ def phone_pages(browser: Browser, kiosk: Kiosk) -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_phone_page_fits_a_phone(browser: Browser, kiosk: Kiosk, lang: str) -> None:
+def phone_problems(browser: Browser, kiosk: Kiosk, lang: str) -> list[str]:
+    """Visit one phone page of each kind at both sizes; say what is too wide."""
     pages = phone_pages(browser, kiosk)
     problems: list[str] = []
     for size in PHONES:
@@ -264,6 +265,12 @@ def test_every_phone_page_fits_a_phone(browser: Browser, kiosk: Kiosk, lang: str
             page.wait_for_load_state("load")
             problems += check_fits(page, size, f"phone-{endpoint}", lang)
         context.close()
+    return problems
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_phone_page_and_every_staff_page_fits_a_phone(browser: Browser, kiosk: Kiosk, lang: str) -> None:
+    problems = phone_problems(browser, kiosk, lang) + staff_problems(browser, kiosk, lang)
     assert not problems, "\n".join(problems)
 
 

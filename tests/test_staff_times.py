@@ -60,6 +60,6 @@ def test_the_console_shows_times_in_local_time_and_words(
     assert "updated" not in home.replace(updated, ""), "the outcome is said in words, not as its code"
     listing = text_of(client.get("/notices/"))
     assert published in listing
-    for path in ("/", "/notices/", "/duties/", "/admin/accounts"):
+    for path in ("/", "/notices/", "/duties/", "/admin/accounts", "/admin/audit"):
         shown = ISO.findall(text_of(client.get(path)))
         assert shown == [], f"{path} shows a time as stored: {shown}"

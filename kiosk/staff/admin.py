@@ -206,8 +206,8 @@ def _readable_entry(row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     # With both a before and an after, what changed stands out; an entry with only one has nothing to compare.
     changed = {key for key in {*before, *after} if before.get(key) != after.get(key)} if before and after else set()
     return {**row, "when": times.when(row["at"], zone),
-            "before": [(key, _shown(value), key in changed) for key, value in before.items()],
-            "after": [(key, _shown(value), key in changed) for key, value in after.items()]}  # fmt: skip
+            "before": [(key, _shown(value, zone), key in changed) for key, value in before.items()],
+            "after": [(key, _shown(value, zone), key in changed) for key, value in after.items()]}  # fmt: skip
 
 
 def _loaded(text: str | None) -> dict[str, Any]:
@@ -217,12 +217,14 @@ def _loaded(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"": value}
 
 
-def _shown(value: Any, limit: int = 200) -> str:
-    """One value of an entry's before or after, as a person reads it (the CSV export has it whole)."""
+def _shown(value: Any, zone: ZoneInfo, limit: int = 200) -> str:
+    """One value of an entry's before or after, as a person reads it (the CSV export has it as stored)."""
     if value is None:
         return "–"
     if isinstance(value, bool):
         return str(_("yes") if value else _("no"))
+    if isinstance(value, str) and times.STORED_TIME.fullmatch(value):
+        return times.when(value, zone)
     text = value if isinstance(value, str) else str(json.dumps(value, ensure_ascii=False))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -7,6 +7,7 @@ The kiosk stores times in several forms: sync attempts in UTC with an offset, cl
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,6 +17,9 @@ from flask_babel import gettext as _
 from kiosk.data import queries
 from kiosk.data.content_db import NoContent, get_db
 from sync.contract.dates import DEFAULT_TIMEZONE
+
+# A day or a time as the kiosk stores them: '2026-12-06', '2026-12-06 08:00[:00]', '2026-12-06T06:16:57.6+00:00'.
+STORED_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 
 def county_zone() -> ZoneInfo:
