@@ -9,6 +9,8 @@ has. Screenshots go to test-artifacts/phones/ for people to look at.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 import shutil
@@ -26,10 +28,10 @@ from flask.testing import FlaskClient
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
-from kiosk.county import CountyServer, create_county_app
+from kiosk.county import CountyServer, create_county_app, village_photos
 from kiosk.county import store as county_store
-from kiosk.data import accounts
-from kiosk.data.local_db import open_local
+from kiosk.data import accounts, notices
+from kiosk.data.local_db import local_media_dir, open_local
 from kiosk.device.uplink import Uplink
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
@@ -41,6 +43,8 @@ from tests.county_repo import VILLAGE, CountyRepo, make_county_repo
 from tests.servers import serving
 from tests.test_screen_sizes import TOP_BAR
 from tests.test_staff import PASSWORD, csrf_token
+from tests.test_uplink import enrolled
+from tests.test_village_notices import now, values
 
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "phones"
 PHONES: list[ViewportSize] = [{"width": 360, "height": 740}, {"width": 390, "height": 844}]
@@ -312,3 +316,53 @@ def test_a_staff_notice_shows_its_photo_on_its_phone_page(kiosk: Kiosk) -> None:
     photo = http.request("GET", kiosk.county + sources[0])
     assert photo.status == 200 and photo.headers["Content-Type"] == "image/jpeg"
     assert Image.open(io.BytesIO(photo.data)).size == (1600, 1200)
+
+
+def test_the_county_keeps_only_a_photo_whose_bytes_are_what_its_name_says() -> None:
+    jpeg = photo_jpeg()
+    name = hashlib.sha256(jpeg).hexdigest() + ".jpg"
+
+    def sent(data: bytes, named: str = name) -> dict[str, Any]:
+        return {"notice": "local-1", "name": named, "data": base64.b64encode(data).decode()}
+
+    assert village_photos.problem(sent(jpeg)) is None
+    assert "do not match its name" in str(village_photos.problem(sent(jpeg[:-1])))
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, "PNG")
+    named_jpg = hashlib.sha256(png.getvalue()).hexdigest() + ".jpg"
+    assert "is not a jpg file" in str(village_photos.problem(sent(png.getvalue(), named_jpg)))
+    assert "base64" in str(village_photos.problem({**sent(jpeg), "data": "not base64!"}))
+    assert "name" in str(village_photos.problem(sent(jpeg, "../county.db")))
+
+
+@pytest.fixture()
+def county_server(tmp_path: Path, county_repo: CountyRepo) -> Iterator[tuple[str, Path]]:
+    data = tmp_path / "county-server"
+    app = create_county_app({"REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "c"})
+    with serving(CountyServer(county_repo.path, app)) as url:
+        yield url, data
+
+
+def test_a_photo_gone_before_it_is_sent_is_set_aside_and_the_rest_go_up(
+    county_server: tuple[str, Path], kiosk_data: Path
+) -> None:
+    url, county_data = county_server
+    assert sync_kiosk(kiosk_data).outcome == "updated"
+    uplink = enrolled(kiosk_data, url, county_data)
+    jpeg = photo_jpeg()
+    kept, gone = hashlib.sha256(jpeg).hexdigest() + ".jpg", "0" * 64 + ".jpg"
+    media = local_media_dir(kiosk_data)
+    media.mkdir(parents=True, exist_ok=True)
+    (media / kept).write_bytes(jpeg)
+    db = open_local(kiosk_data)
+    notice_id = notices.create(db, STAFF, values(photos=[kept, gone]), now(), publish=True)
+    uplink.upload_outbox()
+    assert db.execute("select count(*) from outbox").fetchone()[0] == 0
+    aside = db.execute("select kind, reason from outbox_set_aside").fetchall()
+    db.close()
+    assert [row[0] for row in aside] == ["notice_photo"] and gone in aside[0][1]
+    store = county_store.open_store(county_data)
+    assert village_photos.held(store, VILLAGE) == {kept}
+    store.close()
+    page = urllib3.PoolManager().request("GET", f"{url}/m/{VILLAGE}/notice/{notice_id}").data.decode()
+    assert f"/photos/{kept}" in page and gone not in page, "the phone page shows the photo the county holds"
