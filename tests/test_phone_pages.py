@@ -41,7 +41,7 @@ from sync.contract.dates import local_now
 from sync.receive.updater import init_kiosk, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo, make_county_repo
 from tests.servers import serving
-from tests.test_screen_sizes import TOP_BAR
+from tests.test_screen_sizes import STACKED, TOP_BAR
 from tests.test_staff import PASSWORD, csrf_token
 from tests.test_uplink import enrolled
 from tests.test_village_notices import now, values
@@ -188,13 +188,16 @@ def staff_pages(kiosk: Kiosk) -> dict[str, str]:
 
 
 def check_fits(page: Page, size: ViewportSize, name: str, lang: str) -> list[str]:
-    """Measure the page; save its screenshot; return what reaches past the phone's width."""
+    """Measure the page; save its screenshot; return what reaches past the phone's width, and any text
+    squeezed to two characters a line."""
     width = size["width"]
     measured = page.evaluate(WIDE, width)
+    stacked = page.evaluate(STACKED)
     page.screenshot(path=SHOTS / f"{name}-{width}-{lang}.png", full_page=True)
-    if measured["page"] <= width and not measured["wide"]:
-        return []
-    return [f"{name} ({lang}, {width} px) is {measured['page']} px wide: {'; '.join(measured['wide'])}"]
+    problems = [f"{name} ({lang}, {width} px): {text}, squeezed into too narrow a column" for text in stacked]
+    if measured["page"] > width or measured["wide"]:
+        problems.append(f"{name} ({lang}, {width} px) is {measured['page']} px wide: {'; '.join(measured['wide'])}")
+    return problems
 
 
 def staff_problems(browser: Browser, kiosk: Kiosk, lang: str) -> list[str]:
