@@ -160,7 +160,8 @@ def test_the_staff_consoles_preview_of_a_notice_has_no_rating(data: Path) -> Non
     notice_id = new_village_notice(data, publish=False)
     preview = client.get(f"/notices/{notice_id}/preview?feedback=rate")
     assert preview.status_code == 200 and "Draft" in text_of(preview)
-    assert not has_rating(preview.get_data(as_text=True))
+    screen = client.get(f"/notices/{notice_id}/preview/screen?feedback=rate")
+    assert screen.status_code == 200 and not has_rating(screen.get_data(as_text=True))
 
 
 def new_village_notice(data: Path, publish: bool) -> str:

@@ -75,8 +75,9 @@ def test_post_a_notice_with_a_photo_from_a_phone_then_withdraw_it_with_a_reason(
     assert fits_the_phone(page)
     page.get_by_role("button", name="保存并预览").tap()
     expect(page.get_by_text("草稿：还没有上屏。")).to_be_visible()
-    expect(page.locator(".detail-body h1")).to_have_text("关于村道维修期间绕行的通知")
-    expect(page.locator(".photos img")).to_have_count(1)
+    framed = page.frame_locator("iframe.kiosk-frame")  # the kiosk's page, at the kiosk's size
+    expect(framed.locator(".detail-body h1")).to_have_text("关于村道维修期间绕行的通知")
+    expect(framed.locator(".photos img")).to_have_count(1)
     notice_id = re.search(r"/notices/([^/]+)/preview", page.url).group(1)  # type: ignore[union-attr]
     page.get_by_role("button", name="发布").tap()
     expect(page.get_by_text("已发布：通知已在查询机上显示。")).to_be_visible()

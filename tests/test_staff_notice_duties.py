@@ -215,5 +215,5 @@ def test_on_a_360_px_phone_staff_choose_what_a_notice_discloses_and_the_board_li
     page.goto("/duties/")
     assert fits_the_phone(page)
     page.get_by_role("link", name="上月财务收支公开").tap()
-    expect(page.locator(".detail-body h1")).to_have_text("上月财务收支公开")
+    expect(page.frame_locator("iframe.kiosk-frame").locator(".detail-body h1")).to_have_text("上月财务收支公开")
     phone.close()

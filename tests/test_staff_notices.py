@@ -73,7 +73,9 @@ def test_write_preview_and_publish_a_notice(staff: FlaskClient, data: Path) -> N
     preview = staff.get(f"/notices/{notice_id}/preview")
     body = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "Draft: not on the kiosk yet." in body
-    assert "<strong>维修</strong>" in body and 'class="detail-body"' in body, "the kiosk's own notice page"
+    assert f'src="/notices/{notice_id}/preview/screen"' in body, "the kiosk's page, framed"
+    screen = staff.get(f"/notices/{notice_id}/preview/screen").get_data(as_text=True)
+    assert "<strong>维修</strong>" in screen and 'class="detail-body"' in screen, "the kiosk's own notice page"
     assert villager(data).get(f"/notice/{notice_id}").status_code == 404, "a draft is not on the kiosk"
     published = staff.post(f"/notices/{notice_id}/publish", data={"csrf_token": csrf_token(staff, "/notices/")})
     assert published.status_code == 302
@@ -92,7 +94,12 @@ def test_a_form_that_fails_keeps_what_was_typed(staff: FlaskClient) -> None:
 
 def test_hostile_text_is_inert_in_the_console_too(staff: FlaskClient) -> None:
     notice_id = new_notice(staff, title=XSS, body=XSS)
-    for path in ("/notices/", f"/notices/{notice_id}/edit", f"/notices/{notice_id}/preview"):
+    for path in (
+        "/notices/",
+        f"/notices/{notice_id}/edit",
+        f"/notices/{notice_id}/preview",
+        f"/notices/{notice_id}/preview/screen",
+    ):
         page = staff.get(path).get_data(as_text=True)
         assert "<script>alert" not in page and "&lt;script&gt;" in page, path
 

@@ -14,12 +14,14 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from kiosk.county import village_photos
 from kiosk.data.queries import CONTACT_KINDS, DOMAINS
 from sync.contract.channel import MEDIA_PREFIX, county_from_items, read_shard, shard_name
 from sync.contract.content import County
@@ -241,19 +243,26 @@ def latest_notice_changes(db: sqlite3.Connection, village: str | None = None) ->
 def village_notices(db: sqlite3.Connection, village: str) -> dict[str, dict[str, Any]]:
     """Return the village's published notices by id: each notice's latest change wins.
 
-    Their photos are not uploaded, so they are shown without photos.
+    Each shows the photos of it that its kiosk has sent (village_photos.py).
     """
     shown = {}
+    photos = village_photos.held(db, village)
     for (_village, notice_id), change in latest_notice_changes(db, village).items():
         notice = change["notice"]
         if change["action"] in ("publish", "update") and notice.get("state") == "published":
-            shown[notice_id] = _shown(notice)
+            shown[notice_id] = _shown(notice, photos)
     return {notice_id: notice for notice_id, notice in shown.items() if notice is not None}
 
 
-def _shown(notice: dict[str, Any]) -> dict[str, Any] | None:
-    """Return an uploaded notice in the county's notice form, or None if it is not well formed."""
+def _shown(notice: dict[str, Any], photos: Set[str] = frozenset()) -> dict[str, Any] | None:
+    """Return an uploaded notice in the county's notice form, or None if it is not well formed.
+
+    Its photos are those of *photos* it names (a kiosk sends them as a JSON list in text).
+    """
     try:
+        named = notice.get("photos") or "[]"
+        named = json.loads(named) if isinstance(named, str) else named
+        shown_photos = [name for name in named if isinstance(name, str) and name in photos]
         title, body, domain = notice["title"], notice["body"], notice["domain"]
         published, expires = notice["published"], notice.get("expires")
         if not (isinstance(title, str) and isinstance(body, str) and domain in DOMAINS.values()):
@@ -272,7 +281,7 @@ def _shown(notice: dict[str, Any]) -> dict[str, Any] | None:
         "id": notice["id"], "domain": domain, "title": title, "published": str(published)[:10],
         "expires": str(expires)[:10] if expires else None, "published_at": published_at.isoformat(sep=" "),
         "expires_at": expires_at.isoformat(sep=" ") if expires_at else None, "pinned": bool(notice.get("pinned")),
-        "min_posting_days": days, "photos": [], "body_html": _markdown(body), "scope": "village",
+        "min_posting_days": days, "photos": shown_photos, "body_html": _markdown(body), "scope": "village",
     }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ public site needs no session cookie, and a link shared in a chat opens in the la
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from werkzeug.exceptions import NotFound
 
+from kiosk.county import village_photos
 from kiosk.county.content import NothingPublished, Published, PublishedCounty, VillageView, village_notices
 from kiosk.county.reports import county_db
 from kiosk.county.store import open_store
@@ -203,11 +205,19 @@ def catalogue_detail(village: str, item_id: str) -> ResponseReturnValue:
 
 @bp.route("/<village>/photos/<blob>")
 def photo(village: str, blob: str) -> ResponseReturnValue:
-    """Serve a photo the village's content shows, from the repository's content-addressed target file."""
+    """Serve a photo the village's content shows: the county's from the repository's content-addressed
+    target file, the village's own notices' from county.db (their kiosk sent them)."""
     view = _village(village)
-    if not _BLOB.match(blob) or blob not in view.photos:
+    if not _BLOB.match(blob):
         abort(404)
-    response = send_file(view.photos[blob], mimetype=media_type(blob), max_age=31536000, conditional=True)
+    if blob in view.photos:
+        response = send_file(view.photos[blob], mimetype=media_type(blob), max_age=31536000, conditional=True)
+    else:
+        data = village_photos.photo(county_db(), view.snapshot["village"]["code"], blob)
+        if data is None:
+            abort(404)
+        response = send_file(io.BytesIO(data), mimetype=media_type(blob), max_age=31536000, etag=blob.split(".")[0])
+        response.make_conditional(request)
     response.cache_control.immutable = True  # its name is its hash
     return response
 

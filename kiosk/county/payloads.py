@@ -14,6 +14,8 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from kiosk.county import village_photos
+
 ITEM_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # content ids and "local-<hex>": fit for a URL path segment
 RATED_KINDS = ("power", "notice", "catalogue")
 LEVELS = range(1, 6)  # the five 好差评 levels
@@ -31,7 +33,8 @@ _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?")
 
 def problem(kind: str, payload: dict[str, Any]) -> str | None:
     """Return what is wrong with an upload of *kind*, or None when the county can use it."""
-    check = {"feedback": _feedback, "display_log": _display_log, "village_notice": _village_notice}[kind]
+    check = {"feedback": _feedback, "display_log": _display_log, "village_notice": _village_notice,
+             "notice_photo": village_photos.problem}[kind]  # fmt: skip
     return check(payload)
 
 

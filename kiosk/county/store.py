@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from kiosk.county import dashboard_accounts, payloads, retention, takedowns
+from kiosk.county import dashboard_accounts, payloads, retention, takedowns, village_photos
 from kiosk.data.transactions import transaction
 from sync.contract.i18n import tr
 
@@ -194,6 +194,12 @@ def m010_dashboard_accounts(db: Database) -> None:
     dashboard_accounts.adopt_old_accounts(db.conn)
 
 
+@migrations()
+def m011_village_photos(db: Database) -> None:
+    # The photos of the villages' own notices, for the phone pages (uploads keep only their names).
+    village_photos.create_table(db.conn)
+
+
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
     """Open county.db (migrating it unless told not to); *read_only* for pages that only show it."""
     path = Path(data_dir) / FILE
@@ -333,14 +339,19 @@ def store_uploads(
     with transaction(db):
         (village,) = db.execute("select village from kiosks where id = ?", (kiosk_id,)).fetchone()
         for item in items:
+            kept = item["payload"]
+            if item["kind"] == "notice_photo":  # its bytes go to village_photos, not with every upload
+                kept = {k: v for k, v in kept.items() if k != "data"}
             row = {"idempotency_key": f"{kiosk_id}:{item['key']}", "kiosk_id": kiosk_id, "kind": item["kind"],
-                   "payload": json.dumps(item["payload"], ensure_ascii=False), "received_at": stamp}  # fmt: skip
+                   "payload": json.dumps(kept, ensure_ascii=False), "received_at": stamp}  # fmt: skip
             trouble = payloads.problem(item["kind"], item["payload"])
             if trouble is not None:
                 _set_aside(db, row, trouble)
                 continue
             if item["kind"] == "display_log" and not retention.first_log_of_day(db, kiosk_id, item["payload"]):
                 continue  # the kiosk's log of that day is held already (whole, or as its counts once pruned)
+            if item["kind"] == "notice_photo":
+                village_photos.keep(db, village, kiosk_id, item["payload"], stamp)
             cursor = db.execute(
                 "insert or ignore into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
                 " values (:idempotency_key, :kiosk_id, :kind, :payload, :received_at)",

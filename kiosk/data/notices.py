@@ -147,6 +147,27 @@ def _to_outbox(db: sqlite3.Connection, action: str, notice: dict[str, Any], now:
         "insert into outbox (idempotency_key, kind, payload, created_at) values (?, 'village_notice', ?, ?)",
         (str(uuid.uuid4()), json.dumps(payload, ensure_ascii=False), now.isoformat(timespec="seconds")),
     )
+    if action != "withdraw":
+        _photos_to_outbox(db, notice, now)
+
+
+def _photos_to_outbox(db: sqlite3.Connection, notice: dict[str, Any], now: datetime) -> None:
+    """Queue the notice's photos for the county's phone pages: by name only, the uplink reads the file
+    when it sends (the outbox holds no copy). A photo already waiting is not queued twice."""
+    names = notice.get("photos") or "[]"
+    for name in json.loads(names) if isinstance(names, str) else names:
+        waiting = db.execute(
+            "select 1 from outbox where kind = 'notice_photo' and json_extract(payload, '$.name') = ?", (name,)
+        ).fetchone()
+        if waiting is None:
+            db.execute(
+                "insert into outbox (idempotency_key, kind, payload, created_at) values (?, 'notice_photo', ?, ?)",
+                (
+                    str(uuid.uuid4()),
+                    json.dumps({"notice": notice["id"], "name": name}),
+                    now.isoformat(timespec="seconds"),
+                ),
+            )
 
 
 def create(db: sqlite3.Connection, actor: str, values: dict[str, Any], now: datetime, publish: bool,

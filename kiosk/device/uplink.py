@@ -9,6 +9,7 @@ Requests are signed with the kiosk's own Ed25519 key (DATA_DIR/kiosk-key.pem, ma
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import random
@@ -25,7 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.data.clock import kiosk_utc_now, utc_now
-from kiosk.data.local_db import open_local, transaction
+from kiosk.data.local_db import local_media_dir, open_local, transaction
+from kiosk.data.photos import is_photo_name
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.receive.fetcher import retry_after_seconds
@@ -146,7 +148,7 @@ class Uplink:
             last, waiting = db.execute("select coalesce(max(id), 0), count(*) from outbox").fetchone()
             # Each round sends or sets aside an item at least, or halves the byte budget (at most ~20 times).
             for _round in range(waiting + 64):
-                ids, body, damaged = _next_batch(db, last, batch, batch_bytes)
+                ids, body, damaged = _next_batch(db, last, batch, batch_bytes, local_media_dir(self.data_dir))
                 if not ids and damaged:
                     continue
                 if not ids:
@@ -173,11 +175,14 @@ class Uplink:
         return sent
 
 
-def _next_batch(db: sqlite3.Connection, last: int, batch: int, batch_bytes: int) -> tuple[list[int], bytes, int]:
+def _next_batch(
+    db: sqlite3.Connection, last: int, batch: int, batch_bytes: int, media: Path
+) -> tuple[list[int], bytes, int]:
     """Return the ids and the request body of the oldest items up to id *last* that fit in a batch.
 
     The first item is always taken, however large: it goes alone. Items whose stored payload is
-    not JSON (a damaged row) are set aside, not sent; the last value says how many.
+    not JSON (a damaged row), and photos no longer in *media*, are set aside, not sent; the last
+    value says how many. A notice's photo is queued by name and read from *media* here.
     """
     ids: list[int] = []
     parts: list[bytes] = []
@@ -190,8 +195,15 @@ def _next_batch(db: sqlite3.Connection, last: int, batch: int, batch_bytes: int)
         try:
             item = {"key": key, "kind": kind, "payload": json.loads(payload)}
         except ValueError as problem:
-            damaged.append((row_id, str(problem)))
+            damaged.append((row_id, tr("its payload in local.db is not JSON: %(error)s", error=problem)))
             continue
+        if kind == "notice_photo":
+            try:
+                item["payload"]["data"] = _photo_data(media, item["payload"]["name"])
+            except (ValueError, KeyError, TypeError, OSError) as problem:
+                damaged.append((row_id, tr("its photo could not be read from %(folder)s: %(error)s",
+                                           folder=media, error=problem)))  # fmt: skip
+                continue
         part = json.dumps(item, ensure_ascii=False).encode()
         if parts and size + len(part) + 2 > batch_bytes:
             break
@@ -200,8 +212,15 @@ def _next_batch(db: sqlite3.Connection, last: int, batch: int, batch_bytes: int)
         size += len(part) + 2
     rows.close()
     for row_id, why in damaged:
-        _set_aside(db, row_id, tr("its payload in local.db is not JSON: %(error)s", error=why))
+        _set_aside(db, row_id, why)
     return ids, b'{"items": [' + b", ".join(parts) + b"]}", len(damaged)
+
+
+def _photo_data(media: Path, name: str) -> str:
+    """Return a notice's photo, base64 in the JSON body: one of store_photo's names, read from *media*."""
+    if not is_photo_name(name):
+        raise ValueError(f"{name!r} is not the name of a stored photo")
+    return base64.b64encode((media / name).read_bytes()).decode("ascii")
 
 
 def _set_aside(db: sqlite3.Connection, row_id: int, reason: str) -> None:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -33,11 +33,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from kiosk.data import accounts, queries
-from kiosk.data.content_db import NoContent, get_db
+from kiosk.data import accounts
+from kiosk.staff import times
 from kiosk.staff.auth import SIGN_IN_LIMIT, accounts_db, admin_required, login_required
 from kiosk.staff.limiter import limiter
-from sync.contract.dates import DEFAULT_TIMEZONE
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 setup_bp = Blueprint("setup", __name__)  # outside /admin and without a guard: its visitor has no password yet
@@ -61,6 +60,9 @@ _PROBLEMS = {
     "last_admin": ("", _l("%(name)s is the last admin: add or enable another admin first.")),
     "wrong_password": ("current", _l("The current password is wrong.")),
 }
+
+
+bp.add_app_template_filter(times.when, "when")  # every signed-in page shows times this way
 
 
 @bp.record_once
@@ -90,22 +92,6 @@ def _private(body: str, status: int = 200) -> Response:
     return response
 
 
-def _kiosk_zone() -> ZoneInfo:
-    try:
-        name = queries.meta(get_db()).get("timezone", DEFAULT_TIMEZONE)
-    except NoContent:
-        name = DEFAULT_TIMEZONE
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
-
-
-def _local_time(stamp: str | None, zone: ZoneInfo) -> str:
-    """Show a stored UTC time as the kiosk's local time, to the minute."""
-    return f"{datetime.fromisoformat(stamp).astimezone(zone):%Y-%m-%d %H:%M}" if stamp else ""
-
-
 @bp.route("/")
 @admin_required
 def index() -> ResponseReturnValue:
@@ -119,12 +105,12 @@ def account_list() -> ResponseReturnValue:
 
 
 def _account_list(error: str | None = None, status: int = 200) -> ResponseReturnValue:
-    zone, now = _kiosk_zone(), datetime.now(UTC)
+    zone, now = times.county_zone(), datetime.now(UTC)
     rows = accounts.all_accounts(accounts_db())
     for row in rows:
         locked = row["locked_until"] and datetime.fromisoformat(str(row["locked_until"])) > now
-        row.update(created=_local_time(str(row["created_at"]), zone),
-                   locked=_local_time(str(row["locked_until"]), zone) if locked else "")  # fmt: skip
+        row.update(created=times.when(str(row["created_at"]), zone),
+                   locked=times.when(str(row["locked_until"]), zone) if locked else "")  # fmt: skip
     return render_template("staff/admin_accounts.html", accounts=rows, error=error), status
 
 
@@ -210,7 +196,7 @@ def audit_log() -> ResponseReturnValue:
     rows = db.execute(
         "select * from audit_log order by id desc limit ? offset ?", (AUDIT_PAGE_SIZE, (page - 1) * AUDIT_PAGE_SIZE)
     )
-    zone = _kiosk_zone()
+    zone = times.county_zone()
     entries = [_readable_entry(dict(row), zone) for row in rows]
     return render_template("staff/admin_audit.html", entries=entries, page=page, pages=pages)
 
@@ -219,9 +205,9 @@ def _readable_entry(row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     before, after = _loaded(row["before"]), _loaded(row["after"])
     # With both a before and an after, what changed stands out; an entry with only one has nothing to compare.
     changed = {key for key in {*before, *after} if before.get(key) != after.get(key)} if before and after else set()
-    return {**row, "when": _local_time(row["at"], zone),
-            "before": [(key, _shown(value), key in changed) for key, value in before.items()],
-            "after": [(key, _shown(value), key in changed) for key, value in after.items()]}  # fmt: skip
+    return {**row, "when": times.when(row["at"], zone),
+            "before": [(key, _shown(value, zone), key in changed) for key, value in before.items()],
+            "after": [(key, _shown(value, zone), key in changed) for key, value in after.items()]}  # fmt: skip
 
 
 def _loaded(text: str | None) -> dict[str, Any]:
@@ -231,12 +217,14 @@ def _loaded(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"": value}
 
 
-def _shown(value: Any, limit: int = 200) -> str:
-    """One value of an entry's before or after, as a person reads it (the CSV export has it whole)."""
+def _shown(value: Any, zone: ZoneInfo, limit: int = 200) -> str:
+    """One value of an entry's before or after, as a person reads it (the CSV export has it as stored)."""
     if value is None:
         return "–"
     if isinstance(value, bool):
         return str(_("yes") if value else _("no"))
+    if isinstance(value, str) and times.STORED_TIME.fullmatch(value):
+        return times.when(value, zone)
     text = value if isinstance(value, str) else str(json.dumps(value, ensure_ascii=False))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -246,7 +234,7 @@ def _shown(value: Any, limit: int = 200) -> str:
 def audit_csv() -> ResponseReturnValue:
     """Every entry of the audit log, oldest first, for a spreadsheet."""
     rows = accounts_db().execute(f"select {', '.join(AUDIT_COLUMNS)} from audit_log order by id")  # noqa: S608
-    day = f"{datetime.now(_kiosk_zone()):%Y-%m-%d}"
+    day = f"{datetime.now(times.county_zone()):%Y-%m-%d}"
     return csv_download(f"audit-log-{day}.csv", [AUDIT_COLUMNS, *rows])
 
 

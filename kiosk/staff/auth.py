@@ -119,7 +119,10 @@ def sign_in() -> ResponseReturnValue:
             else:
                 log.info(tr("%(name)s (%(role)s) signed in from %(address)s", name=account.name, role=account.role,
                             address=request.remote_addr))  # fmt: skip
-                session.clear()
+                language = session.get("lang")
+                session.clear()  # a fresh session for the account; only the language chosen before is kept
+                if language:
+                    session["lang"] = language
                 session.permanent = True
                 session.update(account_id=account.id, epoch=account.epoch, last_seen=time.time())
                 return redirect(_local_next(request.args.get("next")))

@@ -8,7 +8,19 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -29,6 +41,10 @@ FIELDS = ("domain", "title", "body", "published", "expires", "min_posting_days",
 
 
 MAX_PHOTOS = 6
+# The preview draws the kiosk's page at a kiosk's size: the floor-standing portrait screens most
+# 党群服务中心 have (staff.css scales the frame by this width).
+PREVIEW_SCREEN = {"width": 1080, "height": 1920}
+FRAMED_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'self'"
 _REJECTED = {
     "too_big": _l("%(name)s is larger than 12 MB: send a smaller photo."),
     "empty": _l("%(name)s is empty."),
@@ -187,12 +203,30 @@ def edit(notice_id: str) -> ResponseReturnValue:
 @bp.route("/<notice_id>/preview")
 @login_required
 def preview(notice_id: str) -> ResponseReturnValue:
-    """The notice exactly as the kiosk shows it, framed by what staff can do next."""
+    """What staff can do next, above the notice as the kiosk shows it (in a frame of the kiosk's size)."""
+    notice = _notice_or_404(notice_id)
+    frame = url_for("notices.preview_screen", notice_id=notice_id)
+    return render_template("staff/notice_preview.html", notice=notice, frame=frame, screen=PREVIEW_SCREEN)
+
+
+@bp.route("/<notice_id>/preview/screen")
+@login_required
+def preview_screen(notice_id: str) -> ResponseReturnValue:
+    """The notice's kiosk page, drafts too: laid out by the kiosk's stylesheet at the size of the frame it is in."""
     from kiosk.screens.views import render_notice
 
     notice = _notice_or_404(notice_id)
     item = {**notice, "photos": json.loads(notice["photos"])}
-    return render_notice(item, kiosk=queries.meta(get_db()), staff_preview=notice)
+    return _framed_by_the_console(
+        make_response(render_notice(item, kiosk=queries.meta(get_db()), staff_preview=notice))
+    )
+
+
+def _framed_by_the_console(response: Response) -> Response:
+    """Let the console's own pages frame a kiosk page (every other page refuses any frame): the preview,
+    and the kiosk's pages a tap in it leads to."""
+    response.headers["Content-Security-Policy"] = FRAMED_POLICY
+    return response
 
 
 @bp.route("/<notice_id>/publish", methods=["POST"])
@@ -243,3 +277,8 @@ def register(app: Any) -> None:
     filters.init_app(app, error_pages=False)
     app.register_blueprint(bp)
     app.register_blueprint(screens.bp, url_prefix="/kiosk")
+    app.after_request(_frameable_kiosk_pages)
+
+
+def _frameable_kiosk_pages(response: Response) -> Response:
+    return _framed_by_the_console(response) if request.blueprint == "screens" else response
