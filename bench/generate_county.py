@@ -147,6 +147,8 @@ def _power(rng: random.Random, number: int, scope: Place) -> dict[str, Any]:
         name = scope.name + name
     responsible = rng.choice(text.RESPONSIBLE)
     item: dict[str, Any] = {"id": f"{slug}-{number:05d}", "name": name, "category": category}
+    if category == "便民服务" and number % 10 == 0:  # the home screen's 我要办事 (no draw: the county stays as it was)
+        item["keywords"] = [subject]
     if scope.kind != "county":
         item[scope.kind] = scope.code
     if rng.random() < 0.7:
