@@ -98,7 +98,7 @@ ARM_TAP = f"""() => {{
         channel.port2.postMessage(null);
       }});
     }});
-    observer.observe(panel, {{childList: true}});
+    observer.observe(panel, {{childList: true, subtree: true}});
     setTimeout(() => resolve(null), {WAIT_MS});
   }});
 }}"""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime
+from html import unescape as html_unescape
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from kiosk.data import queries
+from kiosk.screens.views import SEARCH_PAGE
 from sync.contract.pinyin import initials
 from sync.contract.search import index_text, is_initials, phrase
 from sync.receive.install import current_database
@@ -148,3 +151,25 @@ def test_the_screens_never_load_the_pinyin_dictionaries(demo_data: Path) -> None
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_many_results_come_a_screen_at_a_time_and_every_page_keeps_the_query(
+    client: FlaskClient, db: sqlite3.Connection
+) -> None:
+    query = "村"  # in most titles of the demo village
+    expected = [f"{r['kind']}:{r['item_id']}" for r in queries.search(db, query, datetime.fromisoformat(now()))]
+    assert len(expected) > SEARCH_PAGE
+    seen, number = [], 1
+    for _ in range(-(-len(expected) // SEARCH_PAGE)):
+        html = client.get("/search", query_string={"q": query, "page": number}).get_data(as_text=True)
+        rows = re.findall(r'<li><a class="row" href="([^"]+)"', html)
+        assert 0 < len(rows) <= SEARCH_PAGE
+        seen += rows
+        assert f'<p class="result-count">共 {len(expected)} 条结果</p>' in html  # all of them counted, on every page
+        following = re.search(r'<a class="button" href="\?([^"]+)" data-search>下一页</a>', html)
+        if following is None:
+            break
+        assert parse_qs(html_unescape(following.group(1))) == {"q": [query], "page": [str(number + 1)]}
+        number += 1
+    assert len(seen) == len(expected) and len(set(seen)) == len(seen)  # each result once, none lost
+    assert client.get("/search", query_string={"q": query, "page": number + 1}).status_code == 404

@@ -143,6 +143,8 @@ def test_search_by_tapping_letters_updates_results_in_place(page: Page) -> None:
     expect(page.locator(".search-query")).to_have_text("DB")
     expect(page).to_have_url(re.compile(r"/search\?q=db$"))
     assert page.evaluate("() => window.__sameDocument") == marker, "results came without loading a new page"
+    english = page.get_by_role("link", name="English").get_attribute("href") or ""
+    assert english.endswith("next=/search?q%3Ddb"), "switching language keeps what was typed"
     result = page.locator(".search-results .row", has_text="最低生活保障申请")
     expect(result).to_be_visible()
     page.get_by_role("link", name="删除最后一个字母").click()

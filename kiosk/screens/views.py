@@ -179,15 +179,21 @@ def contacts() -> ResponseReturnValue:
     return render_template("screens/contacts.html", groups=queries.contacts(get_db()))
 
 
+SEARCH_PAGE = 10  # results drawn at a time: what a portrait screen shows under the keyboard, and quick to draw
+
+
 @bp.route("/search")
 def search() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()[:MAX_QUERY]
     results = queries.search(get_db(), query, screen_now()) if query else []
-    for result in results:
+    number = _page_number()
+    shown = results[(number - 1) * SEARCH_PAGE : number * SEARCH_PAGE]
+    page = _existing(queries.Page(shown, number, len(results), SEARCH_PAGE))
+    for result in page.items:
         result["href"] = _result_url(result["kind"], result["item_id"])
     typed = query.lower() if is_initials(query.lower()) else ""  # the letters the keyboard adds to
     return render_template(
-        "screens/search.html", query=query, typed=typed, results=results, quick=QUICK_SEARCHES, letters=LETTERS
+        "screens/search.html", query=query, typed=typed, page=page, quick=QUICK_SEARCHES, letters=LETTERS
     )
 
 
