@@ -71,12 +71,7 @@ _WITHOUT_CONTENT = ("screens.switch_language", "screens.media", "screens.toggle_
 @bp.before_request
 def _require_content() -> None:
     """Open the current content first: with nothing installed, every screen says so (503)."""
-    if request.endpoint not in (
-        "screens.switch_language",
-        "screens.media",
-        "screens.toggle_elder_mode",
-        "screens.reset",
-    ):
+    if request.endpoint not in _WITHOUT_CONTENT:
         get_db()
 
 
