@@ -16,7 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from kiosk.data import queries
-from kiosk.screens.views import SEARCH_PAGE
+from kiosk.screens.views import SEARCH_PAGE, UPDATE_HEADER
 from sync.contract.pinyin import initials
 from sync.contract.search import index_text, is_initials, phrase
 from sync.receive.install import current_database
@@ -112,6 +112,18 @@ def test_the_search_screen_adds_each_tapped_letter_and_opens_results(client: Fla
     assert {"dba", "dbs", "dbz", "d", ""} <= keys, "each letter extends what was typed; delete and clear shorten it"
     assert "/powers/dibao-shenqing" in html and "DB" in text_of(page)
     assert client.get("/powers/dibao-shenqing").status_code == 200
+
+
+def test_a_tap_gets_only_the_top_bar_and_the_search_panel_it_redraws(client: FlaskClient) -> None:
+    whole = client.get("/search?q=db").get_data(as_text=True)
+    update = client.get("/search?q=db", headers={UPDATE_HEADER: "search"})
+    assert UPDATE_HEADER in update.headers["Vary"], "a cache keeps the page and the update apart"
+    html = update.get_data(as_text=True)
+    assert html.lstrip().startswith('<header class="topbar">') and "<html" not in html and "idle-overlay" not in html
+    panel = html[html.index('<div class="search-panel"') :]
+    assert panel.strip() in whole, "the same panel as on the page"
+    assert html[: html.index("</header>")] in whole, "the same top bar: its language link keeps what was typed"
+    assert len(html) < len(whole) * 0.8
 
 
 def test_a_common_topic_searches_chinese_without_typing(client: FlaskClient) -> None:

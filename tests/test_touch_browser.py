@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from kiosk.screens import create_app
 from tests.browser import KIOSK_SCREEN
@@ -153,6 +153,45 @@ def test_search_by_tapping_letters_updates_results_in_place(page: Page) -> None:
     expect(page.locator(".search-results .row").first).to_contain_text("最低生活保障申请")
     page.locator(".search-results .row").first.click()
     expect(page).to_have_url(re.compile(r"/powers/dibao-shenqing$"))
+
+
+# Resolves once the page has read the search answer for *query* (or after 5 s), and drawn a frame since.
+ANSWERED = """(query) => new Promise((resolve) => {
+  const read = () => performance.getEntriesByType("resource").some((e) => e.name.endsWith(`/search?q=${query}`));
+  const drawn = () => requestAnimationFrame(() => setTimeout(resolve));
+  const wait = (tries) => (read() || tries === 0 ? drawn() : setTimeout(() => wait(tries - 1), 20));
+  wait(250);
+})"""
+
+
+def test_a_key_is_answered_as_the_finger_lands_and_sliding_off_changes_nothing(page: Page) -> None:
+    page.goto("/search?q=d")
+    box = page.get_by_role("link", name="B", exact=True).bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    with page.expect_request(re.compile(r"/search\?q=db$")):  # asked for while the finger is still down
+        page.mouse.down()
+    page.mouse.move(1, KIOSK_SCREEN["height"] - 1)  # slides off: no tap
+    page.mouse.up()
+    page.evaluate(ANSWERED, "db")
+    expect(page.locator(".search-query")).to_have_text("D")
+    expect(page).to_have_url(re.compile(r"/search\?q=d$"))
+    page.get_by_role("link", name="B", exact=True).click()
+    expect(page.locator(".search-query")).to_have_text("DB")
+
+
+def test_an_answer_that_comes_late_never_covers_a_later_tap(page: Page) -> None:
+    page.goto("/search")
+    held: list[Route] = []
+    page.route(re.compile(r"/search\?q=d$"), lambda route: held.append(route))  # D's answer is held back
+    page.get_by_role("link", name="D", exact=True).click()
+    page.get_by_role("link", name="E", exact=True).click()
+    expect(page.locator(".search-query")).to_have_text("E")
+    assert len(held) == 1
+    held[0].continue_()
+    page.evaluate(ANSWERED, "d")
+    expect(page.locator(".search-query")).to_have_text("E")
+    expect(page).to_have_url(re.compile(r"/search\?q=e$"))
 
 
 def test_every_button_shows_it_is_pressed_and_nothing_opens_a_long_press_menu(page: Page) -> None:

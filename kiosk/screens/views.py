@@ -36,6 +36,8 @@ from sync.receive.install import media_dir
 bp = Blueprint("screens", __name__)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"  # alphabetical: easier to find than QWERTY for people who never typed
 _BLOB = re.compile(r"^[0-9a-f]{64}\.(jpg|jpeg|png|webp)$")
+# kiosk.js asks with this header for only what a tap on the search screen changes (search_update.html).
+UPDATE_HEADER = "X-Kiosk-Update"
 
 
 def shown_or_404(kind: str, item_id: str) -> dict[str, Any]:
@@ -187,9 +189,12 @@ def search() -> ResponseReturnValue:
     for result in page.items:
         result["href"] = _result_url(result["kind"], result["item_id"])
     typed = query.lower() if is_initials(query.lower()) else ""  # the letters the keyboard adds to
-    return render_template(
-        "screens/search.html", query=query, typed=typed, page=page, quick=QUICK_SEARCHES, letters=LETTERS
-    )
+    update = request.headers.get(UPDATE_HEADER) == "search"
+    html = render_template(
+        "screens/search_update.html" if update else "screens/search.html",
+        query=query, typed=typed, page=page, quick=QUICK_SEARCHES, letters=LETTERS,
+    )  # fmt: skip
+    return html, {"Vary": UPDATE_HEADER}
 
 
 def _result_url(kind: str, item_id: str) -> str:

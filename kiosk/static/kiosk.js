@@ -65,17 +65,34 @@
   }
 
   // Search: a tapped key or topic updates the letters and the results in place (the links work without this).
+  // The results are asked for as the finger lands (pointerdown), not when it lifts (click): on a slow board
+  // the press is drawn in between, and the answer is on its way meanwhile.
   var panel = document.getElementById("search-panel");
   if (panel) {
+    var pressed = null;  // the link under the finger and its results on the way
+    var shown = 0;  // which tap's results may still be drawn: only the latest
+    var load = function (href) {
+      var answer = fetch(href, { headers: { "X-Kiosk-Update": "search" } }).then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.text();
+      });
+      answer.catch(function () {});  // a press that never became a tap leaves no error behind
+      return answer;
+    };
+    panel.addEventListener("pointerdown", function (event) {
+      var link = event.target.closest("a[data-search]");
+      pressed = link ? { href: link.href, answer: load(link.href) } : null;
+    });
     panel.addEventListener("click", function (event) {
       var link = event.target.closest("a[data-search]");
       if (!link) { return; }
       event.preventDefault();
       var href = link.href;  // the key's own address changes below, with the others
-      fetch(href).then(function (response) {
-        if (!response.ok) { throw new Error(String(response.status)); }
-        return response.text();
-      }).then(function (html) {
+      var answer = pressed && pressed.href === href ? pressed.answer : load(href);
+      var tap = shown += 1;
+      pressed = null;
+      answer.then(function (html) {
+        if (tap !== shown) { return; }  // a later tap's results are on their way
         var page = new DOMParser().parseFromString(html, "text/html");
         // Only what a tap changes is drawn again: the letters, the topics and the results. The keyboard's
         // keys and the top bar's links stay and take their new addresses (a key adds its letter to those
