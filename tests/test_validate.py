@@ -45,7 +45,44 @@ def test_valid_county_loads(county: Path) -> None:
 
 def test_unknown_field_named_with_its_line(county: Path) -> None:
     edit(county / "powers" / "dibao.yaml", "fee: 不收费\n", "fee: 不收费\nfees: 10元\n")
-    assert problems(county) == ["powers/dibao.yaml:8: fees: unknown field; allowed here: " + ", ".join(_power_fields())]
+    assert problems(county) == [
+        "powers/dibao.yaml:8: fees: unknown field; did you mean fee? allowed here: " + ", ".join(_power_fields())
+    ]
+
+
+def test_a_misspelt_field_gets_the_near_name(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "fee: 不收费\n", "fee: 不收费\ntime_limt: 30日\n")
+    (found,) = problems(county)
+    assert found.startswith("powers/dibao.yaml:8: time_limt: unknown field; did you mean time_limit? allowed here: ")
+
+
+def test_a_code_of_digits_read_as_a_number_asks_for_quotes(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "fee: 不收费\n", "fee: 0\n")
+    assert problems(county) == [
+        'powers/dibao.yaml:7: fee: must be text, not a whole number: put it in quotes ("0101") to keep it as written'
+    ]
+
+
+def test_a_full_width_colon_is_named_on_its_own_line(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "fee: 不收费\n", "fee：不收费\n")
+    assert problems(county) == [
+        "powers/dibao.yaml:7: the colon after the field name is a full-width 「：」; type ': ' (colon, space)"
+    ]
+    edit(county / "powers" / "dibao.yaml", "fee：不收费\n", "fee: 不收费\n")
+    edit(county / "powers" / "dibao.yaml", "  - id: apply\n", "  - id：apply\n")
+    assert problems(county) == [
+        "powers/dibao.yaml:13: the colon after the field name is a full-width 「：」; type ': ' (colon, space)"
+    ]
+    edit(county / "powers" / "dibao.yaml", "  - id：apply\n", "  - id: apply\n")
+    with (county / "powers" / "dibao.yaml").open("a", encoding="utf-8") as power:
+        power.write("  - id：sign\n")  # a list entry of one line is then one text
+    (found,) = problems(county)
+    assert found.startswith("powers/dibao.yaml:31: steps[5]: must be a set of fields, not text: a colon after a field")
+
+
+def test_a_tab_is_named_on_its_own_line(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "    title: 提出申请\n", "\ttitle: 提出申请\n")
+    assert problems(county) == ["powers/dibao.yaml:14: indent with spaces, not Tab"]
 
 
 def _power_fields() -> list[str]:
@@ -194,6 +231,23 @@ def test_procedure_loop_without_a_way_out(county: Path) -> None:
     assert problems(county) == [
         "powers/dibao.yaml:28: steps[4].id: from here the procedure never ends: it loops with no way out"
     ]
+
+
+def test_an_outcome_that_runs_on_into_another_outcome_of_its_decision(county: Path) -> None:
+    # The county's own table lists the approval before the refusal; nothing says the approval ends.
+    power = county / "powers" / "dibao.yaml"
+    edit(power, "  - id: refuse\n    title: 告知申请人并说明理由\n    actor: 村民委员会\n    end: true\n", "")
+    power.write_text(
+        power.read_text(encoding="utf-8") + "  - id: refuse\n    title: 告知申请人并说明理由\n    actor: 村民委员会\n",
+        encoding="utf-8",
+    )
+    assert problems(county) == [
+        "powers/dibao.yaml:24: steps[3].id: this step is what follows '符合条件' at '入户调查', but says nothing of"
+        " where it goes, so it runs on into '告知申请人并说明理由', another outcome of the same decision; add"
+        " 'end: true' if the procedure ends here, or 'next:' with the step that follows"
+    ]
+    edit(power, "    title: 张榜公示\n", "    title: 张榜公示\n    end: true\n")  # the clerk's fix
+    assert [s["goes_to"] for s in load_county(county).powers[0]["steps"][2:]] == [[], []]
 
 
 def test_procedure_step_nobody_reaches(county: Path) -> None:

@@ -128,6 +128,7 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
                 )
     if problems:
         return problems
+    problems += _fall_through_problems(steps)
     expanded = expand_steps(steps)
     leads_to = {s["id"]: [g["to"] for g in s["goes_to"]] for s in expanded}
     reached = _reachable([expanded[0]["id"]], leads_to)
@@ -151,6 +152,33 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
                 (("steps", index, "id"), tr("from here the procedure never ends: it loops with no way out"))
             )
             reported.add(index)
+    return problems
+
+
+def _fall_through_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | int, ...], str]]:
+    """A decision's outcome that says nothing of where it goes runs on, in list order, into the next
+    step written; when that is another outcome of the same decision, the flowchart is wrong (the
+    success step runs into the refusal), though every step is reachable and every path ends.
+    """
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    written = {step["id"]: index for index, step in enumerate(steps)}
+    for decision in steps:
+        outcomes = {branch["to"]: branch["when"] for branch in decision.get("branches", [])}
+        for target, when in outcomes.items():
+            index = written.get(target)  # None: a step inside a standard procedure, which leads on by itself
+            if index is None or index + 1 == len(steps) or any(k in steps[index] for k in ("next", "end", "branches")):
+                continue
+            following = steps[index + 1]
+            if following["id"] in outcomes and following["id"] != target:
+                message = tr(
+                    "this step is what follows %(when)r at %(decision)r, but says nothing of where it goes, so it runs"
+                    " on into %(next)r, another outcome of the same decision; add 'end: true' if the procedure ends"
+                    " here, or 'next:' with the step that follows",
+                    when=when,
+                    decision=decision.get("title", decision["id"]),
+                    next=following.get("title", following["id"]),
+                )
+                problems.append((("steps", index, "id"), message))
     return problems
 
 

@@ -6,6 +6,7 @@ wheel holds a copy there, so they are found the same way in both.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -95,6 +96,13 @@ def _message(error: ValidationError) -> str:
     if kind == "type":
         names = [expected] if isinstance(expected, str) else expected
         wanted = tr(" or ").join(_type_name(n) for n in names)
+        if names == ["string"] and isinstance(instance, (int, float)):  # 0101, 3, 1.5, yes: YAML read a number
+            return tr(
+                'must be text, not %(actual)s: put it in quotes ("0101") to keep it as written',
+                actual=_describe(instance),
+            )
+        if names == ["object"] and isinstance(instance, str) and "：" in instance:  # 'name：低保' is one text
+            return tr("must be a set of fields, not text: a colon after a field name is a full-width 「：」; type ': '")
         return tr("must be %(wanted)s, not %(actual)s", wanted=wanted, actual=_describe(instance))
     if kind == "enum":
         return tr(
@@ -143,14 +151,15 @@ def schema_problems(source: SourceFile, schema_name: str) -> list[Problem]:
             if error.validator == "additionalProperties":
                 known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
                 for key in sorted(set(instance) - set(known), key=str):
-                    problems.append(
-                        Problem(
-                            source.path,
-                            source.line_of((*where, key)),
-                            field_name((*where, key)),
-                            tr("unknown field; allowed here: %(known)s", known=", ".join(known)),
-                        )
+                    allowed = ", ".join(known)
+                    near = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+                    said = (
+                        tr("unknown field; did you mean %(near)s? allowed here: %(known)s", near=near[0], known=allowed)
+                        if near
+                        else tr("unknown field; allowed here: %(known)s", known=allowed)
                     )
+                    line = source.line_of((*where, key))
+                    problems.append(Problem(source.path, line, field_name((*where, key)), said))
             elif error.validator == "required":
                 missing = [name for name in _any(error.validator_value) if name not in instance]
                 for name in missing:

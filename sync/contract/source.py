@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,8 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> SourceFile:
     except _Unsafe as error:
         raise SourceError(path, error.line + line_offset, error.message) from None
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = (mark.line + 1 if mark else 1) + line_offset
-        raise SourceError(path, line, tr("not valid YAML: %(problem)s", problem=error.problem or error)) from None
+        line, message = _explain(error, text.splitlines())
+        raise SourceError(path, line + line_offset, message) from None
     except yaml.YAMLError as error:
         raise SourceError(path, 1 + line_offset, tr("not valid YAML: %(problem)s", problem=error)) from None
     finally:
@@ -108,6 +108,22 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> SourceFile:
     return SourceFile(path, data, lines)
 
 
+def _explain(error: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int, str]:
+    """The line and, in plain words, the YAML mistakes clerks make: a Tab, a full-width colon."""
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else 1
+    at = lines[mark.line] if mark and mark.line < len(lines) else ""
+    if "\t" in at[: len(at) - len(at.lstrip())] or "tab" in str(error.problem).lower():  # libyaml names no Tab
+        return line, tr("indent with spaces, not Tab")
+    # 'name：低保' is read as one text, so PyYAML stops on the line after it, missing a ':'.
+    marked = [mark.line for mark in (error.context_mark, error.problem_mark) if mark]
+    for number in [*marked, *(n - 1 for n in marked)]:  # the line itself, or the one before it
+        if 0 <= number < len(lines) and _FULL_WIDTH_KEY.match(lines[number]):
+            return number + 1, tr("the colon after the field name is a full-width 「：」; type ': ' (colon, space)")
+    return line, tr("not valid YAML: %(problem)s", problem=error.problem or error)
+
+
+_FULL_WIDTH_KEY = re.compile(r"^\s*(- +)?[^\s:：'\"#-][^:：]*：")
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 
 
