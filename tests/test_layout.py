@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # From the bottom up: a module may import its own part and the parts before it, never one after.
 LAYERS = [
     ["sync.contract"],
-    ["sync.publish", "sync.receive"],  # the two sides of the channel: they never import each other
+    ["sync.publish", "sync.receive", "sync.authoring"],  # the channel's two sides never import each other
     ["kiosk.settings"],
     ["kiosk.web"],
     ["kiosk.data"],

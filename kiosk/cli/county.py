@@ -11,6 +11,8 @@ import click
 
 from kiosk.cli.options import data_folder
 from kiosk.cli.staff import LINK, PASSWORD, ROLE, list_of, new_account
+from sync.authoring.importing import plan_import, preview, write
+from sync.authoring.sheets import SheetError
 from sync.contract.content import ContentInvalid, County, load_county
 from sync.contract.i18n import tr
 from sync.publish.keys import SigningKeyError
@@ -59,6 +61,32 @@ def validate(folder: str) -> None:
             contacts=len(loaded.contacts),
         )
     )
+
+
+@county.command("import")
+@click.argument("sheet", type=click.Path(exists=True, dir_okay=False))
+@click.option("--into", "content_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The county content folder to write into.")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Only show what would be created and changed.")
+def import_sheet(sheet: str, content_dir: str, dry_run: bool) -> None:
+    """Import the small-power list from an Excel table (.xlsx): a preview and row errors, then the files."""
+    try:
+        plan = plan_import(Path(sheet), Path(content_dir))
+    except SheetError as error:
+        click.echo(f"{sheet}: {error}", err=True)
+        sys.exit(1)
+    for line in preview(plan):
+        click.echo(line)
+    for problem in plan.problems:
+        click.echo(problem, err=True)
+    if plan.problems:
+        click.echo(tr("%(count)s problem(s) found; nothing was written.", count=len(plan.problems)), err=True)
+        sys.exit(1)
+    if dry_run:
+        click.echo(tr("Dry run: nothing was written."))
+        return
+    write(plan, Path(content_dir))
+    click.echo(tr("Written to %(folder)s; check it with: kiosk county validate %(folder)s", folder=content_dir))
 
 
 @county.command()

@@ -56,3 +56,24 @@ def tone_syllables(text: str) -> list[str]:
         text, style=pypinyin.Style.TONE3, neutral_tone_with_five=True, errors="default"
     )
     return syllables
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """Return an id for *text* as the schemas want it: pinyin, two characters to a word, hyphens between.
+
+    '最低生活保障申请' -> 'zuidi-shenghuo-baozhang-shenqing'; runs of Latin letters and digits are words
+    of their own; anything else separates words. At most *limit* characters, cut at a hyphen.
+    """
+    words: list[str] = []
+    for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9]+", text):
+        if run.isascii():
+            words.append(run.lower())
+            continue
+        syllables = _pypinyin().lazy_pinyin(run)
+        words += ["".join(syllables[n : n + 2]) for n in range(0, len(syllables), 2)]
+    result = ""
+    for word in words:
+        if len(result) + len(word) + 1 > limit and result:
+            break
+        result = f"{result}-{word}" if result else word[:limit]
+    return result

@@ -1,0 +1,144 @@
+"""A county's small-power list as Excel keeps it (one row per item) read into power items.
+
+Columns are found by their header names and the variants counties use. A procedure written as
+numbered text ('1.…；2.…', '①…②…', '(1)…') or one step per line becomes a list of steps done by the
+responsible body, one after the other; decisions and branches are added afterwards in the form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.authoring.sheets import Row, Table, column_key
+from sync.contract.i18n import tr
+
+# field -> header names, the first as the export writes it
+COLUMNS: dict[str, list[str]] = {
+    "name": ["事项名称", "权力名称", "权力事项", "事项"],
+    "category": ["类别", "权力类别", "事项类别", "类型"],
+    "summary": ["事项说明", "简要说明", "说明"],
+    "keywords": ["俗称", "别名", "关键词"],
+    "basis": ["实施依据", "办理依据", "法律依据", "依据"],
+    "responsible": ["责任主体", "实施主体"],
+    "participants": ["参与主体", "协办主体"],
+    "materials": ["所需材料", "申请材料", "办理材料"],
+    "steps": ["运行流程", "办理流程", "操作流程", "流程"],
+    "time_limit": ["办理时限", "时限", "承诺时限"],
+    "fee": ["收费标准", "收费", "收费依据及标准"],
+    "phone": ["监督电话", "监督举报电话", "举报电话"],
+    "supervision": ["监督方式", "监督主体", "监督单位"],
+    "risks": ["风险点", "廉政风险点"],
+    "controls": ["防控措施", "风险防控措施"],
+}
+REQUIRED = ["name", "category", "basis", "responsible", "steps", "time_limit", "fee"]
+SUPERVISOR = "村务监督委员会"  # who supervises a village power when the table names only a phone
+_PHONE = re.compile(r"(?<![\d-])\d[\d-]{2,19}(?![\d-])")
+_MARK = r"(?:\d{1,2}\s*[.、．)）]|[（(]\d{1,2}[)）]|[①-⑳])"
+# A number ends the item before it after a separator; a circled or bracketed one needs none.
+_MARKED = re.compile(rf"(?:(?:^|(?<=[\s；;。，,])){_MARK}|[（(]\d{{1,2}}[)）]|[①-⑳])\s*")
+
+
+@dataclass
+class RowItem:
+    """What one row makes: the item's fields (without an id), or the problems that keep it out."""
+
+    row: int
+    fields: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+
+
+def known_headers() -> list[str]:
+    return [name for names in COLUMNS.values() for name in names]
+
+
+def _columns(table: Table) -> dict[str, str]:
+    """field -> the table's header for it."""
+    found: dict[str, str] = {}
+    for column in table.columns:
+        key = column_key(column)
+        for name, variants in COLUMNS.items():
+            if name not in found and key in variants:
+                found[name] = column
+    return found
+
+
+def split_list(text: str) -> list[str]:
+    """'1.甲；2.乙' / '①甲②乙' / lines / '甲；乙' -> ['甲', '乙'] (the marks and separators dropped)."""
+    text = text.strip()
+    if not text:
+        return []
+    marks = list(_MARKED.finditer(text))
+    if len(marks) >= 2 and marks[0].start() == 0:
+        ends = [m.start() for m in marks[1:]] + [len(text)]
+        items = [text[m.end() : end] for m, end in zip(marks, ends, strict=True)]
+    elif "\n" in text:
+        items = [re.sub(rf"^{_MARK}\s*", "", line) for line in text.split("\n")]
+    elif re.search(r"》[、，,]?《", text):
+        items = re.split(r"(?<=》)[、，,]?(?=《)", text)
+    else:
+        items = re.split(r"[；;]", text)
+    return [cleaned for item in items if (cleaned := item.strip().strip("；;，,。 ").strip())]
+
+
+def _supervision(row: Row, columns: dict[str, str]) -> tuple[dict[str, str] | None, str | None]:
+    said = row.cells.get(columns.get("supervision", ""), "")
+    phones = _PHONE.findall(row.cells.get(columns.get("phone", ""), "")) or _PHONE.findall(said)
+    if not phones:
+        return None, tr(
+            "row %(row)s: no supervision phone (a column 监督电话, or a number in 监督方式)", row=row.number
+        )
+    body = _PHONE.sub("", said).strip(" ：:，,；;。（）()") or SUPERVISOR
+    return {"body": body, "phone": phones[0]}, None
+
+
+def read_row(row: Row, columns: dict[str, str]) -> RowItem:
+    item = RowItem(row.number, {})
+    for name in row.formulas:
+        item.problems.append(tr("row %(row)s: 「%(column)s」 holds a formula; paste its value instead", row=row.number,
+                                column=name))  # fmt: skip
+    cell = {name: row.cells.get(column, "") for name, column in columns.items()}
+    for name in REQUIRED:
+        if not cell.get(name) and columns.get(name) not in row.formulas:
+            column = columns.get(name, COLUMNS[name][0])
+            item.problems.append(tr("row %(row)s: 「%(column)s」 is empty", row=row.number, column=column))
+    supervision, problem = _supervision(row, columns)
+    if problem:
+        item.problems.append(problem)
+    if item.problems:
+        return item
+    steps = split_list(cell["steps"])
+    fields: dict[str, Any] = {"name": cell["name"], "category": cell["category"]}
+    if cell.get("summary"):
+        fields["summary"] = cell["summary"]
+    if keywords := split_list(cell.get("keywords", "").replace("、", "；")):
+        fields["keywords"] = list(dict.fromkeys(keywords))
+    fields["basis"] = split_list(cell["basis"])
+    fields["responsible"] = cell["responsible"]
+    for name in ("participants", "materials"):
+        if values := split_list(cell.get(name, "")):
+            fields[name] = values
+    fields.update({"fee": cell["fee"], "time_limit": cell["time_limit"], "supervision": supervision})
+    risks, controls = split_list(cell.get("risks", "")), split_list(cell.get("controls", ""))
+    if risks and controls:
+        paired = len(risks) == len(controls)
+        pairs = list(zip(risks, controls, strict=True)) if paired else [("；".join(risks), "；".join(controls))]
+        fields["risks"] = [{"point": point, "control": control} for point, control in pairs]
+    fields["steps"] = [
+        {"id": f"s{n}", "title": title, "actor": cell["responsible"]} for n, title in enumerate(steps, start=1)
+    ]
+    item.fields = fields
+    return item
+
+
+def read_powers(table: Table) -> tuple[list[RowItem], list[str]]:
+    """Every row as an item or its problems; and the problems of the table as a whole (a column missing)."""
+    columns = _columns(table)
+    missing = [COLUMNS[name][0] for name in REQUIRED if name not in columns]
+    if missing:
+        variants = "；".join(f"{COLUMNS[name][0]}（{'/'.join(COLUMNS[name][1:])}）" for name in REQUIRED
+                             if name not in columns)  # fmt: skip
+        return [], [tr("columns missing: %(columns)s; the table's headers may also be %(variants)s",
+                       columns="、".join(missing), variants=variants)]  # fmt: skip
+    return [read_row(row, columns) for row in table.rows], []
