@@ -174,3 +174,72 @@ def test_hostile_or_wrong_files_are_refused_with_a_reason(county: Path, tmp_path
 )
 def test_procedures_written_the_ways_counties_write_them(written: str, items: list[str]) -> None:
     assert split_list(written) == items
+
+
+def test_the_export_is_the_layout_the_import_reads_and_keeps_the_folders_decisions(tmp_path: Path) -> None:
+    from tests.county_files import copy_demo
+
+    county = copy_demo(tmp_path)
+    sheet = tmp_path / "导出.xlsx"
+    code, out, err = run("county", "export", str(county), "--out", str(sheet))
+    assert code == 0, err
+    count = len(list((county / "powers").glob("*.yaml")))
+    assert f"{count} power items written" in out
+    before = folder_digest(county)
+    code, out, err = run("county", "import", str(sheet), "--into", str(county))
+    assert code == 0, err
+    assert f"0 new, 0 changed, {count} unchanged" in out, "the folder's branches and 四议两公开 steps survive the table"
+    assert folder_digest(county) == before
+
+
+def write_catalogue_sheet(path: Path, title: str, rows: list[list[str]]) -> Path:
+    """The standard catalogue's layout: 公开事项 over 一级/二级; 对象, 方式, 层级 ticked under a second header."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append([title])
+    sheet.append(["序号", "公开事项", "", "公开内容（要素）", "公开依据", "公开时限", "公开主体", "公开渠道和载体",
+                  "公开对象", "", "公开方式", "", "公开层级", ""])  # fmt: skip
+    sheet.append(["", "一级事项", "二级事项", "", "", "", "", "", "全社会", "特定群众", "主动", "依申请", "县级",
+                  "乡级"])  # fmt: skip
+    for start, end in ((2, 3), (9, 10), (11, 12), (13, 14)):
+        sheet.merge_cells(start_row=2, start_column=start, end_row=2, end_column=end)
+    for row in rows:
+        sheet.append(row)
+    sheet.merge_cells(start_row=4, start_column=2, end_row=5, end_column=2)  # 一级事项 over its two rows
+    book.save(path)
+    return path
+
+
+CATALOGUE_ROWS = [
+    ["1", "最低生活保障", "审批结果", "保障对象姓名、保障金额", "《社会救助暂行办法》", "信息形成之日起20个工作日内",
+     "县民政局", "便民服务站、政府网站", "√", "", "√", "", "√", "√"],
+    ["2", "", "办理流程", "申请条件、办理程序", "《社会救助暂行办法》", "长期公开", "县民政局；镇（乡）人民政府",
+     "政府网站", "√", "", "√", "", "", "√"],
+    ["3", "特困人员救助供养", "救助标准", "供养标准", "《社会救助暂行办法》", "标准调整后10个工作日内", "县民政局",
+     "政府网站", "", "√", "", "√", "√", ""],
+]  # fmt: skip
+
+
+def test_a_catalogue_area_with_merged_and_ticked_cells_joins_its_areas_file(county: Path, tmp_path: Path) -> None:
+    sheet = write_catalogue_sheet(tmp_path / "目录.xlsx", "测试县社会救助领域基层政务公开标准目录", CATALOGUE_ROWS)
+    code, out, err = run("county", "import", str(sheet), "--into", str(county))
+    assert code == 0, err
+    assert "2 new, 1 changed, 0 unchanged" in out  # the first row is the folder's entry, its channels now two
+    assert "~ catalogue/18-shehui-jiuzhu.yaml  最低生活保障 / 审批结果 (row 4): channels\n" in out
+    entries = {(e["level1"], e.get("level2")): e for e in load_county(county).catalogue if e["area"] == "社会救助"}
+    assert entries[("最低生活保障", "审批结果")]["id"] == "dibao-result", "the folder's entry keeps its id"
+    assert entries[("最低生活保障", "审批结果")]["channels"] == ["便民服务站", "政府网站"]
+    flow = entries[("最低生活保障", "办理流程")]  # 一级事项 merged down from the row above
+    assert (flow["audience"], flow["mode"], flow["level"]) == ("全社会", "主动", ["乡级"])
+    special = entries[("特困人员救助供养", "救助标准")]
+    assert (special["audience"], special["mode"], special["level"]) == ("特定群众", "依申请", ["县级"])
+
+
+def test_a_catalogue_table_that_names_no_area_asks_for_one(county: Path, tmp_path: Path) -> None:
+    sheet = write_catalogue_sheet(tmp_path / "目录.xlsx", "基层政务公开标准目录", CATALOGUE_ROWS[2:])
+    code, _, err = run("county", "import", str(sheet), "--into", str(county))
+    assert code == 1 and "give the area with --area" in err
+    code, out, err = run("county", "import", str(sheet), "--into", str(county), "--area", "养老服务")
+    assert code == 0 and "+ catalogue/19-yanglao-fuwu.yaml" in out, out + err
+    assert [e["level1"] for e in load_county(county).catalogue if e["area"] == "养老服务"] == ["特困人员救助供养"]

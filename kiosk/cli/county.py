@@ -11,10 +11,12 @@ import click
 
 from kiosk.cli.options import data_folder
 from kiosk.cli.staff import LINK, PASSWORD, ROLE, list_of, new_account
-from sync.authoring.importing import plan_import, preview, write
+from sync.authoring.importing import export, plan_import, write
+from sync.authoring.plan import preview
 from sync.authoring.sheets import SheetError
 from sync.contract.content import ContentInvalid, County, load_county
 from sync.contract.i18n import tr
+from sync.contract.source import SourceError
 from sync.publish.keys import SigningKeyError
 from sync.publish.release import PublishResult, publish_county
 from sync.publish.repository import Repository, RepositoryError
@@ -68,10 +70,11 @@ def validate(folder: str) -> None:
 @click.option("--into", "content_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="The county content folder to write into.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Only show what would be created and changed.")
-def import_sheet(sheet: str, content_dir: str, dry_run: bool) -> None:
-    """Import the small-power list from an Excel table (.xlsx): a preview and row errors, then the files."""
+@click.option("--area", help="The catalogue's area (e.g. 社会救助) when the table's title does not name it.")
+def import_sheet(sheet: str, content_dir: str, dry_run: bool, area: str | None) -> None:
+    """Import a small-power list or a catalogue area from an Excel table (.xlsx): a preview, row errors, the files."""
     try:
-        plan = plan_import(Path(sheet), Path(content_dir))
+        plan = plan_import(Path(sheet), Path(content_dir), area)
     except SheetError as error:
         click.echo(f"{sheet}: {error}", err=True)
         sys.exit(1)
@@ -87,6 +90,18 @@ def import_sheet(sheet: str, content_dir: str, dry_run: bool) -> None:
         return
     write(plan, Path(content_dir))
     click.echo(tr("Written to %(folder)s; check it with: kiosk county validate %(folder)s", folder=content_dir))
+
+
+@county.command("export")
+@click.argument("content_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .xlsx file to write.")
+def export_sheet(content_dir: str, out: str) -> None:
+    """Write the small-power list to an Excel table in the layout `kiosk county import` reads."""
+    try:
+        count = export(Path(content_dir), Path(out))
+    except SourceError as error:
+        _fail(error)
+    click.echo(tr("%(count)s power items written to %(file)s", count=count, file=out))
 
 
 @county.command()

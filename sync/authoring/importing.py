@@ -8,14 +8,15 @@ New items get an id made from their name in pinyin, unique in the folder.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.authoring.power_table import known_headers, read_powers
-from sync.authoring.sheets import read_table
+from sync.authoring import catalogue_table
+from sync.authoring.catalogue_import import plan_catalogue
+from sync.authoring.plan import ImportPlan, Planned, unique_id
+from sync.authoring.plan import write as write_plan
+from sync.authoring.power_table import known_headers, read_powers, step_label
+from sync.authoring.sheets import Table, read_table
 from sync.contract.i18n import tr
 from sync.contract.pinyin import slug
 from sync.contract.procedure import procedure_problems
@@ -23,25 +24,7 @@ from sync.contract.schemas import field_name, schema_problems
 from sync.contract.source import SourceError, SourceFile, read_yaml
 
 SCHEMA_LINE = "# yaml-language-server: $schema=../../schema/power.schema.json\n"
-
-
-@dataclass
-class Planned:
-    row: int
-    path: str  # in the content folder, e.g. powers/zuidi-shenghuo.yaml
-    action: str  # "new", "changed" or "unchanged"
-    fields: dict[str, Any]
-    changed: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ImportPlan:
-    items: list[Planned]
-    problems: list[str]
-
-    def counts(self) -> dict[str, int]:
-        return {action: sum(1 for item in self.items if item.action == action) for action in ("new", "changed",
-                                                                                              "unchanged")}  # fmt: skip
+CATALOGUE_SCHEMA_LINE = "# yaml-language-server: $schema=../../schema/catalogue.schema.json\n"
 
 
 def _existing(content_dir: Path) -> tuple[dict[str, tuple[str, dict[str, Any]]], set[str], list[str]]:
@@ -62,15 +45,6 @@ def _existing(content_dir: Path) -> tuple[dict[str, tuple[str, dict[str, Any]]],
     return by_name, ids, problems
 
 
-def _new_id(name: str, ids: set[str]) -> str:
-    base = slug(name) or "item"
-    candidate, number = base, 2
-    while candidate in ids:
-        candidate, number = f"{base[:36]}-{number}", number + 1
-    ids.add(candidate)
-    return candidate
-
-
 def _check(row: int, data: dict[str, Any]) -> list[str]:
     """The folder's own checks on one item: its schema, then its procedure."""
     found = [f"{p.field}: {p.message}" for p in schema_problems(SourceFile("", data), "power")]
@@ -79,9 +53,20 @@ def _check(row: int, data: dict[str, Any]) -> list[str]:
     return [tr("row %(row)s: %(problem)s", row=row, problem=problem) for problem in found]
 
 
-def plan_import(sheet: Path, content_dir: Path) -> ImportPlan:
-    """What importing *sheet* into *content_dir* would create and change, and every problem found."""
-    rows, problems = read_powers(read_table(sheet, known_headers()))
+def plan_import(sheet: Path, content_dir: Path, area: str | None = None) -> ImportPlan:
+    """What importing *sheet* into *content_dir* would create and change, and every problem found.
+
+    The table is the small-power list, or an area of the disclosure catalogue when its columns say so
+    (公开内容, 公开依据 …); *area* names the catalogue's area when the table's title does not.
+    """
+    table = read_table(sheet, [*known_headers(), *catalogue_table.known_headers()], catalogue_table.sub_headers())
+    if catalogue_table.is_catalogue(table):
+        return plan_catalogue(table, content_dir, area)
+    return _plan_powers(table, content_dir)
+
+
+def _plan_powers(table: Table, content_dir: Path) -> ImportPlan:
+    rows, problems = read_powers(table)
     existing, ids, unreadable = _existing(content_dir)
     problems += unreadable
     seen: dict[str, int] = {}
@@ -99,56 +84,33 @@ def plan_import(sheet: Path, content_dir: Path) -> ImportPlan:
         if name in existing:
             path, old = existing[name]
             fields = dict(row.fields)
-            if [s.get("title") for s in old.get("steps", [])] == [s["title"] for s in fields["steps"]]:
+            if [step_label(s) for s in old.get("steps", [])] == [s["title"] for s in fields["steps"]]:
                 fields["steps"] = old["steps"]  # same steps: keep the folder's branches and ends
             changed = [key for key, value in fields.items() if old.get(key) != value]
             merged = {**old, **fields}
-            items.append(Planned(row.row, path, "changed" if changed else "unchanged", merged, changed))
+            items.append(Planned(row.row, path, "changed" if changed else "unchanged", merged, name, changed))
         else:
-            item_id = _new_id(name, ids)
+            item_id = unique_id(slug(name) or "item", ids)
             merged = {"id": item_id, **row.fields}
-            items.append(Planned(row.row, f"powers/{item_id}.yaml", "new", merged))
+            items.append(Planned(row.row, f"powers/{item_id}.yaml", "new", merged, name))
         problems += _check(row.row, items[-1].fields)
     return ImportPlan(items, problems)
 
 
-def preview(plan: ImportPlan) -> list[str]:
-    """The plan as lines for the clerk: counts, then each item to create or change."""
-    counts = plan.counts()
-    lines = [tr("%(new)s new, %(changed)s changed, %(unchanged)s unchanged", **counts)]
-    for item in plan.items:
-        name = item.fields["name"]
-        if item.action == "new":
-            lines.append(tr("+ %(path)s  %(name)s (row %(row)s)", path=item.path, name=name, row=item.row))
-        elif item.action == "changed":
-            lines.append(tr("~ %(path)s  %(name)s (row %(row)s): %(fields)s", path=item.path, name=name, row=item.row,
-                            fields=", ".join(item.changed)))  # fmt: skip
-    return lines
-
-
 def write(plan: ImportPlan, content_dir: Path) -> None:
     """Write the plan's new and changed items; refuse a plan with problems."""
-    from ruamel.yaml import YAML  # only the county's authoring needs it
+    write_plan(plan, content_dir, {"powers": SCHEMA_LINE, "catalogue": CATALOGUE_SCHEMA_LINE})
 
-    if plan.problems:
-        raise ValueError("a plan with problems is not written")
-    yaml = YAML()  # round trip: comments, order and quoting of an existing file stay
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    for item in plan.items:
-        target = content_dir / item.path
-        if item.action == "unchanged":
-            continue
-        if item.action == "changed":
-            with target.open(encoding="utf-8-sig") as file:
-                data = yaml.load(file)
-            for key in item.changed:
-                data[key] = item.fields[key]
-            header = ""
-        else:
-            data, header = item.fields, SCHEMA_LINE
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, suffix=".tmp", delete=False) as out:
-            out.write(header)
-            yaml.dump(data, out)
-        os.replace(out.name, target)
+
+def export(content_dir: Path, sheet: Path) -> int:
+    """Write the folder's small-power list to *sheet* in the layout `plan_import` reads; return the items."""
+    from sync.authoring.power_table import export_rows
+    from sync.authoring.sheets import write_table
+
+    existing, _ids, problems = _existing(content_dir)
+    if problems:
+        raise SourceError(problems[0].split(":", 1)[0], 1, problems[0])
+    powers = [data for _path, data in sorted(existing.values(), key=lambda found: found[0])]
+    columns, rows = export_rows(powers)
+    write_table(sheet, tr("Small-power list"), columns, rows)
+    return len(rows)

@@ -49,6 +49,11 @@ class RowItem:
     problems: list[str] = field(default_factory=list)
 
 
+def step_label(step: dict[str, Any]) -> str:
+    """A step as one line of a table: its title, or the standard procedure it stands for (四议两公开)."""
+    return str(step.get("title") or step.get("procedure") or "")
+
+
 def known_headers() -> list[str]:
     return [name for names in COLUMNS.values() for name in names]
 
@@ -142,3 +147,39 @@ def read_powers(table: Table) -> tuple[list[RowItem], list[str]]:
         return [], [tr("columns missing: %(columns)s; the table's headers may also be %(variants)s",
                        columns="、".join(missing), variants=variants)]  # fmt: skip
     return [read_row(row, columns) for row in table.rows], []
+
+
+EXPORTED = ["name", "category", "summary", "keywords", "basis", "responsible", "participants", "materials", "steps",
+            "time_limit", "fee", "supervision", "phone", "risks", "controls"]  # fmt: skip
+
+
+def export_rows(powers: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The items as the import reads them: a header row of the first names, one row per item.
+
+    Steps are numbered ('1.提出申请；2.审核'); decisions do not fit a cell, and importing the table
+    again keeps the folder's steps as long as their titles are unchanged.
+    """
+    headers = ["序号"] + [COLUMNS[name][0] for name in EXPORTED]
+    rows = []
+    for number, power in enumerate(powers, start=1):
+        risks = power.get("risks", [])
+        steps = "；".join(f"{n}.{step_label(step)}" for n, step in enumerate(power["steps"], start=1))
+        cells = {
+            "name": power["name"],
+            "category": power["category"],
+            "summary": power.get("summary", ""),
+            "keywords": "、".join(power.get("keywords", [])),
+            "basis": "\n".join(power["basis"]),
+            "responsible": power["responsible"],
+            "participants": "\n".join(power.get("participants", [])),
+            "materials": "\n".join(power.get("materials", [])),
+            "steps": steps,
+            "time_limit": power["time_limit"],
+            "fee": power["fee"],
+            "supervision": power["supervision"]["body"],
+            "phone": power["supervision"]["phone"],
+            "risks": "\n".join(f"{n}.{risk['point']}" for n, risk in enumerate(risks, start=1)),
+            "controls": "\n".join(f"{n}.{risk['control']}" for n, risk in enumerate(risks, start=1)),
+        }
+        rows.append([str(number)] + [cells[name] for name in EXPORTED])
+    return headers, rows

@@ -47,6 +47,7 @@ class Row:
 class Table:
     columns: list[str]  # the header row's names, as written
     rows: list[Row]
+    title: str = ""  # the first text above the header row, e.g. 某县社会救助领域基层政务公开标准目录
 
 
 def _check_zip(file: Path) -> None:
@@ -88,8 +89,12 @@ def column_key(name: str) -> str:
     return re.sub(r"[（(][^）)]*[）)]$", "", bare) or bare
 
 
-def read_table(file: Path, known: Iterable[str]) -> Table:
-    """Return the first sheet's table whose header row names at least two of the *known* columns."""
+def read_table(file: Path, known: Iterable[str], below: Iterable[str] = ()) -> Table:
+    """Return the first sheet's table whose header row names at least two of the *known* columns.
+
+    A second header row naming any of *below* (公开对象 over 全社会 and 特定群众, merged above them) gives
+    its columns those names.
+    """
     from openpyxl import load_workbook  # only the county's authoring needs it
 
     _check_zip(file)
@@ -101,6 +106,9 @@ def read_table(file: Path, known: Iterable[str]) -> Table:
     try:
         sheet = workbook.worksheets[0]
         columns: list[str] | None = None
+        under = {column_key(name) for name in below}
+        second = False  # the row after the header row may be a second header row
+        title = ""
         rows: list[Row] = []
         for number, values in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS), start=1):
             if number > MAX_ROWS:
@@ -117,10 +125,16 @@ def read_table(file: Path, known: Iterable[str]) -> Table:
                 formulas.append(formula)
             if columns is None:
                 if _header(texts, names):
-                    columns = texts
+                    columns, second = texts, True
                 elif number >= HEADER_ROWS:
                     break
+                title = title or next((text for text in texts if text), "")
                 continue
+            if second:
+                second = False
+                if any(column_key(text) in under for text in texts):
+                    columns = [text or (columns[n] if n < len(columns) else "") for n, text in enumerate(texts)]
+                    continue
             if not any(texts) and not any(formulas):
                 continue
             cells = {column: texts[n] for n, column in enumerate(columns) if column and n < len(texts)}
@@ -133,4 +147,30 @@ def read_table(file: Path, known: Iterable[str]) -> Table:
             tr("no header row found in the first %(count)s rows; the columns are named e.g. %(names)s",
                count=HEADER_ROWS, names="、".join(sorted(known)[:6]))
         )  # fmt: skip
-    return Table([column for column in columns if column], rows)
+    return Table([column for column in columns if column], rows, title)
+
+
+def write_table(file: Path, title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """Write *rows* under a title row and a header row, as counties keep their lists; text cells only."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    workbook = Workbook(write_only=False)
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append([title])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
+    sheet.cell(1, 1).font = Font(bold=True, size=14)
+    sheet.append(columns)
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        # A cell starting '=' would be a formula in Excel: written as text (openpyxl's data type 's').
+        sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            cell.data_type = "s"
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    file.parent.mkdir(parents=True, exist_ok=True)
+    temporary = file.with_name(file.name + ".tmp")
+    workbook.save(temporary)
+    temporary.replace(file)

@@ -1,0 +1,101 @@
+"""What an import would do to the content folder: a plan the clerk sees first, then writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync.contract.i18n import tr
+
+
+@dataclass
+class Planned:
+    """One item to create or change: a file of its own (a power item) or an entry of an area's list."""
+
+    row: int
+    path: str  # in the content folder, e.g. powers/zuidi-shenghuo.yaml
+    action: str  # "new", "changed" or "unchanged"
+    fields: dict[str, Any]
+    label: str  # how the clerk knows it: a name, or 一级 / 二级 事项
+    changed: list[str] = field(default_factory=list)
+    entry_of: dict[str, Any] | None = None  # an entry of the file's 'items': the new file's other fields
+
+
+@dataclass
+class ImportPlan:
+    items: list[Planned]
+    problems: list[str]
+
+    def counts(self) -> dict[str, int]:
+        return {action: sum(1 for item in self.items if item.action == action)
+                for action in ("new", "changed", "unchanged")}  # fmt: skip
+
+
+def unique_id(base: str, ids: set[str]) -> str:
+    """*base*, or *base* with -2, -3 … when the folder has it already; the id is then taken."""
+    candidate, number = base, 2
+    while candidate in ids:
+        candidate, number = f"{base[:36]}-{number}", number + 1
+    ids.add(candidate)
+    return candidate
+
+
+def preview(plan: ImportPlan) -> list[str]:
+    """The plan as lines for the clerk: counts, then each item to create or change."""
+    lines = [tr("%(new)s new, %(changed)s changed, %(unchanged)s unchanged", **plan.counts())]
+    for item in plan.items:
+        if item.action == "new":
+            lines.append(tr("+ %(path)s  %(name)s (row %(row)s)", path=item.path, name=item.label, row=item.row))
+        elif item.action == "changed":
+            lines.append(tr("~ %(path)s  %(name)s (row %(row)s): %(fields)s", path=item.path, name=item.label,
+                            row=item.row, fields=", ".join(item.changed)))  # fmt: skip
+    return lines
+
+
+def write(plan: ImportPlan, content_dir: Path, schema_line: dict[str, str]) -> None:
+    """Write the plan's new and changed items, file by file; refuse a plan with problems.
+
+    *schema_line* gives the first line of a new file by its folder (powers, catalogue).
+    """
+    from ruamel.yaml import YAML  # only the county's authoring needs it
+
+    if plan.problems:
+        raise ValueError("a plan with problems is not written")
+    yaml = YAML()  # round trip: comments, order and quoting of an existing file stay
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    by_file: dict[str, list[Planned]] = defaultdict(list)
+    for item in plan.items:
+        if item.action != "unchanged":
+            by_file[item.path].append(item)
+    for path, planned in by_file.items():
+        target = content_dir / path
+        header, data = "", None
+        if target.exists():
+            with target.open(encoding="utf-8-sig") as file:
+                data = yaml.load(file)
+        else:
+            header = schema_line.get(path.split("/", 1)[0], "")
+        for item in planned:
+            if item.entry_of is None:  # the whole file is the item
+                data = data if data is not None else {}
+                for key in item.changed if item.action == "changed" else list(item.fields):
+                    data[key] = item.fields[key]
+                continue
+            data = data if data is not None else {**item.entry_of, "items": []}
+            entries = data["items"]
+            found = next((entry for entry in entries if entry.get("id") == item.fields["id"]), None)
+            if found is None:
+                entries.append(item.fields)
+            else:
+                for key in item.changed:
+                    found[key] = item.fields[key]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, suffix=".tmp", delete=False) as out:
+            out.write(header)
+            yaml.dump(data, out)
+        os.replace(out.name, target)
