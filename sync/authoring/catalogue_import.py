@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from sync.authoring.catalogue_table import area_of, areas, read_catalogue
-from sync.authoring.plan import ImportPlan, Planned, unique_id
+from sync.authoring.plan import ImportPlan, Planned, read_folder, unique_id
 from sync.authoring.sheets import Table
 from sync.contract.i18n import tr
 from sync.contract.pinyin import initials, slug
 from sync.contract.schemas import schema_problems
-from sync.contract.source import SourceError, SourceFile, read_yaml
+from sync.contract.source import SourceFile
 
 
 def _key(entry: dict[str, Any]) -> tuple[str, str]:
@@ -25,20 +25,12 @@ def _key(entry: dict[str, Any]) -> tuple[str, str]:
 
 def _files(content_dir: Path) -> tuple[dict[str, tuple[str, dict[str, Any]]], set[str], list[str]]:
     """The catalogue's files by area (path, data), every entry id, files that cannot be read."""
+    files, problems = read_folder(content_dir, "catalogue")
     by_area: dict[str, tuple[str, dict[str, Any]]] = {}
     ids: set[str] = set()
-    problems = []
-    folder = content_dir / "catalogue"
-    for file in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
-        path = file.relative_to(content_dir).as_posix()
-        try:
-            data = read_yaml(file, path).data
-        except SourceError as error:
-            problems.append(str(error))
-            continue
-        if isinstance(data, dict):
-            by_area.setdefault(str(data.get("area")), (path, data))
-            ids.update(str(entry.get("id")) for entry in data.get("items") or [] if isinstance(entry, dict))
+    for path, data in files:
+        by_area.setdefault(str(data.get("area")), (path, data))
+        ids.update(str(entry.get("id")) for entry in data.get("items") or [] if isinstance(entry, dict))
     return by_area, ids, problems
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sync.authoring import catalogue_table
 from sync.authoring.catalogue_import import plan_catalogue
-from sync.authoring.plan import ImportPlan, Planned, unique_id
+from sync.authoring.plan import ImportPlan, Planned, read_folder, unique_id
 from sync.authoring.plan import write as write_plan
 from sync.authoring.power_table import known_headers, read_powers, step_label
 from sync.authoring.sheets import Table, read_table
@@ -21,7 +21,7 @@ from sync.contract.i18n import tr
 from sync.contract.pinyin import slug
 from sync.contract.procedure import procedure_problems
 from sync.contract.schemas import field_name, schema_problems
-from sync.contract.source import SourceError, SourceFile, read_yaml
+from sync.contract.source import SourceError, SourceFile
 
 SCHEMA_LINE = "# yaml-language-server: $schema=../../schema/power.schema.json\n"
 CATALOGUE_SCHEMA_LINE = "# yaml-language-server: $schema=../../schema/catalogue.schema.json\n"
@@ -29,20 +29,11 @@ CATALOGUE_SCHEMA_LINE = "# yaml-language-server: $schema=../../schema/catalogue.
 
 def _existing(content_dir: Path) -> tuple[dict[str, tuple[str, dict[str, Any]]], set[str], list[str]]:
     """Items of the folder by name (path, data), every id in use, and files that cannot be read."""
+    files, problems = read_folder(content_dir, "powers")
     by_name: dict[str, tuple[str, dict[str, Any]]] = {}
-    ids: set[str] = set()
-    problems = []
-    for file in sorted((content_dir / "powers").glob("*.yaml")) if (content_dir / "powers").is_dir() else []:
-        path = file.relative_to(content_dir).as_posix()
-        try:
-            data = read_yaml(file, path).data
-        except SourceError as error:
-            problems.append(str(error))
-            continue
-        if isinstance(data, dict):
-            ids.add(str(data.get("id")))
-            by_name.setdefault(str(data.get("name")), (path, data))
-    return by_name, ids, problems
+    for path, data in files:
+        by_name.setdefault(str(data.get("name")), (path, data))
+    return by_name, {str(data.get("id")) for _path, data in files}, problems
 
 
 def _check(row: int, data: dict[str, Any]) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.contract.i18n import tr
+from sync.contract.source import SourceError, read_yaml
 
 
 @dataclass
@@ -33,6 +34,22 @@ class ImportPlan:
     def counts(self) -> dict[str, int]:
         return {action: sum(1 for item in self.items if item.action == action)
                 for action in ("new", "changed", "unchanged")}  # fmt: skip
+
+
+def read_folder(content_dir: Path, folder: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """Every YAML file of *folder* as (path in the content folder, data), and the files that cannot be read."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    problems = []
+    for file in sorted((content_dir / folder).glob("*.yaml")) if (content_dir / folder).is_dir() else []:
+        path = file.relative_to(content_dir).as_posix()
+        try:
+            data = read_yaml(file, path).data
+        except SourceError as error:
+            problems.append(str(error))
+            continue
+        if isinstance(data, dict):
+            found.append((path, data))
+    return found, problems
 
 
 def unique_id(base: str, ids: set[str]) -> str:
