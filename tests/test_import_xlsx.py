@@ -184,7 +184,7 @@ def test_the_export_is_the_layout_the_import_reads_and_keeps_the_folders_decisio
     code, out, err = run("county", "export", str(county), "--out", str(sheet))
     assert code == 0, err
     count = len(list((county / "powers").glob("*.yaml")))
-    assert f"{count} power items written" in out
+    assert f"{count} items written" in out
     before = folder_digest(county)
     code, out, err = run("county", "import", str(sheet), "--into", str(county))
     assert code == 0, err
@@ -243,3 +243,20 @@ def test_a_catalogue_table_that_names_no_area_asks_for_one(county: Path, tmp_pat
     code, out, err = run("county", "import", str(sheet), "--into", str(county), "--area", "养老服务")
     assert code == 0 and "+ catalogue/19-yanglao-fuwu.yaml" in out, out + err
     assert [e["level1"] for e in load_county(county).catalogue if e["area"] == "养老服务"] == ["特困人员救助供养"]
+
+
+def test_a_catalogue_area_exported_imports_back_unchanged(tmp_path: Path) -> None:
+    from tests.county_files import copy_demo
+
+    county = copy_demo(tmp_path)
+    sheet = tmp_path / "社会救助.xlsx"
+    code, out, err = run("county", "export", str(county), "--out", str(sheet), "--area", "社会救助")
+    assert code == 0, err
+    count = sum(1 for entry in load_county(county).catalogue if entry["area"] == "社会救助")
+    assert count > 1 and f"{count} items written" in out
+    before = folder_digest(county)
+    code, out, err = run("county", "import", str(sheet), "--into", str(county))  # the area read from the title
+    assert code == 0 and f"0 new, 0 changed, {count} unchanged" in out, out + err
+    assert folder_digest(county) == before
+    code, _, err = run("county", "export", str(county), "--out", str(sheet), "--area", "社会保障")  # not an area
+    assert code == 1 and "has no area '社会保障'" in err

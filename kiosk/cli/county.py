@@ -95,13 +95,14 @@ def import_sheet(sheet: str, content_dir: str, dry_run: bool, area: str | None) 
 @county.command("export")
 @click.argument("content_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .xlsx file to write.")
-def export_sheet(content_dir: str, out: str) -> None:
-    """Write the small-power list to an Excel table in the layout `kiosk county import` reads."""
+@click.option("--area", help="Write this catalogue area (e.g. 社会救助) instead of the small-power list.")
+def export_sheet(content_dir: str, out: str, area: str | None) -> None:
+    """Write the small-power list, or a catalogue area, to an Excel table in the layout `import` reads."""
     try:
-        count = export(Path(content_dir), Path(out))
+        count = export(Path(content_dir), Path(out), area)
     except SourceError as error:
         _fail(error)
-    click.echo(tr("%(count)s power items written to %(file)s", count=count, file=out))
+    click.echo(tr("%(count)s items written to %(file)s", count=count, file=out))
 
 
 @county.command()

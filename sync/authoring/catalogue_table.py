@@ -120,3 +120,19 @@ def read_catalogue(table: Table) -> tuple[list[RowItem], list[str]]:
             item.fields = fields
         items.append(item)
     return items, []
+
+
+EXPORTED = ["level1", "level2", "content", "basis", "time_limit", "body", "channels", "audience", "mode", "level"]
+_CONTENT_HEADER = "公开内容（要素）"
+
+
+def export_rows(entries: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """An area's entries as the import reads them: one header row (对象, 方式, 层级 as text), a row per entry."""
+    headers = ["序号"] + [_CONTENT_HEADER if name == "content" else COLUMNS[name][0] for name in EXPORTED]
+    rows = []
+    for number, entry in enumerate(entries, start=1):
+        cells = {name: entry.get(name, "") for name in EXPORTED}
+        cells.update({"basis": "\n".join(entry["basis"]), "channels": "、".join(entry["channels"]),
+                      "level": "、".join(entry["level"])})  # fmt: skip
+        rows.append([str(number)] + [str(cells[name]) for name in EXPORTED])
+    return headers, rows

@@ -93,15 +93,25 @@ def write(plan: ImportPlan, content_dir: Path) -> None:
     write_plan(plan, content_dir, {"powers": SCHEMA_LINE, "catalogue": CATALOGUE_SCHEMA_LINE})
 
 
-def export(content_dir: Path, sheet: Path) -> int:
-    """Write the folder's small-power list to *sheet* in the layout `plan_import` reads; return the items."""
+def export(content_dir: Path, sheet: Path, area: str | None = None) -> int:
+    """Write the folder's small-power list, or its catalogue *area*, to *sheet* in the layout
+    `plan_import` reads; return how many items it holds."""
     from sync.authoring.power_table import export_rows
     from sync.authoring.sheets import write_table
 
-    existing, _ids, problems = _existing(content_dir)
+    if area is not None:
+        files, problems = read_folder(content_dir, "catalogue")
+        entries = [entry for _path, data in files if data.get("area") == area for entry in data.get("items") or []]
+        if not problems and not entries:
+            problems = [tr("the folder's catalogue has no area %(area)r", area=area)]
+        columns, rows = catalogue_table.export_rows(entries)
+        title = tr("%(area)s: standard disclosure catalogue", area=area)
+    else:
+        existing, _ids, problems = _existing(content_dir)
+        powers = [data for _path, data in sorted(existing.values(), key=lambda found: found[0])]
+        columns, rows = export_rows(powers)
+        title = tr("Small-power list")
     if problems:
         raise SourceError(problems[0].split(":", 1)[0], 1, problems[0])
-    powers = [data for _path, data in sorted(existing.values(), key=lambda found: found[0])]
-    columns, rows = export_rows(powers)
-    write_table(sheet, tr("Small-power list"), columns, rows)
+    write_table(sheet, title, columns, rows)
     return len(rows)

@@ -132,7 +132,10 @@ def read_table(file: Path, known: Iterable[str], below: Iterable[str] = ()) -> T
                 continue
             if second:
                 second = False
-                if any(column_key(text) in under for text in texts):
+                # A header under a merged one: a known name below an empty cell of the header row (a value
+                # such as 全社会 in a column of its own name is data).
+                if any(column_key(text) in under and not (columns[n] if n < len(columns) else "")
+                       for n, text in enumerate(texts)):  # fmt: skip
                     columns = [text or (columns[n] if n < len(columns) else "") for n, text in enumerate(texts)]
                     continue
             if not any(texts) and not any(formulas):
