@@ -11,8 +11,8 @@ import click
 
 from kiosk.cli.options import data_folder
 from kiosk.cli.staff import LINK, PASSWORD, ROLE, list_of, new_account
-from sync.authoring.importing import export, plan_import, write
-from sync.authoring.plan import preview
+from sync.authoring.importing import export, plan_import
+from sync.authoring.plan import preview, write
 from sync.authoring.sheets import SheetError
 from sync.contract.content import ContentInvalid, County, load_county
 from sync.contract.i18n import tr

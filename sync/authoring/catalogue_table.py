@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sync.authoring.power_table import RowItem, split_list
-from sync.authoring.sheets import Row, Table, column_key
+from sync.authoring.sheets import Row, Table, column_key, columns_of, empty_problem, formula_problems
 from sync.contract.i18n import tr
 from sync.contract.schemas import load_schema
 
@@ -28,6 +28,7 @@ COLUMNS: dict[str, list[str]] = {
     "area": ["领域", "重点领域", "公开领域"],
 }
 TICKED = {"audience": ["全社会", "特定群众"], "mode": ["主动", "依申请"], "level": ["县级", "乡级"]}
+_EVERY_COLUMN = {**COLUMNS, **{value: [value] for values in TICKED.values() for value in values}}  # ticked ones too
 REQUIRED = ["level1", "content", "basis", "time_limit", "body", "channels", "audience", "mode", "level"]
 _TICKS = {"√", "✓", "✔", "●", "○", "是", "y", "Y", "yes", "1", "☑", "v", "V"}
 
@@ -58,16 +59,6 @@ def area_of(table: Table, named: str | None) -> str | None:
     return max(found, key=len) if found else None
 
 
-def _columns(table: Table) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for column in table.columns:
-        key = column_key(column)
-        for name, variants in {**COLUMNS, **{value: [value] for values in TICKED.values() for value in values}}.items():
-            if name not in found and key in variants:
-                found[name] = column
-    return found
-
-
 def _chosen(row: Row, columns: dict[str, str], name: str) -> list[str]:
     """The values of *name* a row gives: written in its column, or ticked in a column per value."""
     if name in columns:
@@ -78,7 +69,7 @@ def _chosen(row: Row, columns: dict[str, str], name: str) -> list[str]:
 
 def read_catalogue(table: Table) -> tuple[list[RowItem], list[str]]:
     """Every row as a catalogue entry (without an id) or its problems; and the table's own problems."""
-    columns = _columns(table)
+    columns = columns_of(table, _EVERY_COLUMN)
     missing = [COLUMNS[name][0] for name in REQUIRED
                if name not in columns and not all(value in columns for value in TICKED.get(name, ["-"]))]  # fmt: skip
     if missing:
@@ -92,15 +83,11 @@ def read_catalogue(table: Table) -> tuple[list[RowItem], list[str]]:
         else:
             cell["level1"] = above.get("level1", "")
             cell["level2"] = cell.get("level2") or above.get("level2", "")
-        item = RowItem(row.number, {})
-        for name in row.formulas:
-            item.problems.append(tr("row %(row)s: 「%(column)s」 holds a formula; paste its value instead",
-                                    row=row.number, column=name))  # fmt: skip
+        item = RowItem(row.number, {}, formula_problems(row))
         for name in REQUIRED:
             given = _chosen(row, columns, name) if name in TICKED else cell.get(name)
             if not given:
-                column = columns.get(name, COLUMNS[name][0])
-                item.problems.append(tr("row %(row)s: 「%(column)s」 is empty", row=row.number, column=column))
+                item.problems.append(empty_problem(row, columns.get(name, COLUMNS[name][0])))
         if not item.problems:
             fields: dict[str, Any] = {"level1": cell["level1"]}
             if cell.get("level2"):

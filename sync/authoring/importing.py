@@ -14,7 +14,6 @@ from typing import Any
 from sync.authoring import catalogue_table
 from sync.authoring.catalogue_import import plan_catalogue
 from sync.authoring.plan import ImportPlan, Planned, read_folder, unique_id
-from sync.authoring.plan import write as write_plan
 from sync.authoring.power_table import known_headers, read_powers, step_label
 from sync.authoring.sheets import Table, read_table
 from sync.contract.i18n import tr
@@ -22,9 +21,6 @@ from sync.contract.pinyin import slug
 from sync.contract.procedure import procedure_problems
 from sync.contract.schemas import field_name, schema_problems
 from sync.contract.source import SourceError, SourceFile
-
-SCHEMA_LINE = "# yaml-language-server: $schema=../../schema/power.schema.json\n"
-CATALOGUE_SCHEMA_LINE = "# yaml-language-server: $schema=../../schema/catalogue.schema.json\n"
 
 
 def _existing(content_dir: Path) -> tuple[dict[str, tuple[str, dict[str, Any]]], set[str], list[str]]:
@@ -86,11 +82,6 @@ def _plan_powers(table: Table, content_dir: Path) -> ImportPlan:
             items.append(Planned(row.row, f"powers/{item_id}.yaml", "new", merged, name))
         problems += _check(row.row, items[-1].fields)
     return ImportPlan(items, problems)
-
-
-def write(plan: ImportPlan, content_dir: Path) -> None:
-    """Write the plan's new and changed items; refuse a plan with problems."""
-    write_plan(plan, content_dir, {"powers": SCHEMA_LINE, "catalogue": CATALOGUE_SCHEMA_LINE})
 
 
 def export(content_dir: Path, sheet: Path, area: str | None = None) -> int:

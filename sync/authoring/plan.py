@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.contract.source import SourceError, read_yaml
 
@@ -73,10 +73,13 @@ def preview(plan: ImportPlan) -> list[str]:
     return lines
 
 
-def write(plan: ImportPlan, content_dir: Path, schema_line: dict[str, str]) -> None:
+SCHEMAS = {"powers": "power", "catalogue": "catalogue"}  # a folder's files and the schema they follow
+
+
+def write(plan: ImportPlan, content_dir: Path) -> None:
     """Write the plan's new and changed items, file by file; refuse a plan with problems.
 
-    *schema_line* gives the first line of a new file by its folder (powers, catalogue).
+    A new file starts with the line that gives editors its schema, as the folder's files do.
     """
     from ruamel.yaml import YAML  # only the county's authoring needs it
 
@@ -96,7 +99,7 @@ def write(plan: ImportPlan, content_dir: Path, schema_line: dict[str, str]) -> N
             with target.open(encoding="utf-8-sig") as file:
                 data = yaml.load(file)
         else:
-            header = schema_line.get(path.split("/", 1)[0], "")
+            header = f"# yaml-language-server: $schema=../../schema/{SCHEMAS[path.split('/', 1)[0]]}.schema.json\n"
         for item in planned:
             if item.entry_of is None:  # the whole file is the item
                 data = data if data is not None else {}
@@ -111,8 +114,8 @@ def write(plan: ImportPlan, content_dir: Path, schema_line: dict[str, str]) -> N
             else:
                 for key in item.changed:
                     found[key] = item.fields[key]
+        text = io.StringIO(header)
+        text.seek(0, io.SEEK_END)
+        yaml.dump(data, text)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, suffix=".tmp", delete=False) as out:
-            out.write(header)
-            yaml.dump(data, out)
-        os.replace(out.name, target)
+        atomic_write(target, text.getvalue().encode("utf-8"))

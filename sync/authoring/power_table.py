@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.authoring.sheets import Row, Table, column_key
+from sync.authoring.sheets import Row, Table, columns_of, empty_problem, formula_problems
 from sync.contract.i18n import tr
 
 # field -> header names, the first as the export writes it
@@ -58,17 +58,6 @@ def known_headers() -> list[str]:
     return [name for names in COLUMNS.values() for name in names]
 
 
-def _columns(table: Table) -> dict[str, str]:
-    """field -> the table's header for it."""
-    found: dict[str, str] = {}
-    for column in table.columns:
-        key = column_key(column)
-        for name, variants in COLUMNS.items():
-            if name not in found and key in variants:
-                found[name] = column
-    return found
-
-
 def split_list(text: str) -> list[str]:
     """'1.甲；2.乙' / '①甲②乙' / lines / '甲；乙' -> ['甲', '乙'] (the marks and separators dropped)."""
     text = text.strip()
@@ -99,15 +88,11 @@ def _supervision(row: Row, columns: dict[str, str]) -> tuple[dict[str, str] | No
 
 
 def read_row(row: Row, columns: dict[str, str]) -> RowItem:
-    item = RowItem(row.number, {})
-    for name in row.formulas:
-        item.problems.append(tr("row %(row)s: 「%(column)s」 holds a formula; paste its value instead", row=row.number,
-                                column=name))  # fmt: skip
+    item = RowItem(row.number, {}, formula_problems(row))
     cell = {name: row.cells.get(column, "") for name, column in columns.items()}
     for name in REQUIRED:
         if not cell.get(name) and columns.get(name) not in row.formulas:
-            column = columns.get(name, COLUMNS[name][0])
-            item.problems.append(tr("row %(row)s: 「%(column)s」 is empty", row=row.number, column=column))
+            item.problems.append(empty_problem(row, columns.get(name, COLUMNS[name][0])))
     supervision, problem = _supervision(row, columns)
     if problem:
         item.problems.append(problem)
@@ -139,7 +124,7 @@ def read_row(row: Row, columns: dict[str, str]) -> RowItem:
 
 def read_powers(table: Table) -> tuple[list[RowItem], list[str]]:
     """Every row as an item or its problems; and the problems of the table as a whole (a column missing)."""
-    columns = _columns(table)
+    columns = columns_of(table, COLUMNS)
     missing = [COLUMNS[name][0] for name in REQUIRED if name not in columns]
     if missing:
         variants = "；".join(f"{COLUMNS[name][0]}（{'/'.join(COLUMNS[name][1:])}）" for name in REQUIRED

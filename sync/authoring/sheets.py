@@ -10,6 +10,7 @@ so a title row above the table (merged across it, as counties print them) is fin
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -87,6 +89,26 @@ def column_key(name: str) -> str:
     """A header as compared: no spaces or line breaks, and no note in brackets ('办理时限（工作日）')."""
     bare = re.sub(r"\s+", "", name)
     return re.sub(r"[（(][^）)]*[）)]$", "", bare) or bare
+
+
+def columns_of(table: Table, variants: dict[str, list[str]]) -> dict[str, str]:
+    """field -> the table's header for it, the first header matching one of the field's *variants*."""
+    found: dict[str, str] = {}
+    for column in table.columns:
+        key = column_key(column)
+        for name, names in variants.items():
+            if name not in found and key in names:
+                found[name] = column
+    return found
+
+
+def formula_problems(row: Row) -> list[str]:
+    return [tr("row %(row)s: 「%(column)s」 holds a formula; paste its value instead", row=row.number, column=column)
+            for column in row.formulas]  # fmt: skip
+
+
+def empty_problem(row: Row, column: str) -> str:
+    return tr("row %(row)s: 「%(column)s」 is empty", row=row.number, column=column)
 
 
 def read_table(file: Path, known: Iterable[str], below: Iterable[str] = ()) -> Table:
@@ -173,7 +195,7 @@ def write_table(file: Path, title: str, columns: list[str], rows: list[list[str]
         for cell in sheet[sheet.max_row]:
             cell.data_type = "s"
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+    data = io.BytesIO()
+    workbook.save(data)
     file.parent.mkdir(parents=True, exist_ok=True)
-    temporary = file.with_name(file.name + ".tmp")
-    workbook.save(temporary)
-    temporary.replace(file)
+    atomic_write(file, data.getvalue())
