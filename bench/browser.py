@@ -13,7 +13,9 @@ Only the page being measured is slowed, and only while it is: Chromium's throttl
 this machine busy even for an idle page, and a slowed tab left open would starve the server and the
 measured tab (Tab.slowed).
 Chromium runs headless with --disable-gpu as in the tests, and reports paint times in steps of a
-few milliseconds. The load average is printed at the end: the figures move with the machine's load.
+few milliseconds. The load average is printed at the end, and the share of this machine's CPU time
+that its host took for others while the figures were measured (a virtual machine's steal time, from
+/proc/stat): the figures move with both (here by up to about 1.8× between a quiet host and a busy one).
 
 Largest contentful paint (LCP) of home, a power item and a notice, each twice: cold, every sample in
 a fresh browser context (empty HTTP cache, nothing loaded: a first view), and warm, in one running
@@ -235,6 +237,19 @@ class Kiosk:
             return times, page.locator(".search-results .row").count()
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """This machine's CPU time so far, in ticks: all of it, and what its host took for others (steal)."""
+    with open("/proc/stat", encoding="ascii") as stat:  # "cpu user nice system idle iowait irq softirq steal ..."
+        ticks = [int(value) for value in stat.readline().split()[1:9]]
+    return sum(ticks), ticks[7]
+
+
+def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of CPU time between two cpu_ticks() readings that the host took (0 when none passed)."""
+    total, stolen = after[0] - before[0], after[1] - before[1]
+    return stolen / total if total > 0 else 0.0
+
+
 def sample_initials(database: Path, count: int, seed: int) -> list[str]:
     """*count* queries of QUERY_LETTERS letters: the pinyin initials of installed titles."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
@@ -329,7 +344,9 @@ def benchmark(powers: int, notices: int, seed: int, samples: int) -> int:
                         kiosk.lcp(path, 1, cold=False)  # the server's first view of each page (QR code drawn, cached)
                     for rate in RATES:  # each running tab has shown the start page, as a kiosk's browser once it starts
                         kiosk.lcp("/", rate, cold=False)
+                    before = cpu_ticks()
                     figures, found = measure(kiosk, pages, queries, samples)
+                    stolen = stolen_share(before, cpu_ticks())
                 finally:
                     kiosk.close()
                     browser.close()
@@ -356,7 +373,11 @@ def benchmark(powers: int, notices: int, seed: int, samples: int) -> int:
         f"{name.removeprefix('LCP ')} " + ", ".join(f"{element} {count}×" for element, count in elements.most_common(3))
         for name, elements in drawn.items() if elements
     ))  # fmt: skip
-    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
+    print(
+        "load average (1, 5, 15 min) at the end: "
+        + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+        + f"; CPU time taken by this machine's host while measuring (steal): {stolen:.1%}"
+    )
     return 0
 
 

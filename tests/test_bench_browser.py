@@ -25,3 +25,5 @@ def test_the_browser_benchmark_prints_every_figure_at_a_small_size() -> None:
         assert all(re.fullmatch(r"\d+(\.\d)?", cell) for cell in cells[:5]), (figure, cells)
         assert cells[-1] in (("PASS", "MISS") if figure in JUDGED else ("—",)), (figure, cells)
     assert done.stdout.count("  of which HTML in ") == len(JUDGED + SHOWN), done.stdout
+    # the figures move with the host's load: the run says how much CPU time the host took meanwhile
+    assert re.search(r"\(steal\): \d+\.\d%$", done.stdout.strip()), done.stdout
