@@ -18,7 +18,7 @@ from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.staff.limiter import limiter
 from tests.county_repo import CountyRepo
-from tests.test_staff import PASSWORD, sign_in
+from tests.test_staff import PASSWORD, csrf_token, sign_in
 
 KIOSK_TABLES = {"village_notices", "outbox", "feedback", "outbox_set_aside", "local_duties", "display_log_days"}
 ACCOUNT_TABLES = ("accounts", "setup_links", "audit_log")
@@ -109,11 +109,14 @@ def test_a_county_folder_from_before_keeps_its_accounts_and_audit_log(county_rep
 
 def test_county_db_holds_the_account_tables_as_local_db_has_them(tmp_path: Path) -> None:
     local, store = open_local(tmp_path / "kiosk"), county_store.open_store(tmp_path / "county")
+    county_only = {"accounts": ["township"]}  # the studio keeps an editor or reviewer to one township
     try:
         for table in ACCOUNT_TABLES:
+            in_county = [tuple(r)[1:] for r in store.execute(f"pragma table_info({table})")]
             assert [tuple(r)[1:] for r in local.execute(f"pragma table_info({table})")] == [
-                tuple(r)[1:] for r in store.execute(f"pragma table_info({table})")
+                column for column in in_county if column[0] not in county_only.get(table, [])
             ], table
+            assert set(county_only.get(table, [])) <= {column[0] for column in in_county}, table
     finally:
         local.close()
         store.close()
@@ -133,5 +136,45 @@ def test_an_unreadable_old_local_db_stops_the_start_and_says_what_to_do(
     db = county_store.open_store(data, migrate=False)
     try:
         assert accounts.all_accounts(db) == [], "the migration that failed is made at the next start"
+    finally:
+        db.close()
+
+
+def test_the_studios_roles_are_given_with_a_township_for_editors_and_reviewers(
+    county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    data = tmp_path / "county-server"
+    app = county(county_repo, data)
+    add_account(data, "anna", "--role", "admin", "--password", PASSWORD)
+    made = add_account(data, "wang", "--role", "reviewer", "--township", "qingshan", "--password", PASSWORD)
+    assert "Account wang (reviewer of the township qingshan) created." in made
+    add_account(data, "li", "--role", "publisher", "--password", PASSWORD)
+    refused = CliRunner().invoke(main, ["county", "add-account", "zhao", "--role", "publisher", "--township",
+                                        "qingshan", "--password", PASSWORD, "--data", str(data)],
+                                 env={"KIOSK_DEFAULT_LOCALE": "en"})  # fmt: skip
+    assert refused.exit_code == 1 and "only an editor or a reviewer is kept to one township" in refused.output
+    listed = CliRunner().invoke(main, ["county", "accounts", "--data", str(data)], env={"KIOSK_DEFAULT_LOCALE": "en"})
+    assert [line.split("\t")[:2] for line in listed.output.splitlines()] == [
+        ["anna", "admin"], ["li", "publisher"], ["wang", "reviewer:qingshan"]
+    ]  # fmt: skip
+
+    client = app.test_client()
+    assert sign_in(client).status_code == 302
+    form = client.get("/admin/accounts/new").text
+    assert all(f'value="{role}"' in form for role in accounts.COUNTY_ROLES) and 'name="township"' in form
+    token = csrf_token(client, "/admin/accounts/new")
+    typed = {"name": "zhou", "role": "editor", "by": "password", "password": PASSWORD, "password2": PASSWORD}
+    bad = client.post("/admin/accounts/new", data={**typed, "township": "Qing Shan", "csrf_token": token})
+    assert bad.status_code == 422 and "is not a township&#39;s code" in bad.text and 'value="Qing Shan"' in bad.text
+    made_here = client.post("/admin/accounts/new", data={**typed, "township": "shiqiao", "csrf_token": token})
+    assert made_here.status_code == 302
+    listing = client.get("/admin/accounts").text
+    assert "reviewer · township qingshan" in listing and "editor · township shiqiao" in listing
+    db = county_store.open_store(data)
+    try:
+        [row] = db.execute("select after from audit_log where action = 'account.add' and target_id = 'zhou'")
+        assert '"township": "shiqiao"' in row[0] and '"role": "editor"' in row[0]
+        zhou = accounts.get(db, next(int(a["id"]) for a in accounts.all_accounts(db) if a["name"] == "zhou"))
+        assert zhou is not None and (zhou.role, zhou.township) == ("editor", "shiqiao")
     finally:
         db.close()

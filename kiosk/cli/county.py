@@ -10,7 +10,8 @@ from typing import NoReturn
 import click
 
 from kiosk.cli.options import data_folder
-from kiosk.cli.staff import LINK, PASSWORD, ROLE, list_of, new_account
+from kiosk.cli.staff import LINK, PASSWORD, list_of, new_account
+from kiosk.data import accounts
 from sync.authoring.importing import export, plan_import
 from sync.authoring.plan import preview, write
 from sync.authoring.sheets import SheetError
@@ -304,16 +305,24 @@ def revoke_kiosk(kiosk_id: int, data: str | None) -> None:
 
 @county.command("add-account")
 @click.argument("name")
-@ROLE
+@click.option("--role", type=click.Choice(accounts.COUNTY_ROLES), default="staff", show_default=True,
+              help="staff: the dashboard; editor: writes content in the studio; reviewer: also approves or sends back"
+                   " what editors submit; publisher: also publishes; admin: all, and the accounts.")  # fmt: skip
+@click.option(
+    "--township",
+    default="",
+    metavar="CODE",
+    help="Keep an editor or reviewer to this township's content (its code in county.yaml).",
+)
 @_COUNTY_DATA
 @PASSWORD
 @LINK
-def add_account(name: str, role: str, data: str | None, password: str | None, link: bool) -> None:
-    """Create an account NAME for the county's dashboard (admin: also manages the accounts)."""
+def add_account(name: str, role: str, township: str, data: str | None, password: str | None, link: bool) -> None:
+    """Create an account NAME for the county server's dashboard and studio."""
     from kiosk.county.store import open_store
 
     folder = Path(_county_data(data))
-    new_account(lambda: open_store(folder), name, role, password, link, _setup_path)
+    new_account(lambda: open_store(folder), name, role, password, link, _setup_path, accounts.COUNTY_ROLES, township)
 
 
 def _setup_path(token: str) -> str:

@@ -44,9 +44,15 @@ def _kiosk_folder(data: str | None) -> Path:
     return folder
 
 
-def new_account(open_db: Callable[[], sqlite3.Connection], name: str, role: str, password: str | None, link: bool,
-                setup_url: Callable[[str], str]) -> None:  # fmt: skip
-    """Create the account NAME in the database *open_db* opens; print its set-up link *setup_url* makes if asked."""
+def new_account(
+    open_db: Callable[[], sqlite3.Connection], name: str, role: str, password: str | None, link: bool,
+    setup_url: Callable[[str], str], roles: tuple[str, ...] = accounts.ROLES, township: str = "",
+) -> None:  # fmt: skip
+    """Create the account NAME in the database *open_db* opens; print its set-up link *setup_url* makes if asked.
+
+    *roles* are those the database's app knows (the kiosk's, or the county's); *township* keeps a county
+    editor or reviewer to one township.
+    """
     if link and password is not None:
         raise click.UsageError(tr("give --password or --link, not both"))
     if not link and password is None:
@@ -54,14 +60,19 @@ def new_account(open_db: Callable[[], sqlite3.Connection], name: str, role: str,
     db = open_db()
     try:
         if link:
-            account, token = accounts.add_with_setup_link(db, name, role, actor="(command line)")
+            account, token = accounts.add_with_setup_link(db, name, role, "(command line)", roles=roles,
+                                                          township=township)  # fmt: skip
         else:
-            account = accounts.add(db, name, role, password or "", actor="(command line)")
+            account = accounts.add(db, name, role, password or "", "(command line)", roles=roles, township=township)
     except accounts.AccountError as error:
         raise click.ClickException(str(error)) from None
     finally:
         db.close()
-    click.echo(tr("Account %(name)s (%(role)s) created.", name=account.name, role=account.role))
+    if account.township:
+        click.echo(tr("Account %(name)s (%(role)s of the township %(township)s) created.", name=account.name,
+                      role=account.role, township=account.township))  # fmt: skip
+    else:
+        click.echo(tr("Account %(name)s (%(role)s) created.", name=account.name, role=account.role))
     if link:
         hours = int(accounts.SETUP_LINK_VALID.total_seconds() // 3600)
         click.echo(tr("It has no password yet. Send this link to its owner only: it works once, within %(hours)s hours,"
@@ -70,11 +81,15 @@ def new_account(open_db: Callable[[], sqlite3.Connection], name: str, role: str,
 
 
 def list_of(db: sqlite3.Connection) -> None:
-    """Print name<TAB>role<TAB>created<TAB>(disabled) for every account in *db*, and close it."""
+    """Print name<TAB>role<TAB>created<TAB>(disabled) for every account in *db*, and close it.
+
+    A county editor or reviewer kept to one township shows as role:township.
+    """
     try:
         for row in accounts.all_accounts(db):
             state = tr("disabled") if row["disabled"] else ""
-            click.echo(f"{row['name']}\t{row['role']}\t{row['created_at']}\t{state}".rstrip())
+            role = f"{row['role']}:{row['township']}" if row["township"] else row["role"]
+            click.echo(f"{row['name']}\t{role}\t{row['created_at']}\t{state}".rstrip())
     finally:
         db.close()
 

@@ -17,6 +17,13 @@ from kiosk.settings import waitress_proxy_options
 from kiosk.web import base_app
 
 WSGIApp = Callable[..., Iterable[bytes]]
+ROLES = {  # kiosk.data.accounts.COUNTY_ROLES, as the admin page offers them
+    "staff": _l("staff: the dashboard"),
+    "editor": _l("editor: writes and imports content in the studio, and submits it"),
+    "reviewer": _l("reviewer: also approves or sends back what editors submit"),
+    "publisher": _l("publisher: also publishes what is approved"),
+    "admin": _l("admin: all of these, and the accounts and the audit log"),
+}
 
 
 def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -32,7 +39,7 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
     filters.init_app(app, error_pages=False)
     # The dashboard's accounts are in county.db (kiosk/county/dashboard_accounts.py): no local.db here.
     signed_in_pages(app, _l("County dashboard"), home="dashboard.kiosks", language="dashboard.switch_language",
-                    accounts_db=reports.county_db)  # fmt: skip
+                    accounts_db=reports.county_db, roles=ROLES)  # fmt: skip
 
     # Twice the API's own cap, so a kiosk's too-large batch still gets the API's answer; anything past it
     # is refused before it is read (waitress's max_request_body_size in serve_options takes the same cap).

@@ -200,6 +200,12 @@ def m011_village_photos(db: Database) -> None:
     village_photos.create_table(db.conn)
 
 
+@migrations()
+def m012_township_of_an_account(db: Database) -> None:
+    # The studio's editors and reviewers may be kept to one township's content (kiosk.data.accounts).
+    db.execute("alter table accounts add column township text not null default ''")
+
+
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
     """Open county.db (migrating it unless told not to); *read_only* for pages that only show it."""
     path = Path(data_dir) / FILE

@@ -1,8 +1,13 @@
-"""Staff accounts: argon2id password hashes, two roles, and a lockout after repeated failed sign-ins."""
+"""Staff accounts: argon2id password hashes, roles, and a lockout after repeated failed sign-ins.
+
+The kiosk's staff console has two roles (ROLES); the county server has the studio's too (COUNTY_ROLES),
+and there an editor's or reviewer's work can be kept to one township (the account's township).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -17,6 +22,12 @@ from kiosk.data.transactions import transaction
 from sync.contract.i18n import tr
 
 ROLES = ("staff", "admin")  # staff: notices and duties; admin: also accounts and settings
+# The county's: staff sees the dashboard; an editor writes content in the studio; a reviewer also approves or
+# sends back what editors submit; a publisher also publishes what is approved; an admin may do all and
+# manages the accounts. An editor or reviewer may be kept to one township (the account's township).
+COUNTY_ROLES = ("staff", "editor", "reviewer", "publisher", "admin")
+TOWNSHIP_ROLES = ("editor", "reviewer")
+_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # a township's code, as content/schema/county.schema.json has it
 MIN_PASSWORD = 10
 MAX_FAILURES = 5  # failed sign-ins in a row before the account locks
 LOCKOUT = timedelta(minutes=15)
@@ -48,6 +59,7 @@ class Account:
     name: str
     role: str
     epoch: int = 0  # the account's session epoch: a session made under another one has ended
+    township: str = ""  # a county editor's or reviewer's township, whose content alone they work on; "": all
 
     @property
     def is_admin(self) -> bool:
@@ -69,56 +81,83 @@ def check_new_password(password: str, name: str) -> None:
         raise AccountError(tr("the password must not be the account name"), "password_is_name")
 
 
-def _checked_name(name: str, role: str) -> str:
-    """Return *name* as it is stored, after checking it and *role*."""
+def _checked_name(name: str, role: str, roles: tuple[str, ...], township: str) -> str:
+    """Return *name* as it is stored, after checking it, *role* (one of *roles*) and *township*."""
     name = name.strip()
     if not name or len(name) > 40 or any(not ch.isprintable() for ch in name):
         raise AccountError(tr("an account name is 1 to 40 printable characters"), "bad_name")
-    if role not in ROLES:
-        raise AccountError(tr("the role must be staff or admin, not %(role)r", role=role), "bad_role", role=role)
+    if role not in roles:
+        raise AccountError(tr("the role must be one of %(roles)s, not %(role)r", roles=", ".join(roles), role=role),
+                           "bad_role", role=role)  # fmt: skip
+    if township and role not in TOWNSHIP_ROLES:
+        raise AccountError(tr("only an editor or a reviewer is kept to one township, not a %(role)s", role=role),
+                           "township_role", role=role)  # fmt: skip
+    if township and not _CODE.fullmatch(township):
+        raise AccountError(tr("%(township)r is not a township's code (lower-case letters, digits and hyphens)",
+                              township=township), "bad_township", township=township)  # fmt: skip
     return name
+
+
+def _account(row: sqlite3.Row) -> Account:
+    """The account in *row* of the accounts table (a kiosk's local.db has no townships)."""
+    township = row["township"] if "township" in row.keys() else ""  # noqa: SIM118 - sqlite3.Row has no __contains__
+    epoch = row["session_epoch"] if "session_epoch" in row.keys() else 0  # noqa: SIM118
+    return Account(row["id"], row["name"], row["role"], epoch, township or "")
+
+
+def _insert(db: sqlite3.Connection, name: str, role: str, password_hash: str | None, at: str, township: str) -> int:
+    """Add the account's row; return its id. Only a county's accounts table has a township column."""
+    columns, values = ["name", "role", "password_hash", "created_at"], [name, role, password_hash, at]
+    if township:
+        columns.append("township")
+        values.append(township)
+    marks = ", ".join("?" * len(columns))
+    cursor = db.execute(f"insert into accounts ({', '.join(columns)}) values ({marks})", values)  # noqa: S608 - names above
+    return int(cursor.lastrowid or 0)
 
 
 def _name_taken(name: str) -> AccountError:
     return AccountError(tr("there is already an account named %(name)s", name=name), "name_taken", name=name)
 
 
-def add(db: sqlite3.Connection, name: str, role: str, password: str, actor: str) -> Account:
-    """Create an account; the password is kept only as an argon2id hash."""
-    name = _checked_name(name, role)
+def add(
+    db: sqlite3.Connection, name: str, role: str, password: str, actor: str,
+    roles: tuple[str, ...] = ROLES, township: str = "",
+) -> Account:  # fmt: skip
+    """Create an account with a role of *roles*; the password is kept only as an argon2id hash."""
+    name = _checked_name(name, role, roles, township)
     check_new_password(password, name)
     try:
         with transaction(db):
-            cursor = db.execute(
-                "insert into accounts (name, role, password_hash, created_at) values (?, ?, ?, ?)",
-                (name, role, _hasher.hash(password), _now().isoformat()),
-            )
-            account = Account(int(cursor.lastrowid or 0), name, role)
-            audit.record(db, actor, "account.add", "account", name, after={"name": name, "role": role})
+            account_id = _insert(db, name, role, _hasher.hash(password), _now().isoformat(), township)
+            account = Account(account_id, name, role, township=township)
+            audit.record(db, actor, "account.add", "account", name, after=_described(account))
     except sqlite3.IntegrityError:
         raise _name_taken(name) from None
     return account
 
 
 def add_with_setup_link(
-    db: sqlite3.Connection, name: str, role: str, actor: str, now: datetime | None = None
-) -> tuple[Account, str]:
+    db: sqlite3.Connection, name: str, role: str, actor: str, now: datetime | None = None,
+    roles: tuple[str, ...] = ROLES, township: str = "",
+) -> tuple[Account, str]:  # fmt: skip
     """Create an account with no usable password; return it and the token of its one-time set-up link."""
-    name = _checked_name(name, role)
+    name = _checked_name(name, role, roles, township)
     now = now or _now()
     try:
         with transaction(db):
-            cursor = db.execute(
-                "insert into accounts (name, role, password_hash, created_at) values (?, ?, null, ?)",
-                (name, role, now.isoformat()),
-            )
-            account = Account(int(cursor.lastrowid or 0), name, role)
+            account = Account(_insert(db, name, role, None, now.isoformat(), township), name, role, township=township)
             token, expires = _new_setup_link(db, account.id, now)
-            after = {"name": name, "role": role, "has_password": False, "setup_link_expires": expires}
+            after = {**_described(account), "has_password": False, "setup_link_expires": expires}
             audit.record(db, actor, "account.add", "account", name, after=after)
     except sqlite3.IntegrityError:
         raise _name_taken(name) from None
     return account, token
+
+
+def _described(account: Account) -> dict[str, str]:
+    """What the audit log keeps of a new account."""
+    return {"name": account.name, "role": account.role, **({"township": account.township} if account.township else {})}
 
 
 class Locked(Exception):
@@ -163,14 +202,12 @@ def sign_in(db: sqlite3.Connection, name: str, password: str, now: datetime | No
                 (_hasher.hash(password) if _hasher.check_needs_rehash(row["password_hash"]) else row["password_hash"],
                  row["id"]),
             )  # fmt: skip
-    return Account(row["id"], row["name"], row["role"], row["session_epoch"])
+    return _account(row)
 
 
 def get(db: sqlite3.Connection, account_id: int) -> Account | None:
-    row = db.execute(
-        "select id, name, role, session_epoch from accounts where id = ? and not disabled", (account_id,)
-    ).fetchone()
-    return Account(row["id"], row["name"], row["role"], row["session_epoch"]) if row else None
+    row = db.execute("select * from accounts where id = ? and not disabled", (account_id,)).fetchone()
+    return _account(row) if row else None
 
 
 def end_sessions(db: sqlite3.Connection, account_id: int) -> None:
@@ -188,13 +225,10 @@ def sign_out(db: sqlite3.Connection, account_id: int) -> None:
 
 
 def all_accounts(db: sqlite3.Connection) -> list[dict[str, object]]:
-    return [
-        dict(r)
-        for r in db.execute(
-            "select id, name, role, created_at, disabled, password_hash is null as awaiting_setup, locked_until"
-            " from accounts order by name"
-        )
-    ]
+    """Every account, by name: never its password's hash, only whether it is waiting for one."""
+    shown = ("id", "name", "role", "township", "created_at", "disabled", "awaiting_setup", "locked_until")
+    rows = db.execute("select *, password_hash is null as awaiting_setup from accounts order by name")
+    return [{key: row[key] if key in row.keys() else "" for key in shown} for row in rows]  # noqa: SIM118
 
 
 def _row(db: sqlite3.Connection, account_id: int) -> sqlite3.Row:
@@ -222,7 +256,7 @@ def disable(db: sqlite3.Connection, account_id: int, actor: Account) -> Account:
     with transaction(db):
         row = _row(db, account_id)
         if row["disabled"]:
-            return Account(row["id"], row["name"], row["role"])
+            return _account(row)
         if row["role"] == "admin":
             others = db.execute(
                 "select count(*) from accounts where role = 'admin' and not disabled and id != ?", (account_id,)
@@ -237,7 +271,7 @@ def disable(db: sqlite3.Connection, account_id: int, actor: Account) -> Account:
         _end_setup_links(db, account_id, _now())
         audit.record(db, actor.name, "account.disable", "account", row["name"],
                      before={"disabled": False}, after={"disabled": True})  # fmt: skip
-    return Account(row["id"], row["name"], row["role"])
+    return _account(row)
 
 
 def enable(db: sqlite3.Connection, account_id: int, actor: Account) -> Account:
@@ -245,11 +279,11 @@ def enable(db: sqlite3.Connection, account_id: int, actor: Account) -> Account:
     with transaction(db):
         row = _row(db, account_id)
         if not row["disabled"]:
-            return Account(row["id"], row["name"], row["role"])
+            return _account(row)
         db.execute("update accounts set disabled = 0 where id = ?", (account_id,))
         audit.record(db, actor.name, "account.enable", "account", row["name"],
                      before={"disabled": True}, after={"disabled": False})  # fmt: skip
-    return Account(row["id"], row["name"], row["role"])
+    return _account(row)
 
 
 def set_password(db: sqlite3.Connection, account_id: int, password: str, actor: Account) -> None:

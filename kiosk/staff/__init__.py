@@ -23,22 +23,27 @@ from kiosk.web import base_app, csrf
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # six phone photos and the text; more is cut off (413)
 
 
+STAFF_ROLES = {"staff": _l("staff: notices and duties"), "admin": _l("admin: also accounts and the audit log")}
+
+
 def signed_in_pages(
-    app: Flask, name: Any, home: str, language: str, accounts_db: Callable[[], sqlite3.Connection]
-) -> None:
+    app: Flask, name: Any, home: str, language: str, accounts_db: Callable[[], sqlite3.Connection],
+    roles: dict[str, Any] = STAFF_ROLES,
+) -> None:  # fmt: skip
     """Put accounts, sign-in and the admin pages on *app* (the staff console, or the county's dashboard).
 
     Accounts live in the database *accounts_db* returns for the request, migrated already: the
     kiosk's local.db (`kiosk staff add`), or the county's county.db (`kiosk county add-account`).
     Every POST needs a CSRF token and sign-in is rate-limited; a session ends after
     STAFF_IDLE_MINUTES idle. *name* is the title every page's bar shows, *home* the endpoint it
-    links to (and where sign-in leads), *language* the endpoint that switches language.
+    links to (and where sign-in leads), *language* the endpoint that switches language, *roles* the
+    roles an admin may give (each with what it may do, as the admin page says it).
     """
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["STAFF_IDLE_MINUTES"]),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires when idle
     )
-    app.extensions["console"] = {"name": name, "home": home, "language": language}
+    app.extensions["console"] = {"name": name, "home": home, "language": language, "roles": roles}
     app.jinja_env.globals["console"] = app.extensions["console"]
     app.extensions["accounts_db"] = accounts_db
     csrf.init_app(app)

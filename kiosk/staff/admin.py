@@ -48,11 +48,18 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MIN_PASSWORD = accounts.MIN_PASSWORD
 LINK_HOURS = int(accounts.SETUP_LINK_VALID.total_seconds() // 3600)
 
+ROLE_NAMES = {"staff": _l("staff"), "editor": _l("editor"), "reviewer": _l("reviewer"), "publisher": _l("publisher"),
+              "admin": _l("admin")}  # fmt: skip
 # AccountError codes: the form field the problem belongs to ("" for the page), and what to tell the person.
 _PROBLEMS = {
     "bad_name": ("name", _l("An account name has 1 to 40 characters, and no tabs, line breaks or invisible ones.")),
     "name_taken": ("name", _l("There is already an account named %(name)s: choose another name.")),
-    "bad_role": ("role", _l("Choose the role staff or admin.")),
+    "bad_role": ("role", _l("Choose one of the roles listed.")),
+    "township_role": ("township", _l("Only an editor or a reviewer can be kept to one township: leave it empty.")),
+    "bad_township": (
+        "township",
+        _l("%(township)s is not a township's code: lower-case letters, digits and hyphens, as in county.yaml."),
+    ),
     "short_password": ("password", _l("A password needs at least %(count)d characters.")),
     "password_is_name": ("password", _l("The password must not be the account name.")),
     "passwords_differ": ("password2", _l("The two passwords are not the same: type the new password twice.")),
@@ -111,21 +118,25 @@ def _account_list(error: str | None = None, status: int = 200) -> ResponseReturn
         locked = row["locked_until"] and datetime.fromisoformat(str(row["locked_until"])) > now
         row.update(created=times.when(str(row["created_at"]), zone),
                    locked=times.when(str(row["locked_until"]), zone) if locked else "")  # fmt: skip
-    return render_template("staff/admin_accounts.html", accounts=rows, error=error), status
+    return render_template("staff/admin_accounts.html", accounts=rows, error=error, role_names=ROLE_NAMES), status
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
 @admin_required
 def new_account() -> ResponseReturnValue:
     typed = {"name": request.form.get("name", ""), "role": request.form.get("role", "staff"),
+             "township": request.form.get("township", "").strip(),
              "by": "link" if request.form.get("by") == "link" else "password"}  # fmt: skip
+    roles = tuple(current_app.extensions["console"]["roles"])
     if request.method == "GET":
         return render_template("staff/admin_account_new.html", typed=typed, problems={}, min_password=MIN_PASSWORD)
     try:
         if typed["by"] == "link":
-            account, token = accounts.add_with_setup_link(accounts_db(), typed["name"], typed["role"], g.account.name)
+            account, token = accounts.add_with_setup_link(accounts_db(), typed["name"], typed["role"], g.account.name,
+                                                          roles=roles, township=typed["township"])  # fmt: skip
             return _show_link(account, token)
-        account = accounts.add(accounts_db(), typed["name"], typed["role"], _typed_password(), g.account.name)
+        account = accounts.add(accounts_db(), typed["name"], typed["role"], _typed_password(), g.account.name,
+                               roles=roles, township=typed["township"])  # fmt: skip
     except accounts.AccountError as error:
         field, message = _problem(error)
         return render_template("staff/admin_account_new.html", typed=typed, problems={field: message},
