@@ -174,7 +174,7 @@ def test_the_studios_roles_are_given_with_a_township_for_editors_and_reviewers(
     try:
         [row] = db.execute("select after from audit_log where action = 'account.add' and target_id = 'zhou'")
         assert '"township": "shiqiao"' in row[0] and '"role": "editor"' in row[0]
-        zhou = accounts.get(db, next(int(a["id"]) for a in accounts.all_accounts(db) if a["name"] == "zhou"))
+        zhou = accounts.get(db, next(int(str(a["id"])) for a in accounts.all_accounts(db) if a["name"] == "zhou"))
         assert zhou is not None and (zhou.role, zhou.township) == ("editor", "shiqiao")
     finally:
         db.close()

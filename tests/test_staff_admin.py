@@ -119,8 +119,8 @@ def test_the_admin_adds_an_account_with_a_password(app: Flask, admin: FlaskClien
      ({"name": "ANNA", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}, "already an account named ANNA"),
      ({"name": "abcdefghijk", "password": "ABCDEFGHIJK", "password2": "ABCDEFGHIJK"}, "must not be the account name"),
      ({"name": "dai\tx", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}, "1 to 40 characters"),
-     ({"name": "dai", "role": "root", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}, "one of the roles listed"),
-     ({"name": "dai", "role": "editor", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}, "one of the roles listed")],
+     ({"name": "dai", "role": "root", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}, "one of the roles"),
+     ({"name": "dai", "role": "editor", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}, "one of the roles")],
 )  # fmt: skip
 def test_a_form_that_fails_keeps_what_was_typed_except_the_passwords(
     admin: FlaskClient, tmp_path: Path, fields: dict[str, str], message: str

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from kiosk.county import dashboard_accounts, payloads, retention, takedowns, village_photos
+from kiosk.county.studio import changes as studio_changes
 from kiosk.data.transactions import transaction
 from sync.contract.i18n import tr
 
@@ -204,6 +205,12 @@ def m011_village_photos(db: Database) -> None:
 def m012_township_of_an_account(db: Database) -> None:
     # The studio's editors and reviewers may be kept to one township's content (kiosk.data.accounts).
     db.execute("alter table accounts add column township text not null default ''")
+
+
+@migrations()
+def m013_studio_changes(db: Database) -> None:
+    # The studio's drafts and their review (kiosk/county/studio/changes.py).
+    studio_changes.create_table(db.conn)
 
 
 def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:

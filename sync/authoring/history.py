@@ -126,6 +126,10 @@ class History:
             return ""
         return self._git("hash-object", "--", path).decode().strip()
 
+    def blob_of(self, content: bytes | None) -> str:
+        """The git object id a file holding *content* has; "" for no file (None), as blob() says."""
+        return "" if content is None else self._git("hash-object", "--stdin", stdin=content).decode().strip()
+
     def log(self, path: str | None = None, limit: int = 50) -> list[Entry]:
         """The latest *limit* commits, newest first; only those touching *path* when given."""
         args = ["log", f"--max-count={limit}", f"--format={_FORMAT}"]
