@@ -249,9 +249,15 @@ def export_usb(repo: str, out: str, keys: str | None, accept_clock: bool) -> Non
 @_REPO
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8400, show_default=True, help="Port to listen on.")
+@click.option(
+    "--content",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The county's content folder, for the studio at /studio/ (its history is kept in it with git).",
+)
 @_COUNTY_DATA
-def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
-    """Serve the repository (Range and ETag), the phone pages and the kiosks' reports API."""
+def serve_repository(repo: str, host: str, port: int, content: str | None, data: str | None) -> None:
+    """Serve the repository (Range and ETag), the phone pages, the kiosks' reports API, the dashboard and the studio."""
     from waitress import serve
 
     from kiosk.county import CountyServer, create_county_app, serve_options
@@ -266,7 +272,11 @@ def serve_repository(repo: str, host: str, port: int, data: str | None) -> None:
                      " then give --keys its new place.", key=key, repo=repo)  # fmt: skip
         _fail(RepositoryError(message))
     configure_logging(load_settings())  # refusals, enrolments and set-aside uploads, one line each
-    app = create_county_app({"REPO": repo, "DATA_DIR": _county_data(data)})
+    if content is not None and not (Path(content) / "county.yaml").is_file():
+        _fail(RepositoryError(tr("%(folder)s has no county.yaml: give --content the county's content folder",
+                                 folder=content)))  # fmt: skip
+    app = create_county_app({"REPO": repo, "DATA_DIR": _county_data(data),
+                             "CONTENT_DIR": str(Path(content).resolve()) if content else None})  # fmt: skip
     click.echo(tr("Serving %(repo)s at http://%(host)s:%(port)s/", repo=repo, host=host, port=port))
     serve(CountyServer(Path(repo), app), host=host, port=port, threads=8, ident="county", **serve_options(app.config))
 

@@ -27,11 +27,12 @@ ROLES = {  # kiosk.data.accounts.COUNTY_ROLES, as the admin page offers them
 
 
 def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the county server app; config REPO (the signed repository) and DATA_DIR (its own state)."""
+    """Build the county server app; config REPO (the signed repository), DATA_DIR (its own state) and,
+    for the studio, CONTENT_DIR (the county's content folder)."""
     app = base_app(
         test_config, "county_secret_key", SESSION_COOKIE_NAME="kiosk_county", SESSION_COOKIE_SAMESITE="Strict"
     )
-    from kiosk.county import dashboard, guard, mobile, reports
+    from kiosk.county import dashboard, guard, mobile, reports, studio
     from kiosk.screens import filters
     from kiosk.staff import signed_in_pages
     from kiosk.web import csrf
@@ -49,6 +50,7 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports.bp)
     csrf.exempt(reports.bp)  # kiosks sign each request with their own key instead: there is no session to ride
     app.register_blueprint(dashboard.bp)
+    studio.init_app(app)
     app.add_url_rule("/", "front", lambda: redirect(url_for("dashboard.kiosks")))
     return app
 

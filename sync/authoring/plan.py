@@ -88,6 +88,7 @@ def write(plan: ImportPlan, content_dir: Path) -> None:
     yaml = YAML()  # round trip: comments, order and quoting of an existing file stay
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
+    yaml.preserve_quotes = True
     by_file: dict[str, list[Planned]] = defaultdict(list)
     for item in plan.items:
         if item.action != "unchanged":

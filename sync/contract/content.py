@@ -57,7 +57,7 @@ def _without_place(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in _PLACE_FIELDS}
 
 
-def _places(reader: FolderReader, source: SourceFile | None) -> dict[str, set[str]] | None:
+def county_places(reader: FolderReader, source: SourceFile | None) -> dict[str, set[str]] | None:
     """Return the codes of townships and villages, or None when county.yaml is unusable."""
     if source is None:
         return None
@@ -236,7 +236,7 @@ def load_county(root: Path) -> County:
         if not (root / name).is_file():
             reader.file_problem(name, tr("missing: every county publishes this file"))
     county_source = reader.read("county.yaml", "county")
-    places = _places(reader, county_source)
+    places = county_places(reader, county_source)
     media: dict[str, Path] = {}
     powers = _powers(reader, places)
     duties = _duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional

@@ -1,1 +1,37 @@
-"""The county's content studio: forms, drafts, review and history of the county's content folder."""
+"""The county's content studio: forms, drafts, review and history of the county's content folder.
+
+Clerks write or change an item in a form drawn from its schema (views.py); the draft waits in
+county.db (changes.py) until a reviewer of its township approves it, which writes the file into the
+content folder and records it in the folder's git history (sync/authoring/history.py); review.py
+shows what waits, each change's difference and flowchart, and the history, where a change can be
+taken back. Who may do what: access.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+STATE_NAMES = {
+    "draft": _l("draft"), "submitted": _l("submitted, waiting for review"), "returned": _l("sent back"),
+    "approved": _l("approved, not yet published"), "published": _l("published"), "withdrawn": _l("withdrawn"),
+}  # fmt: skip
+
+
+def init_app(app: Flask) -> None:
+    """Put the studio's pages on the county app (/studio/); start the content folder's history if there is one."""
+    from kiosk.county.studio import review, views
+    from sync.authoring.history import History
+
+    if app.config.get("CONTENT_DIR"):
+        History(Path(app.config["CONTENT_DIR"])).start()  # a repository from the first start: every change recorded
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(review.bp)
+
+    @app.context_processor
+    def _studio_words() -> dict[str, Any]:
+        return {"state_names": STATE_NAMES}

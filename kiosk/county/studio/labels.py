@@ -1,0 +1,55 @@
+"""What the studio's forms call each field of the content, and the hint beneath it (zh and en)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+LABELS: dict[str, Any] = {
+    "id": _l("Id (made from the name; only lower-case letters, digits and hyphens)"),
+    "name": _l("Name of the matter"),
+    "category": _l("Category"),
+    "village": _l("Only for this village"),
+    "township": _l("Only for this township"),
+    "summary": _l("Summary"),
+    "keywords": _l("Other names villagers search by"),
+    "basis": _l("Basis (laws and rules)"),
+    "responsible": _l("Responsible body"),
+    "participants": _l("Who takes part"),
+    "materials": _l("What to bring"),
+    "fee": _l("Fee"),
+    "time_limit": _l("Time limit"),
+    "disclosure": _l("Disclosure"),
+    "content": _l("What is disclosed"),
+    "where": _l("Where"),
+    "when": _l("When"),
+    "supervision": _l("Supervision"),
+    "body": _l("Supervising body"),
+    "phone": _l("Supervision phone"),
+    "risks": _l("Risk points"),
+    "point": _l("Risk point"),
+    "control": _l("How it is prevented"),
+    "accountability": _l("Accountability"),
+    "steps": _l("Procedure"),
+    "title": _l("Step"),
+    "actor": _l("Who does it"),
+    "description": _l("Details"),
+}
+
+HINTS: dict[str, Any] = {
+    "keywords": _l("One per line, e.g. 低保 for 最低生活保障"),
+    "basis": _l("One law or rule per line"),
+    "participants": _l("One per line"),
+    "materials": _l("One document per line"),
+    "accountability": _l("One per line"),
+    "phone": _l("Digits and hyphens, e.g. 0571-12345678"),
+    "village": _l("Leave both empty for the whole county"),
+}
+
+THEN: dict[str, Any] = {
+    "next": _l("then the next step in the list"),
+    "end": _l("then the procedure ends"),
+    "goto": _l("then go to another step"),
+    "decide": _l("then a decision with outcomes"),
+}

@@ -1,0 +1,188 @@
+"""The content folder's items as the studio lists, opens, checks and writes them, one file each.
+
+An item's file is read and written with ruamel.yaml's round trip: a clerk's save changes the fields
+that changed and keeps the file's comments, key order and quoting, so hand edits and the studio
+live side by side. check() judges an item's new text with the checks of `kiosk county validate`
+for that file (its schema, its procedure, its place codes), at the field, before anything is saved.
+The list of a folder's items is cached by each file's size and time, so a county of 10,000 items
+is listed without reading 10,000 files each time.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sync.contract.checks import FolderReader
+from sync.contract.content import county_places
+from sync.contract.procedure import procedure_problems
+from sync.contract.schemas import Problem, field_name, load_schema, schema_problems
+from sync.contract.source import SourceError, parse_yaml, read_yaml
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # power
+    folder: str  # powers
+    schema: str  # power
+    title: str  # the field that names an item: name
+
+
+KINDS = {"power": Kind("power", "powers", "power", "name")}
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One item in a folder's list."""
+
+    id: str
+    title: str
+    path: str
+    village: str
+    township: str
+    category: str
+
+
+_cache: dict[tuple[str, str], tuple[int, int, Listed | None]] = {}  # (folder, path) -> (size, mtime_ns, item)
+_cache_lock = threading.Lock()
+MAX_CACHED = 100_000
+
+
+def listed(content_dir: Path, kind: Kind) -> list[Listed]:
+    """The items of *kind* in the folder, by title; a file that cannot be read is left out (validate says why)."""
+    folder = Path(content_dir) / kind.folder
+    found: list[Listed] = []
+    with os.scandir(folder) if folder.is_dir() else _nothing() as entries:
+        for entry in entries:
+            if not entry.name.endswith(".yaml") or entry.name.startswith(".") or not entry.is_file():
+                continue
+            stat = entry.stat()
+            key = (str(content_dir), f"{kind.folder}/{entry.name}")
+            with _cache_lock:
+                cached = _cache.get(key)
+            if cached is None or cached[:2] != (stat.st_size, stat.st_mtime_ns):
+                cached = (stat.st_size, stat.st_mtime_ns, _summary(Path(entry.path), key[1], kind))
+                with _cache_lock:
+                    if len(_cache) >= MAX_CACHED:
+                        _cache.clear()
+                    _cache[key] = cached
+            if cached[2] is not None:
+                found.append(cached[2])
+    return sorted(found, key=lambda item: (item.title, item.id))
+
+
+class _nothing:  # an empty os.scandir() for a folder that is not there
+    def __enter__(self) -> list[os.DirEntry[str]]:
+        return []
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def _summary(file: Path, path: str, kind: Kind) -> Listed | None:
+    try:
+        data = read_yaml(file, path).data
+    except SourceError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    text = {key: str(data.get(key) or "") for key in ("id", kind.title, "village", "township", "category")}
+    return Listed(text["id"], text[kind.title], path, text["village"], text["township"], text["category"])
+
+
+def read_item(content_dir: Path, path: str) -> tuple[str, dict[str, Any]]:
+    """The file *path*'s text and data (raises SourceError with the line when it cannot be read)."""
+    source = read_yaml(Path(content_dir) / path, path)
+    text = (Path(content_dir) / path).read_text(encoding="utf-8-sig")
+    return text, source.data if isinstance(source.data, dict) else {}
+
+
+def dump_item(old_text: str, data: dict[str, Any], schema_name: str) -> str:
+    """The file's text with *data* as its fields: what stayed keeps its comments and place; what is gone goes."""
+    from ruamel.yaml import YAML  # only the county's authoring needs it
+
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    yaml.preserve_quotes = True
+    header = f"# yaml-language-server: $schema=../../schema/{schema_name}.schema.json\n"
+    document = yaml.load(old_text) if old_text.strip() else None
+    if not isinstance(document, dict):
+        document = yaml.load("{}")
+        old_text = header
+    _merge(document, data)
+    out = io.StringIO()
+    yaml.dump(document, out)
+    text = out.getvalue()
+    return text if old_text.strip() and not old_text.startswith(header) else header + text.removeprefix(header)
+
+
+def _merge(document: Any, data: dict[str, Any]) -> None:
+    """Make the round-trip map *document* hold *data*, changing only what differs."""
+    for key in [key for key in document if key not in data]:
+        del document[key]
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(document.get(key), dict):
+            _merge(document[key], value)
+        elif document.get(key) != value:
+            document[key] = value
+
+
+def check(content_dir: Path, path: str, text: str, schema_name: str) -> list[Problem]:
+    """Every problem `kiosk county validate` finds in the file *path* holding *text* (its line, field, message)."""
+    try:
+        source = parse_yaml(text, path)
+    except SourceError as error:
+        return [Problem(error.path, error.line, "", error.message)]
+    problems = schema_problems(source, schema_name)
+    broken = {problem.field.split(".")[0].split("[")[0] for problem in problems}  # fields the schema refused
+    if not isinstance(source.data, dict):
+        return problems
+    reader = FolderReader(Path(content_dir))
+    if schema_name == "power" and "steps" not in broken:  # the procedure too, as the clerk fixes the rest
+        for where, message in procedure_problems(source.data["steps"]):
+            problems.append(Problem(path, source.line_of(where), field_name(where), message))
+    if schema_name == "power" and not broken & {"village", "township"}:
+        places = county_places(FolderReader(Path(content_dir)), reader.read("county.yaml", "county"))
+        reader.problems.clear()  # county.yaml's own problems are its own page's, not this item's
+        reader.check_scope(source, places)
+    return problems + reader.problems
+
+
+def township_of(content_dir: Path, data: dict[str, Any]) -> str:
+    """The township whose reviewers judge an item: its own, its village's, or "" for the whole county."""
+    if data.get("township"):
+        return str(data["township"])
+    village = data.get("village")
+    if not village:
+        return ""
+    county = FolderReader(Path(content_dir)).read("county.yaml", "county")
+    for township in county.data["townships"] if county is not None else []:
+        if any(v["code"] == village for v in township["villages"]):
+            return str(township["code"])
+    return ""
+
+
+def schema_of(kind: Kind) -> dict[str, Any]:
+    return load_schema(kind.schema)
+
+
+def parse(text: str) -> dict[str, Any]:
+    """The fields of an item's text ({} when it cannot be read: the form then starts empty, and check() says why)."""
+    try:
+        data = parse_yaml(text, "draft").data
+    except SourceError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def places_named(content_dir: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The county's townships and their villages as (code, name, [(code, name)]), for choosing an item's place."""
+    county = FolderReader(Path(content_dir)).read("county.yaml", "county")
+    if county is None:
+        return []
+    return [(t["code"], t["name"], [(v["code"], v["name"]) for v in t["villages"]]) for t in county.data["townships"]]

@@ -1,0 +1,177 @@
+"""The studio in the county server: a clerk changes a power item in a form (no YAML), a reviewer of
+its township approves it into the content folder, and roles and townships are kept to."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kiosk.county import create_county_app
+from kiosk.county.store import open_store
+from kiosk.data import accounts
+from kiosk.staff.limiter import limiter
+from sync.authoring.history import History
+from sync.contract.content import load_county
+from tests.county_repo import CountyRepo
+from tests.test_staff import PASSWORD, csrf_token, sign_in
+
+ITEM = "caiwu-kaizhi-shenpi"  # county-wide in the demo
+VILLAGE_ITEM = "dibao-shenqing"
+
+
+@pytest.fixture
+def studio(county_repo: CountyRepo, tmp_path: Path) -> Flask:
+    data = tmp_path / "county-server"
+    app = create_county_app({"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "s",
+                             "DEFAULT_LOCALE": "en", "CONTENT_DIR": str(county_repo.content)})  # fmt: skip
+    limiter.reset()
+    db = open_store(data)
+    for name, role, township in (("wang", "editor", ""), ("li", "reviewer", ""), ("zhao", "reviewer", "yunling"),
+                                 ("sun", "editor", "yunling"), ("chen", "staff", "")):  # fmt: skip
+        accounts.add(db, name, role, PASSWORD, "(test)", roles=accounts.COUNTY_ROLES, township=township)
+    db.close()
+    return app
+
+
+def signed(app: Flask, name: str) -> FlaskClient:
+    client = app.test_client()
+    assert sign_in(client, name).status_code == 302
+    return client
+
+
+def form_of(client: FlaskClient, path: str) -> dict[str, str]:
+    """Every field the form at *path* would post as it is shown (its inputs, text areas and chosen options)."""
+    page = client.get(path).text
+    form = page[page.index('id="item-form"') : page.index("</form>", page.index('id="item-form"'))]
+    fields: dict[str, str] = {}
+    for name, value in re.findall(r'<input[^>]* name="([^"]+)"[^>]* value="([^"]*)"', form):
+        fields[name] = _unescape(value)
+    for tag in re.findall(r"<input [^>]*>", form):
+        if 'type="checkbox"' in tag and " checked" in tag:
+            fields[re.search(r'name="([^"]+)"', tag).group(1)] = "on"  # type: ignore[union-attr]
+    for name, value in re.findall(r'<textarea[^>]* name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+        fields[name] = _unescape(value)
+    for name, options in re.findall(r'<select[^>]* name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', options)
+        fields[name] = chosen.group(1) if chosen else ""
+    for name in ("save", "submit", "op"):
+        fields.pop(name, None)
+    return fields
+
+
+def _unescape(text: str) -> str:
+    return html.unescape(text)
+
+
+def post(client: FlaskClient, path: str, fields: dict[str, str]) -> object:
+    return client.post(path, data={**fields, "csrf_token": csrf_token(client, "/studio/powers")})
+
+
+def test_a_clerk_changes_an_item_in_a_form_and_a_reviewer_approves_it_into_the_folder(
+    studio: Flask, county_repo: CountyRepo
+) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    assert fields["name"] == "村级财务开支审批" and fields["supervision.phone"] == "0000-12388"
+    assert fields["steps.1.then"] == "decide" and fields["steps.1.branches.1.to"] == "reject"
+    saved = post(wang, "/studio/powers/save", {**fields, "fee": "免费", "reason": "按县财政局通知", "submit": "1"})
+    assert saved.status_code == 302  # type: ignore[attr-defined]
+    file = county_repo.content / "powers" / f"{ITEM}.yaml"
+    assert "fee: 不收费" in file.read_text(encoding="utf-8"), "nothing reaches the folder before review"
+
+    li = signed(studio, "li")
+    home = li.get("/studio/").text
+    assert "村级财务开支审批" in home and "Waiting for my review" in home
+    change = re.search(r"/studio/changes/(\d+)", home)
+    assert change is not None
+    page = li.get(f"/studio/changes/{change.group(1)}").text
+    assert "-fee: 不收费" in page and "+fee: 免费" in page and "flow-step" in page
+    approved = li.post(f"/studio/changes/{change.group(1)}/approve",
+                       data={"note": "同意", "csrf_token": csrf_token(li, "/studio/")})  # fmt: skip
+    assert approved.status_code == 302
+    text = file.read_text(encoding="utf-8")
+    assert "fee: 免费" in text and 'phone: "0000-12388"' in text, "the changed field only; quoting kept"
+    assert "# yaml-language-server" in text.splitlines()[0], "the file's comment is kept"
+    latest = History(county_repo.content).log(limit=1)[0]
+    assert (latest.author, latest.committer) == ("wang", "li") and latest.reason.startswith("按县财政局通知")
+    load_county(county_repo.content)  # the folder still validates as kiosk county validate reads it
+    history = li.get("/studio/history").text
+    assert "按县财政局通知" in history and "approved by li" in history
+
+
+def test_problems_are_shown_at_their_fields_in_plain_words_and_a_draft_with_problems_is_not_submitted(
+    studio: Flask, county_repo: CountyRepo
+) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    broken = {**fields, "supervision.phone": "电话", "fee": "", "steps.2.then": "next", "submit": "1"}
+    answer = post(wang, "/studio/powers/save", broken)
+    page = answer.text  # type: ignore[attr-defined]
+    assert answer.status_code == 422  # type: ignore[attr-defined]
+    assert re.search(r'id="supervision.phone-error">[^<]*digits', page), "the phone's problem beside the phone"
+    assert 'id="fee-error"' in page
+    # the refusal step (the third) says nothing of where it goes: it would run on into the approval
+    assert re.search(r'id="steps.2.id-error">[^<]*runs on into', page), "the fall-through is explained at its step"
+    assert "“end” is “then the procedure ends”" in page
+    assert "Saved as a draft, with problems" in page
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    try:
+        [state] = db.execute("select state from studio_changes").fetchone()
+        assert state == "draft", "saved, not submitted"
+    finally:
+        db.close()
+    assert "fee: 不收费" in (county_repo.content / "powers" / f"{ITEM}.yaml").read_text(encoding="utf-8")
+
+
+def test_a_new_item_gets_its_id_from_its_name_and_steps_are_edited_with_buttons(studio: Flask) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of(wang, "/studio/powers/new")
+    typed = {**fields, "name": "农村危房改造申请", "category": "便民服务", "basis": "《农村危房改造管理办法》",
+             "responsible": "村民委员会", "fee": "不收费", "time_limit": "20个工作日",
+             "supervision.body": "村务监督委员会", "supervision.phone": "0571-12345678",
+             "steps.0.title": "村民提出申请", "steps.0.actor": "申请人"}  # fmt: skip
+    added = post(wang, "/studio/powers/save", {**typed, "op": "add"})
+    assert added.status_code == 200  # type: ignore[attr-defined]
+    redrawn = added.text  # type: ignore[attr-defined]
+    assert 'name="steps.1.title"' in redrawn and 'value="村民提出申请"' in redrawn, "a step added, nothing lost"
+    typed.update({"steps.1.title": "村委会审核", "steps.1.actor": "村民委员会", "steps.1.then": "end"})
+    saved = post(wang, "/studio/powers/save", {**typed, "steps.1.id": "", "steps.1.then": "end"})
+    assert saved.status_code == 302, saved.text  # type: ignore[attr-defined]
+    location = saved.headers["Location"]  # type: ignore[attr-defined]
+    assert location.endswith("/studio/powers/nongcun-weifang-gaizao-shenqing")
+    draft = wang.get(location).text
+    assert 'value="村委会审核"' in draft and "Draft 1" in draft, "the new item's draft opens in its form"
+    hostile = post(wang, "/studio/powers/save", {**typed, "id": "../../county", "name": "另一个"})
+    assert hostile.status_code == 422 and "only lower-case letters" in hostile.text  # type: ignore[attr-defined]
+
+
+def test_roles_and_townships_are_kept_to(studio: Flask) -> None:
+    chen = signed(studio, "chen")
+    assert chen.get("/studio/").status_code == 403, "a dashboard account has no studio"
+    sun = signed(studio, "sun")  # an editor of 云岭乡 (yunling) only
+    fields = form_of(sun, f"/studio/powers/{ITEM}")
+    refused = post(sun, "/studio/powers/save", {**fields, "fee": "免费"})
+    assert refused.status_code == 403 and "township yunling only" in refused.text  # type: ignore[attr-defined]
+    mine = post(sun, "/studio/powers/save", {**fields, "fee": "免费", "township": "yunling", "submit": "1"})
+    assert mine.status_code == 302  # type: ignore[attr-defined]
+
+    wang = signed(studio, "wang")
+    other = form_of(wang, f"/studio/powers/{VILLAGE_ITEM}")
+    assert post(wang, "/studio/powers/save", {**other, "fee": "免费", "submit": "1"}).status_code == 302  # type: ignore[attr-defined]
+    zhao = signed(studio, "zhao")  # a reviewer of yunling
+    waiting = zhao.get("/studio/").text
+    ids = re.findall(r"/studio/changes/(\d+)", waiting)
+    assert len(ids) == 1, "only its own township's change waits for it"
+    token = csrf_token(zhao, "/studio/")
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    try:
+        [other_id] = db.execute("select id from studio_changes where item_id = ?", (VILLAGE_ITEM,)).fetchone()
+    finally:
+        db.close()
+    assert zhao.post(f"/studio/changes/{other_id}/approve", data={"csrf_token": token}).status_code == 404
+    assert zhao.post(f"/studio/changes/{ids[0]}/approve", data={"csrf_token": token}).status_code == 302
