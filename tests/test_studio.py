@@ -18,6 +18,7 @@ from kiosk.staff.limiter import limiter
 from sync.authoring.history import History
 from sync.contract.content import load_county
 from tests.county_repo import CountyRepo
+from tests.test_import_xlsx import power_row, write_sheet
 from tests.test_staff import PASSWORD, csrf_token, sign_in
 
 ITEM = "caiwu-kaizhi-shenpi"  # county-wide in the demo
@@ -175,3 +176,68 @@ def test_roles_and_townships_are_kept_to(studio: Flask) -> None:
         db.close()
     assert zhao.post(f"/studio/changes/{other_id}/approve", data={"csrf_token": token}).status_code == 404
     assert zhao.post(f"/studio/changes/{ids[0]}/approve", data={"csrf_token": token}).status_code == 302
+
+
+def test_an_excel_list_becomes_drafts_and_its_two_bad_rows_are_fixed_in_the_form(
+    studio: Flask, county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    rows = [power_row(n) for n in range(1, 21)]
+    rows[6] = power_row(7, **{"办理时限": ""})  # the sheet's row 9: title and header rows come first
+    rows[11] = power_row(12, **{"监督方式": "村务监督委员会"})  # no phone anywhere
+    sheet = write_sheet(tmp_path / "清单.xlsx", rows)
+    wang = signed(studio, "wang")
+    token = csrf_token(wang, "/studio/import")
+    with sheet.open("rb") as file:
+        preview = wang.post("/studio/import", data={"sheet": (file, "清单.xlsx"), "csrf_token": token},
+                            content_type="multipart/form-data")  # fmt: skip
+    page = preview.text
+    assert preview.status_code == 200 and "18 new, 0 changed, 0 unchanged" in page
+    assert "row 9: 「办理时限」 is empty" in page and "row 14: no supervision phone" in page
+    before = sorted(p.name for p in (county_repo.content / "powers").iterdir())
+    made = re.search(r'action="(/studio/import/[^"]+)"', page)
+    assert made is not None
+    done = wang.post(made.group(1), data={"name": "清单.xlsx", "area": "", "csrf_token": token})
+    assert done.status_code == 302
+    assert sorted(p.name for p in (county_repo.content / "powers").iterdir()) == before, "drafts only"
+    assert not list((Path(studio.config["DATA_DIR"]) / "studio-imports").iterdir()), "the upload is not kept"
+    home = wang.get("/studio/").text
+    assert home.count("/studio/changes/") == 20
+    wang.post("/studio/submit-mine", data={"csrf_token": token})
+    assert "18 submitted for review; 2 still have problems to fix." in wang.get("/studio/").text
+
+    for item_id, field, value in (("cunji-shixiang-07-shenpi", "time_limit", "10个工作日"),
+                                  ("cunji-shixiang-12-shenpi", "supervision.phone", "0000-5552411")):  # fmt: skip
+        fields = form_of(wang, f"/studio/powers/{item_id}")
+        assert fields["name"].startswith("村级事项") and fields[field] == ""
+        fixed = post(wang, "/studio/powers/save", {**fields, field: value, "submit": "1"})
+        assert fixed.status_code == 302, fixed.text  # type: ignore[attr-defined]
+
+    li = signed(studio, "li")
+    waiting = sorted(set(re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)), key=int)
+    assert len(waiting) == 20
+    review_token = csrf_token(li, "/studio/")
+    for change_id in waiting:
+        assert li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": review_token}).status_code == 302
+    county = load_county(county_repo.content)  # the folder validates, as kiosk county validate reads it
+    names = {power["name"] for power in county.powers}
+    assert {f"村级事项{n:02d}审批" for n in range(1, 21)} <= names
+
+
+@pytest.mark.parametrize("kind", ["not a table", "too large"])
+def test_a_file_that_is_no_table_or_too_large_is_refused_with_a_reason(studio: Flask, kind: str) -> None:
+    wang = signed(studio, "wang")
+    token = csrf_token(wang, "/studio/import")
+    content = b"PK\x03\x04 not really a workbook" if kind == "not a table" else b"x" * (5 * 1024 * 1024)
+    # The body is made here, in memory: werkzeug's test client spools a large file to a temporary file it
+    # never closes when the app refuses the request unread.
+    boundary = "studio-test-boundary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="sheet"; filename="list.xlsx"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n")  # fmt: skip
+    body = head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    answer = wang.post("/studio/import", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert answer.status_code == (422 if kind == "not a table" else 413)
+    assert 'role="alert"' in answer.text
+    assert ("larger than 4 MB" in answer.text) == (kind == "too large")
+    stored = Path(studio.config["DATA_DIR"]) / "studio-imports"
+    assert not stored.exists() or not list(stored.iterdir())

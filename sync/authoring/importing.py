@@ -1,8 +1,10 @@
 """Import a county's small-power list from .xlsx into its content folder: plan, preview, then write.
 
-Nothing is written while any row has a problem. An item whose name the folder already has is
-updated in its own file (ruamel.yaml: the file's comments and field order stay); its steps are
-kept when the table lists the same step titles, so branches added in the folder are not lost.
+Nothing is written while any row has a problem. A row with a name and a problem is still planned
+(with its problems), for the studio to make a draft of it that the clerk fixes in the form. An item
+whose name the folder already has is updated in its own file (ruamel.yaml: the file's comments and
+field order stay); its steps are kept when the table lists the same step titles, so branches added
+in the folder are not lost.
 New items get an id made from their name in pinyin, unique in the folder.
 """
 
@@ -60,7 +62,7 @@ def _plan_powers(table: Table, content_dir: Path) -> ImportPlan:
     items = []
     for row in rows:
         problems += row.problems
-        if not row.fields:
+        if not row.fields:  # a row without a name: nothing to make an item of
             continue
         name = row.fields["name"]
         if name in seen:
@@ -80,7 +82,8 @@ def _plan_powers(table: Table, content_dir: Path) -> ImportPlan:
             item_id = unique_id(slug(name) or "item", ids)
             merged = {"id": item_id, **row.fields}
             items.append(Planned(row.row, f"powers/{item_id}.yaml", "new", merged, name))
-        problems += _check(row.row, items[-1].fields)
+        items[-1].problems = list(row.problems) or _check(row.row, items[-1].fields)
+        problems += items[-1].problems if not row.problems else []
     return ImportPlan(items, problems)
 
 

@@ -32,7 +32,10 @@ class Kind:
     title: str  # the field that names an item: name
 
 
-KINDS = {"power": Kind("power", "powers", "power", "name")}
+KINDS = {
+    "power": Kind("power", "powers", "power", "name"),
+    "catalogue": Kind("catalogue", "catalogue", "catalogue", "area"),
+}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ class Planned:
     label: str  # how the clerk knows it: a name, or 一级 / 二级 事项
     changed: list[str] = field(default_factory=list)
     entry_of: dict[str, Any] | None = None  # an entry of the file's 'items': the new file's other fields
+    problems: list[str] = field(default_factory=list)  # its row's: made a draft in the studio, never written here
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ImportPlan:
     problems: list[str]
 
     def counts(self) -> dict[str, int]:
-        return {action: sum(1 for item in self.items if item.action == action)
+        return {action: sum(1 for item in self.items if item.action == action and not item.problems)
                 for action in ("new", "changed", "unchanged")}  # fmt: skip
 
 
@@ -64,7 +65,7 @@ def unique_id(base: str, ids: set[str]) -> str:
 def preview(plan: ImportPlan) -> list[str]:
     """The plan as lines for the clerk: counts, then each item to create or change."""
     lines = [tr("%(new)s new, %(changed)s changed, %(unchanged)s unchanged", **plan.counts())]
-    for item in plan.items:
+    for item in (item for item in plan.items if not item.problems):
         if item.action == "new":
             lines.append(tr("+ %(path)s  %(name)s (row %(row)s)", path=item.path, name=item.label, row=item.row))
         elif item.action == "changed":
@@ -76,15 +77,13 @@ def preview(plan: ImportPlan) -> list[str]:
 SCHEMAS = {"powers": "power", "catalogue": "catalogue"}  # a folder's files and the schema they follow
 
 
-def write(plan: ImportPlan, content_dir: Path) -> None:
-    """Write the plan's new and changed items, file by file; refuse a plan with problems.
+def render(plan: ImportPlan, content_dir: Path) -> dict[str, str]:
+    """The text of every file the plan creates or changes, by its path in the folder; nothing is written.
 
     A new file starts with the line that gives editors its schema, as the folder's files do.
     """
     from ruamel.yaml import YAML  # only the county's authoring needs it
 
-    if plan.problems:
-        raise ValueError("a plan with problems is not written")
     yaml = YAML()  # round trip: comments, order and quoting of an existing file stay
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
@@ -93,6 +92,7 @@ def write(plan: ImportPlan, content_dir: Path) -> None:
     for item in plan.items:
         if item.action != "unchanged":
             by_file[item.path].append(item)
+    texts = {}
     for path, planned in by_file.items():
         target = content_dir / path
         header, data = "", None
@@ -118,5 +118,15 @@ def write(plan: ImportPlan, content_dir: Path) -> None:
         text = io.StringIO(header)
         text.seek(0, io.SEEK_END)
         yaml.dump(data, text)
+        texts[path] = text.getvalue()
+    return texts
+
+
+def write(plan: ImportPlan, content_dir: Path) -> None:
+    """Write the plan's new and changed files; refuse a plan with problems."""
+    if plan.problems:
+        raise ValueError("a plan with problems is not written")
+    for path, text in render(plan, content_dir).items():
+        target = content_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, text.getvalue().encode("utf-8"))
+        atomic_write(target, text.encode("utf-8"))

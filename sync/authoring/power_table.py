@@ -42,7 +42,11 @@ _MARKED = re.compile(rf"(?:(?:^|(?<=[\s；;。，,])){_MARK}|[（(]\d{{1,2}}[)�
 
 @dataclass
 class RowItem:
-    """What one row makes: the item's fields (without an id), or the problems that keep it out."""
+    """What one row makes: the item's fields (without an id; as far as the row gives them), and its problems.
+
+    A row with a name gives its fields even when it has problems, so that the studio can make a draft of
+    it to be fixed in the form; the command line writes nothing while any row has a problem.
+    """
 
     row: int
     fields: dict[str, Any]
@@ -80,9 +84,8 @@ def _supervision(row: Row, columns: dict[str, str]) -> tuple[dict[str, str] | No
     said = row.cells.get(columns.get("supervision", ""), "")
     phones = _PHONE.findall(row.cells.get(columns.get("phone", ""), "")) or _PHONE.findall(said)
     if not phones:
-        return None, tr(
-            "row %(row)s: no supervision phone (a column 监督电话, or a number in 监督方式)", row=row.number
-        )
+        problem = tr("row %(row)s: no supervision phone (a column 监督电话, or a number in 监督方式)", row=row.number)
+        return {"body": said.strip() or SUPERVISOR}, problem
     body = _PHONE.sub("", said).strip(" ：:，,；;。（）()") or SUPERVISOR
     return {"body": body, "phone": phones[0]}, None
 
@@ -96,29 +99,29 @@ def read_row(row: Row, columns: dict[str, str]) -> RowItem:
     supervision, problem = _supervision(row, columns)
     if problem:
         item.problems.append(problem)
-    if item.problems:
+    if not cell.get("name"):
         return item
-    steps = split_list(cell["steps"])
-    fields: dict[str, Any] = {"name": cell["name"], "category": cell["category"]}
+    steps = split_list(cell.get("steps", ""))
+    fields: dict[str, Any] = {"name": cell["name"], "category": cell.get("category", "")}
     if cell.get("summary"):
         fields["summary"] = cell["summary"]
     if keywords := split_list(cell.get("keywords", "").replace("、", "；")):
         fields["keywords"] = list(dict.fromkeys(keywords))
-    fields["basis"] = split_list(cell["basis"])
-    fields["responsible"] = cell["responsible"]
+    fields["basis"] = split_list(cell.get("basis", ""))
+    fields["responsible"] = cell.get("responsible", "")
     for name in ("participants", "materials"):
         if values := split_list(cell.get(name, "")):
             fields[name] = values
-    fields.update({"fee": cell["fee"], "time_limit": cell["time_limit"], "supervision": supervision})
+    fields.update({"fee": cell.get("fee", ""), "time_limit": cell.get("time_limit", ""), "supervision": supervision})
     risks, controls = split_list(cell.get("risks", "")), split_list(cell.get("controls", ""))
     if risks and controls:
         paired = len(risks) == len(controls)
         pairs = list(zip(risks, controls, strict=True)) if paired else [("；".join(risks), "；".join(controls))]
         fields["risks"] = [{"point": point, "control": control} for point, control in pairs]
     fields["steps"] = [
-        {"id": f"s{n}", "title": title, "actor": cell["responsible"]} for n, title in enumerate(steps, start=1)
+        {"id": f"s{n}", "title": title, "actor": cell.get("responsible", "")} for n, title in enumerate(steps, start=1)
     ]
-    item.fields = fields
+    item.fields = {key: value for key, value in fields.items() if value not in ("", [])}  # empty: "missing" there
     return item
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 LANGUAGES = ("zh", "en")
 _FOLDER = Path(__file__).resolve().parents[1] / "translations"
 _active: gettext.NullTranslations = gettext.NullTranslations()
+_thread = threading.local()  # a web request's language, for its thread only (speak_in)
 
 
 def use_language(code: str) -> None:
@@ -38,9 +40,19 @@ def translator(code: str) -> Callable[..., str]:
     return lambda message, **values: _fill(catalogue.gettext(message), values)
 
 
+def speak_in(code: str | None) -> None:
+    """Make this thread's messages *code*'s ('zh' or 'en'), whatever the active language; None: the active one.
+
+    A web app sets it for each request (its reader's language) and clears it after, so that
+    messages made deep in sync/ (a validation problem, a row of an import) reach the page in it.
+    """
+    _thread.catalogue = _catalogue(code if code in LANGUAGES else LANGUAGES[0]) if code is not None else None
+
+
 def tr(message: str, **values: Any) -> str:
-    """Translate *message* into the active language and fill in its %(placeholders)s."""
-    return _fill(_active.gettext(message), values)
+    """Translate *message* into this thread's language (speak_in), else the active one; fill in its placeholders."""
+    catalogue = getattr(_thread, "catalogue", None) or _active
+    return _fill(catalogue.gettext(message), values)
 
 
 def _fill(text: str, values: dict[str, Any]) -> str:

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+
+from sync.contract.i18n import speak_in
 
 STATE_NAMES = {
     "draft": _l("draft"), "submitted": _l("submitted, waiting for review"), "returned": _l("sent back"),
@@ -23,7 +26,7 @@ STATE_NAMES = {
 
 def init_app(app: Flask) -> None:
     """Put the studio's pages on the county app (/studio/); start the content folder's history if there is one."""
-    from kiosk.county.studio import review, views
+    from kiosk.county.studio import imports, review, views
     from sync.authoring.history import History
 
     if app.config.get("CONTENT_DIR"):
@@ -31,7 +34,17 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(imports.bp)
 
     @app.context_processor
     def _studio_words() -> dict[str, Any]:
         return {"state_names": STATE_NAMES}
+
+    @app.before_request
+    def _messages_in_the_readers_language() -> None:
+        locale = get_locale()  # problems found by sync/ (validation, an import's rows) in the page's language
+        speak_in(locale.language if locale else None)
+
+    @app.teardown_request
+    def _messages_as_before(_error: BaseException | None) -> None:
+        speak_in(None)

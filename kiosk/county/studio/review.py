@@ -31,6 +31,24 @@ def home() -> ResponseReturnValue:
     return render_template("studio/home.html", mine=mine, waiting=waiting, approved=approved)
 
 
+@bp.route("/submit-mine", methods=["POST"])
+@studio_page
+def submit_mine() -> ResponseReturnValue:
+    """Submit each of the account's drafts that the folder's checks pass; say how many, and which wait."""
+    folder = content_dir() or abort(503)
+    sent, waiting = 0, 0
+    for found in changes.listed(county_db(), ("draft", "returned")):
+        if found.author != g.account.name:
+            continue
+        if items.check(folder, found.path, found.content or "", items.KINDS[found.kind].schema):
+            waiting += 1
+            continue
+        changes.submit(county_db(), found.id, g.account.name)
+        sent += 1
+    flash(_("%(sent)d submitted for review; %(waiting)d still have problems to fix.", sent=sent, waiting=waiting))
+    return redirect(url_for("studio_review.home"))
+
+
 def _change_or_404(change_id: int) -> changes.Change:
     change = changes.get(county_db(), change_id)
     if change is None or not can(g.account, "edit", change.township):

@@ -24,7 +24,6 @@ from kiosk.staff.notice_views import FRAMED_POLICY
 from sync.authoring import forms, items, steps
 from sync.authoring.history import History
 from sync.authoring.plan import unique_id
-from sync.contract.i18n import translator
 from sync.contract.pinyin import slug
 from sync.contract.procedure import expand_steps
 from sync.contract.schemas import Problem
@@ -150,19 +149,11 @@ def _text_of(folder: Any, path: str) -> str:
 
 def problem_names(problems: list[Problem]) -> dict[str, list[str]]:
     """Each problem under the form name of its field ("steps[2].to" is steps.1.to), "" for the item's own."""
-    tr = translator(str(_locale()))
     named: dict[str, list[str]] = {}
     for problem in problems:
         name = re.sub(r"\[(\d+)\]", lambda m: f".{int(m.group(1)) - 1}", problem.field)
-        named.setdefault(name, []).append(tr(problem.message) if problem.message else problem.message)
+        named.setdefault(name, []).append(problem.message)
     return named
-
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    locale = get_locale()
-    return locale.language if locale else "zh"
 
 
 def _form(

@@ -1,0 +1,114 @@
+"""Excel into the studio: a county's own small-power list or catalogue area (.xlsx), previewed, then drafts.
+
+The file is read by the same code as `kiosk county import` (sync.authoring.importing): columns
+found by their names and common variants, rows checked by the folder's own rules. The page shows
+what would be new or changed and each row's problems in plain words. Making the drafts turns every
+new or changed file into a draft of its own, problems and all, for the clerk to fix in the form and
+submit; the content folder changes only as reviewers approve them. The uploaded file is kept in the
+server's data folder between the preview and the drafts, and removed after.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from kiosk.county.reports import county_db
+from kiosk.county.studio import changes
+from kiosk.county.studio.access import content_dir, studio_page
+from sync.authoring import items
+from sync.authoring.history import History
+from sync.authoring.importing import plan_import
+from sync.authoring.plan import ImportPlan, render
+from sync.authoring.sheets import SheetError
+from sync.contract.files import atomic_write
+
+bp = Blueprint("studio_import", __name__, url_prefix="/studio/import")
+FOLDER = "studio-imports"  # in the county server's data folder
+TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
+KIND_OF_FOLDER = {"powers": "power", "catalogue": "catalogue"}
+
+
+def _stored(token: str) -> Path:
+    if not TOKEN.fullmatch(token):
+        abort(404)
+    path = Path(current_app.config["DATA_DIR"]) / FOLDER / f"{token}.xlsx"
+    if not path.is_file():
+        abort(404)
+    return path
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
+    """A file past the server's cap, refused before it is read (the sign-in and CSRF checks read the form first)."""
+    if not request.path.startswith(bp.url_prefix or "/"):
+        return error
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"]) // (1024 * 1024)
+    problem = _("The file is larger than %(mb)d MB: a list of a county's items is far smaller.", mb=limit)
+    return render_template("studio/import.html", plan=None, problem=problem), 413
+
+
+@bp.route("", methods=["GET", "POST"])
+@studio_page
+def upload() -> ResponseReturnValue:
+    if request.method == "GET":
+        return render_template("studio/import.html", plan=None, problem=None)
+    sheet = request.files.get("sheet")
+    if sheet is None or not sheet.filename:
+        return render_template("studio/import.html", plan=None, problem=_("Choose an .xlsx file first.")), 422
+    token = secrets.token_urlsafe(24)
+    stored = Path(current_app.config["DATA_DIR"]) / FOLDER / f"{token}.xlsx"
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(stored, sheet.read())  # Flask capped the request at MAX_CONTENT_LENGTH before reading it
+    plan, problem = _plan(stored)
+    if plan is None:
+        stored.unlink(missing_ok=True)
+        return render_template("studio/import.html", plan=None, problem=problem), 422
+    name = Path(sheet.filename).name[:100]
+    return render_template("studio/import.html", plan=plan, problem=None, token=token, name=name)
+
+
+def _plan(stored: Path) -> tuple[ImportPlan | None, str | None]:
+    try:
+        return plan_import(stored, content_dir() or abort(503), request.form.get("area") or None), None
+    except SheetError as error:
+        return None, str(error)
+
+
+@bp.route("/<token>", methods=["POST"])
+@studio_page
+def make_drafts(token: str) -> ResponseReturnValue:
+    stored = _stored(token)
+    folder = content_dir() or abort(503)
+    plan, problem = _plan(stored)
+    if plan is None:
+        flash(problem or "")
+        return redirect(url_for("studio_import.upload"))
+    name = request.form.get("name", "")[:100]
+    titles = {item.path: item.label for item in plan.items}
+    history = History(folder)
+    made, skipped = 0, []
+    for path, text in render(plan, folder).items():
+        kind = KIND_OF_FOLDER[path.split("/", 1)[0]]
+        data = items.parse(text)
+        try:
+            changes.save_draft(
+                county_db(), kind=kind, path=path, item_id=str(data.get("id") or Path(path).stem),
+                title=str(data.get("name") or data.get("area") or titles.get(path, path)),
+                township=items.township_of(folder, data), base=history.blob(path), content=text,
+                author=g.account.name, reason=_("imported from %(file)s", file=name),
+            )  # fmt: skip
+            made += 1
+        except changes.ChangeError as error:
+            skipped.append(f"{titles.get(path, path)}: {error}")
+    stored.unlink(missing_ok=True)
+    flash(_("%(made)d drafts made from the table; fix any problems in their forms, then submit them.", made=made))
+    for message in skipped:
+        flash(message)
+    return redirect(url_for("studio_review.home"))
