@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.county import create_county_app
+from kiosk.county.repo_files import RepositoryApp
 from kiosk.county.store import open_store
 from kiosk.data import accounts
+from kiosk.screens import create_app
 from kiosk.staff.limiter import limiter
 from sync.authoring.history import History
 from sync.contract.content import load_county
+from sync.receive.updater import sync_kiosk
 from tests.county_repo import CountyRepo
+from tests.servers import serving
 from tests.test_import_xlsx import power_row, write_sheet
 from tests.test_staff import PASSWORD, csrf_token, sign_in
 
@@ -241,3 +246,47 @@ def test_a_file_that_is_no_table_or_too_large_is_refused_with_a_reason(studio: F
     assert ("larger than 4 MB" in answer.text) == (kind == "too large")
     stored = Path(studio.config["DATA_DIR"]) / "studio-imports"
     assert not stored.exists() or not list(stored.iterdir())
+
+
+def test_a_publisher_publishes_from_the_browser_and_a_kiosk_shows_the_change(
+    studio: Flask, county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    accounts.add(db, "zhou", "publisher", PASSWORD, "(test)", roles=accounts.COUNTY_ROLES)
+    db.close()
+    studio.config["KEYS_DIR"] = str(county_repo.keys)
+    wang, li, zhou = signed(studio, "wang"), signed(studio, "li"), signed(studio, "zhou")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    post(wang, "/studio/powers/save", {**fields, "steps.0.title": "经办人取得合法票据并签字", "submit": "1"})
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    assert li.get("/studio/publish").status_code == 403, "a reviewer does not publish"
+    assert wang.post("/studio/publish", data={"csrf_token": csrf_token(wang, "/studio/")}).status_code == 403
+    li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    waiting = zhou.get("/studio/publish").text
+    assert "村级财务开支审批" in waiting
+    before = county_repo.repository.snapshot().signed.version
+    done = zhou.post("/studio/publish", data={"csrf_token": csrf_token(zhou, "/studio/publish")})
+    assert done.status_code == 200 and f"Published version {before + 1}." in done.text
+    assert re.search(r"<td>county</td><td>0</td><td>1</td><td>0</td>", done.text), "one county-wide item changed"
+    assert "published" in subprocess.run(["git", "tag"], cwd=county_repo.content, capture_output=True, text=True,
+                                         check=True).stdout  # fmt: skip
+    with serving(RepositoryApp(county_repo.path)) as url:
+        assert sync_kiosk(kiosk_data, url).outcome == "updated"
+    kiosk = create_app({"TESTING": True, "DATA_DIR": str(kiosk_data), "SECRET_KEY": "x"}).test_client()
+    page = kiosk.get(f"/powers/{ITEM}").get_data(as_text=True)
+    assert "经办人取得合法票据并签字" in page and "flow-step" in page
+
+
+def test_publishing_a_folder_with_a_problem_signs_nothing_and_says_where(
+    studio: Flask, county_repo: CountyRepo
+) -> None:
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    accounts.add(db, "zhou", "publisher", PASSWORD, "(test)", roles=accounts.COUNTY_ROLES)
+    db.close()
+    studio.config["KEYS_DIR"] = str(county_repo.keys)
+    county_repo.edit(f"powers/{ITEM}.yaml", "fee: 不收费", "fee: 12")  # by hand, outside the studio
+    zhou = signed(studio, "zhou")
+    before = county_repo.repository.snapshot().signed.version
+    refused = zhou.post("/studio/publish", data={"csrf_token": csrf_token(zhou, "/studio/publish")})
+    assert refused.status_code == 422 and f"powers/{ITEM}.yaml" in refused.text and "fee" in refused.text
+    assert county_repo.repository.snapshot().signed.version == before

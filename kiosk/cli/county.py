@@ -255,8 +255,14 @@ def export_usb(repo: str, out: str, keys: str | None, accept_clock: bool) -> Non
     default=None,
     help="The county's content folder, for the studio at /studio/ (its history is kept in it with git).",
 )
+@click.option(
+    "--keys",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The online signing keys (kiosk county init --keys), for publishing from the studio.",
+)
 @_COUNTY_DATA
-def serve_repository(repo: str, host: str, port: int, content: str | None, data: str | None) -> None:
+def serve_repository(repo: str, host: str, port: int, content: str | None, keys: str | None, data: str | None) -> None:
     """Serve the repository (Range and ETag), the phone pages, the kiosks' reports API, the dashboard and the studio."""
     from waitress import serve
 
@@ -276,7 +282,8 @@ def serve_repository(repo: str, host: str, port: int, content: str | None, data:
         _fail(RepositoryError(tr("%(folder)s has no county.yaml: give --content the county's content folder",
                                  folder=content)))  # fmt: skip
     app = create_county_app({"REPO": repo, "DATA_DIR": _county_data(data),
-                             "CONTENT_DIR": str(Path(content).resolve()) if content else None})  # fmt: skip
+                             "CONTENT_DIR": str(Path(content).resolve()) if content else None,
+                             "KEYS_DIR": str(Path(keys).resolve()) if keys else None})  # fmt: skip
     click.echo(tr("Serving %(repo)s at http://%(host)s:%(port)s/", repo=repo, host=host, port=port))
     serve(CountyServer(Path(repo), app), host=host, port=port, threads=8, ident="county", **serve_options(app.config))
 

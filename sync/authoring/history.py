@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -118,6 +119,12 @@ class History:
         """Commit the files *paths* (relative to the folder; written or removed already) as *author*'s change."""
         self._git("add", "--all", "--", *paths)
         return self._commit(author, reason, committer)
+
+    def tag(self, name: str) -> None:
+        """Name the latest commit *name* (e.g. published-12: what a published version held); an old tag moves."""
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{0,62}", name):
+            raise HistoryError(tr("%(name)r is not a tag", name=name))
+        self._git("tag", "--force", name, "HEAD")
 
     def blob(self, path: str) -> str:
         """The git object id of the file *path* as it is in the folder now; "" when there is no such file."""
