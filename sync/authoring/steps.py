@@ -60,7 +60,8 @@ def read_steps(form: Mapping[str, str], prefix: str = "steps.") -> list[dict[str
         elif then == "decide" and "procedure" not in step:
             outcomes = [(fields.get(f"branches.{m}.when", "").strip(), fields.get(f"branches.{m}.to", "").strip())
                         for m in range(MAX_OUTCOMES)]  # fmt: skip
-            step["branches"] = [{"when": when, "to": to} for when, to in outcomes if when or to]
+            chosen = [{"when": when, "to": to} for when, to in outcomes if when or to]
+            step["branches"] = chosen or [{"when": "", "to": ""}, {"when": "", "to": ""}]  # chosen, not filled in yet
         steps.append(step)
     return steps
 
@@ -70,10 +71,11 @@ def apply(steps: list[dict[str, Any]], operation: str) -> list[dict[str, Any]]:
     steps = [dict(step) for step in steps]
     action, _, number = operation.partition(":")
     n = int(number) if number.isdigit() else -1
-    if action == "add":
-        steps.append({"id": "", "title": "", "actor": ""})
+    ids = {str(step.get("id")) for step in steps if step.get("id")}
+    if action == "add":  # an id at once, so that a decision can lead to the new step before it is saved
+        steps.append({"id": unique_id(f"step-{len(steps) + 1}", ids), "title": "", "actor": ""})
     elif action == "add-four-two":
-        steps.append({"id": "", "procedure": FOUR_TWO})
+        steps.append({"id": unique_id("siyi-liang-gongkai", ids), "procedure": FOUR_TWO})
     elif 0 <= n < len(steps):
         if action == "remove":
             gone = steps.pop(n)["id"]
@@ -97,6 +99,6 @@ def apply(steps: list[dict[str, Any]], operation: str) -> list[dict[str, Any]]:
 
 
 def targets(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The steps an outcome or a jump may lead to: (id, "N. title") in list order."""
+    """The steps an outcome or a jump may lead to: (id, "N. title") in list order (studio.js keeps the titles)."""
     return [(step["id"], f"{n}. {step.get('title') or step.get('procedure', '')}")
             for n, step in enumerate(steps, start=1) if step.get("id")]  # fmt: skip

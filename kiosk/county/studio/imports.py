@@ -32,6 +32,7 @@ from sync.contract.files import atomic_write
 bp = Blueprint("studio_import", __name__, url_prefix="/studio/import")
 FOLDER = "studio-imports"  # in the county server's data folder
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
+PLACE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 KIND_OF_FOLDER = {"powers": "power", "catalogue": "catalogue"}
 
 
@@ -58,7 +59,8 @@ def _too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
 @studio_page
 def upload() -> ResponseReturnValue:
     if request.method == "GET":
-        return render_template("studio/import.html", plan=None, problem=None)
+        return render_template("studio/import.html", plan=None, problem=None,
+                               places=items.places_named(content_dir() or abort(503)))  # fmt: skip
     sheet = request.files.get("sheet")
     if sheet is None or not sheet.filename:
         return render_template("studio/import.html", plan=None, problem=_("Choose an .xlsx file first.")), 422
@@ -71,14 +73,23 @@ def upload() -> ResponseReturnValue:
         stored.unlink(missing_ok=True)
         return render_template("studio/import.html", plan=None, problem=problem), 422
     name = Path(sheet.filename).name[:100]
-    return render_template("studio/import.html", plan=plan, problem=None, token=token, name=name)
+    return render_template("studio/import.html", plan=plan, problem=None, token=token, name=name,
+                           places=items.places_named(content_dir() or abort(503)))  # fmt: skip
 
 
 def _plan(stored: Path) -> tuple[ImportPlan | None, str | None]:
+    """The plan of the stored table, its new items placed where the form says (a township, a village or the county)."""
     try:
-        return plan_import(stored, content_dir() or abort(503), request.form.get("area") or None), None
+        plan = plan_import(stored, content_dir() or abort(503), request.form.get("area") or None)
     except SheetError as error:
         return None, str(error)
+    kind, _, code = request.form.get("place", "").partition(":")
+    if g.account.township and not kind:  # an account of one township imports for it
+        kind, code = "township", g.account.township
+    for item in plan.items:
+        if item.action == "new" and item.entry_of is None and kind in ("township", "village") and PLACE.fullmatch(code):
+            item.fields[kind] = code
+    return plan, None
 
 
 @bp.route("/<token>", methods=["POST"])

@@ -63,13 +63,14 @@ def power_edit(item_id: str) -> ResponseReturnValue:
     if not ID.fullmatch(item_id):
         abort(404)
     change = changes.open_change_of(county_db(), path)
-    if change is not None and change.content is not None:
-        data = items.parse(change.content)
-        return _form(data, path=path, change=change, base=change.base)
+    if change is not None and change.content is not None:  # its draft, and what is still to fix in it
+        problems = items.check(folder, path, change.content, KIND.schema)
+        return _form(items.parse(change.content), path=path, change=change, base=change.base, problems=problems)
     if not (folder / path).is_file():
         abort(404)
-    _text, data = items.read_item(folder, path)
-    return _form(data, path=path, change=None, base=History(folder).blob(path))
+    text, data = items.read_item(folder, path)
+    problems = items.check(folder, path, text, KIND.schema)  # a file edited by hand may have some
+    return _form(data, path=path, change=None, base=History(folder).blob(path), problems=problems)
 
 
 @bp.route("/powers/save", methods=["POST"])
