@@ -290,3 +290,29 @@ def test_publishing_a_folder_with_a_problem_signs_nothing_and_says_where(
     refused = zhou.post("/studio/publish", data={"csrf_token": csrf_token(zhou, "/studio/publish")})
     assert refused.status_code == 422 and f"powers/{ITEM}.yaml" in refused.text and "fee" in refused.text
     assert county_repo.repository.snapshot().signed.version == before
+
+
+def test_a_draft_is_previewed_on_a_village_kiosk_before_review_and_nothing_is_published(
+    studio: Flask, county_repo: CountyRepo
+) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of(wang, f"/studio/powers/{VILLAGE_ITEM}")
+    post(wang, "/studio/powers/save", {**fields, "steps.0.title": "申请人向村委会提出书面申请（预览）"})
+    [change_id] = re.findall(r"/studio/changes/(\d+)", wang.get("/studio/").text)
+    chooser = wang.get(f"/studio/preview/{change_id}").text
+    frame = re.search(r'<iframe class="kiosk-frame" src="([^"]+)"', chooser)
+    assert frame is not None and frame.group(1).endswith(f"/powers/{VILLAGE_ITEM}")
+    village = frame.group(1).split("/")[4]
+    screen = wang.get(frame.group(1))
+    page = screen.get_data(as_text=True)
+    assert screen.status_code == 200 and "申请人向村委会提出书面申请（预览）" in page and "flow-step" in page
+    assert "frame-ancestors 'self'" in screen.headers["Content-Security-Policy"]
+    assert f'href="/studio/preview/{change_id}/{village}/static/kiosk.css' in page, "its links stay in the preview"
+    home = wang.get(f"/studio/preview/{change_id}/{village}/")
+    assert home.status_code == 200 and "桃源村" in home.get_data(as_text=True), "the village's own home screen"
+    folder_now = wang.get(f"/studio/preview/0/{village}/powers/{VILLAGE_ITEM}").get_data(as_text=True)
+    assert "（预览）" not in folder_now, "the folder as it is, without the draft"
+    assert "（预览）" not in (county_repo.content / "powers" / f"{VILLAGE_ITEM}.yaml").read_text(encoding="utf-8")
+    assert wang.get(f"/studio/preview/{change_id}/no-such-village/").status_code == 404
+    sun = signed(studio, "sun")  # an editor of another township does not see this draft
+    assert sun.get(f"/studio/preview/{change_id}").status_code == 404

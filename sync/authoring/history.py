@@ -110,6 +110,10 @@ class History:
         out = self._git("rev-parse", "--verify", "--quiet", "HEAD", ok=(0, 1)).decode().strip()
         return out or None
 
+    def status(self) -> str:
+        """The files changed in the folder and not recorded yet, as git lists them ("" when none)."""
+        return self._git("status", "--porcelain", "-z", "--untracked-files=all").decode("utf-8", "replace")
+
     def record_hand_edits(self) -> str | None:
         """Commit whatever changed in the folder outside the studio (HAND_EDIT); return the commit, if any."""
         self._git("add", "--all")

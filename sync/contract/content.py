@@ -82,11 +82,16 @@ def _powers(reader: FolderReader, places: dict[str, set[str]] | None) -> list[Po
         reader.check_unique(seen, data["id"], source, ("id",), tr("power item id"))
         scope = reader.check_scope(source, places)
         if reader.check_steps(source):
-            steps = expand_steps(data["steps"])
-            four_two = any(s.get("procedure") == FOUR_TWO for s in steps)
-            item = {k: v for k, v in _without_place(data).items() if k != "steps"}
-            powers.append(cast(Power, {**item, "scope": scope, "steps": steps, "four_two": four_two}))
+            powers.append(power_of(data, scope))
     return powers
+
+
+def power_of(data: dict[str, Any], scope: str) -> Power:
+    """The power item a checked file's *data* holds, shown in *scope* ('county', 'township:X', 'village:Y')."""
+    steps = expand_steps(data["steps"])
+    four_two = any(s.get("procedure") == FOUR_TWO for s in steps)
+    item = {k: v for k, v in _without_place(data).items() if k != "steps"}
+    return cast(Power, {**item, "scope": scope, "steps": steps, "four_two": four_two})
 
 
 def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any) -> str | None:
