@@ -23,7 +23,7 @@ from sync.contract.content import load_county
 from sync.receive.updater import sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.servers import serving
-from tests.test_import_xlsx import power_row, write_sheet
+from tests.test_import_xlsx import CATALOGUE_ROWS, power_row, write_catalogue_sheet, write_sheet
 from tests.test_staff import PASSWORD, csrf_token, sign_in
 
 ITEM = "caiwu-kaizhi-shenpi"  # county-wide in the demo
@@ -316,3 +316,50 @@ def test_a_draft_is_previewed_on_a_village_kiosk_before_review_and_nothing_is_pu
     assert wang.get(f"/studio/preview/{change_id}/no-such-village/").status_code == 404
     sun = signed(studio, "sun")  # an editor of another township does not see this draft
     assert sun.get(f"/studio/preview/{change_id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['name: "带引号的名称"', "name: 'it''s 名称'", "name: 名称 # 注释", "name: >-\n  折叠的\n  名称", 'name: "a\\"b"',
+     "name: 名称\nname: 第二个"],
+)  # fmt: skip
+def test_the_list_reads_each_items_name_as_yaml_does_however_it_is_written(county_repo: CountyRepo, line: str) -> None:
+    from sync.authoring import items
+    from sync.contract.source import SourceError, read_yaml
+
+    path = county_repo.content / "powers" / f"{ITEM}.yaml"
+    path.write_text(re.sub(r"^name: .*$", lambda _m: line, path.read_text(encoding="utf-8"), flags=re.M), "utf-8")
+    listed = {item.id: item.title for item in items.listed(county_repo.content, items.KINDS["power"])}
+    try:
+        expected: str | None = read_yaml(path, f"powers/{ITEM}.yaml").data["name"]
+    except SourceError:
+        expected = None  # a file validate refuses (a name given twice) is not listed
+    assert listed.get(ITEM) == expected
+
+
+def test_a_catalogue_area_from_excel_becomes_one_draft_of_its_areas_file(
+    studio: Flask, county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    sheet = write_catalogue_sheet(tmp_path / "目录.xlsx", "测试县社会救助领域基层政务公开标准目录", CATALOGUE_ROWS)
+    wang = signed(studio, "wang")
+    token = csrf_token(wang, "/studio/import")
+    with sheet.open("rb") as file:
+        preview = wang.post("/studio/import", data={"sheet": (file, "目录.xlsx"), "csrf_token": token},
+                            content_type="multipart/form-data").text  # fmt: skip
+    assert "3 new, 0 changed, 0 unchanged" in preview  # new entries of the area the demo has a file for
+    action = re.search(r'action="(/studio/import/[^"]+)"', preview)
+    assert action is not None
+    wang.post(action.group(1), data={"name": "目录.xlsx", "csrf_token": token})
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    try:
+        rows = db.execute("select id, kind, path, title from studio_changes").fetchall()
+    finally:
+        db.close()
+    assert [tuple(row)[1:] for row in rows] == [("catalogue", "catalogue/18-shehui-jiuzhu.yaml", "社会救助")]
+    page = wang.get(f"/studio/changes/{rows[0][0]}")
+    assert page.status_code == 200 and "+    level1: 特困人员救助供养" in page.text
+    li = signed(studio, "li")
+    wang.post(f"/studio/changes/{rows[0][0]}/submit", data={"csrf_token": token})
+    li.post(f"/studio/changes/{rows[0][0]}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    entries = [e for e in load_county(county_repo.content).catalogue if e["area"] == "社会救助"]
+    assert ("特困人员救助供养", "救助标准") in {(e["level1"], e.get("level2")) for e in entries}

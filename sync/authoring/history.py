@@ -13,6 +13,7 @@ hooks, no signing, no pager, paths in UTF-8 as they are.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import subprocess
@@ -133,13 +134,17 @@ class History:
     def blob(self, path: str) -> str:
         """The git object id of the file *path* as it is in the folder now; "" when there is no such file."""
         file = self.folder / path
-        if not file.is_file():
-            return ""
-        return self._git("hash-object", "--", path).decode().strip()
+        return self.blob_of(file.read_bytes()) if file.is_file() else ""
 
-    def blob_of(self, content: bytes | None) -> str:
-        """The git object id a file holding *content* has; "" for no file (None), as blob() says."""
-        return "" if content is None else self._git("hash-object", "--stdin", stdin=content).decode().strip()
+    @staticmethod
+    def blob_of(content: bytes | None) -> str:
+        """The git object id a file holding *content* has ("" for no file), as `git hash-object` says it.
+
+        Computed here, without a git process: the folder has no filters that change a file on its way in.
+        """
+        if content is None:
+            return ""
+        return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
     def log(self, path: str | None = None, limit: int = 50) -> list[Entry]:
         """The latest *limit* commits, newest first; only those touching *path* when given."""

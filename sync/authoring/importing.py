@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sync.authoring import catalogue_table
+from sync.authoring import catalogue_table, items
 from sync.authoring.catalogue_import import plan_catalogue
 from sync.authoring.plan import ImportPlan, Planned, read_folder, unique_id
 from sync.authoring.power_table import known_headers, read_powers, step_label
@@ -22,7 +22,7 @@ from sync.contract.i18n import tr
 from sync.contract.pinyin import slug
 from sync.contract.procedure import procedure_problems
 from sync.contract.schemas import field_name, schema_problems
-from sync.contract.source import SourceError, SourceFile
+from sync.contract.source import SourceError, SourceFile, read_yaml
 
 
 def _existing(content_dir: Path) -> tuple[dict[str, tuple[str, dict[str, Any]]], set[str], list[str]]:
@@ -32,6 +32,22 @@ def _existing(content_dir: Path) -> tuple[dict[str, tuple[str, dict[str, Any]]],
     for path, data in files:
         by_name.setdefault(str(data.get("name")), (path, data))
     return by_name, {str(data.get("id")) for _path, data in files}, problems
+
+
+def _existing_named(
+    content_dir: Path, names: set[str]
+) -> tuple[dict[str, tuple[str, dict[str, Any]]], set[str], list[str]]:
+    """As _existing, but only the items named *names* are read whole: the folder's list gives the rest."""
+    listed, unreadable = items.scan(content_dir, items.KINDS["power"])
+    by_name: dict[str, tuple[str, dict[str, Any]]] = {}
+    problems = [tr("%(path)s cannot be read: run kiosk county validate to see why", path=path) for path in unreadable]
+    for item in listed:
+        if item.title in names and item.title not in by_name:
+            try:
+                by_name[item.title] = (item.path, read_yaml(content_dir / item.path, item.path).data)
+            except SourceError as error:
+                problems.append(str(error))
+    return by_name, {item.id for item in listed}, problems
 
 
 def _check(row: int, data: dict[str, Any]) -> list[str]:
@@ -56,7 +72,9 @@ def plan_import(sheet: Path, content_dir: Path, area: str | None = None) -> Impo
 
 def _plan_powers(table: Table, content_dir: Path) -> ImportPlan:
     rows, problems = read_powers(table)
-    existing, ids, unreadable = _existing(content_dir)
+    existing, ids, unreadable = _existing_named(
+        content_dir, {str(row.fields.get("name")) for row in rows if row.fields}
+    )
     problems += unreadable
     seen: dict[str, int] = {}
     items = []

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,12 +55,35 @@ class Listed:
 _cache: dict[tuple[str, str], tuple[int, int, Listed | None]] = {}  # (folder, path) -> (size, mtime_ns, item)
 _cache_lock = threading.Lock()
 MAX_CACHED = 100_000
+# folder -> (its time, when it was last read, the list, the unreadable): read again when the folder changes, and at
+# least every RESCAN_S seconds for a file edited in place by hand
+_sorted: dict[str, tuple[int, float, list[Listed], list[str]]] = {}
+RESCAN_S = 2.0
 
 
 def listed(content_dir: Path, kind: Kind) -> list[Listed]:
     """The items of *kind* in the folder, by title; a file that cannot be read is left out (validate says why)."""
+    return scan(content_dir, kind)[0]
+
+
+def scan(content_dir: Path, kind: Kind) -> tuple[list[Listed], list[str]]:
+    """The items of *kind* in the folder by title, and the files that cannot be read as one.
+
+    Each file is read again only when its size or time changed, and then only its top-level lines
+    when they are plain (the whole file otherwise); the sorted list is kept while the folder does not
+    change, for at most RESCAN_S seconds (a file edited in place shows in the list that much later).
+    """
     folder = Path(content_dir) / kind.folder
+    try:
+        changed_at = folder.stat().st_mtime_ns  # a file added, removed or replaced (as the studio writes) changes it
+    except OSError:
+        changed_at = 0
+    with _cache_lock:
+        kept = _sorted.get(str(folder))
+    if kept is not None and kept[0] == changed_at and time.monotonic() - kept[1] < RESCAN_S:
+        return kept[2], kept[3]
     found: list[Listed] = []
+    unreadable: list[str] = []
     with os.scandir(folder) if folder.is_dir() else _nothing() as entries:
         for entry in entries:
             if not entry.name.endswith(".yaml") or entry.name.startswith(".") or not entry.is_file():
@@ -75,7 +100,12 @@ def listed(content_dir: Path, kind: Kind) -> list[Listed]:
                     _cache[key] = cached
             if cached[2] is not None:
                 found.append(cached[2])
-    return sorted(found, key=lambda item: (item.title, item.id))
+            else:
+                unreadable.append(key[1])
+    result = sorted(found, key=lambda item: (item.title, item.id)), sorted(unreadable)
+    with _cache_lock:
+        _sorted[str(folder)] = (changed_at, time.monotonic(), *result)
+    return result
 
 
 class _nothing:  # an empty os.scandir() for a folder that is not there
@@ -86,7 +116,30 @@ class _nothing:  # an empty os.scandir() for a folder that is not there
         return None
 
 
+_TOP = re.compile(r"^(id|name|title|area|village|township|category):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_PLAIN = re.compile(r"[^\s'\"|>&*!\[\]{}#%@`,?:-][^#]*|'[^']*'|\"[^\"\\]*\"")
+
+
 def _summary(file: Path, path: str, kind: Kind) -> Listed | None:
+    """The fields a list shows, from the file's top-level lines; the whole file is parsed when they are not plain."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+    fields: dict[str, str] = {}
+    for key, value in _TOP.findall(text):
+        if key in fields or not _PLAIN.fullmatch(value) or value.endswith(":"):
+            return _parsed_summary(file, path, kind)
+        fields[key] = value[1:-1] if value[:1] in "'\"" else value
+    if not fields.get("id") or not fields.get(kind.title) or "\t" in text:
+        return _parsed_summary(file, path, kind)
+    get = fields.get
+    return Listed(
+        get("id", ""), get(kind.title, ""), path, get("village", ""), get("township", ""), get("category", "")
+    )
+
+
+def _parsed_summary(file: Path, path: str, kind: Kind) -> Listed | None:
     try:
         data = read_yaml(file, path).data
     except SourceError:
@@ -150,10 +203,32 @@ def check(content_dir: Path, path: str, text: str, schema_name: str) -> list[Pro
         for where, message in procedure_problems(source.data["steps"]):
             problems.append(Problem(path, source.line_of(where), field_name(where), message))
     if schema_name == "power" and not broken & {"village", "township"}:
-        places = county_places(FolderReader(Path(content_dir)), reader.read("county.yaml", "county"))
-        reader.problems.clear()  # county.yaml's own problems are its own page's, not this item's
-        reader.check_scope(source, places)
+        reader.check_scope(source, _county(Path(content_dir))[1])
     return problems + reader.problems
+
+
+_county_cache: dict[str, tuple[tuple[int, int], dict[str, Any] | None, dict[str, set[str]] | None]] = {}
+
+
+def _county(content_dir: Path) -> tuple[dict[str, Any] | None, dict[str, set[str]] | None]:
+    """county.yaml's data and its place codes (None, None when it has a problem), read again only when it changes."""
+    file = content_dir / "county.yaml"
+    try:
+        stat = file.stat()
+    except OSError:
+        return None, None
+    key, seen = str(content_dir), (stat.st_size, stat.st_mtime_ns)
+    with _cache_lock:
+        cached = _county_cache.get(key)
+    if cached is None or cached[0] != seen:
+        reader = FolderReader(content_dir)
+        source = reader.read("county.yaml", "county")
+        places = county_places(reader, source)
+        data = source.data if source is not None and not reader.problems else None
+        cached = (seen, data, places if data is not None else None)
+        with _cache_lock:
+            _county_cache[key] = cached
+    return cached[1], cached[2]
 
 
 def township_of(content_dir: Path, data: dict[str, Any]) -> str:
@@ -161,10 +236,8 @@ def township_of(content_dir: Path, data: dict[str, Any]) -> str:
     if data.get("township"):
         return str(data["township"])
     village = data.get("village")
-    if not village:
-        return ""
-    county = FolderReader(Path(content_dir)).read("county.yaml", "county")
-    for township in county.data["townships"] if county is not None else []:
+    county, _places = _county(Path(content_dir))
+    for township in county["townships"] if county is not None and village else []:
         if any(v["code"] == village for v in township["villages"]):
             return str(township["code"])
     return ""
@@ -185,7 +258,7 @@ def parse(text: str) -> dict[str, Any]:
 
 def places_named(content_dir: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """The county's townships and their villages as (code, name, [(code, name)]), for choosing an item's place."""
-    county = FolderReader(Path(content_dir)).read("county.yaml", "county")
+    county, _places = _county(Path(content_dir))
     if county is None:
         return []
-    return [(t["code"], t["name"], [(v["code"], v["name"]) for v in t["villages"]]) for t in county.data["townships"]]
+    return [(t["code"], t["name"], [(v["code"], v["name"]) for v in t["villages"]]) for t in county["townships"]]

@@ -135,17 +135,7 @@ def save_draft(
     now = _now()
     with transaction(db):
         if change_id is None:
-            other = open_change_of(db, path)
-            if other is not None:
-                raise ChangeError(tr("%(author)s is already changing this item (change %(id)s): open that change",
-                                     author=other.author, id=other.id), "open_elsewhere")  # fmt: skip
-            cursor = db.execute(
-                "insert into studio_changes (kind, path, item_id, title, township, base, content, state, author,"
-                " reason, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?)",
-                (kind, path, item_id, title, township, base, content, author, reason, now, now),
-            )
-            change_id = int(cursor.lastrowid or 0)
-            audit.record(db, author, "studio.draft", kind, item_id, after={"change": change_id, "path": path})
+            change_id = _new_draft(db, Draft(kind, path, item_id, title, township, base, content), author, reason, now)
         else:
             current = _open(db, change_id)
             if current.revision != revision:
@@ -162,6 +152,53 @@ def save_draft(
     saved = get(db, change_id)
     assert saved is not None
     return saved
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A new draft of one file, as an import makes many at once."""
+
+    kind: str
+    path: str
+    item_id: str
+    title: str
+    township: str
+    base: str
+    content: str | None
+
+
+def _new_draft(db: sqlite3.Connection, draft: Draft, author: str, reason: str, now: str) -> int:
+    """Insert *draft* (inside the caller's transaction); refuse it when its file has an open change."""
+    other = open_change_of(db, draft.path)
+    if other is not None:
+        raise ChangeError(tr("%(author)s is already changing this item (change %(id)s): open that change",
+                             author=other.author, id=other.id), "open_elsewhere")  # fmt: skip
+    cursor = db.execute(
+        "insert into studio_changes (kind, path, item_id, title, township, base, content, state, author,"
+        " reason, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?)",
+        (draft.kind, draft.path, draft.item_id, draft.title, draft.township, draft.base, draft.content, author,
+         reason, now, now),
+    )  # fmt: skip
+    change_id = int(cursor.lastrowid or 0)
+    audit.record(db, author, "studio.draft", draft.kind, draft.item_id, after={"change": change_id, "path": draft.path})
+    return change_id
+
+
+def save_drafts(
+    db: sqlite3.Connection, drafts: list[Draft], author: str, reason: str
+) -> tuple[int, list[tuple[Draft, str]]]:
+    """Start a draft of each file in one transaction; return how many, and those refused with why (an open change)."""
+    made, refused = 0, []
+    now = _now()
+    with transaction(db):
+        for draft in drafts:
+            try:
+                _checked_content(draft.content)
+                _new_draft(db, draft, author, reason, now)
+                made += 1
+            except ChangeError as error:
+                refused.append((draft, str(error)))
+    return made, refused
 
 
 def _open(db: sqlite3.Connection, change_id: int) -> Change:

@@ -102,22 +102,21 @@ def make_drafts(token: str) -> ResponseReturnValue:
         flash(problem or "")
         return redirect(url_for("studio_import.upload"))
     name = request.form.get("name", "")[:100]
-    titles = {item.path: item.label for item in plan.items}
+    planned = {item.path: item for item in plan.items}
     history = History(folder)
-    made, skipped = 0, []
+    drafts = []
     for path, text in render(plan, folder).items():
-        kind = KIND_OF_FOLDER[path.split("/", 1)[0]]
-        data = items.parse(text)
-        try:
-            changes.save_draft(
-                county_db(), kind=kind, path=path, item_id=str(data.get("id") or Path(path).stem),
-                title=str(data.get("name") or data.get("area") or titles.get(path, path)),
-                township=items.township_of(folder, data), base=history.blob(path), content=text,
-                author=g.account.name, reason=_("imported from %(file)s", file=name),
-            )  # fmt: skip
-            made += 1
-        except changes.ChangeError as error:
-            skipped.append(f"{titles.get(path, path)}: {error}")
+        kind, item = KIND_OF_FOLDER[path.split("/", 1)[0]], planned[path]
+        if kind == "catalogue":  # an area's file, holding many entries: named by its area
+            fields = items.parse(text)
+            item_id, title = Path(path).stem, str(fields.get("area") or item.label)
+        else:
+            fields = item.fields
+            item_id, title = str(fields.get("id") or Path(path).stem), str(fields.get("name") or item.label)
+        township = items.township_of(folder, fields)
+        drafts.append(changes.Draft(kind, path, item_id, title, township, history.blob(path), text))
+    made, refused = changes.save_drafts(county_db(), drafts, g.account.name, _("imported from %(file)s", file=name))
+    skipped = [f"{planned[draft.path].label}: {message}" for draft, message in refused]
     stored.unlink(missing_ok=True)
     flash(_("%(made)d drafts made from the table; fix any problems in their forms, then submit them.", made=made))
     for message in skipped:
