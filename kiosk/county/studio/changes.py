@@ -14,6 +14,7 @@ may send a submitted change back (returned, with a reason), and its author may s
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from sync.contract.i18n import tr
 OPEN = ("draft", "submitted", "returned")
 STATES = (*OPEN, "approved", "published", "withdrawn")
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a content file's cap (sync.contract.source.MAX_TEXT_BYTES)
+# The files a change may write: one item's file in its kind's folder, nothing above or beside them.
+PATH = re.compile(r"(powers|catalogue)/[a-z0-9][a-z0-9-]{0,62}\.yaml")
 
 SCHEMA = [
     """create table studio_changes (
@@ -114,6 +117,12 @@ def listed(
     return [_change(row) for row in rows]
 
 
+def _checked_path(path: str) -> None:
+    if not PATH.fullmatch(path):
+        raise ChangeError(tr("%(path)s is not an item's file (powers/ID.yaml or catalogue/ID.yaml): nothing is"
+                             " written there", path=path), "bad_path")  # fmt: skip
+
+
 def _checked_content(content: str | None) -> None:
     if content is not None and len(content.encode("utf-8")) > MAX_FILE_BYTES:
         raise ChangeError(
@@ -131,6 +140,7 @@ def save_draft(
         draft); ``stale`` when the change was saved by someone else since *revision*; ``not_open`` when
         it is approved, published or withdrawn.
     """
+    _checked_path(path)
     _checked_content(content)
     now = _now()
     with transaction(db):
@@ -221,6 +231,7 @@ def approve(db: sqlite3.Connection, change_id: int, reviewer: str, folder: Path,
         raise ChangeError(tr("only a submitted change can be approved"), "not_submitted")
     if change.author == reviewer:
         raise ChangeError(tr("you wrote this change: another reviewer approves it"), "own_change")
+    _checked_path(change.path)  # a change saved before paths were checked writes nothing outside its folder
     history = History(folder)
     with history.lock():
         history.start()

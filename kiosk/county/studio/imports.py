@@ -21,7 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from kiosk.county.reports import county_db
 from kiosk.county.studio import changes
-from kiosk.county.studio.access import content_dir, studio_page
+from kiosk.county.studio.access import can, content_dir, scope_of, studio_page
 from sync.authoring import items
 from sync.authoring.history import History
 from sync.authoring.importing import plan_import
@@ -108,11 +108,16 @@ def make_drafts(token: str) -> ResponseReturnValue:
     for path, text in render(plan, folder).items():
         kind = KIND_OF_FOLDER[path.split("/", 1)[0]]
         data = items.parse(text)
+        township = scope_of(items.township_in_folder(folder, path), items.township_of(folder, data))
+        if not can(g.account, "edit", township):
+            skipped.append(f"{titles.get(path, path)}: " + _("You work on the content of the township %(code)s only.",
+                                                             code=g.account.township))  # fmt: skip
+            continue
         try:
             changes.save_draft(
                 county_db(), kind=kind, path=path, item_id=str(data.get("id") or Path(path).stem),
                 title=str(data.get("name") or data.get("area") or titles.get(path, path)),
-                township=items.township_of(folder, data), base=history.blob(path), content=text,
+                township=township, base=history.blob(path), content=text,
                 author=g.account.name, reason=_("imported from %(file)s", file=name),
             )  # fmt: skip
             made += 1
