@@ -149,3 +149,70 @@ def test_a_township_editor_imports_only_into_its_own_township(
     done = sun.post(made.group(1), data={"name": "清单.xlsx", "csrf_token": token, **place}, follow_redirects=True)
     assert "township yunling only" in done.text
     assert {row[2] for row in open_changes(studio)} <= {"yunling"}, "no draft for another township or the county"
+
+
+def test_a_reviewer_approves_the_change_they_saw_not_one_saved_after(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    assert post(wang, "/studio/powers/save", {**fields, "fee": "免费", "submit": "1"}).status_code == 302  # type: ignore[attr-defined]
+    [(change_id, *_rest)] = open_changes(studio)
+    li = signed(studio, "li")
+    page = li.get(f"/studio/changes/{change_id}").text
+    assert "+fee: 免费" in page
+    seen = dict(re.findall(r'<input type="hidden" name="(csrf_token|revision)" value="([^"]*)"', page))
+    # while li reads it, the submitted change is saved again: it stays submitted, with another fee
+    again = form_of(wang, f"/studio/powers/{ITEM}")
+    assert post(wang, "/studio/powers/save", {**again, "fee": "每户每次一百元"}).status_code == 302  # type: ignore[attr-defined]
+    approved = li.post(f"/studio/changes/{change_id}/approve", data=seen, follow_redirects=True)
+    assert "after you opened it" in approved.text
+    assert "fee: 不收费" in (county_repo.content / "powers" / f"{ITEM}.yaml").read_text(encoding="utf-8")
+    page = li.get(f"/studio/changes/{change_id}").text  # looked at again, it is let in as it now is
+    assert "+fee: 每户每次一百元" in page
+    seen = dict(re.findall(r'<input type="hidden" name="(csrf_token|revision)" value="([^"]*)"', page))
+    assert li.post(f"/studio/changes/{change_id}/approve", data=seen).status_code == 302
+    assert "fee: 每户每次一百元" in (county_repo.content / "powers" / f"{ITEM}.yaml").read_text(encoding="utf-8")
+
+
+def test_when_git_fails_the_approval_says_so_and_the_folder_holds_only_what_is_recorded(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    assert post(wang, "/studio/powers/save", {**fields, "fee": "免费", "submit": "1"}).status_code == 302  # type: ignore[attr-defined]
+    [(change_id, *_rest)] = open_changes(studio)
+    file = county_repo.content / "powers" / f"{ITEM}.yaml"
+    lock = county_repo.content / ".git" / "refs" / "heads" / "main.lock"  # as a git killed mid-commit leaves it
+    lock.write_text("", encoding="utf-8")
+    li = signed(studio, "li")
+    token = csrf_token(li, "/studio/")
+    failed = li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": token}, follow_redirects=True)
+    assert failed.status_code == 200 and "git commit failed" in failed.text and "main.lock" in failed.text
+    assert "fee: 不收费" in file.read_text(encoding="utf-8"), "no unrecorded, unapproved file for a publish to take"
+    assert "submitted, waiting for review" in failed.text
+    assert li.get("/studio/history").status_code == 200
+    lock.unlink()
+    assert li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": token}).status_code == 302
+    assert "fee: 免费" in file.read_text(encoding="utf-8")
+    assert History(county_repo.content).log(limit=1)[0].author == "wang"
+
+
+def test_a_broken_history_is_said_on_the_page_not_a_server_error(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    assert post(wang, "/studio/powers/save", {**fields, "fee": "免费", "submit": "1"}).status_code == 302  # type: ignore[attr-defined]
+    [(change_id, *_rest)] = open_changes(studio)
+    (county_repo.content / ".git" / "HEAD").write_text("garbage\n", encoding="utf-8")  # e.g. a disk that filled
+    li = signed(studio, "li")
+    history = li.get("/studio/history")
+    assert history.status_code == 200 and "not a git repository" in history.text
+    token = csrf_token(li, "/studio/")
+    failed = li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": token}, follow_redirects=True)
+    assert failed.status_code == 200 and "not a git repository" in failed.text
+    assert "fee: 不收费" in (county_repo.content / "powers" / f"{ITEM}.yaml").read_text(encoding="utf-8")
