@@ -13,6 +13,7 @@ from flask import Flask
 from kiosk.county.store import open_store
 from kiosk.county.studio import changes
 from sync.authoring.history import History
+from sync.contract.content import load_county
 from tests.county_files import copy_demo
 from tests.county_repo import CountyRepo
 from tests.test_import_xlsx import power_row, write_sheet
@@ -216,3 +217,21 @@ def test_a_broken_history_is_said_on_the_page_not_a_server_error(
     failed = li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": token}, follow_redirects=True)
     assert failed.status_code == 200 and "not a git repository" in failed.text
     assert "fee: 不收费" in (county_repo.content / "powers" / f"{ITEM}.yaml").read_text(encoding="utf-8")
+
+
+def test_an_items_id_stays_the_one_its_file_names(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    copied = post(wang, "/studio/powers/save", {**fields, "id": "dibao-shenqing", "fee": "免费", "submit": "1"})
+    assert copied.status_code == 302  # type: ignore[attr-defined]
+    [(change_id, path, _township, _author, text)] = open_changes(studio)
+    assert path == f"powers/{ITEM}.yaml" and f"id: {ITEM}\n" in (text or "")
+    li = signed(studio, "li")
+    assert (
+        li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")}).status_code
+        == 302
+    )
+    load_county(county_repo.content)  # no id used twice: the folder still publishes

@@ -88,6 +88,8 @@ def power_save() -> ResponseReturnValue:
     path, base = change.path if change else form.get("path", ""), form.get("base", "")
     if path and not (PATH.fullmatch(path) and (change or (folder / path).is_file())):
         abort(404)  # the form names the item's own file; nothing else may reach a path
+    if path:  # its id names its file (the page does not offer it): one posted by hand would copy another item's
+        data["id"] = path.removeprefix(f"{KIND.folder}/").removesuffix(".yaml")
     operation = form.get("op", "")
     if operation:  # a button that edits the form: redraw it, save nothing
         data["steps"] = steps.apply(data["steps"], operation)
