@@ -163,7 +163,8 @@ def test_roles_and_townships_are_kept_to(studio: Flask) -> None:
     fields = form_of(sun, f"/studio/powers/{ITEM}")
     refused = post(sun, "/studio/powers/save", {**fields, "fee": "免费"})
     assert refused.status_code == 403 and "township yunling only" in refused.text  # type: ignore[attr-defined]
-    mine = post(sun, "/studio/powers/save", {**fields, "fee": "免费", "township": "yunling", "submit": "1"})
+    own = form_of(sun, "/studio/powers/yunling-huling-xuanpin")  # its own township's item
+    mine = post(sun, "/studio/powers/save", {**own, "fee": "免费", "submit": "1"})
     assert mine.status_code == 302  # type: ignore[attr-defined]
 
     wang = signed(studio, "wang")

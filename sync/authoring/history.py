@@ -72,11 +72,11 @@ class History:
         except FileNotFoundError:
             raise HistoryError(tr("the git command is missing: install Debian's git package")) from None
         except subprocess.TimeoutExpired:
-            raise HistoryError(tr("git %(command)s took longer than %(seconds)s s", command=args[0],
+            raise HistoryError(tr("git %(command)s took longer than %(seconds)s s", command=_name_of(args),
                                   seconds=GIT_TIMEOUT_S)) from None  # fmt: skip
         if done.returncode not in ok:
             message = done.stderr.decode("utf-8", "replace").strip() or done.stdout.decode("utf-8", "replace").strip()
-            raise HistoryError(tr("git %(command)s failed in %(folder)s: %(error)s", command=args[0],
+            raise HistoryError(tr("git %(command)s failed in %(folder)s: %(error)s", command=_name_of(args),
                                   folder=self.folder, error=message))  # fmt: skip
         return done.stdout
 
@@ -189,6 +189,14 @@ class History:
         if made is None:  # nothing to take back: the change had been taken back already
             raise HistoryError(tr("this change has already been taken back"))
         return made
+
+
+def _name_of(args: tuple[str, ...]) -> str:
+    """The git command *args* run (commit in ``-c user.name=… commit …``), for a message."""
+    rest = list(args)
+    while len(rest) > 2 and rest[0] == "-c":
+        rest = rest[2:]
+    return rest[0] if rest else "?"
 
 
 def _checked_commit(commit: str) -> str:

@@ -243,6 +243,18 @@ def township_of(content_dir: Path, data: dict[str, Any]) -> str:
     return ""
 
 
+def township_in_folder(content_dir: Path, path: str) -> str | None:
+    """The township of the file *path* as it is in the folder (township_of); None when there is no such file."""
+    file = Path(content_dir) / path
+    if not file.is_file():
+        return None
+    try:
+        data = read_yaml(file, path).data
+    except SourceError:
+        return ""  # a file that cannot be read is the county's to mend
+    return township_of(content_dir, data if isinstance(data, dict) else {})
+
+
 def schema_of(kind: Kind) -> dict[str, Any]:
     return load_schema(kind.schema)
 

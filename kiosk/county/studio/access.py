@@ -2,7 +2,8 @@
 
 An editor edits and submits; a reviewer also approves or sends back; a publisher also publishes; an
 admin may do all of it. An account kept to a township (kiosk.data.accounts) works only on items of
-that township or its villages; county-wide items are for accounts of the whole county.
+that township or its villages; county-wide items are for accounts of the whole county, and so is
+moving an item from one township (or the county) to another.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def can(account: Account | None, ability: str, township: str | None = None) -> b
     if account is None or ability not in ABILITIES.get(account.role, frozenset()):
         return False
     return not account.township or township is None or township == account.township
+
+
+def scope_of(before: str | None, after: str) -> str:
+    """The township a change belongs to, moving an item from *before* (None: a new item) to *after*.
+
+    An item that moves between townships, or into or out of the county's own, leaves one scope for
+    another: that is the county's to do ("").
+    """
+    return after if before is None or before == after else ""
 
 
 def content_dir() -> Path | None:

@@ -14,6 +14,7 @@ may send a submitted change back (returned, with a reason), and its author may s
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,13 +23,15 @@ from typing import Any
 
 from kiosk.data import audit
 from kiosk.data.transactions import transaction
-from sync.authoring.history import History
+from sync.authoring.history import History, HistoryError
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 
 OPEN = ("draft", "submitted", "returned")
 STATES = (*OPEN, "approved", "published", "withdrawn")
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a content file's cap (sync.contract.source.MAX_TEXT_BYTES)
+# The files a change may write: one item's file in its kind's folder, nothing above or beside them.
+PATH = re.compile(r"(powers|catalogue)/[a-z0-9][a-z0-9-]{0,62}\.yaml")
 
 SCHEMA = [
     """create table studio_changes (
@@ -114,6 +117,12 @@ def listed(
     return [_change(row) for row in rows]
 
 
+def _checked_path(path: str) -> None:
+    if not PATH.fullmatch(path):
+        raise ChangeError(tr("%(path)s is not an item's file (powers/ID.yaml or catalogue/ID.yaml): nothing is"
+                             " written there", path=path), "bad_path")  # fmt: skip
+
+
 def _checked_content(content: str | None) -> None:
     if content is not None and len(content.encode("utf-8")) > MAX_FILE_BYTES:
         raise ChangeError(
@@ -131,6 +140,7 @@ def save_draft(
         draft); ``stale`` when the change was saved by someone else since *revision*; ``not_open`` when
         it is approved, published or withdrawn.
     """
+    _checked_path(path)
     _checked_content(content)
     now = _now()
     with transaction(db):
@@ -247,19 +257,22 @@ def withdraw(db: sqlite3.Connection, change_id: int, actor: str) -> None:
         _move(db, _open(db, change_id), "withdrawn", actor, "studio.withdraw")
 
 
-def approve(db: sqlite3.Connection, change_id: int, reviewer: str, folder: Path, note: str = "") -> str | None:
+def approve(
+    db: sqlite3.Connection, change_id: int, reviewer: str, folder: Path, note: str = "", revision: int | None = None
+) -> str | None:
     """Write the submitted change into the content folder and record it; return the commit (None: no difference).
 
+    *revision* is the one the reviewer saw (None: whichever the change is at). When git fails, the file is put
+    back as it was: the folder never holds an approved-looking file that its history does not.
+
     :raises ChangeError: ``own_change`` for the change's own author (another person reviews);
+        ``changed_since`` when the change was saved again after the reviewer saw *revision*;
         ``conflict`` when the file in the folder is no longer the one the draft began from.
+    :raises HistoryError: when git fails (its message says why).
     """
-    change = _open(db, change_id)
-    if change.state != "submitted":
-        raise ChangeError(tr("only a submitted change can be approved"), "not_submitted")
-    if change.author == reviewer:
-        raise ChangeError(tr("you wrote this change: another reviewer approves it"), "own_change")
     history = History(folder)
-    with history.lock():
+    with history.lock():  # the change is read in the lock: what is written is what is checked here
+        change = _approvable(db, change_id, reviewer, revision)
         history.start()
         history.record_hand_edits()
         written = change.content.encode("utf-8") if change.content is not None else None
@@ -270,17 +283,40 @@ def approve(db: sqlite3.Connection, change_id: int, reviewer: str, folder: Path,
                          " other change into account and submit again", path=change.path)  # fmt: skip
             raise ChangeError(message, "conflict")
         target = folder / change.path
-        if written is None:
-            target.unlink(missing_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(target, written)
+        before = target.read_bytes() if target.is_file() else None
+        _put(target, written)
         reason = change.reason or tr("changed in the studio")
-        commit = history.record([change.path], change.author, f"{reason}\n\nStudio-change: {change.id}", reviewer)
+        try:
+            commit = history.record([change.path], change.author, f"{reason}\n\nStudio-change: {change.id}", reviewer)
+        except HistoryError:
+            _put(target, before)  # else the next publish would take it as a hand edit, never approved
+            raise
         with transaction(db):
             _move(db, _open(db, change_id), "approved", reviewer, "studio.approve", reviewer=reviewer,
                   reviewed_at=_now(), note=note or None, commit_id=commit)  # fmt: skip
     return commit
+
+
+def _approvable(db: sqlite3.Connection, change_id: int, reviewer: str, revision: int | None) -> Change:
+    change = _open(db, change_id)
+    if change.state != "submitted":
+        raise ChangeError(tr("only a submitted change can be approved"), "not_submitted")
+    if change.author == reviewer:
+        raise ChangeError(tr("you wrote this change: another reviewer approves it"), "own_change")
+    if revision is not None and change.revision != revision:
+        raise ChangeError(tr("%(author)s saved this change again at %(at)s, after you opened it: look at it again"
+                             " before you approve it", author=change.author, at=change.updated_at),
+                          "changed_since")  # fmt: skip
+    _checked_path(change.path)  # a change saved before paths were checked writes nothing outside its folder
+    return change
+
+
+def _put(target: Path, content: bytes | None) -> None:
+    if content is None:
+        target.unlink(missing_ok=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, content)
 
 
 def mark_published(db: sqlite3.Connection, version: int, actor: str) -> int:

@@ -21,7 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from kiosk.county.reports import county_db
 from kiosk.county.studio import changes
-from kiosk.county.studio.access import content_dir, studio_page
+from kiosk.county.studio.access import can, content_dir, scope_of, studio_page
 from sync.authoring import items
 from sync.authoring.history import History
 from sync.authoring.importing import plan_import
@@ -104,7 +104,8 @@ def make_drafts(token: str) -> ResponseReturnValue:
     name = request.form.get("name", "")[:100]
     planned = {item.path: item for item in plan.items}
     history = History(folder)
-    drafts = []
+    drafts: list[changes.Draft] = []
+    skipped: list[str] = []
     for path, text in render(plan, folder).items():
         kind, item = KIND_OF_FOLDER[path.split("/", 1)[0]], planned[path]
         if kind == "catalogue":  # an area's file, holding many entries: named by its area
@@ -113,10 +114,14 @@ def make_drafts(token: str) -> ResponseReturnValue:
         else:
             fields = item.fields
             item_id, title = str(fields.get("id") or Path(path).stem), str(fields.get("name") or item.label)
-        township = items.township_of(folder, fields)
+        township = scope_of(items.township_in_folder(folder, path), items.township_of(folder, fields))
+        if not can(g.account, "edit", township):
+            skipped.append(f"{item.label}: " + _("You work on the content of the township %(code)s only.",
+                                                 code=g.account.township))  # fmt: skip
+            continue
         drafts.append(changes.Draft(kind, path, item_id, title, township, history.blob(path), text))
     made, refused = changes.save_drafts(county_db(), drafts, g.account.name, _("imported from %(file)s", file=name))
-    skipped = [f"{planned[draft.path].label}: {message}" for draft, message in refused]
+    skipped += [f"{planned[draft.path].label}: {message}" for draft, message in refused]
     stored.unlink(missing_ok=True)
     flash(_("%(made)d drafts made from the table; fix any problems in their forms, then submit them.", made=made))
     for message in skipped:

@@ -57,7 +57,11 @@ def publish() -> ResponseReturnValue:
         return render_template("studio/publish.html", **shown), 503
     history = History(folder)
     with history.lock():
-        history.record_hand_edits()  # what is published is in the history, hand edits too
+        try:
+            history.record_hand_edits()  # what is published is in the history, hand edits too
+        except HistoryError as error:
+            current_app.logger.error("studio: nothing published: %s", error)
+            return render_template("studio/publish.html", **{**shown, "error": str(error)}), 500
         try:
             county = load_county(folder)
         except ContentInvalid as invalid:

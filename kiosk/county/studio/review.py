@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -88,7 +88,8 @@ def act(change_id: int, action: str) -> ResponseReturnValue:
             if not can(g.account, "review", found.township):
                 abort(403)
             if action == "approve":
-                changes.approve(county_db(), change_id, g.account.name, folder, note)
+                revision = request.form.get("revision", type=int)  # the one the page showed
+                changes.approve(county_db(), change_id, g.account.name, folder, note, revision)
                 flash(_("Approved: the change is in the content folder and goes out with the next publish."))
             else:
                 changes.send_back(county_db(), change_id, g.account.name, note)
@@ -98,7 +99,9 @@ def act(change_id: int, action: str) -> ResponseReturnValue:
             flash(_("Withdrawn: the item stays as it is in the content folder."))
         else:
             abort(404)
-    except changes.ChangeError as error:
+    except (changes.ChangeError, HistoryError) as error:
+        if isinstance(error, HistoryError):
+            current_app.logger.error("studio: change %s not approved: %s", change_id, error)
         flash(str(error))
     return redirect(url_for("studio_review.change", change_id=change_id))
 
@@ -107,8 +110,12 @@ def act(change_id: int, action: str) -> ResponseReturnValue:
 @studio_page
 def history() -> ResponseReturnValue:
     folder = content_dir() or abort(503)
-    log = History(folder)
-    entries = log.log(limit=100) if (folder / ".git").exists() else []
+    try:
+        entries = History(folder).log(limit=100) if (folder / ".git").exists() else []
+    except HistoryError as error:  # a broken repository: say so, as the approvals do
+        current_app.logger.error("studio: the content folder's history cannot be read: %s", error)
+        flash(str(error))
+        entries = []
     return render_template("studio/history.html", entries=entries, authors=AUTHORS)
 
 

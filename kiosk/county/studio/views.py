@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from kiosk.county.reports import county_db
 from kiosk.county.studio import changes, labels
-from kiosk.county.studio.access import can, content_dir, studio_page
+from kiosk.county.studio.access import can, content_dir, scope_of, studio_page
 from kiosk.screens.flowchart import layout
 from kiosk.staff.notice_views import FRAMED_POLICY
 from sync.authoring import forms, items, steps
@@ -32,6 +32,7 @@ bp = Blueprint("studio", __name__, url_prefix="/studio")
 PAGE = 50  # items a list shows at a time
 KIND = items.KINDS["power"]
 ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # content/schema's id pattern
+PATH = re.compile(rf"{KIND.folder}/{ID.pattern}\.yaml")
 
 
 @bp.route("/powers")
@@ -82,7 +83,13 @@ def power_save() -> ResponseReturnValue:
     data["steps"] = steps.read_steps(form)
     change_id = form.get("change", type=int)
     change = changes.get(county_db(), change_id) if change_id else None
-    path, base = form.get("path", ""), form.get("base", "")
+    if change_id and (change is None or not can(g.account, "edit", change.township)):
+        abort(404)  # as its page is: another township's change is not this account's to see or save
+    path, base = change.path if change else form.get("path", ""), form.get("base", "")
+    if path and not (PATH.fullmatch(path) and (change or (folder / path).is_file())):
+        abort(404)  # the form names the item's own file; nothing else may reach a path
+    if path:  # its id names its file (the page does not offer it): one posted by hand would copy another item's
+        data["id"] = path.removeprefix(f"{KIND.folder}/").removesuffix(".yaml")
     operation = form.get("op", "")
     if operation:  # a button that edits the form: redraw it, save nothing
         data["steps"] = steps.apply(data["steps"], operation)
@@ -100,7 +107,8 @@ def power_save() -> ResponseReturnValue:
         if given in taken or (folder / path).exists():
             problems = [Problem(path, 1, "id", _("There is already an item with this id: choose another."))]
             return _form(data, path="", change=None, base="", problems=problems, status=422)
-    township = items.township_of(folder, data)
+    before = items.township_in_folder(folder, path) if path else None  # as the folder has it, whatever the form says
+    township = scope_of(before, items.township_of(folder, data))
     if not can(g.account, "edit", township):
         problems = [Problem(path, 1, "township", _("You work on the content of the township %(code)s only.",
                                                    code=g.account.township))]  # fmt: skip
