@@ -30,11 +30,12 @@ def _pypinyin() -> ModuleType:
     return pypinyin
 
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))  # CJK extension A, unified, compatibility
+HAN = re.compile("[" + "".join(f"{chr(start)}-{chr(end)}" for start, end in HAN_RANGES) + "]")  # one Chinese character
 
 
 def is_han(character: str) -> bool:
-    return bool(_HAN.fullmatch(character))
+    return bool(HAN.fullmatch(character))
 
 
 def initials(text: str) -> str:

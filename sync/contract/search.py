@@ -12,11 +12,12 @@ thousands of hits.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sync.contract.pinyin import initials, is_han
+from sync.contract.pinyin import HAN_RANGES, initials
 
 KINDS = ("power", "notice", "catalogue", "ten_ones")  # display order of results
 MAX_QUERY = 32  # characters: a kiosk query is a word or two, never a paragraph
@@ -33,9 +34,15 @@ _INITIALS_QUERY = re.compile(r"^[a-z]+$")
 _WORD = re.compile(r"[^\W_]+")
 
 
+@functools.cache
+def _spaced() -> dict[int, str]:
+    """Every Chinese character (pinyin.HAN_RANGES) with a space either side, for str.translate."""
+    return {code: f" {chr(code)} " for start, end in HAN_RANGES for code in range(start, end + 1)}
+
+
 def index_text(text: str) -> str:
     """Put a space around every Chinese character, so that each is a token of its own."""
-    return "".join(f" {ch} " if is_han(ch) else ch for ch in text.lower())
+    return text.lower().translate(_spaced())  # in one pass in C: installing a village's index spends its time here
 
 
 def phrase(query: str) -> str | None:

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
@@ -29,6 +29,8 @@ from kiosk.staff.notice_views import FRAMED_POLICY, PREVIEW_SCREEN
 from sync.authoring import items
 from sync.authoring.history import History
 from sync.contract.content import ContentInvalid, County, load_county, power_of
+from sync.contract.kinds import CatalogueEntry, Notice, Power, TenOnes
+from sync.contract.search import with_initials
 from sync.contract.snapshot import village_snapshot
 from sync.receive.install import install_snapshot
 
@@ -59,10 +61,18 @@ def _folder_state(folder: Path) -> str:
 
 
 def _loaded(folder: Path) -> County:
+    """The county in the folder, with every item's search initials worked out once (as a publish does)."""
     state, kept = _folder_state(folder), _kept().county
     if state not in kept:
         kept.clear()
-        kept[state] = load_county(folder)
+        county = load_county(folder)
+        kept[state] = replace(
+            county,
+            powers=[cast(Power, with_initials("power", power)) for power in county.powers],
+            notices=[cast(Notice, with_initials("notice", notice)) for notice in county.notices],
+            catalogue=[cast(CatalogueEntry, with_initials("catalogue", entry)) for entry in county.catalogue],
+            ten_ones=cast(TenOnes, with_initials("ten_ones", county.ten_ones)),
+        )
     return kept[state]
 
 
@@ -75,7 +85,8 @@ def _with_draft(county: County, change: changes.Change | None, folder: Path) -> 
         abort(409)  # a draft with problems has no kiosk page yet: its form says what to fix
     scope = f"village:{data['village']}" if data.get("village") else (
         f"township:{data['township']}" if data.get("township") else "county")  # fmt: skip
-    powers = [power for power in county.powers if power["id"] != data["id"]] + [power_of(data, scope)]
+    draft = cast(Power, with_initials("power", power_of(data, scope)))
+    powers = [power for power in county.powers if power["id"] != data["id"]] + [draft]
     return replace(county, powers=powers)
 
 
