@@ -4,8 +4,10 @@ its township approves it into the content folder, and roles and townships are ke
 from __future__ import annotations
 
 import html
+import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -364,3 +366,54 @@ def test_a_catalogue_area_from_excel_becomes_one_draft_of_its_areas_file(
     li.post(f"/studio/changes/{rows[0][0]}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
     entries = [e for e in load_county(county_repo.content).catalogue if e["area"] == "社会救助"]
     assert ("特困人员救助供养", "救助标准") in {(e["level1"], e.get("level2")) for e in entries}
+
+
+def test_taking_a_change_back_is_a_draft_another_reviewer_approves(studio: Flask, county_repo: CountyRepo) -> None:
+    wang, li = signed(studio, "wang"), signed(studio, "li")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    post(wang, "/studio/powers/save", {**fields, "fee": "免费", "reason": "改收费", "submit": "1"})
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    file = county_repo.content / "powers" / f"{ITEM}.yaml"
+    assert "fee: 免费" in file.read_text(encoding="utf-8")
+    history = History(county_repo.content)
+    approved, first = history.log(limit=2)
+    token = csrf_token(li, "/studio/")
+    refused = li.post(f"/studio/history/{first.commit}/revert", data={"reason": "全部撤回", "csrf_token": token})
+    assert refused.status_code == 302 and "cannot be taken back" in li.get(refused.headers["Location"]).text
+    assert len(History(county_repo.content).log()) == 2 and file.exists(), "the first record is never taken back"
+
+    li.post(f"/studio/history/{approved.commit}/revert", data={"reason": "收费依据有误", "csrf_token": token})
+    assert "fee: 免费" in file.read_text(encoding="utf-8"), "a take-back is a draft: nothing changes yet"
+    home = li.get("/studio/").text
+    [back_id] = [number for number in re.findall(r"/studio/changes/(\d+)", home) if number != change_id]
+    li.post(f"/studio/changes/{back_id}/submit", data={"csrf_token": token})
+    own = li.post(f"/studio/changes/{back_id}/approve", data={"csrf_token": token})
+    assert own.status_code == 302 and "fee: 免费" in file.read_text(encoding="utf-8"), (
+        "its proposer does not approve it"
+    )
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    accounts.add(db, "he", "reviewer", PASSWORD, "(test)", roles=accounts.COUNTY_ROLES)
+    db.close()
+    he = signed(studio, "he")
+    he.post(f"/studio/changes/{back_id}/approve", data={"csrf_token": csrf_token(he, "/studio/")})
+    assert "fee: 不收费" in file.read_text(encoding="utf-8")
+    latest = History(county_repo.content).log(limit=1)[0]
+    assert (latest.author, latest.committer) == ("li", "he") and latest.reason.startswith("收费依据有误")
+
+
+def test_a_table_previewed_and_abandoned_is_removed_a_day_later(studio: Flask, tmp_path: Path) -> None:
+    stored = Path(studio.config["DATA_DIR"]) / "studio-imports"
+    stored.mkdir(parents=True)
+    abandoned, recent = stored / ("a" * 32 + ".xlsx"), stored / ("b" * 32 + ".xlsx")
+    abandoned.write_bytes(b"old")
+    recent.write_bytes(b"new")
+    day_and_a_bit = time.time() - 25 * 3600
+    os.utime(abandoned, (day_and_a_bit, day_and_a_bit))
+    wang = signed(studio, "wang")
+    sheet = write_sheet(tmp_path / "清单.xlsx", [power_row(1)])
+    token = csrf_token(wang, "/studio/import")
+    with sheet.open("rb") as file:
+        wang.post("/studio/import", data={"sheet": (file, "清单.xlsx"), "csrf_token": token},
+                  content_type="multipart/form-data")  # fmt: skip
+    assert not abandoned.exists() and recent.exists()

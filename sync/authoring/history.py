@@ -163,6 +163,16 @@ class History:
         text = out[:MAX_DIFF_BYTES].decode("utf-8", "replace")
         return text if len(out) <= MAX_DIFF_BYTES else text + "\n" + tr("(the rest of the change is not shown)")
 
+    def parent(self, commit: str) -> str | None:
+        """The commit *commit* was made on; None for the first."""
+        out = self._git("rev-parse", "--verify", "--quiet", f"{_checked_commit(commit)}^", ok=(0, 1, 128))
+        return out.decode().strip() or None
+
+    def paths(self, commit: str) -> list[str]:
+        """The files *commit* changed, added or removed (relative to the folder)."""
+        out = self._git("show", "--name-only", "--format=", "--no-renames", "-z", _checked_commit(commit))
+        return [path for path in out.decode("utf-8", "replace").split("\0") if path]
+
     def file_at(self, commit: str, path: str) -> bytes | None:
         """The file *path* as it was at *commit*; None when it did not exist then."""
         commit = _checked_commit(commit)

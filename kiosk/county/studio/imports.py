@@ -5,13 +5,16 @@ found by their names and common variants, rows checked by the folder's own rules
 what would be new or changed and each row's problems in plain words. Making the drafts turns every
 new or changed file into a draft of its own, problems and all, for the clerk to fix in the form and
 submit; the content folder changes only as reviewers approve them. The uploaded file is kept in the
-server's data folder between the preview and the drafts, and removed after.
+server's data folder between the preview and the drafts, and removed after (or a day later, if the
+drafts are never made).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
+import time
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
@@ -33,6 +36,7 @@ bp = Blueprint("studio_import", __name__, url_prefix="/studio/import")
 FOLDER = "studio-imports"  # in the county server's data folder
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 PLACE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+KEPT_SECONDS = 24 * 3600  # a previewed table waits this long to be made into drafts
 KIND_OF_FOLDER = {"powers": "power", "catalogue": "catalogue"}
 
 
@@ -67,6 +71,7 @@ def upload() -> ResponseReturnValue:
     token = secrets.token_urlsafe(24)
     stored = Path(current_app.config["DATA_DIR"]) / FOLDER / f"{token}.xlsx"
     stored.parent.mkdir(parents=True, exist_ok=True)
+    _forget_old(stored.parent)
     atomic_write(stored, sheet.read())  # Flask capped the request at MAX_CONTENT_LENGTH before reading it
     plan, problem = _plan(stored)
     if plan is None:
@@ -75,6 +80,15 @@ def upload() -> ResponseReturnValue:
     name = Path(sheet.filename).name[:100]
     return render_template("studio/import.html", plan=plan, problem=None, token=token, name=name,
                            places=items.places_named(content_dir() or abort(503)))  # fmt: skip
+
+
+def _forget_old(folder: Path) -> None:
+    """Remove tables previewed but never made into drafts, after KEPT_SECONDS: abandoned uploads never pile up."""
+    now = time.time()
+    for old in folder.glob("*.xlsx"):
+        with contextlib.suppress(OSError):  # another request may be removing it too
+            if now - old.stat().st_mtime > KEPT_SECONDS:
+                old.unlink()
 
 
 def _plan(stored: Path) -> tuple[ImportPlan | None, str | None]:

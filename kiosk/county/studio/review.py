@@ -9,10 +9,12 @@ import difflib
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from kiosk.county.reports import county_db
 from kiosk.county.studio import changes
 from kiosk.county.studio.access import can, content_dir, studio_page
+from kiosk.county.studio.take_back import take_back
 from kiosk.county.studio.views import chart_of
 from sync.authoring import items
 from sync.authoring.history import FIRST, HAND_EDIT, History, HistoryError
@@ -131,25 +133,24 @@ def commit(commit: str) -> ResponseReturnValue:
     if entry is None:
         abort(404)
     return render_template("studio/commit.html", entry=entry, diff=diff, authors=AUTHORS,
-                           may_revert=can(g.account, "review", ""))  # fmt: skip
+                           may_revert=can(g.account, "edit"))  # fmt: skip
 
 
 @bp.route("/history/<commit>/revert", methods=["POST"])
 @studio_page
 def revert(commit: str) -> ResponseReturnValue:
-    if not can(g.account, "review", ""):
-        abort(403)
+    """Propose taking a change back: drafts of the files as they were, for another reviewer to approve."""
     folder = content_dir() or abort(503)
     reason = request.form.get("reason", "").strip()[:500]
     if not reason:
         flash(_("Say why the change is taken back: it is kept with the history."))
         return redirect(url_for("studio_review.commit", commit=commit))
-    history = History(folder)
     try:
-        with history.lock():
-            made = history.revert(commit, g.account.name, reason)
-    except HistoryError as error:
+        made = take_back(county_db(), folder, commit, g.account, reason)
+    except (changes.ChangeError, HistoryError) as error:
         flash(str(error))
         return redirect(url_for("studio_review.commit", commit=commit))
-    flash(_("Taken back: the folder is as it was before that change, and goes out with the next publish."))
-    return redirect(url_for("studio_review.commit", commit=made))
+    flash(ngettext("%(num)d draft made to take the change back: it goes out once another reviewer approves it.",
+                   "%(num)d drafts made to take the change back: they go out once another reviewer approves them.",
+                   made))  # fmt: skip
+    return redirect(url_for("studio_review.home"))
