@@ -3,6 +3,7 @@ its township approves it into the content folder, and roles and townships are ke
 
 from __future__ import annotations
 
+import difflib
 import html
 import os
 import re
@@ -53,9 +54,14 @@ def signed(app: Flask, name: str) -> FlaskClient:
 
 
 def form_of(client: FlaskClient, path: str) -> dict[str, str]:
-    """Every field the form at *path* would post as it is shown (its inputs, text areas and chosen options)."""
+    """Every field the item form at *path* would post as it is shown (its inputs, text areas and chosen options)."""
+    return form_of_page(client, path, 'id="item-form"')
+
+
+def form_of_page(client: FlaskClient, path: str, marker: str = 'class="staff-form studio-form"') -> dict[str, str]:
+    """Every field the form marked *marker* on the page at *path* would post as it is shown."""
     page = client.get(path).text
-    form = page[page.index('id="item-form"') : page.index("</form>", page.index('id="item-form"'))]
+    form = page[page.index(marker) : page.index("</form>", page.index(marker))]
     fields: dict[str, str] = {}
     for name, value in re.findall(r'<input[^>]* name="([^"]+)"[^>]* value="([^"]*)"', form):
         fields[name] = _unescape(value)
@@ -417,3 +423,29 @@ def test_a_table_previewed_and_abandoned_is_removed_a_day_later(studio: Flask, t
         wang.post("/studio/import", data={"sheet": (file, "清单.xlsx"), "csrf_token": token},
                   content_type="multipart/form-data")  # fmt: skip
     assert not abandoned.exists() and recent.exists()
+
+
+def test_the_countys_contacts_and_duties_are_edited_in_forms_and_keep_their_comments(
+    studio: Flask, county_repo: CountyRepo
+) -> None:
+    wang, li = signed(studio, "wang"), signed(studio, "li")
+    assert signed(studio, "sun").get("/studio/county/contacts").status_code == 403, "the county's own, not a township's"
+    contacts = county_repo.content / "contacts.yaml"
+    before = contacts.read_text(encoding="utf-8")
+    fields = form_of_page(wang, "/studio/county/contacts")
+    assert fields["contacts.1.name"] == "青禾县政务服务便民热线" and fields["contacts.1.kind"] == "hotline"
+    typed = {**fields, "contacts.1.hours": "全天", "reason": "热线改为全天", "submit": "1"}
+    answer = wang.post("/studio/county/contacts", data={**typed, "csrf_token": csrf_token(wang, "/studio/")})
+    assert answer.status_code == 302
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    assert "-    hours: 24小时" in li.get(f"/studio/changes/{change_id}").text
+    li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    after = contacts.read_text(encoding="utf-8")
+    changed = [line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:1] in "+-"]
+    assert changed == ["-     hours: 24小时", "+     hours: 全天"], "one line changed; comments and order kept"
+
+    duties = form_of_page(wang, "/studio/county/duties")
+    unchanged = wang.post("/studio/county/duties", data={**duties, "csrf_token": csrf_token(wang, "/studio/")})
+    assert unchanged.status_code == 302, "a form saved as it is passes the checks: due days stay whole numbers"
+    [duty_change] = [c for c in re.findall(r"/studio/changes/(\d+)", wang.get("/studio/").text) if c != change_id]
+    assert "No difference from the content folder." in wang.get(f"/studio/changes/{duty_change}").text

@@ -10,11 +10,12 @@ own. read_form() turns what the browser sends back (flat names such as ``supervi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-LONG = {"summary", "description", "content", "body", "control"}  # text written as paragraphs
+LONG = {"summary", "description", "content", "body", "control", "intro"}  # text written as paragraphs
 ROWS_SHOWN_EMPTY = 1  # rows of a list of objects offered empty, to add one more without script
 MAX_ROWS = 200  # rows of one list read from a form at most: a form cannot make a list any longer
 
@@ -97,6 +98,8 @@ def read_form(schema: dict[str, Any], form: Mapping[str, str], prefix: str = "")
             continue
         else:
             value = form.get(name, "").strip() or None
+            if value is not None and sub.get("type") == "integer" and re.fullmatch(r"-?\d{1,9}", value):
+                value = int(value)  # a whole number as the schema wants it; anything else stays for it to refuse
         if value is not None:
             data[key] = value
     return data

@@ -29,15 +29,20 @@ from sync.contract.source import SourceError, parse_yaml, read_yaml
 @dataclass(frozen=True)
 class Kind:
     name: str  # power
-    folder: str  # powers
+    folder: str  # powers ("" for a kind that is one file of the county)
     schema: str  # power
-    title: str  # the field that names an item: name
+    title: str  # the field that names an item: name ("" for a kind that is one file)
+    file: str = ""  # the one file of such a kind: contacts.yaml
 
 
 KINDS = {
     "power": Kind("power", "powers", "power", "name"),
     "catalogue": Kind("catalogue", "catalogue", "catalogue", "area"),
+    "contacts": Kind("contacts", "", "contacts", "", "contacts.yaml"),
+    "ten_ones": Kind("ten_ones", "", "ten_ones", "", "ten_ones.yaml"),
+    "duties": Kind("duties", "", "duties", "", "duties.yaml"),
 }
+FILE_KINDS = {kind.file: kind for kind in KINDS.values() if kind.file}  # the county's files, each a kind
 
 
 @dataclass(frozen=True)
@@ -178,14 +183,27 @@ def dump_item(old_text: str, data: dict[str, Any], schema_name: str) -> str:
 
 
 def _merge(document: Any, data: dict[str, Any]) -> None:
-    """Make the round-trip map *document* hold *data*, changing only what differs."""
+    """Make the round-trip map *document* hold *data*, changing only what differs (so comments stay)."""
     for key in [key for key in document if key not in data]:
         del document[key]
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(document.get(key), dict):
             _merge(document[key], value)
+        elif isinstance(value, list) and isinstance(document.get(key), list) and document[key] != value:
+            _merge_list(document[key], value)
         elif document.get(key) != value:
             document[key] = value
+
+
+def _merge_list(document: Any, values: list[Any]) -> None:
+    """Make the round-trip list *document* hold *values*: entries in place one by one, then the rest cut or added."""
+    for index, value in enumerate(values[: len(document)]):
+        if isinstance(value, dict) and isinstance(document[index], dict):
+            _merge(document[index], value)
+        elif document[index] != value:
+            document[index] = value
+    del document[len(values) :]
+    document.extend(values[len(document) :])
 
 
 def check(content_dir: Path, path: str, text: str, schema_name: str) -> list[Problem]:

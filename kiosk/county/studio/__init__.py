@@ -26,7 +26,7 @@ STATE_NAMES = {
 
 def init_app(app: Flask) -> None:
     """Put the studio's pages on the county app (/studio/); start the content folder's history if there is one."""
-    from kiosk.county.studio import imports, preview, publishing, review, views
+    from kiosk.county.studio import files, imports, preview, publishing, review, views
     from sync.authoring.history import History
 
     if app.config.get("CONTENT_DIR"):
@@ -37,10 +37,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(imports.bp)
     app.register_blueprint(publishing.bp)
     app.register_blueprint(preview.bp)
+    app.register_blueprint(files.bp)
 
     @app.context_processor
     def _studio_words() -> dict[str, Any]:
-        return {"state_names": STATE_NAMES}
+        sections = {kind: section for section, (kind, _title) in files.SECTIONS.items()}
+        return {"state_names": STATE_NAMES, "file_sections": sections}
 
     @app.before_request
     def _messages_in_the_readers_language() -> None:

@@ -35,6 +35,37 @@ LABELS: dict[str, Any] = {
     "title": _l("Step"),
     "actor": _l("Who does it"),
     "description": _l("Details"),
+    "contacts": _l("Contacts"),
+    "kind": _l("Kind"),
+    "person": _l("Person"),
+    "hours": _l("Hours"),
+    "intro": _l("Introduction"),
+    "items": _l("Entries"),
+    "photo": _l("Photo (a file in media/)"),
+    "duties": _l("Disclosure duties"),
+    "domain": _l("Domain"),
+    "every": _l("Every"),
+    "due_day": _l("Due by this day of the next month"),
+    "due_working_days": _l("Due within this many working days"),
+    "within_working_days": _l("Within this many working days of the event"),
+    "since": _l("Owed since (YYYY-MM-DD)"),
+    "area": _l("Area"),
+    "level1": _l("First-level matter"),
+    "level2": _l("Second-level matter"),
+    "channels": _l("Channels"),
+    "audience": _l("Audience"),
+    "mode": _l("Mode"),
+    "level": _l("Level"),
+}
+
+CHOICES: dict[str, Any] = {  # the schemas' choices written in English, as the page says them
+    "supervision": _l("supervision"),
+    "hotline": _l("hotline"),
+    "office": _l("office"),
+    "month": _l("every month"),
+    "quarter": _l("every quarter"),
+    "half-year": _l("every half year"),
+    "year": _l("every year"),
 }
 
 HINTS: dict[str, Any] = {

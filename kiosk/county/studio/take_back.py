@@ -47,7 +47,7 @@ def take_back(db: sqlite3.Connection, folder: Path, commit: str, account: Accoun
         data = items.parse(text or (then or b"").decode("utf-8", "replace"))
         township = scope_of(items.township_in_folder(folder, path), items.township_of(folder, data))
         title = str(data.get("name") or data.get("area") or path)
-        kind = KIND_OF_FOLDER[path.split("/", 1)[0]]
+        kind = items.FILE_KINDS[path].name if path in items.FILE_KINDS else KIND_OF_FOLDER[path.split("/", 1)[0]]
         drafts.append(changes.Draft(kind, path, Path(path).stem, title, township, history.blob_of(now), text))
     for draft in drafts:  # all or nothing: a file someone is changing is theirs to finish first
         if (other := changes.open_change_of(db, draft.path)) is not None:

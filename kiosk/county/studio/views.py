@@ -181,7 +181,8 @@ def _form(
         steps_problems=any(name.startswith("steps") for name in named),
         reason=reason or (change.reason if change else ""),
         revision=revision if revision is not None else (change.revision if change else 0),
-        labels=labels.LABELS, hints=labels.HINTS, then_labels=labels.THEN, then_of=steps.then_of,
+        labels=labels.LABELS, hints=labels.HINTS, choice_labels=labels.CHOICES, then_labels=labels.THEN,
+        then_of=steps.then_of,
         places=items.places_named(folder),
     )  # fmt: skip
     return page, status
