@@ -449,3 +449,23 @@ def test_the_countys_contacts_and_duties_are_edited_in_forms_and_keep_their_comm
     assert unchanged.status_code == 302, "a form saved as it is passes the checks: due days stay whole numbers"
     [duty_change] = [c for c in re.findall(r"/studio/changes/(\d+)", wang.get("/studio/").text) if c != change_id]
     assert "No difference from the content folder." in wang.get(f"/studio/changes/{duty_change}").text
+
+
+def test_a_catalogue_area_is_edited_in_one_form_and_keeps_its_writing(studio: Flask, county_repo: CountyRepo) -> None:
+    wang, li = signed(studio, "wang"), signed(studio, "li")
+    areas = wang.get("/studio/county/catalogue").text
+    assert 'href="/studio/county/catalogue/18-shehui-jiuzhu"' in areas and "社会救助" in areas
+    assert wang.get("/studio/county/catalogue/..%2Fcounty").status_code == 404
+    file = county_repo.content / "catalogue" / "18-shehui-jiuzhu.yaml"
+    before = file.read_text(encoding="utf-8")
+    fields = form_of_page(wang, "/studio/county/catalogue/18-shehui-jiuzhu")
+    assert fields["area"] == "社会救助" and fields["items.0.audience"] == "全社会"
+    typed = {**fields, "items.0.time_limit": "标准调整之日起10个工作日内", "submit": "1"}
+    assert wang.post("/studio/county/catalogue/18-shehui-jiuzhu",
+                     data={**typed, "csrf_token": csrf_token(wang, "/studio/")}).status_code == 302  # fmt: skip
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    changed = [line for line in difflib.ndiff(before.splitlines(), file.read_text(encoding="utf-8").splitlines())
+               if line[:1] in "+-"]  # fmt: skip
+    assert changed == ["-     time_limit: 标准调整之日起20个工作日内", "+     time_limit: 标准调整之日起10个工作日内"]
+    load_county(county_repo.content)

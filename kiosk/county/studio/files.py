@@ -1,6 +1,8 @@
-"""The county's own files in the studio: contacts, the ten ones and the disclosure duties, each one form.
+"""The county's own files in the studio: contacts, the ten ones, the disclosure duties and each area of the
+disclosure catalogue, each one form.
 
-Each is one file of the county (contacts.yaml, ten_ones.yaml, duties.yaml) holding a list of entries;
+Each is one file of the county (contacts.yaml, ten_ones.yaml, duties.yaml, catalogue/<area>.yaml)
+holding a list of entries;
 its form is drawn from its schema, a row per entry (an empty row to add one; emptying a row removes
 it), and saving makes a draft of the whole file, reviewed and approved like an item's. These files
 serve every township, so only an account of the whole county edits them. The file's comments stay
@@ -9,6 +11,8 @@ with the entries they are written beside (sync.authoring.items.dump_item).
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -25,6 +29,7 @@ from sync.authoring.history import History
 from sync.contract.schemas import Problem
 
 bp = Blueprint("studio_files", __name__, url_prefix="/studio/county")
+AREA = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # an area's file name, as changes.PATH has it
 SECTIONS = {  # the page's name -> the kind, and its title
     "contacts": ("contacts", _l("Contacts and supervision phones")),
     "ten-ones": ("ten_ones", _l("The ten ones")),
@@ -32,55 +37,82 @@ SECTIONS = {  # the page's name -> the kind, and its title
 }
 
 
-def _kind(section: str) -> tuple[items.Kind, Any]:
-    if section not in SECTIONS:
-        abort(404)
-    name, title = SECTIONS[section]
+@dataclass(frozen=True)
+class File:
+    """One of the county's files as a page edits it: its kind, its path, what the page calls it, its address."""
+
+    kind: items.Kind
+    path: str
+    title: Any
+    section: str  # "contacts", or "catalogue/18-shehui-jiuzhu"
+
+
+def _file(section: str) -> File:
+    """The file the page *section* edits (404 for any other); only for accounts of the whole county."""
     if not can(g.account, "edit", ""):  # the county's own files: for accounts of the whole county
         abort(403)
-    return items.KINDS[name], title
+    if section in SECTIONS:
+        name, title = SECTIONS[section]
+        return File(items.KINDS[name], items.KINDS[name].file, title, section)
+    area = section.removeprefix("catalogue/")
+    path = f"catalogue/{area}.yaml"
+    folder = content_dir() or abort(503)
+    if not section.startswith("catalogue/") or not AREA.fullmatch(area) or not (folder / path).is_file():
+        abort(404)
+    listed = {item.path: item.title for item in items.listed(folder, items.KINDS["catalogue"])}
+    return File(items.KINDS["catalogue"], path, listed.get(path) or area, section)
 
 
-@bp.route("/<section>")
+@bp.route("/catalogue")
+@studio_page
+def catalogue() -> ResponseReturnValue:
+    """The areas of the disclosure catalogue, each a link to its form."""
+    _file("contacts")  # the same accounts as the county's other files
+    areas = items.listed(content_dir() or abort(503), items.KINDS["catalogue"])
+    return render_template("studio/areas.html", areas=areas)
+
+
+@bp.route("/<path:section>")
 @studio_page
 def edit(section: str) -> ResponseReturnValue:
-    kind, _title = _kind(section)
+    file = _file(section)
     folder = content_dir() or abort(503)
-    change = changes.open_change_of(county_db(), kind.file)
+    change = changes.open_change_of(county_db(), file.path)
     if change is not None and change.content is not None:
-        problems = items.check(folder, kind.file, change.content, kind.schema)
-        return _form(section, items.parse(change.content), change=change, base=change.base, problems=problems)
-    if not (folder / kind.file).is_file():
-        return _form(section, {}, change=None, base="")
-    text, data = items.read_item(folder, kind.file)
-    problems = items.check(folder, kind.file, text, kind.schema)
-    return _form(section, data, change=None, base=History(folder).blob(kind.file), problems=problems)
+        problems = items.check(folder, file.path, change.content, file.kind.schema)
+        return _form(file, items.parse(change.content), change=change, base=change.base, problems=problems)
+    if not (folder / file.path).is_file():
+        return _form(file, {}, change=None, base="")
+    text, data = items.read_item(folder, file.path)
+    problems = items.check(folder, file.path, text, file.kind.schema)
+    return _form(file, data, change=None, base=History(folder).blob(file.path), problems=problems)
 
 
-@bp.route("/<section>", methods=["POST"])
+@bp.route("/<path:section>", methods=["POST"])
 @studio_page
 def save(section: str) -> ResponseReturnValue:
-    kind, title = _kind(section)
+    file = _file(section)
     folder = content_dir() or abort(503)
     form = request.form
-    data = forms.read_form(items.schema_of(kind), form)
-    change = changes.open_change_of(county_db(), kind.file)
+    data = forms.read_form(items.schema_of(file.kind), form)
+    change = changes.open_change_of(county_db(), file.path)
     base = change.base if change else form.get("base", "")
-    old = change.content if change and change.content is not None else _text(folder / kind.file)
-    text = items.dump_item(old, data, kind.schema)
-    problems = items.check(folder, kind.file, text, kind.schema)
+    old = change.content if change and change.content is not None else _text(folder / file.path)
+    text = items.dump_item(old, data, file.kind.schema)
+    problems = items.check(folder, file.path, text, file.kind.schema)
+    item_id = file.kind.name if file.kind.file else file.path.removeprefix("catalogue/").removesuffix(".yaml")
     try:
         saved = changes.save_draft(
-            county_db(), kind=kind.name, path=kind.file, item_id=kind.name, title=str(title), township="",
+            county_db(), kind=file.kind.name, path=file.path, item_id=item_id, title=str(file.title), township="",
             base=base, content=text, author=g.account.name, reason=form.get("reason", "").strip()[:500],
             change_id=change.id if change else None, revision=form.get("revision", 0, type=int),
         )  # fmt: skip
     except changes.ChangeError as error:
-        return _form(section, data, change=change, base=base, problems=[Problem(kind.file, 1, "", str(error))],
+        return _form(file, data, change=change, base=base, problems=[Problem(file.path, 1, "", str(error))],
                      status=409)  # fmt: skip
     if problems:
         flash(_("Saved as a draft, with problems to fix before it can be submitted."))
-        return _form(section, data, change=saved, base=saved.base, problems=problems, status=422)
+        return _form(file, data, change=saved, base=saved.base, problems=problems, status=422)
     if form.get("submit"):
         changes.submit(county_db(), saved.id, g.account.name)
         flash(_("Submitted for review."))
@@ -94,12 +126,12 @@ def _text(file: Any) -> str:
 
 
 def _form(
-    section: str, data: dict[str, Any], *, change: changes.Change | None, base: str,
+    file: File, data: dict[str, Any], *, change: changes.Change | None, base: str,
     problems: list[Problem] | None = None, status: int = 200,
 ) -> ResponseReturnValue:  # fmt: skip
-    kind, title = _kind(section)
     page = render_template(
-        "studio/file_form.html", section=section, title=title, fields=forms.fields_of(items.schema_of(kind), data),
+        "studio/file_form.html", section=file.section, title=file.title,
+        fields=forms.fields_of(items.schema_of(file.kind), data),
         change=change, base=base, problems=problem_names(problems or []), labels=labels.LABELS, hints=labels.HINTS,
         choice_labels=labels.CHOICES,
         revision=change.revision if change else 0, reason=change.reason if change else "",
