@@ -19,12 +19,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from kiosk.county.reports import county_db
 from kiosk.county.studio import changes
-from kiosk.county.studio.access import can, content_dir, studio_page
+from kiosk.county.studio.access import content_dir, studio_page
+from kiosk.county.studio.review import change_or_404
 from kiosk.staff.notice_views import FRAMED_POLICY, PREVIEW_SCREEN
 from sync.authoring import items
 from sync.authoring.history import History
@@ -120,12 +120,7 @@ def _app(change: changes.Change | None, village: str) -> Flask:
 
 
 def _change(change_id: int) -> changes.Change | None:
-    if change_id == 0:  # the folder as it is
-        return None
-    found = changes.get(county_db(), change_id)
-    if found is None or not can(g.account, "edit", found.township):
-        abort(404)
-    return found
+    return None if change_id == 0 else change_or_404(change_id)  # 0: the folder as it is
 
 
 @bp.route("/<int:change_id>")

@@ -51,7 +51,8 @@ def submit_mine() -> ResponseReturnValue:
     return redirect(url_for("studio_review.home"))
 
 
-def _change_or_404(change_id: int) -> changes.Change:
+def change_or_404(change_id: int) -> changes.Change:
+    """The change *change_id*, if the account may see it (it is of the account's township): else 404."""
     change = changes.get(county_db(), change_id)
     if change is None or not can(g.account, "edit", change.township):
         abort(404)
@@ -61,7 +62,7 @@ def _change_or_404(change_id: int) -> changes.Change:
 @bp.route("/changes/<int:change_id>")
 @studio_page
 def change(change_id: int) -> ResponseReturnValue:
-    found = _change_or_404(change_id)
+    found = change_or_404(change_id)
     folder = content_dir() or abort(503)
     before = (folder / found.path).read_text(encoding="utf-8-sig") if (folder / found.path).is_file() else ""
     diff = "".join(difflib.unified_diff(before.splitlines(True), (found.content or "").splitlines(True),
@@ -76,7 +77,7 @@ def change(change_id: int) -> ResponseReturnValue:
 @bp.route("/changes/<int:change_id>/<action>", methods=["POST"])
 @studio_page
 def act(change_id: int, action: str) -> ResponseReturnValue:
-    found = _change_or_404(change_id)
+    found = change_or_404(change_id)
     folder = content_dir() or abort(503)
     note = request.form.get("note", "").strip()[:500]
     try:
