@@ -7,6 +7,7 @@ test-artifacts/studio/ for people to look at."""
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +56,10 @@ class County:
 
 def _no_surprises(outside: list[str], errors: list[str]) -> None:
     assert outside == [], f"the studio requested something outside the server: {outside}"
-    # A form sent back with its problems (422) or a conflict (409) is an answer, which Chromium logs as a failed load
-    unexpected = [error for error in errors if not re.search(r"/studio/powers/save: .* status of (422|409) ", error)]
+    # A form sent back with its problems (422), a conflict (409) or a file too large (413) is an answer, which
+    # Chromium logs as a failed load
+    answers = r"/studio/(powers/save|import)[^ ]*: .* status of (422|409|413) "
+    unexpected = [error for error in errors if not re.search(answers, error)]
     assert unexpected == [], f"the browser reported errors: {unexpected}"
 
 
@@ -190,3 +193,28 @@ def test_two_editors_on_one_item_get_a_conflict_never_an_overwrite(county: Count
     expect(second.locator("#fee")).to_have_value("每份2元")
     first_context.close()
     second_context.close()
+
+
+def test_hostile_files_and_roles_in_the_browser(county: County, tmp_path: Path) -> None:
+    bomb = tmp_path / "清单.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<a/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (20 * 1024 * 1024))  # 20 MB of nothing in a few KB
+    marked_up = write_sheet(tmp_path / "带标记.xlsx", [power_row(1, **{"权力名称": "<script>alert(1)</script>审批"})])
+    editor_context, editor = county.person("王芳")
+    editor.goto("/studio/import")
+    editor.set_input_files("#sheet", str(bomb))
+    editor.get_by_role("button", name="读取表格").click()
+    expect(editor.locator("[role=alert]")).to_contain_text("文件解压后远大于一张表格应有的大小，已拒绝")
+    editor.goto("/studio/import")
+    editor.set_input_files("#sheet", str(marked_up))
+    editor.get_by_role("button", name="读取表格").click()
+    expect(editor.locator(".staff-item-title").first).to_have_text("<script>alert(1)</script>审批")  # text, never run
+    assert not list((Path(county.app.config["DATA_DIR"]) / "studio-imports").glob("*.xlsx"))[1:], "one kept, to draft"
+    expect(editor.locator("nav.admin-nav")).not_to_contain_text("发布")  # an editor does not publish
+    answer = editor.request.get(f"{county.url}/studio/publish")
+    assert answer.status == 403
+    editor_context.close()
+    reviewer_context, reviewer = county.person("李审核")  # a reviewer of 清溪镇 only
+    assert reviewer.request.get(f"{county.url}/studio/county/contacts").status == 403, "the county's own files"
+    reviewer_context.close()
