@@ -118,53 +118,57 @@ def _notices(
     notices: list[Notice] = []
     seen: dict[str, str] = {}
     for source in reader.read_folder("notices", ".md", "notice"):
-        data = source.data
-        reader.check_unique(seen, data["id"], source, ("id",), tr("notice id"))
-        scope = reader.check_scope(source, places)
-        for n, photo in enumerate(data.get("photos", [])):
-            reader.check_media(source, ("photos", n), photo, media)
-        if not source.body:
-            reader.problem(source, (), tr("the notice has no text below its fields"))
-        if named := notice_duty_problem(data):
-            reader.problem(source, (named[0],), named[1])
-        elif "duty" in data and data["duty"] not in duties:
-            reader.problem(source, ("duty",), tr("no duty %(id)r in duties.yaml", id=data["duty"]))
-        elif "duty" in data and (wrong := period_problem(duties[data["duty"]], data["period"])):
-            reader.problem(source, ("period",), wrong)
-        try:
-            published = parse_moment(data["published"])
-            expires = parse_moment(data["expires"], end_of_day=True) if "expires" in data else None
-        except ValueError:
-            bad = "published" if not _is_moment(data["published"]) else "expires"
-            reader.problem(source, (bad,), tr("%(date)s is not a date that exists", date=data[bad]))
-            continue
-        if expires and expires <= published:
-            reader.problem(
-                source,
-                ("expires",),
-                tr(
-                    "%(expires)s is not after published %(published)s",
-                    expires=data["expires"],
-                    published=data["published"],
-                ),
-            )
-        elif problem := _posting_period_problem(data, published, expires):
-            reader.problem(source, ("expires",), problem)
-        notices.append(
-            cast(
-                Notice,
-                {
-                    **_without_place(data),
-                    "scope": scope,
-                    "pinned": bool(data.get("pinned")),
-                    "published_at": published.isoformat(sep=" "),
-                    "expires_at": expires.isoformat(sep=" ") if expires else None,
-                    "body_html": render_markdown(source.body),
-                    "body_text": source.body,
-                },
-            )
-        )
+        reader.check_unique(seen, source.data["id"], source, ("id",), tr("notice id"))
+        if (notice := notice_of(reader, source, places, media, duties)) is not None:
+            notices.append(notice)
     return notices
+
+
+def notice_of(
+    reader: FolderReader, source: SourceFile, places: dict[str, set[str]] | None, media: dict[str, Path],
+    duties: dict[str, Duty],
+) -> Notice | None:  # fmt: skip
+    """The notice a file holds (its schema checked already), its problems told to *reader*; None when its dates fail."""
+    data = source.data
+    scope = reader.check_scope(source, places)
+    for n, photo in enumerate(data.get("photos", [])):
+        reader.check_media(source, ("photos", n), photo, media)
+    if not source.body:
+        reader.problem(source, (), tr("the notice has no text below its fields"))
+    if named := notice_duty_problem(data):
+        reader.problem(source, (named[0],), named[1])
+    elif "duty" in data and data["duty"] not in duties:
+        reader.problem(source, ("duty",), tr("no duty %(id)r in duties.yaml", id=data["duty"]))
+    elif "duty" in data and (wrong := period_problem(duties[data["duty"]], data["period"])):
+        reader.problem(source, ("period",), wrong)
+    try:
+        published = parse_moment(data["published"])
+        expires = parse_moment(data["expires"], end_of_day=True) if "expires" in data else None
+    except ValueError:
+        bad = "published" if not _is_moment(data["published"]) else "expires"
+        reader.problem(source, (bad,), tr("%(date)s is not a date that exists", date=data[bad]))
+        return None
+    if expires and expires <= published:
+        reader.problem(
+            source,
+            ("expires",),
+            tr("%(expires)s is not after published %(published)s", expires=data["expires"],
+               published=data["published"]),
+        )  # fmt: skip
+    elif problem := _posting_period_problem(data, published, expires):
+        reader.problem(source, ("expires",), problem)
+    return cast(
+        Notice,
+        {
+            **_without_place(data),
+            "scope": scope,
+            "pinned": bool(data.get("pinned")),
+            "published_at": published.isoformat(sep=" "),
+            "expires_at": expires.isoformat(sep=" ") if expires else None,
+            "body_html": render_markdown(source.body),
+            "body_text": source.body,
+        },
+    )
 
 
 def _is_moment(text: str) -> bool:

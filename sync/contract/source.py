@@ -146,7 +146,11 @@ def read_yaml(file: Path, path: str) -> SourceFile:
 
 def read_markdown(file: Path, path: str) -> SourceFile:
     """Read a Markdown file that starts with YAML front matter between '---' lines."""
-    text = read_text(file, path)
+    return parse_markdown(read_text(file, path), path)
+
+
+def parse_markdown(text: str, path: str) -> SourceFile:
+    """Parse Markdown *text* that starts with YAML front matter between '---' lines (the fields, then the body)."""
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
         raise SourceError(path, 1, tr("must start with a '---' line, then the notice's fields"))
