@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from sync.contract.checks import FolderReader
-from sync.contract.content import county_places
+from sync.contract.content import county_duties, county_places, notice_of
 from sync.contract.procedure import procedure_problems
 from sync.contract.schemas import Problem, field_name, load_schema, schema_problems
-from sync.contract.source import SourceError, parse_yaml, read_yaml
+from sync.contract.source import SourceError, parse_markdown, parse_yaml, read_markdown, read_yaml
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,13 @@ class Kind:
     schema: str  # power
     title: str  # the field that names an item: name ("" for a kind that is one file)
     file: str = ""  # the one file of such a kind: contacts.yaml
+    suffix: str = ".yaml"  # its files' ending: a notice is Markdown with its fields at the top (.md)
 
 
 KINDS = {
     "power": Kind("power", "powers", "power", "name"),
     "catalogue": Kind("catalogue", "catalogue", "catalogue", "area"),
+    "notice": Kind("notice", "notices", "notice", "title", suffix=".md"),
     "contacts": Kind("contacts", "", "contacts", "", "contacts.yaml"),
     "ten_ones": Kind("ten_ones", "", "ten_ones", "", "ten_ones.yaml"),
     "duties": Kind("duties", "", "duties", "", "duties.yaml"),
@@ -91,7 +93,7 @@ def scan(content_dir: Path, kind: Kind) -> tuple[list[Listed], list[str]]:
     unreadable: list[str] = []
     with os.scandir(folder) if folder.is_dir() else _nothing() as entries:
         for entry in entries:
-            if not entry.name.endswith(".yaml") or entry.name.startswith(".") or not entry.is_file():
+            if not entry.name.endswith(kind.suffix) or entry.name.startswith(".") or not entry.is_file():
                 continue
             stat = entry.stat()
             key = (str(content_dir), f"{kind.folder}/{entry.name}")
@@ -131,6 +133,8 @@ def _summary(file: Path, path: str, kind: Kind) -> Listed | None:
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None
+    if kind.suffix == ".md":  # only the fields at the top: the notice's text may hold anything
+        text = split_markdown(text)[0]
     fields: dict[str, str] = {}
     for key, value in _TOP.findall(text):
         if key in fields or not _PLAIN.fullmatch(value) or value.endswith(":"):
@@ -146,7 +150,7 @@ def _summary(file: Path, path: str, kind: Kind) -> Listed | None:
 
 def _parsed_summary(file: Path, path: str, kind: Kind) -> Listed | None:
     try:
-        data = read_yaml(file, path).data
+        data = (read_markdown if kind.suffix == ".md" else read_yaml)(file, path).data
     except SourceError:
         return None
     if not isinstance(data, dict):
@@ -156,30 +160,62 @@ def _parsed_summary(file: Path, path: str, kind: Kind) -> Listed | None:
 
 
 def read_item(content_dir: Path, path: str) -> tuple[str, dict[str, Any]]:
-    """The file *path*'s text and data (raises SourceError with the line when it cannot be read)."""
-    source = read_yaml(Path(content_dir) / path, path)
-    text = (Path(content_dir) / path).read_text(encoding="utf-8-sig")
-    return text, source.data if isinstance(source.data, dict) else {}
+    """The file *path*'s text and data (raises SourceError with the line when it cannot be read).
+
+    A notice's text (below its fields) is in its data as BODY.
+    """
+    file = Path(content_dir) / path
+    source = (read_markdown if path.endswith(".md") else read_yaml)(file, path)
+    data = dict(source.data) if isinstance(source.data, dict) else {}
+    if path.endswith(".md"):
+        data[BODY] = source.body
+    return file.read_text(encoding="utf-8-sig"), data
 
 
-def dump_item(old_text: str, data: dict[str, Any], schema_name: str) -> str:
-    """The file's text with *data* as its fields: what stayed keeps its comments and place; what is gone goes."""
+BODY = "_body"  # a notice's Markdown text, beside its fields in the form's data (never a field of its own)
+
+
+def split_markdown(text: str) -> tuple[str, str]:
+    """A notice's fields (the YAML between its '---' lines) and its text below them; ("", text) without fields."""
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].strip() == "---":
+        for index in range(1, len(lines)):
+            if lines[index].strip() == "---":
+                return "".join(lines[1:index]), "".join(lines[index + 1 :])
+    return "", text
+
+
+def dump_notice(old_text: str, data: dict[str, Any]) -> str:
+    """A notice's file with *data*'s fields at the top (comments and order kept) and data[BODY] below them."""
+    fields = {key: value for key, value in data.items() if key != BODY}
+    front = dump_item(split_markdown(old_text)[0] or "{}", fields, "notice", header=False)
+    return f"---\n{front}---\n{str(data.get(BODY, '')).strip()}\n"
+
+
+def dump_item(old_text: str, data: dict[str, Any], schema_name: str, header: bool = True) -> str:
+    """The file's text with *data* as its fields: what stayed keeps its comments and place; what is gone goes.
+
+    A new file starts with the line that gives editors its schema (not a notice's fields: *header* False).
+    """
     from ruamel.yaml import YAML  # only the county's authoring needs it
 
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
     yaml.preserve_quotes = True
-    header = f"# yaml-language-server: $schema=../../schema/{schema_name}.schema.json\n"
+    schema_line = f"# yaml-language-server: $schema=../../schema/{schema_name}.schema.json\n"
     document = yaml.load(old_text) if old_text.strip() else None
     if not isinstance(document, dict):
         document = yaml.load("{}")
-        old_text = header
+        old_text = schema_line
     _merge(document, data)
     out = io.StringIO()
     yaml.dump(document, out)
     text = out.getvalue()
-    return text if old_text.strip() and not old_text.startswith(header) else header + text.removeprefix(header)
+    if not header:
+        return text
+    kept = old_text.strip() and not old_text.startswith(schema_line)  # a file that never had the line gets none
+    return text if kept else schema_line + text.removeprefix(schema_line)
 
 
 def _merge(document: Any, data: dict[str, Any]) -> None:
@@ -209,9 +245,11 @@ def _merge_list(document: Any, values: list[Any]) -> None:
 def check(content_dir: Path, path: str, text: str, schema_name: str) -> list[Problem]:
     """Every problem `kiosk county validate` finds in the file *path* holding *text* (its line, field, message)."""
     try:
-        source = parse_yaml(text, path)
+        source = parse_markdown(text, path) if path.endswith(".md") else parse_yaml(text, path)
     except SourceError as error:
         return [Problem(error.path, error.line, "", error.message)]
+    if schema_name == "notice":
+        return _notice_problems(Path(content_dir), source)
     problems = schema_problems(source, schema_name)
     broken = {problem.field.split(".")[0].split("[")[0] for problem in problems}  # fields the schema refused
     if not isinstance(source.data, dict):
@@ -247,6 +285,18 @@ def _county(content_dir: Path) -> tuple[dict[str, Any] | None, dict[str, set[str
         with _cache_lock:
             _county_cache[key] = cached
     return cached[1], cached[2]
+
+
+def _notice_problems(content_dir: Path, source: Any) -> list[Problem]:
+    """A notice's problems as validate finds them: its schema, its place, photos, duty and posting period."""
+    problems = schema_problems(source, "notice")
+    if problems or not isinstance(source.data, dict):
+        return problems
+    reader = FolderReader(content_dir)
+    places = _county(content_dir)[1]
+    duties = county_duties(FolderReader(content_dir), places) if (content_dir / "duties.yaml").is_file() else []
+    notice_of(reader, source, places, {}, {duty["id"]: duty for duty in duties})
+    return reader.problems
 
 
 def township_of(content_dir: Path, data: dict[str, Any]) -> str:

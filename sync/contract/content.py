@@ -216,7 +216,7 @@ def _contacts(reader: FolderReader, places: dict[str, set[str]] | None) -> list[
     return contacts
 
 
-def _duties(reader: FolderReader, places: dict[str, set[str]] | None) -> list[Duty]:
+def county_duties(reader: FolderReader, places: dict[str, set[str]] | None) -> list[Duty]:
     source = reader.read("duties.yaml", "duties")
     if source is None:
         return []
@@ -248,7 +248,7 @@ def load_county(root: Path) -> County:
     places = county_places(reader, county_source)
     media: dict[str, Path] = {}
     powers = _powers(reader, places)
-    duties = _duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
+    duties = county_duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
     notices = _notices(reader, places, media, {duty["id"]: duty for duty in duties})
     catalogue = _catalogue(reader)
     ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else TenOnes()

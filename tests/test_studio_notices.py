@@ -1,0 +1,53 @@
+"""Notices in the studio's authoring layer: read and written as their files are (fields at the top, the
+text below), checked as validate checks them, and tables pasted from Excel made Markdown tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sync.authoring import items
+from sync.authoring.tables import markdown_table
+from sync.contract.render import render_markdown
+
+DEMO = Path(__file__).resolve().parents[1] / "content" / "demo"
+NOTICE = "notices/caiwu-2026-10-taoyuan.md"
+
+
+def test_every_demo_notice_is_written_back_exactly_as_it_was_read() -> None:
+    notices = items.listed(DEMO, items.KINDS["notice"])
+    assert len(notices) == len(list((DEMO / "notices").glob("*.md")))
+    for notice in notices:
+        text, data = items.read_item(DEMO, notice.path)
+        assert items.dump_notice(text, data) == text, notice.path
+        assert data["title"] == notice.title
+
+
+def test_a_notices_problems_are_found_as_validate_finds_them() -> None:
+    text, data = items.read_item(DEMO, NOTICE)
+    assert items.check(DEMO, NOTICE, text, "notice") == []
+    broken = items.dump_notice(text, {**data, "expires": "2026-11-01", items.BODY: "", "photos": ["media/nope.jpg"]})
+    found = {(problem.field, problem.message.split(" ")[-1]) for problem in items.check(DEMO, NOTICE, broken, "notice")}
+    assert ("photos[1]", "folder") in found and ("expires", "2026-11-05") in found
+    assert any(problem.field == "" for problem in items.check(DEMO, NOTICE, broken, "notice"))
+
+
+def test_the_list_reads_only_a_notices_fields_not_its_text(tmp_path: Path) -> None:
+    (tmp_path / "notices").mkdir()
+    text = (DEMO / NOTICE).read_text(encoding="utf-8") + "\ntitle: 正文里的一行\nid: not-this\n"
+    (tmp_path / NOTICE).write_text(text, encoding="utf-8")
+    [listed] = items.listed(tmp_path, items.KINDS["notice"])
+    assert (listed.id, listed.title) == ("caiwu-2026-10-taoyuan", "桃源村2026年10月财务收支公开")
+
+
+def test_a_table_pasted_from_excel_becomes_a_table_with_its_amounts_aligned_right() -> None:
+    pasted = "项目\t金额\t说明\r\n集体民宿委托经营收益\t36,000.00\t保底收益|分成\r\n上级转移支付\t42,000.00\r\n\r\n"
+    table = markdown_table(pasted)
+    assert table.splitlines() == [
+        "| 项目 | 金额 | 说明 |",
+        "| --- | ---: | --- |",
+        "| 集体民宿委托经营收益 | 36,000.00 | 保底收益\\|分成 |",
+        "| 上级转移支付 | 42,000.00 |  |",
+    ]
+    html = render_markdown(table)
+    assert "<table>" in html and "36,000.00" in html and "right" in html
+    assert markdown_table("\n \n") == ""
