@@ -60,7 +60,11 @@ def form_of(client: FlaskClient, path: str) -> dict[str, str]:
 
 def form_of_page(client: FlaskClient, path: str, marker: str = 'class="staff-form studio-form"') -> dict[str, str]:
     """Every field the form marked *marker* on the page at *path* would post as it is shown."""
-    page = client.get(path).text
+    return form_of_text(client.get(path).text, marker)
+
+
+def form_of_text(page: str, marker: str = 'id="item-form"') -> dict[str, str]:
+    """Every field the form marked *marker* in *page* would post as it is shown."""
     form = page[page.index(marker) : page.index("</form>", page.index(marker))]
     fields: dict[str, str] = {}
     for name, value in re.findall(r'<input[^>]* name="([^"]+)"[^>]* value="([^"]*)"', form):
@@ -469,3 +473,36 @@ def test_a_catalogue_area_is_edited_in_one_form_and_keeps_its_writing(studio: Fl
                if line[:1] in "+-"]  # fmt: skip
     assert changed == ["-     time_limit: 标准调整之日起20个工作日内", "+     time_limit: 标准调整之日起10个工作日内"]
     load_county(county_repo.content)
+
+
+def test_a_notice_is_written_in_a_form_with_a_table_pasted_from_excel(studio: Flask, county_repo: CountyRepo) -> None:
+    wang, li = signed(studio, "wang"), signed(studio, "li")
+    assert "桃源村2026年10月财务收支公开" in wang.get("/studio/notices").text
+    fields = form_of(wang, "/studio/notices/caiwu-2026-10-taoyuan")
+    assert fields["title"] == "桃源村2026年10月财务收支公开" and fields["village"] == "taoyuan"
+    assert fields["body"].startswith("根据《农村集体经济组织财务公开规定》")
+    pasted = "项目\t金额\r\n补充收入\t1,200.00\r\n"
+    redrawn = post(wang, "/studio/notices/save", {**fields, "table": pasted, "op": "table"})
+    assert redrawn.status_code == 200  # type: ignore[attr-defined]
+    typed = form_of_text(redrawn.text)  # type: ignore[attr-defined]
+    assert typed["body"].endswith("| 项目 | 金额 |\n| --- | ---: |\n| 补充收入 | 1,200.00 |\n"), "at the end, as typed"
+    saved = post(wang, "/studio/notices/save", {**typed, "reason": "补充收入", "submit": "1"})
+    assert saved.status_code == 302  # type: ignore[attr-defined]
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    text = (county_repo.content / "notices" / "caiwu-2026-10-taoyuan.md").read_text(encoding="utf-8")
+    assert text.startswith("---\nid: caiwu-2026-10-taoyuan\n") and "| 补充收入 | 1,200.00 |" in text
+    [notice] = [n for n in load_county(county_repo.content).notices if n["id"] == "caiwu-2026-10-taoyuan"]
+    assert '<td class="align-right">1,200.00</td>' in notice["body_html"], "the amounts stay aligned right on the kiosk"
+
+    new = form_of(wang, "/studio/notices/new")
+    answer = post(
+        wang,
+        "/studio/notices/save",
+        {**new, "title": "2026年冬季防火告知书", "domain": "村务", "body": "冬季注意防火。"},
+    )
+    assert answer.status_code == 422 and 'id="published-error"' in answer.text  # type: ignore[attr-defined]
+    fixed = form_of_text(answer.text)  # type: ignore[attr-defined]
+    done = post(wang, "/studio/notices/save", {**fixed, "published": "2026-12-10", "submit": "1"})
+    assert done.status_code == 302  # type: ignore[attr-defined]
+    assert wang.get(done.headers["Location"]).status_code == 200  # type: ignore[attr-defined]

@@ -327,6 +327,17 @@ def schema_of(kind: Kind) -> dict[str, Any]:
     return load_schema(kind.schema)
 
 
+def parse_item(path: str, text: str) -> dict[str, Any]:
+    """The fields of the file *path* holding *text* (a notice's text below them as BODY); {} when unreadable."""
+    if not path.endswith(".md"):
+        return parse(text)
+    try:
+        source = parse_markdown(text, path)
+    except SourceError:
+        return {}
+    return {**source.data, BODY: source.body} if isinstance(source.data, dict) else {}
+
+
 def parse(text: str) -> dict[str, Any]:
     """The fields of an item's text ({} when it cannot be read: the form then starts empty, and check() says why)."""
     try:

@@ -32,7 +32,10 @@ STATES = (*OPEN, "approved", "published", "withdrawn")
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a content file's cap (sync.contract.source.MAX_TEXT_BYTES)
 # The files a change may write: one item's file in its kind's folder, or one of the county's own lists;
 # nothing above or beside them.
-PATH = re.compile(r"(powers|catalogue)/[a-z0-9][a-z0-9-]{0,62}\.yaml|contacts\.yaml|ten_ones\.yaml|duties\.yaml")
+PATH = re.compile(
+    r"(powers|catalogue)/[a-z0-9][a-z0-9-]{0,62}\.yaml|notices/[a-z0-9][a-z0-9-]{0,62}\.md"
+    r"|contacts\.yaml|ten_ones\.yaml|duties\.yaml"
+)
 
 SCHEMA = [
     """create table studio_changes (
@@ -120,8 +123,9 @@ def listed(
 
 def _checked_path(path: str) -> None:
     if not PATH.fullmatch(path):
-        raise ChangeError(tr("%(path)s is not an item's file (powers/ID.yaml or catalogue/ID.yaml) nor one of the"
-                             " county's lists: nothing is written there", path=path), "bad_path")  # fmt: skip
+        message = tr("%(path)s is not an item's file (powers/ID.yaml, notices/ID.md or catalogue/ID.yaml) nor one"
+                     " of the county's lists: nothing is written there", path=path)  # fmt: skip
+        raise ChangeError(message, "bad_path")
 
 
 def _checked_content(content: str | None) -> None:

@@ -67,7 +67,7 @@ def change(change_id: int) -> ResponseReturnValue:
     before = (folder / found.path).read_text(encoding="utf-8-sig") if (folder / found.path).is_file() else ""
     diff = "".join(difflib.unified_diff(before.splitlines(True), (found.content or "").splitlines(True),
                                         fromfile=_("in the folder now"), tofile=_("this change")))  # fmt: skip
-    chart = chart_of(items.parse(found.content or "").get("steps", []))
+    chart = chart_of(items.parse(found.content or "").get("steps", [])) if found.kind == "power" else []
     problems = items.check(folder, found.path, found.content or "", items.KINDS[found.kind].schema)
     may_review = can(g.account, "review", found.township) and found.author != g.account.name
     return render_template("studio/change.html", change=found, diff=diff, chart=chart, problems=problems,

@@ -19,7 +19,7 @@ from sync.authoring import items
 from sync.authoring.history import History
 from sync.contract.i18n import tr
 
-KIND_OF_FOLDER = {"powers": "power", "catalogue": "catalogue"}
+KIND_OF_FOLDER = {"powers": "power", "catalogue": "catalogue", "notices": "notice"}
 
 
 def take_back(db: sqlite3.Connection, folder: Path, commit: str, account: Account, reason: str) -> int:
@@ -44,11 +44,12 @@ def take_back(db: sqlite3.Connection, folder: Path, commit: str, account: Accoun
                                          path=path), "changed_since")  # fmt: skip
         before = history.file_at(parent, path)
         text = before.decode("utf-8") if before is not None else None
-        data = items.parse(text or (then or b"").decode("utf-8", "replace"))
+        data = items.parse_item(path, text or (then or b"").decode("utf-8", "replace"))
         township = scope_of(items.township_in_folder(folder, path), items.township_of(folder, data))
-        title = str(data.get("name") or data.get("area") or path)
+        title = str(data.get("name") or data.get("title") or data.get("area") or path)
         kind = items.FILE_KINDS[path].name if path in items.FILE_KINDS else KIND_OF_FOLDER[path.split("/", 1)[0]]
-        drafts.append(changes.Draft(kind, path, Path(path).stem, title, township, history.blob_of(now), text))
+        item_id = Path(path).name.removesuffix(".yaml").removesuffix(".md")
+        drafts.append(changes.Draft(kind, path, item_id, title, township, history.blob_of(now), text))
     for draft in drafts:  # all or nothing: a file someone is changing is theirs to finish first
         if (other := changes.open_change_of(db, draft.path)) is not None:
             raise changes.ChangeError(tr("%(author)s is already changing %(path)s (change %(id)s): finish or withdraw"

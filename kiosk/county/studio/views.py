@@ -1,9 +1,11 @@
-"""The studio's item pages: the list of a kind's items, and the form that writes one as a draft.
+"""The studio's item pages: the list of a kind's items (power items, notices), and the form that writes
+one as a draft.
 
-The form is drawn from the kind's schema (sync.authoring.forms). Saving makes or updates the item's
-draft (kiosk/county/studio/changes.py): the folder itself changes only when a reviewer approves it.
-A draft may be saved with problems, which are shown at their fields; it is submitted only without.
-Buttons that edit the steps or add a row redraw the form, saving nothing.
+The form is drawn from the kind's schema (sync.authoring.forms); a power item's steps and a
+notice's text have their own parts. Saving makes or updates the item's draft
+(kiosk/county/studio/changes.py): the folder itself changes only when a reviewer approves it. A
+draft may be saved with problems, which are shown at their fields; it is submitted only without.
+Buttons that edit the steps, add a row or put in a pasted table redraw the form, saving nothing.
 """
 
 from __future__ import annotations
@@ -24,22 +26,28 @@ from kiosk.staff.notice_views import FRAMED_POLICY
 from sync.authoring import forms, items, steps
 from sync.authoring.history import History
 from sync.authoring.plan import unique_id
+from sync.authoring.tables import markdown_table
 from sync.contract.pinyin import slug
 from sync.contract.procedure import expand_steps
 from sync.contract.schemas import Problem
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 PAGE = 50  # items a list shows at a time
-KIND = items.KINDS["power"]
+SECTIONS = {"powers": items.KINDS["power"], "notices": items.KINDS["notice"]}  # the page's name -> its kind
+SECTION = "<any(powers, notices):section>"
 ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # content/schema's id pattern
-PATH = re.compile(rf"{KIND.folder}/{ID.pattern}\.yaml")
 
 
-@bp.route("/powers")
+def _path(kind: items.Kind, item_id: str) -> str:
+    return f"{kind.folder}/{item_id}{kind.suffix}"
+
+
+@bp.route(f"/{SECTION}")
 @studio_page
-def power_list() -> ResponseReturnValue:
+def item_list(section: str) -> ResponseReturnValue:
+    kind = SECTIONS[section]
     query = request.args.get("q", "").strip()[:40]
-    found = items.listed(content_dir() or abort(503), KIND)
+    found = items.listed(content_dir() or abort(503), kind)
     if query:
         found = [item for item in found if query in item.title or query in item.id or query in item.category]
     pages = max(1, ceil(len(found) / PAGE))
@@ -47,93 +55,120 @@ def power_list() -> ResponseReturnValue:
     drafts = {change.path: change for change in changes.listed(county_db(), changes.OPEN)}
     shown = found[(number - 1) * PAGE : number * PAGE]
     return render_template("studio/items.html", items=shown, query=query, number=number, pages=pages,
-                           count=len(found), drafts=drafts)  # fmt: skip
+                           count=len(found), drafts=drafts, section=section, kind=kind)  # fmt: skip
 
 
-@bp.route("/powers/new")
+@bp.route(f"/{SECTION}/new")
 @studio_page
-def power_new() -> ResponseReturnValue:
-    return _form({"steps": [{"id": "", "title": "", "actor": ""}]}, path="", change=None, base="")
+def item_new(section: str) -> ResponseReturnValue:
+    kind = SECTIONS[section]
+    start = {"steps": [{"id": "", "title": "", "actor": ""}]} if kind.name == "power" else {}
+    return _form(kind, start, path="", change=None, base="")
 
 
-@bp.route("/powers/<item_id>")
+@bp.route(f"/{SECTION}/<item_id>")
 @studio_page
-def power_edit(item_id: str) -> ResponseReturnValue:
+def item_edit(section: str, item_id: str) -> ResponseReturnValue:
+    kind = SECTIONS[section]
     folder = content_dir() or abort(503)
-    path = f"{KIND.folder}/{item_id}.yaml"
+    path = _path(kind, item_id)
     if not ID.fullmatch(item_id):
         abort(404)
     change = changes.open_change_of(county_db(), path)
     if change is not None and change.content is not None:  # its draft, and what is still to fix in it
-        problems = items.check(folder, path, change.content, KIND.schema)
-        return _form(items.parse(change.content), path=path, change=change, base=change.base, problems=problems)
+        problems = items.check(folder, path, change.content, kind.schema)
+        data = items.parse_item(path, change.content)
+        return _form(kind, data, path=path, change=change, base=change.base, problems=problems)
     if not (folder / path).is_file():
         abort(404)
     text, data = items.read_item(folder, path)
-    problems = items.check(folder, path, text, KIND.schema)  # a file edited by hand may have some
-    return _form(data, path=path, change=None, base=History(folder).blob(path), problems=problems)
+    problems = items.check(folder, path, text, kind.schema)  # a file edited by hand may have some
+    return _form(kind, data, path=path, change=None, base=History(folder).blob(path), problems=problems)
 
 
-@bp.route("/powers/save", methods=["POST"])
+def _read(kind: items.Kind, form: Any) -> dict[str, Any]:
+    """The item the form posted: its fields, and a power item's steps or a notice's text."""
+    data = forms.read_form(items.schema_of(kind), form)
+    if kind.name == "power":
+        data["steps"] = steps.read_steps(form)
+    if kind.name == "notice":
+        data[items.BODY] = form.get("body", "").replace("\r\n", "\n")[: changes.MAX_FILE_BYTES]
+    return data
+
+
+def _edited(kind: items.Kind, data: dict[str, Any], operation: str, form: Any) -> dict[str, Any]:
+    """*data* after the form's button *operation*: a power item's steps edited, or a pasted table put in a notice."""
+    if kind.name == "power":
+        data["steps"] = steps.apply(data["steps"], operation)
+    elif kind.name == "notice" and operation == "table" and (table := markdown_table(form.get("table", ""))):
+        data[items.BODY] = f"{str(data.get(items.BODY, '')).rstrip()}\n\n{table}\n".lstrip()
+    return data
+
+
+@bp.route(f"/{SECTION}/save", methods=["POST"])
 @studio_page
-def power_save() -> ResponseReturnValue:
+def item_save(section: str) -> ResponseReturnValue:
+    kind = SECTIONS[section]
     folder = content_dir() or abort(503)
     form = request.form
-    data = forms.read_form(items.schema_of(KIND), form)
-    data["steps"] = steps.read_steps(form)
+    data = _read(kind, form)
     change_id = form.get("change", type=int)
     change = changes.get(county_db(), change_id) if change_id else None
     if change_id and (change is None or not can(g.account, "edit", change.township)):
         abort(404)  # as its page is: another township's change is not this account's to see or save
     path, base = change.path if change else form.get("path", ""), form.get("base", "")
-    if path and not (PATH.fullmatch(path) and (change or (folder / path).is_file())):
+    if change and not change.path.startswith(f"{kind.folder}/"):
+        abort(404)  # a change of another kind is saved on its own page
+    if path and not (re.fullmatch(_path(kind, ID.pattern), path) and (change or (folder / path).is_file())):
         abort(404)  # the form names the item's own file; nothing else may reach a path
     if path:  # its id names its file (the page does not offer it): one posted by hand would copy another item's
-        data["id"] = path.removeprefix(f"{KIND.folder}/").removesuffix(".yaml")
+        data["id"] = path.removeprefix(f"{kind.folder}/").removesuffix(kind.suffix)
     operation = form.get("op", "")
     if operation:  # a button that edits the form: redraw it, save nothing
-        data["steps"] = steps.apply(data["steps"], operation)
-        return _form(data, path=path, change=change, base=base, reason=form.get("reason", ""),
-                     revision=form.get("revision", type=int))  # fmt: skip
+        return _form(kind, _edited(kind, data, operation, form), path=path, change=change, base=base,
+                     reason=form.get("reason", ""), revision=form.get("revision", type=int))  # fmt: skip
     if not path:  # a new item: its id from its name unless the clerk gave one; its file from its id
-        taken = {item.id for item in items.listed(folder, KIND)}
+        taken = {item.id for item in items.listed(folder, kind)}
         given = str(data.get("id", ""))
-        data["id"] = given or unique_id(slug(str(data.get("name", ""))) or "item", set(taken))
-        path = f"{KIND.folder}/{data['id']}.yaml"
+        data["id"] = given or unique_id(slug(str(data.get(kind.title, ""))) or "item", set(taken))
+        path = _path(kind, str(data["id"]))
         if not ID.fullmatch(str(data["id"])):  # the id names the file: nothing else may reach the path
             said = _("An id has only lower-case letters, digits and hyphens, e.g. dibao-shenqing.")
             problems = [Problem(path, 1, "id", said)]
-            return _form(data, path="", change=None, base="", problems=problems, status=422)
+            return _form(kind, data, path="", change=None, base="", problems=problems, status=422)
         if given in taken or (folder / path).exists():
             problems = [Problem(path, 1, "id", _("There is already an item with this id: choose another."))]
-            return _form(data, path="", change=None, base="", problems=problems, status=422)
+            return _form(kind, data, path="", change=None, base="", problems=problems, status=422)
     before = items.township_in_folder(folder, path) if path else None  # as the folder has it, whatever the form says
     township = scope_of(before, items.township_of(folder, data))
     if not can(g.account, "edit", township):
         problems = [Problem(path, 1, "township", _("You work on the content of the township %(code)s only.",
                                                    code=g.account.township))]  # fmt: skip
-        return _form(data, path=path if change or base else "", change=change, base=base, problems=problems, status=403)
+        return _form(kind, data, path=path if change or base else "", change=change, base=base, problems=problems,
+                     status=403)  # fmt: skip
     old = change.content if change and change.content is not None else _text_of(folder, path)
-    text = items.dump_item(old, data, KIND.schema)
-    problems = items.check(folder, path, text, KIND.schema)
+    text = items.dump_notice(old, data) if kind.suffix == ".md" else items.dump_item(old, data, kind.schema)
+    problems = items.check(folder, path, text, kind.schema)
     reason = form.get("reason", "").strip()[:500]
     try:
         saved = changes.save_draft(
-            county_db(), kind=KIND.name, path=path, item_id=str(data.get("id", "")), title=str(data.get("name", "")),
+            county_db(), kind=kind.name, path=path, item_id=str(data.get("id", "")),
+            title=str(data.get(kind.title, "")),
             township=township, base=change.base if change else base, content=text, author=g.account.name,
             reason=reason, change_id=change.id if change else None, revision=form.get("revision", 0, type=int),
         )  # fmt: skip
     except changes.ChangeError as error:
-        return _form(data, path=path, change=change, base=base, problems=[Problem(path, 1, "", str(error))], status=409)
+        return _form(kind, data, path=path, change=change, base=base, problems=[Problem(path, 1, "", str(error))],
+                     status=409)  # fmt: skip
     if problems:
         flash(_("Saved as a draft, with problems to fix before it can be submitted."))
-        return _form(data, path=path, change=saved, base=saved.base, problems=problems, status=422)
+        return _form(kind, data, path=path, change=saved, base=saved.base, problems=problems, status=422)
     if form.get("submit"):
         changes.submit(county_db(), saved.id, g.account.name)
         flash(_("Submitted for review."))
         return redirect(url_for("studio_review.change", change_id=saved.id))
     flash(_("Saved as a draft."))
-    return redirect(url_for("studio.power_edit", item_id=data["id"]))
+    return redirect(url_for("studio.item_edit", section=section, item_id=data["id"]))
 
 
 @bp.route("/flowchart", methods=["POST"])
@@ -166,17 +201,19 @@ def problem_names(problems: list[Problem]) -> dict[str, list[str]]:
 
 
 def _form(
-    data: dict[str, Any], *, path: str, change: changes.Change | None, base: str,
+    kind: items.Kind, data: dict[str, Any], *, path: str, change: changes.Change | None, base: str,
     problems: list[Problem] | None = None, reason: str = "", revision: int | None = None, status: int = 200,
 ) -> ResponseReturnValue:  # fmt: skip
     """The item's form holding *data*, its problems at their fields (the page's status: *status*)."""
     folder = content_dir() or abort(503)
-    fields = forms.fields_of(items.schema_of(KIND), data)
+    fields = forms.fields_of(items.schema_of(kind), data)
     listed_steps = [dict(step) for step in data.get("steps", [])]
     chart = chart_of(listed_steps)
     named = problem_names(problems or [])
     page = render_template(
-        "studio/item_form.html", fields=fields, steps=listed_steps, targets=steps.targets(listed_steps), chart=chart,
+        "studio/item_form.html", kind=kind, section=next(s for s, k in SECTIONS.items() if k == kind),
+        title=data.get(kind.title), body=data.get(items.BODY, ""), fields=fields, steps=listed_steps,
+        targets=steps.targets(listed_steps), chart=chart,
         path=path, change=change, base=base, problems=named,
         steps_problems=any(name.startswith("steps") for name in named),
         reason=reason or (change.reason if change else ""),
