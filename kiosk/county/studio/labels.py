@@ -56,6 +56,13 @@ LABELS: dict[str, Any] = {
     "audience": _l("Audience"),
     "mode": _l("Mode"),
     "level": _l("Level"),
+    "published": _l("Posted from (YYYY-MM-DD, or with a time)"),
+    "expires": _l("Taken down after (YYYY-MM-DD)"),
+    "pinned": _l("Pinned at the top"),
+    "min_posting_days": _l("Posted for at least this many working days"),
+    "photos": _l("Photos (files in media/, one per line)"),
+    "duty": _l("The disclosure duty it fulfils (its id in duties.yaml)"),
+    "period": _l("The duty's period (e.g. 2026-10, 2026-Q3)"),
 }
 
 CHOICES: dict[str, Any] = {  # the schemas' choices written in English, as the page says them
