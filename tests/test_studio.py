@@ -506,3 +506,36 @@ def test_a_notice_is_written_in_a_form_with_a_table_pasted_from_excel(studio: Fl
     done = post(wang, "/studio/notices/save", {**fixed, "published": "2026-12-10", "submit": "1"})
     assert done.status_code == 302  # type: ignore[attr-defined]
     assert wang.get(done.headers["Location"]).status_code == 200  # type: ignore[attr-defined]
+
+
+def test_control_characters_never_reach_a_file_and_only_its_author_or_a_reviewer_withdraws_a_draft(
+    studio: Flask,
+) -> None:
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    accounts.add(db, "zhang", "editor", PASSWORD, "(test)", roles=accounts.COUNTY_ROLES)
+    db.close()
+    wang = signed(studio, "wang")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    typed = {
+        **fields,
+        "fee": "不\x00收\u202e费\u2028",
+        "summary": "第一行\r\n\u3000\u3000第二行\x1b",
+        "steps.0.title": "经办\x07人",
+    }
+    assert post(wang, "/studio/powers/save", typed).status_code == 302  # type: ignore[attr-defined]
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    try:
+        [(change_id, content)] = db.execute("select id, content from studio_changes").fetchall()
+    finally:
+        db.close()
+    assert "fee: 不收费\n" in content and "title: 经办人\n" in content
+    assert 'summary: "第一行\\n\u3000\u3000第二行"' in content, "line breaks and full-width spaces stay"
+    assert not any(ch in content for ch in "\x00\u202e\u2028\x1b\x07\r")
+    zhang = signed(studio, "zhang")
+    token = csrf_token(zhang, "/studio/")
+    assert zhang.post(f"/studio/changes/{change_id}/withdraw", data={"csrf_token": token}).status_code == 403
+    li = signed(studio, "li")
+    assert (
+        li.post(f"/studio/changes/{change_id}/withdraw", data={"csrf_token": csrf_token(li, "/studio/")}).status_code
+        == 302
+    )

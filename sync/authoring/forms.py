@@ -11,6 +11,7 @@ own. read_form() turns what the browser sends back (flat names such as ``supervi
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,19 @@ def fields_of(schema: dict[str, Any], data: Mapping[str, Any] | None, prefix: st
     return fields
 
 
+_UNSEEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, format marks (bidi overrides), line separators
+
+
+def clean(text: str, lines: bool = False) -> str:
+    """*text* as typed, without control characters, format marks or line separators (line breaks kept
+    where *lines*); spaces of every width stay (Chinese text is indented with full-width ones).
+
+    A browser (or a hand-made request) can send them; the kiosk would show them as boxes, or not at all.
+    """
+    text = text.replace("\r\n", "\n")
+    return "".join(ch for ch in text if (lines and ch == "\n") or unicodedata.category(ch) not in _UNSEEN)
+
+
 def read_form(schema: dict[str, Any], form: Mapping[str, str], prefix: str = "") -> dict[str, Any]:
     """The item a form posted: text trimmed, lists from their lines, empty fields and rows left out.
 
@@ -91,13 +105,13 @@ def read_form(schema: dict[str, Any], form: Mapping[str, str], prefix: str = "")
             rows = [read_form(sub["items"], form, f"{name}.{n}.") for n in range(_row_count(form, f"{name}."))]
             value = [row for row in rows if row] or None
         elif widget == "lines":
-            value = [line.strip() for line in form.get(name, "").splitlines() if line.strip()] or None
+            value = [line.strip() for line in clean(form.get(name, ""), lines=True).split("\n") if line.strip()] or None
         elif widget == "check":
             value = True if form.get(name) in ("on", "true", "1") else None
         elif widget == "steps":
             continue
         else:
-            value = form.get(name, "").strip() or None
+            value = clean(form.get(name, ""), lines=widget == "long").strip() or None
             if value is not None and sub.get("type") == "integer" and re.fullmatch(r"-?\d{1,9}", value):
                 value = int(value)  # a whole number as the schema wants it; anything else stays for it to refuse
         if value is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sync.authoring.forms import clean
 from sync.authoring.plan import unique_id
 from sync.contract.pinyin import slug
 from sync.contract.procedure import FOUR_TWO
@@ -47,7 +48,7 @@ def read_steps(form: Mapping[str, str], prefix: str = "steps.") -> list[dict[str
             step["id"] = step["id"] or unique_id("siyi-liang-gongkai", ids)
         else:
             for key in TEXT:
-                if value := fields.get(key, "").strip():
+                if value := clean(fields.get(key, ""), lines=key == "description").strip():
                     step[key] = value
             if not any(step.get(key) for key in TEXT):
                 continue  # an empty box, as the form offers one to add: not a step
@@ -58,8 +59,8 @@ def read_steps(form: Mapping[str, str], prefix: str = "steps.") -> list[dict[str
         elif then == "goto" and fields.get("next", "").strip():
             step["next"] = fields["next"].strip()
         elif then == "decide" and "procedure" not in step:
-            outcomes = [(fields.get(f"branches.{m}.when", "").strip(), fields.get(f"branches.{m}.to", "").strip())
-                        for m in range(MAX_OUTCOMES)]  # fmt: skip
+            outcomes = [(clean(fields.get(f"branches.{m}.when", "")).strip(),
+                         fields.get(f"branches.{m}.to", "").strip()) for m in range(MAX_OUTCOMES)]  # fmt: skip
             chosen = [{"when": when, "to": to} for when, to in outcomes if when or to]
             step["branches"] = chosen or [{"when": "", "to": ""}, {"when": "", "to": ""}]  # chosen, not filled in yet
         steps.append(step)

@@ -98,6 +98,8 @@ def act(change_id: int, action: str) -> ResponseReturnValue:
                 changes.send_back(county_db(), change_id, g.account.name, note)
                 flash(_("Sent back to its author with your reason."))
         elif action == "withdraw":
+            if found.author != g.account.name and not can(g.account, "review", found.township):
+                abort(403)  # another editor's draft is theirs to withdraw, or a reviewer's
             changes.withdraw(county_db(), change_id, g.account.name)
             flash(_("Withdrawn: the item stays as it is in the content folder."))
         else:

@@ -92,7 +92,7 @@ def _read(kind: items.Kind, form: Any) -> dict[str, Any]:
     if kind.name == "power":
         data["steps"] = steps.read_steps(form)
     if kind.name == "notice":
-        data[items.BODY] = form.get("body", "").replace("\r\n", "\n")[: changes.MAX_FILE_BYTES]
+        data[items.BODY] = forms.clean(form.get("body", ""), lines=True)[: changes.MAX_FILE_BYTES]
     return data
 
 
