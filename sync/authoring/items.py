@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync.authoring.plan import round_trip_yaml
 from sync.contract.checks import FolderReader
 from sync.contract.content import county_duties, county_places, notice_of
 from sync.contract.procedure import procedure_problems
@@ -45,6 +46,20 @@ KINDS = {
     "duties": Kind("duties", "", "duties", "", "duties.yaml"),
 }
 FILE_KINDS = {kind.file: kind for kind in KINDS.values() if kind.file}  # the county's files, each a kind
+
+
+def kind_of(path: str) -> Kind:
+    """The kind of the file *path* in the content folder (KeyError for a file of no kind)."""
+    if path in FILE_KINDS:
+        return FILE_KINDS[path]
+    folder, _, name = path.partition("/")
+    return next(kind for kind in KINDS.values() if kind.folder == folder and name.endswith(kind.suffix))
+
+
+def text_of(content_dir: Path, path: str) -> str:
+    """The text of the file *path* in the folder; "" when there is none."""
+    file = Path(content_dir) / path
+    return file.read_text(encoding="utf-8-sig") if path and file.is_file() else ""
 
 
 @dataclass(frozen=True)
@@ -197,12 +212,7 @@ def dump_item(old_text: str, data: dict[str, Any], schema_name: str, header: boo
 
     A new file starts with the line that gives editors its schema (not a notice's fields: *header* False).
     """
-    from ruamel.yaml import YAML  # only the county's authoring needs it
-
-    yaml = YAML()
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    yaml.preserve_quotes = True
+    yaml = round_trip_yaml()
     schema_line = f"# yaml-language-server: $schema=../../schema/{schema_name}.schema.json\n"
     document = yaml.load(old_text) if old_text.strip() else None
     if not isinstance(document, dict):

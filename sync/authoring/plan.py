@@ -77,17 +77,23 @@ def preview(plan: ImportPlan) -> list[str]:
 SCHEMAS = {"powers": "power", "catalogue": "catalogue"}  # a folder's files and the schema they follow
 
 
+def round_trip_yaml() -> Any:
+    """ruamel.yaml as the folder's files are written: comments, order and quoting of a file read stay."""
+    from ruamel.yaml import YAML  # only the county's authoring needs it
+
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    yaml.preserve_quotes = True
+    return yaml
+
+
 def render(plan: ImportPlan, content_dir: Path) -> dict[str, str]:
     """The text of every file the plan creates or changes, by its path in the folder; nothing is written.
 
     A new file starts with the line that gives editors its schema, as the folder's files do.
     """
-    from ruamel.yaml import YAML  # only the county's authoring needs it
-
-    yaml = YAML()  # round trip: comments, order and quoting of an existing file stay
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    yaml.preserve_quotes = True
+    yaml = round_trip_yaml()
     by_file: dict[str, list[Planned]] = defaultdict(list)
     for item in plan.items:
         if item.action != "unchanged":

@@ -97,7 +97,7 @@ def save(section: str) -> ResponseReturnValue:
     data = forms.read_form(items.schema_of(file.kind), form)
     change = changes.open_change_of(county_db(), file.path)
     base = change.base if change else form.get("base", "")
-    old = change.content if change and change.content is not None else _text(folder / file.path)
+    old = change.content if change and change.content is not None else items.text_of(folder, file.path)
     text = items.dump_item(old, data, file.kind.schema)
     problems = items.check(folder, file.path, text, file.kind.schema)
     item_id = file.kind.name if file.kind.file else file.path.removeprefix("catalogue/").removesuffix(".yaml")
@@ -119,10 +119,6 @@ def save(section: str) -> ResponseReturnValue:
         return redirect(url_for("studio_review.change", change_id=saved.id))
     flash(_("Saved as a draft."))
     return redirect(url_for("studio_files.edit", section=section))
-
-
-def _text(file: Any) -> str:
-    return str(file.read_text(encoding="utf-8-sig")) if file.is_file() else ""
 
 
 def _form(

@@ -37,7 +37,6 @@ FOLDER = "studio-imports"  # in the county server's data folder
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 PLACE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 KEPT_SECONDS = 24 * 3600  # a previewed table waits this long to be made into drafts
-KIND_OF_FOLDER = {"powers": "power", "catalogue": "catalogue"}
 
 
 def _stored(token: str) -> Path:
@@ -121,7 +120,7 @@ def make_drafts(token: str) -> ResponseReturnValue:
     drafts: list[changes.Draft] = []
     skipped: list[str] = []
     for path, text in render(plan, folder).items():
-        kind, item = KIND_OF_FOLDER[path.split("/", 1)[0]], planned[path]
+        kind, item = items.kind_of(path).name, planned[path]
         if kind == "catalogue":  # an area's file, holding many entries: named by its area
             fields = items.parse(text)
             item_id, title = Path(path).stem, str(fields.get("area") or item.label)

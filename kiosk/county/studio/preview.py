@@ -60,9 +60,9 @@ def _folder_state(folder: Path) -> str:
     return hashlib.sha256(f"{history.head()}\n{status}".encode()).hexdigest()[:20]
 
 
-def _loaded(folder: Path) -> County:
-    """The county in the folder, with every item's search initials worked out once (as a publish does)."""
-    state, kept = _folder_state(folder), _kept().county
+def _loaded(folder: Path, state: str) -> County:
+    """The county in the folder in *state*, with every item's search initials worked out once (as a publish does)."""
+    kept = _kept().county
     if state not in kept:
         kept.clear()
         county = load_county(folder)
@@ -97,13 +97,14 @@ def _app(change: changes.Change | None, village: str) -> Flask:
     folder = content_dir() or abort(503)
     with _lock:
         try:
-            county = _loaded(folder)
+            state = _folder_state(folder)  # two git commands: once per page of the preview
+            county = _loaded(folder, state)
         except ContentInvalid:
             abort(409)
         if village not in {v["code"] for v in county.villages()}:
             abort(404)
         draft = f"{change.id}-{change.revision}" if change else "folder"
-        key, apps = f"{_folder_state(folder)}-{draft}-{village}", _kept().apps
+        key, apps = f"{state}-{draft}-{village}", _kept().apps
         if key in apps:
             apps.move_to_end(key)
             return apps[key]

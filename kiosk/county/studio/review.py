@@ -64,7 +64,7 @@ def change_or_404(change_id: int) -> changes.Change:
 def change(change_id: int) -> ResponseReturnValue:
     found = change_or_404(change_id)
     folder = content_dir() or abort(503)
-    before = (folder / found.path).read_text(encoding="utf-8-sig") if (folder / found.path).is_file() else ""
+    before = items.text_of(folder, found.path)
     diff = "".join(difflib.unified_diff(before.splitlines(True), (found.content or "").splitlines(True),
                                         fromfile=_("in the folder now"), tofile=_("this change")))  # fmt: skip
     chart = chart_of(items.parse(found.content or "").get("steps", [])) if found.kind == "power" else []

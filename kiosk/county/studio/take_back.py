@@ -19,8 +19,6 @@ from sync.authoring import items
 from sync.authoring.history import History
 from sync.contract.i18n import tr
 
-KIND_OF_FOLDER = {"powers": "power", "catalogue": "catalogue", "notices": "notice"}
-
 
 def take_back(db: sqlite3.Connection, folder: Path, commit: str, account: Account, reason: str) -> int:
     """Make the drafts that take back *commit*; return how many.
@@ -47,7 +45,7 @@ def take_back(db: sqlite3.Connection, folder: Path, commit: str, account: Accoun
         data = items.parse_item(path, text or (then or b"").decode("utf-8", "replace"))
         township = scope_of(items.township_in_folder(folder, path), items.township_of(folder, data))
         title = str(data.get("name") or data.get("title") or data.get("area") or path)
-        kind = items.FILE_KINDS[path].name if path in items.FILE_KINDS else KIND_OF_FOLDER[path.split("/", 1)[0]]
+        kind = items.kind_of(path).name
         item_id = Path(path).name.removesuffix(".yaml").removesuffix(".md")
         drafts.append(changes.Draft(kind, path, item_id, title, township, history.blob_of(now), text))
     for draft in drafts:  # all or nothing: a file someone is changing is theirs to finish first

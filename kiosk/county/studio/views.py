@@ -146,7 +146,7 @@ def item_save(section: str) -> ResponseReturnValue:
                                                    code=g.account.township))]  # fmt: skip
         return _form(kind, data, path=path if change or base else "", change=change, base=base, problems=problems,
                      status=403)  # fmt: skip
-    old = change.content if change and change.content is not None else _text_of(folder, path)
+    old = change.content if change and change.content is not None else items.text_of(folder, path)
     text = items.dump_notice(old, data) if kind.suffix == ".md" else items.dump_item(old, data, kind.schema)
     problems = items.check(folder, path, text, kind.schema)
     reason = form.get("reason", "").strip()[:500]
@@ -184,11 +184,6 @@ def chart_of(listed_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return layout(expand_steps([step for step in listed_steps if step.get("id")]))
     except (KeyError, ValueError, TypeError, IndexError):
         return []  # a procedure too broken to draw: its problems say why
-
-
-def _text_of(folder: Any, path: str) -> str:
-    file = folder / path
-    return file.read_text(encoding="utf-8-sig") if path and file.is_file() else ""
 
 
 def problem_names(problems: list[Problem]) -> dict[str, list[str]]:
