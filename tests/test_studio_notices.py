@@ -51,3 +51,21 @@ def test_a_table_pasted_from_excel_becomes_a_table_with_its_amounts_aligned_righ
     html = render_markdown(table)
     assert '<td class="align-right">36,000.00</td>' in html, "drawn aligned right on the kiosk"
     assert markdown_table("\n \n") == ""
+
+
+def test_a_county_file_is_checked_against_the_rest_of_the_county_as_validate_checks_it() -> None:
+    text = (DEMO / "contacts.yaml").read_text(encoding="utf-8")
+    assert items.check(DEMO, "contacts.yaml", text, "contacts") == []
+    wrong = text.replace("  - id: xian-zhengwu-rexian\n", "  - id: xian-jiwei-jubao\n    village: nowhere\n", 1)
+    found = {(problem.field, problem.message) for problem in items.check(DEMO, "contacts.yaml", wrong, "contacts")}
+    assert ("contacts[2].village", "no village with code 'nowhere' in county.yaml") in found
+    assert any(field == "contacts[2].id" and "used twice" in message for field, message in found)
+
+    area = "catalogue/02-gonggong-ziyuan.yaml"
+    other = (DEMO / "catalogue" / "01-zhongda-jianshe.yaml").read_text(encoding="utf-8")
+    [taken] = [line for line in other.splitlines() if line.startswith("area:")]
+    mine = (DEMO / area).read_text(encoding="utf-8")
+    [own] = [line for line in mine.splitlines() if line.startswith("area:")]
+    twice = items.check(DEMO, area, mine.replace(own, taken), "catalogue")
+    assert any(problem.field == "area" and "used twice" in problem.message for problem in twice)
+    assert items.check(DEMO, area, mine, "catalogue") == []

@@ -9,14 +9,18 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, redirect, url_for
+from flask import Flask, current_app, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from kiosk.county.repo_files import RepositoryApp
 from kiosk.settings import waitress_proxy_options
+from kiosk.staff import MAX_REQUEST_BYTES
 from kiosk.web import base_app
 
 WSGIApp = Callable[..., Iterable[bytes]]
+# Twice the kiosks' API's own cap (reports.MAX_BODY), so a kiosk's too-large batch still gets the API's answer.
+REQUEST_BYTES = 4 * 1024 * 1024
+PHOTOS_REQUEST_BYTES = MAX_REQUEST_BYTES  # the staff console's: six phone photos and the text
 ROLES = {  # kiosk.data.accounts.COUNTY_ROLES, as the admin page offers them
     "staff": _l("staff: the dashboard"),
     "editor": _l("editor: writes and imports content in the studio, and submits it"),
@@ -42,9 +46,11 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
     signed_in_pages(app, _l("County dashboard"), home="dashboard.kiosks", language="dashboard.switch_language",
                     accounts_db=reports.county_db, roles=ROLES)  # fmt: skip
 
-    # Twice the API's own cap, so a kiosk's too-large batch still gets the API's answer; anything past it
-    # is refused before it is read (waitress's max_request_body_size in serve_options takes the same cap).
-    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_CONTENT_LENGTH"] or 2 * reports.MAX_BODY
+    # The largest body any page takes: a notice's form in the studio with its photos. Anything past it is
+    # refused before it is read (waitress's max_request_body_size in serve_options takes the same cap); every
+    # other page takes at most REQUEST_BYTES (_cap_request).
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_CONTENT_LENGTH"] or PHOTOS_REQUEST_BYTES
+    app.before_request_funcs.setdefault(None, []).insert(0, _cap_request)  # before anything reads a form
     guard.init_app(app)
     app.register_blueprint(mobile.bp)
     app.register_blueprint(reports.bp)
@@ -53,6 +59,14 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
     studio.init_app(app)
     app.add_url_rule("/", "front", lambda: redirect(url_for("dashboard.kiosks")))
     return app
+
+
+def _cap_request() -> None:
+    """Hold every request but a studio form with photos to REQUEST_BYTES (or the app's own cap, if lower)."""
+    from kiosk.county.studio import photos
+
+    if (request.endpoint, (request.view_args or {}).get("section")) not in photos.FORMS:
+        request.max_content_length = min(REQUEST_BYTES, int(current_app.config["MAX_CONTENT_LENGTH"]))
 
 
 def serve_options(config: dict[str, Any]) -> dict[str, Any]:

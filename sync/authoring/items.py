@@ -17,11 +17,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from sync.authoring.drafts import DraftReader
 from sync.authoring.plan import round_trip_yaml
 from sync.contract.checks import FolderReader
-from sync.contract.content import county_duties, county_places, notice_of
+from sync.contract.content import ContentInvalid, County, county_duties, county_places, with_file
+from sync.contract.kinds import CountyInfo
 from sync.contract.procedure import procedure_problems
 from sync.contract.schemas import Problem, field_name, load_schema, schema_problems
 from sync.contract.source import SourceError, parse_markdown, parse_yaml, read_markdown, read_yaml
@@ -252,25 +254,47 @@ def _merge_list(document: Any, values: list[Any]) -> None:
     document.extend(values[len(document) :])
 
 
-def check(content_dir: Path, path: str, text: str, schema_name: str) -> list[Problem]:
-    """Every problem `kiosk county validate` finds in the file *path* holding *text* (its line, field, message)."""
+def check(content_dir: Path, path: str, text: str, schema_name: str, staged: Path | None = None) -> list[Problem]:
+    """Every problem `kiosk county validate` finds in the file *path* holding *text* (its line, field, message).
+
+    *staged* holds the photos uploaded with drafts (sync.authoring.drafts): a draft may show those.
+    """
     try:
         source = parse_markdown(text, path) if path.endswith(".md") else parse_yaml(text, path)
     except SourceError as error:
         return [Problem(error.path, error.line, "", error.message)]
-    if schema_name == "notice":
-        return _notice_problems(Path(content_dir), source)
     problems = schema_problems(source, schema_name)
-    broken = {problem.field.split(".")[0].split("[")[0] for problem in problems}  # fields the schema refused
     if not isinstance(source.data, dict):
         return problems
-    reader = FolderReader(Path(content_dir))
-    if schema_name == "power" and "steps" not in broken:  # the procedure too, as the clerk fixes the rest
+    if schema_name != "power":
+        return problems or _in_county_problems(Path(content_dir), path, text, staged)
+    broken = {problem.field.split(".")[0].split("[")[0] for problem in problems}  # fields the schema refused
+    if "steps" not in broken:  # the procedure too, as the clerk fixes the rest
         for where, message in procedure_problems(source.data["steps"]):
             problems.append(Problem(path, source.line_of(where), field_name(where), message))
-    if schema_name == "power" and not broken & {"village", "township"}:
+    reader = FolderReader(Path(content_dir))
+    if not broken & {"village", "township"}:
         reader.check_scope(source, _county(Path(content_dir))[1])
     return problems + reader.problems
+
+
+def _in_county_problems(content_dir: Path, path: str, text: str, staged: Path | None) -> list[Problem]:
+    """The problems of the file *path*, its schema passed, against the rest of the county: place codes, ids used
+    twice, photos, a notice's duty and dates (none to find while county.yaml itself has a problem)."""
+    reader = DraftReader(content_dir, {path: text}, staged)
+    if path == "county.yaml":
+        county_places(reader, reader.read(path, "county"))
+        return reader.problems
+    info, places = _county(content_dir)
+    if info is None:
+        return []
+    notice = path.startswith("notices/") and (content_dir / "duties.yaml").is_file()
+    duties = county_duties(FolderReader(content_dir), places) if notice else []
+    try:
+        with_file(County(cast(CountyInfo, info), duties=duties), reader, path)
+    except ContentInvalid as invalid:
+        return invalid.problems
+    return []
 
 
 _county_cache: dict[str, tuple[tuple[int, int], dict[str, Any] | None, dict[str, set[str]] | None]] = {}
@@ -295,18 +319,6 @@ def _county(content_dir: Path) -> tuple[dict[str, Any] | None, dict[str, set[str
         with _cache_lock:
             _county_cache[key] = cached
     return cached[1], cached[2]
-
-
-def _notice_problems(content_dir: Path, source: Any) -> list[Problem]:
-    """A notice's problems as validate finds them: its schema, its place, photos, duty and posting period."""
-    problems = schema_problems(source, "notice")
-    if problems or not isinstance(source.data, dict):
-        return problems
-    reader = FolderReader(content_dir)
-    places = _county(content_dir)[1]
-    duties = county_duties(FolderReader(content_dir), places) if (content_dir / "duties.yaml").is_file() else []
-    notice_of(reader, source, places, {}, {duty["id"]: duty for duty in duties})
-    return reader.problems
 
 
 def township_of(content_dir: Path, data: dict[str, Any]) -> str:

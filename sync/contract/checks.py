@@ -29,14 +29,18 @@ class FolderReader:
     def read(self, relative: str, schema: str, markdown: bool = False) -> SourceFile | None:
         """Return the file checked against its schema, or None (its problems recorded)."""
         try:
-            file = self.root / relative
-            source = read_markdown(file, relative) if markdown else read_yaml(file, relative)
+            source = self.source(relative, markdown)
         except SourceError as error:
             self.problems.append(Problem(error.path, error.line, "", error.message))
             return None
         found = schema_problems(source, schema)
         self.problems.extend(found)
         return None if found else source
+
+    def source(self, relative: str, markdown: bool = False) -> SourceFile:
+        """The file *relative* of the folder, parsed. :raises SourceError: when it cannot be read or parsed."""
+        file = self.root / relative
+        return read_markdown(file, relative) if markdown else read_yaml(file, relative)
 
     def read_folder(self, folder: str, suffix: str, schema: str, required: bool = False) -> list[SourceFile]:
         """Read every *suffix* file of *folder*; anything else there is reported, not silently skipped."""

@@ -6,7 +6,7 @@ Nothing partial is ever returned: ``load_county`` either gives the whole county 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -234,13 +234,16 @@ def county_duties(reader: FolderReader, places: dict[str, set[str]] | None) -> l
     return duties
 
 
-def load_county(root: Path) -> County:
-    """Load and check every file of the county folder *root*; raise ContentInvalid on any problem."""
+def load_county(root: Path, reader: FolderReader | None = None) -> County:
+    """Load and check every file of the county folder *root*; raise ContentInvalid on any problem.
+
+    *reader* reads the files (default: a FolderReader of *root*; the studio's reads its drafts in place of files).
+    """
     root = Path(root)
     if not (root / "county.yaml").is_file():
         message = tr("missing: %(root)s has no county.yaml, is it a county folder?", root=root)
         raise ContentInvalid([Problem("county.yaml", 1, "", message)])
-    reader = FolderReader(root)
+    reader = reader or FolderReader(root)
     for name in ("ten_ones.yaml", "contacts.yaml"):
         if not (root / name).is_file():
             reader.file_problem(name, tr("missing: every county publishes this file"))
@@ -257,3 +260,47 @@ def load_county(root: Path) -> County:
         raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
     # Every file passed its schema (reader.read): the casts say what the schemas checked.
     return County(cast(CountyInfo, county_source.data), powers, notices, catalogue, ten_ones, contacts, media, duties)
+
+
+def path_id(path: str) -> str:
+    """The id an item's file *path* names: powers/dibao-shenqing.yaml -> dibao-shenqing."""
+    return path.rpartition("/")[2].rpartition(".")[0]
+
+
+def with_file(county: County, reader: FolderReader, path: str) -> County:
+    """*county* with its file *path* read again through *reader* (a draft of it, say), everything else as it was.
+
+    The file gets the checks `load_county` gives it against the rest of the county (its place codes, its
+    photos, a notice's duty); county.yaml, which everything depends on, has the whole county read again.
+    :raises ContentInvalid: with the file's problems.
+    """
+    if path == "county.yaml":
+        return load_county(reader.root, reader)
+    places = {
+        "township": {t["code"] for t in county.info["townships"]},
+        "village": {v["code"] for v in county.villages()},
+    }
+    media = dict(county.media)
+    changed: dict[str, Any] = {}
+    if path.startswith(("powers/", "notices/")):
+        notice = path.startswith("notices/")
+        source = reader.read(path, "notice" if notice else "power", markdown=notice)
+        others = [item for item in (county.notices if notice else county.powers) if item["id"] != path_id(path)]
+        if source is not None and notice:
+            item = notice_of(reader, source, places, media, {duty["id"]: duty for duty in county.duties})
+            changed["notices"] = others + ([item] if item is not None else [])
+        elif source is not None and reader.check_steps(source):
+            changed["powers"] = [*others, power_of(source.data, reader.check_scope(source, places))]
+    elif path.startswith("catalogue/"):
+        changed["catalogue"] = _catalogue(reader)
+    elif path == "contacts.yaml":
+        changed["contacts"] = _contacts(reader, places)
+    elif path == "ten_ones.yaml":
+        changed["ten_ones"] = _ten_ones(reader, media)
+    elif path == "duties.yaml":
+        changed["duties"] = county_duties(reader, places)
+    else:
+        reader.file_problem(path, tr("not read: this file is not one of the county's content"))
+    if reader.problems:
+        raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
+    return replace(county, media=media, **changed)

@@ -26,7 +26,7 @@ STATE_NAMES = {
 
 def init_app(app: Flask) -> None:
     """Put the studio's pages on the county app (/studio/); start the content folder's history if there is one."""
-    from kiosk.county.studio import files, imports, preview, publishing, review, views
+    from kiosk.county.studio import files, imports, photos, preview, publishing, review, views
     from sync.authoring.history import History
 
     if app.config.get("CONTENT_DIR"):
@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(publishing.bp)
     app.register_blueprint(preview.bp)
     app.register_blueprint(files.bp)
+    app.register_blueprint(photos.bp)
 
     @app.context_processor
     def _studio_words() -> dict[str, Any]:

@@ -17,6 +17,8 @@ from flask import abort, current_app, g, redirect, render_template, request, url
 from flask.typing import ResponseReturnValue
 
 from kiosk.data.accounts import Account
+from sync.authoring import items
+from sync.contract.schemas import Problem
 
 ABILITIES = {
     "staff": frozenset(),
@@ -48,6 +50,16 @@ def content_dir() -> Path | None:
     """The county's content folder the studio works on (kiosk county serve --content), if it was given."""
     folder = current_app.config.get("CONTENT_DIR")
     return Path(folder) if folder else None
+
+
+def staged_dir() -> Path:
+    """The folder of the photos uploaded with drafts (kiosk/county/studio/photos.py), in the server's data folder."""
+    return Path(current_app.config["DATA_DIR"]) / "studio-media"
+
+
+def check(path: str, text: str, schema: str) -> list[Problem]:
+    """The problems `kiosk county validate` would find in the content folder's file *path* holding *text*."""
+    return items.check(content_dir() or abort(503), path, text, schema, staged=staged_dir())
 
 
 def studio_page(view: View) -> View:

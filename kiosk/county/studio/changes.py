@@ -23,6 +23,7 @@ from typing import Any
 
 from kiosk.data import audit
 from kiosk.data.transactions import transaction
+from sync.authoring.drafts import staged_photo, staged_refs
 from sync.authoring.history import History, HistoryError
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
@@ -263,12 +264,15 @@ def withdraw(db: sqlite3.Connection, change_id: int, actor: str) -> None:
 
 
 def approve(
-    db: sqlite3.Connection, change_id: int, reviewer: str, folder: Path, note: str = "", revision: int | None = None
-) -> str | None:
+    db: sqlite3.Connection, change_id: int, reviewer: str, folder: Path, note: str = "", revision: int | None = None,
+    staged: Path | None = None,
+) -> str | None:  # fmt: skip
     """Write the submitted change into the content folder and record it; return the commit (None: no difference).
 
-    *revision* is the one the reviewer saw (None: whichever the change is at). When git fails, the file is put
-    back as it was: the folder never holds an approved-looking file that its history does not.
+    *revision* is the one the reviewer saw (None: whichever the change is at). The photos uploaded with the
+    draft (kept in *staged*, sync.authoring.drafts) are copied into the folder's media/ and recorded with it.
+    When git fails, the file is put back as it was: the folder never holds an approved-looking file that its
+    history does not.
 
     :raises ChangeError: ``own_change`` for the change's own author (another person reviews);
         ``changed_since`` when the change was saved again after the reviewer saw *revision*;
@@ -289,12 +293,16 @@ def approve(
             raise ChangeError(message, "conflict")
         target = folder / change.path
         before = target.read_bytes() if target.is_file() else None
+        photos = _copy_photos(folder, staged, change.content or "")
         _put(target, written)
         reason = change.reason or tr("changed in the studio")
         try:
-            commit = history.record([change.path], change.author, f"{reason}\n\nStudio-change: {change.id}", reviewer)
+            commit = history.record([change.path, *photos], change.author, f"{reason}\n\nStudio-change: {change.id}",
+                                    reviewer)  # fmt: skip
         except HistoryError:
             _put(target, before)  # else the next publish would take it as a hand edit, never approved
+            for photo in photos:
+                (folder / photo).unlink(missing_ok=True)
             raise
         with transaction(db):
             _move(db, _open(db, change_id), "approved", reviewer, "studio.approve", reviewer=reviewer,
@@ -314,6 +322,17 @@ def _approvable(db: sqlite3.Connection, change_id: int, reviewer: str, revision:
                           "changed_since")  # fmt: skip
     _checked_path(change.path)  # a change saved before paths were checked writes nothing outside its folder
     return change
+
+
+def _copy_photos(folder: Path, staged: Path | None, text: str) -> list[str]:
+    """Copy the uploaded photos *text* names that the folder lacks from *staged* into it; return their paths."""
+    copied = []
+    for ref in staged_refs(text):
+        source = staged_photo(staged, ref)
+        if source is not None and not (folder / ref).exists():
+            _put(folder / ref, source.read_bytes())
+            copied.append(ref)
+    return copied
 
 
 def _put(target: Path, content: bytes | None) -> None:

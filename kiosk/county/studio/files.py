@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 
 from kiosk.county.reports import county_db
 from kiosk.county.studio import changes, labels
-from kiosk.county.studio.access import can, content_dir, studio_page
+from kiosk.county.studio.access import can, check, content_dir, studio_page
 from kiosk.county.studio.views import problem_names
 from sync.authoring import forms, items
 from sync.authoring.history import History
@@ -79,12 +79,12 @@ def edit(section: str) -> ResponseReturnValue:
     folder = content_dir() or abort(503)
     change = changes.open_change_of(county_db(), file.path)
     if change is not None and change.content is not None:
-        problems = items.check(folder, file.path, change.content, file.kind.schema)
+        problems = check(file.path, change.content, file.kind.schema)
         return _form(file, items.parse(change.content), change=change, base=change.base, problems=problems)
     if not (folder / file.path).is_file():
         return _form(file, {}, change=None, base="")
     text, data = items.read_item(folder, file.path)
-    problems = items.check(folder, file.path, text, file.kind.schema)
+    problems = check(file.path, text, file.kind.schema)
     return _form(file, data, change=None, base=History(folder).blob(file.path), problems=problems)
 
 
@@ -99,7 +99,7 @@ def save(section: str) -> ResponseReturnValue:
     base = change.base if change else form.get("base", "")
     old = change.content if change and change.content is not None else items.text_of(folder, file.path)
     text = items.dump_item(old, data, file.kind.schema)
-    problems = items.check(folder, file.path, text, file.kind.schema)
+    problems = check(file.path, text, file.kind.schema)
     item_id = file.kind.name if file.kind.file else file.path.removeprefix("catalogue/").removesuffix(".yaml")
     try:
         saved = changes.save_draft(

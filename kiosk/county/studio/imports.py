@@ -53,7 +53,7 @@ def _too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
     """A file past the server's cap, refused before it is read (the sign-in and CSRF checks read the form first)."""
     if not request.path.startswith(bp.url_prefix or "/"):
         return error
-    limit = int(current_app.config["MAX_CONTENT_LENGTH"]) // (1024 * 1024)
+    limit = int(request.max_content_length or 0) // (1024 * 1024)
     problem = _("The file is larger than %(mb)d MB: a list of a county's items is far smaller.", mb=limit)
     return render_template("studio/import.html", plan=None, problem=problem), 413
 
@@ -71,7 +71,7 @@ def upload() -> ResponseReturnValue:
     stored = Path(current_app.config["DATA_DIR"]) / FOLDER / f"{token}.xlsx"
     stored.parent.mkdir(parents=True, exist_ok=True)
     _forget_old(stored.parent)
-    atomic_write(stored, sheet.read())  # Flask capped the request at MAX_CONTENT_LENGTH before reading it
+    atomic_write(stored, sheet.read())  # Flask capped the request (kiosk.county.REQUEST_BYTES) before reading it
     plan, problem = _plan(stored)
     if plan is None:
         stored.unlink(missing_ok=True)

@@ -1,11 +1,14 @@
-"""A village's kiosk as it would be with a draft: the real kiosk pages, before review and publishing.
+"""A village's kiosk and phone pages as they would be with a draft: the real pages, before review and publishing.
 
 The content folder is loaded once per state of its history (the latest commit, plus any hand edit
-not yet recorded) and kept; a draft's item is put in place of the folder's (or added), then the
-village's view is cut and installed into a data folder of its own under the server's data folder,
-exactly as a kiosk installs it, and the kiosk's own app serves its pages under
-/studio/preview/<change>/<village>/ (its links stay inside it). A few previews are kept; the oldest
-go first. The frame shows them at a portrait kiosk's size.
+not yet recorded) and kept; the draft's file is read in its place (sync.authoring.drafts, with the
+photos uploaded with it) by the same code that checks and publishes the folder
+(sync.contract.content.with_file): an item, a notice, an area of the catalogue, the contacts, the ten
+ones, the duties or county.yaml itself. Then the village's view is cut and installed into a data
+folder of its own under the server's data folder, exactly as a kiosk installs it, and the kiosk's own
+app serves its pages under /studio/preview/<change>/<village>/; the phone pages behind the QR codes
+are the county server's own (kiosk/county/mobile.py), served from the drafted county under
+/studio/phone-preview/<change>/. Links stay inside. A few previews are kept; the oldest go first.
 """
 
 from __future__ import annotations
@@ -19,18 +22,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from kiosk.county.content import Published
 from kiosk.county.studio import changes
-from kiosk.county.studio.access import content_dir, studio_page
+from kiosk.county.studio.access import content_dir, staged_dir, studio_page
 from kiosk.county.studio.review import change_or_404
 from kiosk.staff.notice_views import FRAMED_POLICY, PREVIEW_SCREEN
+from kiosk.web import base_app
 from sync.authoring import items
+from sync.authoring.drafts import DraftReader
 from sync.authoring.history import History
-from sync.contract.content import ContentInvalid, County, load_county, power_of
+from sync.contract.content import ContentInvalid, County, load_county, path_id, with_file
 from sync.contract.kinds import CatalogueEntry, Notice, Power, TenOnes
-from sync.contract.search import with_initials
+from sync.contract.search import INITIALS, with_initials
 from sync.contract.snapshot import village_snapshot
 from sync.receive.install import install_snapshot
 
@@ -46,6 +52,8 @@ class _Kept:
     def __init__(self) -> None:
         self.county: dict[str, County] = {}  # the folder's state -> the county loaded from it (one kept)
         self.apps: OrderedDict[str, Flask] = OrderedDict()  # preview key -> the kiosk app serving it
+        self.drafted: dict[str, County] = {}  # the folder's state and draft -> the county so (one kept)
+        self.phones: OrderedDict[str, Flask] = OrderedDict()  # the folder's state and draft -> its phone pages
 
 
 def _kept() -> _Kept:
@@ -65,29 +73,50 @@ def _loaded(folder: Path, state: str) -> County:
     kept = _kept().county
     if state not in kept:
         kept.clear()
-        county = load_county(folder)
-        kept[state] = replace(
-            county,
-            powers=[cast(Power, with_initials("power", power)) for power in county.powers],
-            notices=[cast(Notice, with_initials("notice", notice)) for notice in county.notices],
-            catalogue=[cast(CatalogueEntry, with_initials("catalogue", entry)) for entry in county.catalogue],
-            ten_ones=cast(TenOnes, with_initials("ten_ones", county.ten_ones)),
-        )
+        kept[state] = _with_initials(load_county(folder))
     return kept[state]
 
 
 def _with_draft(county: County, change: changes.Change | None, folder: Path) -> County:
-    """*county* with the draft's power item in place of the folder's (the folder's other kinds as they are)."""
-    if change is None or change.kind != "power" or change.content is None:
+    """*county* with the draft's file read in place of the folder's (409 when the draft has problems to fix)."""
+    if change is None:
         return county
-    data = items.parse(change.content)
-    if items.check(folder, change.path, change.content, "power"):
-        abort(409)  # a draft with problems has no kiosk page yet: its form says what to fix
-    scope = f"village:{data['village']}" if data.get("village") else (
-        f"township:{data['township']}" if data.get("township") else "county")  # fmt: skip
-    draft = cast(Power, with_initials("power", power_of(data, scope)))
-    powers = [power for power in county.powers if power["id"] != data["id"]] + [draft]
-    return replace(county, powers=powers)
+    if change.content is None:  # the draft takes an item away
+        gone = path_id(change.path)
+        return replace(county, powers=[p for p in county.powers if p["id"] != gone],
+                       notices=[n for n in county.notices if n["id"] != gone])  # fmt: skip
+    try:
+        drafted = with_file(county, DraftReader(folder, {change.path: change.content}, staged_dir()), change.path)
+    except ContentInvalid:
+        abort(409)  # a draft with problems has no pages yet: its form says what to fix
+    return _with_initials(drafted)
+
+
+def _with_initials(county: County) -> County:
+    """*county* with the search initials of every item that lacks them (those the draft brought) worked out."""
+    return replace(
+        county,
+        powers=[p if INITIALS in p else cast(Power, with_initials("power", p)) for p in county.powers],
+        notices=[n if INITIALS in n else cast(Notice, with_initials("notice", n)) for n in county.notices],
+        catalogue=[c if INITIALS in c else cast(CatalogueEntry, with_initials("catalogue", c))
+                   for c in county.catalogue],
+        ten_ones=cast(TenOnes, with_initials("ten_ones", county.ten_ones)),
+    )  # fmt: skip
+
+
+def _drafted(change: changes.Change | None, folder: Path) -> tuple[str, County]:
+    """The key of the folder's state with *change*'s draft, and the county so; call it holding _lock."""
+    try:
+        state = _folder_state(folder)  # two git commands: once per page of the preview
+        county = _loaded(folder, state)
+    except ContentInvalid:
+        abort(409)
+    key = f"{state}-{change.id}-{change.revision}" if change else f"{state}-folder"
+    drafted = _kept().drafted
+    if key not in drafted:
+        drafted.clear()  # one kept: the pages of one preview follow each other
+        drafted[key] = _with_draft(county, change, folder)
+    return key, drafted[key]
 
 
 def _app(change: changes.Change | None, village: str) -> Flask:
@@ -96,21 +125,16 @@ def _app(change: changes.Change | None, village: str) -> Flask:
 
     folder = content_dir() or abort(503)
     with _lock:
-        try:
-            state = _folder_state(folder)  # two git commands: once per page of the preview
-            county = _loaded(folder, state)
-        except ContentInvalid:
-            abort(409)
+        drafted, county = _drafted(change, folder)
         if village not in {v["code"] for v in county.villages()}:
             abort(404)
-        draft = f"{change.id}-{change.revision}" if change else "folder"
-        key, apps = f"{state}-{draft}-{village}", _kept().apps
+        key, apps = f"{drafted}-{village}", _kept().apps
         if key in apps:
             apps.move_to_end(key)
             return apps[key]
         data_dir = Path(current_app.config["DATA_DIR"]) / FOLDER / key
         shutil.rmtree(data_dir, ignore_errors=True)
-        snapshot, media = village_snapshot(_with_draft(county, change, folder), village, 1, date.today().isoformat())
+        snapshot, media = village_snapshot(county, village, 1, date.today().isoformat())
         install_snapshot(data_dir, snapshot, media)
         apps[key] = create_app({"DATA_DIR": str(data_dir), "SECRET_KEY": current_app.secret_key,
                                  "DEFAULT_LOCALE": current_app.config.get("DEFAULT_LOCALE", "zh")})  # fmt: skip
@@ -120,23 +144,66 @@ def _app(change: changes.Change | None, village: str) -> Flask:
         return apps[key]
 
 
+class _Fixed:
+    """Stands in for the phone pages' PublishedCounty: the drafted county, as if it were published."""
+
+    def __init__(self, published: Published) -> None:
+        self.published = published
+
+    def current(self) -> Published:
+        return self.published
+
+
+def _phone_app(change: changes.Change | None) -> Flask:
+    """The county server's phone pages showing the county with *change*'s draft."""
+    from kiosk.county import mobile
+    from kiosk.screens import filters
+
+    folder = content_dir() or abort(503)
+    with _lock:
+        key, county = _drafted(change, folder)
+        phones = _kept().phones
+        if key not in phones:
+            config = {name: current_app.config[name] for name in ("DATA_DIR", "REPO", "SECRET_KEY", "DEFAULT_LOCALE")}
+            app = base_app(config, "county_secret_key")
+            filters.init_app(app, error_pages=False)
+            app.register_blueprint(mobile.bp)
+            app.extensions["mobile_published"] = _Fixed(Published(0, county, {"county": date.today().isoformat()}))
+            phones[key] = app
+            while len(phones) > KEPT:
+                phones.popitem(last=False)
+        phones.move_to_end(key)
+        return phones[key]
+
+
 def _change(change_id: int) -> changes.Change | None:
     return None if change_id == 0 else change_or_404(change_id)  # 0: the folder as it is
+
+
+START = {"power": "/powers/{id}", "notice": "/notice/{id}", "catalogue": "/catalogue", "contacts": "/contacts",
+         "ten_ones": "/ten-ones"}  # fmt: skip  # the kiosk page showing a draft of each kind
+PHONE_START = {"power": "power/{id}", "notice": "notice/{id}", "ten_ones": "ten-ones"}  # under /m/<village>/
+PHONE_SCREEN = {"width": 390, "height": 844}  # a phone's screen, in CSS pixels
 
 
 @bp.route("/<int:change_id>")
 @studio_page
 def choose(change_id: int) -> ResponseReturnValue:
-    """The preview page: a village to choose, and the kiosk's screen in a frame."""
+    """The preview page: a village and a screen (the kiosk or a phone) to choose, and the page in a frame."""
     change = _change(change_id)
     places = items.places_named(content_dir() or abort(503))
     villages = [(code, f"{township} · {name}") for _t, township, vs in places for code, name in vs]
     chosen = request.args.get("village") or _village_of(change, places) or (villages[0][0] if villages else "")
-    start = "/"
-    if change is not None and change.kind == "power" and change.content is not None:
-        start = f"/powers/{change.item_id}"
-    return render_template("studio/preview.html", change=change, villages=villages, chosen=chosen, start=start,
-                           screen=PREVIEW_SCREEN)  # fmt: skip
+    phone = request.args.get("screen") == "phone"
+    kind, item_id = (change.kind, change.item_id) if change is not None and change.content is not None else ("", "")
+    if phone:
+        frame = url_for("studio_preview.phone", change_id=change_id,
+                        rest=f"m/{chosen}/" + PHONE_START.get(kind, "").format(id=item_id))  # fmt: skip
+    else:
+        frame = url_for("studio_preview.screen", change_id=change_id, village=chosen,
+                        rest=START.get(kind, "/").format(id=item_id).lstrip("/"))  # fmt: skip
+    return render_template("studio/preview.html", change=change, villages=villages, chosen=chosen, frame=frame,
+                           phone=phone, screen=PHONE_SCREEN if phone else PREVIEW_SCREEN)  # fmt: skip
 
 
 def _village_of(change: changes.Change | None, places: list[tuple[str, str, list[tuple[str, str]]]]) -> str:
@@ -155,8 +222,18 @@ def _village_of(change: changes.Change | None, places: list[tuple[str, str, list
 @studio_page
 def screen(change_id: int, village: str, rest: str) -> ResponseReturnValue:
     """A page of the previewed kiosk: the kiosk's own app answers, under this page's address."""
-    app = _app(_change(change_id), village)
-    prefix = f"{bp.url_prefix}/{change_id}/{village}"
+    return _forward(_app(_change(change_id), village), f"{bp.url_prefix}/{change_id}/{village}", rest)
+
+
+@bp.route("/phone/<int:change_id>/<path:rest>")
+@studio_page
+def phone(change_id: int, rest: str) -> ResponseReturnValue:
+    """A phone page (/m/<village>/…, and its stylesheet) of the previewed county: the county's own phone pages."""
+    return _forward(_phone_app(_change(change_id)), f"{bp.url_prefix}/phone/{change_id}", rest)
+
+
+def _forward(app: Flask, prefix: str, rest: str) -> ResponseReturnValue:
+    """Answer with *app*'s page *rest*, the app mounted at *prefix* under this page's address."""
     environ = dict(request.environ, SCRIPT_NAME=request.environ.get("SCRIPT_NAME", "") + prefix,
                    PATH_INFO=f"/{rest}")  # fmt: skip
     captured: dict[str, Any] = {}

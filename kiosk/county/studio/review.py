@@ -13,7 +13,7 @@ from flask_babel import ngettext
 
 from kiosk.county.reports import county_db
 from kiosk.county.studio import changes
-from kiosk.county.studio.access import can, content_dir, studio_page
+from kiosk.county.studio.access import can, check, content_dir, staged_dir, studio_page
 from kiosk.county.studio.take_back import take_back
 from kiosk.county.studio.views import chart_of
 from sync.authoring import items
@@ -37,12 +37,11 @@ def home() -> ResponseReturnValue:
 @studio_page
 def submit_mine() -> ResponseReturnValue:
     """Submit each of the account's drafts that the folder's checks pass; say how many, and which wait."""
-    folder = content_dir() or abort(503)
     sent, waiting = 0, 0
     for found in changes.listed(county_db(), ("draft", "returned")):
         if found.author != g.account.name:
             continue
-        if items.check(folder, found.path, found.content or "", items.KINDS[found.kind].schema):
+        if check(found.path, found.content or "", items.KINDS[found.kind].schema):
             waiting += 1
             continue
         changes.submit(county_db(), found.id, g.account.name)
@@ -68,7 +67,7 @@ def change(change_id: int) -> ResponseReturnValue:
     diff = "".join(difflib.unified_diff(before.splitlines(True), (found.content or "").splitlines(True),
                                         fromfile=_("in the folder now"), tofile=_("this change")))  # fmt: skip
     chart = chart_of(items.parse(found.content or "").get("steps", [])) if found.kind == "power" else []
-    problems = items.check(folder, found.path, found.content or "", items.KINDS[found.kind].schema)
+    problems = check(found.path, found.content or "", items.KINDS[found.kind].schema)
     may_review = can(g.account, "review", found.township) and found.author != g.account.name
     return render_template("studio/change.html", change=found, diff=diff, chart=chart, problems=problems,
                            may_review=may_review)  # fmt: skip
@@ -82,7 +81,7 @@ def act(change_id: int, action: str) -> ResponseReturnValue:
     note = request.form.get("note", "").strip()[:500]
     try:
         if action == "submit":
-            if items.check(folder, found.path, found.content or "", items.KINDS[found.kind].schema):
+            if check(found.path, found.content or "", items.KINDS[found.kind].schema):
                 flash(_("Fix the problems shown first: a change with problems cannot be submitted."))
                 return redirect(url_for("studio_review.change", change_id=change_id))
             changes.submit(county_db(), change_id, g.account.name)
@@ -92,7 +91,7 @@ def act(change_id: int, action: str) -> ResponseReturnValue:
                 abort(403)
             if action == "approve":
                 revision = request.form.get("revision", type=int)  # the one the page showed
-                changes.approve(county_db(), change_id, g.account.name, folder, note, revision)
+                changes.approve(county_db(), change_id, g.account.name, folder, note, revision, staged_dir())
                 flash(_("Approved: the change is in the content folder and goes out with the next publish."))
             else:
                 changes.send_back(county_db(), change_id, g.account.name, note)

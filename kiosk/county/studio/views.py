@@ -19,10 +19,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from kiosk.county.reports import county_db
-from kiosk.county.studio import changes, labels
-from kiosk.county.studio.access import can, content_dir, scope_of, studio_page
+from kiosk.county.studio import changes, labels, photos
+from kiosk.county.studio.access import can, check, content_dir, scope_of, studio_page
 from kiosk.screens.flowchart import layout
-from kiosk.staff.notice_views import FRAMED_POLICY
+from kiosk.staff.notice_views import FRAMED_POLICY, MAX_PHOTOS
 from sync.authoring import forms, items, steps
 from sync.authoring.history import History
 from sync.authoring.plan import unique_id
@@ -76,24 +76,30 @@ def item_edit(section: str, item_id: str) -> ResponseReturnValue:
         abort(404)
     change = changes.open_change_of(county_db(), path)
     if change is not None and change.content is not None:  # its draft, and what is still to fix in it
-        problems = items.check(folder, path, change.content, kind.schema)
+        problems = check(path, change.content, kind.schema)
         data = items.parse_item(path, change.content)
         return _form(kind, data, path=path, change=change, base=change.base, problems=problems)
     if not (folder / path).is_file():
         abort(404)
     text, data = items.read_item(folder, path)
-    problems = items.check(folder, path, text, kind.schema)  # a file edited by hand may have some
+    problems = check(path, text, kind.schema)  # a file edited by hand may have some
     return _form(kind, data, path=path, change=None, base=History(folder).blob(path), problems=problems)
 
 
-def _read(kind: items.Kind, form: Any) -> dict[str, Any]:
-    """The item the form posted: its fields, and a power item's steps or a notice's text."""
+def _read(kind: items.Kind, form: Any) -> tuple[dict[str, Any], list[Problem]]:
+    """The item the form posted: its fields, and a power item's steps or a notice's text and photos (those sent
+    with the form stored); and why any photo sent was refused."""
     data = forms.read_form(items.schema_of(kind), form)
     if kind.name == "power":
         data["steps"] = steps.read_steps(form)
+    refused: list[Problem] = []
     if kind.name == "notice":
         data[items.BODY] = forms.clean(form.get("body", ""), lines=True)[: changes.MAX_FILE_BYTES]
-    return data
+        data["photos"] = photos.kept_photos(form)
+        refused = photos.add_uploads(data["photos"], request.files.getlist("new_photos"), form.get("path", ""))
+        if not data["photos"]:
+            del data["photos"]
+    return data, refused
 
 
 def _edited(kind: items.Kind, data: dict[str, Any], operation: str, form: Any) -> dict[str, Any]:
@@ -111,7 +117,7 @@ def item_save(section: str) -> ResponseReturnValue:
     kind = SECTIONS[section]
     folder = content_dir() or abort(503)
     form = request.form
-    data = _read(kind, form)
+    data, refused = _read(kind, form)
     change_id = form.get("change", type=int)
     change = changes.get(county_db(), change_id) if change_id else None
     if change_id and (change is None or not can(g.account, "edit", change.township)):
@@ -126,7 +132,8 @@ def item_save(section: str) -> ResponseReturnValue:
     operation = form.get("op", "")
     if operation:  # a button that edits the form: redraw it, save nothing
         return _form(kind, _edited(kind, data, operation, form), path=path, change=change, base=base,
-                     reason=form.get("reason", ""), revision=form.get("revision", type=int))  # fmt: skip
+                     problems=refused, reason=form.get("reason", ""),
+                     revision=form.get("revision", type=int))  # fmt: skip
     if not path:  # a new item: its id from its name unless the clerk gave one; its file from its id
         taken = {item.id for item in items.listed(folder, kind)}
         given = str(data.get("id", ""))
@@ -148,7 +155,7 @@ def item_save(section: str) -> ResponseReturnValue:
                      status=403)  # fmt: skip
     old = change.content if change and change.content is not None else items.text_of(folder, path)
     text = items.dump_notice(old, data) if kind.suffix == ".md" else items.dump_item(old, data, kind.schema)
-    problems = items.check(folder, path, text, kind.schema)
+    problems = refused + check(path, text, kind.schema)
     reason = form.get("reason", "").strip()[:500]
     try:
         saved = changes.save_draft(
@@ -215,6 +222,6 @@ def _form(
         revision=revision if revision is not None else (change.revision if change else 0),
         labels=labels.LABELS, hints=labels.HINTS, choice_labels=labels.CHOICES, then_labels=labels.THEN,
         then_of=steps.then_of,
-        places=items.places_named(folder),
+        places=items.places_named(folder), max_photos=MAX_PHOTOS,
     )  # fmt: skip
     return page, status
