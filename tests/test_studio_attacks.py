@@ -235,3 +235,73 @@ def test_an_items_id_stays_the_one_its_file_names(
         == 302
     )
     load_county(county_repo.content)  # no id used twice: the folder still publishes
+
+
+def test_a_table_of_more_items_than_the_studio_makes_drafts_of_is_refused_before_any_draft(
+    studio: Flask,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kiosk.county.studio import imports
+
+    monkeypatch.setattr(imports, "MAX_DRAFTS", 5)  # the real cap is 2,000 items; a sheet of 2,001 rows takes long
+    sheet = write_sheet(tmp_path / "清单.xlsx", [power_row(n) for n in range(1, 7)])
+    wang = signed(studio, "wang")
+    token = csrf_token(wang, "/studio/import")
+    with sheet.open("rb") as file:
+        answer = wang.post("/studio/import", data={"sheet": (file, "清单.xlsx"), "csrf_token": token},
+                           content_type="multipart/form-data")  # fmt: skip
+    assert answer.status_code == 422 and "The table holds 6 items" in answer.text and "at most 5 drafts" in answer.text
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    try:
+        assert db.execute("select count(*) from studio_changes").fetchone()[0] == 0
+    finally:
+        db.close()
+    assert not list((Path(studio.config["DATA_DIR"]) / "studio-imports").glob("*.xlsx")), "the upload is not kept"
+
+
+def test_a_save_that_comes_while_its_change_is_being_approved_waits_and_then_is_told(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    wang, li = signed(studio, "wang"), signed(studio, "li")
+    fields = form_of(wang, f"/studio/powers/{ITEM}")
+    assert post(wang, "/studio/powers/save", {**fields, "fee": "免费", "submit": "1"}).status_code == 302  # type: ignore[attr-defined]
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    again = form_of(wang, f"/studio/powers/{ITEM}")  # the draft, as its author opens it once more
+    recording, go = threading.Event(), threading.Event()
+    record = History.record
+
+    def slow_record(self: History, *args: object, **kwargs: object) -> object:
+        recording.set()
+        assert go.wait(10)
+        return record(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(History, "record", slow_record)
+    token = csrf_token(li, "/studio/")
+    answers: dict[str, object] = {}
+    approving = threading.Thread(target=lambda: answers.update(
+        approve=li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": token})))  # fmt: skip
+    approving.start()
+    assert recording.wait(10)
+    saving = threading.Thread(target=lambda: answers.update(save=post(wang, "/studio/powers/save",
+                                                                      {**again, "fee": "另收费"})))  # fmt: skip
+    saving.start()
+    saving.join(0.5)
+    assert saving.is_alive(), "the save waits while the change is written and recorded"
+    go.set()
+    approving.join(10)
+    saving.join(10)
+    assert answers["approve"].status_code == 302  # type: ignore[attr-defined]
+    assert answers["save"].status_code == 409  # type: ignore[attr-defined]
+    assert "approved, published or withdrawn already" in answers["save"].text  # type: ignore[attr-defined]
+    db = open_store(Path(studio.config["DATA_DIR"]))
+    try:
+        [change] = changes.listed(db, ("approved",))
+    finally:
+        db.close()
+    assert "fee: 免费" in (change.content or "") and "另收费" not in (change.content or "")
+    assert "fee: 免费" in (county_repo.content / "powers" / f"{ITEM}.yaml").read_text(encoding="utf-8")

@@ -22,7 +22,7 @@ from typing import Any, cast
 from sync.authoring.drafts import DraftReader
 from sync.authoring.plan import round_trip_yaml
 from sync.contract.checks import FolderReader
-from sync.contract.content import ContentInvalid, County, county_duties, county_places, with_file
+from sync.contract.content import ContentInvalid, County, county_duties, county_places, load_county, with_file
 from sync.contract.kinds import CountyInfo
 from sync.contract.procedure import procedure_problems
 from sync.contract.schemas import Problem, field_name, load_schema, schema_problems
@@ -46,6 +46,7 @@ KINDS = {
     "contacts": Kind("contacts", "", "contacts", "", "contacts.yaml"),
     "ten_ones": Kind("ten_ones", "", "ten_ones", "", "ten_ones.yaml"),
     "duties": Kind("duties", "", "duties", "", "duties.yaml"),
+    "county": Kind("county", "", "county", "", "county.yaml"),
 }
 FILE_KINDS = {kind.file: kind for kind in KINDS.values() if kind.file}  # the county's files, each a kind
 
@@ -284,7 +285,9 @@ def _in_county_problems(content_dir: Path, path: str, text: str, staged: Path | 
     reader = DraftReader(content_dir, {path: text}, staged)
     if path == "county.yaml":
         county_places(reader, reader.read(path, "county"))
-        return reader.problems
+        if reader.problems or text == text_of(content_dir, path):
+            return reader.problems
+        return _county_draft_problems(content_dir, DraftReader(content_dir, {path: text}, staged))
     info, places = _county(content_dir)
     if info is None:
         return []
@@ -294,6 +297,18 @@ def _in_county_problems(content_dir: Path, path: str, text: str, staged: Path | 
         with_file(County(cast(CountyInfo, info), duties=duties), reader, path)
     except ContentInvalid as invalid:
         return invalid.problems
+    return []
+
+
+def _county_draft_problems(content_dir: Path, reader: DraftReader) -> list[Problem]:
+    """What a changed county.yaml breaks in the whole county (a village taken away that items name, say): each
+    problem of another file said at the top of the county's form, with its file and line."""
+    try:
+        load_county(content_dir, reader)
+    except ContentInvalid as invalid:
+        return [problem if problem.path == "county.yaml" else
+                Problem("county.yaml", 1, "", f"{problem.path}:{problem.line}: {problem.message}")
+                for problem in invalid.problems]  # fmt: skip
     return []
 
 

@@ -35,7 +35,7 @@ MAX_FILE_BYTES = 2 * 1024 * 1024  # a content file's cap (sync.contract.source.M
 # nothing above or beside them.
 PATH = re.compile(
     r"(powers|catalogue)/[a-z0-9][a-z0-9-]{0,62}\.yaml|notices/[a-z0-9][a-z0-9-]{0,62}\.md"
-    r"|contacts\.yaml|ten_ones\.yaml|duties\.yaml"
+    r"|contacts\.yaml|ten_ones\.yaml|duties\.yaml|county\.yaml"
 )
 
 SCHEMA = [

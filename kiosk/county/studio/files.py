@@ -34,6 +34,7 @@ SECTIONS = {  # the page's name -> the kind, and its title
     "contacts": ("contacts", _l("Contacts and supervision phones")),
     "ten-ones": ("ten_ones", _l("The ten ones")),
     "duties": ("duties", _l("Disclosure duties")),
+    "county": ("county", _l("The county, its townships and villages")),
 }
 
 
@@ -102,11 +103,12 @@ def save(section: str) -> ResponseReturnValue:
     problems = check(file.path, text, file.kind.schema)
     item_id = file.kind.name if file.kind.file else file.path.removeprefix("catalogue/").removesuffix(".yaml")
     try:
-        saved = changes.save_draft(
-            county_db(), kind=file.kind.name, path=file.path, item_id=item_id, title=str(file.title), township="",
-            base=base, content=text, author=g.account.name, reason=form.get("reason", "").strip()[:500],
-            change_id=change.id if change else None, revision=form.get("revision", 0, type=int),
-        )  # fmt: skip
+        with History(folder).lock():  # never while a reviewer approves this change (changes.approve)
+            saved = changes.save_draft(
+                county_db(), kind=file.kind.name, path=file.path, item_id=item_id, title=str(file.title), township="",
+                base=base, content=text, author=g.account.name, reason=form.get("reason", "").strip()[:500],
+                change_id=change.id if change else None, revision=form.get("revision", 0, type=int),
+            )  # fmt: skip
     except changes.ChangeError as error:
         return _form(file, data, change=change, base=base, problems=[Problem(file.path, 1, "", str(error))],
                      status=409)  # fmt: skip
@@ -128,8 +130,8 @@ def _form(
     page = render_template(
         "studio/file_form.html", section=file.section, title=file.title,
         fields=forms.fields_of(items.schema_of(file.kind), data),
-        change=change, base=base, problems=problem_names(problems or []), labels=labels.LABELS, hints=labels.HINTS,
-        choice_labels=labels.CHOICES,
+        change=change, base=base, problems=problem_names(problems or []), labels=labels.labels_of(file.kind.name),
+        hints=labels.HINTS, choice_labels=labels.CHOICES,
         revision=change.revision if change else 0, reason=change.reason if change else "",
         places=items.places_named(content_dir() or abort(503)),
     )  # fmt: skip

@@ -37,6 +37,9 @@ FOLDER = "studio-imports"  # in the county server's data folder
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 PLACE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 KEPT_SECONDS = 24 * 3600  # a previewed table waits this long to be made into drafts
+# Drafts one table makes at most: a county's small-power list has tens of matters, its catalogue 26 areas.
+# A larger table (the command takes up to sheets.MAX_ROWS) would hold one request for minutes.
+MAX_DRAFTS = 2_000
 
 
 def _stored(token: str) -> Path:
@@ -96,7 +99,11 @@ def _plan(stored: Path) -> tuple[ImportPlan | None, str | None]:
         plan = plan_import(stored, content_dir() or abort(503), request.form.get("area") or None)
     except SheetError as error:
         return None, str(error)
-    kind, _, code = request.form.get("place", "").partition(":")
+    if len(plan.items) > MAX_DRAFTS:
+        return None, _("The table holds %(count)d items; the studio makes at most %(limit)d drafts from one table. "
+                       "Split it into several files, or import it with kiosk county import.",
+                       count=len(plan.items), limit=MAX_DRAFTS)  # fmt: skip
+    kind, _sep, code = request.form.get("place", "").partition(":")
     if g.account.township and not kind:  # an account of one township imports for it
         kind, code = "township", g.account.township
     for item in plan.items:

@@ -65,6 +65,29 @@ LABELS: dict[str, Any] = {
     "period": _l("The duty's period (e.g. 2026-10, 2026-Q3)"),
 }
 
+BY_KIND: dict[str, dict[str, Any]] = {  # where a kind's field means something else than LABELS says
+    "notice": {"title": _l("Title")},
+    "duties": {"title": _l("Title")},
+    "ten_ones": {"title": _l("Title")},
+    "contacts": {"name": _l("Name"), "phone": _l("Phone")},
+    "catalogue": {"body": _l("Who discloses")},
+    "county": {
+        "code": _l("Code (lower-case letters, digits and hyphens; kiosks and addresses use it)"),
+        "name": _l("Name"),
+        "sample": _l("Demo data: every kiosk screen shows a 示例 mark"),
+        "public_base_url": _l("Address of the county's phone pages (the QR codes point there)"),
+        "timezone": _l("Time zone (empty: Asia/Shanghai)"),
+        "townships": _l("Townships"),
+        "villages": _l("Villages"),
+    },
+}
+
+
+def labels_of(kind: str) -> dict[str, Any]:
+    """The labels of a kind's form: LABELS, with the kind's own words where its fields mean something else."""
+    return {**LABELS, **BY_KIND.get(kind, {})}
+
+
 CHOICES: dict[str, Any] = {  # the schemas' choices written in English, as the page says them
     "supervision": _l("supervision"),
     "hotline": _l("hotline"),

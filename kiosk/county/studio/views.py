@@ -158,12 +158,13 @@ def item_save(section: str) -> ResponseReturnValue:
     problems = refused + check(path, text, kind.schema)
     reason = form.get("reason", "").strip()[:500]
     try:
-        saved = changes.save_draft(
-            county_db(), kind=kind.name, path=path, item_id=str(data.get("id", "")),
-            title=str(data.get(kind.title, "")),
-            township=township, base=change.base if change else base, content=text, author=g.account.name,
-            reason=reason, change_id=change.id if change else None, revision=form.get("revision", 0, type=int),
-        )  # fmt: skip
+        with History(folder).lock():  # never while a reviewer approves this change (changes.approve)
+            saved = changes.save_draft(
+                county_db(), kind=kind.name, path=path, item_id=str(data.get("id", "")),
+                title=str(data.get(kind.title, "")),
+                township=township, base=change.base if change else base, content=text, author=g.account.name,
+                reason=reason, change_id=change.id if change else None, revision=form.get("revision", 0, type=int),
+            )  # fmt: skip
     except changes.ChangeError as error:
         return _form(kind, data, path=path, change=change, base=base, problems=[Problem(path, 1, "", str(error))],
                      status=409)  # fmt: skip
@@ -220,7 +221,7 @@ def _form(
         steps_problems=any(name.startswith("steps") for name in named),
         reason=reason or (change.reason if change else ""),
         revision=revision if revision is not None else (change.revision if change else 0),
-        labels=labels.LABELS, hints=labels.HINTS, choice_labels=labels.CHOICES, then_labels=labels.THEN,
+        labels=labels.labels_of(kind.name), hints=labels.HINTS, choice_labels=labels.CHOICES, then_labels=labels.THEN,
         then_of=steps.then_of,
         places=items.places_named(folder), max_photos=MAX_PHOTOS,
     )  # fmt: skip

@@ -1,0 +1,65 @@
+"""The county itself in the studio: its townships and villages in a form (a village added in an empty row),
+a change that would leave items naming a village no longer there refused with each file and line, and
+every form's fields named in the words of its own kind."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+
+from sync.contract.content import load_county
+from tests.county_repo import CountyRepo
+from tests.test_staff import csrf_token
+from tests.test_studio import form_of_page, signed, studio  # noqa: F401  (the fixture)
+
+
+def test_a_village_is_added_in_the_county_form_and_approved_into_county_yaml(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+) -> None:
+    wang, li = signed(studio, "wang"), signed(studio, "li")
+    page = wang.get("/studio/county/county")
+    assert page.status_code == 200 and "Townships" in page.text and "Villages" in page.text
+    fields = form_of_page(wang, "/studio/county/county")
+    assert fields["name"] == "青禾县（示例）" and fields["townships.0.villages.0.name"] == "桃源村"
+    empty = next(name for name, value in fields.items() if re.fullmatch(r"townships\.0\.villages\.\d+\.code", name)
+                 and not value)  # fmt: skip
+    row = empty.rsplit(".", 1)[0]
+    typed = {**fields, f"{row}.code": "xinhe", f"{row}.name": "新河村", "reason": "新设行政村", "submit": "1"}
+    saved = wang.post("/studio/county/county", data={**typed, "csrf_token": csrf_token(wang, "/studio/county/county")})
+    assert saved.status_code == 302, saved.text
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    text = (county_repo.content / "county.yaml").read_text(encoding="utf-8")
+    assert "      - code: xinhe\n        name: 新河村\n" in text and text.startswith("# yaml-language-server")
+    assert "xinhe" in {village["code"] for village in load_county(county_repo.content).villages()}
+
+
+def test_taking_away_a_village_that_items_name_is_refused_with_each_file_and_line(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of_page(wang, "/studio/county/county")
+    assert fields["townships.0.villages.0.code"] == "taoyuan"
+    emptied = {**fields, "townships.0.villages.0.code": "", "townships.0.villages.0.name": "", "submit": "1"}
+    answer = wang.post(
+        "/studio/county/county", data={**emptied, "csrf_token": csrf_token(wang, "/studio/county/county")}
+    )
+    assert answer.status_code == 422, "saved as a draft, never submitted"
+    alert = answer.text[
+        answer.text.index('role="alert"') : answer.text.index("</div>", answer.text.index('role="alert"'))
+    ]
+    assert re.search(r"powers/taoyuan-minsu-jingying\.yaml:\d+: no village with code &#39;taoyuan&#39;", alert), alert
+    assert "taoyuan" in (county_repo.content / "county.yaml").read_text(encoding="utf-8")
+
+
+def test_each_form_names_its_fields_in_the_words_of_its_kind(studio: Flask) -> None:  # noqa: F811
+    wang = signed(studio, "wang")
+    notice = wang.get("/studio/notices/new").text
+    assert '<label for="title">Title' in notice
+    contacts = wang.get("/studio/county/contacts").text
+    assert '<label for="contacts.0.name">Name' in contacts and '<label for="contacts.0.phone">Phone' in contacts
+    power = wang.get("/studio/powers/new").text
+    assert '<label for="name">Name of the matter' in power
