@@ -218,3 +218,46 @@ def test_hostile_files_and_roles_in_the_browser(county: County, tmp_path: Path) 
     reviewer_context, reviewer = county.person("李审核")  # a reviewer of 清溪镇 only
     assert reviewer.request.get(f"{county.url}/studio/county/contacts").status == 403, "the county's own files"
     reviewer_context.close()
+
+
+def test_a_notice_photo_sent_from_the_form_and_the_draft_on_a_phone_in_both_languages(
+    county: County, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "公开栏.jpg"
+    Image.new("RGB", (803, 601), (190, 40, 40)).save(photo, "JPEG")  # a size no demo photo has
+    context, editor = county.person("王芳")
+    editor.goto("/studio/notices/caiwu-2026-10-taoyuan")
+    editor.set_input_files("#new_photos", str(photo))
+    editor.get_by_role("button", name="保存草稿").click()
+    expect(editor.locator(".staff-flash").first).to_contain_text("已保存为草稿")
+    kept = editor.locator("input[name=photo]").evaluate_all("(boxes) => boxes.map((box) => box.value)")
+    [mine] = [ref for ref in kept if re.fullmatch(r"media/[0-9a-f]{64}\.jpg", ref)]
+    thumbnail = editor.locator(f'.studio-photos img[src$="{mine.removeprefix("media/")}"]')
+    expect(thumbnail).to_be_visible()
+    assert thumbnail.evaluate("(img) => img.decode().then(() => img.naturalWidth)") == 803, "the photo as stored"
+    editor.locator("#photos").scroll_into_view_if_needed()
+    shot(editor, "7-notice-photo")
+    change = editor.locator(".staff-flash a").first.get_attribute("href") or ""
+    assert re.fullmatch(r"/studio/changes/\d+", change)
+
+    editor.goto(f"/studio/preview/{change.rsplit('/', 1)[1]}?village=taoyuan&screen=phone")
+    phone = editor.frame_locator(".phone-frame")
+    expect(phone.locator("h1")).to_contain_text("桃源村2026年10月财务收支公开")
+    picture = phone.locator(f'img[src$="/{mine.removeprefix("media/")}"]')
+    picture.scroll_into_view_if_needed()  # drawn lazily, as a phone scrolls to it
+    expect(picture).to_be_visible()
+    assert picture.evaluate("(img) => img.decode().then(() => img.naturalWidth)") == 803, "the draft's photo"
+    width = editor.locator(".phone-frame").evaluate("(frame) => frame.getBoundingClientRect().width")
+    assert 380 <= width <= 394, "drawn at a phone's width"
+    shot(editor, "8-phone-preview")
+
+    editor.get_by_role("link", name="English").click()
+    editor.goto("/studio/notices/caiwu-2026-10-taoyuan")
+    expect(editor.locator("legend", has_text="Photos")).to_be_visible()
+    expect(editor.get_by_label("Keep this photo").last).to_be_checked()
+    expect(editor.locator("label[for=title]")).to_contain_text("Title")
+    editor.locator("#photos").scroll_into_view_if_needed()
+    shot(editor, "9-notice-form-en")
+    context.close()
