@@ -9,9 +9,10 @@ import re
 from pathlib import Path
 
 from flask import Flask
+from flask.testing import FlaskClient
 from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
+from werkzeug.test import TestResponse, encode_multipart
 
 from kiosk.county import REQUEST_BYTES
 from kiosk.county.store import open_store
@@ -23,6 +24,15 @@ from tests.test_staff import csrf_token
 from tests.test_studio import form_of, form_of_page, signed, studio  # noqa: F401  (the fixture)
 
 NOTICE = "caiwu-2026-10-taoyuan"
+
+
+def save_notice(client: FlaskClient, typed: dict[str, str], photos: list[tuple[bytes, str]]) -> TestResponse:
+    """Save the notice's form as it shows, with *typed* changed and *photos* (bytes, file name) sent with it."""
+    fields = form_of(client, f"/studio/notices/{NOTICE}")
+    sent = [(io.BytesIO(data), name) for data, name in photos]
+    token = csrf_token(client, "/studio/notices")
+    return client.post("/studio/notices/save", content_type="multipart/form-data",
+                       data={**fields, **typed, "csrf_token": token, "new_photos": sent})  # fmt: skip
 
 
 def _drafts(app: Flask) -> list[str]:
@@ -39,20 +49,9 @@ def test_a_phone_photo_sent_with_a_notice_is_cleaned_kept_apart_and_recorded_whe
 ) -> None:
     wang, li = signed(studio, "wang"), signed(studio, "li")
     media_before = sorted(p.name for p in (county_repo.content / "media").iterdir())
-    fields = form_of(wang, f"/studio/notices/{NOTICE}")
     photo = encoded(red_left_blue_right(), "JPEG", exif=phone_exif())
     assert b"WHEREABOUTS" in photo
-    saved = wang.post(
-        "/studio/notices/save",
-        data={
-            **fields,
-            "reason": "附公开栏照片",
-            "submit": "1",
-            "csrf_token": csrf_token(wang, "/studio/notices"),
-            "new_photos": (io.BytesIO(photo), "IMG_0001.JPG"),
-        },
-        content_type="multipart/form-data",
-    )
+    saved = save_notice(wang, {"reason": "附公开栏照片", "submit": "1"}, [(photo, "IMG_0001.JPG")])
     assert saved.status_code == 302, saved.text
     [draft] = _drafts(studio)
     [ref] = re.findall(r"media/[0-9a-f]{64}\.jpg", draft)
@@ -80,17 +79,8 @@ def test_what_is_not_a_photo_is_refused_at_the_field_and_the_rest_is_saved(
     studio: Flask,  # noqa: F811
 ) -> None:
     wang = signed(studio, "wang")
-    fields = form_of(wang, f"/studio/notices/{NOTICE}")
-    answer = wang.post(
-        "/studio/notices/save",
-        data={
-            **fields,
-            "title": "桃源村2026年10月财务收支公开（更正）",
-            "csrf_token": csrf_token(wang, "/studio/notices"),
-            "new_photos": [(io.BytesIO(b"<svg onload=alert(1)>"), "x.jpg"), (io.BytesIO(noisy_jpeg()), "ok.jpg")],
-        },
-        content_type="multipart/form-data",
-    )
+    answer = save_notice(wang, {"title": "桃源村2026年10月财务收支公开（更正）"},
+                         [(b"<svg onload=alert(1)>", "x.jpg"), (noisy_jpeg(), "ok.jpg")])  # fmt: skip
     assert answer.status_code == 422
     assert 'id="photos-error"' in answer.text and "x.jpg is a SVG picture" in answer.text
     [draft] = _drafts(studio)
@@ -98,8 +88,7 @@ def test_what_is_not_a_photo_is_refused_at_the_field_and_the_rest_is_saved(
 
     hostile = wang.get("/studio/photos/..%2Fcounty.yaml")
     assert hostile.status_code == 404
-    forged = dict(fields, photo="media/../county.yaml")
-    wang.post("/studio/notices/save", data={**forged, "csrf_token": csrf_token(wang, "/studio/notices")})
+    save_notice(wang, {"photo": "media/../county.yaml"}, [])
     assert "county.yaml" not in _drafts(studio)[0].split("---")[1], "a photo the folder lacks is not kept"
 
 
@@ -124,17 +113,7 @@ def test_a_notice_draft_with_its_photo_and_a_contacts_draft_are_previewed_on_the
     county_repo: CountyRepo,
 ) -> None:
     wang = signed(studio, "wang")
-    fields = form_of(wang, f"/studio/notices/{NOTICE}")
-    saved = wang.post(
-        "/studio/notices/save",
-        data={
-            **fields,
-            "title": "桃源村2026年10月财务收支公开（预览）",
-            "csrf_token": csrf_token(wang, "/studio/notices"),
-            "new_photos": (io.BytesIO(noisy_jpeg()), "board.jpg"),
-        },
-        content_type="multipart/form-data",
-    )
+    saved = save_notice(wang, {"title": "桃源村2026年10月财务收支公开（预览）"}, [(noisy_jpeg(), "board.jpg")])
     assert saved.status_code == 302
     [change_id] = re.findall(r"/studio/changes/(\d+)", wang.get("/studio/").text)
     chooser = wang.get(f"/studio/preview/{change_id}").text
