@@ -5,6 +5,7 @@ kiosk/queries.py reads these tables; sync/install.py decides when a written file
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -35,8 +36,11 @@ class DatabaseCheckFailed(Exception):
     """The written database did not pass SQLite's integrity check."""
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # one encoder for every value: json.dumps makes one per call
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
@@ -150,7 +154,15 @@ create table media (blob text primary key);
 
 
 def _insert_rows(db: Database, table: str, rows: Iterable[dict[str, Any]]) -> None:
-    db.table(table).insert_all(rows, batch_size=500)
+    """Insert *rows* (plain values, every row with the same keys in the same order) into *table*, one at a time."""
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return
+    columns = ", ".join(first)
+    marks = ", ".join("?" * len(first))
+    db.conn.executemany(f"insert into {table} ({columns}) values ({marks})",  # noqa: S608 - names from _rows
+                        (tuple(row.values()) for row in itertools.chain([first], iterator)))  # fmt: skip
 
 
 def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str]) -> None:
