@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 JUDGED = ["import 20 rows, command", "list page (n=3)", "item form (n=3)", "import 20 rows, studio (preview + drafts)",
-          "preview, another village"]  # fmt: skip
+          "preview, another village", "preview after an approval (one file read again)"]  # fmt: skip
 SHOWN = ["list, first (reads every file)", "preview, first (loads the folder)"]
 
 

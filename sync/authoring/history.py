@@ -115,6 +115,22 @@ class History:
         """The files changed in the folder and not recorded yet, as git lists them ("" when none)."""
         return self._git("status", "--porcelain", "-z", "--untracked-files=all").decode("utf-8", "replace")
 
+    def changed_since(self, commit: str) -> list[str]:
+        """The files that differ between *commit* and the latest commit."""
+        out = self._git("diff", "--name-only", "-z", "--no-renames", _checked_commit(commit), "HEAD")
+        return [path for path in out.decode("utf-8", "replace").split("\0") if path]
+
+    @staticmethod
+    def paths_in(status: str) -> set[str]:
+        """The files a status() names (both names of a rename)."""
+        paths, entries = set(), iter(status.split("\0"))
+        for entry in entries:
+            if len(entry) > 3:
+                paths.add(entry[3:])
+                if entry[0] in "RC":
+                    paths.add(next(entries, ""))
+        return paths - {""}
+
     def record_hand_edits(self) -> str | None:
         """Commit whatever changed in the folder outside the studio (HAND_EDIT); return the commit, if any."""
         self._git("add", "--all")

@@ -1,19 +1,19 @@
 """A village's kiosk and phone pages as they would be with a draft: the real pages, before review and publishing.
 
-The content folder is loaded once per state of its history (the latest commit, plus any hand edit
-not yet recorded) and kept; the draft's file is read in its place (sync.authoring.drafts, with the
-photos uploaded with it) by the same code that checks and publishes the folder
-(sync.contract.content.with_file): an item, a notice, an area of the catalogue, the contacts, the ten
-ones, the duties or county.yaml itself. Then the village's view is cut and installed into a data
-folder of its own under the server's data folder, exactly as a kiosk installs it, and the kiosk's own
-app serves its pages under /studio/preview/<change>/<village>/; the phone pages behind the QR codes
-are the county server's own (kiosk/county/mobile.py), served from the drafted county under
-/studio/phone-preview/<change>/. Links stay inside. A few previews are kept; the oldest go first.
+The content folder is loaded once and kept up to date as its history moves (an approval, a hand
+edit: only the files that changed are read again, sync.authoring.folder_county). The draft's file is
+read in its place (sync.authoring.drafts, with the photos uploaded with it) by the same code that
+checks and publishes the folder (sync.contract.content.with_file): an item, a notice, an area of the
+catalogue, the contacts, the ten ones, the duties or county.yaml itself. Then the village's view is
+cut and installed into a data folder of its own under the server's data folder, exactly as a kiosk
+installs it, and the kiosk's own app serves its pages under /studio/preview/<change>/<village>/; the
+phone pages behind the QR codes are the county server's own (kiosk/county/mobile.py), served from
+the drafted county under /studio/preview/phone/<change>/. Links stay inside. A few previews are
+kept; the oldest go first.
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import threading
 from collections import OrderedDict
@@ -33,8 +33,8 @@ from kiosk.staff.notice_views import FRAMED_POLICY, PREVIEW_SCREEN
 from kiosk.web import base_app
 from sync.authoring import items
 from sync.authoring.drafts import DraftReader
-from sync.authoring.history import History
-from sync.contract.content import ContentInvalid, County, load_county, path_id, with_file
+from sync.authoring.folder_county import FolderCounty
+from sync.contract.content import ContentInvalid, County, path_id, with_file
 from sync.contract.kinds import CatalogueEntry, Notice, Power, TenOnes
 from sync.contract.search import INITIALS, with_initials
 from sync.contract.snapshot import village_snapshot
@@ -50,7 +50,7 @@ class _Kept:
     """What one county app keeps for its previews: the county as last loaded, and the kiosk apps ready."""
 
     def __init__(self) -> None:
-        self.county: dict[str, County] = {}  # the folder's state -> the county loaded from it (one kept)
+        self.folder: FolderCounty | None = None  # the county in the folder, as it is now
         self.apps: OrderedDict[str, Flask] = OrderedDict()  # preview key -> the kiosk app serving it
         self.drafted: dict[str, County] = {}  # the folder's state and draft -> the county so (one kept)
         self.phones: OrderedDict[str, Flask] = OrderedDict()  # the folder's state and draft -> its phone pages
@@ -61,20 +61,15 @@ def _kept() -> _Kept:
     return kept
 
 
-def _folder_state(folder: Path) -> str:
-    """What the folder holds, in a word: its latest commit and the hand edits not recorded yet."""
-    history = History(folder)
-    status = history.status()
-    return hashlib.sha256(f"{history.head()}\n{status}".encode()).hexdigest()[:20]
-
-
-def _loaded(folder: Path, state: str) -> County:
-    """The county in the folder in *state*, with every item's search initials worked out once (as a publish does)."""
-    kept = _kept().county
-    if state not in kept:
-        kept.clear()
-        kept[state] = _with_initials(load_county(folder))
-    return kept[state]
+def _loaded(folder: Path) -> tuple[str, County]:
+    """The folder's state, and the county it holds with every item's search initials worked out once (as a
+    publish does); after an approval or a hand edit only the files that changed are read again."""
+    kept = _kept()
+    if kept.folder is None or kept.folder.folder != folder:
+        kept.folder = FolderCounty(folder)
+    state, county = kept.folder.current()
+    kept.folder.county = county = _with_initials(county)  # only the items read again lack them
+    return state, county
 
 
 def _with_draft(county: County, change: changes.Change | None, folder: Path) -> County:
@@ -107,8 +102,7 @@ def _with_initials(county: County) -> County:
 def _drafted(change: changes.Change | None, folder: Path) -> tuple[str, County]:
     """The key of the folder's state with *change*'s draft, and the county so; call it holding _lock."""
     try:
-        state = _folder_state(folder)  # two git commands: once per page of the preview
-        county = _loaded(folder, state)
+        state, county = _loaded(folder)  # two git commands: once per page of the preview
     except ContentInvalid:
         abort(409)
     key = f"{state}-{change.id}-{change.revision}" if change else f"{state}-folder"
