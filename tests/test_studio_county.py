@@ -5,9 +5,11 @@ every form's fields named in the words of its own kind."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from flask import Flask
 
+from sync.authoring.importing import plan_import
 from sync.contract.content import load_county
 from tests.county_repo import CountyRepo
 from tests.test_staff import csrf_token
@@ -63,3 +65,28 @@ def test_each_form_names_its_fields_in_the_words_of_its_kind(studio: Flask) -> N
     assert '<label for="contacts.0.name">Name' in contacts and '<label for="contacts.0.phone">Phone' in contacts
     power = wang.get("/studio/powers/new").text
     assert '<label for="name">Name of the matter' in power
+
+
+def test_the_list_and_an_area_are_downloaded_as_excel_in_the_layout_the_import_reads(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+    tmp_path: Path,
+) -> None:
+    wang = signed(studio, "wang")
+    assert 'href="/studio/export/powers.xlsx"' in wang.get("/studio/powers").text
+    answer = wang.get("/studio/export/powers.xlsx")
+    assert answer.status_code == 200 and answer.mimetype.endswith("spreadsheetml.sheet")
+    assert "attachment" in answer.headers["Content-Disposition"]
+    sheet = tmp_path / "清单.xlsx"
+    sheet.write_bytes(answer.data)
+    plan = plan_import(sheet, county_repo.content)
+    powers = load_county(county_repo.content).powers
+    assert len(plan.items) == len(powers) and not plan.problems
+    assert {item.action for item in plan.items} == {"unchanged"}, "read back, the folder's own list changes nothing"
+
+    areas = wang.get("/studio/county/catalogue").text
+    [link] = re.findall(r'href="(/studio/export/catalogue/[^"]+\.xlsx)"', areas)[:1]
+    area_sheet = wang.get(link)
+    assert area_sheet.status_code == 200 and len(area_sheet.data) > 1000
+    assert wang.get("/studio/export/catalogue/no-such-area.xlsx").status_code == 404
+    assert signed(studio, "chen").get("/studio/export/powers.xlsx").status_code == 403, "staff: the dashboard only"

@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(imports.bp)
+    app.register_blueprint(imports.exports)
     app.register_blueprint(publishing.bp)
     app.register_blueprint(preview.bp)
     app.register_blueprint(files.bp)

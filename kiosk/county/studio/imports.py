@@ -1,4 +1,5 @@
-"""Excel into the studio: a county's own small-power list or catalogue area (.xlsx), previewed, then drafts.
+"""Excel in and out of the studio: a county's own small-power list or catalogue area (.xlsx), previewed,
+then drafts; and the folder's list or an area written back out in the same layout (a download).
 
 The file is read by the same code as `kiosk county import` (sync.authoring.importing): columns
 found by their names and common variants, rows checked by the folder's own rules. The page shows
@@ -12,12 +13,14 @@ drafts are never made).
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import secrets
+import tempfile
 import time
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -27,12 +30,15 @@ from kiosk.county.studio import changes
 from kiosk.county.studio.access import can, content_dir, scope_of, studio_page
 from sync.authoring import items
 from sync.authoring.history import History
-from sync.authoring.importing import plan_import
+from sync.authoring.importing import export, plan_import
 from sync.authoring.plan import ImportPlan, render
 from sync.authoring.sheets import SheetError
 from sync.contract.files import atomic_write
+from sync.contract.source import SourceError
 
 bp = Blueprint("studio_import", __name__, url_prefix="/studio/import")
+exports = Blueprint("studio_export", __name__, url_prefix="/studio/export")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FOLDER = "studio-imports"  # in the county server's data folder
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 PLACE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -147,3 +153,25 @@ def make_drafts(token: str) -> ResponseReturnValue:
     for message in skipped:
         flash(message)
     return redirect(url_for("studio_review.home"))
+
+
+@exports.route("/powers.xlsx", defaults={"area": None})
+@exports.route("/catalogue/<area>.xlsx")
+@studio_page
+def download(area: str | None) -> ResponseReturnValue:
+    """The small-power list, or one area of the catalogue, as an Excel table in the layout the import reads."""
+    folder = content_dir() or abort(503)
+    if area is not None and area not in {found.title for found in items.listed(folder, items.KINDS["catalogue"])}:
+        abort(404)
+    with tempfile.TemporaryDirectory(prefix="studio-export-") as temporary:
+        sheet = Path(temporary) / "export.xlsx"
+        try:
+            export(folder, sheet, area)
+        except SourceError as error:  # a file of the folder with a problem: its list would be wrong
+            flash(_("The table could not be written: %(problem)s", problem=error.message))
+            return redirect(
+                url_for("studio_files.catalogue") if area else url_for("studio.item_list", section="powers")
+            )
+        data = sheet.read_bytes()
+    name = f"{area}.xlsx" if area else _("small-power-list.xlsx")
+    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name)
