@@ -75,7 +75,7 @@ def test_the_list_and_an_area_are_downloaded_as_excel_in_the_layout_the_import_r
     wang = signed(studio, "wang")
     assert 'href="/studio/export/powers.xlsx"' in wang.get("/studio/powers").text
     answer = wang.get("/studio/export/powers.xlsx")
-    assert answer.status_code == 200 and answer.mimetype.endswith("spreadsheetml.sheet")
+    assert answer.status_code == 200 and (answer.mimetype or "").endswith("spreadsheetml.sheet")
     assert "attachment" in answer.headers["Content-Disposition"]
     sheet = tmp_path / "清单.xlsx"
     sheet.write_bytes(answer.data)
