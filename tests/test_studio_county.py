@@ -13,7 +13,7 @@ from sync.authoring.importing import plan_import
 from sync.contract.content import load_county
 from tests.county_repo import CountyRepo
 from tests.test_staff import csrf_token
-from tests.test_studio import form_of_page, signed, studio  # noqa: F401  (the fixture)
+from tests.test_studio import ITEM, VILLAGE_ITEM, form_of_page, signed, studio  # noqa: F401  (the fixture)
 
 
 def test_a_village_is_added_in_the_county_form_and_approved_into_county_yaml(
@@ -90,3 +90,21 @@ def test_the_list_and_an_area_are_downloaded_as_excel_in_the_layout_the_import_r
     assert area_sheet.status_code == 200 and len(area_sheet.data) > 1000
     assert wang.get("/studio/export/catalogue/no-such-area.xlsx").status_code == 404
     assert signed(studio, "chen").get("/studio/export/powers.xlsx").status_code == 403, "staff: the dashboard only"
+
+
+def test_each_item_shows_who_changed_it_when_and_why(studio: Flask) -> None:  # noqa: F811
+    wang, li = signed(studio, "wang"), signed(studio, "li")
+    fields = form_of_page(wang, f"/studio/powers/{ITEM}", 'id="item-form"')
+    saved = wang.post("/studio/powers/save", data={**fields, "fee": "免费", "reason": "按县财政局通知", "submit": "1",
+                                                    "csrf_token": csrf_token(wang, "/studio/powers")})  # fmt: skip
+    assert saved.status_code == 302
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    form = wang.get(f"/studio/powers/{ITEM}").text
+    link = f'href="/studio/history?path=powers/{ITEM}.yaml"'
+    assert link in form
+    own = wang.get(f"/studio/history?path=powers/{ITEM}.yaml").text
+    assert "按县财政局通知" in own and "wang" in own and "approved by li" in own
+    other = wang.get(f"/studio/history?path=powers/{VILLAGE_ITEM}.yaml").text
+    assert "按县财政局通知" not in other, "another item's history has only its own changes"
+    assert wang.get("/studio/history?path=../county-server/county.db").status_code == 404

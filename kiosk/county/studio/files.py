@@ -128,7 +128,7 @@ def _form(
     problems: list[Problem] | None = None, status: int = 200,
 ) -> ResponseReturnValue:  # fmt: skip
     page = render_template(
-        "studio/file_form.html", section=file.section, title=file.title,
+        "studio/file_form.html", section=file.section, title=file.title, path=file.path,
         fields=forms.fields_of(items.schema_of(file.kind), data),
         change=change, base=base, problems=problem_names(problems or []), labels=labels.labels_of(file.kind.name),
         hints=labels.HINTS, choice_labels=labels.CHOICES,

@@ -113,14 +113,18 @@ def act(change_id: int, action: str) -> ResponseReturnValue:
 @bp.route("/history")
 @studio_page
 def history() -> ResponseReturnValue:
+    """The folder's latest changes, or with ?path= one file's: who changed it, who approved it, when and why."""
     folder = content_dir() or abort(503)
+    path = request.args.get("path") or None
+    if path is not None and not changes.PATH.fullmatch(path):
+        abort(404)
     try:
-        entries = History(folder).log(limit=100) if (folder / ".git").exists() else []
+        entries = History(folder).log(path, limit=100) if (folder / ".git").exists() else []
     except HistoryError as error:  # a broken repository: say so, as the approvals do
         current_app.logger.error("studio: the content folder's history cannot be read: %s", error)
         flash(str(error))
         entries = []
-    return render_template("studio/history.html", entries=entries, authors=AUTHORS)
+    return render_template("studio/history.html", entries=entries, authors=AUTHORS, path=path)
 
 
 @bp.route("/history/<commit>")
