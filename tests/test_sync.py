@@ -387,3 +387,19 @@ def test_a_kiosk_installs_with_the_countys_search_initials_and_no_pinyin_diction
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         row = db.execute("select initials from search_items where item_id = 'dibao-shenqing'").fetchone()
     assert row == ("zdshbzsq db dbsq",)
+
+
+def test_the_summary_counts_an_added_item_as_added_and_the_items_it_moves_as_unchanged(
+    county_repo: CountyRepo,
+) -> None:
+    source = county_repo.content / "powers" / "dibao-shenqing.yaml"
+    text = source.read_text(encoding="utf-8").replace("id: dibao-shenqing", "id: aaa-xin-shixiang", 1)
+    (county_repo.content / "powers" / "aaa-xin-shixiang.yaml").write_text(text, encoding="utf-8")  # first in the list
+    result = county_repo.publish()
+    assert result.version is not None
+    counted = {change.scope: (change.added, change.changed, change.removed) for change in result.changes}
+    assert sum(added for added, _changed, _removed in counted.values()) == 1
+    assert all(changed == 0 and removed == 0 for _added, changed, removed in counted.values()), counted
+    said = describe(result)
+    assert "1 added, 0 changed, 0 removed" in said
+    assert " changed, " not in said.replace("1 added, 0 changed, 0 removed", ""), said

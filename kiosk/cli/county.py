@@ -361,6 +361,9 @@ def describe(result: PublishResult) -> str:
         return tr("No change: the repository already holds this content; nothing was published.")
     lines = [tr("Published version %(version)s.", version=result.version)]
     for change in result.changes:
+        if change.only_moved:
+            lines.append(tr("  %(scope)s: no item changed; their places in the list moved", scope=change.scope))
+            continue
         line = tr(
             "  %(scope)s: %(added)s added, %(changed)s changed, %(removed)s removed",
             scope=change.scope,

@@ -81,15 +81,21 @@ def _shard_of(item: dict[str, Any], count: int) -> int:
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % count
 
 
+def content_digest(item: dict[str, Any]) -> str:
+    """The digest of what an item says, leaving out its place in the county's list ("order"): an item
+    added before it moves it, and changes nothing in it (for the summary of a publish)."""
+    return hashlib.sha256(canonical({key: value for key, value in item.items() if key != "order"})).hexdigest()
+
+
 def build_scope(scope: str, items: list[dict[str, Any]], county: County) -> ScopeBundle:
     """Build one scope's shards and list its photos."""
     bundle = ScopeBundle(scope)
     encoded = [(item, canonical(item)) for item in sorted(items, key=lambda i: (i["kind"], i["id"]))]
     count = _shard_count(sum(len(data) for _item, data in encoded))
     shards: list[list[dict[str, Any]]] = [[] for _ in range(count)]
-    for item, data in encoded:
+    for item, _data in encoded:
         shards[_shard_of(item, count)].append(item)
-        bundle.items[f"{item['kind']}/{item['id']}"] = hashlib.sha256(data).hexdigest()
+        bundle.items[f"{item['kind']}/{item['id']}"] = content_digest(item)
     for index, shard in enumerate(shards):
         bundle.shards[shard_name(index, count)] = _gzip(canonical({"scope": scope, "items": shard}))
     for item, _data in encoded:

@@ -6,15 +6,14 @@ changed per scope (repository.py holds the signing, this module what gets signed
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, TargetFile, Targets
 
-from sync.contract.channel import MEDIA_PREFIX, canonical, media_role_of, read_shard, role_of
+from sync.contract.channel import MEDIA_PREFIX, media_role_of, read_shard, role_of
 from sync.contract.content import County
-from sync.publish.bundle import ScopeBundle, build_bundles, manifest
+from sync.publish.bundle import ScopeBundle, build_bundles, content_digest, manifest
 from sync.publish.repository import Repository, signing_now
 
 
@@ -27,6 +26,11 @@ class ScopeChange:
     changed: int = 0
     removed: int = 0
     photos: int = 0  # photos added, replaced or removed
+
+    @property
+    def only_moved(self) -> bool:
+        """Signed again only because its items' places in the county's list moved (an item added before them)."""
+        return not (self.added or self.changed or self.removed or self.photos)
 
 
 @dataclass
@@ -135,5 +139,5 @@ def _item_digests(repository: Repository, role: Metadata[Targets]) -> dict[str, 
     for path, info in role.signed.targets.items():
         if path.rpartition("/")[2].startswith("shard-"):
             for item in read_shard(repository.target_file(path, info).read_bytes()):
-                digests[f"{item['kind']}/{item['id']}"] = hashlib.sha256(canonical(item)).hexdigest()
+                digests[f"{item['kind']}/{item['id']}"] = content_digest(item)
     return digests
