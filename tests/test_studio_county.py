@@ -11,6 +11,7 @@ from flask import Flask
 
 from sync.authoring.importing import plan_import
 from sync.contract.content import load_county
+from sync.contract.pinyin import slug
 from tests.county_repo import CountyRepo
 from tests.test_staff import csrf_token
 from tests.test_studio import ITEM, VILLAGE_ITEM, form_of_page, signed, studio  # noqa: F401  (the fixture)
@@ -108,3 +109,26 @@ def test_each_item_shows_who_changed_it_when_and_why(studio: Flask) -> None:  # 
     other = wang.get(f"/studio/history?path=powers/{VILLAGE_ITEM}.yaml").text
     assert "按县财政局通知" not in other, "another item's history has only its own changes"
     assert wang.get("/studio/history?path=../county-server/county.db").status_code == 404
+
+
+def test_a_contact_added_in_an_empty_row_gets_an_id_made_from_its_name(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+) -> None:
+    wang, li = signed(studio, "wang"), signed(studio, "li")
+    fields = form_of_page(wang, "/studio/county/contacts")
+    empty = next(name for name, value in fields.items() if re.fullmatch(r"contacts\.\d+\.name", name) and not value)
+    row = empty.rsplit(".", 1)[0]
+    assert fields[f"{row}.id"] == ""
+    typed = {**fields, f"{row}.name": "石桥村村务监督委员会", f"{row}.phone": "0000-5550999",
+             f"{row}.kind": "supervision", "submit": "1"}  # fmt: skip
+    saved = wang.post(
+        "/studio/county/contacts", data={**typed, "csrf_token": csrf_token(wang, "/studio/county/contacts")}
+    )
+    assert saved.status_code == 302, saved.text
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    text = (county_repo.content / "contacts.yaml").read_text(encoding="utf-8")
+    made = slug("石桥村村务监督委员会")
+    assert made.startswith("shiqiao-") and f"  - id: {made}\n    name: 石桥村村务监督委员会\n" in text, "its id first"
+    assert made in {c["id"] for c in load_county(county_repo.content).contacts}

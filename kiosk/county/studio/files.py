@@ -26,6 +26,8 @@ from kiosk.county.studio.access import can, check, content_dir, studio_page
 from kiosk.county.studio.views import problem_names
 from sync.authoring import forms, items
 from sync.authoring.history import History
+from sync.authoring.plan import unique_id
+from sync.contract.pinyin import slug
 from sync.contract.schemas import Problem
 
 bp = Blueprint("studio_files", __name__, url_prefix="/studio/county")
@@ -95,7 +97,7 @@ def save(section: str) -> ResponseReturnValue:
     file = _file(section)
     folder = content_dir() or abort(503)
     form = request.form
-    data = forms.read_form(items.schema_of(file.kind), form)
+    data = _with_ids(items.schema_of(file.kind), forms.read_form(items.schema_of(file.kind), form))
     change = changes.open_change_of(county_db(), file.path)
     base = change.base if change else form.get("base", "")
     old = change.content if change and change.content is not None else items.text_of(folder, file.path)
@@ -121,6 +123,22 @@ def save(section: str) -> ResponseReturnValue:
         return redirect(url_for("studio_review.change", change_id=saved.id))
     flash(_("Saved as a draft."))
     return redirect(url_for("studio_files.edit", section=section))
+
+
+NAMED_BY = ("name", "title", "level2", "level1")  # the field a row's id is made from: the first it has
+
+
+def _with_ids(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """*data* with an id made from its name (pinyin, as an item's) for each new row the clerk left without one."""
+    for key, rows in data.items():
+        if not isinstance(rows, list) or "id" not in schema["properties"][key].get("items", {}).get("properties", {}):
+            continue
+        taken = {str(row["id"]) for row in rows if isinstance(row, dict) and row.get("id")}
+        for number, row in enumerate(rows):
+            named = next((str(row[field]) for field in NAMED_BY if isinstance(row, dict) and row.get(field)), "")
+            if isinstance(row, dict) and not row.get("id") and named:
+                rows[number] = {"id": unique_id(slug(named) or "item", taken), **row}  # first, as the schema has it
+    return data
 
 
 def _form(
