@@ -38,9 +38,9 @@ def test_approvals_and_hand_edits_are_read_file_by_file_as_a_full_load_reads_the
 
     loads: list[Path] = []
 
-    def counted_load(root: Path) -> County:
+    def counted_load(root: Path, reader: Any = None) -> County:
         loads.append(root)
-        return load_county(root)
+        return load_county(root, reader)
 
     monkeypatch.setattr(folder_county, "load_county", counted_load)
     edit(folder, POWER, "fee: 不收费", "fee: 每份2元")  # approved: written, then recorded

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, redirect, request, url_for
+from flask import Flask, current_app, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
 from kiosk.county.repo_files import RepositoryApp
@@ -62,10 +62,14 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _cap_request() -> None:
-    """Hold every request but a studio form with photos to REQUEST_BYTES (or the app's own cap, if lower)."""
+    """Hold every request but a studio form with photos to REQUEST_BYTES (or the app's own cap, if lower).
+
+    A form with photos takes more only from a signed-in session: the CSRF check reads the whole form
+    before the page can turn away a stranger."""
     from kiosk.county.studio import photos
 
-    if (request.endpoint, (request.view_args or {}).get("section")) not in photos.FORMS:
+    signed_in = session.get("account_id") is not None  # the cookie only: the body is not read yet
+    if not signed_in or (request.endpoint, (request.view_args or {}).get("section")) not in photos.FORMS:
         request.max_content_length = min(REQUEST_BYTES, int(current_app.config["MAX_CONTENT_LENGTH"]))
 
 

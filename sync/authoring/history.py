@@ -111,9 +111,11 @@ class History:
         out = self._git("rev-parse", "--verify", "--quiet", "HEAD", ok=(0, 1)).decode().strip()
         return out or None
 
-    def status(self) -> str:
-        """The files changed in the folder and not recorded yet, as git lists them ("" when none)."""
-        return self._git("status", "--porcelain", "-z", "--untracked-files=all").decode("utf-8", "replace")
+    def status(self, ignored: bool = False) -> str:
+        """The files changed in the folder and not recorded yet, as git lists them ("" when none); with
+        *ignored*, also those a .gitignore (or an editor's leftovers) keeps out of the history ("!! path")."""
+        args = ["status", "--porcelain", "-z", "--untracked-files=all", *(["--ignored=matching"] if ignored else [])]
+        return self._git(*args).decode("utf-8", "replace")
 
     def changed_since(self, commit: str) -> list[str]:
         """The files that differ between *commit* and the latest commit."""

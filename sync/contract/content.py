@@ -303,4 +303,11 @@ def with_file(county: County, reader: FolderReader, path: str) -> County:
         reader.file_problem(path, tr("not read: this file is not one of the county's content"))
     if reader.problems:
         raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
-    return replace(county, media=media, **changed)
+    return with_media_used(replace(county, media=media, **changed))
+
+
+def with_media_used(county: County) -> County:
+    """*county* with only the photos its notices and ten ones name, as load_county finds them."""
+    used = {ref for notice in county.notices for ref in notice.get("photos", [])}
+    used |= {entry["photo"] for entry in county.ten_ones.get("items", []) if "photo" in entry}
+    return replace(county, media={ref: file for ref, file in county.media.items() if ref in used})

@@ -276,7 +276,8 @@ def approve(
 
     :raises ChangeError: ``own_change`` for the change's own author (another person reviews);
         ``changed_since`` when the change was saved again after the reviewer saw *revision*;
-        ``conflict`` when the file in the folder is no longer the one the draft began from.
+        ``conflict`` when the file in the folder is no longer the one the draft began from;
+        ``photo_missing`` when a photo uploaded with it is gone (nothing is written: the folder stays valid).
     :raises HistoryError: when git fails (its message says why).
     """
     history = History(folder)
@@ -291,6 +292,10 @@ def approve(
             message = tr("%(path)s changed in the content folder after this draft began: open the item, take the"
                          " other change into account and submit again", path=change.path)  # fmt: skip
             raise ChangeError(message, "conflict")
+        if missing := _missing_photos(folder, staged, change.content or ""):
+            message = tr("the photo %(ref)s sent with this draft is no longer on the server: its author sends it"
+                         " again in the notice's form, then submits the notice again", ref=missing[0])  # fmt: skip
+            raise ChangeError(message, "photo_missing")
         target = folder / change.path
         before = target.read_bytes() if target.is_file() else None
         photos = _copy_photos(folder, staged, change.content or "")
@@ -322,6 +327,11 @@ def _approvable(db: sqlite3.Connection, change_id: int, reviewer: str, revision:
                           "changed_since")  # fmt: skip
     _checked_path(change.path)  # a change saved before paths were checked writes nothing outside its folder
     return change
+
+
+def _missing_photos(folder: Path, staged: Path | None, text: str) -> list[str]:
+    """The uploaded photos *text* names that neither the folder nor *staged* has (deleted meanwhile)."""
+    return [ref for ref in staged_refs(text) if not (folder / ref).exists() and staged_photo(staged, ref) is None]
 
 
 def _copy_photos(folder: Path, staged: Path | None, text: str) -> list[str]:

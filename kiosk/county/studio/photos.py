@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage
 
 from kiosk.county.studio.access import content_dir, staged_dir, studio_page
+from kiosk.county.studio.changes import OPEN
 from kiosk.data import photos
 from kiosk.staff.notice_views import MAX_PHOTOS
 from sync.authoring.drafts import staged_photo, staged_refs
@@ -61,9 +62,13 @@ def add_uploads(refs: list[str], uploads: list[FileStorage], path: str) -> list[
     uploads = [upload for upload in uploads if upload.filename]
     if uploads:
         _forget_old()
-    problems = []
+    problems, too_many = [], False
     for upload in uploads:
         name = Path(upload.filename or "").name[:80]
+        if len(refs) >= MAX_PHOTOS:  # refused before it is decoded or stored: one form may carry hundreds
+            upload.close()
+            too_many = True
+            continue
         try:
             stored = photos.store_photo(upload.stream, staged_dir() / "media")  # type: ignore[arg-type]
         except photos.PhotoRejected as rejected:
@@ -78,21 +83,23 @@ def add_uploads(refs: list[str], uploads: list[FileStorage], path: str) -> list[
             upload.close()  # a large one is a temporary file
         if f"media/{stored}" not in refs:
             refs.append(f"media/{stored}")
-    if len(refs) > MAX_PHOTOS:
+    if too_many:
         problems.append(Problem(path, 1, "photos", _("A notice has at most %(count)d photos.", count=MAX_PHOTOS)))
-        del refs[MAX_PHOTOS:]
     return problems
 
 
 def _forget_old() -> None:
-    """Delete the photos of drafts that no open draft names any more, once they are KEPT_DAYS old."""
+    """Delete the photos of drafts that no open draft names any more (withdrawn, or approved: then the content
+    folder has it), once they are KEPT_DAYS old."""
     from kiosk.county.reports import county_db
 
     folder = staged_dir() / "media"
     if not folder.is_dir():
         return
     named: set[str] = set()
-    for (content,) in county_db().execute("select content from studio_changes where content like '%media/%'"):
+    marks = ", ".join("?" * len(OPEN))
+    query = f"select content from studio_changes where state in ({marks}) and content like '%media/%'"  # noqa: S608 - marks only
+    for (content,) in county_db().execute(query, OPEN):
         named.update(ref.removeprefix("media/") for ref in staged_refs(content or ""))
     old = time.time() - KEPT_DAYS * 86400
     for file in folder.iterdir():
