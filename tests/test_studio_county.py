@@ -132,3 +132,20 @@ def test_a_contact_added_in_an_empty_row_gets_an_id_made_from_its_name(
     made = slug("石桥村村务监督委员会")
     assert made.startswith("shiqiao-") and f"  - id: {made}\n    name: 石桥村村务监督委员会\n" in text, "its id first"
     assert made in {c["id"] for c in load_county(county_repo.content).contacts}
+
+
+def test_the_ten_ones_are_edited_in_their_form_and_approved_into_their_file(
+    studio: Flask,  # noqa: F811
+    county_repo: CountyRepo,
+) -> None:
+    wang, li = signed(studio, "wang"), signed(studio, "li")
+    fields = form_of_page(wang, "/studio/county/ten-ones")
+    assert fields["items.0.title"] and fields["items.0.description"]
+    typed = {**fields, "items.0.description": fields["items.0.description"] + "（已更新）", "submit": "1"}
+    saved = wang.post(
+        "/studio/county/ten-ones", data={**typed, "csrf_token": csrf_token(wang, "/studio/county/ten-ones")}
+    )
+    assert saved.status_code == 302, saved.text
+    [change_id] = re.findall(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    li.post(f"/studio/changes/{change_id}/approve", data={"csrf_token": csrf_token(li, "/studio/")})
+    assert load_county(county_repo.content).ten_ones["items"][0]["description"].endswith("（已更新）")
