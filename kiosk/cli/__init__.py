@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kiosk.cli import kiosk, uplink
+from kiosk.cli import kiosk, release, uplink  # noqa: F401 - release adds `kiosk county release`
 from kiosk.cli.county import county
 from kiosk.cli.options import DATA, data_folder
 from kiosk.cli.staff import staff

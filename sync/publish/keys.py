@@ -1,6 +1,7 @@
 """The county's signing keys: Ed25519, one file each, root keys kept apart from the online keys.
 
     KEYS/online/targets.pem, snapshot.pem, timestamp.pem   used by publish and the nightly refresh
+    KEYS/software/software.pem                             signs kiosk software releases, nothing else
     ROOT_KEYS/root-1.pem, root-2.pem, ...                  used only to create or rotate the root
 
 Root keys decide who may sign anything; they belong offline (a USB stick in a safe), never on
@@ -20,6 +21,7 @@ from sync.contract.files import fsync_directory
 from sync.contract.i18n import tr
 
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
+SOFTWARE = "software"  # sync.contract.software.ROLE
 ROOT_WARNING = """\
 These are the county's ROOT keys. Whoever holds them can make every kiosk in the county trust
 anything. Move this folder to offline storage (for example two USB sticks kept in separate safes)
@@ -65,6 +67,10 @@ def load(path: Path) -> CryptoSigner:
 
 
 def online_key_path(keys: Path, role: str) -> Path:
+    """The key file of *role*: an online role's, or the software role's (a folder of its own, so that it can be
+    kept away from the server that publishes content every night)."""
+    if role == SOFTWARE:
+        return Path(keys) / "software" / "software.pem"
     return Path(keys) / "online" / f"{role}.pem"
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, TargetFile, Targets
 
+from sync.contract import software
 from sync.contract.channel import MEDIA_PREFIX, media_role_of, read_shard, role_of
 from sync.contract.content import County
 from sync.publish.bundle import ScopeBundle, build_bundles, content_digest, manifest
@@ -67,7 +68,7 @@ def publish_county(
     # its role, signed again with no targets; if the scope comes back, its versions go on.
     for name in sorted(snapshot.signed.meta.keys() - {"targets.json"}):
         role = name.removesuffix(".json")
-        if role in paths or role in signed:
+        if role in paths or role in signed or role == software.ROLE:
             continue
         old = repository.role(role, snapshot)
         if not old.signed.targets:

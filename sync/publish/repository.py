@@ -28,6 +28,7 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import (
     DelegatedRole,
     Delegations,
+    Key,
     Metadata,
     MetaFile,
     Root,
@@ -38,6 +39,7 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import JSONSerializer
 
+from sync.contract import software
 from sync.contract.channel import SIGNED_AT
 from sync.contract.dates import utc_minute
 from sync.contract.files import atomic_write
@@ -131,7 +133,7 @@ class Repository:
 
     # --- writing -----------------------------------------------------------------------------
     def signer(self, role: str) -> CryptoSigner:
-        """Load the online key of *role* (targets, snapshot or timestamp)."""
+        """Load the key of *role* (targets, snapshot, timestamp or software)."""
         if self.keys is None:
             raise RepositoryError(tr("the %(role)s key is needed: give --keys", role=role))
         return keyfiles.load(keyfiles.online_key_path(self.keys, role))
@@ -251,6 +253,7 @@ class Repository:
         root.roles["root"].threshold = root_threshold
         for role in keyfiles.ONLINE_ROLES:
             root.add_key(keyfiles.generate(keyfiles.online_key_path(self.keys, role)).public_key, role)
+        software.pin(root, keyfiles.generate(keyfiles.online_key_path(self.keys, software.ROLE)).public_key)
         self.metadata.mkdir(parents=True, exist_ok=True)
         self.targets.mkdir(parents=True, exist_ok=True)
         self.write_metadata(Metadata(root), "1.root.json", root_signers)
@@ -286,7 +289,8 @@ class Repository:
                 targets=targets,
             )
         )
-        return {name: self.write_metadata(role, f"{role.signed.version}.{name}.json", [self.signer("targets")])}
+        signer = self.signer(software.ROLE if name == software.ROLE else "targets")
+        return {name: self.write_metadata(role, f"{role.signed.version}.{name}.json", [signer])}
 
     def resign_role(self, role: str, snapshot: Metadata[Snapshot], now: datetime,
                     change: Callable[[Targets], None] | None = None) -> None:  # fmt: skip
@@ -297,21 +301,31 @@ class Repository:
         metadata.signed.version += 1
         metadata.signed.expires = self.expires("targets", now)
         name = f"{metadata.signed.version}.{role}.json"
-        snapshot.signed.meta[f"{role}.json"] = self.write_metadata(metadata, name, [self.signer("targets")])
+        signer = self.signer(software.ROLE if role == software.ROLE else "targets")
+        snapshot.signed.meta[f"{role}.json"] = self.write_metadata(metadata, name, [signer])
 
     def delegated_paths(self, snapshot: Metadata[Snapshot]) -> dict[str, list[str]]:
-        """Return each delegated role and the target paths it is trusted for."""
+        """Return each content role delegated and the target paths it is trusted for (the software role aside)."""
         delegations = self.role("targets", snapshot).signed.delegations
         assert delegations is not None and delegations.roles is not None
-        return {role: delegated.paths or [] for role, delegated in delegations.roles.items()}
+        return {role: d.paths or [] for role, d in delegations.roles.items() if role != software.ROLE}
 
-    def delegate(self, paths: Mapping[str, list[str]], snapshot: Metadata[Snapshot], now: datetime) -> None:
-        """Sign a new top-level targets role that trusts the targets key for each role's *paths*."""
+    def delegate(self, paths: Mapping[str, list[str]], snapshot: Metadata[Snapshot], now: datetime,
+                 software_key: Key | None = None) -> None:  # fmt: skip
+        """Sign a new top-level targets role that trusts the targets key for each content role's *paths*, and
+        *software_key* (or the one it trusts now) for the software role's."""
         key = self.signer("targets").public_key
+        current = self.role("targets", snapshot).signed.delegations
 
         def change(targets: Targets) -> None:
             roles = {role: DelegatedRole(role, [key.keyid], 1, True, paths=p) for role, p in sorted(paths.items())}
-            targets.delegations = Delegations(keys={key.keyid: key}, roles=roles)
+            keys: dict[str, Key] = {key.keyid: key}
+            held = current.roles.get(software.ROLE) if current and current.roles else None
+            chosen = software_key or (current.keys[held.keyids[0]] if current and held else None)
+            if chosen is not None:
+                roles[software.ROLE] = DelegatedRole(software.ROLE, [chosen.keyid], 1, True, paths=software.PATHS)
+                keys[chosen.keyid] = chosen
+            targets.delegations = Delegations(keys=keys, roles=roles)
 
         self.resign_role("targets", snapshot, now, change)
 
@@ -327,6 +341,8 @@ class Repository:
         renewed = []
         for name in sorted(snapshot.signed.meta):
             role = name.removesuffix(".json")
+            if role == software.ROLE and not keyfiles.online_key_path(self.keys or Path(), role).is_file():
+                continue  # its key is kept away from this server: `kiosk county release` renews it
             if self.renew_due("targets", self.role(role, snapshot).signed.expires, now):
                 self.resign_role(role, snapshot, now)
                 renewed.append(role)

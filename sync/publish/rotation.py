@@ -19,11 +19,12 @@ from pathlib import Path
 
 from securesystemslib.signer import CryptoSigner
 
+from sync.contract import software
 from sync.contract.i18n import tr
 from sync.publish import keys as keyfiles
 from sync.publish.repository import Repository, RepositoryError
 
-ROLES = ("root", *keyfiles.ONLINE_ROLES)
+ROLES = ("root", *keyfiles.ONLINE_ROLES, keyfiles.SOFTWARE)
 
 
 @dataclass
@@ -53,7 +54,7 @@ def rotate(
         repository.check_clock(now)
     unknown = sorted(set(replace) - set(ROLES))
     if unknown:
-        raise RepositoryError(tr("unknown roles: %(roles)s (give root, targets, snapshot or timestamp)",
+        raise RepositoryError(tr("unknown roles: %(roles)s (give root, targets, snapshot, timestamp or software)",
                                  roles=", ".join(unknown)))  # fmt: skip
     if repository.keys is None:
         raise RepositoryError(tr("give --keys"))
@@ -73,18 +74,21 @@ def rotate(
     if "root" in replace:
         for number in range(1, len(trusted) + 1):
             files[Path(root_keys) / f"root-{number}.pem"] = CryptoSigner.generate_ed25519()
-    for role in keyfiles.ONLINE_ROLES:
+    for role in (*keyfiles.ONLINE_ROLES, keyfiles.SOFTWARE):
         if role in replace:
             files[keyfiles.online_key_path(repository.keys, role)] = CryptoSigner.generate_ed25519()
     for path, signer in files.items():
         keyfiles.write(_pending(path), signer)
 
     # 2. The new root, signed by the old root keys and the new ones.
-    for role in replace:
+    for role in set(replace) - {keyfiles.SOFTWARE}:
         for keyid in list(root.signed.roles[role].keyids):
             root.signed.revoke_key(keyid, role)
     for path, signer in files.items():
-        root.signed.add_key(signer.public_key, "root" if path.name.startswith("root-") else path.stem)
+        if path.stem == keyfiles.SOFTWARE:
+            software.pin(root.signed, signer.public_key)  # not a role of TUF's root: a field the root keys sign
+        else:
+            root.signed.add_key(signer.public_key, "root" if path.name.startswith("root-") else path.stem)
     root.signed.version += 1
     root.signed.expires = repository.expires("root", now)
     new_root_signers = [s for p, s in files.items() if p.name.startswith("root-")]
@@ -99,11 +103,16 @@ def rotate(
         _pending(path).replace(path)
 
     # 4. Online metadata signed again by the keys the new root names.
-    if set(replace) & set(keyfiles.ONLINE_ROLES):
+    if set(replace) & {*keyfiles.ONLINE_ROLES, keyfiles.SOFTWARE}:
         snapshot = repository.snapshot()
         if "targets" in replace:
-            for name in sorted(snapshot.signed.meta.keys() - {"targets.json"}):
+            for name in sorted(snapshot.signed.meta.keys() - {"targets.json", f"{keyfiles.SOFTWARE}.json"}):
                 repository.resign_role(name.removesuffix(".json"), snapshot, now)
-            repository.delegate(repository.delegated_paths(snapshot), snapshot, now)
+        released = f"{keyfiles.SOFTWARE}.json" in snapshot.signed.meta  # delegated from the first release on
+        if keyfiles.SOFTWARE in replace and released:
+            repository.resign_role(keyfiles.SOFTWARE, snapshot, now)
+        if "targets" in replace or (keyfiles.SOFTWARE in replace and released):
+            new_key = repository.signer(keyfiles.SOFTWARE).public_key if keyfiles.SOFTWARE in replace else None
+            repository.delegate(repository.delegated_paths(snapshot), snapshot, now, software_key=new_key)
         repository.sign_snapshot_and_timestamp(snapshot, now)
     return Rotation(root.signed.version, root.signed.expires, sorted(replace))
