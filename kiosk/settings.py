@@ -115,6 +115,16 @@ class Setting:
         return f"KIOSK_{self.name}"
 
 
+def app_version() -> str:
+    """The version of the kiosk software running (its wheel's), or "unknown" outside an installed package."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("village-kiosk")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def default_data_dir() -> str:
     """Return the per-user data directory: $XDG_DATA_HOME/village-kiosk or ~/.local/share/village-kiosk."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -241,6 +251,24 @@ SETTINGS = [
         "1: session cookies are sent over HTTPS only. Set it when the server is reached through TLS, as a county"
         " server on the internet must be.",
         yes_or_no,
+    ),
+    Setting(
+        "RELEASES_DIR",
+        "/opt/village-kiosk/releases",
+        "Where kiosk update installs software releases, one folder each, with the symlinks current (what the"
+        " service runs) and previous.",
+        folder,
+    ),
+    Setting(
+        "RESTART_COMMAND",
+        "systemctl restart village-kiosk.service",
+        "The command kiosk update runs to restart the screens on a new release (empty: none).",
+    ),
+    Setting(
+        "UPDATE_CONFIRM_SECONDS",
+        60,
+        "Seconds a new release's screens have to answer after the restart; past them, kiosk update switches back.",
+        whole(1),
     ),
     Setting(
         "PRINTER",

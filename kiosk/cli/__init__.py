@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kiosk.cli import kiosk, release, uplink  # noqa: F401 - release adds `kiosk county release`
+from kiosk.cli import kiosk, release, software, uplink  # noqa: F401 - release adds `kiosk county release`
 from kiosk.cli.county import county
 from kiosk.cli.options import DATA, data_folder
 from kiosk.cli.staff import staff
@@ -111,5 +111,14 @@ def serve(port: int | None, data: str | None) -> None:
 
 main.add_command(county)
 main.add_command(staff)
-for command in (kiosk.init, kiosk.sync, kiosk.status, kiosk.reset_floor, uplink.enrol, uplink.report):
+for command in (
+    kiosk.init,
+    kiosk.sync,
+    kiosk.status,
+    kiosk.reset_floor,
+    uplink.enrol,
+    uplink.report,
+    software.update,
+    software.selfcheck,
+):
     main.add_command(command)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import date
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,6 +15,7 @@ from kiosk.data.local_db import open_local, transaction
 from kiosk.data.queries import content_time, notices_on_show
 from kiosk.device.status import kiosk_status
 from kiosk.device.uplink import Uplink, UplinkError
+from kiosk.settings import app_version
 from sync.contract.dates import end_of_posting
 from sync.contract.i18n import tr
 from sync.receive.install import current_database
@@ -68,7 +68,7 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> Sent:
         sent = uplink.upload_outbox()
     except UplinkError as error:
         sent, upload_error = 0, error
-    status: dict[str, Any] = {**kiosk_status(data_dir), "app_version": _app_version(), "overdue": late}
+    status: dict[str, Any] = {**kiosk_status(data_dir), "app_version": app_version(), "overdue": late}
     status["content_version"] = status.pop("version", None)
     try:
         uplink.report(status)
@@ -135,10 +135,3 @@ def _queue_display_log(data_dir: Path, kiosk_id: int, log: dict[str, Any]) -> No
                 )
     finally:
         local.close()
-
-
-def _app_version() -> str:
-    try:
-        return version("village-kiosk")
-    except PackageNotFoundError:
-        return "unknown"

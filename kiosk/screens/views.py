@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -28,7 +29,7 @@ from kiosk.screens.flowchart import layout
 from kiosk.screens.labels import QUICK_SEARCHES
 from kiosk.screens.qr import CACHE_BYTES as QR_CACHE_BYTES
 from kiosk.screens.qr import mobile_url, qr_svg
-from kiosk.settings import LOCALES
+from kiosk.settings import LOCALES, app_version
 from sync.contract.media import media_type
 from sync.contract.search import MAX_QUERY, is_initials
 from sync.receive.install import media_dir
@@ -67,7 +68,13 @@ def _qr(kind: str, item_id: str) -> dict[str, Any]:
     return {"qr_url": url, "qr_svg": qr, "detail_kind": kind, "detail_id": item_id}
 
 
-_WITHOUT_CONTENT = ("screens.switch_language", "screens.media", "screens.toggle_elder_mode", "screens.reset")
+_WITHOUT_CONTENT = (
+    "screens.switch_language",
+    "screens.media",
+    "screens.toggle_elder_mode",
+    "screens.reset",
+    "screens.health",
+)
 
 
 @bp.before_request
@@ -93,6 +100,18 @@ def home() -> ResponseReturnValue:
     db = get_db()
     notices = queries.notices_on_show(db, screen_now(), limit=HOME_NOTICES)
     return render_template("screens/home.html", matters=queries.matters(db), notices=notices)
+
+
+@bp.route("/healthz")
+def health() -> ResponseReturnValue:
+    """For the software update's check (kiosk.device.update): the version running, and that content can be read."""
+    try:
+        db = get_db()
+        queries.matters(db)  # a real query of the home screen
+        content: str | None = str(queries.meta(db).get("version"))
+    except NoContent:
+        content = None  # nothing installed yet: the software itself is sound
+    return jsonify(version=app_version(), content=content)
 
 
 @bp.route("/powers")

@@ -25,7 +25,7 @@ from tuf.api.metadata import Key, Root, Targets
 from sync.contract.i18n import tr
 
 ROLE = "software"
-PATHS = ["software/*"]
+PATHS = ["software/*", "software/wheels/*"]  # TUF's * stops at a /
 CHANNEL = "software/releases.json"
 WHEELS = "software/wheels/"
 PIN = "x-kiosk-software"  # root's field: {"keys": {keyid: key}, "threshold": 1}

@@ -127,6 +127,6 @@ def _sign(repository: Repository, snapshot: Metadata[Snapshot], listed: list[dic
     )
     delegations = repository.role("targets", snapshot).signed.delegations
     delegated = delegations.roles.get(software.ROLE) if delegations and delegations.roles else None
-    if delegated is None or delegated.keyids != [signer.public_key.keyid]:
+    if delegated is None or delegated.keyids != [signer.public_key.keyid] or delegated.paths != software.PATHS:
         repository.delegate(repository.delegated_paths(snapshot), snapshot, now, software_key=signer.public_key)
     repository.sign_snapshot_and_timestamp(snapshot, now)

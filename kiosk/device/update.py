@@ -1,0 +1,252 @@
+"""Installing a kiosk software release: beside the running one, checked, switched to, confirmed, or rolled back.
+
+    RELEASES/<version>/               a virtual environment holding that release (pip, from verified wheels only)
+    RELEASES/current -> <version>     what the service runs (deploy/kiosk.service: current/bin/kiosk serve)
+    RELEASES/previous -> <version>    the release before, kept for rollback; older ones are pruned
+    DATA/software/wheels/<name>.whl   the verified wheels, kept: the next release fetches only what changed
+    DATA/software/local.db.before     local.db as it was before the switch (the new release may migrate it)
+    DATA/software/update.json         the last update: what was offered, the step it reached, how it ended
+
+The steps, each named in the result: offer (the county's signed channel, sync.receive.software), fetch,
+install (into RELEASES/.<version>.partial, renamed when whole), check (the new release's own `kiosk
+selfcheck` on a copy of the data: imports, migrations of local.db, its screens answering /healthz), backup,
+switch (one symlink replaced: atomic), restart (the service manager's command) and confirm (the health
+URL answering with the new version within the time limit). A failure before the switch leaves everything
+as it was; after it, the previous release is switched back, local.db restored and the service restarted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk.data.local_db import path_of as local_db_path
+from kiosk.settings import app_version
+from sync.contract.files import atomic_write
+from sync.contract.i18n import tr
+from sync.receive.software import Channel
+from sync.receive.updater import SyncError
+
+log = logging.getLogger(__name__)
+INSTALL_TIMEOUT_S = 900  # pip, on a slow kiosk board
+CHECK_TIMEOUT_S = 300
+SPACE_PER_WHEEL_BYTE = 4  # an installed release takes about this many times its wheels' size
+
+
+class UpdateFailed(Exception):
+    """A step of the update failed; *step* names it."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+@dataclass
+class UpdateResult:
+    """What one `kiosk update` did, as `kiosk update --json` prints it."""
+
+    outcome: str  # unchanged, installed, failed (nothing changed) or rolled_back (switched back)
+    running: str  # the version serving when it ended
+    offered: str | None  # the release the county offered, if any
+    step: str | None = None  # where it failed
+    error: str | None = None
+    bytes_downloaded: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+@dataclass
+class Updater:
+    """One update of the kiosk in *data_dir*, its releases in *releases*."""
+
+    data_dir: Path
+    releases: Path
+    restart: list[str]  # the command that restarts the screens (empty: nothing to restart, e.g. in tests)
+    health_url: str  # the screens' /healthz
+    confirm_seconds: float = 60.0
+    source: str | None = None
+    fetcher_options: dict[str, Any] | None = None
+    python: str = sys.executable  # makes the new environment
+
+    def run(self, current: str | None = None) -> UpdateResult:
+        current = current or app_version()
+        offered: str | None = None
+        downloaded = 0
+        try:
+            channel = Channel(self.data_dir, source=self.source, fetcher_options=self.fetcher_options)
+            release = channel.offer(current)
+            if release is None:
+                return UpdateResult("unchanged", current, None)
+            offered = str(release["version"])
+            self._record(offered, "fetch")
+            wheels = channel.fetch_wheels(release, self._wheels())
+            downloaded = channel.bytes_downloaded
+            target = self._install(offered, wheels)
+            self._check(target)
+        except SyncError as error:
+            return self._ended(UpdateResult("failed", current, offered, "fetch" if offered else "offer", str(error)))
+        except UpdateFailed as error:
+            return self._ended(UpdateResult("failed", current, offered, error.step, str(error), downloaded))
+        result = self._switch_and_confirm(current, offered, target)
+        result.bytes_downloaded = downloaded
+        return self._ended(result)
+
+    # --- steps ---------------------------------------------------------------------------------
+    def _wheels(self) -> Path:
+        return self.data_dir / "software" / "wheels"
+
+    def _install(self, version: str, wheels: list[Path]) -> Path:
+        target = self.releases / version
+        if (target / ".installed").is_file():
+            return target  # installed by an update that stopped later
+        need = SPACE_PER_WHEEL_BYTE * sum(wheel.stat().st_size for wheel in wheels)
+        self.releases.mkdir(parents=True, exist_ok=True)
+        if shutil.disk_usage(self.releases).free < need:
+            raise UpdateFailed("install", tr("not enough free disk to install release %(version)s: %(need)s MB needed",
+                                             version=version, need=need // 2**20))  # fmt: skip
+        # Built where it will run (an environment's scripts name its path): until .installed is written, a stopped
+        # install leaves a folder that is removed and built again, and nothing points to it.
+        shutil.rmtree(target, ignore_errors=True)
+        self._run("install", [self.python, "-m", "venv", str(target)], INSTALL_TIMEOUT_S)
+        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index", "--find-links"]
+        self._run("install", [*pip, str(self._wheels()), f"village-kiosk=={version}"], INSTALL_TIMEOUT_S)
+        atomic_write(target / ".installed", version.encode())
+        return target
+
+    def _check(self, target: Path) -> None:
+        """The new release's own self-check, on a copy of this kiosk's data: nothing of the real data changes."""
+        with tempfile.TemporaryDirectory(prefix="kiosk-selfcheck-", dir=self.data_dir / "software") as copy:
+            _copy_data(self.data_dir, Path(copy))
+            self._run("check", [str(target / "bin" / "kiosk"), "selfcheck", "--data", copy], CHECK_TIMEOUT_S)
+
+    def _switch_and_confirm(self, current: str, version: str, target: Path) -> UpdateResult:
+        backup = self.data_dir / "software" / "local.db.before"
+        self._record(version, "backup")
+        _backup(local_db_path(self.data_dir), backup)
+        before = _pointed(self.releases / "current")
+        self._record(version, "switch")
+        _point(self.releases / "current", target.name)
+        if before and before != target.name:
+            _point(self.releases / "previous", before)
+        problem = self._restart_and_confirm(version)
+        if problem is None:
+            self._prune()
+            return UpdateResult("installed", version, version)
+        log.warning("release %s failed after the switch, switching back: %s", version, problem[1])
+        if before:
+            _point(self.releases / "current", before)
+        _restore(backup, local_db_path(self.data_dir))
+        again = self._restart_and_confirm(current)
+        note = (
+            "" if again is None else " " + tr("(and the previous release did not answer either: %(why)s)", why=again[1])
+        )
+        return UpdateResult("rolled_back", current, version, problem[0], problem[1] + note)
+
+    def _restart_and_confirm(self, version: str) -> tuple[str, str] | None:
+        """Restart the screens and wait for them to answer with *version*; the step and why, if they do not."""
+        self._record(version, "restart")
+        if self.restart:
+            try:
+                self._run("restart", self.restart, 120)
+            except UpdateFailed as error:
+                return error.step, str(error)
+        deadline, seen = time.monotonic() + self.confirm_seconds, "no answer"
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.health_url, timeout=2) as answer:  # noqa: S310 - the kiosk's own
+                    seen = json.loads(answer.read(4096)).get("version", "?")
+                if seen == version:
+                    return None
+            except (OSError, ValueError) as error:
+                seen = str(error)
+            time.sleep(0.1)
+        return "confirm", tr("the screens did not answer with version %(version)s within %(seconds)s s (last: "
+                             "%(seen)s)", version=version, seconds=self.confirm_seconds, seen=seen)  # fmt: skip
+
+    def _prune(self) -> None:
+        """Keep the current and previous releases; remove the others."""
+        keep = {_pointed(self.releases / "current"), _pointed(self.releases / "previous"), "current", "previous"}
+        for entry in self.releases.iterdir():
+            if entry.name not in keep and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _run(self, step: str, command: list[str], timeout: float) -> None:
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise UpdateFailed(step, tr("%(command)s: %(error)s", command=Path(command[0]).name, error=error)) from None
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).strip()[-600:]
+            raise UpdateFailed(step, tr("%(command)s failed (exit %(code)s): %(said)s", command=Path(command[0]).name,
+                                        code=done.returncode, said=said))  # fmt: skip
+
+    def _record(self, version: str, step: str) -> None:
+        self._write({"offered": version, "step": step, "at": datetime.now(UTC).isoformat(timespec="seconds")})
+
+    def _ended(self, result: UpdateResult) -> UpdateResult:
+        self._write({**asdict(result), "at": datetime.now(UTC).isoformat(timespec="seconds"), "ended": True})
+        return result
+
+    def _write(self, record: dict[str, Any]) -> None:
+        try:
+            atomic_write(self.data_dir / "software" / "update.json", json.dumps(record, ensure_ascii=False).encode())
+        except OSError as error:  # a full disk: the update itself says how it went
+            log.warning("could not record the update: %s", error)
+
+
+def _copy_data(data_dir: Path, copy: Path) -> None:
+    """What the self-check needs of *data_dir*: local.db (a consistent copy) and the installed content."""
+    local = local_db_path(data_dir)
+    if local.is_file():
+        _backup(local, local_db_path(copy))
+    content = data_dir / "content"
+    if content.is_dir():
+        shutil.copytree(content, copy / "content", copy_function=os.link)  # read only by the check: links suffice
+
+
+def _backup(source: Path, target: Path) -> None:
+    """A consistent copy of the SQLite file *source* (its WAL included) at *target*."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    if not source.is_file():
+        return
+    with sqlite3.connect(source) as reading, sqlite3.connect(target) as writing:
+        reading.backup(writing)
+    reading.close()
+    writing.close()
+
+
+def _restore(backup: Path, target: Path) -> None:
+    if backup.is_file():
+        for suffix in ("-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        _backup(backup, target)
+
+
+def _pointed(link: Path) -> str | None:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return None
+
+
+def _point(link: Path, name: str) -> None:
+    """Make the symlink *link* point to *name* (beside it), atomically: a reader sees the old or the new."""
+    temporary = link.with_name(f".{link.name}.new")
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(name)
+    temporary.replace(link)
