@@ -149,3 +149,57 @@ def test_the_real_screens_answer_health_and_the_real_self_check_passes_on_a_kios
     assert answer.status_code == 200 and answer.json["content"] == str(synced.version)  # type: ignore[index]
     checked = CliRunner().invoke(main, ["selfcheck", "--data", str(kiosk_data)])
     assert checked.exit_code == 0 and app_version() in checked.output, checked.output
+
+
+KILLED_AT = """
+import json, os, signal, sys, urllib.request
+from pathlib import Path
+from kiosk.device import update
+
+step, options = sys.argv[1], json.loads(sys.argv[2])
+
+def die(*_args, **_kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if step in ("install", "check"):
+    run = update.Updater._run
+    def killing_run(self, at, command, timeout):
+        if at == step and (step == "check" or "pip" in command):
+            die()
+        return run(self, at, command, timeout)
+    update.Updater._run = killing_run
+elif step == "switch":
+    point = update._point
+    def killing_point(link, name):
+        point(link, name)
+        if link.name == "current":
+            die()
+    update._point = killing_point
+else:
+    urllib.request.urlopen = die
+updater = update.Updater(Path(options["data"]), Path(options["releases"]), options["restart"], options["health"], 10)
+updater.run(current="0.1.0")
+"""
+
+
+@pytest.mark.parametrize("step", ["install", "check", "switch", "confirm"])
+def test_a_kill_at_any_step_leaves_a_release_serving_and_the_next_run_finishes_the_update(
+    kiosk: Updater, county_repo: CountyRepo, tmp_path: Path, step: str
+) -> None:
+    import json
+    import subprocess
+
+    publish_release(county_repo.repository, fake_wheel(tmp_path / "w1", "0.1.0"))
+    assert kiosk.run(current="0.0.1").outcome == "installed"
+    publish_release(county_repo.repository, fake_wheel(tmp_path / "w2", "0.2.0"))
+    options = {"data": str(kiosk.data_dir), "releases": str(kiosk.releases), "restart": kiosk.restart,
+               "health": kiosk.health_url}  # fmt: skip
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT, step, json.dumps(options)], check=False, timeout=300)
+    assert killed.returncode == -signal.SIGKILL
+    serving = os.readlink(kiosk.releases / "current")
+    assert serving in ("0.1.0", "0.2.0") and (kiosk.releases / serving / ".installed").is_file(), "never neither"
+    assert serving == ("0.2.0" if step in ("switch", "confirm") else "0.1.0")
+
+    again = kiosk.run(current="0.1.0")  # killed after the switch: the new release is confirmed, not installed again
+    assert (again.outcome, again.running) == ("installed", "0.2.0"), again
+    assert os.readlink(kiosk.releases / "current") == "0.2.0" and os.readlink(kiosk.releases / "previous") == "0.1.0"

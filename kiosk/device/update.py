@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,9 +80,12 @@ class Updater:
     source: str | None = None
     fetcher_options: dict[str, Any] | None = None
     python: str = sys.executable  # makes the new environment
+    _state: dict[str, Any] = field(default_factory=dict)  # the update's record so far (update.json)
 
     def run(self, current: str | None = None) -> UpdateResult:
         current = current or app_version()
+        if (stopped := self._stopped_after_switch()) is not None and (finished := self._finish(stopped)):
+            return self._ended(finished)
         offered: str | None = None
         downloaded = 0
         try:
@@ -133,36 +136,73 @@ class Updater:
             self._run("check", [str(target / "bin" / "kiosk"), "selfcheck", "--data", copy], CHECK_TIMEOUT_S)
 
     def _switch_and_confirm(self, current: str, version: str, target: Path) -> UpdateResult:
-        backup = self.data_dir / "software" / "local.db.before"
-        self._record(version, "backup")
-        _backup(local_db_path(self.data_dir), backup)
         before = _pointed(self.releases / "current")
+        self._record(version, "backup", running=current, before=before)
+        _backup(local_db_path(self.data_dir), self._backup_path())
         self._record(version, "switch")
-        _point(self.releases / "current", target.name)
         if before and before != target.name:
             _point(self.releases / "previous", before)
+        _point(self.releases / "current", target.name)
         problem = self._restart_and_confirm(version)
         if problem is None:
             self._prune()
             return UpdateResult("installed", version, version)
         log.warning("release %s failed after the switch, switching back: %s", version, problem[1])
+        return self._switch_back(current, version, before, problem)
+
+    def _switch_back(self, current: str, version: str, before: str | None, problem: tuple[str, str]) -> UpdateResult:
+        """Point current at the release before, put local.db back as it was, and restart that release."""
+        self._record(version, "switch_back")
         if before:
             _point(self.releases / "current", before)
-        _restore(backup, local_db_path(self.data_dir))
-        again = self._restart_and_confirm(current)
+        _restore(self._backup_path(), local_db_path(self.data_dir))
+        again = self._restart_and_confirm(current, record=False)
         note = (
             "" if again is None else " " + tr("(and the previous release did not answer either: %(why)s)", why=again[1])
         )
         return UpdateResult("rolled_back", current, version, problem[0], problem[1] + note)
 
-    def _restart_and_confirm(self, version: str) -> tuple[str, str] | None:
+    def _stopped_after_switch(self) -> dict[str, Any] | None:
+        """The record of an update that a kill or a power cut stopped once it had begun to switch, if any."""
+        try:
+            record = json.loads((self.data_dir / "software" / "update.json").read_bytes())
+        except (OSError, ValueError):
+            return None
+        stopped = isinstance(record, dict) and not record.get("ended")
+        return record if stopped and record.get("step") in ("switch", "restart", "confirm", "switch_back") else None
+
+    def _finish(self, record: dict[str, Any]) -> UpdateResult | None:
+        """Finish the update *record* names: keep the new release if its screens answer, else switch back; None
+        when it stopped before the new release could run (the update is simply made again)."""
+        version, running, before = str(record["offered"]), str(record.get("running", "")), record.get("before")
+        pointed = _pointed(self.releases / "current")
+        if record["step"] == "switch" and pointed != version:
+            return None  # local.db was never the new release's: keep what the old one wrote since
+        self._state = dict(record)
+        if pointed == version and record["step"] != "switch_back":
+            problem = self._restart_and_confirm(version)
+            if problem is None:
+                self._prune()
+                return UpdateResult("installed", version, version)
+        else:
+            problem = ("switch", tr("the update to %(version)s was stopped (a power cut?) before it could be "
+                                    "confirmed", version=version))  # fmt: skip
+        return self._switch_back(running, version, before, problem)
+
+    def _backup_path(self) -> Path:
+        return self.data_dir / "software" / "local.db.before"
+
+    def _restart_and_confirm(self, version: str, record: bool = True) -> tuple[str, str] | None:
         """Restart the screens and wait for them to answer with *version*; the step and why, if they do not."""
-        self._record(version, "restart")
+        if record:
+            self._record(version, "restart")
         if self.restart:
             try:
                 self._run("restart", self.restart, 120)
             except UpdateFailed as error:
                 return error.step, str(error)
+        if record:
+            self._record(version, "confirm")
         deadline, seen = time.monotonic() + self.confirm_seconds, "no answer"
         while time.monotonic() < deadline:
             try:
@@ -194,11 +234,14 @@ class Updater:
             raise UpdateFailed(step, tr("%(command)s failed (exit %(code)s): %(said)s", command=Path(command[0]).name,
                                         code=done.returncode, said=said))  # fmt: skip
 
-    def _record(self, version: str, step: str) -> None:
-        self._write({"offered": version, "step": step, "at": datetime.now(UTC).isoformat(timespec="seconds")})
+    def _record(self, version: str, step: str, **values: Any) -> None:
+        """Note the step the update of *version* is at (with what a stopped update needs to be finished)."""
+        self._state = {**self._state, **values, "offered": version, "step": step}
+        self._write({**self._state, "at": datetime.now(UTC).isoformat(timespec="seconds")})
 
     def _ended(self, result: UpdateResult) -> UpdateResult:
         self._write({**asdict(result), "at": datetime.now(UTC).isoformat(timespec="seconds"), "ended": True})
+        self._state = {}
         return result
 
     def _write(self, record: dict[str, Any]) -> None:
