@@ -32,10 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tuf.api import exceptions
+
 from kiosk.data.local_db import path_of as local_db_path
 from kiosk.settings import app_version
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
+from sync.receive.explain import explain
 from sync.receive.software import Channel
 from sync.receive.updater import SyncError
 
@@ -88,6 +91,7 @@ class Updater:
             return self._ended(finished)
         offered: str | None = None
         downloaded = 0
+        channel: Channel | None = None
         try:
             channel = Channel(self.data_dir, source=self.source, fetcher_options=self.fetcher_options)
             release = channel.offer(current)
@@ -97,10 +101,15 @@ class Updater:
             self._record(offered, "fetch")
             wheels = channel.fetch_wheels(release, self._wheels())
             downloaded = channel.bytes_downloaded
+            self._record(offered, "install")
             target = self._install(offered, wheels)
+            self._record(offered, "check")
             self._check(target)
-        except SyncError as error:
-            return self._ended(UpdateResult("failed", current, offered, "fetch" if offered else "offer", str(error)))
+        except (SyncError, exceptions.RepositoryError, exceptions.DownloadError, OSError) as error:
+            # Refused, tampered with, cut off or out of room: what arrived is kept to resume, nothing switched.
+            why = explain(error, None, None, None) if not isinstance(error, SyncError) else str(error)
+            step, downloaded = str(self._state.get("step") or "offer"), channel.bytes_downloaded if channel else 0
+            return self._ended(UpdateResult("failed", current, offered, step, why, downloaded))
         except UpdateFailed as error:
             return self._ended(UpdateResult("failed", current, offered, error.step, str(error), downloaded))
         result = self._switch_and_confirm(current, offered, target)
@@ -117,7 +126,7 @@ class Updater:
             return target  # installed by an update that stopped later
         need = SPACE_PER_WHEEL_BYTE * sum(wheel.stat().st_size for wheel in wheels)
         self.releases.mkdir(parents=True, exist_ok=True)
-        if shutil.disk_usage(self.releases).free < need:
+        if free_bytes(self.releases) < need:
             raise UpdateFailed("install", tr("not enough free disk to install release %(version)s: %(need)s MB needed",
                                              version=version, need=need // 2**20))  # fmt: skip
         # Built where it will run (an environment's scripts name its path): until .installed is written, a stopped
@@ -249,6 +258,11 @@ class Updater:
             atomic_write(self.data_dir / "software" / "update.json", json.dumps(record, ensure_ascii=False).encode())
         except OSError as error:  # a full disk: the update itself says how it went
             log.warning("could not record the update: %s", error)
+
+
+def free_bytes(folder: Path) -> int:
+    """The free space where *folder* is, in bytes."""
+    return shutil.disk_usage(folder).free
 
 
 def _copy_data(data_dir: Path, copy: Path) -> None:
