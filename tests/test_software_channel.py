@@ -198,3 +198,15 @@ def test_the_release_command_publishes_pauses_and_says_what_it_did(
     assert unknown.exit_code == 1 and "7.7.7" in unknown.output
     both = runner.invoke(main, ["county", "release", str(tmp_path / "w1"), *where, "--pause", "0.2.0"])
     assert both.exit_code == 2, "a wheelhouse or a change of state, not both"
+
+
+def test_a_release_a_kiosk_cannot_read_is_one_it_does_not_take() -> None:
+    good = {"version": "0.2.0", "upgrade_from": "0", "wheels": ["village_kiosk-0.2.0-py3-none-any.whl"],
+            "villages": None, "percent": None, "state": "active"}  # fmt: skip
+    assert software.offered([good], VILLAGE, "0.1.0") == good
+    unreadable: list[dict[str, object]] = [
+        {"wheels": [".."]}, {"wheels": ["../../etc/x.whl"]}, {"wheels": "x.whl"}, {"percent": "ten"},
+        {"percent": True}, {"villages": "taoyuan"}, {"version": "not a version"}, {"upgrade_from": None},
+    ]  # fmt: skip
+    for bad in unreadable:
+        assert software.offered([{**good, **bad}], VILLAGE, "0.1.0") is None, bad

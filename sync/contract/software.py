@@ -17,6 +17,7 @@ offered to none; a kiosk never takes a version lower than or equal to its own.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -31,6 +32,7 @@ WHEELS = "software/wheels/"
 PIN = "x-kiosk-software"  # root's field: {"keys": {keyid: key}, "threshold": 1}
 STATES = ("active", "paused", "withdrawn")
 PROJECT = "village-kiosk"  # the kiosk's distribution name
+WHEEL_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,199}\.whl")  # a wheel's file name: nothing of a path
 
 
 def pin(root: Root, key: Key) -> None:
@@ -95,11 +97,21 @@ def offered(releases: list[dict[str, Any]], village: str, current: str) -> dict[
     have = version_of(current)
     if have is None:
         return None
-    best: dict[str, Any] | None = None
+    best: tuple[Version, dict[str, Any]] | None = None
     for release in releases:
         version, floor = version_of(str(release.get("version"))), version_of(str(release.get("upgrade_from", "0")))
-        if version is None or floor is None or release.get("state") != "active" or not reaches(release, village):
-            continue
-        if version > have and have >= floor and (best is None or version > Version(str(best["version"]))):
-            best = release
-    return best
+        if version is None or floor is None or release.get("state") != "active" or not _sound(release):
+            continue  # a release the kiosk cannot read is one it does not take
+        if reaches(release, village) and version > have >= floor and (best is None or version > best[0]):
+            best = (version, release)
+    return best[1] if best else None
+
+
+def _sound(release: dict[str, Any]) -> bool:
+    """Whether *release* says what a kiosk needs, in the form it needs it."""
+    wheels, villages, percent = release.get("wheels"), release.get("villages"), release.get("percent")
+    return (
+        isinstance(wheels, list) and all(isinstance(w, str) and WHEEL_NAME.fullmatch(w) for w in wheels)
+        and (villages is None or (isinstance(villages, list) and all(isinstance(v, str) for v in villages)))
+        and (percent is None or (isinstance(percent, int) and not isinstance(percent, bool) and 0 <= percent <= 100))
+    )  # fmt: skip

@@ -25,7 +25,6 @@ from sync.contract.i18n import tr
 from sync.publish.repository import Repository, RepositoryError, signing_now
 
 MAX_WHEEL_BYTES = 100 * 1024 * 1024  # the largest dependency wheel a kiosk needs is a few MB
-WHEEL_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,200}\.whl")
 KIOSK_WHEEL = re.compile(r"village_kiosk-([^-]+)-.*\.whl")
 
 
@@ -71,7 +70,11 @@ def publish_release(
                                      "never go back to an older version", version=version,
                                      earlier=earlier["version"]))  # fmt: skip
     for wheel in wheels:
-        if not WHEEL_NAME.fullmatch(wheel.name) or wheel.is_symlink() or wheel.stat().st_size > MAX_WHEEL_BYTES:
+        if (
+            not software.WHEEL_NAME.fullmatch(wheel.name)
+            or wheel.is_symlink()
+            or wheel.stat().st_size > MAX_WHEEL_BYTES
+        ):
             raise RepositoryError(tr("%(file)s is not a wheel a kiosk installs (its name, a link, or over %(mb)s MB)",
                                      file=wheel, mb=MAX_WHEEL_BYTES // 2**20))  # fmt: skip
     release = {

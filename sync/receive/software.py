@@ -61,8 +61,8 @@ class Channel:
         """
         wanted: list[tuple[TargetFile, Path]] = []
         for name in release["wheels"]:
-            found = self._checked(f"{software.WHEELS}{name}")
-            if found is None or "/" in name:
+            found = self._checked(f"{software.WHEELS}{name}") if software.WHEEL_NAME.fullmatch(name) else None
+            if found is None or not software.WHEEL_NAME.fullmatch(name):
                 raise SyncError(tr("the signed metadata does not list %(path)s", path=f"{software.WHEELS}{name}"))
             wanted.append((found[0], Path(folder) / name))
         # Only those not held already (ngclient checks a held file's hash), after checking the free disk; what
