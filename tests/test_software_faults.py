@@ -84,3 +84,22 @@ def test_a_disk_without_room_refuses_before_anything_changes(
     assert "not enough free disk to install release 0.2.0" in (no_room.error or "")
     assert not (kiosk.releases / "0.2.0").exists() and not (kiosk.releases / "current").exists()
     assert len(list((kiosk.data_dir / "software" / "wheels").glob("*.whl"))) == 2
+
+
+def test_a_python_path_set_for_the_running_kiosk_does_not_reach_the_new_release(
+    kiosk: Updater,  # noqa: F811
+    county_repo: CountyRepo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pip in the new environment would take a package found on PYTHONPATH for the release, and install nothing."""
+    elsewhere = tmp_path / "elsewhere" / "village_kiosk-0.2.0.dist-info"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: village-kiosk\nVersion: 0.2.0\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(elsewhere.parent))
+    publish_release(county_repo.repository, fake_wheel(tmp_path / "w1", "0.2.0"))
+    result = kiosk.run(current="0.1.0")
+    assert (result.outcome, result.running) == ("installed", "0.2.0"), result
+    assert (kiosk.releases / "0.2.0" / "bin" / "kiosk").is_file()

@@ -235,7 +235,8 @@ class Updater:
     # --- helpers -------------------------------------------------------------------------------
     def _run(self, step: str, command: list[str], timeout: float) -> None:
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False,  # noqa: S603
+                                  env=_clean_environment())  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as error:
             raise UpdateFailed(step, tr("%(command)s: %(error)s", command=Path(command[0]).name, error=error)) from None
         if done.returncode != 0:
@@ -255,9 +256,17 @@ class Updater:
 
     def _write(self, record: dict[str, Any]) -> None:
         try:
+            (self.data_dir / "software").mkdir(parents=True, exist_ok=True)
             atomic_write(self.data_dir / "software" / "update.json", json.dumps(record, ensure_ascii=False).encode())
         except OSError as error:  # a full disk: the update itself says how it went
             log.warning("could not record the update: %s", error)
+
+
+def _clean_environment() -> dict[str, str]:
+    """This process's environment without what would make pip or the new release see another Python's packages
+    (PYTHONPATH, a virtual environment's, pip's own settings)."""
+    return {name: value for name, value in os.environ.items()
+            if not name.startswith(("PYTHON", "PIP_", "VIRTUAL_ENV", "CONDA"))}  # fmt: skip
 
 
 def free_bytes(folder: Path) -> int:
