@@ -25,8 +25,9 @@ from sync.receive.updater import sync_kiosk
 from tests.county_repo import CountyRepo
 
 FAKE_KIOSK = """
-import http.server, json, os, sys
-VERSION, HEALTHY, CHECKS = {version!r}, {healthy!r}, {checks!r}
+import http.server, importlib.metadata, json, os, sys
+HEALTHY, CHECKS = {healthy!r}, {checks!r}
+VERSION = importlib.metadata.version("village-kiosk")  # as the real kiosk says it: its wheel's
 
 def main():
     if sys.argv[1] == "selfcheck":
@@ -39,7 +40,8 @@ def main():
             self.wfile.write(body if HEALTHY else b"broken")
         def log_message(self, *args):
             pass
-    http.server.HTTPServer(("127.0.0.1", int(os.environ["FAKE_PORT"])), Health).serve_forever()
+    port = os.environ.get("FAKE_PORT") or os.environ["KIOSK_PORT"]
+    http.server.HTTPServer(("127.0.0.1", int(port)), Health).serve_forever()
 """
 RESTART = """
 import os, pathlib, signal, subprocess, sys, time
@@ -61,7 +63,7 @@ def fake_wheel(folder: Path, version: str, *, healthy: bool = True, checks: bool
     folder.mkdir(parents=True, exist_ok=True)
     info = f"village_kiosk-{version}.dist-info"
     files = {
-        "fakekiosk.py": FAKE_KIOSK.format(version=version, healthy=healthy, checks=checks).encode(),
+        "fakekiosk.py": FAKE_KIOSK.format(healthy=healthy, checks=checks).encode(),
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: village-kiosk\nVersion: {version}\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{info}/entry_points.txt": b"[console_scripts]\nkiosk = fakekiosk:main\n",
