@@ -1,0 +1,62 @@
+"""Software updates attacked: a content key that lists a release itself, wheels a kiosk held from an older
+release, a technician's links and folders in the releases folder, a damaged update record, and a county
+officer's careless release. Each is refused or handled, and the running release keeps serving."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from tuf.api.metadata import TargetFile, Targets
+
+from sync.contract import software
+from sync.contract.channel import canonical
+from sync.publish.repository import signing_now
+from sync.publish.software import publish_release
+from sync.receive.software import Channel
+from sync.receive.updater import SyncError
+from tests.county_repo import CountyRepo
+from tests.test_software_channel import wheelhouse
+from tests.test_software_update import fake_wheel, kiosk  # noqa: F401  (the fixture)
+
+
+def _plain_wheel(folder: Path, name: str, version: str) -> None:
+    """A wheel of the project *name* holding one module that says its version."""
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": f"VERSION = {version!r}\n".encode(),
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{info}/RECORD"] = ("\n".join([*(f"{n},," for n in files), f"{info}/RECORD,,"]) + "\n").encode()
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as archive:
+        for entry, data in files.items():
+            archive.writestr(entry, data)
+
+
+def test_a_release_or_wheel_the_content_role_lists_itself_is_refused(
+    county_repo: CountyRepo, kiosk_data: Path, tmp_path: Path
+) -> None:
+    """The top-level targets role (the content key) is read before any delegation: listing software/… there
+    must not stand in for the software role."""
+    repository = county_repo.repository
+    publish_release(repository, wheelhouse(tmp_path / "w1", "0.2.0"))
+    wheel = f"{software.WHEELS}village_kiosk-0.2.0-py3-none-any.whl"
+    evil: dict[str, object] = {"version": "9.9.9", "upgrade_from": "0", "wheels": [], "state": "active",
+                               "villages": None, "percent": None}  # fmt: skip
+    for path, data in ((wheel, b"the content key's code"), (software.CHANNEL, canonical({"releases": [evil]}))):
+        snapshot, now = repository.snapshot(), signing_now()
+        listed = repository.write_target(path, data)
+
+        def list_it(role: Targets, path: str = path, listed: TargetFile = listed) -> None:
+            role.targets[path] = listed
+
+        repository.resign_role("targets", snapshot, now, list_it)
+        repository.sign_snapshot_and_timestamp(snapshot, now)
+        with pytest.raises(SyncError, match="content role lists"):
+            channel = Channel(kiosk_data)
+            release = channel.offer("0.1.0")
+            assert release is not None and release["version"] == "0.2.0", "the content key's wheel is the one refused"
+            channel.fetch_wheels(release, tmp_path / "fetched")
+        assert not (tmp_path / "fetched" / wheel.rsplit("/", 1)[1]).exists()
