@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import TargetFile, Targets
 
+from kiosk.device.update import Updater
 from sync.contract import software
 from sync.contract.channel import canonical
 from sync.publish.repository import signing_now
-from sync.publish.software import publish_release
+from sync.publish.software import publish_release, set_state
 from sync.receive.software import Channel
 from sync.receive.updater import SyncError
 from tests.county_repo import CountyRepo
@@ -60,3 +61,23 @@ def test_a_release_or_wheel_the_content_role_lists_itself_is_refused(
             assert release is not None and release["version"] == "0.2.0", "the content key's wheel is the one refused"
             channel.fetch_wheels(release, tmp_path / "fetched")
         assert not (tmp_path / "fetched" / wheel.rsplit("/", 1)[1]).exists()
+
+
+def test_only_the_offered_releases_wheels_are_installed_not_those_held_from_a_withdrawn_one(
+    kiosk: Updater,  # noqa: F811
+    county_repo: CountyRepo,
+    tmp_path: Path,
+) -> None:
+    """A withdrawn release's newer dependency stays in the kiosk's wheel folder; pip must not choose it."""
+    bad = fake_wheel(tmp_path / "w1", "0.2.0", checks=False, requires=("helper",))
+    _plain_wheel(bad, "helper", "2.0")
+    publish_release(county_repo.repository, bad)
+    assert kiosk.run(current="0.1.0").step == "check", "fetched, installed, refused: its wheels are held"
+    set_state(county_repo.repository, "0.2.0", "withdrawn")
+    good = fake_wheel(tmp_path / "w2", "0.3.0", requires=("helper",))
+    _plain_wheel(good, "helper", "1.0")
+    publish_release(county_repo.repository, good)
+    result = kiosk.run(current="0.1.0")
+    assert (result.outcome, result.running) == ("installed", "0.3.0"), result
+    [installed] = (kiosk.releases / "0.3.0").glob("lib/python*/site-packages/helper-*.dist-info")
+    assert installed.name == "helper-1.0.dist-info", "the dependency the county shipped with 0.3.0"

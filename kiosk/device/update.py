@@ -134,7 +134,12 @@ class Updater:
         shutil.rmtree(target, ignore_errors=True)
         self._run("install", [self.python, "-m", "venv", str(target)], INSTALL_TIMEOUT_S)
         pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index", "--find-links"]
-        self._run("install", [*pip, str(self._wheels()), f"village-kiosk=={version}"], INSTALL_TIMEOUT_S)
+        # Only this release's wheels: the folder also holds older releases' (a withdrawn one's newer dependency
+        # among them), and pip would choose the newest it finds.
+        with tempfile.TemporaryDirectory(prefix="kiosk-wheels-", dir=self.data_dir / "software") as only:
+            for wheel in wheels:
+                os.link(wheel, Path(only) / wheel.name)
+            self._run("install", [*pip, only, f"village-kiosk=={version}"], INSTALL_TIMEOUT_S)
         atomic_write(target / ".installed", version.encode())
         return target
 
