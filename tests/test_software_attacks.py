@@ -81,3 +81,24 @@ def test_only_the_offered_releases_wheels_are_installed_not_those_held_from_a_wi
     assert (result.outcome, result.running) == ("installed", "0.3.0"), result
     [installed] = (kiosk.releases / "0.3.0").glob("lib/python*/site-packages/helper-*.dist-info")
     assert installed.name == "helper-1.0.dist-info", "the dependency the county shipped with 0.3.0"
+
+
+def test_a_technicians_absolute_link_and_folders_in_releases_survive_an_update(
+    kiosk: Updater,  # noqa: F811
+    county_repo: CountyRepo,
+    tmp_path: Path,
+) -> None:
+    publish_release(county_repo.repository, fake_wheel(tmp_path / "w1", "0.2.0"))
+    assert kiosk.run(current="0.1.0").outcome == "installed"
+    current = kiosk.releases / "current"
+    current.unlink()
+    current.symlink_to(kiosk.releases.resolve() / "0.2.0")  # ln -s /opt/village-kiosk/releases/0.2.0 current
+    kept = kiosk.releases / "backup-before-repair"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("do not lose", encoding="utf-8")
+    publish_release(county_repo.repository, fake_wheel(tmp_path / "w2", "0.3.0"))
+    result = kiosk.run(current="0.2.0")
+    assert (result.outcome, result.running) == ("installed", "0.3.0"), result
+    assert (kiosk.releases / "previous" / ".installed").is_file(), "the release to go back to is kept"
+    assert (kiosk.releases / "previous").resolve() == (kiosk.releases / "0.2.0").resolve()
+    assert (kept / "notes.txt").is_file(), "only releases are pruned"

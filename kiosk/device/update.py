@@ -2,7 +2,7 @@
 
     RELEASES/<version>/               a virtual environment holding that release (pip, from verified wheels only)
     RELEASES/current -> <version>     what the service runs (deploy/kiosk.service: current/bin/kiosk serve)
-    RELEASES/previous -> <version>    the release before, kept for rollback; older ones are pruned
+    RELEASES/previous -> <version>    the release before, kept for rollback; older releases are pruned (nothing else)
     DATA/software/wheels/<name>.whl   the verified wheels, kept: the next release fetches only what changed
     DATA/software/local.db.before     local.db as it was before the switch (the new release may migrate it)
     DATA/software/update.json         the last update: what was offered, the step it reached, how it ended
@@ -231,10 +231,13 @@ class Updater:
                              "%(seen)s)", version=version, seconds=self.confirm_seconds, seen=seen)  # fmt: skip
 
     def _prune(self) -> None:
-        """Keep the current and previous releases; remove the others."""
-        keep = {_pointed(self.releases / "current"), _pointed(self.releases / "previous"), "current", "previous"}
+        """Keep the current and previous releases; remove the other releases (and nothing else)."""
+        # By the folder they lead to: a technician's link may name it by its full path.
+        pointed = (_pointed(self.releases / link) for link in ("current", "previous"))
+        keep = {(self.releases / name).resolve() for name in pointed if name}
         for entry in self.releases.iterdir():
-            if entry.name not in keep and not entry.is_symlink():
+            release = (entry / ".installed").is_file() or (entry / "pyvenv.cfg").is_file()
+            if release and not entry.is_symlink() and entry.resolve() not in keep:
                 shutil.rmtree(entry, ignore_errors=True)
 
     # --- helpers -------------------------------------------------------------------------------
