@@ -4,6 +4,9 @@ officer's careless release. Each is refused or handled, and the running release 
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -102,3 +105,31 @@ def test_a_technicians_absolute_link_and_folders_in_releases_survive_an_update(
     assert (kiosk.releases / "previous" / ".installed").is_file(), "the release to go back to is kept"
     assert (kiosk.releases / "previous").resolve() == (kiosk.releases / "0.2.0").resolve()
     assert (kept / "notes.txt").is_file(), "only releases are pruned"
+
+
+def test_a_damaged_update_record_neither_stops_updates_nor_points_outside_releases(
+    kiosk: Updater,  # noqa: F811
+    county_repo: CountyRepo,
+    tmp_path: Path,
+) -> None:
+    publish_release(county_repo.repository, fake_wheel(tmp_path / "w1", "0.2.0"))
+    assert kiosk.run(current="0.1.0").outcome == "installed"
+    with sqlite3.connect(kiosk.data_dir / "local.db") as db:
+        db.execute("create table if not exists test_notes (note text)")
+        db.execute("insert into test_notes values ('written by 0.2.0')")
+    outside = tmp_path / "outside"
+    (outside / "bin").mkdir(parents=True)
+    record = kiosk.data_dir / "software" / "update.json"
+    damaged: list[object] = [
+        {"step": "confirm"}, {"step": "confirm", "offered": ["0.2.0"]}, {"step": "switch", "offered": None},
+        {"step": "confirm", "offered": "0.9.9", "running": "0.2.0", "before": "0.2.0"},
+        {"step": "switch_back", "offered": "0.2.0", "running": "0.2.0", "before": "../outside"},
+        {"step": "confirm", "offered": "../outside", "running": 7, "before": str(outside)},
+    ]  # fmt: skip
+    for bad in damaged:
+        record.write_text(json.dumps(bad), encoding="utf-8")
+        result = kiosk.run(current="0.2.0")
+        assert (result.outcome, result.running) == ("unchanged", "0.2.0"), (bad, result)
+        assert os.readlink(kiosk.releases / "current") == "0.2.0", bad
+        with sqlite3.connect(kiosk.data_dir / "local.db") as db:
+            assert db.execute("select note from test_notes").fetchall() == [("written by 0.2.0",)], bad

@@ -183,7 +183,21 @@ class Updater:
         except (OSError, ValueError):
             return None
         stopped = isinstance(record, dict) and not record.get("ended")
-        return record if stopped and record.get("step") in ("switch", "restart", "confirm", "switch_back") else None
+        if not stopped or record.get("step") not in ("switch", "restart", "confirm", "switch_back"):
+            return None
+        # Finishing it points current at its releases and may put local.db back: a damaged record must name
+        # releases that are installed here, or it is set aside (and the update made again from the start).
+        offered, before = record.get("offered"), record.get("before")
+        plain = isinstance(offered, str) and "/" not in offered and offered not in ("", ".", "..")
+        if (
+            not plain or not (self.releases / str(offered) / ".installed").is_file()
+            or not (before is None or (isinstance(before, str) and (self.releases / before / "bin/kiosk").is_file()))
+            or not isinstance(record.get("running", ""), str)
+        ):  # fmt: skip
+            log.warning(tr("%(file)s names no update this kiosk can finish; it is ignored: %(record)s",
+                           file=self.data_dir / "software" / "update.json", record=record))  # fmt: skip
+            return None
+        return dict(record)
 
     def _finish(self, record: dict[str, Any]) -> UpdateResult | None:
         """Finish the update *record* names: keep the new release if its screens answer, else switch back; None
