@@ -133,3 +133,27 @@ def test_a_damaged_update_record_neither_stops_updates_nor_points_outside_releas
         assert os.readlink(kiosk.releases / "current") == "0.2.0", bad
         with sqlite3.connect(kiosk.data_dir / "local.db") as db:
             assert db.execute("select note from test_notes").fetchall() == [("written by 0.2.0",)], bad
+
+
+def test_a_current_that_is_a_folder_or_an_unreadable_local_db_fails_before_anything_changes(
+    kiosk: Updater,  # noqa: F811
+    county_repo: CountyRepo,
+    tmp_path: Path,
+) -> None:
+    publish_release(county_repo.repository, fake_wheel(tmp_path / "w1", "0.2.0"))
+    current = kiosk.releases / "current"
+    current.mkdir(parents=True)  # a technician copied a release there by hand
+    (current / "keep").write_text("the running kiosk", encoding="utf-8")
+    result = kiosk.run(current="0.1.0")
+    assert (result.outcome, result.step) == ("failed", "switch"), result
+    assert "not a link" in (result.error or ""), result.error
+    assert (current / "keep").is_file() and not (kiosk.data_dir / "software" / "local.db.before").exists()
+
+    (current / "keep").unlink()
+    current.rmdir()
+    local = kiosk.data_dir / "local.db"
+    local.write_bytes(b"not a database, after a bad shutdown" * 200)
+    damaged = kiosk.run(current="0.1.0")
+    assert (damaged.outcome, damaged.running) == ("failed", "0.1.0"), damaged
+    assert "local.db" in (damaged.error or ""), damaged.error
+    assert not current.exists(), "never switched"
