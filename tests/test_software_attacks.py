@@ -16,7 +16,7 @@ from tuf.api.metadata import TargetFile, Targets
 from kiosk.device.update import Updater
 from sync.contract import software
 from sync.contract.channel import canonical
-from sync.publish.repository import signing_now
+from sync.publish.repository import RepositoryError, signing_now
 from sync.publish.software import publish_release, set_state
 from sync.receive.software import Channel
 from sync.receive.updater import SyncError
@@ -157,3 +157,19 @@ def test_a_current_that_is_a_folder_or_an_unreadable_local_db_fails_before_anyth
     assert (damaged.outcome, damaged.running) == ("failed", "0.1.0"), damaged
     assert "local.db" in (damaged.error or ""), damaged.error
     assert not current.exists(), "never switched"
+
+
+def test_a_careless_release_is_refused_before_anything_is_signed(county_repo: CountyRepo, tmp_path: Path) -> None:
+    repository = county_repo.repository
+    before = repository.snapshot().signed.version
+    odd = wheelhouse(tmp_path / "odd", "0.2.0")
+    (odd / "folder-1.0-py3-none-any.whl").mkdir()
+    with pytest.raises(RepositoryError, match=r"folder-1\.0"):
+        publish_release(repository, odd)
+    with pytest.raises(RepositoryError, match="taoyuann"):
+        publish_release(repository, wheelhouse(tmp_path / "w1", "0.2.0"), villages=["taoyuan", "taoyuann"])
+    with pytest.raises(RepositoryError, match="upgrade"):
+        publish_release(repository, wheelhouse(tmp_path / "w1", "0.2.0"), upgrade_from="0.2.0")
+    assert repository.snapshot().signed.version == before
+    published = publish_release(repository, wheelhouse(tmp_path / "w1", "0.2.0"), villages=["taoyuan"])
+    assert published["villages"] == ["taoyuan"]
