@@ -58,13 +58,16 @@ pidfile.write_text(str(child.pid))
 """
 
 
-def fake_wheel(folder: Path, version: str, *, healthy: bool = True, checks: bool = True) -> Path:
+def fake_wheel(
+    folder: Path, version: str, *, healthy: bool = True, checks: bool = True, requires: tuple[str, ...] = ()
+) -> Path:
     """A wheel of village-kiosk *version* whose `kiosk` command passes or fails its self-check and health."""
     folder.mkdir(parents=True, exist_ok=True)
     info = f"village_kiosk-{version}.dist-info"
+    needs = "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     files = {
         "fakekiosk.py": FAKE_KIOSK.format(healthy=healthy, checks=checks).encode(),
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: village-kiosk\nVersion: {version}\n".encode(),
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: village-kiosk\nVersion: {version}\n{needs}".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{info}/entry_points.txt": b"[console_scripts]\nkiosk = fakekiosk:main\n",
     }

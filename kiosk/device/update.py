@@ -2,7 +2,7 @@
 
     RELEASES/<version>/               a virtual environment holding that release (pip, from verified wheels only)
     RELEASES/current -> <version>     what the service runs (deploy/kiosk.service: current/bin/kiosk serve)
-    RELEASES/previous -> <version>    the release before, kept for rollback; older ones are pruned
+    RELEASES/previous -> <version>    the release before, kept for rollback; older releases are pruned (nothing else)
     DATA/software/wheels/<name>.whl   the verified wheels, kept: the next release fetches only what changed
     DATA/software/local.db.before     local.db as it was before the switch (the new release may migrate it)
     DATA/software/update.json         the last update: what was offered, the step it reached, how it ended
@@ -105,6 +105,7 @@ class Updater:
             target = self._install(offered, wheels)
             self._record(offered, "check")
             self._check(target)
+            before = self._backup_before_switch(offered, current)
         except (SyncError, exceptions.RepositoryError, exceptions.DownloadError, OSError) as error:
             # Refused, tampered with, cut off or out of room: what arrived is kept to resume, nothing switched.
             why = explain(error, None, None, None) if not isinstance(error, SyncError) else str(error)
@@ -112,7 +113,7 @@ class Updater:
             return self._ended(UpdateResult("failed", current, offered, step, why, downloaded))
         except UpdateFailed as error:
             return self._ended(UpdateResult("failed", current, offered, error.step, str(error), downloaded))
-        result = self._switch_and_confirm(current, offered, target)
+        result = self._switch_and_confirm(current, offered, target, before)
         result.bytes_downloaded = downloaded
         return self._ended(result)
 
@@ -134,20 +135,34 @@ class Updater:
         shutil.rmtree(target, ignore_errors=True)
         self._run("install", [self.python, "-m", "venv", str(target)], INSTALL_TIMEOUT_S)
         pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index", "--find-links"]
-        self._run("install", [*pip, str(self._wheels()), f"village-kiosk=={version}"], INSTALL_TIMEOUT_S)
+        # Only this release's wheels: the folder also holds older releases' (a withdrawn one's newer dependency
+        # among them), and pip would choose the newest it finds.
+        with tempfile.TemporaryDirectory(prefix="kiosk-wheels-", dir=self.data_dir / "software") as only:
+            for wheel in wheels:
+                os.link(wheel, Path(only) / wheel.name)
+            self._run("install", [*pip, only, f"village-kiosk=={version}"], INSTALL_TIMEOUT_S)
         atomic_write(target / ".installed", version.encode())
         return target
 
     def _check(self, target: Path) -> None:
         """The new release's own self-check, on a copy of this kiosk's data: nothing of the real data changes."""
         with tempfile.TemporaryDirectory(prefix="kiosk-selfcheck-", dir=self.data_dir / "software") as copy:
-            _copy_data(self.data_dir, Path(copy))
+            _copy_data(self.data_dir, Path(copy), "check")
             self._run("check", [str(target / "bin" / "kiosk"), "selfcheck", "--data", copy], CHECK_TIMEOUT_S)
 
-    def _switch_and_confirm(self, current: str, version: str, target: Path) -> UpdateResult:
+    def _backup_before_switch(self, version: str, current: str) -> str | None:
+        """Check that the switch can be made, copy local.db aside, and return the release current points to."""
+        for link in (self.releases / "current", self.releases / "previous"):
+            if os.path.lexists(link) and not link.is_symlink():  # a release copied there by hand
+                raise UpdateFailed("switch", tr("%(path)s is a folder or a file, not a link to a release: move it to "
+                                                "%(releases)s/<its version>, link %(path)s to it, then update again",
+                                                path=link, releases=self.releases))  # fmt: skip
         before = _pointed(self.releases / "current")
         self._record(version, "backup", running=current, before=before)
-        _backup(local_db_path(self.data_dir), self._backup_path())
+        _backup(local_db_path(self.data_dir), self._backup_path(), "backup")
+        return before
+
+    def _switch_and_confirm(self, current: str, version: str, target: Path, before: str | None) -> UpdateResult:
         self._record(version, "switch")
         if before and before != target.name:
             _point(self.releases / "previous", before)
@@ -178,7 +193,21 @@ class Updater:
         except (OSError, ValueError):
             return None
         stopped = isinstance(record, dict) and not record.get("ended")
-        return record if stopped and record.get("step") in ("switch", "restart", "confirm", "switch_back") else None
+        if not stopped or record.get("step") not in ("switch", "restart", "confirm", "switch_back"):
+            return None
+        # Finishing it points current at its releases and may put local.db back: a damaged record must name
+        # releases that are installed here, or it is set aside (and the update made again from the start).
+        offered, before = record.get("offered"), record.get("before")
+        plain = isinstance(offered, str) and "/" not in offered and offered not in ("", ".", "..")
+        if (
+            not plain or not (self.releases / str(offered) / ".installed").is_file()
+            or not (before is None or (isinstance(before, str) and (self.releases / before / "bin/kiosk").is_file()))
+            or not isinstance(record.get("running", ""), str)
+        ):  # fmt: skip
+            log.warning(tr("%(file)s names no update this kiosk can finish; it is ignored: %(record)s",
+                           file=self.data_dir / "software" / "update.json", record=record))  # fmt: skip
+            return None
+        return dict(record)
 
     def _finish(self, record: dict[str, Any]) -> UpdateResult | None:
         """Finish the update *record* names: keep the new release if its screens answer, else switch back; None
@@ -226,10 +255,13 @@ class Updater:
                              "%(seen)s)", version=version, seconds=self.confirm_seconds, seen=seen)  # fmt: skip
 
     def _prune(self) -> None:
-        """Keep the current and previous releases; remove the others."""
-        keep = {_pointed(self.releases / "current"), _pointed(self.releases / "previous"), "current", "previous"}
+        """Keep the current and previous releases; remove the other releases (and nothing else)."""
+        # By the folder they lead to: a technician's link may name it by its full path.
+        pointed = (_pointed(self.releases / link) for link in ("current", "previous"))
+        keep = {(self.releases / name).resolve() for name in pointed if name}
         for entry in self.releases.iterdir():
-            if entry.name not in keep and not entry.is_symlink():
+            release = (entry / ".installed").is_file() or (entry / "pyvenv.cfg").is_file()
+            if release and not entry.is_symlink() and entry.resolve() not in keep:
                 shutil.rmtree(entry, ignore_errors=True)
 
     # --- helpers -------------------------------------------------------------------------------
@@ -274,33 +306,41 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def _copy_data(data_dir: Path, copy: Path) -> None:
+def _copy_data(data_dir: Path, copy: Path, step: str) -> None:
     """What the self-check needs of *data_dir*: local.db (a consistent copy) and the installed content."""
     local = local_db_path(data_dir)
     if local.is_file():
-        _backup(local, local_db_path(copy))
+        _backup(local, local_db_path(copy), step)
     content = data_dir / "content"
     if content.is_dir():
         shutil.copytree(content, copy / "content", copy_function=os.link)  # read only by the check: links suffice
 
 
-def _backup(source: Path, target: Path) -> None:
-    """A consistent copy of the SQLite file *source* (its WAL included) at *target*."""
+def _backup(source: Path, target: Path, step: str) -> None:
+    """A consistent copy of the SQLite file *source* (its WAL included) at *target*.
+
+    :raises UpdateFailed: at *step*, when *source* cannot be read (damaged, or locked past SQLite's timeout).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     if not source.is_file():
         return
-    with sqlite3.connect(source) as reading, sqlite3.connect(target) as writing:
-        reading.backup(writing)
-    reading.close()
-    writing.close()
+    try:
+        with sqlite3.connect(source) as reading, sqlite3.connect(target) as writing:
+            reading.backup(writing)
+        reading.close()
+        writing.close()
+    except sqlite3.Error as error:
+        raise UpdateFailed(step, tr("%(file)s could not be copied (%(error)s): nothing was changed; the screens "
+                                    "repair or set aside a damaged local.db when they start", file=source,
+                                    error=error)) from None  # fmt: skip
 
 
 def _restore(backup: Path, target: Path) -> None:
     if backup.is_file():
         for suffix in ("-wal", "-shm"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
-        _backup(backup, target)
+        _backup(backup, target, "switch_back")
 
 
 def _pointed(link: Path) -> str | None:

@@ -50,12 +50,16 @@ def pinned(root: Root) -> dict[str, dict[str, Any]]:
 def trusted_delegation(targets: Targets, root: Root, path: str) -> str | None:
     """Why the file *path* of a release cannot be trusted under the top-level *targets*, or None.
 
-    Every delegated role that may sign *path* must be the software role with exactly the keys the root
-    pins: ngclient takes a delegation's keys from the targets role, which the content key signs.
+    The top-level targets role must not list *path* itself, and every delegated role that may sign it must be
+    the software role with exactly the keys the root pins: ngclient takes a delegation's keys from the targets
+    role, which the content key signs.
     """
     keys = pinned(root)
     if not keys:
         return tr("the county's root pins no software key: it has not set up software releases")
+    if path in targets.targets:  # ngclient reads the top-level role's own targets before any delegation
+        return tr("the county's content role lists %(path)s itself, which only the software key may sign: the "
+                  "repository was tampered with, or its targets key misused", path=path)  # fmt: skip
     delegations = targets.delegations
     if delegations is None or not delegations.roles:
         return tr("no role of the county's signed metadata may sign %(path)s", path=path)

@@ -20,7 +20,7 @@ from typing import Any
 from tuf.api.metadata import Metadata, Snapshot, TargetFile
 
 from sync.contract import software
-from sync.contract.channel import canonical
+from sync.contract.channel import canonical, role_of
 from sync.contract.i18n import tr
 from sync.publish.repository import Repository, RepositoryError, signing_now
 
@@ -61,7 +61,14 @@ def publish_release(
         raise RepositoryError(tr("%(version)s is not a version number", version=upgrade_from if version else kiosk[0]))
     if (percent is not None and not 1 <= percent <= 100) or (villages and percent is not None):
         raise RepositoryError(tr("give either villages or a share of 1 to 100 percent, not both"))
+    if floor >= version:
+        raise RepositoryError(tr("a release %(version)s that upgrades only from %(floor)s or later reaches no kiosk: "
+                                 "--upgrade-from must be older", version=version, floor=floor))  # fmt: skip
     snapshot = repository.snapshot()
+    roles = repository.delegated_paths(snapshot)
+    if unknown := sorted({v for v in villages or [] if role_of(f"village/{v}") not in roles}):
+        raise RepositoryError(tr("the county publishes content for no village %(codes)s: a release for it would "
+                                 "reach no kiosk; check the codes", codes=", ".join(unknown)))  # fmt: skip
     published = releases(repository, snapshot)
     for earlier in published:
         before = software.version_of(str(earlier["version"]))
@@ -73,10 +80,11 @@ def publish_release(
         if (
             not software.WHEEL_NAME.fullmatch(wheel.name)
             or wheel.is_symlink()
+            or not wheel.is_file()
             or wheel.stat().st_size > MAX_WHEEL_BYTES
         ):
-            raise RepositoryError(tr("%(file)s is not a wheel a kiosk installs (its name, a link, or over %(mb)s MB)",
-                                     file=wheel, mb=MAX_WHEEL_BYTES // 2**20))  # fmt: skip
+            raise RepositoryError(tr("%(file)s is not a wheel a kiosk installs (its name, a link or a folder, or "
+                                     "over %(mb)s MB)", file=wheel, mb=MAX_WHEEL_BYTES // 2**20))  # fmt: skip
     release = {
         "version": str(version), "upgrade_from": upgrade_from, "notes": notes, "wheels": [w.name for w in wheels],
         "villages": sorted(set(villages)) if villages else None, "percent": percent, "state": "active",
