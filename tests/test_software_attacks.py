@@ -171,5 +171,5 @@ def test_a_careless_release_is_refused_before_anything_is_signed(county_repo: Co
     with pytest.raises(RepositoryError, match="upgrade"):
         publish_release(repository, wheelhouse(tmp_path / "w1", "0.2.0"), upgrade_from="0.2.0")
     assert repository.snapshot().signed.version == before
-    published = publish_release(repository, wheelhouse(tmp_path / "w1", "0.2.0"), villages=["taoyuan"])
-    assert published["villages"] == ["taoyuan"]
+    published = publish_release(repository, wheelhouse(tmp_path / "w1", "0.2.0"), villages=["taoyuan", "baisha"])
+    assert published["villages"] == ["baisha", "taoyuan"], "baisha has no content of its own, and is the county's"

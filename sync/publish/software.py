@@ -20,7 +20,7 @@ from typing import Any
 from tuf.api.metadata import Metadata, Snapshot, TargetFile
 
 from sync.contract import software
-from sync.contract.channel import canonical, role_of
+from sync.contract.channel import canonical, read_shard, role_of
 from sync.contract.i18n import tr
 from sync.publish.repository import Repository, RepositoryError, signing_now
 
@@ -65,9 +65,9 @@ def publish_release(
         raise RepositoryError(tr("a release %(version)s that upgrades only from %(floor)s or later reaches no kiosk: "
                                  "--upgrade-from must be older", version=version, floor=floor))  # fmt: skip
     snapshot = repository.snapshot()
-    roles = repository.delegated_paths(snapshot)
-    if unknown := sorted({v for v in villages or [] if role_of(f"village/{v}") not in roles}):
-        raise RepositoryError(tr("the county publishes content for no village %(codes)s: a release for it would "
+    known = _published_villages(repository, snapshot)
+    if known is not None and (unknown := sorted(set(villages or []) - known)):
+        raise RepositoryError(tr("the county's published content has no village %(codes)s: a release for it would "
                                  "reach no kiosk; check the codes", codes=", ".join(unknown)))  # fmt: skip
     published = releases(repository, snapshot)
     for earlier in published:
@@ -96,6 +96,17 @@ def publish_release(
         written[path] = repository.write_target(path, wheel.read_bytes())
     _sign(repository, snapshot, [*published, release], written, now)
     return release
+
+
+def _published_villages(repository: Repository, snapshot: Metadata[Snapshot]) -> set[str] | None:
+    """The codes of the villages in the county's published county.yaml (None before any content is published)."""
+    role = repository.role_if_any(role_of("county"), snapshot)
+    for path, info in role.signed.targets.items() if role else []:
+        if path.rpartition("/")[2].startswith("shard-"):
+            for item in read_shard(repository.target_file(path, info).read_bytes()):
+                if item["kind"] == "county":
+                    return {v["code"] for township in item["data"]["townships"] for v in township["villages"]}
+    return None
 
 
 def set_state(
