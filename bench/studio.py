@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
 import re
 import shutil
@@ -36,7 +35,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.pages import percentile_ms
-from bench.wire import serving, verdict
+from bench.wire import print_results, serving
 
 IMPORT_TARGET_S = 5.0
 PAGE_TARGET_MS = 50.0
@@ -187,11 +186,7 @@ def benchmark(powers: int, rows: int, samples: int, seed: int) -> int:
             after = editor.timed(f"/studio/preview/{change.group(1)}/{villages[0]}/{rest}")
             results.append(("preview after an approval (one file read again)", f"{after:.2f} s",
                             f"≤ {PREVIEW_TARGET_S:.0f} s", after <= PREVIEW_TARGET_S))  # fmt: skip
-    print()
-    width = max(len(name) for name, *_ in results)
-    for name, measured, target, met in results:
-        print(f"{name:<{width}}  {measured:>24}  {target:<14} {'' if met is None else verdict(met)}".rstrip())
-    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
+    print_results(results)
     return 0
 
 

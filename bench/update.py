@@ -32,7 +32,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from bench.wire import serving, verdict
+from bench.wire import print_results, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 BYTES_TARGET, TIME_TARGET_S, DOWNTIME_TARGET_S = 1.2, 60.0, 5.0
@@ -175,11 +175,7 @@ def benchmark(wheelhouse: Path) -> int:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(int(pidfile.read_text()), signal.SIGTERM)
         shutil.rmtree(root / "releases", ignore_errors=True)
-    print()
-    width = max(len(name) for name, *_ in results)
-    for name, measured, target, met in results:
-        print(f"{name:<{width}}  {measured:>28}  {target:<8} {'' if met is None else verdict(met)}".rstrip())
-    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
+    print_results(results, measured_width=28)
     return 0
 
 

@@ -28,6 +28,17 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+def print_results(results: list[tuple[str, str, str, bool | None]], measured_width: int = 24) -> None:
+    """Print each figure (name, what was measured, its target, whether it was met: None for no target) as a
+    table, then the machine's load (a busy host slows every figure)."""
+    print()
+    width = max(len(name) for name, *_ in results)
+    for name, measured, target, met in results:
+        judged = "" if met is None else verdict(met)
+        print(f"{name:<{width}}  {measured:>{measured_width}}  {target:<14} {judged}".rstrip())
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.2f}" for load in os.getloadavg()))
+
+
 # --- the county's server ----------------------------------------------------------------------------
 class BodyCounter:
     """WSGI middleware that records (path, status, body bytes) for every response."""
