@@ -127,6 +127,9 @@ def test_a_release_is_installed_beside_the_old_one_and_a_broken_one_is_switched_
     assert "did not answer with version 0.3.0" in (second.error or "")
     assert os.readlink(kiosk.releases / "current") == "0.2.0", "back on the release that worked"
     assert _notes(kiosk.data_dir) == ["before 0.3.0"], "local.db as it was before the switch"
+    again = kiosk.run(current="0.2.0")  # the next night: 0.3.0 is still offered
+    assert (again.outcome, again.offered) == ("unchanged", "0.3.0") and "switched back" in (again.error or "")
+    assert os.readlink(kiosk.releases / "current") == "0.2.0", "not tried again: the screens stay up"
 
 
 def test_a_release_that_fails_its_self_check_changes_nothing(

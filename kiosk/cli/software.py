@@ -31,7 +31,7 @@ def update(as_json: bool, data: str | None) -> None:
     if as_json:
         click.echo(result.to_json())
     elif result.outcome == "unchanged":
-        click.echo(tr("Software %(version)s: no newer release for this kiosk.", version=result.running))
+        click.echo(result.error or tr("Software %(version)s: no newer release for this kiosk.", version=result.running))
     elif result.outcome == "installed":
         click.echo(tr("Installed release %(version)s; the screens answer with it.", version=result.running))
     else:

@@ -98,6 +98,10 @@ class Updater:
             if release is None:
                 return UpdateResult("unchanged", current, None)
             offered = str(release["version"])
+            if offered in self._switched_back():
+                return UpdateResult("unchanged", current, offered, error=tr(
+                    "release %(version)s was switched back on this kiosk before: it waits for a newer release",
+                    version=offered))  # fmt: skip
             self._record(offered, "fetch")
             wheels = channel.fetch_wheels(release, self._wheels())
             downloaded = channel.bytes_downloaded
@@ -184,7 +188,24 @@ class Updater:
         note = (
             "" if again is None else " " + tr("(and the previous release did not answer either: %(why)s)", why=again[1])
         )
+        self._note_switched_back(version)
         return UpdateResult("rolled_back", current, version, problem[0], problem[1] + note)
+
+    def _switched_back(self) -> list[str]:
+        """The releases switched back on this kiosk: offered again, they are not tried again (each try shows the
+        villagers a failing release for up to confirm_seconds); a newer release is."""
+        try:
+            found = json.loads((self.data_dir / "software" / "switched-back.json").read_bytes())
+        except (OSError, ValueError):
+            return []
+        return [str(version) for version in found] if isinstance(found, list) else []
+
+    def _note_switched_back(self, version: str) -> None:
+        try:
+            versions = [*self._switched_back(), version][-20:]
+            atomic_write(self.data_dir / "software" / "switched-back.json", json.dumps(versions).encode())
+        except OSError as error:  # a full disk: the release is tried again the next night
+            log.warning("could not note that %s was switched back: %s", version, error)
 
     def _stopped_after_switch(self) -> dict[str, Any] | None:
         """The record of an update that a kill or a power cut stopped once it had begun to switch, if any."""
