@@ -51,6 +51,7 @@ class _Kept:
 
     def __init__(self) -> None:
         self.folder: FolderCounty | None = None  # the county in the folder, as it is now
+        self.initialled = ""  # the folder's state whose county has every item's search initials
         self.apps: OrderedDict[str, Flask] = OrderedDict()  # preview key -> the kiosk app serving it
         self.drafted: dict[str, County] = {}  # the folder's state and draft -> the county so (one kept)
         self.phones: OrderedDict[str, Flask] = OrderedDict()  # the folder's state and draft -> its phone pages
@@ -66,9 +67,11 @@ def _loaded(folder: Path) -> tuple[str, County]:
     publish does); after an approval or a hand edit only the files that changed are read again."""
     kept = _kept()
     if kept.folder is None or kept.folder.folder != folder:
-        kept.folder = FolderCounty(folder)
+        kept.folder, kept.initialled = FolderCounty(folder), ""
     state, county = kept.folder.current()
-    kept.folder.county = county = _with_initials(county)  # only the items read again lack them
+    if state != kept.initialled:  # once per state, not once per page: only the items read again lack them
+        kept.folder.county = county = _with_initials(county)
+        kept.initialled = state
     return state, county
 
 
