@@ -265,6 +265,13 @@ SETTINGS = [
         "The command kiosk update runs to restart the screens on a new release (empty: none).",
     ),
     Setting(
+        "UPDATE_NIGHTLY",
+        1,
+        "1: after each nightly sync that reached the repository, kiosk serve asks for kiosk update by writing"
+        " DATA/software/update-requested (deploy/village-kiosk-update.path runs it); 0: only when typed.",
+        yes_or_no,
+    ),
+    Setting(
         "UPDATE_CONFIRM_SECONDS",
         60,
         "Seconds a new release's screens have to answer after the restart; past them, kiosk update switches back.",

@@ -180,10 +180,17 @@ def unit_environment(unit: dict[str, list[str]], root: Path = Path("/")) -> dict
             key, _, value = word.partition("=")
             env[key] = value
     for file in unit.get("EnvironmentFile", []):
-        for line in (root / file.lstrip("-").lstrip("/")).read_text(encoding="utf-8").splitlines():
-            if "=" in line and not line.lstrip().startswith("#"):
-                key, _, value = line.partition("=")
-                env[key.strip()] = value.strip()
+        env.update(env_file(root / file.lstrip("-").lstrip("/")))
+    return env
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """The settings an environment file gives, read as systemd and sh read it (a quoted value unquoted)."""
+    env: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            env[key.strip()] = " ".join(shlex.split(value))
     return env
 
 

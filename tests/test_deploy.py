@@ -18,16 +18,20 @@ from kiosk.county.store import open_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.demo import DEMO_CONTENT
+from kiosk.device.listening import SCREENS
+from kiosk.device.nightly import UPDATE_REQUEST
 from kiosk.device.status import kiosk_status
 from kiosk.screens import create_app
+from kiosk.settings import load_settings
 from tests.county_repo import VILLAGE, CountyRepo
-from tests.fake_machine import FakeMachine, parse_unit, readme_blocks, unit_environment
+from tests.fake_machine import FakeMachine, env_file, parse_unit, readme_blocks, unit_environment
 from tests.servers import serving
 from tests.test_staff import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
-UNITS = sorted(path for path in DEPLOY.iterdir() if path.suffix in (".service", ".timer"))
+UNITS = sorted(path for path in DEPLOY.iterdir() if path.suffix in (".service", ".timer", ".socket", ".path"))
+EXEC = ("ExecStartPre", "ExecStart", "ExecStartPost", "ExecStop", "ExecStopPost")
 COUNTY_URL = "https://kiosk.county.example"  # the county server's address in the README
 
 
@@ -60,8 +64,12 @@ def unit(name: str) -> dict[str, list[str]]:
 
 def test_systemd_units_run_the_kiosk_commands_on_loopback_behind_nginx() -> None:
     kiosk = unit("village-kiosk.service")
-    assert kiosk["ExecStart"] == ["/opt/village-kiosk/.venv/bin/kiosk serve"] and kiosk["User"] == ["kiosk"]
+    assert kiosk["ExecStart"] == ["/opt/village-kiosk/releases/current/bin/kiosk serve"] and kiosk["User"] == ["kiosk"]
     assert "KIOSK_HOST=127.0.0.1" in kiosk["Environment"], "the villager screens stay on loopback"
+    defaults = load_settings({})
+    socket = unit("village-kiosk.socket")
+    assert socket["ListenStream"] == [f"{defaults['HOST']}:{defaults['PORT']}"], "the screens' socket, on loopback"
+    assert socket["FileDescriptorName"] == [SCREENS] and kiosk["Requires"] == ["village-kiosk.socket"]
     assert "kiosk county refresh" in unit("county-refresh.service")["ExecStart"][0]
     assert unit("county-refresh.timer")["OnCalendar"] == ["*-*-* 00:15"]
     assert unit("kiosk-browser.service")["ExecStart"] == ["/opt/village-kiosk/deploy/kiosk-browser.sh"]
@@ -73,6 +81,30 @@ def test_systemd_units_run_the_kiosk_commands_on_loopback_behind_nginx() -> None
     nginx = (DEPLOY / "nginx-county-repo.conf").read_text(encoding="utf-8")
     assert f"proxy_pass http://{host}:{port};" in nginx and f"root {repo};" in nginx
     assert "listen 443 ssl;" in nginx
+
+
+def test_the_update_units_run_kiosk_update_after_the_nightly_sync_and_restart_the_screens_as_asked() -> None:
+    settings = load_settings(env_file(DEPLOY / "village-kiosk.env"))
+    data, releases = Path(settings["DATA_DIR"]), settings["RELEASES_DIR"]
+    # The nightly sync (kiosk serve, user kiosk) asks by writing a file; the path unit starts the update.
+    asked = unit("village-kiosk-update.path")
+    assert asked["PathExists"] == [str(data / UPDATE_REQUEST)] and asked["Unit"] == ["village-kiosk-update.service"]
+    update = unit("village-kiosk-update.service")
+    assert update["ExecStart"] == [f"{releases}/current/bin/kiosk update"] and update["User"] == ["kiosk"]
+    assert update["ExecStartPre"] == [f"/usr/bin/rm -f {data / UPDATE_REQUEST}"], "each request runs it once"
+    assert update["ReadWritePaths"] == [releases] and "ReadWritePaths" not in unit("village-kiosk.service"), (
+        "only the update writes the releases; the screens run them read-only"
+    )
+    # kiosk update (user kiosk) asks for the restart the same way; root's small service does it.
+    restart = shlex.split(settings["RESTART_COMMAND"])
+    assert restart[0] == "touch"
+    watched = unit("village-kiosk-restart.path")
+    assert watched["PathExists"] == [restart[1]] and watched["Unit"] == ["village-kiosk-restart.service"]
+    assert unit("village-kiosk-restart.service")["ExecStart"] == [
+        f"/usr/bin/rm -f {restart[1]}",
+        "/usr/bin/systemctl restart village-kiosk.service",
+    ]
+    assert Path(restart[1]).parent == data / UPDATE_REQUEST.parent, "in the folder both services may write"
 
 
 def test_every_unit_passes_systemd_analyze_verify_and_may_write_its_data_folder(tmp_path: Path) -> None:
@@ -88,11 +120,12 @@ def test_every_unit_passes_systemd_analyze_verify_and_may_write_its_data_folder(
     shutil.copytree(system_units, root / "usr/lib/systemd/system", symlinks=True)
     installed = root / "etc/systemd/system"
     installed.mkdir(parents=True)
-    for env_file in DEPLOY.glob("*.env"):
-        shutil.copy(env_file, root / "etc")
+    for environment in DEPLOY.glob("*.env"):
+        shutil.copy(environment, root / "etc")
     for file in UNITS:
         shutil.copy(file, installed)
-        for exec_start in parse_unit(file.read_text(encoding="utf-8")).get("ExecStart", []):
+        settings = parse_unit(file.read_text(encoding="utf-8"))
+        for exec_start in (command for key in EXEC for command in settings.get(key, [])):
             program = root / exec_start.split()[0].lstrip("-@:+!").lstrip("/")
             program.parent.mkdir(parents=True, exist_ok=True)
             program.write_text("#!/bin/sh\n")
@@ -111,9 +144,11 @@ def test_every_unit_passes_systemd_analyze_verify_and_may_write_its_data_folder(
         must_write = [command[command.index("--repo") + 1]] if "refresh" in command else []
         env = unit_environment(service, root)
         data = env.get("KIOSK_DATA_DIR") or (command[command.index("--data") + 1] if "--data" in command else None)
-        if "serve" in command:  # the servers keep their state in the data folder
+        if "serve" in command or "update" in command:  # the servers and the update keep their state there
             assert data, f"{file.name} names no data folder: kiosk would use ~/.local/share of its user"
             must_write.append(data)
+        if "update" in command:  # and the update installs releases
+            must_write.append(env["KIOSK_RELEASES_DIR"])
         writable = [f"/var/lib/{name}" for name in service.get("StateDirectory", [])]
         writable += [path for paths in service.get("ReadWritePaths", []) for path in paths.split()]
         for folder in must_write:
@@ -163,7 +198,17 @@ def test_the_readme_kiosk_deploy_gives_the_service_its_synced_content_and_staff(
         assert ran_as(machine, user, words), f"{' '.join(words)} did not run as the service's user {user}"
     made = [entry["args"] for entry in machine.commands() if entry["command"] == "install"]
     assert any("-d" in args and user in args and str(data) in args for args in made), f"the data folder is not {user}'s"  # type: ignore[operator]
-    assert ran_as(machine, "root", ["systemctl", "enable", "--now", "village-kiosk"])
+    enabled = ["village-kiosk.socket", "village-kiosk", "village-kiosk-update.path", "village-kiosk-restart.path"]
+    assert ran_as(machine, "root", ["systemctl", "enable", "--now", *enabled])
+    for name in ("village-kiosk.socket", "village-kiosk-update.service", "village-kiosk-restart.service",
+                 "village-kiosk-update.path", "village-kiosk-restart.path"):  # fmt: skip
+        machine.unit(name)  # installed
+    # The first release is the one scripts/setup made; kiosk update (as the service's user) adds the next.
+    releases = machine.path("/opt/village-kiosk/releases")
+    assert any("-d" in args and user in args and str(releases) in args for args in made), "releases not {user}'s"  # type: ignore[operator]
+    assert (releases / "current").is_symlink() and (releases / "current/bin/kiosk").resolve() == (
+        ROOT / ".venv/bin/kiosk"
+    ).resolve()
 
     status = kiosk_status(data)
     assert status["village"] == VILLAGE and status["version"] and status["last_outcome"] == "updated", status

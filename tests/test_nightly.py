@@ -50,9 +50,9 @@ def test_bad_windows_are_refused_clearly(text: str) -> None:
 class _Clock(NightlySync):
     """NightlySync with a clock the test moves and a sync it records."""
 
-    def __init__(self, data_dir: Path, start: datetime) -> None:
+    def __init__(self, data_dir: Path, start: datetime, environ: dict[str, str] | None = None) -> None:
         self.calls: list[dict[str, Any]] = []
-        super().__init__(data_dir, load_settings({}), sync=self._record)
+        super().__init__(data_dir, load_settings(environ or {}), sync=self._record)
         self.clock = start
         self.stop.wait = self._advance  # type: ignore[method-assign,assignment]
 
@@ -198,3 +198,22 @@ def test_the_nightly_job_removes_staff_photos_no_notice_uses_once_their_grace_da
     os.utime(stale, (two_days_ago, two_days_ago))  # sent with a form nobody saved
     nightly.run_once(nightly.now())
     assert not stale.exists() and kept.exists(), "a photo sent today may still belong to a form in progress"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "setting", "asked"),
+    [("unchanged", "1", True), ("updated", "1", True), ("failed", "1", False), ("unchanged", "0", False)],
+)
+def test_a_night_that_reached_the_repository_asks_for_a_software_update(
+    tmp_path: Path, outcome: str, setting: str, asked: bool
+) -> None:
+    """The update runs in a service of its own (deploy/village-kiosk-update.path starts it on this file), so
+    that the restart of the screens it brings does not stop it halfway."""
+    nightly = _Clock(tmp_path, datetime(2026, 11, 27, 22, 0), {"KIOSK_UPDATE_NIGHTLY": setting})
+    nightly._record = lambda data_dir, **options: SyncResult(outcome, 2, None, 0, 0, None)  # type: ignore[method-assign]
+    nightly.sync = nightly._record
+    nightly.run_once(nightly.now())
+    request = tmp_path / "software" / "update-requested"
+    assert request.exists() is asked
+    if asked:
+        assert request.read_text().startswith("2026-11-28T0"), "written at the night's sync"

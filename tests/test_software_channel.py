@@ -210,3 +210,23 @@ def test_a_release_a_kiosk_cannot_read_is_one_it_does_not_take() -> None:
     ]  # fmt: skip
     for bad in unreadable:
         assert software.offered([{**good, **bad}], VILLAGE, "0.1.0") is None, bad
+
+
+def test_a_mirror_replaying_yesterdays_channel_cannot_bring_back_a_withdrawn_release(
+    county_repo: CountyRepo, kiosk_data: Path, tmp_path: Path
+) -> None:
+    """Rollback attack: the metadata that offered 0.2.0, signed and valid, served again after the withdrawal."""
+    import shutil
+
+    from tuf.api import exceptions
+
+    repository = county_repo.repository
+    publish_release(repository, wheelhouse(tmp_path / "w1", "0.2.0"))
+    assert offer(kiosk_data, "0.1.0")["version"] == "0.2.0"  # type: ignore[index]
+    yesterday = tmp_path / "mirror"
+    shutil.copytree(county_repo.path, yesterday)
+    set_state(repository, "0.2.0", "withdrawn")
+    assert offer(kiosk_data, "0.1.0") is None, "the kiosk has seen the withdrawal"
+    with pytest.raises(exceptions.BadVersionNumberError, match="timestamp"):
+        offer(kiosk_data, "0.1.0", source=str(yesterday))
+    assert offer(kiosk_data, "0.1.0") is None, "and keeps to it"

@@ -132,6 +132,22 @@ def test_a_release_is_installed_beside_the_old_one_and_a_broken_one_is_switched_
     assert os.readlink(kiosk.releases / "current") == "0.2.0", "not tried again: the screens stay up"
 
 
+def test_the_wheels_kept_are_the_running_releases_and_old_releases_are_pruned(
+    kiosk: Updater, county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    """Every cache of an unattended kiosk has a bound: a year of releases must not fill its disk."""
+    running = "0.1.0"
+    for version in ("0.2.0", "0.3.0", "0.4.0"):
+        publish_release(county_repo.repository, fake_wheel(tmp_path / version, version))
+        result = kiosk.run(current=running)
+        assert (result.outcome, result.running) == ("installed", version), result.error
+        running = version
+    wheels = sorted(path.name for path in (kiosk.data_dir / "software" / "wheels").iterdir())
+    assert wheels == ["village_kiosk-0.4.0-py3-none-any.whl"]
+    releases = sorted(path.name for path in kiosk.releases.iterdir())
+    assert releases == ["0.3.0", "0.4.0", "current", "previous"] and os.readlink(kiosk.releases / "current") == "0.4.0"
+
+
 def test_a_release_that_fails_its_self_check_changes_nothing(
     kiosk: Updater, county_repo: CountyRepo, tmp_path: Path
 ) -> None:

@@ -24,12 +24,17 @@ def _serve(data_dir: Path, port: int | None, with_staff: bool = False) -> None:
 
     from waitress.server import create_server
 
+    from kiosk.device.listening import inherited_socket
     from kiosk.screens import create_app
 
     settings = load_settings()
     app = create_app({"DATA_DIR": str(data_dir), **({"PORT": port} if port else {})})
     host, port = settings["HOST"], app.config["PORT"]
-    screens = create_server(app, host=host, port=port, threads=settings["THREADS"], ident="kiosk")
+    if (handed := inherited_socket()) is not None:  # the service manager's socket (deploy/village-kiosk.socket)
+        host, port = handed.getsockname()[:2]
+        screens = create_server(app, sockets=[handed], threads=settings["THREADS"], ident="kiosk")
+    else:
+        screens = create_server(app, host=host, port=port, threads=settings["THREADS"], ident="kiosk")
     click.echo(
         tr("Kiosk at http://%(host)s:%(port)s/  (data: %(data)s; Ctrl+C stops)", host=host, port=port, data=data_dir)
     )

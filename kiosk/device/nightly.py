@@ -31,6 +31,7 @@ from sync.receive.updater import STATUS, SyncError, SyncResult, read_status
 CHILD_TIMEOUT_S = 4 * 3600  # a sync still running after this is stopped; the next night resumes it
 CHILD_LOG_CHARS = 20_000  # of what a child wrote to stderr, passed on to the log (a traceback is a few KB)
 REPORT_TIMEOUT_S = 20 * 60  # a report still running after this is stopped; the outbox keeps what was not sent
+UPDATE_REQUEST = Path("software") / "update-requested"  # in the data folder; deploy/village-kiosk-update.path
 RETRY_S = 15 * 60  # after an unexpected error (a full disk, a damaged file) the thread tries again this much later
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class NightlySync(threading.Thread):
         self.window = parse_window(settings["SYNC_WINDOW"])
         self.options = {k: settings[f"SYNC_{k.upper()}"] for k in ("attempts", "connect_timeout", "read_timeout")}
         self.sync = sync
+        self.update_after = bool(settings["UPDATE_NIGHTLY"])
         self.stop = threading.Event()
         self.rng = random.Random()  # noqa: S311 - spreading load, not secrecy
 
@@ -114,6 +116,8 @@ class NightlySync(threading.Thread):
             return None
         result = self.sync(self.data_dir, fetcher_options=self.options)
         log.log(logging.INFO if result.county_ok else logging.WARNING, "nightly sync: %s", result.to_json())
+        if self.update_after and result.outcome != "failed":
+            request_update(self.data_dir, self.now())
         # Photos of forms never saved, or taken off their notice, go once their grace day is over.
         log.info("nightly: %s unused staff photos removed", prune_photos_in(self.data_dir, self.now()))
         return closes  # never twice in one window
@@ -127,6 +131,16 @@ class NightlySync(threading.Thread):
                 log.exception("nightly sync: unexpected error; trying again in %s minutes", RETRY_S // 60)
                 if self.stop.wait(RETRY_S):
                     return
+
+
+def request_update(data_dir: Path, now: datetime) -> None:
+    """Ask for `kiosk update`: deploy/village-kiosk-update.path starts it in a service of its own, which outlives
+    the restart of the screens it brings (a child of this process would be stopped with them)."""
+    try:
+        (data_dir / UPDATE_REQUEST).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(data_dir / UPDATE_REQUEST, now.isoformat(timespec="seconds").encode())
+    except OSError as error:  # a full disk: the next night asks again
+        log.warning("nightly: could not ask for a software update: %s", error)
 
 
 def report_in_child(data_dir: Path) -> tuple[bool, str]:

@@ -3,7 +3,7 @@
     RELEASES/<version>/               a virtual environment holding that release (pip, from verified wheels only)
     RELEASES/current -> <version>     what the service runs (deploy/kiosk.service: current/bin/kiosk serve)
     RELEASES/previous -> <version>    the release before, kept for rollback; older releases are pruned (nothing else)
-    DATA/software/wheels/<name>.whl   the verified wheels, kept: the next release fetches only what changed
+    DATA/software/wheels/<name>.whl   the running release's verified wheels: the next one fetches only what changed
     DATA/software/local.db.before     local.db as it was before the switch (the new release may migrate it)
     DATA/software/update.json         the last update: what was offered, the step it reached, how it ended
 
@@ -119,6 +119,8 @@ class Updater:
             return self._ended(UpdateResult("failed", current, offered, error.step, str(error), downloaded))
         result = self._switch_and_confirm(current, offered, target, before)
         result.bytes_downloaded = downloaded
+        if result.outcome == "installed":
+            self._prune_wheels({wheel.name for wheel in wheels})
         return self._ended(result)
 
     # --- steps ---------------------------------------------------------------------------------
@@ -138,7 +140,8 @@ class Updater:
         # install leaves a folder that is removed and built again, and nothing points to it.
         shutil.rmtree(target, ignore_errors=True)
         self._run("install", [self.python, "-m", "venv", str(target)], INSTALL_TIMEOUT_S)
-        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index", "--find-links"]
+        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-cache-dir", "--no-index",
+               "--find-links"]  # fmt: skip
         # Only this release's wheels: the folder also holds older releases' (a withdrawn one's newer dependency
         # among them), and pip would choose the newest it finds.
         with tempfile.TemporaryDirectory(prefix="kiosk-wheels-", dir=self.data_dir / "software") as only:
@@ -284,6 +287,12 @@ class Updater:
             release = (entry / ".installed").is_file() or (entry / "pyvenv.cfg").is_file()
             if release and not entry.is_symlink() and entry.resolve() not in keep:
                 shutil.rmtree(entry, ignore_errors=True)
+
+    def _prune_wheels(self, keep: set[str]) -> None:
+        """Keep the wheels of the release now running (the next release mostly shares them); remove the others."""
+        for wheel in self._wheels().glob("*.whl"):
+            if wheel.name not in keep:
+                wheel.unlink(missing_ok=True)
 
     # --- helpers -------------------------------------------------------------------------------
     def _run(self, step: str, command: list[str], timeout: float) -> None:
