@@ -185,10 +185,19 @@ step, options = sys.argv[1], json.loads(sys.argv[2])
 def die(*_args, **_kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-if step in ("install", "check"):
+if step == "fetch":  # in the middle of a wheel: its first bytes read, the rest not
+    from sync.receive import fetcher
+    chunks = fetcher.ResumableFetcher._chunks_of
+    def killing_chunks(self, stream):
+        for chunk in chunks(self, stream):
+            yield chunk
+            if "village_kiosk-0.2.0" in str(self.last_url):
+                die()
+    fetcher.ResumableFetcher._chunks_of = killing_chunks
+elif step in ("install", "check", "restart"):
     run = update.Updater._run
     def killing_run(self, at, command, timeout):
-        if at == step and (step == "check" or "pip" in command):
+        if at == step and (step != "install" or "pip" in command):
             die()
         return run(self, at, command, timeout)
     update.Updater._run = killing_run
@@ -206,7 +215,7 @@ updater.run(current="0.1.0")
 """
 
 
-@pytest.mark.parametrize("step", ["install", "check", "switch", "confirm"])
+@pytest.mark.parametrize("step", ["fetch", "install", "check", "switch", "restart", "confirm"])
 def test_a_kill_at_any_step_leaves_a_release_serving_and_the_next_run_finishes_the_update(
     kiosk: Updater, county_repo: CountyRepo, tmp_path: Path, step: str
 ) -> None:
@@ -222,7 +231,7 @@ def test_a_kill_at_any_step_leaves_a_release_serving_and_the_next_run_finishes_t
     assert killed.returncode == -signal.SIGKILL
     serving = os.readlink(kiosk.releases / "current")
     assert serving in ("0.1.0", "0.2.0") and (kiosk.releases / serving / ".installed").is_file(), "never neither"
-    assert serving == ("0.2.0" if step in ("switch", "confirm") else "0.1.0")
+    assert serving == ("0.2.0" if step in ("switch", "restart", "confirm") else "0.1.0")
 
     again = kiosk.run(current="0.1.0")  # killed after the switch: the new release is confirmed, not installed again
     assert (again.outcome, again.running) == ("installed", "0.2.0"), again
