@@ -166,6 +166,16 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
 
 
 # --- the rsync baseline -------------------------------------------------------------------------------
+def start_on_socket(listening: socket.socket, command: list[str], **popen: Any) -> subprocess.Popen[Any]:
+    """Start *command* as systemd starts a service on its socket unit (deploy/village-kiosk.socket): *listening*
+    as descriptor 3, with LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES=screens (sd_listen_fds(3))."""
+    script = 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=screens exec "$@"'
+    return subprocess.Popen(  # the sh becomes *command* (exec), so $$ is its process id
+        ["/bin/sh", "-c", script, "sh", *command], pass_fds=(3,),
+        preexec_fn=lambda: os.dup2(listening.fileno(), 3), **popen,  # before exec, in the child only
+    )  # fmt: skip
+
+
 def free_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         return int(probe.getsockname()[1])

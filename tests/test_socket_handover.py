@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.wire import free_port, stop_process
+from bench.wire import free_port, start_on_socket, stop_process
 from kiosk.device.listening import SCREENS, inherited_socket
 
 SERVE_ENV = {"KIOSK_SYNC_NIGHTLY": "0", "KIOSK_REPORT_MINUTES": "0", "KIOSK_UPDATE_NIGHTLY": "0"}
@@ -72,13 +72,8 @@ def test_systemd_socket_activation_hands_the_screens_their_socket(demo_data: Pat
 
 
 def _spawn_with_socket(listening: socket.socket, data: Path, staff_port: int) -> subprocess.Popen[str]:
-    """Start `kiosk serve` as systemd would on village-kiosk.socket: the socket as descriptor 3, LISTEN_*."""
-    script = f'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES={SCREENS} exec "$@"'
-    return subprocess.Popen(
-        ["/bin/sh", "-c", script, "sh", *_serve_command(data)], env=_environment(staff_port),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=(3,),
-        preexec_fn=lambda: os.dup2(listening.fileno(), 3),
-    )  # fmt: skip
+    return start_on_socket(listening, _serve_command(data), env=_environment(staff_port), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
 def test_a_restart_of_the_screens_makes_pages_wait_never_fail(demo_data: Path, tmp_path: Path) -> None:

@@ -40,8 +40,15 @@ def main():
             self.wfile.write(body if HEALTHY else b"broken")
         def log_message(self, *args):
             pass
-    port = os.environ.get("FAKE_PORT") or os.environ["KIOSK_PORT"]
-    http.server.HTTPServer(("127.0.0.1", int(port)), Health).serve_forever()
+    if os.environ.get("LISTEN_FDS"):  # the socket a service manager holds (bench/update.py, as deployed)
+        import socket
+        server = http.server.HTTPServer(("127.0.0.1", 0), Health, bind_and_activate=False)
+        server.socket.close()
+        server.socket = socket.socket(fileno=3)
+    else:
+        port = os.environ.get("FAKE_PORT") or os.environ["KIOSK_PORT"]
+        server = http.server.HTTPServer(("127.0.0.1", int(port)), Health)
+    server.serve_forever()
 """
 RESTART = """
 import os, pathlib, signal, subprocess, sys, time
