@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from kiosk.county.repo_files import RepositoryApp
-from kiosk.device import update
+from kiosk.device import release_files, update
 from kiosk.device.update import Updater
 from sync.publish.software import publish_release
 from tests.county_repo import CountyRepo
 from tests.servers import Fault, FaultInjector, serving
+from tests.test_field_repair import FullDisk
 from tests.test_software_update import fake_wheel, kiosk  # noqa: F401  (the fixture)
 
 BIG = os.urandom(300_000)  # a dependency wheel large enough to be cut in the middle
@@ -78,7 +79,7 @@ def test_a_disk_without_room_refuses_before_anything_changes(
     assert refused.outcome == "failed" and "not enough free disk" in (refused.error or ""), refused
     assert refused.bytes_downloaded < len(BIG) // 10, "only metadata came: refused before any wheel"
     monkeypatch.undo()
-    monkeypatch.setattr(update, "free_bytes", lambda folder: 1000)  # the wheels came; the release has no room
+    monkeypatch.setattr(release_files, "free_bytes", lambda folder: 1000)  # the wheels came; the release has no room
     no_room = kiosk.run(current="0.1.0")
     assert (no_room.outcome, no_room.step) == ("failed", "install")
     assert "not enough free disk to install release 0.2.0" in (no_room.error or "")
@@ -103,3 +104,43 @@ def test_a_python_path_set_for_the_running_kiosk_does_not_reach_the_new_release(
     result = kiosk.run(current="0.1.0")
     assert (result.outcome, result.running) == ("installed", "0.2.0"), result
     assert (kiosk.releases / "0.2.0" / "bin" / "kiosk").is_file()
+
+
+def test_a_really_full_disk_refuses_the_release_and_a_disk_that_fills_midway_is_left_as_it_was(
+    kiosk: Updater,  # noqa: F811
+    county_repo: CountyRepo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The releases on a small ext4 file system of their own (loop-mounted: the tests run as root)."""
+    disk = FullDisk(tmp_path)
+    disk.path = kiosk.releases  # mounted where the kiosk keeps its releases
+    disk.mount(megabytes=96)
+    try:
+        publish_release(county_repo.repository, fake_wheel(tmp_path / "w1", "0.1.0"))
+        assert kiosk.run(current="0.0.1").outcome == "installed"
+        publish_release(county_repo.repository, fake_wheel(tmp_path / "w2", "0.2.0"))
+        filler = disk.path / "filler"
+        with open(filler, "wb") as file:  # about 10 MB left: less than a new environment takes
+            os.posix_fallocate(file.fileno(), 0, shutil.disk_usage(disk.path).free - 10 * 2**20)
+        free = shutil.disk_usage(disk.path).free
+
+        refused = kiosk.run(current="0.1.0")
+        assert (refused.outcome, refused.step) == ("failed", "install"), refused
+        assert "not enough free disk to install release 0.2.0" in (refused.error or "")
+        assert sorted(p.name for p in kiosk.releases.iterdir()) == ["0.1.0", "current", "filler", "lost+found"]
+        assert shutil.disk_usage(disk.path).free == free, "refused before anything was written"
+
+        monkeypatch.setattr(update, "VENV_BYTES", 0)  # a wrong estimate: the disk fills in the middle
+        midway = kiosk.run(current="0.1.0")
+        assert (midway.outcome, midway.step) == ("failed", "install"), midway
+        assert "the disk filled up while release 0.2.0 was installed" in (midway.error or ""), midway.error
+        assert not (kiosk.releases / "0.2.0").exists(), "the half-made one went"
+        assert shutil.disk_usage(disk.path).free >= free - 2**20, "its space came back at once"
+        assert os.readlink(kiosk.releases / "current") == "0.1.0"
+
+        filler.unlink()
+        done = kiosk.run(current="0.1.0")
+        assert (done.outcome, done.running) == ("installed", "0.2.0"), done
+    finally:
+        disk.unmount()

@@ -209,12 +209,13 @@ elif step in ("install", "check", "restart"):
         return run(self, at, command, timeout)
     update.Updater._run = killing_run
 elif step == "switch":
-    point = update._point
+    from kiosk.device import release_files
+    point = release_files.point
     def killing_point(link, name):
         point(link, name)
         if link.name == "current":
             die()
-    update._point = killing_point
+    release_files.point = killing_point
 else:
     urllib.request.urlopen = die
 updater = update.Updater(Path(options["data"]), Path(options["releases"]), options["restart"], options["health"], 10)

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from typing import Any
 from tuf.api import exceptions
 
 from kiosk.data.local_db import path_of as local_db_path
+from kiosk.device import release_files as files
+from kiosk.device.release_files import UpdateFailed
 from kiosk.settings import app_version
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
@@ -46,14 +47,8 @@ log = logging.getLogger(__name__)
 INSTALL_TIMEOUT_S = 900  # pip, on a slow kiosk board
 CHECK_TIMEOUT_S = 300
 SPACE_PER_WHEEL_BYTE = 4  # an installed release takes about this many times its wheels' size
-
-
-class UpdateFailed(Exception):
-    """A step of the update failed; *step* names it."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(message)
-        self.step = step
+VENV_BYTES = 32 * 2**20  # and a virtual environment with pip takes this before any wheel (26 MB measured)
+FULL_BYTES = 2**20  # a disk with less free than this when a step fails is taken to have filled up
 
 
 @dataclass
@@ -131,30 +126,41 @@ class Updater:
         target = self.releases / version
         if (target / ".installed").is_file():
             return target  # installed by an update that stopped later
-        need = SPACE_PER_WHEEL_BYTE * sum(wheel.stat().st_size for wheel in wheels)
+        need = VENV_BYTES + SPACE_PER_WHEEL_BYTE * sum(wheel.stat().st_size for wheel in wheels)
         self.releases.mkdir(parents=True, exist_ok=True)
-        if free_bytes(self.releases) < need:
+        if files.free_bytes(self.releases) < need:
             raise UpdateFailed("install", tr("not enough free disk to install release %(version)s: %(need)s MB needed",
                                              version=version, need=need // 2**20))  # fmt: skip
         # Built where it will run (an environment's scripts name its path): until .installed is written, a stopped
         # install leaves a folder that is removed and built again, and nothing points to it.
         shutil.rmtree(target, ignore_errors=True)
-        self._run("install", [self.python, "-m", "venv", str(target)], INSTALL_TIMEOUT_S)
-        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-cache-dir", "--no-index",
-               "--find-links"]  # fmt: skip
-        # Only this release's wheels: the folder also holds older releases' (a withdrawn one's newer dependency
-        # among them), and pip would choose the newest it finds.
-        with tempfile.TemporaryDirectory(prefix="kiosk-wheels-", dir=self.data_dir / "software") as only:
-            for wheel in wheels:
-                os.link(wheel, Path(only) / wheel.name)
-            self._run("install", [*pip, only, f"village-kiosk=={version}"], INSTALL_TIMEOUT_S)
+        try:
+            self._run("install", [self.python, "-m", "venv", str(target)], INSTALL_TIMEOUT_S)
+            pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-cache-dir", "--no-index",
+                   "--find-links"]  # fmt: skip
+            # Only this release's wheels: the folder also holds older releases' (a withdrawn one's newer dependency
+            # among them), and pip would choose the newest it finds.
+            with tempfile.TemporaryDirectory(prefix="kiosk-wheels-", dir=self.data_dir / "software") as only:
+                for wheel in wheels:
+                    os.link(wheel, Path(only) / wheel.name)
+                self._run("install", [*pip, only, f"village-kiosk=={version}"], INSTALL_TIMEOUT_S)
+        except (UpdateFailed, OSError) as error:
+            # The disk filled up after all, or pip failed: what was installed goes at once, not at the next
+            # night, because the same disk may hold the screens' local.db.
+            full = files.free_bytes(self.releases) < FULL_BYTES
+            shutil.rmtree(target, ignore_errors=True)
+            if full:  # pip and venv say it in words of their own, if at all
+                raise UpdateFailed("install", tr("the disk filled up while release %(version)s was installed; it "
+                                                 "was removed again: %(error)s", version=version,
+                                                 error=error)) from None  # fmt: skip
+            raise
         atomic_write(target / ".installed", version.encode())
         return target
 
     def _check(self, target: Path) -> None:
         """The new release's own self-check, on a copy of this kiosk's data: nothing of the real data changes."""
         with tempfile.TemporaryDirectory(prefix="kiosk-selfcheck-", dir=self.data_dir / "software") as copy:
-            _copy_data(self.data_dir, Path(copy), "check")
+            files.copy_data(self.data_dir, Path(copy), "check")
             self._run("check", [str(target / "bin" / "kiosk"), "selfcheck", "--data", copy], CHECK_TIMEOUT_S)
 
     def _backup_before_switch(self, version: str, current: str) -> str | None:
@@ -164,16 +170,16 @@ class Updater:
                 raise UpdateFailed("switch", tr("%(path)s is a folder or a file, not a link to a release: move it to "
                                                 "%(releases)s/<its version>, link %(path)s to it, then update again",
                                                 path=link, releases=self.releases))  # fmt: skip
-        before = _pointed(self.releases / "current")
+        before = files.pointed(self.releases / "current")
         self._record(version, "backup", running=current, before=before)
-        _backup(local_db_path(self.data_dir), self._backup_path(), "backup")
+        files.backup(local_db_path(self.data_dir), self._backup_path(), "backup")
         return before
 
     def _switch_and_confirm(self, current: str, version: str, target: Path, before: str | None) -> UpdateResult:
         self._record(version, "switch")
         if before and before != target.name:
-            _point(self.releases / "previous", before)
-        _point(self.releases / "current", target.name)
+            files.point(self.releases / "previous", before)
+        files.point(self.releases / "current", target.name)
         problem = self._restart_and_confirm(version)
         if problem is None:
             self._prune()
@@ -185,8 +191,8 @@ class Updater:
         """Point current at the release before, put local.db back as it was, and restart that release."""
         self._record(version, "switch_back")
         if before:
-            _point(self.releases / "current", before)
-        _restore(self._backup_path(), local_db_path(self.data_dir))
+            files.point(self.releases / "current", before)
+        files.restore(self._backup_path(), local_db_path(self.data_dir))
         again = self._restart_and_confirm(current, record=False)
         note = (
             "" if again is None else " " + tr("(and the previous release did not answer either: %(why)s)", why=again[1])
@@ -237,7 +243,7 @@ class Updater:
         """Finish the update *record* names: keep the new release if its screens answer, else switch back; None
         when it stopped before the new release could run (the update is simply made again)."""
         version, running, before = str(record["offered"]), str(record.get("running", "")), record.get("before")
-        pointed = _pointed(self.releases / "current")
+        pointed = files.pointed(self.releases / "current")
         if record["step"] == "switch" and pointed != version:
             return None  # local.db was never the new release's: keep what the old one wrote since
         self._state = dict(record)
@@ -281,7 +287,7 @@ class Updater:
     def _prune(self) -> None:
         """Keep the current and previous releases; remove the other releases (and nothing else)."""
         # By the folder they lead to: a technician's link may name it by its full path.
-        pointed = (_pointed(self.releases / link) for link in ("current", "previous"))
+        pointed = (files.pointed(self.releases / link) for link in ("current", "previous"))
         keep = {(self.releases / name).resolve() for name in pointed if name}
         for entry in self.releases.iterdir():
             release = (entry / ".installed").is_file() or (entry / "pyvenv.cfg").is_file()
@@ -298,7 +304,7 @@ class Updater:
     def _run(self, step: str, command: list[str], timeout: float) -> None:
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False,  # noqa: S603
-                                  env=_clean_environment())  # fmt: skip
+                                  env=files.clean_environment())  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as error:
             raise UpdateFailed(step, tr("%(command)s: %(error)s", command=Path(command[0]).name, error=error)) from None
         if done.returncode != 0:
@@ -322,67 +328,3 @@ class Updater:
             atomic_write(self.data_dir / "software" / "update.json", json.dumps(record, ensure_ascii=False).encode())
         except OSError as error:  # a full disk: the update itself says how it went
             log.warning("could not record the update: %s", error)
-
-
-def _clean_environment() -> dict[str, str]:
-    """This process's environment without what would make pip or the new release see another Python's packages
-    (PYTHONPATH, a virtual environment's, pip's own settings)."""
-    return {name: value for name, value in os.environ.items()
-            if not name.startswith(("PYTHON", "PIP_", "VIRTUAL_ENV", "CONDA"))}  # fmt: skip
-
-
-def free_bytes(folder: Path) -> int:
-    """The free space where *folder* is, in bytes."""
-    return shutil.disk_usage(folder).free
-
-
-def _copy_data(data_dir: Path, copy: Path, step: str) -> None:
-    """What the self-check needs of *data_dir*: local.db (a consistent copy) and the installed content."""
-    local = local_db_path(data_dir)
-    if local.is_file():
-        _backup(local, local_db_path(copy), step)
-    content = data_dir / "content"
-    if content.is_dir():
-        shutil.copytree(content, copy / "content", copy_function=os.link)  # read only by the check: links suffice
-
-
-def _backup(source: Path, target: Path, step: str) -> None:
-    """A consistent copy of the SQLite file *source* (its WAL included) at *target*.
-
-    :raises UpdateFailed: at *step*, when *source* cannot be read (damaged, or locked past SQLite's timeout).
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.unlink(missing_ok=True)
-    if not source.is_file():
-        return
-    try:
-        with sqlite3.connect(source) as reading, sqlite3.connect(target) as writing:
-            reading.backup(writing)
-        reading.close()
-        writing.close()
-    except sqlite3.Error as error:
-        raise UpdateFailed(step, tr("%(file)s could not be copied (%(error)s): nothing was changed; the screens "
-                                    "repair or set aside a damaged local.db when they start", file=source,
-                                    error=error)) from None  # fmt: skip
-
-
-def _restore(backup: Path, target: Path) -> None:
-    if backup.is_file():
-        for suffix in ("-wal", "-shm"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-        _backup(backup, target, "switch_back")
-
-
-def _pointed(link: Path) -> str | None:
-    try:
-        return os.readlink(link)
-    except OSError:
-        return None
-
-
-def _point(link: Path, name: str) -> None:
-    """Make the symlink *link* point to *name* (beside it), atomically: a reader sees the old or the new."""
-    temporary = link.with_name(f".{link.name}.new")
-    temporary.unlink(missing_ok=True)
-    temporary.symlink_to(name)
-    temporary.replace(link)
