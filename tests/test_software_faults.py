@@ -144,3 +144,24 @@ def test_a_really_full_disk_refuses_the_release_and_a_disk_that_fills_midway_is_
         assert (done.outcome, done.running) == ("installed", "0.2.0"), done
     finally:
         disk.unmount()
+
+
+def test_a_second_update_while_one_runs_does_nothing_and_says_so(
+    kiosk: Updater,  # noqa: F811
+    county_repo: CountyRepo,
+    tmp_path: Path,
+) -> None:
+    """The nightly update and one a technician types at the same time would build the same release twice."""
+    import fcntl
+
+    publish_release(county_repo.repository, fake_wheel(tmp_path / "w1", "0.2.0"))
+    (kiosk.data_dir / "software").mkdir(parents=True, exist_ok=True)
+    record = kiosk.data_dir / "software" / "update.json"
+    record.write_text('{"offered": "0.2.0", "step": "install"}')  # what the running one has written so far
+    with open(kiosk.data_dir / "software" / "update.lock", "a") as running:
+        fcntl.flock(running, fcntl.LOCK_EX)
+        second = kiosk.run(current="0.1.0")
+    assert (second.outcome, second.offered) == ("failed", None) and "another kiosk update" in (second.error or "")
+    assert record.read_text() == '{"offered": "0.2.0", "step": "install"}', "the running one's record untouched"
+    assert not kiosk.releases.exists()
+    assert kiosk.run(current="0.1.0").outcome == "installed", "once it is done, the next one runs"

@@ -3,9 +3,12 @@ the environment pip and a new release run in."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kiosk.data.local_db import path_of as local_db_path
@@ -83,3 +86,16 @@ def point(link: Path, name: str) -> None:
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(name)
     temporary.replace(link)
+
+
+@contextmanager
+def held_alone(lock: Path) -> Iterator[bool]:
+    """Hold *lock* (a file) for the block; yield False at once, holding nothing, when another process holds it."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True  # released when the file closes

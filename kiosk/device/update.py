@@ -81,7 +81,18 @@ class Updater:
     _state: dict[str, Any] = field(default_factory=dict)  # the update's record so far (update.json)
 
     def run(self, current: str | None = None) -> UpdateResult:
+        """Update, unless another update runs on this kiosk (the nightly one, and one a technician typed)."""
         current = current or app_version()
+        try:
+            with files.held_alone(self.data_dir / "software" / "update.lock") as alone:
+                if alone:
+                    return self._update(current)
+        except OSError as error:  # no room even for the lock's file
+            return UpdateResult("failed", current, None, "offer", str(error))
+        return UpdateResult("failed", current, None, "offer", tr("another kiosk update is running on this kiosk; "
+                                                                 "this one did nothing"))  # fmt: skip
+
+    def _update(self, current: str) -> UpdateResult:
         if (stopped := self._stopped_after_switch()) is not None and (finished := self._finish(stopped)):
             return self._ended(finished)
         offered: str | None = None
