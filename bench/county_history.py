@@ -3,7 +3,7 @@
 What DAYS of hourly kiosk reports leave behind (at most store.KEEP_REPORTS per kiosk), one display log
 per kiosk and day (NOTICES_ON_SHOW notices, a new set of POSTED notices with a 7-working-day 公示期 every
 CYCLE_DAYS days, and on every 20th kiosk one of them gone on the cycle's fourth day), and RATINGS_PER_DAY
-ratings per kiosk and day, counted as store.store_uploads counts them.
+ratings per kiosk and day, counted as uploads.store_uploads counts them.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
                     day = first + timedelta(days=offset)
                     log = _display_log(kiosk_id, day, first)
                     uploads.append((f"history:display:{kiosk_id}:{day}", "display_log", log))
-                    if before is not None:  # judged as store.store_uploads judges a log on arrival
+                    if before is not None:  # judged as uploads.store_uploads judges a log on arrival
                         takedowns.record_gone(db, kiosk_id, before, log)
                     before = log
                     for n in range(RATINGS_PER_DAY):

@@ -152,10 +152,10 @@ def test_an_upload_the_county_sets_aside_is_logged_once(
     batch = ratings(1)
     batch["items"].append({"key": "odd", "kind": "feedback", "payload": {"kind": "power", "level": 9}})
     client = county_app.test_client()
-    with caplog.at_level(logging.WARNING, logger="kiosk.county.store"):
+    with caplog.at_level(logging.WARNING, logger="kiosk.county.uploads"):
         assert signed(client, kiosk, "/api/outbox", batch).status_code == 200
         assert signed(client, kiosk, "/api/outbox", batch).status_code == 200  # sent again: no second line
-    lines = [r.getMessage() for r in messages(caplog, "kiosk.county.store")]
+    lines = [r.getMessage() for r in messages(caplog, "kiosk.county.uploads")]
     assert len(lines) == 1 and f"{kiosk.id}:odd" in lines[0] and "feedback" in lines[0]
     assert f"kiosk {kiosk.id}" in lines[0] and "rejected_uploads" in lines[0]
 

@@ -233,7 +233,7 @@ def latest_notice_changes(db: sqlite3.Connection, village: str | None = None) ->
     """Return the latest change of each village notice, by (village, notice id), as kept when it arrived.
 
     Each change is the upload's payload ({action, at, notice}) with the kiosk that sent it
-    (store.py keeps them in latest_notices: latest by `at`, then by arrival).
+    (uploads.py keeps them in latest_notices: latest by `at`, then by arrival).
     """
     where, values = (" where village = ?", (village,)) if village else ("", ())
     rows = db.execute(f"select village, notice, kiosk_id, payload from latest_notices{where}", values)  # noqa: S608

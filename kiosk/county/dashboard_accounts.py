@@ -3,7 +3,7 @@
 kiosk.data.accounts and the staff console's sign-in and admin pages work on any database holding
 these three tables (the county app hands them its county.db: see create_county_app). The kiosk's
 local.db reached the same shape through its migrations m001, m003 and m007; county.db gets it in one
-(store.py, m010). Before that migration the county kept its accounts in a local.db beside county.db,
+(schema.py, m010). Before that migration the county kept its accounts in a local.db beside county.db,
 with all of the kiosk's tables: the migration copies them over once, ids and audit log included.
 """
 
@@ -88,4 +88,4 @@ def _common_columns(source: sqlite3.Connection, target: sqlite3.Connection, tabl
 
 def is_county_folder(data_dir: Path) -> bool:
     """Tell whether *data_dir* is a county server's (it holds county.db): its accounts are not in local.db."""
-    return (Path(data_dir) / "county.db").is_file()  # store.FILE, which imports this module
+    return (Path(data_dir) / "county.db").is_file()  # store.FILE (store imports this module, through schema)

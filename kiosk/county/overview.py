@@ -85,7 +85,7 @@ def feedback(db: sqlite3.Connection, first: date, last: date) -> tuple[list[dict
 
     Each row counts the ratings at each level (``level_5`` … ``level_1``), their total, the share
     dissatisfied (levels 2 and 1: a 差评) and, per item, the reasons tapped, most often first.
-    Read from the counts kept as ratings arrive (store.py), so a long period costs days, not ratings.
+    Read from the counts kept as ratings arrive (uploads.py), so a long period costs days, not ratings.
     """
     span = (first.isoformat(), last.isoformat())
     items: dict[tuple[str, str, str], dict[str, Any]] = {}

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from kiosk.county import payloads, retention, store
+from kiosk.county import payloads, retention, store, uploads
 from kiosk.web import request_db
 from sync.contract.i18n import tr
 
@@ -113,7 +113,7 @@ def outbox() -> ResponseReturnValue:
     items = body.get("items") if body else None
     if not isinstance(items, list) or len(items) > MAX_BATCH or not all(_valid(item) for item in items):
         return _refused(400, f"send items: at most {MAX_BATCH} of {{key, kind, payload}}")
-    acked = store.store_uploads(county_db(), kiosk["id"], items)
+    acked = uploads.store_uploads(county_db(), kiosk["id"], items)
     retention.prune_display_logs(county_db(), date.today(), int(current_app.config["COUNTY_KEEP_DAYS"]))
     return jsonify(acked=acked)
 

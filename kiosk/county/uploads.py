@@ -1,0 +1,83 @@
+"""What kiosks upload through their outbox, kept in county.db: each item once, by its idempotency key.
+
+An item the county cannot use is set aside in ``rejected_uploads`` with the reason (payloads.py says
+what each kind must be); a rating is counted for the dashboard as it arrives, a display log is
+compared with the kiosk's log of the day before (takedowns.py), a village notice's change noted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from kiosk.county import payloads, retention, takedowns, village_photos
+from kiosk.data.transactions import transaction
+from sync.contract.i18n import tr
+
+log = logging.getLogger(__name__)
+
+
+def store_uploads(
+    db: sqlite3.Connection, kiosk_id: int, items: list[dict[str, Any]], now: datetime | None = None
+) -> list[str]:
+    """Store a batch; return every key now held (new, already there or set aside), which the kiosk may then forget.
+
+    Items the county cannot use go to rejected_uploads with the reason; a new rating is counted
+    for the dashboard in the same transaction as it is stored.
+    """
+    stamp = (now or datetime.now(UTC).replace(microsecond=0)).isoformat()
+    with transaction(db):
+        (village,) = db.execute("select village from kiosks where id = ?", (kiosk_id,)).fetchone()
+        for item in items:
+            kept = item["payload"]
+            if item["kind"] == "notice_photo":  # its bytes go to village_photos, not with every upload
+                kept = {k: v for k, v in kept.items() if k != "data"}
+            row = {"idempotency_key": f"{kiosk_id}:{item['key']}", "kiosk_id": kiosk_id, "kind": item["kind"],
+                   "payload": json.dumps(kept, ensure_ascii=False), "received_at": stamp}  # fmt: skip
+            trouble = payloads.problem(item["kind"], item["payload"])
+            if trouble is not None:
+                set_aside(db, row, trouble)
+                continue
+            if item["kind"] == "display_log" and not retention.first_log_of_day(db, kiosk_id, item["payload"]):
+                continue  # the kiosk's log of that day is held already (whole, or as its counts once pruned)
+            if item["kind"] == "notice_photo":
+                village_photos.keep(db, village, kiosk_id, item["payload"], stamp)
+            cursor = db.execute(
+                "insert or ignore into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
+                " values (:idempotency_key, :kiosk_id, :kind, :payload, :received_at)",
+                row,
+            )
+            if cursor.rowcount == 1 and item["kind"] == "feedback":
+                count_rating(db, village, item["payload"])
+            elif cursor.rowcount == 1 and item["kind"] == "display_log":
+                takedowns.judge_display_log(db, kiosk_id, item["payload"])
+            elif cursor.rowcount == 1 and item["kind"] == "village_notice":
+                takedowns.note_change(db, village, kiosk_id, item["payload"])
+    return [item["key"] for item in items]
+
+
+def set_aside(db: sqlite3.Connection, row: dict[str, Any], trouble: str) -> None:
+    cursor = db.execute(
+        "insert or ignore into rejected_uploads (idempotency_key, kiosk_id, kind, payload, problem, received_at)"
+        " values (?, ?, ?, ?, ?, ?)",
+        (row["idempotency_key"], row["kiosk_id"], row["kind"], row["payload"], trouble, row["received_at"]),
+    )
+    if cursor.rowcount == 1:  # once per item, not again when the kiosk sends it again
+        log.warning(tr("upload %(key)s (%(kind)s) from kiosk %(id)s set aside in rejected_uploads: %(problem)s",
+                       key=row["idempotency_key"], kind=row["kind"], id=row["kiosk_id"], problem=trouble))  # fmt: skip
+
+
+def count_rating(db: sqlite3.Connection, village: str, rating: dict[str, Any]) -> None:
+    where = (rating["day"], village, rating["kind"], rating["item_id"])
+    db.execute(
+        "insert into rating_counts values (?, ?, ?, ?, ?, 1) on conflict do update set count = count + 1",
+        (*where, rating["level"]),
+    )
+    for reason in dict.fromkeys(rating.get("reasons") or []):
+        db.execute(
+            "insert into reason_counts values (?, ?, ?, ?, ?, 1) on conflict do update set count = count + 1",
+            (*where, reason),
+        )
