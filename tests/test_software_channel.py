@@ -230,3 +230,43 @@ def test_a_mirror_replaying_yesterdays_channel_cannot_bring_back_a_withdrawn_rel
     with pytest.raises(exceptions.BadVersionNumberError, match="timestamp"):
         offer(kiosk_data, "0.1.0", source=str(yesterday))
     assert offer(kiosk_data, "0.1.0") is None, "and keeps to it"
+
+
+HOLD_THE_LOCK = """
+import sys
+from pathlib import Path
+from sync.publish.lock import signing_lock
+with signing_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes it
+"""
+
+
+def test_a_release_is_never_paused_while_another_process_signs_the_repository(
+    county_repo: CountyRepo, tmp_path: Path
+) -> None:
+    """Two signings at once would both sign the next snapshot version, and one's change would be lost."""
+    import subprocess
+    import sys
+
+    from sync.publish.lock import RepositoryBusy
+
+    repository = county_repo.repository
+    publish_release(repository, wheelhouse(tmp_path / "w1", "0.2.0"))
+    before = repository.snapshot().signed.version
+    with subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(county_repo.path)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as holder:  # fmt: skip
+        assert holder.stdin is not None and holder.stdout is not None
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            with pytest.raises(RepositoryBusy, match="being signed by another"):
+                set_state(repository, "0.2.0", "paused", wait=0.3)
+            assert repository.snapshot().signed.version == before, "nothing signed while the other held it"
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=30)
+    assert set_state(repository, "0.2.0", "paused", wait=5)["state"] == "paused"
+    assert repository.snapshot().signed.version == before + 1
+    assert set_state(repository, "0.2.0", "paused")["state"] == "paused"
+    assert repository.snapshot().signed.version == before + 1, "paused already: nothing signed again"
+    assert [r["state"] for r in releases(repository)] == ["paused"]

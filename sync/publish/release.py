@@ -15,6 +15,7 @@ from sync.contract import software
 from sync.contract.channel import MEDIA_PREFIX, media_role_of, read_shard, role_of
 from sync.contract.content import County
 from sync.publish.bundle import ScopeBundle, build_bundles, content_digest, manifest
+from sync.publish.lock import signing_lock
 from sync.publish.repository import Repository, signing_now
 
 
@@ -47,7 +48,11 @@ def publish_county(
 
     :param accept_clock: sign even if the clock looks wrong (see `check_clock`).
     """
-    now = now or signing_now()
+    with signing_lock(repository.path):  # one signing at a time: a release may be paused meanwhile
+        return _publish(repository, county, now or signing_now(), accept_clock)
+
+
+def _publish(repository: Repository, county: County, now: datetime, accept_clock: bool) -> PublishResult:
     if not accept_clock:
         repository.check_clock(now)
     snapshot = repository.snapshot()

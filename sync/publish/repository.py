@@ -45,6 +45,7 @@ from sync.contract.dates import utc_minute
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.publish import keys as keyfiles
+from sync.publish.lock import signing_lock
 
 EXPIRY_DAYS = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}  # defaults; init may choose others
 RENEW_WITHIN = timedelta(days=14)  # refresh re-signs online roles this close to expiry (or half their life)
@@ -334,7 +335,10 @@ class Repository:
 
         :param accept_clock: sign even if the clock looks wrong (see `check_clock`).
         """
-        now = now or signing_now()
+        with signing_lock(self.path):  # one signing at a time (sync/publish/lock.py)
+            return self._refresh(now or signing_now(), accept_clock)
+
+    def _refresh(self, now: datetime, accept_clock: bool) -> list[str]:
         if not accept_clock:
             self.check_clock(now)
         snapshot = self.snapshot()

@@ -22,6 +22,7 @@ from securesystemslib.signer import CryptoSigner
 from sync.contract import software
 from sync.contract.i18n import tr
 from sync.publish import keys as keyfiles
+from sync.publish.lock import signing_lock
 from sync.publish.repository import Repository, RepositoryError
 
 ROLES = ("root", *keyfiles.ONLINE_ROLES, keyfiles.SOFTWARE)
@@ -49,7 +50,13 @@ def rotate(
 
     :param accept_clock: sign even if the clock looks wrong (`Repository.check_clock`).
     """
-    now = now or datetime.now(UTC).replace(microsecond=0)
+    with signing_lock(repository.path):  # one signing at a time (sync/publish/lock.py)
+        return _rotate(repository, root_keys, replace, now or datetime.now(UTC).replace(microsecond=0), accept_clock)
+
+
+def _rotate(
+    repository: Repository, root_keys: Path, replace: Sequence[str], now: datetime, accept_clock: bool
+) -> Rotation:
     if not accept_clock:
         repository.check_clock(now)
     unknown = sorted(set(replace) - set(ROLES))

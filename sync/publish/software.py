@@ -22,6 +22,7 @@ from tuf.api.metadata import Metadata, Snapshot, TargetFile
 from sync.contract import software
 from sync.contract.channel import canonical, read_shard, role_of
 from sync.contract.i18n import tr
+from sync.publish.lock import signing_lock
 from sync.publish.repository import Repository, RepositoryError, signing_now
 
 MAX_WHEEL_BYTES = 100 * 1024 * 1024  # the largest dependency wheel a kiosk needs is a few MB
@@ -64,38 +65,39 @@ def publish_release(
     if floor >= version:
         raise RepositoryError(tr("a release %(version)s that upgrades only from %(floor)s or later reaches no kiosk: "
                                  "--upgrade-from must be older", version=version, floor=floor))  # fmt: skip
-    snapshot = repository.snapshot()
-    known = _published_villages(repository, snapshot)
-    if known is not None and (unknown := sorted(set(villages or []) - known)):
-        raise RepositoryError(tr("the county's published content has no village %(codes)s: a release for it would "
-                                 "reach no kiosk; check the codes", codes=", ".join(unknown)))  # fmt: skip
-    published = releases(repository, snapshot)
-    for earlier in published:
-        before = software.version_of(str(earlier["version"]))
-        if before is not None and version <= before:
-            raise RepositoryError(tr("release %(version)s is not newer than %(earlier)s, already published: kiosks "
-                                     "never go back to an older version", version=version,
-                                     earlier=earlier["version"]))  # fmt: skip
-    for wheel in wheels:
-        if (
-            not software.WHEEL_NAME.fullmatch(wheel.name)
-            or wheel.is_symlink()
-            or not wheel.is_file()
-            or wheel.stat().st_size > MAX_WHEEL_BYTES
-        ):
-            raise RepositoryError(tr("%(file)s is not a wheel a kiosk installs (its name, a link or a folder, or "
-                                     "over %(mb)s MB)", file=wheel, mb=MAX_WHEEL_BYTES // 2**20))  # fmt: skip
-    release = {
-        "version": str(version), "upgrade_from": upgrade_from, "notes": notes, "wheels": [w.name for w in wheels],
-        "villages": sorted(set(villages)) if villages else None, "percent": percent, "state": "active",
-        "published": now.isoformat(),
-    }  # fmt: skip
-    written = {}
-    for wheel in wheels:
-        path = f"{software.WHEELS}{wheel.name}"
-        written[path] = repository.write_target(path, wheel.read_bytes())
-    _sign(repository, snapshot, [*published, release], written, now)
-    return release
+    with signing_lock(repository.path):  # from reading the snapshot to signing the timestamp
+        snapshot = repository.snapshot()
+        known = _published_villages(repository, snapshot)
+        if known is not None and (unknown := sorted(set(villages or []) - known)):
+            raise RepositoryError(tr("the county's published content has no village %(codes)s: a release for it would "
+                                     "reach no kiosk; check the codes", codes=", ".join(unknown)))  # fmt: skip
+        published = releases(repository, snapshot)
+        for earlier in published:
+            before = software.version_of(str(earlier["version"]))
+            if before is not None and version <= before:
+                raise RepositoryError(tr("release %(version)s is not newer than %(earlier)s, already published: kiosks "
+                                         "never go back to an older version", version=version,
+                                         earlier=earlier["version"]))  # fmt: skip
+        for wheel in wheels:
+            if (
+                not software.WHEEL_NAME.fullmatch(wheel.name)
+                or wheel.is_symlink()
+                or not wheel.is_file()
+                or wheel.stat().st_size > MAX_WHEEL_BYTES
+            ):
+                raise RepositoryError(tr("%(file)s is not a wheel a kiosk installs (its name, a link or a folder, or "
+                                         "over %(mb)s MB)", file=wheel, mb=MAX_WHEEL_BYTES // 2**20))  # fmt: skip
+        release = {
+            "version": str(version), "upgrade_from": upgrade_from, "notes": notes, "wheels": [w.name for w in wheels],
+            "villages": sorted(set(villages)) if villages else None, "percent": percent, "state": "active",
+            "published": now.isoformat(),
+        }  # fmt: skip
+        written = {}
+        for wheel in wheels:
+            path = f"{software.WHEELS}{wheel.name}"
+            written[path] = repository.write_target(path, wheel.read_bytes())
+        _sign(repository, snapshot, [*published, release], written, now)
+        return release
 
 
 def _published_villages(repository: Repository, snapshot: Metadata[Snapshot]) -> set[str] | None:
@@ -110,23 +112,32 @@ def _published_villages(repository: Repository, snapshot: Metadata[Snapshot]) ->
 
 
 def set_state(
-    repository: Repository, version: str, state: str, now: datetime | None = None, accept_clock: bool = False
-) -> dict[str, Any]:
-    """Pause, resume (active) or withdraw the release *version*; return it."""
+    repository: Repository, version: str, state: str, now: datetime | None = None, accept_clock: bool = False,
+    wait: float | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Pause, resume (active) or withdraw the release *version*; return it. A release in *state* already is left
+    as it is (nothing signed), so two people pausing it at once sign it once.
+
+    :param wait: at most this many seconds for another signing to end (None: as long as it takes).
+    :raises RepositoryBusy: *wait* passed first.
+    """
     if state not in software.STATES:
         raise RepositoryError(tr("%(state)s is not a release state", state=state))
-    now = now or signing_now()
-    if not accept_clock:
-        repository.check_clock(now)
-    snapshot = repository.snapshot()
-    published = releases(repository, snapshot)
-    found = next((release for release in published if release["version"] == version), None)
-    if found is None:
-        raise RepositoryError(tr("no release %(version)s has been published", version=version))
-    if found["state"] == "withdrawn" and state != "withdrawn":
-        raise RepositoryError(tr("release %(version)s was withdrawn: publish a newer one", version=version))
-    found["state"] = state
-    _sign(repository, snapshot, published, {}, now)
+    with signing_lock(repository.path, wait):
+        now = now or signing_now()
+        snapshot = repository.snapshot()
+        published = releases(repository, snapshot)
+        found = next((release for release in published if release["version"] == version), None)
+        if found is None:
+            raise RepositoryError(tr("no release %(version)s has been published", version=version))
+        if found["state"] == state:
+            return found
+        if found["state"] == "withdrawn":
+            raise RepositoryError(tr("release %(version)s was withdrawn: publish a newer one", version=version))
+        if not accept_clock:
+            repository.check_clock(now)
+        found["state"] = state
+        _sign(repository, snapshot, published, {}, now)
     return found
 
 
