@@ -157,3 +157,38 @@ def overdue(value: Any) -> list[dict[str, str]]:
     duties = value if isinstance(value, list) else []
     return [{key: str(duty.get(key) or "")[:MAX_TEXT] for key in ("duty", "title", "what", "period", "due")}
             for duty in duties[:200] if isinstance(duty, dict)]  # fmt: skip
+
+
+# A kiosk's last software update, as it reports it (kiosk/device/reporting.py last_update).
+UPDATE_OUTCOMES = ("unchanged", "installed", "failed", "rolled_back")
+_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+!_-]{0,99}")  # a version number, as PEP 440 writes them
+_STEP = re.compile(r"[a-z_]{1,20}")
+MAX_UPDATE_ERROR = 500
+
+
+def software_update(value: Any) -> dict[str, str | None] | None:
+    """Return a reported software update as plain, short texts (None for a value that is not what the kiosk
+    sends); None when it names no release offered."""
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("offered"), str)
+        or not _VERSION.fullmatch(value["offered"])
+    ):
+        return None
+    outcome, step, error = (value.get(name) for name in ("outcome", "step", "error"))
+    return {
+        "offered": value["offered"],
+        "outcome": outcome if outcome in UPDATE_OUTCOMES else None,
+        "step": step if isinstance(step, str) and _STEP.fullmatch(step) else None,
+        "error": error[:MAX_UPDATE_ERROR] if isinstance(error, str) else None,
+        "at": _time(value.get("at")),
+    }
+
+
+def _time(value: Any) -> str | None:
+    """Return *value* as an ISO time if it is one (with or without its zone) in a plausible year."""
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 40 else None
+    except ValueError:
+        return None
+    return parsed.isoformat() if parsed is not None and parsed.year in YEARS else None

@@ -199,3 +199,25 @@ def m012_township_of_an_account(db: Database) -> None:
 def m013_studio_changes(db: Database) -> None:
     # The studio's drafts and their review (kiosk/county/studio/changes.py).
     studio_changes.create_table(db.conn)
+
+
+@migrations()
+def m014_software_updates(db: Database) -> None:
+    # Each report's last software update (payloads.software_update); and per kiosk and release the latest
+    # update that ended, kept when later reports say nothing of it (the release paused, or not tried again
+    # after it was switched back): what the dashboard's releases page counts (kiosk/county/rollout.py).
+    for column in ("update_offered", "update_outcome", "update_step", "update_error", "update_at"):
+        db.execute(f"alter table reports add column {column} text")
+    db.execute(
+        """create table release_outcomes (
+          kiosk_id integer not null references kiosks(id), version text not null, outcome text not null,
+          step text, error text, at text, received_at text not null, primary key (kiosk_id, version)) without rowid"""
+    )
+    db.execute("create index release_outcomes_by_version on release_outcomes (version, received_at)")
+    # What the county's automatic pause did about a release: when it paused it and after how many kiosks,
+    # or why it could not; failures received after counted_from count towards the next pause.
+    db.execute(
+        """create table release_watch (
+          version text primary key, counted_from text, paused_at text, paused_kiosks integer, problem text,
+          problem_at text)"""
+    )

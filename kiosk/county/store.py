@@ -135,20 +135,42 @@ def verify(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, s
 KEEP_REPORTS = 1000  # per kiosk: six weeks of hourly reports; the dashboard needs only the latest
 
 
-def record_report(db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any], now: datetime | None = None) -> None:
-    """Keep a kiosk's report (plain values only, long texts cut) and forget its oldest beyond KEEP_REPORTS."""
+def record_report(
+    db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any], now: datetime | None = None
+) -> dict[str, str | None] | None:
+    """Keep a kiosk's report (plain values only, long texts cut) and forget its oldest beyond KEEP_REPORTS.
+
+    A software update that ended is kept for its release too (release_outcomes), past the report's own
+    keeping. Return the update the report carried (payloads.software_update), or None.
+    """
     fields = ("app_version", "content_version", "checked_version", "content_date", "last_outcome", "last_error",
               "disk_free_bytes", "outbox_depth", "outbox_set_aside")  # fmt: skip
     values = [payloads.storable(report.get(name)) for name in fields]
+    update = payloads.software_update(report.get("software_update"))
+    told = [update.get(name) if update else None for name in ("offered", "outcome", "step", "error", "at")]
+    stamp = (now or _now()).isoformat()
     with transaction(db):
         db.execute(
-            f"insert into reports (kiosk_id, received_at, {', '.join(fields)}, overdue) values"  # noqa: S608 - fixed names
-            f" (?, ?, {', '.join('?' * len(fields))}, ?)",
-            (kiosk_id, (now or _now()).isoformat(), *values, json.dumps(payloads.overdue(report.get("overdue")),
-                                                                       ensure_ascii=False)),
+            f"insert into reports (kiosk_id, received_at, {', '.join(fields)}, overdue, update_offered,"  # noqa: S608 - fixed names
+            f" update_outcome, update_step, update_error, update_at) values (?, ?, {', '.join('?' * len(fields))},"
+            " ?, ?, ?, ?, ?, ?)",
+            (kiosk_id, stamp, *values, json.dumps(payloads.overdue(report.get("overdue")), ensure_ascii=False),
+             *told),
         )  # fmt: skip
         db.execute(
             "delete from reports where kiosk_id = ? and id <= (select id from reports where kiosk_id = ?"
             " order by id desc limit 1 offset ?)",
             (kiosk_id, kiosk_id, KEEP_REPORTS),
         )
+        if update and update["outcome"] in ("installed", "failed", "rolled_back"):
+            # Hourly reports repeat the same update: the row changes (and its received_at with it) only when
+            # the update does, so a failure counts from when it first arrived (to the microsecond, as the
+            # automatic pause's counted_from: rollout.py).
+            db.execute(
+                "insert into release_outcomes values (?, ?, ?, ?, ?, ?, ?) on conflict do update set"
+                " outcome = excluded.outcome, step = excluded.step, error = excluded.error, at = excluded.at,"
+                " received_at = excluded.received_at where (outcome, step, error, at) is not"
+                " (excluded.outcome, excluded.step, excluded.error, excluded.at)",
+                (kiosk_id, *told, (now or datetime.now(UTC)).isoformat(timespec="microseconds")),
+            )
+    return update

@@ -70,6 +70,8 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> Sent:
         sent, upload_error = 0, error
     status: dict[str, Any] = {**kiosk_status(data_dir), "app_version": app_version(), "overdue": late}
     status["content_version"] = status.pop("version", None)
+    if (update := last_update(data_dir)) is not None:
+        status["software_update"] = update
     try:
         uplink.report(status)
     except UplinkError as error:
@@ -80,6 +82,33 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> Sent:
         return Sent(False, tr("reported to the county, but the upload failed; the outbox keeps everything: %(error)s",
                               error=upload_error))  # fmt: skip
     return Sent(True, tr("reported to the county; %(count)s items uploaded", count=sent))
+
+
+# The last software update (`kiosk update` writes it: kiosk/device/update.py), as the county's releases page
+# shows it. A file past this size is not one the update wrote.
+UPDATE_RECORD = Path("software") / "update.json"
+MAX_UPDATE_RECORD_BYTES = 64 * 1024
+UPDATE_TEXTS = {"offered": 100, "outcome": 20, "step": 20, "error": 500, "at": 40}  # what is sent, and its cap
+
+
+def last_update(data_dir: Path) -> dict[str, str | None] | None:
+    """This kiosk's last software update: the release offered, how it ended (None while under way), the step it
+    reached or failed at, why, and when. None when there is none, or its record is damaged: the report goes
+    without it."""
+    path = data_dir / UPDATE_RECORD
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_UPDATE_RECORD_BYTES + 1)
+        record = json.loads(data) if len(data) <= MAX_UPDATE_RECORD_BYTES else None
+    except (OSError, ValueError):  # missing, unreadable, not JSON, not UTF-8
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("offered"), str):
+        return None  # nothing offered: nothing the county's releases page would show
+    sent = {name: value[:cap] if isinstance(value := record.get(name), str) else None
+            for name, cap in UPDATE_TEXTS.items()}  # fmt: skip
+    if record.get("ended") is not True:
+        sent["outcome"] = None  # under way, or stopped by a power cut: the next `kiosk update` finishes it
+    return sent
 
 
 def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | None]:
