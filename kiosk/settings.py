@@ -277,6 +277,18 @@ SETTINGS = [
         "Seconds a new release's screens have to answer after the restart; past them, kiosk update switches back.",
         whole(1),
     ),
+    # 3: one kiosk failing a release may be that kiosk's own trouble (a slow board past UPDATE_CONFIRM_SECONDS, a
+    # worn card); three failing the same release are the release. A first rollout to a handful of villages
+    # then stops before a wider share takes it, and at most three villages saw a failing release for a minute.
+    Setting(
+        "RELEASE_PAUSE_AFTER",
+        3,
+        "County server: an active kiosk software release pauses itself once this many kiosks report that it failed"
+        " its install or self-check, or was switched back (a download that failed is the network's or the disk's,"
+        " and is not counted); the pause is signed with the server's keys (kiosk county serve --keys). 0: never by"
+        " itself.",
+        whole(),
+    ),
     Setting(
         "PRINTER",
         "",

@@ -63,6 +63,7 @@ class Table:
     empty: Any  # what the page says when there are no rows
     flagged: str = ""  # a row whose value under this key is true is marked
     summary: str = ""  # one line above the table
+    csv_href: str = ""  # where its CSV file is, if not at dashboard.table_csv
 
 
 @dataclass
@@ -72,7 +73,7 @@ class Period:
     problem: Any = None
 
 
-def _published() -> Published | None:
+def published_county() -> Published | None:
     county: PublishedCounty = current_app.extensions["mobile_published"]
     try:
         return county.current()
@@ -80,18 +81,18 @@ def _published() -> Published | None:
         return None
 
 
-def _zone(published: Published | None) -> ZoneInfo:
+def county_zone(published: Published | None) -> ZoneInfo:
     try:
         return ZoneInfo(published.county.info.get("timezone", DEFAULT_TIMEZONE) if published else DEFAULT_TIMEZONE)
     except (ValueError, KeyError):
         return ZoneInfo(DEFAULT_TIMEZONE)
 
 
-def _local(stamp: str | None, zone: ZoneInfo) -> str:
+def local_time(stamp: str | None, zone: ZoneInfo) -> str:
     return f"{datetime.fromisoformat(stamp).astimezone(zone):%Y-%m-%d %H:%M}" if stamp else ""
 
 
-def _village(code: str, published: Published | None) -> Link:
+def village_cell(code: str, published: Published | None) -> Link:
     name = published.village_names.get(code) if published else None
     return Link(f"{name} ({code})" if name else code, url_for("mobile.index", village=code))
 
@@ -111,7 +112,7 @@ def _ratings(period: Period) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 def _period(published: Published | None) -> Period:
     """The period from the `from` and `to` parameters (the county's local days); the last 30 days by default."""
-    today = datetime.now(_zone(published)).date()
+    today = datetime.now(county_zone(published)).date()
     period = Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
     for name, field in (("from", "first"), ("to", "last")):
         if request.args.get(name):
@@ -133,16 +134,16 @@ def _period(published: Published | None) -> Period:
 
 def kiosks_table(published: Published | None, _unused: Period) -> Table:
     latest = published.version if published else None
-    zone = _zone(published)
+    zone = county_zone(published)
     rows = []
     kiosks = overview.kiosks(dashboard_db(), latest, datetime.now(UTC))
     for kiosk in kiosks:
         free = kiosk["disk_free_bytes"]
         rows.append({
-            "id": kiosk["id"], "village": _village(kiosk["village"], published),
+            "id": kiosk["id"], "village": village_cell(kiosk["village"], published),
             "flags": ", ".join(str(FLAGS[flag]) for flag in kiosk["flags"]),
             "app_version": kiosk["app_version"] or "", "content_version": kiosk["content_version"] or "",
-            "content_date": kiosk["content_date"] or "", "last_seen": _local(kiosk["received_at"], zone),
+            "content_date": kiosk["content_date"] or "", "last_seen": local_time(kiosk["received_at"], zone),
             "last_outcome": str(OUTCOMES.get(kiosk["last_outcome"], kiosk["last_outcome"] or "")),
             "last_error": kiosk["last_error"] or "",
             "disk_free": f"{free / 2**30:.1f} GB" if isinstance(free, int | float) else "",
@@ -164,10 +165,11 @@ def kiosks_table(published: Published | None, _unused: Period) -> Table:
 
 
 def overdue_table(published: Published | None, _unused: Period) -> Table:
-    zone = _zone(published)
+    zone = county_zone(published)
     kiosk_rows = overview.kiosks(dashboard_db(), None, datetime.now(UTC))
     translate = translator(get_locale().language if get_locale() else "zh")
-    rows = [{**duty, "village": _village(duty["village"], published), "reported_at": _local(duty["reported_at"], zone),
+    rows = [{**duty, "village": village_cell(duty["village"], published),
+             "reported_at": local_time(duty["reported_at"], zone),
              "what": label_of(duty["period"], translate) or duty["what"]}  # the period in the reader's language
             for duty in overview.overdue(kiosk_rows)]  # fmt: skip
     columns = [("village", _l("Village")), ("duty", _l("Disclosure")), ("what", _l("For")), ("due", _l("Was due")),
@@ -179,7 +181,7 @@ def takedowns_table(published: Published | None, period: Period) -> Table:
     rows = []
     for found in takedowns.early_takedowns(dashboard_db(), period.first, period.last):
         rows.append({
-            **found, "village": _village(found["village"], published),
+            **found, "village": village_cell(found["village"], published),
             "title": found["title"] or found["notice"],
             "published_at": found["published_at"][:16], "ends": found["ends"].isoformat(),
             "last_seen": found["last_seen"].isoformat() if found["last_seen"] else "",
@@ -204,7 +206,7 @@ def _rating_cells(row: dict[str, Any]) -> dict[str, Any]:
 
 def feedback_villages_table(published: Published | None, period: Period) -> Table:
     _items, villages = _ratings(period)
-    rows = [{**_rating_cells(row), "village": _village(row["village"], published)} for row in villages]
+    rows = [{**_rating_cells(row), "village": village_cell(row["village"], published)} for row in villages]
     return Table("feedback-villages", _l("Ratings per village"), [("village", _l("Village")), *_rating_columns()],
                  rows, _l("No ratings in this period."))  # fmt: skip
 
@@ -227,7 +229,7 @@ def feedback_items_table(published: Published | None, period: Period) -> Table:
         endpoint = DETAIL_PAGES[row["kind"]]  # payloads.py lets only these kinds in
         item = Link(str(title), url_for(endpoint, village=row["village"], item_id=row["item"])) if title else None
         rows.append({
-            **_rating_cells(row), "village": _village(row["village"], published),
+            **_rating_cells(row), "village": village_cell(row["village"], published),
             "kind": str(KINDS[row["kind"]]), "item": item or row["item"],
             "reasons": "; ".join(f"{REASONS.get(code, code)} ×{n}" for code, n in row["reasons"].most_common()),
         })  # fmt: skip
@@ -255,7 +257,7 @@ PAGES = {
 
 def _page(page: str) -> ResponseReturnValue:
     title, names, has_period = PAGES[page]
-    published = _published()
+    published = published_county()
     period = _period(published)
     tables = [TABLES[name](published, period) for name in names]
     return render_template("county/dashboard.html", page=page, pages=PAGES, title=title, tables=tables,
@@ -287,7 +289,7 @@ def table_csv(name: str) -> ResponseReturnValue:
     """One table as a CSV file for a spreadsheet, for the same period as the page."""
     if name not in TABLES:
         abort(404)
-    published = _published()
+    published = published_county()
     period = _period(published)
     table = TABLES[name](published, period)
     headings = [str(heading) for _key, heading in table.columns]

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from kiosk.county import payloads, retention, store, uploads
+from kiosk.county import payloads, retention, rollout, store, uploads
 from kiosk.web import request_db
 from sync.contract.i18n import tr
 
@@ -100,7 +100,8 @@ def report() -> ResponseReturnValue:
     body = _json()
     if body is None:
         return _refused(400, "a report is a JSON object")
-    store.record_report(county_db(), kiosk["id"], body)
+    update = store.record_report(county_db(), kiosk["id"], body)
+    rollout.pause_if_failing(county_db(), current_app.config, update)  # never raises: the report is kept
     return "", 204
 
 
