@@ -553,7 +553,9 @@ class HeadDripper(socketserver.ThreadingTCPServer):
 
     GAP = 0.05
     BYTES = 300  # bounded: 15 s at most, far past the deadline used with it
-    daemon_threads = True
+    # Handler threads are joined by server_close(), so `dripped` is complete when the test reads it (a daemon
+    # thread could still be on its way to counting, and the test saw nothing).
+    daemon_threads = False
     allow_reuse_address = True
 
     def __init__(self) -> None:
