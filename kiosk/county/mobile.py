@@ -27,6 +27,7 @@ from kiosk.county.reports import county_db
 from kiosk.county.store import open_store
 from kiosk.data.queries import DOMAINS, is_archived, is_on_show, is_out
 from kiosk.settings import LOCALES
+from sync.contract.guides import REFERENCES, named, walk
 from sync.contract.media import media_type
 
 bp = Blueprint("mobile", __name__, url_prefix="/m")
@@ -139,7 +140,8 @@ def index(village: str) -> ResponseReturnValue:
     notices = _current(_all_notices(view), view.now())
     return _page(
         "mobile/index.html", notices=notices, newest=NEWEST, categories=view.categories, areas=view.areas,
-        ten_ones=bool(view.snapshot["ten_ones"].get("items")), contacts=view.contacts, **_context(view),
+        ten_ones=bool(view.snapshot["ten_ones"].get("items")), contacts=view.contacts,
+        guides=bool(view.snapshot.get("guides")), **_context(view),
     )  # fmt: skip
 
 
@@ -201,6 +203,35 @@ def catalogue_detail(village: str, item_id: str) -> ResponseReturnValue:
     view = _village(village)
     item = _shown_or_404(view, "catalogue", item_id)
     return _page("mobile/catalogue.html", item=item, **_context(view))
+
+
+@bp.route("/<village>/guides/")
+def guide_list(village: str) -> ResponseReturnValue:
+    """我要办 on a phone: the first step, one answer a guide (the kiosk's kiosk/screens/guides.py)."""
+    view = _village(village)
+    if not view.snapshot.get("guides"):
+        raise _ItemGone()
+    return _page("mobile/guide_list.html", guides=view.snapshot["guides"], **_context(view))
+
+
+@bp.route("/<village>/guides/<guide_id>/", defaults={"answers": ""})
+@bp.route("/<village>/guides/<guide_id>/<answers>")
+def guide_step(village: str, guide_id: str, answers: str) -> ResponseReturnValue:
+    """One question of a guide a page, its answers links (the answers taken are in the address), or its ending."""
+    view = _village(village)
+    guide = next((g for g in view.snapshot.get("guides", []) if g["id"] == guide_id), None)
+    step = walk(guide, answers) if guide is not None else None
+    if step is None:
+        raise _ItemGone()
+    shown: dict[str, list[dict[str, Any]]] = {kind: [] for kind in REFERENCES}
+    if step.ending is not None:
+        notices, now = _all_notices(view), view.now()
+        found = {"powers": view.powers, "catalogue": view.catalogue, "notices": notices,
+                 "contacts": {c["id"]: c for c in view.snapshot["contacts"]}}  # fmt: skip
+        for kind in REFERENCES:
+            items = (found[kind].get(item_id) for item_id in named(step.ending, kind))
+            shown[kind] = [i for i in items if i is not None and (kind != "notices" or is_on_show(i, now))]
+    return _page("mobile/guide.html", guide=guide, step=step, named=shown, **_context(view))
 
 
 @bp.route("/<village>/photos/<blob>")

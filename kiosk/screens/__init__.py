@@ -24,7 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from kiosk.data import content_db
     from kiosk.data.local_db import open_local
-    from kiosk.screens import feedback, filters, slip, speech
+    from kiosk.screens import feedback, filters, guides, slip, speech
     from kiosk.screens import views as screens
 
     try:
@@ -37,4 +37,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(slip.bp)
     app.register_blueprint(speech.bp)
     app.register_blueprint(feedback.bp)
+    app.register_blueprint(guides.bp)
     return app

@@ -21,7 +21,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from kiosk.data import queries
+from kiosk.data import guides, queries
 from kiosk.data.clock import screen_now
 from kiosk.data.content_db import NoContent, get_db, one_or_404
 from kiosk.data.local_db import local_media_dir
@@ -99,7 +99,7 @@ HOME_NOTICES = 6  # the newest notices on the home screen: what fills a portrait
 def home() -> ResponseReturnValue:
     db = get_db()
     notices = queries.notices_on_show(db, screen_now(), limit=HOME_NOTICES)
-    return render_template("screens/home.html", matters=queries.matters(db), notices=notices)
+    return render_template("screens/home.html", matters=queries.matters(db), notices=notices, guides=guides.guides(db))
 
 
 @bp.route("/healthz")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sync.contract.content import County
-from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Notice, Power, TenOnes
+from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Guide, Notice, Power, TenOnes
 
 SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
 
@@ -69,6 +69,7 @@ def county_from_items(items: list[dict[str, Any]], media: dict[str, Path]) -> Co
         cast(list[Contact], by_kind.get("contact", [])),
         media,
         duties=cast(list[Duty], by_kind.get("duty", [])),  # none from a county published before duties existed
+        guides=cast(list[Guide], by_kind.get("guide", [])),  # nor guides before guides existed
     )
 
 

@@ -13,8 +13,9 @@ from typing import Any, cast
 from sync.contract.checks import FolderReader
 from sync.contract.dates import DEFAULT_TIMEZONE, end_of_posting, parse_moment, timezone_problem, working_days
 from sync.contract.duties import notice_duty_problem, period_problem, schedule_problem, since_problem
+from sync.contract.guides import county_guides
 from sync.contract.i18n import tr
-from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Notice, Power, TenOnes
+from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Guide, Notice, Power, TenOnes
 from sync.contract.procedure import FOUR_TWO, expand_steps
 from sync.contract.render import render_markdown
 from sync.contract.schemas import Problem, load_schema
@@ -43,6 +44,7 @@ class County:
     contacts: list[Contact] = field(default_factory=list)
     media: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> file on disk
     duties: list[Duty] = field(default_factory=list)  # disclosure duties (公开事项清单)
+    guides: list[Guide] = field(default_factory=list)  # guided questions (我要办), sync/contract/guides.py
 
     def villages(self) -> list[dict[str, str]]:
         """Return every village with its township: code, name, township, township_name."""
@@ -256,10 +258,14 @@ def load_county(root: Path, reader: FolderReader | None = None) -> County:
     catalogue = _catalogue(reader)
     ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else TenOnes()
     contacts = _contacts(reader, places) if (root / "contacts.yaml").is_file() else []
+    villages = County(cast(CountyInfo, county_source.data)).villages() if county_source else []
+    named: dict[str, list[Any]] = {"powers": powers, "catalogue": catalogue, "notices": notices, "contacts": contacts}
+    guides = county_guides(reader, places, villages, named)
     if reader.problems or county_source is None:
         raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
     # Every file passed its schema (reader.read): the casts say what the schemas checked.
-    return County(cast(CountyInfo, county_source.data), powers, notices, catalogue, ten_ones, contacts, media, duties)
+    info = cast(CountyInfo, county_source.data)
+    return County(info, powers, notices, catalogue, ten_ones, contacts, media, duties, guides)
 
 
 def path_id(path: str) -> str:
@@ -299,6 +305,10 @@ def with_file(county: County, reader: FolderReader, path: str) -> County:
         changed["ten_ones"] = _ten_ones(reader, media)
     elif path == "duties.yaml":
         changed["duties"] = county_duties(reader, places)
+    elif path.startswith("guides/"):  # guides/ is read whole: a guide is checked against the rest of the county
+        named: dict[str, list[Any]] = {"powers": county.powers, "catalogue": county.catalogue,
+                                       "notices": county.notices, "contacts": county.contacts}  # fmt: skip
+        changed["guides"] = county_guides(reader, places, county.villages(), named)
     else:
         reader.file_problem(path, tr("not read: this file is not one of the county's content"))
     if reader.problems:

@@ -154,3 +154,38 @@ class Duty(TypedDict):
     due_working_days: NotRequired[int]
     within_working_days: NotRequired[int]
     since: NotRequired[str]  # YYYY-MM-DD: periods that ended before it are not owed
+
+
+class GuideAnswer(TypedDict):
+    answer: str  # the words on the button
+    to: str  # the id of a question or an ending of the same guide
+
+
+class GuideQuestion(TypedDict):
+    id: str
+    ask: str
+    answers: list[GuideAnswer]  # 2 to 6
+    help: NotRequired[str]
+
+
+class GuideEnding(TypedDict):
+    """Where a guide's answers lead: what to do next, and the matters to go to (ids of their kinds)."""
+
+    id: str
+    title: str
+    what_next: str
+    powers: NotRequired[list[str]]
+    catalogue: NotRequired[list[str]]
+    notices: NotRequired[list[str]]
+    contacts: NotRequired[list[str]]
+
+
+class Guide(TypedDict):
+    """Guided questions (我要办), guides/<id>.yaml: the first question is asked first (sync/contract/guides.py)."""
+
+    id: str
+    title: str
+    scope: str
+    questions: list[GuideQuestion]
+    endings: list[GuideEnding]
+    summary: NotRequired[str]

@@ -116,6 +116,11 @@ def _message(error: ValidationError) -> str:
         return tr("allows at most %(expected)s entries, has %(actual)s", expected=expected, actual=len(instance))
     if kind == "minLength":
         return tr("must not be empty")
+    if kind == "maxLength":
+        return tr("is %(actual)s characters long; keep it to %(expected)s", actual=len(instance), expected=expected)
+    if kind == "uniqueItems":
+        twice = next((value for n, value in enumerate(instance) if value in instance[:n]), "")
+        return tr("names %(value)r twice", value=twice)
     if kind in ("minimum", "maximum"):
         return tr(
             "%(value)r is outside %(low)s–%(high)s",

@@ -1,7 +1,7 @@
 """Cut a county's content into signed-repository targets, scoped so a kiosk fetches only its own.
 
 Scopes: ``county`` (everything county-wide: county info, ten ones, catalogue, county-wide powers,
-notices, contacts and disclosure duties), ``township/<code>`` and ``village/<code>``. Each scope has
+notices, contacts, disclosure duties and guides), ``township/<code>`` and ``village/<code>``. Each scope has
 
     <scope>/manifest.json            how many shards the scope has, and the date its content changed
     <scope>/shard-<k>-of-<n>.json.gz  the scope's items, split by a hash of their id
@@ -60,6 +60,7 @@ def _items(county: County) -> dict[str, list[dict[str, Any]]]:
         ("notice", county.notices),
         ("contact", county.contacts),
         ("duty", county.duties),
+        ("guide", county.guides),
     )
     for kind, entries in scoped:
         for n, entry in enumerate(entries):

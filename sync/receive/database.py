@@ -122,6 +122,14 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
             }
             for n, d in enumerate(snapshot["duties"])
         ),
+        # A guide's questions and endings as written; kiosk/data/guides.py walks them.
+        "guides": (
+            {
+                "id": g["id"], "position": n, "title": g["title"], "summary": g.get("summary"), "scope": g["scope"],
+                "questions": _json(g["questions"]), "endings": _json(g["endings"]),
+            }
+            for n, g in enumerate(snapshot.get("guides", []))
+        ),
     }  # fmt: skip
 
 
@@ -149,6 +157,8 @@ create table contacts (id text primary key, position integer, name text, phone t
   hours text, description text, scope text);
 create table duties (id text primary key, position integer, title text, domain text, basis text, every text,
   due_day integer, due_working_days integer, within_working_days integer, scope text, since text);
+create table guides (id text primary key, position integer, title text, summary text, scope text, questions text,
+  endings text);
 create table media (blob text primary key);
 """
 
