@@ -37,6 +37,9 @@ SCREENS: dict[str, str | tuple[str, str]] = {
     "search": "/search",
     "search results": "/search?q=db",
     "attract": "/attract",
+    "guides": "/guides",
+    "guide question": "/guides/shenghuo-kunnan/1",
+    "guide ending": "/guides/shenghuo-kunnan/1-1-1",
 }
 INTERACTIVE = "a[href], button, input, select, textarea, summary, [role=button], [tabindex]:not([tabindex='-1'])"
 SMALL_TARGETS = """(selector) => [...document.querySelectorAll(selector)].flatMap((el) => {

@@ -353,6 +353,13 @@ def _county_problems(county: County) -> list[str]:
                                            (kinds.Contact, county.contacts), (kinds.Duty, county.duties)]  # fmt: skip
     for kind, items in typed:
         problems += [p for item in items for p in _kind_problems(kind, item, item["id"])]
+    for guide in county.guides:
+        problems += _kind_problems(kinds.Guide, guide, guide["id"])
+        parts: list[tuple[type, Any]] = [(kinds.GuideQuestion, q) for q in guide["questions"]]
+        parts += [(kinds.GuideEnding, e) for e in guide["endings"]]
+        problems += [p for kind, part in parts for p in _kind_problems(kind, part, f"{guide['id']} {part['id']}")]
+        answers = [a for q in guide["questions"] for a in q["answers"]]
+        problems += [p for answer in answers for p in _kind_problems(kinds.GuideAnswer, answer, guide["id"])]
     return problems
 
 
@@ -360,6 +367,7 @@ def test_the_model_holds_each_kind_with_the_fields_its_type_declares(demo_county
     # The types in sync/contract/kinds.py are what code relies on: a field the model adds or
     # drops without saying so there is caught here, on the county as loaded and as a kiosk rebuilds it.
     assert demo_county.powers and demo_county.notices and demo_county.duties and demo_county.ten_ones
+    assert demo_county.guides
     assert _county_problems(demo_county) == []
     items = [item for bundle in build_bundles(demo_county).values() for shard in bundle.shards.values()
              for item in read_shard(shard)]  # fmt: skip
