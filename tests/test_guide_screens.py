@@ -165,6 +165,8 @@ def test_with_a_printer_the_ending_prints_a_slip_of_what_to_do(demo_data: Path) 
         assert said in slip.replace("\n", ""), said
     assert '<p class="print-note" role="status">' in html(client, response.headers["Location"])
     assert client.post(f"/print/guide{GUIDE[7:]}/1", data={"csrf_token": token}).status_code == 404
+    stale = client.post(f"/print/guide{DIBAO[7:]}", data={"csrf_token": "old"})
+    assert stale.status_code == 400 and "没有打印" in stale.get_data(as_text=True) and len(printers.made) == 1
 
 
 # --- The phone pages -------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from sync.contract.channel import county_from_items, read_shard
-from sync.contract.content import County, load_county
+from sync.contract.checks import FolderReader
+from sync.contract.content import ContentInvalid, County, load_county, with_file
 from sync.contract.guides import walk
 from sync.contract.snapshot import village_snapshot
 from sync.publish.bundle import build_bundles
@@ -204,3 +205,16 @@ def test_guides_travel_in_the_bundles_and_reach_each_village_in_scope(demo_count
     assert county_from_items(items, demo_county.media).guides == demo_county.guides
     snapshot, _media = village_snapshot(demo_county, "taoyuan", 1, "2026-12-01")
     assert [g["id"] for g in snapshot["guides"]] == ["shenghuo-kunnan", "jianfang", "yibao-yanglao"]
+
+
+def test_the_studio_reads_a_changed_guide_against_the_rest_of_the_county(county: Path) -> None:
+    loaded = load_county(county)
+    edit(county / FILE, "title: 申请低保", "title: 可以申请低保")
+    (guide,) = with_file(loaded, FolderReader(county), FILE).guides
+    assert guide["endings"][0]["title"] == "可以申请低保"
+    edit(county / FILE, "powers: [dibao]", "powers: [nope]")
+    with pytest.raises(ContentInvalid) as caught:
+        with_file(loaded, FolderReader(county), FILE)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{FILE}:22: endings[1].powers[1]: no power item 'nope' in powers/"
+    ]

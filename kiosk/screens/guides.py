@@ -159,3 +159,10 @@ def print_ending(guide_id: str, answers: str) -> ResponseReturnValue:
     slip = Slip(step.ending["title"], place, facts, url, day(screen_now().date().isoformat()))
     outcome = kiosk_printer.send(render_slip(slip))
     return redirect(url_for("guides.guide_step", guide_id=guide_id, answers=answers, print=outcome), code=303)
+
+
+@bp.errorhandler(400)
+def _stale_form(_error: Any) -> ResponseReturnValue:
+    # As slip.py's: a forged request, or a page kept open across a browser restart; nothing printed.
+    heading, text = _("Nothing was printed"), _("Please open the page again and press Print once more.")
+    return render_template("screens/error.html", heading=heading, text=text), 400

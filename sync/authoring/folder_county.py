@@ -24,7 +24,8 @@ from sync.contract.content import County, load_county, path_id, with_file, with_
 from sync.contract.source import SourceFile
 
 MAX_CHANGED = 200  # files read one by one at most; past it, the whole folder is loaded again
-FOLDERS = {"powers": ".yaml", "notices": ".md", "catalogue": ".yaml", "media": ""}  # load_county reads each entry
+# load_county reads each entry of these
+FOLDERS = {"powers": ".yaml", "notices": ".md", "catalogue": ".yaml", "guides": ".yaml", "media": ""}
 WHOLE = ("county.yaml", "duties.yaml")  # files others are checked against: the whole folder is read again
 
 
