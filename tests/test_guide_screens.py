@@ -102,6 +102,7 @@ def test_reaching_an_ending_goes_through_the_one_counting_call(client: FlaskClie
         patch.setattr(guide_screens, "_ending_reached", lambda g, ending: reached.append((g["id"], ending["id"])))
         html(client, f"{GUIDE}/1")
         html(client, DIBAO)
+        html(client, f"{DIBAO}?print=done")  # the same ending again, after its slip was printed
     assert reached == [("shenghuo-kunnan", "dibao")]
 
 

@@ -36,7 +36,8 @@ _NUMBERS = "一二三四五六"  # answers read aloud by number: 2 to 6 of them
 def _ending_reached(guide: Guide, ending: GuideEnding) -> None:
     """Count that a villager reached *ending* of *guide* (what villagers looked for: counts, never who).
 
-    The call site for the usage counts (kiosk/data/usage.py); it does nothing yet.
+    The one call site for the usage counts, to be wired when kiosk/data/usage.py exists:
+    ``usage.count(db, "guide_ending", f"{guide['id']}/{ending['id']}")``. It does nothing yet.
     """
 
 
@@ -85,7 +86,8 @@ def guide_step(guide_id: str, answers: str) -> ResponseReturnValue:
         links = [_step_url(guide_id, step.after(n)) for n in range(1, len(step.question["answers"]) + 1)]
         return render_template("screens/guide_question.html", links=links, **context)
     assert step.ending is not None
-    _ending_reached(step.guide, step.ending)
+    if "print" not in request.args:  # back from printing its slip: reached once already
+        _ending_reached(step.guide, step.ending)
     db, info = get_db(), queries.meta(get_db())
     items = guide_data.ending_items(db, step.ending, screen_now())
     for item in items:
