@@ -218,3 +218,8 @@ def test_the_studio_reads_a_changed_guide_against_the_rest_of_the_county(county:
     assert [str(p) for p in caught.value.problems] == [
         f"{FILE}:22: endings[1].powers[1]: no power item 'nope' in powers/"
     ]
+
+
+def test_an_item_whose_own_file_is_broken_is_one_problem_not_also_the_guides(county: Path) -> None:
+    edit(county / "powers" / "dibao.yaml", "fee: ", "fees: ")
+    assert [p.split(":")[0] for p in problems(county)] == ["powers/dibao.yaml", "powers/dibao.yaml"]

@@ -11,7 +11,7 @@ shows the guide. A villager's way through is the answers taken, by number: '2-1-
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -21,6 +21,7 @@ from sync.contract.kinds import Guide, GuideEnding, GuideQuestion
 
 Where = tuple[str | int, ...]
 REFERENCES = ("powers", "catalogue", "notices", "contacts")  # what an ending may name, in the order shown
+_SOURCES = {"powers": "powers/", "catalogue": "catalogue/", "notices": "notices/", "contacts": "contacts.yaml"}
 _ANSWERS = re.compile(r"^[1-6](?:-[1-6]){0,99}$")  # 2 to 6 answers a question, at most 100 questions deep
 
 
@@ -36,6 +37,8 @@ def county_guides(
     the catalogue, which is county-wide); *villages* every village (code, name, township).
     """
     scopes = {kind: {item["id"]: item.get("scope", "county") for item in items[kind]} for kind in REFERENCES}
+    # An item whose own file has a problem is left out of *items*: that problem is told, not also "no such item".
+    broken = {kind for kind, source in _SOURCES.items() if any(p.path.startswith(source) for p in reader.problems)}
     guides: list[Guide] = []
     seen: dict[str, str] = {}
     for source in reader.read_folder("guides", ".yaml", "guide"):
@@ -43,7 +46,7 @@ def county_guides(
         reader.check_unique(seen, data["id"], source, ("id",), tr("guide id"))
         scope = reader.check_scope(source, places)
         found = graph_problems(data)
-        found += reference_problems(scope, data["endings"], scopes, villages if places is not None else [])
+        found += reference_problems(scope, data["endings"], scopes, villages if places is not None else [], broken)
         for where, message in found:
             reader.problem(source, where, message)
         if not found:
@@ -151,12 +154,16 @@ def reaches(scope: str, village: dict[str, str]) -> bool:
 
 
 def reference_problems(
-    guide_scope: str, endings: list[dict[str, Any]], scopes: dict[str, dict[str, str]], villages: list[dict[str, str]]
+    guide_scope: str,
+    endings: list[dict[str, Any]],
+    scopes: dict[str, dict[str, str]],
+    villages: list[dict[str, str]],
+    unsure: Set[str] = frozenset(),
 ) -> list[tuple[Where, str]]:
     """Return each thing an ending names that does not exist, or is not shown in every village showing the guide.
 
     *scopes* gives, for each kind of REFERENCES, every id with its scope; *villages* every village (code,
-    name, township).
+    name, township); an id of a kind in *unsure* (its files have problems of their own) may exist unread.
     """
     shown_in = [village for village in villages if reaches(guide_scope, village)]
     problems: list[tuple[Where, str]] = []
@@ -166,7 +173,8 @@ def reference_problems(
                 where: Where = ("endings", e, kind, n)
                 scope = scopes[kind].get(item_id)
                 if scope is None:
-                    problems.append((where, _unknown(kind, item_id)))
+                    if kind not in unsure:
+                        problems.append((where, _unknown(kind, item_id)))
                     continue
                 missing = [village["name"] for village in shown_in if not reaches(scope, village)]
                 if missing:
