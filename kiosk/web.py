@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -127,6 +128,25 @@ def security_headers(response: Any) -> Any:
     return response
 
 
+class FrameQuietSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, but an answer marked quiet (`quiet_session()`) never re-sends the cookie.
+
+    Every signed-in answer re-sends the session (its idle time is renewed on each request). A frame loading
+    beside its page (the console's preview of a notice on the kiosk) can answer after a form sent from that
+    page, and its cookie, the session as it was before the form, replaced the form's: the flashed "Published"
+    was lost. A frame never changes who is signed in or what they were told; the page around it renews the
+    idle time.
+    """
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        return not g.get("quiet_session") and super().should_set_cookie(app, session)
+
+
+def quiet_session() -> None:
+    """Send no session cookie with this answer (see FrameQuietSessions)."""
+    g.quiet_session = True
+
+
 def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) -> Flask:
     """Build what the kiosk's three apps share (screens, staff console, county server).
 
@@ -142,6 +162,7 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
     app.config["DATA_DIR"] = absolute_folder(app.config["DATA_DIR"])  # one meaning for every request and job
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secret_key(Path(app.config["DATA_DIR"]), key_name)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=bool(app.config["SECURE_COOKIES"]), **session)
+    app.session_interface = FrameQuietSessions()
     if hops := int(app.config["PROXY_HOPS"]):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(__file__).parent / "translations"))

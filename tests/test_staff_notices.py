@@ -83,6 +83,30 @@ def test_write_preview_and_publish_a_notice(staff: FlaskClient, data: Path) -> N
     assert "published" in text_of(staff.get("/notices/"))
 
 
+def test_the_preview_frame_answering_after_a_publish_does_not_lose_the_published_message(
+    staff: FlaskClient, data: Path
+) -> None:
+    """On a slow kiosk board staff may tap 发布 while the preview's frame still loads. The frame was asked for
+    with the session as it was; its answer, arriving after the publish's, must not put that session back (it
+    carried no "Published" message, and the list then showed none)."""
+    notice_id = new_notice(staff)
+    assert staff.get(f"/notices/{notice_id}/preview").status_code == 200
+    before = staff.get_cookie("kiosk_staff")
+    assert before is not None
+    token = csrf_token(staff, "/notices/")
+    assert staff.post(f"/notices/{notice_id}/publish", data={"csrf_token": token}).status_code == 302
+    published = staff.get_cookie("kiosk_staff")
+    assert published is not None and published.value != before.value, "the message travels in the session"
+    # The frame's request, sent before the publish with the session as it was, answered now.
+    staff.set_cookie("kiosk_staff", before.value)
+    frame = staff.get(f"/notices/{notice_id}/preview/screen")
+    assert frame.status_code == 200 and "Set-Cookie" not in frame.headers, "the frame leaves the session alone"
+    staff.set_cookie("kiosk_staff", published.value)  # what the browser holds: the frame sent nothing to replace it
+    listing = staff.get("/notices/").get_data(as_text=True)
+    assert "Published: the notice is on the kiosk now." in listing
+    assert "Set-Cookie" in staff.get("/notices/").headers, "other pages still slide the session's idle expiry"
+
+
 def test_a_form_that_fails_keeps_what_was_typed(staff: FlaskClient) -> None:
     fields = form(staff, "/notices/new", title="", body="写了很长的正文，不能丢。", expires="2020-01-01")
     response = staff.post("/notices/new", data=fields)

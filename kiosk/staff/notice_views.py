@@ -33,6 +33,7 @@ from kiosk.data.local_db import local_media_dir
 from kiosk.screens.labels import DOMAIN_LABELS
 from kiosk.staff import full_disk
 from kiosk.staff.auth import local_db, login_required
+from kiosk.web import quiet_session
 from sync.contract.i18n import tr, translator
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
@@ -217,6 +218,7 @@ def preview_screen(notice_id: str) -> ResponseReturnValue:
 
     notice = _notice_or_404(notice_id)
     item = {**notice, "photos": json.loads(notice["photos"])}
+    quiet_session()  # it loads beside the preview page, whose publish form may answer first
     return _framed_by_the_console(
         make_response(render_notice(item, kiosk=queries.meta(get_db()), staff_preview=notice))
     )
