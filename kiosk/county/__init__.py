@@ -36,7 +36,7 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = base_app(
         test_config, "county_secret_key", SESSION_COOKIE_NAME="kiosk_county", SESSION_COOKIE_SAMESITE="Strict"
     )
-    from kiosk.county import dashboard, guard, mobile, releases, reports, studio
+    from kiosk.county import dashboard, guard, looked_for_page, mobile, releases, reports, studio
     from kiosk.screens import filters
     from kiosk.staff import signed_in_pages
     from kiosk.web import csrf
@@ -57,6 +57,7 @@ def create_county_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(reports.bp)  # kiosks sign each request with their own key instead: there is no session to ride
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(releases.bp)
+    app.register_blueprint(looked_for_page.bp)
     studio.init_app(app)
     app.add_url_rule("/", "front", lambda: redirect(url_for("dashboard.kiosks")))
     return app

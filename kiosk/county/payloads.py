@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from kiosk.county import village_photos
+from kiosk.data import usage
 
 ITEM_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # content ids and "local-<hex>": fit for a URL path segment
 RATED_KINDS = ("power", "notice", "catalogue")
@@ -34,7 +35,7 @@ _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?")
 def problem(kind: str, payload: dict[str, Any]) -> str | None:
     """Return what is wrong with an upload of *kind*, or None when the county can use it."""
     check = {"feedback": _feedback, "display_log": _display_log, "village_notice": _village_notice,
-             "notice_photo": village_photos.problem}[kind]  # fmt: skip
+             "notice_photo": village_photos.problem, "usage": _usage}[kind]  # fmt: skip
     return check(payload)
 
 
@@ -104,6 +105,29 @@ def _posting_facts(facts: dict[str, Any]) -> bool:
         and type(days) is int and 1 <= days <= MAX_POSTING_DAYS
         and (expires is None or moment(expires) is not None)
     )  # fmt: skip
+
+
+def _usage(payload: dict[str, Any]) -> str | None:
+    counts = payload.get("counts")
+    if day(payload.get("day")) is None:
+        return "a day's counts have their day, YYYY-MM-DD"
+    if not isinstance(counts, list) or len(counts) > len(usage.KINDS) * usage.MAX_KEYS_PER_DAY:
+        return f"a day's counts are a list of at most {usage.MAX_KEYS_PER_DAY} keys per kind"
+    for entry in counts:
+        if not (isinstance(entry, list) and len(entry) == 3 and entry[0] in usage.KINDS and isinstance(entry[1], str)
+                and len(entry[1]) <= 201 and type(entry[2]) is int and 1 <= entry[2] <= usage.MAX_COUNT):  # fmt: skip
+            return f"each count is [kind, key, a whole number from 1 to {usage.MAX_COUNT}], kind one of {usage.KINDS}"
+    return None
+
+
+def usage_counts(payload: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """Return a day's counts that the county keeps, by (kind, key): only keys a kiosk counts, and never a search
+    that looks like a phone or ID number or a name (kiosk/data/usage.py), whatever a kiosk sent."""
+    kept: dict[tuple[str, str], int] = {}
+    for kind, key, number in payload["counts"]:
+        if usage.valid_key(kind, key):
+            kept[(kind, key)] = min(usage.MAX_COUNT, kept.get((kind, key), 0) + number)
+    return kept
 
 
 def _village_notice(payload: dict[str, Any]) -> str | None:

@@ -23,7 +23,7 @@ from sync.contract.i18n import tr
 bp = Blueprint("reports", __name__, url_prefix="/api")
 MAX_BATCH = 500  # items per upload
 MAX_BODY = 2 * 1024 * 1024
-KINDS = ("village_notice", "feedback", "display_log", "notice_photo")
+KINDS = ("village_notice", "feedback", "display_log", "notice_photo", "usage")
 log = logging.getLogger(__name__)
 
 

@@ -221,3 +221,21 @@ def m014_software_updates(db: Database) -> None:
           version text primary key, counted_from text, paused_at text, paused_kiosks integer, problem text,
           problem_at text)"""
     )
+
+
+@migrations()
+def m015_usage_counts(db: Database) -> None:
+    # What villagers looked for, per village and county-local day (uploads.count_usage), and the same
+    # added up county-wide and per village and kind: a dashboard period reads days, never every village's keys.
+    db.execute(
+        """create table usage_counts (village text not null, day text not null, kind text not null, key text not null,
+          count integer not null, primary key (village, day, kind, key)) without rowid"""
+    )
+    db.execute(
+        """create table usage_county_counts (day text not null, kind text not null, key text not null,
+          count integer not null, primary key (day, kind, key)) without rowid"""
+    )
+    db.execute(
+        """create table usage_village_totals (day text not null, village text not null, kind text not null,
+          count integer not null, primary key (day, village, kind)) without rowid"""
+    )

@@ -2,7 +2,8 @@
 
 An item the county cannot use is set aside in ``rejected_uploads`` with the reason (payloads.py says
 what each kind must be); a rating is counted for the dashboard as it arrives, a display log is
-compared with the kiosk's log of the day before (takedowns.py), a village notice's change noted.
+compared with the kiosk's log of the day before (takedowns.py), a village notice's change noted, a day's
+counts of what villagers looked for added to the village's and the county's (the upload keeps only its key).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def store_uploads(
             kept = item["payload"]
             if item["kind"] == "notice_photo":  # its bytes go to village_photos, not with every upload
                 kept = {k: v for k, v in kept.items() if k != "data"}
+            if item["kind"] == "usage" and isinstance(kept, dict):  # the counts go to usage_counts, the key stays
+                counts = kept.get("counts")
+                kept = {"day": kept.get("day"), "entries": len(counts) if isinstance(counts, list) else None}
             row = {"idempotency_key": f"{kiosk_id}:{item['key']}", "kiosk_id": kiosk_id, "kind": item["kind"],
                    "payload": json.dumps(kept, ensure_ascii=False), "received_at": stamp}  # fmt: skip
             trouble = payloads.problem(item["kind"], item["payload"])
@@ -56,6 +60,8 @@ def store_uploads(
                 takedowns.judge_display_log(db, kiosk_id, item["payload"])
             elif cursor.rowcount == 1 and item["kind"] == "village_notice":
                 takedowns.note_change(db, village, kiosk_id, item["payload"])
+            elif cursor.rowcount == 1 and item["kind"] == "usage":
+                count_usage(db, village, item["payload"])
     return [item["key"] for item in items]
 
 
@@ -81,3 +87,24 @@ def count_rating(db: sqlite3.Connection, village: str, rating: dict[str, Any]) -
             "insert into reason_counts values (?, ?, ?, ?, ?, 1) on conflict do update set count = count + 1",
             (*where, reason),
         )
+
+
+def count_usage(db: sqlite3.Connection, village: str, counts: dict[str, Any]) -> None:
+    """Add a day's counts of what villagers looked for to the village's, the county's and the village's totals."""
+    kept = payloads.usage_counts(counts)
+    day = counts["day"]
+    db.executemany(
+        "insert into usage_counts values (?, ?, ?, ?, ?) on conflict do update set count = count + excluded.count",
+        [(village, day, kind, key, number) for (kind, key), number in kept.items()],
+    )
+    db.executemany(
+        "insert into usage_county_counts values (?, ?, ?, ?) on conflict do update set count = count + excluded.count",
+        [(day, kind, key, number) for (kind, key), number in kept.items()],
+    )
+    totals: dict[str, int] = {}
+    for (kind, _key), number in kept.items():
+        totals[kind] = totals.get(kind, 0) + number
+    db.executemany(
+        "insert into usage_village_totals values (?, ?, ?, ?) on conflict do update set count = count + excluded.count",
+        [(day, village, kind, number) for kind, number in totals.items()],
+    )

@@ -1,4 +1,4 @@
-"""The kiosk's own state, apart from the county's content: staff accounts, village notices, the audit log.
+"""The kiosk's own state, apart from the county's content: staff accounts, village notices, the audit log, counts.
 
 `DATA_DIR/local.db` is written by the staff console and never touched by a sync (the content
 database is replaced by every sync; this one lives on). Its tables evolve through sqlite-utils
@@ -156,6 +156,17 @@ def m010_notices_name_a_duty(db: Database) -> None:
     # does; published, it makes that period done on the duties board (kiosk/data/duties.py).
     db.execute("alter table village_notices add column duty text")
     db.execute("alter table village_notices add column period text")
+
+
+@migrations()
+def m011_usage_counts(db: Database) -> None:
+    # What villagers looked for, counted per county-local day (kiosk/data/usage.py): no time, no session.
+    db.execute(
+        """create table usage_counts (day text not null, kind text not null, key text not null,
+          count integer not null, primary key (day, kind, key)) without rowid"""
+    )
+    # The days whose counts went to the outbox, and in how many parts (a clock put back adds one).
+    db.execute("create table usage_days_sent (day text not null, part integer not null, primary key (day, part))")
 
 
 def path_of(data_dir: Path) -> Path:

@@ -1,13 +1,17 @@
-"""What this kiosk tells its county server: enrolment, its state, the outbox and the day's display log."""
+"""What this kiosk tells its county server: enrolment, its state, the outbox, the day's display log and the
+counts of what villagers looked for on the days that are over."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from kiosk.data import usage
 from kiosk.data.clock import county_now
 from kiosk.data.content_db import open_content
 from kiosk.data.duties import overdue
@@ -20,6 +24,8 @@ from sync.contract.dates import end_of_posting
 from sync.contract.i18n import tr
 from sync.receive.install import current_database
 from sync.receive.updater import SyncError, SyncResult, sync_kiosk
+
+log = logging.getLogger(__name__)
 
 
 def enrol_with_county(data_dir: Path, code: str, county: str) -> str:
@@ -63,6 +69,7 @@ def send_to_county(data_dir: Path, uplink: Uplink | None = None) -> Sent:
     late, display_log = _on_record(data_dir)
     if display_log is not None:
         _queue_display_log(data_dir, int(uplink.config["kiosk_id"]), display_log)
+        _queue_usage(data_dir, int(uplink.config["kiosk_id"]), date.fromisoformat(display_log["day"]))
     upload_error = None
     try:
         sent = uplink.upload_outbox()
@@ -162,5 +169,16 @@ def _queue_display_log(data_dir: Path, kiosk_id: int, log: dict[str, Any]) -> No
                     "insert into outbox (idempotency_key, kind, payload, created_at) values (?, 'display_log', ?, ?)",
                     (f"display:{kiosk_id}:{log['day']}", json.dumps(log, ensure_ascii=False), log["day"]),
                 )
+    finally:
+        local.close()
+
+
+def _queue_usage(data_dir: Path, kiosk_id: int, today: date) -> None:
+    """Queue the counts of the days before *today* (kiosk/data/usage.py); on a full disk they wait for the next."""
+    local = open_local(data_dir, migrate=False)
+    try:
+        usage.queue_days_over(local, kiosk_id, today)
+    except sqlite3.OperationalError as error:
+        log.warning(tr("the counts of what villagers looked for wait for the next report: %(error)s", error=error))
     finally:
         local.close()

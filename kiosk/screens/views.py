@@ -25,6 +25,7 @@ from kiosk.data import guides, queries
 from kiosk.data.clock import screen_now
 from kiosk.data.content_db import NoContent, get_db, one_or_404
 from kiosk.data.local_db import local_media_dir
+from kiosk.screens import counting
 from kiosk.screens.flowchart import layout
 from kiosk.screens.labels import QUICK_SEARCHES
 from kiosk.screens.qr import CACHE_BYTES as QR_CACHE_BYTES
@@ -84,6 +85,18 @@ def _require_content() -> None:
         get_db()
 
 
+# Pages that show the search again (language, elder mode) or are no page at all: a search waiting there goes on.
+_SEARCH_GOES_ON = ("screens.search", "screens.switch_language", "screens.toggle_elder_mode", "screens.media",
+                   "screens.health")  # fmt: skip
+
+
+@bp.before_request
+def _search_left() -> None:
+    """Count the search that found nothing once the villager opens another page (kiosk/screens/counting.py)."""
+    if request.endpoint not in _SEARCH_GOES_ON:
+        counting.left_search()
+
+
 @bp.context_processor
 def _kiosk_context() -> dict[str, Any]:
     try:
@@ -132,11 +145,13 @@ def power_list(order: int) -> ResponseReturnValue:
 @bp.route("/powers/<item_id>")
 def power_detail(item_id: str) -> ResponseReturnValue:
     item = shown_or_404("power", item_id)
+    counting.opened("power", item_id)
     return render_template("screens/power_detail.html", item=item, chart=layout(item["steps"]), **_qr("power", item_id))
 
 
 @bp.route("/ten-ones")
 def ten_ones() -> ResponseReturnValue:
+    counting.opened("page", "ten_ones")
     return render_template("screens/ten_ones.html", items=queries.ten_ones(get_db()))
 
 
@@ -159,7 +174,9 @@ def notices(domain: str | None = None, archive: bool = False) -> ResponseReturnV
 
 @bp.route("/notice/<item_id>")
 def notice_detail(item_id: str) -> ResponseReturnValue:
-    return render_notice(shown_or_404("notice", item_id))
+    item = shown_or_404("notice", item_id)
+    counting.opened("notice", item_id)
+    return render_notice(item)
 
 
 def render_notice(item: dict[str, Any], **context: Any) -> str:
@@ -187,12 +204,20 @@ def catalogue_list(order: int) -> ResponseReturnValue:
 @bp.route("/catalogue/<item_id>")
 def catalogue_detail(item_id: str) -> ResponseReturnValue:
     item = shown_or_404("catalogue", item_id)
+    counting.opened("catalogue", item_id)
     return render_template("screens/catalogue_detail.html", item=item, **_qr("catalogue", item_id))
 
 
 @bp.route("/contacts")
 def contacts() -> ResponseReturnValue:
+    counting.opened("page", "contacts")
     return render_template("screens/contacts.html", groups=queries.contacts(get_db()))
+
+
+@bp.route("/about")
+def about() -> ResponseReturnValue:
+    """What this kiosk is, what it counts of what villagers look for, and what it never collects."""
+    return render_template("screens/about.html")
 
 
 SEARCH_PAGE = 10  # results drawn at a time: what a portrait screen shows under the keyboard, and quick to draw
@@ -202,6 +227,7 @@ SEARCH_PAGE = 10  # results drawn at a time: what a portrait screen shows under 
 def search() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()[:MAX_QUERY]
     results = queries.search(get_db(), query, screen_now()) if query else []
+    counting.searched(query, bool(results))  # what found nothing is counted when the villager moves on
     number = _page_number()
     shown = results[(number - 1) * SEARCH_PAGE : number * SEARCH_PAGE]
     page = _existing(queries.Page(shown, number, len(results), SEARCH_PAGE))
@@ -232,7 +258,7 @@ def toggle_elder_mode() -> ResponseReturnValue:
 @bp.route("/reset")
 def reset() -> ResponseReturnValue:
     """Forget this person's choices (language, elder mode) and show the attract screen to the next."""
-    session.clear()
+    session.clear()  # a search that found nothing was counted first (_search_left)
     return redirect(url_for("screens.attract"))
 
 

@@ -133,7 +133,7 @@ def _app(change: changes.Change | None, village: str) -> Flask:
         shutil.rmtree(data_dir, ignore_errors=True)
         snapshot, media = village_snapshot(county, village, 1, date.today().isoformat())
         install_snapshot(data_dir, snapshot, media)
-        apps[key] = create_app({"DATA_DIR": str(data_dir), "SECRET_KEY": current_app.secret_key,
+        apps[key] = create_app({"DATA_DIR": str(data_dir), "SECRET_KEY": current_app.secret_key, "COUNT_LOOKS": False,
                                  "DEFAULT_LOCALE": current_app.config.get("DEFAULT_LOCALE", "zh")})  # fmt: skip
         while len(apps) > KEPT:
             old, _gone = apps.popitem(last=False)
