@@ -99,7 +99,8 @@ on conflict (day, kind, key) do update set count = count + 1"""
 
 
 def count(db: sqlite3.Connection | None, kind: str, key: str, day: str | None = None) -> bool:
-    """Count one look at *key* of *kind* on *day* (today on the kiosk's screens); return whether it was counted.
+    """Count one look at *key* of *kind* on *day* (today on the kiosk's screens); return whether it was counted
+    (not when the day has MAX_KEYS_PER_DAY other keys of *kind* already).
 
     Never raises: a key that is not one of *kind*'s, a search that looks personal, a full disk, a
     read-only or locked local.db all mean nothing is counted, and the page shows as ever.
@@ -120,7 +121,7 @@ def count(db: sqlite3.Connection | None, kind: str, key: str, day: str | None = 
         db.execute(f"pragma busy_timeout = {BUSY_MS}")
         db.execute("pragma synchronous = normal")
         try:
-            db.execute(_COUNT, {"day": day, "kind": kind, "key": key, "cap": MAX_KEYS_PER_DAY})
+            counted = db.execute(_COUNT, {"day": day, "kind": kind, "key": key, "cap": MAX_KEYS_PER_DAY}).rowcount > 0
             if _days_seen.get("last") != day:  # once a day per process: a kiosk never enrolled stays bounded too
                 forget_old_days(db, date.fromisoformat(day))
                 _days_seen["last"] = day
@@ -130,7 +131,7 @@ def count(db: sqlite3.Connection | None, kind: str, key: str, day: str | None = 
     except (sqlite3.Error, OSError, ValueError, NoContent) as error:  # full, read-only, locked: the page matters more
         _warn_once(error)
         return False
-    return True
+    return counted
 
 
 _days_seen: dict[str, str] = {}
