@@ -2,8 +2,10 @@
 
 What DAYS of hourly kiosk reports leave behind (at most store.KEEP_REPORTS per kiosk), one display log
 per kiosk and day (NOTICES_ON_SHOW notices, a new set of POSTED notices with a 7-working-day 公示期 every
-CYCLE_DAYS days, and on every 20th kiosk one of them gone on the cycle's fourth day), and RATINGS_PER_DAY
-ratings per kiosk and day, counted as uploads.store_uploads counts them.
+CYCLE_DAYS days, and on every 20th kiosk one of them gone on the cycle's fourth day), RATINGS_PER_DAY
+ratings per kiosk and day, counted as uploads.store_uploads counts them, and each kiosk's day of what
+villagers looked for (OPENED_PER_DAY items, NOT_FOUND_PER_DAY searches, ENDINGS_PER_DAY guide endings),
+added up as uploads.count_usage adds them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,19 @@ NOTICES_ON_SHOW = 40
 POSTED = 5
 CYCLE_DAYS = 14  # longer than any 7 working days, so only the notices taken down on purpose count
 RATINGS_PER_DAY = 3
+OPENED_PER_DAY, NOT_FOUND_PER_DAY, ENDINGS_PER_DAY = 12, 3, 2  # distinct keys a kiosk counts in a day
+SEARCHES, ENDINGS = 2000, 24  # the county's distinct searches that find nothing, and guide endings
+
+
+def _usage(kiosk_id: int, offset: int) -> list[list[object]]:
+    """A kiosk's day of counts, as kiosk/data/usage.py sends them: distinct keys, counts from 1 to 4."""
+    seed = kiosk_id * 7919 + offset * 104729
+    counts: list[list[object]] = [["power", f"p{(seed + 37 * n) % 300:04d}", 1 + (seed + n) % 4]
+                                  for n in range(OPENED_PER_DAY)]  # fmt: skip
+    counts += [["search_none", f"q{(seed + 613 * n) % SEARCHES}", 1] for n in range(NOT_FOUND_PER_DAY)]
+    counts += [["guide_ending", f"g{n}/e{(seed + 5 * n) % (ENDINGS // ENDINGS_PER_DAY)}", 1]
+               for n in range(ENDINGS_PER_DAY)]  # fmt: skip
+    return counts
 
 
 def _display_log(kiosk_id: int, day: date, first: date) -> dict[str, object]:
@@ -33,6 +48,7 @@ def _display_log(kiosk_id: int, day: date, first: date) -> dict[str, object]:
 def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
     """Write *days* of history for *kiosks* (id, village), the days before today; return a line saying what."""
     from kiosk.county import store, takedowns
+    from kiosk.county.uploads import count_usage
     from kiosk.data.local_db import transaction
 
     started = time.perf_counter()
@@ -43,10 +59,10 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
     overdue = json.dumps([{"duty": "finance-quarterly", "title": "村级财务季度公开", "what": "2026 Q3",
                            "due": first.isoformat()}], ensure_ascii=False)  # fmt: skip
     db = store.open_store(data_dir)
-    counts = {"reports": 0, "display logs": 0, "ratings": 0, "takedowns": 0}
+    counts = {"reports": 0, "display logs": 0, "ratings": 0, "takedowns": 0, "kiosk days of usage counts": 0}
     try:
         with transaction(db):
-            for kiosk_id, _village in kiosks:
+            for kiosk_id, village in kiosks:
                 db.executemany(
                     "insert into reports (kiosk_id, received_at, app_version, content_version, checked_version,"
                     " content_date, last_outcome, disk_free_bytes, outbox_depth, overdue)"
@@ -68,6 +84,7 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
                         rating = {"kind": "power", "item_id": f"p{(kiosk_id + n) % 20:04d}", "level": level,
                                   "reasons": ["slow"] if level <= 3 else ["quick"], "day": day.isoformat()}  # fmt: skip
                         uploads.append((f"history:rating:{kiosk_id}:{day}:{n}", "feedback", rating))
+                    count_usage(db, village, {"day": day.isoformat(), "counts": _usage(kiosk_id, offset)})
                 db.executemany(
                     "insert into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
                     " values (?, ?, ?, ?, ?)",
@@ -76,6 +93,7 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
                 )  # fmt: skip
                 counts["display logs"] += days
                 counts["ratings"] += days * RATINGS_PER_DAY
+                counts["kiosk days of usage counts"] += days
             for table, column, source in (
                 ("rating_counts", "json_extract(u.payload, '$.level')", "uploads u"),
                 ("reason_counts", "r.value", "uploads u, json_each(u.payload, '$.reasons') r"),

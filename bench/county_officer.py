@@ -18,11 +18,12 @@ OFFICER, OFFICER_PASSWORD = "bench", "a bench password of some length"
 
 def dashboard_pages(history_days: int) -> list[str]:
     """The dashboard's pages as an officer opens them: the last 30 days, and the whole history on two."""
-    pages = ["/dashboard/", "/dashboard/villages", "/dashboard/feedback", "/dashboard/feedback-items.csv"]
+    pages = ["/dashboard/", "/dashboard/villages", "/dashboard/feedback", "/dashboard/feedback-items.csv",
+             "/dashboard/looked-for/", "/dashboard/looked-for/not-found.csv"]  # fmt: skip
     if history_days > 30:
         today = datetime.now(UTC).date()
         span = f"from={today - timedelta(days=history_days)}&to={today}"
-        pages += [f"/dashboard/villages?{span}", f"/dashboard/feedback?{span}"]
+        pages += [f"/dashboard/villages?{span}", f"/dashboard/feedback?{span}", f"/dashboard/looked-for/?{span}"]
     return pages
 
 

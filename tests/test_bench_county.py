@@ -30,6 +30,7 @@ def test_the_county_history_is_what_kiosks_would_have_sent(tmp_path: Path) -> No
 
     from bench.county_history import RATINGS_PER_DAY, prefill
     from kiosk.county import payloads, store
+    from kiosk.data import usage
 
     db = store.open_store(tmp_path)
     kiosks = [(store.add_kiosk(db, village)[0], village) for village in ("taoyuan", "liutang", "taoyuan")]
@@ -41,6 +42,9 @@ def test_the_county_history_is_what_kiosks_would_have_sent(tmp_path: Path) -> No
     uploads = db.execute("select kind, payload from uploads").fetchall()
     assert uploads and all(payloads.problem(kind, json.loads(payload)) is None for kind, payload in uploads)
     assert db.execute("select sum(count) from rating_counts").fetchone()[0] == 3 * 25 * RATINGS_PER_DAY
+    opened = db.execute("select sum(count) from usage_county_counts where kind = 'power'").fetchone()[0]
+    assert opened == db.execute("select sum(count) from usage_village_totals where kind = 'power'").fetchone()[0] > 0
+    assert all(usage.valid_key(kind, key) for kind, key in db.execute("select kind, key from usage_county_counts"))
     gone = db.execute("select distinct kiosk_id from gone_from_logs").fetchall()
     db.close()
     assert [row[0] for row in gone] == [20] and "75 display logs" in line

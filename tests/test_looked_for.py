@@ -25,6 +25,7 @@ from kiosk.county import store as county_store
 from kiosk.data import content_db, usage
 from kiosk.data.local_db import open_local
 from kiosk.screens import create_app
+from kiosk.staff import create_staff_app
 from sync.receive.updater import read_config, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving
@@ -99,6 +100,13 @@ def test_a_phone_id_card_or_e_mail_typed_into_search_is_never_kept(kiosk_copy: P
         assert found.status_code == 200 and "Nothing found" in found.get_data(as_text=True), query
     assert villager.get("/").status_code == 200
     assert counts(kiosk_copy, "search_none") == {("search_none", UNFOUND): 1}, "only the search that names no one"
+
+
+def test_the_staff_consoles_view_of_the_kiosk_counts_nothing(kiosk_copy: Path) -> None:
+    staff = create_staff_app({"TESTING": True, "DATA_DIR": str(kiosk_copy), "SECRET_KEY": "s"}).test_client()
+    for path in (f"/kiosk/powers/{POWER}", "/kiosk/ten-ones", f"/kiosk/search?q={UNFOUND}", "/kiosk/"):
+        assert staff.get(path).status_code == 200, path
+    assert counts(kiosk_copy) == {}, "staff looking at the kiosk's pages are not villagers"
 
 
 def test_search_keys_are_normalised_and_personal_ones_dropped() -> None:
@@ -339,10 +347,11 @@ def test_pages_show_when_the_data_folder_is_read_only(kiosk_copy: Path, tmp_path
 
 
 def test_pages_show_while_a_staff_save_holds_local_db(kiosk_copy: Path) -> None:
+    villager = screens(kiosk_copy)  # started, so local.db is made
     holder = sqlite3.connect(kiosk_copy / "local.db", isolation_level=None)
     holder.execute("begin exclusive")  # a staff save under way (or stuck)
     try:
-        browse(screens(kiosk_copy))
+        browse(villager)
     finally:
         holder.execute("rollback")
         holder.close()

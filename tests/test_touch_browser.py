@@ -34,6 +34,7 @@ SCREENS: dict[str, str | tuple[str, str]] = {
     "catalogue area": ("/catalogue", r"/catalogue/area/\d+$"),
     "catalogue item": ("/catalogue/area/0", r"/catalogue/[a-z0-9-]+$"),
     "contacts": "/contacts",
+    "about": "/about",
     "search": "/search",
     "search results": "/search?q=db",
     "attract": "/attract",

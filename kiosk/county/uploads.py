@@ -38,7 +38,7 @@ def store_uploads(
                 kept = {k: v for k, v in kept.items() if k != "data"}
             if item["kind"] == "usage" and isinstance(kept, dict):  # the counts go to usage_counts, the key stays
                 counts = kept.get("counts")
-                kept = {"day": kept.get("day"), "entries": len(counts) if isinstance(counts, list) else None}
+                kept = {"day": kept.get("day"), "counts": [], "entries": len(counts) if isinstance(counts, list) else 0}
             row = {"idempotency_key": f"{kiosk_id}:{item['key']}", "kiosk_id": kiosk_id, "kind": item["kind"],
                    "payload": json.dumps(kept, ensure_ascii=False), "received_at": stamp}  # fmt: skip
             trouble = payloads.problem(item["kind"], item["payload"])

@@ -105,12 +105,15 @@ def count(db: sqlite3.Connection | None, kind: str, key: str, day: str | None = 
     Never raises: a key that is not one of *kind*'s, a search that looks personal, a full disk, a
     read-only or locked local.db all mean nothing is counted, and the page shows as ever.
 
-    :param db: local.db open for writing; None for this request's own (from a villager screen).
+    :param db: local.db open for writing; None for this request's own (from a villager screen: the screens' app
+        sets COUNT_LOOKS, the previews in the staff console and the studio do not, so they count nothing).
     :param day: the county-local day, YYYY-MM-DD; None for today by the kiosk's clock (``screen_now``).
     """
     if kind == "search_none":
         key = search_key(key) or ""
     if kind not in KINDS or not valid_key(kind, key):
+        return False
+    if db is None and not current_app.config.get("COUNT_LOOKS"):  # a preview (staff console, studio): not a villager
         return False
     try:
         day = day or screen_now().date().isoformat()
