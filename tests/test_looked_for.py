@@ -257,6 +257,12 @@ def test_the_dashboard_shows_what_villagers_looked_for_over_a_period_per_village
     assert [r["Times opened"] for r in table(later, "opened")] == ["50"] and table(later, "not-found") == []
 
 
+@pytest.mark.parametrize("path", ["/dashboard/looked-for/", "/dashboard/looked-for/not-found.csv"])
+def test_what_villagers_looked_for_needs_sign_in(county_app: Flask, path: str) -> None:  # noqa: F811
+    response = county_app.test_client().get(path)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+
+
 def test_odd_counts_are_set_aside_and_the_page_still_answers(
     officer: FlaskClient,  # noqa: F811
     store: sqlite3.Connection,  # noqa: F811
