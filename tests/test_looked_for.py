@@ -35,6 +35,8 @@ from tests.test_uplink import enrolled
 
 POWER, NOTICE, CATALOGUE = "dibao-shenqing", "caiwu-2026-10-taoyuan", "zdjs-pizhun-jieguo"
 UNFOUND = "xqz"  # pinyin initials that no title of the demo county has
+GUIDE = "/guides/shenghuo-kunnan"
+DIBAO = f"{GUIDE}/1-1-1"  # 收入一直很低 → 比低保标准低 → 没有汽车、商品房、存款: 可以申请最低生活保障（低保）
 
 
 @pytest.fixture()
@@ -104,7 +106,7 @@ def test_a_phone_id_card_or_e_mail_typed_into_search_is_never_kept(kiosk_copy: P
 
 def test_the_staff_consoles_view_of_the_kiosk_counts_nothing(kiosk_copy: Path) -> None:
     staff = create_staff_app({"TESTING": True, "DATA_DIR": str(kiosk_copy), "SECRET_KEY": "s"}).test_client()
-    for path in (f"/kiosk/powers/{POWER}", "/kiosk/ten-ones", f"/kiosk/search?q={UNFOUND}", "/kiosk/"):
+    for path in (f"/kiosk/powers/{POWER}", "/kiosk/ten-ones", f"/kiosk/search?q={UNFOUND}", "/kiosk/contacts"):
         assert staff.get(path).status_code == 200, path
     assert counts(kiosk_copy) == {}, "staff looking at the kiosk's pages are not villagers"
 
@@ -117,7 +119,17 @@ def test_search_keys_are_normalised_and_personal_ones_dropped() -> None:
         assert usage.search_key(personal) is None, personal
 
 
-def test_a_guide_ending_is_counted_with_the_one_call_the_guides_make(kiosk_copy: Path) -> None:
+def test_a_guide_ending_reached_by_answering_is_counted_once_a_visit(kiosk_copy: Path) -> None:
+    villager = screens(kiosk_copy)
+    for path in ("/guides", f"{GUIDE}/", f"{GUIDE}/1", DIBAO, f"{DIBAO}?print=done", f"/lang/en?next={DIBAO}"):
+        assert villager.get(path, follow_redirects=True).status_code == 200, path
+    assert screens(kiosk_copy).get(DIBAO).status_code == 200  # the next villager
+    assert counts(kiosk_copy) == {("guide_ending", "shenghuo-kunnan/dibao"): 2}, (
+        "questions are not counted, endings are"
+    )
+
+
+def test_a_guide_ending_is_counted_with_one_call(kiosk_copy: Path) -> None:
     app = create_app({"TESTING": True, "DATA_DIR": str(kiosk_copy), "SECRET_KEY": "looked"})
     with app.test_request_context("/"):
         assert usage.count(None, "guide_ending", "dibao-jiuzhu/apply-dibao")
@@ -224,7 +236,8 @@ def test_the_dashboard_shows_what_villagers_looked_for_over_a_period_per_village
     taoyuan, liutang = enrolled_kiosk(store), enrolled_kiosk(store, "liutang")
     day_counts(store, taoyuan, "2026-11-03", [["power", POWER, 5], ["notice", NOTICE, 2], ["page", "ten_ones", 1],
                ["search_none", "xqz", 3], ["search_none", "<script>alert(1)</script>", 1],
-               ["search_none", "13800138000", 9], ["guide_ending", "dibao-jiuzhu/apply-dibao", 4]])  # fmt: skip
+               ["search_none", "13800138000", 9], ["guide_ending", "dibao-jiuzhu/apply-dibao", 4],
+               ["guide_ending", "shenghuo-kunnan/dibao", 6]])  # fmt: skip
     day_counts(store, liutang, "2026-11-04", [["power", POWER, 2], ["search_none", "xqz", 1]])
     day_counts(store, liutang, "2026-12-20", [["power", POWER, 50]])  # outside the period chosen
     day_counts(store, liutang, "2026-11-04", [["power", POWER, 2]])  # the same day sent again: stored once
@@ -238,7 +251,8 @@ def test_the_dashboard_shows_what_villagers_looked_for_over_a_period_per_village
     assert [(r["Searched for"], r["Times"]) for r in table(html, "not-found")] == [
         ("xqz", "4"), ("<script>alert(1)</script>", "1")], "a phone number a kiosk sent is not kept"  # fmt: skip
     assert [(r["Guide"], r["Ending"], r["Times reached"]) for r in table(html, "endings")] == [
-        ("dibao-jiuzhu", "apply-dibao", "4")]  # fmt: skip
+        ("生活困难，想申请补助", "可以申请最低生活保障（低保）", "6"),
+        ("dibao-jiuzhu", "apply-dibao", "4")], "a guide no longer published: its ids"  # fmt: skip
     villages = {r["Village"].split(" (")[0]: r for r in table(html, "villages")}
     assert villages["桃源村"]["Matters opened"] == "8" and villages["桃源村"]["Searches that found nothing"] == "4"
     for chart in ("opened", "endings", "not-found"):

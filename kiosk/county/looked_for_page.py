@@ -77,11 +77,19 @@ def opened_table(published: Published | None, period: Period, village: str | Non
     return Table("opened", _l("Most opened matters"), columns, rows, _l("Nothing was opened in this period."))
 
 
-def endings_table(_published: Published | None, period: Period, village: str | None) -> Table:
+def _guide_titles(published: Published | None) -> dict[str, tuple[str, dict[str, str]]]:
+    """Each published guide's title and its endings' titles, by id."""
+    guides = published.county.guides if published else []
+    return {g["id"]: (g["title"], {e["id"]: e["title"] for e in g["endings"]}) for g in guides}
+
+
+def endings_table(published: Published | None, period: Period, village: str | None) -> Table:
+    titles = _guide_titles(published)
     rows = []
     for row in looked_for.most(dashboard_db(), looked_for.ENDINGS, period.first, period.last, village):
         guide, _slash, ending = row["key"].partition("/")
-        rows.append({"guide": guide, "ending": ending, "count": row["count"]})
+        guide_title, endings = titles.get(guide, (guide, {}))  # a guide no longer published: its id
+        rows.append({"guide": guide_title, "ending": endings.get(ending, ending), "count": row["count"]})
     columns = [("guide", _l("Guide")), ("ending", _l("Ending")), ("count", _l("Times reached"))]
     return Table("endings", _l("Guide endings reached"), columns, rows, _l("No guide was followed to its end."))
 

@@ -1,6 +1,7 @@
-"""What the screens count of what villagers looked for (kiosk/data/usage.py): items opened, searches that found nothing.
+"""What the screens count of what villagers looked for (kiosk/data/usage.py): items opened, guide endings reached,
+searches that found nothing.
 
-An item counts once per session (the idle reset ends it): opening the rating panel, switching the
+An item or an ending counts once per session (the idle reset ends it): opening the rating panel, switching the
 language or elder mode shows the page again without counting it again. The session remembers the
 pages it counted as short digests, never their names.
 
@@ -23,8 +24,8 @@ REMEMBERED = 60  # digests kept: 9 characters each, well under the cookie's 4 KB
 UNFOUND_KEY = "unfound"  # the search that found nothing, waiting to be counted
 
 
-def opened(kind: str, key: str) -> None:
-    """Count an item (or a whole page, kind "page") opened, once in this session."""
+def seen(kind: str, key: str) -> None:
+    """Count an item opened (a whole page: kind "page"), or a guide's ending reached, once in this session."""
     if not current_app.config.get("COUNT_LOOKS"):  # a preview in the staff console or the studio
         return
     digest = hashlib.sha256(f"{kind}/{key}".encode()).hexdigest()[:8]

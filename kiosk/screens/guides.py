@@ -21,6 +21,7 @@ from kiosk.data import guides as guide_data
 from kiosk.data import queries
 from kiosk.data.clock import screen_now
 from kiosk.data.content_db import get_db, one_or_404
+from kiosk.screens import counting
 from kiosk.screens.filters import day
 from kiosk.screens.qr import CACHE_BYTES as QR_CACHE_BYTES
 from kiosk.screens.qr import mobile_url, qr_svg
@@ -30,15 +31,14 @@ from sync.contract.guides import GuideStep, walk
 from sync.contract.kinds import Guide, GuideEnding
 
 bp = Blueprint("guides", __name__)
+bp.before_request(counting.left_search)  # a search that found nothing, left for a guide, is counted
 _NUMBERS = "一二三四五六"  # answers read aloud by number: 2 to 6 of them
 
 
 def _ending_reached(guide: Guide, ending: GuideEnding) -> None:
-    """Count that a villager reached *ending* of *guide* (what villagers looked for: counts, never who).
-
-    The one call site for the usage counts, to be wired when kiosk/data/usage.py exists:
-    ``usage.count(db, "guide_ending", f"{guide['id']}/{ending['id']}")``. It does nothing yet.
-    """
+    """Count that a villager reached *ending* of *guide* (what villagers looked for: counts, never who), once a
+    visit: the same ending shown again in another language or in elder mode is not reached again."""
+    counting.seen("guide_ending", f"{guide['id']}/{ending['id']}")
 
 
 def _step_or_404(guide_id: str, answers: str) -> GuideStep:

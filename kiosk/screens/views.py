@@ -145,13 +145,13 @@ def power_list(order: int) -> ResponseReturnValue:
 @bp.route("/powers/<item_id>")
 def power_detail(item_id: str) -> ResponseReturnValue:
     item = shown_or_404("power", item_id)
-    counting.opened("power", item_id)
+    counting.seen("power", item_id)
     return render_template("screens/power_detail.html", item=item, chart=layout(item["steps"]), **_qr("power", item_id))
 
 
 @bp.route("/ten-ones")
 def ten_ones() -> ResponseReturnValue:
-    counting.opened("page", "ten_ones")
+    counting.seen("page", "ten_ones")
     return render_template("screens/ten_ones.html", items=queries.ten_ones(get_db()))
 
 
@@ -175,7 +175,7 @@ def notices(domain: str | None = None, archive: bool = False) -> ResponseReturnV
 @bp.route("/notice/<item_id>")
 def notice_detail(item_id: str) -> ResponseReturnValue:
     item = shown_or_404("notice", item_id)
-    counting.opened("notice", item_id)
+    counting.seen("notice", item_id)
     return render_notice(item)
 
 
@@ -204,13 +204,13 @@ def catalogue_list(order: int) -> ResponseReturnValue:
 @bp.route("/catalogue/<item_id>")
 def catalogue_detail(item_id: str) -> ResponseReturnValue:
     item = shown_or_404("catalogue", item_id)
-    counting.opened("catalogue", item_id)
+    counting.seen("catalogue", item_id)
     return render_template("screens/catalogue_detail.html", item=item, **_qr("catalogue", item_id))
 
 
 @bp.route("/contacts")
 def contacts() -> ResponseReturnValue:
-    counting.opened("page", "contacts")
+    counting.seen("page", "contacts")
     return render_template("screens/contacts.html", groups=queries.contacts(get_db()))
 
 
