@@ -298,3 +298,13 @@ def noisy_jpeg(seed: int) -> bytes:
     buffer = io.BytesIO()
     Image.effect_noise((200 + seed, 150), 60).convert("RGB").save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
+
+
+def test_the_kiosks_home_and_its_guides_open_in_the_console_as_in_the_preview(staff: FlaskClient) -> None:
+    """A tap in the preview's frame leads to the kiosk's own pages under /kiosk, the home screen's 我要办 too."""
+    home = staff.get("/kiosk/")
+    assert home.status_code == 200, home.get_data(as_text=True)[-800:]
+    link = re.search(r'class="guide-entry" href="([^"]+)"', home.get_data(as_text=True))
+    assert link is not None and link.group(1).startswith("/kiosk/")
+    guides = staff.get(link.group(1))
+    assert guides.status_code == 200 and "frame-ancestors 'self'" in guides.headers["Content-Security-Policy"]

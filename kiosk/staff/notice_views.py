@@ -272,15 +272,16 @@ def withdraw(notice_id: str) -> ResponseReturnValue:
 def register(app: Any) -> None:
     """Add the notice pages, and the kiosk's own screens under /kiosk for previews and links."""
     from kiosk.data import content_db
-    from kiosk.screens import filters
+    from kiosk.screens import filters, guides
     from kiosk.screens import views as screens
 
     content_db.init_app(app)
     filters.init_app(app, error_pages=False)
     app.register_blueprint(bp)
     app.register_blueprint(screens.bp, url_prefix="/kiosk")
+    app.register_blueprint(guides.bp, url_prefix="/kiosk")  # the home screen's 我要办 leads there
     app.after_request(_frameable_kiosk_pages)
 
 
 def _frameable_kiosk_pages(response: Response) -> Response:
-    return _framed_by_the_console(response) if request.blueprint == "screens" else response
+    return _framed_by_the_console(response) if request.blueprint in ("screens", "guides") else response
