@@ -53,7 +53,7 @@ CRAWL_LIMIT = 120  # phone pages visited to find one of each kind (the guides ad
 # The kiosk's own screens (mounted under /kiosk for previews and links, and a notice's kiosk page for
 # the preview's frame) are laid out at the kiosk's size in the preview's frame, never on a phone. A CSV
 # download and static files are no pages.
-NOT_PHONE_PAGES = ("screens.", "notices.preview_screen", "static", "admin.audit_csv")
+NOT_PHONE_PAGES = ("screens.", "guides.", "notices.preview_screen", "static", "admin.audit_csv")
 
 WIDE = """(width) => {
   const inScrollBox = (el) => {
