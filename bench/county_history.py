@@ -50,6 +50,7 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
     from kiosk.county import store, takedowns
     from kiosk.county.uploads import count_usage
     from kiosk.data.local_db import transaction
+    from sync.contract.dates import MONDAY_TO_FRIDAY
 
     started = time.perf_counter()
     today = datetime.now(UTC).date()
@@ -77,7 +78,7 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
                     log = _display_log(kiosk_id, day, first)
                     uploads.append((f"history:display:{kiosk_id}:{day}", "display_log", log))
                     if before is not None:  # judged as uploads.store_uploads judges a log on arrival
-                        takedowns.record_gone(db, kiosk_id, before, log)
+                        takedowns.record_gone(db, kiosk_id, before, log, MONDAY_TO_FRIDAY)
                     before = log
                     for n in range(RATINGS_PER_DAY):
                         level = (kiosk_id + offset + n) % 5 + 1

@@ -1,8 +1,9 @@
 """Write a large, valid county source folder for benchmarks, deterministic from a seed.
 
 The folder has the layout and formats of content/README.md (checked by ``sync.contract.content.load_county``):
-county.yaml, powers/*.yaml, notices/*.md, catalogue/*.yaml (all 26 areas), ten_ones.yaml and
-contacts.yaml, in fictional but realistic Chinese; optionally photos on a share of the notices
+county.yaml, powers/*.yaml, notices/*.md, catalogue/*.yaml (all 26 areas), ten_ones.yaml,
+contacts.yaml and the demo county's calendar/ (公示期 are counted on it), in fictional but realistic
+Chinese; optionally photos on a share of the notices
 (media/*.png, 20 to 60 KB of noise each, as incompressible as real JPEG photos).
 
 Usage, from the repository root:
@@ -26,7 +27,10 @@ from typing import Any
 import yaml
 
 from bench import county_text as text
-from sync.contract.dates import end_of_posting
+from kiosk.demo import DEMO_CONTENT
+from sync.contract.checks import FolderReader
+from sync.contract.dates import WorkCalendar, end_of_posting
+from sync.contract.official_calendar import county_calendar, work_calendar
 from sync.contract.procedure import FOUR_TWO
 from sync.contract.schemas import load_schema
 
@@ -239,7 +243,7 @@ def _notice_dates(rng: random.Random, today: date) -> dict[str, Any]:
 
 
 def _notice(
-    rng: random.Random, number: int, scope: Place, today: date, photos: list[str] | None = None
+    rng: random.Random, number: int, scope: Place, today: date, calendar: WorkCalendar, photos: list[str] | None = None
 ) -> tuple[str, str]:
     """Return a notice's file name and its text (front matter and Markdown), listing *photos* if any."""
     domain = rng.choice(list(text.NOTICE_DOMAINS))
@@ -262,7 +266,9 @@ def _notice(
     if rng.random() < 0.3:
         # A 公示期 only where the notice stays up long enough (the validator checks it).
         days = rng.choice([5, 7, 10, 15])
-        if "expires" not in fields or date.fromisoformat(fields["expires"]) >= end_of_posting(published, days):
+        if "expires" not in fields or date.fromisoformat(fields["expires"]) >= end_of_posting(
+            published, days, calendar
+        ):
             fields["min_posting_days"] = days
     if photos:
         fields["photos"] = photos
@@ -370,13 +376,17 @@ def generate_county(
               "public_base_url": f"https://gk.{COUNTY_CODE}.example.cn", "townships": townships}  # fmt: skip
     (root / "county.yaml").write_text(_yaml(county), encoding="utf-8")
     township_places, village_places = _places(townships)
+    (root / "calendar").mkdir()  # the demo county's official calendar: 公示期 are counted on it
+    for year in sorted((DEMO_CONTENT / "calendar").iterdir()):
+        (root / "calendar" / year.name).write_bytes(year.read_bytes())
+    calendar = work_calendar(county_calendar(FolderReader(root)))
     for number in range(1, powers + 1):
         item = _power(rng, number, _scope(rng, township_places, village_places, power_share))
         (root / "powers" / f"{item['id']}.yaml").write_text(_yaml(item), encoding="utf-8")
     for number in range(1, notices + 1):
         scope = _scope(rng, township_places, village_places, notice_share)
         photos = _notice_photos(photo_rng, root, number, photo_share)
-        name, notice = _notice(rng, number, scope, today, photos)
+        name, notice = _notice(rng, number, scope, today, calendar, photos)
         (root / "notices" / name).write_text(notice, encoding="utf-8")
     for number, area in enumerate(load_schema("catalogue")["properties"]["area"]["enum"], start=1):
         area_file = root / "catalogue" / f"area-{number:02d}.yaml"

@@ -25,6 +25,7 @@ from kiosk.county import store as county_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.staff.limiter import limiter
+from sync.contract.dates import MONDAY_TO_FRIDAY
 from sync.receive.updater import sync_kiosk
 from tests.browser import guarded
 from tests.county_repo import VILLAGE, CountyRepo
@@ -318,12 +319,14 @@ def test_a_village_notice_withdrawn_inside_its_posting_period_is_listed_with_the
         cut = notices.create(local, "bo", {"domain": "village", "title": "宅基地公示", "body": "名单",
                                            "published": "2026-11-02 09:00", "min_posting_days": 7},
                              datetime(2026, 11, 2, 9, 0), publish=True)  # fmt: skip
-        notices.withdraw(local, "bo", early, datetime(2026, 11, 2, 15, 0), reason="贴错了")
-        notices.withdraw(local, "bo", later, datetime(2026, 11, 5, 9, 0))  # its 3 days ended on the 4th
+        notices.withdraw(local, "bo", early, datetime(2026, 11, 2, 15, 0), reason="贴错了", calendar=MONDAY_TO_FRIDAY)
+        notices.withdraw(
+            local, "bo", later, datetime(2026, 11, 5, 9, 0), calendar=MONDAY_TO_FRIDAY
+        )  # its 3 days ended on the 4th
         notices.update(local, "bo", cut, {"domain": "village", "title": "宅基地公示", "body": "名单",
                                           "published": "2026-11-02 09:00", "expires": "2026-11-06 18:00",
                                           "min_posting_days": 7}, datetime(2026, 11, 3, 9, 0),
-                       reason="名单有误，重新公示")  # fmt: skip
+                       reason="名单有误，重新公示", calendar=MONDAY_TO_FRIDAY)  # fmt: skip
         local.close()
         reports_on(monkeypatch, kiosk_data, 5)
     page = officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True)

@@ -12,6 +12,7 @@ import pytest
 
 from sync.contract.channel import county_from_items
 from sync.contract.content import ContentInvalid, County, load_county
+from sync.contract.dates import MONDAY_TO_FRIDAY as WEEKDAYS  # ordinary weeks: no holiday near these dates
 from sync.contract.duties import (
     due_after_event,
     event_status,
@@ -174,34 +175,38 @@ def test_demo_county_duties_cover_every_kind_of_schedule(demo_county: County) ->
 
 
 def test_a_monthly_duty_is_about_last_month_until_the_month_ends() -> None:
-    october = period_of(MONTHLY, date(2026, 11, 5))
+    october = period_of(MONTHLY, date(2026, 11, 5), calendar=WEEKDAYS)
     assert october is not None
     assert (october.key, october.label) == ("2026-10", "October 2026")
     assert (october.start, october.end, october.due) == (date(2026, 10, 1), date(2026, 10, 31), date(2026, 11, 10))
-    assert period_of(MONTHLY, date(2026, 11, 1)) == october, "the first day after the period"
-    assert period_of(MONTHLY, date(2026, 11, 30)) == october, "overdue October stays current all November"
-    assert period_of(MONTHLY, date(2026, 10, 31)).key == "2026-09"  # type: ignore[union-attr]
+    assert period_of(MONTHLY, date(2026, 11, 1), calendar=WEEKDAYS) == october, "the first day after the period"
+    assert period_of(MONTHLY, date(2026, 11, 30), calendar=WEEKDAYS) == october, (
+        "overdue October stays current all November"
+    )
+    assert period_of(MONTHLY, date(2026, 10, 31), calendar=WEEKDAYS).key == "2026-09"  # type: ignore[union-attr]
 
 
 def test_due_on_the_due_day_and_overdue_the_day_after() -> None:
-    assert status(MONTHLY, date(2026, 11, 5), set()) == "due"
-    assert status(MONTHLY, date(2026, 11, 10), set()) == "due"
-    assert status(MONTHLY, date(2026, 11, 11), set()) == "overdue"
-    assert status(MONTHLY, date(2026, 11, 11), {"2026-10"}) == "done"
-    assert status(MONTHLY, date(2026, 11, 5), {"2026-09"}) == "due", "last month's record is not this month's"
+    assert status(MONTHLY, date(2026, 11, 5), set(), calendar=WEEKDAYS) == "due"
+    assert status(MONTHLY, date(2026, 11, 10), set(), calendar=WEEKDAYS) == "due"
+    assert status(MONTHLY, date(2026, 11, 11), set(), calendar=WEEKDAYS) == "overdue"
+    assert status(MONTHLY, date(2026, 11, 11), {"2026-10"}, calendar=WEEKDAYS) == "done"
+    assert status(MONTHLY, date(2026, 11, 5), {"2026-09"}, calendar=WEEKDAYS) == "due", (
+        "last month's record is not this month's"
+    )
 
 
 def test_december_is_due_in_january_of_the_next_year() -> None:
-    december = period_of(MONTHLY, date(2027, 1, 3))
+    december = period_of(MONTHLY, date(2027, 1, 3), calendar=WEEKDAYS)
     assert december is not None
     assert (december.key, december.end, december.due) == ("2026-12", date(2026, 12, 31), date(2027, 1, 10))
-    assert period_of(MONTHLY, date(2026, 12, 31)).key == "2026-11"  # type: ignore[union-attr]
-    assert period_of(MONTHLY, date(2026, 1, 31)).key == "2025-12"  # type: ignore[union-attr]
+    assert period_of(MONTHLY, date(2026, 12, 31), calendar=WEEKDAYS).key == "2026-11"  # type: ignore[union-attr]
+    assert period_of(MONTHLY, date(2026, 1, 31), calendar=WEEKDAYS).key == "2025-12"  # type: ignore[union-attr]
 
 
 def test_february_ends_on_its_last_day_in_a_leap_year() -> None:
-    assert period_of(MONTHLY, date(2028, 3, 1)).end == date(2028, 2, 29)  # type: ignore[union-attr]
-    assert period_of(MONTHLY, date(2027, 3, 1)).end == date(2027, 2, 28)  # type: ignore[union-attr]
+    assert period_of(MONTHLY, date(2028, 3, 1), calendar=WEEKDAYS).end == date(2028, 2, 29)  # type: ignore[union-attr]
+    assert period_of(MONTHLY, date(2027, 3, 1), calendar=WEEKDAYS).end == date(2027, 2, 28)  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -216,15 +221,15 @@ def test_february_ends_on_its_last_day_in_a_leap_year() -> None:
     ],
 )
 def test_quarters(day: date, key: str, start: date, end: date, due: date) -> None:
-    period = period_of(QUARTERLY, day)
+    period = period_of(QUARTERLY, day, calendar=WEEKDAYS)
     assert period is not None and (period.key, period.start, period.end, period.due) == (key, start, end, due)
 
 
 def test_a_quarter_is_due_by_the_20th_of_its_following_month() -> None:
-    assert status(QUARTERLY, date(2026, 10, 20), set()) == "due"
-    assert status(QUARTERLY, date(2026, 10, 21), set()) == "overdue"
-    assert status(QUARTERLY, date(2026, 10, 21), {"2026-Q3"}) == "done"
-    assert period_of(QUARTERLY, date(2026, 10, 1)).label == "Q3 2026"  # type: ignore[union-attr]
+    assert status(QUARTERLY, date(2026, 10, 20), set(), calendar=WEEKDAYS) == "due"
+    assert status(QUARTERLY, date(2026, 10, 21), set(), calendar=WEEKDAYS) == "overdue"
+    assert status(QUARTERLY, date(2026, 10, 21), {"2026-Q3"}, calendar=WEEKDAYS) == "done"
+    assert period_of(QUARTERLY, date(2026, 10, 1), calendar=WEEKDAYS).label == "Q3 2026"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -237,49 +242,54 @@ def test_a_quarter_is_due_by_the_20th_of_its_following_month() -> None:
     ],
 )
 def test_half_years(day: date, key: str, start: date, end: date, due: date) -> None:
-    period = period_of(HALF_YEARLY, day)
+    period = period_of(HALF_YEARLY, day, calendar=WEEKDAYS)
     assert period is not None and (period.key, period.start, period.end, period.due) == (key, start, end, due)
 
 
 def test_years() -> None:
-    year = period_of(YEARLY, date(2027, 1, 1))
+    year = period_of(YEARLY, date(2027, 1, 1), calendar=WEEKDAYS)
     assert year is not None
     assert (year.key, year.start, year.end) == ("2026", date(2026, 1, 1), date(2026, 12, 31))
     assert year.due == date(2027, 1, 28)
-    assert period_of(YEARLY, date(2026, 12, 31)).key == "2025"  # type: ignore[union-attr]
-    assert status(YEARLY, date(2027, 1, 28), set()) == "due"
-    assert status(YEARLY, date(2027, 1, 29), set()) == "overdue"
+    assert period_of(YEARLY, date(2026, 12, 31), calendar=WEEKDAYS).key == "2025"  # type: ignore[union-attr]
+    assert status(YEARLY, date(2027, 1, 28), set(), calendar=WEEKDAYS) == "due"
+    assert status(YEARLY, date(2027, 1, 29), set(), calendar=WEEKDAYS) == "overdue"
 
 
 def test_due_working_days_after_the_period_ends() -> None:
     quarterly = {"every": "quarter", "due_working_days": 10}
     # Q3 2026 ends on Wednesday 30 September; 1-2 and 5-9 October and 12-14 October are ten working days.
-    assert period_of(quarterly, date(2026, 10, 2)).due == date(2026, 10, 14)  # type: ignore[union-attr]
+    assert period_of(quarterly, date(2026, 10, 2), calendar=WEEKDAYS).due == date(2026, 10, 14)  # type: ignore[union-attr]
     monthly = {"every": "month", "due_working_days": 1}
     # July 2026 ends on a Friday: one working day after it is Monday 3 August.
-    assert period_of(monthly, date(2026, 8, 1)).due == date(2026, 8, 3)  # type: ignore[union-attr]
+    assert period_of(monthly, date(2026, 8, 1), calendar=WEEKDAYS).due == date(2026, 8, 3)  # type: ignore[union-attr]
 
 
 def test_a_row_of_the_duties_table_works_like_the_content() -> None:
     row = {"every": "month", "due_day": 10, "due_working_days": None, "within_working_days": None}
-    assert status(row, date(2026, 11, 11), set()) == "overdue"
+    assert status(row, date(2026, 11, 11), set(), calendar=WEEKDAYS) == "overdue"
     event_row = {"every": None, "due_day": None, "due_working_days": None, "within_working_days": 7}
-    assert period_of(event_row, date(2026, 11, 11)) is None
-    assert due_after_event(event_row, date(2026, 11, 27)) == date(2026, 12, 8)
+    assert period_of(event_row, date(2026, 11, 11), calendar=WEEKDAYS) is None
+    assert due_after_event(event_row, date(2026, 11, 27), calendar=WEEKDAYS) == date(2026, 12, 8)
 
 
 def test_recent_periods_keep_a_missed_period_in_view() -> None:
-    keys = [p.key for p in recent_periods(MONTHLY, date(2027, 1, 5), 3)]
+    keys = [p.key for p in recent_periods(MONTHLY, date(2027, 1, 5), 3, calendar=WEEKDAYS)]
     assert keys == ["2026-12", "2026-11", "2026-10"]
-    keys = [p.key for p in recent_periods(QUARTERLY, date(2027, 1, 5), 5)]
+    keys = [p.key for p in recent_periods(QUARTERLY, date(2027, 1, 5), 5, calendar=WEEKDAYS)]
     assert keys == ["2026-Q4", "2026-Q3", "2026-Q2", "2026-Q1", "2025-Q4"]
-    assert [p.key for p in recent_periods(HALF_YEARLY, date(2027, 1, 5), 3)] == ["2026-H2", "2026-H1", "2025-H2"]
-    assert recent_periods(DIBAO, date(2027, 1, 5), 3) == []
+    assert [p.key for p in recent_periods(HALF_YEARLY, date(2027, 1, 5), 3, calendar=WEEKDAYS)] == [
+        "2026-H2",
+        "2026-H1",
+        "2025-H2",
+    ]
+    assert recent_periods(DIBAO, date(2027, 1, 5), 3, calendar=WEEKDAYS) == []
 
 
 def test_period_labels_follow_the_language() -> None:
     use_language("zh")
-    labels = [period_of(d, date(2027, 1, 5)).label for d in (MONTHLY, QUARTERLY, HALF_YEARLY, YEARLY)]  # type: ignore[union-attr]
+    periods = [period_of(d, date(2027, 1, 5), calendar=WEEKDAYS) for d in (MONTHLY, QUARTERLY, HALF_YEARLY, YEARLY)]
+    labels = [period.label for period in periods if period is not None]
     assert labels == ["2026年12月", "2026年第4季度", "2026年下半年", "2026年度"]
 
 
@@ -296,27 +306,27 @@ def test_period_labels_follow_the_language() -> None:
     ],
 )
 def test_due_after_an_event_in_working_days(event: date, due: date) -> None:
-    assert due_after_event(DIBAO, event) == due
+    assert due_after_event(DIBAO, event, calendar=WEEKDAYS) == due
 
 
 def test_one_working_day_after_a_friday_is_monday() -> None:
-    assert due_after_event({"within_working_days": 1}, date(2026, 11, 27)) == date(2026, 11, 30)
+    assert due_after_event({"within_working_days": 1}, date(2026, 11, 27), calendar=WEEKDAYS) == date(2026, 11, 30)
 
 
 def test_status_of_an_event() -> None:
     decided = date(2026, 11, 27)
-    assert event_status(DIBAO, decided, date(2026, 11, 27), fulfilled=False) == "due"
-    assert event_status(DIBAO, decided, date(2026, 12, 8), fulfilled=False) == "due"
-    assert event_status(DIBAO, decided, date(2026, 12, 9), fulfilled=False) == "overdue"
-    assert event_status(DIBAO, decided, date(2026, 12, 9), fulfilled=True) == "done"
+    assert event_status(DIBAO, decided, date(2026, 11, 27), fulfilled=False, calendar=WEEKDAYS) == "due"
+    assert event_status(DIBAO, decided, date(2026, 12, 8), fulfilled=False, calendar=WEEKDAYS) == "due"
+    assert event_status(DIBAO, decided, date(2026, 12, 9), fulfilled=False, calendar=WEEKDAYS) == "overdue"
+    assert event_status(DIBAO, decided, date(2026, 12, 9), fulfilled=True, calendar=WEEKDAYS) == "done"
 
 
 def test_periodic_and_event_functions_are_not_mixed_up() -> None:
-    assert period_of(DIBAO, date(2026, 11, 5)) is None
+    assert period_of(DIBAO, date(2026, 11, 5), calendar=WEEKDAYS) is None
     with pytest.raises(ValueError, match="follows events"):
-        status(DIBAO, date(2026, 11, 5), set())
+        status(DIBAO, date(2026, 11, 5), set(), calendar=WEEKDAYS)
     with pytest.raises(ValueError, match="is periodic"):
-        due_after_event(MONTHLY, date(2026, 11, 5))
+        due_after_event(MONTHLY, date(2026, 11, 5), calendar=WEEKDAYS)
 
 
 # -- through publishing and sync to the kiosk ------------------------------------------------------
@@ -359,7 +369,9 @@ def test_publish_and_sync_carry_each_villages_duties(county_repo: CountyRepo, tm
     assert mine["taoyuan-minsu-shouyi"]["scope"] == "village:taoyuan"
     dibao = mine["dibao-duixiang-mingdan"]
     assert dibao["within_working_days"] == 7 and dibao["every"] is None
-    assert status(caiwu, date(2026, 11, 11), set()) == "overdue", "the date logic reads the table's rows"
+    assert status(caiwu, date(2026, 11, 11), set(), calendar=WEEKDAYS) == "overdue", (
+        "the date logic reads the table's rows"
+    )
 
     county_repo.edit("duties.yaml", "    due_day: 10\n", "    due_day: 15\n")
     county_repo.publish()
@@ -382,11 +394,11 @@ def test_a_posting_period_ends_on_the_day_its_working_days_are_complete() -> Non
     for start in range(14):  # every weekday, weekends included, twice
         first = date(2026, 11, 1) + timedelta(days=start)
         for needed in range(1, 400):
-            ends = end_of_posting(first, needed)
-            assert working_days(first, ends) == needed, (first, needed)
-            assert working_days(first, ends - timedelta(days=1)) < needed, (first, needed)
+            ends = end_of_posting(first, needed, WEEKDAYS)
+            assert working_days(first, ends, WEEKDAYS) == needed, (first, needed)
+            assert working_days(first, ends - timedelta(days=1), WEEKDAYS) < needed, (first, needed)
     # Monday 2 November: 100,000 working days are 20,000 weeks less the Monday counted first, ending on a Friday.
-    assert end_of_posting(date(2026, 11, 2), 100_000) == date(2026, 11, 2) + timedelta(weeks=20_000, days=-3)
+    assert end_of_posting(date(2026, 11, 2), 100_000, WEEKDAYS) == date(2026, 11, 2) + timedelta(weeks=20_000, days=-3)
 
 
 # -- since:, notices that name a duty and period, the rule in words ----------------------------------

@@ -12,6 +12,7 @@ import pytest
 from kiosk.data import duties as kiosk_duties
 from kiosk.data.local_db import open_local
 from sync.contract.content import ContentInvalid, load_county
+from sync.contract.dates import MONDAY_TO_FRIDAY as WEEKDAYS  # ordinary weeks: no holiday near these dates
 from sync.contract.duties import (
     recent_periods,
     rule_text,
@@ -30,15 +31,24 @@ from tests.test_duties import (
 
 def test_periods_that_ended_before_a_duty_applied_are_not_owed() -> None:
     since_october = {**MONTHLY, "since": "2026-10-01"}
-    assert [p.key for p in recent_periods(since_october, date(2027, 1, 5), 5)] == ["2026-12", "2026-11", "2026-10"]
+    assert [p.key for p in recent_periods(since_october, date(2027, 1, 5), 5, calendar=WEEKDAYS)] == [
+        "2026-12",
+        "2026-11",
+        "2026-10",
+    ]
     mid_november = {**MONTHLY, "since": "2026-11-15"}
-    assert [p.key for p in recent_periods(mid_november, date(2027, 1, 5), 5)] == ["2026-12", "2026-11"]
+    assert [p.key for p in recent_periods(mid_november, date(2027, 1, 5), 5, calendar=WEEKDAYS)] == [
+        "2026-12",
+        "2026-11",
+    ]
 
 
 def test_periods_due_before_the_kiosk_was_installed_are_not_owed() -> None:
-    keys = [p.key for p in recent_periods(MONTHLY, date(2026, 11, 11), 3, installed=date(2026, 11, 10))]
+    keys = [
+        p.key for p in recent_periods(MONTHLY, date(2026, 11, 11), 3, installed=date(2026, 11, 10), calendar=WEEKDAYS)
+    ]
     assert keys == ["2026-10"], "October was due on the day of install; September and August before it"
-    assert recent_periods(MONTHLY, date(2026, 11, 11), 3, installed=date(2026, 11, 11)) == []
+    assert recent_periods(MONTHLY, date(2026, 11, 11), 3, installed=date(2026, 11, 11), calendar=WEEKDAYS) == []
 
 
 def test_since_must_be_a_date_that_exists(county: Path) -> None:

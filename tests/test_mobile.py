@@ -29,7 +29,7 @@ from kiosk.data import notices
 from kiosk.data.local_db import open_local
 from kiosk.screens import create_app
 from sync.contract.content import County, load_county
-from sync.contract.dates import local_now
+from sync.contract.dates import MONDAY_TO_FRIDAY, local_now
 from sync.contract.snapshot import in_scope
 from sync.publish.repository import Repository
 from sync.receive.updater import sync_kiosk
@@ -322,10 +322,12 @@ def test_a_village_notice_appears_and_a_withdrawn_one_disappears(
     assert phone.get(f"/m/{VILLAGE}/notices/village").text.count(notice_id) == 1
     assert phone.get(f"/m/liutang/notice/{notice_id}").status_code == 404, "only its own village shows it"
 
-    notices.update(kiosk.db, "小李", notice_id, values(title="关于村道维修的通知（更正）"), staff_now())
+    notices.update(
+        kiosk.db, "小李", notice_id, values(title="关于村道维修的通知（更正）"), staff_now(), calendar=MONDAY_TO_FRIDAY
+    )
     kiosk.upload()
     assert heading(phone.get(url).text) == "关于村道维修的通知（更正）"
-    notices.withdraw(kiosk.db, "小李", notice_id, staff_now(), reason="施工推迟")
+    notices.withdraw(kiosk.db, "小李", notice_id, staff_now(), reason="施工推迟", calendar=MONDAY_TO_FRIDAY)
     kiosk.upload()
     assert phone.get(url).status_code == 404
     assert notice_id not in phone.get(f"/m/{VILLAGE}/").text
@@ -337,7 +339,9 @@ def test_the_latest_change_wins_whatever_order_it_arrives_in(
     kiosk = Kiosk(county_db, tmp_path / "kiosk")
     earlier = staff_now() - timedelta(hours=2)
     notice_id = notices.create(kiosk.db, "小李", values(), earlier, publish=True)
-    notices.update(kiosk.db, "小李", notice_id, values(title="新标题"), earlier + timedelta(hours=1))
+    notices.update(
+        kiosk.db, "小李", notice_id, values(title="新标题"), earlier + timedelta(hours=1), calendar=MONDAY_TO_FRIDAY
+    )
     rows = kiosk.db.execute("select idempotency_key, kind, payload from outbox order by id desc").fetchall()
     store_uploads(county_db, kiosk.id, [{"key": k, "kind": kind, "payload": json.loads(p)} for k, kind, p in rows])
     assert heading(phone.get(f"/m/{VILLAGE}/notice/{notice_id}").text) == "新标题"

@@ -27,7 +27,7 @@ from kiosk.data import notices
 from kiosk.data.local_db import open_local
 from kiosk.device.reporting import _queue_display_log, send_to_county
 from kiosk.device.uplink import BATCH_BYTES
-from sync.contract.dates import local_now
+from sync.contract.dates import MONDAY_TO_FRIDAY, local_now
 from sync.receive.updater import sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.servers import WSGIApp, serving
@@ -321,7 +321,9 @@ def test_sixty_days_offline_then_everything_arrives_exactly_once_in_bounded_batc
                                                       "published": f"{day} 09:00", "min_posting_days": 10},
                                         at + timedelta(hours=7), publish=True)  # fmt: skip
             if offline_day == 12:
-                notices.withdraw(local, "bo", posted, at + timedelta(hours=7), reason="贴错了")
+                notices.withdraw(
+                    local, "bo", posted, at + timedelta(hours=7), reason="贴错了", calendar=MONDAY_TO_FRIDAY
+                )
         local.close()
         waiting = outbox_left(kiosk_data)
         assert waiting == 60 * 24 * 60 + 60 + 2

@@ -22,6 +22,7 @@ from kiosk.data import accounts, audit
 from kiosk.data.local_db import open_local, path_of
 from kiosk.staff import create_staff_app
 from kiosk.staff.limiter import limiter
+from sync.contract.dates import MONDAY_TO_FRIDAY
 from tests.test_staff import PASSWORD, csrf_token
 
 NEW_PASSWORD = "plum blossom lantern 7"
@@ -379,7 +380,7 @@ def test_hostile_text_from_any_field_is_inert_on_the_admin_pages(admin: FlaskCli
     accounts.add(db, payload, "staff", "a perfectly long password", actor="anna")
     fields = {"domain": "village", "title": payload, "body": payload, "published": "2026-11-01"}
     notice_id = notices.create(db, payload, fields, datetime(2026, 11, 2), publish=True)
-    notices.withdraw(db, "anna", notice_id, datetime(2026, 11, 3), reason=payload)
+    notices.withdraw(db, "anna", notice_id, datetime(2026, 11, 3), reason=payload, calendar=MONDAY_TO_FRIDAY)
     db.close()
     for path in ("/admin/accounts", "/admin/audit"):
         page = admin.get(path).get_data(as_text=True)

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from kiosk.data import duties, notices
 from kiosk.data.local_db import migrations, open_local
 from sync.contract import duties as rules
-from sync.contract.dates import local_now
+from sync.contract.dates import MONDAY_TO_FRIDAY, local_now
 from sync.contract.i18n import translator
 from sync.receive.install import current_database
 from tests.test_screens import text_of
@@ -64,7 +64,7 @@ def test_publishing_a_notice_that_names_a_duty_and_period_makes_that_period_done
 ) -> None:
     content, local = dbs
     duty = next(d for d in duties.duties_of(content, local) if d["id"] == FINANCES)
-    period = duties.periods_owed(local, duty, today())[0]
+    period = duties.periods_owed(local, duty, today(), MONDAY_TO_FRIDAY)[0]
     assert period_entry(dbs, period.key)["status"] != "done"
     page = staff.get("/notices/new").get_data(as_text=True)
     assert '<select id="duty" name="duty">' in page and '<label for="duty">' in page and '<label for="period">' in page
@@ -98,14 +98,14 @@ def test_a_period_marked_done_by_hand_stays_done_when_the_notice_naming_it_is_wi
 ) -> None:
     content, local = dbs
     duty = next(d for d in duties.duties_of(content, local) if d["id"] == FINANCES)
-    period = duties.periods_owed(local, duty, today())[0]
+    period = duties.periods_owed(local, duty, today(), MONDAY_TO_FRIDAY)[0]
     now = local_now("Asia/Shanghai")
     choices = duties.disclosure_choices(content, local, today(), translator("en"))
     typed = {"domain": "finance", "title": "财务收支公开", "body": "见附表。", "duty": FINANCES, "period": period.key,
              "published": f"{today() - timedelta(days=1):%Y-%m-%d}"}  # fmt: skip
     notice_id = notices.create(local, "bo", typed, now, publish=True, disclosures=choices)
     duties.mark_done(local, "bo", duty, now, period_key=period.key)  # also on the board outside the office
-    notices.withdraw(local, "bo", notice_id, now)
+    notices.withdraw(local, "bo", notice_id, now, calendar=MONDAY_TO_FRIDAY)
     assert period_entry(dbs, period.key)["status"] == "done"
 
 
@@ -188,7 +188,7 @@ def test_on_a_360_px_phone_staff_choose_what_a_notice_discloses_and_the_board_li
     content = sqlite3.connect(f"file:{current_database(tmp_path)}?mode=ro", uri=True)
     content.row_factory = sqlite3.Row
     duty = next(d for d in duties.duties_of(content, local) if d["id"] == FINANCES)
-    period = duties.periods_owed(local, duty, today())[0]
+    period = duties.periods_owed(local, duty, today(), MONDAY_TO_FRIDAY)[0]
     content.close()
     local.close()
     console, _kiosk = servers

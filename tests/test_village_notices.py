@@ -15,7 +15,7 @@ from kiosk.data import notices
 from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.screens import create_app
-from sync.contract.dates import local_now
+from sync.contract.dates import MONDAY_TO_FRIDAY, local_now
 from sync.receive.updater import sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.test_screens import text_of
@@ -105,10 +105,10 @@ def test_withdrawing_inside_the_posting_period_needs_a_reason_which_is_recorded(
 ) -> None:
     notice_id = notices.create(db, "anna", values(min_posting_days="7"), now(), publish=True)
     with pytest.raises(notices.NoticeInvalid) as refused:
-        notices.withdraw(db, "bo", notice_id, now())
+        notices.withdraw(db, "bo", notice_id, now(), calendar=MONDAY_TO_FRIDAY)
     assert "reason" in refused.value.problems
     assert client_shows(data, notice_id)
-    notices.withdraw(db, "bo", notice_id, now(), reason="公示内容有误，更正后重新公示")
+    notices.withdraw(db, "bo", notice_id, now(), reason="公示内容有误，更正后重新公示", calendar=MONDAY_TO_FRIDAY)
     assert not client_shows(data, notice_id)
     entry = db.execute("select actor, reason, before, after from audit_log where action = 'notice.withdraw'").fetchone()
     assert entry["actor"] == "bo" and entry["reason"] == "公示内容有误，更正后重新公示"
@@ -120,24 +120,24 @@ def test_shortening_inside_the_posting_period_needs_a_reason(db: sqlite3.Connect
     notice_id = notices.create(db, "anna", values(min_posting_days="7"), now(), publish=True)
     shorter = values(min_posting_days="7", expires=f"{now().date() + timedelta(days=20):%Y-%m-%d}")
     with pytest.raises(notices.NoticeInvalid):
-        notices.update(db, "anna", notice_id, shorter, now())
-    notices.update(db, "anna", notice_id, shorter, now(), reason="镇里要求提前结束")
+        notices.update(db, "anna", notice_id, shorter, now(), calendar=MONDAY_TO_FRIDAY)
+    notices.update(db, "anna", notice_id, shorter, now(), reason="镇里要求提前结束", calendar=MONDAY_TO_FRIDAY)
     action, reason = db.execute("select action, reason from audit_log order by id desc limit 1").fetchone()
     assert (action, reason) == ("notice.shorten", "镇里要求提前结束")
     later = values(min_posting_days="7", expires=f"{now().date() + timedelta(days=40):%Y-%m-%d}")
-    notices.update(db, "anna", notice_id, later, now())  # longer needs no reason
+    notices.update(db, "anna", notice_id, later, now(), calendar=MONDAY_TO_FRIDAY)  # longer needs no reason
 
 
 def test_a_notice_without_a_posting_period_may_come_down_without_a_reason(db: sqlite3.Connection) -> None:
     notice_id = notices.create(db, "anna", values(), now(), publish=True)
-    notices.withdraw(db, "anna", notice_id, now())
+    notices.withdraw(db, "anna", notice_id, now(), calendar=MONDAY_TO_FRIDAY)
     assert notices.get(db, notice_id)["state"] == "withdrawn"  # type: ignore[index]
 
 
 def test_every_published_change_goes_to_the_outbox_once_with_its_own_key(db: sqlite3.Connection) -> None:
     notice_id = notices.create(db, "anna", values(), now(), publish=False)
-    notices.update(db, "anna", notice_id, values(title="改过的标题"), now(), publish=True)
-    notices.update(db, "anna", notice_id, values(title="再改一次"), now())
+    notices.update(db, "anna", notice_id, values(title="改过的标题"), now(), publish=True, calendar=MONDAY_TO_FRIDAY)
+    notices.update(db, "anna", notice_id, values(title="再改一次"), now(), calendar=MONDAY_TO_FRIDAY)
     rows = db.execute("select idempotency_key, payload from outbox").fetchall()
     assert [json.loads(p)["action"] for _key, p in rows] == ["publish", "update"]
     assert len({key for key, _p in rows}) == 2
@@ -167,7 +167,7 @@ def test_village_notices_are_found_by_the_search(data: Path, db: sqlite3.Connect
     client = screens(data)
     assert f"/notice/{notice_id}" in client.get("/search?q=秸秆").get_data(as_text=True)
     assert f"/notice/{notice_id}" in client.get("/search?q=罚款").get_data(as_text=True), "its text too"
-    notices.withdraw(db, "anna", notice_id, now())
+    notices.withdraw(db, "anna", notice_id, now(), calendar=MONDAY_TO_FRIDAY)
     assert f"/notice/{notice_id}" not in client.get("/search?q=秸秆").get_data(as_text=True)
 
 
@@ -202,10 +202,12 @@ def test_a_change_that_cuts_a_running_posting_short_is_a_withdrawal_with_a_reaso
     notice_id = notices.create(db, "anna", values(min_posting_days="7"), now(), publish=True)
     changed = values(**{"min_posting_days": "7", **change})
     with pytest.raises(notices.NoticeInvalid) as refused:
-        notices.update(db, "bo", notice_id, changed, now())
+        notices.update(db, "bo", notice_id, changed, now(), calendar=MONDAY_TO_FRIDAY)
     assert "reason" in refused.value.problems and client_shows(data, notice_id), "nothing changed"
 
-    again = notices.update(db, "bo", notice_id, changed, now(), reason="日期填错，改期重新公示")
+    again = notices.update(
+        db, "bo", notice_id, changed, now(), reason="日期填错，改期重新公示", calendar=MONDAY_TO_FRIDAY
+    )
 
     assert again != notice_id, "the notice goes on as a new posting"
     old, new = notices.get(db, notice_id), notices.get(db, again)
@@ -226,11 +228,11 @@ def test_moving_a_date_that_cuts_nothing_short_needs_no_reason(data: Path, db: s
     today = now().date()
     running = notices.create(db, "anna", values(min_posting_days="7"), now(), publish=True)
     a_little_later = values(min_posting_days="7", published=f"{today:%Y-%m-%d}")  # still up, the period ends later
-    assert notices.update(db, "anna", running, a_little_later, now()) == running
+    assert notices.update(db, "anna", running, a_little_later, now(), calendar=MONDAY_TO_FRIDAY) == running
     scheduled = notices.create(db, "anna", values(min_posting_days="7", published=f"{today + timedelta(days=2)}"),
                                now(), publish=True)  # fmt: skip
     next_week = values(min_posting_days="7", published=f"{today + timedelta(days=7)}")  # not up yet: nothing to cut
-    assert notices.update(db, "anna", scheduled, next_week, now()) == scheduled
+    assert notices.update(db, "anna", scheduled, next_week, now(), calendar=MONDAY_TO_FRIDAY) == scheduled
     assert [p["action"] for p in outbox(db)] == ["publish", "update", "publish", "update"]
 
 
@@ -252,9 +254,9 @@ def test_the_nightly_prune_keeps_the_photos_notices_use_and_those_of_a_notice_wi
     notices.create(db, "anna", values(photos=[names["draft"]]), now(), publish=False)
     notices.create(db, "anna", values(photos=[names["published"]]), now(), publish=True)
     lately = notices.create(db, "anna", values(photos=[names["withdrawn lately"]]), now(), publish=True)
-    notices.withdraw(db, "anna", lately, now() - timedelta(days=300))
+    notices.withdraw(db, "anna", lately, now() - timedelta(days=300), calendar=MONDAY_TO_FRIDAY)
     long_ago_id = notices.create(db, "anna", values(photos=[names["withdrawn long ago"]]), now(), publish=True)
-    notices.withdraw(db, "anna", long_ago_id, now() - timedelta(days=400))
+    notices.withdraw(db, "anna", long_ago_id, now() - timedelta(days=400), calendar=MONDAY_TO_FRIDAY)
 
     assert notices.prune_photos_in(data, now()) == 2
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kiosk.cli import kiosk, release, software, uplink  # noqa: F401 - release adds `kiosk county release`
+from kiosk.cli import county_calendar, kiosk, release, software, uplink  # noqa: F401 - they add `kiosk county ...`
 from kiosk.cli.county import county
 from kiosk.cli.options import DATA, data_folder
 from kiosk.cli.staff import staff

@@ -16,7 +16,9 @@ from sync.authoring.importing import export, plan_import
 from sync.authoring.plan import preview, write
 from sync.authoring.sheets import SheetError
 from sync.contract.content import ContentInvalid, County, load_county
+from sync.contract.dates import DEFAULT_TIMEZONE, local_now
 from sync.contract.i18n import tr
+from sync.contract.official_calendar import calendar_warnings
 from sync.contract.source import SourceError
 from sync.publish.keys import SigningKeyError
 from sync.publish.release import PublishResult, publish_county
@@ -47,11 +49,19 @@ def _load(folder: str) -> County:
         sys.exit(1)
 
 
+def _warn_of_calendar(loaded: County) -> None:
+    """Say what the official calendar leaves uncovered or unchecked now: warnings, which publish nothing less."""
+    today = local_now(loaded.info.get("timezone", DEFAULT_TIMEZONE)).date()
+    for warning in calendar_warnings(loaded.calendar, today):
+        click.echo(tr("warning: %(warning)s", warning=warning), err=True)
+
+
 @county.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 def validate(folder: str) -> None:
     """Check a county content folder and report every problem at once."""
     loaded = _load(folder)
+    _warn_of_calendar(loaded)
     click.echo(
         tr(
             "%(folder)s: ok — %(villages)s villages, %(powers)s power items, %(notices)s notices, "
@@ -176,6 +186,7 @@ def init_repository(
 def publish(content_dir: str, repo: str, keys: str, accept_clock: bool) -> None:
     """Validate content and publish what changed, signed."""
     loaded: County = _load(content_dir)
+    _warn_of_calendar(loaded)
     try:
         result = publish_county(Repository(Path(repo), Path(keys)), loaded, accept_clock=accept_clock)
     except (RepositoryError, SigningKeyError) as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -25,11 +26,15 @@ from kiosk.county import village_photos
 from kiosk.data.queries import CONTACT_KINDS, DOMAINS
 from sync.contract.channel import MEDIA_PREFIX, county_from_items, read_shard, shard_name
 from sync.contract.content import County
-from sync.contract.dates import DEFAULT_TIMEZONE, local_now, parse_moment
+from sync.contract.dates import DEFAULT_TIMEZONE, MONDAY_TO_FRIDAY, WorkCalendar, local_now, parse_moment
+from sync.contract.i18n import tr
+from sync.contract.official_calendar import work_calendar
 from sync.contract.render import render_markdown
 from sync.contract.snapshot import in_scope, village_snapshot
 from sync.publish.repository import Repository
 from sync.receive.database import CATEGORY_ORDER
+
+log = logging.getLogger(__name__)
 
 # Villages whose view stays built. On 10,000 items one view holds about 1.3 MB and takes about 20 ms to cut.
 VILLAGES_KEPT = 16
@@ -107,6 +112,11 @@ class Published:
         titles |= {("catalogue", c["id"]): " · ".join(filter(None, (c["level1"], c.get("level2"))))
                    for c in county.catalogue}  # fmt: skip
         return titles
+
+    @functools.cached_property
+    def calendar(self) -> WorkCalendar:
+        """The official calendar as published: what the county counts 公示期 on."""
+        return work_calendar(self.county.calendar)
 
     @functools.cached_property
     def village_names(self) -> dict[str, str]:
@@ -224,6 +234,22 @@ class PublishedCounty:
             return published
         finally:
             self._building.release()
+
+
+def published_calendar(county: PublishedCounty) -> WorkCalendar:
+    """Return the official calendar the county last published (Monday to Friday before anything is published).
+
+    A repository that cannot be read gives Monday to Friday too, and says so in the log: the kiosks'
+    uploads are still taken (a notice taken down early is then judged without the holidays).
+    """
+    try:
+        return county.current().calendar
+    except NothingPublished:
+        return MONDAY_TO_FRIDAY
+    except (OSError, ValueError, KeyError) as error:
+        log.warning(tr("the published content could not be read (%(error)s): 公示期 are counted Monday to Friday",
+                       error=error))  # fmt: skip
+        return MONDAY_TO_FRIDAY
 
 
 # --- the village's own notices, uploaded by its kiosks ---------------------------------------

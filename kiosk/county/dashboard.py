@@ -29,9 +29,10 @@ from kiosk.screens.views import switch_language
 from kiosk.staff.admin import csv_download
 from kiosk.staff.auth import login_required
 from kiosk.web import request_db
-from sync.contract.dates import DEFAULT_TIMEZONE
+from sync.contract.dates import DEFAULT_TIMEZONE, MONDAY_TO_FRIDAY
 from sync.contract.duties import label_of
 from sync.contract.i18n import translator
+from sync.contract.official_calendar import Gap, calendar_gaps
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 DEFAULT_DAYS = 30  # the period shown when none is chosen: the last 30 days
@@ -79,6 +80,18 @@ def published_county() -> Published | None:
         return county.current()
     except NothingPublished:
         return None
+
+
+@bp.context_processor
+def _calendar_gaps() -> dict[str, Any]:
+    """The years counted in now that the published official calendar does not cover: flagged on every page."""
+
+    def gaps() -> list[Gap]:
+        published = published_county()
+        calendar = published.calendar if published else MONDAY_TO_FRIDAY
+        return calendar_gaps(calendar, datetime.now(county_zone(published)).date())
+
+    return {"calendar_gaps": gaps}
 
 
 def county_zone(published: Published | None) -> ZoneInfo:

@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from kiosk.county import payloads, retention, rollout, store, uploads
+from kiosk.county.content import published_calendar
 from kiosk.web import request_db
 from sync.contract.i18n import tr
 
@@ -114,7 +115,8 @@ def outbox() -> ResponseReturnValue:
     items = body.get("items") if body else None
     if not isinstance(items, list) or len(items) > MAX_BATCH or not all(_valid(item) for item in items):
         return _refused(400, f"send items: at most {MAX_BATCH} of {{key, kind, payload}}")
-    acked = uploads.store_uploads(county_db(), kiosk["id"], items)
+    published = current_app.extensions["mobile_published"]
+    acked = uploads.store_uploads(county_db(), kiosk["id"], items, calendar=published_calendar(published))
     retention.prune_display_logs(county_db(), date.today(), int(current_app.config["COUNTY_KEEP_DAYS"]))
     return jsonify(acked=acked)
 

@@ -15,6 +15,7 @@ from sqlite_utils.migrations import Migrations
 
 from kiosk.county import dashboard_accounts, payloads, takedowns, uploads, village_photos
 from kiosk.county.studio import changes as studio_changes
+from sync.contract.dates import MONDAY_TO_FRIDAY
 
 migrations = Migrations("kiosk-county")
 
@@ -110,7 +111,7 @@ def m005_takedowns_judged_on_arrival(db: Database) -> None:
         if payloads.problem("display_log", log) is not None:
             continue
         if before is not None and before[0] == kiosk_id:
-            takedowns.record_gone(db.conn, kiosk_id, before[1], log)
+            takedowns.record_gone(db.conn, kiosk_id, before[1], log, MONDAY_TO_FRIDAY)  # no calendar then
         before = (kiosk_id, log)
 
 
@@ -137,7 +138,8 @@ def m006_keys_per_kiosk_and_latest_notices(db: Database) -> None:
         " where u.kind = 'village_notice' order by u.rowid"
     )
     for village, kiosk_id, payload in changes.fetchall():
-        takedowns.note_change(db.conn, village, kiosk_id, json.loads(payload))
+        # Judged Monday to Friday: the county published no calendar when this migration was written.
+        takedowns.note_change(db.conn, village, kiosk_id, json.loads(payload), MONDAY_TO_FRIDAY)
 
 
 @migrations()

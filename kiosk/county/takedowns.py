@@ -11,7 +11,8 @@
   kept in ``latest_notices``; if it withdrew the notice, or gave it an expiry, before its 公示期
   ended, the notice is in ``notices_gone_early`` with the reason staff gave.
 
-Judging on arrival keeps the dashboard's page two small indexed queries, whatever the history.
+Judging on arrival keeps the dashboard's page two small indexed queries, whatever the history. A 公示期
+is counted on the official calendar the county last published (kiosk/county/content.py ``published_calendar``).
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from datetime import date, datetime
 from typing import Any
 
 from kiosk.county import payloads
-from sync.contract.dates import end_of_posting
+from sync.contract.dates import WorkCalendar, end_of_posting
 
 _NEIGHBOUR = """
 select payload from uploads where kind = 'display_log' and kiosk_id = ? and day {relation} ?
 order by day {order} limit 1"""
 
 
-def judge_display_log(db: sqlite3.Connection, kiosk_id: int, log: dict[str, Any]) -> None:
+def judge_display_log(db: sqlite3.Connection, kiosk_id: int, log: dict[str, Any], calendar: WorkCalendar) -> None:
     """Record what a newly stored display log shows came down early, against the kiosk's logs either side."""
     before = db.execute(_NEIGHBOUR.format(relation="<", order="desc"), (kiosk_id, log["day"])).fetchone()
     after = db.execute(_NEIGHBOUR.format(relation=">", order="asc"), (kiosk_id, log["day"])).fetchone()
@@ -38,12 +39,14 @@ def judge_display_log(db: sqlite3.Connection, kiosk_id: int, log: dict[str, Any]
         # This log came late, between two others: what was judged across the gap is judged again.
         db.execute("delete from gone_from_logs where kiosk_id = ? and missing = ? and last_seen < ?",
                    (kiosk_id, later["day"], log["day"]))  # fmt: skip
-        record_gone(db, kiosk_id, log, later)
+        record_gone(db, kiosk_id, log, later, calendar)
     if before is not None:
-        record_gone(db, kiosk_id, json.loads(before[0]), log)
+        record_gone(db, kiosk_id, json.loads(before[0]), log, calendar)
 
 
-def record_gone(db: sqlite3.Connection, kiosk_id: int, before: dict[str, Any], after: dict[str, Any]) -> None:
+def record_gone(
+    db: sqlite3.Connection, kiosk_id: int, before: dict[str, Any], after: dict[str, Any], calendar: WorkCalendar
+) -> None:
     """Keep each notice *before* showed, with a 公示期 still running, that *after* (the next log) does not."""
     shown_before, shown_after = set(before["notices"]), set(after["notices"])
     taken = payloads.moment(after.get("at")) or datetime.fromisoformat(after["day"])
@@ -54,7 +57,7 @@ def record_gone(db: sqlite3.Connection, kiosk_id: int, before: dict[str, Any], a
         expires = payloads.moment(facts.get("expires_at"))
         if published is None:
             continue  # payloads.py let it in only with a valid one: an older row from before the checks
-        ends = end_of_posting(published.date(), facts["days"])
+        ends = end_of_posting(published.date(), facts["days"], calendar)
         if taken.date() > ends or (expires is not None and expires.date() >= ends and taken >= expires):
             continue  # its 公示期 was over, or it expired as scheduled
         db.execute(
@@ -66,7 +69,9 @@ def record_gone(db: sqlite3.Connection, kiosk_id: int, before: dict[str, Any], a
         )  # fmt: skip
 
 
-def note_change(db: sqlite3.Connection, village: str, kiosk_id: int, change: dict[str, Any]) -> None:
+def note_change(
+    db: sqlite3.Connection, village: str, kiosk_id: int, change: dict[str, Any], calendar: WorkCalendar
+) -> None:
     """Keep a village notice's change if it is its latest (by its time, then arrival), and judge it."""
     at = payloads.moment(change["at"])
     if at is None:
@@ -81,7 +86,7 @@ def note_change(db: sqlite3.Connection, village: str, kiosk_id: int, change: dic
     if kept.rowcount == 0:
         return  # an older change, arriving after a newer one
     db.execute("delete from notices_gone_early where village = ? and notice = ?", (village, notice_id))
-    gone = _cut_short(change)
+    gone = _cut_short(change, calendar)
     if gone is not None:
         db.execute(
             "insert into notices_gone_early (village, notice, kiosk_id, title, published_at, days, ends, missing,"
@@ -91,13 +96,13 @@ def note_change(db: sqlite3.Connection, village: str, kiosk_id: int, change: dic
         )  # fmt: skip
 
 
-def _cut_short(change: dict[str, Any]) -> dict[str, Any] | None:
+def _cut_short(change: dict[str, Any], calendar: WorkCalendar) -> dict[str, Any] | None:
     """Return how a notice change cut its 公示期 short (withdrawn, or an expiry before it ends), or None."""
     notice = change["notice"]
     published, days = payloads.moment(notice.get("published_at")), notice.get("min_posting_days")
     if published is None or type(days) is not int or not 1 <= days <= payloads.MAX_POSTING_DAYS:
         return None
-    ends = end_of_posting(published.date(), days)
+    ends = end_of_posting(published.date(), days, calendar)
     expires = payloads.moment(notice.get("expires_at"))
     if change["action"] == "withdraw":
         gone = payloads.moment(change["at"])

@@ -2,8 +2,9 @@
 
 An item the county cannot use is set aside in ``rejected_uploads`` with the reason (payloads.py says
 what each kind must be); a rating is counted for the dashboard as it arrives, a display log is
-compared with the kiosk's log of the day before (takedowns.py), a village notice's change noted, a day's
-counts of what villagers looked for added to the village's and the county's (the upload keeps only its key).
+compared with the kiosk's log of the day before (takedowns.py), a village notice's change noted (both judged
+on the official calendar the county published), a day's counts of what villagers looked for added to the
+village's and the county's (the upload keeps only its key).
 """
 
 from __future__ import annotations
@@ -16,18 +17,24 @@ from typing import Any
 
 from kiosk.county import payloads, retention, takedowns, village_photos
 from kiosk.data.transactions import transaction
+from sync.contract.dates import MONDAY_TO_FRIDAY, WorkCalendar
 from sync.contract.i18n import tr
 
 log = logging.getLogger(__name__)
 
 
 def store_uploads(
-    db: sqlite3.Connection, kiosk_id: int, items: list[dict[str, Any]], now: datetime | None = None
+    db: sqlite3.Connection,
+    kiosk_id: int,
+    items: list[dict[str, Any]],
+    now: datetime | None = None,
+    calendar: WorkCalendar = MONDAY_TO_FRIDAY,
 ) -> list[str]:
     """Store a batch; return every key now held (new, already there or set aside), which the kiosk may then forget.
 
     Items the county cannot use go to rejected_uploads with the reason; a new rating is counted
-    for the dashboard in the same transaction as it is stored.
+    for the dashboard in the same transaction as it is stored. *calendar* is the county's published
+    official calendar, which 公示期 are counted on (the kiosks' API passes it).
     """
     stamp = (now or datetime.now(UTC).replace(microsecond=0)).isoformat()
     with transaction(db):
@@ -57,9 +64,9 @@ def store_uploads(
             if cursor.rowcount == 1 and item["kind"] == "feedback":
                 count_rating(db, village, item["payload"])
             elif cursor.rowcount == 1 and item["kind"] == "display_log":
-                takedowns.judge_display_log(db, kiosk_id, item["payload"])
+                takedowns.judge_display_log(db, kiosk_id, item["payload"], calendar)
             elif cursor.rowcount == 1 and item["kind"] == "village_notice":
-                takedowns.note_change(db, village, kiosk_id, item["payload"])
+                takedowns.note_change(db, village, kiosk_id, item["payload"], calendar)
             elif cursor.rowcount == 1 and item["kind"] == "usage":
                 count_usage(db, village, item["payload"])
     return [item["key"] for item in items]

@@ -3,7 +3,8 @@
 The county's duties come with its content (duties table of the installed version, already cut to
 this village); staff may add the village's own (local.db). What was disclosed is recorded per
 period ('2026-10') or, for a duty that follows events (低保名单 within 7 working days), per event.
-Periods, due days and status come from sync/contract/duties.py.
+Periods, due days and status come from sync/contract/duties.py, counted on the official calendar the
+installed content carries (workdays.py).
 
 A period is done when staff recorded it (by any notice on the kiosk, the county's or the village's,
 or by one elsewhere), or by itself when a notice out on the kiosk names the duty and period: a
@@ -28,7 +29,9 @@ from flask_babel import lazy_gettext as _l
 from kiosk.data import audit
 from kiosk.data.local_db import transaction
 from kiosk.data.queries import DOMAINS
+from kiosk.data.workdays import installed_calendar
 from sync.contract import duties as rules
+from sync.contract.dates import WorkCalendar
 
 PERIODS_SHOWN = 3  # the current period and the two before it, so a missed one stays in sight
 EVERY = ("month", "quarter", "half-year", "year")
@@ -50,9 +53,11 @@ def first_install(local: sqlite3.Connection, today: date) -> date:
     return date.fromisoformat(local.execute("select day from first_install").fetchone()[0])
 
 
-def periods_owed(local: sqlite3.Connection, duty: dict[str, Any], today: date) -> list[rules.Period]:
+def periods_owed(
+    local: sqlite3.Connection, duty: dict[str, Any], today: date, calendar: WorkCalendar
+) -> list[rules.Period]:
     """Return the recent periods of a periodic *duty* the village owes on *today*, newest first."""
-    return rules.recent_periods(duty, today, PERIODS_SHOWN, first_install(local, today))
+    return rules.recent_periods(duty, today, PERIODS_SHOWN, first_install(local, today), calendar=calendar)
 
 
 def notices_offered(content: sqlite3.Connection, local: sqlite3.Connection, today: date) -> list[dict[str, Any]]:
@@ -107,9 +112,10 @@ def disclosure_choices(
     of it can be disclosed). What the notice *keep* names already stays a choice, however old its period.
     """
     choices = {}
+    calendar = installed_calendar(content)
     for duty in duties_of(content, local):
         periodic = rules.is_periodic(duty)
-        keys = [period.key for period in periods_owed(local, duty, today)] if periodic else []
+        keys = [period.key for period in periods_owed(local, duty, today, calendar)] if periodic else []
         if keep and keep.get("duty") == duty["id"] and keep.get("period") and keep["period"] not in keys:
             keys.append(keep["period"])
         if keys or not periodic:
@@ -151,19 +157,20 @@ def board(content: sqlite3.Connection, local: sqlite3.Connection, today: date) -
     naming = _named_by_notices(content, local, today)
     named = {(n["duty"], n["period"]): n for n in naming if n["period"]}  # the latest notice of a period stands
     offered = {n["id"]: n for n in notices_offered(content, local, today)}
+    calendar = installed_calendar(content)
     for duty in duties_of(content, local):
         records = _records(local, duty["id"])
         if rules.is_periodic(duty):
             done = {r["period_key"]: r for r in records if r["period_key"]}
             periods = [
                 _period_entry(period, today, done.get(period.key), named.get((duty["id"], period.key)), offered)
-                for period in periods_owed(local, duty, today)
+                for period in periods_owed(local, duty, today, calendar)
             ]
-            upcoming = rules.next_period(duty, today)
+            upcoming = rules.next_period(duty, today, calendar=calendar)
             rows.append({"duty": duty, "periods": periods, "events": [], "worst": _worst(periods), "next": upcoming})
         else:
             by_notice = [n for n in naming if n["duty"] == duty["id"] and not n["period"]]
-            events = [_event_entry(duty, r, today, by_notice, offered)
+            events = [_event_entry(duty, r, today, by_notice, offered, calendar)
                       for r in sorted(records, key=lambda r: r["event_day"] or "") if r["event_day"]]  # fmt: skip
             rows.append({"duty": duty, "periods": [], "events": events, "worst": _worst(events), "next": None})
     return rows
@@ -186,7 +193,7 @@ def _period_entry(period: rules.Period, today: date, record: dict[str, Any] | No
 
 
 def _event_entry(duty: dict[str, Any], record: dict[str, Any], today: date, by_notice: list[dict[str, Any]],
-                 offered: dict[str, dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+                 offered: dict[str, dict[str, Any]], calendar: WorkCalendar) -> dict[str, Any]:  # fmt: skip
     """One event on the board; if not recorded as disclosed, the first notice naming the duty since it happened."""
     day = date.fromisoformat(record["event_day"])
     notice = _notice_of(record, offered)
@@ -195,8 +202,8 @@ def _event_entry(duty: dict[str, Any], record: dict[str, Any], today: date, by_n
         if notice is not None:
             by_notice.remove(notice)  # one notice discloses one event
     done = bool(record["done_at"]) or notice is not None
-    return {"record": record, "notice": notice, "due": rules.due_after_event(duty, day),
-            "status": rules.event_status(duty, day, today, done)}  # fmt: skip
+    return {"record": record, "notice": notice, "due": rules.due_after_event(duty, day, calendar=calendar),
+            "status": rules.event_status(duty, day, today, done, calendar=calendar)}  # fmt: skip
 
 
 def _worst(entries: list[dict[str, Any]]) -> str:

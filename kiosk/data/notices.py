@@ -8,6 +8,7 @@ that is recorded. A change that takes a running posting off the screen, or makes
 withdrawal with the reason, and the notice is posted again as a new one: the county judges
 early takedowns by each notice's latest change, so the cut-short posting must stay withdrawn.
 A notice may name the disclosure duty and period it fulfils; published, it marks them done (duties.py).
+A 公示期 is counted on the official calendar of the installed content (workdays.py), which callers pass.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from kiosk.data import audit, duties, photos
 from kiosk.data.local_db import local_media_dir, open_local, transaction
 from kiosk.data.queries import DOMAINS, content_time, is_out
-from sync.contract.dates import end_of_posting, parse_moment
+from sync.contract.dates import WorkCalendar, end_of_posting, parse_moment
 from sync.contract.render import render_markdown
 
 MAX_TITLE = 120
@@ -53,15 +54,16 @@ def _end_moment(text: str) -> str:
     return content_time(parse_moment(text, end_of_day=True))
 
 
-def posting_ends(notice: dict[str, Any]) -> date | None:
-    """Return the last day of the notice's 公示期, or None when it has none."""
+def posting_ends(notice: dict[str, Any], calendar: WorkCalendar) -> date | None:
+    """Return the last day of the notice's 公示期 (working days of *calendar*), or None when it has none."""
     if not notice.get("min_posting_days"):
         return None
-    return end_of_posting(datetime.fromisoformat(notice["published_at"]).date(), int(notice["min_posting_days"]))
+    published = datetime.fromisoformat(notice["published_at"]).date()
+    return end_of_posting(published, int(notice["min_posting_days"]), calendar)
 
 
-def in_posting_period(notice: dict[str, Any], now: datetime) -> bool:
-    ends = posting_ends(notice)
+def in_posting_period(notice: dict[str, Any], now: datetime, calendar: WorkCalendar) -> bool:
+    ends = posting_ends(notice, calendar)
     return notice["state"] == "published" and ends is not None and now.date() <= ends
 
 
@@ -188,25 +190,26 @@ def create(db: sqlite3.Connection, actor: str, values: dict[str, Any], now: date
     return str(notice["id"])
 
 
-def cuts_posting_short(before: dict[str, Any], changed: dict[str, Any], now: datetime) -> bool:
+def cuts_posting_short(before: dict[str, Any], changed: dict[str, Any], now: datetime, calendar: WorkCalendar) -> bool:
     """Tell whether *changed* ends the running 公示期 of the notice *before* early.
 
     So it does when the notice is up and inside its 公示期, and the change takes it off the screen
     (a publication date moved past now) or makes the period end sooner (a publication date moved
     back, fewer days, or none). An expiry brought forward is judged by `update` itself.
     """
-    ends = posting_ends(before)
+    ends = posting_ends(before, calendar)
     if before["state"] != "published" or ends is None or now.date() > ends or not is_out(before, now):
         return False
-    new_ends = posting_ends({**before, **changed})
+    new_ends = posting_ends({**before, **changed}, calendar)
     return not is_out(changed, now) or new_ends is None or new_ends < ends
 
 
 def update(
     db: sqlite3.Connection, actor: str, notice_id: str, values: dict[str, Any], now: datetime,
-    publish: bool = False, reason: str = "", disclosures: dict[str, dict[str, Any]] | None = None,
+    publish: bool = False, reason: str = "", disclosures: dict[str, dict[str, Any]] | None = None, *,
+    calendar: WorkCalendar,
 ) -> str:  # fmt: skip
-    """Change a notice; shortening one inside its 公示期 needs a *reason*, which is recorded.
+    """Change a notice; shortening one inside its 公示期 (in working days of *calendar*) needs a recorded *reason*.
 
     Return the id of the notice as it now stands: a new one when the change cut the running
     posting short (see `cuts_posting_short`), which is then withdrawn and posted again.
@@ -215,14 +218,14 @@ def update(
     if before is None or before["state"] == "withdrawn":
         raise NoticeInvalid({"": _l("This notice cannot be changed any more.")})
     changed = clean(values, disclosures)
-    if cuts_posting_short(before, changed, now):
+    if cuts_posting_short(before, changed, now, calendar):
         if not reason.strip():
             raise NoticeInvalid({"reason": _l(
                 "This notice is on the kiosk inside its public notice period, and this change takes it down early"
                 " or ends the period sooner: say why, as for a withdrawal."
             )})  # fmt: skip
         return _post_again(db, actor, before, changed, now, reason.strip())
-    ends = posting_ends(before)
+    ends = posting_ends(before, calendar)
     shortened = (
         ends is not None
         and before["state"] == "published"
@@ -280,12 +283,14 @@ def _post_again(
     return str(again["id"])
 
 
-def withdraw(db: sqlite3.Connection, actor: str, notice_id: str, now: datetime, reason: str = "") -> None:
-    """Take a notice down; inside its 公示期 only with a *reason*, which is recorded."""
+def withdraw(
+    db: sqlite3.Connection, actor: str, notice_id: str, now: datetime, reason: str = "", *, calendar: WorkCalendar
+) -> None:
+    """Take a notice down; inside its 公示期 (working days of *calendar*) only with a *reason*, which is recorded."""
     before = get(db, notice_id)
     if before is None or before["state"] == "withdrawn":
         raise NoticeInvalid({"": _l("This notice is already withdrawn.")})
-    if in_posting_period(before, now) and not reason.strip():
+    if in_posting_period(before, now, calendar) and not reason.strip():
         raise NoticeInvalid({"reason": _l("This notice is inside its public notice period: say why it is withdrawn.")})
     stamp = now.isoformat(timespec="seconds")
     after = {**before, "state": "withdrawn", "withdraw_reason": reason.strip() or None}

@@ -17,10 +17,11 @@ from kiosk.data.content_db import open_content
 from kiosk.data.duties import overdue
 from kiosk.data.local_db import open_local, transaction
 from kiosk.data.queries import content_time, notices_on_show
+from kiosk.data.workdays import installed_calendar
 from kiosk.device.status import kiosk_status
 from kiosk.device.uplink import Uplink, UplinkError
 from kiosk.settings import app_version
-from sync.contract.dates import end_of_posting
+from sync.contract.dates import WorkCalendar, end_of_posting
 from sync.contract.i18n import tr
 from sync.receive.install import current_database
 from sync.receive.updater import SyncError, SyncResult, sync_kiosk
@@ -136,12 +137,13 @@ def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | N
         now = county_now(data_dir, content)
         late = overdue(content, local, now.date())
         shown = notices_on_show(content, now, limit=10_000)
+        calendar = installed_calendar(content)
     finally:
         content.close()
         local.close()
     late_list = [{"duty": o["duty"]["id"], "title": o["duty"]["title"], "what": str(o["what"]),
                   "period": o["period"], "due": o["due"].isoformat()} for o in late]  # fmt: skip
-    posted = [n for n in shown if _posting_runs(n, now.date())]
+    posted = [n for n in shown if _posting_runs(n, now.date(), calendar)]
     log = {
         "day": now.date().isoformat(),
         "at": content_time(now),
@@ -154,10 +156,11 @@ def _on_record(data_dir: Path) -> tuple[list[dict[str, str]], dict[str, Any] | N
     return late_list, log
 
 
-def _posting_runs(notice: dict[str, Any], today: date) -> bool:
-    """Tell whether *notice* has a 公示期 that ends today or later: only such a notice, gone, is a takedown."""
+def _posting_runs(notice: dict[str, Any], today: date, calendar: WorkCalendar) -> bool:
+    """Tell whether *notice* has a 公示期 (working days of the official *calendar*) that ends today or later: only
+    such a notice, gone, is a takedown."""
     days = notice["min_posting_days"]
-    return bool(days) and end_of_posting(date.fromisoformat(notice["published_at"][:10]), days) >= today
+    return bool(days) and end_of_posting(date.fromisoformat(notice["published_at"][:10]), days, calendar) >= today
 
 
 def _queue_display_log(data_dir: Path, kiosk_id: int, log: dict[str, Any]) -> None:

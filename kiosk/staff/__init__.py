@@ -67,8 +67,9 @@ def create_staff_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(pages.bp)
     notice_views.register(app)
-    from kiosk.staff import duties, full_disk
+    from kiosk.staff import duties, full_disk, workdays
 
     app.register_blueprint(duties.bp)
     full_disk.register(app)
+    workdays.init_app(app)
     return app

@@ -29,6 +29,7 @@ from kiosk.data.duties import (
     periods_owed,
     record_event,
 )
+from kiosk.data.workdays import installed_calendar
 from kiosk.screens.labels import DOMAIN_LABELS
 from kiosk.staff.auth import local_db, login_required
 from sync.contract import duties as rules
@@ -76,7 +77,9 @@ def done(duty_id: str) -> ResponseReturnValue:
     period_key = request.form.get("period_key", "")
     if record.isdigit():
         mark_done(local_db(), g.account.name, duty, screen_now(), record_id=int(record), notice_id=notice_id)
-    elif rules.is_periodic(duty) and period_key in {p.key for p in periods_owed(local_db(), duty, today)}:
+    elif rules.is_periodic(duty) and period_key in {
+        p.key for p in periods_owed(local_db(), duty, today, installed_calendar(get_db()))
+    }:
         mark_done(local_db(), g.account.name, duty, screen_now(), period_key=period_key, notice_id=notice_id)
     else:
         abort(400)

@@ -33,6 +33,7 @@ from kiosk.data.local_db import local_media_dir
 from kiosk.screens.labels import DOMAIN_LABELS
 from kiosk.staff import full_disk
 from kiosk.staff.auth import local_db, login_required
+from kiosk.staff.workdays import staff_calendar
 from kiosk.web import quiet_session
 from sync.contract.i18n import tr, translator
 
@@ -130,7 +131,7 @@ def _notice_or_404(notice_id: str) -> dict[str, Any]:
 
 def _form(values: dict[str, Any], problems: dict[str, Any] | None = None, notice: dict[str, Any] | None = None,
           status: int = 200, disk_full: bool = False) -> ResponseReturnValue:  # fmt: skip
-    asks_reason = notice is not None and notices.in_posting_period(notice, screen_now())
+    asks_reason = notice is not None and notices.in_posting_period(notice, screen_now(), staff_calendar())
     disclosures = _disclosures(notice)
     periods = {key: label for duty in disclosures.values() for key, label in duty["periods"].items()}
     return render_template(
@@ -153,8 +154,9 @@ def _form_on_full_disk(error: Exception, values: dict[str, Any], notice: dict[st
 @login_required
 def listing() -> ResponseReturnValue:
     rows = notices.listing(local_db())
+    calendar = staff_calendar()
     for row in rows:
-        row["posting_ends"] = notices.posting_ends(row)
+        row["posting_ends"] = notices.posting_ends(row, calendar)
     return render_template("staff/notices.html", notices=rows)
 
 
@@ -189,7 +191,8 @@ def edit(notice_id: str) -> ResponseReturnValue:
         if photo_problems := _store_uploads(values):
             raise notices.NoticeInvalid(photo_problems)
         now_id = notices.update(local_db(), g.account.name, notice_id, values, screen_now(),
-                                reason=request.form.get("reason", ""), disclosures=_disclosures(notice))  # fmt: skip
+                                reason=request.form.get("reason", ""), disclosures=_disclosures(notice),
+                                calendar=staff_calendar())  # fmt: skip
     except notices.NoticeInvalid as invalid:
         return _form(values, invalid.problems, notice=notice, status=422)
     except (sqlite3.OperationalError, OSError) as error:
@@ -237,7 +240,7 @@ def publish(notice_id: str) -> ResponseReturnValue:
     notice = _notice_or_404(notice_id)
     try:
         notices.update(local_db(), g.account.name, notice_id, _form_values(notice), screen_now(), publish=True,
-                       disclosures=_disclosures(notice))  # fmt: skip
+                       disclosures=_disclosures(notice), calendar=staff_calendar())  # fmt: skip
     except notices.NoticeInvalid as invalid:
         return _form(_form_values(notice), invalid.problems, notice=notice, status=422)
     flash(_("Published: the notice is on the kiosk now."))
@@ -248,11 +251,12 @@ def publish(notice_id: str) -> ResponseReturnValue:
 @login_required
 def withdraw(notice_id: str) -> ResponseReturnValue:
     notice = _notice_or_404(notice_id)
-    asks_reason = notices.in_posting_period(notice, screen_now())
+    calendar = staff_calendar()
+    asks_reason = notices.in_posting_period(notice, screen_now(), calendar)
     if request.method == "POST":
         reason = request.form.get("reason", "")
         try:
-            notices.withdraw(local_db(), g.account.name, notice_id, screen_now(), reason=reason)
+            notices.withdraw(local_db(), g.account.name, notice_id, screen_now(), reason=reason, calendar=calendar)
         except notices.NoticeInvalid as invalid:
             return render_template("staff/notice_withdraw.html", notice=notice, asks_reason=asks_reason,
                                    problems=invalid.problems, reason=reason), 422  # fmt: skip

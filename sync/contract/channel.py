@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any, cast
 
 from sync.contract.content import County
-from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Guide, Notice, Power, TenOnes
+from sync.contract.kinds import (
+    CalendarYear,
+    CatalogueEntry,
+    Contact,
+    CountyInfo,
+    Duty,
+    Guide,
+    Notice,
+    Power,
+    TenOnes,
+)
 
 SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
 
@@ -70,6 +80,7 @@ def county_from_items(items: list[dict[str, Any]], media: dict[str, Path]) -> Co
         media,
         duties=cast(list[Duty], by_kind.get("duty", [])),  # none from a county published before duties existed
         guides=cast(list[Guide], by_kind.get("guide", [])),  # nor guides before guides existed
+        calendar=cast(list[CalendarYear], by_kind.get("calendar", [])),  # nor before the calendar
     )
 
 

@@ -11,11 +11,29 @@ from pathlib import Path
 from typing import Any, cast
 
 from sync.contract.checks import FolderReader
-from sync.contract.dates import DEFAULT_TIMEZONE, end_of_posting, parse_moment, timezone_problem, working_days
+from sync.contract.dates import (
+    DEFAULT_TIMEZONE,
+    WorkCalendar,
+    end_of_posting,
+    parse_moment,
+    timezone_problem,
+    working_days,
+)
 from sync.contract.duties import notice_duty_problem, period_problem, schedule_problem, since_problem
 from sync.contract.guides import county_guides
 from sync.contract.i18n import tr
-from sync.contract.kinds import CatalogueEntry, Contact, CountyInfo, Duty, Guide, Notice, Power, TenOnes
+from sync.contract.kinds import (
+    CalendarYear,
+    CatalogueEntry,
+    Contact,
+    CountyInfo,
+    Duty,
+    Guide,
+    Notice,
+    Power,
+    TenOnes,
+)
+from sync.contract.official_calendar import county_calendar, work_calendar
 from sync.contract.procedure import FOUR_TWO, expand_steps
 from sync.contract.render import render_markdown
 from sync.contract.schemas import Problem, load_schema
@@ -45,6 +63,7 @@ class County:
     media: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> file on disk
     duties: list[Duty] = field(default_factory=list)  # disclosure duties (公开事项清单)
     guides: list[Guide] = field(default_factory=list)  # guided questions (我要办), sync/contract/guides.py
+    calendar: list[CalendarYear] = field(default_factory=list)  # the official calendar, a year each
 
     def villages(self) -> list[dict[str, str]]:
         """Return every village with its township: code, name, township, township_name."""
@@ -96,15 +115,15 @@ def power_of(data: dict[str, Any], scope: str) -> Power:
     return cast(Power, {**item, "scope": scope, "steps": steps, "four_two": four_two})
 
 
-def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any) -> str | None:
-    """Return why a notice comes down before its 公示期 ends, or None."""
+def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any, calendar: WorkCalendar) -> str | None:
+    """Return why a notice comes down before its 公示期 (working days of *calendar*) ends, or None."""
     needed = data.get("min_posting_days")
     if not needed or expires is None:
         return None
-    posted = working_days(published.date(), expires.date())
+    posted = working_days(published.date(), expires.date(), calendar)
     if posted >= needed:
         return None
-    earliest = end_of_posting(published.date(), needed)
+    earliest = end_of_posting(published.date(), needed, calendar)
     return tr(
         "posted for %(posted)s working days, but its 公示期 (min_posting_days) is %(needed)s; "
         "set expires to %(earliest)s or later",
@@ -115,20 +134,21 @@ def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any) 
 
 
 def _notices(
-    reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path], duties: dict[str, Duty]
-) -> list[Notice]:
+    reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path], duties: dict[str, Duty],
+    calendar: WorkCalendar,
+) -> list[Notice]:  # fmt: skip
     notices: list[Notice] = []
     seen: dict[str, str] = {}
     for source in reader.read_folder("notices", ".md", "notice"):
         reader.check_unique(seen, source.data["id"], source, ("id",), tr("notice id"))
-        if (notice := notice_of(reader, source, places, media, duties)) is not None:
+        if (notice := notice_of(reader, source, places, media, duties, calendar)) is not None:
             notices.append(notice)
     return notices
 
 
 def notice_of(
     reader: FolderReader, source: SourceFile, places: dict[str, set[str]] | None, media: dict[str, Path],
-    duties: dict[str, Duty],
+    duties: dict[str, Duty], calendar: WorkCalendar,
 ) -> Notice | None:  # fmt: skip
     """The notice a file holds (its schema checked already), its problems told to *reader*; None when its dates fail."""
     data = source.data
@@ -157,7 +177,7 @@ def notice_of(
             tr("%(expires)s is not after published %(published)s", expires=data["expires"],
                published=data["published"]),
         )  # fmt: skip
-    elif problem := _posting_period_problem(data, published, expires):
+    elif problem := _posting_period_problem(data, published, expires, calendar):
         reader.problem(source, ("expires",), problem)
     return cast(
         Notice,
@@ -254,7 +274,8 @@ def load_county(root: Path, reader: FolderReader | None = None) -> County:
     media: dict[str, Path] = {}
     powers = _powers(reader, places)
     duties = county_duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
-    notices = _notices(reader, places, media, {duty["id"]: duty for duty in duties})
+    calendar = county_calendar(reader)  # before the notices: their 公示期 is counted on it
+    notices = _notices(reader, places, media, {duty["id"]: duty for duty in duties}, work_calendar(calendar))
     catalogue = _catalogue(reader)
     ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else TenOnes()
     contacts = _contacts(reader, places) if (root / "contacts.yaml").is_file() else []
@@ -265,7 +286,7 @@ def load_county(root: Path, reader: FolderReader | None = None) -> County:
         raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
     # Every file passed its schema (reader.read): the casts say what the schemas checked.
     info = cast(CountyInfo, county_source.data)
-    return County(info, powers, notices, catalogue, ten_ones, contacts, media, duties, guides)
+    return County(info, powers, notices, catalogue, ten_ones, contacts, media, duties, guides, calendar)
 
 
 def path_id(path: str) -> str:
@@ -277,10 +298,11 @@ def with_file(county: County, reader: FolderReader, path: str) -> County:
     """*county* with its file *path* read again through *reader* (a draft of it, say), everything else as it was.
 
     The file gets the checks `load_county` gives it against the rest of the county (its place codes, its
-    photos, a notice's duty); county.yaml, which everything depends on, has the whole county read again.
+    photos, a notice's duty); county.yaml, which everything depends on, and a year of the calendar
+    (notices are counted on it) have the whole county read again.
     :raises ContentInvalid: with the file's problems.
     """
-    if path == "county.yaml":
+    if path == "county.yaml" or path.startswith("calendar/"):  # the calendar: every notice's 公示期 counted again
         return load_county(reader.root, reader)
     places = {
         "township": {t["code"] for t in county.info["townships"]},
@@ -293,7 +315,8 @@ def with_file(county: County, reader: FolderReader, path: str) -> County:
         source = reader.read(path, "notice" if notice else "power", markdown=notice)
         others = [item for item in (county.notices if notice else county.powers) if item["id"] != path_id(path)]
         if source is not None and notice:
-            item = notice_of(reader, source, places, media, {duty["id"]: duty for duty in county.duties})
+            duties = {duty["id"]: duty for duty in county.duties}
+            item = notice_of(reader, source, places, media, duties, work_calendar(county.calendar))
             changed["notices"] = others + ([item] if item is not None else [])
         elif source is not None and reader.check_steps(source):
             changed["powers"] = [*others, power_of(source.data, reader.check_scope(source, places))]

@@ -14,10 +14,10 @@ periods due before the kiosk was first installed: nothing about them could be re
 A notice may name what it discloses (``duty: <id>`` and ``period: 2026-10`` in its front matter).
 
 Every date here is a date in the county's local time (``sync.contract.dates.local_now(timezone).date()``);
-nothing here reads the clock. Working days are Monday to Friday: public holidays and their make-up
-working days are not known to the project, so a deadline counted in working days across a holiday
-comes out earlier than the official one. A ``due_day`` is a calendar day and is not moved when it
-falls on a weekend.
+nothing here reads the clock. Working days are those of the official calendar each function is given
+(``calendar``, a ``sync.contract.dates.WorkCalendar``: holidays and make-up working days from the
+county's calendar/, Monday to Friday in a year it does not cover). A ``due_day`` is a calendar day and
+is not moved when it falls on a weekend or a holiday.
 
 Counting follows the usual rule for time limits (Civil Code Art. 201): the day of the event, or
 the last day of the period, is not counted; the first working day after it is day 1.
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sync.contract.dates import end_of_posting
+from sync.contract.dates import MONDAY_TO_FRIDAY, WorkCalendar, after_working_days
 from sync.contract.i18n import tr
 
 Status = Literal["done", "due", "overdue"]
@@ -117,7 +117,7 @@ def period_problem(duty: Mapping[str, Any], key: str) -> str | None:
     """Return why *key* (a notice's ``period:``, already a period) is not one of *duty*'s periods, or None."""
     if not is_periodic(duty):
         return tr("duty %(id)s follows events and has no periods: leave out duty: and period:", id=duty["id"])
-    example = period_of(duty, date(2026, 11, 11))
+    example = period_of(duty, date(2026, 11, 11), calendar=MONDAY_TO_FRIDAY)  # only its key is wanted
     if example is not None and _KEY.match(key) and _kind_of(key) != duty["every"]:
         return tr("%(period)s is not a period of duty %(id)s: write its periods as %(example)s",
                   period=key, id=duty["id"], example=example.key)  # fmt: skip
@@ -131,11 +131,6 @@ def _kind_of(key: str) -> str:
 def is_periodic(duty: Mapping[str, Any]) -> bool:
     """Tell whether *duty* recurs every period (True) or follows events (False)."""
     return duty.get("every") is not None
-
-
-def after_working_days(day: date, count: int) -> date:
-    """Return the *count*-th working day after *day* (*day* itself not counted)."""
-    return end_of_posting(day + timedelta(days=1), count)
 
 
 def _first_of_month(year: int, month: int) -> date:
@@ -193,21 +188,21 @@ def _key(every: str, year: int, number: int) -> str:
     return str(year)
 
 
-def _period_starting(duty: Mapping[str, Any], start: date) -> Period:
+def _period_starting(duty: Mapping[str, Any], start: date, calendar: WorkCalendar) -> Period:
     """Return the period of *duty* that starts on *start* (the first day of its first month)."""
     every = duty["every"]
     months = MONTHS_IN[every]
     after = _first_of_month(start.year, start.month + months)  # first day of the first month after
     end = after - timedelta(days=1)
     if duty.get("due_working_days") is not None:
-        due = after_working_days(end, duty["due_working_days"])
+        due = after_working_days(end, duty["due_working_days"], calendar)
     else:
         due = after.replace(day=duty["due_day"])
     number = (start.month - 1) // months + 1
     return Period(_key(every, start.year, number), _label(every, start.year, number), start, end, due)
 
 
-def period_of(duty: Mapping[str, Any], day: date) -> Period | None:
+def period_of(duty: Mapping[str, Any], day: date, *, calendar: WorkCalendar) -> Period | None:
     """Return the period whose disclosure is being prepared on *day*, or None for an event-driven duty.
 
     That is the most recent period that has ended before *day*: on 5 or 11 November a monthly duty
@@ -218,7 +213,7 @@ def period_of(duty: Mapping[str, Any], day: date) -> Period | None:
         return None
     months = MONTHS_IN[duty["every"]]
     current_first_month = (day.month - 1) // months * months + 1
-    return _period_starting(duty, _first_of_month(day.year, current_first_month - months))
+    return _period_starting(duty, _first_of_month(day.year, current_first_month - months), calendar)
 
 
 def is_owed(duty: Mapping[str, Any], period: Period, installed: date | None = None) -> bool:
@@ -230,28 +225,30 @@ def is_owed(duty: Mapping[str, Any], period: Period, installed: date | None = No
     return installed is None or period.due >= installed
 
 
-def recent_periods(duty: Mapping[str, Any], day: date, count: int, installed: date | None = None) -> list[Period]:
+def recent_periods(
+    duty: Mapping[str, Any], day: date, count: int, installed: date | None = None, *, calendar: WorkCalendar
+) -> list[Period]:
     """Return the owed periods among the last *count* that ended before *day*, newest first (see is_owed).
 
     A village that missed a period still sees it after the next one begins.
     """
-    latest = period_of(duty, day)
+    latest = period_of(duty, day, calendar=calendar)
     if latest is None:
         return []
     months = MONTHS_IN[duty["every"]]
     periods = [
-        _period_starting(duty, _first_of_month(latest.start.year, latest.start.month - n * months))
+        _period_starting(duty, _first_of_month(latest.start.year, latest.start.month - n * months), calendar)
         for n in range(count)
     ]
     return [period for period in periods if is_owed(duty, period, installed)]
 
 
-def next_period(duty: Mapping[str, Any], day: date) -> Period | None:
+def next_period(duty: Mapping[str, Any], day: date, *, calendar: WorkCalendar) -> Period | None:
     """Return the period running on *day* (its disclosure comes after it ends), or None for an event-driven duty."""
-    latest = period_of(duty, day)
+    latest = period_of(duty, day, calendar=calendar)
     if latest is None:
         return None
-    return _period_starting(duty, latest.end + timedelta(days=1))
+    return _period_starting(duty, latest.end + timedelta(days=1), calendar)
 
 
 def period_status(period: Period, day: date, fulfilled: Collection[str]) -> Status:
@@ -261,19 +258,19 @@ def period_status(period: Period, day: date, fulfilled: Collection[str]) -> Stat
     return "due" if day <= period.due else "overdue"
 
 
-def status(duty: Mapping[str, Any], day: date, fulfilled: Collection[str]) -> Status:
+def status(duty: Mapping[str, Any], day: date, fulfilled: Collection[str], *, calendar: WorkCalendar) -> Status:
     """Return where a periodic *duty* stands on *day* for its current period (see period_of).
 
     :param fulfilled: keys of the periods the village has disclosed ('2026-10', '2026-Q3', ...).
     :raises ValueError: for an event-driven duty, which has no period: use event_status.
     """
-    period = period_of(duty, day)
+    period = period_of(duty, day, calendar=calendar)
     if period is None:
         raise ValueError(f"duty {duty.get('id')!r} follows events, it has no period")
     return period_status(period, day, fulfilled)
 
 
-def due_after_event(duty: Mapping[str, Any], event_day: date) -> date:
+def due_after_event(duty: Mapping[str, Any], event_day: date, *, calendar: WorkCalendar) -> date:
     """Return the last day to disclose an event of *duty* that happened on *event_day*.
 
     :raises ValueError: for a periodic duty, whose due days come from its periods.
@@ -281,14 +278,16 @@ def due_after_event(duty: Mapping[str, Any], event_day: date) -> date:
     within = duty.get("within_working_days")
     if within is None:
         raise ValueError(f"duty {duty.get('id')!r} is periodic, it has no within_working_days")
-    return after_working_days(event_day, int(within))
+    return after_working_days(event_day, int(within), calendar)
 
 
-def event_status(duty: Mapping[str, Any], event_day: date, day: date, fulfilled: bool) -> Status:
+def event_status(
+    duty: Mapping[str, Any], event_day: date, day: date, fulfilled: bool, *, calendar: WorkCalendar
+) -> Status:
     """Return where the disclosure of one event (on *event_day*) stands on *day*."""
     if fulfilled:
         return "done"
-    return "due" if day <= due_after_event(duty, event_day) else "overdue"
+    return "due" if day <= due_after_event(duty, event_day, calendar=calendar) else "overdue"
 
 
 def _day_of_month(day: int, tr: Callable[..., str]) -> str:

@@ -189,3 +189,30 @@ class Guide(TypedDict):
     questions: list[GuideQuestion]
     endings: list[GuideEnding]
     summary: NotRequired[str]
+
+
+class Holiday(TypedDict):
+    """Days off (放假) of the official calendar, from *first* to *last* (one day without *last*)."""
+
+    name: str
+    first: str  # YYYY-MM-DD
+    last: NotRequired[str]
+
+
+class WorkingDay(TypedDict):
+    """A make-up working day (调休上班): a Saturday or Sunday worked."""
+
+    date: str  # YYYY-MM-DD
+    name: NotRequired[str]
+
+
+class CalendarYear(TypedDict):
+    """calendar/<year>.yaml: one year's official calendar (sync/contract/official_calendar.py)."""
+
+    year: int
+    holidays: list[Holiday]
+    working_days: NotRequired[list[WorkingDay]]
+    notice: NotRequired[str]  # the State Council's notice it was checked against
+    statutory_only: NotRequired[bool]  # only the holidays the law fixes: the notice is not out yet
+    checked: NotRequired[bool]  # the county checked it against the notice
+    source: NotRequired[str]  # where it was made from: holidays 0.108

@@ -61,6 +61,7 @@ def village_snapshot(
         "contacts": [c for c in county.contacts if in_scope(c["scope"], village)],
         "duties": [d for d in county.duties if in_scope(d["scope"], village)],
         "guides": [g for g in county.guides if in_scope(g["scope"], village)],
+        "calendar": county.calendar,  # county-wide: every village counts working days on it
     }
     used = {name for n in notices for name in n["photos"]} | {t["photo"] for t in ten_ones["items"] if "photo" in t}
     files = {names[ref]: file for ref, file in county.media.items() if names[ref] in used}

@@ -1,7 +1,8 @@
 """Cut a county's content into signed-repository targets, scoped so a kiosk fetches only its own.
 
-Scopes: ``county`` (everything county-wide: county info, ten ones, catalogue, county-wide powers,
-notices, contacts, disclosure duties and guides), ``township/<code>`` and ``village/<code>``. Each scope has
+Scopes: ``county`` (everything county-wide: county info, ten ones, catalogue, the official calendar,
+county-wide powers, notices, contacts, disclosure duties and guides), ``township/<code>`` and ``village/<code>``.
+Each scope has
 
     <scope>/manifest.json            how many shards the scope has, and the date its content changed
     <scope>/shard-<k>-of-<n>.json.gz  the scope's items, split by a hash of their id
@@ -55,6 +56,7 @@ def _items(county: County) -> dict[str, list[dict[str, Any]]]:
         {"kind": "catalogue", "id": c["id"], "order": n, "data": with_initials("catalogue", c)}
         for n, c in enumerate(county.catalogue)
     ]
+    county_wide += [{"kind": "calendar", "id": str(year["year"]), "data": year} for year in county.calendar]
     scoped = (
         ("power", county.powers),
         ("notice", county.notices),

@@ -130,6 +130,8 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
             }
             for n, g in enumerate(snapshot.get("guides", []))
         ),
+        # Each year as the county wrote it; sync/contract/official_calendar.py makes the WorkCalendar of them.
+        "calendar": ({"year": y["year"], "data": _json(y)} for y in snapshot.get("calendar", [])),
     }  # fmt: skip
 
 
@@ -159,6 +161,7 @@ create table duties (id text primary key, position integer, title text, domain t
   due_day integer, due_working_days integer, within_working_days integer, scope text, since text);
 create table guides (id text primary key, position integer, title text, summary text, scope text, questions text,
   endings text);
+create table calendar (year integer primary key, data text not null);
 create table media (blob text primary key);
 """
 
