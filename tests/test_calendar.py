@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import cast
@@ -327,3 +329,10 @@ def test_the_command_writes_into_a_new_calendar_folder_of_the_current_one(
     assert code == 0, output
     assert "国庆节、中秋节: 2025-10-01 (Wednesday) to 2025-10-08 (Wednesday), 8 days off" in output
     assert (tmp_path / "calendar" / "2025.yaml").is_file()
+
+
+def test_kiosks_never_import_the_holidays_package() -> None:
+    code = ("import sys; import kiosk.cli, kiosk.screens, kiosk.staff, kiosk.device.nightly, kiosk.device.reporting; "
+            "from kiosk.cli import main; print('holidays' in sys.modules)")  # fmt: skip
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert found.stdout.strip() == "False", "only `kiosk county calendar` imports it, when it runs"

@@ -6,9 +6,9 @@ after every approval and every hand edit. Its state is the latest commit and the
 (git status, with the files git ignores but load_county reads, and each one's size and time); from
 one state to the next, the files that differ are read again with sync.contract.content.with_file,
 which checks each as `kiosk county validate` does against the rest. county.yaml, duties.yaml
-(notices name its duties), a photo, a file load_county would refuse (a subfolder, another suffix),
-an area of the catalogue taken away, an item whose id is not its file's name, or more than
-MAX_CHANGED files, and the whole folder is loaded again.
+(notices name its duties), a year of calendar/ (their 公示期 are counted on it), a photo, a file
+load_county would refuse (a subfolder, another suffix), an area of the catalogue taken away, an
+item whose id is not its file's name, or more than MAX_CHANGED files, and the whole folder is loaded again.
 """
 
 from __future__ import annotations
@@ -24,8 +24,15 @@ from sync.contract.content import County, load_county, path_id, with_file, with_
 from sync.contract.source import SourceFile
 
 MAX_CHANGED = 200  # files read one by one at most; past it, the whole folder is loaded again
-# load_county reads each entry of these
-FOLDERS = {"powers": ".yaml", "notices": ".md", "catalogue": ".yaml", "guides": ".yaml", "media": ""}
+# load_county reads each entry of these folders
+FOLDERS = {
+    "powers": ".yaml",
+    "notices": ".md",
+    "catalogue": ".yaml",
+    "guides": ".yaml",
+    "media": "",
+    "calendar": ".yaml",
+}
 WHOLE = ("county.yaml", "duties.yaml")  # files others are checked against: the whole folder is read again
 
 
@@ -83,7 +90,7 @@ class _Reader(FolderReader):
 
 def _updated(county: County, folder: Path, changed: set[str]) -> County | None:
     """*county* with the files *changed* read again, or None when the whole folder must be loaded again."""
-    if len(changed) > MAX_CHANGED or any(path in WHOLE or path.startswith("media/") for path in changed):
+    if len(changed) > MAX_CHANGED or any(path in WHOLE or path.startswith(("media/", "calendar/")) for path in changed):
         return None
     for path in sorted(changed):
         if not _read_by_load(path):

@@ -24,6 +24,7 @@ from sync.authoring.plan import round_trip_yaml
 from sync.contract.checks import FolderReader
 from sync.contract.content import ContentInvalid, County, county_duties, county_places, load_county, with_file
 from sync.contract.kinds import CountyInfo
+from sync.contract.official_calendar import county_calendar
 from sync.contract.procedure import procedure_problems
 from sync.contract.schemas import Problem, field_name, load_schema, schema_problems
 from sync.contract.source import SourceError, parse_markdown, parse_yaml, read_markdown, read_yaml
@@ -293,8 +294,9 @@ def _in_county_problems(content_dir: Path, path: str, text: str, staged: Path | 
         return []
     notice = path.startswith("notices/") and (content_dir / "duties.yaml").is_file()
     duties = county_duties(FolderReader(content_dir), places) if notice else []
+    calendar = county_calendar(FolderReader(content_dir)) if path.startswith("notices/") else []  # its 公示期
     try:
-        with_file(County(cast(CountyInfo, info), duties=duties), reader, path)
+        with_file(County(cast(CountyInfo, info), duties=duties, calendar=calendar), reader, path)
     except ContentInvalid as invalid:
         return invalid.problems
     return []
