@@ -27,7 +27,7 @@ from sync.contract.schemas import Problem
 from sync.contract.source import SourceFile
 
 CALENDAR_AHEAD = timedelta(days=92)  # from October on, deadlines counted today can end in the next year
-LONGEST_HOLIDAY = 31  # days: longer is a typing mistake (the longest run so far, 春节 2020, was 17)
+LONGEST_HOLIDAY = 31  # days: longer is a typing mistake (the longest so far, 春节 2020 as extended, ran 10)
 
 
 def notice_title(year: int) -> str:
