@@ -44,6 +44,11 @@ def kiosk_copy(demo_data: Path, tmp_path: Path) -> Path:
     """The demo kiosk's data, a copy of its own: its counts are this test's alone."""
     data = tmp_path / "kiosk"
     shutil.copytree(demo_data, data, ignore=shutil.ignore_patterns("qr"))
+    # The shared demo kiosk has served other tests' pages, and counted them: start from none.
+    with sqlite3.connect(data / "local.db") as db:
+        if db.execute("select 1 from sqlite_master where name = 'usage_counts'").fetchone():
+            db.execute("delete from usage_counts")
+    db.close()
     return data
 
 
