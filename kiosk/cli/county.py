@@ -33,8 +33,9 @@ def county() -> None:
 
 
 def _load(folder: str) -> County:
+    """The county folder *folder*, its warnings printed; on any problem, print them all and exit 1."""
     try:
-        return load_county(Path(folder))
+        loaded = load_county(Path(folder))
     except ContentInvalid as error:
         for problem in error.problems:
             click.echo(str(problem), err=True)
@@ -47,6 +48,9 @@ def _load(folder: str) -> County:
             err=True,
         )
         sys.exit(1)
+    for warning in loaded.warnings:  # published all the same: the county decides
+        click.echo(tr("Warning: %(problem)s", problem=warning), err=True)
+    return loaded
 
 
 def _warn_of_calendar(loaded: County) -> None:

@@ -192,8 +192,21 @@ def catalogue_items(db: sqlite3.Connection, area_order: int) -> list[dict[str, A
 
 
 def catalogue_item(db: sqlite3.Connection, item_id: str) -> dict[str, Any] | None:
+    """Return a catalogue item, its 公开内容（要素） as a list of elements (``content``)."""
     row = db.execute("select * from catalogue where id = ?", (item_id,)).fetchone()
-    return _decode(row, "basis", "channels", "level")
+    item = _decode(row, "basis", "channels", "level")
+    if item is not None:
+        item["content"] = _elements(item["content"])
+    return item
+
+
+def _elements(stored: str) -> list[str]:
+    """The elements a content column holds: a JSON list, or one text (a database written before lists)."""
+    try:
+        elements = json.loads(stored) if stored.startswith("[") else None
+    except ValueError:
+        elements = None
+    return [str(e) for e in elements] if isinstance(elements, list) else [stored]
 
 
 def contacts(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:

@@ -286,7 +286,7 @@ def _facts(kind: str, item: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]
         return item["title"], facts
     title = item["level1"] + (f" · {item['level2']}" if item["level2"] else "")
     return title, [
-        (gettext("What is published"), item["content"]),
+        (gettext("What is published"), "；".join(item["content"])),
         (gettext("Disclosure time limit"), item["time_limit"]),
         (gettext("Published by"), item["body"]),
     ]

@@ -106,7 +106,7 @@ def catalogue_text(item: dict[str, Any]) -> str:
     return "\n".join(
         [
             "，".join(filter(None, [item["level1"], item["level2"]])),
-            _fact(_("What is published"), item["content"]),
+            _fact(_("What is published"), "；".join(item["content"])),
             _fact(_("Disclosure time limit"), item["time_limit"]),
             _fact(_("Published by"), item["body"]),
             _fact(_("Channels"), "、".join(item["channels"] or [])),

@@ -13,6 +13,7 @@ from sync.authoring.power_table import RowItem, split_list
 from sync.authoring.sheets import Row, Table, column_key, columns_of, empty_problem, formula_problems
 from sync.contract.i18n import tr
 from sync.contract.schemas import load_schema
+from sync.contract.search import elements_text
 
 COLUMNS: dict[str, list[str]] = {
     "level1": ["一级事项", "公开事项"],
@@ -93,7 +94,7 @@ def read_catalogue(table: Table) -> tuple[list[RowItem], list[str]]:
             if cell.get("level2"):
                 fields["level2"] = cell["level2"]
             fields.update({
-                "content": cell["content"],
+                "content": _elements(cell["content"]),
                 "basis": split_list(cell["basis"]),
                 "time_limit": cell["time_limit"],
                 "body": cell["body"],
@@ -109,6 +110,12 @@ def read_catalogue(table: Table) -> tuple[list[RowItem], list[str]]:
     return items, []
 
 
+def _elements(cell: str) -> str | list[str]:
+    """A 公开内容（要素） cell: one text, or a list of elements when it is written one per line."""
+    lines = [line.strip() for line in cell.splitlines() if line.strip()]
+    return lines if len(lines) > 1 else cell
+
+
 EXPORTED = ["level1", "level2", "content", "basis", "time_limit", "body", "channels", "audience", "mode", "level"]
 _CONTENT_HEADER = "公开内容（要素）"
 
@@ -119,7 +126,8 @@ def export_rows(entries: list[dict[str, Any]]) -> tuple[list[str], list[list[str
     rows = []
     for number, entry in enumerate(entries, start=1):
         cells = {name: entry.get(name, "") for name in EXPORTED}
-        cells.update({"basis": "\n".join(entry["basis"]), "channels": "、".join(entry["channels"]),
+        cells.update({"content": elements_text(entry["content"], "\n"),  # one element a line, as the import reads it
+                      "basis": "\n".join(entry["basis"]), "channels": "、".join(entry["channels"]),
                       "level": "、".join(entry["level"])})  # fmt: skip
         rows.append([str(number)] + [str(cells[name]) for name in EXPORTED])
     return headers, rows

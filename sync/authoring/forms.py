@@ -48,6 +48,8 @@ def _widget(key: str, schema: dict[str, Any]) -> str:
         return "group"
     if kind == "array":
         return "rows" if schema.get("items", {}).get("type") == "object" else "lines"
+    if isinstance(kind, list) and "array" in kind:  # one text or a list of them (公开内容): one entry per line
+        return "lines"
     return "long" if key in LONG else "text"
 
 
@@ -67,7 +69,7 @@ def fields_of(schema: dict[str, Any], data: Mapping[str, Any] | None, prefix: st
             item.rows = [fields_of(sub["items"], row, f"{name}.{n}.") for n, row in enumerate(present)]
             item.rows += [fields_of(sub["items"], None, f"{name}.{len(present) + n}.") for n in range(ROWS_SHOWN_EMPTY)]
         elif widget == "lines":
-            item.value = "\n".join(str(line) for line in value) if isinstance(value, list) else ""
+            item.value = "\n".join(str(line) for line in value) if isinstance(value, list) else str(value or "")
         elif widget == "check":
             item.value = value is True
         elif widget != "steps":
@@ -106,6 +108,8 @@ def read_form(schema: dict[str, Any], form: Mapping[str, str], prefix: str = "")
             value = [row for row in rows if row] or None
         elif widget == "lines":
             value = [line.strip() for line in clean(form.get(name, ""), lines=True).split("\n") if line.strip()] or None
+            if value and len(value) == 1 and isinstance(sub.get("type"), list):
+                value = value[0]  # text or a list of them: one line stays one text, as it was written
         elif widget == "check":
             value = True if form.get(name) in ("on", "true", "1") else None
         elif widget == "steps":

@@ -19,9 +19,13 @@ class FolderReader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # published all the same, but the county should look (content/README.md)
 
     def problem(self, source: SourceFile, where: Where, message: str) -> None:
         self.problems.append(Problem(source.path, source.line_of(where), field_name(where), message))
+
+    def warn(self, source: SourceFile, where: Where, message: str) -> None:
+        self.warnings.append(Problem(source.path, source.line_of(where), field_name(where), message))
 
     def file_problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, 1, "", message))

@@ -40,6 +40,7 @@ from sync.contract.schemas import Problem, load_schema
 from sync.contract.source import SourceFile
 
 _PLACE_FIELDS = ("village", "township")
+TEN = 10  # the ten ones (十个一): a county may publish another count, with a warning
 
 
 class ContentInvalid(Exception):
@@ -64,6 +65,7 @@ class County:
     duties: list[Duty] = field(default_factory=list)  # disclosure duties (公开事项清单)
     guides: list[Guide] = field(default_factory=list)  # guided questions (我要办), sync/contract/guides.py
     calendar: list[CalendarYear] = field(default_factory=list)  # the official calendar, a year each
+    warnings: list[Problem] = field(default_factory=list)  # published all the same; `validate` shows them
 
     def villages(self) -> list[dict[str, str]]:
         """Return every village with its township: code, name, township, township_name."""
@@ -222,6 +224,10 @@ def _ten_ones(reader: FolderReader, media: dict[str, Path]) -> TenOnes:
     for n, entry in enumerate(source.data["items"]):
         if "photo" in entry:
             reader.check_media(source, ("items", n, "photo"), entry["photo"], media)
+    if (count := len(source.data["items"])) != TEN:
+        message = tr("the ten ones (十个一) list %(count)s entries, not ten: check that none is missing or doubled",
+                     count=count)  # fmt: skip
+        reader.warn(source, ("items",), message)
     return cast(TenOnes, source.data)
 
 
@@ -283,10 +289,15 @@ def load_county(root: Path, reader: FolderReader | None = None) -> County:
     named: dict[str, list[Any]] = {"powers": powers, "catalogue": catalogue, "notices": notices, "contacts": contacts}
     guides = county_guides(reader, places, villages, named)
     if reader.problems or county_source is None:
-        raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
+        raise ContentInvalid(_in_order(reader.problems))
     # Every file passed its schema (reader.read): the casts say what the schemas checked.
     info = cast(CountyInfo, county_source.data)
-    return County(info, powers, notices, catalogue, ten_ones, contacts, media, duties, guides, calendar)
+    warnings = _in_order(reader.warnings)
+    return County(info, powers, notices, catalogue, ten_ones, contacts, media, duties, guides, calendar, warnings)
+
+
+def _in_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(set(problems), key=lambda p: (p.path, p.line, p.field))
 
 
 def path_id(path: str) -> str:
@@ -335,7 +346,7 @@ def with_file(county: County, reader: FolderReader, path: str) -> County:
     else:
         reader.file_problem(path, tr("not read: this file is not one of the county's content"))
     if reader.problems:
-        raise ContentInvalid(sorted(set(reader.problems), key=lambda p: (p.path, p.line, p.field)))
+        raise ContentInvalid(_in_order(reader.problems))
     return with_media_used(replace(county, media=media, **changed))
 
 

@@ -103,7 +103,7 @@ class CatalogueEntry(TypedDict):
     area: str
     area_order: int  # the area's place in the schema's list
     level1: str
-    content: str
+    content: str | list[str]  # 公开内容（要素）: one text, or its elements as written
     basis: list[str]
     time_limit: str
     body: str
@@ -117,7 +117,7 @@ class CatalogueEntry(TypedDict):
 
 class TenOne(TypedDict):
     title: str
-    description: str
+    description: NotRequired[str]
     photo: NotRequired[str]
     _initials: NotRequired[str]
 

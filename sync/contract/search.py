@@ -56,6 +56,11 @@ def is_initials(query: str) -> bool:
     return bool(_INITIALS_QUERY.match(query))
 
 
+def elements_text(content: str | list[str], between: str = " ") -> str:
+    """A catalogue item's 公开内容（要素） as one text: its elements joined by *between* (one text as it is)."""
+    return content if isinstance(content, str) else between.join(content)
+
+
 def _catalogue_title(item: Mapping[str, Any]) -> str:
     return " · ".join(part for part in (item["level1"], item.get("level2")) if part)
 
@@ -96,10 +101,11 @@ def _documents(snapshot: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield {"kind": "notice", "item_id": notice["id"], "title": notice["title"], "body": body,
                "published_at": notice["published_at"], "initials": _initials_of("notice", notice)}  # fmt: skip
     for item in snapshot["catalogue"]:
-        yield {"kind": "catalogue", "item_id": item["id"], "title": _catalogue_title(item),
-               "body": f"{item['content']} {item['body']}", "initials": _initials_of("catalogue", item)}  # fmt: skip
+        body = f"{elements_text(item['content'])} {item['body']}"
+        yield {"kind": "catalogue", "item_id": item["id"], "title": _catalogue_title(item), "body": body,
+               "initials": _initials_of("catalogue", item)}  # fmt: skip
     for number, one in enumerate(snapshot["ten_ones"]["items"], start=1):
-        yield {"kind": "ten_ones", "item_id": str(number), "title": one["title"], "body": one["description"],
+        yield {"kind": "ten_ones", "item_id": str(number), "title": one["title"], "body": one.get("description", ""),
                "initials": _initials_of("ten_one", one)}  # fmt: skip
 
 

@@ -93,7 +93,8 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
         "catalogue": (
             {
                 "id": c["id"], "position": n, "area": c["area"], "area_order": c["area_order"],
-                "level1": c["level1"], "level2": c.get("level2"), "content": c["content"],
+                "level1": c["level1"], "level2": c.get("level2"),
+                "content": _json([c["content"]] if isinstance(c["content"], str) else c["content"]),
                 "basis": _json(c["basis"]), "time_limit": c["time_limit"], "body": c["body"],
                 "channels": _json(c["channels"]), "audience": c["audience"], "mode": c["mode"],
                 "level": _json(c["level"]),
@@ -101,7 +102,7 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
             for n, c in enumerate(snapshot["catalogue"])
         ),
         "ten_ones": (
-            {"position": n + 1, "title": t["title"], "description": t["description"], "photo": t.get("photo")}
+            {"position": n + 1, "title": t["title"], "description": t.get("description"), "photo": t.get("photo")}
             for n, t in enumerate(snapshot["ten_ones"]["items"])
         ),
         "contacts": (
@@ -150,6 +151,7 @@ create table notices (id text primary key, domain text, title text, published te
 -- Covers the current/archive counts and the list order without reading the large rows.
 create index notices_by_domain on notices (domain, pinned desc, published_at desc, id, expires_at);
 create index notices_newest on notices (pinned desc, published_at desc, id, domain, expires_at);
+-- content: the 公开内容（要素） as a JSON list of elements (plain text in databases written before lists).
 create table catalogue (id text primary key, position integer, area text, area_order integer, level1 text,
   level2 text, content text, basis text, time_limit text, body text, channels text, audience text, mode text,
   level text);

@@ -79,4 +79,5 @@ def publish() -> ResponseReturnValue:
                 history.tag(f"published-{result.version}")
             except HistoryError:
                 current_app.logger.exception("version %s published, but its tag in the history failed", result.version)
-    return render_template("studio/publish.html", **{**shown, "waiting": [], "result": result})
+    warnings = [str(warning) for warning in county.warnings[:MAX_PROBLEMS_SHOWN]]
+    return render_template("studio/publish.html", **{**shown, "waiting": [], "result": result, "warnings": warnings})
