@@ -75,6 +75,10 @@ def _decode(row: sqlite3.Row | None, *json_columns: str) -> dict[str, Any] | Non
     return item
 
 
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute("select * from pragma_table_info(?)", (table,))}
+
+
 def meta(db: sqlite3.Connection) -> dict[str, str]:
     return {row["key"]: row["value"] for row in db.execute("select key, value from meta")}
 
@@ -88,8 +92,11 @@ def power_categories(db: sqlite3.Connection) -> list[dict[str, Any]]:
 
 def powers_in_category(db: sqlite3.Connection, category_order: int, number: int, size: int) -> Page:
     count = db.execute("select count(*) from powers where category_order = ?", (category_order,)).fetchone()[0]
+    # A database written before official numbers (编号) has none until the next sync.
+    official = "number" if "number" in _columns(db, "powers") else "null as number"
     rows = db.execute(
-        "select id, name, time_limit, four_two from powers where category_order = ? order by position limit ? offset ?",
+        f"select id, name, time_limit, four_two, {official} from powers where category_order = ?"  # noqa: S608
+        " order by position limit ? offset ?",
         (category_order, size, (number - 1) * size),
     )
     return Page([dict(r) for r in rows], number, count, size)
@@ -181,6 +188,11 @@ def notice(db: sqlite3.Connection, notice_id: str, now: datetime) -> dict[str, A
 def catalogue_areas(db: sqlite3.Connection) -> list[dict[str, Any]]:
     sql = "select area_order, area, count(*) as items from catalogue group by area_order order by area_order"
     return [dict(r) for r in db.execute(sql)]
+
+
+def catalogue_area_count(db: sqlite3.Connection) -> int:
+    """Return how many areas the county's published catalogue holds: what the home screen's tile says."""
+    return int(db.execute("select count(distinct area_order) from catalogue").fetchone()[0])
 
 
 def catalogue_items(db: sqlite3.Connection, area_order: int) -> list[dict[str, Any]]:

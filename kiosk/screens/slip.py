@@ -271,7 +271,9 @@ def render_slip(slip: Slip) -> bytes:
 def _facts(kind: str, item: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     """Return the slip's title and key facts for an item of *kind*."""
     if kind == "power":
+        number = [(gettext("Official number"), item["number"])] if item.get("number") else []
         return item["name"], [
+            *number,
             (gettext("Time limit"), item["time_limit"]),
             (gettext("Supervised by"), item["supervision_body"]),
             (gettext("Supervision phone"), item["supervision_phone"]),

@@ -112,7 +112,10 @@ HOME_NOTICES = 6  # the newest notices on the home screen: what fills a portrait
 def home() -> ResponseReturnValue:
     db = get_db()
     notices = queries.notices_on_show(db, screen_now(), limit=HOME_NOTICES)
-    return render_template("screens/home.html", matters=queries.matters(db), notices=notices, guides=guides.guides(db))
+    areas = queries.catalogue_area_count(db)  # what the county published, not the standard's 26
+    return render_template(
+        "screens/home.html", matters=queries.matters(db), notices=notices, guides=guides.guides(db), areas=areas
+    )
 
 
 @bp.route("/healthz")

@@ -17,6 +17,7 @@ from sync.contract.i18n import tr
 # field -> header names, the first as the export writes it
 COLUMNS: dict[str, list[str]] = {
     "name": ["事项名称", "权力名称", "权力事项", "事项"],
+    "number": ["编号", "事项编号", "权力编号", "清单编号"],
     "category": ["类别", "权力类别", "事项类别", "类型"],
     "summary": ["事项说明", "简要说明", "说明"],
     "keywords": ["俗称", "别名", "关键词"],
@@ -103,6 +104,8 @@ def read_row(row: Row, columns: dict[str, str]) -> RowItem:
         return item
     steps = split_list(cell.get("steps", ""))
     fields: dict[str, Any] = {"name": cell["name"], "category": cell.get("category", "")}
+    if cell.get("number"):
+        fields["number"] = cell["number"]
     if cell.get("summary"):
         fields["summary"] = cell["summary"]
     if keywords := split_list(cell.get("keywords", "").replace("、", "；")):
@@ -138,7 +141,7 @@ def read_powers(table: Table) -> tuple[list[RowItem], list[str]]:
 
 
 EXPORTED = ["name", "category", "summary", "keywords", "basis", "responsible", "participants", "materials", "steps",
-            "time_limit", "fee", "supervision", "phone", "risks", "controls"]  # fmt: skip
+            "time_limit", "fee", "supervision", "phone", "risks", "controls", "number"]  # fmt: skip
 
 
 def export_rows(powers: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -154,6 +157,7 @@ def export_rows(powers: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
         steps = "；".join(f"{n}.{step_label(step)}" for n, step in enumerate(power["steps"], start=1))
         cells = {
             "name": power["name"],
+            "number": power.get("number", ""),
             "category": power["category"],
             "summary": power.get("summary", ""),
             "keywords": "、".join(power.get("keywords", [])),

@@ -65,6 +65,7 @@ class Power(TypedDict):
     supervision: dict[str, str]  # body, phone
     steps: list[Step]
     four_two: bool  # some step is the standard procedure 四议两公开
+    number: NotRequired[str]  # 编号, the county's official number of the item
     summary: NotRequired[str]
     keywords: NotRequired[list[str]]
     participants: NotRequired[list[str]]

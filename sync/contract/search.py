@@ -94,8 +94,9 @@ def _documents(snapshot: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for power in snapshot["powers"]:
         steps = [f"{s['title']} {s.get('description', '')}" for s in power["steps"] if "title" in s]
         parts = [power.get("summary") or "", power["responsible"], *power.get("materials", []), *steps]
+        names = _names("power", power) + ([power["number"]] if "number" in power else [])  # 编号 found as text
         yield {"kind": "power", "item_id": power["id"], "title": power["name"], "body": " ".join(parts),
-               "names": _names("power", power), "initials": _initials_of("power", power)}  # fmt: skip
+               "names": names, "initials": _initials_of("power", power)}  # fmt: skip
     for notice in snapshot["notices"]:
         body = notice.get("body_text") or _TAGS.sub(" ", notice.get("body_html", ""))
         yield {"kind": "notice", "item_id": notice["id"], "title": notice["title"], "body": body,

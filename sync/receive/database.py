@@ -76,7 +76,7 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
                 "supervision_body": p["supervision"]["body"], "supervision_phone": p["supervision"]["phone"],
                 "risks": _json(p.get("risks", [])), "accountability": _json(p.get("accountability", [])),
                 "steps": _json(p["steps"]), "four_two": int(p["four_two"]), "scope": p["scope"],
-                "keywords": _json(p.get("keywords", [])),
+                "keywords": _json(p.get("keywords", [])), "number": p.get("number"),
             }
             for n, p in enumerate(snapshot["powers"])
         ),
@@ -141,7 +141,7 @@ create table meta (key text primary key, value text not null);
 create table powers (id text primary key, position integer, name text, category text, category_order integer,
   summary text, basis text, responsible text, participants text, materials text, fee text, time_limit text,
   disclosure text, supervision_body text, supervision_phone text, risks text, accountability text, steps text,
-  four_two integer, scope text, keywords text);
+  four_two integer, scope text, keywords text, number text);
 create index powers_by_category on powers (category_order, position);
 -- The few items with keywords: the home screen's matters, without reading every item.
 create index powers_with_keywords on powers (category_order, position) where keywords != '[]';
