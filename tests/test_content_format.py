@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from kiosk.cli import main
 from sync.contract.content import load_county
-from tests.county_files import TEN_ONES, write_county
+from sync.contract.snapshot import village_snapshot
+from tests.county_files import CONTACTS, TEN_ONES, write_county
 from tests.test_validate import edit, problems
 
 
@@ -76,3 +77,111 @@ def test_catalogue_content_list_with_an_empty_element_or_none(county: Path) -> N
     assert problems(county) == [
         "catalogue/18-shehui-jiuzhu.yaml:6: items[1].content: must be text or a list, not a set of fields"
     ]
+
+
+# Supervision: each village's own committee, filled from its contacts.
+
+OWN = "supervision:\n  village: true\n"
+APPLE_COMMITTEE = """\
+  - id: apple-jianweihui
+    name: 苹果村村务监督委员会
+    phone: 0000-5550111
+    kind: supervision
+    village: apple
+    person: 张三（主任）
+"""
+
+
+def ask_for_the_villages_own(county: Path, also: str = "") -> None:
+    edit(county / "powers" / "dibao.yaml", "supervision:\n  body: 村务监督委员会\n  phone: 0000-5550100\n", OWN + also)
+
+
+def test_an_item_asks_for_the_villages_own_committee(county: Path) -> None:
+    ask_for_the_villages_own(county)
+    (county / "contacts.yaml").write_text(CONTACTS_WITH_APPLE, encoding="utf-8")
+    loaded = load_county(county)
+    assert loaded.powers[0]["supervision"] == {"village": True}
+    _apple, pear, _plum = loaded.villages()
+    snapshot, _ = village_snapshot(loaded, "apple", 1, "2026-11-27")
+    assert snapshot["powers"][0]["supervisors"] == [
+        {"body": "苹果村村务监督委员会", "phone": "0000-5550111", "person": "张三（主任）", "own": True}
+    ]
+    snapshot, _ = village_snapshot(loaded, "pear", 1, "2026-11-27")
+    assert snapshot["powers"][0]["supervisors"] == [
+        {"body": "县纪委监委举报电话", "phone": "0000-12388", "stand_in": True}
+    ]
+    assert [str(w) for w in loaded.warnings] == [
+        f"powers/dibao.yaml:10: supervision.village: village {name} ({code}) has no supervision contact of its own in "
+        f"contacts.yaml (kind: supervision, village: {code}): its kiosk shows 县纪委监委举报电话 in its place on the 1 "
+        "items that name the village's own committee"
+        for name, code in ((pear["name"], "pear"), ("李村", "plum"))
+    ]
+
+
+def test_the_villages_own_committee_and_another_body(county: Path) -> None:
+    ask_for_the_villages_own(county, "  body: 县民政局\n  phone: 0000-5550201\n")
+    (county / "contacts.yaml").write_text(CONTACTS_WITH_APPLE, encoding="utf-8")
+    snapshot, _ = village_snapshot(load_county(county), "apple", 1, "2026-11-27")
+    assert [s["body"] for s in snapshot["powers"][0]["supervisors"]] == ["苹果村村务监督委员会", "县民政局"]
+
+
+def test_a_township_contact_stands_in_before_the_countys(county: Path) -> None:
+    ask_for_the_villages_own(county)
+    township = (
+        "  - id: east-jiwei\n    name: 东镇纪委\n    phone: 0000-5550302\n    kind: supervision\n    township: east\n"
+    )
+    (county / "contacts.yaml").write_text(CONTACTS + township, encoding="utf-8")
+    loaded = load_county(county)
+    snapshot, _ = village_snapshot(loaded, "pear", 1, "2026-11-27")
+    assert snapshot["powers"][0]["supervisors"][0]["body"] == "东镇纪委"
+    snapshot, _ = village_snapshot(loaded, "plum", 1, "2026-11-27")  # west: the county's
+    assert snapshot["powers"][0]["supervisors"][0]["body"] == "县纪委监委举报电话"
+
+
+def test_nobody_to_stand_in_is_said(county: Path) -> None:
+    ask_for_the_villages_own(county)
+    (county / "contacts.yaml").write_text(CONTACTS.replace("kind: supervision", "kind: hotline"), encoding="utf-8")
+    loaded = load_county(county)
+    snapshot, _ = village_snapshot(loaded, "apple", 1, "2026-11-27")
+    assert snapshot["powers"][0]["supervisors"] == []
+    assert str(loaded.warnings[0]) == (
+        "powers/dibao.yaml:10: supervision.village: village 苹果村 (apple) has no supervision contact of its own in "
+        "contacts.yaml (kind: supervision, village: apple), nor a township or county one to stand in: the 1 items "
+        "that name the village's own committee show no one in its place"
+    )
+
+
+def test_a_village_item_asks_only_its_own_village(county: Path) -> None:
+    ask_for_the_villages_own(county)
+    edit(county / "powers" / "dibao.yaml", "category: 便民服务\n", "category: 便民服务\nvillage: apple\n")
+    (county / "contacts.yaml").write_text(CONTACTS_WITH_APPLE, encoding="utf-8")
+    assert load_county(county).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        (
+            "supervision:\n  body: 县民政局\n",
+            "powers/dibao.yaml:9: supervision.phone: missing: a supervision body needs its phone",
+        ),
+        (
+            "supervision:\n  phone: 0000-5550201\n",
+            "powers/dibao.yaml:9: supervision.body: missing: whose phone this is (body)",
+        ),
+        (
+            "supervision:\n  village: false\n",
+            "powers/dibao.yaml:9: supervision: give body and phone, or village: true for each village's own committee",
+        ),
+        (
+            "supervision:\n  village: 本村\n",
+            "powers/dibao.yaml:10: supervision.village: must be true or false, not text",
+        ),
+    ],
+)
+def test_supervision_written_wrong(county: Path, written: str, expected: str) -> None:
+    edit(county / "powers" / "dibao.yaml", "supervision:\n  body: 村务监督委员会\n  phone: 0000-5550100\n", written)
+    assert problems(county) == [expected]
+
+
+CONTACTS_WITH_APPLE = CONTACTS + APPLE_COMMITTEE

@@ -30,7 +30,7 @@ from kiosk.data.local_db import open_local
 from kiosk.screens import create_app
 from sync.contract.content import County, load_county
 from sync.contract.dates import MONDAY_TO_FRIDAY, local_now
-from sync.contract.snapshot import in_scope
+from sync.contract.kinds import in_scope
 from sync.publish.repository import Repository
 from sync.receive.updater import sync_kiosk
 from tests.browser import KIOSK_SCREEN, guarded

@@ -20,8 +20,9 @@ from kiosk.screens import create_app
 from kiosk.screens.qr import _render, mobile_url, qr_svg
 from sync.contract.content import County, load_county
 from sync.contract.dates import local_now
-from sync.contract.kinds import Notice, Power
-from sync.contract.snapshot import in_scope, village_snapshot
+from sync.contract.kinds import Notice, Power, in_scope
+from sync.contract.snapshot import village_snapshot
+from sync.contract.supervision import supervisors
 from sync.receive.install import install_snapshot
 from tests.county_files import install_with_a_notice_out_tomorrow, write_county
 
@@ -102,14 +103,17 @@ def test_every_power_item_shows_every_field(client: FlaskClient, demo_county: Co
         page = text_of(response)
         expected = [item["name"], item["responsible"], item["fee"], item["time_limit"]]
         expected += item["basis"] + item.get("participants", []) + item.get("materials", [])
-        expected += [item["supervision"]["body"], item["supervision"]["phone"]]
+        named = supervisors(item["supervision"], demo_county.contacts, village(demo_county))
+        assert named, f"{item['id']}: someone supervises it"
+        expected += [s["body"] for s in named] + [s["phone"] for s in named]
         expected += [item["disclosure"]["content"]] if "disclosure" in item else []
         expected += [r["point"] for r in item.get("risks", [])] + [r["control"] for r in item.get("risks", [])]
         expected += item.get("accountability", [])
         expected += [s["title"] for s in item["steps"]] + [s["actor"] for s in item["steps"]]
         for value in expected:
             assert html.unescape(value) in page, f"{item['id']}: {value!r} missing"
-        assert f'href="tel:{item["supervision"]["phone"]}"' in response.get_data(as_text=True)
+        for supervisor in named:
+            assert f'href="tel:{supervisor["phone"]}"' in response.get_data(as_text=True)
 
 
 def test_flowchart_draws_every_step_and_each_branch(client: FlaskClient, demo_county: County) -> None:

@@ -28,9 +28,10 @@ from sync.contract.channel import MEDIA_PREFIX, county_from_items, read_shard, s
 from sync.contract.content import County
 from sync.contract.dates import DEFAULT_TIMEZONE, MONDAY_TO_FRIDAY, WorkCalendar, local_now, parse_moment
 from sync.contract.i18n import tr
+from sync.contract.kinds import in_scope
 from sync.contract.official_calendar import work_calendar
 from sync.contract.render import render_markdown
-from sync.contract.snapshot import in_scope, village_snapshot
+from sync.contract.snapshot import village_snapshot
 from sync.publish.repository import Repository
 from sync.receive.database import CATEGORY_ORDER
 

@@ -103,8 +103,15 @@ def powers_in_category(db: sqlite3.Connection, category_order: int, number: int,
 
 
 def power(db: sqlite3.Connection, power_id: str) -> dict[str, Any] | None:
+    """Return a power item, with ``supervisors``: whom this village's kiosk names as supervising it."""
     row = db.execute("select * from powers where id = ?", (power_id,)).fetchone()
-    return _decode(row, "basis", "participants", "materials", "disclosure", "risks", "accountability", "steps")
+    item = _decode(row, "basis", "participants", "materials", "disclosure", "risks", "accountability", "steps")
+    if item is not None:
+        written = item.get("supervisors")  # absent from a database written before: the one body and phone
+        item["supervisors"] = json.loads(written) if written else [
+            {"body": item["supervision_body"], "phone": item["supervision_phone"]}
+        ]  # fmt: skip
+    return item
 
 
 def matters(db: sqlite3.Connection, limit: int = 8) -> list[dict[str, Any]]:

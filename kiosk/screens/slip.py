@@ -275,8 +275,8 @@ def _facts(kind: str, item: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]
         return item["name"], [
             *number,
             (gettext("Time limit"), item["time_limit"]),
-            (gettext("Supervised by"), item["supervision_body"]),
-            (gettext("Supervision phone"), item["supervision_phone"]),
+            (gettext("Supervised by"), "；".join(s["body"] for s in item["supervisors"])),
+            (gettext("Supervision phone"), "；".join(s["phone"] for s in item["supervisors"])),
         ]
     if kind == "notice":
         facts = [(gettext("Published"), day(item["published"]))]

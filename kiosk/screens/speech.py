@@ -91,7 +91,7 @@ def power_text(item: dict[str, Any]) -> str:
             _fact(_("Responsible body"), item["responsible"]),
             _fact(_("Materials to bring"), "；".join(item["materials"] or [])),
             _fact(_("Procedure"), "；".join(steps)),
-            _fact(_("Supervision"), "，".join(filter(None, [item["supervision_body"], item["supervision_phone"]]))),
+            _fact(_("Supervision"), "；".join(f"{s['body']}，{s['phone']}" for s in item["supervisors"])),
         ]
     )
 

@@ -26,6 +26,7 @@ from sync.contract.content import ContentInvalid, County, county_duties, county_
 from sync.contract.kinds import CountyInfo
 from sync.contract.official_calendar import county_calendar
 from sync.contract.procedure import procedure_problems
+from sync.contract.supervision import supervision_problem
 from sync.contract.schemas import Problem, field_name, load_schema, schema_problems
 from sync.contract.source import SourceError, parse_markdown, parse_yaml, read_markdown, read_yaml
 
@@ -274,6 +275,9 @@ def check(content_dir: Path, path: str, text: str, schema_name: str, staged: Pat
     if "steps" not in broken:  # the procedure too, as the clerk fixes the rest
         for where, message in procedure_problems(source.data["steps"]):
             problems.append(Problem(path, source.line_of(where), field_name(where), message))
+    if "supervision" not in broken and (wrong := supervision_problem(source.data["supervision"])):
+        where = ("supervision", *wrong[0])
+        problems.append(Problem(path, source.line_of(where), field_name(where), wrong[1]))
     reader = FolderReader(Path(content_dir))
     if not broken & {"village", "township"}:
         reader.check_scope(source, _county(Path(content_dir))[1])

@@ -35,6 +35,8 @@ COLUMNS: dict[str, list[str]] = {
 }
 REQUIRED = ["name", "category", "basis", "responsible", "steps", "time_limit", "fee"]
 SUPERVISOR = "村务监督委员会"  # who supervises a village power when the table names only a phone
+OWN_COMMITTEE = "本村村务监督委员会"  # a table's words for supervision: {village: true}, each village's own
+_OWN = re.compile(r"^(本村|所在村|各村)村务监督委员会$")
 _PHONE = re.compile(r"(?<![\d-])\d[\d-]{2,19}(?![\d-])")
 _MARK = r"(?:\d{1,2}\s*[.、．)）]|[（(]\d{1,2}[)）]|[①-⑳])"
 # A number ends the item before it after a separator; a circled or bracketed one needs none.
@@ -81,9 +83,16 @@ def split_list(text: str) -> list[str]:
     return [cleaned for item in items if (cleaned := item.strip().strip("；;，,。 ").strip())]
 
 
-def _supervision(row: Row, columns: dict[str, str]) -> tuple[dict[str, str] | None, str | None]:
+def _supervision(row: Row, columns: dict[str, str]) -> tuple[dict[str, Any] | None, str | None]:
     said = row.cells.get(columns.get("supervision", ""), "")
     phones = _PHONE.findall(row.cells.get(columns.get("phone", ""), "")) or _PHONE.findall(said)
+    parts = [part.strip(" ：:，,。（）()") for part in re.split(r"[；;]", _PHONE.sub("", said))]
+    if any(_OWN.match(part) for part in parts):  # each village's own committee: its kiosk has the phone
+        rest = "；".join(part for part in parts if part and not _OWN.match(part))
+        if not rest and not phones:
+            return {"village": True}, None
+        if rest and phones:
+            return {"village": True, "body": rest, "phone": phones[0]}, None
     if not phones:
         problem = tr("row %(row)s: no supervision phone (a column 监督电话, or a number in 监督方式)", row=row.number)
         return {"body": said.strip() or SUPERVISOR}, problem
@@ -144,6 +153,11 @@ EXPORTED = ["name", "category", "summary", "keywords", "basis", "responsible", "
             "time_limit", "fee", "supervision", "phone", "risks", "controls", "number"]  # fmt: skip
 
 
+def _supervision_cell(supervision: dict[str, Any]) -> str:
+    """监督方式 as a table writes it: the village's own committee (村务监督委员会), then the body the item names."""
+    return "；".join(filter(None, [OWN_COMMITTEE if supervision.get("village") else "", supervision.get("body", "")]))
+
+
 def export_rows(powers: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """The items as the import reads them: a header row of the first names, one row per item.
 
@@ -168,8 +182,8 @@ def export_rows(powers: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
             "steps": steps,
             "time_limit": power["time_limit"],
             "fee": power["fee"],
-            "supervision": power["supervision"]["body"],
-            "phone": power["supervision"]["phone"],
+            "supervision": _supervision_cell(power["supervision"]),
+            "phone": power["supervision"].get("phone", ""),
             "risks": "\n".join(f"{n}.{risk['point']}" for n, risk in enumerate(risks, start=1)),
             "controls": "\n".join(f"{n}.{risk['control']}" for n, risk in enumerate(risks, start=1)),
         }

@@ -38,6 +38,7 @@ from sync.contract.procedure import FOUR_TWO, expand_steps
 from sync.contract.render import render_markdown
 from sync.contract.schemas import Problem, load_schema
 from sync.contract.source import SourceFile
+from sync.contract.supervision import supervision_problem, supervision_warnings
 
 _PLACE_FIELDS = ("village", "township")
 TEN = 10  # the ten ones (十个一): a county may publish another count, with a warning
@@ -97,16 +98,28 @@ def county_places(reader: FolderReader, source: SourceFile | None) -> dict[str, 
     return places
 
 
-def _powers(reader: FolderReader, places: dict[str, set[str]] | None) -> list[Power]:
+def _powers(reader: FolderReader, places: dict[str, set[str]] | None) -> tuple[list[Power], list[tuple[str, str, int]]]:
+    """The power items, and the scope, file and line of each that asks for the village's own supervision."""
     powers: list[Power] = []
+    asking: list[tuple[str, str, int]] = []
     seen: dict[str, str] = {}
     for source in reader.read_folder("powers", ".yaml", "power", required=True):
-        data = source.data
-        reader.check_unique(seen, data["id"], source, ("id",), tr("power item id"))
-        scope = reader.check_scope(source, places)
-        if reader.check_steps(source):
-            powers.append(power_of(data, scope))
-    return powers
+        reader.check_unique(seen, source.data["id"], source, ("id",), tr("power item id"))
+        if (power := checked_power(reader, source, places)) is not None:
+            powers.append(power)
+            if power["supervision"].get("village"):
+                asking.append((power["scope"], source.path, source.line_of(("supervision", "village"))))
+    return powers, asking
+
+
+def checked_power(reader: FolderReader, source: SourceFile, places: dict[str, set[str]] | None) -> Power | None:
+    """The power item a file holds (its schema checked already), its problems told to *reader*; None when unsound."""
+    scope = reader.check_scope(source, places)
+    sound = reader.check_steps(source)
+    if wrong := supervision_problem(source.data["supervision"]):
+        reader.problem(source, ("supervision", *wrong[0]), wrong[1])
+        sound = False
+    return power_of(source.data, scope) if sound else None
 
 
 def power_of(data: dict[str, Any], scope: str) -> Power:
@@ -278,7 +291,7 @@ def load_county(root: Path, reader: FolderReader | None = None) -> County:
     county_source = reader.read("county.yaml", "county")
     places = county_places(reader, county_source)
     media: dict[str, Path] = {}
-    powers = _powers(reader, places)
+    powers, asking = _powers(reader, places)
     duties = county_duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
     calendar = county_calendar(reader)  # before the notices: their 公示期 is counted on it
     notices = _notices(reader, places, media, {duty["id"]: duty for duty in duties}, work_calendar(calendar))
@@ -292,12 +305,13 @@ def load_county(root: Path, reader: FolderReader | None = None) -> County:
         raise ContentInvalid(_in_order(reader.problems))
     # Every file passed its schema (reader.read): the casts say what the schemas checked.
     info = cast(CountyInfo, county_source.data)
-    warnings = _in_order(reader.warnings)
+    warnings = _in_order(reader.warnings + supervision_warnings(villages, asking, contacts))
     return County(info, powers, notices, catalogue, ten_ones, contacts, media, duties, guides, calendar, warnings)
 
 
 def _in_order(problems: list[Problem]) -> list[Problem]:
-    return sorted(set(problems), key=lambda p: (p.path, p.line, p.field))
+    """*problems* once each, by file, line and field (those of one place in the order they were found)."""
+    return sorted(dict.fromkeys(problems), key=lambda p: (p.path, p.line, p.field))
 
 
 def path_id(path: str) -> str:
@@ -329,8 +343,8 @@ def with_file(county: County, reader: FolderReader, path: str) -> County:
             duties = {duty["id"]: duty for duty in county.duties}
             item = notice_of(reader, source, places, media, duties, work_calendar(county.calendar))
             changed["notices"] = others + ([item] if item is not None else [])
-        elif source is not None and reader.check_steps(source):
-            changed["powers"] = [*others, power_of(source.data, reader.check_scope(source, places))]
+        elif source is not None and (power := checked_power(reader, source, places)) is not None:
+            changed["powers"] = [*others, power]
     elif path.startswith("catalogue/"):
         changed["catalogue"] = _catalogue(reader)
     elif path == "contacts.yaml":

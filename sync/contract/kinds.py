@@ -6,9 +6,15 @@ the model replaces ``village``/``township`` with one ``scope`` ('county', 'towns
 Everything is plain JSON, so a kind travels in a shard unchanged (sync/contract/channel.py).
 """
 
+from collections.abc import Mapping
 from typing import Literal, NotRequired, TypedDict
 
 Domain = Literal["party", "village", "finance", "government"]
+
+
+def in_scope(scope: str, village: Mapping[str, str]) -> bool:
+    """Tell whether content with *scope* ('county', 'township:X', 'village:Y') reaches *village* (code, township)."""
+    return scope in ("county", f"township:{village['township']}", f"village:{village['code']}")
 
 
 class Village(TypedDict):
@@ -51,6 +57,24 @@ class Step(TypedDict):
     description: NotRequired[str]
 
 
+class Supervision(TypedDict, total=False):
+    """A power item's supervision as written: body and phone, and/or village: true (each village's own committee)."""
+
+    body: str
+    phone: str
+    village: bool
+
+
+class Supervisor(TypedDict):
+    """Who supervises an item on one village's kiosk (sync/contract/supervision.py): the snapshot's ``supervisors``."""
+
+    body: str
+    phone: str
+    person: NotRequired[str]
+    own: NotRequired[bool]  # the village's own supervision committee, from its contacts
+    stand_in: NotRequired[bool]  # the township's or county's, in place of a village committee not in contacts
+
+
 class Power(TypedDict):
     """A small-power item (小微权力), powers/<id>.yaml."""
 
@@ -62,7 +86,7 @@ class Power(TypedDict):
     responsible: str
     fee: str
     time_limit: str
-    supervision: dict[str, str]  # body, phone
+    supervision: Supervision
     steps: list[Step]
     four_two: bool  # some step is the standard procedure 四议两公开
     number: NotRequired[str]  # 编号, the county's official number of the item

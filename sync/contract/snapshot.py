@@ -7,12 +7,9 @@ from typing import Any
 
 from sync.contract.content import County
 from sync.contract.i18n import tr
+from sync.contract.kinds import in_scope
 from sync.contract.media import media_digest
-
-
-def in_scope(scope: str, village: dict[str, str]) -> bool:
-    """Tell whether content with *scope* ('county', 'township:X', 'village:Y') reaches *village*."""
-    return scope in ("county", f"township:{village['township']}", f"village:{village['code']}")
+from sync.contract.supervision import supervisors
 
 
 def blob_name(digest: str, ref: str) -> str:
@@ -49,16 +46,22 @@ def village_snapshot(
         **county.ten_ones,
         "items": [{**t, "photo": names[t["photo"]]} if "photo" in t else t for t in county.ten_ones.get("items", [])],
     }
+    contacts = [c for c in county.contacts if in_scope(c["scope"], village)]
+    powers = [
+        {**p, "supervisors": supervisors(p["supervision"], contacts, village)}  # filled for this village
+        for p in county.powers
+        if in_scope(p["scope"], village)
+    ]
     snapshot = {
         "version": version,
         "content_date": content_date,
         "county": {k: v for k, v in county.info.items() if k != "townships"},
         "village": village,
-        "powers": [p for p in county.powers if in_scope(p["scope"], village)],
+        "powers": powers,
         "notices": notices,
         "catalogue": county.catalogue,
         "ten_ones": ten_ones,
-        "contacts": [c for c in county.contacts if in_scope(c["scope"], village)],
+        "contacts": contacts,
         "duties": [d for d in county.duties if in_scope(d["scope"], village)],
         "guides": [g for g in county.guides if in_scope(g["scope"], village)],
         "calendar": county.calendar,  # county-wide: every village counts working days on it

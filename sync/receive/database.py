@@ -43,6 +43,11 @@ def _json(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def _first(power: dict[str, Any], key: str) -> str:
+    """The first supervisor's *key* (body, phone), or '' when the village has nobody to name."""
+    return str(power["supervisors"][0][key]) if power["supervisors"] else ""
+
+
 def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
     """Return each table's rows, made one at a time as they are inserted (install's peak memory)."""
     categories = list(CATEGORY_ORDER)
@@ -73,7 +78,9 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
                 "basis": _json(p["basis"]), "responsible": p["responsible"],
                 "participants": _json(p.get("participants", [])), "materials": _json(p.get("materials", [])),
                 "fee": p["fee"], "time_limit": p["time_limit"], "disclosure": _json(p.get("disclosure")),
-                "supervision_body": p["supervision"]["body"], "supervision_phone": p["supervision"]["phone"],
+                # supervisors: filled for the village by the snapshot; the first also in the two columns of old
+                "supervision_body": _first(p, "body"), "supervision_phone": _first(p, "phone"),
+                "supervisors": _json(p["supervisors"]),
                 "risks": _json(p.get("risks", [])), "accountability": _json(p.get("accountability", [])),
                 "steps": _json(p["steps"]), "four_two": int(p["four_two"]), "scope": p["scope"],
                 "keywords": _json(p.get("keywords", [])), "number": p.get("number"),
@@ -141,7 +148,7 @@ create table meta (key text primary key, value text not null);
 create table powers (id text primary key, position integer, name text, category text, category_order integer,
   summary text, basis text, responsible text, participants text, materials text, fee text, time_limit text,
   disclosure text, supervision_body text, supervision_phone text, risks text, accountability text, steps text,
-  four_two integer, scope text, keywords text, number text);
+  four_two integer, scope text, keywords text, number text, supervisors text);
 create index powers_by_category on powers (category_order, position);
 -- The few items with keywords: the home screen's matters, without reading every item.
 create index powers_with_keywords on powers (category_order, position) where keywords != '[]';
