@@ -26,9 +26,9 @@ from sync.contract.content import ContentInvalid, County, county_duties, county_
 from sync.contract.kinds import CountyInfo
 from sync.contract.official_calendar import county_calendar
 from sync.contract.procedure import procedure_problems
-from sync.contract.supervision import supervision_problem
 from sync.contract.schemas import Problem, field_name, load_schema, schema_problems
 from sync.contract.source import SourceError, parse_markdown, parse_yaml, read_markdown, read_yaml
+from sync.contract.supervision import supervision_problem
 
 
 @dataclass(frozen=True)
