@@ -171,7 +171,8 @@ def test_a_village_item_asks_only_its_own_village(county: Path) -> None:
         ),
         (
             "supervision:\n  village: false\n",
-            "powers/dibao.yaml:9: supervision: give body and phone, or village: true for each village's own committee",
+            "powers/dibao.yaml:9: supervision: give body and phone, "
+            "or village: true for each village's own supervision committee",
         ),
         (
             "supervision:\n  village: 本村\n",
