@@ -186,3 +186,85 @@ def test_supervision_written_wrong(county: Path, written: str, expected: str) ->
 
 
 CONTACTS_WITH_APPLE = CONTACTS + APPLE_COMMITTEE
+
+
+# 四议两公开 with outcomes: a failed vote goes back, and the item keeps its mark.
+
+DECISION = """\
+steps:
+  - id: propose
+    title: 征集议题
+    actor: 村党组织
+  - id: decide
+    procedure: 四议两公开
+    outcomes:
+      - step: 4
+        when: 未获通过
+        to: {back}
+    next: carry-out
+  - id: carry-out
+    title: 组织实施
+    actor: 村民委员会
+"""
+
+
+def with_decision(county: Path, back: str = "decide-2") -> Path:
+    file = county / "powers" / "dibao.yaml"
+    text = file.read_text(encoding="utf-8")
+    file.write_text(text[: text.index("steps:\n")] + DECISION.format(back=back), encoding="utf-8")
+    return file
+
+
+def test_a_failed_vote_goes_back_and_the_item_keeps_its_mark(county: Path) -> None:
+    with_decision(county)
+    (power,) = load_county(county).powers
+    assert power["four_two"] is True
+    vote = next(s for s in power["steps"] if s["id"] == "decide-4")
+    assert vote["goes_to"] == [{"when": "通过", "to": "decide-5"}, {"when": "未获通过", "to": "decide-2"}]
+    assert vote["procedure"] == "四议两公开" and vote["procedure_step"] == 4
+
+
+@pytest.mark.parametrize("back", ["decide", "decide-1", "decide-3", "decide-4", "propose"])
+def test_an_outcome_may_go_back_to_any_earlier_step(county: Path, back: str) -> None:
+    with_decision(county, back)
+    assert load_county(county).powers[0]["four_two"] is True
+
+
+def test_an_outcome_may_leave_the_block_for_a_step_that_ends(county: Path) -> None:
+    file = with_decision(county, "shelve")
+    with file.open("a", encoding="utf-8") as power:
+        power.write("    end: true\n  - id: shelve\n    title: 暂缓实施\n    actor: 村民委员会\n")
+    (power,) = load_county(county).powers
+    assert {"when": "未获通过", "to": "shelve"} in power["steps"][4]["goes_to"]
+
+
+def test_an_outcome_that_skips_the_blocks_later_steps(county: Path) -> None:
+    with_decision(county, "decide-6")
+    assert problems(county) == [
+        "powers/dibao.yaml:21: steps[2].outcomes[1].to: an outcome of step 4 of 四议两公开 cannot lead on to step 6: "
+        "that skips the steps in between (or is the way on, 通过). Go back to an earlier step (decide-1, decide-2, "
+        "decide-3) or out of the block"
+    ]
+
+
+def test_an_outcome_to_a_step_that_does_not_exist(county: Path) -> None:
+    with_decision(county, "decide-9")
+    (found,) = problems(county)
+    assert found.startswith(
+        "powers/dibao.yaml:21: steps[2].outcomes[1].to: step 'decide-9' does not exist in this item"
+    )
+
+
+def test_an_outcome_of_a_step_the_block_does_not_have(county: Path) -> None:
+    edit(with_decision(county), "step: 4", "step: 6")
+    assert problems(county) == ["powers/dibao.yaml:19: steps[2].outcomes[1].step: 6 is outside 1–5"]
+
+
+def test_an_outcome_that_loops_with_no_way_out(county: Path) -> None:
+    file = with_decision(county, "decide-2")
+    edit(file, "    next: carry-out\n", "    next: decide-3\n")  # 实施结果公开 back into the vote: never ends
+    assert problems(county) == [
+        "powers/dibao.yaml:13: steps[1].id: from here the procedure never ends: it loops with no way out",
+        "powers/dibao.yaml:16: steps[2].id: from here the procedure never ends: it loops with no way out",
+        "powers/dibao.yaml:23: steps[3].id: no step leads here: it cannot be reached from the first step",
+    ]

@@ -38,22 +38,29 @@ FOUR_TWO_STEPS: list[dict[str, str]] = [
 ]
 
 
+PASSED = "通过"  # the way on from a 四议两公开 step that has other outcomes (content text, shown as written)
+
+
 def expand_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return *steps* with every standard-procedure step replaced by its six steps.
 
     Each returned step has ``id``, ``title``, ``actor`` and ``goes_to``: a list of
-    ``{"when": label or None, "to": step id}``; an empty list ends the path.
+    ``{"when": label or None, "to": step id}``; an empty list ends the path. A block's step with
+    ``outcomes`` becomes a decision: PASSED to the block's next step, then each outcome.
     """
     expanded: list[dict[str, Any]] = []
     alias: dict[str, str] = {}  # a jump to a standard procedure lands on its first step
     for step in steps:
         if step.get("procedure") == FOUR_TWO:
-            ids = [f"{step['id']}-{n}" for n in range(1, 7)]
+            ids = block_ids(step["id"])
             alias[step["id"]] = ids[0]
             for n, standard in enumerate(FOUR_TWO_STEPS):
                 part = {"id": ids[n], **standard, "procedure": FOUR_TWO, "procedure_step": n + 1}
+                others = [{"when": o["when"], "to": o["to"]} for o in step.get("outcomes", []) if o["step"] == n + 1]
                 if n == 5:
                     part.update({k: step[k] for k in ("next", "end") if k in step})
+                elif others:
+                    part["branches"] = [{"when": PASSED, "to": ids[n + 1]}, *others]
                 else:
                     part["next"] = ids[n + 1]
                 expanded.append(part)
@@ -73,12 +80,17 @@ def expand_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return expanded
 
 
+def block_ids(block_id: str) -> list[str]:
+    """Return the ids of a 四议两公开 block's six steps: <id>-1 … <id>-6."""
+    return [f"{block_id}-{n}" for n in range(1, 7)]
+
+
 def step_ids(steps: list[dict[str, Any]]) -> set[str]:
     """Return every step id *steps* defines once expanded, before expansion."""
     ids: set[str] = set()
     for step in steps:
         if step.get("procedure") == FOUR_TWO:
-            ids.update(f"{step['id']}-{n}" for n in range(1, 7))
+            ids.update(block_ids(step["id"]))
         ids.add(str(step.get("id")))
     return ids
 
@@ -96,7 +108,7 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
     for index, step in enumerate(steps):
         ids = [step["id"]]
         if step.get("procedure") == FOUR_TWO:
-            ids += [f"{step['id']}-{n}" for n in range(1, 7)]
+            ids += block_ids(step["id"])
         for step_id in ids:
             if step_id in written_at:
                 other = written_at[step_id] + 1
@@ -117,6 +129,8 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
             )
         targets: list[tuple[tuple[str | int, ...], str]] = [(("next",), step["next"])] if "next" in step else []
         targets += [(("branches", n, "to"), b["to"]) for n, b in enumerate(step.get("branches", []))]
+        targets += [(("outcomes", n, "to"), o["to"]) for n, o in enumerate(step.get("outcomes", []))]
+        problems += [(("steps", index, *where), message) for where, message in _skipping_outcomes(step)]
         for key, target in targets:
             if target not in defined:
                 known = ", ".join(s["id"] for s in steps)
@@ -152,6 +166,23 @@ def procedure_problems(steps: list[dict[str, Any]]) -> list[tuple[tuple[str | in
                 (("steps", index, "id"), tr("from here the procedure never ends: it loops with no way out"))
             )
             reported.add(index)
+    return problems
+
+
+def _skipping_outcomes(step: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """An outcome inside a 四议两公开 block may go back (to an earlier step of the block, or before it) or leave
+    the block, never skip ahead inside it: every decision that carries the mark passes all six steps."""
+    ids = block_ids(step["id"])
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for n, outcome in enumerate(step.get("outcomes", [])):
+        if outcome["to"] in ids and ids.index(outcome["to"]) + 1 > outcome["step"]:
+            message = tr(
+                "an outcome of step %(step)s of 四议两公开 cannot lead on to step %(to)s: that skips the steps in "
+                "between (or is the way on, 通过). Go back to an earlier step (%(back)s) or out of the block",
+                step=outcome["step"], to=ids.index(outcome["to"]) + 1,
+                back=", ".join(ids[: max(1, outcome["step"] - 1)]),
+            )  # fmt: skip
+            problems.append((("outcomes", n, "to"), message))
     return problems
 
 
