@@ -232,8 +232,8 @@ def test_an_outcome_may_go_back_to_any_earlier_step(county: Path, back: str) -> 
 
 def test_an_outcome_may_leave_the_block_for_a_step_that_ends(county: Path) -> None:
     file = with_decision(county, "shelve")
-    with file.open("a", encoding="utf-8") as power:
-        power.write("    end: true\n  - id: shelve\n    title: 暂缓实施\n    actor: 村民委员会\n")
+    with file.open("a", encoding="utf-8") as written:
+        written.write("    end: true\n  - id: shelve\n    title: 暂缓实施\n    actor: 村民委员会\n")
     (power,) = load_county(county).powers
     assert {"when": "未获通过", "to": "shelve"} in power["steps"][4]["goes_to"]
 
