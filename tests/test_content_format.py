@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
+from sync.authoring.steps import apply, read_steps, targets
 from sync.contract.content import load_county
 from sync.contract.snapshot import village_snapshot
 from tests.county_files import CONTACTS, TEN_ONES, write_county
@@ -268,3 +269,18 @@ def test_an_outcome_that_loops_with_no_way_out(county: Path) -> None:
         "powers/dibao.yaml:16: steps[2].id: from here the procedure never ends: it loops with no way out",
         "powers/dibao.yaml:23: steps[3].id: no step leads here: it cannot be reached from the first step",
     ]
+
+
+def test_the_studios_steps_editor_keeps_and_adds_a_blocks_outcomes() -> None:
+    form = {
+        "steps.0.id": "propose", "steps.0.title": "征集议题", "steps.0.actor": "村党组织", "steps.0.then": "next",
+        "steps.1.id": "decide", "steps.1.kind": "four_two", "steps.1.then": "next",
+        "steps.1.outcomes.0.step": "4", "steps.1.outcomes.0.when": "未获通过", "steps.1.outcomes.0.to": "decide-2",
+    }  # fmt: skip
+    read = read_steps(form)
+    assert read[1] == {
+        "id": "decide", "procedure": "四议两公开", "outcomes": [{"step": 4, "when": "未获通过", "to": "decide-2"}]
+    }  # fmt: skip
+    added = apply(read, "outcome:1")
+    assert added[1]["outcomes"][1] == {"step": 4, "when": "", "to": ""}
+    assert ("decide-2", "2.2 村“两委”商议") in targets(read), "a failed vote can go back inside the block"

@@ -16,7 +16,7 @@ from typing import Any
 from sync.authoring.forms import clean
 from sync.authoring.plan import unique_id
 from sync.contract.pinyin import slug
-from sync.contract.procedure import FOUR_TWO
+from sync.contract.procedure import FOUR_TWO, FOUR_TWO_STEPS, block_ids
 
 MAX_STEPS = 60  # steps read from one form at most (a procedure on a wall chart has a dozen)
 MAX_OUTCOMES = 8
@@ -46,6 +46,8 @@ def read_steps(form: Mapping[str, str], prefix: str = "steps.") -> list[dict[str
         if fields.get("kind") == "four_two":
             step["procedure"] = FOUR_TWO
             step["id"] = step["id"] or unique_id("siyi-liang-gongkai", ids)
+            if outcomes := _block_outcomes(fields):
+                step["outcomes"] = outcomes
         else:
             for key in TEXT:
                 if value := clean(fields.get(key, ""), lines=key == "description").strip():
@@ -65,6 +67,17 @@ def read_steps(form: Mapping[str, str], prefix: str = "steps.") -> list[dict[str
             step["branches"] = chosen or [{"when": "", "to": ""}, {"when": "", "to": ""}]  # chosen, not filled in yet
         steps.append(step)
     return steps
+
+
+def _block_outcomes(fields: Mapping[str, str]) -> list[dict[str, Any]]:
+    """A 四议两公开 block's outcomes as the form sent them: which of its steps, the outcome, where it leads."""
+    found = []
+    for m in range(MAX_OUTCOMES):
+        number = fields.get(f"outcomes.{m}.step", "").strip()
+        when, to = clean(fields.get(f"outcomes.{m}.when", "")).strip(), fields.get(f"outcomes.{m}.to", "").strip()
+        if when or to:  # not filled in yet: kept for the clerk, refused by the schema until it is
+            found.append({"step": int(number) if number.isdigit() else 4, "when": when, "to": to})
+    return found
 
 
 def apply(steps: list[dict[str, Any]], operation: str) -> list[dict[str, Any]]:
@@ -90,7 +103,9 @@ def apply(steps: list[dict[str, Any]], operation: str) -> list[dict[str, Any]]:
             steps[n - 1], steps[n] = steps[n], steps[n - 1]
         elif action == "down" and n < len(steps) - 1:
             steps[n + 1], steps[n] = steps[n], steps[n + 1]
-        elif action == "outcome" and "procedure" not in steps[n]:
+        elif action == "outcome" and "procedure" in steps[n]:  # most often: the villagers' vote fails
+            steps[n]["outcomes"] = [*steps[n].get("outcomes", []), {"step": 4, "when": "", "to": ""}][:MAX_OUTCOMES]
+        elif action == "outcome":
             branches = list(steps[n].get("branches", []))
             branches += [{"when": "", "to": ""}] * (2 if not branches else 1)
             steps[n]["branches"] = branches[:MAX_OUTCOMES]
@@ -100,6 +115,13 @@ def apply(steps: list[dict[str, Any]], operation: str) -> list[dict[str, Any]]:
 
 
 def targets(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The steps an outcome or a jump may lead to: (id, "N. title") in list order (studio.js keeps the titles)."""
-    return [(step["id"], f"{n}. {step.get('title') or step.get('procedure', '')}")
-            for n, step in enumerate(steps, start=1) if step.get("id")]  # fmt: skip
+    """The steps an outcome or a jump may lead to: (id, "N. title") in list order (studio.js keeps the titles);
+    a 四议两公开 block's own six steps too ("N.2 村“两委”商议"), where a failed vote goes back to."""
+    found = []
+    for n, step in enumerate(steps, start=1):
+        if step.get("id"):
+            found.append((step["id"], f"{n}. {step.get('title') or step.get('procedure', '')}"))
+            if step.get("procedure") == FOUR_TWO:
+                parts = zip(block_ids(step["id"]), FOUR_TWO_STEPS, strict=True)
+                found += [(part, f"{n}.{k} {standard['title']}") for k, (part, standard) in enumerate(parts, start=1)]
+    return found

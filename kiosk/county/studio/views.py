@@ -28,7 +28,7 @@ from sync.authoring.history import History
 from sync.authoring.plan import unique_id
 from sync.authoring.tables import markdown_table
 from sync.contract.pinyin import slug
-from sync.contract.procedure import expand_steps
+from sync.contract.procedure import FOUR_TWO_STEPS, expand_steps
 from sync.contract.schemas import Problem
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
@@ -222,7 +222,7 @@ def _form(
         reason=reason or (change.reason if change else ""),
         revision=revision if revision is not None else (change.revision if change else 0),
         labels=labels.labels_of(kind.name), hints=labels.HINTS, choice_labels=labels.CHOICES, then_labels=labels.THEN,
-        then_of=steps.then_of,
+        then_of=steps.then_of, four_two_steps=FOUR_TWO_STEPS,
         places=items.places_named(folder), max_photos=MAX_PHOTOS,
     )  # fmt: skip
     return page, status
