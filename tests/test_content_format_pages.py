@@ -1,4 +1,4 @@
-"""What the content can say (issue 16, point 4), on the kiosk's screens and the phone pages, in zh, en and elder mode."""
+"""What the content can say (issue 16, point 4), on the kiosk's screens and phone pages, in zh, en and elder mode."""
 
 from __future__ import annotations
 

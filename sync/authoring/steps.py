@@ -46,8 +46,8 @@ def read_steps(form: Mapping[str, str], prefix: str = "steps.") -> list[dict[str
         if fields.get("kind") == "four_two":
             step["procedure"] = FOUR_TWO
             step["id"] = step["id"] or unique_id("siyi-liang-gongkai", ids)
-            if outcomes := _block_outcomes(fields):
-                step["outcomes"] = outcomes
+            if block_outcomes := _block_outcomes(fields):
+                step["outcomes"] = block_outcomes
         else:
             for key in TEXT:
                 if value := clean(fields.get(key, ""), lines=key == "description").strip():
