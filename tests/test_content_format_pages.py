@@ -18,6 +18,8 @@ from sync.receive.install import install_snapshot
 from tests.county_files import write_county
 from tests.county_repo import CountyRepo, make_county_repo
 from tests.test_screens import text_of
+from tests.test_staff import csrf_token
+from tests.test_studio import form_of, post, signed, studio  # noqa: F401  (the fixture)
 
 DIBAO = "/powers/dibao-shenqing"
 DECISION = "/powers/zhongda-shixiang-juece"
@@ -163,3 +165,28 @@ def test_phone_pages_show_the_number_the_outcomes_and_the_list(phone: FlaskClien
 
 def text_of_html(fragment: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment)).strip()
+
+
+# The studio: a block's outcomes in the steps editor, through a clerk's save and a review.
+
+
+def test_the_studio_keeps_a_blocks_outcomes_through_a_save_and_a_review(
+    studio: Flask,  # noqa: F811 - the fixture
+    county_repo: CountyRepo,
+) -> None:
+    wang = signed(studio, "wang")
+    fields = form_of(wang, "/studio/powers/zhongda-shixiang-juece")
+    assert fields["steps.2.kind"] == "four_two" and fields["steps.2.outcomes.1.to"] == "decide-2"
+    assert fields["steps.2.outcomes.2.when"] == "村民意见分歧较大" and fields["supervision.village"] == "on"
+    typed = {**fields, "steps.2.outcomes.0.when": "党员大会未通过", "reason": "改写结果", "submit": "1"}
+    assert post(wang, "/studio/powers/save", typed).status_code == 302  # type: ignore[attr-defined]
+    li = signed(studio, "li")
+    change = re.search(r"/studio/changes/(\d+)", li.get("/studio/").text)
+    assert change is not None
+    token = csrf_token(li, "/studio/")
+    assert li.post(f"/studio/changes/{change.group(1)}/approve", data={"csrf_token": token}).status_code == 302
+    power = next(p for p in load_county(county_repo.content).powers if p["id"] == "zhongda-shixiang-juece")
+    by_id = {step["id"]: step["goes_to"] for step in power["steps"]}
+    assert by_id["decide-3"] == [{"when": "通过", "to": "decide-4"}, {"when": "党员大会未通过", "to": "decide-2"}]
+    assert {"when": "未获通过", "to": "decide-2"} in by_id["decide-4"] and power["four_two"]
+    assert power["supervision"]["village"] is True, "the village's own committee kept"
