@@ -157,7 +157,7 @@ def test_phone_pages_show_the_number_the_outcomes_and_the_list(phone: FlaskClien
     assert "No. QHXW-21" in text_of(phone.get("/m/taoyuan/power/dibao-shenqing?lang=en"))
     assert "编号 QHXW-21" in text_of(phone.get("/m/taoyuan/powers/5"))
     decision = text_of(phone.get("/m/taoyuan/power/zhongda-shixiang-juece"))
-    assert "未获通过 → 转到第 4 步：村“两委”商议" in decision and "四议两公开" in decision
+    assert "未获通过 ↩ 回到第 4 步：村“两委”商议" in decision and "四议两公开" in decision
     catalogue = phone.get("/m/taoyuan/catalogue/shjz-dibao-duixiang").get_data(as_text=True)
     assert "<li>保障人数、保障金额</li>" in catalogue
     assert "26个重点领域政务公开目录" in text_of(phone.get("/m/taoyuan/"))
