@@ -43,7 +43,7 @@ def test_ten_ones_of_another_count_is_a_warning_with_its_line(county: Path) -> N
     ]
     result = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"}).invoke(main, ["county", "validate", str(county)])
     assert result.exit_code == 0, result.output
-    assert "Warning: ten_ones.yaml:2: items: the ten ones (十个一) list 11 entries" in result.output
+    assert "warning: ten_ones.yaml:2: items: the ten ones (十个一) list 11 entries" in result.output
 
 
 def test_ten_ones_still_need_a_title_and_at_least_one_entry(county: Path) -> None:

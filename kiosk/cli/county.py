@@ -49,7 +49,7 @@ def _load(folder: str) -> County:
         )
         sys.exit(1)
     for warning in loaded.warnings:  # published all the same: the county decides
-        click.echo(tr("Warning: %(problem)s", problem=warning), err=True)
+        click.echo(tr("warning: %(warning)s", warning=warning), err=True)
     return loaded
 
 
