@@ -66,6 +66,11 @@ class Table:
     summary: str = ""  # one line above the table
     csv_href: str = ""  # where its CSV file is, if not at dashboard.table_csv
 
+    def csv_file(self, filename: str) -> ResponseReturnValue:
+        """The table as the CSV file *filename*: its headings, then every row (not only those the page shows)."""
+        headings = [str(heading) for _key, heading in self.columns]
+        return csv_download(filename, [headings, *([row.get(key) for key, _h in self.columns] for row in self.rows)])
+
 
 @dataclass
 class Period:
@@ -305,10 +310,8 @@ def table_csv(name: str) -> ResponseReturnValue:
     published = published_county()
     period = _period(published)
     table = TABLES[name](published, period)
-    headings = [str(heading) for _key, heading in table.columns]
     span = f"{period.first}-{period.last}" if name != "kiosks" else f"{period.last}"
-    return csv_download(f"{name}-{span}.csv", [headings, *([row.get(key) for key, _h in table.columns]
-                                                          for row in table.rows)])  # fmt: skip
+    return table.csv_file(f"{name}-{span}.csv")
 
 
 # The kiosk's own language switch: it sets the session's language and goes back where it was.

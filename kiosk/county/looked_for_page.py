@@ -26,7 +26,6 @@ from kiosk.county.dashboard import (
     published_county,
     village_cell,
 )
-from kiosk.staff.admin import csv_download
 from kiosk.staff.auth import login_required
 
 bp = Blueprint("looked_for", __name__, url_prefix="/dashboard/looked-for")
@@ -153,6 +152,4 @@ def table_csv(name: str) -> ResponseReturnValue:
     period = _period(published)
     village = _village(published)
     table = TABLES[name](published, period, village)
-    headings = [str(heading) for _key, heading in table.columns]
-    filename = f"looked-for-{name}-{village or 'county'}-{period.first}-{period.last}.csv"
-    return csv_download(filename, [headings, *([row.get(key) for key, _h in table.columns] for row in table.rows)])
+    return table.csv_file(f"looked-for-{name}-{village or 'county'}-{period.first}-{period.last}.csv")

@@ -24,7 +24,6 @@ from kiosk.county.reports import county_db
 from kiosk.county.studio.access import can
 from kiosk.data import audit
 from kiosk.data.transactions import transaction
-from kiosk.staff.admin import csv_download
 from kiosk.staff.auth import login_required
 from sync.publish.keys import SigningKeyError
 from sync.publish.lock import RepositoryBusy
@@ -138,9 +137,7 @@ def release(version: str, error: str | None = None, status: int = 200) -> Respon
 @login_required
 def kiosks_csv(version: str) -> ResponseReturnValue:
     _card, table = _kiosks(_release(version), dashboard.published_county())
-    headings = [str(heading) for _key, heading in table.columns]
-    return csv_download(f"release-{version}-kiosks.csv",
-                        [headings, *([row.get(key) for key, _h in table.columns] for row in table.rows)])  # fmt: skip
+    return table.csv_file(f"release-{version}-kiosks.csv")
 
 
 @bp.route("/<version>/state", methods=["POST"])
