@@ -245,6 +245,14 @@ SETTINGS = [
         " remain. 0: keep everything.",
         whole(),
     ),
+    # 400: a year's period on the dashboard (its longest) chosen a month late still finds every day.
+    Setting(
+        "COUNTY_USAGE_KEEP_DAYS",
+        400,
+        "County server: days of what villagers looked for kept, per village and county-wide (the dashboard shows"
+        " a period of at most a year); older days' counts are dropped, a batch at a time. 0: keep everything.",
+        whole(),
+    ),
     Setting(
         "SECURE_COOKIES",
         0,
@@ -288,6 +296,14 @@ SETTINGS = [
         " and is not counted); the pause is signed with the server's keys (kiosk county serve --keys). 0: never by"
         " itself.",
         whole(),
+    ),
+    Setting(
+        "USAGE_COUNTS",
+        1,
+        "1: the screens count, per day, the matters opened, the guide endings reached and the searches that found"
+        " nothing, and send each day's totals to the county (the kiosk's /about page says what is and is not"
+        " kept); 0: nothing is counted.",
+        yes_or_no,
     ),
     Setting(
         "PRINTER",

@@ -314,6 +314,21 @@ def test_the_about_page_says_what_is_counted_and_what_never_is_in_chinese_and_en
         assert said in english, said
 
 
+def test_a_kiosk_with_counting_turned_off_counts_nothing_and_its_about_page_says_so(
+    kiosk_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIOSK_USAGE_COUNTS", "0")
+    villager = screens(kiosk_copy)
+    for path in (f"/powers/{POWER}", f"/notice/{NOTICE}", DIBAO, "/ten-ones"):
+        assert villager.get(path).status_code == 200, path
+    type_letters(villager, UNFOUND)
+    assert villager.get("/reset").status_code == 302
+    assert counts(kiosk_copy) == {}, "nothing opened, reached or searched for is counted"
+    about = villager.get("/about").get_data(as_text=True)
+    assert "本机已关闭统计" in about and "没有搜到结果的搜索词" not in about and "每天结束后" not in about
+    assert "评价" in about, "a rating the villager chooses to give is still said"
+
+
 # --- counting never breaks a page -----------------------------------------------------------------------
 
 

@@ -128,7 +128,7 @@ def _ratings(period: Period) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return ratings
 
 
-def _period(published: Published | None) -> Period:
+def chosen_period(published: Published | None) -> Period:
     """The period from the `from` and `to` parameters (the county's local days); the last 30 days by default."""
     today = datetime.now(county_zone(published)).date()
     period = Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
@@ -276,7 +276,7 @@ PAGES = {
 def _page(page: str) -> ResponseReturnValue:
     title, names, has_period = PAGES[page]
     published = published_county()
-    period = _period(published)
+    period = chosen_period(published)
     tables = [TABLES[name](published, period) for name in names]
     return render_template("county/dashboard.html", page=page, pages=PAGES, title=title, tables=tables,
                            max_rows=MAX_ROWS, period=period if has_period else None,
@@ -308,7 +308,7 @@ def table_csv(name: str) -> ResponseReturnValue:
     if name not in TABLES:
         abort(404)
     published = published_county()
-    period = _period(published)
+    period = chosen_period(published)
     table = TABLES[name](published, period)
     span = f"{period.first}-{period.last}" if name != "kiosks" else f"{period.last}"
     return table.csv_file(f"{name}-{span}.csv")

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kiosk.county import retention
 from sync.contract.i18n import tr
 
 PRUNE_BATCH = 100  # rows per table per accepted request while there are old rows: bounded work
+USAGE_PRUNE_BATCH = 10  # kiosks' days of counts of what villagers looked for (up to 3,000 rows each)
 PRUNE_PAUSE = timedelta(minutes=1)  # a table found clear is looked at again after this: most requests prune nothing
 
 
@@ -38,6 +40,7 @@ class Limits:
     items_per_day: int
     requests_per_minute: int
     keep: timedelta
+    usage_keep: timedelta  # 0: keep every day's counts of what villagers looked for
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
@@ -47,6 +50,7 @@ class Limits:
             items_per_day=int(config["COUNTY_KIOSK_ITEMS_PER_DAY"]),
             requests_per_minute=int(config["COUNTY_KIOSK_REQUESTS_PER_MINUTE"]),
             keep=timedelta(days=int(config["COUNTY_KEEP_DAYS"])),
+            usage_keep=timedelta(days=int(config["COUNTY_USAGE_KEEP_DAYS"])),
         )
 
 
@@ -112,7 +116,8 @@ class Pruner:
     of its time, and its time is within the window of its arrival); reports, ratings and village
     notice changes as received, and uploads set aside, for COUNTY_KEEP_DAYS, after which the
     dashboard still has the daily rating counts, each notice's latest change and each kiosk's
-    latest report. Display logs are not pruned here (takedowns.py compares them day by day).
+    latest report. Display logs are not pruned here (takedowns.py compares them day by day). Counts of what
+    villagers looked for are kept COUNTY_USAGE_KEEP_DAYS (retention.prune_usage).
     """
 
     def __init__(self, batch: int = PRUNE_BATCH, pause: timedelta = PRUNE_PAUSE) -> None:
@@ -145,6 +150,11 @@ class Pruner:
         if not limits.keep:  # COUNTY_KEEP_DAYS=0: keep everything received
             statements = {name: statements[name] for name in ("seen_signatures", "kiosk_usage")}
         deleted = 0
+        if limits.usage_keep and now >= self.clear_until.get("usage", now):
+            count = retention.prune_usage(db, (now - limits.usage_keep).date(), USAGE_PRUNE_BATCH)
+            if count < USAGE_PRUNE_BATCH:
+                self.clear_until["usage"] = now + self.pause
+            deleted += count
         for name, (sql, before) in statements.items():
             if now < self.clear_until.get(name, now):
                 continue

@@ -21,7 +21,7 @@ from kiosk.county.dashboard import (
     Link,
     Period,
     Table,
-    _period,
+    chosen_period,
     dashboard_db,
     published_county,
     village_cell,
@@ -126,7 +126,7 @@ def _here(period: Period, village: str | None = None, name: str | None = None) -
 @login_required
 def overview() -> ResponseReturnValue:
     published = published_county()
-    period = _period(published)
+    period = chosen_period(published)
     village = _village(published)
     tables = [TABLES[name](published, period, village) for name in TABLES]
     charts: dict[str, Any] = {}
@@ -149,7 +149,7 @@ def table_csv(name: str) -> ResponseReturnValue:
     if name not in TABLES:
         abort(404)
     published = published_county()
-    period = _period(published)
+    period = chosen_period(published)
     village = _village(published)
     table = TABLES[name](published, period, village)
     return table.csv_file(f"looked-for-{name}-{village or 'county'}-{period.first}-{period.last}.csv")

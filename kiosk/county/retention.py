@@ -1,4 +1,5 @@
-"""How long the county keeps the kiosks' daily display logs whole (KIOSK_COUNTY_KEEP_DAYS).
+"""How long the county keeps the kiosks' daily display logs whole (KIOSK_COUNTY_KEEP_DAYS), and the counts of
+what villagers looked for (KIOSK_COUNTY_USAGE_KEEP_DAYS).
 
 A display log is needed whole only to judge the logs either side of it (takedowns.py), and logs
 arrive in day order. Past the retention period a log is dropped, pruned a bounded number at a
@@ -6,6 +7,11 @@ time as uploads arrive; what the dashboard needs stays: the takedowns judged fro
 (``gone_from_logs``) and its day's counts (``daily_display_logs``), which also tell a log sent
 again after its pruning. Each kiosk's latest log stays whole whatever its age: the kiosk's next
 one is judged against it.
+
+A kiosk's day of counts arrives as one upload, whose record (kind 'usage', found by its day) is the index of
+what the day added: past the keeping, each such record takes its village's counts of that day, and the
+county's, with it. 2,000 kiosks a year add some 20 million rows of counts; with the record gone, the same
+day sent again would add to counts the dashboard can no longer show, and they go at the next pruning.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
+from kiosk.data import usage
 from kiosk.data.transactions import transaction
 
 PRUNE_BATCH = 200  # logs dropped per upload at most: a bounded pause, and a backlog still drains
@@ -50,3 +57,24 @@ def prune_display_logs(db: sqlite3.Connection, today: date, keep_days: int, limi
             {"cutoff": cutoff, "limit": limit or PRUNE_BATCH},
         )
     return cursor.rowcount
+
+
+def prune_usage(db: sqlite3.Connection, before: date, limit: int) -> int:
+    """Drop at most *limit* kiosks' days of counts of what villagers looked for that are before *before*,
+    with their villages' and the county's counts of those days; return how many kiosks' days went."""
+    old = db.execute(
+        "select u.rowid, u.day, k.village from uploads u join kiosks k on k.id = u.kiosk_id"
+        " where u.kind = 'usage' and u.day < ? order by u.day limit ?",
+        (before.isoformat(), limit),
+    ).fetchall()
+    kinds = ",".join("?" * len(usage.KINDS))
+    with transaction(db):
+        for rowid, day, village in old:
+            db.execute("delete from usage_counts where village = ? and day = ?", (village, day))
+            db.execute(
+                f"delete from usage_village_totals where village = ? and kind in ({kinds}) and day = ?",  # noqa: S608
+                (village, *usage.KINDS, day),
+            )
+            db.execute(f"delete from usage_county_counts where kind in ({kinds}) and day = ?", (*usage.KINDS, day))  # noqa: S608
+            db.execute("delete from uploads where rowid = ?", (rowid,))
+    return len(old)

@@ -19,8 +19,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # sites from posting through the kiosk's browser. It lives as long as the session, which the idle
     # reset ends.
     app.config.update(WTF_CSRF_TIME_LIMIT=None)
-    # What villagers open and search for is counted here, never in the staff console's or the studio's previews.
-    app.config.setdefault("COUNT_LOOKS", True)
+    # What villagers open and search for is counted here (unless USAGE_COUNTS is 0), never in the staff console's
+    # or the studio's previews.
+    app.config.setdefault("COUNT_LOOKS", bool(app.config["USAGE_COUNTS"]))
     csrf.init_app(app)
     data_dir = Path(app.config["DATA_DIR"])
 
