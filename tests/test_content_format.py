@@ -8,10 +8,14 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
+from kiosk.screens import create_app
 from sync.authoring.steps import apply, read_steps, targets
+from sync.contract.channel import CONTENT_FORMAT
 from sync.contract.content import load_county
 from sync.contract.snapshot import village_snapshot
+from sync.receive.updater import sync_kiosk
 from tests.county_files import CONTACTS, TEN_ONES, write_county
+from tests.county_repo import CountyRepo
 from tests.test_validate import edit, problems
 
 
@@ -284,3 +288,23 @@ def test_the_studios_steps_editor_keeps_and_adds_a_blocks_outcomes() -> None:
     added = apply(read, "outcome:1")
     assert added[1]["outcomes"][1] == {"step": 4, "when": "", "to": ""}
     assert ("decide-2", "2.2 村“两委”商议") in targets(read), "a failed vote can go back inside the block"
+
+
+# --- kiosks of older software ---------------------------------------------------------------------------
+
+
+def test_a_kiosk_whose_software_reads_an_older_form_keeps_its_content_and_says_to_update_first(
+    county_repo: CountyRepo, kiosk_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = sync_kiosk(kiosk_data)
+    assert first.outcome == "updated" and not first.needs_software
+    county_repo.edit("powers/dibao-shenqing.yaml", "name: 最低生活保障申请", "name: 最低生活保障（低保）申请")
+    county_repo.publish()
+    monkeypatch.setattr("sync.receive.updater.CONTENT_FORMAT", CONTENT_FORMAT - 1)  # the kiosk's older software
+    refused = sync_kiosk(kiosk_data)
+    assert refused.outcome == "failed" and refused.needs_software and refused.version == first.version
+    assert f"newer form ({CONTENT_FORMAT})" in str(refused.error) and "kiosk update" in str(refused.error)
+    page = create_app({"TESTING": True, "DATA_DIR": str(kiosk_data)}).test_client().get("/powers/dibao-shenqing")
+    assert "最低生活保障申请" in page.get_data(as_text=True), "the content it had still shows"
+    monkeypatch.setattr("sync.receive.updater.CONTENT_FORMAT", CONTENT_FORMAT)  # after kiosk update
+    assert sync_kiosk(kiosk_data).outcome == "updated"

@@ -201,16 +201,23 @@ def test_the_nightly_job_removes_staff_photos_no_notice_uses_once_their_grace_da
 
 
 @pytest.mark.parametrize(
-    ("outcome", "setting", "asked"),
-    [("unchanged", "1", True), ("updated", "1", True), ("failed", "1", False), ("unchanged", "0", False)],
+    ("outcome", "setting", "asked", "needs_software"),
+    [
+        ("unchanged", "1", True, False),
+        ("updated", "1", True, False),
+        ("failed", "1", False, False),
+        ("unchanged", "0", False, False),
+        ("failed", "1", True, True),
+    ],
 )
 def test_a_night_that_reached_the_repository_asks_for_a_software_update(
-    tmp_path: Path, outcome: str, setting: str, asked: bool
+    tmp_path: Path, outcome: str, setting: str, asked: bool, needs_software: bool
 ) -> None:
     """The update runs in a service of its own (deploy/village-kiosk-update.path starts it on this file), so
     that the restart of the screens it brings does not stop it halfway."""
     nightly = _Clock(tmp_path, datetime(2026, 11, 27, 22, 0), {"KIOSK_UPDATE_NIGHTLY": setting})
-    nightly._record = lambda data_dir, **options: SyncResult(outcome, 2, None, 0, 0, None)  # type: ignore[method-assign]
+    result = SyncResult(outcome, 2, None, 0, 0, None, needs_software=needs_software)  # content in a newer form
+    nightly._record = lambda data_dir, **options: result  # type: ignore[method-assign]
     nightly.sync = nightly._record
     nightly.run_once(nightly.now())
     request = tmp_path / "software" / "update-requested"

@@ -8,16 +8,26 @@ import shutil
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from playwright.sync_api import Page, expect
 
 from kiosk.data import queries
 from kiosk.data.content_db import get_db
 from kiosk.screens import create_app
-from kiosk.screens.speech import TEXT_LIMIT, VOICE, first_part, html_text, speakable_pinyin, spoken_numbers
+from kiosk.screens.speech import (
+    TEXT_LIMIT,
+    VOICE,
+    first_part,
+    html_text,
+    power_text,
+    speakable_pinyin,
+    spoken_numbers,
+)
 from sync.contract.pinyin import initials, tone_syllables
 from tests.county_files import install_with_a_notice_out_tomorrow
 
@@ -112,6 +122,15 @@ def test_long_text_is_cut_at_a_sentence_so_generation_stays_quick() -> None:
     assert len(cut) <= TEXT_LIMIT and cut.endswith("。") and long.startswith(cut)
     assert first_part("短文") == "短文"
     assert first_part("无标点" * 1000) == ("无标点" * 1000)[:TEXT_LIMIT]
+
+
+def test_a_power_item_is_read_with_its_official_number_after_its_name(tmp_path: Path) -> None:
+    item: dict[str, Any] = {"name": "最低生活保障申请", "number": "QHXW-07", "summary": "困难家庭申请低保",
+                            "time_limit": None, "fee": None, "responsible": None, "materials": None, "steps": [],
+                            "supervisors": []}  # fmt: skip
+    with create_app({"TESTING": True, "DATA_DIR": str(tmp_path)}).test_request_context(), force_locale("zh"):
+        assert power_text(item).split("\n")[:3] == ["最低生活保障申请", "编号：QHXW-07", "困难家庭申请低保"]
+        assert "编号" not in power_text({**item, "number": None}), "no number, nothing said of one"
 
 
 # --- The audio route ------------------------------------------------------------------------------

@@ -233,7 +233,7 @@ def test_command_line_round_trip(tmp_path: Path) -> None:
     assert synced.exit_code == 0, synced.output
     report = json.loads(synced.output)
     assert set(report) == {"outcome", "version", "content_date", "bytes_downloaded", "files_downloaded", "error",
-                           "county_report", "county_ok"}  # fmt: skip
+                           "county_report", "county_ok", "needs_software"}  # fmt: skip
     assert report["outcome"] == "updated" and report["version"] == 2 and report["error"] is None
     assert report["county_report"] is None and report["county_ok"], "not enrolled: nothing to report, nothing failed"
     status = json.loads(runner.invoke(main, ["status", "--json", "--data", str(data)]).output)

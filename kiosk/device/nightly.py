@@ -116,7 +116,7 @@ class NightlySync(threading.Thread):
             return None
         result = self.sync(self.data_dir, fetcher_options=self.options)
         log.log(logging.INFO if result.county_ok else logging.WARNING, "nightly sync: %s", result.to_json())
-        if self.update_after and result.outcome != "failed":
+        if self.update_after and (result.outcome != "failed" or result.needs_software):
             request_update(self.data_dir, self.now())
         # Photos of forms never saved, or taken off their notice, go once their grace day is over.
         log.info("nightly: %s unused staff photos removed", prune_photos_in(self.data_dir, self.now()))

@@ -85,6 +85,7 @@ def power_text(item: dict[str, Any]) -> str:
     return "\n".join(
         [
             item["name"],
+            _fact(_("Official number"), item.get("number")),
             item["summary"] or "",
             _fact(_("Time limit"), item["time_limit"]),
             _fact(_("Fee"), item["fee"]),

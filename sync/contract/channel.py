@@ -4,7 +4,8 @@ Both sides use this module and nothing else of each other (sync/publish signs, s
 verifies). Scopes: ``county`` (everything county-wide), ``township/<code>`` and ``village/<code>``.
 Each scope has
 
-    <scope>/manifest.json            how many shards the scope has, and the date its content changed
+    <scope>/manifest.json            how many shards the scope has, the date its content changed, and the
+                                     form of its content (CONTENT_FORMAT)
     <scope>/shard-<k>-of-<n>.json.gz  the scope's items {kind, id, order, data}, split by a hash of their id
     <scope>/media/<name>              the photos its items refer to as media/<name>
 
@@ -31,6 +32,13 @@ from sync.contract.kinds import (
     Power,
     TenOnes,
 )
+
+# The form of the content a kiosk can read, in each scope's manifest. Raise it only when a kiosk of this
+# software would read the items wrong or fail on them (a field it needs that the content no longer has, a
+# meaning changed); a new kind or field that older kiosks may ignore keeps it. A kiosk refuses a higher form
+# with a message that says to update its software first, and keeps the content it has.
+# 2: supervision {village: true}, 四议两公开 outcomes, 公开内容 as a list, guides and the calendar (issue 16).
+CONTENT_FORMAT = 2
 
 SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower bound for kiosk clocks
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.contract.channel import canonical, photo_refs, scope_of, shard_name
+from sync.contract.channel import CONTENT_FORMAT, canonical, photo_refs, scope_of, shard_name
 from sync.contract.content import County
 from sync.contract.search import with_initials
 
@@ -108,8 +108,10 @@ def build_scope(scope: str, items: list[dict[str, Any]], county: County) -> Scop
 
 
 def manifest(bundle: ScopeBundle, published: str) -> bytes:
-    """Return the scope's manifest: its number of shards and the date its content last changed."""
-    return canonical({"scope": bundle.scope, "published": published, "shard_count": len(bundle.shards)})
+    """Return the scope's manifest: its number of shards, the date its content last changed and its form."""
+    return canonical(
+        {"scope": bundle.scope, "published": published, "shard_count": len(bundle.shards), "format": CONTENT_FORMAT}
+    )
 
 
 def build_bundles(county: County) -> dict[str, ScopeBundle]:

@@ -28,7 +28,15 @@ from tuf.api import exceptions
 from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
-from sync.contract.channel import SIGNED_AT, county_from_items, photo_refs, read_shard, role_of, shard_name
+from sync.contract.channel import (
+    CONTENT_FORMAT,
+    SIGNED_AT,
+    county_from_items,
+    photo_refs,
+    read_shard,
+    role_of,
+    shard_name,
+)
 from sync.contract.content import ContentInvalid
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
@@ -57,6 +65,10 @@ class SyncError(Exception):
     """A sync could not complete; the installed content is unchanged."""
 
 
+class NewerContent(SyncError):
+    """The county's content is in a form this kiosk's software cannot read (channel.CONTENT_FORMAT)."""
+
+
 @dataclass
 class SyncResult:
     """What one sync did, as `kiosk sync --json` prints it."""
@@ -69,6 +81,7 @@ class SyncResult:
     error: str | None
     county_report: str | None = None  # what reporting to the county server after the sync did, if enrolled
     county_ok: bool = True  # False when the report or the upload did not go through
+    needs_software: bool = False  # the content is in a newer form: newer kiosk software must come first
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -264,6 +277,12 @@ class _Sync:
             return None
         self.fetch([found])
         manifest: dict[str, Any] = json.loads(found[1].read_bytes())
+        form = manifest.get("format", 1)  # content published before forms were named: the first
+        if not isinstance(form, int) or form > CONTENT_FORMAT:
+            raise NewerContent(tr("the county's content is in a newer form (%(form)s) than this kiosk's software reads"
+                                  " (%(known)s): the kiosk keeps the content it has; install the county's newer"
+                                  " kiosk software (kiosk update) and sync again",
+                                  form=str(form)[:20], known=CONTENT_FORMAT))  # fmt: skip
         manifest["_target"] = found
         return manifest
 
@@ -347,6 +366,7 @@ def sync_kiosk(
             ValueError, KeyError, OSError, sqlite3.Error) as error:  # fmt: skip
         why = explain(error, *((sync.now, sync.floor, sync.fetcher.last_url) if sync else (now, None, None)))
         result = _failed(data_dir, sync, why)
+        result.needs_software = isinstance(error, NewerContent)
     except Exception as error:  # a bug: the traceback goes to the log, and the caller still gets a failed sync
         logger.exception(tr("the sync failed on an unexpected error; the installed content is unchanged"))
         result = _failed(data_dir, sync, tr("unexpected error (%(kind)s: %(error)s); the kiosk's log has the details",
