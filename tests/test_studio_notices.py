@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.authoring import items
+from sync.authoring import checking, items
 from sync.authoring.tables import markdown_table
 from sync.contract.render import render_markdown
 
@@ -24,11 +24,12 @@ def test_every_demo_notice_is_written_back_exactly_as_it_was_read() -> None:
 
 def test_a_notices_problems_are_found_as_validate_finds_them() -> None:
     text, data = items.read_item(DEMO, NOTICE)
-    assert items.check(DEMO, NOTICE, text, "notice") == []
+    assert checking.check(DEMO, NOTICE, text, "notice") == []
     broken = items.dump_notice(text, {**data, "expires": "2026-11-01", items.BODY: "", "photos": ["media/nope.jpg"]})
-    found = {(problem.field, problem.message.split(" ")[-1]) for problem in items.check(DEMO, NOTICE, broken, "notice")}
+    problems = checking.check(DEMO, NOTICE, broken, "notice")
+    found = {(problem.field, problem.message.split(" ")[-1]) for problem in problems}
     assert ("photos[1]", "folder") in found and ("expires", "2026-11-05") in found
-    assert any(problem.field == "" for problem in items.check(DEMO, NOTICE, broken, "notice"))
+    assert any(problem.field == "" for problem in checking.check(DEMO, NOTICE, broken, "notice"))
 
 
 def test_the_list_reads_only_a_notices_fields_not_its_text(tmp_path: Path) -> None:
@@ -55,9 +56,9 @@ def test_a_table_pasted_from_excel_becomes_a_table_with_its_amounts_aligned_righ
 
 def test_a_county_file_is_checked_against_the_rest_of_the_county_as_validate_checks_it() -> None:
     text = (DEMO / "contacts.yaml").read_text(encoding="utf-8")
-    assert items.check(DEMO, "contacts.yaml", text, "contacts") == []
+    assert checking.check(DEMO, "contacts.yaml", text, "contacts") == []
     wrong = text.replace("  - id: xian-zhengwu-rexian\n", "  - id: xian-jiwei-jubao\n    village: nowhere\n", 1)
-    found = {(problem.field, problem.message) for problem in items.check(DEMO, "contacts.yaml", wrong, "contacts")}
+    found = {(problem.field, problem.message) for problem in checking.check(DEMO, "contacts.yaml", wrong, "contacts")}
     assert ("contacts[2].village", "no village with code 'nowhere' in county.yaml") in found
     assert any(field == "contacts[2].id" and "used twice" in message for field, message in found)
 
@@ -66,6 +67,6 @@ def test_a_county_file_is_checked_against_the_rest_of_the_county_as_validate_che
     [taken] = [line for line in other.splitlines() if line.startswith("area:")]
     mine = (DEMO / area).read_text(encoding="utf-8")
     [own] = [line for line in mine.splitlines() if line.startswith("area:")]
-    twice = items.check(DEMO, area, mine.replace(own, taken), "catalogue")
+    twice = checking.check(DEMO, area, mine.replace(own, taken), "catalogue")
     assert any(problem.field == "area" and "used twice" in problem.message for problem in twice)
-    assert items.check(DEMO, area, mine, "catalogue") == []
+    assert checking.check(DEMO, area, mine, "catalogue") == []

@@ -26,3 +26,36 @@
   form.addEventListener("input", retitle);
   form.addEventListener("change", redraw);
 })();
+
+/* A guide's form: where each answer may lead is chosen from the guide's questions and endings by their words;
+   a question or an ending given an id, or new words, shows at once in those lists (without this, the form's
+   "update" button redraws them on the server). */
+(function () {
+  "use strict";
+  var form = document.getElementById("item-form");
+  if (!form || !form.querySelector("select[data-guide-target]")) { return; }
+  var names = { questions: "ask", endings: "title" };
+  var retarget = function (event) {
+    if (!/^(questions|endings)\.\d+\.(id|ask|title)$/.test(event.target.name || "")) { return; }
+    var choices = [];
+    ["questions", "endings"].forEach(function (kind) {
+      for (var n = 0; form.elements[kind + "." + n + ".id"]; n += 1) {
+        var id = form.elements[kind + "." + n + ".id"].value.trim();
+        var words = form.elements[kind + "." + n + "." + names[kind]];
+        if (id) { choices.push({ id: id, kind: kind, number: n + 1, words: words ? words.value : "" }); }
+      }
+    });
+    form.querySelectorAll("select[data-guide-target]").forEach(function (select) {
+      var chosen = select.value;
+      var template = select.dataset;
+      while (select.options.length > 1) { select.remove(1); }
+      choices.forEach(function (choice) {
+        var label = (choice.kind === "questions" ? template.question : template.ending)
+          .replace("{n}", choice.number).replace("{t}", choice.words);
+        select.add(new Option(label, choice.id, false, choice.id === chosen));
+      });
+      if (chosen && select.value !== chosen) { select.add(new Option(chosen, chosen, false, true)); }
+    });
+  };
+  form.addEventListener("input", retarget);
+})();

@@ -33,6 +33,17 @@ class DraftReader(FolderReader):
         text = self.drafts[relative]
         return parse_markdown(text, relative) if markdown else parse_yaml(text, relative)
 
+    def read_folder(self, folder: str, suffix: str, schema: str, required: bool = False) -> list[SourceFile]:
+        """The folder's files, with the drafts of new files in it (a new guide, a new year of the calendar) among
+        them in the order of their names."""
+        sources = super().read_folder(folder, suffix, schema, required)
+        new = [path for path in self.drafts if path.startswith(f"{folder}/") and "/" not in path[len(folder) + 1 :]
+               and path.endswith(suffix) and not (self.root / path).exists()]  # fmt: skip
+        for path in new:
+            if (source := self.read(path, schema, markdown=suffix == ".md")) is not None:
+                sources.append(source)
+        return sorted(sources, key=lambda source: source.path) if new else sources
+
     def check_media(self, source: SourceFile, where: Where, ref: str, media: dict[str, Path]) -> None:
         file = staged_photo(self.staged, ref) if not (self.root / ref).exists() else None
         if file is None:

@@ -1,11 +1,10 @@
-"""The content folder's items as the studio lists, opens, checks and writes them, one file each.
+"""The content folder's items as the studio lists, opens and writes them, one file each.
 
 An item's file is read and written with ruamel.yaml's round trip: a clerk's save changes the fields
 that changed and keeps the file's comments, key order and quoting, so hand edits and the studio
-live side by side. check() judges an item's new text with the checks of `kiosk county validate`
-for that file (its schema, its procedure, its place codes), at the field, before anything is saved.
-The list of a folder's items is cached by each file's size and time, so a county of 10,000 items
-is listed without reading 10,000 files each time.
+live side by side (sync.authoring.checking judges a file's new text before anything is saved). The
+list of a folder's items is cached by each file's size and time, so a county of 10,000 items is
+listed without reading 10,000 files each time.
 """
 
 from __future__ import annotations
@@ -16,19 +15,16 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sync.authoring.drafts import DraftReader
+from sync.authoring.forms import inlined
 from sync.authoring.plan import round_trip_yaml
 from sync.contract.checks import FolderReader
-from sync.contract.content import ContentInvalid, County, county_duties, county_places, load_county, with_file
-from sync.contract.kinds import CountyInfo
-from sync.contract.official_calendar import county_calendar
-from sync.contract.procedure import procedure_problems
-from sync.contract.schemas import Problem, field_name, load_schema, schema_problems
+from sync.contract.content import county_places
+from sync.contract.schemas import load_schema
 from sync.contract.source import SourceError, parse_markdown, parse_yaml, read_markdown, read_yaml
-from sync.contract.supervision import supervision_problem
 
 
 @dataclass(frozen=True)
@@ -49,6 +45,8 @@ KINDS = {
     "ten_ones": Kind("ten_ones", "", "ten_ones", "", "ten_ones.yaml"),
     "duties": Kind("duties", "", "duties", "", "duties.yaml"),
     "county": Kind("county", "", "county", "", "county.yaml"),
+    "guide": Kind("guide", "guides", "guide", "title"),  # its file's name need not be its id: 01-<id>.yaml
+    "calendar": Kind("calendar", "calendar", "calendar", "year"),  # calendar/<year>.yaml, a year each
 }
 FILE_KINDS = {kind.file: kind for kind in KINDS.values() if kind.file}  # the county's files, each a kind
 
@@ -223,7 +221,7 @@ def dump_item(old_text: str, data: dict[str, Any], schema_name: str, header: boo
     if not isinstance(document, dict):
         document = yaml.load("{}")
         old_text = schema_line
-    _merge(document, data)
+    _merge(document, _dated(data))
     out = io.StringIO()
     yaml.dump(document, out)
     text = out.getvalue()
@@ -231,6 +229,29 @@ def dump_item(old_text: str, data: dict[str, Any], schema_name: str, header: boo
         return text
     kept = old_text.strip() and not old_text.startswith(schema_line)  # a file that never had the line gets none
     return text if kept else schema_line + text.removeprefix(schema_line)
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _dated(value: Any) -> Any:
+    """*value* with each text that is a day (2027-10-01) as a date: written plain, as the folder's files write days
+    (the contract reads a plain day as text all the same); a day that does not exist stays text, quoted."""
+    if isinstance(value, dict):
+        return {key: _dated(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dated(item) for item in value]
+    if isinstance(value, str) and _DAY.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Whether the file's *old* value is *new* already (a day quoted as text in the file is the same day)."""
+    return bool(old == new or (isinstance(new, date) and isinstance(old, str) and old == new.isoformat()))
 
 
 def _merge(document: Any, data: dict[str, Any]) -> None:
@@ -242,7 +263,7 @@ def _merge(document: Any, data: dict[str, Any]) -> None:
             _merge(document[key], value)
         elif isinstance(value, list) and isinstance(document.get(key), list) and document[key] != value:
             _merge_list(document[key], value)
-        elif document.get(key) != value:
+        elif not _same(document.get(key), value):
             document[key] = value
 
 
@@ -251,77 +272,16 @@ def _merge_list(document: Any, values: list[Any]) -> None:
     for index, value in enumerate(values[: len(document)]):
         if isinstance(value, dict) and isinstance(document[index], dict):
             _merge(document[index], value)
-        elif document[index] != value:
+        elif not _same(document[index], value):
             document[index] = value
     del document[len(values) :]
     document.extend(values[len(document) :])
 
 
-def check(content_dir: Path, path: str, text: str, schema_name: str, staged: Path | None = None) -> list[Problem]:
-    """Every problem `kiosk county validate` finds in the file *path* holding *text* (its line, field, message).
-
-    *staged* holds the photos uploaded with drafts (sync.authoring.drafts): a draft may show those.
-    """
-    try:
-        source = parse_markdown(text, path) if path.endswith(".md") else parse_yaml(text, path)
-    except SourceError as error:
-        return [Problem(error.path, error.line, "", error.message)]
-    problems = schema_problems(source, schema_name)
-    if not isinstance(source.data, dict):
-        return problems
-    if schema_name != "power":
-        return problems or _in_county_problems(Path(content_dir), path, text, staged)
-    broken = {problem.field.split(".")[0].split("[")[0] for problem in problems}  # fields the schema refused
-    if "steps" not in broken:  # the procedure too, as the clerk fixes the rest
-        for where, message in procedure_problems(source.data["steps"]):
-            problems.append(Problem(path, source.line_of(where), field_name(where), message))
-    if "supervision" not in broken and (wrong := supervision_problem(source.data["supervision"])):
-        where = ("supervision", *wrong[0])
-        problems.append(Problem(path, source.line_of(where), field_name(where), wrong[1]))
-    reader = FolderReader(Path(content_dir))
-    if not broken & {"village", "township"}:
-        reader.check_scope(source, _county(Path(content_dir))[1])
-    return problems + reader.problems
-
-
-def _in_county_problems(content_dir: Path, path: str, text: str, staged: Path | None) -> list[Problem]:
-    """The problems of the file *path*, its schema passed, against the rest of the county: place codes, ids used
-    twice, photos, a notice's duty and dates (none to find while county.yaml itself has a problem)."""
-    reader = DraftReader(content_dir, {path: text}, staged)
-    if path == "county.yaml":
-        county_places(reader, reader.read(path, "county"))
-        if reader.problems or text == text_of(content_dir, path):
-            return reader.problems
-        return _county_draft_problems(content_dir, DraftReader(content_dir, {path: text}, staged))
-    info, places = _county(content_dir)
-    if info is None:
-        return []
-    notice = path.startswith("notices/") and (content_dir / "duties.yaml").is_file()
-    duties = county_duties(FolderReader(content_dir), places) if notice else []
-    calendar = county_calendar(FolderReader(content_dir)) if path.startswith("notices/") else []  # its 公示期
-    try:
-        with_file(County(cast(CountyInfo, info), duties=duties, calendar=calendar), reader, path)
-    except ContentInvalid as invalid:
-        return invalid.problems
-    return []
-
-
-def _county_draft_problems(content_dir: Path, reader: DraftReader) -> list[Problem]:
-    """What a changed county.yaml breaks in the whole county (a village taken away that items name, say): each
-    problem of another file said at the top of the county's form, with its file and line."""
-    try:
-        load_county(content_dir, reader)
-    except ContentInvalid as invalid:
-        return [problem if problem.path == "county.yaml" else
-                Problem("county.yaml", 1, "", f"{problem.path}:{problem.line}: {problem.message}")
-                for problem in invalid.problems]  # fmt: skip
-    return []
-
-
 _county_cache: dict[str, tuple[tuple[int, int], dict[str, Any] | None, dict[str, set[str]] | None]] = {}
 
 
-def _county(content_dir: Path) -> tuple[dict[str, Any] | None, dict[str, set[str]] | None]:
+def county_and_places(content_dir: Path) -> tuple[dict[str, Any] | None, dict[str, set[str]] | None]:
     """county.yaml's data and its place codes (None, None when it has a problem), read again only when it changes."""
     file = content_dir / "county.yaml"
     try:
@@ -347,7 +307,7 @@ def township_of(content_dir: Path, data: dict[str, Any]) -> str:
     if data.get("township"):
         return str(data["township"])
     village = data.get("village")
-    county, _places = _county(Path(content_dir))
+    county, _places = county_and_places(Path(content_dir))
     for township in county["townships"] if county is not None and village else []:
         if any(v["code"] == village for v in township["villages"]):
             return str(township["code"])
@@ -367,7 +327,9 @@ def township_in_folder(content_dir: Path, path: str) -> str | None:
 
 
 def schema_of(kind: Kind) -> dict[str, Any]:
-    return load_schema(kind.schema)
+    """The kind's schema as its form draws it (its own $refs put in place)."""
+    schema: dict[str, Any] = inlined(load_schema(kind.schema))
+    return schema
 
 
 def parse_item(path: str, text: str) -> dict[str, Any]:
@@ -392,7 +354,7 @@ def parse(text: str) -> dict[str, Any]:
 
 def places_named(content_dir: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """The county's townships and their villages as (code, name, [(code, name)]), for choosing an item's place."""
-    county, _places = _county(Path(content_dir))
+    county, _places = county_and_places(Path(content_dir))
     if county is None:
         return []
     return [(t["code"], t["name"], [(v["code"], v["name"]) for v in t["villages"]]) for t in county["townships"]]

@@ -2,7 +2,8 @@
 
 Clerks write or change an item in a form drawn from its schema (views.py); the draft waits in
 county.db (changes.py) until a reviewer of its township approves it, which writes the file into the
-content folder and records it in the folder's git history (sync/authoring/history.py); review.py
+content folder and records it in the folder's git history (sync/authoring/history.py); the county's own
+files (files.py) and each year of the official calendar (calendar.py) are one form each; review.py
 shows what waits, each change's difference and flowchart, and the history, where a change can be
 taken back. Who may do what: access.py.
 """
@@ -26,7 +27,7 @@ STATE_NAMES = {
 
 def init_app(app: Flask) -> None:
     """Put the studio's pages on the county app (/studio/); start the content folder's history if there is one."""
-    from kiosk.county.studio import files, imports, photos, preview, publishing, review, views
+    from kiosk.county.studio import calendar, files, imports, photos, preview, publishing, review, views
     from sync.authoring.history import History
 
     if app.config.get("CONTENT_DIR"):
@@ -40,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(preview.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(photos.bp)
+    app.register_blueprint(calendar.bp)
 
     @app.context_processor
     def _studio_words() -> dict[str, Any]:

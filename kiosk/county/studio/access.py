@@ -17,7 +17,7 @@ from flask import abort, current_app, g, redirect, render_template, request, url
 from flask.typing import ResponseReturnValue
 
 from kiosk.data.accounts import Account
-from sync.authoring import items
+from sync.authoring import checking
 from sync.contract.schemas import Problem
 
 ABILITIES = {
@@ -59,7 +59,7 @@ def staged_dir() -> Path:
 
 def check(path: str, text: str, schema: str) -> list[Problem]:
     """The problems `kiosk county validate` would find in the content folder's file *path* holding *text*."""
-    return items.check(content_dir() or abort(503), path, text, schema, staged=staged_dir())
+    return checking.check(content_dir() or abort(503), path, text, schema, staged=staged_dir())
 
 
 def studio_page(view: View) -> View:

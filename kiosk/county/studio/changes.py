@@ -34,7 +34,7 @@ MAX_FILE_BYTES = 2 * 1024 * 1024  # a content file's cap (sync.contract.source.M
 # The files a change may write: one item's file in its kind's folder, or one of the county's own lists;
 # nothing above or beside them.
 PATH = re.compile(
-    r"(powers|catalogue)/[a-z0-9][a-z0-9-]{0,62}\.yaml|notices/[a-z0-9][a-z0-9-]{0,62}\.md"
+    r"(powers|catalogue|guides)/[a-z0-9][a-z0-9-]{0,62}\.yaml|notices/[a-z0-9][a-z0-9-]{0,62}\.md|calendar/[0-9]{4}\.yaml"
     r"|contacts\.yaml|ten_ones\.yaml|duties\.yaml|county\.yaml"
 )
 
@@ -124,8 +124,9 @@ def listed(
 
 def _checked_path(path: str) -> None:
     if not PATH.fullmatch(path):
-        message = tr("%(path)s is not an item's file (powers/ID.yaml, notices/ID.md or catalogue/ID.yaml) nor one"
-                     " of the county's lists: nothing is written there", path=path)  # fmt: skip
+        message = tr("%(path)s is not an item's file (powers/ID.yaml, notices/ID.md, catalogue/ID.yaml, guides/ID.yaml"
+                     " or calendar/YEAR.yaml) nor one of the county's lists: nothing is written there",
+                     path=path)  # fmt: skip
         raise ChangeError(message, "bad_path")
 
 

@@ -1,8 +1,9 @@
-"""The county's own files in the studio: contacts, the ten ones, the disclosure duties and each area of the
-disclosure catalogue, each one form.
+"""The county's own files in the studio: contacts, the ten ones, the disclosure duties, each area of the
+disclosure catalogue and each year of the official calendar, each one form.
 
-Each is one file of the county (contacts.yaml, ten_ones.yaml, duties.yaml, catalogue/<area>.yaml)
-holding a list of entries;
+Each is one file of the county (contacts.yaml, ten_ones.yaml, duties.yaml, catalogue/<area>.yaml,
+calendar/<year>.yaml: its list of years and its button are kiosk/county/studio/calendar.py) holding a
+list of entries;
 its form is drawn from its schema, a row per entry (an empty row to add one; emptying a row removes
 it), and saving makes a draft of the whole file, reviewed and approved like an item's. These files
 serve every township, so only an account of the whole county edits them. The file's comments stay
@@ -23,15 +24,18 @@ from flask_babel import lazy_gettext as _l
 from kiosk.county.reports import county_db
 from kiosk.county.studio import changes, labels
 from kiosk.county.studio.access import can, check, content_dir, studio_page
+from kiosk.county.studio.calendar import FIRST_YEAR, LAST_YEAR, title_of
 from kiosk.county.studio.views import problem_names
 from sync.authoring import forms, items
 from sync.authoring.history import History
 from sync.authoring.plan import unique_id
+from sync.contract.official_calendar import notice_title
 from sync.contract.pinyin import slug
 from sync.contract.schemas import Problem
 
 bp = Blueprint("studio_files", __name__, url_prefix="/studio/county")
 AREA = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # an area's file name, as changes.PATH has it
+YEAR = re.compile(r"[0-9]{4}")
 SECTIONS = {  # the page's name -> the kind, and its title
     "contacts": ("contacts", _l("Contacts and supervision phones")),
     "ten-ones": ("ten_ones", _l("The ten ones")),
@@ -47,7 +51,12 @@ class File:
     kind: items.Kind
     path: str
     title: Any
-    section: str  # "contacts", or "catalogue/18-shehui-jiuzhu"
+    section: str  # "contacts", "catalogue/18-shehui-jiuzhu" or "calendar/2027"
+
+    @property
+    def year(self) -> int | None:
+        """The year of a year's calendar; None for another file."""
+        return int(self.section.removeprefix("calendar/")) if self.kind.name == "calendar" else None
 
 
 def _file(section: str) -> File:
@@ -57,6 +66,11 @@ def _file(section: str) -> File:
     if section in SECTIONS:
         name, title = SECTIONS[section]
         return File(items.KINDS[name], items.KINDS[name].file, title, section)
+    if section.startswith("calendar/"):  # a year, there or not yet (made by hand, or from the package's draft)
+        year = section.removeprefix("calendar/")
+        if not (YEAR.fullmatch(year) and FIRST_YEAR <= int(year) <= LAST_YEAR):
+            abort(404)
+        return File(items.KINDS["calendar"], f"{section}.yaml", title_of(year), section)
     area = section.removeprefix("catalogue/")
     path = f"catalogue/{area}.yaml"
     folder = content_dir() or abort(503)
@@ -85,7 +99,7 @@ def edit(section: str) -> ResponseReturnValue:
         problems = check(file.path, change.content, file.kind.schema)
         return _form(file, items.parse(change.content), change=change, base=change.base, problems=problems)
     if not (folder / file.path).is_file():
-        return _form(file, {}, change=None, base="")
+        return _form(file, {"year": file.year} if file.year else {}, change=None, base="")
     text, data = items.read_item(folder, file.path)
     problems = check(file.path, text, file.kind.schema)
     return _form(file, data, change=None, base=History(folder).blob(file.path), problems=problems)
@@ -103,7 +117,7 @@ def save(section: str) -> ResponseReturnValue:
     old = change.content if change and change.content is not None else items.text_of(folder, file.path)
     text = items.dump_item(old, data, file.kind.schema)
     problems = check(file.path, text, file.kind.schema)
-    item_id = file.kind.name if file.kind.file else file.path.removeprefix("catalogue/").removesuffix(".yaml")
+    item_id = file.kind.name if file.kind.file else file.path.rpartition("/")[2].removesuffix(".yaml")
     try:
         with History(folder).lock():  # never while a reviewer approves this change (changes.approve)
             saved = changes.save_draft(
@@ -145,11 +159,12 @@ def _form(
     file: File, data: dict[str, Any], *, change: changes.Change | None, base: str,
     problems: list[Problem] | None = None, status: int = 200,
 ) -> ResponseReturnValue:  # fmt: skip
+    fields = forms.fields_of(items.schema_of(file.kind), data)
     page = render_template(
-        "studio/file_form.html", section=file.section, title=file.title, path=file.path,
-        fields=forms.fields_of(items.schema_of(file.kind), data),
-        change=change, base=base, problems=problem_names(problems or []), labels=labels.labels_of(file.kind.name),
-        hints=labels.HINTS, choice_labels=labels.CHOICES,
+        "studio/file_form.html", section=file.section, title=file.title, path=file.path, fields=fields,
+        change=change, base=base, problems=forms.at_fields(problem_names(problems or []), fields),
+        labels=labels.labels_of(file.kind.name), hints=labels.HINTS, choice_labels=labels.CHOICES,
+        row_titles=labels.ROWS, notice=notice_title(file.year) if file.year else "",
         revision=change.revision if change else 0, reason=change.reason if change else "",
         places=items.places_named(content_dir() or abort(503)),
     )  # fmt: skip

@@ -71,6 +71,41 @@ BY_KIND: dict[str, dict[str, Any]] = {  # where a kind's field means something e
     "ten_ones": {"title": _l("Title")},
     "contacts": {"name": _l("Name"), "phone": _l("Phone")},
     "catalogue": {"body": _l("Who discloses")},
+    "guide": {
+        "id": _l("Id (made from the title; only lower-case letters, digits and hyphens)"),
+        "title": _l("What the villager wants, in their words (生活困难，想申请补助)"),
+        "summary": _l("A line under it: the matters it leads to"),
+        "village": _l("Only for this village"),
+        "questions": _l("Questions (the first is asked first)"),
+        "questions.id": _l("Question id (empty: made from the question)"),
+        "ask": _l("The question, short and plain"),
+        "help": _l("A line under the question that helps to answer it"),
+        "answers": _l("Answers (2 to 6)"),
+        "answer": _l("The words on the button"),
+        "to": _l("leads to"),
+        "endings": _l("Endings"),
+        "endings.id": _l("Ending id (empty: made from its title)"),
+        "endings.title": _l("What the answers led to (可以申请最低生活保障)"),
+        "what_next": _l("What to do next: where to go, what to bring"),
+        "powers": _l("Power items to open (their ids, one a line)"),
+        "catalogue": _l("Catalogue items (their ids, one a line)"),
+        "notices": _l("Notices (their ids, one a line)"),
+        "contacts": _l("Contacts to call (their ids in contacts.yaml, one a line)"),
+    },
+    "calendar": {
+        "year": _l("Year"),
+        "notice": _l("The State Council's notice it was checked against"),
+        "statutory_only": _l("Only the holidays the law fixes: the notice is not out yet"),
+        "checked": _l("Every day has been compared with the notice"),
+        "source": _l("Made from"),
+        "holidays": _l("Holidays (days off, weekend days of the run included)"),
+        "name": _l("Holiday"),
+        "first": _l("First day off"),
+        "last": _l("Last day off (empty: one day)"),
+        "working_days": _l("Make-up working days (调休上班: a Saturday or Sunday worked)"),
+        "date": _l("Day worked"),
+        "working_days.name": _l("For the holiday"),
+    },
     "county": {
         "code": _l("Code (lower-case letters, digits and hyphens; kiosks and addresses use it)"),
         "name": _l("Name"),
@@ -84,8 +119,24 @@ BY_KIND: dict[str, dict[str, Any]] = {  # where a kind's field means something e
 
 
 def labels_of(kind: str) -> dict[str, Any]:
-    """The labels of a kind's form: LABELS, with the kind's own words where its fields mean something else."""
+    """The labels of a kind's form: LABELS, with the kind's own words where its fields mean something else (a
+    key with dots, "endings.title", is a field where it is: the form looks for it first)."""
     return {**LABELS, **BY_KIND.get(kind, {})}
+
+
+ROWS: dict[str, Any] = {  # each row of these lists headed by its number
+    "questions": _l("Question %(number)s"),
+    "questions.answers": _l("Answer %(number)s"),
+    "endings": _l("Ending %(number)s"),
+    "holidays": _l("Holiday %(number)s"),
+    "working_days": _l("Make-up working day %(number)s"),
+}
+
+SECTIONS: dict[str, dict[str, Any]] = {  # what the item pages of each kind are called
+    "powers": {"list": _l("Small-power list"), "new": _l("New power item"), "write": _l("Write a new power item")},
+    "notices": {"list": _l("Notices"), "new": _l("New notice"), "write": _l("Write a new notice")},
+    "guides": {"list": _l("Guided questions (我要办)"), "new": _l("New guide"), "write": _l("Write a new guide")},
+}
 
 
 CHOICES: dict[str, Any] = {  # the schemas' choices written in English, as the page says them
@@ -106,6 +157,11 @@ HINTS: dict[str, Any] = {
     "accountability": _l("One per line"),
     "phone": _l("Digits and hyphens, e.g. 0571-12345678"),
     "village": _l("Leave both empty for the whole county"),
+    "powers": _l("e.g. dibao-shenqing: the id is in the item's address in the studio, /studio/powers/<id>"),
+    "contacts": _l("e.g. xian-minzheng-jiuzhu, as in the county's contacts"),
+    "questions.id": _l("Answers lead to it by this id: leave it as it is once answers lead here"),
+    "endings.id": _l("Answers lead to it by this id: leave it as it is once answers lead here"),
+    "date": _l("A Saturday or Sunday, as the notice says"),
 }
 
 THEN: dict[str, Any] = {

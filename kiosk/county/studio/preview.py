@@ -4,7 +4,8 @@ The content folder is loaded once and kept up to date as its history moves (an a
 edit: only the files that changed are read again, sync.authoring.folder_county). The draft's file is
 read in its place (sync.authoring.drafts, with the photos uploaded with it) by the same code that
 checks and publishes the folder (sync.contract.content.with_file): an item, a notice, an area of the
-catalogue, the contacts, the ten ones, the duties or county.yaml itself. Then the village's view is
+catalogue, a guide (its screens, from its first question), the contacts, the ten ones, the duties, a
+year of the calendar or county.yaml itself. Then the village's view is
 cut and installed into a data folder of its own under the server's data folder, exactly as a kiosk
 installs it, and the kiosk's own app serves its pages under /studio/preview/<change>/<village>/; the
 phone pages behind the QR codes are the county server's own (kiosk/county/mobile.py), served from
@@ -81,8 +82,10 @@ def _with_draft(county: County, change: changes.Change | None, folder: Path) -> 
         return county
     if change.content is None:  # the draft takes an item away
         gone = path_id(change.path)
+        gone_guide = items.parse(items.text_of(folder, change.path)).get("id") if change.kind == "guide" else None
+        guides = [g for g in county.guides if g["id"] != gone_guide]  # a guide's file is not named by its id
         return replace(county, powers=[p for p in county.powers if p["id"] != gone],
-                       notices=[n for n in county.notices if n["id"] != gone])  # fmt: skip
+                       notices=[n for n in county.notices if n["id"] != gone], guides=guides)  # fmt: skip
     try:
         drafted = with_file(county, DraftReader(folder, {change.path: change.content}, staged_dir()), change.path)
     except ContentInvalid:
@@ -178,8 +181,9 @@ def _change(change_id: int) -> changes.Change | None:
 
 
 START = {"power": "/powers/{id}", "notice": "/notice/{id}", "catalogue": "/catalogue", "contacts": "/contacts",
-         "ten_ones": "/ten-ones"}  # fmt: skip  # the kiosk page showing a draft of each kind
-PHONE_START = {"power": "power/{id}", "notice": "notice/{id}", "ten_ones": "ten-ones"}  # under /m/<village>/
+         "ten_ones": "/ten-ones", "guide": "/guides/{id}/"}  # fmt: skip  # the kiosk page showing a draft of each kind
+PHONE_START = {"power": "power/{id}", "notice": "notice/{id}", "ten_ones": "ten-ones",
+               "guide": "guides/{id}/"}  # fmt: skip  # under /m/<village>/
 PHONE_SCREEN = {"width": 390, "height": 844}  # a phone's screen, in CSS pixels
 
 

@@ -1,8 +1,9 @@
-"""The studio's item pages: the list of a kind's items (power items, notices), and the form that writes
-one as a draft.
+"""The studio's item pages: the list of a kind's items (power items, notices, guides), and the form that
+writes one as a draft.
 
 The form is drawn from the kind's schema (sync.authoring.forms); a power item's steps and a
-notice's text have their own parts. Saving makes or updates the item's draft
+notice's text have their own parts, and a guide's answers choose where they lead from its questions
+and endings (sync.authoring.guide_form). Saving makes or updates the item's draft
 (kiosk/county/studio/changes.py): the folder itself changes only when a reviewer approves it. A
 draft may be saved with problems, which are shown at their fields; it is submitted only without.
 Buttons that edit the steps, add a row or put in a pasted table redraw the form, saving nothing.
@@ -23,7 +24,7 @@ from kiosk.county.studio import changes, labels, photos
 from kiosk.county.studio.access import can, check, content_dir, scope_of, studio_page
 from kiosk.screens.flowchart import layout
 from kiosk.staff.notice_views import FRAMED_POLICY, MAX_PHOTOS
-from sync.authoring import forms, items, steps
+from sync.authoring import forms, guide_form, items, steps
 from sync.authoring.history import History
 from sync.authoring.plan import unique_id
 from sync.authoring.tables import markdown_table
@@ -33,13 +34,18 @@ from sync.contract.schemas import Problem
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 PAGE = 50  # items a list shows at a time
-SECTIONS = {"powers": items.KINDS["power"], "notices": items.KINDS["notice"]}  # the page's name -> its kind
-SECTION = "<any(powers, notices):section>"
+SECTIONS = {"powers": items.KINDS["power"], "notices": items.KINDS["notice"], "guides": items.KINDS["guide"]}
+SECTION = "<any(powers, notices, guides):section>"  # the page's name -> its kind, above
 ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")  # content/schema's id pattern
 
 
 def _path(kind: items.Kind, item_id: str) -> str:
     return f"{kind.folder}/{item_id}{kind.suffix}"
+
+
+def file_name(path: str) -> str:
+    """The name of an item's file without its ending, as its page's address has it (a guide's need not be its id)."""
+    return path.rpartition("/")[2].rpartition(".")[0]
 
 
 @bp.route(f"/{SECTION}")
@@ -48,6 +54,8 @@ def item_list(section: str) -> ResponseReturnValue:
     kind = SECTIONS[section]
     query = request.args.get("q", "").strip()[:40]
     found = items.listed(content_dir() or abort(503), kind)
+    if kind.name == "guide":  # in the kiosk's order: its files'
+        found = sorted(found, key=lambda item: item.path)
     if query:
         found = [item for item in found if query in item.title or query in item.id or query in item.category]
     pages = max(1, ceil(len(found) / PAGE))
@@ -55,7 +63,8 @@ def item_list(section: str) -> ResponseReturnValue:
     drafts = {change.path: change for change in changes.listed(county_db(), changes.OPEN)}
     shown = found[(number - 1) * PAGE : number * PAGE]
     return render_template("studio/items.html", items=shown, query=query, number=number, pages=pages,
-                           count=len(found), drafts=drafts, section=section, kind=kind)  # fmt: skip
+                           count=len(found), drafts=drafts, section=section, kind=kind,
+                           words=labels.SECTIONS)  # fmt: skip
 
 
 @bp.route(f"/{SECTION}/new")
@@ -90,6 +99,8 @@ def _read(kind: items.Kind, form: Any) -> tuple[dict[str, Any], list[Problem]]:
     """The item the form posted: its fields, and a power item's steps or a notice's text and photos (those sent
     with the form stored); and why any photo sent was refused."""
     data = forms.read_form(items.schema_of(kind), form)
+    if kind.name == "guide":
+        data = guide_form.with_ids(data)
     if kind.name == "power":
         data["steps"] = steps.read_steps(form)
     refused: list[Problem] = []
@@ -127,8 +138,11 @@ def item_save(section: str) -> ResponseReturnValue:
         abort(404)  # a change of another kind is saved on its own page
     if path and not (re.fullmatch(_path(kind, ID.pattern), path) and (change or (folder / path).is_file())):
         abort(404)  # the form names the item's own file; nothing else may reach a path
-    if path:  # its id names its file (the page does not offer it): one posted by hand would copy another item's
-        data["id"] = path.removeprefix(f"{kind.folder}/").removesuffix(kind.suffix)
+    if path and kind.name == "guide":  # its id stays as it was (the page does not offer it): addresses name it
+        old = change.content if change and change.content is not None else items.text_of(folder, path)
+        data["id"] = str(items.parse(old).get("id") or data.get("id") or file_name(path))
+    elif path:  # its id names its file (the page does not offer it): one posted by hand would copy another item's
+        data["id"] = file_name(path)
     operation = form.get("op", "")
     if operation:  # a button that edits the form: redraw it, save nothing
         return _form(kind, _edited(kind, data, operation, form), path=path, change=change, base=base,
@@ -137,8 +151,10 @@ def item_save(section: str) -> ResponseReturnValue:
     if not path:  # a new item: its id from its name unless the clerk gave one; its file from its id
         taken = {item.id for item in items.listed(folder, kind)}
         given = str(data.get("id", ""))
-        data["id"] = given or unique_id(slug(str(data.get(kind.title, ""))) or "item", set(taken))
+        data = {"id": given or unique_id(slug(str(data.get(kind.title, ""))) or "item", set(taken)), **data}  # first
         path = _path(kind, str(data["id"]))
+        if kind.name == "guide" and ID.fullmatch(str(data["id"])):
+            path = guide_form.new_path(folder, str(data["id"]))
         if not ID.fullmatch(str(data["id"])):  # the id names the file: nothing else may reach the path
             said = _("An id has only lower-case letters, digits and hyphens, e.g. dibao-shenqing.")
             problems = [Problem(path, 1, "id", said)]
@@ -176,7 +192,7 @@ def item_save(section: str) -> ResponseReturnValue:
         flash(_("Submitted for review."))
         return redirect(url_for("studio_review.change", change_id=saved.id))
     flash(_("Saved as a draft."))
-    return redirect(url_for("studio.item_edit", section=section, item_id=data["id"]))
+    return redirect(url_for("studio.item_edit", section=section, item_id=file_name(path)))
 
 
 @bp.route("/flowchart", methods=["POST"])
@@ -212,7 +228,7 @@ def _form(
     fields = forms.fields_of(items.schema_of(kind), data)
     listed_steps = [dict(step) for step in data.get("steps", [])]
     chart = chart_of(listed_steps)
-    named = problem_names(problems or [])
+    named = forms.at_fields(problem_names(problems or []), fields)
     page = render_template(
         "studio/item_form.html", kind=kind, section=next(s for s, k in SECTIONS.items() if k == kind),
         title=data.get(kind.title), body=data.get(items.BODY, ""), fields=fields, steps=listed_steps,
@@ -222,6 +238,7 @@ def _form(
         reason=reason or (change.reason if change else ""),
         revision=revision if revision is not None else (change.revision if change else 0),
         labels=labels.labels_of(kind.name), hints=labels.HINTS, choice_labels=labels.CHOICES, then_labels=labels.THEN,
+        words=labels.SECTIONS, row_titles=labels.ROWS, guide_targets=guide_form.targets(data),
         then_of=steps.then_of, four_two_steps=FOUR_TWO_STEPS,
         places=items.places_named(folder), max_photos=MAX_PHOTOS,
     )  # fmt: skip
