@@ -88,6 +88,7 @@ def test_a_date_that_does_not_exist_or_a_weekday_worked_is_refused_at_its_field(
     assert re.search(r'id="holidays.0.first-error">2026-02-30 is not a date that exists<', page)
     assert re.search(r'id="working_days.0.date-error">2026-10-08 is a Thursday: a make-up working day', page)
     assert 'type="date" id="holidays.0.first"' in page, "a date is chosen on a calendar, not typed"
+    assert re.search(r'name="working_days.0.date" value="2026-10-08"[^>]*>\s*<p class="field-help">Thursday<', page)
     draft = form_of_page(wang, "/studio/county/calendar/2026")  # the draft as saved, with its revision
     assert draft["holidays.0.first"] == "2026-02-30", "kept as typed, for the clerk to mend"
     unwritten = _save(wang, 2026, {**draft, "holidays.0.first": "2026-2-1", "working_days.0.date": "", "submit": "1"})

@@ -111,6 +111,8 @@ def test_a_broken_guide_shows_each_problem_at_its_field_and_is_never_submitted_n
     fields = form_of(wang, f"/studio/guides/{GUIDE}")
     assert fields["id"] == "shenghuo-kunnan" and fields["questions.1.id"] == "shouru"
     assert fields["questions.0.answers.0.to"] == "shouru" and fields["endings.0.powers"] == "dibao-shenqing"
+    page = wang.get(f"/studio/guides/{GUIDE}").text
+    assert "<code>dibao-shenqing</code> 最低生活保障申请" in page, "each id an ending names shown with its name"
     broken = {  # a field, the mistake in it, and what its form says beside it
         "questions.0.answers.0.to": ("nowhere", "is no question or ending of this guide"),
         "questions.1.answers.0.to": ("kunnan", "the questions would go round in circles"),
@@ -125,6 +127,8 @@ def test_a_broken_guide_shows_each_problem_at_its_field_and_is_never_submitted_n
         assert answer.status_code == 422, page  # type: ignore[attr-defined]
         assert said in _errors(page).get(name, "").replace("&#39;", "'"), (name, _errors(page))
         assert len(_errors(page)) == 1 and "Saved as a draft, with problems" in page
+        if name == "endings.0.powers":
+            assert "<code>no-such-item</code> (no such item)" in page
         change_id = re.findall(r"/studio/changes/(\d+)", page)[0]
         assert _state(studio, f"guides/{GUIDE}.yaml") == "draft", "saved, never submitted"
     token = csrf_token(wang, "/studio/")

@@ -105,6 +105,24 @@ def test_a_clerk_writes_a_guide_in_the_form_on_a_laptop(browser: Browser, studio
     expect(page.locator(".staff-flash").first).to_contain_text("已提交审核")
     expect(page.locator(".studio-diff")).to_contain_text("to: wen-minzheng")
     fits(page, "desk-4-submitted")
+    page.get_by_role("link", name="在村查询机上预览").click()  # its questions on a village's kiosk, before review
+    kiosk = page.frame_locator(".kiosk-frame")
+    expect(kiosk.locator("body")).to_contain_text("去世的老人享受低保或者是特困人员吗？")
+    fits(page, "desk-5-preview")
+    context.close()
+    assert outside == []
+
+
+@pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
+def test_the_calendar_pages_fit_the_screen(browser: Browser, studio_url: str, viewport: ViewportSize) -> None:
+    context, page, outside = signed_in(browser, studio_url, viewport)
+    size = "desk" if viewport == DESK else "phone"
+    page.goto("/studio/county/calendar")
+    expect(page.locator("h1")).to_have_text("节假日安排")
+    fits(page, f"{size}-calendar-1-years")
+    page.get_by_role("link", name="2026年节假日安排").click()
+    expect(page.locator("#holidays\\.0\\.first")).to_have_value("2026-01-01")
+    fits(page, f"{size}-calendar-2-year-form")
     context.close()
     assert outside == []
 

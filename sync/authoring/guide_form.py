@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sync.authoring import items
 from sync.authoring.plan import unique_id
 from sync.contract.pinyin import slug
 
@@ -55,3 +56,24 @@ def new_path(content_dir: Path, guide_id: str) -> str:
     return (
         f"guides/{max(numbers) + 1:02d}-{guide_id}.yaml" if numbers and max(numbers) < 99 else f"guides/{guide_id}.yaml"
     )
+
+
+def reference_names(content_dir: Path) -> dict[str, dict[str, str]]:
+    """What each id an ending may name is called, by kind (powers, catalogue, notices, contacts): the form shows
+    the name beside each id, so that a clerk sees at once the item meant (or that no item has that id)."""
+    folder = Path(content_dir)
+    names = {kind: {item.id: item.title for item in items.listed(folder, items.KINDS[name])}
+             for kind, name in (("powers", "power"), ("notices", "notice"))}  # fmt: skip
+    names["contacts"] = _entries(folder, "contacts.yaml", "contacts", ("name",))
+    names["catalogue"] = {}
+    for area in items.listed(folder, items.KINDS["catalogue"]):
+        names["catalogue"].update(_entries(folder, area.path, "items", ("level2", "level1")))
+    return names
+
+
+def _entries(folder: Path, path: str, key: str, named_by: tuple[str, ...]) -> dict[str, str]:
+    """The entries of the list *key* of the file *path*, by id: each one's first name of *named_by*."""
+    listed = items.parse(items.text_of(folder, path)).get(key)
+    return {str(entry["id"]): next((str(entry[name]) for name in named_by if entry.get(name)), "")
+            for entry in (listed if isinstance(listed, list) else [])
+            if isinstance(entry, dict) and entry.get("id")}  # fmt: skip

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -29,7 +30,7 @@ from kiosk.county.studio.views import problem_names
 from sync.authoring import forms, items
 from sync.authoring.history import History
 from sync.authoring.plan import unique_id
-from sync.contract.official_calendar import notice_title
+from sync.contract.official_calendar import notice_title, weekday_name
 from sync.contract.pinyin import slug
 from sync.contract.schemas import Problem
 
@@ -164,8 +165,16 @@ def _form(
         "studio/file_form.html", section=file.section, title=file.title, path=file.path, fields=fields,
         change=change, base=base, problems=forms.at_fields(problem_names(problems or []), fields),
         labels=labels.labels_of(file.kind.name), hints=labels.HINTS, choice_labels=labels.CHOICES,
-        row_titles=labels.ROWS, notice=notice_title(file.year) if file.year else "",
+        row_titles=labels.ROWS, notice=notice_title(file.year) if file.year else "", weekday_of=weekday_of,
         revision=change.revision if change else 0, reason=change.reason if change else "",
         places=items.places_named(content_dir() or abort(503)),
     )  # fmt: skip
     return page, status
+
+
+def weekday_of(text: str) -> str:
+    """The day of the week of the day *text* (YYYY-MM-DD), shown beside a date; "" for a day that does not exist."""
+    try:
+        return weekday_name(date.fromisoformat(text)) if len(text) == 10 else ""
+    except ValueError:
+        return ""

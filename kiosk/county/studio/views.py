@@ -239,6 +239,7 @@ def _form(
         revision=revision if revision is not None else (change.revision if change else 0),
         labels=labels.labels_of(kind.name), hints=labels.HINTS, choice_labels=labels.CHOICES, then_labels=labels.THEN,
         words=labels.SECTIONS, row_titles=labels.ROWS, guide_targets=guide_form.targets(data),
+        reference_names=guide_form.reference_names(folder) if kind.name == "guide" else {},
         then_of=steps.then_of, four_two_steps=FOUR_TWO_STEPS,
         places=items.places_named(folder), max_photos=MAX_PHOTOS,
     )  # fmt: skip
