@@ -118,6 +118,52 @@ def test_a_restart_of_the_screens_makes_pages_wait_never_fail(demo_data: Path, t
     assert len(answers) > gap_from + 3, "pages were asked for through the restart"
 
 
+def test_a_page_under_way_when_the_screens_are_stopped_is_answered_whole(demo_data: Path, tmp_path: Path) -> None:
+    """systemctl restart sends SIGTERM: the screens take no new connection, answer the one they had, then end."""
+    data, slow = tmp_path / "data", tmp_path / "bin"
+    shutil.copytree(demo_data, data)
+    slow.mkdir()
+    voice = shutil.which("espeak-ng")
+    assert voice, "espeak-ng is missing: install Debian's espeak-ng package (scripts/test does)"
+    (slow / "espeak-ng").write_text(f'#!/bin/sh\nsleep 1.5\nexec {voice} "$@"\n')  # a slow board's voice
+    (slow / "espeak-ng").chmod(0o755)
+    listening = socket.create_server(("127.0.0.1", 0), backlog=64)
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    env = {**_environment(free_port()), "PATH": f"{slow}:{os.environ['PATH']}"}
+    first = start_on_socket(listening, _serve_command(data), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    answer: dict[str, Any] = {}
+
+    def listen() -> None:  # a villager tapped 朗读 just before the restart
+        try:
+            with urllib.request.urlopen(f"{url}/speech/power/dibao-shenqing.wav", timeout=30) as audio:
+                answer.update(status=audio.status, length=int(audio.headers["Content-Length"]), body=audio.read())
+        except OSError as error:
+            answer["error"] = str(error)
+
+    try:
+        _until_healthy(url, first)
+        listener = threading.Thread(target=listen)
+        listener.start()
+        time.sleep(0.5)  # the audio is being made
+        first.terminate()  # what systemctl restart sends first
+        assert first.wait(timeout=20) == 0, "the screens end by themselves once the page is answered"
+        listener.join(timeout=30)
+        assert "error" not in answer, f"the page under way was cut off: {answer.get('error')}"
+        assert answer["status"] == 200 and len(answer["body"]) == answer["length"] > 1000
+        assert answer["body"].startswith(b"RIFF"), "a whole WAV file"
+        second = _spawn_with_socket(listening, data, free_port())
+        try:
+            _until_healthy(url, second)  # and the next screens take the socket on
+        finally:
+            _stop(second)
+    finally:
+        if first.poll() is None:
+            _stop(first)
+        first.communicate(timeout=10)
+        listening.close()
+
+
 def test_without_a_handed_socket_or_one_meant_for_another_process_nothing_is_taken() -> None:
     assert inherited_socket(environ={}) is None
     other = {"LISTEN_PID": str(os.getpid() + 1), "LISTEN_FDS": "1", "LISTEN_FDNAMES": SCREENS}

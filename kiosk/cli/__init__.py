@@ -24,7 +24,7 @@ def _serve(data_dir: Path, port: int | None, with_staff: bool = False) -> None:
 
     from waitress.server import create_server
 
-    from kiosk.device.listening import inherited_socket
+    from kiosk.device.listening import inherited_socket, stop_gracefully
     from kiosk.screens import create_app
 
     settings = load_settings()
@@ -49,6 +49,7 @@ def _serve(data_dir: Path, port: int | None, with_staff: bool = False) -> None:
         click.echo(
             tr("Staff console at http://%(host)s:%(port)s/", host=settings["STAFF_HOST"], port=settings["STAFF_PORT"])
         )
+    stop_gracefully(screens)  # a restart never cuts off a page it had taken
     screens.run()
 
 
