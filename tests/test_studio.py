@@ -261,13 +261,18 @@ def test_a_file_that_is_no_table_or_too_large_is_refused_with_a_reason(studio: F
     assert not stored.exists() or not list(stored.iterdir())
 
 
-def test_a_publisher_publishes_from_the_browser_and_a_kiosk_shows_the_change(
-    studio: Flask, county_repo: CountyRepo, kiosk_data: Path
-) -> None:
+def with_publisher(studio: Flask, county_repo: CountyRepo) -> None:
+    """Add zhou, a publisher of the whole county, and give the studio the repository's keys to sign with."""
     db = open_store(Path(studio.config["DATA_DIR"]))
     accounts.add(db, "zhou", "publisher", PASSWORD, "(test)", roles=accounts.COUNTY_ROLES)
     db.close()
     studio.config["KEYS_DIR"] = str(county_repo.keys)
+
+
+def test_a_publisher_publishes_from_the_browser_and_a_kiosk_shows_the_change(
+    studio: Flask, county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    with_publisher(studio, county_repo)
     wang, li, zhou = signed(studio, "wang"), signed(studio, "li"), signed(studio, "zhou")
     fields = form_of(wang, f"/studio/powers/{ITEM}")
     post(wang, "/studio/powers/save", {**fields, "steps.0.title": "经办人取得合法票据并签字", "submit": "1"})
@@ -293,10 +298,7 @@ def test_a_publisher_publishes_from_the_browser_and_a_kiosk_shows_the_change(
 def test_publishing_a_folder_with_a_problem_signs_nothing_and_says_where(
     studio: Flask, county_repo: CountyRepo
 ) -> None:
-    db = open_store(Path(studio.config["DATA_DIR"]))
-    accounts.add(db, "zhou", "publisher", PASSWORD, "(test)", roles=accounts.COUNTY_ROLES)
-    db.close()
-    studio.config["KEYS_DIR"] = str(county_repo.keys)
+    with_publisher(studio, county_repo)
     county_repo.edit(f"powers/{ITEM}.yaml", "fee: 不收费", "fee: 12")  # by hand, outside the studio
     zhou = signed(studio, "zhou")
     before = county_repo.repository.snapshot().signed.version

@@ -14,14 +14,13 @@ from flask.testing import FlaskClient
 
 from kiosk.county.repo_files import RepositoryApp
 from kiosk.county.store import open_store
-from kiosk.data import accounts
 from kiosk.screens import create_app
 from sync.contract.content import load_county
 from sync.receive.updater import sync_kiosk
 from tests.county_repo import CountyRepo
 from tests.servers import serving
-from tests.test_staff import PASSWORD, csrf_token
-from tests.test_studio import form_of, form_of_text, post, signed, studio  # noqa: F401  (the fixture)
+from tests.test_staff import csrf_token
+from tests.test_studio import form_of, form_of_text, post, signed, studio, with_publisher  # noqa: F401  (the fixture)
 
 GUIDE = "01-shenghuo-kunnan"  # the demo's first guide, county-wide: its file, not its id (shenghuo-kunnan)
 
@@ -64,10 +63,7 @@ def test_a_clerk_writes_a_guide_a_reviewer_approves_it_and_a_village_kiosk_asks_
     county_repo: CountyRepo,
     kiosk_data: Path,
 ) -> None:
-    db = open_store(Path(studio.config["DATA_DIR"]))
-    accounts.add(db, "zhou", "publisher", PASSWORD, "(test)", roles=accounts.COUNTY_ROLES)
-    db.close()
-    studio.config["KEYS_DIR"] = str(county_repo.keys)
+    with_publisher(studio, county_repo)
     wang, li, zhou = signed(studio, "wang"), signed(studio, "li"), signed(studio, "zhou")
     listed = wang.get("/studio/guides").text
     assert listed.index("生活困难，想申请补助") < listed.index("想盖房子、翻修房子"), "in the kiosk's order"
