@@ -68,6 +68,7 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
         "township_name": village["township_name"],
         "ten_ones_intro": snapshot["ten_ones"].get("intro", ""),
         "source": snapshot.get("source", ""),  # digest of the signed targets it was built from
+        "township": snapshot.get("township", ""),  # whose scope it was built from (a no-change night reads it)
     }
     return {
         "meta": [{"key": k, "value": str(v)} for k, v in meta.items()],

@@ -32,6 +32,7 @@ from sync.contract.channel import (
     CONTENT_FORMAT,
     SIGNED_AT,
     county_from_items,
+    media_role_of,
     photo_refs,
     read_shard,
     role_of,
@@ -227,6 +228,13 @@ class _Sync:
         county_manifest = self._manifest("county")
         if county_manifest is None:
             raise SyncError(tr("the county has not published any content yet"))
+        installed = current_database(self.data_dir)  # a damaged one counts as not installed
+        if installed is not None and intact(installed):
+            township = installed_meta(installed, "township")  # unchanged while the county's scope is
+            if township and installed_meta(installed, "source") == self._source(township):
+                # Decided on the signed metadata alone: no shard is opened on a night with no change.
+                self.say(tr("nothing new for this village"))
+                return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
         items, wanted, dates, photos = self._scope("county", county_manifest)
         township = next(
             (t["code"] for item in items if item["kind"] == "county"
@@ -245,19 +253,49 @@ class _Sync:
                 wanted += more_wanted
                 dates += more_dates
                 photos |= more_photos
-        source = hashlib.sha256("\n".join(sorted(f"{i.path}:{i.hashes['sha256']}" for i, _p in wanted)).encode())
+        source = self._source(township)
         content_date = max(dates)
-        installed = current_database(self.data_dir)  # a damaged one counts as not installed
-        if installed is not None and intact(installed) and installed_meta(installed, "source") == source.hexdigest():
-            self.say(tr("nothing new for this village"))
+        if installed is not None and intact(installed) and installed_meta(installed, "source") == source:
+            self.say(tr("nothing new for this village"))  # a database written before it knew its township
             return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
         self.say(tr("installing version %(version)s", version=version))
         county = county_from_items(items, photos)
         snapshot, media = village_snapshot(county, village, version, content_date)
-        snapshot["source"] = source.hexdigest()
+        snapshot["source"], snapshot["township"] = source, township
         install_snapshot(self.data_dir, snapshot, media)
         self._tidy_cache({p.name for _i, p in wanted})
         return self._result("updated", version, content_date)
+
+    def _source(self, township: str) -> str:
+        """The digest of what the village's content is built from: its three scopes' manifests and shards as the
+        signed metadata lists them (name and SHA-256), and each scope's photos as its signed list of photos has
+        them (a photo keeps its name in the shards when its bytes change). Of the targets, only the manifests
+        are read (a few hundred bytes each)."""
+        listed = []
+        for scope in ("county", f"township/{township}", f"village/{self.config['village']}"):
+            listed += self._photos_listed(scope)
+            found = self.target(f"{scope}/manifest.json")
+            if found is None:
+                listed.append(f"{scope}: none")
+                continue
+            self.fetch([found])
+            count = int(json.loads(found[1].read_bytes())["shard_count"])
+            for path in (f"{scope}/manifest.json", *(f"{scope}/{shard_name(k, count)}" for k in range(count))):
+                info = self._required(path)[0]
+                listed.append(f"{info.path}:{info.hashes['sha256']}")
+        return hashlib.sha256("\n".join(sorted(listed)).encode()).hexdigest()
+
+    def _photos_listed(self, scope: str) -> list[str]:
+        """Each photo of *scope* with its SHA-256, from the scope's signed list of photos (loaded and verified)."""
+        role = media_role_of(scope)
+        if f"{role}.json" not in _trusted(self.updater).snapshot.meta:
+            return []
+        self.updater.get_targetinfo(f"{scope}/media/-")  # no such photo: only loads the list, as a lookup does
+        try:
+            photos = _trusted(self.updater)[role].targets
+        except KeyError:  # listed in the snapshot but not delegated this scope's photos: none to trust
+            return []
+        return [f"{path}:{info.hashes['sha256']}" for path, info in photos.items()]
 
     def _check_nothing_published(self, scope: str) -> None:
         """Refuse a scope whose signed role lists files but no manifest: that is damage, not an empty scope.
