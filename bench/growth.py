@@ -65,6 +65,8 @@ class Row:
 
 
 def _number(value: float, unit: str, target: bool = False) -> str:
+    if unit == "load":  # the machine's: other work on it slows every figure
+        return f"{value:.2f}"
     if unit in ("B", "files"):
         return f"{value:,.0f} {unit}"
     if unit == "×":
@@ -105,7 +107,7 @@ TABLES: list[tuple[str, list[Row]]] = [
     ("the county and the kiosk", [
         Row("generated in", "generate.s", "s"), Row("repository", "repo.mb", "MB"),
         Row("kiosk's content database", "database.mb", "MB"), Row("QR cache after the pages", "qr.files", "files"),
-        Row("  on disk", "qr.mb", "MB"),
+        Row("  on disk", "qr.mb", "MB"), Row("load average (1 min), end", "load", "load"),
     ]),
 ]  # fmt: skip
 
@@ -190,7 +192,8 @@ def measure(
         """Say how far this size has got (a long run's log shows where it is)."""
         shown = ", ".join(f"{key} {value:,.0f}" if key.endswith((".bytes", ".files")) else f"{key} {value:.2f}"
                           for key, value in figures.items() if key.startswith(name))  # fmt: skip
-        print(f"[{size:,} items] {shown}  ({time.perf_counter() - started:.0f} s so far)", flush=True)
+        so_far = time.perf_counter() - started
+        print(f"[{size:,} items] {shown}  ({so_far:.0f} s so far, load {os.getloadavg()[0]:.2f})", flush=True)
 
     started = time.perf_counter()
     county = new_county(work, size, seed, county_share=1.0, photo_share=photo_share)
@@ -213,6 +216,7 @@ def measure(
         figures.update(sync_figures("change", kiosk_sync(data_dir), "updated", failures))
         step("change", figures, started)
     figures.update(time_pages(data_dir, work, requests, seed))
+    figures["load"] = os.getloadavg()[0]
     step("", {k: v for k, v in figures.items() if k.endswith((".p95", ".ratio"))}, started)
     return figures
 
