@@ -255,14 +255,21 @@ class Soak:
             screens.close()
             staff.close()
 
+    def sample(self, started: float) -> None:
+        """Read the serve tree's RSS now; print it at once (a long soak's log shows how it goes)."""
+        at, done, rss = time.perf_counter() - started, self.done, tree_rss_mb(self.pid)
+        self.samples.append((at, done, rss))
+        print(f"{at:8.0f} {done:9,} {rss:8.1f} MB", flush=True)
+
     def sampler(self, started: float) -> None:
         while not self.finished.wait(self.interval):
-            self.samples.append((time.perf_counter() - started, self.done, tree_rss_mb(self.pid)))
+            self.sample(started)
 
     def run(self, requests: list[Request], concurrency: int) -> float:
         """Send *requests* on *concurrency* clients; return the seconds it took."""
+        print(f"{'seconds':>8} {'requests':>9} {'RSS (tree)':>11}")
         started = time.perf_counter()
-        self.samples.append((0.0, 0, tree_rss_mb(self.pid)))
+        self.sample(started)
         sampler = threading.Thread(target=self.sampler, args=(started,), daemon=True)
         sampler.start()
         clients = [threading.Thread(target=self.client, args=(requests[i::concurrency],)) for i in range(concurrency)]
@@ -273,7 +280,7 @@ class Soak:
         seconds = time.perf_counter() - started
         self.finished.set()
         sampler.join()
-        self.samples.append((seconds, self.done, tree_rss_mb(self.pid)))
+        self.sample(started)
         return seconds
 
 
@@ -319,23 +326,19 @@ def benchmark(size: int, count: int, concurrency: int, interval: float, seed: in
                 started_mb = tree_rss_mb(process.pid)
                 cookie = sign_in(staff_port)  # argon2id: 64 MiB for a moment, in the serve process
                 signed_mb = tree_rss_mb(process.pid)
+                print(f"county: {size:,} items, all county-wide (seed {seed}); kiosk database"
+                      f" {database.stat().st_size / 2**20:.1f} MB; kiosk serve (screens and staff console) started"
+                      f" at {started_mb:.1f} MB, {signed_mb:.1f} MB after the staff sign-in", flush=True)  # fmt: skip
                 soak = Soak(process.pid, screens_port, staff_port, cookie, interval)
                 requests = request_mix(screens_port, database, count, seed)
+                print(f"{count:,} requests at concurrency {concurrency}, keep-alive:", flush=True)
                 seconds = soak.run(requests, concurrency)
                 hwm = peak_mb(process.pid)
             finally:
                 stop_process(process)
                 listening.close()
         files, cache_mb = qr_cache(data_dir)
-        print(f"county: {size:,} items, all county-wide (seed {seed}); kiosk database"
-              f" {database.stat().st_size / 2**20:.1f} MB; kiosk serve (screens and staff console) started at"
-              f" {started_mb:.1f} MB, {signed_mb:.1f} MB after the staff sign-in")  # fmt: skip
-    print(f"{count:,} requests at concurrency {concurrency} in {seconds:.1f} s ({count / seconds:.0f}/s),"
-          f" keep-alive; {soak.reopened} connections reopened")  # fmt: skip
-    print()
-    print(f"{'seconds':>8} {'requests':>9} {'RSS (tree)':>11}")
-    for at, done, rss in soak.samples:
-        print(f"{at:8.0f} {done:9,} {rss:8.1f} MB")
+    print(f"{count:,} requests in {seconds:.1f} s ({count / seconds:.0f}/s); {soak.reopened} connections reopened")
     print()
     print(f"{'kind':<17} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
     for kind, times in sorted(soak.times.items(), key=lambda item: -len(item[1])):
