@@ -20,8 +20,8 @@ from flask import current_app
 from kiosk.data import queries
 from kiosk.data.content_db import get_db
 from sync.contract.dates import DEFAULT_TIMEZONE, utc_minute
+from sync.receive.status import STATUS, read_status
 from sync.receive.time_floor import CLOCK_SLACK, time_floor
-from sync.receive.updater import STATUS, read_status
 
 # A clock this far past the newest signature verified is ahead, or the kiosk has long been cut off:
 # either way staff must look (notices would be judged as archived).

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.data.notices import prune_photos_in
-from kiosk.device.uplink import Uplink
+from kiosk.device.uplink_state import is_enrolled
 from kiosk.settings import parse_window
 from sync.contract.dates import DEFAULT_TIMEZONE, local_now
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
-from sync.receive.updater import STATUS, SyncError, SyncResult, read_status
+from sync.receive.status import STATUS, SyncError, SyncResult, read_config, read_status
 
 CHILD_TIMEOUT_S = 4 * 3600  # a sync still running after this is stopped; the next night resumes it
 CHILD_LOG_CHARS = 20_000  # of what a child wrote to stderr, passed on to the log (a traceback is a few KB)
@@ -183,7 +183,7 @@ class PeriodicReport(threading.Thread):
     def enrolled(self) -> bool:
         """Tell whether the kiosk is enrolled, from its files alone (no child, no network)."""
         try:
-            return Uplink(self.data_dir).enrolled
+            return is_enrolled(self.data_dir, read_config(self.data_dir))
         except SyncError:  # not set up yet
             return False
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from kiosk.data.clock import clock_warning
 from kiosk.data.local_db import set_aside_files
-from kiosk.device.uplink import outbox_counts
+from kiosk.device.uplink_state import outbox_counts
 from sync.contract.i18n import tr
 from sync.receive.database import installed_meta
 from sync.receive.install import Readable, readable_content
-from sync.receive.updater import CONFIG, STATUS, SyncError, read_config, read_status
+from sync.receive.status import CONFIG, STATUS, SyncError, read_config, read_status
 
 log = logging.getLogger(__name__)
 

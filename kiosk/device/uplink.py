@@ -28,12 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk.data.clock import kiosk_utc_now, utc_now
 from kiosk.data.local_db import local_media_dir, open_local, transaction
 from kiosk.data.photos import is_photo_name
+from kiosk.device.uplink_state import KEY_FILE as KEY_FILE  # where it has always been found too
+from kiosk.device.uplink_state import is_enrolled
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.receive.fetcher import retry_after_seconds
-from sync.receive.updater import CONFIG, read_config
+from sync.receive.status import CONFIG, read_config
 
-KEY_FILE = "kiosk-key.pem"
 BATCH = 500  # items per upload at most: the county's limit (reports.MAX_BATCH)
 BATCH_BYTES = 512 * 1024  # bytes per upload at most: a quarter of the county's cap (reports.MAX_BODY)
 TOO_LARGE = 413
@@ -62,7 +63,7 @@ class Uplink:
 
     @property
     def enrolled(self) -> bool:
-        return bool(self.config.get("county") and self.config.get("kiosk_id") and (self.data_dir / KEY_FILE).exists())
+        return is_enrolled(self.data_dir, self.config)
 
     def _key(self) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key((self.data_dir / KEY_FILE).read_bytes(), password=None)
@@ -239,16 +240,6 @@ def _set_aside(db: sqlite3.Connection, row_id: int, reason: str) -> None:
 
 def _write_config(data_dir: Path, config: dict[str, Any]) -> None:
     atomic_write(Path(data_dir) / CONFIG, json.dumps(config, ensure_ascii=False, indent=2).encode())
-
-
-def outbox_counts(data_dir: Path) -> tuple[int, int]:
-    """Return how many outbox items wait for the county, and how many were set aside (it can never take them)."""
-    db = open_local(Path(data_dir))
-    try:
-        waiting = int(db.execute("select count(*) from outbox").fetchone()[0])
-        return waiting, int(db.execute("select count(*) from outbox_set_aside").fetchone()[0])
-    finally:
-        db.close()
 
 
 def _said(response: urllib3.BaseHTTPResponse) -> str:

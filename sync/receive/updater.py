@@ -19,7 +19,6 @@ import logging
 import shutil
 import sqlite3
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,76 +52,27 @@ from sync.receive.install import (
     readable_content,
     repair_state,
 )
+
+# Kept in status.py, where reading them needs no python-tuf; found here too, as they always were.
+from sync.receive.status import CONFIG as CONFIG
+from sync.receive.status import STATUS as STATUS
+from sync.receive.status import SyncError as SyncError
+from sync.receive.status import SyncResult as SyncResult
+from sync.receive.status import read_config as read_config
+from sync.receive.status import read_status as read_status
 from sync.receive.time_floor import lower_floor, raise_floor, time_floor
 
-CONFIG = "kiosk.json"
-STATUS = "sync-status.json"
 DISK_MARGIN = 50 * 1024 * 1024
 logger = logging.getLogger(__name__)
 Progress = Callable[[str, bool], None]  # (message, passing): a passing message is replaced by the next one
-
-
-class SyncError(Exception):
-    """A sync could not complete; the installed content is unchanged."""
 
 
 class NewerContent(SyncError):
     """The county's content is in a form this kiosk's software cannot read (channel.CONTENT_FORMAT)."""
 
 
-@dataclass
-class SyncResult:
-    """What one sync did, as `kiosk sync --json` prints it."""
-
-    outcome: str  # updated, unchanged or failed
-    version: int | None
-    content_date: str | None
-    bytes_downloaded: int
-    files_downloaded: int
-    error: str | None
-    county_report: str | None = None  # what reporting to the county server after the sync did, if enrolled
-    county_ok: bool = True  # False when the report or the upload did not go through
-    needs_software: bool = False  # the content is in a newer form: newer kiosk software must come first
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
-
-
 def _tuf_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "tuf"
-
-
-def read_config(data_dir: Path) -> dict[str, Any]:
-    path = Path(data_dir) / CONFIG
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-        complete = isinstance(config, dict) and config.get("village") and config.get("repository")
-        problem = None if complete else "incomplete"
-    except FileNotFoundError:
-        raise SyncError(tr("this kiosk is not set up yet: run kiosk init first")) from None
-    except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        problem = str(error)
-    if problem:
-        raise SyncError(tr("%(file)s is damaged (%(error)s): set this kiosk up again with kiosk init --village CODE "
-                           "--repo URL --root ROOT.json (and kiosk enrol again if it reported to a county server)",
-                           file=path, error=problem))  # fmt: skip
-    return dict(config)
-
-
-def read_status(data_dir: Path) -> dict[str, Any]:
-    """Return the sync status; {} when there is none or it is damaged (the next sync writes it again)."""
-    path = Path(data_dir) / STATUS
-    try:
-        status = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as error:  # a bad sector, a power cut: not UTF-8, not JSON
-        logger.warning("%s is damaged and was ignored: %s", path, error)
-        return {}
-    if not isinstance(status, dict):
-        logger.warning("%s is damaged and was ignored: not a JSON object", path)
-        return {}
-    return status
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
