@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import click
 
+from kiosk.cli.lazy import LazyGroup
 from kiosk.cli.options import data_folder
 from kiosk.cli.staff import LINK, PASSWORD, list_of, new_account
 from kiosk.data import accounts
@@ -27,7 +28,8 @@ from sync.publish.rotation import ROLES
 from sync.publish.rotation import rotate as rotate_keys
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_subcommands={"calendar": "kiosk.cli.county_calendar.calendar",
+                                              "release": "kiosk.cli.release.release"})  # fmt: skip
 def county() -> None:
     """The county's tools: check content, keep the signed repository, serve it."""
 

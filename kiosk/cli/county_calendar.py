@@ -6,13 +6,12 @@ from pathlib import Path
 
 import click
 
-from kiosk.cli.county import county
 from sync.authoring.calendar_package import CalendarUnavailable, make_year, write_year
 from sync.contract.i18n import tr
 from sync.contract.official_calendar import notice_title, weekday_name
 
 
-@county.command("calendar")
+@click.command("calendar")
 @click.argument("year", type=int)
 @click.option("--into", "content_dir", default=".", show_default=True, type=click.Path(exists=True, file_okay=False),
               help="The county content folder: the year goes to its calendar/YEAR.yaml.")  # fmt: skip

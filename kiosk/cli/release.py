@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kiosk.cli.county import _ACCEPT_CLOCK, _KEYS, _REPO, _fail, county
+from kiosk.cli.county import _ACCEPT_CLOCK, _KEYS, _REPO, _fail
 from sync.contract.i18n import tr
 from sync.publish.keys import SigningKeyError
 from sync.publish.repository import Repository, RepositoryError
@@ -15,7 +15,7 @@ from sync.publish.software import publish_release, set_state
 _STATES = {"pause": "paused", "resume": "active", "withdraw": "withdrawn"}
 
 
-@county.command("release")
+@click.command("release")
 @click.argument("wheelhouse", required=False, type=click.Path(exists=True, file_okay=False))
 @_REPO
 @_KEYS
