@@ -28,7 +28,6 @@ from kiosk.data import audit, duties, photos
 from kiosk.data.local_db import local_media_dir, open_local, transaction
 from kiosk.data.queries import DOMAINS, content_time, is_out
 from sync.contract.dates import WorkCalendar, end_of_posting, parse_moment
-from sync.contract.render import render_markdown
 
 MAX_TITLE = 120
 MAX_BODY = 20_000
@@ -112,6 +111,8 @@ def clean(values: dict[str, Any], disclosures: dict[str, dict[str, Any]] | None 
         problems["disclosure"] = disclosure
     if problems:
         raise NoticeInvalid(problems)
+    from sync.contract.render import render_markdown  # when a notice is saved: the screens show the stored HTML
+
     return {
         "domain": DOMAINS[values["domain"]], "title": title, "body": body, "body_html": render_markdown(body),
         "photos": json.dumps(list(values.get("photos") or [])), "published": published[:10],

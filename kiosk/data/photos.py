@@ -11,6 +11,7 @@ to a translated message.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -20,11 +21,13 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO, Literal
-
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from sync.contract.files import atomic_write
+
+if TYPE_CHECKING:  # Pillow is imported when a photo is decoded: the screens, which never do, never load it
+    from PIL import Image
+    from PIL._imagingcms import CmsProfile
 
 MAX_UPLOAD_BYTES = 12_000_000  # phone photos are 3–8 MB
 # The pixels one decode may hold, read from the header before a pixel is decoded: a 40 M pixel
@@ -34,9 +37,6 @@ MAX_PIXELS = 40_000_000
 # Pillow keeps a pointer per row, so a picture 1 pixel wide costs far more than its pixels: a long
 # side is capped too (a long phone screenshot is 1080×20000).
 MAX_DECLARED_SIDE = 30_000
-# Pillow's own check, which runs while the file is opened: it warns past this and refuses past
-# twice this; _decode turns both into the same refusal as ours.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # The photo store's bound (the notices' photos, kept by notices.photos_in_use): about 1,000 photos.
 MAX_STORE_BYTES = 500_000_000
 # One decode at a time in the process (the screens share it): a second upload waits this long,
@@ -59,7 +59,6 @@ _EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}  # Pil
 _PHOTO_NAME = re.compile(r"[0-9a-f]{64}\.(?:jpg|png|webp)")
 _TEMPORARY_NAME = re.compile(r"\.[0-9a-f]{64}\.(?:jpg|png|webp)\.[0-9a-f]{12}\.tmp")
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
-_SRGB = ImageCms.createProfile("sRGB")
 # What a damaged or hostile file can make Pillow raise while it is decoded.
 _DECODING_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)
 
@@ -188,6 +187,11 @@ def _read_upload(data: bytes | BinaryIO, max_bytes: int) -> bytes:
 
 def _decode(content: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image, str]:
     """Return the first frame, upright and at most *max_side* on a side, and its Pillow format."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    # Pillow's own check, which runs while the file is opened: it warns past this and refuses past
+    # twice this; the except clauses below turn both into the same refusal as ours.
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(io.BytesIO(content), formats=_OPENED_AS) as opened:
             image_format = opened.format or ""
@@ -259,16 +263,26 @@ def _in_srgb(photo: Image.Image) -> Image.Image:
 
     iPhones tag photos Display P3: without the conversion they would look dull on the kiosk.
     """
+    from PIL import ImageCms
+
     profile = photo.info.get("icc_profile")
     if not profile or photo.mode not in ("RGB", "RGBA", "CMYK"):
         return photo
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         output_mode = "RGBA" if photo.mode == "RGBA" else "RGB"
-        converted = ImageCms.profileToProfile(photo, source, _SRGB, outputMode=output_mode)
+        converted = ImageCms.profileToProfile(photo, source, _srgb(), outputMode=output_mode)
     except (ImageCms.PyCMSError, OSError, ValueError):
         return photo  # a broken or mismatched profile: the pixels as they are
     return converted if converted is not None else photo
+
+
+@functools.cache
+def _srgb() -> CmsProfile:
+    """The sRGB profile, made once."""
+    from PIL import ImageCms
+
+    return ImageCms.createProfile("sRGB")
 
 
 def _for_encoder(photo: Image.Image, image_format: str) -> Image.Image:
@@ -285,6 +299,8 @@ def _for_encoder(photo: Image.Image, image_format: str) -> Image.Image:
 
 
 def _encode(photo: Image.Image, image_format: str) -> bytes:
+    from PIL import Image
+
     # A new image holding only the pixels: savers copy some metadata from `info` by default
     # (JPEG its comment, PNG its colour profile).
     pixels = Image.new(photo.mode, photo.size)

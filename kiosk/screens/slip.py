@@ -4,6 +4,7 @@ KIOSK_PRINTER names the printer (python-escpos: USB, serial, network or a device
 means no printer and no 打印 button. Tests hand the app a ``PRINTER_FACTORY`` instead: a callable
 returning any python-escpos printer, such as ``escpos.printer.Dummy``. It is not a setting (no
 environment variable can hold a callable), so a kiosk in the field cannot be pointed at a fake.
+python-escpos is imported only where it is used: a printer checked at start, a slip made or sent.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from escpos.constants import QR_ECLEVEL_M
-from escpos.printer import Dummy, File, Network, Serial, Usb
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
@@ -69,6 +68,8 @@ class PrinterAddress:
 
     def connect(self) -> Any:
         """Return a python-escpos printer for this address (it opens on first use)."""
+        from escpos.printer import File, Network, Serial, Usb
+
         if self.kind == "usb":
             vendor, product = (int(part, 16) for part in self.target.split(":"))
             return Usb(vendor, product, timeout=5000)  # milliseconds: a stuck printer must not hang the page
@@ -123,6 +124,8 @@ def _hex_id(text: str) -> bool:
 
 
 def _missing_library(address: PrinterAddress) -> str | None:
+    from escpos.printer import Serial, Usb
+
     if address.kind == "usb" and not Usb.is_usable():
         return str(gettext("usb: needs pyusb (pip install 'python-escpos[usb]'), or use file:/dev/usb/lp0"))
     if address.kind == "serial" and not Serial.is_usable():
@@ -236,6 +239,9 @@ class Slip:
 
 def render_slip(slip: Slip) -> bytes:
     """Return the ESC/POS bytes of *slip*, composed on a Dummy and sent to the printer in one write."""
+    from escpos.constants import QR_ECLEVEL_M
+    from escpos.printer import Dummy
+
     out = Dummy()
 
     # Text goes out GB18030-encoded after FS &, not through python-escpos's MagicEncode: 3.1 sends a

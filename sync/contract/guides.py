@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sync.contract.checks import FolderReader
 from sync.contract.i18n import tr
 from sync.contract.kinds import Guide, GuideEnding, GuideQuestion
+
+if TYPE_CHECKING:  # the county's checks; the screens walking a guide never load jsonschema and yaml
+    from sync.contract.checks import FolderReader
 
 Where = tuple[str | int, ...]
 REFERENCES = ("powers", "catalogue", "notices", "contacts")  # what an ending may name, in the order shown

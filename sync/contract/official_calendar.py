@@ -17,14 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sync.contract.checks import FolderReader, Where
 from sync.contract.dates import WorkCalendar
 from sync.contract.i18n import tr
 from sync.contract.kinds import CalendarYear
-from sync.contract.schemas import Problem
-from sync.contract.source import SourceFile
+
+if TYPE_CHECKING:  # reading and checking the files; a kiosk counting working days never loads jsonschema and yaml
+    from sync.contract.checks import FolderReader, Where
+    from sync.contract.schemas import Problem
+    from sync.contract.source import SourceFile
 
 CALENDAR_AHEAD = timedelta(days=92)  # from October on, deadlines counted today can end in the next year
 LONGEST_HOLIDAY = 31  # days: longer is a typing mistake (the longest so far, 春节 2020 as extended, ran 10)
@@ -172,6 +174,8 @@ def calendar_gaps(calendar: WorkCalendar, today: date) -> list[Gap]:
 
 def calendar_warnings(years: list[CalendarYear], today: date) -> list[Problem]:
     """What the county should know of its calendar on *today*: a needed year not covered, a year not yet checked."""
+    from sync.contract.schemas import Problem
+
     warnings = []
     for gap in calendar_gaps(work_calendar(years), today):
         if gap.statutory_only:
