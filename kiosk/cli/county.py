@@ -13,9 +13,6 @@ from kiosk.cli.lazy import LazyGroup
 from kiosk.cli.options import data_folder
 from kiosk.cli.staff import LINK, PASSWORD, list_of, new_account
 from kiosk.data import accounts
-from sync.authoring.importing import export, plan_import
-from sync.authoring.plan import preview, write
-from sync.authoring.sheets import SheetError
 from sync.contract.content import ContentInvalid, County, load_county
 from sync.contract.dates import DEFAULT_TIMEZONE, local_now
 from sync.contract.i18n import tr
@@ -90,6 +87,10 @@ def validate(folder: str) -> None:
 @click.option("--area", help="The catalogue's area (e.g. 社会救助) when the table's title does not name it.")
 def import_sheet(sheet: str, content_dir: str, dry_run: bool, area: str | None) -> None:
     """Import a small-power list or a catalogue area from an Excel table (.xlsx): a preview, row errors, the files."""
+    from sync.authoring.importing import plan_import
+    from sync.authoring.plan import preview, write
+    from sync.authoring.sheets import SheetError
+
     try:
         plan = plan_import(Path(sheet), Path(content_dir), area)
     except SheetError as error:
@@ -115,6 +116,8 @@ def import_sheet(sheet: str, content_dir: str, dry_run: bool, area: str | None) 
 @click.option("--area", help="Write this catalogue area (e.g. 社会救助) instead of the small-power list.")
 def export_sheet(content_dir: str, out: str, area: str | None) -> None:
     """Write the small-power list, or a catalogue area, to an Excel table in the layout `import` reads."""
+    from sync.authoring.importing import export
+
     try:
         count = export(Path(content_dir), Path(out), area)
     except SourceError as error:

@@ -10,13 +10,11 @@ from pathlib import Path
 import click
 
 from kiosk.cli.options import DATA, data_folder
-from kiosk.device.reporting import enrol_with_county, sync_and_report
 from kiosk.device.status import kiosk_status
-from kiosk.device.uplink import UplinkError
 from kiosk.settings import fetcher_options, load_settings
 from sync.contract.dates import utc_minute
 from sync.contract.i18n import tr
-from sync.receive.updater import SyncError, init_kiosk, reset_time_floor
+from sync.receive.status import SyncError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +30,10 @@ log = logging.getLogger(__name__)
 @DATA
 def init(village: str, repo: str, root: str, code: str | None, county: str | None, data: str | None) -> None:
     """Set up this kiosk: its village, its county's repository and the root it trusts (and enrol it, with --enrol)."""
+    from kiosk.device.reporting import enrol_with_county
+    from kiosk.device.uplink import UplinkError
+    from sync.receive.updater import init_kiosk
+
     if bool(code) != bool(county):
         raise click.UsageError(tr("--enrol CODE and --county URL go together"))
     data_dir = data_folder(data)
@@ -77,6 +79,8 @@ class ProgressLines:
 @DATA
 def sync(source: str | None, as_json: bool, data: str | None) -> None:
     """Fetch, verify and install the county's newest content now."""
+    from kiosk.device.reporting import sync_and_report
+
     progress = None if as_json else ProgressLines()
     options = fetcher_options(load_settings())
     result = sync_and_report(data_folder(data), source, progress=progress, fetcher_options=options)
@@ -141,6 +145,8 @@ def status(as_json: bool, data: str | None) -> None:
 @DATA
 def reset_floor(data: str | None) -> None:
     """Lower the clock's floor to before the rises its clock could not judge (a wrong county clock raised it)."""
+    from sync.receive.updater import reset_time_floor
+
     try:
         old, new = reset_time_floor(data_folder(data))
     except SyncError as error:
