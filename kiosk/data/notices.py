@@ -71,6 +71,8 @@ def clean(values: dict[str, Any], disclosures: dict[str, dict[str, Any]] | None 
 
     The duty and period it says it discloses must be among *disclosures* (duties.disclosure_choices).
     """
+    from sync.contract.render import render_markdown  # when a notice is saved: the screens show the stored HTML
+
     problems: dict[str, Any] = {}
     title = (values.get("title") or "").strip()
     body = (values.get("body") or "").strip()
@@ -111,8 +113,6 @@ def clean(values: dict[str, Any], disclosures: dict[str, dict[str, Any]] | None 
         problems["disclosure"] = disclosure
     if problems:
         raise NoticeInvalid(problems)
-    from sync.contract.render import render_markdown  # when a notice is saved: the screens show the stored HTML
-
     return {
         "domain": DOMAINS[values["domain"]], "title": title, "body": body, "body_html": render_markdown(body),
         "photos": json.dumps(list(values.get("photos") or [])), "published": published[:10],
