@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sync.contract.search import MAX_QUERY, is_initials, phrase
+from sync.contract.search import MAX_QUERY, initials_phrase, is_initials, phrase
 
 DOMAINS = {"party": "党务", "village": "村务", "finance": "财务", "government": "政务"}
 _COLUMNS = (
@@ -79,18 +79,42 @@ def _columns(db: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in db.execute("select * from pragma_table_info(?)", (table,))}
 
 
+def _has(db: sqlite3.Connection, table: str) -> bool:
+    """Tell whether the content database has *table*: the lists (sync/receive/lists.py) and the initials index
+    are written at install, so a database written before them has none until the next sync."""
+    return db.execute("select 1 from main.sqlite_master where name = ?", (table,)).fetchone() is not None
+
+
 def meta(db: sqlite3.Connection) -> dict[str, str]:
     return {row["key"]: row["value"] for row in db.execute("select key, value from meta")}
 
 
 def power_categories(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    sql = (
-        "select category_order, category, count(*) as items from powers group by category_order order by category_order"
-    )
+    if _has(db, "power_categories"):
+        sql = "select category_order, category, items from power_categories order by category_order"
+    else:
+        sql = "select category_order, category, count(*) as items from powers group by category_order order by 1"
     return [dict(row) for row in db.execute(sql)]
 
 
+def power_category(db: sqlite3.Connection, category_order: int) -> dict[str, Any] | None:
+    """Return one category of the small-power list (category_order, category, items), or None."""
+    if not _has(db, "power_categories"):
+        return next((c for c in power_categories(db) if c["category_order"] == category_order), None)
+    sql = "select category_order, category, items from power_categories where category_order = ?"
+    row = db.execute(sql, (category_order,)).fetchone()
+    return dict(row) if row else None
+
+
 def powers_in_category(db: sqlite3.Connection, category_order: int, number: int, size: int) -> Page:
+    if _has(db, "power_places"):  # a page is a range of places in the category's list
+        category = power_category(db, category_order)
+        rows = db.execute(
+            "select p.id, p.name, p.time_limit, p.four_two, p.number from power_places as o join powers as p"
+            " on p.id = o.id where o.category_order = ? and o.place >= ? order by o.place limit ?",
+            (category_order, (number - 1) * size, size),
+        )
+        return Page([dict(r) for r in rows], number, category["items"] if category else 0, size)
     count = db.execute("select count(*) from powers where category_order = ?", (category_order,)).fetchone()[0]
     # A database written before official numbers (编号) has none until the next sync.
     official = "number" if "number" in _columns(db, "powers") else "null as number"
@@ -121,17 +145,23 @@ def matters(db: sqlite3.Connection, limit: int = 8) -> list[dict[str, Any]]:
     最低生活保障申请): the 便民服务 category's first (a villager's own errands), then the others, in
     the order of the list. Items without keywords are left to the small-power list.
     """
+    rows: list[sqlite3.Row] = []
+    # Read in the order of the list, along the index of the few with keywords: the errands' category
+    # at once where the categories are listed (sync/receive/lists.py).
+    errands = "category_order = (select category_order from power_categories where category = :errands)"
+    first = errands if _has(db, "power_categories") else "category = :errands"
     try:
-        rows = db.execute(
-            "select id, name, keywords, category from powers where keywords != '[]' order by category_order, position"
-        ).fetchall()
+        for chosen in (first, "category != :errands"):
+            rows += db.execute(
+                f"select id, name, keywords from powers where keywords != '[]' and {chosen}"  # noqa: S608 - fixed text
+                " order by category_order, position limit :limit",
+                {"errands": ERRANDS, "limit": limit - len(rows)},
+            ).fetchall()
     except sqlite3.OperationalError as error:  # built before keywords were kept: none until the next sync
         if "no such column" not in str(error):
             raise
         return []
-    errands_first = sorted(rows, key=lambda row: row["category"] != ERRANDS)  # stable: list order within each
-    found = [{"id": row["id"], "name": row["name"], "word": json.loads(row["keywords"])[0]} for row in errands_first]
-    return found[:limit]
+    return [{"id": row["id"], "name": row["name"], "word": json.loads(row["keywords"])[0]} for row in rows]
 
 
 def ten_ones(db: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -140,11 +170,35 @@ def ten_ones(db: sqlite3.Connection) -> list[dict[str, Any]]:
 
 def notice_counts(db: sqlite3.Connection, now: datetime, archive: bool = False) -> dict[str, int]:
     """Return how many notices each domain has on show (or, for *archive*, archived)."""
-    rows = db.execute(
-        f"select domain, count(*) from {NOTICES} where {ARCHIVED if archive else ON_SHOW} group by domain",  # noqa: S608
-        {"now": content_time(now)},
+    moment = content_time(now)
+    if not _has(db, "notice_counts"):  # a database written before the counts: count them
+        rows = db.execute(
+            f"select domain, count(*) from {NOTICES} where {ARCHIVED if archive else ON_SHOW} group by domain",  # noqa: S608
+            {"now": moment},
+        )
+        return {domain: count for domain, count in rows}
+    counts = {domain: _county_notices(db, domain, moment, archive) for domain in DOMAINS.values()}
+    village = db.execute(  # the village's own: a few dozen, counted
+        f"select domain, count(*) from local.village_notices where state = 'published'"  # noqa: S608 - fixed text
+        f" and {ARCHIVED if archive else ON_SHOW} group by domain",
+        {"now": moment},
     )
-    return {domain: count for domain, count in rows}
+    for domain, count in village:
+        counts[domain] = counts.get(domain, 0) + count
+    return {domain: count for domain, count in counts.items() if count}
+
+
+def _county_notices(db: sqlite3.Connection, domain: str, moment: str, archive: bool) -> int:
+    """How many of the county's notices of *domain* are on show (or archived) at *moment* (sync/receive/lists.py)."""
+    row = db.execute(
+        f"select {'archived' if archive else 'on_show'} from notice_counts where domain = ? and since <= ?"  # noqa: S608
+        " order by since desc limit 1",
+        (domain, moment),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+_NOTICE_COLUMNS = "id, domain, title, published, expires, pinned, min_posting_days, photos, published_at, expires_at"
 
 
 def notices(
@@ -157,16 +211,21 @@ def notices(
     when = ARCHIVED if archive else ON_SHOW
     where = f"domain = :domain and {when}" if domain else when
     order = "expires_at desc" if archive else "pinned desc, published_at desc"
-    params = {"domain": domain, "now": content_time(now), "limit": size, "offset": (number - 1) * size}
-    # Each table on its own, so the county's covering index serves it; SQLite merges the two in order.
+    moment, offset = content_time(now), (number - 1) * size
+    params = {"domain": domain, "now": moment, "limit": size, "offset": offset}
+    # Each table on its own, so the county's index serves it in order; SQLite merges the two in order.
     local = f"local.village_notices where state = 'published' and {where}"
-    count = sum(
-        db.execute(f"select count(*) from {table}", params).fetchone()[0]  # noqa: S608 - fixed text
-        for table in (f"main.notices where {where}", local)
-    )
-    columns = "id, domain, title, published, expires, pinned, min_posting_days, photos, published_at, expires_at"
+    count = db.execute(f"select count(*) from {local}", params).fetchone()[0]  # noqa: S608 - fixed text
+    if _has(db, "notice_counts"):
+        domains = [domain] if domain else list(DOMAINS.values())
+        count += sum(_county_notices(db, name, moment, archive) for name in domains)
+        # As many as there are past the page's start: the reading stops at the last one, never goes on to
+        # the oldest notice to find there is none after it.
+        params["limit"] = max(0, min(size, count - offset))
+    else:
+        count += db.execute(f"select count(*) from main.notices where {where}", params).fetchone()[0]  # noqa: S608
     rows = db.execute(
-        f"select {columns} from main.notices where {where} union all select {columns} from {local}"  # noqa: S608
+        f"select {_NOTICE_COLUMNS} from main.notices where {where} union all select {_NOTICE_COLUMNS} from {local}"  # noqa: S608
         f" order by {order}, id limit :limit offset :offset",
         params,
     )
@@ -175,9 +234,12 @@ def notices(
 
 def notices_on_show(db: sqlite3.Connection, now: datetime, limit: int = 12) -> list[dict[str, Any]]:
     """Return the notices on show now, pinned first, newest first: what the attract screen cycles."""
-    rows = db.execute(
-        f"select id, title, domain, published, published_at, expires_at, min_posting_days, pinned from {NOTICES}"  # noqa: S608
-        f" where {ON_SHOW} order by pinned desc, published_at desc limit :limit",
+    if _has(db, "notice_counts"):
+        return notices(db, None, now, 1, limit).items
+    columns = "id, title, domain, published, published_at, expires_at, min_posting_days, pinned"
+    rows = db.execute(  # each table on its own, merged in order (as notices does)
+        f"select {columns} from main.notices where {ON_SHOW} union all select {columns} from local.village_notices"  # noqa: S608
+        f" where state = 'published' and {ON_SHOW} order by pinned desc, published_at desc limit :limit",
         {"now": content_time(now), "limit": limit},
     ).fetchall()
     return [dict(row) for row in rows]
@@ -193,12 +255,17 @@ def notice(db: sqlite3.Connection, notice_id: str, now: datetime) -> dict[str, A
 
 
 def catalogue_areas(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    sql = "select area_order, area, count(*) as items from catalogue group by area_order order by area_order"
+    if _has(db, "catalogue_areas"):
+        sql = "select area_order, area, items from catalogue_areas order by area_order"
+    else:
+        sql = "select area_order, area, count(*) as items from catalogue group by area_order order by area_order"
     return [dict(r) for r in db.execute(sql)]
 
 
 def catalogue_area_count(db: sqlite3.Connection) -> int:
     """Return how many areas the county's published catalogue holds: what the home screen's tile says."""
+    if _has(db, "catalogue_areas"):
+        return int(db.execute("select count(*) from catalogue_areas").fetchone()[0])
     return int(db.execute("select count(distinct area_order) from catalogue").fetchone()[0])
 
 
@@ -237,6 +304,15 @@ def contacts(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
+def item_exists(db: sqlite3.Connection, kind: str, item_id: str) -> bool:
+    """Tell whether a power, catalogue item or notice (the county's, or the village's own in any state) is *item_id*."""
+    table = {"power": "main.powers", "catalogue": "main.catalogue", "notice": "main.notices"}[kind]
+    if db.execute(f"select 1 from {table} where id = ?", (item_id,)).fetchone():  # noqa: S608 - the names above
+        return True
+    village = "select 1 from local.village_notices where id = ?"
+    return kind == "notice" and db.execute(village, (item_id,)).fetchone() is not None
+
+
 def shown_item(db: sqlite3.Connection, kind: str, item_id: str, now: datetime) -> dict[str, Any] | None:
     """Return the power, notice or catalogue item a villager may open at *now*, else None."""
     if kind == "notice":
@@ -246,10 +322,17 @@ def shown_item(db: sqlite3.Connection, kind: str, item_id: str, now: datetime) -
 
 
 _SEARCH_CAP = 500  # index rows a text query reads at most per field: it stops early, never sorts thousands
+# Titles whose initials start with the query first, then those containing it, each in display order.
 _BY_INITIALS = f"""
 select kind, item_id, title, 'title' as matched from search_items
 where instr(initials, :q) and (published_at is null or {OUT})
 order by instr(' ' || initials, ' ' || :q) = 0, rowid limit :limit"""  # noqa: S608 - fixed text
+# The same through the index of initials (sync/contract/search.py): read in display order, as few as shown.
+_BY_INDEXED_INITIALS = f"""
+select kind, item_id, title, 'title' as matched from search_initials as found
+join search_items as item on item.rowid = found.rowid
+where search_initials match :match and (published_at is null or {OUT})
+order by found.rowid limit :limit"""  # noqa: S608 - fixed text
 _BY_TEXT = {
     # Display order is rowid order, so the capped subquery keeps the first hits.
     field: f"""
@@ -276,8 +359,14 @@ def search(db: sqlite3.Connection, query: str, now: datetime, limit: int = 30) -
     Each result: kind, item_id, title, and where it matched ('title' or 'body').
     """
     query, moment = query.strip().lower(), content_time(now)
-    if is_initials(query):  # titles whose initials start with the query first, then those containing it
-        rows = db.execute(_BY_INITIALS, {"q": query, "now": moment, "limit": limit}).fetchall()
+    if is_initials(query):
+        if not _has(db, "search_initials"):  # a database written before the index: read every item
+            return [dict(row) for row in db.execute(_BY_INITIALS, {"q": query, "now": moment, "limit": limit})]
+        starts, inside = initials_phrase(query, start=True), initials_phrase(query)
+        rows = db.execute(_BY_INDEXED_INITIALS, {"match": starts, "now": moment, "limit": limit}).fetchall()
+        if len(rows) < limit:
+            rest = {"match": f"{inside} NOT {starts}", "now": moment, "limit": limit - len(rows)}
+            rows += db.execute(_BY_INDEXED_INITIALS, rest).fetchall()
         return [dict(row) for row in rows]
     match = phrase(query)
     if match is None:

@@ -28,7 +28,14 @@ create table search_items (rowid integer primary key, kind text, item_id text, t
   published_at text);
 create virtual table search_titles using fts5(text, content='', columnsize=0);
 create virtual table search_bodies using fts5(text, content='', columnsize=0);
+create virtual table search_initials using fts5(text, content='', columnsize=0);
 """
+# search_initials holds each item's initials a letter a token, each name begun by NAME_START: typed
+# initials are a phrase of letters, found inside a name ('"b s"' in 'ss d b s q'), or at its start
+# ('"ss d b"'), in display order, without reading every item (kiosk/data/queries.py).
+NAME_START = "ss"  # two letters: never one of the one-letter tokens
+_OTHER = "xx"  # any other character (initials have none): typed letters never match across it
+_LETTERS_AND_DIGITS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _TAGS = re.compile(r"<[^>]+>")
 _INITIALS_QUERY = re.compile(r"^[a-z]+$")
 _WORD = re.compile(r"[^\W_]+")
@@ -49,6 +56,19 @@ def phrase(query: str) -> str | None:
     """Return the FTS5 phrase that finds *query* as written, or None when it has nothing to find."""
     words = _WORD.findall(index_text(query[:MAX_QUERY]))  # the tokens unicode61 makes of it
     return '"' + " ".join(words) + '"' if words else None
+
+
+def initials_tokens(initials: str) -> str:
+    """Return an item's initials ('dbsq db', a name each) as the text search_initials indexes ('ss d b s q ss d b')."""
+    return " ".join(
+        " ".join([NAME_START, *(ch if ch in _LETTERS_AND_DIGITS else _OTHER for ch in name)])
+        for name in initials.split(" ")
+    )
+
+
+def initials_phrase(query: str, start: bool = False) -> str:
+    """Return the FTS5 phrase that finds typed initials (is_initials) in a name, or (*start*) at its start."""
+    return '"' + " ".join([NAME_START, *query] if start else query) + '"'
 
 
 def is_initials(query: str) -> bool:
@@ -120,3 +140,4 @@ def write_search_index(db: Any, snapshot: dict[str, Any]) -> None:
         )
         db.execute("insert into search_titles (rowid, text) values (?, ?)", (rowid, " ".join(map(index_text, names))))
         db.execute("insert into search_bodies (rowid, text) values (?, ?)", (rowid, index_text(doc["body"])))
+        db.execute("insert into search_initials (rowid, text) values (?, ?)", (rowid, initials_tokens(doc["initials"])))

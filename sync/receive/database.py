@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from sync.contract.dates import DEFAULT_TIMEZONE
 from sync.contract.search import SCHEMA as SEARCH_SCHEMA
 from sync.contract.search import write_search_index
+from sync.receive.lists import write_lists
 
 # Categories shown in this order; others follow in the order they first appear.
 CATEGORY_ORDER = [
@@ -198,6 +199,7 @@ def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str]) -> 
             db.executescript(SEARCH_SCHEMA)
             write_search_index(db.conn, snapshot)
             _insert_rows(db, "media", [{"blob": b} for b in blobs])
+            write_lists(db.conn)
         result = db.execute("pragma integrity_check").fetchone()[0]
         if result != "ok":
             raise DatabaseCheckFailed(f"the new content database failed its integrity check: {result}")
