@@ -48,8 +48,8 @@ def test_tap_from_home_to_a_power_item_and_back(page: Page, demo_county: County)
     steps = page.locator(".flowchart .flow-step")
     assert steps.count() >= 4, f"{item_name}: the flowchart shows {steps.count()} steps"
     expect(steps.first).to_be_visible()
-    expect(page.locator(".qr-box svg.qr-code")).to_be_visible()
-    expect(page.locator(".qr-box svg.qr-code path")).to_have_count(1)
+    expect(page.locator(".qr-box img.qr-code")).to_be_visible()
+    page.wait_for_function("() => document.querySelector('.qr-box img.qr-code').naturalWidth > 20")  # loaded
 
     page.get_by_role("link", name="首页").tap()
     expect(page).to_have_url(re.compile(r"/$"))

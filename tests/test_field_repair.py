@@ -22,17 +22,19 @@ from click.testing import CliRunner
 from flask import Flask
 
 from kiosk.cli import main
-from kiosk.data import accounts, content_db
+from kiosk.data import accounts, content_db, notices
 from kiosk.data.local_db import open_local, path_of
 from kiosk.demo import install_demo
 from kiosk.device.status import kiosk_status
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
 from kiosk.staff.limiter import limiter
+from sync.contract.dates import local_now
 from sync.receive import install
 from sync.receive.install import content_dir, current_database, read_state
 from sync.receive.updater import CONFIG, STATUS, sync_kiosk
 from tests.county_repo import CountyRepo
+from tests.qr_images import qr_image, qr_sources
 
 POWER = "caiwu-kaizhi-shenpi"  # a power item of the demo village
 PASSWORD = "correct horse battery"
@@ -313,17 +315,27 @@ def kiosk_on_small_disk(full_disk: FullDisk) -> Path:
     return full_disk.path
 
 
-def test_detail_pages_answer_on_a_full_disk_with_a_qr_drawn_uncached(
-    full_disk: FullDisk, kiosk_on_small_disk: Path
-) -> None:
+def test_detail_pages_and_their_qr_codes_answer_on_a_full_disk(full_disk: FullDisk, kiosk_on_small_disk: Path) -> None:
+    village_notice = posted_village_notice(kiosk_on_small_disk)
     client = screens(kiosk_on_small_disk).test_client()
     full_disk.fill()
     page = client.get(f"/powers/{POWER}")
     assert page.status_code == 200 and 'class="qr-code"' in page.get_data(as_text=True)
-    assert not list((kiosk_on_small_disk / "qr").glob("*.svg")), "nothing could be cached"
+    (src,) = qr_sources(page.get_data(as_text=True))
+    assert qr_image(client, src), "drawn at install: nothing to write"
+    (src,) = qr_sources(client.get(f"/notice/{village_notice}").get_data(as_text=True))
+    assert qr_image(client, src), "the village's own notice: drawn, though it cannot be kept"
+    assert not list((kiosk_on_small_disk / "qr").glob("*.png")), "nothing could be cached"
     full_disk.free()
-    assert client.get(f"/powers/{POWER}").status_code == 200
-    assert len(list((kiosk_on_small_disk / "qr").glob("*.svg"))) == 1, "cached again once there is room"
+    assert qr_image(client, src)
+    assert len(list((kiosk_on_small_disk / "qr").glob("*.png"))) == 1, "cached once there is room"
+
+
+def posted_village_notice(data: Path, title: str = "关于村道维修的通知") -> str:
+    """Post a notice of the village's own (staff console), on show now; return its id."""
+    today = local_now("Asia/Shanghai").date()
+    values = {"domain": "village", "title": title, "body": "本周六上午维修村道。", "published": f"{today:%Y-%m-%d}"}
+    return notices.create(open_local(data), "bo", values, local_now("Asia/Shanghai"), publish=True)
 
 
 def test_read_aloud_plays_on_a_full_disk_made_in_memory(full_disk: FullDisk, kiosk_on_small_disk: Path) -> None:
@@ -334,20 +346,31 @@ def test_read_aloud_plays_on_a_full_disk_made_in_memory(full_disk: FullDisk, kio
     assert int.from_bytes(audio.data[4:8], "little") == len(audio.data) - 8, "a whole WAV, lengths filled in"
 
 
-def test_the_qr_cache_keeps_to_its_budget_oldest_first(demo_data: Path, tmp_path: Path) -> None:
+def test_the_qr_cache_of_village_notices_keeps_to_its_budget_oldest_first(demo_data: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(demo_data, data, ignore=shutil.ignore_patterns("qr"))  # other tests' codes stay behind
-    client = screens(data, QR_CACHE_BYTES=25000).test_client()
-    with sqlite3.connect(f"file:{current_database(data)}?mode=ro", uri=True) as db:
-        items = [row[0] for row in db.execute("select id from powers order by position limit 6")]
+    client = screens(data, QR_CACHE_BYTES=1500).test_client()
     made = []
-    for item in items:
-        assert client.get(f"/powers/{item}").status_code == 200
-        made.append(max((data / "qr").glob("*.svg"), key=lambda p: p.stat().st_mtime_ns))
+    for number in range(8):
+        notice = posted_village_notice(data, f"第{number}号通知")
+        (src,) = qr_sources(client.get(f"/notice/{notice}").get_data(as_text=True))
+        assert qr_image(client, src)
+        made.append(max((data / "qr").glob("*.png"), key=lambda p: p.stat().st_mtime_ns))
         time.sleep(0.01)  # distinct modification times, oldest first
-    kept = list((data / "qr").glob("*.svg"))
-    assert 1 <= len(kept) < len(items) and sum(p.stat().st_size for p in kept) <= 25000
+    kept = list((data / "qr").glob("*.png"))
+    assert 1 <= len(kept) < len(made) and sum(p.stat().st_size for p in kept) <= 1500
     assert made[-1] in kept and made[0] not in kept, "the oldest went first"
+
+
+def test_svg_codes_drawn_before_are_deleted_when_the_screens_start(demo_data: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_data, data, ignore=shutil.ignore_patterns("qr"))
+    (data / "qr").mkdir()
+    for number in range(50):  # what an earlier kiosk left: any number of them, never pruned
+        (data / "qr" / f"{number:032x}.svg").write_text("<svg></svg>", encoding="utf-8")
+    (data / "qr" / "kept.png").write_bytes(b"png")
+    screens(data)
+    assert [p.name for p in (data / "qr").iterdir()] == ["kept.png"]
 
 
 def test_kiosk_serve_starts_on_a_full_disk_with_a_warning(full_disk: FullDisk, kiosk_on_small_disk: Path) -> None:

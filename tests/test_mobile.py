@@ -417,7 +417,7 @@ def test_the_kiosks_qr_code_opens_the_same_page_on_a_phone(
             for detail, kind in zip(details, ("power", "notice", "catalogue"), strict=True):
                 kiosk_page.goto(kiosk_url + detail)
                 title = kiosk_page.locator("h1").inner_text()
-                encoded = decode_qr(kiosk_page.locator(".qr-image svg").screenshot())
+                encoded = decode_qr(kiosk_page.locator(".qr-image img").screenshot())
                 assert encoded.startswith(f"{county_url}/m/{VILLAGE}/{kind}/"), encoded
                 phone_page.goto(encoded)
                 assert phone_page.locator("h1").inner_text() == title

@@ -17,14 +17,16 @@ from flask.testing import FlaskClient
 from kiosk.data import queries
 from kiosk.data.content_db import get_db
 from kiosk.screens import create_app
-from kiosk.screens.qr import _render, mobile_url, qr_svg
+from kiosk.screens.qr import mobile_url, qr_png_cached
 from sync.contract.content import County, load_county
 from sync.contract.dates import local_now
 from sync.contract.kinds import Notice, Power, in_scope
 from sync.contract.snapshot import village_snapshot
 from sync.contract.supervision import supervisors
 from sync.receive.install import install_snapshot
+from sync.receive.qr_drawing import qr_png
 from tests.county_files import install_with_a_notice_out_tomorrow, write_county
+from tests.qr_images import decode_qr, qr_image, qr_sources
 
 VILLAGE = "taoyuan"
 DOMAIN_KEYS = {"党务": "party", "村务": "village", "财务": "finance", "政务": "government"}
@@ -266,17 +268,9 @@ def test_detail_pages_carry_the_qr_code_of_their_mobile_page(
     body = client.get(path).get_data(as_text=True)
     url = mobile_url("https://gk.qinghe.example.cn", VILLAGE, kind, item_id)
     assert url in body, "the QR target is shown as text"
-    svg = re.search(r"<svg[^>]*qr-code.*?</svg>", body, flags=re.S)
-    assert svg is not None and svg.group(0) == _render(url)
-
-
-def test_qr_code_is_generated_once_and_cached(app: Flask, client: FlaskClient, demo_county: County) -> None:
-    item = shown_powers(demo_county)[1]["id"]
-    client.get(f"/powers/{item}")
-    cache = Path(app.config["DATA_DIR"]) / "qr"
-    files = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
-    client.get(f"/powers/{item}")
-    assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == files
+    (src,) = qr_sources(body)
+    png = qr_image(client, src)
+    assert png == qr_png(url) and decode_qr(png, scale=8) == url
 
 
 SCREENS = [
@@ -363,10 +357,10 @@ def test_a_notice_not_yet_published_cannot_be_opened(tmp_path: Path) -> None:
 
 
 def test_qr_codes_drawn_by_many_threads_at_once_all_succeed(tmp_path: Path) -> None:
-    url = mobile_url("https://gk.test.example.cn", "apple", "power", "dibao")
+    url = mobile_url("https://gk.test.example.cn", "apple", "notice", "local-1")  # a village's own: drawn on request
     with ThreadPoolExecutor(max_workers=8) as pool:
-        drawn = list(pool.map(lambda _n: str(qr_svg(tmp_path, url)), range(32)))
-    assert set(drawn) == {_render(url)}
+        drawn = list(pool.map(lambda _n: qr_png_cached(tmp_path, url), range(32)))
+    assert set(drawn) == {qr_png(url)} and len(list(tmp_path.glob("*.png"))) == 1
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 

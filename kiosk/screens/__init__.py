@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kiosk.data.local_db import open_local
     from kiosk.screens import feedback, filters, guides, slip, speech
     from kiosk.screens import views as screens
+    from kiosk.screens.qr import forget_svg_codes
 
     try:
         open_local(data_dir).close()  # the village's own notices are read beside the county's content
     except sqlite3.OperationalError as error:  # a full disk: the county's content is still worth showing
         app.logger.warning("the kiosk's own database could not be prepared (%s); starting without changes to it", error)
+    with suppress(OSError):  # a cache: a folder that cannot be tidied stays as it is
+        forget_svg_codes(data_dir / "qr")
     content_db.init_app(app)
     filters.init_app(app)
     app.register_blueprint(screens.bp)

@@ -9,7 +9,6 @@ guide's first question the second. The content and its rules: sync/contract/guid
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
@@ -23,8 +22,7 @@ from kiosk.data.clock import screen_now
 from kiosk.data.content_db import get_db, one_or_404
 from kiosk.screens import counting
 from kiosk.screens.filters import day
-from kiosk.screens.qr import CACHE_BYTES as QR_CACHE_BYTES
-from kiosk.screens.qr import mobile_url, qr_svg
+from kiosk.screens.qr import code_of
 from kiosk.screens.slip import KioskPrinter, Slip, render_slip
 from kiosk.screens.speech import cached_speech, first_part, speakable_pinyin
 from sync.contract.guides import GuideStep, walk
@@ -57,11 +55,6 @@ def guide_phone_url(info: dict[str, str], guide_id: str, answers: str) -> str:
     return f"{info['public_base_url'].rstrip('/')}/m/{info['village_code']}/guides/{guide_id}/{answers}"
 
 
-def _qr(url: str) -> Any:
-    budget = int(current_app.config.get("QR_CACHE_BYTES", QR_CACHE_BYTES))
-    return qr_svg(Path(current_app.config["DATA_DIR"]) / "qr", url, budget)
-
-
 @bp.route("/guides")
 def guide_list() -> ResponseReturnValue:
     """The first step: what the villager wants to do, one answer a guide."""
@@ -88,11 +81,10 @@ def guide_step(guide_id: str, answers: str) -> ResponseReturnValue:
     assert step.ending is not None
     if "print" not in request.args:  # back from printing its slip: reached once already
         _ending_reached(step.guide, step.ending)
-    db, info = get_db(), queries.meta(get_db())
+    db = get_db()
     items = guide_data.ending_items(db, step.ending, screen_now())
     for item in items:
-        item["qr_url"] = mobile_url(info["public_base_url"], info["village_code"], item["kind"], item["id"])
-        item["qr_svg"] = _qr(item["qr_url"])
+        item.update(code_of(item["kind"], item["id"]))
     return render_template(
         "screens/guide_ending.html", ending=step.ending, items=items,
         contacts=guide_data.ending_contacts(db, step.ending),

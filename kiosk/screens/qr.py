@@ -1,61 +1,69 @@
-"""QR codes that open a kiosk page on the villager's phone: SVG, error correction M, cached (bounded)."""
+"""QR codes that open a kiosk page on the villager's phone: small PNGs, error correction M.
+
+Every item's code is drawn when its content is installed and kept in that version's database
+(sync/receive/qr_codes.py): a detail page only names its image, and no request draws one. The
+village's own notices, posted at the kiosk after the install, and content installed before the codes
+were kept, have theirs drawn once, on the first request for it, into a bounded cache on disk.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import io
-import re
+import sqlite3
 from pathlib import Path
 
-import qrcode
-import qrcode.image.svg
-from markupsafe import Markup
+from flask import url_for
 
+from kiosk.data import queries
+from kiosk.data.content_db import get_db
 from kiosk.screens.cache_files import keep_in_cache, prune_oldest
+from sync.receive.qr_codes import DRAWING, KINDS, mobile_url
+from sync.receive.qr_drawing import qr_png
 
-KINDS = ("power", "notice", "catalogue")
+__all__ = ["CACHE_BYTES", "KINDS", "code_of", "forget_svg_codes", "installed_code", "mobile_url", "qr_png_cached"]
 
-
-def mobile_url(base_url: str, village: str, kind: str, item_id: str) -> str:
-    """Return the county's public page for an item: <base>/m/<village>/<kind>/<id>."""
-    if kind not in KINDS:
-        raise ValueError(f"no mobile page for {kind!r}")
-    return f"{base_url.rstrip('/')}/m/{village}/{kind}/{item_id}"
+CACHE_BYTES = 2 * 1024 * 1024  # about 7,000 codes of 300 bytes: the village's own notices, with room to spare
 
 
-CACHE_BYTES = 20 * 1024 * 1024  # about 5,000 codes of 4 KB: every detail page of a large village
-RENDERING = 2  # part of each cached file's name: a change to _render must not be hidden by old files
+def code_of(kind: str, item_id: str) -> dict[str, str]:
+    """Return the address of an item's phone page (qr_url) and of the image of its QR code (qr_src)."""
+    info = queries.meta(get_db())
+    url = mobile_url(info["public_base_url"], info["village_code"], kind, item_id)
+    # The content's version in the image's address: the browser keeps a code until the next sync.
+    src = url_for("screens.qr_code", kind=kind, item_id=item_id, v=info["version"])
+    return {"qr_url": url, "qr_src": src}
 
 
-def _render(url: str) -> str:
-    code = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M,
-        image_factory=qrcode.image.svg.SvgPathImage,
-        border=2,
-    )
-    code.add_data(url)
-    code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image().save(buffer)
-    svg = buffer.getvalue().decode()
-    svg = svg[svg.index("<svg") :]  # drop the XML declaration: the SVG goes inline in the page
-    # The picture itself is silent for screen readers: the page names it (see _qr.html).
-    return re.sub(r'width="[^"]*" height="[^"]*"', 'class="qr-code" aria-hidden="true"', svg, count=1)
-
-
-def qr_svg(cache_dir: Path, url: str, budget: int = CACHE_BYTES) -> Markup:
-    """Return the QR code for *url* as inline SVG, generated once and kept in *cache_dir* (at most *budget* bytes).
-
-    A cache that cannot be written (a full disk) costs a new drawing per request, never the page.
-    """
-    cached = Path(cache_dir) / (hashlib.sha256(f"{RENDERING}:{url}".encode()).hexdigest()[:32] + ".svg")
+def installed_code(db: sqlite3.Connection, kind: str, item_id: str) -> bytes | None:
+    """Return the item's code drawn at install, or None (a village notice, or content installed before codes were)."""
     try:
-        return Markup(cached.read_text(encoding="utf-8"))  # noqa: S704 - our own generated SVG
-    except (OSError, UnicodeDecodeError):
+        row = db.execute("select png from main.qr_codes where kind = ? and item_id = ?", (kind, item_id)).fetchone()
+    except sqlite3.OperationalError as error:  # written before the codes were kept: none until the next sync
+        if "no such table" not in str(error):
+            raise
+        return None
+    return bytes(row[0]) if row else None
+
+
+def qr_png_cached(cache_dir: Path, url: str, budget: int = CACHE_BYTES) -> bytes:
+    """Return the code of *url*, drawn once and kept in *cache_dir* (at most *budget* bytes, oldest out first).
+
+    A cache that cannot be written (a full disk) costs a drawing per request, never the code.
+    """
+    cached = Path(cache_dir) / (hashlib.sha256(f"{DRAWING}:{url}".encode()).hexdigest()[:32] + ".png")
+    try:
+        return cached.read_bytes()
+    except OSError:
         pass  # not made yet, pruned, or unreadable: draw it again
-    svg = _render(url)
-    # Server threads may draw the same new page at once: each writes under its own name and the
-    # last rename wins; they all wrote the same bytes.
-    if keep_in_cache(cached, svg.encode()):
-        prune_oldest(cached.parent, "*.svg", budget, keep=cached)
-    return Markup(svg)  # noqa: S704
+    png = qr_png(url)
+    # Server threads may draw the same code at once: each writes under its own name and the last
+    # rename wins; they all wrote the same bytes.
+    if keep_in_cache(cached, png):
+        prune_oldest(cached.parent, "*.png", budget, keep=cached)
+    return png
+
+
+def forget_svg_codes(cache_dir: Path) -> None:
+    """Delete the SVG codes kiosks drew on request before the codes were drawn at install (any number of them)."""
+    for old in Path(cache_dir).glob("*.svg"):
+        old.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     send_from_directory,
     session,
     url_for,
@@ -25,11 +27,9 @@ from kiosk.data import guides, queries
 from kiosk.data.clock import screen_now
 from kiosk.data.content_db import NoContent, get_db, one_or_404
 from kiosk.data.local_db import local_media_dir
-from kiosk.screens import counting
+from kiosk.screens import counting, qr
 from kiosk.screens.flowchart import layout
 from kiosk.screens.labels import QUICK_SEARCHES
-from kiosk.screens.qr import CACHE_BYTES as QR_CACHE_BYTES
-from kiosk.screens.qr import mobile_url, qr_svg
 from kiosk.settings import LOCALES, app_version
 from sync.contract.media import media_type
 from sync.contract.search import MAX_QUERY, is_initials
@@ -62,11 +62,25 @@ def _existing(page: queries.Page) -> queries.Page:
 
 
 def _qr(kind: str, item_id: str) -> dict[str, Any]:
-    info = queries.meta(get_db())
-    url = mobile_url(info["public_base_url"], info["village_code"], kind, item_id)
-    budget = int(current_app.config.get("QR_CACHE_BYTES", QR_CACHE_BYTES))
-    qr = qr_svg(Path(current_app.config["DATA_DIR"]) / "qr", url, budget)
-    return {"qr_url": url, "qr_svg": qr, "detail_kind": kind, "detail_id": item_id}
+    return {**qr.code_of(kind, item_id), "detail_kind": kind, "detail_id": item_id}
+
+
+@bp.route("/qr/<kind>/<item_id>.png")
+def qr_code(kind: str, item_id: str) -> ResponseReturnValue:
+    """An item's QR code: drawn at install, or (a village's own notice) once, into a bounded cache."""
+    if kind not in qr.KINDS:
+        abort(404)
+    db = get_db()
+    png = qr.installed_code(db, kind, item_id)
+    if png is None:
+        if not queries.item_exists(db, kind, item_id):  # only codes of real items are drawn and kept
+            abort(404)
+        budget = int(current_app.config.get("QR_CACHE_BYTES", qr.CACHE_BYTES))
+        url = qr.code_of(kind, item_id)["qr_url"]
+        png = qr.qr_png_cached(Path(current_app.config["DATA_DIR"]) / "qr", url, budget)
+    response = send_file(io.BytesIO(png), mimetype="image/png", max_age=31536000, etag=False)
+    response.headers["Cache-Control"] += ", immutable"  # its address names the content's version
+    return response
 
 
 _WITHOUT_CONTENT = (
@@ -87,7 +101,7 @@ def _require_content() -> None:
 
 # Pages that show the search again (language, elder mode) or are no page at all: a search waiting there goes on.
 _SEARCH_GOES_ON = ("screens.search", "screens.switch_language", "screens.toggle_elder_mode", "screens.media",
-                   "screens.health")  # fmt: skip
+                   "screens.health", "screens.qr_code")  # fmt: skip
 
 
 @bp.before_request
@@ -137,12 +151,10 @@ def power_categories() -> ResponseReturnValue:
 
 @bp.route("/powers/category/<int:order>")
 def power_list(order: int) -> ResponseReturnValue:
-    categories = {c["category_order"]: c for c in queries.power_categories(get_db())}
-    if order not in categories:
-        abort(404)
+    category = one_or_404(queries.power_category(get_db(), order))
     size = current_app.config["PAGE_SIZE"]
     page = _existing(queries.powers_in_category(get_db(), order, _page_number(), size))
-    return render_template("screens/power_list.html", category=categories[order], page=page)
+    return render_template("screens/power_list.html", category=category, page=page)
 
 
 @bp.route("/powers/<item_id>")

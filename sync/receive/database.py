@@ -19,6 +19,7 @@ from sync.contract.dates import DEFAULT_TIMEZONE
 from sync.contract.search import SCHEMA as SEARCH_SCHEMA
 from sync.contract.search import write_search_index
 from sync.receive.lists import write_lists
+from sync.receive.qr_codes import write_qr_codes
 
 # Categories shown in this order; others follow in the order they first appear.
 CATEGORY_ORDER = [
@@ -189,8 +190,11 @@ def _insert_rows(db: Database, table: str, rows: Iterable[dict[str, Any]]) -> No
                         (tuple(row.values()) for row in itertools.chain([first], iterator)))  # fmt: skip
 
 
-def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str]) -> None:
-    """Write the whole snapshot into a new SQLite file at *target* and check it."""
+def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str], current: Path | None = None) -> None:
+    """Write the whole snapshot into a new SQLite file at *target* and check it.
+
+    :param current: the installed version, whose items' QR codes are taken rather than drawn again.
+    """
     with Database(target) as db:
         with db.atomic():
             db.executescript(_SCHEMA)
@@ -200,6 +204,7 @@ def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str]) -> 
             write_search_index(db.conn, snapshot)
             _insert_rows(db, "media", [{"blob": b} for b in blobs])
             write_lists(db.conn)
+            write_qr_codes(db.conn, current)
         result = db.execute("pragma integrity_check").fetchone()[0]
         if result != "ok":
             raise DatabaseCheckFailed(f"the new content database failed its integrity check: {result}")

@@ -264,7 +264,9 @@ def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapp
         building = content_dir(data_dir) / f".{name}.tmp"
         try:
             _store_media(data_dir, media_files)
-            write_database(building, snapshot, sorted(media_files))
+            current = content_dir(data_dir) / state["current"] if state.get("current") else None
+            reusable = current if current is not None and intact(current) else None  # its QR codes
+            write_database(building, snapshot, sorted(media_files), reusable)
         except (sqlite3.DatabaseError, DatabaseCheckFailed, KeyError, TypeError, OSError) as error:
             _remove_leftovers(data_dir)
             if isinstance(error, OSError | sqlite3.OperationalError):
