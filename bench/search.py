@@ -3,10 +3,11 @@
 Generates bench/generate_county.py's county with every item county-wide (so one village's kiosk
 holds all 10,000 items in its search index), installs it through install_snapshot, and serves it
 with waitress in a subprocess (bench/pages.py's server). Queries are drawn from the installed
-titles: one character, two characters, four characters, pinyin initials of 2 to 4 letters, and
-the most common characters (the worst case: thousands of matches). Each query kind is timed over
-one keep-alive loopback connection, alternating with the same results page saved as a static
-file: the baseline. The search function alone (in this process, no HTTP) is timed as well.
+titles: one letter (a key of the keyboard), one character, two characters, four characters, pinyin
+initials of 2 to 4 letters, and the most common characters (the worst case: thousands of matches).
+Each query kind is timed over one keep-alive loopback connection, alternating with the same results
+page saved as a static file: the baseline. The search function alone (in this process, no HTTP) is
+timed as well.
 
 Usage, from the repository root:
     .venv/bin/python -m bench.search [--requests 300] [--powers 5000] [--notices 5000] [--seed 1]
@@ -50,6 +51,7 @@ def sample_queries(database: Path, seed: int) -> dict[str, list[str]]:
     letters = [initials.split()[0] for _title, initials in rows if len(initials.split()[0]) >= 4]
     common = [ch for ch, _count in Counter(ch for run in runs for ch in run).most_common(10)]
     return {
+        "1 letter": sorted({word[0] for word in letters}),  # one key of the keyboard
         "1 character": pieces(1),
         "2 characters": pieces(2),
         "4 characters": pieces(4),

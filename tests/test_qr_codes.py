@@ -15,10 +15,9 @@ from flask.testing import FlaskClient
 
 from kiosk.demo import demo_village
 from kiosk.screens import create_app
-from kiosk.screens import qr as screen_codes
 from sync.contract.content import County
 from sync.contract.snapshot import village_snapshot
-from sync.receive import qr_codes
+from sync.receive import qr_codes, qr_drawing
 from sync.receive.install import content_dir, current_database, install_snapshot, read_state
 from sync.receive.qr_drawing import qr_matrix, qr_png
 from tests.qr_images import decode_qr, qr_image, qr_sources
@@ -62,15 +61,15 @@ def demo(county: County, version: int = 1, **county_info: Any) -> tuple[dict[str
     return {**snapshot, "county": {**snapshot["county"], **county_info}}, media
 
 
-def counting_drawings(monkeypatch: pytest.MonkeyPatch, target: Any = qr_codes) -> list[str]:
-    """Count the codes drawn by *target* (a module that imported qr_png) from now on; return the addresses."""
+def counting_drawings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the codes drawn from now on, at install or by the screens; return their addresses."""
     drawn: list[str] = []
 
     def drawing(address: str) -> bytes:
         drawn.append(address)
         return qr_png(address)
 
-    monkeypatch.setattr(target, "qr_png", drawing)
+    monkeypatch.setattr(qr_drawing, "qr_png", drawing)
     return drawn
 
 
@@ -95,8 +94,7 @@ def test_every_item_gets_its_code_at_install_and_no_request_draws_one(
     def never(address: str) -> bytes:
         raise AssertionError(f"a request drew the code of {address}")
 
-    monkeypatch.setattr(qr_codes, "qr_png", never)
-    monkeypatch.setattr(screen_codes, "qr_png", never)
+    monkeypatch.setattr(qr_drawing, "qr_png", never)
     client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x"}).test_client()
     catalogue = sorted(item for kind, item in items(path) if kind == "catalogue")[0]
     for kind, detail in DETAILS.items():
@@ -160,7 +158,7 @@ def test_content_installed_before_the_codes_has_each_drawn_once_until_the_next_s
     assert path is not None
     with sqlite3.connect(path) as db:
         db.execute("drop table qr_codes")
-    drawn = counting_drawings(monkeypatch, screen_codes)
+    drawn = counting_drawings(monkeypatch)
     (src,) = qr_sources(client.get(DETAILS["power"]).get_data(as_text=True))
     first, again = qr_image(client, src), qr_image(client, src)
     assert first == again == qr_png(f"{BASE}/m/taoyuan/power/dibao-shenqing") and len(drawn) == 1

@@ -18,7 +18,6 @@ from kiosk.data import queries
 from kiosk.data.content_db import get_db
 from kiosk.screens.cache_files import keep_in_cache, prune_oldest
 from sync.receive.qr_codes import DRAWING, KINDS, mobile_url
-from sync.receive.qr_drawing import qr_png
 
 __all__ = ["CACHE_BYTES", "KINDS", "code_of", "forget_svg_codes", "installed_code", "mobile_url", "qr_png_cached"]
 
@@ -55,7 +54,9 @@ def qr_png_cached(cache_dir: Path, url: str, budget: int = CACHE_BYTES) -> bytes
         return cached.read_bytes()
     except OSError:
         pass  # not made yet, pruned, or unreadable: draw it again
-    png = qr_png(url)
+    from sync.receive import qr_drawing  # the qrcode package (and Pillow): loaded by the screens only if they draw
+
+    png = qr_drawing.qr_png(url)
     # Server threads may draw the same code at once: each writes under its own name and the last
     # rename wins; they all wrote the same bytes.
     if keep_in_cache(cached, png):

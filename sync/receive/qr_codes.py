@@ -14,8 +14,6 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from sync.receive.qr_drawing import qr_png
-
 KINDS = {"power": "powers", "notice": "notices", "catalogue": "catalogue"}  # the items with a phone page
 # Part of what an install compares before taking the codes of the current version: a change to the
 # drawing (qr_drawing) must raise it, so that every code is drawn again.
@@ -49,6 +47,8 @@ def write_qr_codes(db: sqlite3.Connection, current: Path | None = None) -> int:
         _take_from(db, current, meta)
     for kind, table in KINDS.items():
         db.execute(f"delete from qr_codes where kind = ? and item_id not in (select id from {table})", (kind,))  # noqa: S608
+    from sync.receive import qr_drawing  # the qrcode package (and Pillow, which it loads) only where codes are drawn
+
     drawn = 0
     for kind, table in KINDS.items():
         missing = db.execute(
@@ -57,7 +57,7 @@ def write_qr_codes(db: sqlite3.Connection, current: Path | None = None) -> int:
         ).fetchall()
         for (item_id,) in missing:
             url = mobile_url(meta["public_base_url"], meta["village_code"], kind, item_id)
-            db.execute("insert into qr_codes values (?, ?, ?)", (kind, item_id, qr_png(url)))
+            db.execute("insert into qr_codes values (?, ?, ?)", (kind, item_id, qr_drawing.qr_png(url)))
         drawn += len(missing)
     db.execute("insert or replace into meta values ('qr_drawing', ?)", (DRAWING,))
     return drawn
