@@ -299,18 +299,19 @@ def test_initials_found_through_the_index_are_what_reading_every_item_found(
 def test_initials_are_found_inside_one_name_never_across_two_or_across_other_characters() -> None:
     from sync.contract.search import initials_phrase, initials_tokens
 
-    assert initials_tokens("zdshbzsq dbsq db") == "ss z d s h b z s q ss d b s q ss d b"
-    assert initials_tokens("2026n10ycwgk") == "ss 2 0 2 6 n 1 0 y c w g k", "digits are letters of their own"
-    assert initials_tokens("a-b") == "ss a xx b" and initials_tokens("") == "ss"
-    assert initials_phrase("db") == '"d b"' and initials_phrase("db", start=True) == '"ss d b"'
+    assert initials_tokens("zdshbzsq dbsq db") == "0z d s h b z s q 0d b s q 0d b"
+    assert initials_tokens("2026n10ycwgk") == "02 0 2 6 n 1 0 y c w g k", "digits are letters of their own"
+    assert initials_tokens("a-b") == "0a xx b" and initials_tokens("-b") == "0xx b" and initials_tokens("") == "0"
+    assert initials_phrase("db") == '"d b"' and initials_phrase("db", start=True) == '"0d b"'
     db = sqlite3.connect(":memory:")
     db.execute("create virtual table found using fts5(text, content='', columnsize=0)")
-    for rowid, initials in enumerate(["qd bs", "a-b", "2026n10y", "dbsq"], start=1):
+    for rowid, initials in enumerate(["qd bs", "a-b", "2026n10y", "dbsq", "bd"], start=1):
         db.execute("insert into found (rowid, text) values (?, ?)", (rowid, initials_tokens(initials)))
 
     def matched(typed: str, start: bool = False) -> list[int]:
         sql = "select rowid from found where found match ?"
         return [row[0] for row in db.execute(sql, (initials_phrase(typed, start),))]
 
-    assert matched("db") == [4] and matched("ab") == [] and matched("ny") == [] and matched("bs") == [1, 4]
-    assert matched("bs", start=True) == [1] and matched("d", start=True) == [4] and matched("qd", start=True) == [1]
+    assert matched("ab") == [] and matched("ny") == [] and matched("db") == [] and matched("db", start=True) == [4]
+    assert matched("bs") == [4] and matched("bs", start=True) == [1], "inside a name, or at its start"
+    assert matched("d") == [1, 5] and matched("d", start=True) == [4] and matched("qd", start=True) == [1]

@@ -30,10 +30,11 @@ create virtual table search_titles using fts5(text, content='', columnsize=0);
 create virtual table search_bodies using fts5(text, content='', columnsize=0);
 create virtual table search_initials using fts5(text, content='', columnsize=0);
 """
-# search_initials holds each item's initials a letter a token, each name begun by NAME_START: typed
-# initials are a phrase of letters, found inside a name ('"b s"' in 'ss d b s q'), or at its start
-# ('"ss d b"'), in display order, without reading every item (kiosk/data/queries.py).
-NAME_START = "ss"  # two letters: never one of the one-letter tokens
+# search_initials holds each item's initials a letter a token, each name's first letter marked as
+# one (NAME_START and the letter: '0d b s q' for 'dbsq'): typed initials are a phrase of letters
+# found at a name's start ('"0d b"', through the few names that start so) or further in ('"b s"'), in
+# display order, without reading every item (kiosk/data/queries.py).
+NAME_START = "0"  # '0d' is one token, never one of the one-character tokens
 _OTHER = "xx"  # any other character (initials have none): typed letters never match across it
 _LETTERS_AND_DIGITS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _TAGS = re.compile(r"<[^>]+>")
@@ -59,16 +60,17 @@ def phrase(query: str) -> str | None:
 
 
 def initials_tokens(initials: str) -> str:
-    """Return an item's initials ('dbsq db', a name each) as the text search_initials indexes ('ss d b s q ss d b')."""
-    return " ".join(
-        " ".join([NAME_START, *(ch if ch in _LETTERS_AND_DIGITS else _OTHER for ch in name)])
-        for name in initials.split(" ")
-    )
+    """Return an item's initials ('dbsq db', a name each) as the text search_initials indexes ('0d b s q 0d b')."""
+    names = []
+    for name in initials.split(" "):
+        tokens = [ch if ch in _LETTERS_AND_DIGITS else _OTHER for ch in name]
+        names.append(" ".join([NAME_START + tokens[0], *tokens[1:]] if tokens else [NAME_START]))
+    return " ".join(names)
 
 
 def initials_phrase(query: str, start: bool = False) -> str:
-    """Return the FTS5 phrase that finds typed initials (is_initials) in a name, or (*start*) at its start."""
-    return '"' + " ".join([NAME_START, *query] if start else query) + '"'
+    """Return the FTS5 phrase that finds typed initials (is_initials) at a name's start (*start*), or further in."""
+    return '"' + " ".join([NAME_START + query[0], *query[1:]] if start else query) + '"'
 
 
 def is_initials(query: str) -> bool:
