@@ -164,6 +164,26 @@ def test_a_page_under_way_when_the_screens_are_stopped_is_answered_whole(demo_da
         listening.close()
 
 
+def test_screens_started_in_a_shells_background_stop_on_sigterm(demo_data: Path, tmp_path: Path) -> None:
+    """A shell's background job ignores SIGINT (`kiosk demo &`, nohup): the stop must not depend on it."""
+    data = tmp_path / "data"
+    shutil.copytree(demo_data, data)
+    listening = socket.create_server(("127.0.0.1", 0), backlog=64)
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    background = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *_serve_command(data)]  # as `&` leaves SIGINT
+    screens = start_on_socket(listening, background, env=_environment(free_port()), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        _until_healthy(url, screens)
+        screens.terminate()
+        assert screens.wait(timeout=20) == 0, "stopped by SIGTERM, with SIGINT ignored"
+    finally:
+        if screens.poll() is None:
+            screens.kill()
+        screens.communicate(timeout=10)
+        listening.close()
+
+
 def test_without_a_handed_socket_or_one_meant_for_another_process_nothing_is_taken() -> None:
     assert inherited_socket(environ={}) is None
     other = {"LISTEN_PID": str(os.getpid() + 1), "LISTEN_FDS": "1", "LISTEN_FDNAMES": SCREENS}

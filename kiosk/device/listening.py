@@ -13,7 +13,6 @@ the next ones wait in the socket's queue for the new process, answer the request
 
 from __future__ import annotations
 
-import _thread
 import os
 import signal
 import socket
@@ -56,10 +55,12 @@ def stop_gracefully(server: Any, grace_s: float = GRACE_S) -> None:
 
     The handler only stops the accepting (the loop runs in the main thread, where the handler runs, and the
     loop is what sends the answers); a thread waits until no connection has a request or an answer under way
-    and none is newer than SETTLE_S, or *grace_s* passed, then interrupts the loop as Ctrl+C would (waitress
-    ends ``run`` quietly on it). An idle kept-alive connection is closed with the process: a browser sends a
-    request it had put on such a connection again on a new one.
+    and none is newer than SETTLE_S, or *grace_s* passed, then signals the process again, and the handler
+    then ends the loop with SystemExit (waitress ends ``run`` quietly on it). Not through SIGINT: a process
+    started in the background of a shell ignores it. An idle kept-alive connection is closed with the
+    process: a browser sends a request it had put on such a connection again on a new one.
     """
+    stopping, ending = threading.Event(), threading.Event()
 
     def busy() -> bool:
         now = time.time()
@@ -72,10 +73,15 @@ def stop_gracefully(server: Any, grace_s: float = GRACE_S) -> None:
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and busy():
             time.sleep(0.05)
-        _thread.interrupt_main()
+        ending.set()
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def on_term(_signum: int, _frame: Any) -> None:
-        server.accepting = False  # from the loop's next turn on; the socket stays open for the next screens
-        threading.Thread(target=wait_then_end, name="graceful-stop", daemon=True).start()
+        if ending.is_set():  # the waiting thread's signal: the pages taken are answered
+            raise SystemExit(0)
+        if not stopping.is_set():  # the first SIGTERM; another one while waiting changes nothing
+            stopping.set()
+            server.accepting = False  # from the loop's next turn on; the socket stays open for the next screens
+            threading.Thread(target=wait_then_end, name="graceful-stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_term)
