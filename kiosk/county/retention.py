@@ -75,6 +75,7 @@ def prune_usage(db: sqlite3.Connection, before: date, limit: int) -> int:
                 f"delete from usage_village_totals where village = ? and kind in ({kinds}) and day = ?",  # noqa: S608
                 (village, *usage.KINDS, day),
             )
-            db.execute(f"delete from usage_county_counts where kind in ({kinds}) and day = ?", (*usage.KINDS, day))  # noqa: S608
             db.execute("delete from uploads where rowid = ?", (rowid,))
+        for day in {day for _rowid, day, _village in old}:  # the county's counts: once a day, not once a kiosk
+            db.execute(f"delete from usage_county_counts where kind in ({kinds}) and day = ?", (*usage.KINDS, day))  # noqa: S608
     return len(old)

@@ -109,6 +109,7 @@ class _Sync:
                  fetcher_options: dict[str, Any] | None) -> None:  # fmt: skip
         self.data_dir = Path(data_dir)
         self.checked_version: int | None = None
+        self._sources: dict[str, str] = {}  # _source by township: computed once a sync
         self.config = read_config(self.data_dir)
         self.source = source or self.config["repository"]
         self.now = now or datetime.now(UTC)
@@ -203,11 +204,8 @@ class _Sync:
                 wanted += more_wanted
                 dates += more_dates
                 photos |= more_photos
-        source = self._source(township)
+        source = self._source(township)  # the same digest the check above compared, when the township is the same
         content_date = max(dates)
-        if installed is not None and intact(installed) and installed_meta(installed, "source") == source:
-            self.say(tr("nothing new for this village"))  # a database written before it knew its township
-            return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
         self.say(tr("installing version %(version)s", version=version))
         county = county_from_items(items, photos)
         snapshot, media = village_snapshot(county, village, version, content_date)
@@ -221,6 +219,8 @@ class _Sync:
         signed metadata lists them (name and SHA-256), and each scope's photos as its signed list of photos has
         them (a photo keeps its name in the shards when its bytes change). Of the targets, only the manifests
         are read (a few hundred bytes each)."""
+        if township in self._sources:
+            return self._sources[township]
         listed = []
         for scope in ("county", f"township/{township}", f"village/{self.config['village']}"):
             listed += self._photos_listed(scope)
@@ -233,7 +233,8 @@ class _Sync:
             for path in (f"{scope}/manifest.json", *(f"{scope}/{shard_name(k, count)}" for k in range(count))):
                 info = self._required(path)[0]
                 listed.append(f"{info.path}:{info.hashes['sha256']}")
-        return hashlib.sha256("\n".join(sorted(listed)).encode()).hexdigest()
+        self._sources[township] = hashlib.sha256("\n".join(sorted(listed)).encode()).hexdigest()
+        return self._sources[township]
 
     def _photos_listed(self, scope: str) -> list[str]:
         """Each photo of *scope* with its SHA-256, from the scope's signed list of photos (loaded and verified)."""
