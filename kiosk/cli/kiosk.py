@@ -32,7 +32,7 @@ def init(village: str, repo: str, root: str, code: str | None, county: str | Non
     """Set up this kiosk: its village, its county's repository and the root it trusts (and enrol it, with --enrol)."""
     from kiosk.device.reporting import enrol_with_county
     from kiosk.device.uplink import UplinkError
-    from sync.receive.updater import init_kiosk
+    from sync.receive.setup import init_kiosk
 
     if bool(code) != bool(county):
         raise click.UsageError(tr("--enrol CODE and --county URL go together"))
@@ -145,7 +145,7 @@ def status(as_json: bool, data: str | None) -> None:
 @DATA
 def reset_floor(data: str | None) -> None:
     """Lower the clock's floor to before the rises its clock could not judge (a wrong county clock raised it)."""
-    from sync.receive.updater import reset_time_floor
+    from sync.receive.setup import reset_time_floor
 
     try:
         old, new = reset_time_floor(data_folder(data))

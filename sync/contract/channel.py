@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from sync.contract.content import County
 from sync.contract.kinds import (
+    SORT,
     CalendarYear,
     CatalogueEntry,
     Contact,
@@ -31,6 +32,7 @@ from sync.contract.kinds import (
     Notice,
     Power,
     TenOnes,
+    sort_value,
 )
 
 # The form of the content a kiosk can read, in each scope's manifest. Raise it only when a kiosk of this
@@ -68,10 +70,20 @@ def media_role_of(scope: str) -> str:
     return MEDIA_PREFIX + role_of(scope)
 
 
+SORTED_KINDS = ("power", "notice", "catalogue")  # the kinds whose rows and search rows are numbered by SORT
+
+
+def placed(item: dict[str, Any]) -> int:
+    """Return an item's place among its kind on the kiosk (kinds.sort_value)."""
+    return sort_value(int(item.get("order", 0)), str(item["data"].get("scope", "county")))
+
+
 def county_from_items(items: list[dict[str, Any]], media: dict[str, Path]) -> County:
     """Rebuild a County from the items of downloaded scopes (the kiosk's side of _items)."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
-    for item in sorted(items, key=lambda i: (i["kind"], i.get("order", 0), i["id"])):
+    for item in sorted(items, key=lambda i: (i["kind"], placed(i), i["id"])):
+        if item["kind"] in SORTED_KINDS:
+            item["data"][SORT] = placed(item)
         by_kind.setdefault(item["kind"], []).append(item["data"])
     (info,) = by_kind.get("county", [None])
     if info is None:

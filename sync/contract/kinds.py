@@ -17,6 +17,18 @@ def in_scope(scope: str, village: Mapping[str, str]) -> bool:
     return scope in ("county", f"township:{village['township']}", f"village:{village['code']}")
 
 
+# An item's place among its kind on a kiosk, in its data under this key (channel.county_from_items).
+SORT = "_sort"
+_SCOPE_RANKS = {"county": 0, "township": 1, "village": 2}
+
+
+def sort_value(order: int, scope: str) -> int:
+    """Place an item among its kind: by the county's order in its scope's list, county-wide first among
+    equals, then the township's, then the village's. Made from the item alone, so that a changed item keeps
+    its place and a new one takes its own without the others moving (sync/receive/patch.py)."""
+    return order * 4 + _SCOPE_RANKS.get(scope.split(":")[0], 3)
+
+
 class Village(TypedDict):
     code: str
     name: str

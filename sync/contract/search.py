@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from sync.contract.kinds import SORT
 from sync.contract.pinyin import HAN_RANGES, initials
 
 KINDS = ("power", "notice", "catalogue", "ten_ones")  # display order of results
@@ -111,35 +112,75 @@ def with_initials(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return {**data, INITIALS: _initials_of(kind, data)}
 
 
-def _documents(snapshot: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Yield every searchable item in display order: kind, id, title, names, body, publication time."""
-    for power in snapshot["powers"]:
-        steps = [f"{s['title']} {s.get('description', '')}" for s in power["steps"] if "title" in s]
-        parts = [power.get("summary") or "", power["responsible"], *power.get("materials", []), *steps]
-        names = _names("power", power) + ([power["number"]] if "number" in power else [])  # 编号 found as text
-        yield {"kind": "power", "item_id": power["id"], "title": power["name"], "body": " ".join(parts),
-               "names": names, "initials": _initials_of("power", power)}  # fmt: skip
-    for notice in snapshot["notices"]:
-        body = notice.get("body_text") or _TAGS.sub(" ", notice.get("body_html", ""))
-        yield {"kind": "notice", "item_id": notice["id"], "title": notice["title"], "body": body,
-               "published_at": notice["published_at"], "initials": _initials_of("notice", notice)}  # fmt: skip
-    for item in snapshot["catalogue"]:
-        body = f"{elements_text(item['content'])} {item['body']}"
-        yield {"kind": "catalogue", "item_id": item["id"], "title": _catalogue_title(item), "body": body,
-               "initials": _initials_of("catalogue", item)}  # fmt: skip
+KIND_ROWS = 1 << 40  # search_items rowids of a kind: (its place in KINDS + 1) * KIND_ROWS + the item's place
+
+
+def document(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what an item is found by: kind, id, title, names, body, publication time (its search rows' text)."""
+    if kind == "power":
+        steps = [f"{s['title']} {s.get('description', '')}" for s in data["steps"] if "title" in s]
+        parts = [data.get("summary") or "", data["responsible"], *data.get("materials", []), *steps]
+        names = _names("power", data) + ([data["number"]] if "number" in data else [])  # 编号 found as text
+        return {"kind": kind, "item_id": data["id"], "title": data["name"], "body": " ".join(parts),
+                "names": names, "initials": _initials_of("power", data)}  # fmt: skip
+    if kind == "notice":
+        body = data.get("body_text") or _TAGS.sub(" ", data.get("body_html", ""))
+        return {"kind": kind, "item_id": data["id"], "title": data["title"], "body": body,
+                "published_at": data["published_at"], "initials": _initials_of("notice", data)}  # fmt: skip
+    if kind == "catalogue":
+        body = f"{elements_text(data['content'])} {data['body']}"
+        return {"kind": kind, "item_id": data["id"], "title": _catalogue_title(data), "body": body,
+                "initials": _initials_of("catalogue", data)}  # fmt: skip
+    return {"kind": kind, "item_id": data["number"], "title": data["title"], "body": data.get("description", ""),
+            "initials": _initials_of("ten_one", data)}  # fmt: skip
+
+
+def search_rowid(kind: str, place: int) -> int:
+    """Number an item's search rows in display order: by kind, then by its place among its kind.
+
+    The place is the item's own (channel.SORT) where it has one, so one item's rows can be replaced
+    without renumbering the others (sync/receive/patch.py)."""
+    return (KINDS.index(kind) + 1) * KIND_ROWS + place
+
+
+def _documents(snapshot: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield every searchable item with its rowid, in display order."""
+    for kind, key in (("power", "powers"), ("notice", "notices"), ("catalogue", "catalogue")):
+        for number, data in enumerate(snapshot[key]):
+            yield search_rowid(kind, data.get(SORT, number)), document(kind, data)
     for number, one in enumerate(snapshot["ten_ones"]["items"], start=1):
-        yield {"kind": "ten_ones", "item_id": str(number), "title": one["title"], "body": one.get("description", ""),
-               "initials": _initials_of("ten_one", one)}  # fmt: skip
+        yield search_rowid("ten_ones", number), document("ten_ones", {**one, "number": str(number)})
+
+
+def insert_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:
+    """Write one item's search rows (*db*: a sqlite3 connection)."""
+    db.execute(
+        "insert into search_items values (?, ?, ?, ?, ?, ?)",
+        (rowid, doc["kind"], doc["item_id"], doc["title"], doc["initials"], doc.get("published_at")),
+    )
+    for table, text in _indexed(doc):
+        db.execute(f"insert into {table} (rowid, text) values (?, ?)", (rowid, text))  # noqa: S608 - names below
+
+
+def delete_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:
+    """Remove one item's search rows; *doc* must be the document they were written from (contentless
+    FTS5 tables forget a row only when told the text it was indexed with)."""
+    db.execute("delete from search_items where rowid = ?", (rowid,))
+    for table, text in _indexed(doc):
+        db.execute(f"insert into {table} ({table}, rowid, text) values ('delete', ?, ?)", (rowid, text))  # noqa: S608
+
+
+def _indexed(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Return each full-text table with the text an item's row holds."""
+    names = doc.get("names", [doc["title"]])  # a title's other names count as the title
+    return [
+        ("search_titles", " ".join(map(index_text, names))),
+        ("search_bodies", index_text(doc["body"])),
+        ("search_initials", initials_tokens(doc["initials"])),
+    ]
 
 
 def write_search_index(db: Any, snapshot: dict[str, Any]) -> None:
     """Fill the search tables of a new content database (*db*: a sqlite3 connection)."""
-    for rowid, doc in enumerate(_documents(snapshot), start=1):  # one item at a time: install's peak memory
-        names = doc.get("names", [doc["title"]])  # a title's other names count as the title
-        db.execute(
-            "insert into search_items values (?, ?, ?, ?, ?, ?)",
-            (rowid, doc["kind"], doc["item_id"], doc["title"], doc["initials"], doc.get("published_at")),
-        )
-        db.execute("insert into search_titles (rowid, text) values (?, ?)", (rowid, " ".join(map(index_text, names))))
-        db.execute("insert into search_bodies (rowid, text) values (?, ?)", (rowid, index_text(doc["body"])))
-        db.execute("insert into search_initials (rowid, text) values (?, ?)", (rowid, initials_tokens(doc["initials"])))
+    for rowid, doc in _documents(snapshot):  # one item at a time: install's peak memory
+        insert_document(db, rowid, doc)

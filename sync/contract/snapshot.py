@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sync.contract.content import County
 from sync.contract.i18n import tr
-from sync.contract.kinds import in_scope
+from sync.contract.kinds import Contact, in_scope
 from sync.contract.media import media_digest
 from sync.contract.supervision import supervisors
 
@@ -15,6 +16,22 @@ from sync.contract.supervision import supervisors
 def blob_name(digest: str, ref: str) -> str:
     """Name a media file by its content: '<sha256><ext>'."""
     return digest + Path(ref).suffix.lower()
+
+
+def media_names(media: Mapping[str, Path]) -> dict[str, str]:
+    """Return the blob name of each photo ('media/x.jpg'), from its file's bytes."""
+    return {ref: blob_name(media_digest(file), ref) for ref, file in media.items()}
+
+
+def village_notice(notice: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """Return a notice as a village's snapshot holds it: its photos by blob name (media_names)."""
+    return {**notice, "photos": [names[p] for p in notice.get("photos", [])]}
+
+
+def village_power(power: Mapping[str, Any], contacts: list[Contact], village: Mapping[str, str]) -> dict[str, Any]:
+    """Return a power item as a village's snapshot holds it: whom it names as supervising, filled for the
+    village from *contacts* (those the village shows)."""
+    return {**power, "supervisors": supervisors(power["supervision"], contacts, village)}
 
 
 def village_snapshot(
@@ -36,22 +53,14 @@ def village_snapshot(
             )
         )
     village = villages[village_code]
-    names = {ref: blob_name(media_digest(file), ref) for ref, file in county.media.items()}
-    notices: list[dict[str, Any]] = [
-        {**n, "photos": [names[p] for p in n.get("photos", [])]}
-        for n in county.notices
-        if in_scope(n["scope"], village)
-    ]
+    names = media_names(county.media)
+    notices = [village_notice(n, names) for n in county.notices if in_scope(n["scope"], village)]
     ten_ones: dict[str, Any] = {
         **county.ten_ones,
         "items": [{**t, "photo": names[t["photo"]]} if "photo" in t else t for t in county.ten_ones.get("items", [])],
     }
     contacts = [c for c in county.contacts if in_scope(c["scope"], village)]
-    powers = [
-        {**p, "supervisors": supervisors(p["supervision"], contacts, village)}  # filled for this village
-        for p in county.powers
-        if in_scope(p["scope"], village)
-    ]
+    powers = [village_power(p, contacts, village) for p in county.powers if in_scope(p["scope"], village)]
     snapshot = {
         "version": version,
         "content_date": content_date,

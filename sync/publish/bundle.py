@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from sync.contract.content import County
 from sync.contract.search import with_initials
 
 SHARD_TARGET_BYTES = 128 * 1024  # uncompressed JSON per shard, roughly
+_FIRST_DAY, _LAST_DAY, _PER_DAY = date(2000, 1, 1), 2**16, 2**16  # notice_orders: days from 2000, notices a day
 
 
 @dataclass
@@ -65,11 +68,30 @@ def _items(county: County) -> dict[str, list[dict[str, Any]]]:
         ("guide", county.guides),
     )
     for kind, entries in scoped:
-        for n, entry in enumerate(entries):
+        orders = notice_orders(entries) if kind == "notice" else range(len(entries))
+        for order, entry in zip(orders, entries, strict=True):
             data = with_initials(kind, entry) if kind in ("power", "notice") else entry  # only these are searched
-            item = {"kind": kind, "id": entry["id"], "order": n, "data": data}
+            item = {"kind": kind, "id": entry["id"], "order": order, "data": data}
             scopes.setdefault(scope_of(entry["scope"]), []).append(item)
     return scopes
+
+
+def notice_orders(notices: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Order notices newest first: by the day each was published, then by id.
+
+    Notices come every month for years, each in a file of its own, named anyhow. Ordered by file, a new
+    notice would move every notice after it, and every shard they are in would change; ordered by day, it
+    moves only the notices of its own day (a kiosk's install then writes only what changed: issue 17).
+    """
+    ids = [str(n["id"]) for n in notices]
+    days = [(date.fromisoformat(str(n["published"])[:10]) - _FIRST_DAY).days for n in notices]
+    orders: dict[str, int] = {}
+    previous, rank = None, 0
+    for day, notice_id in sorted(zip(days, ids, strict=True)):
+        rank = rank + 1 if day == previous else 0
+        previous = day
+        orders[notice_id] = (_LAST_DAY - day) * _PER_DAY + rank
+    return [orders[notice_id] for notice_id in ids]
 
 
 def _shard_count(total_bytes: int) -> int:

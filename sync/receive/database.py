@@ -16,6 +16,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from sync.contract.dates import DEFAULT_TIMEZONE
+from sync.contract.kinds import SORT
 from sync.contract.search import SCHEMA as SEARCH_SCHEMA
 from sync.contract.search import write_search_index
 from sync.receive.lists import write_lists
@@ -50,6 +51,44 @@ def _first(power: dict[str, Any], key: str) -> str:
     return str(power["supervisors"][0][key]) if power["supervisors"] else ""
 
 
+def power_row(p: dict[str, Any], number: int, category_order: int) -> dict[str, Any]:
+    """Return a power item's row: *number*, its place in the list, unless it has its own (kinds.SORT)."""
+    return {
+        "id": p["id"], "position": p.get(SORT, number), "name": p["name"], "category": p["category"],
+        "category_order": category_order, "summary": p.get("summary"),
+        "basis": _json(p["basis"]), "responsible": p["responsible"],
+        "participants": _json(p.get("participants", [])), "materials": _json(p.get("materials", [])),
+        "fee": p["fee"], "time_limit": p["time_limit"], "disclosure": _json(p.get("disclosure")),
+        # supervisors: filled for the village by the snapshot; the first also in the two columns of old
+        "supervision_body": _first(p, "body"), "supervision_phone": _first(p, "phone"),
+        "supervisors": _json(p["supervisors"]),
+        "risks": _json(p.get("risks", [])), "accountability": _json(p.get("accountability", [])),
+        "steps": _json(p["steps"]), "four_two": int(p["four_two"]), "scope": p["scope"],
+        "keywords": _json(p.get("keywords", [])), "number": p.get("number"),
+    }  # fmt: skip
+
+
+def notice_row(n: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": n["id"], "domain": n["domain"], "title": n["title"], "published": n["published"],
+        "expires": n.get("expires"), "published_at": n["published_at"], "expires_at": n["expires_at"],
+        "pinned": int(n["pinned"]), "min_posting_days": n.get("min_posting_days"),
+        "photos": _json(n["photos"]), "body_html": n["body_html"], "scope": n["scope"],
+        "duty": n.get("duty"), "period": n.get("period"),
+    }  # fmt: skip
+
+
+def catalogue_row(c: dict[str, Any], number: int) -> dict[str, Any]:
+    return {
+        "id": c["id"], "position": c.get(SORT, number), "area": c["area"], "area_order": c["area_order"],
+        "level1": c["level1"], "level2": c.get("level2"),
+        "content": _json([c["content"]] if isinstance(c["content"], str) else c["content"]),
+        "basis": _json(c["basis"]), "time_limit": c["time_limit"], "body": c["body"],
+        "channels": _json(c["channels"]), "audience": c["audience"], "mode": c["mode"],
+        "level": _json(c["level"]),
+    }  # fmt: skip
+
+
 def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
     """Return each table's rows, made one at a time as they are inserted (install's peak memory)."""
     categories = list(CATEGORY_ORDER)
@@ -74,43 +113,9 @@ def _rows(snapshot: dict[str, Any]) -> dict[str, Iterable[dict[str, Any]]]:
     }
     return {
         "meta": [{"key": k, "value": str(v)} for k, v in meta.items()],
-        "powers": (
-            {
-                "id": p["id"], "position": n, "name": p["name"], "category": p["category"],
-                "category_order": categories.index(p["category"]), "summary": p.get("summary"),
-                "basis": _json(p["basis"]), "responsible": p["responsible"],
-                "participants": _json(p.get("participants", [])), "materials": _json(p.get("materials", [])),
-                "fee": p["fee"], "time_limit": p["time_limit"], "disclosure": _json(p.get("disclosure")),
-                # supervisors: filled for the village by the snapshot; the first also in the two columns of old
-                "supervision_body": _first(p, "body"), "supervision_phone": _first(p, "phone"),
-                "supervisors": _json(p["supervisors"]),
-                "risks": _json(p.get("risks", [])), "accountability": _json(p.get("accountability", [])),
-                "steps": _json(p["steps"]), "four_two": int(p["four_two"]), "scope": p["scope"],
-                "keywords": _json(p.get("keywords", [])), "number": p.get("number"),
-            }
-            for n, p in enumerate(snapshot["powers"])
-        ),
-        "notices": (
-            {
-                "id": n["id"], "domain": n["domain"], "title": n["title"], "published": n["published"],
-                "expires": n.get("expires"), "published_at": n["published_at"], "expires_at": n["expires_at"],
-                "pinned": int(n["pinned"]), "min_posting_days": n.get("min_posting_days"),
-                "photos": _json(n["photos"]), "body_html": n["body_html"], "scope": n["scope"],
-                "duty": n.get("duty"), "period": n.get("period"),
-            }
-            for n in snapshot["notices"]
-        ),
-        "catalogue": (
-            {
-                "id": c["id"], "position": n, "area": c["area"], "area_order": c["area_order"],
-                "level1": c["level1"], "level2": c.get("level2"),
-                "content": _json([c["content"]] if isinstance(c["content"], str) else c["content"]),
-                "basis": _json(c["basis"]), "time_limit": c["time_limit"], "body": c["body"],
-                "channels": _json(c["channels"]), "audience": c["audience"], "mode": c["mode"],
-                "level": _json(c["level"]),
-            }
-            for n, c in enumerate(snapshot["catalogue"])
-        ),
+        "powers": (power_row(p, n, categories.index(p["category"])) for n, p in enumerate(snapshot["powers"])),
+        "notices": (notice_row(n) for n in snapshot["notices"]),
+        "catalogue": (catalogue_row(c, n) for n, c in enumerate(snapshot["catalogue"])),
         "ten_ones": (
             {"position": n + 1, "title": t["title"], "description": t.get("description"), "photo": t.get("photo")}
             for n, t in enumerate(snapshot["ten_ones"]["items"])
@@ -175,6 +180,9 @@ create table guides (id text primary key, position integer, title text, summary 
   endings text);
 create table calendar (year integer primary key, data text not null);
 create table media (blob text primary key);
+-- Each signed file (manifest, shard, photo) the version was built from by the kiosk's sync, with its SHA-256:
+-- the next sync applies only what differs to a copy of it (sync/receive/patch.py).
+create table targets (path text primary key, sha256 text not null);
 """
 
 
@@ -203,6 +211,7 @@ def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str], cur
             db.executescript(SEARCH_SCHEMA)
             write_search_index(db.conn, snapshot)
             _insert_rows(db, "media", [{"blob": b} for b in blobs])
+            _insert_rows(db, "targets", ({"path": k, "sha256": v} for k, v in snapshot.get("targets", {}).items()))
             write_lists(db.conn)
             write_qr_codes(db.conn, current)
         result = db.execute("pragma integrity_check").fetchone()[0]
@@ -217,6 +226,15 @@ def installed_meta(path: Path, key: str) -> str | None:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
         row = connection.execute("select value from meta where key = ?", (key,)).fetchone()
     return str(row[0]) if row else None
+
+
+def installed_targets(path: Path) -> dict[str, str]:
+    """Return the signed files an installed database was built from, with their SHA-256 (none if not recorded)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        try:
+            return dict(connection.execute("select path, sha256 from targets").fetchall())
+        except sqlite3.OperationalError:  # written before targets were kept
+            return {}
 
 
 def database_version(path: Path) -> int:

@@ -22,15 +22,18 @@ import re
 import secrets
 import shutil
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync.contract.files import atomic_write, fsync_directory
 from sync.contract.i18n import tr
 from sync.receive.database import DatabaseCheckFailed, looks_intact, media_used, write_database
+
+if TYPE_CHECKING:
+    from sync.receive.patch import Patch
 
 STATE = "state.json"
 LOCK = ".install.lock"
@@ -249,8 +252,35 @@ def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapp
     :returns: the new current database file.
     :raises InstallError: on a lower version or content that fails its checks; nothing changes.
     """
-    data_dir = Path(data_dir)
-    version = int(snapshot["version"])
+
+    def write(building: Path, current: Path | None) -> None:
+        _store_media(data_dir, media_files)
+        write_database(building, snapshot, sorted(media_files), current)  # the current version's QR codes reused
+
+    return _install(Path(data_dir), int(snapshot["version"]), write)
+
+
+def install_patch(data_dir: Path, base: Path, version: int, patch: Patch, media_files: Mapping[str, Path]) -> Path:
+    """Install a new version made of the current one (*base*) and the items that changed (sync/receive/patch.py).
+
+    :param media_files: the photos of the items that changed, by blob name, as files to copy.
+    :raises InstallError: as install_snapshot does, and when *base* is no longer the current version.
+    """
+
+    from sync.receive.patch import write_patched  # the sync's, not the screens' (which read this module)
+
+    def write(building: Path, current: Path | None) -> None:
+        if current is None or current.name != Path(base).name:
+            raise InstallError(tr("the installed content changed during the sync; sync again"))
+        _store_media(data_dir, media_files)
+        write_patched(building, current, patch)
+
+    return _install(Path(data_dir), version, write)
+
+
+def _install(data_dir: Path, version: int, write: Callable[[Path, Path | None], None]) -> Path:
+    """Write version *version* (*write*: into the file it is given, from the current version if intact, or
+    None) and make it current atomically, keeping the one it replaces as previous."""
     with _install_lock(data_dir):
         _remove_leftovers(data_dir)
         state = read_state(data_dir)
@@ -263,10 +293,8 @@ def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapp
         name = f"content-{version}-{secrets.token_hex(4)}.db"
         building = content_dir(data_dir) / f".{name}.tmp"
         try:
-            _store_media(data_dir, media_files)
             current = content_dir(data_dir) / state["current"] if state.get("current") else None
-            reusable = current if current is not None and intact(current) else None  # its QR codes
-            write_database(building, snapshot, sorted(media_files), reusable)
+            write(building, current if current is not None and intact(current) else None)
         except (sqlite3.DatabaseError, DatabaseCheckFailed, KeyError, TypeError, OSError) as error:
             _remove_leftovers(data_dir)
             if isinstance(error, OSError | sqlite3.OperationalError):
@@ -275,6 +303,9 @@ def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapp
                              "the installed content is unchanged", error=error, free=free)  # fmt: skip
                 raise InstallError(message) from error
             raise InstallError(tr("the snapshot could not be written: %(error)s", error=error)) from error
+        except InstallError:
+            _remove_leftovers(data_dir)
+            raise
         os.replace(building, content_dir(data_dir) / name)
         fsync_directory(content_dir(data_dir))
         state = _switch_current(data_dir, name, state)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 
 CONFIG = "kiosk.json"
@@ -73,3 +74,13 @@ def read_status(data_dir: Path) -> dict[str, Any]:
         logger.warning("%s is damaged and was ignored: not a JSON object", path)
         return {}
     return status
+
+
+def tuf_dir(data_dir: Path) -> Path:
+    """The folder of the kiosk's signed metadata and targets (updater.py)."""
+    return Path(data_dir) / "tuf"
+
+
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write the kiosk's set-up or sync status (a whole file, or the one before)."""
+    atomic_write(path, json.dumps(value, ensure_ascii=False, indent=2).encode())

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tuf.api import exceptions
-from tuf.api.metadata import Metadata, Root, TargetFile
+from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from sync.contract.channel import (
@@ -35,23 +35,27 @@ from sync.contract.channel import (
     photo_refs,
     read_shard,
     role_of,
+    scope_of,
     shard_name,
 )
 from sync.contract.content import ContentInvalid
-from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
-from sync.contract.snapshot import village_snapshot
-from sync.receive.database import database_version, installed_meta
+from sync.contract.media import media_digest
+from sync.contract.snapshot import blob_name, village_snapshot
+from sync.receive.database import database_version, installed_meta, installed_targets
 from sync.receive.explain import explain
 from sync.receive.fetcher import ResumableFetcher
 from sync.receive.install import (
     InstallError,
     current_database,
+    install_patch,
     install_snapshot,
     intact,
     readable_content,
     repair_state,
 )
+from sync.receive.patch import NotPatchable, plan_patch
+from sync.receive.setup import init_kiosk as init_kiosk
 
 # Kept in status.py, where reading them needs no python-tuf; found here too, as they always were.
 from sync.receive.status import CONFIG as CONFIG
@@ -60,7 +64,8 @@ from sync.receive.status import SyncError as SyncError
 from sync.receive.status import SyncResult as SyncResult
 from sync.receive.status import read_config as read_config
 from sync.receive.status import read_status as read_status
-from sync.receive.time_floor import lower_floor, raise_floor, time_floor
+from sync.receive.status import tuf_dir, write_json
+from sync.receive.time_floor import raise_floor, time_floor
 
 DISK_MARGIN = 50 * 1024 * 1024
 logger = logging.getLogger(__name__)
@@ -69,28 +74,6 @@ Progress = Callable[[str, bool], None]  # (message, passing): a passing message 
 
 class NewerContent(SyncError):
     """The county's content is in a form this kiosk's software cannot read (channel.CONTENT_FORMAT)."""
-
-
-def _tuf_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "tuf"
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    atomic_write(path, json.dumps(value, ensure_ascii=False, indent=2).encode())
-
-
-def init_kiosk(data_dir: Path, village: str, repository: str, root_file: Path) -> None:
-    """Set up a kiosk: which village it shows, where it syncs from, and the root it trusts."""
-    data = Path(root_file).read_bytes()
-    try:
-        root = Metadata[Root].from_bytes(data)
-        root.verify_delegate(Root.type, root)
-    except Exception as error:
-        raise SyncError(tr("%(file)s is not a county's signed root: %(error)s", file=root_file, error=error)) from None
-    tuf = _tuf_dir(data_dir)
-    (tuf / "metadata").mkdir(parents=True, exist_ok=True)
-    atomic_write(tuf / "trusted-root.json", data, mode=0o444)  # read-only: the kiosk never rewrites its root
-    _write_json(Path(data_dir) / CONFIG, {"village": village, "repository": repository})
 
 
 def _urls(source: str) -> tuple[str, str]:
@@ -110,12 +93,13 @@ class _Sync:
         self.data_dir = Path(data_dir)
         self.checked_version: int | None = None
         self._sources: dict[str, str] = {}  # _source by township: computed once a sync
+        self._listings: dict[str, dict[str, str]] = {}  # _listing by township
         self.config = read_config(self.data_dir)
         self.source = source or self.config["repository"]
         self.now = now or datetime.now(UTC)
         self.progress = progress
         self.status = read_status(self.data_dir)
-        self.tuf = _tuf_dir(self.data_dir)
+        self.tuf = tuf_dir(self.data_dir)
         metadata_url, self.targets_url = _urls(self.source)
         self.fetcher = ResumableFetcher(self.tuf / "partial", self.targets_url, **(fetcher_options or {}))
         cached_root = self.tuf / "metadata" / "root.json"
@@ -186,6 +170,8 @@ class _Sync:
                 # Decided on the signed metadata alone: no shard is opened on a night with no change.
                 self.say(tr("nothing new for this village"))
                 return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
+            if township and (patched := self._patch(installed, township)) is not None:
+                return patched
         items, wanted, dates, photos = self._scope("county", county_manifest)
         township = next(
             (t["code"] for item in items if item["kind"] == "county"
@@ -209,44 +195,89 @@ class _Sync:
         self.say(tr("installing version %(version)s", version=version))
         county = county_from_items(items, photos)
         snapshot, media = village_snapshot(county, village, version, content_date)
-        snapshot["source"], snapshot["township"] = source, township
+        snapshot["source"], snapshot["township"], snapshot["targets"] = source, township, self._listing(township)
         install_snapshot(self.data_dir, snapshot, media)
         self._tidy_cache({p.name for _i, p in wanted})
         return self._result("updated", version, content_date)
 
     def _source(self, township: str) -> str:
-        """The digest of what the village's content is built from: its three scopes' manifests and shards as the
-        signed metadata lists them (name and SHA-256), and each scope's photos as its signed list of photos has
-        them (a photo keeps its name in the shards when its bytes change). Of the targets, only the manifests
+        """The digest of what the village's content is built from (_listing). Of the targets, only the manifests
         are read (a few hundred bytes each)."""
-        if township in self._sources:
-            return self._sources[township]
-        listed = []
-        for scope in ("county", f"township/{township}", f"village/{self.config['village']}"):
-            listed += self._photos_listed(scope)
+        if township not in self._sources:
+            listing = self._listing(township)
+            listed = [f"{path}:{sha256}" for path, sha256 in listing.items()]
+            listed += [f"{scope}: none" for scope in self._scopes(township) if f"{scope}/manifest.json" not in listing]
+            self._sources[township] = hashlib.sha256("\n".join(sorted(listed)).encode()).hexdigest()
+        return self._sources[township]
+
+    def _scopes(self, township: str) -> tuple[str, str, str]:
+        return "county", f"township/{township}", f"village/{self.config['village']}"
+
+    def _listing(self, township: str) -> dict[str, str]:
+        """Each file the village's content is built from, with its SHA-256, as the signed metadata lists it: its three
+        scopes' manifests and shards, and their photos as each scope's signed list of photos has them (a photo keeps
+        its name in the shards when its bytes change)."""
+        if township in self._listings:
+            return self._listings[township]
+        listed: dict[str, str] = {}
+        for scope in self._scopes(township):
+            listed.update(self._photos_listed(scope))
             found = self.target(f"{scope}/manifest.json")
             if found is None:
-                listed.append(f"{scope}: none")
                 continue
             self.fetch([found])
             count = int(json.loads(found[1].read_bytes())["shard_count"])
             for path in (f"{scope}/manifest.json", *(f"{scope}/{shard_name(k, count)}" for k in range(count))):
                 info = self._required(path)[0]
-                listed.append(f"{info.path}:{info.hashes['sha256']}")
-        self._sources[township] = hashlib.sha256("\n".join(sorted(listed)).encode()).hexdigest()
-        return self._sources[township]
+                listed[info.path] = info.hashes["sha256"]
+        self._listings[township] = listed
+        return listed
 
-    def _photos_listed(self, scope: str) -> list[str]:
+    def _photos_listed(self, scope: str) -> dict[str, str]:
         """Each photo of *scope* with its SHA-256, from the scope's signed list of photos (loaded and verified)."""
         role = media_role_of(scope)
         if f"{role}.json" not in _trusted(self.updater).snapshot.meta:
-            return []
+            return {}
         self.updater.get_targetinfo(f"{scope}/media/-")  # no such photo: only loads the list, as a lookup does
         try:
             photos = _trusted(self.updater)[role].targets
         except KeyError:  # listed in the snapshot but not delegated this scope's photos: none to trust
-            return []
-        return [f"{path}:{info.hashes['sha256']}" for path, info in photos.items()]
+            return {}
+        return {path: info.hashes["sha256"] for path, info in photos.items()}
+
+    def _patch(self, installed: Path, township: str) -> SyncResult | None:
+        """Install only the items that changed, into a copy of the installed version (patch.py); None when the
+        change needs the whole version written again."""
+        manifests = {scope: self._manifest(scope) for scope in self._scopes(township)}  # refuses a newer form
+        new = self._listing(township)
+        try:
+            patch = plan_patch(installed_targets(installed), new, self._scopes(township), self._kept, self._fetched)
+        except NotPatchable as why:
+            logger.info("installing the whole version: %s", why)
+            return None
+        refs = {ref: self._required(f"{scope_of(item['data']['scope'])}/{ref}")
+                for item in patch.added for ref in photo_refs(item)}  # fmt: skip
+        self.fetch(list(refs.values()))
+        version = _trusted(self.updater).snapshot.version
+        content_date = max(m["published"] for m in manifests.values() if m is not None)
+        patch.meta = {"version": str(version), "content_date": content_date, "source": self._source(township)}
+        patch.targets, patch.photos = new, {ref: file for ref, (_info, file) in refs.items()}
+        changed = len({(item["kind"], item["id"]) for item in patch.removed + patch.added})
+        self.say(tr("installing version %(version)s: %(count)s items changed", version=version, count=changed))
+        media = {blob_name(media_digest(file), ref): file for ref, file in patch.photos.items()}
+        install_patch(self.data_dir, installed, version, patch, media)
+        self._tidy_cache(set(new.values()))
+        return self._result("updated", version, content_date)
+
+    def _kept(self, sha256: str) -> bytes:
+        """Return a file the installed version was built from, kept in the targets folder (patch.plan_patch)."""
+        return (self.tuf / "targets" / sha256).read_bytes()
+
+    def _fetched(self, paths: list[str]) -> list[bytes]:
+        """Fetch (or find already fetched) and verify the signed files *paths*; return their bytes."""
+        found = [self._required(path) for path in paths]
+        self.fetch(found)
+        return [file.read_bytes() for _info, file in found]
 
     def _check_nothing_published(self, scope: str) -> None:
         """Refuse a scope whose signed role lists files but no manifest: that is damage, not an empty scope.
@@ -306,19 +337,6 @@ class _Sync:
         )
 
 
-def reset_time_floor(data_dir: Path) -> tuple[datetime | None, datetime | None]:
-    """Lower the time floor to before the rises this kiosk's clock could not judge (or forget it).
-
-    For staff, when the floor came from a county whose clock was wrong and now makes every sync
-    fail as "expired" (README: the update channel). :returns: the floor (old, new).
-    """
-    read_config(data_dir)  # only a set-up kiosk has a status to change
-    status = read_status(data_dir)
-    old, new = lower_floor(status)
-    _write_json(Path(data_dir) / STATUS, status)
-    return old, new
-
-
 def _failed(data_dir: Path, sync: _Sync | None, why: str) -> SyncResult:
     """The result of a sync that failed for *why*: the installed version stays, and what arrived is counted."""
     installed = readable_content(data_dir).path
@@ -367,7 +385,7 @@ def sync_kiosk(
         status.update(last_success=attempt, checked_version=sync.checked_version)
     if (data_dir / CONFIG).exists():
         try:
-            _write_json(data_dir / STATUS, status)
+            write_json(data_dir / STATUS, status)
         except OSError as error:  # a full disk: the result still says how the sync went
             logger.warning("could not record the sync in %s: %s", STATUS, error)
     return result

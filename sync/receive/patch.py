@@ -1,0 +1,191 @@
+"""Write a new version as a copy of the installed one with only the items that changed.
+
+A county's content grows for years while a night changes a few items. The sync (updater.py) compares
+the signed files the installed version was built from (its ``targets`` table) with those the county
+lists now. When only shards of power items, notices and catalogue items changed, it reads the old and
+the new form of each changed shard (item_changes) and write_patched copies the installed database and
+replaces, in the copy, the rows, search rows and QR codes of the items that differ; the lists and
+counts (lists.py) are worked out again. Anything else (the county's information, contacts, which a
+power item's supervisors are filled from, guides, duties, the ten ones, a photo's bytes, a category
+outside the standard ones) reaches many rows, and the whole version is written again
+(database.write_database), as the first install does. install.install_patch makes the copy current
+as it does a whole version: atomically, the previous version kept.
+
+An item's rows are found by its id and its place (kinds.sort_value), which both writings give it the
+same way: a patched version holds what a whole install of the same content holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync.contract.channel import placed, read_shard
+from sync.contract.kinds import Contact
+from sync.contract.search import delete_document, document, insert_document, search_rowid
+from sync.contract.snapshot import media_names, village_notice, village_power
+from sync.receive.database import (
+    CATEGORY_ORDER,
+    DatabaseCheckFailed,
+    catalogue_row,
+    notice_row,
+    power_row,
+)
+from sync.receive.lists import write_lists
+from sync.receive.qr_codes import write_qr_codes
+
+TABLES = {"power": "powers", "notice": "notices", "catalogue": "catalogue"}  # the kinds a patch writes
+MOST_SHARDS = 64  # changed shards of a scope beyond which the whole version is written (a county that changed much)
+
+
+class NotPatchable(Exception):
+    """The change reaches more than its own items' rows: the whole version is written again."""
+
+
+@dataclass
+class Patch:
+    """What a night changed, as items of the shards ({kind, id, order, data}), and what the new version records."""
+
+    removed: list[dict[str, Any]] = field(default_factory=list)  # the old form of each item changed or gone
+    added: list[dict[str, Any]] = field(default_factory=list)  # the new form of each item changed or new
+    photos: dict[str, Path] = field(default_factory=dict)  # the added items' photos ('media/x.jpg') as files
+    meta: dict[str, str] = field(default_factory=dict)  # version, content_date, source
+    targets: dict[str, str] = field(default_factory=dict)  # the signed files it is built from, with their SHA-256
+
+
+def plan_patch(
+    old: Mapping[str, str], new: Mapping[str, str], scopes: Iterable[str], kept: Callable[[str], bytes],
+    fetched: Callable[[list[str]], list[bytes]],
+) -> Patch:  # fmt: skip
+    """Find the items that changed between two listings of signed files (path -> SHA-256: updater._listing).
+
+    :param kept: the bytes of a file the installed version was built from, by its SHA-256.
+    :param fetched: the bytes of the new files at these paths, fetched and verified.
+    :raises NotPatchable: when the whole version must be written again.
+    """
+    if not old:
+        raise NotPatchable("the installed version was written before the files it is built from were kept")
+    changed = {path for path in old.keys() | new.keys() if old.get(path) != new.get(path)}
+    if any("/media/" in path and path in old for path in changed):
+        raise NotPatchable("a photo changed under its name")  # every item showing it would change
+    patch = Patch()
+    for scope in scopes:
+        shards = sorted(path for path in changed if path.startswith(f"{scope}/shard-"))
+        if len(shards) > MOST_SHARDS:
+            raise NotPatchable(f"{len(shards)} shards of {scope} changed")
+        olds = (item for path in shards if path in old for item in read_shard(_verified(kept, old[path])))
+        news = (item for data in fetched([path for path in shards if path in new]) for item in read_shard(data))
+        found = item_changes(olds, news)
+        patch.removed += found.removed
+        patch.added += found.added
+    return patch
+
+
+def _verified(kept: Callable[[str], bytes], sha256: str) -> bytes:
+    try:
+        data = kept(sha256)
+    except OSError as error:
+        raise NotPatchable(f"a file the installed version was built from is not kept ({error})") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise NotPatchable(f"a file the installed version was built from is damaged ({sha256})")
+    return data
+
+
+def item_changes(old_items: Iterable[dict[str, Any]], new_items: Iterable[dict[str, Any]]) -> Patch:
+    """Compare the items of a scope's changed shards, old and new; return those that differ.
+
+    :raises NotPatchable: when an item of another kind, or in a category outside the standard ones, differs.
+    """
+    old = {(item["kind"], item["id"]): item for item in old_items}
+    new = {(item["kind"], item["id"]): item for item in new_items}
+    patch = Patch(
+        removed=[item for key, item in old.items() if new.get(key) != item],
+        added=[item for key, item in new.items() if old.get(key) != item],
+    )
+    for item in patch.removed + patch.added:
+        if item["kind"] not in TABLES:
+            raise NotPatchable(f"a {item['kind']} item changed ({item['id']})")
+        if item["kind"] == "power" and item["data"]["category"] not in CATEGORY_ORDER:
+            # Other categories are numbered in the order they first come: the whole list decides it.
+            raise NotPatchable(f"a power item in the category {item['data']['category']!r} changed")
+    return patch
+
+
+def write_patched(target: Path, base: Path, patch: Patch) -> None:
+    """Write into *target* a copy of the installed database *base* with *patch* applied, and check it."""
+    shutil.copyfile(base, target)
+    db = sqlite3.connect(target, isolation_level=None)
+    try:
+        db.execute("pragma journal_mode = off")  # a new file: a failure deletes it, nothing to roll back
+        db.execute("begin")
+        meta = dict(db.execute("select key, value from meta").fetchall())
+        village = {"code": meta["village_code"], "township": meta["township"]}
+        for item in patch.removed:
+            _remove(db, item)
+        contacts, names = _contacts(db), media_names(patch.photos)
+        for item in patch.added:
+            _add(db, item, contacts, village, names)
+        db.executemany("insert or replace into meta values (?, ?)", patch.meta.items())
+        db.execute("delete from targets")
+        db.executemany("insert into targets values (?, ?)", patch.targets.items())
+        db.execute("delete from media")
+        db.execute("""insert into media select value from notices, json_each(notices.photos)
+                      union select photo from ten_ones where photo is not null""")
+        write_lists(db)
+        write_qr_codes(db)
+        db.execute("commit")
+        _check(db, patch)
+    finally:
+        db.close()
+    with open(target, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def _remove(db: sqlite3.Connection, item: dict[str, Any]) -> None:
+    kind, data = item["kind"], item["data"]
+    db.execute(f"delete from {TABLES[kind]} where id = ?", (item["id"],))  # noqa: S608 - the names above
+    rowid = search_rowid(kind, placed(item))
+    # Contentless full-text rows are forgotten only with the text they hold: only rows this item wrote.
+    if db.execute("select 1 from search_items where rowid = ? and item_id = ?", (rowid, item["id"])).fetchone():
+        delete_document(db, rowid, document(kind, data))
+
+
+def _add(
+    db: sqlite3.Connection, item: dict[str, Any], contacts: list[Contact], village: dict[str, str],
+    names: Mapping[str, str],
+) -> None:  # fmt: skip
+    kind, data, place = item["kind"], item["data"], placed(item)
+    if kind == "power":
+        row = power_row(village_power(data, contacts, village), place, CATEGORY_ORDER.index(data["category"]))
+    elif kind == "notice":
+        row = notice_row(village_notice(data, names))
+    else:
+        row = catalogue_row(data, place)
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    db.execute(f"insert into {TABLES[kind]} ({columns}) values ({marks})", tuple(row.values()))  # noqa: S608
+    insert_document(db, search_rowid(kind, place), document(kind, data))
+
+
+def _contacts(db: sqlite3.Connection) -> list[Contact]:
+    """The village's contacts as its snapshot gave them (whom a power item's supervisors are filled from)."""
+    db.row_factory = sqlite3.Row
+    try:
+        rows = db.execute("select * from contacts order by position").fetchall()
+    finally:
+        db.row_factory = None
+    return [{key: row[key] for key in row.keys() if row[key] is not None} for row in rows]  # type: ignore[misc]  # noqa: SIM118 - a Row iterates its values
+
+
+def _check(db: sqlite3.Connection, patch: Patch) -> None:
+    """Check the tables the patch wrote (the rest is the installed version's, checked when it was installed)."""
+    for table in sorted({TABLES[item["kind"]] for item in patch.added + patch.removed}):
+        result = db.execute(f"pragma quick_check({table})").fetchone()[0]
+        if result != "ok":
+            raise DatabaseCheckFailed(f"the patched content database failed its check: {result}")
