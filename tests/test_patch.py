@@ -210,7 +210,7 @@ def test_a_patch_that_fails_leaves_the_installed_content_and_no_leftovers(
     def full_disk(*args: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(sync.receive.patch, "write_qr_codes", full_disk)
+    monkeypatch.setattr(sync.receive.patch, "update_qr_codes", full_disk)
     result = sync_kiosk(kiosk_data, now=NOW)
     assert result.outcome == "failed" and "No space left on device" in str(result.error)
     assert current_database(kiosk_data) == installed

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tuf.api.metadata import Targets
 
-import sync.receive.updater
+import sync.receive.patch
 from sync.contract import channel
 from sync.receive.database import installed_meta
 from sync.receive.install import current_database
@@ -29,7 +29,7 @@ def shards_opened(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         opened.append(len(data))
         return real(data)
 
-    monkeypatch.setattr(sync.receive.updater, "read_shard", counted)
+    monkeypatch.setattr(sync.receive.patch, "read_shard", counted)
     return opened
 
 

@@ -9,7 +9,7 @@ import itertools
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -198,10 +198,14 @@ def _insert_rows(db: Database, table: str, rows: Iterable[dict[str, Any]]) -> No
                         (tuple(row.values()) for row in itertools.chain([first], iterator)))  # fmt: skip
 
 
-def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str], current: Path | None = None) -> None:
+def write_database(
+    target: Path, snapshot: dict[str, Any], blobs: list[str], current: Path | None = None,
+    more: Callable[[sqlite3.Connection], None] | None = None,
+) -> None:  # fmt: skip
     """Write the whole snapshot into a new SQLite file at *target* and check it.
 
     :param current: the installed version, whose items' QR codes are taken rather than drawn again.
+    :param more: writes more items into the tables (the kiosk's sync streams them from its shards: patch.add_items).
     """
     with Database(target) as db:
         with db.atomic():
@@ -210,6 +214,8 @@ def write_database(target: Path, snapshot: dict[str, Any], blobs: list[str], cur
                 _insert_rows(db, table, rows)
             db.executescript(SEARCH_SCHEMA)
             write_search_index(db.conn, snapshot)
+            if more is not None:
+                more(db.conn)
             _insert_rows(db, "media", [{"blob": b} for b in blobs])
             _insert_rows(db, "targets", ({"path": k, "sha256": v} for k, v in snapshot.get("targets", {}).items()))
             write_lists(db.conn)

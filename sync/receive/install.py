@@ -245,17 +245,21 @@ def version_of(name: str) -> int:
     return int(name.split("-")[1])
 
 
-def install_snapshot(data_dir: Path, snapshot: dict[str, Any], media_files: Mapping[str, Path]) -> Path:
+def install_snapshot(
+    data_dir: Path, snapshot: dict[str, Any], media_files: Mapping[str, Path],
+    more: Callable[[sqlite3.Connection], None] | None = None,
+) -> Path:  # fmt: skip
     """Install *snapshot* as the current content; keep the one it replaces as previous.
 
     :param media_files: every media blob the snapshot uses, by blob name, as a file to copy.
+    :param more: writes more items into the new version's tables (database.write_database).
     :returns: the new current database file.
     :raises InstallError: on a lower version or content that fails its checks; nothing changes.
     """
 
     def write(building: Path, current: Path | None) -> None:
         _store_media(data_dir, media_files)
-        write_database(building, snapshot, sorted(media_files), current)  # the current version's QR codes reused
+        write_database(building, snapshot, sorted(media_files), current, more)  # the current version's QR codes reused
 
     return _install(Path(data_dir), int(snapshot["version"]), write)
 

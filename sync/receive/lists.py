@@ -17,7 +17,10 @@ to date by calling write_lists again.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 TABLES = ("power_categories", "power_places", "catalogue_areas", "notice_counts")
 SCHEMA = (
@@ -32,32 +35,43 @@ SCHEMA = (
     "create index if not exists notices_archive_by_domain on notices (domain, expires_at desc, id, published_at)",
     "create index if not exists notices_archive on notices (expires_at desc, id, domain, published_at)",
 )
-_FILL = (
+# Each list table with the column that parts it (a category, an area, a domain) and the SQL that fills it, for
+# every part or only some ({only}: a condition on that column).
+_FILL = {
     # A category's name is the same in each of its rows.
-    """insert into power_categories select category_order, min(category), count(*) from powers
-      group by category_order""",
-    """insert into power_places select category_order,
-      row_number() over (partition by category_order order by position) - 1, id from powers""",
-    "insert into catalogue_areas select area_order, min(area), count(*) from catalogue group by area_order",
+    "power_categories": ("category_order", """insert into power_categories select category_order, min(category),
+      count(*) from powers where {only} group by category_order"""),
+    "power_places": ("category_order", """insert into power_places select category_order,
+      row_number() over (partition by category_order order by position) - 1, id from powers where {only}"""),
+    "catalogue_areas": ("area_order", """insert into catalogue_areas select area_order, min(area), count(*)
+      from catalogue where {only} group by area_order"""),
     # A notice counts as on show from its publication until its expiry, and as archived from its
     # expiry on (from its publication, if it expired before it was published).
-    """insert into notice_counts
+    "notice_counts": ("domain", """insert into notice_counts
       with changes (domain, at, on_show, archived) as (
-        select domain, published_at, 1, 0 from notices where published_at is not null
+        select domain, published_at, 1, 0 from notices where published_at is not null and {only}
         union all
         select domain, max(published_at, expires_at), -1, 1 from notices where expires_at is not null
-          and published_at is not null)
+          and published_at is not null and {only})
       select domain, at, sum(sum(on_show)) over moments, sum(sum(archived)) over moments
       from changes group by domain, at
-      window moments as (partition by domain order by at)""",
-)
+      window moments as (partition by domain order by at)"""),
+}  # fmt: skip
 
 
-def write_lists(db: sqlite3.Connection) -> None:
-    """Write (or write again) the list tables of a content database from its content tables."""
+def write_lists(db: sqlite3.Connection, only: Mapping[str, Iterable[Any]] | None = None) -> None:
+    """Write (or write again) the list tables of a content database from its content tables.
+
+    :param only: for each list table, the parts to write again (categories, areas, domains: patch.py knows which
+        its items changed); the others are left as they are. None: every list, whole.
+    """
     for statement in SCHEMA:
         db.execute(statement)
-    for table in TABLES:
-        db.execute(f"delete from {table}")  # noqa: S608 - the names above
-    for statement in _FILL:
-        db.execute(statement)
+    for table, (column, fill) in _FILL.items():
+        if only is None:
+            db.execute(f"delete from {table}")  # noqa: S608 - the names above
+            db.execute(fill.format(only="1"))
+        elif parts := sorted(set(only.get(table, ()))):
+            chosen = f"{column} in (select value from json_each(?))"  # noqa: S608 - the names above
+            db.execute(f"delete from {table} where {chosen}", (json.dumps(parts),))  # noqa: S608 - the names above
+            db.execute(fill.format(only=chosen), (json.dumps(parts),) * fill.count("{only}"))

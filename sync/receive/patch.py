@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.contract.channel import placed, read_shard
-from sync.contract.kinds import Contact
+from sync.contract.channel import photo_refs, placed, read_shard
+from sync.contract.kinds import Contact, in_scope
 from sync.contract.search import delete_document, document, insert_document, search_rowid
 from sync.contract.snapshot import media_names, village_notice, village_power
 from sync.receive.database import (
@@ -38,7 +38,7 @@ from sync.receive.database import (
     power_row,
 )
 from sync.receive.lists import write_lists
-from sync.receive.qr_codes import write_qr_codes
+from sync.receive.qr_codes import update_qr_codes
 
 TABLES = {"power": "powers", "notice": "notices", "catalogue": "catalogue"}  # the kinds a patch writes
 MOST_SHARDS = 64  # changed shards of a scope beyond which the whole version is written (a county that changed much)
@@ -128,23 +128,36 @@ def write_patched(target: Path, base: Path, patch: Patch) -> None:
         village = {"code": meta["village_code"], "township": meta["township"]}
         for item in patch.removed:
             _remove(db, item)
-        contacts, names = _contacts(db), media_names(patch.photos)
-        for item in patch.added:
-            _add(db, item, contacts, village, names)
+        standard = {category: n for n, category in enumerate(CATEGORY_ORDER)}  # item_changes allows no other
+        add_items(db, patch.added, village, _contacts(db), media_names(patch.photos), standard)
         db.executemany("insert or replace into meta values (?, ?)", patch.meta.items())
         db.execute("delete from targets")
         db.executemany("insert into targets values (?, ?)", patch.targets.items())
         db.execute("delete from media")
         db.execute("""insert into media select value from notices, json_each(notices.photos)
                       union select photo from ten_ones where photo is not null""")
-        write_lists(db)
-        write_qr_codes(db)
+        write_lists(db, _lists_touched(patch))
+        update_qr_codes(db, {(item["kind"], item["id"]) for item in patch.removed + patch.added})
         db.execute("commit")
         _check(db, patch)
     finally:
         db.close()
     with open(target, "rb") as file:
         os.fsync(file.fileno())
+
+
+def _lists_touched(patch: Patch) -> dict[str, set[Any]]:
+    """The parts of the lists (lists.write_lists) that the patch's items were or are in."""
+    touched: dict[str, set[Any]] = {"power_categories": set(), "catalogue_areas": set(), "notice_counts": set()}
+    for item in patch.removed + patch.added:
+        data = item["data"]
+        if item["kind"] == "power":
+            touched["power_categories"].add(CATEGORY_ORDER.index(data["category"]))
+        elif item["kind"] == "catalogue":
+            touched["catalogue_areas"].add(data["area_order"])
+        else:
+            touched["notice_counts"].add(data["domain"])
+    return {**touched, "power_places": touched["power_categories"]}
 
 
 def _remove(db: sqlite3.Connection, item: dict[str, Any]) -> None:
@@ -156,21 +169,29 @@ def _remove(db: sqlite3.Connection, item: dict[str, Any]) -> None:
         delete_document(db, rowid, document(kind, data))
 
 
-def _add(
-    db: sqlite3.Connection, item: dict[str, Any], contacts: list[Contact], village: dict[str, str],
-    names: Mapping[str, str],
+def add_items(
+    db: sqlite3.Connection, items: Iterable[dict[str, Any]], village: Mapping[str, str], contacts: list[Contact],
+    names: Mapping[str, str], categories: Mapping[str, int],
 ) -> None:  # fmt: skip
-    kind, data, place = item["kind"], item["data"], placed(item)
-    if kind == "power":
-        row = power_row(village_power(data, contacts, village), place, CATEGORY_ORDER.index(data["category"]))
-    elif kind == "notice":
-        row = notice_row(village_notice(data, names))
-    else:
-        row = catalogue_row(data, place)
-    columns = ", ".join(row)
-    marks = ", ".join("?" * len(row))
-    db.execute(f"insert into {TABLES[kind]} ({columns}) values ({marks})", tuple(row.values()))  # noqa: S608
-    insert_document(db, search_rowid(kind, place), document(kind, data))
+    """Write the rows and search rows of power items, notices and catalogue items (others are skipped).
+
+    :param village: code and township; *contacts*: those the village shows (its power items' supervisors).
+    :param names: each photo's blob name (snapshot.media_names); *categories*: each category's place in the list.
+    """
+    for item in items:
+        kind, data, place = item["kind"], item["data"], placed(item)
+        if kind not in TABLES or not in_scope(data.get("scope", "county"), village):
+            continue
+        if kind == "power":
+            row = power_row(village_power(data, contacts, village), place, categories[data["category"]])
+        elif kind == "notice":
+            row = notice_row(village_notice(data, names))
+        else:
+            row = catalogue_row(data, place)
+        columns = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        db.execute(f"insert into {TABLES[kind]} ({columns}) values ({marks})", tuple(row.values()))  # noqa: S608
+        insert_document(db, search_rowid(kind, place), document(kind, data))
 
 
 def _contacts(db: sqlite3.Connection) -> list[Contact]:
@@ -189,3 +210,34 @@ def _check(db: sqlite3.Connection, patch: Patch) -> None:
         result = db.execute(f"pragma quick_check({table})").fetchone()[0]
         if result != "ok":
             raise DatabaseCheckFailed(f"the patched content database failed its check: {result}")
+
+
+@dataclass
+class Survey:
+    """What a whole install reads of the shards before it writes: the items of every kind but the three it writes
+    one at a time (TABLES), each power item's place and category, and the photos items show."""
+
+    small: list[dict[str, Any]] = field(default_factory=list)
+    categories: list[tuple[int, str]] = field(default_factory=list)
+    photos: dict[str, str] = field(default_factory=dict)  # 'media/x.jpg' -> the scope of an item showing it
+
+    def read(self, shard: bytes, scope: str) -> None:
+        """Take in the items of one shard of *scope*."""
+        for item in read_shard(shard):
+            if item["kind"] not in TABLES:
+                self.small.append(item)
+            elif item["kind"] == "power":
+                self.categories.append((placed(item), item["data"]["category"]))
+            self.photos.update(dict.fromkeys(photo_refs(item), scope))
+
+    def category_places(self) -> dict[str, int]:
+        """Each category's place: the standard ones first, the others in the order of the list (database._rows)."""
+        order = list(CATEGORY_ORDER)
+        order += dict.fromkeys(c for _place, c in sorted(self.categories) if c not in CATEGORY_ORDER)
+        return {category: n for n, category in enumerate(order)}
+
+
+def shard_items(files: Iterable[Path]) -> Iterable[dict[str, Any]]:
+    """Yield the items of *files* (verified shards), one shard in memory at a time."""
+    for file in files:
+        yield from read_shard(file.read_bytes())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
 KINDS = {"power": "powers", "notice": "notices", "catalogue": "catalogue"}  # the items with a phone page
@@ -60,6 +61,24 @@ def write_qr_codes(db: sqlite3.Connection, current: Path | None = None) -> int:
             db.execute("insert into qr_codes values (?, ?, ?)", (kind, item_id, qr_drawing.qr_png(url)))
         drawn += len(missing)
     db.execute("insert or replace into meta values ('qr_drawing', ?)", (DRAWING,))
+    return drawn
+
+
+def update_qr_codes(db: sqlite3.Connection, items: Iterable[tuple[str, str]]) -> int:
+    """Bring the codes of *items* (kind, id) up to date in a content database changed in place: draw those it
+    holds without a code, remove those of items it no longer holds. Return how many were drawn."""
+    from sync.receive import qr_drawing
+
+    meta, drawn = _meta(db), 0
+    for kind, item_id in items:
+        if kind not in KINDS:
+            continue
+        if not db.execute(f"select 1 from {KINDS[kind]} where id = ?", (item_id,)).fetchone():  # noqa: S608
+            db.execute("delete from qr_codes where kind = ? and item_id = ?", (kind, item_id))
+        elif not db.execute("select 1 from qr_codes where kind = ? and item_id = ?", (kind, item_id)).fetchone():
+            url = mobile_url(meta["public_base_url"], meta["village_code"], kind, item_id)
+            db.execute("insert into qr_codes values (?, ?, ?)", (kind, item_id, qr_drawing.qr_png(url)))
+            drawn += 1
     return drawn
 
 

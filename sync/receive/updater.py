@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tuf.api import exceptions
-from tuf.api.metadata import TargetFile
+from tuf.api.metadata import TargetFile, Targets
 from tuf.ngclient import Updater, UpdaterConfig
 
 from sync.contract.channel import (
@@ -33,7 +33,6 @@ from sync.contract.channel import (
     county_from_items,
     media_role_of,
     photo_refs,
-    read_shard,
     role_of,
     scope_of,
     shard_name,
@@ -41,7 +40,7 @@ from sync.contract.channel import (
 from sync.contract.content import ContentInvalid
 from sync.contract.i18n import tr
 from sync.contract.media import media_digest
-from sync.contract.snapshot import blob_name, village_snapshot
+from sync.contract.snapshot import blob_name, media_names, village_snapshot
 from sync.receive.database import database_version, installed_meta, installed_targets
 from sync.receive.explain import explain
 from sync.receive.fetcher import ResumableFetcher
@@ -54,7 +53,7 @@ from sync.receive.install import (
     readable_content,
     repair_state,
 )
-from sync.receive.patch import NotPatchable, plan_patch
+from sync.receive.patch import NotPatchable, Survey, add_items, plan_patch, shard_items
 from sync.receive.setup import init_kiosk as init_kiosk
 
 # Kept in status.py, where reading them needs no python-tuf; found here too, as they always were.
@@ -85,6 +84,29 @@ def _trusted(updater: Updater) -> Any:
     # ngclient (tuf 7.x) has no public way to set the reference time or read the trusted
     # snapshot; pyproject pins tuf<8 and the tests exercise both.
     return updater._trusted_set
+
+
+_NOT_LOADED = object()
+
+
+def _looked_up(trusted: Any, path: str) -> TargetFile | object | None:
+    """Find *path* as ngclient's get_targetinfo does, in roles it has already loaded and verified, without its
+    search's cost for each of the thousands of shards of a county (a no-change night lists them all).
+
+    The county's roles are one level deep, each terminating: the top-level targets, then the first role delegated
+    the path. Returns _NOT_LOADED (ngclient then looks) when that role is not loaded yet or the tree is deeper.
+    """
+    top: Targets = trusted.targets
+    if path in top.targets:
+        return top.targets[path]
+    roles = top.delegations.roles if top.delegations is not None and top.delegations.roles else {}
+    delegated = next((role for role in roles.values() if role.is_delegated_path(path)), None)
+    if delegated is None:
+        return None
+    if not delegated.terminating or delegated.name not in trusted or trusted[delegated.name].delegations is not None:
+        return _NOT_LOADED
+    found: TargetFile | None = trusted[delegated.name].targets.get(path)
+    return found
 
 
 class _Sync:
@@ -119,9 +141,12 @@ class _Sync:
             self.progress(message, passing)
 
     def target(self, path: str) -> tuple[TargetFile, Path] | None:
-        info = self.updater.get_targetinfo(path)
+        info = _looked_up(_trusted(self.updater), path)
+        if info is _NOT_LOADED:
+            info = self.updater.get_targetinfo(path)
         if info is None:
             return None
+        assert isinstance(info, TargetFile)
         return info, self.tuf / "targets" / info.hashes["sha256"]
 
     def fetch(self, wanted: list[tuple[TargetFile, Path]]) -> None:
@@ -172,33 +197,32 @@ class _Sync:
                 return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
             if township and (patched := self._patch(installed, township)) is not None:
                 return patched
-        items, wanted, dates, photos = self._scope("county", county_manifest)
-        township = next(
-            (t["code"] for item in items if item["kind"] == "county"
-             for t in item["data"]["townships"] if any(v["code"] == village for v in t["villages"])),
-            None,
-        )  # fmt: skip
-        if township is None:
-            raise SyncError(tr("the county's content has no village %(village)s", village=village))
+        # A whole install: the shards are read twice, one at a time, so that memory holds one shard, not the county.
+        survey, shards, wanted, dates = Survey(), list[Path](), list[tuple[TargetFile, Path]](), list[str]()
+        township = self._scope("county", county_manifest, survey, shards, wanted, dates, village)
         for scope in (f"township/{township}", f"village/{village}"):
             manifest = self._manifest(scope)
             if manifest is None:
                 self._check_nothing_published(scope)
             else:
-                more_items, more_wanted, more_dates, more_photos = self._scope(scope, manifest)
-                items += more_items
-                wanted += more_wanted
-                dates += more_dates
-                photos |= more_photos
-        source = self._source(township)  # the same digest the check above compared, when the township is the same
-        content_date = max(dates)
+                self._scope(scope, manifest, survey, shards, wanted, dates, village)
+        photos = self._photos(survey)
+        wanted += [(info, file) for info, file in photos.values()]
+        files = {ref: file for ref, (_info, file) in photos.items()}
         self.say(tr("installing version %(version)s", version=version))
-        county = county_from_items(items, photos)
-        snapshot, media = village_snapshot(county, village, version, content_date)
-        snapshot["source"], snapshot["township"], snapshot["targets"] = source, township, self._listing(township)
-        install_snapshot(self.data_dir, snapshot, media)
+        county = county_from_items(survey.small, files)
+        snapshot, _media = village_snapshot(county, village, version, max(dates))
+        snapshot["source"], snapshot["township"], snapshot["targets"] = (
+            self._source(township), township, self._listing(township))  # fmt: skip
+        names = media_names(files)
+        places = survey.category_places()
+
+        def more(db: sqlite3.Connection) -> None:
+            add_items(db, shard_items(shards), snapshot["village"], snapshot["contacts"], names, places)
+
+        install_snapshot(self.data_dir, snapshot, {names[ref]: file for ref, file in files.items()}, more)
         self._tidy_cache({p.name for _i, p in wanted})
-        return self._result("updated", version, content_date)
+        return self._result("updated", version, max(dates))
 
     def _source(self, township: str) -> str:
         """The digest of what the village's content is built from (_listing). Of the targets, only the manifests
@@ -307,16 +331,29 @@ class _Sync:
         return manifest
 
     def _scope(
-        self, scope: str, manifest: dict[str, Any]
-    ) -> tuple[list[dict[str, Any]], list[tuple[TargetFile, Path]], list[str], dict[str, Path]]:
+        self, scope: str, manifest: dict[str, Any], survey: Survey, shards: list[Path],
+        wanted: list[tuple[TargetFile, Path]], dates: list[str], village: str,
+    ) -> str:  # fmt: skip
+        """Fetch a scope's shards and read them into *survey* (one at a time); return the village's township."""
         count = int(manifest["shard_count"])
-        shards = [self._required(f"{scope}/{shard_name(index, count)}") for index in range(count)]
-        self.fetch(shards)
-        items = [item for _info, path in shards for item in read_shard(path.read_bytes())]
-        photos = {ref: self._required(f"{scope}/{ref}") for item in items for ref in photo_refs(item)}
-        self.fetch(list(photos.values()))
-        wanted = [manifest["_target"], *shards, *photos.values()]
-        return items, wanted, [manifest["published"]], {ref: path for ref, (_info, path) in photos.items()}
+        found = [self._required(f"{scope}/{shard_name(index, count)}") for index in range(count)]
+        self.fetch(found)
+        for _info, file in found:
+            survey.read(file.read_bytes(), scope)
+        shards += [file for _info, file in found]
+        wanted += [manifest["_target"], *found]
+        dates.append(manifest["published"])
+        townships = (t for item in survey.small if item["kind"] == "county" for t in item["data"]["townships"])
+        township = next((t["code"] for t in townships if any(v["code"] == village for v in t["villages"])), None)
+        if township is None:
+            raise SyncError(tr("the county's content has no village %(village)s", village=village))
+        return str(township)
+
+    def _photos(self, survey: Survey) -> dict[str, tuple[TargetFile, Path]]:
+        """Fetch the photos the items show, each from the scope of an item that shows it."""
+        found = {ref: self._required(f"{scope}/{ref}") for ref, scope in sorted(survey.photos.items())}
+        self.fetch(list(found.values()))
+        return found
 
     def _required(self, path: str) -> tuple[TargetFile, Path]:
         found = self.target(path)
