@@ -20,12 +20,12 @@ import json
 from pathlib import Path
 from typing import Any, cast
 
-from sync.contract.content import County
 from sync.contract.kinds import (
     SORT,
     CalendarYear,
     CatalogueEntry,
     Contact,
+    County,
     CountyInfo,
     Duty,
     Guide,

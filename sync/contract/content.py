@@ -6,7 +6,7 @@ Nothing partial is ever returned: ``load_county`` either gives the whole county 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,16 +23,16 @@ from sync.contract.duties import notice_duty_problem, period_problem, schedule_p
 from sync.contract.guides import county_guides
 from sync.contract.i18n import tr
 from sync.contract.kinds import (
-    CalendarYear,
     CatalogueEntry,
     Contact,
     CountyInfo,
     Duty,
-    Guide,
     Notice,
     Power,
     TenOnes,
 )
+from sync.contract.kinds import ContentInvalid as ContentInvalid
+from sync.contract.kinds import County as County
 from sync.contract.official_calendar import county_calendar, work_calendar
 from sync.contract.procedure import FOUR_TWO, expand_steps
 from sync.contract.render import render_markdown
@@ -42,39 +42,6 @@ from sync.contract.supervision import supervision_problem, supervision_warnings
 
 _PLACE_FIELDS = ("village", "township")
 TEN = 10  # the ten ones (十个一): a county may publish another count, with a warning
-
-
-class ContentInvalid(Exception):
-    """The county's content has problems; nothing from it may be installed."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(f"{len(problems)} problem(s) in the content")
-        self.problems = problems
-
-
-@dataclass
-class County:
-    """A whole county's content, checked and normalised (plain JSON-able values)."""
-
-    info: CountyInfo
-    powers: list[Power] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
-    catalogue: list[CatalogueEntry] = field(default_factory=list)
-    ten_ones: TenOnes = field(default_factory=lambda: TenOnes())
-    contacts: list[Contact] = field(default_factory=list)
-    media: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> file on disk
-    duties: list[Duty] = field(default_factory=list)  # disclosure duties (公开事项清单)
-    guides: list[Guide] = field(default_factory=list)  # guided questions (我要办), sync/contract/guides.py
-    calendar: list[CalendarYear] = field(default_factory=list)  # the official calendar, a year each
-    warnings: list[Problem] = field(default_factory=list)  # published all the same; `validate` shows them
-
-    def villages(self) -> list[dict[str, str]]:
-        """Return every village with its township: code, name, township, township_name."""
-        return [
-            {"code": v["code"], "name": v["name"], "township": t["code"], "township_name": t["name"]}
-            for t in self.info["townships"]
-            for v in t["villages"]
-        ]
 
 
 def _without_place(data: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,12 @@ Everything is plain JSON, so a kind travels in a shard unchanged (sync/contract/
 """
 
 from collections.abc import Mapping
-from typing import Literal, NotRequired, TypedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from sync.contract.schemas import Problem
 
 Domain = Literal["party", "village", "finance", "government"]
 
@@ -91,6 +96,7 @@ class Power(TypedDict):
     """A small-power item (小微权力), powers/<id>.yaml."""
 
     id: str
+    _sort: NotRequired[int]  # its place among its kind on a kiosk (SORT), set by channel.county_from_items
     name: str
     category: str
     scope: str
@@ -116,6 +122,7 @@ class Notice(TypedDict):
     """A county notice, notices/<id>.md: its fields and Markdown body."""
 
     id: str
+    _sort: NotRequired[int]  # its place among its kind on a kiosk (SORT), set by channel.county_from_items
     domain: Domain
     title: str
     scope: str
@@ -137,6 +144,7 @@ class CatalogueEntry(TypedDict):
     """One line of the standard disclosure catalogue (公开目录), catalogue/<area>.yaml."""
 
     id: str
+    _sort: NotRequired[int]  # its place among its kind on a kiosk (SORT), set by channel.county_from_items
     area: str
     area_order: int  # the area's place in the schema's list
     level1: str
@@ -253,3 +261,36 @@ class CalendarYear(TypedDict):
     statutory_only: NotRequired[bool]  # only the holidays the law fixes: the notice is not out yet
     checked: NotRequired[bool]  # the county checked it against the notice
     source: NotRequired[str]  # where it was made from: holidays 0.108
+
+
+@dataclass
+class County:
+    """A whole county's content, checked and normalised (plain JSON-able values)."""
+
+    info: CountyInfo
+    powers: list[Power] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    catalogue: list[CatalogueEntry] = field(default_factory=list)
+    ten_ones: TenOnes = field(default_factory=lambda: TenOnes())
+    contacts: list[Contact] = field(default_factory=list)
+    media: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> file on disk
+    duties: list[Duty] = field(default_factory=list)  # disclosure duties (公开事项清单)
+    guides: list[Guide] = field(default_factory=list)  # guided questions (我要办), sync/contract/guides.py
+    calendar: list[CalendarYear] = field(default_factory=list)  # the official calendar, a year each
+    warnings: list["Problem"] = field(default_factory=list)  # published all the same; `validate` shows them
+
+    def villages(self) -> list[dict[str, str]]:
+        """Return every village with its township: code, name, township, township_name."""
+        return [
+            {"code": v["code"], "name": v["name"], "township": t["code"], "township_name": t["name"]}
+            for t in self.info["townships"]
+            for v in t["villages"]
+        ]
+
+
+class ContentInvalid(Exception):
+    """The county's content has problems; nothing from it may be installed."""
+
+    def __init__(self, problems: list["Problem"]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the content")
+        self.problems = problems

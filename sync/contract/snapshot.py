@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sync.contract.content import County
 from sync.contract.i18n import tr
-from sync.contract.kinds import Contact, in_scope
+from sync.contract.kinds import Contact, County, in_scope
 from sync.contract.media import media_digest
 from sync.contract.supervision import supervisors
 

@@ -8,11 +8,13 @@ asks for each village's own, which each kiosk fills from its village's contacts 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sync.contract.i18n import tr
 from sync.contract.kinds import Contact, Supervisor, in_scope
-from sync.contract.schemas import Problem
+
+if TYPE_CHECKING:
+    from sync.contract.schemas import Problem
 
 Where = tuple[str | int, ...]
 
@@ -92,5 +94,7 @@ def supervision_warnings(
                     "that name the village's own committee show no one in its place", **said)
         )  # fmt: skip
         path, line = mine[0]
+        from sync.contract.schemas import Problem  # the county's checks: not the kiosk's sync
+
         warnings.append(Problem(path, line, "supervision.village", message))
     return warnings

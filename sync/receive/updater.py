@@ -37,8 +37,8 @@ from sync.contract.channel import (
     scope_of,
     shard_name,
 )
-from sync.contract.content import ContentInvalid
 from sync.contract.i18n import tr
+from sync.contract.kinds import ContentInvalid
 from sync.contract.media import media_digest
 from sync.contract.snapshot import blob_name, media_names, village_snapshot
 from sync.receive.database import database_version, installed_meta, installed_targets
