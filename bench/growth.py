@@ -7,7 +7,8 @@ init`, then `kiosk county publish`. A kiosk is set up with `kiosk init` against 
 
 1. the first install;
 2. a night with no change (the county's nightly `kiosk county refresh` re-signs the timestamp first);
-3. one item changed: one power item renamed, `kiosk county publish` again, then `kiosk sync`.
+3. one item changed: one power item renamed, `kiosk county publish` again, then `kiosk sync`;
+4. one notice added (county-wide, published today, the change a village sees most nights), published and synced.
 
 Every command is its own process (bench/kiosk_commands.py): its wall time, Python's start included, and its own
 peak RSS from wait4. Then the installed kiosk's pages are timed as bench/pages.py times them (its code, imported): the
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from bench.kiosk_commands import County, SyncRun, init_kiosk, kiosk_sync, new_county, tree_mb
@@ -97,6 +99,10 @@ TABLES: list[tuple[str, list[Row]]] = [
         Row("time", "change.s", "s", 1.0), Row("peak RSS", "change.mb", "MB", 100.0),
         Row("downloaded", "change.bytes", "B"),
     ]),
+    ("kiosk sync, one notice added", [
+        Row("time", "notice.s", "s", 1.0), Row("peak RSS", "notice.mb", "MB", 100.0),
+        Row("downloaded", "notice.bytes", "B"),
+    ]),
     ("pages of the installed kiosk (p95; ÷ static: ÷ p95 of the same HTML as a static file)", [
         Row("search, one key d", "search.p95", "ms", 5.0), Row("  ÷ static", "search.ratio", "×", 2.5),
         Row("power list", "powers.p95", "ms"), Row("  ÷ static", "powers.ratio", "×", 2.5),
@@ -142,6 +148,16 @@ def rename_one_power_item(county: County) -> None:
     from bench.sync import edit_field
 
     edit_field(min((county.source / "powers").glob("*.yaml")), "name")
+
+
+def add_one_notice(county: County) -> None:
+    """Write a new county-wide notice, published today, as the county office's notice form does."""
+    today = date.today().isoformat()
+    (county.source / "notices" / "growth-new-notice.md").write_text(
+        f'---\nid: growth-new-notice\ndomain: 村务\ntitle: 冬季防火安全提示\npublished: "{today}"\n---\n'
+        "冬季天干物燥，请各户注意用火用电安全。\n",
+        encoding="utf-8",
+    )
 
 
 def time_pages(data_dir: Path, work: Path, requests: int, seed: int) -> dict[str, float]:
@@ -215,6 +231,10 @@ def measure(
         step("republish", figures, started)
         figures.update(sync_figures("change", kiosk_sync(data_dir), "updated", failures))
         step("change", figures, started)
+        add_one_notice(county)
+        county.publish()
+        figures.update(sync_figures("notice", kiosk_sync(data_dir), "updated", failures))
+        step("notice", figures, started)
     figures.update(time_pages(data_dir, work, requests, seed))
     figures["load"] = os.getloadavg()[0]
     step("", {k: v for k, v in figures.items() if k.endswith((".p95", ".ratio"))}, started)
