@@ -163,3 +163,27 @@ def test_content_installed_before_the_codes_has_each_drawn_once_until_the_next_s
     first, again = qr_image(client, src), qr_image(client, src)
     assert first == again == qr_png(f"{BASE}/m/taoyuan/power/dibao-shenqing") and len(drawn) == 1
     assert len(list((data / "qr").glob("*.png"))) == 1
+
+
+def test_many_codes_are_drawn_in_worker_processes_the_same_and_here_if_a_worker_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first install draws tens of thousands of codes on every CPU (sync/receive/qr_workers.py)."""
+    from sync.receive import qr_workers
+
+    monkeypatch.setattr(qr_workers, "BATCH", 40)
+    monkeypatch.setattr(qr_workers, "WORTH_IT", 80)
+    monkeypatch.setattr(qr_workers.os, "cpu_count", lambda: 2)
+    urls = [f"https://qingxi.example.cn/m/taoyuan/notice/n-{n:04d}" for n in range(200)]
+    started: list[list[str]] = []
+    real_run = qr_workers.subprocess.run
+
+    def run(command: list[str], **options: Any) -> Any:
+        started.append(command)
+        return real_run(command, **options)
+
+    monkeypatch.setattr(qr_workers.subprocess, "run", run)
+    assert list(qr_workers.draw_all(urls)) == [qr_png(url) for url in urls]
+    assert len(started) == 5, "five batches, each in a process of its own"
+    monkeypatch.setattr(qr_workers.sys, "executable", "/bin/false")  # every worker fails
+    assert list(qr_workers.draw_all(urls)) == [qr_png(url) for url in urls]

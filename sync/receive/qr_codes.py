@@ -48,20 +48,21 @@ def write_qr_codes(db: sqlite3.Connection, current: Path | None = None) -> int:
         _take_from(db, current, meta)
     for kind, table in KINDS.items():
         db.execute(f"delete from qr_codes where kind = ? and item_id not in (select id from {table})", (kind,))  # noqa: S608
-    from sync.receive import qr_drawing  # the qrcode package (and Pillow, which it loads) only where codes are drawn
+    from sync.receive.qr_workers import draw_all  # the qrcode package only where codes are drawn
 
-    drawn = 0
-    for kind, table in KINDS.items():
-        missing = db.execute(
+    missing = [
+        (kind, item_id)
+        for kind, table in KINDS.items()
+        for (item_id,) in db.execute(
             f"select id from {table} where id not in (select item_id from qr_codes where kind = ?)",  # noqa: S608
             (kind,),
-        ).fetchall()
-        for (item_id,) in missing:
-            url = mobile_url(meta["public_base_url"], meta["village_code"], kind, item_id)
-            db.execute("insert into qr_codes values (?, ?, ?)", (kind, item_id, qr_drawing.qr_png(url)))
-        drawn += len(missing)
+        )
+    ]
+    urls = [mobile_url(meta["public_base_url"], meta["village_code"], kind, item_id) for kind, item_id in missing]
+    rows = ((kind, item_id, png) for (kind, item_id), png in zip(missing, draw_all(urls), strict=True))
+    db.executemany("insert into qr_codes values (?, ?, ?)", rows)
     db.execute("insert or replace into meta values ('qr_drawing', ?)", (DRAWING,))
-    return drawn
+    return len(missing)
 
 
 def update_qr_codes(db: sqlite3.Connection, items: Iterable[tuple[str, str]]) -> int:

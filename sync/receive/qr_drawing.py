@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -259,3 +260,19 @@ def qr_png(text: str) -> bytes:
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def main() -> None:
+    """Draw the code of each address read from stdin (one a line); write each PNG after its length (4 bytes).
+
+    qr_workers.py runs this in processes of its own, to draw a first install's codes on every CPU.
+    """
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer.read().decode("utf-8").splitlines():
+        png = qr_png(line)
+        out.write(struct.pack(">I", len(png)) + png)
+    out.flush()
+
+
+if __name__ == "__main__":
+    main()
