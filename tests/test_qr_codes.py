@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import sqlite3
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -173,17 +176,17 @@ def test_many_codes_are_drawn_in_worker_processes_the_same_and_here_if_a_worker_
 
     monkeypatch.setattr(qr_workers, "BATCH", 40)
     monkeypatch.setattr(qr_workers, "WORTH_IT", 80)
-    monkeypatch.setattr(qr_workers.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     urls = [f"https://qingxi.example.cn/m/taoyuan/notice/n-{n:04d}" for n in range(200)]
     started: list[list[str]] = []
-    real_run = qr_workers.subprocess.run
+    real_run = subprocess.run
 
     def run(command: list[str], **options: Any) -> Any:
         started.append(command)
         return real_run(command, **options)
 
-    monkeypatch.setattr(qr_workers.subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "run", run)
     assert list(qr_workers.draw_all(urls)) == [qr_png(url) for url in urls]
     assert len(started) == 5, "five batches, each in a process of its own"
-    monkeypatch.setattr(qr_workers.sys, "executable", "/bin/false")  # every worker fails
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # every worker fails
     assert list(qr_workers.draw_all(urls)) == [qr_png(url) for url in urls]
