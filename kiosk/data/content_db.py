@@ -16,6 +16,7 @@ from kiosk.web import opened_request_db, request_db
 from sync.receive.install import mark_damaged, readable_content
 
 log = logging.getLogger(__name__)
+CACHE_KB = 256  # SQLite's page cache of each connection, each database
 
 
 class NoContent(Exception):
@@ -56,6 +57,10 @@ def open_content(path: Path, data_dir: Path) -> sqlite3.Connection:
         # the file as it is instead (changes still in the WAL wait until there is room).
         log.warning("reading %s without its WAL (%s): is the disk full?", local, error)
         connection.execute("attach database ? as local", (f"file:{local}?mode=ro&immutable=1",))
+    # Each server thread holds one (SQLite's default page cache is 2 MB a database): the operating system
+    # caches the files for all of them, and a page costs a copy from it (issue 17: the screens' memory).
+    for schema in ("main", "local"):
+        connection.execute(f"pragma {schema}.cache_size = -{CACHE_KB}")
     return connection
 
 
