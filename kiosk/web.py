@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -18,6 +19,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.security import safe_join
 
 from kiosk.settings import LOCALES, absolute_folder, load_settings
 from sync.contract.files import fsync_directory
@@ -147,6 +149,45 @@ def quiet_session() -> None:
     g.quiet_session = True
 
 
+class KioskFlask(Flask):
+    """Flask whose static files are addressed by what they hold, so a browser keeps them instead of asking again.
+
+    ``url_for('static', filename=...)`` adds ``v``, a digest of the file; an answer to an address with the
+    file's current digest may be kept for a year. A kiosk's browser then opens each page without asking for
+    its stylesheet and scripts again (a revalidation each, on the board's one slow CPU), and a software release
+    whose file changed gives it a new address.
+    """
+
+    STATIC_MAX_AGE = 365 * 24 * 3600
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.url_defaults(self._add_static_digest)
+        self.static_digests: dict[str, str] = {}  # the files' digests: files never change while running
+
+    def static_digest(self, filename: str) -> str:
+        """A digest of the static file *filename*, '' for no such file (not kept: any name can be asked for)."""
+        if filename not in self.static_digests:
+            path = safe_join(self.static_folder or "", filename)
+            try:
+                content = Path(path).read_bytes() if path else None
+            except OSError:
+                content = None
+            if content is None:
+                return ""
+            self.static_digests[filename] = hashlib.sha256(content).hexdigest()[:16]
+        return self.static_digests[filename]
+
+    def _add_static_digest(self, endpoint: str, values: dict[str, Any]) -> None:
+        if endpoint == "static" and "v" not in values and (digest := self.static_digest(str(values.get("filename")))):
+            values["v"] = digest
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        if filename and request.args.get("v") == self.static_digest(filename) != "":
+            return self.STATIC_MAX_AGE
+        return super().get_send_file_max_age(filename)
+
+
 def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) -> Flask:
     """Build what the kiosk's three apps share (screens, staff console, county server).
 
@@ -155,7 +196,7 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
     catalogue; the security headers; the closing of request_db's connections; and the template
     globals every page uses.
     """
-    app = Flask("kiosk")  # templates, static files and catalogues live in the kiosk package
+    app = KioskFlask("kiosk")  # templates, static files and catalogues live in the kiosk package
     app.config.from_mapping(load_settings())
     if test_config:
         app.config.update(test_config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Mapping
@@ -325,6 +326,20 @@ def test_kiosk_without_content_says_so(tmp_path: Path) -> None:
 def test_pages_forbid_outside_requests(client: FlaskClient) -> None:
     policy = client.get("/").headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy
+
+
+def test_the_browser_keeps_the_stylesheet_and_script_until_a_release_changes_them(
+    app: Flask, client: FlaskClient
+) -> None:
+    page = client.get("/").get_data(as_text=True)
+    for name in ("kiosk.css", "kiosk.js"):
+        digest = hashlib.sha256((Path(str(app.static_folder)) / name).read_bytes()).hexdigest()[:16]
+        assert f"/static/{name}?v={digest}" in page, "the address names the file's content"
+        with client.get(f"/static/{name}?v={digest}") as kept:
+            assert kept.status_code == 200 and "max-age=31536000" in kept.headers["Cache-Control"]
+        with client.get(f"/static/{name}?v=0123456789abcdef") as older:  # a page of the release before
+            assert older.status_code == 200 and "no-cache" in older.headers["Cache-Control"], "asked for again"
+    assert client.get("/static/nothing.css?v=").status_code == 404
 
 
 def test_notices_expire_by_the_countys_clock_not_the_machines(tmp_path: Path) -> None:
