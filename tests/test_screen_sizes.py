@@ -55,7 +55,7 @@ STACKED = """() => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = node.textContent.replace(/\\s+/g, '');
     if (text.length <= 4 || !node.parentElement.getClientRects().length) continue;
-    if (node.parentElement.closest('.idle-overlay, .icon-defs, script, style')) continue;
+    if (node.parentElement.closest('.idle-overlay, script, style')) continue;
     const range = document.createRange();
     range.selectNodeContents(node);
     const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
