@@ -71,6 +71,10 @@
   if (panel) {
     var pressed = null;  // the link under the finger and its results on the way
     var shown = 0;  // which tap's results may still be drawn: only the latest
+    var relink = null;  // what is left of the last tap's update once its results are drawn (see below)
+    var relinkNow = function () {
+      if (relink) { var left = relink; relink = null; left(); }
+    };
     var load = function (href) {
       var answer = fetch(href, { headers: { "X-Kiosk-Update": "search" } }).then(function (response) {
         if (!response.ok) { throw new Error(String(response.status)); }
@@ -79,6 +83,10 @@
       answer.catch(function () {});  // a press that never became a tap leaves no error behind
       return answer;
     };
+    // Any touch, click or key finds every link with its new address and the address bar with the query.
+    ["pointerdown", "click", "keydown"].forEach(function (type) {
+      document.addEventListener(type, relinkNow, { capture: true });
+    });
     panel.addEventListener("pointerdown", function (event) {
       var link = event.target.closest("a[data-search]");
       pressed = link ? { href: link.href, answer: load(link.href) } : null;
@@ -93,7 +101,9 @@
       pressed = null;
       answer.then(function (html) {
         if (tap !== shown) { return; }  // a later tap's results are on their way
-        var page = new DOMParser().parseFromString(html, "text/html");
+        var page = document.createElement("template");  // parsed without a document of its own
+        page.innerHTML = html;
+        page = page.content;
         // Only what a tap changes is drawn again: the letters, the topics and the results. The keyboard's
         // keys and the top bar's links stay and take their new addresses (a key adds its letter to those
         // typed; the language links keep the query): a slow board draws that in about half the time.
@@ -103,12 +113,24 @@
           [".search-display", ".quick-searches", ".search-results"].forEach(function (selector) {
             panel.querySelector(selector).replaceWith(page.querySelector(selector));
           });
-          kept.forEach(function (key, index) { key.setAttribute("href", fresh[index].getAttribute("href")); });
+          // The new addresses and the query in the address bar (a slow board takes as long for the address as
+          // for the results) are set once the results are drawn and nothing else waits, or at the next touch:
+          // nothing of them shows, and the results come that much sooner.
+          relink = function () {
+            kept.forEach(function (key, index) { key.setAttribute("href", fresh[index].getAttribute("href")); });
+            history.replaceState(null, "", href);
+          };
+          if (window.requestIdleCallback) {
+            requestIdleCallback(relinkNow, { timeout: 1000 });
+          } else {
+            setTimeout(relinkNow, 0);
+          }
         } else {
+          relink = null;
           panel.replaceChildren.apply(panel, Array.from(page.getElementById("search-panel").childNodes));
           document.querySelector(".topbar").replaceWith(page.querySelector(".topbar"));
+          history.replaceState(null, "", href);
         }
-        history.replaceState(null, "", href);
       }).catch(function () { window.location.assign(href); });
     });
   }
