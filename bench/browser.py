@@ -17,13 +17,14 @@ few milliseconds. The load average is printed at the end, and the share of this 
 that its host took for others while the figures were measured (a virtual machine's steal time, from
 /proc/stat): the figures move with both (here by up to about 1.8× between a quiet host and a busy one).
 
-Largest contentful paint (LCP) of home, a power item and a notice, each twice: cold, every sample in
-a fresh browser context (empty HTTP cache, nothing loaded: a first view), and warm, in one running
-tab per CPU rate that goes from page to page as a kiosk's browser does all day (the static files
-are revalidated as the server asks). The server has shown each page once before, so its QR codes
-are cached as on a kiosk that has been running. After the load event a PerformanceObserver for
-'largest-contentful-paint' with buffered:true reads the last candidate's startTime: milliseconds from
-the start of the navigation, so the server's answer, the CSS, fonts and images are all inside it.
+Largest contentful paint (LCP) of home, a power item, a notice and the search screen, each twice:
+cold, every sample in a fresh browser context (empty HTTP cache, nothing loaded: a first view), and
+warm, in one running tab per CPU rate that goes from page to page as a kiosk's browser does all day
+(the stylesheet and scripts come from its cache: their addresses name their content, kiosk/web.py).
+The server has shown each page once before, as on a kiosk that has been running. After the load
+event a PerformanceObserver for 'largest-contentful-paint' with buffered:true reads the last
+candidate's startTime: milliseconds from the start of the navigation, so the server's answer, the
+CSS, fonts and images are all inside it.
 The element it painted is counted, and the time the HTML's last byte arrived (Navigation Timing's
 responseEnd) is shown beneath it: the rest is Chromium's work.
 
@@ -72,8 +73,8 @@ from tests.browser import CHROMIUM_ARGS, chromium_path
 
 PORTRAIT: ViewportSize = {"width": 1080, "height": 1920}
 RATES = (6, 1)  # the throttled figure first: the one the targets are for
-LCP_TARGET_MS = 500.0  # warm: what a villager waits for (the module's docstring says why not cold)
-TAP_TARGET_MS = 150.0
+LCP_TARGET_MS = 400.0  # warm: what a villager waits for (the module's docstring says why not cold); issue 17
+TAP_TARGET_MS = 120.0
 PHOTO_SHARE = 0.1
 QUERY_LETTERS = 3
 # The least a first view can take: one heading of Chinese text, no style or script, served by the same
@@ -329,6 +330,7 @@ def benchmark(powers: int, notices: int, seed: int, samples: int) -> int:
         every = page_types(database, samples, seed)
         shown_as = {"home": "home", "power detail": "power item", "notice detail": "notice"}
         pages = [PageType(shown_as[page.name], page.paths) for page in every if page.name in shown_as]
+        pages.append(PageType("search", ["/search"]))  # the screen the taps start from, before a letter
         queries = sample_initials(database, -(-samples // QUERY_LETTERS), seed)
         if not queries:
             raise RuntimeError(f"no title of the village has {QUERY_LETTERS} pinyin initials: use a larger county")
