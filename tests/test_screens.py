@@ -119,6 +119,22 @@ def test_every_power_item_shows_every_field(client: FlaskClient, demo_county: Co
             assert f'href="tel:{supervisor["phone"]}"' in response.get_data(as_text=True)
 
 
+# A power item's page on a low-end board (bench/browser.py, CPU x6): what it costs to parse, lay out and paint
+# grows with its elements; the demo's largest has 246 (281 before its icons were drawn inline, #17).
+POWER_PAGE_ELEMENTS = 300
+
+
+def test_a_power_items_heading_comes_first_and_its_page_stays_light(client: FlaskClient, demo_county: County) -> None:
+    for item in shown_powers(demo_county):
+        page = client.get(f"/powers/{item['id']}").get_data(as_text=True)
+        # A slow board may draw a first frame before the page is all read: it has the heading when nothing but
+        # the top bar comes before it (the actions and QR code follow the text; the scripts come last).
+        assert page.index("<h1") < page.index('class="qr-box"'), item["id"]
+        assert page.index("<script") > page.index("</main>"), item["id"]
+        elements = len(re.findall(r"<[a-zA-Z]", page))
+        assert elements <= POWER_PAGE_ELEMENTS, f"{item['id']}: {elements} elements"
+
+
 def test_flowchart_draws_every_step_and_each_branch(client: FlaskClient, demo_county: County) -> None:
     branching = [p for p in shown_powers(demo_county) if any(len(s["goes_to"]) > 1 for s in p["steps"])]
     assert branching, "the demo has branching procedures"
