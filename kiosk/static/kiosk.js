@@ -72,6 +72,21 @@
     var pressed = null;  // the link under the finger and its results on the way
     var shown = 0;  // which tap's results may still be drawn: only the latest
     var relink = null;  // what is left of the last tap's update once its results are drawn (see below)
+    // A key adds its letter to those typed, by its address: until a tap's results come, the keys still have the
+    // addresses of before it. A key tapped meanwhile (a quick hand, a slow board) waits, by its place on the
+    // keyboard, and is tapped again once the keys are new: D then B gives DB, never B.
+    var waiting = false;
+    var queued = [];
+    var keys = function () { return Array.prototype.slice.call(document.querySelectorAll(".keyboard a")); };
+    var next = function () {
+      waiting = false;
+      var place = queued.shift();
+      if (place !== undefined) {
+        relinkNow();
+        var key = keys()[place];
+        if (key) { key.click(); }
+      }
+    };
     var relinkNow = function () {
       if (relink) { var left = relink; relink = null; left(); }
     };
@@ -89,12 +104,19 @@
     });
     panel.addEventListener("pointerdown", function (event) {
       var link = event.target.closest("a[data-search]");
-      pressed = link ? { href: link.href, answer: load(link.href) } : null;
+      var stale = waiting && link && link.closest(".keyboard");
+      pressed = link && !stale ? { href: link.href, answer: load(link.href) } : null;
     });
     panel.addEventListener("click", function (event) {
       var link = event.target.closest("a[data-search]");
       if (!link) { return; }
       event.preventDefault();
+      if (waiting && link.closest(".keyboard")) {
+        queued.push(keys().indexOf(link));
+        return;
+      }
+      if (!link.closest(".keyboard")) { queued = []; }  // a topic: what was typed meanwhile no longer applies
+      waiting = true;
       var href = link.href;  // the key's own address changes below, with the others
       var answer = pressed && pressed.href === href ? pressed.answer : load(href);
       var tap = shown += 1;
@@ -131,6 +153,7 @@
           document.querySelector(".topbar").replaceWith(page.querySelector(".topbar"));
           history.replaceState(null, "", href);
         }
+        next();
       }).catch(function () { window.location.assign(href); });
     });
   }
