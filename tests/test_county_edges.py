@@ -383,16 +383,19 @@ def test_county_serve_logs_each_refusal_at_the_level_set(county_repo: CountyRepo
     command = [sys.executable, "-m", "kiosk.cli", "county", "serve", "--repo", str(county_repo.path), "--port",
                str(port), "--data", str(tmp_path / "data")]  # fmt: skip
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert server.stderr is not None
     try:
-        pool = urllib3.PoolManager(retries=urllib3.Retry(connect=50, backoff_factor=0.1, backoff_max=0.5))
-        answer = pool.request("POST", f"http://127.0.0.1:{port}/api/report", body=b"{}",
-                              headers={"X-Kiosk-Id": "²", "Content-Type": "application/json"})  # fmt: skip
+        # Up to about a minute for the server to start on a busy machine (total=None: connect alone counts).
+        retries = urllib3.Retry(total=None, connect=120, read=0, backoff_factor=0.1, backoff_max=0.5)
+        answer = urllib3.PoolManager(retries=retries).request(
+            "POST", f"http://127.0.0.1:{port}/api/report", body=b"{}",
+            headers={"X-Kiosk-Id": "²", "Content-Type": "application/json"},
+        )  # fmt: skip
         assert answer.status == 403
     finally:
         stop_process(server)
-    assert server.stderr is not None
-    log = server.stderr.read()
-    server.stderr.close()
+        log = server.stderr.read()
+        server.stderr.close()
     refusals = [line for line in log.splitlines() if "WARNING kiosk.county.guard" in line]
     assert len(refusals) == (0 if level == "ERROR" else 1), log
     assert "Traceback" not in log
