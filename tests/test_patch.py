@@ -89,7 +89,7 @@ def add_notice(county: CountyRepo) -> None:
 
 
 def remove_notice(county: CountyRepo) -> None:
-    (county.content / "notices" / "caiwu-2026-09-taoyuan.md").unlink()
+    (county.content / "notices" / "caiwu-2026-10-taoyuan.md").unlink()  # the one notice showing its photo
 
 
 def edit_catalogue(county: CountyRepo) -> None:
@@ -110,7 +110,7 @@ def test_a_patched_version_holds_what_a_whole_install_holds(
     county_repo.publish()
     writings.clear()
     result = sync_kiosk(kiosk_data, now=NOW)
-    assert result.outcome == "updated" and result.error is None
+    assert result.outcome == "updated" and result.error is None, result.error
     assert writings == ["patch"], "only the items that changed were written"
     patched = current_database(kiosk_data)
     assert patched is not None

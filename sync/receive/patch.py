@@ -18,6 +18,7 @@ same way: a patched version holds what a whole install of the same content holds
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -72,7 +73,7 @@ def plan_patch(
     if not old:
         raise NotPatchable("the installed version was written before the files it is built from were kept")
     changed = {path for path in old.keys() | new.keys() if old.get(path) != new.get(path)}
-    if any("/media/" in path and path in old for path in changed):
+    if any("/media/" in path and path in old and path in new for path in changed):
         raise NotPatchable("a photo changed under its name")  # every item showing it would change
     patch = Patch()
     for scope in scopes:
@@ -126,6 +127,7 @@ def write_patched(target: Path, base: Path, patch: Patch) -> None:
         db.execute("begin")
         meta = dict(db.execute("select key, value from meta").fetchall())
         village = {"code": meta["village_code"], "township": meta["township"]}
+        shown = _photos_of(db, patch.removed)
         for item in patch.removed:
             _remove(db, item)
         standard = {category: n for n, category in enumerate(CATEGORY_ORDER)}  # item_changes allows no other
@@ -133,9 +135,7 @@ def write_patched(target: Path, base: Path, patch: Patch) -> None:
         db.executemany("insert or replace into meta values (?, ?)", patch.meta.items())
         db.execute("delete from targets")
         db.executemany("insert into targets values (?, ?)", patch.targets.items())
-        db.execute("delete from media")
-        db.execute("""insert into media select value from notices, json_each(notices.photos)
-                      union select photo from ten_ones where photo is not null""")
+        _update_media(db, shown, _photos_of(db, patch.added))
         write_lists(db, _lists_touched(patch))
         update_qr_codes(db, {(item["kind"], item["id"]) for item in patch.removed + patch.added})
         db.execute("commit")
@@ -144,6 +144,24 @@ def write_patched(target: Path, base: Path, patch: Patch) -> None:
         db.close()
     with open(target, "rb") as file:
         os.fsync(file.fileno())
+
+
+def _photos_of(db: sqlite3.Connection, items: list[dict[str, Any]]) -> set[str]:
+    """Return the photos (blob names) the rows of these items show in *db*."""
+    ids = json.dumps([item["id"] for item in items if item["kind"] == "notice"])
+    rows = db.execute("select photo.value from notices, json_each(notices.photos) as photo where notices.id in "
+                      "(select value from json_each(?))", (ids,))  # fmt: skip
+    return {row[0] for row in rows}
+
+
+def _update_media(db: sqlite3.Connection, before: set[str], after: set[str]) -> None:
+    """Keep the media table to the photos shown: add those the new rows show, drop those no row shows now."""
+    db.executemany("insert or ignore into media values (?)", ((blob,) for blob in after))
+    for blob in before - after:
+        used = db.execute("select 1 from notices where instr(photos, ?) union all "
+                          "select 1 from ten_ones where photo = ? limit 1", (f'"{blob}"', blob)).fetchone()  # fmt: skip
+        if used is None:
+            db.execute("delete from media where blob = ?", (blob,))
 
 
 def _lists_touched(patch: Patch) -> dict[str, set[Any]]:
