@@ -123,7 +123,8 @@ def test_a_tap_gets_only_the_top_bar_and_the_search_panel_it_redraws(client: Fla
     panel = html[html.index('<div class="search-panel"') :]
     assert panel.strip() in whole, "the same panel as on the page"
     assert html[: html.index("</header>")] in whole, "the same top bar: its language link keeps what was typed"
-    assert len(html) < len(whole) * 0.8
+    # Nothing else of the page: its head, footer, scripts and idle screen stay as they are.
+    assert not any(part in html for part in ("<head>", "<footer", "<script", "<main")) and len(html) < len(whole)
 
 
 def test_a_common_topic_searches_chinese_without_typing(client: FlaskClient) -> None:
