@@ -493,7 +493,9 @@ def test_a_server_that_never_answers_is_given_up_after_the_attempts(
     result = server.sync(kiosk_data, read_timeout=0.2, attempts=3)
     elapsed = time.monotonic() - started
     assert result.outcome == "failed" and result.error is not None and "3 attempts" in result.error
-    assert len(server.meter.of(photo.name)) == 3
+    # Each attempt that reached the application was held; on a busy machine an attempt can give up before
+    # waitress hands it to a worker (a fresh-clone run under load 9 saw 1), so the server sees at most 3.
+    assert 1 <= len(server.meter.of(photo.name)) <= 3
     assert installed(kiosk_data) is None
     assert elapsed < Staller.HOLD
 
