@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sync.contract.i18n import tr
 from sync.contract.media import media_problem
@@ -11,6 +12,12 @@ from sync.contract.schemas import Problem, field_name, schema_problems
 from sync.contract.source import SourceError, SourceFile, read_markdown, read_yaml
 
 Where = tuple[str | int, ...]
+PLACE_FIELDS = ("village", "township")
+
+
+def without_place(data: dict[str, Any]) -> dict[str, Any]:
+    """An entry's fields but where it applies (its scope says that)."""
+    return {k: v for k, v in data.items() if k not in PLACE_FIELDS}
 
 
 class FolderReader:
@@ -48,6 +55,15 @@ class FolderReader:
 
     def read_folder(self, folder: str, suffix: str, schema: str, required: bool = False) -> list[SourceFile]:
         """Read every *suffix* file of *folder*; anything else there is reported, not silently skipped."""
+        sources = []
+        for name in self.folder_files(folder, suffix, required):
+            source = self.read(name, schema, markdown=suffix == ".md")
+            if source is not None:
+                sources.append(source)
+        return sources
+
+    def folder_files(self, folder: str, suffix: str, required: bool = False) -> list[str]:
+        """The *suffix* files of *folder* in order ('powers/a.yaml'); anything else there is reported."""
         path = self.root / folder
         entries = sorted(path.iterdir()) if path.is_dir() else []
         if required and not any(e.is_file() and e.suffix == suffix for e in entries):
@@ -55,7 +71,7 @@ class FolderReader:
                 f"{folder}/",
                 tr("missing: put at least one %(suffix)s file in %(folder)s/", suffix=suffix, folder=folder),
             )
-        sources = []
+        names = []
         for entry in entries:
             name = f"{folder}/{entry.name}"
             if entry.name.startswith("."):
@@ -70,10 +86,8 @@ class FolderReader:
                     ),
                 )
                 continue
-            source = self.read(name, schema, markdown=suffix == ".md")
-            if source is not None:
-                sources.append(source)
-        return sources
+            names.append(name)
+        return names
 
     def check_media(self, source: SourceFile, where: Where, ref: str, media: dict[str, Path]) -> None:
         problem = media_problem(self.root, ref)

@@ -10,16 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from sync.contract.checks import FolderReader
-from sync.contract.dates import (
-    DEFAULT_TIMEZONE,
-    WorkCalendar,
-    end_of_posting,
-    parse_moment,
-    timezone_problem,
-    working_days,
-)
-from sync.contract.duties import notice_duty_problem, period_problem, schedule_problem, since_problem
+from sync.contract.checks import FolderReader, without_place
+from sync.contract.dates import DEFAULT_TIMEZONE, WorkCalendar, timezone_problem
+from sync.contract.duties import schedule_problem, since_problem
 from sync.contract.guides import county_guides
 from sync.contract.i18n import tr
 from sync.contract.kinds import (
@@ -33,19 +26,14 @@ from sync.contract.kinds import (
 )
 from sync.contract.kinds import ContentInvalid as ContentInvalid
 from sync.contract.kinds import County as County
+from sync.contract.notices import notice_of, notices_of
 from sync.contract.official_calendar import county_calendar, work_calendar
 from sync.contract.procedure import FOUR_TWO, expand_steps
-from sync.contract.render import render_markdown
 from sync.contract.schemas import Problem, load_schema
 from sync.contract.source import SourceFile
 from sync.contract.supervision import supervision_problem, supervision_warnings
 
-_PLACE_FIELDS = ("village", "township")
 TEN = 10  # the ten ones (十个一): a county may publish another count, with a warning
-
-
-def _without_place(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in _PLACE_FIELDS}
 
 
 def county_places(reader: FolderReader, source: SourceFile | None) -> dict[str, set[str]] | None:
@@ -93,94 +81,8 @@ def power_of(data: dict[str, Any], scope: str) -> Power:
     """The power item a checked file's *data* holds, shown in *scope* ('county', 'township:X', 'village:Y')."""
     steps = expand_steps(data["steps"])
     four_two = any(s.get("procedure") == FOUR_TWO for s in steps)
-    item = {k: v for k, v in _without_place(data).items() if k != "steps"}
+    item = {k: v for k, v in without_place(data).items() if k != "steps"}
     return cast(Power, {**item, "scope": scope, "steps": steps, "four_two": four_two})
-
-
-def _posting_period_problem(data: dict[str, Any], published: Any, expires: Any, calendar: WorkCalendar) -> str | None:
-    """Return why a notice comes down before its 公示期 (working days of *calendar*) ends, or None."""
-    needed = data.get("min_posting_days")
-    if not needed or expires is None:
-        return None
-    posted = working_days(published.date(), expires.date(), calendar)
-    if posted >= needed:
-        return None
-    earliest = end_of_posting(published.date(), needed, calendar)
-    return tr(
-        "posted for %(posted)s working days, but its 公示期 (min_posting_days) is %(needed)s; "
-        "set expires to %(earliest)s or later",
-        posted=posted,
-        needed=needed,
-        earliest=earliest.isoformat(),
-    )
-
-
-def _notices(
-    reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path], duties: dict[str, Duty],
-    calendar: WorkCalendar,
-) -> list[Notice]:  # fmt: skip
-    notices: list[Notice] = []
-    seen: dict[str, str] = {}
-    for source in reader.read_folder("notices", ".md", "notice"):
-        reader.check_unique(seen, source.data["id"], source, ("id",), tr("notice id"))
-        if (notice := notice_of(reader, source, places, media, duties, calendar)) is not None:
-            notices.append(notice)
-    return notices
-
-
-def notice_of(
-    reader: FolderReader, source: SourceFile, places: dict[str, set[str]] | None, media: dict[str, Path],
-    duties: dict[str, Duty], calendar: WorkCalendar,
-) -> Notice | None:  # fmt: skip
-    """The notice a file holds (its schema checked already), its problems told to *reader*; None when its dates fail."""
-    data = source.data
-    scope = reader.check_scope(source, places)
-    for n, photo in enumerate(data.get("photos", [])):
-        reader.check_media(source, ("photos", n), photo, media)
-    if not source.body:
-        reader.problem(source, (), tr("the notice has no text below its fields"))
-    if named := notice_duty_problem(data):
-        reader.problem(source, (named[0],), named[1])
-    elif "duty" in data and data["duty"] not in duties:
-        reader.problem(source, ("duty",), tr("no duty %(id)r in duties.yaml", id=data["duty"]))
-    elif "duty" in data and (wrong := period_problem(duties[data["duty"]], data["period"])):
-        reader.problem(source, ("period",), wrong)
-    try:
-        published = parse_moment(data["published"])
-        expires = parse_moment(data["expires"], end_of_day=True) if "expires" in data else None
-    except ValueError:
-        bad = "published" if not _is_moment(data["published"]) else "expires"
-        reader.problem(source, (bad,), tr("%(date)s is not a date that exists", date=data[bad]))
-        return None
-    if expires and expires <= published:
-        reader.problem(
-            source,
-            ("expires",),
-            tr("%(expires)s is not after published %(published)s", expires=data["expires"],
-               published=data["published"]),
-        )  # fmt: skip
-    elif problem := _posting_period_problem(data, published, expires, calendar):
-        reader.problem(source, ("expires",), problem)
-    return cast(
-        Notice,
-        {
-            **_without_place(data),
-            "scope": scope,
-            "pinned": bool(data.get("pinned")),
-            "published_at": published.isoformat(sep=" "),
-            "expires_at": expires.isoformat(sep=" ") if expires else None,
-            "body_html": render_markdown(source.body),
-            "body_text": source.body,
-        },
-    )
-
-
-def _is_moment(text: str) -> bool:
-    try:
-        parse_moment(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _catalogue(reader: FolderReader) -> list[CatalogueEntry]:
@@ -220,7 +122,7 @@ def _contacts(reader: FolderReader, places: dict[str, set[str]] | None) -> list[
     for n, entry in enumerate(source.data["contacts"]):
         reader.check_unique(seen, entry["id"], source, ("contacts", n, "id"), tr("contact id"))
         scope = reader.check_scope(source, places, ("contacts", n))
-        contacts.append(cast(Contact, {**_without_place(entry), "scope": scope}))
+        contacts.append(cast(Contact, {**without_place(entry), "scope": scope}))
     return contacts
 
 
@@ -238,15 +140,41 @@ def county_duties(reader: FolderReader, places: dict[str, set[str]] | None) -> l
             reader.problem(source, ("duties", n, name) if name else ("duties", n), message)
         if wrong_since := since_problem(entry):
             reader.problem(source, ("duties", n, "since"), wrong_since)
-        duties.append(cast(Duty, {**_without_place(entry), "scope": scope}))
+        duties.append(cast(Duty, {**without_place(entry), "scope": scope}))
     return duties
 
 
-def load_county(root: Path, reader: FolderReader | None = None) -> County:
+class WholeFiles:
+    """How load_county reads the power items and notices, the county's many files: each whole, every time.
+
+    A publish reads only the files that changed since the last (sync/publish/changed_files.py): it checks the
+    others again by the fields the rest of the county judges, and keeps their items out of the County.
+    """
+
+    def powers(
+        self, reader: FolderReader, places: dict[str, set[str]] | None
+    ) -> tuple[list[Power], list[tuple[str, str, int]]]:
+        """The power items, and the scope, file and line of each that asks for the village's own supervision."""
+        return _powers(reader, places)
+
+    def notices(
+        self, reader: FolderReader, places: dict[str, set[str]] | None, media: dict[str, Path],
+        duties: dict[str, Duty], calendar: WorkCalendar,
+    ) -> list[Notice]:  # fmt: skip
+        return notices_of(reader, places, media, duties, calendar)
+
+    def named(self, powers: list[Power], notices: list[Notice]) -> dict[str, list[Any]]:
+        """The power items and notices a guide's endings may name (each with its id and scope)."""
+        return {"powers": powers, "notices": notices}
+
+
+def load_county(root: Path, reader: FolderReader | None = None, items: WholeFiles | None = None) -> County:
     """Load and check every file of the county folder *root*; raise ContentInvalid on any problem.
 
-    *reader* reads the files (default: a FolderReader of *root*; the studio's reads its drafts in place of files).
+    *reader* reads the files (default: a FolderReader of *root*; the studio's reads its drafts in place of files);
+    *items* the power items and notices (default: WholeFiles).
     """
+    items = items or WholeFiles()
     root = Path(root)
     if not (root / "county.yaml").is_file():
         message = tr("missing: %(root)s has no county.yaml, is it a county folder?", root=root)
@@ -258,15 +186,15 @@ def load_county(root: Path, reader: FolderReader | None = None) -> County:
     county_source = reader.read("county.yaml", "county")
     places = county_places(reader, county_source)
     media: dict[str, Path] = {}
-    powers, asking = _powers(reader, places)
+    powers, asking = items.powers(reader, places)
     duties = county_duties(reader, places) if (root / "duties.yaml").is_file() else []  # optional
     calendar = county_calendar(reader)  # before the notices: their 公示期 is counted on it
-    notices = _notices(reader, places, media, {duty["id"]: duty for duty in duties}, work_calendar(calendar))
+    notices = items.notices(reader, places, media, {duty["id"]: duty for duty in duties}, work_calendar(calendar))
     catalogue = _catalogue(reader)
     ten_ones = _ten_ones(reader, media) if (root / "ten_ones.yaml").is_file() else TenOnes()
     contacts = _contacts(reader, places) if (root / "contacts.yaml").is_file() else []
     villages = County(cast(CountyInfo, county_source.data)).villages() if county_source else []
-    named: dict[str, list[Any]] = {"powers": powers, "catalogue": catalogue, "notices": notices, "contacts": contacts}
+    named: dict[str, list[Any]] = {**items.named(powers, notices), "catalogue": catalogue, "contacts": contacts}
     guides = county_guides(reader, places, villages, named)
     if reader.problems or county_source is None:
         raise ContentInvalid(_in_order(reader.problems))

@@ -133,10 +133,17 @@ def read_text(file: Path, path: str) -> str:
         raise SourceError(
             path, 1, tr("larger than %(limit)s MB; split it into several files", limit=MAX_TEXT_BYTES // 1024 // 1024)
         )
+    return decode_text(file.read_bytes(), path)
+
+
+def decode_text(data: bytes, path: str) -> str:
+    """The text of a file's bytes *data* (UTF-8, a byte-order mark allowed), with a clear error for anything else."""
     try:
-        return file.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise SourceError(path, 1, tr("not UTF-8 text (%(reason)s); save it as UTF-8", reason=error.reason)) from None
+    # As Path.read_text reads it: universal newlines (line numbers, and a body's text, are the same either way).
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def read_yaml(file: Path, path: str) -> SourceFile:

@@ -13,13 +13,18 @@ kilobytes, not the whole scope (README: the update channel). Photos are listed b
 (repository.py), so an edit to text does not make kiosks download the list of every photo again.
 Every file is byte-for-byte deterministic: the same content gives the same targets, so
 publishing it again changes nothing.
+
+An item is held as the canonical JSON of its data (`Item`), and a shard is written from those bytes
+without decoding them, so a publish that keeps its items in a cache (sync/publish/changed_files.py)
+reads back only the items of the shards it must make again: a shard's `fingerprint` says whether it would
+come out as it did last time.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -34,46 +39,114 @@ _FIRST_DAY, _LAST_DAY, _PER_DAY = date(2000, 1, 1), 2**16, 2**16  # notice_order
 
 
 @dataclass
-class ScopeBundle:
-    """One scope's content as targets, plus a digest per item for the publish summary."""
+class Item:
+    """One item as its shard holds it, {kind, id, order, data}: *data* is the canonical JSON of what it says.
+
+    *data* is None for an item a publish's cache holds: its *digest* (content_digest) and *size* (of the data)
+    stand for it, and its data is read only when a shard it is in must be made again.
+    """
+
+    kind: str
+    id: str
+    scope: str  # the bundle scope: 'county', 'township/x', 'village/y'
+    order: int | None  # its place in its kind's list, as the source files give it (None: one of its kind)
+    digest: str
+    size: int
+    photos: tuple[str, ...] = ()
+    data: bytes | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.id}"
+
+    def encoded(self, data: bytes) -> bytes:
+        """The item as `canonical` writes it, {"data", "id", "kind", "order"}, around its data's JSON *data*."""
+        order = b"" if self.order is None else b',"order":' + str(self.order).encode()
+        return b'{"data":' + data + b',"id":' + canonical(self.id) + b',"kind":' + canonical(self.kind) + order + b"}"
+
+    @property
+    def length(self) -> int:
+        """The length of the item as its shard holds it (uncompressed)."""
+        return len(self.encoded(b"")) + self.size
+
+
+def item_of(kind: str, item_id: str, scope: str, order: int | None, value: Any) -> Item:
+    """The Item of one entry of the county whose data is *value*."""
+    data = canonical(value)
+    photos = tuple(photo_refs({"kind": kind, "data": value}))
+    return Item(kind, item_id, scope, order, data_digest(kind, item_id, data), len(data), photos, data)
+
+
+def data_digest(kind: str, item_id: str, data: bytes) -> str:
+    """The content_digest of the item of *kind* and *item_id* whose data is the canonical JSON *data*."""
+    head = b'{"data":' + data + b',"id":' + canonical(item_id) + b',"kind":' + canonical(kind) + b"}"
+    return hashlib.sha256(head).hexdigest()
+
+
+def content_digest(item: dict[str, Any]) -> str:
+    """The digest of what an item says, leaving out its place in the county's list ("order"): an item
+    added before it moves it, and changes nothing in it (for the summary of a publish)."""
+    return hashlib.sha256(canonical({key: value for key, value in item.items() if key != "order"})).hexdigest()
+
+
+def county_items(county: County, powers: list[Item] | None = None, notices: list[Item] | None = None) -> list[Item]:
+    """Every item of the county; its power items and notices are *powers* and *notices* when a cache gives them."""
+    items = [item_of("county", county.info["code"], "county", None, county.info)]
+    if county.ten_ones:
+        items.append(item_of("ten_ones", "ten-ones", "county", None, with_initials("ten_ones", county.ten_ones)))
+    # "order" keeps each kind's order from the source files (shards are sorted by id instead).
+    items += [item_of("catalogue", c["id"], "county", n, with_initials("catalogue", c))
+              for n, c in enumerate(county.catalogue)]  # fmt: skip
+    items += [item_of("calendar", str(year["year"]), "county", None, year) for year in county.calendar]
+    searched = (("power", county.powers, powers), ("notice", county.notices, notices))  # only these are searched
+    for kind, entries, given in searched:
+        if given is not None:
+            items += given
+            continue
+        orders = notice_orders(entries) if kind == "notice" else range(len(entries))
+        items += [item_of(kind, e["id"], scope_of(e["scope"]), n, with_initials(kind, e))
+                  for n, e in zip(orders, entries, strict=True)]  # fmt: skip
+    for kind, others in (("contact", county.contacts), ("duty", county.duties), ("guide", county.guides)):
+        items += [item_of(kind, e["id"], scope_of(e["scope"]), n, e) for n, e in enumerate(others)]
+    return items
+
+
+@dataclass
+class Shard:
+    """One shard of a scope: its file name and its items, sorted by kind and id."""
+
+    name: str
+    items: list[Item]
+
+    def fingerprint(self) -> str:
+        """What makes the shard's bytes: each item's digest (its kind, id and data) and place, in order."""
+        digest = hashlib.sha256()
+        for item in self.items:
+            digest.update(f"{item.digest} {item.order}\n".encode())
+        return digest.hexdigest()
+
+    def encoded(self, scope: str, data_of: Callable[[Item], bytes]) -> bytes:
+        """The shard's file: gzip of canonical({"scope", "items"}); *data_of* reads an item's data a cache holds."""
+        parts = [item.encoded(item.data if item.data is not None else data_of(item)) for item in self.items]
+        return _gzip(b'{"items":[' + b",".join(parts) + b'],"scope":' + canonical(scope) + b"}")
+
+
+@dataclass
+class ScopeLayout:
+    """One scope's items cut into shards, and the photos they show."""
 
     scope: str
-    shards: dict[str, bytes] = field(default_factory=dict)  # "shard-000-of-004.json.gz" -> gzip JSON
+    shards: list[Shard] = field(default_factory=list)
     photos: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> source file
-    items: dict[str, str] = field(default_factory=dict)  # "kind/id" -> digest, for summaries
+
+    @property
+    def items(self) -> dict[str, str]:
+        """kind/id -> digest of every item of the scope (for summaries)."""
+        return {item.key: item.digest for shard in self.shards for item in shard.items}
 
 
 def _gzip(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0)
-
-
-def _items(county: County) -> dict[str, list[dict[str, Any]]]:
-    """Group every item of the county by bundle scope, as {kind, id, data}."""
-    scopes: dict[str, list[dict[str, Any]]] = {"county": []}
-    county_wide = scopes["county"]
-    county_wide.append({"kind": "county", "id": county.info["code"], "data": county.info})
-    if county.ten_ones:
-        county_wide.append({"kind": "ten_ones", "id": "ten-ones", "data": with_initials("ten_ones", county.ten_ones)})
-    # "order" keeps each kind's order from the source files (shards are sorted by id instead).
-    county_wide += [
-        {"kind": "catalogue", "id": c["id"], "order": n, "data": with_initials("catalogue", c)}
-        for n, c in enumerate(county.catalogue)
-    ]
-    county_wide += [{"kind": "calendar", "id": str(year["year"]), "data": year} for year in county.calendar]
-    scoped = (
-        ("power", county.powers),
-        ("notice", county.notices),
-        ("contact", county.contacts),
-        ("duty", county.duties),
-        ("guide", county.guides),
-    )
-    for kind, entries in scoped:
-        orders = notice_orders(entries) if kind == "notice" else range(len(entries))
-        for order, entry in zip(orders, entries, strict=True):
-            data = with_initials(kind, entry) if kind in ("power", "notice") else entry  # only these are searched
-            item = {"kind": kind, "id": entry["id"], "order": order, "data": data}
-            scopes.setdefault(scope_of(entry["scope"]), []).append(item)
-    return scopes
 
 
 def notice_orders(notices: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -101,41 +174,50 @@ def _shard_count(total_bytes: int) -> int:
     return count
 
 
-def _shard_of(item: dict[str, Any], count: int) -> int:
-    key = f"{item['kind']}/{item['id']}".encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % count
+def _shard_of(key: str, count: int) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % count
 
 
-def content_digest(item: dict[str, Any]) -> str:
-    """The digest of what an item says, leaving out its place in the county's list ("order"): an item
-    added before it moves it, and changes nothing in it (for the summary of a publish)."""
-    return hashlib.sha256(canonical({key: value for key, value in item.items() if key != "order"})).hexdigest()
+def layouts(items: list[Item], media: dict[str, Path]) -> dict[str, ScopeLayout]:
+    """Cut *items* into each scope's shards; *media* gives the file of every photo ("media/x.jpg") they show."""
+    by_scope: dict[str, list[Item]] = {"county": []}
+    for item in items:
+        by_scope.setdefault(item.scope, []).append(item)
+    found = {}
+    for scope, scoped in by_scope.items():
+        scoped.sort(key=lambda item: (item.kind, item.id))
+        count = _shard_count(sum(item.length for item in scoped))
+        shards = [Shard(shard_name(index, count), []) for index in range(count)]
+        for item in scoped:
+            shards[_shard_of(item.key, count)].items.append(item)
+        photos = {ref: media[ref] for item in scoped for ref in item.photos}
+        found[scope] = ScopeLayout(scope, shards, photos)
+    return found
 
 
-def build_scope(scope: str, items: list[dict[str, Any]], county: County) -> ScopeBundle:
-    """Build one scope's shards and list its photos."""
-    bundle = ScopeBundle(scope)
-    encoded = [(item, canonical(item)) for item in sorted(items, key=lambda i: (i["kind"], i["id"]))]
-    count = _shard_count(sum(len(data) for _item, data in encoded))
-    shards: list[list[dict[str, Any]]] = [[] for _ in range(count)]
-    for item, _data in encoded:
-        shards[_shard_of(item, count)].append(item)
-        bundle.items[f"{item['kind']}/{item['id']}"] = content_digest(item)
-    for index, shard in enumerate(shards):
-        bundle.shards[shard_name(index, count)] = _gzip(canonical({"scope": scope, "items": shard}))
-    for item, _data in encoded:
-        for ref in photo_refs(item):
-            bundle.photos[ref] = county.media[ref]
-    return bundle
-
-
-def manifest(bundle: ScopeBundle, published: str) -> bytes:
+def manifest(scope: str, shard_count: int, published: str) -> bytes:
     """Return the scope's manifest: its number of shards, the date its content last changed and its form."""
-    return canonical(
-        {"scope": bundle.scope, "published": published, "shard_count": len(bundle.shards), "format": CONTENT_FORMAT}
-    )
+    return canonical({"scope": scope, "published": published, "shard_count": shard_count, "format": CONTENT_FORMAT})
+
+
+@dataclass
+class ScopeBundle:
+    """One scope's content as targets, plus a digest per item (what tests and tools read of a whole county)."""
+
+    scope: str
+    shards: dict[str, bytes] = field(default_factory=dict)  # "shard-000-of-004.json.gz" -> gzip JSON
+    photos: dict[str, Path] = field(default_factory=dict)  # "media/x.jpg" -> source file
+    items: dict[str, str] = field(default_factory=dict)  # "kind/id" -> digest, for summaries
 
 
 def build_bundles(county: County) -> dict[str, ScopeBundle]:
     """Cut the whole county into scope bundles, keyed by scope path."""
-    return {scope: build_scope(scope, items, county) for scope, items in _items(county).items()}
+
+    def no_cache(item: Item) -> bytes:
+        raise AssertionError(f"{item.key}: every item of a County has its data")
+
+    return {
+        scope: ScopeBundle(scope, {s.name: s.encoded(scope, no_cache) for s in layout.shards}, layout.photos,
+                           layout.items)
+        for scope, layout in layouts(county_items(county), county.media).items()
+    }  # fmt: skip
