@@ -105,9 +105,15 @@ class County:
     def root_file(self) -> Path:
         return self.repo / "metadata" / "1.root.json"
 
+    @property
+    def data(self) -> Path:
+        """The county server's data folder: the publish cache (sync/publish/publish_cache.py) lives there."""
+        return self.repo.parent / "county-data"
+
     def publish(self) -> CommandRun:
         """`kiosk county publish`: validate the folder and publish what changed, signed."""
-        return run_kiosk("county", "publish", self.source, "--repo", self.repo, "--keys", self.keys)
+        return run_kiosk("county", "publish", self.source, "--repo", self.repo, "--keys", self.keys,
+                         "--data", self.data)  # fmt: skip
 
     def refresh(self) -> CommandRun:
         """`kiosk county refresh`: re-sign the timestamp, as the county does every night."""

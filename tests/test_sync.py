@@ -208,7 +208,7 @@ def test_invalid_content_publishes_nothing(county_repo: CountyRepo) -> None:
 
 
 def test_command_line_round_trip(tmp_path: Path) -> None:
-    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en"})
+    runner = CliRunner(env={"KIOSK_DEFAULT_LOCALE": "en", "KIOSK_DATA_DIR": str(tmp_path / "county-data")})
     repo, keys, data = tmp_path / "repo", tmp_path / "keys", tmp_path / "kiosk"
     created = runner.invoke(main, ["county", "init", "--repo", str(repo), "--keys", str(keys)])
     assert created.exit_code == 0, created.output

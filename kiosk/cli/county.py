@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -18,8 +19,9 @@ from sync.contract.dates import DEFAULT_TIMEZONE, local_now
 from sync.contract.i18n import tr
 from sync.contract.official_calendar import calendar_warnings
 from sync.contract.source import SourceError
+from sync.publish.changed_files import FolderPublish
 from sync.publish.keys import SigningKeyError
-from sync.publish.release import PublishResult, publish_county
+from sync.publish.release import PublishResult
 from sync.publish.repository import Repository, RepositoryError
 from sync.publish.rotation import ROLES
 from sync.publish.rotation import rotate as rotate_keys
@@ -31,10 +33,11 @@ def county() -> None:
     """The county's tools: check content, keep the signed repository, serve it."""
 
 
-def _load(folder: str) -> County:
-    """The county folder *folder*, its warnings printed; on any problem, print them all and exit 1."""
+def _load(folder: str, load: Callable[[], County] | None = None) -> County:
+    """The county folder *folder* (as *load* loads it), its warnings printed; on any problem, print them all and
+    exit 1."""
     try:
-        loaded = load_county(Path(folder))
+        loaded = load() if load is not None else load_county(Path(folder))
     except ContentInvalid as error:
         for problem in error.problems:
             click.echo(str(problem), err=True)
@@ -192,14 +195,20 @@ def init_repository(
 @_REPO
 @_KEYS
 @_ACCEPT_CLOCK
-def publish(content_dir: str, repo: str, keys: str, accept_clock: bool) -> None:
-    """Validate content and publish what changed, signed."""
-    loaded: County = _load(content_dir)
-    _warn_of_calendar(loaded)
+@_COUNTY_DATA
+def publish(content_dir: str, repo: str, keys: str, accept_clock: bool, data: str | None) -> None:
+    """Validate content and publish what changed, signed.
+
+    Files unchanged since the last publish are not read again: the data folder keeps what was made of them.
+    """
+    publishing = FolderPublish(Path(content_dir), Path(_county_data(data)))
     try:
-        result = publish_county(Repository(Path(repo), Path(keys)), loaded, accept_clock=accept_clock)
+        _warn_of_calendar(_load(content_dir, publishing.load))
+        result = publishing.publish(Repository(Path(repo), Path(keys)), accept_clock=accept_clock)
     except (RepositoryError, SigningKeyError) as error:
         _fail(error)
+    finally:
+        publishing.close()
     click.echo(describe(result))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,12 @@ from sync.contract.source import SourceError, SourceFile, read_markdown, read_ya
 
 Where = tuple[str | int, ...]
 PLACE_FIELDS = ("village", "township")
+
+
+def _suffix(name: str) -> str:
+    """A file name's last suffix, as Path.suffix gives it ('.yaml'; '' for '.hidden' or 'name.')."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def without_place(data: dict[str, Any]) -> dict[str, Any]:
@@ -64,19 +71,22 @@ class FolderReader:
 
     def folder_files(self, folder: str, suffix: str, required: bool = False) -> list[str]:
         """The *suffix* files of *folder* in order ('powers/a.yaml'); anything else there is reported."""
-        path = self.root / folder
-        entries = sorted(path.iterdir()) if path.is_dir() else []
-        if required and not any(e.is_file() and e.suffix == suffix for e in entries):
+        try:  # a scan, not Path.iterdir: its entries know whether they are files without a stat each
+            with os.scandir(self.root / folder) as scan:
+                entries = sorted((entry.name, entry.is_file()) for entry in scan)
+        except (FileNotFoundError, NotADirectoryError):
+            entries = []
+        if required and not any(is_file and _suffix(name) == suffix for name, is_file in entries):
             self.file_problem(
                 f"{folder}/",
                 tr("missing: put at least one %(suffix)s file in %(folder)s/", suffix=suffix, folder=folder),
             )
         names = []
-        for entry in entries:
-            name = f"{folder}/{entry.name}"
-            if entry.name.startswith("."):
+        for entry_name, is_file in entries:
+            name = f"{folder}/{entry_name}"
+            if entry_name.startswith("."):
                 continue  # editor and system files (.DS_Store, .swp)
-            if not entry.is_file() or entry.suffix != suffix:
+            if not is_file or _suffix(entry_name) != suffix:
                 self.file_problem(
                     name,
                     tr(

@@ -27,6 +27,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ SHARD_TARGET_BYTES = 128 * 1024  # uncompressed JSON per shard, roughly
 _FIRST_DAY, _LAST_DAY, _PER_DAY = date(2000, 1, 1), 2**16, 2**16  # notice_orders: days from 2000, notices a day
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One item as its shard holds it, {kind, id, order, data}: *data* is the canonical JSON of what it says.
 
@@ -54,6 +55,7 @@ class Item:
     size: int
     photos: tuple[str, ...] = ()
     data: bytes | None = None
+    source: str | None = None  # the file it was made of: where the publish cache holds its data
 
     @property
     def key(self) -> str:
@@ -118,6 +120,7 @@ class Shard:
     name: str
     items: list[Item]
 
+    @cached_property
     def fingerprint(self) -> str:
         """What makes the shard's bytes: each item's digest (its kind, id and data) and place, in order."""
         digest = hashlib.sha256()

@@ -164,7 +164,7 @@ def _shard_target(
     path = f"{scope}/{shard.name}"
     if memory is not None and old is not None and (kept := memory.kept(scope, shard.name)) is not None:
         fingerprint, sha256, length = kept
-        if (fingerprint, sha256, length) == (shard.fingerprint(), old.hashes.get("sha256"), old.length) and (
+        if (fingerprint, sha256, length) == (shard.fingerprint, old.hashes.get("sha256"), old.length) and (
             repository.target_file(path, old).is_file()
         ):
             return old
