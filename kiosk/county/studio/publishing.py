@@ -20,10 +20,10 @@ from kiosk.county.reports import county_db
 from kiosk.county.studio import changes
 from kiosk.county.studio.access import can, content_dir, studio_page
 from sync.authoring.history import History, HistoryError
-from sync.contract.content import ContentInvalid, load_county
+from sync.contract.content import ContentInvalid
 from sync.contract.source import SourceError
+from sync.publish.changed_files import FolderPublish
 from sync.publish.keys import SigningKeyError
-from sync.publish.release import publish_county
 from sync.publish.repository import Repository, RepositoryError
 
 bp = Blueprint("studio_publish", __name__, url_prefix="/studio/publish")
@@ -62,17 +62,19 @@ def publish() -> ResponseReturnValue:
         except HistoryError as error:
             current_app.logger.error("studio: nothing published: %s", error)
             return render_template("studio/publish.html", **{**shown, "error": str(error)}), 500
+        publishing = FolderPublish(folder, Path(current_app.config["DATA_DIR"]))  # its cache: sync/publish/
         try:
-            county = load_county(folder)
+            county = publishing.load()
+            result = publishing.publish(Repository(Path(current_app.config["REPO"]), keys))
         except ContentInvalid as invalid:
             problems = [str(problem) for problem in invalid.problems[:MAX_PROBLEMS_SHOWN]]
             return render_template("studio/publish.html", **{**shown, "problems": problems}), 422
         except SourceError as error:
             return render_template("studio/publish.html", **{**shown, "problems": [str(error)]}), 422
-        try:
-            result = publish_county(Repository(Path(current_app.config["REPO"]), keys), county)
         except (RepositoryError, SigningKeyError) as error:
             return render_template("studio/publish.html", **{**shown, "error": str(error)}), 500
+        finally:
+            publishing.close()
         if result.version is not None:
             changes.mark_published(county_db(), result.version, g.account.name)
             try:
