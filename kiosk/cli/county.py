@@ -11,9 +11,7 @@ from typing import NoReturn
 import click
 
 from kiosk.cli.lazy import LazyGroup
-from kiosk.cli.options import data_folder
-from kiosk.cli.staff import LINK, PASSWORD, list_of, new_account
-from kiosk.data import accounts
+from kiosk.cli.options import COUNTY_DATA, data_folder
 from sync.contract.content import ContentInvalid, County, load_county
 from sync.contract.dates import DEFAULT_TIMEZONE, local_now
 from sync.contract.i18n import tr
@@ -28,7 +26,9 @@ from sync.publish.rotation import rotate as rotate_keys
 
 
 @click.group(cls=LazyGroup, lazy_subcommands={"calendar": "kiosk.cli.county_calendar.calendar",
-                                              "release": "kiosk.cli.release.release"})  # fmt: skip
+                                              "release": "kiosk.cli.release.release",
+                                              "add-account": "kiosk.cli.county_accounts.add_account",
+                                              "accounts": "kiosk.cli.county_accounts.list_accounts"})  # fmt: skip
 def county() -> None:
     """The county's tools: check content, keep the signed repository, serve it."""
 
@@ -145,9 +145,7 @@ _ACCEPT_CLOCK = click.option(
 )  # fmt: skip
 
 
-_COUNTY_DATA = click.option(
-    "--data", "data", type=click.Path(file_okay=False), help="County server state (default KIOSK_DATA_DIR)."
-)
+_COUNTY_DATA = COUNTY_DATA
 
 
 def _county_data(option: str | None) -> str:
@@ -347,41 +345,6 @@ def revoke_kiosk(kiosk_id: int, data: str | None) -> None:
     except RepositoryError as error:
         _fail(error)
     click.echo(tr("Kiosk %(id)s revoked.", id=kiosk_id))
-
-
-@county.command("add-account")
-@click.argument("name")
-@click.option("--role", type=click.Choice(accounts.COUNTY_ROLES), default="staff", show_default=True,
-              help="staff: the dashboard; editor: writes content in the studio; reviewer: also approves or sends back"
-                   " what editors submit; publisher: also publishes; admin: all, and the accounts.")  # fmt: skip
-@click.option(
-    "--township",
-    default="",
-    metavar="CODE",
-    help="Keep an editor or reviewer to this township's content (its code in county.yaml).",
-)
-@_COUNTY_DATA
-@PASSWORD
-@LINK
-def add_account(name: str, role: str, township: str, data: str | None, password: str | None, link: bool) -> None:
-    """Create an account NAME for the county server's dashboard and studio."""
-    from kiosk.county.store import open_store
-
-    folder = Path(_county_data(data))
-    new_account(lambda: open_store(folder), name, role, password, link, _setup_path, accounts.COUNTY_ROLES, township)
-
-
-def _setup_path(token: str) -> str:
-    return tr("the county server's address followed by %(path)s", path=f"/setup/{token}")
-
-
-@county.command("accounts")
-@_COUNTY_DATA
-def list_accounts(data: str | None) -> None:
-    """List the accounts of the county's dashboard."""
-    from kiosk.county.store import open_store
-
-    list_of(open_store(Path(_county_data(data))))
 
 
 def describe(result: PublishResult) -> str:

@@ -47,9 +47,12 @@ SIGNED_AT = "x-signed-at"  # signing time in timestamp metadata: a trusted lower
 MAX_ITEM_BYTES = 8 * 1024 * 1024  # decompressed shard limit on the kiosk (zip-bomb guard)
 
 
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # made once, not a call
+
+
 def canonical(value: Any) -> bytes:
     """Serialise *value* the same way every time."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def scope_of(entry_scope: str) -> str:

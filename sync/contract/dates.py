@@ -5,12 +5,13 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.contract.i18n import tr
 
 
+@lru_cache(maxsize=4096)  # a county's notices share few dates, and strptime is slow: a publish parses them all
 def parse_moment(text: str, end_of_day: bool = False) -> datetime:
     """Parse 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM'; a date alone means its start (or its end).
 

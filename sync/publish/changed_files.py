@@ -70,7 +70,7 @@ class ChangedFiles(WholeFiles):
 
     def __init__(self, cache: PublishCache, folder: Path) -> None:
         self.cache, self.folder = cache, str(Path(folder).resolve())
-        self.rows = cache.files(self.folder, time.time_ns())
+        cache.use(self.folder, time.time_ns())
         self.powers_read: list[Item] = []
         self.notices_read: list[Item] = []
         self.refs: dict[str, list[dict[str, str]]] = {"powers": [], "notices": []}  # id and scope, for the guides
@@ -82,15 +82,15 @@ class ChangedFiles(WholeFiles):
         """Each file of *folder* that passed its schema: its source (a stand-in made of its row's fields when
         the cache holds it), its sha256 (None when too big to hash: reading it says why) and its row if any."""
         assert isinstance(reader, _ReadOnce)
+        root = str(reader.root)
         for name in reader.folder_files(folder, suffix, required):
             self.listed.add(name)
-            with open(reader.root / name, "rb") as file:  # read(n) reads on to n bytes or the end
-                data = file.read(MAX_TEXT_BYTES + 1)
+            data = _head(os.path.join(root, name), MAX_TEXT_BYTES + 1)
             sha256 = None
             if len(data) <= MAX_TEXT_BYTES:
                 sha256 = hashlib.sha256(data).hexdigest()
-                row = self.rows.pop(name, None)  # held no longer than needed
-                if row is not None and row.sha256 == sha256 and (summary := row.summary()) is not None:
+                summary = self.cache.summary(self.folder, name, sha256)
+                if summary is not None:
                     yield _stand_in(name, summary), sha256, summary
                     continue
                 reader.hashed[name] = data
@@ -168,8 +168,20 @@ class ChangedFiles(WholeFiles):
         assert item.source is not None
         data = self.cache.data(self.folder, item.source)
         if data_digest(item.kind, item.id, data) != item.digest:
-            raise CacheDamaged(f"{item.source}: the publish cache holds other data than its digest")
+            raise CacheDamaged(tr("it holds other data for %(path)s than that file made", path=item.source))
         return data
+
+
+def _head(path: str, size: int) -> bytes:
+    """The first *size* bytes of the file *path* (all of a file shorter), read with no more calls than needed."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        parts = [os.read(descriptor, size)]
+        while parts[-1] and (left := size - sum(map(len, parts))) > 0:
+            parts.append(os.read(descriptor, left))
+    finally:
+        os.close(descriptor)
+    return b"".join(parts)
 
 
 def _stand_in(path: str, summary: dict[str, Any]) -> SourceFile:
@@ -249,7 +261,13 @@ class FolderPublish:
                 return self._publish(repository, now, accept_clock)
             except CacheDamaged as damage:
                 assert self.cache is not None
-                log.warning("publish cache %s refused (%s): loading every file again", self.cache.file, damage)
+                log.warning(
+                    tr(
+                        "the publish cache %(file)s is refused (%(reason)s): every file is read again",
+                        file=self.cache.file,
+                        reason=damage,
+                    )
+                )
                 self.cache.discard()
             self.load(shared)
         return self._publish(repository, now, accept_clock)

@@ -31,6 +31,8 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from sync.contract.i18n import tr
+
 log = logging.getLogger(__name__)
 
 FILE = "publish-cache.sqlite"
@@ -76,26 +78,6 @@ def _check(*parts: str | int) -> str:
     return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()
 
 
-class FileRow:
-    """What the cache holds of one file, as read: its sha256 and the summary a publish made of it (JSON text,
-    decoded only for a file that is the same as then: a county of 50,000 files is not held decoded)."""
-
-    __slots__ = ("check", "folder", "path", "sha256", "text")
-
-    def __init__(self, folder: str, path: str, sha256: str, text: str, check: str) -> None:
-        self.folder, self.path, self.sha256, self.text, self.check = folder, path, sha256, text, check
-
-    def summary(self) -> dict[str, Any] | None:
-        """The summary, or None when the row's check refuses it."""
-        if self.check != _check(self.folder, self.path, self.sha256, self.text):
-            return None
-        try:
-            found: dict[str, Any] = json.loads(self.text)
-        except ValueError:
-            return None
-        return found
-
-
 class PublishCache:
     """The publish cache in *file*; every failure to read or write it falls back to not using it."""
 
@@ -117,10 +99,16 @@ class PublishCache:
                     db.commit()
                 return db
             except sqlite3.OperationalError as error:  # busy, read-only, no room: publish without it
-                log.warning("publish cache %s not used: %s", self.file, error)
+                log.warning(tr("the publish cache %(file)s is not used: %(error)s", file=self.file, error=error))
                 return None
             except (sqlite3.DatabaseError, OSError) as error:
-                log.warning("publish cache %s is damaged (%s): made afresh", self.file, error)
+                log.warning(
+                    tr(
+                        "the publish cache %(file)s is damaged (%(error)s): it is made afresh",
+                        file=self.file,
+                        error=error,
+                    )
+                )
                 if attempt == 1 and not self._remove():
                     return None
         return None
@@ -153,21 +141,30 @@ class PublishCache:
         self.db.execute("delete from shards where repository not in (select place from places)")
 
     # --- files ---------------------------------------------------------------------------------------
-    def files(self, folder: str, used: int) -> dict[str, FileRow]:
-        """Every row of the content folder *folder* (a resolved path), by path."""
+    def use(self, place: str, used: int) -> None:
+        """Note the content folder or repository *place* (a resolved path) as used now (*used*, ns)."""
         if self.db is None:
-            return {}
-        rows = {}
+            return
         try:
-            self._use(folder, used)
-            query = 'select path, sha256, summary, "check" from files where folder = ?'
-            for path, sha256, summary, check in self.db.execute(query, (folder,)):
-                rows[path] = FileRow(folder, path, sha256, summary, check)
+            self._use(place, used)
             self.db.commit()
         except sqlite3.Error as error:
-            log.warning("publish cache %s not read: %s", self.file, error)
-            return {}
-        return rows
+            log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
+
+    def summary(self, folder: str, path: str, sha256: str) -> dict[str, Any] | None:
+        """The summary kept of the file *path* of *folder* when its bytes had *sha256*, if its check holds."""
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute('select summary, "check" from files where folder = ? and path = ? and sha256 = ?',
+                                  (folder, path, sha256)).fetchone()  # fmt: skip
+            if row is None or row[1] != _check(folder, path, sha256, row[0]):
+                return None
+            found: dict[str, Any] = json.loads(row[0])
+        except (sqlite3.Error, ValueError) as error:
+            log.warning(tr("the publish cache %(file)s could not be read: %(error)s", file=self.file, error=error))
+            return None
+        return found
 
     def put(self, folder: str, path: str, sha256: str, summary: dict[str, Any], data: bytes) -> bool:
         """Keep what a publish made of the file *path*; False when the cache cannot take it."""
@@ -180,7 +177,7 @@ class PublishCache:
                 (folder, path, sha256, text, zlib.compress(data, 1), _check(folder, path, sha256, text)),
             )
         except sqlite3.Error as error:  # fmt: skip
-            log.warning("publish cache %s not written: %s", self.file, error)
+            log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
             return False
         return True
 
@@ -193,7 +190,7 @@ class PublishCache:
             self.db.executemany("delete from files where folder = ? and path = ?",
                                 [(folder, path) for (path,) in listed if path not in paths])  # fmt: skip
         except sqlite3.Error as error:
-            log.warning("publish cache %s not tidied: %s", self.file, error)
+            log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
 
     def data(self, folder: str, path: str) -> bytes:
         """The data of the item made of the file *path*. :raises CacheDamaged: when it cannot be read back."""
@@ -201,10 +198,10 @@ class PublishCache:
             row = None if self.db is None else self.db.execute(
                 "select data from files where folder = ? and path = ?", (folder, path)).fetchone()  # fmt: skip
             if row is None:
-                raise CacheDamaged(f"{path}: no longer in the publish cache")
+                raise CacheDamaged(tr("%(path)s is no longer in it", path=path))
             return zlib.decompress(row[0])
         except (sqlite3.Error, zlib.error) as error:
-            raise CacheDamaged(f"{path}: {error}") from error
+            raise CacheDamaged(f"{path}: {error}") from error  # names the file, and what the database said
 
     def commit(self) -> None:
         if self.db is None:
@@ -212,7 +209,7 @@ class PublishCache:
         try:
             self.db.commit()
         except sqlite3.Error as error:
-            log.warning("publish cache %s not saved: %s", self.file, error)
+            log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
 
     # --- shards --------------------------------------------------------------------------------------
     def shards(self, repository: str, used: int) -> dict[tuple[str, str], tuple[str, str, int]]:
@@ -228,7 +225,7 @@ class PublishCache:
                     found[(scope, name)] = (fingerprint, sha256, length)
             self.db.commit()
         except sqlite3.Error as error:
-            log.warning("publish cache %s not read: %s", self.file, error)
+            log.warning(tr("the publish cache %(file)s could not be read: %(error)s", file=self.file, error=error))
             return {}
         return found
 
@@ -242,4 +239,4 @@ class PublishCache:
                                 [(repository, *shard, _check(repository, *shard)) for shard in shards])  # fmt: skip
             self.db.commit()
         except sqlite3.Error as error:
-            log.warning("publish cache %s not written: %s", self.file, error)
+            log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
