@@ -20,6 +20,7 @@ from kiosk.cli import main
 from kiosk.cli.county import describe
 from kiosk.county.repo_files import RepositoryApp
 from sync.contract.content import ContentInvalid, load_county
+from sync.publish import publish_cache
 from sync.publish.changed_files import FolderPublish
 from sync.publish.publish_cache import FILE
 from sync.publish.release import PublishResult
@@ -208,3 +209,26 @@ def test_a_rule_across_files_is_caught_when_one_file_changed(
     told_cached = [str(problem) for problem in cached_load.value.problems]
     assert told_cached == [str(problem) for problem in whole_load.value.problems]
     assert any(problem.startswith(told) for problem in told_cached), told_cached
+
+
+def test_a_cache_another_publish_holds_is_waited_for_briefly_then_done_without(
+    cached: tuple[CountyRepo, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    county, data = cached
+    monkeypatch.setattr(publish_cache, "BUSY_SECONDS", 0.2)
+    county.edit(POWER, "name: 最低生活保障申请", "name: 低保申请")
+    holder = sqlite3.connect(data / FILE)
+    holder.execute("begin immediate")  # another publish writing it
+    try:
+        result, read = publish_from_folder(county, data)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert (read, describe(result).splitlines()[1:]) == (1, ["  county: 0 added, 1 changed, 0 removed"])
+
+
+def test_no_cache_is_kept_in_the_content_folder(cached: tuple[CountyRepo, Path]) -> None:
+    county, _data = cached
+    county.edit(POWER, "name: 最低生活保障申请", "name: 低保申请")
+    result, read = publish_from_folder(county, county.content / "state")
+    assert result.version is not None and read == 55 and not (county.content / "state").exists()

@@ -39,20 +39,25 @@ def _load(folder: str, load: Callable[[], County] | None = None) -> County:
     try:
         loaded = load() if load is not None else load_county(Path(folder))
     except ContentInvalid as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
-        click.echo(
-            tr(
-                "%(count)s problem(s) found in %(folder)s; nothing was loaded.",
-                count=len(error.problems),
-                folder=folder,
-            ),
-            err=True,
-        )
-        sys.exit(1)
+        _invalid(folder, error)
     for warning in loaded.warnings:  # published all the same: the county decides
         click.echo(tr("warning: %(warning)s", warning=warning), err=True)
     return loaded
+
+
+def _invalid(folder: str, error: ContentInvalid) -> NoReturn:
+    """Print every problem of the county folder *folder*, and exit 1."""
+    for problem in error.problems:
+        click.echo(str(problem), err=True)
+    click.echo(
+        tr(
+            "%(count)s problem(s) found in %(folder)s; nothing was loaded.",
+            count=len(error.problems),
+            folder=folder,
+        ),
+        err=True,
+    )
+    sys.exit(1)
 
 
 def _warn_of_calendar(loaded: County) -> None:
@@ -203,6 +208,8 @@ def publish(content_dir: str, repo: str, keys: str, accept_clock: bool, data: st
     try:
         _warn_of_calendar(_load(content_dir, publishing.load))
         result = publishing.publish(Repository(Path(repo), Path(keys)), accept_clock=accept_clock)
+    except ContentInvalid as error:  # the folder changed since it was checked, and had to be read again
+        _invalid(content_dir, error)
     except (RepositoryError, SigningKeyError) as error:
         _fail(error)
     finally:

@@ -44,6 +44,7 @@ from sync.publish.repository import Repository
 
 log = logging.getLogger(__name__)
 POWER_CONTEXT = ("id", "village", "township", "supervision")  # what checks a power item against the others
+KEPT_BATCH = 500  # items put in the cache between commits: a first publish writes a few MB at a time
 
 
 class _ReadOnce(FolderReader):
@@ -76,6 +77,7 @@ class ChangedFiles(WholeFiles):
         self.refs: dict[str, list[dict[str, str]]] = {"powers": [], "notices": []}  # id and scope, for the guides
         self.listed: set[str] = set()
         self.read_whole = 0  # files read whole: changed, new, or not in the cache
+        self.kept: list[Item] = []  # put in the cache, not committed yet: they keep their data meanwhile
 
     def _sources(self, reader: FolderReader, folder: str, suffix: str, schema: str,
                  required: bool = False) -> Iterator[tuple[SourceFile, str | None, dict[str, Any] | None]]:  # fmt: skip
@@ -161,7 +163,17 @@ class ChangedFiles(WholeFiles):
         lines = [[list(where), line] for where, line in source.lines.items() if not where or where[0] in fields]
         summary = {"data": data, "lines": lines, "digest": item.digest, "size": item.size, "photos": item.photos}
         if self.cache.put(self.folder, source.path, sha256, summary, item.data):
-            item.data, item.source = None, source.path
+            item.source = source.path
+            self.kept.append(item)
+            if len(self.kept) >= KEPT_BATCH:
+                self.saved()
+
+    def saved(self) -> None:
+        """Commit the items kept since the last commit; once saved, their data is read back from the cache."""
+        if self.cache.commit():
+            for item in self.kept:
+                item.data = None
+        self.kept.clear()
 
     def data_of(self, item: Item) -> bytes:
         """The data of an item the cache holds. :raises CacheDamaged: when it is not the data the item was."""
@@ -232,6 +244,10 @@ class FolderPublish:
         self.files: ChangedFiles | None = None
 
     def _open(self, shared: bool) -> PublishCache:
+        if shared and self.data is not None and Path(self.data).resolve().is_relative_to(self.folder.resolve()):
+            log.warning(tr("the data folder %(data)s is inside the content folder: the publish cache is not kept there",
+                           data=self.data))  # fmt: skip
+            shared = False
         if shared and self.data is not None:
             cache = PublishCache(self.data / FILE)
             if cache.db is not None:
@@ -248,7 +264,7 @@ class FolderPublish:
             self.county = load_county(self.folder, _ReadOnce(self.folder), self.files)
         finally:
             self.cache.forget(self.files.folder, self.files.listed)
-            self.cache.commit()
+            self.files.saved()
         log.info("publish: %s of %s power item and notice files read whole", self.files.read_whole,
                  len(self.files.listed))  # fmt: skip
         return self.county

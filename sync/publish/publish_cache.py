@@ -26,6 +26,8 @@ import logging
 import sqlite3
 import sys
 import zlib
+from collections.abc import Callable
+from contextlib import suppress
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -84,12 +86,14 @@ class PublishCache:
     def __init__(self, file: Path) -> None:
         self.file = Path(file)
         self.db = self._open()
+        self.writable = self.db is not None  # until a write fails: another publish holds it, or the disk is full
 
     def _open(self) -> sqlite3.Connection | None:
         for attempt in (1, 2):
             try:
                 self.file.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(self.file, timeout=BUSY_SECONDS)
+                db.execute("pragma journal_mode = wal")  # a publish reads while another writes
                 db.executescript(_SCHEMA)
                 row = db.execute("select value from meta where key = 'code'").fetchone()
                 if row is None or row[0] != code_version():  # made by other code: none of it holds
@@ -143,13 +147,8 @@ class PublishCache:
     # --- files ---------------------------------------------------------------------------------------
     def use(self, place: str, used: int) -> None:
         """Note the content folder or repository *place* (a resolved path) as used now (*used*, ns)."""
-        if self.db is None:
-            return
-        try:
-            self._use(place, used)
-            self.db.commit()
-        except sqlite3.Error as error:
-            log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
+        if self._write(lambda db: self._use(place, used)):
+            self.commit()
 
     def summary(self, folder: str, path: str, sha256: str) -> dict[str, Any] | None:
         """The summary kept of the file *path* of *folder* when its bytes had *sha256*, if its check holds."""
@@ -167,30 +166,34 @@ class PublishCache:
         return found
 
     def put(self, folder: str, path: str, sha256: str, summary: dict[str, Any], data: bytes) -> bool:
-        """Keep what a publish made of the file *path*; False when the cache cannot take it."""
-        if self.db is None:
-            return False
+        """Keep what a publish made of the file *path* (until `commit`); False when the cache cannot take it."""
         text = json.dumps(summary, ensure_ascii=False, sort_keys=True)
+        row = (folder, path, sha256, text, zlib.compress(data, 1), _check(folder, path, sha256, text))
+        return self._write(lambda db: db.execute("insert or replace into files values (?, ?, ?, ?, ?, ?)", row))
+
+    def _write(self, action: Callable[[sqlite3.Connection], object]) -> bool:
+        """Run *action* on the database; on its first failure, write nothing more in this publish."""
+        if self.db is None or not self.writable:
+            return False
         try:
-            self.db.execute(
-                "insert or replace into files values (?, ?, ?, ?, ?, ?)",
-                (folder, path, sha256, text, zlib.compress(data, 1), _check(folder, path, sha256, text)),
-            )
-        except sqlite3.Error as error:  # fmt: skip
+            action(self.db)
+        except sqlite3.Error as error:
             log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
+            self.writable = False
+            with suppress(sqlite3.Error):
+                self.db.rollback()
             return False
         return True
 
     def forget(self, folder: str, paths: set[str]) -> None:
         """Forget the files of *folder* not in *paths* (removed from it)."""
-        if self.db is None:
-            return
-        try:
-            listed = self.db.execute("select path from files where folder = ?", (folder,)).fetchall()
-            self.db.executemany("delete from files where folder = ? and path = ?",
-                                [(folder, path) for (path,) in listed if path not in paths])  # fmt: skip
-        except sqlite3.Error as error:
-            log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
+
+        def tidy(db: sqlite3.Connection) -> None:
+            listed = db.execute("select path from files where folder = ?", (folder,)).fetchall()
+            db.executemany("delete from files where folder = ? and path = ?",
+                           [(folder, path) for (path,) in listed if path not in paths])  # fmt: skip
+
+        self._write(tidy)
 
     def data(self, folder: str, path: str) -> bytes:
         """The data of the item made of the file *path*. :raises CacheDamaged: when it cannot be read back."""
@@ -203,27 +206,22 @@ class PublishCache:
         except (sqlite3.Error, zlib.error) as error:
             raise CacheDamaged(f"{path}: {error}") from error  # names the file, and what the database said
 
-    def commit(self) -> None:
-        if self.db is None:
-            return
-        try:
-            self.db.commit()
-        except sqlite3.Error as error:
-            log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
+    def commit(self) -> bool:
+        """Save what was kept since the last commit; False when it is lost (the items keep their data then)."""
+        return self._write(lambda db: db.commit())
 
     # --- shards --------------------------------------------------------------------------------------
     def shards(self, repository: str, used: int) -> dict[tuple[str, str], tuple[str, str, int]]:
         """(scope, name) -> (fingerprint, sha256, length) of each shard last published in *repository*."""
         if self.db is None:
             return {}
+        self.use(repository, used)
         found = {}
         try:
-            self._use(repository, used)
             query = 'select scope, name, fingerprint, sha256, length, "check" from shards where repository = ?'
             for scope, name, fingerprint, sha256, length, check in self.db.execute(query, (repository,)):
                 if check == _check(repository, scope, name, fingerprint, sha256, length):
                     found[(scope, name)] = (fingerprint, sha256, length)
-            self.db.commit()
         except sqlite3.Error as error:
             log.warning(tr("the publish cache %(file)s could not be read: %(error)s", file=self.file, error=error))
             return {}
@@ -231,12 +229,11 @@ class PublishCache:
 
     def keep_shards(self, repository: str, shards: list[tuple[str, str, str, str, int]]) -> None:
         """Keep (scope, name, fingerprint, sha256, length) of every shard *repository* now publishes."""
-        if self.db is None:
-            return
-        try:
-            self.db.execute("delete from shards where repository = ?", (repository,))
-            self.db.executemany("insert into shards values (?, ?, ?, ?, ?, ?, ?)",
-                                [(repository, *shard, _check(repository, *shard)) for shard in shards])  # fmt: skip
-            self.db.commit()
-        except sqlite3.Error as error:
-            log.warning(tr("the publish cache %(file)s could not be written: %(error)s", file=self.file, error=error))
+
+        def keep(db: sqlite3.Connection) -> None:
+            db.execute("delete from shards where repository = ?", (repository,))
+            db.executemany("insert into shards values (?, ?, ?, ?, ?, ?, ?)",
+                           [(repository, *shard, _check(repository, *shard)) for shard in shards])  # fmt: skip
+
+        if self._write(keep):
+            self.commit()
