@@ -7,6 +7,7 @@ cache at all, and every problem is told as `kiosk county validate` tells it, at 
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -19,8 +20,10 @@ from click.testing import CliRunner
 from kiosk.cli import main
 from kiosk.cli.county import describe
 from kiosk.county.repo_files import RepositoryApp
-from sync.contract.content import ContentInvalid, load_county
+from sync.contract.channel import canonical
+from sync.contract.content import ContentInvalid, County, load_county
 from sync.publish import publish_cache
+from sync.publish.bundle import content_digest, county_items, item_of
 from sync.publish.changed_files import FolderPublish
 from sync.publish.publish_cache import FILE
 from sync.publish.release import PublishResult
@@ -232,3 +235,13 @@ def test_no_cache_is_kept_in_the_content_folder(cached: tuple[CountyRepo, Path])
     county.edit(POWER, "name: 最低生活保障申请", "name: 低保申请")
     result, read = publish_from_folder(county, county.content / "state")
     assert result.version is not None and read == 55 and not (county.content / "state").exists()
+
+
+def test_an_items_length_and_digest_are_those_of_its_json(demo_county: County) -> None:
+    items = [*county_items(demo_county), item_of("notice", 'a"b\\c\n中', "county", 12, {"title": "x"})]
+    for item in items:
+        assert item.data is not None
+        as_json = {"kind": item.kind, "id": item.id, "data": json.loads(item.data)}
+        assert item.digest == content_digest(as_json)
+        as_json |= {} if item.order is None else {"order": item.order}
+        assert item.encoded(item.data) == canonical(as_json) and item.length == len(canonical(as_json))

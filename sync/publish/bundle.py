@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -69,7 +70,16 @@ class Item:
     @property
     def length(self) -> int:
         """The length of the item as its shard holds it (uncompressed)."""
-        return len(self.encoded(b"")) + self.size
+        order = 0 if self.order is None else 9 + len(str(self.order))  # ,"order":N
+        return 23 + _json_length(self.id) + _json_length(self.kind) + order + self.size  # {"data":,"id":,"kind":}
+
+
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')  # what JSON writes as it is, between its quotes
+
+
+def _json_length(text: str) -> int:
+    """len(canonical(text)), without writing it for the plain text ids and kinds are."""
+    return len(text.encode()) + 2 if _PLAIN.fullmatch(text) else len(canonical(text))
 
 
 def item_of(kind: str, item_id: str, scope: str, order: int | None, value: Any) -> Item:

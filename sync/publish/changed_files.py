@@ -85,14 +85,15 @@ class ChangedFiles(WholeFiles):
         the cache holds it), its sha256 (None when too big to hash: reading it says why) and its row if any."""
         assert isinstance(reader, _ReadOnce)
         root = str(reader.root)
+        rows = self.cache.rows(self.folder, f"{folder}/")  # one query: a query a file costs more
         for name in reader.folder_files(folder, suffix, required):
             self.listed.add(name)
-            data = _head(os.path.join(root, name), MAX_TEXT_BYTES + 1)
+            data = _head(f"{root}/{name}", MAX_TEXT_BYTES + 1)
             sha256 = None
             if len(data) <= MAX_TEXT_BYTES:
                 sha256 = hashlib.sha256(data).hexdigest()
-                summary = self.cache.summary(self.folder, name, sha256)
-                if summary is not None:
+                row = rows.pop(name, None)
+                if row is not None and (summary := row.summary(sha256)) is not None:
                     yield _stand_in(name, summary), sha256, summary
                     continue
                 reader.hashed[name] = data
@@ -107,8 +108,9 @@ class ChangedFiles(WholeFiles):
     ) -> tuple[list[Power], list[tuple[str, str, int]]]:
         asking: list[tuple[str, str, int]] = []
         seen: dict[str, str] = {}
+        what = tr("power item id")
         for source, sha256, summary in self._sources(reader, "powers", ".yaml", "power", required=True):
-            reader.check_unique(seen, source.data["id"], source, ("id",), tr("power item id"))
+            reader.check_unique(seen, source.data["id"], source, ("id",), what)
             if summary is not None:  # unchanged: only its place is judged again
                 scope = reader.check_scope(source, places)
                 item = _item_of(summary, "power", source, scope, len(self.powers_read))
@@ -131,8 +133,9 @@ class ChangedFiles(WholeFiles):
         duties: dict[str, Duty], calendar: WorkCalendar,
     ) -> list[Notice]:  # fmt: skip
         seen: dict[str, str] = {}
+        what = tr("notice id")
         for source, sha256, summary in self._sources(reader, "notices", ".md", "notice"):
-            reader.check_unique(seen, source.data["id"], source, ("id",), tr("notice id"))
+            reader.check_unique(seen, source.data["id"], source, ("id",), what)
             if summary is not None:  # unchanged: its place, photos, duty and 公示期 are judged again
                 scope, moments = check_notice(reader, source, places, media, duties, calendar)
                 if moments is None:

@@ -80,6 +80,25 @@ def _check(*parts: str | int) -> str:
     return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()
 
 
+class FileRow:
+    """What the cache holds of one file: the sha256 of its bytes, and the summary a publish made of them (JSON)."""
+
+    __slots__ = ("check", "folder", "path", "sha256", "text")
+
+    def __init__(self, folder: str, path: str, sha256: str, text: str, check: str) -> None:
+        self.folder, self.path, self.sha256, self.text, self.check = folder, path, sha256, text, check
+
+    def summary(self, sha256: str) -> dict[str, Any] | None:
+        """The summary, for a file whose bytes have *sha256* now: None for other bytes, or when its check fails."""
+        if sha256 != self.sha256 or self.check != _check(self.folder, self.path, self.sha256, self.text):
+            return None
+        try:
+            found: dict[str, Any] = json.loads(self.text)
+        except ValueError:
+            return None
+        return found
+
+
 class PublishCache:
     """The publish cache in *file*; every failure to read or write it falls back to not using it."""
 
@@ -150,20 +169,17 @@ class PublishCache:
         if self._write(lambda db: self._use(place, used)):
             self.commit()
 
-    def summary(self, folder: str, path: str, sha256: str) -> dict[str, Any] | None:
-        """The summary kept of the file *path* of *folder* when its bytes had *sha256*, if its check holds."""
+    def rows(self, folder: str, under: str) -> dict[str, FileRow]:
+        """The rows of the files of *folder* (a resolved path) whose path starts with *under* ('powers/'), by path."""
         if self.db is None:
-            return None
+            return {}
         try:
-            row = self.db.execute('select summary, "check" from files where folder = ? and path = ? and sha256 = ?',
-                                  (folder, path, sha256)).fetchone()  # fmt: skip
-            if row is None or row[1] != _check(folder, path, sha256, row[0]):
-                return None
-            found: dict[str, Any] = json.loads(row[0])
-        except (sqlite3.Error, ValueError) as error:
+            query = 'select path, sha256, summary, "check" from files where folder = ? and substr(path, 1, ?) = ?'
+            rows = self.db.execute(query, (folder, len(under), under)).fetchall()
+        except sqlite3.Error as error:
             log.warning(tr("the publish cache %(file)s could not be read: %(error)s", file=self.file, error=error))
-            return None
-        return found
+            return {}
+        return {path: FileRow(folder, path, sha256, summary, check) for path, sha256, summary, check in rows}
 
     def put(self, folder: str, path: str, sha256: str, summary: dict[str, Any], data: bytes) -> bool:
         """Keep what a publish made of the file *path* (until `commit`); False when the cache cannot take it."""
