@@ -2,8 +2,10 @@
 
 For each size (half power items, half notices, all county-wide, so the kiosk holds every item; deterministic from
 --seed), bench/generate_county.py writes the county and the county office's commands publish it: `kiosk county
-init`, then `kiosk county publish`. A kiosk is set up with `kiosk init` against the repository served on 127.0.0.1
-(kiosk.county.repo_files.RepositoryApp with waitress, in this process) and syncs with `kiosk sync`:
+init`, then `kiosk county publish` (with a county data folder of its own, where the publish cache lives: the first
+publish fills it, and the one after an item changed reads again only that item's file). A kiosk is set up with
+`kiosk init` against the repository served on 127.0.0.1 (kiosk.county.repo_files.RepositoryApp with waitress, in
+this process) and syncs with `kiosk sync`:
 
 1. the first install;
 2. a night with no change (the county's nightly `kiosk county refresh` re-signs the timestamp first);

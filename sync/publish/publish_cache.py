@@ -16,6 +16,8 @@ Nothing in it is taken on trust. A file's row serves only the file with the same
 only when its check holds; an item's data only when its digest holds (else CacheDamaged: the publish reads
 every file again); a shard only when the repository's signed role names a file of the same hash and length, and
 the file is there. A cache file that cannot be read is removed and made afresh: the publish is the same, slower.
+Two publishes may share it (WAL: one reads while the other writes); one that waits longer than BUSY_SECONDS to
+write, or fails to, writes nothing more to it and publishes all the same.
 """
 
 from __future__ import annotations
