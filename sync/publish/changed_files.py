@@ -37,7 +37,7 @@ from sync.contract.kinds import Duty, Notice, Power
 from sync.contract.notices import NOTICE_CONTEXT, check_notice, notice_of
 from sync.contract.search import with_initials
 from sync.contract.source import MAX_TEXT_BYTES, SourceFile, decode_text, parse_markdown, parse_yaml
-from sync.publish.bundle import Item, Shard, county_items, data_digest, item_of
+from sync.publish.bundle import Item, Shard, county_items, data_digest, item_of, notice_orders
 from sync.publish.publish_cache import FILE, CacheDamaged, PublishCache
 from sync.publish.release import PublishResult, publish_items
 from sync.publish.repository import Repository
@@ -134,6 +134,7 @@ class ChangedFiles(WholeFiles):
     ) -> list[Notice]:  # fmt: skip
         seen: dict[str, str] = {}
         what = tr("notice id")
+        dated: list[dict[str, str]] = []  # each notice's id and day: its place is among all of them (notice_orders)
         for source, sha256, summary in self._sources(reader, "notices", ".md", "notice"):
             reader.check_unique(seen, source.data["id"], source, ("id",), what)
             if summary is not None:  # unchanged: its place, photos, duty and 公示期 are judged again
@@ -151,6 +152,9 @@ class ChangedFiles(WholeFiles):
                 self._keep(source, sha256, item, NOTICE_CONTEXT, sound=len(reader.problems) == found)
             self.notices_read.append(item)
             self.refs["notices"].append({"id": item.id, "scope": scope})
+            dated.append({"id": item.id, "published": source.data["published"]})
+        for item, order in zip(self.notices_read, notice_orders(dated), strict=True):
+            item.order = order
         return []
 
     def named(self, powers: list[Power], notices: list[Notice]) -> dict[str, list[Any]]:
