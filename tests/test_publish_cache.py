@@ -13,17 +13,20 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from bench.generate_county import generate_county
+from bench.sync import edit_field
 from kiosk.cli import main
 from kiosk.cli.county import describe
 from kiosk.county.repo_files import RepositoryApp
 from sync.contract.channel import canonical
 from sync.contract.content import ContentInvalid, County, load_county
 from sync.publish import publish_cache
-from sync.publish.bundle import content_digest, county_items, item_of
+from sync.publish.bundle import Shard, content_digest, county_items, item_of
 from sync.publish.changed_files import FolderPublish
 from sync.publish.publish_cache import FILE
 from sync.publish.release import PublishResult
@@ -245,3 +248,27 @@ def test_an_items_length_and_digest_are_those_of_its_json(demo_county: County) -
         assert item.digest == content_digest(as_json)
         as_json |= {} if item.order is None else {"order": item.order}
         assert item.encoded(item.data) == canonical(as_json) and item.length == len(canonical(as_json))
+
+
+def test_after_a_first_publish_one_changed_item_makes_only_its_shard_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = generate_county(tmp_path / "content", powers=200, notices=200, county_share=1.0)
+    county = CountyRepo(content, tmp_path / "repo", tmp_path / "keys")
+    county.repository.init(tmp_path / "keys" / "root")
+    data = tmp_path / "county-data"
+    first, _read = publish_from_folder(county, data)  # into a new repository: every shard made
+    shards = [name for name in county.repository.role("county").signed.targets if "/shard-" in name]
+    assert first.version is not None and len(shards) >= 4
+    made: list[str] = []
+    encoded = Shard.encoded
+
+    def counted(shard: Shard, *args: Any) -> bytes:
+        made.append(shard.name)
+        return encoded(shard, *args)
+
+    monkeypatch.setattr(Shard, "encoded", counted)
+    edit_field(min((content / "powers").glob("*.yaml")), "name")
+    result, read = publish_from_folder(county, data)
+    assert (read, describe(result).splitlines()[1:]) == (1, ["  county: 0 added, 1 changed, 0 removed"])
+    assert len(made) == 1, made

@@ -233,7 +233,7 @@ class _Memory:
     def keep(self, shards: list[tuple[str, Shard, TargetFile]]) -> None:
         rows = [(scope, shard.name, shard.fingerprint, info.hashes["sha256"], info.length)
                 for scope, shard, info in shards]  # fmt: skip
-        self.files.cache.keep_shards(self.repository, rows)
+        self.files.cache.keep_shards(self.repository, rows, time.time_ns())
 
 
 class FolderPublish:

@@ -245,10 +245,11 @@ class PublishCache:
             return {}
         return found
 
-    def keep_shards(self, repository: str, shards: list[tuple[str, str, str, str, int]]) -> None:
-        """Keep (scope, name, fingerprint, sha256, length) of every shard *repository* now publishes."""
+    def keep_shards(self, repository: str, shards: list[tuple[str, str, str, str, int]], used: int) -> None:
+        """Keep (scope, name, fingerprint, sha256, length) of every shard *repository* now publishes (at *used*)."""
 
         def keep(db: sqlite3.Connection) -> None:
+            self._use(repository, used)  # a repository's first publish too: else its rows go at the next use
             db.execute("delete from shards where repository = ?", (repository,))
             db.executemany("insert into shards values (?, ?, ?, ?, ?, ?, ?)",
                            [(repository, *shard, _check(repository, *shard)) for shard in shards])  # fmt: skip
