@@ -16,6 +16,7 @@ TABLES = {
     "kiosk sync, a night with no change": ["time", "peak RSS", "downloaded"],
     "kiosk county publish, one power item renamed": ["time", "peak RSS"],
     "kiosk sync, one power item renamed": ["time", "peak RSS", "downloaded"],
+    "kiosk county publish, one notice added": ["time", "peak RSS"],
     "pages of the installed kiosk": [
         "search, one key d", "  ÷ static", "power list", "  ÷ static", "notice list", "  ÷ static",
         "power item, first view", "  ÷ static", "power item, warm view", "  ÷ static",
