@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,11 +13,16 @@ from flask import Flask
 
 from kiosk.county import create_county_app
 from kiosk.data import local_db as local_db_module
+from kiosk.data import notices
+from kiosk.data.local_db import open_local
+from kiosk.demo import install_demo
+from kiosk.device.status import kiosk_status
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
 from kiosk.web import request_db
 from tests.county_repo import CountyRepo
 from tests.test_staff import sign_in
+from tests.test_village_notices import now, values
 
 
 def _app(which: str, demo_data: Path, county_repo: CountyRepo, tmp_path: Path) -> Flask:
@@ -82,3 +89,22 @@ def test_a_staff_sign_in_closes_the_local_database_it_opened(tmp_path: Path, mon
     sign_in(app.test_client(), "nobody", "wrong password")
     assert opened, "the sign-in read the accounts"
     assert all(_closed(connection) for connection in opened)
+
+
+def test_the_connection_a_thread_keeps_reads_local_db_right_after_another_process_used_it(tmp_path: Path) -> None:
+    # In `kiosk serve` the screens' threads keep their connection (local.db attached) between requests, the staff
+    # console's home page reads the kiosk's status in the same process, and `kiosk report` or `kiosk status` use
+    # local.db in another. Reading local.db with open() there, as a check of the file once did, dropped every lock
+    # SQLite held on it in the process; the other process, alone to hold it by its locks, then deleted local.db-wal
+    # and -shm as it closed, and the screens' next page read a WAL that was no longer the one written to.
+    install_demo(tmp_path)
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x"}).test_client()
+    assert client.get("/notices/village").status_code == 200  # this thread now keeps its connection
+    kiosk_status(tmp_path)  # the staff console's home page
+    subprocess.run([sys.executable, "-m", "kiosk.cli", "status", "--data", str(tmp_path)], capture_output=True,
+                   timeout=60, check=True)  # fmt: skip
+    db = open_local(tmp_path, migrate=False)  # a staff member posts a notice
+    notices.create(db, "anna", values(title="关于村道维修的通知"), now(), publish=True)
+    db.close()
+    page = client.get("/notices/village")
+    assert page.status_code == 200 and "关于村道维修的通知" in page.get_data(as_text=True)

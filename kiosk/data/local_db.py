@@ -190,8 +190,10 @@ def open_local(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
     if not migrate:
         return _connect(path)
     try:
-        if not file_is_whole(path):
-            raise sqlite3.DatabaseError("not a whole SQLite file: truncated or overwritten")
+        if str(path) not in _header_read:  # once per process, before it holds any connection to the file
+            _header_read.add(str(path))
+            if not file_is_whole(path):
+                raise sqlite3.DatabaseError("not a whole SQLite file: truncated or overwritten")
         connection = _connect(path)
         try:
             if str(path) not in _checked:  # once per process: it reads every page
@@ -215,6 +217,13 @@ def open_local(data_dir: Path, migrate: bool = True) -> sqlite3.Connection:
 
 
 _checked: set[str] = set()
+# Closing any descriptor of a file drops every lock this process holds on it, SQLite's included: read with
+# open() while a connection (a screens thread keeps one between requests) has local.db open, and the next
+# process to close local.db (kiosk report, kiosk status) finds it free and deletes local.db-wal and -shm under
+# that connection, which then reads a WAL no longer the one written to: a disk I/O error, or another page's
+# bytes. So the header is read once, by a process's first open_local; later, SQLite itself refuses a file
+# shorter than its header says (SQLITE_CORRUPT) and quick_check has read every page.
+_header_read: set[str] = set()
 
 
 def _damage(error: sqlite3.DatabaseError) -> bool:
@@ -262,12 +271,16 @@ def _connect(path: Path) -> sqlite3.Connection:
             return connection
     connection = sqlite3.connect(path, timeout=10, isolation_level=None)  # autocommit; transactions explicit
     connection.row_factory = sqlite3.Row
-    if not low:
-        try:
-            connection.execute("pragma journal_mode = wal")
-        except sqlite3.OperationalError as error:  # back from a full disk while others have it open: later
-            log.warning("%s stays with a rollback journal for now: %s", path, error)
-    connection.execute("pragma foreign_keys = on")
+    try:
+        if not low:
+            try:
+                connection.execute("pragma journal_mode = wal")
+            except sqlite3.OperationalError as error:  # back from a full disk while others have it open: later
+                log.warning("%s stays with a rollback journal for now: %s", path, error)
+        connection.execute("pragma foreign_keys = on")
+    except BaseException:  # a damaged file: closed before open_local sets it aside
+        connection.close()
+        raise
     return connection
 
 
