@@ -131,6 +131,7 @@ class WireCounter:
 @contextlib.contextmanager
 def serving(app: WSGIApp, threads: int = 4) -> Iterator[int]:
     """Serve *app* with waitress on a free loopback port in a thread; yield the port."""
+    from waitress import wasyncore
     from waitress.server import create_server
 
     server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="county")
@@ -142,17 +143,24 @@ def serving(app: WSGIApp, threads: int = 4) -> Iterator[int]:
         # Close in the server's own loop thread: closing sockets from here while it waits in select()
         # could fail there with EBADF. Open keep-alive connections are closed too, or the loop would not
         # end; handle_close (not close) also wakes a worker waiting to write to its channel.
+        # The loop's wake-up pipe (its trigger) is only taken out of the loop there, and closed here once the
+        # loop and the workers have ended: the loop runs what was queued with the pipe as soon as anything
+        # wakes it, and a worker that has just answered a request wakes it too, so it may run this before
+        # pull_trigger below has written its own byte; a pipe closed by then made that write fail (EBADF), and
+        # a worker's later wake-up wrote to a closed descriptor, or to whatever file had just been given its number.
         def close_everything() -> None:
             for channel in list(server._map.values()):
                 if channel is not server and channel is not server.trigger:
                     channel.handle_close()
-            server.close()
+            wasyncore.dispatcher.close(server)  # the listening socket (server.close() would close the pipe too)
+            server.trigger.del_channel()  # the map is empty: the loop ends
 
         server.trigger.pull_trigger(close_everything)
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
-        if thread.is_alive():
+        thread.join(timeout=START_TIMEOUT_S)
+        server.task_dispatcher.shutdown(timeout=START_TIMEOUT_S)
+        if thread.is_alive() or server.task_dispatcher.threads:
             raise RuntimeError("the server on 127.0.0.1 did not stop")
+        server.trigger.close()
 
 
 def stop_process(process: subprocess.Popen[Any]) -> None:
