@@ -80,6 +80,16 @@ def whole_install(county_repo: CountyRepo, root: Path) -> Path:
     return installed
 
 
+def synced_whole(county_repo: CountyRepo, kiosk_data: Path, tmp_path: Path, writings: list[str]) -> None:
+    """Sync, and check the kiosk wrote its whole version, the same as a new kiosk's."""
+    writings.clear()
+    assert sync_kiosk(kiosk_data, now=NOW).outcome == "updated"
+    assert writings == ["whole"]
+    installed = current_database(kiosk_data)
+    assert installed is not None
+    assert content_of(installed) == content_of(whole_install(county_repo, tmp_path / "whole"))
+
+
 def edit_power(county: CountyRepo) -> None:
     county.edit("powers/dibao-shenqing.yaml", "name: 最低生活保障申请", "name: 最低生活保障（低保）申请")
 
@@ -167,12 +177,7 @@ def test_a_change_a_patch_cannot_carry_installs_the_whole_version(
     county_repo.edit("contacts.yaml", f"phone: {phone}", "phone: 0571-88880000")
     edit_power(county_repo)
     county_repo.publish()
-    writings.clear()
-    assert sync_kiosk(kiosk_data, now=NOW).outcome == "updated"
-    assert writings == ["whole"]
-    installed = current_database(kiosk_data)
-    assert installed is not None
-    assert content_of(installed) == content_of(whole_install(county_repo, tmp_path / "whole"))
+    synced_whole(county_repo, kiosk_data, tmp_path, writings)
 
 
 @pytest.mark.parametrize("damage", ["lost", "damaged"])
@@ -191,12 +196,7 @@ def test_a_kept_shard_lost_or_damaged_installs_the_whole_version(
             kept.unlink()
         else:
             kept.write_bytes(kept.read_bytes()[:-10] + b"0123456789")
-    writings.clear()
-    assert sync_kiosk(kiosk_data, now=NOW).outcome == "updated"
-    assert writings == ["whole"]
-    installed = current_database(kiosk_data)
-    assert installed is not None
-    assert content_of(installed) == content_of(whole_install(county_repo, tmp_path / "whole"))
+    synced_whole(county_repo, kiosk_data, tmp_path, writings)
 
 
 def test_a_patch_that_fails_leaves_the_installed_content_and_no_leftovers(
