@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -229,14 +230,14 @@ def write_database(
 
 def installed_meta(path: Path, key: str) -> str | None:
     """Return one meta value (version, content_date, source, ...) of an installed database."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
         row = connection.execute("select value from meta where key = ?", (key,)).fetchone()
     return str(row[0]) if row else None
 
 
 def installed_targets(path: Path) -> dict[str, str]:
     """Return the signed files an installed database was built from, with their SHA-256 (none if not recorded)."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
         try:
             return dict(connection.execute("select path, sha256 from targets").fetchall())
         except sqlite3.OperationalError:  # written before targets were kept
@@ -250,7 +251,7 @@ def database_version(path: Path) -> int:
 
 def media_used(path: Path) -> set[str]:
     """Return the media blobs an installed database refers to."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
         return {row[0] for row in connection.execute("select blob from media")}
 
 
