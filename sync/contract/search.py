@@ -162,6 +162,30 @@ def insert_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:
         db.execute(f"insert into {table} (rowid, text) values (?, ?)", (rowid, text))  # noqa: S608 - names below
 
 
+_STAGED = "temp.search_staged"
+
+
+def stage_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:
+    """Keep one item's search rows aside, for write_staged: FTS5 takes rows in rowid order 2-3 times faster."""
+    db.execute(f"create table if not exists {_STAGED} (rowid integer primary key, kind, item_id, title, initials, "
+               "published_at, titles, bodies, initials_text)")  # fmt: skip
+    row = (rowid, doc["kind"], doc["item_id"], doc["title"], doc["initials"], doc.get("published_at"))
+    texts = tuple(text for _table, text in _indexed(doc))
+    db.execute(f"insert into {_STAGED} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", row + texts)  # noqa: S608 - the name above
+
+
+def write_staged(db: Any) -> None:
+    """Write the search rows stage_document kept aside, in rowid order."""
+    if not db.execute("select 1 from temp.sqlite_master where name = 'search_staged'").fetchone():
+        return
+    columns = "rowid, kind, item_id, title, initials, published_at"
+    db.execute(f"insert into search_items select {columns} from {_STAGED} order by rowid")  # noqa: S608 - names above
+    texts = (("search_titles", "titles"), ("search_bodies", "bodies"), ("search_initials", "initials_text"))
+    for table, column in texts:
+        db.execute(f"insert into {table} (rowid, text) select rowid, {column} from {_STAGED} order by rowid")  # noqa: S608
+    db.execute(f"drop table {_STAGED}")
+
+
 def delete_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:
     """Remove one item's search rows; *doc* must be the document they were written from (contentless
     FTS5 tables forget a row only when told the text it was indexed with)."""

@@ -29,7 +29,14 @@ from typing import Any
 
 from sync.contract.channel import photo_refs, placed, read_shard
 from sync.contract.kinds import Contact, in_scope
-from sync.contract.search import delete_document, document, insert_document, search_rowid
+from sync.contract.search import (
+    delete_document,
+    document,
+    insert_document,
+    search_rowid,
+    stage_document,
+    write_staged,
+)
 from sync.contract.snapshot import media_names, village_notice, village_power
 from sync.receive.database import (
     CATEGORY_ORDER,
@@ -189,12 +196,13 @@ def _remove(db: sqlite3.Connection, item: dict[str, Any]) -> None:
 
 def add_items(
     db: sqlite3.Connection, items: Iterable[dict[str, Any]], village: Mapping[str, str], contacts: list[Contact],
-    names: Mapping[str, str], categories: Mapping[str, int],
+    names: Mapping[str, str], categories: Mapping[str, int], staged: bool = False,
 ) -> None:  # fmt: skip
     """Write the rows and search rows of power items, notices and catalogue items (others are skipped).
 
     :param village: code and township; *contacts*: those the village shows (its power items' supervisors).
     :param names: each photo's blob name (snapshot.media_names); *categories*: each category's place in the list.
+    :param staged: write the search rows at the end, in rowid order (a whole install's many items).
     """
     for item in items:
         kind, data, place = item["kind"], item["data"], placed(item)
@@ -209,7 +217,9 @@ def add_items(
         columns = ", ".join(row)
         marks = ", ".join("?" * len(row))
         db.execute(f"insert into {TABLES[kind]} ({columns}) values ({marks})", tuple(row.values()))  # noqa: S608
-        insert_document(db, search_rowid(kind, place), document(kind, data))
+        (stage_document if staged else insert_document)(db, search_rowid(kind, place), document(kind, data))
+    if staged:
+        write_staged(db)
 
 
 def _contacts(db: sqlite3.Connection) -> list[Contact]:

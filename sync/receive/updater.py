@@ -218,7 +218,7 @@ class _Sync:
         places = survey.category_places()
 
         def more(db: sqlite3.Connection) -> None:
-            add_items(db, shard_items(shards), snapshot["village"], snapshot["contacts"], names, places)
+            add_items(db, shard_items(shards), snapshot["village"], snapshot["contacts"], names, places, staged=True)
 
         install_snapshot(self.data_dir, snapshot, {names[ref]: file for ref, file in files.items()}, more)
         self._tidy_cache({p.name for _i, p in wanted})
