@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tuf.api import exceptions
-from tuf.api.metadata import TargetFile, Targets
+from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from sync.contract.channel import (
@@ -64,6 +64,7 @@ from sync.receive.status import SyncResult as SyncResult
 from sync.receive.status import read_config as read_config
 from sync.receive.status import read_status as read_status
 from sync.receive.status import tuf_dir, write_json
+from sync.receive.target_lookup import NOT_LOADED, looked_up
 from sync.receive.time_floor import raise_floor, time_floor
 
 DISK_MARGIN = 50 * 1024 * 1024
@@ -84,29 +85,6 @@ def _trusted(updater: Updater) -> Any:
     # ngclient (tuf 7.x) has no public way to set the reference time or read the trusted
     # snapshot; pyproject pins tuf<8 and the tests exercise both.
     return updater._trusted_set
-
-
-_NOT_LOADED = object()
-
-
-def _looked_up(trusted: Any, path: str) -> TargetFile | object | None:
-    """Find *path* as ngclient's get_targetinfo does, in roles it has already loaded and verified, without its
-    search's cost for each of the thousands of shards of a county (a no-change night lists them all).
-
-    The county's roles are one level deep, each terminating: the top-level targets, then the first role delegated
-    the path. Returns _NOT_LOADED (ngclient then looks) when that role is not loaded yet or the tree is deeper.
-    """
-    top: Targets = trusted.targets
-    if path in top.targets:
-        return top.targets[path]
-    roles = top.delegations.roles if top.delegations is not None and top.delegations.roles else {}
-    delegated = next((role for role in roles.values() if role.is_delegated_path(path)), None)
-    if delegated is None:
-        return None
-    if not delegated.terminating or delegated.name not in trusted or trusted[delegated.name].delegations is not None:
-        return _NOT_LOADED
-    found: TargetFile | None = trusted[delegated.name].targets.get(path)
-    return found
 
 
 class _Sync:
@@ -141,8 +119,8 @@ class _Sync:
             self.progress(message, passing)
 
     def target(self, path: str) -> tuple[TargetFile, Path] | None:
-        info = _looked_up(_trusted(self.updater), path)
-        if info is _NOT_LOADED:
+        info = looked_up(_trusted(self.updater), path)
+        if info is NOT_LOADED:
             info = self.updater.get_targetinfo(path)
         if info is None:
             return None
@@ -210,7 +188,8 @@ class _Sync:
         wanted += [(info, file) for info, file in photos.values()]
         files = {ref: file for ref, (_info, file) in photos.items()}
         self.say(tr("installing version %(version)s", version=version))
-        county = county_from_items(survey.small, files)
+        shown_by_small = {ref for item in survey.small for ref in photo_refs(item)}  # the ten ones': named below
+        county = county_from_items(survey.small, {ref: f for ref, f in files.items() if ref in shown_by_small})
         snapshot, _media = village_snapshot(county, village, version, max(dates))
         snapshot["source"], snapshot["township"], snapshot["targets"] = (
             self._source(township), township, self._listing(township))  # fmt: skip
