@@ -1,5 +1,6 @@
 """`kiosk serve` imports only what a serving kiosk uses (issue 17, point 6): what a screens process never
-loads stays out of its memory for the months it runs on a small board.
+loads stays out of its memory for the months it runs on a small board. And `kiosk sync` imports only what a
+sync uses (point 1): a night's child process stays small at any county size.
 
 The real command is started with `python -X importtime`, which writes every module imported by an import
 statement to stderr (the command's own module, which kiosk/cli/lazy.py imports through importlib, is not
@@ -9,6 +10,7 @@ stopped: a module that only some request imports is caught too.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +24,7 @@ from click.testing import CliRunner
 
 from bench.wire import free_port, stop_process
 from kiosk.cli import COMMANDS, main
+from tests.county_repo import CountyRepo
 
 # Never imported by `kiosk serve` (the screens and the staff console), and why a serving kiosk has no use for it.
 NEVER_SERVED = {
@@ -41,6 +44,20 @@ NEVER_SERVED = {
     "holidays": "`kiosk county calendar` makes a year of the official calendar from it; kiosks get the year as content",
     "escpos": "the receipt printer: imported when one is set (KIOSK_PRINTER) or a slip is made; the demo has none",
 }
+# Never imported by `kiosk sync` of a kiosk with no county server to report to (the report's code loads after
+# the sync, and only for an enrolled kiosk).
+NEVER_SYNCED = {
+    "flask": "the web framework of the screens and the staff console",
+    "werkzeug": "flask's requests and responses: the same",
+    "jinja2": "the pages' templates: the same",
+    "flask_babel": "the pages' translations: the sync's messages are sync/translations",
+    "sqlite_utils": "the local database's migrations (kiosk/data/local_db.py): a sync writes its versions with sqlite3",
+    "kiosk.screens": "the villagers' screens",
+    "kiosk.staff": "the staff console",
+    "kiosk.device.uplink": "the report to the county: only for an enrolled kiosk, after the sync",
+    **{name: NEVER_SERVED[name] for name in ("jsonschema", "yaml", "markdown_it", "sync.publish", "sync.authoring",
+                                             "sync.contract.content", "openpyxl", "holidays")},
+}  # fmt: skip
 SERVE_ENV = {"KIOSK_SYNC_NIGHTLY": "0", "KIOSK_REPORT_MINUTES": "0", "KIOSK_UPDATE_NIGHTLY": "0"}
 IMPORTED = re.compile(r"^import time:\s+\d+\s+\|\s+\d+\s+\|( *)(\S+)\s*$", re.MULTILINE)
 VILLAGER_PAGES = [
@@ -96,8 +113,8 @@ def _chain(stderr: str, module: str) -> str:
     return " <- ".join(chain)
 
 
-def _forbidden(imported: set[str]) -> dict[str, list[str]]:
-    found = {name: sorted(m for m in imported if m == name or m.startswith(name + ".")) for name in NEVER_SERVED}
+def _forbidden(imported: set[str], never: dict[str, str] = NEVER_SERVED) -> dict[str, list[str]]:
+    found = {name: sorted(m for m in imported if m == name or m.startswith(name + ".")) for name in never}
     return {name: modules for name, modules in found.items() if modules}
 
 
@@ -128,6 +145,19 @@ def test_a_serving_kiosk_never_imports_the_county_tools_the_sync_or_the_content_
     found = _forbidden(imported)
     assert not found, "\n".join(f"{name} ({NEVER_SERVED[name]}): {_chain(said, modules[0])}"
                                 for name, modules in found.items())  # fmt: skip
+
+
+def test_a_sync_imports_neither_the_web_apps_nor_the_county_tools(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    """The real command, installing the demo county's first version, then on a night with no change."""
+    command = [sys.executable, "-X", "importtime", "-m", "kiosk.cli", "sync", "--json", "--data", str(kiosk_data)]
+    for outcome in ("updated", "unchanged"):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        assert json.loads(done.stdout.splitlines()[-1])["outcome"] == outcome, done.stderr[-3000:]
+        imported = _imported(done.stderr)
+        assert {"sync.receive.updater", "tuf.ngclient"} <= imported, "the import log was read"
+        found = _forbidden(imported, NEVER_SYNCED)
+        assert not found, "\n".join(f"{name} ({NEVER_SYNCED[name]}): {_chain(done.stderr, modules[0])}"
+                                    for name, modules in found.items())  # fmt: skip
 
 
 def test_the_import_log_is_read_as_python_writes_it() -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from kiosk.cli.options import DATA, data_folder
-from kiosk.device.status import kiosk_status
 from kiosk.settings import fetcher_options, load_settings
 from sync.contract.dates import utc_minute
 from sync.contract.i18n import tr
@@ -78,12 +77,20 @@ class ProgressLines:
 @click.option("--json", "as_json", is_flag=True, help="Print only one JSON object.")
 @DATA
 def sync(source: str | None, as_json: bool, data: str | None) -> None:
-    """Fetch, verify and install the county's newest content now."""
-    from kiosk.device.reporting import sync_and_report
+    """Fetch, verify and install the county's newest content now, then report to the county (if enrolled)."""
+    from kiosk.device.enrolment import enrolled
+    from sync.receive.updater import sync_kiosk
 
     progress = None if as_json else ProgressLines()
     options = fetcher_options(load_settings())
-    result = sync_and_report(data_folder(data), source, progress=progress, fetcher_options=options)
+    data_dir = data_folder(data)
+    result = sync_kiosk(data_dir, source, progress=progress, fetcher_options=options)
+    # A sync from a folder or USB stick is a sign there is no network to report over. The report's code (the
+    # content's reads, the counts, the uplink) loads only for a kiosk with a county to report to.
+    if source is None and enrolled(data_dir):
+        from kiosk.device.reporting import report_sync
+
+        result = report_sync(data_dir, result)
     if progress is not None:
         progress.end()
     if as_json:
@@ -107,6 +114,8 @@ def sync(source: str | None, as_json: bool, data: str | None) -> None:
 @DATA
 def status(as_json: bool, data: str | None) -> None:
     """Show the installed version, the last sync and what comes next."""
+    from kiosk.device.status import kiosk_status
+
     report = kiosk_status(data_folder(data))
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.data.notices import prune_photos_in
-from kiosk.device.uplink_state import is_enrolled
+from kiosk.device.enrolment import is_enrolled
 from kiosk.settings import parse_window
 from sync.contract.dates import DEFAULT_TIMEZONE, local_now
 from sync.contract.files import atomic_write

@@ -24,7 +24,7 @@ from kiosk.settings import app_version
 from sync.contract.dates import WorkCalendar, end_of_posting
 from sync.contract.i18n import tr
 from sync.receive.install import current_database
-from sync.receive.updater import SyncError, SyncResult, sync_kiosk
+from sync.receive.status import SyncError, SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +39,14 @@ def enrol_with_county(data_dir: Path, code: str, county: str) -> str:
     return tr("Enrolled as kiosk %(id)s: reports and uploads now go to %(county)s.", id=kiosk_id, county=county)
 
 
-def sync_and_report(data_dir: Path, source: str | None = None, **options: Any) -> SyncResult:
-    """Sync (`sync_kiosk`, with *options*), then tell the county how this kiosk stands and send its outbox.
-
-    A sync from a folder or USB stick (*source*) is a sign there is no network to report over.
-    """
-    result = sync_kiosk(data_dir, source, **options)
-    if source is None:
-        try:
-            sent = send_to_county(data_dir)
-            result = dataclasses.replace(result, county_report=sent.line or None, county_ok=sent.ok)
-        except SyncError:  # kiosk.json is damaged or missing: the sync's own error says so
-            pass
-    return result
+def report_sync(data_dir: Path, result: SyncResult) -> SyncResult:
+    """After a sync (`kiosk sync`), tell the county how this kiosk stands and send its outbox; return *result*
+    with the report's outcome."""
+    try:
+        sent = send_to_county(data_dir)
+    except SyncError:  # kiosk.json is damaged or missing: the sync's own error says so
+        return result
+    return dataclasses.replace(result, county_report=sent.line or None, county_ok=sent.ok)
 
 
 class Sent(NamedTuple):

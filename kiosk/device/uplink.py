@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk.data.clock import kiosk_utc_now, utc_now
 from kiosk.data.local_db import local_media_dir, open_local, transaction
 from kiosk.data.photos import is_photo_name
-from kiosk.device.uplink_state import KEY_FILE as KEY_FILE  # where it has always been found too
-from kiosk.device.uplink_state import is_enrolled
+from kiosk.device.enrolment import KEY_FILE as KEY_FILE  # where it has always been found too
+from kiosk.device.enrolment import is_enrolled
 from sync.contract.files import atomic_write
 from sync.contract.i18n import tr
 from sync.receive.fetcher import retry_after_seconds

@@ -14,8 +14,6 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from sync.contract.dates import DEFAULT_TIMEZONE
 from sync.contract.kinds import SORT
 from sync.contract.search import SCHEMA as SEARCH_SCHEMA
@@ -187,7 +185,7 @@ create table targets (path text primary key, sha256 text not null);
 """
 
 
-def _insert_rows(db: Database, table: str, rows: Iterable[dict[str, Any]]) -> None:
+def _insert_rows(db: sqlite3.Connection, table: str, rows: Iterable[dict[str, Any]]) -> None:
     """Insert *rows* (plain values, every row with the same keys in the same order) into *table*, one at a time."""
     iterator = iter(rows)
     first = next(iterator, None)
@@ -195,7 +193,7 @@ def _insert_rows(db: Database, table: str, rows: Iterable[dict[str, Any]]) -> No
         return
     columns = ", ".join(first)
     marks = ", ".join("?" * len(first))
-    db.conn.executemany(f"insert into {table} ({columns}) values ({marks})",  # noqa: S608 - names from _rows
+    db.executemany(f"insert into {table} ({columns}) values ({marks})",  # noqa: S608 - names from _rows
                         (tuple(row.values()) for row in itertools.chain([first], iterator)))  # fmt: skip
 
 
@@ -208,19 +206,18 @@ def write_database(
     :param current: the installed version, whose items' QR codes are taken rather than drawn again.
     :param more: writes more items into the tables (the kiosk's sync streams them from its shards: patch.add_items).
     """
-    with Database(target) as db:
-        with db.atomic():
-            db.executescript(_SCHEMA)
+    with closing(sqlite3.connect(target)) as db:
+        db.executescript(_SCHEMA + SEARCH_SCHEMA)
+        with db:  # the rows in one transaction
             for table, rows in _rows(snapshot).items():
                 _insert_rows(db, table, rows)
-            db.executescript(SEARCH_SCHEMA)
-            write_search_index(db.conn, snapshot)
+            write_search_index(db, snapshot)
             if more is not None:
-                more(db.conn)
+                more(db)
             _insert_rows(db, "media", [{"blob": b} for b in blobs])
             _insert_rows(db, "targets", ({"path": k, "sha256": v} for k, v in snapshot.get("targets", {}).items()))
-            write_lists(db.conn)
-            write_qr_codes(db.conn, current)
+            write_lists(db)
+            write_qr_codes(db, current)
         result = db.execute("pragma integrity_check").fetchone()[0]
         if result != "ok":
             raise DatabaseCheckFailed(f"the new content database failed its integrity check: {result}")

@@ -41,6 +41,7 @@ from sync.contract.i18n import tr
 from sync.contract.kinds import ContentInvalid
 from sync.contract.media import media_digest
 from sync.contract.snapshot import blob_name, media_names, village_snapshot
+from sync.receive import unchanged
 from sync.receive.database import database_version, installed_meta, installed_targets
 from sync.receive.explain import explain
 from sync.receive.fetcher import ResumableFetcher
@@ -158,15 +159,25 @@ class _Sync:
         self.say(tr("checking the county's signed metadata"))
         self.updater.refresh()
         trusted = _trusted(self.updater)
-        version = self.checked_version = trusted.snapshot.version
+        self.checked_version = trusted.snapshot.version
         signed_at = trusted.timestamp.unrecognized_fields.get(SIGNED_AT)
         if signed_at:
             raise_floor(self.status, self.now, datetime.fromisoformat(signed_at.replace("Z", "+00:00")))
-        village = self.config["village"]
+        installed, reference = current_database(self.data_dir), self.reference  # a damaged one: as if none
+        if installed is not None and unchanged.still_current(self.status, trusted, self.config, installed, reference):
+            self.say(tr("nothing new for this village"))  # not one delegated role loaded, not one shard opened
+            return self._result("unchanged", database_version(installed), installed_meta(installed, "content_date"))
+        result = self._run(installed)
+        if (current := current_database(self.data_dir)) is not None:  # the record that lets the next night end here
+            self.status[unchanged.RECORD] = unchanged.record(trusted, self.config["village"], current)
+        return result
+
+    def _run(self, installed: Path | None) -> SyncResult:
+        """Compare the village's signed files with those the installed version was built from; install what changed."""
+        version, village = _trusted(self.updater).snapshot.version, self.config["village"]
         county_manifest = self._manifest("county")
         if county_manifest is None:
             raise SyncError(tr("the county has not published any content yet"))
-        installed = current_database(self.data_dir)  # a damaged one counts as not installed
         if installed is not None and intact(installed):
             township = installed_meta(installed, "township")  # unchanged while the county's scope is
             if township and installed_meta(installed, "source") == self._source(township):
