@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class SlidingWindow:
     """Admit at most *limit* events in any *seconds* (a moving window), in this process, whoever asks.
 
-    What Flask-Limiter (``limiter``) cannot say: a limit for the whole kiosk rather than per address,
+    What the sign-in limiter (kiosk/staff/limiter.py) cannot say: a limit for the whole kiosk rather than per address,
     an event counted once per *key* while it is in the window, and *spacing* seconds between two.
     It keeps one time per admitted event: at most *limit* of them.
     """

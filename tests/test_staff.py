@@ -25,7 +25,7 @@ from kiosk.data import accounts
 from kiosk.data.local_db import open_local, path_of
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
+from kiosk.staff.limiter import AddressLimiter, limiter, parse_rule
 
 PASSWORD = "correct horse battery"
 
@@ -132,9 +132,38 @@ def test_an_account_locks_after_five_wrong_passwords(client: FlaskClient, tmp_pa
         assert db.execute("select count(*) from audit_log where action = 'account.locked'").fetchone()[0] == 1
 
 
-def test_guessing_is_throttled_per_address(client: FlaskClient) -> None:
-    answers = [sign_in(client, name=f"nobody{n}", password="guess").status_code for n in range(12)]
-    assert answers[:10] == [401] * 10 and answers[10:] == [429, 429]
+def test_guessing_is_throttled_per_address(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten tries in any minute, fifty in any hour, per address; a refused try says when to come back."""
+    clock = [1000.0]
+    monkeypatch.setattr(limiter, "clock", lambda: clock[0])
+    answers = [sign_in(client, name=f"nobody{n}", password="guess") for n in range(12)]
+    assert [a.status_code for a in answers[:10]] == [401] * 10 and [a.status_code for a in answers[10:]] == [429, 429]
+    assert answers[10].headers["Retry-After"] == "60"
+    clock[0] += 45
+    assert sign_in(client, password="guess").headers["Retry-After"] == "15", "a moving window: the first try's minute"
+    other = client.post("/sign-in", environ_base={"REMOTE_ADDR": "192.0.2.7"},
+                        data={"name": "anna", "password": PASSWORD, "csrf_token": csrf_token(client)})  # fmt: skip
+    assert other.status_code == 302, "another address is not held back"
+    for _minute in range(4):  # forty more tries over four minutes: fifty in all
+        clock[0] += 61
+        assert [sign_in(client, name="nobody", password="guess").status_code for _ in range(10)] == [401] * 10
+    clock[0] += 61
+    held = sign_in(client, name="nobody", password="guess")
+    assert held.status_code == 429, "fifty in the hour"
+    assert held.headers["Retry-After"] == str(1000 + 3600 - int(clock[0])), "the first of fifty leaves"
+
+
+def test_a_rate_limit_is_read_or_refused_and_its_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_rule("10 per minute;50 per hour") == [(10, 60), (50, 3600)]
+    for bad in ("10 a minute", "0 per minute", "10 per minute;", "ten per hour"):
+        with pytest.raises(ValueError, match="not a rate limit"):
+            parse_rule(bad)
+    counting = AddressLimiter(clock=lambda: 5.0)
+    monkeypatch.setattr("kiosk.staff.limiter.MAX_KEYS", 100)
+    for n in range(250):  # an attacker with many addresses
+        assert counting.take("sign_in", f"10.0.{n // 256}.{n % 256}", [(1, 60)]) is None
+    assert len(counting._tries) == 100, "the addresses longest untried are forgotten"
+    assert counting.take("sign_in", "10.0.0.249", [(1, 60)]) == 60
 
 
 def test_an_idle_session_ends(staff_app: Flask, client: FlaskClient) -> None:

@@ -20,9 +20,11 @@ def _serve(data_dir: Path, port: int | None, with_staff: bool = False) -> None:
 
     from waitress.server import create_server
 
+    from kiosk.device.arenas import few_malloc_arenas
     from kiosk.device.listening import inherited_socket, stop_gracefully
     from kiosk.screens import create_app
 
+    few_malloc_arenas()  # before the server's threads start
     settings = load_settings()
     app = create_app({"DATA_DIR": str(data_dir), **({"PORT": port} if port else {})})
     host, port = settings["HOST"], app.config["PORT"]

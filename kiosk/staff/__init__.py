@@ -1,7 +1,7 @@
 """The village staff console: its own Flask app on its own listener (default 127.0.0.1:8081).
 
 Nothing of it is reachable from the villager screens: a different app, port and session cookie.
-Every form carries a CSRF token (Flask-WTF), sign-in is rate-limited (Flask-Limiter) and locks an
+Every form carries a CSRF token (Flask-WTF), sign-in is rate-limited (staff/limiter.py) and locks an
 account after repeated failures (accounts.py), and a session ends after STAFF_IDLE_MINUTES idle,
 and on every device at once when the account signs out or gets a new password (its session epoch).
 """
@@ -17,7 +17,6 @@ from typing import Any
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from kiosk.staff.limiter import limiter
 from kiosk.web import base_app, csrf
 
 MAX_REQUEST_BYTES = 80 * 1024 * 1024  # six phone photos and the text; more is cut off (413)
@@ -47,7 +46,6 @@ def signed_in_pages(
     app.jinja_env.globals["console"] = app.extensions["console"]
     app.extensions["accounts_db"] = accounts_db
     csrf.init_app(app)
-    limiter.init_app(app)
     from kiosk.staff import admin, auth
 
     app.register_blueprint(auth.bp)
