@@ -34,7 +34,7 @@ from sync.contract.search import (
     document,
     insert_document,
     search_rowid,
-    stage_document,
+    stage_documents,
     write_staged,
 )
 from sync.contract.snapshot import media_names, village_notice, village_power
@@ -50,6 +50,7 @@ from sync.receive.qr_codes import update_qr_codes
 
 TABLES = {"power": "powers", "notice": "notices", "catalogue": "catalogue"}  # the kinds a patch writes
 MOST_SHARDS = 64  # changed shards of a scope beyond which the whole version is written (a county that changed much)
+BATCH = 500  # items whose rows add_items writes at once (executemany): a few hundred KB of rows held
 
 
 class NotPatchable(Exception):
@@ -204,6 +205,8 @@ def add_items(
     :param names: each photo's blob name (snapshot.media_names); *categories*: each category's place in the list.
     :param staged: write the search rows at the end, in rowid order (a whole install's many items).
     """
+    rows: dict[str, list[tuple[Any, ...]]] = {}  # by insert statement, written BATCH at a time
+    documents: list[tuple[int, dict[str, Any]]] = []
     for item in items:
         kind, data, place = item["kind"], item["data"], placed(item)
         if kind not in TABLES or not in_scope(data.get("scope", "county"), village):
@@ -214,12 +217,28 @@ def add_items(
             row = notice_row(village_notice(data, names))
         else:
             row = catalogue_row(data, place)
-        columns = ", ".join(row)
-        marks = ", ".join("?" * len(row))
-        db.execute(f"insert into {TABLES[kind]} ({columns}) values ({marks})", tuple(row.values()))  # noqa: S608
-        (stage_document if staged else insert_document)(db, search_rowid(kind, place), document(kind, data))
+        insert = f"insert into {TABLES[kind]} ({', '.join(row)}) values ({', '.join('?' * len(row))})"  # noqa: S608
+        rows.setdefault(insert, []).append(tuple(row.values()))
+        documents.append((search_rowid(kind, place), document(kind, data)))
+        if len(documents) >= BATCH:
+            _write_batch(db, rows, documents, staged)
+    _write_batch(db, rows, documents, staged)
     if staged:
         write_staged(db)
+
+
+def _write_batch(db: sqlite3.Connection, rows: dict[str, list[tuple[Any, ...]]],
+                 documents: list[tuple[int, dict[str, Any]]], staged: bool) -> None:  # fmt: skip
+    """Write the rows and search rows add_items gathered, and empty the lists."""
+    for insert, values in rows.items():
+        db.executemany(insert, values)
+        values.clear()
+    if staged:
+        stage_documents(db, documents)
+    else:
+        for rowid, doc in documents:
+            insert_document(db, rowid, doc)
+    documents.clear()
 
 
 def _contacts(db: sqlite3.Connection) -> list[Contact]:
