@@ -2,17 +2,17 @@
 
 Each command runs as `python -m kiosk.cli ...` from this checkout, as a county office or a kiosk runs it. Its time
 is the whole process's (Python's start and imports included: what a nightly job costs the board) and its peak RSS
-is its own, from the rusage wait4 returns for that child alone (never the benchmark's own process).
+is its own, from the rusage wait4 returns for that child alone, started from a small process (bench/launch.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -40,35 +40,31 @@ def run_kiosk(*args: str | Path, env: dict[str, str] | None = None, timeout: flo
     words = [str(arg) for arg in args]
     # -m from the repository root: this checkout's kiosk and sync packages, not an installed copy.
     command = [sys.executable, "-m", "kiosk.cli", *words]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPOSITORY, stdout=out, stderr=err, env=env)
-        overran = threading.Event()
-
-        def stop() -> None:
-            overran.set()
-            process.kill()
-
-        timer = threading.Timer(timeout, stop)
-        timer.start()
+    with tempfile.TemporaryDirectory() as temporary, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        figures = Path(temporary) / "figures"
+        # Started by bench/launch.py, a small process of its own: see why there. Its session is the command's too,
+        # so that a command overrunning its time is stopped with its launcher.
+        process = subprocess.Popen([sys.executable, "-m", "bench.launch", str(figures), *command], cwd=REPOSITORY,
+                                   stdout=out, stderr=err, env=env, start_new_session=True)  # fmt: skip
         try:
-            _pid, status, usage = os.wait4(process.pid, 0)  # the child's own rusage: ru_maxrss in KB on Linux
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise RuntimeError(f"kiosk {' '.join(words)} ran longer than {timeout:.0f} s and was stopped") from None
         except BaseException:  # Ctrl+C: the command ends with the benchmark
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             raise
-        finally:
-            timer.cancel()
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
-    if overran.is_set():
-        raise RuntimeError(f"kiosk {' '.join(words)} ran longer than {timeout:.0f} s and was stopped")
-    if process.returncode != 0:
-        raise RuntimeError(f"kiosk {' '.join(words)} failed (exit {process.returncode}): {(stdout + stderr)[-3000:]}")
-    return CommandRun(words, seconds, usage.ru_maxrss / 1024, stdout, stderr)
+        if process.returncode != 0 or not figures.exists():
+            raise RuntimeError(
+                f"kiosk {' '.join(words)} failed (exit {process.returncode}): {(stdout + stderr)[-3000:]}"
+            )
+        seconds, peak_kb = figures.read_text().split()
+    return CommandRun(words, float(seconds), int(peak_kb) / 1024, stdout, stderr)
 
 
 @dataclass

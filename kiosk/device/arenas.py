@@ -9,13 +9,10 @@ threads as fast (issue 17, point 6: `bench/soak.py`, 6,000 requests at concurren
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 
 M_ARENA_MAX = -8  # <malloc.h>
 ARENAS = 2
-
-log = logging.getLogger(__name__)
 
 
 def few_malloc_arenas(arenas: int = ARENAS) -> bool:
@@ -31,7 +28,4 @@ def few_malloc_arenas(arenas: int = ARENAS) -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    agreed = bool(mallopt(M_ARENA_MAX, arenas))
-    if not agreed:
-        log.info("the C library kept its own number of malloc arenas")
-    return agreed
+    return bool(mallopt(M_ARENA_MAX, arenas))
