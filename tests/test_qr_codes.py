@@ -16,6 +16,7 @@ import pytest
 import qrcode
 from flask.testing import FlaskClient
 
+import sync.receive.updater
 from kiosk.demo import demo_village
 from kiosk.screens import create_app
 from sync.contract.content import County
@@ -23,6 +24,8 @@ from sync.contract.snapshot import village_snapshot
 from sync.receive import qr_codes, qr_drawing
 from sync.receive.install import content_dir, current_database, install_snapshot, read_state
 from sync.receive.qr_drawing import qr_matrix, qr_png
+from sync.receive.updater import sync_kiosk
+from tests.county_repo import CountyRepo
 from tests.qr_images import decode_qr, qr_image, qr_sources
 
 BASE = "https://gk.qinghe.example.cn"
@@ -187,6 +190,41 @@ def test_many_codes_are_drawn_in_worker_processes_the_same_and_here_if_a_worker_
 
     monkeypatch.setattr(subprocess, "run", run)
     assert list(qr_workers.draw_all(urls)) == [qr_png(url) for url in urls]
-    assert len(started) == 5, "five batches, each in a process of its own"
+    assert len(started) == 4, "two batches for each CPU, each in a process of its own"
     monkeypatch.setattr(sys, "executable", "/bin/false")  # every worker fails
     assert list(qr_workers.draw_all(urls)) == [qr_png(url) for url in urls]
+
+
+@pytest.mark.parametrize("workers", ["drawing", "failing"])
+def test_a_first_install_draws_its_codes_while_it_writes_its_rows(
+    county_repo: CountyRepo, kiosk_data: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """The codes of a first install's items are drawn by worker processes as soon as its items are known; a
+    worker that fails costs only time: every item has its code, the same."""
+    from sync.receive import qr_workers
+
+    monkeypatch.setattr(qr_workers, "BATCH", 10)
+    monkeypatch.setattr(qr_workers, "WORTH_IT", 20)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    if workers == "failing":
+        monkeypatch.setattr(sys, "executable", "/bin/false")
+    ahead: list[int] = []
+    real_insert = qr_codes.insert_codes
+
+    def insert(db: sqlite3.Connection, rows: Any) -> None:
+        rows = list(rows)
+        ahead.append(len(rows))
+        real_insert(db, rows)
+
+    monkeypatch.setattr(sync.receive.updater, "insert_codes", insert)
+    assert sync_kiosk(kiosk_data).outcome == "updated"
+    path = current_database(kiosk_data)
+    assert path is not None
+    with sqlite3.connect(path) as db:
+        codes = {(kind, item_id): png for kind, item_id, png in db.execute("select * from qr_codes")}
+        items = [(kind, item_id) for kind, table in qr_codes.KINDS.items()
+                 for (item_id,) in db.execute(f"select id from {table}")]  # fmt: skip  # noqa: S608
+    assert len(items) > 20 and set(codes) == set(items)
+    assert ahead == [len(items)], "every code drawn ahead, while the rows were written"
+    for kind, item_id in items:
+        assert codes[(kind, item_id)] == qr_png(qr_codes.mobile_url(BASE, "taoyuan", kind, item_id))

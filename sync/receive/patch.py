@@ -46,7 +46,7 @@ from sync.receive.database import (
     power_row,
 )
 from sync.receive.lists import write_lists
-from sync.receive.qr_codes import update_qr_codes
+from sync.receive.qr_codes import mobile_url, update_qr_codes
 
 TABLES = {"power": "powers", "notice": "notices", "catalogue": "catalogue"}  # the kinds a patch writes
 MOST_SHARDS = 64  # changed shards of a scope beyond which the whole version is written (a county that changed much)
@@ -267,15 +267,23 @@ class Survey:
     small: list[dict[str, Any]] = field(default_factory=list)
     categories: list[tuple[int, str]] = field(default_factory=list)
     photos: dict[str, str] = field(default_factory=dict)  # 'media/x.jpg' -> the scope of an item showing it
+    written: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, id, scope) of the items of TABLES
 
     def read(self, shard: bytes, scope: str) -> None:
         """Take in the items of one shard of *scope*."""
         for item in read_shard(shard):
+            self.photos.update(dict.fromkeys(photo_refs(item), scope))
             if item["kind"] not in TABLES:
                 self.small.append(item)
-            elif item["kind"] == "power":
+                continue
+            if item["kind"] == "power":
                 self.categories.append((placed(item), item["data"]["category"]))
-            self.photos.update(dict.fromkeys(photo_refs(item), scope))
+            self.written.append((item["kind"], item["id"], item["data"].get("scope", "county")))
+
+    def codes(self, village: Mapping[str, str], base_url: str) -> list[tuple[str, str, str]]:
+        """Each item the village shows with a phone page: its kind, id and the address its QR code holds."""
+        return [(kind, item_id, mobile_url(base_url, village["code"], kind, item_id))
+                for kind, item_id, scope in self.written if in_scope(scope, village)]  # fmt: skip
 
     def category_places(self) -> dict[str, int]:
         """Each category's place: the standard ones first, the others in the order of the list (database._rows)."""

@@ -65,6 +65,13 @@ def write_qr_codes(db: sqlite3.Connection, current: Path | None = None) -> int:
     return len(missing)
 
 
+def insert_codes(db: sqlite3.Connection, rows: Iterable[tuple[str, str, bytes]]) -> None:
+    """Write codes drawn ahead (*rows*: kind, item id, PNG; qr_workers.Drawing) into a content database being
+    written: write_qr_codes then draws only the ones missing."""
+    db.execute(SCHEMA)
+    db.executemany("insert or replace into qr_codes values (?, ?, ?)", rows)
+
+
 def update_qr_codes(db: sqlite3.Connection, items: Iterable[tuple[str, str]]) -> int:
     """Bring the codes of *items* (kind, id) up to date in a content database changed in place: draw those it
     holds without a code, remove those of items it no longer holds. Return how many were drawn."""

@@ -2,7 +2,9 @@
 
 Each batch of addresses goes to a Python process of its own running qr_drawing.main (a command, not
 multiprocessing: nothing of the installing process is copied or imported again), a few at a time, one
-per CPU. A batch that fails for any reason is drawn here instead: the codes are the same either way.
+per CPU, two batches each. A batch that fails for any reason is drawn here instead: the codes are the
+same either way. A first install starts them (Drawing) as soon as it knows its items, and writes the
+rows meanwhile.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sync
 
-BATCH = 4000  # addresses a worker process draws: its start (~0.2 s) is paid once for each
+BATCH = 4000  # addresses a worker process draws at the least: its start (~0.2 s) is paid once for each
+MOST = 16_000  # and at the most (its codes, about 400 bytes each, come back at once)
 WORTH_IT = 2 * BATCH  # fewer codes than this are drawn in this process
 TIMEOUT_S = 600
 log = logging.getLogger(__name__)
@@ -28,14 +32,44 @@ def draw_all(urls: list[str]) -> Iterator[bytes]:
     """Yield the PNG of each address in *urls*, in order."""
     from sync.receive.qr_drawing import qr_png
 
-    workers = min(os.cpu_count() or 1, 4)
-    if workers < 2 or len(urls) < WORTH_IT:
+    if not worth_drawing_elsewhere(len(urls)):
         yield from map(qr_png, urls)
         return
-    batches = [urls[n : n + BATCH] for n in range(0, len(urls), BATCH)]
+    workers = min(os.cpu_count() or 1, 4)
+    size = min(MOST, max(BATCH, -(-len(urls) // (2 * workers))))  # two batches a worker: one start each, balanced
+    batches = [urls[n : n + size] for n in range(0, len(urls), size)]
     with ThreadPoolExecutor(workers) as pool:
         for batch, drawn in zip(batches, pool.map(_drawn_elsewhere, batches), strict=True):
             yield from drawn if drawn is not None else map(qr_png, batch)
+
+
+def worth_drawing_elsewhere(count: int) -> bool:
+    """Tell whether *count* codes are drawn by worker processes (draw_all), not in this one."""
+    return min(os.cpu_count() or 1, 4) >= 2 and count >= WORTH_IT
+
+
+class Drawing:
+    """Codes drawn by draw_all in a thread of this process (its workers on the other CPUs) while the install writes
+    its rows; if anything fails, rows() yields what was drawn and write_qr_codes draws the others."""
+
+    def __init__(self, codes: list[tuple[str, str, str]]) -> None:
+        self.codes = codes  # (kind, item id, address)
+        self._drawn: list[bytes] = []
+        self._thread = threading.Thread(target=self._draw, name="qr-drawing", daemon=True)
+        self._thread.start()
+
+    def _draw(self) -> None:
+        try:
+            for png in draw_all([url for _kind, _id, url in self.codes]):
+                self._drawn.append(png)
+        except Exception:  # the installing thread draws what is missing: nothing is lost but time
+            log.exception("drawing the QR codes ahead of the install failed")
+
+    def rows(self) -> Iterator[tuple[str, str, bytes]]:
+        """Wait for the codes; yield each (kind, item id, PNG) drawn."""
+        self._thread.join()
+        for (kind, item_id, _url), png in zip(self.codes, self._drawn, strict=False):
+            yield kind, item_id, png
 
 
 def _drawn_elsewhere(urls: list[str]) -> list[bytes] | None:

@@ -55,6 +55,7 @@ from sync.receive.install import (
     repair_state,
 )
 from sync.receive.patch import NotPatchable, Survey, add_items, plan_patch, shard_items
+from sync.receive.qr_codes import insert_codes
 from sync.receive.setup import init_kiosk as init_kiosk
 
 # Kept in status.py, where reading them needs no python-tuf; found here too, as they always were.
@@ -204,11 +205,17 @@ class _Sync:
         snapshot, _media = village_snapshot(county, village, version, max(dates))
         snapshot["source"], snapshot["township"], snapshot["targets"] = (
             self._source(township), township, self._listing(township))  # fmt: skip
-        names = media_names(files)
-        places = survey.category_places()
+        names, places, drawing = media_names(files), survey.category_places(), None
+        if installed is None:  # a first install: its codes drawn on the other CPUs while it writes the rows
+            from sync.receive.qr_workers import Drawing, worth_drawing_elsewhere  # only an install draws codes
+
+            codes = survey.codes(snapshot["village"], snapshot["county"]["public_base_url"])
+            drawing = Drawing(codes) if worth_drawing_elsewhere(len(codes)) else None
 
         def more(db: sqlite3.Connection) -> None:
             add_items(db, shard_items(shards), snapshot["village"], snapshot["contacts"], names, places, staged=True)
+            if drawing is not None:
+                insert_codes(db, drawing.rows())
 
         install_snapshot(self.data_dir, snapshot, {names[ref]: file for ref, file in files.items()}, more)
         self._tidy_cache({p.name for _i, p in wanted})
