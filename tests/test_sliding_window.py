@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
-import limits.storage.memory
 import pytest
 
 from kiosk.staff import create_staff_app
@@ -34,9 +32,8 @@ def test_a_window_counts_each_key_once_spaces_events_and_forgets_after_its_lengt
 def test_sign_in_guesses_are_counted_over_the_last_minute_not_a_fixed_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The in-memory store reads time.time(); let the test say what time it is.
     now = [1_000_000.0]
-    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: now[0]))
+    monkeypatch.setattr(limiter, "clock", lambda: now[0])  # let the test say what time it is
     app = create_staff_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x", "DEFAULT_LOCALE": "en"})
     limiter.reset()
     client = app.test_client()

@@ -74,7 +74,8 @@ def test_a_disk_without_room_refuses_before_anything_changes(
 ) -> None:
     publish_release(county_repo.repository, _wheelhouse(tmp_path / "w1", "0.2.0"))
     real = shutil.disk_usage
-    monkeypatch.setattr("sync.receive.updater.shutil.disk_usage", lambda path: real(path)._replace(free=10 * 2**20))
+    full = "sync.receive.signed_files.shutil.disk_usage"
+    monkeypatch.setattr(full, lambda path: real(path)._replace(free=10 * 2**20))
     refused = kiosk.run(current="0.1.0")
     assert refused.outcome == "failed" and "not enough free disk" in (refused.error or ""), refused
     assert refused.bytes_downloaded < len(BIG) // 10, "only metadata came: refused before any wheel"

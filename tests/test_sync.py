@@ -177,7 +177,8 @@ def test_a_full_disk_is_found_before_downloading_and_the_content_stays(
     county_repo.edit("powers/dibao-shenqing.yaml", "name: 最低生活保障申请", "name: 最低生活保障（低保）申请")
     county_repo.publish()
     real = shutil.disk_usage
-    monkeypatch.setattr("sync.receive.updater.shutil.disk_usage", lambda path: real(path)._replace(free=10 * 2**20))
+    full = "sync.receive.signed_files.shutil.disk_usage"
+    monkeypatch.setattr(full, lambda path: real(path)._replace(free=10 * 2**20))
     injector = FaultInjector(RepositoryApp(county_repo.path))
     with serving(injector) as url:
         result = sync_kiosk(kiosk_data, url)
@@ -334,11 +335,12 @@ CHILD = """
 import os, signal, sys
 from pathlib import Path
 import sync.receive.updater as updater, sync.receive.install as install
+from tuf.ngclient import Updater
 
 point, data = sys.argv[1], Path(sys.argv[2])
 module, name, nth = {
-    "metadata": (updater.Updater, "refresh", 1),
-    "download": (updater.Updater, "download_target", 1),
+    "metadata": (Updater, "refresh", 1),
+    "download": (Updater, "download_target", 1),
     "install": (install, "_switch_current", 1),
 }[point]
 original, calls = getattr(module, name), []

@@ -18,7 +18,7 @@ from tuf.api.metadata import TargetFile
 
 from sync.contract import software
 from sync.contract.i18n import tr
-from sync.receive.updater import SyncError, _Sync, _trusted
+from sync.receive.updater import SyncError, _Sync
 
 
 class Channel:
@@ -27,15 +27,15 @@ class Channel:
     def __init__(self, data_dir: Path, *, source: str | None = None, now: datetime | None = None,
                  fetcher_options: dict[str, Any] | None = None) -> None:  # fmt: skip
         self.sync = _Sync(Path(data_dir), source, now, None, fetcher_options)
-        self.sync.updater.refresh()
+        self.sync.files.updater.refresh()
 
     @property
     def bytes_downloaded(self) -> int:
-        return self.sync.fetcher.bytes_received
+        return self.sync.files.fetcher.bytes_received
 
     def _checked(self, path: str) -> tuple[TargetFile, Path] | None:
-        found = self.sync.target(path)
-        trusted = _trusted(self.sync.updater)
+        found = self.sync.files.target(path)
+        trusted = self.sync.files.trusted
         if found is not None and (problem := software.trusted_delegation(trusted.targets, trusted.root, path)):
             raise SyncError(problem)
         return found
@@ -48,7 +48,7 @@ class Channel:
         found = self._checked(software.CHANNEL)
         if found is None:
             return None  # the county has published no release
-        self.sync.fetch([found])
+        self.sync.files.fetch([found])
         listed = json.loads(found[1].read_bytes()).get("releases")
         if not isinstance(listed, list):
             raise SyncError(tr("%(path)s lists no releases", path=software.CHANNEL))
@@ -67,7 +67,7 @@ class Channel:
             wanted.append((found[0], Path(folder) / name))
         # Only those not held already (ngclient checks a held file's hash), after checking the free disk; what
         # a cut connection left is resumed, and every byte verified.
-        self.sync.fetch(wanted)
+        self.sync.files.fetch(wanted)
         return [path for _info, path in wanted]
 
 
