@@ -141,7 +141,19 @@ class FrameQuietSessions(SecureCookieSessionInterface):
     """
 
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
-        return not g.get("quiet_session") and super().should_set_cookie(app, session)
+        return not g.get("quiet_session") and not _a_subresource() and super().should_set_cookie(app, session)
+
+
+# What a page asks for besides itself, as browsers name it in Sec-Fetch-Dest (a fetch() is "empty": not here).
+SUBRESOURCES = frozenset({"style", "script", "image", "font", "iframe", "frame", "audio", "video", "track"})
+
+
+def _a_subresource() -> bool:
+    """Tell whether this request is a stylesheet, script, picture or frame that a page asked for. Its answer may
+    come after a form sent from that page (the frame's do, and the frame's own stylesheet and photos after them),
+    so it must not put back the session as it was before the form. Static files are known by their address in any
+    browser; the rest by the Sec-Fetch-Dest header browsers send."""
+    return request.endpoint == "static" or request.headers.get("Sec-Fetch-Dest", "") in SUBRESOURCES
 
 
 def quiet_session() -> None:

@@ -101,10 +101,23 @@ def test_the_preview_frame_answering_after_a_publish_does_not_lose_the_published
     staff.set_cookie("kiosk_staff", before.value)
     frame = staff.get(f"/notices/{notice_id}/preview/screen")
     assert frame.status_code == 200 and "Set-Cookie" not in frame.headers, "the frame leaves the session alone"
+    # And so do what the frame asks for after it: its stylesheet and scripts (found by their address), and
+    # anything a browser says is a picture, a stylesheet or a frame (Sec-Fetch-Dest).
+    html = frame.get_data(as_text=True)
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    assert any(".css" in a for a in assets) and any(".js" in a for a in assets), assets
+    for asset in assets:
+        with staff.get(asset) as answer:  # a file's answer: closed after
+            assert answer.status_code == 200 and "Set-Cookie" not in answer.headers, asset
+    for destination in ("image", "style", "script", "iframe"):
+        answer = staff.get("/notices/", headers={"Sec-Fetch-Dest": destination})
+        assert "Set-Cookie" not in answer.headers, destination
     staff.set_cookie("kiosk_staff", published.value)  # what the browser holds: the frame sent nothing to replace it
     listing = staff.get("/notices/").get_data(as_text=True)
     assert "Published: the notice is on the kiosk now." in listing
     assert "Set-Cookie" in staff.get("/notices/").headers, "other pages still slide the session's idle expiry"
+    assert "Set-Cookie" in staff.get("/notices/", headers={"Sec-Fetch-Dest": "document"}).headers
+    assert "Set-Cookie" in staff.get("/notices/", headers={"Sec-Fetch-Dest": "empty"}).headers, "a fetch() may sign out"
 
 
 def test_a_form_that_fails_keeps_what_was_typed(staff: FlaskClient) -> None:
