@@ -184,11 +184,17 @@ def test_a_key_is_answered_as_the_finger_lands_and_sliding_off_changes_nothing(p
     expect(page.locator(".search-query")).to_have_text("DB")
 
 
-def test_keys_tapped_before_the_results_come_are_each_added(page: Page) -> None:
-    """A quick hand on a slow board: D, then B and S before D's results came, gives DBS (not S)."""
+def _holding_back_d(page: Page) -> list[Route]:
+    """Open the search screen with the answer to D held back: it is in the list returned, until continued."""
     page.goto("/search")
     held: list[Route] = []
-    page.route(re.compile(r"/search\?q=d$"), lambda route: held.append(route))  # D's answer is held back
+    page.route(re.compile(r"/search\?q=d$"), lambda route: held.append(route))
+    return held
+
+
+def test_keys_tapped_before_the_results_come_are_each_added(page: Page) -> None:
+    """A quick hand on a slow board: D, then B and S before D's results came, gives DBS (not S)."""
+    held = _holding_back_d(page)
     page.get_by_role("link", name="D", exact=True).click()
     page.get_by_role("link", name="B", exact=True).click()
     page.get_by_role("link", name="S", exact=True).click()
@@ -200,9 +206,7 @@ def test_keys_tapped_before_the_results_come_are_each_added(page: Page) -> None:
 
 
 def test_an_answer_that_comes_late_never_covers_a_later_topic(page: Page) -> None:
-    page.goto("/search")
-    held: list[Route] = []
-    page.route(re.compile(r"/search\?q=d$"), lambda route: held.append(route))  # D's answer is held back
+    held = _holding_back_d(page)
     page.get_by_role("link", name="D", exact=True).click()
     page.get_by_role("link", name="低保", exact=True).click()
     expect(page.locator(".search-results .row").first).to_contain_text("最低生活保障申请")

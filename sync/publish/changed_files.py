@@ -119,9 +119,7 @@ class ChangedFiles(WholeFiles):
                 if (power := checked_power(reader, source, places)) is None:
                     continue
                 scope = power["scope"]
-                value = with_initials("power", power)
-                item = item_of("power", power["id"], scope_of(scope), len(self.powers_read), value)
-                self._keep(source, sha256, item, POWER_CONTEXT, sound=len(reader.problems) == found)
+                item = self._read_anew(reader, found, source, sha256, "power", power, len(self.powers_read))
             self.powers_read.append(item)
             self.refs["powers"].append({"id": item.id, "scope": scope})
             if source.data["supervision"].get("village"):
@@ -147,9 +145,7 @@ class ChangedFiles(WholeFiles):
                 if (notice := notice_of(reader, source, places, media, duties, calendar)) is None:
                     continue
                 scope = notice["scope"]
-                value = with_initials("notice", notice)
-                item = item_of("notice", notice["id"], scope_of(scope), len(self.notices_read), value)
-                self._keep(source, sha256, item, NOTICE_CONTEXT, sound=len(reader.problems) == found)
+                item = self._read_anew(reader, found, source, sha256, "notice", notice, len(self.notices_read))
             self.notices_read.append(item)
             self.refs["notices"].append({"id": item.id, "scope": scope})
             dated.append({"id": item.id, "published": source.data["published"]})
@@ -159,6 +155,15 @@ class ChangedFiles(WholeFiles):
 
     def named(self, powers: list[Power], notices: list[Notice]) -> dict[str, list[Any]]:
         return dict(self.refs)
+
+    def _read_anew(self, reader: FolderReader, found: int, source: SourceFile, sha256: str | None, kind: str,
+                   checked: Any, order: int) -> Item:  # fmt: skip
+        """Make the item of a file read and checked again (*checked*: its power item or notice, *found*: the problems
+        counted before its checks), and keep its summary for the next publish if its checks found nothing."""
+        item = item_of(kind, checked["id"], scope_of(checked["scope"]), order, with_initials(kind, checked))
+        context = POWER_CONTEXT if kind == "power" else NOTICE_CONTEXT
+        self._keep(source, sha256, item, context, sound=len(reader.problems) == found)
+        return item
 
     def _keep(self, source: SourceFile, sha256: str | None, item: Item, fields: tuple[str, ...], sound: bool) -> None:
         """Keep the item of a file read whole (if nothing in it was wrong); its data is then read back when needed."""

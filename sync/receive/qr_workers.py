@@ -35,7 +35,7 @@ def draw_all(urls: list[str]) -> Iterator[bytes]:
     if not worth_drawing_elsewhere(len(urls)):
         yield from map(qr_png, urls)
         return
-    workers = min(os.cpu_count() or 1, 4)
+    workers = _workers()
     size = min(MOST, max(BATCH, -(-len(urls) // (2 * workers))))  # two batches a worker: one start each, balanced
     batches = [urls[n : n + size] for n in range(0, len(urls), size)]
     with ThreadPoolExecutor(workers) as pool:
@@ -45,7 +45,12 @@ def draw_all(urls: list[str]) -> Iterator[bytes]:
 
 def worth_drawing_elsewhere(count: int) -> bool:
     """Tell whether *count* codes are drawn by worker processes (draw_all), not in this one."""
-    return min(os.cpu_count() or 1, 4) >= 2 and count >= WORTH_IT
+    return _workers() >= 2 and count >= WORTH_IT
+
+
+def _workers() -> int:
+    """One worker process per CPU, at most four."""
+    return min(os.cpu_count() or 1, 4)
 
 
 class Drawing:
