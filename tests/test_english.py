@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 from flask_babel import force_locale
 from playwright.sync_api import Page, expect
@@ -197,7 +197,9 @@ def test_a_value_without_an_interface_name_shows_as_written_and_is_logged(
         assert filters.labels_of(["县级", "乡级"], labels.CATALOGUE_LEVEL_LABELS) == "County, Township"
     with app.test_request_context(), force_locale("zh"):
         assert filters.labels_of(["县级", "乡级"], labels.CATALOGUE_LEVEL_LABELS) == "县级、乡级"
-        assert filters.zh("<桃源村>") == "&lt;桃源村&gt;" and str(filters.zh_lang()) == ""
+        assert filters.zh("<桃源村>") == "&lt;桃源村&gt;" and render_template_string("{{ zh_lang() }}") == ""
+    with app.test_request_context(), force_locale("en"):
+        assert render_template_string("{{ zh_lang() }}") == ' lang="zh-Hans"', "the page's language, looked up once"
     assert "no interface name for the content value '市级'" in caplog.text
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -382,8 +383,28 @@ def test_pages_show_when_the_data_folder_is_read_only(kiosk_copy: Path, tmp_path
         if held is not None:
             held[1].close()
             content_db._per_thread.held = None
+        usage.close_counting_db()  # and the one counts are written through
         subprocess.run(["umount", str(read_only)], check=True)
     assert counts(kiosk_copy)[("power", POWER)] == 1, "the visits on the read-only folder could not be counted"
+
+
+def test_counts_follow_local_db_when_it_is_replaced_under_the_running_screens(kiosk_copy: Path) -> None:
+    """Counts go through one connection a thread keeps (kiosk/data/usage.py), yet land in the file local.db is now:
+    a copy put back in its place (as a software update's rollback does) gets the next count."""
+    villager = screens(kiosk_copy)
+    browse(villager)
+    backup = kiosk_copy / "local.db.before"
+    with sqlite3.connect(kiosk_copy / "local.db") as source, sqlite3.connect(backup) as copy:
+        source.execute("delete from usage_counts")
+        source.commit()
+        source.backup(copy)
+    source.close()
+    copy.close()
+    assert counts(kiosk_copy) == {}
+    villager.get(f"/powers/{POWER}")  # counted once in this session: not again
+    os.replace(backup, kiosk_copy / "local.db")
+    browse(screens(kiosk_copy))  # a new session
+    assert counts(kiosk_copy)[("power", POWER)] == 1
 
 
 def test_pages_show_while_a_staff_save_holds_local_db(kiosk_copy: Path) -> None:

@@ -19,8 +19,9 @@ from flask import current_app, session
 
 from kiosk.data import usage
 
-SEEN_KEY = "counted"  # digests of the pages this session counted
-REMEMBERED = 60  # digests kept: 9 characters each, well under the cookie's 4 KB with the rest
+SEEN_KEY = "counted"  # digests of the pages this session counted, one string: a list costs each answer's cookie more
+DIGEST = 8  # characters of a digest
+REMEMBERED = 60  # digests kept: 480 characters, well under the cookie's 4 KB with the rest
 UNFOUND_KEY = "unfound"  # the search that found nothing, waiting to be counted
 
 
@@ -28,12 +29,12 @@ def seen(kind: str, key: str) -> None:
     """Count an item opened (a whole page: kind "page"), or a guide's ending reached, once in this session."""
     if not current_app.config.get("COUNT_LOOKS"):  # a preview in the staff console or the studio
         return
-    digest = hashlib.sha256(f"{kind}/{key}".encode()).hexdigest()[:8]
+    digest = hashlib.sha256(f"{kind}/{key}".encode()).hexdigest()[:DIGEST]
     seen = session.get(SEEN_KEY)
-    seen = seen if isinstance(seen, list) else []
-    if digest in seen:
+    seen = seen if isinstance(seen, str) else ""
+    if any(seen[at : at + DIGEST] == digest for at in range(0, len(seen), DIGEST)):
         return
-    session[SEEN_KEY] = [*seen, digest][-REMEMBERED:]
+    session[SEEN_KEY] = (seen + digest)[-REMEMBERED * DIGEST :]
     usage.count(None, kind, key)
 
 

@@ -11,10 +11,12 @@ from flask import Flask, current_app, render_template
 from flask_babel import format_date, format_datetime, get_locale, pgettext
 from flask_babel import gettext as _
 from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from kiosk.data.queries import DOMAINS
 from kiosk.screens import labels
+from kiosk.screens.icons import icon
 
 CHINESE = Markup(' lang="zh-Hans"')
 
@@ -36,21 +38,33 @@ def _chinese_page() -> bool:
     return str(get_locale().language) == "zh"
 
 
-def zh_lang() -> Markup:
+def _chinese_context(context: Context) -> bool:
+    """Tell whether the page being rendered is in Chinese: known once per page (the context processor below)."""
+    chinese = context.get("chinese_page")
+    return _chinese_page() if chinese is None else bool(chinese)
+
+
+@pass_context
+def zh_lang(context: Context) -> Markup:
     """Return the attribute marking an element of county content as Chinese on a page in another language.
 
     Screen readers and read-aloud then pronounce it as Chinese; a Chinese page needs no mark.
     """
-    return Markup("") if _chinese_page() else CHINESE
+    return Markup("") if _chinese_context(context) else CHINESE
 
 
-def zh(text: str | None) -> Markup:
+def zh(text: str | None, chinese_page: bool | None = None) -> Markup:
     """Mark *text*, county content amid interface words, as Chinese on a page in another language."""
     if not text:
         return Markup("")
-    if _chinese_page():
+    if _chinese_page() if chinese_page is None else chinese_page:
         return escape(text)
     return Markup("<span%s>%s</span>") % (CHINESE, text)
+
+
+@pass_context
+def _zh_filter(context: Context, text: str | None) -> Markup:
+    return zh(text, _chinese_context(context))
 
 
 def label(value: str, names: Mapping[str, Any]) -> Markup:
@@ -90,8 +104,9 @@ def _per_page(function: Callable[..., Markup | str]) -> Callable[..., Markup | s
 
 
 def init_app(app: Flask, error_pages: bool = True) -> None:
-    for template_filter in (day, zh, label, labels_of):
+    for template_filter in (day, label, labels_of):
         app.add_template_filter(_per_page(template_filter), template_filter.__name__)
+    app.add_template_filter(_zh_filter, "zh")  # like those, never folded while compiling: it reads the page
     app.jinja_env.globals.update(
         domain_labels=labels.DOMAIN_LABELS,
         contact_kind_labels=labels.CONTACT_KIND_LABELS,
@@ -104,7 +119,9 @@ def init_app(app: Flask, error_pages: bool = True) -> None:
         procedure_labels=labels.PROCEDURE_LABELS,
         get_locale=get_locale,
         zh_lang=zh_lang,
+        icon=icon,
     )
+    app.context_processor(lambda: {"chinese_page": _chinese_page()})
     if error_pages:
         app.register_error_handler(404, _not_found)
         app.register_error_handler(500, _server_error)
