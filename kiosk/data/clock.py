@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from kiosk.data import queries
-from kiosk.data.content_db import get_db
+from kiosk.data.content_db import content_meta
 from sync.contract.dates import DEFAULT_TIMEZONE, utc_minute
 from sync.receive.status import STATUS, read_status
 from sync.receive.time_floor import CLOCK_SLACK, time_floor
@@ -59,7 +59,10 @@ def county_now(data_dir: Path, content: sqlite3.Connection) -> datetime:
     In the time zone of the installed content (its meta table), and naive like the content's dates,
     so the two compare directly (queries.content_time writes it as they are stored).
     """
-    timezone = queries.meta(content).get("timezone", DEFAULT_TIMEZONE)
+    return _local_now(data_dir, queries.meta(content).get("timezone", DEFAULT_TIMEZONE))
+
+
+def _local_now(data_dir: Path, timezone: str) -> datetime:
     local = kiosk_utc_now(data_dir).astimezone(ZoneInfo(timezone))
     return local.replace(tzinfo=None, microsecond=0)
 
@@ -93,4 +96,4 @@ def screen_now() -> datetime:
 
     :raises NoContent: before any content is installed.
     """
-    return county_now(Path(current_app.config["DATA_DIR"]), get_db())
+    return _local_now(Path(current_app.config["DATA_DIR"]), content_meta().get("timezone", DEFAULT_TIMEZONE))

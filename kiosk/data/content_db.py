@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from flask import Flask, abort, current_app, redirect, render_template, request
 from werkzeug.exceptions import InternalServerError
 
+from kiosk.data import queries
 from kiosk.data.local_db import path_of
 from kiosk.web import opened_request_db, request_db
 from sync.receive.install import mark_damaged, readable_content
@@ -68,6 +69,19 @@ def get_db() -> sqlite3.Connection:
     """Return a read-only connection to the version that was current when this request began."""
     # Not closed when the request ends: the thread keeps it for the next one.
     return request_db("content", _current_version, close=False)
+
+
+def content_meta() -> dict[str, str]:
+    """Return the meta table (village, version, time zone, ...) of this request's content: not to be changed.
+
+    Read once per version and server thread: a page asked for it three or four times (its heading, its QR code,
+    the time), and a version's content never changes.
+    """
+    db = get_db()
+    kept: tuple[sqlite3.Connection, dict[str, str]] | None = getattr(_per_thread, "meta", None)
+    if kept is None or kept[0] is not db:
+        kept = _per_thread.meta = (db, queries.meta(db))
+    return kept[1]
 
 
 def _current_version() -> sqlite3.Connection:

@@ -17,9 +17,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from kiosk.data import guides as guide_data
-from kiosk.data import queries
 from kiosk.data.clock import screen_now
-from kiosk.data.content_db import get_db, one_or_404
+from kiosk.data.content_db import content_meta, get_db, one_or_404
 from kiosk.screens import counting
 from kiosk.screens.filters import day
 from kiosk.screens.qr import code_of
@@ -145,7 +144,7 @@ def print_ending(guide_id: str, answers: str) -> ResponseReturnValue:
     step = _step_or_404(guide_id, answers)
     if kiosk_printer.connect is None or step.ending is None:
         abort(404)
-    info = queries.meta(get_db())
+    info = content_meta()
     facts = [(_("What to do next"), step.ending["what_next"])]
     facts += [(_("Where to go"), name) for name in _ending_names(step)]
     place = f"{info['township_name']} {info['village_name']}"

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from flask import url_for
 
-from kiosk.data import queries
-from kiosk.data.content_db import get_db
+from kiosk.data.content_db import content_meta
 from kiosk.screens.cache_files import keep_in_cache, prune_oldest
 from sync.receive.qr_codes import DRAWING, KINDS, mobile_url
 
@@ -26,7 +25,7 @@ CACHE_BYTES = 2 * 1024 * 1024  # about 7,000 codes of 300 bytes: the village's o
 
 def code_of(kind: str, item_id: str) -> dict[str, str]:
     """Return the address of an item's phone page (qr_url) and of the image of its QR code (qr_src)."""
-    info = queries.meta(get_db())
+    info = content_meta()
     url = mobile_url(info["public_base_url"], info["village_code"], kind, item_id)
     # The content's version in the image's address: the browser keeps a code until the next sync.
     src = url_for("screens.qr_code", kind=kind, item_id=item_id, v=info["version"])

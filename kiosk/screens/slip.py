@@ -20,9 +20,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
-from kiosk.data import queries
 from kiosk.data.clock import screen_now
-from kiosk.data.content_db import get_db
+from kiosk.data.content_db import content_meta
 from kiosk.screens.filters import day
 from kiosk.screens.qr import mobile_url
 from kiosk.screens.views import shown_or_404
@@ -303,7 +302,7 @@ def _facts(kind: str, item: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]
 def slip_for(kind: str, item_id: str) -> Slip:
     """Return the slip of a detail page, or answer 404 as the page itself would."""
     item = shown_or_404(kind, item_id)
-    info = queries.meta(get_db())
+    info = content_meta()
     title, facts = _facts(kind, item)
     place = f"{info['township_name']} {info['village_name']}"
     url = mobile_url(info["public_base_url"], info["village_code"], kind, item_id)

@@ -25,7 +25,7 @@ from flask.typing import ResponseReturnValue
 
 from kiosk.data import guides, queries
 from kiosk.data.clock import screen_now
-from kiosk.data.content_db import NoContent, get_db, one_or_404
+from kiosk.data.content_db import NoContent, content_meta, get_db, one_or_404
 from kiosk.data.local_db import local_media_dir
 from kiosk.screens import counting, qr
 from kiosk.screens.flowchart import layout
@@ -114,7 +114,7 @@ def _search_left() -> None:
 @bp.context_processor
 def _kiosk_context() -> dict[str, Any]:
     try:
-        return {"kiosk": queries.meta(get_db())}
+        return {"kiosk": content_meta()}
     except NoContent:
         return {"kiosk": None}
 

@@ -1,0 +1,71 @@
+"""What makes a page cheap to render must not change what it shows (kiosk/web.py, kiosk/data/content_db.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+from flask import Blueprint, Flask, url_for
+
+from kiosk.demo import install_demo
+from kiosk.screens import create_app
+from kiosk.web import KioskEnvironment, base_app
+
+
+def test_a_remembered_address_is_the_one_flask_builds_for_its_root_blueprint_and_arguments(tmp_path: Path) -> None:
+    app = base_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "x"}, "secret_key")
+    for name in ("one", "two"):
+        part = Blueprint(name, __name__)
+        part.add_url_rule("/page/<int:number>", "page", lambda number: str(number))
+        app.register_blueprint(part, url_prefix=f"/{name}")
+    asked: list[str] = []
+    for root in ("", "/kiosk", "", "/kiosk"):  # each twice: built once, then remembered
+        for blueprint in ("one", "two"):
+            with app.test_request_context(f"/{blueprint}/page/1", base_url=f"http://localhost{root}"):
+                asked += [
+                    url_for(".page", number=2),
+                    url_for("one.page", number=3, q="低保 x"),
+                    url_for("two.page", number=3, _anchor="step 2"),
+                    url_for("one.page", number=4, tags=["a", "b"]),  # not hashable: built each time
+                    url_for("static", filename="kiosk.css"),
+                    url_for("one.page", number=5, _external=True),
+                ]
+    built = asked[:12]
+    assert asked[24:36] == built, "the same addresses the second time"
+    assert asked[12:24] == [re.sub(r"^(http://localhost)?", r"\1/kiosk", url) for url in built]
+    assert built[:6] == [
+        "/one/page/2",
+        "/one/page/3?q=%E4%BD%8E%E4%BF%9D+x",
+        "/two/page/3#step%202",
+        "/one/page/4?tags=a&tags=b",
+        built[4],
+        "http://localhost/one/page/5",
+    ]
+    assert built[4].startswith("/static/kiosk.css?v=") and built[6] == "/two/page/2"
+
+
+def test_a_template_reads_a_dicts_fields_as_jinja_does() -> None:
+    source = (
+        "{{ d.name }}|{{ d.items is callable }}|{{ d['items'] }}|{{ d.missing is defined }}|{{ d.nested.title }}"
+        "|{{ d.get('name') }}|{{ row.name }}|{{ d.nested.missing|default('-') }}"
+    )
+
+    class Row:
+        name = "an object"
+
+    values = {"d": {"name": "低保", "items": 3, "nested": {"title": "<b>"}}, "row": Row()}
+    plain = jinja2.Environment(autoescape=True).from_string(source).render(values)
+    ours = KioskEnvironment(Flask(__name__), autoescape=True).from_string(source).render(values)
+    assert ours == plain == "低保|True|3|False|&lt;b&gt;|低保|an object|-"
+
+
+def test_a_page_shows_the_meta_of_the_version_installed_since_the_last_page(tmp_path: Path) -> None:
+    """The meta table is read once a version: a sync that installs another is seen by the next page."""
+    install_demo(tmp_path, version=1)
+    client = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x"}).test_client()
+    qr_image = re.compile(r'<img class="qr-code" src="([^"]+)"')
+    first = qr_image.findall(client.get("/powers/dibao-shenqing").get_data(as_text=True))
+    install_demo(tmp_path, version=2)
+    then = qr_image.findall(client.get("/powers/dibao-shenqing").get_data(as_text=True))
+    assert [src.endswith("v=1") for src in first] == [True] and [src.endswith("v=2") for src in then] == [True]
