@@ -260,7 +260,8 @@ class KioskFlask(Flask):
             return super().url_for(
                 endpoint, _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external, **values
             )
-        key = (request.script_root, request.blueprint, endpoint, _anchor, _method, *sorted(values.items()))
+        blueprint = request.blueprint if endpoint[:1] == "." else None  # only a relative endpoint needs it
+        key = (request.script_root, blueprint, endpoint, _anchor, _method, *sorted(values.items()))
         try:
             url = self._urls.get(key)
         except TypeError:  # a list or a dict among the values

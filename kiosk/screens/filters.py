@@ -21,9 +21,15 @@ from kiosk.screens.icons import icon
 CHINESE = Markup(' lang="zh-Hans"')
 
 
-def day(text: str | None) -> str:
-    """Show a content date ('YYYY-MM-DD' or 'YYYY-MM-DD HH:MM') in the reader's language."""
-    return _formatted_day(text, str(get_locale())) if text else ""
+def day(text: str | None, locale: str | None = None) -> str:
+    """Show a content date ('YYYY-MM-DD' or 'YYYY-MM-DD HH:MM') in the reader's language (*locale*, else this
+    request's)."""
+    return _formatted_day(text, locale or str(get_locale())) if text else ""
+
+
+@pass_context
+def _day_filter(context: Context, text: str | None) -> str:
+    return day(text, context.get("page_locale"))
 
 
 @lru_cache(maxsize=4096)
@@ -36,6 +42,14 @@ def _formatted_day(text: str, _locale: str) -> str:
 
 def _chinese_page() -> bool:
     return str(get_locale().language) == "zh"
+
+
+def _page_language() -> dict[str, Any]:
+    """The page's language, looked up once for its filters (a page in force_locale too: this runs at each render)."""
+    locale = get_locale()
+    if locale is None:  # no request: each filter asks, as it did before
+        return {}
+    return {"chinese_page": str(locale.language) == "zh", "page_locale": str(locale)}
 
 
 def _chinese_context(context: Context) -> bool:
@@ -104,9 +118,11 @@ def _per_page(function: Callable[..., Markup | str]) -> Callable[..., Markup | s
 
 
 def init_app(app: Flask, error_pages: bool = True) -> None:
-    for template_filter in (day, label, labels_of):
+    for template_filter in (label, labels_of):
         app.add_template_filter(_per_page(template_filter), template_filter.__name__)
-    app.add_template_filter(_zh_filter, "zh")  # like those, never folded while compiling: it reads the page
+    # Like those, never folded while compiling: they read the page's language.
+    app.add_template_filter(_zh_filter, "zh")
+    app.add_template_filter(_day_filter, "day")
     app.jinja_env.globals.update(
         domain_labels=labels.DOMAIN_LABELS,
         contact_kind_labels=labels.CONTACT_KIND_LABELS,
@@ -121,7 +137,7 @@ def init_app(app: Flask, error_pages: bool = True) -> None:
         zh_lang=zh_lang,
         icon=icon,
     )
-    app.context_processor(lambda: {"chinese_page": _chinese_page()})
+    app.context_processor(_page_language)
     if error_pages:
         app.register_error_handler(404, _not_found)
         app.register_error_handler(500, _server_error)
