@@ -16,16 +16,13 @@ from typing import Any, Literal
 
 from flask import Flask, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from flask.templating import Environment
-from flask_babel import Babel, get_locale, get_translations
+from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
-from jinja2 import pass_context
-from jinja2.runtime import Context
-from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import safe_join
 
 from kiosk.settings import LOCALES, absolute_folder, load_settings
+from kiosk.templating import KioskEnvironment, translate_pages
 from sync.contract.files import fsync_directory
 
 csrf = CSRFProtect()  # every POST of every app carries a token; the county's signed kiosk API is exempt
@@ -134,38 +131,6 @@ def security_headers(response: Any) -> Any:
     return response
 
 
-def _page_translations(context: Context) -> Any:
-    translations = context.get("page_translations")
-    return get_translations() if translations is None else translations
-
-
-@pass_context
-def _page_gettext(context: Context, string: str, /, **variables: Any) -> str:
-    text = _page_translations(context).ugettext(string)
-    # The catalogue's text is trusted as Jinja trusts it (its own gettext does the same); always a format, as there.
-    return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
-
-
-@pass_context
-def _page_ngettext(context: Context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
-    variables.setdefault("num", num)
-    text = _page_translations(context).ungettext(singular, plural, num)
-    return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
-
-
-def translate_pages(app: Flask) -> None:
-    """Templates translate with the catalogue their page began with, looked up once a page.
-
-    flask-babel's template gettext looks up the request's language and its catalogue again for each string, through
-    Flask's context-local proxies: about a tenth of a detail page's time for its 40 strings. render_template puts the
-    catalogue in the page's context (its context processors run at each render, inside force_locale too), and
-    ``_()``, ``gettext()`` and ``ngettext()`` read it there. A macro imported without the page's context asks
-    flask-babel, as before.
-    """
-    app.context_processor(lambda: {"page_translations": get_translations()})
-    app.jinja_env.globals.update(_=_page_gettext, gettext=_page_gettext, ngettext=_page_ngettext)
-
-
 class FrameQuietSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, but an answer marked quiet (`quiet_session()`) never re-sends the cookie.
 
@@ -195,26 +160,6 @@ def _a_subresource() -> bool:
 def quiet_session() -> None:
     """Send no session cookie with this answer (see FrameQuietSessions)."""
     g.quiet_session = True
-
-
-class KioskEnvironment(Environment):
-    """Flask's Jinja environment, reading a dict's field without the exception Jinja's ``item.field`` costs first.
-
-    Jinja tries an attribute, then an item: for the rows and content a page shows (dicts), every ``item.name`` raised
-    AttributeError before finding the field, some 170 times a detail page. Here a dict's field is read first, unless
-    the name is one of dict's own (``items``, ``get``...), which Jinja's order gives first: the same result.
-    """
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict and attribute not in _DICT_NAMES:
-            try:
-                return obj[attribute]
-            except KeyError:
-                return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
-
-
-_DICT_NAMES = frozenset(dir(dict))
 
 
 class KioskFlask(Flask):
