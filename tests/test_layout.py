@@ -15,6 +15,7 @@ LAYERS = [
     ["sync.contract"],
     ["sync.publish", "sync.receive", "sync.authoring"],  # the channel's two sides never import each other
     ["kiosk.settings"],
+    ["kiosk.templating"],
     ["kiosk.web"],
     ["kiosk.data"],
     ["kiosk.device"],
