@@ -206,7 +206,15 @@ class KioskFlask(Flask):
                 endpoint, _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external, **values
             )
         blueprint = request.blueprint if endpoint[:1] == "." else None  # only a relative endpoint needs it
-        key = (request.script_root, blueprint, endpoint, _anchor, _method, *sorted(values.items()))
+        # Each value with its type: 1, 1.0 and True are equal keys but different addresses.
+        key = (
+            request.script_root,
+            blueprint,
+            endpoint,
+            _anchor,
+            _method,
+            *((k, type(v), v) for k, v in sorted(values.items())),
+        )
         try:
             url = self._urls.get(key)
         except TypeError:  # a list or a dict among the values

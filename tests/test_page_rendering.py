@@ -36,19 +36,23 @@ def test_a_remembered_address_is_the_one_flask_builds_for_its_root_blueprint_and
                     url_for("one.page", number=4, tags=["a", "b"]),  # not hashable: built each time
                     url_for("static", filename="kiosk.css"),
                     url_for("one.page", number=5, _external=True),
+                    url_for("one.page", number=6, all=True),
+                    url_for("one.page", number=6, all=1),  # equal to True as a key, not as an address
                 ]
-    built = asked[:12]
-    assert asked[24:36] == built, "the same addresses the second time"
-    assert asked[12:24] == [re.sub(r"^(http://localhost)?", r"\1/kiosk", url) for url in built]
-    assert built[:6] == [
+    built = asked[:16]
+    assert asked[32:48] == built, "the same addresses the second time"
+    assert asked[16:32] == [re.sub(r"^(http://localhost)?", r"\1/kiosk", url) for url in built]
+    assert built[:8] == [
         "/one/page/2",
         "/one/page/3?q=%E4%BD%8E%E4%BF%9D+x",
         "/two/page/3#step%202",
         "/one/page/4?tags=a&tags=b",
         built[4],
         "http://localhost/one/page/5",
+        "/one/page/6?all=True",
+        "/one/page/6?all=1",
     ]
-    assert built[4].startswith("/static/kiosk.css?v=") and built[6] == "/two/page/2"
+    assert built[4].startswith("/static/kiosk.css?v=") and built[8] == "/two/page/2"
 
 
 def test_a_template_reads_a_dicts_fields_as_jinja_does() -> None:
