@@ -180,7 +180,8 @@ class KioskFlask(Flask):
         self.static_digests: dict[str, str] = {}  # the files' digests: files never change while running
         self._urls: dict[tuple[Any, ...], str] = {}  # see url_for
 
-    URLS_KEPT = 4096  # addresses remembered: about a megabyte at most
+    URLS_KEPT = 2048  # addresses remembered, each of at most URL_KEPT_CHARS: under 2 MB in all
+    URL_KEPT_CHARS = 256  # a longer address is not kept: its arguments may be a stranger's (next=, the query)
 
     def url_for(
         self,
@@ -199,7 +200,9 @@ class KioskFlask(Flask):
         Within a request an address is a path, and depends on nothing but the arguments, the app's root
         (``script_root``) and, for an endpoint relative to a blueprint, the request's blueprint. A full address
         (``_external``, ``_scheme``), one built outside a request, or arguments that are not hashable are built
-        each time.
+        each time. So is a long one: a page's own address goes into some (``next=``, a phone page's query), and a
+        stranger's 60 KB addresses must not fill the memory (every value appears in the address, so its length
+        bounds the key's too).
         """
         if _external or _scheme is not None or not has_request_context():
             return super().url_for(
@@ -221,9 +224,10 @@ class KioskFlask(Flask):
             return super().url_for(endpoint, _anchor=_anchor, _method=_method, **values)
         if url is None:
             url = super().url_for(endpoint, _anchor=_anchor, _method=_method, **values)
-            if len(self._urls) >= self.URLS_KEPT:
-                self._urls.clear()
-            self._urls[key] = url
+            if len(url) <= self.URL_KEPT_CHARS:
+                if len(self._urls) >= self.URLS_KEPT:
+                    self._urls.clear()
+                self._urls[key] = url
         return url
 
     def static_digest(self, filename: str) -> str:

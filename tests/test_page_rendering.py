@@ -55,6 +55,18 @@ def test_a_remembered_address_is_the_one_flask_builds_for_its_root_blueprint_and
     assert built[4].startswith("/static/kiosk.css?v=") and built[8] == "/two/page/2"
 
 
+def test_a_strangers_long_addresses_are_not_remembered(tmp_path: Path) -> None:
+    """A page's own address goes into its links (next=): long ones, which anyone can send, are built each time."""
+    install_demo(tmp_path)
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "x"})
+    client = app.test_client()
+    for number in range(30):
+        page = client.get(f"/about?junk={number}{'a' * 20_000}")
+        assert page.status_code == 200 and f"junk%3D{number}a" in page.get_data(as_text=True)
+    kept = app._urls  # type: ignore[attr-defined]
+    assert 0 < len(kept) < 20 and max(map(len, kept.values())) <= app.URL_KEPT_CHARS  # type: ignore[attr-defined]
+
+
 def test_a_template_reads_a_dicts_fields_as_jinja_does() -> None:
     source = (
         "{{ d.name }}|{{ d.items is callable }}|{{ d['items'] }}|{{ d.missing is defined }}|{{ d.nested.title }}"

@@ -151,7 +151,7 @@ def _count_in(db: sqlite3.Connection, day: str, kind: str, key: str) -> bool:
 
 class _Kept(threading.local):
     connection: sqlite3.Connection | None = None
-    opened_on: tuple[str, int, bool] | None = None  # the file, its inode and whether the disk was (nearly) full
+    opened_on: tuple[str, int, int, bool] | None = None  # the file, its device and inode, whether the disk was full
 
 
 _kept = _Kept()
@@ -166,13 +166,18 @@ def _counting_db(data_dir: Path) -> sqlite3.Connection:
     so that a count still meets local_db's choice for a full disk (no WAL there).
     """
     path = path_of(data_dir)
-    now = (str(path), os.stat(path).st_ino, disk_low(data_dir))
+    now = (str(path), *_file_id(path), disk_low(data_dir))
     if _kept.connection is None or _kept.opened_on != now:
         close_counting_db()
         connection = open_local(data_dir, migrate=False)
         _count_settings(connection)
-        _kept.connection, _kept.opened_on = connection, (str(path), os.stat(path).st_ino, now[2])
+        _kept.connection, _kept.opened_on = connection, (str(path), *_file_id(path), now[-1])
     return _kept.connection
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
 
 
 def close_counting_db() -> None:
