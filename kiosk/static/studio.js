@@ -12,19 +12,24 @@
     clearTimeout(timer);
     timer = setTimeout(function () { form.requestSubmit(draw); }, 400);
   };
-  var retitle = function (event) {
-    var named = /^steps\.(\d+)\.title$/.exec(event.target.name || "");
+  var retitleStep = function (title) {
+    var named = /^steps\.(\d+)\.title$/.exec(title.name || "");
     if (!named) { return; }
     var id = form.elements["steps." + named[1] + ".id"];
     if (!id || !id.value) { return; }
-    var label = (Number(named[1]) + 1) + ". " + event.target.value;
+    var label = (Number(named[1]) + 1) + ". " + title.value;
     form.querySelectorAll("option").forEach(function (option) {
       if (option.value === id.value) { option.textContent = label; }
     });
   };
   form.addEventListener("input", redraw);
-  form.addEventListener("input", retitle);
+  form.addEventListener("input", function (event) { retitleStep(event.target); });
   form.addEventListener("change", redraw);
+  // A title typed before this script ran (it runs once the page has loaded: a slow board, or a quick hand)
+  // fired its input event with nobody listening: show it in the lists now.
+  form.querySelectorAll("input[name^='steps.']").forEach(function (input) {
+    if (input.value !== input.defaultValue) { retitleStep(input); }
+  });
 })();
 
 /* A guide's form: where each answer may lead is chosen from the guide's questions and endings by their words;
