@@ -171,7 +171,7 @@ def _counting_db(data_dir: Path) -> sqlite3.Connection:
         close_counting_db()
         connection = open_local(data_dir, migrate=False)
         _count_settings(connection)
-        _kept.connection, _kept.opened_on = connection, (str(path), *_file_id(path), now[-1])
+        _kept.connection, _kept.opened_on = connection, now  # the file it found (it must exist: stat above)
     return _kept.connection
 
 
