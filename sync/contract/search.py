@@ -13,8 +13,10 @@ thousands of hits.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from operator import itemgetter
 from typing import Any
 
 from sync.contract.kinds import SORT
@@ -22,8 +24,10 @@ from sync.contract.pinyin import HAN_RANGES, initials
 
 KINDS = ("power", "notice", "catalogue", "ten_ones")  # display order of results
 MAX_QUERY = 32  # characters: a kiosk query is a word or two, never a paragraph
+BATCH = 2000  # items whose search rows are written at once: FTS5 writes out what it holds about as often anyway
 INITIALS = "_initials"  # key of the precomputed initials in an item's data (see with_initials)
 
+TEXT_TABLES = ("search_titles", "search_bodies", "search_initials")
 SCHEMA = """
 create table search_items (rowid integer primary key, kind text, item_id text, title text, initials text,
   published_at text);
@@ -161,58 +165,44 @@ def _documents(snapshot: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]
 
 def insert_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:
     """Write one item's search rows (*db*: a sqlite3 connection)."""
-    db.execute(
-        "insert into search_items values (?, ?, ?, ?, ?, ?)",
-        (rowid, doc["kind"], doc["item_id"], doc["title"], doc["initials"], doc.get("published_at")),
-    )
-    for table, text in _indexed(doc):
-        db.execute(f"insert into {table} (rowid, text) values (?, ?)", (rowid, text))  # noqa: S608 - names below
+    insert_documents(db, [(rowid, doc)])
 
 
-_STAGED = "temp.search_staged"
+def insert_documents(db: Any, documents: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+    """Write many items' search rows (rowid, document), in rowid order.
 
-
-def stage_documents(db: Any, documents: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
-    """Keep items' search rows (rowid, document) aside, for write_staged: FTS5 takes rows in rowid order 2-3 times
-    faster."""
-    db.execute(f"create table if not exists {_STAGED} (rowid integer primary key, kind, item_id, title, initials, "
-               "published_at, titles, bodies, initials_text)")  # fmt: skip
-    rows = ((rowid, doc["kind"], doc["item_id"], doc["title"], doc["initials"], doc.get("published_at"),
-             *(text for _table, text in _indexed(doc))) for rowid, doc in documents)  # fmt: skip
-    db.executemany(f"insert into {_STAGED} values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)  # noqa: S608 - the name above
-
-
-def write_staged(db: Any) -> None:
-    """Write the search rows stage_documents kept aside, in rowid order."""
-    if not db.execute("select 1 from temp.sqlite_master where name = 'search_staged'").fetchone():
+    FTS5 writes out what it holds each time a row's rowid is lower than the last one's, so rows in
+    rising order are indexed about twice as fast: a whole install writes its items a batch at a time,
+    each batch sorted (sync/receive/patch.py).
+    """
+    ordered = sorted(documents, key=itemgetter(0))
+    if not ordered:
         return
-    columns = "rowid, kind, item_id, title, initials, published_at"
-    db.execute(f"insert into search_items select {columns} from {_STAGED} order by rowid")  # noqa: S608 - names above
-    texts = (("search_titles", "titles"), ("search_bodies", "bodies"), ("search_initials", "initials_text"))
-    for table, column in texts:
-        db.execute(f"insert into {table} (rowid, text) select rowid, {column} from {_STAGED} order by rowid")  # noqa: S608
-    db.execute(f"drop table {_STAGED}")
+    db.executemany("insert into search_items values (?, ?, ?, ?, ?, ?)",
+                   [(rowid, doc["kind"], doc["item_id"], doc["title"], doc["initials"], doc.get("published_at"))
+                    for rowid, doc in ordered])  # fmt: skip
+    rowids = [rowid for rowid, _doc in ordered]
+    texts = [_indexed(doc) for _rowid, doc in ordered]
+    for table, text in zip(TEXT_TABLES, zip(*texts, strict=True), strict=True):
+        db.executemany(f"insert into {table} (rowid, text) values (?, ?)", zip(rowids, text, strict=True))  # noqa: S608
 
 
 def delete_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:
     """Remove one item's search rows; *doc* must be the document they were written from (contentless
     FTS5 tables forget a row only when told the text it was indexed with)."""
     db.execute("delete from search_items where rowid = ?", (rowid,))
-    for table, text in _indexed(doc):
+    for table, text in zip(TEXT_TABLES, _indexed(doc), strict=True):
         db.execute(f"insert into {table} ({table}, rowid, text) values ('delete', ?, ?)", (rowid, text))  # noqa: S608
 
 
-def _indexed(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Return each full-text table with the text an item's row holds."""
+def _indexed(doc: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Return the text an item's row holds in each full-text table (TEXT_TABLES)."""
     names = doc.get("names", [doc["title"]])  # a title's other names count as the title
-    return [
-        ("search_titles", " ".join(map(index_text, names))),
-        ("search_bodies", index_text(doc["body"])),
-        ("search_initials", initials_tokens(doc["initials"])),
-    ]
+    return " ".join(map(index_text, names)), index_text(doc["body"]), initials_tokens(doc["initials"])
 
 
 def write_search_index(db: Any, snapshot: dict[str, Any]) -> None:
     """Fill the search tables of a new content database (*db*: a sqlite3 connection)."""
-    for rowid, doc in _documents(snapshot):  # one item at a time: install's peak memory
-        insert_document(db, rowid, doc)
+    documents = _documents(snapshot)  # in rowid order, a batch at a time: install's peak memory
+    while batch := list(itertools.islice(documents, BATCH)):
+        insert_documents(db, batch)

@@ -30,12 +30,11 @@ from typing import Any
 from sync.contract.channel import photo_refs, placed, read_shard
 from sync.contract.kinds import Contact, in_scope
 from sync.contract.search import (
+    BATCH,
     delete_document,
     document,
-    insert_document,
+    insert_documents,
     search_rowid,
-    stage_documents,
-    write_staged,
 )
 from sync.contract.snapshot import media_names, village_notice, village_power
 from sync.receive.database import (
@@ -50,7 +49,6 @@ from sync.receive.qr_codes import mobile_url, update_qr_codes
 
 TABLES = {"power": "powers", "notice": "notices", "catalogue": "catalogue"}  # the kinds a patch writes
 MOST_SHARDS = 64  # changed shards of a scope beyond which the whole version is written (a county that changed much)
-BATCH = 500  # items whose rows add_items writes at once (executemany): a few hundred KB of rows held
 
 
 class NotPatchable(Exception):
@@ -197,15 +195,14 @@ def _remove(db: sqlite3.Connection, item: dict[str, Any]) -> None:
 
 def add_items(
     db: sqlite3.Connection, items: Iterable[dict[str, Any]], village: Mapping[str, str], contacts: list[Contact],
-    names: Mapping[str, str], categories: Mapping[str, int], staged: bool = False,
+    names: Mapping[str, str], categories: Mapping[str, int],
 ) -> None:  # fmt: skip
     """Write the rows and search rows of power items, notices and catalogue items (others are skipped).
 
     :param village: code and township; *contacts*: those the village shows (its power items' supervisors).
     :param names: each photo's blob name (snapshot.media_names); *categories*: each category's place in the list.
-    :param staged: write the search rows at the end, in rowid order (a whole install's many items).
     """
-    rows: dict[str, list[tuple[Any, ...]]] = {}  # by insert statement, written BATCH at a time
+    rows: dict[str, list[tuple[Any, ...]]] = {}  # by insert statement, written BATCH at a time (search.BATCH)
     documents: list[tuple[int, dict[str, Any]]] = []
     for item in items:
         kind, data, place = item["kind"], item["data"], placed(item)
@@ -221,23 +218,17 @@ def add_items(
         rows.setdefault(insert, []).append(tuple(row.values()))
         documents.append((search_rowid(kind, place), document(kind, data)))
         if len(documents) >= BATCH:
-            _write_batch(db, rows, documents, staged)
-    _write_batch(db, rows, documents, staged)
-    if staged:
-        write_staged(db)
+            _write_batch(db, rows, documents)
+    _write_batch(db, rows, documents)
 
 
 def _write_batch(db: sqlite3.Connection, rows: dict[str, list[tuple[Any, ...]]],
-                 documents: list[tuple[int, dict[str, Any]]], staged: bool) -> None:  # fmt: skip
+                 documents: list[tuple[int, dict[str, Any]]]) -> None:  # fmt: skip
     """Write the rows and search rows add_items gathered, and empty the lists."""
     for insert, values in rows.items():
         db.executemany(insert, values)
         values.clear()
-    if staged:
-        stage_documents(db, documents)
-    else:
-        for rowid, doc in documents:
-            insert_document(db, rowid, doc)
+    insert_documents(db, documents)
     documents.clear()
 
 

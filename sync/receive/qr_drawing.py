@@ -12,6 +12,7 @@ gives the tables: versions, blocks, alignment positions, mask patterns, format b
 from __future__ import annotations
 
 import functools
+import os
 import struct
 import sys
 import zlib
@@ -26,6 +27,7 @@ BORDER = 2  # light modules around the code; a kiosk page and a phone's camera l
 _BITS = [format(byte, "08b") for byte in range(256)]  # a byte as the digits of its 8 modules
 _FINDER_LIKE = ("10111010000", "00001011101")  # 1:1:3:1:1 with 4 light modules after it, or before it
 _AS_PIXELS = str.maketrans("01", "10")  # PNG greyscale: dark modules black (0), light white (1)
+WORKER_NICENESS = 10  # a worker process's priority, below the install's (main)
 
 
 @dataclass(frozen=True)
@@ -265,8 +267,10 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def main() -> None:
     """Draw the code of each address read from stdin (one a line); write each PNG after its length (4 bytes).
 
-    qr_workers.py runs this in processes of its own, to draw a first install's codes on every CPU.
+    qr_workers.py runs this in processes of its own, to draw a first install's codes on every CPU. They
+    yield to the installing process, which writes the rows meanwhile and would otherwise wait for a CPU.
     """
+    os.nice(WORKER_NICENESS)
     out = sys.stdout.buffer
     for line in sys.stdin.buffer.read().decode("utf-8").splitlines():
         png = qr_png(line)

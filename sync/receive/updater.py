@@ -149,7 +149,7 @@ class _Sync:
             drawing = Drawing(codes) if worth_drawing_elsewhere(len(codes)) else None
 
         def more(db: sqlite3.Connection) -> None:
-            add_items(db, shard_items(shards), snapshot["village"], snapshot["contacts"], names, places, staged=True)
+            add_items(db, shard_items(shards), snapshot["village"], snapshot["contacts"], names, places)
             if drawing is not None:
                 insert_codes(db, drawing.rows())
 
