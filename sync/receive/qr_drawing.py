@@ -12,6 +12,7 @@ gives the tables: versions, blocks, alignment positions, mask patterns, format b
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import struct
 import sys
@@ -25,8 +26,10 @@ from qrcode.constants import ERROR_CORRECT_M
 
 BORDER = 2  # light modules around the code; a kiosk page and a phone's camera leave more space around it
 _BITS = [format(byte, "08b") for byte in range(256)]  # a byte as the digits of its 8 modules
-_FINDER_LIKE = ("10111010000", "00001011101")  # 1:1:3:1:1 with 4 light modules after it, or before it
+_LENGTHS_WIDEN = (1, 10, 27)  # the versions from which a segment's length takes more bits (util.length_in_bits)
+_PADDING = bytes.fromhex("ec11" * 1200)  # the pad codewords after the data (versions hold up to 2,331 at M)
 _AS_PIXELS = str.maketrans("01", "10")  # PNG greyscale: dark modules black (0), light white (1)
+_NO_FILTER = "0" * 8  # the byte before each row of pixels: filter type 0
 WORKER_NICENESS = 10  # a worker process's priority, below the install's (main)
 
 
@@ -47,6 +50,10 @@ class _Layout:
     # Of the lines (the rows, then the columns: one integer, so that each mask is scored in one pass):
     line_after_one: int  # the modules that have one before them in their line
     line_after_ten: int  # the modules that end a window of 11 in their line
+    # The codewords of the version: each block's data and error correction codewords, and the order they are
+    # placed in (blocks interleaved), from the data codewords followed by every block's error correction.
+    blocks: tuple[tuple[int, int], ...]
+    interleave: Callable[[bytes], tuple[int, ...]]
 
 
 def _blank(size: int, version: int) -> list[list[bool | None]]:
@@ -91,6 +98,11 @@ def _information(size: int, version: int, mask: int) -> dict[tuple[int, int], bo
     return found
 
 
+def _digits(data: bytes) -> str:
+    """Return *data* as binary digits, 8 a byte."""
+    return format(int.from_bytes(data, "big"), f"0{8 * len(data)}b") if data else ""
+
+
 def _number(digits: Iterable[str]) -> int:
     return int("".join(digits), 2)
 
@@ -128,11 +140,26 @@ def _layout(version: int) -> _Layout:
         information = _information(size, version, pattern)
         formats.append(bits(lambda r, c: information.get((r, c), False)))  # noqa: B023 - used at once
     after_left, after_ten, count = bits(lambda _r, c: c >= 1), bits(lambda _r, c: c >= 10), size * size
+    blocks = tuple((block.data_count, block.total_count - block.data_count)
+                   for block in base.rs_blocks(version, ERROR_CORRECT_M))  # fmt: skip
     return _Layout(
         size, gather, transpose, len(order), tuple(masks), tuple(formats), after_left,
         after_above=bits(lambda r, _c: r >= 1), line_after_one=after_left << count | after_left,
-        line_after_ten=after_ten << count | after_ten,
+        line_after_ten=after_ten << count | after_ten, blocks=blocks, interleave=itemgetter(*_interleaved(blocks)),
     )  # fmt: skip
+
+
+def _interleaved(blocks: tuple[tuple[int, int], ...]) -> list[int]:
+    """Return where each placed codeword comes from: the first data codeword of every block, the second, ...,
+    then the error correction codewords the same way (qrcode.util.create_data)."""
+    order: list[int] = []
+    start = 0
+    for column in (0, 1):  # the data codewords, then the error correction codewords
+        offsets = list(itertools.accumulate((block[column] for block in blocks), initial=start))
+        for i in range(max(block[column] for block in blocks)):
+            order += [offset + i for offset, block in zip(offsets[:-1], blocks, strict=True) if i < block[column]]
+        start = offsets[-1]
+    return order
 
 
 def _segments(data: bytes) -> list[util.QRData]:
@@ -142,10 +169,10 @@ def _segments(data: bytes) -> list[util.QRData]:
 def _segment_bits(segment: util.QRData) -> str:
     """Return a segment's data as binary digits (its mode and length not included)."""
     if segment.mode == util.MODE_8BIT_BYTE:
-        return "".join(_BITS[byte] for byte in segment.data)
+        return _digits(segment.data)
     buffer = util.BitBuffer()  # digits or capitals in runs of 20 or more: rare in an address
     segment.write(buffer)
-    return "".join(_BITS[byte] for byte in buffer.buffer)[: len(buffer)]
+    return _digits(bytes(buffer.buffer))[: len(buffer)]
 
 
 def _data_bits(segments: list[util.QRData]) -> tuple[int, str]:
@@ -153,8 +180,10 @@ def _data_bits(segments: list[util.QRData]) -> tuple[int, str]:
     data = [_segment_bits(segment) for segment in segments]
     limits = util.BIT_LIMIT_TABLE[ERROR_CORRECT_M]
     for version in range(1, 41):
-        header = [(util.length_in_bits(s.mode, version), s.mode, len(s)) for s in segments]
-        if sum(4 + width + len(bits) for (width, _m, _n), bits in zip(header, data, strict=True)) <= limits[version]:
+        if version in _LENGTHS_WIDEN:
+            header = [(util.length_in_bits(s.mode, version), s.mode, len(s)) for s in segments]
+            needed = sum(4 + width + len(bits) for (width, _m, _n), bits in zip(header, data, strict=True))
+        if needed <= limits[version]:
             parts = (f"{mode:04b}{n:0{width}b}{bits}" for (width, mode, n), bits in zip(header, data, strict=True))
             return version, "".join(parts)
     raise ValueError("too long for a QR code")
@@ -184,21 +213,16 @@ def _error_correction(data: bytes, degree: int) -> bytes:
 def _codewords(segments: list[util.QRData]) -> tuple[int, bytes]:
     """Return the version, and the data and error correction codewords interleaved (qrcode.util.create_data)."""
     version, bits = _data_bits(segments)
-    blocks = base.rs_blocks(version, ERROR_CORRECT_M)
-    limit = 8 * sum(block.data_count for block in blocks)
+    layout = _layout(version)
+    limit = 8 * sum(count for count, _degree in layout.blocks)
     bits += "0" * min(limit - len(bits), 4)  # the terminator
     bits += "0" * (-len(bits) % 8)
-    data = int(bits, 2).to_bytes(len(bits) // 8, "big") + bytes.fromhex("ec11" * limit)[: (limit - len(bits)) // 8]
-    data_blocks, correction_blocks, offset = [], [], 0
-    for block in blocks:
-        data_blocks.append(data[offset : offset + block.data_count])
-        correction_blocks.append(_error_correction(data_blocks[-1], block.total_count - block.data_count))
-        offset += block.data_count
-    out = bytearray()
-    for group in (data_blocks, correction_blocks):
-        for i in range(max(map(len, group))):
-            out += bytes(block[i] for block in group if i < len(block))
-    return version, bytes(out)
+    data = int(bits, 2).to_bytes(len(bits) // 8, "big") + _PADDING[: (limit - len(bits)) // 8]
+    corrections, offset = [], 0
+    for count, degree in layout.blocks:
+        corrections.append(_error_correction(data[offset : offset + count], degree))
+        offset += count
+    return version, bytes(layout.interleave(data + b"".join(corrections)))
 
 
 def _runs_and_finders(lines: int, layout: _Layout) -> int:
@@ -207,13 +231,15 @@ def _runs_and_finders(lines: int, layout: _Layout) -> int:
     five = same & (same >> 1) & (same >> 2) & (same >> 3)  # ... and of the four before it: a run of five ends here
     six = five & (same >> 4)
     score = 3 * five.bit_count() - 2 * six.bit_count()  # each run of n ≥ 5 scores n - 2
-    shifted = [lines >> offset for offset in range(11)]
-    for pattern in _FINDER_LIKE:
-        found = layout.line_after_ten
-        for digit, bits in zip(reversed(pattern), shifted, strict=True):
-            found &= bits if digit == "1" else ~bits
-        score += 40 * found.bit_count()
-    return score
+    # A module x ends a window of 11 (x+10 to x in its line) that is dark-light-dark×3-light-dark (x+10 to x+4)
+    # after four light modules, or the same before four light ones (x+6 to x): found by where that 1:1:3:1:1
+    # core ends, and where a run of four holds a dark module.
+    at = [lines >> offset for offset in range(7)]  # at[k]: the module k further on in its line, at each x
+    core = at[0] & ~at[1] & at[2] & at[3] & at[4] & ~at[5] & at[6]
+    dark_in_four = at[0] | at[1] | at[2] | at[3]
+    light_after = (core >> 4) & ~dark_in_four & layout.line_after_ten
+    light_before = core & ~(dark_in_four >> 7) & layout.line_after_ten
+    return score + 40 * (light_after.bit_count() + light_before.bit_count())
 
 
 def _penalty(rows: int, lines: int, layout: _Layout) -> int:
@@ -229,15 +255,21 @@ def _penalty(rows: int, lines: int, layout: _Layout) -> int:
 
 def qr_matrix(text: str) -> list[str]:
     """Return the modules of *text*'s QR code (error correction M), row by row: '1' dark, '0' light."""
+    size, matrix = _matrix(text)
+    digits = format(matrix, f"0{size * size}b")
+    return [digits[n : n + size] for n in range(0, size * size, size)]
+
+
+def _matrix(text: str) -> tuple[int, int]:
+    """Return the size of *text*'s QR code and its modules as one integer, row after row (a bit a module, 1 dark)."""
     version, codewords = _codewords(_segments(text.encode("utf-8")))
     layout = _layout(version)
-    bits = "".join(_BITS[byte] for byte in codewords)
-    digits = layout.gather(bits[: layout.data_bits].ljust(layout.data_bits, "0") + "01")
-    rows, lines = _number(digits), _number(digits + layout.transpose(digits))
+    bits = _digits(codewords)
+    digits = "".join(layout.gather(bits[: layout.data_bits].ljust(layout.data_bits, "0") + "01"))
+    rows, lines = int(digits, 2), int(digits + "".join(layout.transpose(digits)), 2)
     scores = [_penalty(rows ^ by_rows, lines ^ as_lines, layout) for by_rows, as_lines in layout.masks]
     best = scores.index(min(scores))  # the first of the lowest, as qrcode chooses
-    matrix = format(rows ^ layout.masks[best][0] | layout.format_bits[best], f"0{layout.size**2}b")
-    return [matrix[n : n + layout.size] for n in range(0, layout.size**2, layout.size)]
+    return layout.size, rows ^ layout.masks[best][0] | layout.format_bits[best]
 
 
 def qr_png(text: str) -> bytes:
@@ -245,19 +277,18 @@ def qr_png(text: str) -> bytes:
 
     A few hundred bytes: the page scales it up without smoothing (CSS image-rendering: pixelated).
     """
-    rows = qr_matrix(text)
-    width = len(rows) + 2 * BORDER
-    light = "0" * BORDER
-    padding = "0" * (-width % 8)
-    blank = b"\x00" + b"\xff" * ((width + 7) // 8)
-    pixels = bytearray(blank * BORDER)
-    for row in rows:
-        digits = (light + row + light + padding).translate(_AS_PIXELS)
-        pixels += b"\x00" + int(digits, 2).to_bytes(len(digits) // 8, "big")  # each row: filter 0, then its pixels
-    pixels += blank * BORDER
+    size, matrix = _matrix(text)
+    width = size + 2 * BORDER
+    modules = format(matrix, f"0{size * size}b").translate(_AS_PIXELS)
+    light, filled = "1" * BORDER, "1" * (-width % 8)  # the border, and the bits that fill a row's last byte
+    blank = _NO_FILTER + "1" * (width + len(filled))
+    rows = (f"{_NO_FILTER}{light}{modules[n : n + size]}{light}{filled}" for n in range(0, size * size, size))
+    pixels = blank * BORDER + "".join(rows) + blank * BORDER  # each row: its filter byte, then its pixels
+    # Stored, not compressed: a code's modules are near random, and compressing saved 11% of its bytes for a
+    # tenth of the time it takes to draw.
+    data = zlib.compress(int(pixels, 2).to_bytes(len(pixels) // 8, "big"), 0)
     header = struct.pack(">IIBBBBB", width, width, 1, 0, 0, 0, 0)  # 1 bit, greyscale, no interlace
-    chunks = _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(pixels, 9)) + _chunk(b"IEND", b"")
-    return b"\x89PNG\r\n\x1a\n" + chunks
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
