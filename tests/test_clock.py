@@ -190,3 +190,19 @@ def test_the_staff_console_goes_by_the_same_now_as_the_screens(synced: Path, mon
     client = signed_in_console(synced)
     page = client.get("/notices/new").get_data(as_text=True)
     assert f'value="{floor:%Y-%m-%d} ' in page and "2000-01-01" not in page, "dated by the floor, as the screens"
+
+
+def test_a_request_goes_by_one_moment_read_once(synced: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page read at midnight must not show one day and count its look on the next: each request reads the
+    clock once, and the next request reads it again."""
+    from kiosk.data.clock import screen_now
+    from kiosk.screens import create_app
+
+    readings = iter(datetime(2026, 12, 7, 15, 59, 59, tzinfo=UTC) + timedelta(days=n) for n in range(10))
+    monkeypatch.setattr("kiosk.data.clock.utc_now", lambda: next(readings))
+    app = create_app({"DATA_DIR": str(synced)})
+    with app.test_request_context("/"):
+        first = screen_now()
+        assert screen_now() == first and first.date().isoformat() == "2026-12-07", "one moment in a request"
+    with app.test_request_context("/"):
+        assert screen_now().date().isoformat() == "2026-12-08", "the next request reads the clock again"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, g
 
 from kiosk.data import queries
 from kiosk.data.content_db import content_meta
@@ -94,6 +94,11 @@ def _warning(problem: str, now: datetime, signed: datetime) -> dict[str, str]:
 def screen_now() -> datetime:
     """Return county_now for this request (a villager screen or a staff page), by its content.
 
+    One moment for the whole request: a page, the day its look is counted on and what it says of time agree.
     :raises NoContent: before any content is installed.
     """
-    return _local_now(Path(current_app.config["DATA_DIR"]), content_meta().get("timezone", DEFAULT_TIMEZONE))
+    now: datetime | None = g.get("screen_now")
+    if now is None:
+        data_dir = Path(current_app.config["DATA_DIR"])
+        now = g.screen_now = _local_now(data_dir, content_meta().get("timezone", DEFAULT_TIMEZONE))
+    return now
