@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from flask import Flask, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
@@ -129,6 +130,18 @@ def security_headers(response: Any) -> Any:
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
+
+
+QUERY_SAFE = "!$'()*,/:;?@"  # what werkzeug's url builder leaves unquoted in a query (werkzeug.urls._urlencode)
+
+
+def query_string(**values: str) -> str:
+    """Return *values* as url_for writes them into an address's query, after its '?'.
+
+    A page's links that come back to it (next=) quote its address once this way and add it to addresses that
+    url_for remembers: built with next= each, a page never seen before built every one of them anew.
+    """
+    return urlencode(values, safe=QUERY_SAFE)
 
 
 class FrameQuietSessions(SecureCookieSessionInterface):
@@ -277,6 +290,7 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
     app.after_request(security_headers)
     app.teardown_appcontext(close_request_dbs)
     app.jinja_env.globals.update(
-        locales=LOCALES, get_locale=get_locale, request_path=lambda: request.full_path.rstrip("?")
+        locales=LOCALES, get_locale=get_locale, request_path=lambda: request.full_path.rstrip("?"),
+        query_string=query_string,
     )
     return app

@@ -14,7 +14,7 @@ from flask_babel import force_locale
 from kiosk.demo import install_demo
 from kiosk.screens import create_app
 from kiosk.templating import KioskEnvironment
-from kiosk.web import base_app
+from kiosk.web import base_app, query_string
 
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "kiosk" / "translations"
 
@@ -107,3 +107,22 @@ def test_a_page_translates_and_formats_as_flask_babel_does(tmp_path: Path) -> No
             assert render_template_string(source) == plain.from_string(source).render()
     with app.test_request_context(), force_locale("zh"):
         assert render_template_string(source).startswith("首页|100% sure|")
+
+
+def test_a_link_back_to_the_page_is_written_as_url_for_writes_it(tmp_path: Path) -> None:
+    """The top bar quotes its page's address once (query_string) for its language and elder-mode links."""
+    install_demo(tmp_path)
+    app = create_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "x"})
+    heres = ["/", "/search?q=d", "/search?q=低保 x&page=2", "/powers/a%2Fb?feedback=rate#top", "/x?a=1+2;b=@:$,'()*!",
+             "/notices?q=%E4%BD%8E", ""]  # fmt: skip
+    with app.test_request_context("/"):
+        for here in heres:
+            for endpoint, values in (("screens.toggle_elder_mode", {}), ("screens.switch_language", {"code": "en"})):
+                expected = url_for(endpoint, **values, next=here)
+                assert f"{url_for(endpoint, **values)}?{query_string(next=here)}" == expected, here
+    client = app.test_client()
+    page = client.get("/search?q=低保&page=1").get_data(as_text=True)
+    with app.test_request_context("/"):
+        for endpoint, values in (("screens.toggle_elder_mode", {}), ("screens.switch_language", {"code": "en"})):
+            link = url_for(endpoint, **values, next="/search?q=低保&page=1").replace("&", "&amp;")
+            assert f'href="{link}"' in page, link
