@@ -292,5 +292,5 @@ def base_app(test_config: dict[str, Any] | None, key_name: str, **session: Any) 
     app.jinja_env.globals.update(
         locales=LOCALES, get_locale=get_locale, request_path=lambda: request.full_path.rstrip("?"),
         query_string=query_string,
-    )
+    )  # fmt: skip
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from babel import support
@@ -115,14 +116,16 @@ def test_a_link_back_to_the_page_is_written_as_url_for_writes_it(tmp_path: Path)
     app = create_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "x"})
     heres = ["/", "/search?q=d", "/search?q=低保 x&page=2", "/powers/a%2Fb?feedback=rate#top", "/x?a=1+2;b=@:$,'()*!",
              "/notices?q=%E4%BD%8E", ""]  # fmt: skip
+    links: list[tuple[str, dict[str, Any]]] = [("screens.toggle_elder_mode", {}),
+                                               ("screens.switch_language", {"code": "en"})]  # fmt: skip
     with app.test_request_context("/"):
         for here in heres:
-            for endpoint, values in (("screens.toggle_elder_mode", {}), ("screens.switch_language", {"code": "en"})):
+            for endpoint, values in links:
                 expected = url_for(endpoint, **values, next=here)
                 assert f"{url_for(endpoint, **values)}?{query_string(next=here)}" == expected, here
     client = app.test_client()
     page = client.get("/search?q=低保&page=1").get_data(as_text=True)
     with app.test_request_context("/"):
-        for endpoint, values in (("screens.toggle_elder_mode", {}), ("screens.switch_language", {"code": "en"})):
+        for endpoint, values in links:
             link = url_for(endpoint, **values, next="/search?q=低保&page=1").replace("&", "&amp;")
             assert f'href="{link}"' in page, link
