@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -244,3 +245,43 @@ def test_a_new_notice_leaves_every_other_notice_where_it_was(county_repo: County
     published = {n["id"]: n["published"] for n in load_county(county_repo.content).notices}
     newest_first = [published[key] for key in sorted(after, key=after.__getitem__)]
     assert newest_first == sorted(newest_first, reverse=True) and newest_first[0] > newest_first[-1]
+
+
+def test_an_install_makes_its_next_batch_while_it_writes_one_and_stops_cleanly_on_a_failure() -> None:
+    """A whole install's batches are made in a thread ahead of SQLite (patch._made_ahead): in order, at most two in
+    memory, a failure in either thread raised in the install's, and no thread left behind."""
+    import threading
+
+    made: list[int] = []
+
+    def batches(count: int, failing_at: int | None = None) -> Iterator[int]:
+        try:
+            for n in range(count):
+                if n == failing_at:
+                    raise KeyError("a category the list does not have")
+                made.append(n)
+                yield n
+        finally:
+            made.append(-1)  # closed
+
+    threads = threading.active_count()
+    taken = []
+    for batch in sync.receive.patch._made_ahead(batches(6)):
+        taken.append(batch)
+        deadline = time.monotonic() + 5
+        while len(made) < min(batch + 2, 6) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(made) == min(batch + 2, 6), "the next batch is made while this one is used, and no further one"
+    assert taken == list(range(6)) and made[-1] == -1
+
+    made.clear()
+    with pytest.raises(KeyError, match="category"):
+        list(sync.receive.patch._made_ahead(batches(6, failing_at=3)))
+    assert made == [0, 1, 2, -1]
+
+    made.clear()
+    with pytest.raises(sqlite3.OperationalError):
+        for _batch in sync.receive.patch._made_ahead(batches(1000)):
+            raise sqlite3.OperationalError("database or disk is full")
+    assert made[-1] == -1 and len(made) <= 3, "the thread stopped at its next batch"
+    assert threading.active_count() == threads, "no thread left behind"

@@ -16,6 +16,7 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
@@ -24,7 +25,7 @@ from sync.contract.pinyin import HAN_RANGES, initials
 
 KINDS = ("power", "notice", "catalogue", "ten_ones")  # display order of results
 MAX_QUERY = 32  # characters: a kiosk query is a word or two, never a paragraph
-BATCH = 2000  # items whose search rows are written at once: FTS5 writes out what it holds about as often anyway
+BATCH = 1000  # items whose search rows are written at once: FTS5 writes out what it holds about as often anyway
 INITIALS = "_initials"  # key of the precomputed initials in an item's data (see with_initials)
 
 TEXT_TABLES = ("search_titles", "search_bodies", "search_initials")
@@ -169,22 +170,39 @@ def insert_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:
 
 
 def insert_documents(db: Any, documents: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
-    """Write many items' search rows (rowid, document), in rowid order.
+    """Write many items' search rows (rowid, document): search_rows, then write_search_rows."""
+    write_search_rows(db, search_rows(documents))
+
+
+@dataclass
+class SearchRows:
+    """Items' search rows as search_rows makes them, in rowid order: search_items' rows, and each full-text table's."""
+
+    items: list[tuple[Any, ...]] = field(default_factory=list)
+    texts: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # by table (TEXT_TABLES): (rowid, text)
+
+
+def search_rows(documents: Iterable[tuple[int, Mapping[str, Any]]]) -> SearchRows:
+    """Make the search rows of many items (rowid, document), sorted by rowid.
 
     FTS5 writes out what it holds each time a row's rowid is lower than the last one's, so rows in
     rising order are indexed about twice as fast: a whole install writes its items a batch at a time,
     each batch sorted (sync/receive/patch.py).
     """
     ordered = sorted(documents, key=itemgetter(0))
-    if not ordered:
-        return
-    db.executemany("insert into search_items values (?, ?, ?, ?, ?, ?)",
-                   [(rowid, doc["kind"], doc["item_id"], doc["title"], doc["initials"], doc.get("published_at"))
-                    for rowid, doc in ordered])  # fmt: skip
-    rowids = [rowid for rowid, _doc in ordered]
+    made = SearchRows([(rowid, doc["kind"], doc["item_id"], doc["title"], doc["initials"], doc.get("published_at"))
+                       for rowid, doc in ordered])  # fmt: skip
     texts = [_indexed(doc) for _rowid, doc in ordered]
-    for table, text in zip(TEXT_TABLES, zip(*texts, strict=True), strict=True):
-        db.executemany(f"insert into {table} (rowid, text) values (?, ?)", zip(rowids, text, strict=True))  # noqa: S608
+    for n, table in enumerate(TEXT_TABLES):
+        made.texts[table] = [(rowid, indexed[n]) for (rowid, _doc), indexed in zip(ordered, texts, strict=True)]
+    return made
+
+
+def write_search_rows(db: Any, rows: SearchRows) -> None:
+    """Write what search_rows made (*db*: a sqlite3 connection)."""
+    db.executemany("insert into search_items values (?, ?, ?, ?, ?, ?)", rows.items)
+    for table, texts in rows.texts.items():
+        db.executemany(f"insert into {table} (rowid, text) values (?, ?)", texts)  # noqa: S608 - TEXT_TABLES
 
 
 def delete_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:

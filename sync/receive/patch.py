@@ -20,21 +20,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sync.contract.channel import photo_refs, placed, read_shard
 from sync.contract.kinds import Contact, in_scope
 from sync.contract.search import (
     BATCH,
+    SearchRows,
     delete_document,
     document,
-    insert_documents,
     search_rowid,
+    search_rows,
+    write_search_rows,
 )
 from sync.contract.snapshot import media_names, village_notice, village_power
 from sync.receive.database import (
@@ -199,10 +203,29 @@ def add_items(
 ) -> None:  # fmt: skip
     """Write the rows and search rows of power items, notices and catalogue items (others are skipped).
 
+    The rows of each BATCH of items are made (read from their shard, converted, their search text spaced) in a
+    thread of its own while SQLite writes the batch before: SQLite lets go of Python's lock as it writes, so
+    a whole install's two halves of work share the CPUs.
+
     :param village: code and township; *contacts*: those the village shows (its power items' supervisors).
     :param names: each photo's blob name (snapshot.media_names); *categories*: each category's place in the list.
     """
-    rows: dict[str, list[tuple[Any, ...]]] = {}  # by insert statement, written BATCH at a time (search.BATCH)
+    for rows, search in _made_ahead(_batches(items, village, contacts, names, categories)):
+        for insert, values in rows.items():
+            db.executemany(insert, values)
+        write_search_rows(db, search)
+
+
+Batch = tuple[dict[str, list[tuple[Any, ...]]], SearchRows]  # rows by insert statement, and the search rows
+Made = TypeVar("Made")
+
+
+def _batches(
+    items: Iterable[dict[str, Any]], village: Mapping[str, str], contacts: list[Contact], names: Mapping[str, str],
+    categories: Mapping[str, int],
+) -> Iterator[Batch]:  # fmt: skip
+    """Yield the rows and search rows of add_items' items, BATCH items at a time (search.BATCH)."""
+    rows: dict[str, list[tuple[Any, ...]]] = {}
     documents: list[tuple[int, dict[str, Any]]] = []
     for item in items:
         kind, data, place = item["kind"], item["data"], placed(item)
@@ -218,18 +241,55 @@ def add_items(
         rows.setdefault(insert, []).append(tuple(row.values()))
         documents.append((search_rowid(kind, place), document(kind, data)))
         if len(documents) >= BATCH:
-            _write_batch(db, rows, documents)
-    _write_batch(db, rows, documents)
+            yield rows, search_rows(documents)
+            rows, documents = {}, []
+    if documents:
+        yield rows, search_rows(documents)
 
 
-def _write_batch(db: sqlite3.Connection, rows: dict[str, list[tuple[Any, ...]]],
-                 documents: list[tuple[int, dict[str, Any]]]) -> None:  # fmt: skip
-    """Write the rows and search rows add_items gathered, and empty the lists."""
-    for insert, values in rows.items():
-        db.executemany(insert, values)
-        values.clear()
-    insert_documents(db, documents)
-    documents.clear()
+def _made_ahead(made: Iterable[Made]) -> Iterator[Made]:
+    """Yield what *made* yields, each made in a thread of its own while the caller uses the one before: two
+    batches in memory at once, no more.
+
+    An exception in the thread is raised here, with its traceback; when the caller stops early (an exception
+    of its own), the thread stops at its next batch.
+    """
+    handoff: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+    taken, stopped = threading.Event(), threading.Event()
+
+    def hand(value: tuple[bool, Any]) -> bool:
+        """Give *value* to the caller and wait until it takes it; False if it stopped instead."""
+        handoff.put(value)  # the queue is empty: the one before was taken
+        while not stopped.is_set():
+            if taken.wait(0.1):
+                taken.clear()
+                return True
+        return False
+
+    def make() -> None:
+        try:
+            for batch in made:
+                if not hand((True, batch)):
+                    return
+            hand((False, None))
+        except BaseException as error:  # raised again in the caller's thread
+            hand((False, error))
+
+    thread = threading.Thread(target=make, name="install-batches", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, value = handoff.get()
+            taken.set()  # the thread makes the next batch while this one is used
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+            del value  # not held while the next one is made
+    finally:
+        stopped.set()
+        thread.join()
 
 
 def _contacts(db: sqlite3.Connection) -> list[Contact]:
