@@ -603,3 +603,44 @@ def test_a_server_dripping_its_headers_cannot_hold_a_sync_past_its_deadline(kios
         f"the kiosk hung up at its deadline, not at the end of the drip: {server.dripped}"
     )
     assert installed(kiosk_data) is None
+
+
+class Overlap:
+    """WSGI middleware holding each target download a moment, and recording how many were in flight at once."""
+
+    HOLD = 0.05  # seconds: a rural link's round trip, roughly
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO", "").startswith("/targets/"):
+            return self.app(environ, start_response)
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(self.HOLD)
+            return [whole_body(self.app(environ, start_response))]
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+def test_a_first_install_downloads_a_few_files_at_once_and_counts_every_byte_once(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """Thousands of small files wait on a rural link's round trips: the kiosk asks for a few at a time."""
+    from sync.receive.signed_files import FETCHES
+
+    overlap = Overlap(RepositoryApp(county_repo.path))
+    meter = Meter(overlap)
+    with serving(meter) as url:
+        result = sync_kiosk(kiosk_data, source=url)
+    assert result.outcome == "updated", result
+    assert 2 <= overlap.most <= FETCHES, f"{overlap.most} downloads at once"
+    answered = [e for e in meter.exchanges if e.status == 200]  # and the probe for a next root: 404
+    assert result.files_downloaded == len(answered), "each file counted once"
+    assert result.bytes_downloaded == sum(e.sent for e in meter.exchanges), "each byte counted once, none lost"

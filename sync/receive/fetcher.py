@@ -98,6 +98,7 @@ class ResumableFetcher(FetcherInterface):
         self.on_bytes = on_bytes
         self.bytes_received = 0
         self.files_received = 0
+        self._counting = threading.Lock()  # SignedFiles.fetch downloads several files at once
         self.last_url: str | None = None  # what a refusal is about, for the sentence staff read
         self._pool = _CuttablePoolManager(
             retries=False, timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout)
@@ -112,9 +113,14 @@ class ResumableFetcher(FetcherInterface):
         self.partial_path(url).unlink(missing_ok=True)
 
     def _count(self, size: int) -> None:
-        self.bytes_received += size
+        with self._counting:
+            self.bytes_received += size
         if self.on_bytes:
             self.on_bytes(size)
+
+    def _file_received(self) -> None:
+        with self._counting:
+            self.files_received += 1
 
     def _wait(self, attempt: int, retry_after: str | None) -> None:
         delay = retry_after_seconds(retry_after)
@@ -164,7 +170,7 @@ class ResumableFetcher(FetcherInterface):
             stream = open(path, "rb")  # noqa: SIM115 - closed by the generator below
         except FileNotFoundError:
             raise exceptions.DownloadHTTPError(f"{path} is not in the folder", 404) from None
-        self.files_received += 1
+        self._file_received()
         return self._chunks_of(stream)
 
     def _chunks_of(self, stream: object) -> Iterator[bytes]:
@@ -205,7 +211,7 @@ class ResumableFetcher(FetcherInterface):
                     if _complete_length(response) == given:
                         # Everything was held already (the last attempt ended just before verifying):
                         # ngclient now verifies the bytes yielded above.
-                        self.files_received += 1
+                        self._file_received()
                         return
                     # What is held is not a prefix of this file: start again next time.
                     partial.unlink(missing_ok=True)
@@ -217,7 +223,7 @@ class ResumableFetcher(FetcherInterface):
                     given += len(chunk)
                     yield chunk
                 reusable = True
-                self.files_received += 1
+                self._file_received()
                 return
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 last_error = error  # cut mid-file: resume from what is held

@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from sync.receive.target_lookup import NOT_LOADED, looked_up
 
 DISK_MARGIN = 50 * 1024 * 1024
 Say = Callable[[str, bool], None]  # (message, passing): a passing message is replaced by the next one
+
+
+FETCHES = 4  # files downloaded at once
 
 
 def _urls(source: str) -> tuple[str, str]:
@@ -80,17 +84,26 @@ class SignedFiles:
                                need=(need * 3 + DISK_MARGIN) // 2**20, free=free // 2**20))  # fmt: skip
         if len(missing) > 1:
             self.say(tr("downloading %(count)s files, %(size)s KB", count=len(missing), size=round(need / 1024)), False)
-        for number, (info, path) in enumerate(missing, start=1):
-            self.say(tr("downloading %(number)s/%(count)s: %(path)s (%(size)s bytes)",
-                        number=number, count=len(missing), path=info.path, size=info.length), True)  # fmt: skip
-            url = self._target_url(info)
-            try:
-                self.updater.download_target(info, str(path))
-            except (exceptions.RepositoryError, exceptions.DownloadLengthMismatchError):
-                self.fetcher.forget(url)  # held bytes failed verification: fetch afresh next time
-                path.unlink(missing_ok=True)
-                raise
-            self.fetcher.forget(url)
+        # A few at once: a first install's thousands of small files wait on the link's round trips, not its bytes.
+        pool = ThreadPoolExecutor(min(FETCHES, len(missing)), thread_name_prefix="fetch")
+        try:
+            for _done in pool.map(self._download, range(1, len(missing) + 1), missing, [len(missing)] * len(missing)):
+                pass
+        finally:
+            pool.shutdown(cancel_futures=True)  # after a failure, the files not started are not fetched
+
+    def _download(self, number: int, wanted: tuple[TargetFile, Path], count: int) -> None:
+        info, path = wanted
+        self.say(tr("downloading %(number)s/%(count)s: %(path)s (%(size)s bytes)",
+                    number=number, count=count, path=info.path, size=info.length), True)  # fmt: skip
+        url = self._target_url(info)
+        try:
+            self.updater.download_target(info, str(path))
+        except (exceptions.RepositoryError, exceptions.DownloadLengthMismatchError):
+            self.fetcher.forget(url)  # held bytes failed verification: fetch afresh next time
+            path.unlink(missing_ok=True)
+            raise
+        self.fetcher.forget(url)
 
     def _target_url(self, info: TargetFile) -> str:
         directory, separator, name = info.path.rpartition("/")
