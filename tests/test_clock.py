@@ -32,6 +32,7 @@ from kiosk.data.content_db import open_content
 from kiosk.data.local_db import open_local
 from kiosk.staff import create_staff_app
 from kiosk.staff.limiter import limiter
+from sync.contract.dates import DEFAULT_TIMEZONE
 from sync.receive.install import current_database
 from sync.receive.updater import read_status, sync_kiosk
 from tests.county_repo import CountyRepo
@@ -198,11 +199,15 @@ def test_a_request_goes_by_one_moment_read_once(synced: Path, monkeypatch: pytes
     from kiosk.data.clock import screen_now
     from kiosk.screens import create_app
 
-    readings = iter(datetime(2026, 12, 7, 15, 59, 59, tzinfo=UTC) + timedelta(days=n) for n in range(10))
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)  # past the time floor the sync raised
+    readings = iter(start + timedelta(days=n) for n in range(10))
     monkeypatch.setattr("kiosk.data.clock.utc_now", lambda: next(readings))
+
+    def local(moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).replace(tzinfo=None)
+
     app = create_app({"DATA_DIR": str(synced)})
     with app.test_request_context("/"):
-        first = screen_now()
-        assert screen_now() == first and first.date().isoformat() == "2026-12-07", "one moment in a request"
+        assert screen_now() == screen_now() == local(start), "one moment in a request"
     with app.test_request_context("/"):
-        assert screen_now().date().isoformat() == "2026-12-08", "the next request reads the clock again"
+        assert screen_now() == local(start + timedelta(days=1)), "the next request reads the clock again"
