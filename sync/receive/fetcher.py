@@ -33,6 +33,7 @@ from tuf.api import exceptions
 from tuf.ngclient import FetcherInterface
 
 CHUNK = 64 * 1024
+WATCH_AGAIN = 0.2  # seconds between cuts once the deadline has passed
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
@@ -44,12 +45,17 @@ class DeadlinePassed(exceptions.DownloadError):
         self.seconds = seconds
 
 
+class Stopped(exceptions.DownloadError):
+    """The downloads were stopped: another failed, or the sync was interrupted."""
+
+
 class _CuttablePoolManager(urllib3.PoolManager):
     """A PoolManager that remembers the connections it opens, so a deadline can cut them mid-read."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._remembering = threading.Lock()  # several downloads open connections at once
 
     def _new_pool(self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None) -> Any:
         pool = super()._new_pool(scheme, host, port, request_context)
@@ -57,7 +63,8 @@ class _CuttablePoolManager(urllib3.PoolManager):
 
         def remembered() -> Any:
             connection = open_connection()
-            self.connections.add(connection)
+            with self._remembering:
+                self.connections.add(connection)
             return connection
 
         pool._new_conn = remembered  # type: ignore[method-assign]
@@ -65,7 +72,9 @@ class _CuttablePoolManager(urllib3.PoolManager):
 
     def cut(self) -> None:
         """Shut every open connection down: a read blocked on it returns at once."""
-        for connection in list(self.connections):
+        with self._remembering:
+            connections = list(self.connections)
+        for connection in connections:
             if getattr(connection, "sock", None) is not None:
                 with contextlib.suppress(OSError):
                     connection.sock.shutdown(socket.SHUT_RDWR)
@@ -85,23 +94,29 @@ class ResumableFetcher(FetcherInterface):
         backoff: float = 1.0,
         max_wait: float = 120.0,
         deadline: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        connections: int = 1,
     ) -> None:
-        """:param deadline: seconds from now after which every download stops (None: no deadline)."""
+        """:param deadline: seconds from now after which every download stops (None: no deadline).
+        :param sleep: how a wait before a retry is spent (default: waiting, or until stop()).
+        :param connections: downloads at once (SignedFiles.fetch), each keeping its connection to the server.
+        """
         self.partial_dir = Path(partial_dir)
         self.seconds = deadline
         self.deadline = time.monotonic() + deadline if deadline else None
         self.resumable_prefix = resumable_prefix
         self.attempts, self.backoff, self.max_wait = attempts, backoff, max_wait
-        self.sleep = sleep
+        self._stopped = threading.Event()
+        self.sleep = sleep or self._pause
         self.on_bytes = on_bytes
         self.bytes_received = 0
         self.files_received = 0
         self._counting = threading.Lock()  # SignedFiles.fetch downloads several files at once
         self.last_url: str | None = None  # what a refusal is about, for the sentence staff read
+        self._blamed = False  # last_url names a download that failed: the others do not change it
         self._pool = _CuttablePoolManager(
-            retries=False, timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+            retries=False, timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout), maxsize=connections
         )
 
     # --- bookkeeping -----------------------------------------------------------------------------
@@ -132,8 +147,28 @@ class ResumableFetcher(FetcherInterface):
         self._check_deadline()
 
     def _check_deadline(self) -> None:
+        if self._stopped.is_set():
+            raise Stopped("the downloads were stopped")
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise DeadlinePassed(self.seconds or 0)
+
+    def _pause(self, seconds: float) -> None:
+        self._stopped.wait(seconds)
+
+    def stop(self) -> None:
+        """Stop every download in flight: a read blocked on its connection returns, a wait before a retry ends."""
+        self._stopped.set()
+        self._pool.cut()
+
+    def close(self) -> None:
+        """Close every connection this fetcher holds."""
+        self._pool.clear()
+
+    def blame(self, url: str) -> None:
+        """Name *url* as what went wrong (last_url), whatever downloads in flight at the same time did."""
+        with self._counting:
+            if not self._blamed:
+                self.last_url, self._blamed = url, True
 
     # --- fetching --------------------------------------------------------------------------------
     def _request(self, url: str, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
@@ -143,23 +178,31 @@ class ResumableFetcher(FetcherInterface):
         headers are read by http.client in one call, which a server sending a byte at a time
         would hold for ever, so a watchdog cuts the connection when the deadline comes.
         """
-        watchdog = None
+        answered = threading.Event()
         if self.deadline is not None:
-            watchdog = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._pool.cut)
-            watchdog.daemon = True
-            watchdog.start()
+            threading.Thread(target=self._watch, args=(answered,), name="fetch-deadline", daemon=True).start()
         try:
             response = self._pool.request("GET", url, headers=headers, preload_content=False, redirect=False)
         finally:
-            if watchdog is not None:
-                watchdog.cancel()
+            answered.set()
         if self.deadline is not None and time.monotonic() > self.deadline:
             response.close()  # a head the watchdog cut short reads as a complete, empty answer
             self._check_deadline()
         return response
 
+    def _watch(self, answered: threading.Event) -> None:
+        """From the deadline on, cut the connections until the request is answered: once is not enough, as a
+        connection opened just then has no socket to cut yet."""
+        assert self.deadline is not None
+        if answered.wait(max(0.0, self.deadline - time.monotonic())):
+            return
+        while not answered.is_set():
+            self._pool.cut()
+            answered.wait(WATCH_AGAIN)
+
     def _fetch(self, url: str) -> Iterator[bytes]:
-        self.last_url = url
+        if not self._blamed:
+            self.last_url = url
         if url.startswith("file://"):
             return self._read_local(url)
         return self._download(url, resumable=url.startswith(self.resumable_prefix))

@@ -12,7 +12,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from tuf.ngclient import Updater, UpdaterConfig
 
 from sync.contract.channel import media_role_of, shard_name
 from sync.contract.i18n import tr
-from sync.receive.fetcher import ResumableFetcher
+from sync.receive.fetcher import ResumableFetcher, Stopped
 from sync.receive.status import SyncError
 from sync.receive.target_lookup import NOT_LOADED, looked_up
 
@@ -32,6 +32,12 @@ Say = Callable[[str, bool], None]  # (message, passing): a passing message is re
 
 
 FETCHES = 4  # files downloaded at once
+
+
+def _first_failure(downloads: list[Future[None]]) -> BaseException | None:
+    """The failure to report of downloads that ended: the first that failed for its own sake, not one stopped."""
+    failures = [d.exception() for d in downloads if d.done() and not d.cancelled() and d.exception() is not None]
+    return next((f for f in failures if not isinstance(f, Stopped)), failures[0] if failures else None)
 
 
 def _urls(source: str) -> tuple[str, str]:
@@ -49,7 +55,8 @@ class SignedFiles:
         self._sources: dict[str, str] = {}  # source by township: computed once a sync
         self._listings: dict[str, dict[str, str]] = {}  # listing by township
         metadata_url, self.targets_url = _urls(source)
-        self.fetcher = ResumableFetcher(tuf / "partial", self.targets_url, **(fetcher_options or {}))
+        options = {"connections": FETCHES, **(fetcher_options or {})}
+        self.fetcher = ResumableFetcher(tuf / "partial", self.targets_url, **options)
         cached_root = tuf / "metadata" / "root.json"
         bootstrap = (cached_root if cached_root.exists() else tuf / "trusted-root.json").read_bytes()
         self.updater = Updater(
@@ -87,10 +94,23 @@ class SignedFiles:
         # A few at once: a first install's thousands of small files wait on the link's round trips, not its bytes.
         pool = ThreadPoolExecutor(min(FETCHES, len(missing)), thread_name_prefix="fetch")
         try:
-            for _done in pool.map(self._download, range(1, len(missing) + 1), missing, [len(missing)] * len(missing)):
-                pass
-        finally:
-            pool.shutdown(cancel_futures=True)  # after a failure, the files not started are not fetched
+            downloads = [pool.submit(self._download, n, file, len(missing)) for n, file in enumerate(missing, 1)]
+            wait(downloads, return_when=FIRST_EXCEPTION)
+            if _first_failure(downloads) is not None:  # the others end (stopped), then the one to name is known
+                self.fetcher.stop()
+                pool.shutdown(cancel_futures=True)
+                failure = _first_failure(downloads)
+                assert failure is not None  # the one found above, or one that failed before it
+                try:
+                    raise failure
+                finally:  # the failure's traceback holds this frame: no cycle through it, or the failed download's
+                    del failure, downloads  # connection would stay open until Python's next collection
+        except BaseException:  # a failure, or an interrupt (Ctrl+C): the others stop now, not when they are done
+            self.fetcher.stop()
+            pool.shutdown(cancel_futures=True)  # those in flight end at once, their connections cut
+            self.fetcher.close()
+            raise
+        pool.shutdown()
 
     def _download(self, number: int, wanted: tuple[TargetFile, Path], count: int) -> None:
         info, path = wanted
@@ -99,9 +119,14 @@ class SignedFiles:
         url = self._target_url(info)
         try:
             self.updater.download_target(info, str(path))
-        except (exceptions.RepositoryError, exceptions.DownloadLengthMismatchError):
-            self.fetcher.forget(url)  # held bytes failed verification: fetch afresh next time
-            path.unlink(missing_ok=True)
+        except Stopped:
+            raise  # another download failed first: that one is named
+        except BaseException as error:
+            self.fetcher.blame(url)
+            self.fetcher.stop()  # the sync has failed: the other downloads end now
+            if isinstance(error, exceptions.RepositoryError | exceptions.DownloadLengthMismatchError):
+                self.fetcher.forget(url)  # held bytes failed verification: fetch afresh next time
+                path.unlink(missing_ok=True)
             raise
         self.fetcher.forget(url)
 
