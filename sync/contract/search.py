@@ -164,11 +164,6 @@ def _documents(snapshot: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]
         yield search_rowid("ten_ones", number), document("ten_ones", {**one, "number": str(number)})
 
 
-def insert_document(db: Any, rowid: int, doc: Mapping[str, Any]) -> None:
-    """Write one item's search rows (*db*: a sqlite3 connection)."""
-    insert_documents(db, [(rowid, doc)])
-
-
 def insert_documents(db: Any, documents: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
     """Write many items' search rows (rowid, document): search_rows, then write_search_rows."""
     write_search_rows(db, search_rows(documents))

@@ -25,7 +25,6 @@ from qrcode import base, util
 from qrcode.constants import ERROR_CORRECT_M
 
 BORDER = 2  # light modules around the code; a kiosk page and a phone's camera leave more space around it
-_BITS = [format(byte, "08b") for byte in range(256)]  # a byte as the digits of its 8 modules
 _LENGTHS_WIDEN = (1, 10, 27)  # the versions from which a segment's length takes more bits (util.length_in_bits)
 _PADDING = bytes.fromhex("ec11" * 1200)  # the pad codewords after the data (versions hold up to 2,331 at M)
 _AS_PIXELS = str.maketrans("01", "10")  # PNG greyscale: dark modules black (0), light white (1)
@@ -198,7 +197,7 @@ def _remainders(degree: int) -> tuple[int, ...]:
     products = [0]
     for factor in range(1, 256):
         shift = base.glog(factor)
-        products.append(_number([_BITS[base.gexp(base.glog(c) + shift)] for c in poly[1:]]))
+        products.append(int.from_bytes(bytes(base.gexp(base.glog(c) + shift) for c in poly[1:]), "big"))
     return tuple(products)
 
 

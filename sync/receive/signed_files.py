@@ -96,21 +96,25 @@ class SignedFiles:
         try:
             downloads = [pool.submit(self._download, n, file, len(missing)) for n, file in enumerate(missing, 1)]
             wait(downloads, return_when=FIRST_EXCEPTION)
-            if _first_failure(downloads) is not None:  # the others end (stopped), then the one to name is known
-                self.fetcher.stop()
-                pool.shutdown(cancel_futures=True)
-                failure = _first_failure(downloads)
-                assert failure is not None  # the one found above, or one that failed before it
-                try:
-                    raise failure
-                finally:  # the failure's traceback holds this frame: no cycle through it, or the failed download's
-                    del failure, downloads  # connection would stay open until Python's next collection
-        except BaseException:  # a failure, or an interrupt (Ctrl+C): the others stop now, not when they are done
-            self.fetcher.stop()
-            pool.shutdown(cancel_futures=True)  # those in flight end at once, their connections cut
-            self.fetcher.close()
+        except BaseException:  # an interrupt (Ctrl+C): the downloads stop now, not when they are done
+            self._stop(pool)
             raise
-        pool.shutdown()
+        if _first_failure(downloads) is None:
+            pool.shutdown()
+            return
+        self._stop(pool)  # the others end, stopped: then the failure to name is known
+        failure = _first_failure(downloads)
+        assert failure is not None
+        try:
+            raise failure
+        finally:  # the failure's traceback holds this frame: no cycle through it, or the failed download's
+            del failure, downloads  # connection would stay open until Python's next collection
+
+    def _stop(self, pool: ThreadPoolExecutor) -> None:
+        """Stop every download: those in flight end at once, their connections cut; those not begun never begin."""
+        self.fetcher.stop()
+        pool.shutdown(cancel_futures=True)
+        self.fetcher.close()
 
     def _download(self, number: int, wanted: tuple[TargetFile, Path], count: int) -> None:
         info, path = wanted
