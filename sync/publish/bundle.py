@@ -36,7 +36,7 @@ from sync.contract.channel import CONTENT_FORMAT, canonical, photo_refs, scope_o
 from sync.contract.content import County
 from sync.contract.search import with_initials
 
-SHARD_TARGET_BYTES = 128 * 1024  # uncompressed JSON per shard, roughly
+SHARD_TARGET_BYTES = 512 * 1024  # uncompressed JSON per shard, roughly
 _FIRST_DAY, _LAST_DAY, _PER_DAY = date(2000, 1, 1), 2**16, 2**16  # notice_orders: days from 2000, notices a day
 
 
