@@ -287,15 +287,15 @@ class ResumableFetcher(FetcherInterface):
         """
         with open(partial, "ab") if partial is not None else contextlib.nullcontext() as held:
             while chunk := response.read1(CHUNK, decode_content=False):
-                self._check_deadline()
                 self._count(len(chunk))
                 if skip:
                     dropped = min(skip, len(chunk))
                     chunk, skip = chunk[dropped:], skip - dropped
+                if chunk and held is not None:
+                    held.write(chunk)  # kept before a stop or the deadline is heeded: never asked for again
+                    held.flush()
+                self._check_deadline()
                 if chunk:
-                    if held is not None:
-                        held.write(chunk)
-                        held.flush()
                     yield chunk
 
 
