@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ import pytest
 
 from kiosk.county.repo_files import RepositoryApp
 from sync.receive.install import current_database
+from sync.receive.signed_files import SignedFiles
+from sync.receive.status import tuf_dir
 from sync.receive.updater import sync_kiosk
-from tests.county_repo import CountyRepo
+from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import WSGIApp, serving, whole_body
 from tests.test_fetcher import Meter
 
@@ -145,3 +148,57 @@ def test_downloads_at_once_keep_their_connections(
     ports = {port for path, port in holding.asked}
     assert len(holding.asked) > 2 * FETCHES and len(ports) <= FETCHES + 1, f"{len(ports)} connections"
     assert "pool is full" not in caplog.text
+
+
+def county_photos_wanted(repo: CountyRepo, kiosk_data: Path, url: str) -> tuple[SignedFiles, list[Any]]:
+    """The kiosk's signed files at *url*, refreshed, and the county's photos as a sync asks for them."""
+    files = SignedFiles(tuf_dir(kiosk_data), url, VILLAGE, datetime.now(UTC), lambda *_: None, {"read_timeout": 120})
+    files.updater.refresh()
+    return files, [files.required(f"county/media/{name.split('.', 1)[1]}") for name in county_photos(repo)]
+
+
+def test_each_file_is_handed_on_in_order_while_the_later_ones_download(
+    county_repo: CountyRepo, kiosk_data: Path
+) -> None:
+    """A first install reads each shard while the next ones download: fetch hands each file on in the order asked,
+    as soon as it and those before it are here, not when the last one is."""
+    last = county_photos(county_repo)[-1]
+    holding = Holding(RepositoryApp(county_repo.path), held=last)
+    handed: list[tuple[Path, bool]] = []  # each file handed on, and whether the last one was still downloading
+
+    def arrived(path: Path) -> None:
+        assert path.exists()
+        handed.append((path, not wanted[-1][1].exists()))
+        if len(handed) == len(wanted) - 1:
+            holding.release.set()  # all but the last handed on: the last may come
+
+    with serving(holding) as url:
+        try:
+            files, wanted = county_photos_wanted(county_repo, kiosk_data, url)
+            files.fetch(wanted, arrived)
+        finally:
+            holding.release.set()
+    assert len(wanted) >= 3 and [path for path, _ in handed] == [path for _info, path in wanted]
+    assert all(downloading for _path, downloading in handed[:-1]), "handed on while the last one downloaded"
+    assert not handed[-1][1]
+
+
+def test_a_file_that_fails_to_be_read_stops_the_downloads_at_once(county_repo: CountyRepo, kiosk_data: Path) -> None:
+    """Reading a handed-on file fails (a damaged shard) while another download hangs: fetch ends at once, with
+    that failure, and the hung download is cut."""
+    last = county_photos(county_repo)[-1]
+    holding = Holding(RepositoryApp(county_repo.path), held=last)
+
+    def arrived(path: Path) -> None:
+        assert holding.holding.wait(30), "the last file was asked for"
+        raise ValueError(f"{path.name} is damaged")
+
+    with serving(holding) as url:
+        try:
+            files, wanted = county_photos_wanted(county_repo, kiosk_data, url)
+            with pytest.raises(ValueError, match=wanted[0][1].name):
+                files.fetch(wanted, arrived)
+            still_hung = not holding.let_go.is_set()
+        finally:
+            holding.release.set()
+    assert still_hung, "fetch ended while the last download still hung"

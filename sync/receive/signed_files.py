@@ -12,7 +12,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,21 @@ def _first_failure(downloads: list[Future[None]]) -> BaseException | None:
     """The failure to report of downloads that ended: the first that failed for its own sake, not one stopped."""
     failures = [d.exception() for d in downloads if d.done() and not d.cancelled() and d.exception() is not None]
     return next((f for f in failures if not isinstance(f, Stopped)), failures[0] if failures else None)
+
+
+def _hand_on(wanted: list[tuple[TargetFile, Path]], downloads: dict[str, Future[None]],
+             arrived: Callable[[Path], None] | None) -> None:  # fmt: skip
+    """Hand each file of *wanted* to *arrived*, in order, once it is downloaded; return at the first that failed.
+
+    A failed download stops the others (SignedFiles._download), so none is waited for long. (A function of its own:
+    a failure's traceback holds no frame that holds the downloads.)
+    """
+    for _info, path in wanted:
+        download = downloads.get(str(path))
+        if download is not None and download.exception() is not None:
+            return
+        if arrived is not None:
+            arrived(path)
 
 
 def _urls(source: str) -> tuple[str, str]:
@@ -80,9 +95,18 @@ class SignedFiles:
         assert isinstance(info, TargetFile)
         return info, self.tuf / "targets" / info.hashes["sha256"]
 
-    def fetch(self, wanted: list[tuple[TargetFile, Path]]) -> None:
-        missing = [(i, p) for i, p in wanted if self.updater.find_cached_target(i, str(p)) is None]
+    def fetch(self, wanted: list[tuple[TargetFile, Path]], arrived: Callable[[Path], None] | None = None) -> None:
+        """Download the files of *wanted* not already held (verified against the signed metadata).
+
+        :param arrived: called with each file of *wanted*, in order, as soon as it and those before it are here
+            (in this thread): a first install reads its shards while the next ones download.
+        """
+        held = self.updater.find_cached_target
+        missing = list({str(p): (i, p) for i, p in wanted if held(i, str(p)) is None}.values())  # each file once
         if not missing:
+            if arrived is not None:
+                for _info, path in wanted:
+                    arrived(path)
             return
         need = sum(info.length for info, _path in missing)
         free = shutil.disk_usage(self.tuf).free
@@ -94,16 +118,17 @@ class SignedFiles:
         # A few at once: a first install's thousands of small files wait on the link's round trips, not its bytes.
         pool = ThreadPoolExecutor(min(FETCHES, len(missing)), thread_name_prefix="fetch")
         try:
-            downloads = [pool.submit(self._download, n, file, len(missing)) for n, file in enumerate(missing, 1)]
-            wait(downloads, return_when=FIRST_EXCEPTION)
-        except BaseException:  # an interrupt (Ctrl+C): the downloads stop now, not when they are done
+            downloads = {str(file[1]): pool.submit(self._download, n, file, len(missing))
+                         for n, file in enumerate(missing, 1)}  # fmt: skip
+            _hand_on(wanted, downloads, arrived)
+        except BaseException:  # an interrupt (Ctrl+C), or *arrived* failed: the downloads stop now
             self._stop(pool)
             raise
-        if _first_failure(downloads) is None:
+        if _first_failure(list(downloads.values())) is None:
             pool.shutdown()
             return
         self._stop(pool)  # the others end, stopped: then the failure to name is known
-        failure = _first_failure(downloads)
+        failure = _first_failure(list(downloads.values()))
         assert failure is not None
         try:
             raise failure

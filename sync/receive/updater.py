@@ -217,9 +217,7 @@ class _Sync:
         """Fetch a scope's shards and read them into *survey* (one at a time); return the village's township."""
         count = int(manifest["shard_count"])
         found = [self.files.required(f"{scope}/{shard_name(index, count)}") for index in range(count)]
-        self.files.fetch(found)
-        for _info, file in found:
-            survey.read(file.read_bytes(), scope)
+        self.files.fetch(found, lambda file: survey.read(file.read_bytes(), scope))  # each read as the next downloads
         shards += [file for _info, file in found]
         wanted += [manifest["_target"], *found]
         dates.append(manifest["published"])
