@@ -28,7 +28,6 @@ from kiosk.data.workdays import installed_calendar
 from kiosk.device import reporting
 from kiosk.device.uplink import Uplink
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from sync.contract.dates import MONDAY_TO_FRIDAY, local_now
 from sync.contract.official_calendar import needed_years
 from sync.receive.install import current_database
@@ -105,7 +104,6 @@ def kiosk(tmp_path: Path) -> Iterator[Kiosk]:
 def staff_console(data: Path) -> FlaskClient:
     config = {"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "t", "DEFAULT_LOCALE": "en"}
     client = create_staff_app(config).test_client()
-    limiter.reset()
     client.post("/sign-in", data={"name": "bo", "password": PASSWORD, "csrf_token": csrf_token(client)})
     return client
 
@@ -232,7 +230,6 @@ def test_the_county_dashboard_flags_a_year_not_published(kiosk: Kiosk, tmp_path:
     accounts.add(db, "officer", "admin", PASSWORD, actor="test")
     db.close()
     officer = app.test_client()
-    limiter.reset()
     officer.post("/sign-in", data={"name": "officer", "password": PASSWORD, "csrf_token": csrf_token(officer)})
     assert "calendar-flag" not in officer.get("/dashboard/").get_data(as_text=True)
 

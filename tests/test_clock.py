@@ -31,7 +31,6 @@ from kiosk.data.clock import clock_warning, county_now
 from kiosk.data.content_db import open_content
 from kiosk.data.local_db import open_local
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from sync.contract.dates import DEFAULT_TIMEZONE
 from sync.receive.install import current_database
 from sync.receive.updater import read_status, sync_kiosk
@@ -141,7 +140,6 @@ def signed_in_console(data: Path) -> FlaskClient:
     accounts.add(db, "anna", "admin", PASSWORD, actor="test")
     db.close()
     app = create_staff_app({"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "x", "DEFAULT_LOCALE": "en"})
-    limiter.reset()
     client = app.test_client()
     sign_in(client)
     return client

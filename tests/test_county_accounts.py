@@ -16,7 +16,6 @@ from kiosk.county import create_county_app
 from kiosk.county import store as county_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
-from kiosk.staff.limiter import limiter
 from tests.county_repo import CountyRepo
 from tests.test_staff import PASSWORD, csrf_token, sign_in
 
@@ -40,7 +39,6 @@ def tables_in(folder: Path) -> dict[str, set[str]]:
 def county(repo: CountyRepo, data: Path) -> Flask:
     app = create_county_app({"TESTING": True, "REPO": str(repo.path), "DATA_DIR": str(data), "SECRET_KEY": "a",
                              "DEFAULT_LOCALE": "en"})  # fmt: skip
-    limiter.reset()
     return app
 
 

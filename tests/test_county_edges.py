@@ -36,7 +36,6 @@ from kiosk.cli import main
 from kiosk.county import CountyServer, create_county_app, limits, serve_options
 from kiosk.county import store as county_store
 from kiosk.data import accounts
-from kiosk.staff.limiter import limiter
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_staff import PASSWORD
 
@@ -341,7 +340,6 @@ def test_behind_a_proxy_one_visitors_wrong_passwords_do_not_lock_out_another(
     officers = county_store.open_store(data)
     accounts.add(officers, "officer", "admin", PASSWORD, actor="test")
     officers.close()
-    limiter.reset()
     with serving_county(app) as port:
         attacker, officer = Visitor(port, "203.0.113.9"), Visitor(port, "198.51.100.7")
         # Whatever the attacker writes first in X-Forwarded-For, nginx's last entry is what counts.

@@ -24,7 +24,6 @@ from kiosk.county import CountyServer, create_county_app
 from kiosk.county import store as county_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
-from kiosk.staff.limiter import limiter
 from sync.contract.dates import MONDAY_TO_FRIDAY
 from sync.receive.updater import sync_kiosk
 from tests.browser import guarded
@@ -42,7 +41,6 @@ def county_app(county_repo: CountyRepo, tmp_path: Path) -> Iterator[Flask]:
     config = {"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "d",
               "DEFAULT_LOCALE": "en"}  # fmt: skip
     app = create_county_app(config)
-    limiter.reset()
     db = county_store.open_store(data)
     accounts.add(db, "anna", "admin", PASSWORD, actor="test")
     db.close()
@@ -504,7 +502,6 @@ def store_for_browser(county_repo: CountyRepo, tmp_path: Path) -> Iterator[tuple
     """The county app in Chinese (its default language), with the account anna, and its county.db."""
     data = tmp_path / "county-browser"
     app = create_county_app({"REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "b"})
-    limiter.reset()
     officers = county_store.open_store(data)
     accounts.add(officers, "anna", "admin", PASSWORD, actor="test")
     officers.close()
@@ -599,7 +596,6 @@ def test_what_was_stored_before_the_checks_is_sorted_out_when_county_db_is_upgra
     assert [tuple(r) for r in db.execute("select day, village, item, level, count from rating_counts")] == [
         ("2026-11-03", "taoyuan", "dibao-shenqing", 4, 1)]  # fmt: skip
     db.close()
-    limiter.reset()
     officers = county_store.open_store(data)
     accounts.add(officers, "anna", "admin", PASSWORD, actor="test")
     officers.close()
@@ -619,7 +615,6 @@ def test_behind_tls_the_session_cookie_is_secure_and_the_visitor_is_the_forwarde
     config = {"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(tmp_path / "c"), "SECRET_KEY": "p",
               "DEFAULT_LOCALE": "en", "SECURE_COOKIES": 1, "PROXY_HOPS": 1}  # fmt: skip
     app = create_county_app(config)
-    limiter.reset()
     client = app.test_client()
     proxied: dict[str, Any] = {"headers": {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https",
                            "Referer": "https://county.example/sign-in"},  # over HTTPS, CSRF checks the referrer

@@ -23,7 +23,6 @@ from kiosk.demo import install_demo
 from kiosk.screens import create_app
 from kiosk.screens.feedback import LEVELS, REASONS
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from kiosk.web import SlidingWindow
 from sync.contract.dates import local_now
 from tests.browser import KIOSK_SCREEN
@@ -155,7 +154,6 @@ def test_the_staff_consoles_preview_of_a_notice_has_no_rating(data: Path) -> Non
     db.close()
     staff = create_staff_app({"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "t", "DEFAULT_LOCALE": "en"})
     client = staff.test_client()
-    limiter.reset()
     client.post("/sign-in", data={"name": "bo", "password": PASSWORD, "csrf_token": csrf_token(client)})
     notice_id = new_village_notice(data, publish=False)
     preview = client.get(f"/notices/{notice_id}/preview?feedback=rate")

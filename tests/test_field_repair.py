@@ -28,7 +28,6 @@ from kiosk.demo import install_demo
 from kiosk.device.status import kiosk_status
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from sync.contract.dates import local_now
 from sync.receive import install
 from sync.receive.install import content_dir, current_database, read_state
@@ -59,7 +58,6 @@ def status_of(data: Path) -> tuple[int, str]:
 def staff_home(data: Path) -> str:
     """Sign in to the staff console of *data* and return its home page."""
     app = create_staff_app({"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "t", "DEFAULT_LOCALE": "en"})
-    limiter.reset()
     db = open_local(data)
     accounts.add(db, "anna", "admin", PASSWORD, actor="test")
     db.close()

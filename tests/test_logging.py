@@ -21,7 +21,6 @@ from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.device.nightly import report_in_child, sync_in_child
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from sync.receive import updater
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_county_edges import NOW, enrolled, ratings, signed
@@ -92,7 +91,6 @@ def county_app(county_repo: CountyRepo, tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(limits, "utc_now", lambda: NOW)
     app = create_county_app({"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(tmp_path / "county"),
                              "SECRET_KEY": "logs", "DEFAULT_LOCALE": "en"})  # fmt: skip
-    limiter.reset()
     return app
 
 
@@ -167,7 +165,6 @@ def test_an_upload_the_county_sets_aside_is_logged_once(
 def staff_app(tmp_path: Path) -> Flask:
     install_demo(tmp_path)
     app = create_staff_app({"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "s", "DEFAULT_LOCALE": "en"})
-    limiter.reset()
     db = open_local(tmp_path)
     accounts.add(db, "bo", "staff", PASSWORD, actor="test")
     db.close()

@@ -35,7 +35,6 @@ from kiosk.data.local_db import local_media_dir, open_local
 from kiosk.device.uplink import Uplink
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from kiosk.staff.notice_views import PREVIEW_SCREEN
 from sync.contract.dates import local_now
 from sync.receive.updater import init_kiosk, sync_kiosk
@@ -126,7 +125,6 @@ def kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiosk]:
     db.close()
     county_app = create_county_app({"REPO": str(repo.path), "DATA_DIR": str(root / "county-server"), "SECRET_KEY": "c"})
     staff_app = create_staff_app({"DATA_DIR": str(data), "SECRET_KEY": "phones", "WTF_CSRF_ENABLED": True})
-    limiter.reset()
     client = staff_app.test_client()
     client.post("/sign-in", data={"name": STAFF, "password": PASSWORD, "csrf_token": csrf_token(client)})
     notice_id = post_notice_with_a_photo(client)

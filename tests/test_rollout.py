@@ -28,7 +28,6 @@ from kiosk.data import accounts
 from kiosk.demo import DEMO_CONTENT
 from kiosk.device.reporting import MAX_UPDATE_RECORD_BYTES, UPDATE_RECORD, last_update, send_to_county
 from kiosk.device.update import Updater
-from kiosk.staff.limiter import limiter
 from sync.contract import software
 from sync.contract.content import load_county
 from sync.publish.software import publish_release, releases
@@ -60,7 +59,6 @@ def make_county(county_repo: CountyRepo, tmp_path: Path) -> Callable[..., Flask]
             if db.execute("select 1 from accounts where name = ?", (name,)).fetchone() is None:
                 accounts.add(db, name, role, PASSWORD, actor="test", roles=accounts.COUNTY_ROLES)
         db.close()
-        limiter.reset()  # one in-memory limiter per process: each app starts with a clean count of sign-ins
         return app
 
     return make

@@ -21,11 +21,11 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from kiosk.cli import main
-from kiosk.data import accounts
+from kiosk.data import accounts, sign_in_tries
 from kiosk.data.local_db import open_local, path_of
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import AddressLimiter, limiter, parse_rule
+from kiosk.staff.limiter import limiter, parse_rule
 
 PASSWORD = "correct horse battery"
 
@@ -34,7 +34,6 @@ PASSWORD = "correct horse battery"
 def staff_app(tmp_path: Path) -> Iterator[Flask]:
     config = {"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "staff-test", "DEFAULT_LOCALE": "en"}
     app = create_staff_app(config)
-    limiter.reset()  # one in-memory limiter per process: each test starts with a clean count
     db = open_local(tmp_path)
     accounts.add(db, "anna", "admin", PASSWORD, actor="test")
     accounts.add(db, "bo", "staff", PASSWORD + "!", actor="test")
@@ -153,17 +152,25 @@ def test_guessing_is_throttled_per_address(client: FlaskClient, monkeypatch: pyt
     assert held.headers["Retry-After"] == str(1000 + 3600 - int(clock[0])), "the first of fifty leaves"
 
 
-def test_a_rate_limit_is_read_or_refused_and_its_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rate_limit_is_read_or_refused_and_its_tries_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert parse_rule("10 per minute;50 per hour") == [(10, 60), (50, 3600)]
     for bad in ("10 a minute", "0 per minute", "10 per minute;", "ten per hour"):
         with pytest.raises(ValueError, match="not a rate limit"):
             parse_rule(bad)
-    counting = AddressLimiter(clock=lambda: 5.0)
-    monkeypatch.setattr("kiosk.staff.limiter.MAX_KEYS", 100)
+    db = open_local(tmp_path)
+    monkeypatch.setattr(sign_in_tries, "MAX_KEPT", 100)
     for n in range(250):  # an attacker with many addresses
-        assert counting.take("sign_in", f"10.0.{n // 256}.{n % 256}", [(1, 60)]) is None
-    assert len(counting._tries) == 100, "the addresses longest untried are forgotten"
-    assert counting.take("sign_in", "10.0.0.249", [(1, 60)]) == 60
+        assert sign_in_tries.take(db, "sign_in", f"10.0.{n // 256}.{n % 256}", [(1, 60)], 5.0 + n / 1000) is None
+    kept = [row[0] for row in db.execute("select address from sign_in_tries order by at")]
+    assert kept == [f"10.0.0.{n}" for n in range(150, 250)], "the oldest tries are forgotten"
+    assert sign_in_tries.take(db, "sign_in", "10.0.0.249", [(1, 60)], 6.0) == 60
+    assert sign_in_tries.take(db, "sign_in", "10.0.0.249", [(1, 60)], 5.25 + 60) is None, "a minute later"
+    later = 5.25 + 60 + sign_in_tries.LONGEST + 1
+    assert sign_in_tries.take(db, "sign_in", "10.0.0.1", [(1, 60)], later) is None
+    assert db.execute("select count(*) from sign_in_tries").fetchone()[0] == 1, "a day later, the old ones are gone"
+    db.close()
 
 
 def test_an_idle_session_ends(staff_app: Flask, client: FlaskClient) -> None:

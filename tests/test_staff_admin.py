@@ -21,7 +21,6 @@ from kiosk.cli import main
 from kiosk.data import accounts, audit
 from kiosk.data.local_db import open_local, path_of
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from sync.contract.dates import MONDAY_TO_FRIDAY
 from tests.test_staff import PASSWORD, csrf_token
 
@@ -34,7 +33,6 @@ FORM_PAGE = "/admin/accounts/new"  # any page with a form gives the session's CS
 def app(tmp_path: Path) -> Iterator[Flask]:
     config = {"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "admin-test", "DEFAULT_LOCALE": "en"}
     app = create_staff_app(config)
-    limiter.reset()
     db = open_local(tmp_path)
     accounts.add(db, "anna", "admin", PASSWORD, actor="test")
     accounts.add(db, "bo", "staff", PASSWORD, actor="test")

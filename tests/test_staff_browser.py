@@ -15,7 +15,6 @@ from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from tests.browser import KIOSK_SCREEN
 from tests.servers import serving
 from tests.test_staff import PASSWORD
@@ -30,7 +29,6 @@ def servers(tmp_path: Path) -> Iterator[tuple[str, str]]:
     accounts.add(db, "小李", "staff", PASSWORD, actor="test")
     db.close()
     staff_app = create_staff_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "staff-browser"})
-    limiter.reset()
     with serving(staff_app) as console, serving(create_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "k"})) as kiosk:
         yield console, kiosk
 

@@ -21,7 +21,6 @@ from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from tests.test_staff import PASSWORD, csrf_token
 from tests.test_staff_notices import form, jpeg_with_gps
 
@@ -71,7 +70,6 @@ def staff(small_disk: Path) -> FlaskClient:
     db.close()
     client = create_staff_app({"TESTING": True, "DATA_DIR": str(small_disk), "SECRET_KEY": "t",
                                "DEFAULT_LOCALE": "en"}).test_client()  # fmt: skip
-    limiter.reset()
     client.post("/sign-in", data={"name": "bo", "password": PASSWORD, "csrf_token": csrf_token(client)})
     assert client.get("/").status_code == 200
     return client

@@ -20,7 +20,6 @@ from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.screens import create_app
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from sync.contract.dates import local_now
 from tests.test_screens import text_of
 from tests.test_staff import PASSWORD, csrf_token
@@ -41,7 +40,6 @@ def data(tmp_path: Path) -> Path:
 def staff(data: Path) -> FlaskClient:
     config = {"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "t", "DEFAULT_LOCALE": "en"}
     client = create_staff_app(config).test_client()
-    limiter.reset()
     client.post("/sign-in", data={"name": "bo", "password": PASSWORD, "csrf_token": csrf_token(client)})
     assert client.get("/").status_code == 200
     return client

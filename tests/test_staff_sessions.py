@@ -14,7 +14,6 @@ from kiosk.county import store as county_store
 from kiosk.data import accounts
 from kiosk.data.local_db import open_local
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from tests.county_repo import CountyRepo
 from tests.test_staff import PASSWORD, csrf_token
 from tests.test_staff_admin import NEW_PASSWORD, account_id, choose_password, link_path, post, signed_in
@@ -24,7 +23,6 @@ from tests.test_staff_admin import NEW_PASSWORD, account_id, choose_password, li
 def app(tmp_path: Path) -> Iterator[Flask]:
     config = {"TESTING": True, "DATA_DIR": str(tmp_path), "SECRET_KEY": "session-test", "DEFAULT_LOCALE": "en"}
     app = create_staff_app(config)
-    limiter.reset()
     db = open_local(tmp_path)
     accounts.add(db, "anna", "admin", PASSWORD, actor="test")
     accounts.add(db, "bo", "staff", PASSWORD, actor="test")
@@ -114,7 +112,6 @@ def test_the_county_dashboard_ends_its_sessions_the_same_way(county_repo: County
     data = tmp_path / "county-server"
     app = create_county_app({"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(data),
                              "SECRET_KEY": "c", "DEFAULT_LOCALE": "en"})  # fmt: skip
-    limiter.reset()
     db = county_store.open_store(data)  # the dashboard's accounts are in county.db
     accounts.add(db, "anna", "admin", PASSWORD, actor="test")
     bo = accounts.add(db, "bo", "staff", PASSWORD, actor="test")

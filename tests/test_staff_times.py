@@ -13,7 +13,6 @@ from kiosk.data import accounts, notices
 from kiosk.data.local_db import open_local
 from kiosk.demo import install_demo
 from kiosk.staff import create_staff_app
-from kiosk.staff.limiter import limiter
 from sync.receive.updater import STATUS
 from tests.test_screens import text_of
 from tests.test_staff import PASSWORD, csrf_token
@@ -39,7 +38,6 @@ def data(tmp_path: Path) -> Path:
 def console(data: Path, language: str) -> FlaskClient:
     app = create_staff_app({"TESTING": True, "DATA_DIR": str(data), "SECRET_KEY": "t", "DEFAULT_LOCALE": language})
     client = app.test_client()
-    limiter.reset()
     client.post("/sign-in", data={"name": "老王", "password": PASSWORD, "csrf_token": csrf_token(client)})
     return client
 

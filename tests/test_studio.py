@@ -20,7 +20,6 @@ from kiosk.county.repo_files import RepositoryApp
 from kiosk.county.store import open_store
 from kiosk.data import accounts
 from kiosk.screens import create_app
-from kiosk.staff.limiter import limiter
 from sync.authoring.history import History
 from sync.contract.content import load_county
 from sync.receive.updater import sync_kiosk
@@ -38,7 +37,6 @@ def studio(county_repo: CountyRepo, tmp_path: Path) -> Flask:
     data = tmp_path / "county-server"
     app = create_county_app({"TESTING": True, "REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "s",
                              "DEFAULT_LOCALE": "en", "CONTENT_DIR": str(county_repo.content)})  # fmt: skip
-    limiter.reset()
     db = open_store(data)
     for name, role, township in (("wang", "editor", ""), ("li", "reviewer", ""), ("zhao", "reviewer", "yunling"),
                                  ("sun", "editor", "yunling"), ("chen", "staff", "")):  # fmt: skip

@@ -21,7 +21,6 @@ from kiosk.county.repo_files import RepositoryApp
 from kiosk.county.store import open_store
 from kiosk.data import accounts
 from kiosk.screens import create_app
-from kiosk.staff.limiter import limiter
 from sync.receive.updater import sync_kiosk
 from tests.browser import guarded
 from tests.county_repo import CountyRepo
@@ -68,7 +67,6 @@ def county(browser: Browser, county_repo: CountyRepo, tmp_path: Path) -> Iterato
     data = tmp_path / "county-server"
     app = create_county_app({"REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "s",
                              "CONTENT_DIR": str(county_repo.content), "KEYS_DIR": str(county_repo.keys)})  # fmt: skip
-    limiter.reset()
     db = open_store(data)
     for name, role, township in (("王芳", "editor", ""), ("李审核", "reviewer", "qingxi"), ("赵发布", "publisher", "")):
         accounts.add(db, name, role, PASSWORD, "(test)", roles=accounts.COUNTY_ROLES, township=township)

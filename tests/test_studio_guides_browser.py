@@ -14,7 +14,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, exp
 from kiosk.county import CountyServer, create_county_app
 from kiosk.county.store import open_store
 from kiosk.data import accounts
-from kiosk.staff.limiter import limiter
 from tests.browser import guarded
 from tests.county_repo import CountyRepo
 from tests.servers import serving
@@ -46,7 +45,6 @@ def studio_url(county_repo: CountyRepo, tmp_path: Path) -> Iterator[str]:
     data = tmp_path / "county-server"
     app = create_county_app({"REPO": str(county_repo.path), "DATA_DIR": str(data), "SECRET_KEY": "s",
                              "CONTENT_DIR": str(county_repo.content)})  # fmt: skip
-    limiter.reset()
     db = open_store(data)
     accounts.add(db, "王芳", "editor", PASSWORD, "(test)", roles=accounts.COUNTY_ROLES)
     db.close()

@@ -15,6 +15,7 @@ from sqlite_utils.migrations import Migrations
 
 from kiosk.county import dashboard_accounts, payloads, takedowns, uploads, village_photos
 from kiosk.county.studio import changes as studio_changes
+from kiosk.data import sign_in_tries
 from sync.contract.dates import MONDAY_TO_FRIDAY
 
 migrations = Migrations("kiosk-county")
@@ -242,3 +243,10 @@ def m015_usage_counts(db: Database) -> None:
         """create table usage_village_totals (day text not null, village text not null, kind text not null,
           count integer not null, primary key (village, kind, day)) without rowid"""
     )
+
+
+@migrations()
+def m016_sign_in_tries(db: Database) -> None:
+    # The dashboard's sign-in tries per address (kiosk/staff/limiter.py), until now in each process's memory: the
+    # county server's processes now share one count (issue 18).
+    sign_in_tries.create_table(db.conn)

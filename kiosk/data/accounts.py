@@ -183,14 +183,14 @@ def sign_in(db: sqlite3.Connection, name: str, password: str, now: datetime | No
     try:
         _hasher.verify(row["password_hash"] or "", password)
     except (VerificationError, InvalidHashError):
-        failures = row["failed_logins"] + 1
-        locked = (now + LOCKOUT).isoformat() if failures >= MAX_FAILURES else None
-        with transaction(db):
-            db.execute(
-                "update accounts set failed_logins = ?, locked_until = ? where id = ?",
-                (0 if locked else failures, locked, row["id"]),
-            )
+        with transaction(db):  # counted in the write: wrong guesses sent at once, to one process or several, all count
+            [(failures,)] = db.execute(
+                "update accounts set failed_logins = failed_logins + 1 where id = ? returning failed_logins",
+                (row["id"],),
+            ).fetchall()
+            locked = (now + LOCKOUT).isoformat() if failures >= MAX_FAILURES else None
             if locked:
+                db.execute("update accounts set failed_logins = 0, locked_until = ? where id = ?", (locked, row["id"]))
                 audit.record(db, "-", "account.locked", "account", row["name"], reason=f"{failures} failed sign-ins")
         if locked:
             raise Locked(now + LOCKOUT) from None

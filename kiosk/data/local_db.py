@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from kiosk.data import sign_in_tries
 from kiosk.data.transactions import transaction as transaction  # where the kiosk's modules find it
 from sync.receive.database import file_is_whole
 
@@ -167,6 +168,12 @@ def m011_usage_counts(db: Database) -> None:
     )
     # The days whose counts went to the outbox, and in how many parts (a clock put back adds one).
     db.execute("create table usage_days_sent (day text not null, part integer not null, primary key (day, part))")
+
+
+@migrations()
+def m012_sign_in_tries(db: Database) -> None:
+    # The staff console's sign-in tries per address (kiosk/staff/limiter.py), until now in the process's memory.
+    sign_in_tries.create_table(db.conn)
 
 
 def path_of(data_dir: Path) -> Path:
