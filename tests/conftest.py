@@ -17,6 +17,7 @@ from sync.contract.i18n import use_language
 from sync.receive.updater import init_kiosk
 from tests.browser import CHROMIUM_ARGS, KIOSK_SCREEN, chromium_path, guarded
 from tests.county_repo import VILLAGE, CountyRepo, make_county_repo
+from tests.postgres import Cluster, running_cluster
 from tests.servers import serving
 
 
@@ -96,3 +97,15 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
     context.close()
     assert outside == [], "a kiosk page requested something outside the kiosk"
     assert errors == [], "the browser reported errors"
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the session (tests/postgres.py)."""
+    yield from running_cluster()
+
+
+@pytest.fixture()
+def postgres_url(postgres_cluster: Cluster) -> str:
+    """An empty PostgreSQL database of this test's own."""
+    return postgres_cluster.database()

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from kiosk.data import accounts
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_staff import PASSWORD
 
+PER_MINUTE = 4  # signed requests a kiosk may make in a minute, in these tests
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -36,7 +38,7 @@ def servers(county_repo: CountyRepo, tmp_path: Path) -> Iterator[tuple[list[str]
     db = county_store.open_store(data)
     accounts.add(db, "officer", "admin", PASSWORD, actor="test", roles=accounts.COUNTY_ROLES)
     db.close()
-    env = {**os.environ, "KIOSK_DEFAULT_LOCALE": "en"}
+    env = {**os.environ, "KIOSK_DEFAULT_LOCALE": "en", "KIOSK_COUNTY_KIOSK_REQUESTS_PER_MINUTE": str(PER_MINUTE)}
     processes, urls = [], []
     try:
         for _ in range(2):
@@ -167,3 +169,20 @@ def test_wrong_passwords_sent_at_once_to_both_processes_all_count(servers: tuple
     assert [a.status for a in answers] == [401] * accounts.MAX_FAILURES
     right = Browser().sign_in(urls[0], "officer", PASSWORD)
     assert right.status == 401 and "locked" in right.data.decode(), "five at once lock the account"
+
+
+def test_a_kiosk_s_requests_per_minute_count_across_processes(servers: tuple[list[str], Path]) -> None:
+    """A kiosk's signed requests, alternating between the processes, are held back past its limit per minute."""
+    urls, data = servers
+    db = county_store.open_store(data)
+    _kiosk, code = county_store.add_kiosk(db, VILLAGE)
+    db.close()
+    enrolled, key = enrol(urls[0], code)
+    kiosk_id = int(enrolled.json()["kiosk_id"])
+    for _ in range(30):  # not across a minute's edge: the count is per minute of the county's clock
+        if datetime.now(UTC).second < 55:
+            break
+        time.sleep(0.2)
+    answers = [signed_post(urls[n % 2], kiosk_id, key, "/api/report", {"version": "1"}) for n in range(PER_MINUTE + 2)]
+    assert [a.status for a in answers] == [204] * PER_MINUTE + [429, 429]
+    assert all(int(a.headers["Retry-After"]) <= 60 for a in answers[PER_MINUTE:])

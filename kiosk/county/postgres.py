@@ -1,0 +1,141 @@
+"""county.db on PostgreSQL: the interface of Python's sqlite3 that the county's code uses, over psycopg (issue 18).
+
+The county server's code talks to its database as to sqlite3: ``db.execute(sql, params)`` with ``?`` or
+``:name`` parameters, rows read by index or by column name, ``rowcount``, ``transaction()`` (kiosk/data/
+transactions.py) and sqlite3's exceptions. A connection from ``connect`` speaks the same to PostgreSQL:
+
+- parameters are rewritten to psycopg's (``%s``, ``%(name)s``) outside quotes, and every other ``%`` doubled;
+- ``begin immediate`` (a write transaction) begins one and takes one transaction-wide advisory lock, so that
+  write transactions run one at a time across every process, as SQLite runs them: a read and the write that
+  depends on it (an enrolment code, the last admin, a draft's revision) hold on both;
+- psycopg's errors are raised as sqlite3's (IntegrityError, OperationalError, DatabaseError), with the
+  original as their cause.
+
+Only this module imports psycopg, and only a county server whose KIOSK_COUNTY_DATABASE_URL names PostgreSQL
+loads it (the package's `postgres` extra).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import RowMaker
+
+WRITE_LOCK = 0x6B696F736B  # the advisory lock every write transaction takes ("kiosk")
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?|:[A-Za-z_]\w*|%")
+_BEGIN_WRITE = "begin immediate"  # kiosk/data/transactions.py
+
+
+@functools.lru_cache(maxsize=1024)
+def translated(sql: str) -> str:
+    """Return *sql* with sqlite3's parameters as psycopg's (outside quotes), and every ``%`` doubled (psycopg reads
+    one anywhere, quotes included, as the start of a parameter)."""
+
+    def token(found: re.Match[str]) -> str:
+        text = found[0]
+        if text == "?":
+            return "%s"
+        if text.startswith(":") and text != "::":
+            return f"%({text[1:]})s"
+        return text.replace("%", "%%")  # a quoted string or name, a cast, or a % of its own
+
+    return _TOKENS.sub(token, sql)
+
+
+class Row(Sequence[Any]):
+    """A row read by index or by column name, as sqlite3.Row."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, names: dict[str, int], values: Sequence[Any]) -> None:
+        self._names, self._values = names, values
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._values[self._names[key]] if isinstance(key, str) else self._values[key]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Row) and tuple(self._values) == tuple(other._values) and self._names == other._names
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values))
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+    names = {column.name: n for n, column in enumerate(cursor.description or ())}
+    return lambda values: Row(names, values)
+
+
+class Cursor:
+    """What ``execute`` returns: its rows, and how many rows it changed."""
+
+    def __init__(self, cursor: psycopg.Cursor[Row]) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def fetchall(self) -> list[Row]:
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.fetchall())
+
+
+class Connection:
+    """A PostgreSQL connection that county code uses as a sqlite3 connection (autocommit, as county.db's are)."""
+
+    def __init__(self, connection: psycopg.Connection[Row]) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
+        cursor = self._connection.cursor()
+        with _as_sqlite3_errors():
+            if sql.strip().lower() == _BEGIN_WRITE:
+                cursor.execute("begin")
+                cursor.execute("select pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            else:
+                cursor.execute(translated(sql), parameters)
+        return Cursor(cursor)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
+        cursor = self._connection.cursor()
+        with _as_sqlite3_errors():
+            cursor.executemany(translated(sql), rows)
+        return Cursor(cursor)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+@contextmanager
+def _as_sqlite3_errors() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.IntegrityError as error:
+        raise sqlite3.IntegrityError(str(error)) from error
+    except psycopg.OperationalError as error:
+        raise sqlite3.OperationalError(str(error)) from error
+    except psycopg.Error as error:
+        raise sqlite3.DatabaseError(str(error)) from error
+
+
+def connect(url: str) -> Connection:
+    """Open the PostgreSQL database *url* (postgresql://user@host:port/name) as county code uses county.db."""
+    with _as_sqlite3_errors():
+        return Connection(psycopg.connect(url, autocommit=True, row_factory=_rows))
