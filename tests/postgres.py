@@ -56,13 +56,13 @@ class Cluster:
                        check=True, capture_output=True)  # fmt: skip
         self.url = f"postgresql://{USER}@127.0.0.1:{self.port}"
 
-    def database(self) -> str:
-        """Create an empty database; return its URL."""
+    def database(self, options: str = "") -> str:
+        """Create an empty database (with *options* of CREATE DATABASE, if any); return its URL."""
         import psycopg
 
         name = f"test_{os.getpid()}_{next(_NUMBERS)}"
         with psycopg.connect(f"{self.url}/postgres", autocommit=True) as admin:
-            admin.execute(f'create database "{name}"')
+            admin.execute(f'create database "{name}" {options}'.encode())
         return f"{self.url}/{name}"
 
     def stop(self) -> None:
