@@ -103,6 +103,13 @@ def text(_variable: str, value: str) -> str:
     return value
 
 
+def database_url(variable: str, value: str) -> str:
+    """Read a PostgreSQL database's URL (postgresql://user@host:port/name)."""
+    if not value.strip().startswith(("postgresql://", "postgres://")):
+        raise ValueError(f"{variable} must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DATABASE: {value[:60]!r}")
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -254,6 +261,14 @@ SETTINGS = [
         whole(),
     ),
     Setting(
+        "COUNTY_DATABASE_URL",
+        "",
+        "County server: its database on PostgreSQL, postgresql://USER@HOST:PORT/DATABASE (password in ~/.pgpass or"
+        " PGPASSWORD; the database made with --locale=C.UTF-8), shared by several server processes. Empty: county.db"
+        " in the data folder (SQLite).",
+        database_url,
+    ),
+    Setting(
         "SECURE_COOKIES",
         0,
         "1: session cookies are sent over HTTPS only. Set it when the server is reached through TLS, as a county"
@@ -361,6 +376,18 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
             raise SettingError(f"{error} ({setting.help})") from None
     values["DATA_DIR"] = values["DATA_DIR"] or absolute_folder(default_data_dir())
     return values
+
+
+def setting(name: str, environ: dict[str, str] | None = None) -> Any:
+    """Return one setting (load_settings reads them all), for code that runs outside the apps: county.db's opener."""
+    found = next(s for s in SETTINGS if s.name == name)
+    raw = (os.environ if environ is None else environ).get(found.env)
+    if raw in (None, ""):
+        return found.default
+    try:
+        return found.read(found.env, raw)
+    except ValueError as error:
+        raise SettingError(f"{error} ({found.help})") from None
 
 
 def configure_logging(settings: dict[str, Any]) -> None:

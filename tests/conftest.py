@@ -109,3 +109,27 @@ def postgres_cluster() -> Iterator[Cluster]:
 def postgres_url(postgres_cluster: Cluster) -> str:
     """An empty PostgreSQL database of this test's own."""
     return postgres_cluster.database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def county_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a county test on SQLite, then on PostgreSQL: there, every county database the test opens (the apps,
+    the commands, the test's own) is one fresh PostgreSQL database (KIOSK_COUNTY_DATABASE_URL). A module asks for
+    it with ``pytestmark = pytest.mark.usefixtures("county_engine")``."""
+    if request.param == "postgresql":
+        cluster: Cluster = request.getfixturevalue("postgres_cluster")
+        monkeypatch.setenv("KIOSK_COUNTY_DATABASE_URL", cluster.database())
+    return str(request.param)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A county test about SQLite's own file or history (county_sqlite_only) runs on SQLite only."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("county_engine") == "postgresql"
+        (dropped if on_postgres and item.get_closest_marker("county_sqlite_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -19,6 +19,8 @@ from kiosk.data.local_db import open_local
 from tests.county_repo import CountyRepo
 from tests.test_staff import PASSWORD, csrf_token, sign_in
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 KIOSK_TABLES = {"village_notices", "outbox", "feedback", "outbox_set_aside", "local_duties", "display_log_days"}
 ACCOUNT_TABLES = ("accounts", "setup_links", "audit_log")
 
@@ -49,6 +51,7 @@ def add_account(data: Path, *args: str) -> str:
     return result.output
 
 
+@pytest.mark.county_sqlite_only  # SQLite's own file or history
 def test_the_county_folder_holds_none_of_the_kiosks_tables(county_repo: CountyRepo, tmp_path: Path) -> None:
     data = tmp_path / "county-server"
     app = county(county_repo, data)
@@ -68,6 +71,7 @@ def test_the_county_folder_holds_none_of_the_kiosks_tables(county_repo: CountyRe
     assert set(ACCOUNT_TABLES) <= found["county.db"]
 
 
+@pytest.mark.county_sqlite_only  # SQLite's own file or history
 def test_kiosk_staff_add_refuses_a_county_folder_and_says_what_to_use(county_repo: CountyRepo, tmp_path: Path) -> None:
     data = tmp_path / "county-server"
     county(county_repo, data)
@@ -77,6 +81,7 @@ def test_kiosk_staff_add_refuses_a_county_folder_and_says_what_to_use(county_rep
     assert not (data / "local.db").exists()
 
 
+@pytest.mark.county_sqlite_only  # SQLite's own file or history
 def test_a_county_folder_from_before_keeps_its_accounts_and_audit_log(county_repo: CountyRepo, tmp_path: Path) -> None:
     data = tmp_path / "county-server"
     old = open_local(data)  # how a county server kept its accounts before: the kiosk's local.db
@@ -105,6 +110,7 @@ def test_a_county_folder_from_before_keeps_its_accounts_and_audit_log(county_rep
         db.close()
 
 
+@pytest.mark.county_sqlite_only  # SQLite's own file or history
 def test_county_db_holds_the_account_tables_as_local_db_has_them(tmp_path: Path) -> None:
     local, store = open_local(tmp_path / "kiosk"), county_store.open_store(tmp_path / "county")
     county_only = {"accounts": ["township"]}  # the studio keeps an editor or reviewer to one township
@@ -120,6 +126,7 @@ def test_county_db_holds_the_account_tables_as_local_db_has_them(tmp_path: Path)
         store.close()
 
 
+@pytest.mark.county_sqlite_only  # SQLite's own file or history
 def test_an_unreadable_old_local_db_stops_the_start_and_says_what_to_do(
     county_repo: CountyRepo, tmp_path: Path
 ) -> None:

@@ -39,6 +39,8 @@ from kiosk.data import accounts
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_staff import PASSWORD
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 TICKS = itertools.count(1)
 NOW = datetime.now(UTC).replace(second=5, microsecond=0)  # early in a minute: the per-minute count stays in it
 

@@ -27,6 +27,8 @@ from kiosk.data import accounts
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_staff import PASSWORD
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 PER_MINUTE = 4  # signed requests a kiosk may make in a minute, in these tests
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 

@@ -32,6 +32,8 @@ from tests.servers import serving
 from tests.test_staff import PASSWORD, csrf_token, sign_in
 from tests.test_uplink import enrolled, outbox_left
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
@@ -557,6 +559,7 @@ def test_odd_uploads_are_set_aside_and_every_page_still_answers(
     assert [r["Ratings"] for r in table(page, "feedback-villages")] == ["1"]
 
 
+@pytest.mark.county_sqlite_only  # SQLite's own file or history
 def test_what_was_stored_before_the_checks_is_sorted_out_when_county_db_is_upgraded(
     county_repo: CountyRepo, tmp_path: Path
 ) -> None:

@@ -34,6 +34,8 @@ from tests.test_dashboard import county_app, csv_rows, enrolled_kiosk, officer, 
 from tests.test_field_repair import FullDisk
 from tests.test_uplink import enrolled
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 POWER, NOTICE, CATALOGUE = "dibao-shenqing", "caiwu-2026-10-taoyuan", "zdjs-pizhun-jieguo"
 UNFOUND = "xqz"  # pinyin initials that no title of the demo county has
 GUIDE = "/guides/shenghuo-kunnan"

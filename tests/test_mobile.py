@@ -38,6 +38,8 @@ from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import serving
 from tests.test_village_notices import values
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 PAGE_LIMIT = 50 * 1024  # bytes of HTML per page, photos apart
 PHONE = {"width": 390, "height": 844}
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'

@@ -42,6 +42,8 @@ from tests.test_software_update import fake_wheel
 from tests.test_staff import PASSWORD, csrf_token, sign_in
 from tests.test_uplink import enrolled
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 VILLAGES = {v["code"]: v["name"] for v in load_county(DEMO_CONTENT).villages()}
 ROLES = {"anna": "admin", "pat": "publisher", "sam": "staff", "rita": "reviewer"}
 

@@ -28,6 +28,8 @@ from tests.servers import serving
 from tests.test_import_xlsx import CATALOGUE_ROWS, power_row, write_catalogue_sheet, write_sheet
 from tests.test_staff import PASSWORD, csrf_token, sign_in
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 ITEM = "caiwu-kaizhi-shenpi"  # county-wide in the demo
 VILLAGE_ITEM = "dibao-shenqing"
 

@@ -20,6 +20,8 @@ from tests.test_import_xlsx import power_row, write_sheet
 from tests.test_staff import csrf_token
 from tests.test_studio import ITEM, form_of, post, signed, studio  # noqa: F401 - studio: the fixture
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 YUNLING_ITEM = "yunling-huling-xuanpin"  # the demo's one item of 云岭乡 (yunling)
 
 

@@ -28,6 +28,8 @@ from tests.test_staff import csrf_token
 from tests.test_studio import signed, studio  # noqa: F401  (the fixture)
 from tests.test_studio_photos import NOTICE, save_notice
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 
 def _photo(seed: int) -> bytes:
     return encoded(Image.effect_noise((40 + seed, 30), 60).convert("RGB"), "JPEG")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -17,6 +18,8 @@ from sync.contract.content import load_county
 from tests.county_repo import CountyRepo
 from tests.test_staff import csrf_token
 from tests.test_studio import form_of_page, signed, studio  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 
 
 def _make(client: FlaskClient, year: int, statutory_only: bool = False) -> TestResponse:

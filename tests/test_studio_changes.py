@@ -14,6 +14,8 @@ from kiosk.county.studio import changes
 from sync.authoring.history import History
 from tests.county_files import copy_demo
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 PATH = "powers/caiwu-kaizhi-shenpi.yaml"
 
 

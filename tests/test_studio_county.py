@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from sync.authoring.importing import plan_import
@@ -15,6 +16,8 @@ from sync.contract.pinyin import slug
 from tests.county_repo import CountyRepo
 from tests.test_staff import csrf_token
 from tests.test_studio import ITEM, VILLAGE_ITEM, form_of_page, signed, studio  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 
 
 def test_a_village_is_added_in_the_county_form_and_approved_into_county_yaml(

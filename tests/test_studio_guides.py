@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -21,6 +22,8 @@ from tests.county_repo import CountyRepo
 from tests.servers import serving
 from tests.test_staff import csrf_token
 from tests.test_studio import form_of, form_of_text, post, signed, studio, with_publisher  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 
 GUIDE = "01-shenghuo-kunnan"  # the demo's first guide, county-wide: its file, not its id (shenghuo-kunnan)
 

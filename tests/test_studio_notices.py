@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sync.authoring import checking, items
 from sync.authoring.tables import markdown_table
 from sync.contract.render import render_markdown
+
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 
 DEMO = Path(__file__).resolve().parents[1] / "content" / "demo"
 NOTICE = "notices/caiwu-2026-10-taoyuan.md"

@@ -8,6 +8,7 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
@@ -22,6 +23,8 @@ from tests.county_repo import CountyRepo
 from tests.test_photos import encoded, noisy_jpeg, phone_exif, red_left_blue_right
 from tests.test_staff import csrf_token
 from tests.test_studio import form_of, form_of_page, signed, studio  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 
 NOTICE = "caiwu-2026-10-taoyuan"
 

@@ -30,6 +30,8 @@ from sync.receive.updater import read_config, sync_kiosk
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.servers import WSGIApp, serving
 
+pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
+
 
 class Flaky:
     """WSGI middleware failing uploads at random: 500s, answers lost after the work was done, stalls."""

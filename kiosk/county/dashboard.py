@@ -117,7 +117,8 @@ def village_cell(code: str, published: Published | None) -> Link:
 
 def dashboard_db() -> sqlite3.Connection:
     """county.db for this request, read-only: the dashboard never writes."""
-    return request_db("county_read_only", lambda: open_store(Path(current_app.config["DATA_DIR"]), read_only=True))
+    data, url = Path(current_app.config["DATA_DIR"]), current_app.config["COUNTY_DATABASE_URL"]
+    return request_db("county_read_only", lambda: open_store(data, read_only=True, url=url))
 
 
 def _ratings(period: Period) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -102,9 +102,9 @@ def count_use(db: sqlite3.Connection, kiosk_id: int, now: datetime, size: int, i
     """Add one accepted request of *size* bytes and *items* uploaded items to the kiosk's day and minute."""
     db.execute(
         "insert into kiosk_usage (kiosk_id, day, bytes, items, minute, minute_requests) values (?, ?, ?, ?, ?, 1)"
-        " on conflict do update set bytes = bytes + excluded.bytes, items = items + excluded.items,"
-        " minute_requests = case when minute = excluded.minute then minute_requests + 1 else 1 end,"
-        " minute = excluded.minute",
+        " on conflict (kiosk_id, day) do update set bytes = kiosk_usage.bytes + excluded.bytes,"
+        " items = kiosk_usage.items + excluded.items, minute_requests = case when kiosk_usage.minute = excluded.minute"
+        " then kiosk_usage.minute_requests + 1 else 1 end, minute = excluded.minute",
         (kiosk_id, f"{now:%Y-%m-%d}", size, items, f"{now:%H:%M}"),
     )
 
@@ -129,19 +129,19 @@ class Pruner:
         old = (now - limits.keep).isoformat()
         statements = {
             "seen_signatures": (
-                "delete from seen_signatures where rowid in (select rowid from seen_signatures where at < ? limit ?)",
+                "delete from seen_signatures where digest in (select digest from seen_signatures where at < ? limit ?)",
                 (now - 2 * limits.clock).isoformat()),
             "reports": (
                 "delete from reports where id in (select id from reports r where received_at < ? and id <"
                 " (select max(id) from reports n where n.kiosk_id = r.kiosk_id) limit ?)", old),
             "ratings": (
-                "delete from uploads where rowid in (select rowid from uploads where kind = 'feedback'"
-                " and received_at < ? limit ?)", old),
+                "delete from uploads where idempotency_key in (select idempotency_key from uploads"
+                " where kind = 'feedback' and received_at < ? limit ?)", old),
             "notice changes": (
-                "delete from uploads where rowid in (select rowid from uploads where kind = 'village_notice'"
-                " and received_at < ? limit ?)", old),
+                "delete from uploads where idempotency_key in (select idempotency_key from uploads"
+                " where kind = 'village_notice' and received_at < ? limit ?)", old),
             "rejected_uploads": (
-                "delete from rejected_uploads where rowid in (select rowid from rejected_uploads"
+                "delete from rejected_uploads where idempotency_key in (select idempotency_key from rejected_uploads"
                 " where received_at < ? limit ?)", old),
             "kiosk_usage": (
                 "delete from kiosk_usage where (kiosk_id, day) in (select kiosk_id, day from kiosk_usage"

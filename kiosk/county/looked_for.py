@@ -8,7 +8,6 @@ table reads one row per village, day and kind. Every list is cut at *limit* rows
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import date
 from typing import Any
@@ -20,11 +19,11 @@ LIMIT = 1000  # rows of a list at most (the page shows the first ones, the CSV f
 
 _COUNTY = """
 select kind, key, sum(count) as count from usage_county_counts
-where day between :first and :last and kind in (select value from json_each(:kinds))
+where day between :first and :last and kind in ({kinds})
 group by kind, key order by count desc, kind, key limit :limit"""
 _VILLAGE = """
 select kind, key, sum(count) as count from usage_counts
-where village = :village and day between :first and :last and kind in (select value from json_each(:kinds))
+where village = :village and day between :first and :last and kind in ({kinds})
 group by kind, key order by count desc, kind, key limit :limit"""
 
 
@@ -33,9 +32,10 @@ def most(
     limit: int = LIMIT,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Return the keys of *kinds* counted most from *first* to *last* (the kiosks' local days): kind, key, count."""
-    parameters = {"first": first.isoformat(), "last": last.isoformat(), "kinds": json.dumps(kinds),
-                  "village": village, "limit": limit}  # fmt: skip
-    return [dict(row) for row in db.execute(_VILLAGE if village else _COUNTY, parameters)]
+    parameters = {"first": first.isoformat(), "last": last.isoformat(), "village": village, "limit": limit}
+    parameters |= {f"kind{n}": kind for n, kind in enumerate(kinds)}
+    query = (_VILLAGE if village else _COUNTY).format(kinds=", ".join(f":kind{n}" for n in range(len(kinds))))
+    return [dict(row) for row in db.execute(query, parameters)]
 
 
 def villages(db: sqlite3.Connection, first: date, last: date, limit: int = LIMIT) -> list[dict[str, Any]]:

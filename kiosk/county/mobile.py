@@ -40,7 +40,8 @@ _DOMAIN_KEYS = {name: key for key, name in DOMAINS.items()}
 @bp.record_once
 def _open_repository(state: Any) -> None:
     state.app.extensions["mobile_published"] = PublishedCounty(Path(state.app.config["REPO"]))
-    open_store(Path(state.app.config["DATA_DIR"])).close()  # village notices are read from its uploads
+    config = state.app.config
+    open_store(Path(config["DATA_DIR"]), url=config["COUNTY_DATABASE_URL"]).close()  # village notices: its uploads
 
 
 class _VillageUnknown(NotFound):

@@ -22,9 +22,11 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg.abc import Buffer
 from psycopg.rows import RowMaker
 
 WRITE_LOCK = 0x6B696F736B  # the advisory lock every write transaction takes ("kiosk")
@@ -119,6 +121,10 @@ class Connection:
             cursor.executemany(translated(sql), rows)
         return Cursor(cursor)
 
+    def commit(self) -> None:
+        """Nothing to commit outside transaction() (autocommit, as county.db's sqlite3 connections)."""
+        self._connection.commit()
+
     def close(self) -> None:
         self._connection.close()
 
@@ -135,7 +141,17 @@ def _as_sqlite3_errors() -> Iterator[None]:
         raise sqlite3.DatabaseError(str(error)) from error
 
 
+class _NumberLoader(psycopg.adapt.Loader):
+    """numeric (what sum() of integers gives) as sqlite3 gives numbers: an int when whole, else a float."""
+
+    def load(self, data: Buffer) -> int | float:
+        number = Decimal(bytes(data).decode())
+        return int(number) if number == number.to_integral_value() else float(number)
+
+
 def connect(url: str) -> Connection:
     """Open the PostgreSQL database *url* (postgresql://user@host:port/name) as county code uses county.db."""
     with _as_sqlite3_errors():
-        return Connection(psycopg.connect(url, autocommit=True, row_factory=_rows))
+        connection = psycopg.connect(url, autocommit=True, row_factory=_rows)
+    connection.adapters.register_loader("numeric", _NumberLoader)
+    return Connection(connection)

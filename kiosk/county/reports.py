@@ -30,12 +30,13 @@ log = logging.getLogger(__name__)
 
 def county_db() -> sqlite3.Connection:
     """county.db for this request."""
-    return request_db("county", lambda: store.open_store(Path(current_app.config["DATA_DIR"]), migrate=False))
+    data, url = Path(current_app.config["DATA_DIR"]), current_app.config["COUNTY_DATABASE_URL"]
+    return request_db("county", lambda: store.open_store(data, migrate=False, url=url))
 
 
 @bp.record_once
 def _migrate(state: Any) -> None:
-    store.open_store(Path(state.app.config["DATA_DIR"])).close()
+    store.open_store(Path(state.app.config["DATA_DIR"]), url=state.app.config["COUNTY_DATABASE_URL"]).close()
 
 
 def _refused(status: int, message: str) -> ResponseReturnValue:

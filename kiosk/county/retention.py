@@ -26,7 +26,7 @@ from kiosk.data.transactions import transaction
 PRUNE_BATCH = 200  # logs dropped per upload at most: a bounded pause, and a backlog still drains
 
 _PRUNABLE = """
-select u.rowid from uploads u
+select u.idempotency_key from uploads u
 where u.kind = 'display_log' and u.day < :cutoff
   and exists (select 1 from uploads n where n.kind = 'display_log' and n.kiosk_id = u.kiosk_id and n.day > u.day)
 order by u.day limit :limit"""
@@ -37,7 +37,7 @@ def first_log_of_day(db: sqlite3.Connection, kiosk_id: int, log: dict[str, Any])
     shown = log.get("shown")
     count = shown if type(shown) is int else len(log["notices"])  # logs from kiosks not yet updated list all
     cursor = db.execute(
-        "insert or ignore into daily_display_logs (kiosk_id, day, shown, posting) values (?, ?, ?, ?)",
+        "insert into daily_display_logs (kiosk_id, day, shown, posting) values (?, ?, ?, ?) on conflict do nothing",
         (kiosk_id, log["day"], count, len(log.get("posting") or {})),
     )
     return cursor.rowcount == 1
@@ -53,7 +53,7 @@ def prune_display_logs(db: sqlite3.Connection, today: date, keep_days: int, limi
     cutoff = (today - timedelta(days=keep_days)).isoformat()
     with transaction(db):
         cursor = db.execute(
-            f"delete from uploads where rowid in ({_PRUNABLE})",  # noqa: S608 - fixed text
+            f"delete from uploads where idempotency_key in ({_PRUNABLE})",  # noqa: S608 - fixed text
             {"cutoff": cutoff, "limit": limit or PRUNE_BATCH},
         )
     return cursor.rowcount
@@ -63,19 +63,19 @@ def prune_usage(db: sqlite3.Connection, before: date, limit: int) -> int:
     """Drop at most *limit* kiosks' days of counts of what villagers looked for that are before *before*,
     with their villages' and the county's counts of those days; return how many kiosks' days went."""
     old = db.execute(
-        "select u.rowid, u.day, k.village from uploads u join kiosks k on k.id = u.kiosk_id"
+        "select u.idempotency_key, u.day, k.village from uploads u join kiosks k on k.id = u.kiosk_id"
         " where u.kind = 'usage' and u.day < ? order by u.day limit ?",
         (before.isoformat(), limit),
     ).fetchall()
     kinds = ",".join("?" * len(usage.KINDS))
     with transaction(db):
-        for rowid, day, village in old:
+        for key, day, village in old:
             db.execute("delete from usage_counts where village = ? and day = ?", (village, day))
             db.execute(
                 f"delete from usage_village_totals where village = ? and kind in ({kinds}) and day = ?",  # noqa: S608
                 (village, *usage.KINDS, day),
             )
-            db.execute("delete from uploads where rowid = ?", (rowid,))
-        for day in {day for _rowid, day, _village in old}:  # the county's counts: once a day, not once a kiosk
+            db.execute("delete from uploads where idempotency_key = ?", (key,))
+        for day in {day for _key, day, _village in old}:  # the county's counts: once a day, not once a kiosk
             db.execute(f"delete from usage_county_counts where kind in ({kinds}) and day = ?", (*usage.KINDS, day))  # noqa: S608
     return len(old)

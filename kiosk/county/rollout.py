@@ -151,7 +151,7 @@ def watch(db: sqlite3.Connection) -> dict[str, dict[str, Any]]:
 def count_from_now(db: sqlite3.Connection, version: str) -> None:
     """Begin the count of *version*'s failures afresh (it was resumed): those before do not pause it again."""
     db.execute(
-        "insert into release_watch (version, counted_from) values (?, ?) on conflict do update set"
+        "insert into release_watch (version, counted_from) values (?, ?) on conflict (version) do update set"
         " counted_from = excluded.counted_from, problem = null, problem_at = null",
         (version, _now()),
     )
@@ -207,7 +207,7 @@ def pause_if_failing(db: sqlite3.Connection, config: dict[str, Any], update: dic
         return
     db.execute(
         "insert into release_watch (version, counted_from, paused_at, paused_kiosks) values (?, ?, ?, ?) on conflict"
-        " do update set counted_from = excluded.counted_from, paused_at = excluded.paused_at,"
+        " (version) do update set counted_from = excluded.counted_from, paused_at = excluded.paused_at,"
         " paused_kiosks = excluded.paused_kiosks, problem = null, problem_at = null",
         (version, now := _now(), now, failing),
     )
@@ -221,8 +221,8 @@ def _could_not_pause(db: sqlite3.Connection, version: str, problem: str) -> None
                  problem=problem))  # fmt: skip
     try:
         db.execute(
-            "insert into release_watch (version, problem, problem_at) values (?, ?, ?) on conflict do update set"
-            " problem = excluded.problem, problem_at = excluded.problem_at",
+            "insert into release_watch (version, problem, problem_at) values (?, ?, ?) on conflict (version)"
+            " do update set problem = excluded.problem, problem_at = excluded.problem_at",
             (version, problem, _now()),
         )
     except sqlite3.Error:

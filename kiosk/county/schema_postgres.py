@@ -32,6 +32,13 @@ _FUNCTIONS = [
     exception when others then
       return null;
     end $$""",
+    # json_extract(document, '$.a.b') as SQLite's, for a path of names: the text there, or null (not JSON, or none).
+    """create or replace function json_extract(document text, path text) returns text language plpgsql immutable as $$
+    begin
+      return (document::jsonb) #>> string_to_array(substr(path, 3), '.');
+    exception when others then
+      return null;
+    end $$""",
     """create or replace function county_append_only() returns trigger language plpgsql as $$
     begin
       raise exception 'the audit log is append-only' using errcode = '23000';

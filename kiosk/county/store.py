@@ -22,13 +22,29 @@ from kiosk.county import payloads
 from kiosk.county.schema import migrations as migrations  # tests stop before one of them
 from kiosk.county.uploads import store_uploads as store_uploads  # where callers have always found it
 from kiosk.data.transactions import transaction
+from kiosk.settings import setting
 
 FILE = "county.db"
 CODE_HOURS = 72  # an enrolment code works once, within three days
 
 
-def open_store(data_dir: Path, migrate: bool = True, read_only: bool = False) -> sqlite3.Connection:
-    """Open county.db (migrating it unless told not to); *read_only* for pages that only show it."""
+def open_store(
+    data_dir: Path, migrate: bool = True, read_only: bool = False, url: str | None = None
+) -> sqlite3.Connection:
+    """Open county.db (migrating it unless told not to); *read_only* for pages that only show it.
+
+    On PostgreSQL when *url* names one (the app's COUNTY_DATABASE_URL; None: KIOSK_COUNTY_DATABASE_URL, for the
+    commands): kiosk/county/postgres.py speaks to it as sqlite3.
+    """
+    if url := setting("COUNTY_DATABASE_URL") if url is None else url:
+        from kiosk.county import postgres, schema_postgres  # psycopg only where a county uses PostgreSQL
+
+        shared = postgres.connect(url)
+        if read_only:
+            shared.execute("set default_transaction_read_only = on")
+        elif migrate:
+            schema_postgres.apply(shared)
+        return shared  # type: ignore[return-value]  # speaks as sqlite3.Connection does
     path = Path(data_dir) / FILE
     if read_only:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
@@ -56,11 +72,11 @@ def add_kiosk(db: sqlite3.Connection, village: str, now: datetime | None = None)
     """Register a kiosk for *village*; return its id and a one-time enrolment code (kept only hashed)."""
     now = now or _now()
     code = "-".join(secrets.token_hex(3) for _ in range(4))  # 96 bits, easy to read out over the phone
-    cursor = db.execute(
-        "insert into kiosks (village, code_hash, code_expires, created_at) values (?, ?, ?, ?)",
+    [(kiosk_id,)] = db.execute(
+        "insert into kiosks (village, code_hash, code_expires, created_at) values (?, ?, ?, ?) returning id",
         (village, _hash(code), (now + timedelta(hours=CODE_HOURS)).isoformat(), now.isoformat()),
-    )
-    return int(cursor.lastrowid or 0), code
+    ).fetchall()
+    return int(kiosk_id), code
 
 
 class EnrolmentRefused(Exception):
@@ -167,10 +183,12 @@ def record_report(
             # the update does, so a failure counts from when it first arrived (to the microsecond, as the
             # automatic pause's counted_from: rollout.py).
             db.execute(
-                "insert into release_outcomes values (?, ?, ?, ?, ?, ?, ?) on conflict do update set"
-                " outcome = excluded.outcome, step = excluded.step, error = excluded.error, at = excluded.at,"
-                " received_at = excluded.received_at where (outcome, step, error, at) is not"
-                " (excluded.outcome, excluded.step, excluded.error, excluded.at)",
+                "insert into release_outcomes values (?, ?, ?, ?, ?, ?, ?) on conflict (kiosk_id, version) do update"
+                " set outcome = excluded.outcome, step = excluded.step, error = excluded.error, at = excluded.at,"
+                " received_at = excluded.received_at where release_outcomes.outcome is distinct from excluded.outcome"
+                " or release_outcomes.step is distinct from excluded.step"
+                " or release_outcomes.error is distinct from excluded.error"
+                " or release_outcomes.at is distinct from excluded.at",
                 (kiosk_id, *told, (now or datetime.now(UTC)).isoformat(timespec="microseconds")),
             )
     return update

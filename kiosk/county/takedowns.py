@@ -63,7 +63,8 @@ def record_gone(
         db.execute(
             "insert into gone_from_logs (kiosk_id, notice, missing, last_seen, title, published_at, days, ends)"
             " values (?, ?, ?, ?, ?, ?, ?, ?)"
-            " on conflict do update set last_seen = max(last_seen, excluded.last_seen)",
+            " on conflict (kiosk_id, notice, missing) do update set last_seen = excluded.last_seen"
+            " where excluded.last_seen > gone_from_logs.last_seen",
             (kiosk_id, notice_id, after["day"], before["day"], facts["title"][:payloads.MAX_TEXT],
              published.isoformat(sep=" "), facts["days"], ends.isoformat()),
         )  # fmt: skip
@@ -79,7 +80,8 @@ def note_change(
     notice_id = str(change["notice"]["id"])
     kept = db.execute(
         "insert into latest_notices (village, notice, at, kiosk_id, payload) values (?, ?, ?, ?, ?)"
-        " on conflict do update set at = excluded.at, kiosk_id = excluded.kiosk_id, payload = excluded.payload"
+        " on conflict (village, notice) do update set at = excluded.at, kiosk_id = excluded.kiosk_id,"
+        " payload = excluded.payload"
         " where excluded.at >= latest_notices.at",
         (village, notice_id, at.isoformat(sep=" "), kiosk_id, json.dumps(change, ensure_ascii=False)),
     )

@@ -57,8 +57,8 @@ def store_uploads(
             if item["kind"] == "notice_photo":
                 village_photos.keep(db, village, kiosk_id, item["payload"], stamp)
             cursor = db.execute(
-                "insert or ignore into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
-                " values (:idempotency_key, :kiosk_id, :kind, :payload, :received_at)",
+                "insert into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
+                " values (:idempotency_key, :kiosk_id, :kind, :payload, :received_at) on conflict do nothing",
                 row,
             )
             if cursor.rowcount == 1 and item["kind"] == "feedback":
@@ -74,8 +74,8 @@ def store_uploads(
 
 def set_aside(db: sqlite3.Connection, row: dict[str, Any], trouble: str) -> None:
     cursor = db.execute(
-        "insert or ignore into rejected_uploads (idempotency_key, kiosk_id, kind, payload, problem, received_at)"
-        " values (?, ?, ?, ?, ?, ?)",
+        "insert into rejected_uploads (idempotency_key, kiosk_id, kind, payload, problem, received_at)"
+        " values (?, ?, ?, ?, ?, ?) on conflict do nothing",
         (row["idempotency_key"], row["kiosk_id"], row["kind"], row["payload"], trouble, row["received_at"]),
     )
     if cursor.rowcount == 1:  # once per item, not again when the kiosk sends it again
@@ -86,12 +86,14 @@ def set_aside(db: sqlite3.Connection, row: dict[str, Any], trouble: str) -> None
 def count_rating(db: sqlite3.Connection, village: str, rating: dict[str, Any]) -> None:
     where = (rating["day"], village, rating["kind"], rating["item_id"])
     db.execute(
-        "insert into rating_counts values (?, ?, ?, ?, ?, 1) on conflict do update set count = count + 1",
+        "insert into rating_counts values (?, ?, ?, ?, ?, 1) on conflict (day, village, kind, item, level)"
+        " do update set count = rating_counts.count + 1",
         (*where, rating["level"]),
     )
     for reason in dict.fromkeys(rating.get("reasons") or []):
         db.execute(
-            "insert into reason_counts values (?, ?, ?, ?, ?, 1) on conflict do update set count = count + 1",
+            "insert into reason_counts values (?, ?, ?, ?, ?, 1) on conflict (day, village, kind, item, reason)"
+            " do update set count = reason_counts.count + 1",
             (*where, reason),
         )
 
@@ -101,17 +103,20 @@ def count_usage(db: sqlite3.Connection, village: str, counts: dict[str, Any]) ->
     kept = payloads.usage_counts(counts)
     day = counts["day"]
     db.executemany(
-        "insert into usage_counts values (?, ?, ?, ?, ?) on conflict do update set count = count + excluded.count",
+        "insert into usage_counts values (?, ?, ?, ?, ?) on conflict (village, day, kind, key)"
+        " do update set count = usage_counts.count + excluded.count",
         [(village, day, kind, key, number) for (kind, key), number in kept.items()],
     )
     db.executemany(
-        "insert into usage_county_counts values (?, ?, ?, ?) on conflict do update set count = count + excluded.count",
+        "insert into usage_county_counts values (?, ?, ?, ?) on conflict (kind, day, key)"
+        " do update set count = usage_county_counts.count + excluded.count",
         [(day, kind, key, number) for (kind, key), number in kept.items()],
     )
     totals: dict[str, int] = {}
     for (kind, _key), number in kept.items():
         totals[kind] = totals.get(kind, 0) + number
     db.executemany(
-        "insert into usage_village_totals values (?, ?, ?, ?) on conflict do update set count = count + excluded.count",
+        "insert into usage_village_totals values (?, ?, ?, ?) on conflict (village, kind, day)"
+        " do update set count = usage_village_totals.count + excluded.count",
         [(day, village, kind, number) for kind, number in totals.items()],
     )

@@ -50,7 +50,8 @@ def problem(payload: dict[str, Any]) -> str | None:
 def keep(db: sqlite3.Connection, village: str, kiosk_id: int, payload: dict[str, Any], received_at: str) -> None:
     """Keep a checked photo upload for *village* (once: the same name is the same bytes)."""
     db.execute(
-        "insert or ignore into village_photos (village, name, data, kiosk_id, received_at) values (?, ?, ?, ?, ?)",
+        "insert into village_photos (village, name, data, kiosk_id, received_at) values (?, ?, ?, ?, ?)"
+        " on conflict do nothing",
         (village, payload["name"], base64.b64decode(payload["data"]), kiosk_id, received_at),
     )
 

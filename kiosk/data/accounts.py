@@ -112,8 +112,9 @@ def _insert(db: sqlite3.Connection, name: str, role: str, password_hash: str | N
         columns.append("township")
         values.append(township)
     marks = ", ".join("?" * len(columns))
-    cursor = db.execute(f"insert into accounts ({', '.join(columns)}) values ({marks})", values)  # noqa: S608 - names above
-    return int(cursor.lastrowid or 0)
+    sql = f"insert into accounts ({', '.join(columns)}) values ({marks}) returning id"  # noqa: S608 - names above
+    [(account_id,)] = db.execute(sql, values).fetchall()
+    return int(account_id)
 
 
 def _name_taken(name: str) -> AccountError:
@@ -174,7 +175,7 @@ def sign_in(db: sqlite3.Connection, name: str, password: str, now: datetime | No
     :raises Locked: while the account is locked, whatever the password.
     """
     now = now or _now()
-    row = db.execute("select * from accounts where name = ? and not disabled", (name.strip(),)).fetchone()
+    row = db.execute("select * from accounts where name = ? and disabled = 0", (name.strip(),)).fetchone()
     if row is None:
         _hasher.hash(password)  # the same work as for a real account: timing does not tell names apart
         return None
@@ -206,7 +207,7 @@ def sign_in(db: sqlite3.Connection, name: str, password: str, now: datetime | No
 
 
 def get(db: sqlite3.Connection, account_id: int) -> Account | None:
-    row = db.execute("select * from accounts where id = ? and not disabled", (account_id,)).fetchone()
+    row = db.execute("select * from accounts where id = ? and disabled = 0", (account_id,)).fetchone()
     return _account(row) if row else None
 
 
@@ -259,7 +260,7 @@ def disable(db: sqlite3.Connection, account_id: int, actor: Account) -> Account:
             return _account(row)
         if row["role"] == "admin":
             others = db.execute(
-                "select count(*) from accounts where role = 'admin' and not disabled and id != ?", (account_id,)
+                "select count(*) from accounts where role = 'admin' and disabled = 0 and id != ?", (account_id,)
             ).fetchone()[0]
             if not others:
                 raise AccountError(
@@ -365,8 +366,8 @@ def _end_setup_links(db: sqlite3.Connection, account_id: int, now: datetime) -> 
     """Make the account's unused set-up links expire now (a newer link or a password replaces them)."""
     stamp = now.isoformat(timespec="seconds")
     db.execute(
-        "update setup_links set expires_at = min(expires_at, ?) where account_id = ? and used_at is null",
-        (stamp, account_id),
+        "update setup_links set expires_at = ? where account_id = ? and used_at is null and expires_at > ?",
+        (stamp, account_id, stamp),
     )
 
 

@@ -190,13 +190,13 @@ def _new_draft(db: sqlite3.Connection, draft: Draft, author: str, reason: str, n
     if other is not None:
         raise ChangeError(tr("%(author)s is already changing this item (change %(id)s): open that change",
                              author=other.author, id=other.id), "open_elsewhere")  # fmt: skip
-    cursor = db.execute(
+    [(change_id,)] = db.execute(
         "insert into studio_changes (kind, path, item_id, title, township, base, content, state, author,"
-        " reason, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?)",
+        " reason, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?) returning id",
         (draft.kind, draft.path, draft.item_id, draft.title, draft.township, draft.base, draft.content, author,
          reason, now, now),
-    )  # fmt: skip
-    change_id = int(cursor.lastrowid or 0)
+    ).fetchall()  # fmt: skip
+    change_id = int(change_id)
     audit.record(db, author, "studio.draft", draft.kind, draft.item_id, after={"change": change_id, "path": draft.path})
     return change_id
 
