@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -320,6 +321,24 @@ def serve_repository(repo: str, host: str, port: int, content: str | None, keys:
                              "KEYS_DIR": str(Path(keys).resolve()) if keys else None})  # fmt: skip
     click.echo(tr("Serving %(repo)s at http://%(host)s:%(port)s/", repo=repo, host=host, port=port))
     serve(CountyServer(Path(repo), app), host=host, port=port, threads=8, ident="county", **serve_options(app.config))
+
+
+@county.command("migrate-db")
+@click.option("--to", "url", required=True, help="The empty PostgreSQL database, postgresql://USER@HOST:PORT/DATABASE.")
+@_COUNTY_DATA
+def migrate_db(url: str, data: str | None) -> None:
+    """Copy county.db, every table and row, into an empty PostgreSQL database, then count the rows on both sides."""
+    from kiosk.county.migrate_db import MigrationRefused, migrate
+    from kiosk.settings import SettingError, database_url
+
+    try:
+        database_url("--to", url)
+        moved = migrate(Path(_county_data(data)), url, say=click.echo)
+    except (MigrationRefused, SettingError, ValueError, sqlite3.Error) as error:
+        _fail(error)
+    click.echo(tr("Moved %(rows)s rows in %(tables)s tables, counted on both sides. Set KIOSK_COUNTY_DATABASE_URL to"
+                  " this database and restart the county server.", rows=sum(m.rows for m in moved),
+                  tables=len(moved)))  # fmt: skip
 
 
 @county.command("add-kiosk")
