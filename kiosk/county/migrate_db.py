@@ -56,7 +56,8 @@ def migrate(data_dir: Path, url: str, say: Callable[[str], None] = lambda _line:
         for row in moved:
             (count,) = target.execute(f"select count(*) from {row.table}").fetchone()  # type: ignore[misc]  # noqa: S608
             if count != row.rows:
-                raise RuntimeError(f"{row.table}: {row.rows} rows in county.db but {count} in PostgreSQL")
+                raise RuntimeError(tr("%(table)s: %(rows)s rows in county.db but %(count)s in PostgreSQL",
+                                      table=row.table, rows=row.rows, count=count))  # fmt: skip
         return moved
     finally:
         target.close()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kiosk.data.transactions import transaction
+from sync.contract.i18n import tr
 
 BASELINE = "m016_sign_in_tries"
 BYTE_ORDER = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8"})  # collations that compare text byte by byte
@@ -150,10 +151,9 @@ def apply(db: Any) -> list[str]:
         "select datlocprovider, datcollate from pg_database where datname = current_database()"
     ).fetchone()
     if provider != "c" or collation not in BYTE_ORDER:  # ICU's collations never compare byte by byte
-        raise ValueError(
-            f"the county's PostgreSQL database compares text by {collation!r}; times kept as text need "
-            "byte order: create it with --locale=C.UTF-8 (or LC_COLLATE 'C')"
-        )
+        raise ValueError(tr("the county's PostgreSQL database compares text by %(collation)s; the times it keeps as"
+                            " text need byte order: create it with --locale=C.UTF-8 (or LC_COLLATE 'C')",
+                            collation=repr(collation)))  # fmt: skip
     applied = []
     with transaction(db):  # every process starting at once waits here; the first applies, the others find it done
         db.execute("create table if not exists county_migrations (name text primary key, applied_at text not null)")
