@@ -219,6 +219,7 @@ def test_staff_see_a_note_when_a_year_counted_in_is_not_covered(kiosk: Kiosk) ->
     assert f"Only the statutory holidays of {this_year} are on this kiosk" in shown
 
 
+@pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 def test_the_county_dashboard_flags_a_year_not_published(kiosk: Kiosk, tmp_path: Path) -> None:
     from kiosk.county import create_county_app
     from kiosk.county import store as county_store

@@ -101,6 +101,7 @@ def db(county_app: Flask) -> Iterator[sqlite3.Connection]:
     connection.close()
 
 
+@pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 def test_a_refusal_names_the_kiosk_and_the_reason_and_never_logs_the_body(
     county_app: Flask, db: sqlite3.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -121,6 +122,7 @@ def test_a_refusal_names_the_kiosk_and_the_reason_and_never_logs_the_body(
     assert not any(secret in r.getMessage() or "xxxx" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 def test_an_enrolment_is_logged_and_a_refused_code_is_logged_without_the_code(
     county_app: Flask, db: sqlite3.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -143,6 +145,7 @@ def test_an_enrolment_is_logged_and_a_refused_code_is_logged_without_the_code(
     assert not any(code in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 def test_an_upload_the_county_sets_aside_is_logged_once(
     county_app: Flask, db: sqlite3.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -209,6 +212,7 @@ def test_staff_sign_ins_are_logged_with_name_and_address_never_the_password(
     check_sign_in_logs(staff_app.test_client(), caplog, "bo")
 
 
+@pytest.mark.usefixtures("county_engine")  # on SQLite, then on PostgreSQL
 def test_county_dashboard_sign_ins_are_logged_the_same_way(
     county_app: Flask, db: sqlite3.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
