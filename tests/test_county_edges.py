@@ -105,6 +105,25 @@ def test_a_kiosk_id_that_is_not_plain_ascii_digits_is_refused_403(
     assert count(db, "reports") == 0
 
 
+def test_a_report_sent_again_is_kept_once_by_its_key_and_a_key_that_is_not_one_is_ignored(
+    county_app: Flask, db: sqlite3.Connection
+) -> None:
+    kiosk, other = enrolled(db), enrolled(db)
+    client = county_app.test_client()
+    key = "0123456789abcdef" * 2
+    for sender, report in [(kiosk, {"report_key": key, "content_version": 1})] * 3 + [
+        (other, {"report_key": key, "content_version": 2}),  # another kiosk's key space
+        (kiosk, {"report_key": "x'); drop table reports; --", "content_version": 3}),
+        (kiosk, {"report_key": "X'); drop table reports; --", "content_version": 3}),
+        (kiosk, {"content_version": 4}),  # a kiosk older than report keys
+        (kiosk, {"content_version": 4}),
+    ]:
+        assert signed(client, sender, "/api/report", report).status_code == 204
+    kept = [tuple(r) for r in db.execute("select kiosk_id, content_version, report_key from reports order by id")]
+    assert kept == [(kiosk.id, 1, key), (other.id, 2, key), (kiosk.id, 3, None), (kiosk.id, 3, None),
+                    (kiosk.id, 4, None), (kiosk.id, 4, None)]  # fmt: skip
+
+
 @pytest.mark.parametrize("off", [timedelta(days=-3), timedelta(hours=25), timedelta(days=-9000)])
 def test_a_kiosk_whose_clock_is_off_is_told_so_and_nothing_it_sent_is_kept(
     county_app: Flask, db: sqlite3.Connection, caplog: pytest.LogCaptureFixture, off: timedelta

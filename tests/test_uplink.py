@@ -34,15 +34,17 @@ pytestmark = pytest.mark.usefixtures("county_engine")  # on SQLite, then on Post
 
 
 class Flaky:
-    """WSGI middleware failing uploads at random: 500s, answers lost after the work was done, stalls."""
+    """WSGI middleware failing uploads (or the requests to *paths*) at random: 500s, answers lost after the work
+    was done, stalls."""
 
     def __init__(self, app: WSGIApp, seed: int, rate: float) -> None:
         self.app, self.rng, self.rate = app, random.Random(seed), rate
+        self.paths = {"/api/outbox"}
         self.faults = {"500": 0, "lost": 0, "stall": 0}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != "/api/outbox":
+        if environ.get("PATH_INFO") not in self.paths:
             return self.app(environ, start_response)
         with self._lock:
             roll = self.rng.random()
@@ -215,6 +217,25 @@ def test_a_thousand_ratings_made_offline_arrive_exactly_once_over_a_flaky_link(
     (counted,) = county_rows(county_data, "select sum(count) from rating_counts")[0]
     assert counted == 1000, "the dashboard's counts: a batch stored twice is counted once"
     assert min(flaky.faults.values()) > 0, flaky.faults  # every kind of failure happened
+
+
+def test_a_report_whose_answer_was_lost_is_sent_again_and_kept_once(
+    county: tuple[str, Path, Flaky], kiosk_data: Path
+) -> None:
+    """A kiosk sends a report again when its answer does not come (to whichever of the county's processes is
+    up): the county keeps each report once, by the key the kiosk gave it."""
+    url, county_data, flaky = county
+    uplink = enrolled(kiosk_data, url, county_data, timeout=0.3)
+    flaky.paths, flaky.rate = {"/api/report"}, 0.45
+    taken = []
+    for number in range(30):
+        with contextlib.suppress(UplinkError):  # six tries failed: this report may or may not have arrived
+            uplink.report({"content_version": number})
+            taken.append(number)
+    kept = [row[0] for row in county_rows(county_data, "select content_version from reports order by id")]
+    assert sorted(set(kept)) == sorted(kept), "no report kept twice"
+    assert set(taken) <= set(kept)
+    assert flaky.faults["lost"] > 0 and len(taken) > 20, (flaky.faults, taken)
 
 
 def test_a_replayed_upload_is_acknowledged_not_stored_twice(county: tuple[str, Path, Flaky], kiosk_data: Path) -> None:

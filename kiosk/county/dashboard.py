@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,12 +22,11 @@ from flask_babel import lazy_gettext as _l
 
 from kiosk.county import overview, payloads, takedowns
 from kiosk.county.content import NothingPublished, Published, PublishedCounty
-from kiosk.county.store import open_store
+from kiosk.county.reports import county_db
 from kiosk.screens.feedback import LEVELS, REASONS
 from kiosk.screens.views import switch_language
 from kiosk.staff.admin import csv_download
 from kiosk.staff.auth import login_required
-from kiosk.web import request_db
 from sync.contract.dates import DEFAULT_TIMEZONE, MONDAY_TO_FRIDAY
 from sync.contract.duties import label_of
 from sync.contract.i18n import translator
@@ -117,8 +115,7 @@ def village_cell(code: str, published: Published | None) -> Link:
 
 def dashboard_db() -> sqlite3.Connection:
     """county.db for this request, read-only: the dashboard never writes."""
-    data, url = Path(current_app.config["DATA_DIR"]), current_app.config["COUNTY_DATABASE_URL"]
-    return request_db("county_read_only", lambda: open_store(data, read_only=True, url=url))
+    return county_db(read_only=True)
 
 
 def _ratings(period: Period) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

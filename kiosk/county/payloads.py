@@ -161,6 +161,7 @@ def parse_json(body: bytes) -> Any:
 
 # What a kiosk reports about itself (store.record_report): kept as plain values, whatever was sent.
 MAX_REPORTED_TEXT = 2000
+REPORT_KEY = re.compile(r"[0-9a-f]{16,64}")
 SQLITE_INTEGERS = range(-(2**63), 2**63)
 
 
@@ -174,6 +175,12 @@ def storable(value: Any) -> str | int | float | None:
         return value if math.isfinite(value) else None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text[:MAX_REPORTED_TEXT]
+
+
+def report_key(value: Any) -> str | None:
+    """Return a report's key (the kiosk's random hex, the same in each retry of one report), or None: a kiosk
+    older than report keys sends none, and anything else is not one."""
+    return value if isinstance(value, str) and REPORT_KEY.fullmatch(value) else None
 
 
 def overdue(value: Any) -> list[dict[str, str]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -128,6 +129,18 @@ class Connection:
     def close(self) -> None:
         self._connection.close()
 
+    def reusable(self) -> bool:
+        """Whether a kept connection can serve the next request: open, and not in a transaction (one a failed
+        request left open is rolled back)."""
+        if self._connection.closed or self._connection.broken:
+            return False
+        if self._connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            try:
+                self._connection.rollback()
+            except psycopg.Error:
+                return False
+        return True
+
 
 @contextmanager
 def _as_sqlite3_errors() -> Iterator[None]:
@@ -149,9 +162,42 @@ class _NumberLoader(psycopg.adapt.Loader):
         return int(number) if number == number.to_integral_value() else float(number)
 
 
-def connect(url: str) -> Connection:
-    """Open the PostgreSQL database *url* (postgresql://user@host:port/name) as county code uses county.db."""
+def connect(url: str, read_only: bool = False) -> Connection:
+    """Open the PostgreSQL database *url* (postgresql://user@host:port/name) as county code uses county.db
+    (*read_only*: every transaction on it is refused a write)."""
     with _as_sqlite3_errors():
         connection = psycopg.connect(url, autocommit=True, row_factory=_rows)
     connection.adapters.register_loader("numeric", _NumberLoader)
+    if read_only:
+        connection.execute("set default_transaction_read_only = on")
     return Connection(connection)
+
+
+class _Held:
+    """A thread's kept connection, closed when the thread ends (its thread-local storage goes)."""
+
+    def __init__(self, url: str, connection: Connection) -> None:
+        self.url, self.connection = url, connection
+
+    def __del__(self) -> None:
+        self.connection.close()
+
+
+_threads = threading.local()
+
+
+def kept(url: str, read_only: bool = False) -> Connection:
+    """This thread's connection to *url*, kept from request to request: a server's threads are few and fixed
+    (waitress's), so it holds as many connections to PostgreSQL, each opened once, not one per request.
+
+    A thread holds one connection for writing and one read-only, to one database: asking for another database
+    closes the ones held (only tests move from database to database in one thread).
+    """
+    held: dict[bool, _Held] = getattr(_threads, "held", {})
+    _threads.held = held
+    if any(h.url != url for h in held.values()):
+        held.clear()  # each closed by _Held.__del__
+    found = held.get(read_only)
+    if found is None or not found.connection.reusable():
+        found = held[read_only] = _Held(url, connect(url, read_only))
+    return found.connection

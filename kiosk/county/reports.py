@@ -28,10 +28,18 @@ KINDS = ("village_notice", "feedback", "display_log", "notice_photo", "usage")
 log = logging.getLogger(__name__)
 
 
-def county_db() -> sqlite3.Connection:
-    """county.db for this request."""
+def county_db(read_only: bool = False) -> sqlite3.Connection:
+    """county.db for this request (*read_only*: for pages that only show it).
+
+    On PostgreSQL, the server thread's own connection, kept from request to request (postgres.kept).
+    """
     data, url = Path(current_app.config["DATA_DIR"]), current_app.config["COUNTY_DATABASE_URL"]
-    return request_db("county", lambda: store.open_store(data, migrate=False, url=url))
+    name = "county_read_only" if read_only else "county"
+    if url:
+        from kiosk.county import postgres  # psycopg only where a county uses PostgreSQL
+
+        return request_db(name, lambda: postgres.kept(url, read_only), close=False)  # type: ignore[arg-type,return-value]
+    return request_db(name, lambda: store.open_store(data, migrate=False, read_only=read_only, url=""))
 
 
 @bp.record_once

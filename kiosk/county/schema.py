@@ -250,3 +250,12 @@ def m016_sign_in_tries(db: Database) -> None:
     # The dashboard's sign-in tries per address (kiosk/staff/limiter.py), until now in each process's memory: the
     # county server's processes now share one count (issue 18).
     sign_in_tries.create_table(db.conn)
+
+
+@migrations()
+def m017_report_keys(db: Database) -> None:
+    # A report's own key (the kiosk makes one per report and sends it again with every retry): a report whose
+    # answer was lost, sent again to another of the county's processes, is kept once (issue 18). Reports from
+    # kiosks older than this have none, and are kept as they come.
+    db.execute("alter table reports add column report_key text")
+    db.execute("create unique index reports_once on reports (kiosk_id, report_key)")

@@ -142,7 +142,11 @@ _TABLES = [
     "create index uploads_by_kiosk_day on uploads (kind, kiosk_id, day)",
 ]
 
-MIGRATIONS: list[tuple[str, list[str]]] = [(BASELINE, _FUNCTIONS + _TABLES)]
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    (BASELINE, _FUNCTIONS + _TABLES),
+    ("m017_report_keys", ["alter table reports add column report_key text",
+                          "create unique index reports_once on reports (kiosk_id, report_key)"]),
+]  # fmt: skip
 
 
 def apply(db: Any) -> list[str]:

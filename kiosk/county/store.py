@@ -39,10 +39,8 @@ def open_store(
     if url := setting("COUNTY_DATABASE_URL") if url is None else url:
         from kiosk.county import postgres, schema_postgres  # psycopg only where a county uses PostgreSQL
 
-        shared = postgres.connect(url)
-        if read_only:
-            shared.execute("set default_transaction_read_only = on")
-        elif migrate:
+        shared = postgres.connect(url, read_only)
+        if migrate and not read_only:
             schema_postgres.apply(shared)
         return shared  # type: ignore[return-value]  # speaks as sqlite3.Connection does
     path = Path(data_dir) / FILE
@@ -154,7 +152,8 @@ KEEP_REPORTS = 1000  # per kiosk: six weeks of hourly reports; the dashboard nee
 def record_report(
     db: sqlite3.Connection, kiosk_id: int, report: dict[str, Any], now: datetime | None = None
 ) -> dict[str, str | None] | None:
-    """Keep a kiosk's report (plain values only, long texts cut) and forget its oldest beyond KEEP_REPORTS.
+    """Keep a kiosk's report (plain values only, long texts cut) once, by its report_key, and forget its oldest
+    beyond KEEP_REPORTS.
 
     A software update that ended is kept for its release too (release_outcomes), past the report's own
     keeping. Return the update the report carried (payloads.software_update), or None.
@@ -166,13 +165,15 @@ def record_report(
     told = [update.get(name) if update else None for name in ("offered", "outcome", "step", "error", "at")]
     stamp = (now or _now()).isoformat()
     with transaction(db):
-        db.execute(
-            f"insert into reports (kiosk_id, received_at, {', '.join(fields)}, overdue, update_offered,"  # noqa: S608 - fixed names
-            f" update_outcome, update_step, update_error, update_at) values (?, ?, {', '.join('?' * len(fields))},"
-            " ?, ?, ?, ?, ?, ?)",
-            (kiosk_id, stamp, *values, json.dumps(payloads.overdue(report.get("overdue")), ensure_ascii=False),
-             *told),
+        kept = db.execute(
+            f"insert into reports (kiosk_id, report_key, received_at, {', '.join(fields)}, overdue, update_offered,"  # noqa: S608 - fixed names
+            f" update_outcome, update_step, update_error, update_at) values (?, ?, ?, {', '.join('?' * len(fields))},"
+            " ?, ?, ?, ?, ?, ?) on conflict (kiosk_id, report_key) do nothing",
+            (kiosk_id, payloads.report_key(report.get("report_key")), stamp, *values,
+             json.dumps(payloads.overdue(report.get("overdue")), ensure_ascii=False), *told),
         )  # fmt: skip
+        if kept.rowcount == 0:
+            return update  # this very report was kept before: its answer was lost, and the kiosk sent it again
         db.execute(
             "delete from reports where kiosk_id = ? and id <= (select id from reports where kiosk_id = ?"
             " order by id desc limit 1 offset ?)",

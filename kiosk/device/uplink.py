@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import random
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -130,7 +131,10 @@ class Uplink:
         return kiosk_id
 
     def report(self, status: dict[str, Any]) -> None:
-        response = self._post("/api/report", json.dumps(status, ensure_ascii=False).encode())
+        """Send *status* as one report, with a key of its own: sent again after an answer that was lost (to
+        whichever of the county's processes answers), it is kept once."""
+        body = {**status, "report_key": secrets.token_hex(16)}
+        response = self._post("/api/report", json.dumps(body, ensure_ascii=False).encode())
         if response.status != 204:
             raise UplinkError(tr("the county refused the report (%(status)s)%(said)s", status=response.status,
                                  said=_said(response)))  # fmt: skip
