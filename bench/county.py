@@ -23,7 +23,6 @@ Usage, from the repository root:
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import select
@@ -32,49 +31,33 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from bench.county_history import prefill
+from bench.county_kiosks import (
+    FEEDBACK_PER_KIOSK,
+    UPLOADS_PER_KIOSK,
+    KioskClient,
+    SimulatedKiosk,
+    Tally,
+    enrol_kiosks,
+    outbox_body,
+    report_body,
+)
 from bench.county_officer import DASHBOARD_REPEATS, DASHBOARD_TARGET_S, add_officer, dashboard_pages, dashboard_times
 from bench.wire import stop_process, verdict
 
 RATE_TARGET = 300.0  # reports per second, sustained
 P95_TARGET_MS = 100.0
 BURST_TARGET_S = 60.0
-FEEDBACK_PER_KIOSK = 10
-NOTICES_ON_SHOW = 40  # in each kiosk's display log, five of them with a 公示期
-UPLOADS_PER_KIOSK = FEEDBACK_PER_KIOSK + 1  # and the display log
 SERVER_THREADS = 8
 MAX_SECONDS = 600.0
 MAX_REQUESTS_PER_CLIENT = 200_000  # a bound on the sustained loop besides its duration
 BURST_DEADLINE_S = 600.0  # the burst is abandoned (and counted as failed) after this long
 START_TIMEOUT_S = 60.0
-HTTP_TIMEOUT_S = 30.0
 REPOSITORY = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class SimulatedKiosk:
-    kiosk_id: int
-    village: str
-    key: Ed25519PrivateKey
-
-
-@dataclass
-class Tally:
-    """What one client thread saw: latencies (seconds) of acknowledged requests, and failures."""
-
-    latencies: list[float] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
-
-    def fail(self, what: str) -> None:
-        self.errors[what] = self.errors.get(what, 0) + 1
 
 
 def percentile_ms(samples: list[float], fraction: float) -> float:
@@ -139,99 +122,7 @@ def build_repository(root: Path) -> tuple[Path, list[str]]:
     return root / "repo", [village["code"] for village in county.villages()]
 
 
-def enrol_kiosks(data_dir: Path, villages: list[str], count: int) -> list[SimulatedKiosk]:
-    """Register and enrol *count* kiosks in county.db, each with its own Ed25519 key."""
-    from kiosk.county import store
-
-    db = store.open_store(data_dir)
-    kiosks = []
-    try:
-        for n in range(count):
-            village = villages[n % len(villages)]
-            key = Ed25519PrivateKey.generate()
-            public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
-            _id, code = store.add_kiosk(db, village)
-            kiosks.append(SimulatedKiosk(store.enrol(db, code, village, public), village, key))
-    finally:
-        db.close()
-    return kiosks
-
-
 # --- the kiosks' side -----------------------------------------------------------------------------------
-def report_body(kiosk: SimulatedKiosk, sequence: int) -> bytes:
-    """A report like kiosk.cli.uplink's: the kiosk's state and two overdue disclosures."""
-    today = datetime.now(UTC).date().isoformat()
-    report = {
-        "app_version": "0.9.0",
-        "content_version": 42 + sequence % 3,
-        "content_date": today,
-        "last_outcome": "updated",
-        "last_error": None,
-        "disk_free_bytes": 12_345_678_912 - sequence,
-        "outbox_depth": FEEDBACK_PER_KIOSK,
-        "overdue": [
-            {"duty": "finance-quarterly", "title": "村级财务季度公开", "what": "2024 Q3", "due": today},
-            {"duty": "subsidy-list", "title": "惠农补贴名单公示", "what": "耕地地力保护补贴", "due": today},
-        ],
-    }
-    return json.dumps(report, ensure_ascii=False).encode()
-
-
-def outbox_body(kiosk: SimulatedKiosk) -> bytes:
-    """One upload of FEEDBACK_PER_KIOSK feedback items and the day's display log, each with its own key."""
-    day = datetime.now(UTC).date().isoformat()
-    items = [
-        {
-            "key": f"feedback-{kiosk.kiosk_id}-{day}-{n}",
-            "kind": "feedback",
-            "payload": {"kind": "power", "item_id": f"p{n:04d}", "level": n % 5 + 1, "reasons": ["slow"], "day": day},
-        }
-        for n in range(FEEDBACK_PER_KIOSK)
-    ]
-    shown = [f"n{n:03d}" for n in range(NOTICES_ON_SHOW)]
-    facts = {"title": "低保对象名单公示", "published_at": f"{day} 00:00:00", "days": 7}
-    posting = {notice: facts for notice in shown[:5]}
-    log = {"day": day, "at": f"{day} 02:30:00", "notices": shown, "posting": posting}
-    items.append({"key": f"display:{kiosk.kiosk_id}:{day}", "kind": "display_log", "payload": log})
-    return json.dumps({"items": items}, ensure_ascii=False).encode()
-
-
-class KioskClient:
-    """One keep-alive HTTP/1.1 connection to the county server, signing as each kiosk would."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT_S)
-
-    def post(self, kiosk: SimulatedKiosk, path: str, body: bytes, tally: Tally) -> bytes | None:
-        """Sign and POST *body*; add the latency to *tally* and return the answer, or count a failure."""
-        stamp = datetime.now(UTC).isoformat(timespec="microseconds")  # as kiosk/uplink.py: a signature is used once
-        headers = {
-            "Content-Type": "application/json",
-            "X-Kiosk-Id": str(kiosk.kiosk_id),
-            "X-Kiosk-Time": stamp,
-            "X-Kiosk-Signature": kiosk.key.sign(stamp.encode() + b"\n" + body).hex(),
-        }
-        started = time.perf_counter()
-        try:
-            self.connection.request("POST", path, body=body, headers=headers)
-            response = self.connection.getresponse()
-            answer = response.read()
-        except (OSError, http.client.HTTPException) as error:
-            tally.fail(f"{path}: {type(error).__name__}")
-            self.connection.close()  # http.client reconnects on the next request
-            return None
-        elapsed = time.perf_counter() - started
-        if response.status != (204 if path == "/api/report" else 200):
-            tally.fail(f"{path}: HTTP {response.status}")
-            return None
-        tally.latencies.append(elapsed)
-        return answer
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 def run_threads(clients: int, work: Any) -> list[Tally]:
     """Run work(index, tally) in *clients* threads; return their tallies."""
     tallies = [Tally() for _ in range(clients)]
@@ -277,7 +168,7 @@ def sustained(port: int, server_pid: int, kiosks: list[SimulatedKiosk], clients:
     start = threading.Barrier(clients, action=open_window, timeout=START_TIMEOUT_S)
 
     def work(index: int, tally: Tally) -> None:
-        client, mine = KioskClient(port), kiosks[index::clients]
+        client, mine = KioskClient([port]), kiosks[index::clients]
         try:
             client.post(mine[0], "/api/report", report_body(mine[0], 0), Tally())  # warm-up: connect, first request
             start.wait()
@@ -301,7 +192,7 @@ def burst(port: int, server_pid: int, kiosks: list[SimulatedKiosk], clients: int
     acked_keys = [0] * clients
 
     def work(index: int, tally: Tally) -> None:
-        client = KioskClient(port)
+        client = KioskClient([port])
         try:
             for kiosk in kiosks[index::clients]:
                 if time.perf_counter() >= deadline:

@@ -5,10 +5,7 @@ the two as a proxy would send them."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +18,9 @@ import urllib3
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bench.wire import free_port, stop_process
 from kiosk.county import store as county_store
 from kiosk.data import accounts
+from tests.county_processes import county_servers
 from tests.county_repo import VILLAGE, CountyRepo
 from tests.test_staff import PASSWORD
 
@@ -40,22 +37,9 @@ def servers(county_repo: CountyRepo, tmp_path: Path) -> Iterator[tuple[list[str]
     db = county_store.open_store(data)
     accounts.add(db, "officer", "admin", PASSWORD, actor="test", roles=accounts.COUNTY_ROLES)
     db.close()
-    env = {**os.environ, "KIOSK_DEFAULT_LOCALE": "en", "KIOSK_COUNTY_KIOSK_REQUESTS_PER_MINUTE": str(PER_MINUTE)}
-    processes, urls = [], []
-    try:
-        for _ in range(2):
-            port = free_port()
-            command = [sys.executable, "-m", "kiosk.cli", "county", "serve", "--repo", str(county_repo.path),
-                       "--port", str(port), "--data", str(data)]  # fmt: skip
-            processes.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            urls.append(f"http://127.0.0.1:{port}")
-        retries = urllib3.Retry(total=None, connect=120, read=0, backoff_factor=0.1, backoff_max=0.5)
-        for url in urls:  # up to about a minute each on a busy machine
-            assert urllib3.request("GET", f"{url}/sign-in", retries=retries).status == 200
+    env = {"KIOSK_DEFAULT_LOCALE": "en", "KIOSK_COUNTY_KIOSK_REQUESTS_PER_MINUTE": str(PER_MINUTE)}
+    with county_servers(county_repo.path, data, 2, env) as (urls, _processes):
         yield urls, data
-    finally:
-        for process in processes:
-            stop_process(process)
 
 
 class Browser:
