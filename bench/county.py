@@ -1,84 +1,71 @@
-"""Benchmark the county server's capacity: signed kiosk reports per second, and a county's nightly burst.
+"""Benchmark the county server's capacity: signed kiosk reports per second, a nightly burst, the dashboard; on
+SQLite with one process, and on PostgreSQL with one process and with --processes of them, in one run.
 
-Builds a signed repository of the demo county and a county.db in a temporary folder, enrols the
-simulated kiosks there directly (store.add_kiosk, then store.enrol with a fresh Ed25519 key each),
-and serves the county app (CountyServer around create_county_app, waitress, 8 threads) in a
-subprocess on 127.0.0.1, so that its CPU time is its own. Client threads, each on one keep-alive
-connection, sign and POST as kiosk.device.uplink does (Ed25519 over `time + "\\n" + body`).
+Builds a signed repository of the demo county in a temporary folder, enrols the simulated kiosks directly in
+each database (bench/county_kiosks.py), writes --history-days of earlier reports, display logs and ratings
+(bench/county_history.py), and serves the county app (CountyServer around create_county_app, waitress, 8
+threads) in subprocesses on 127.0.0.1, so that their CPU time is their own. Client threads sign and POST as
+kiosk.device.uplink does (Ed25519 over `time + "\\n" + body`), each kiosk to the process its id gives
+(bench/county_load.py):
 
 1. Sustained rate: the client threads send /api/report for a fixed time, looping over their kiosks.
 2. Nightly burst: every kiosk sends one report and one /api/outbox upload of feedback items and
-   its display log, as fast as the clients can; then county.db's rows are counted.
-3. Dashboard: an officer signs in and loads each dashboard page over county.db as the runs left it,
-   on top of --history-days of earlier reports, display logs and ratings (bench/county_history.py).
+   its display log, as fast as the clients can; then the database's rows are counted.
+3. Dashboard: an officer signs in and loads each dashboard page as the runs left the database.
 
-Both client and server share the machine's cores: on a 2-core box the clients' own CPU (signing,
-JSON, http.client under one GIL) competes with the server's, so the figures are a lower bound on
-what the server does alone. Both processes' CPU seconds are printed to show who was busy.
+PostgreSQL is the server --database names (the benchmark makes its databases there, and drops them), or else a
+throwaway cluster of Debian's `postgresql` package on loopback, with PostgreSQL's defaults (every commit flushed).
+SQLite's county.db is as a county server keeps it (WAL, synchronous = normal).
+
+Clients, servers and PostgreSQL share the machine's cores: on a 2-core box the clients' own CPU (signing,
+JSON, http.client under one GIL) competes with the servers', so the figures are a lower bound on what the
+servers do alone. The county processes' and the clients' CPU seconds are printed to show who was busy.
 
 Usage, from the repository root:
     .venv/bin/python -m bench.county [--seconds 20] [--clients 16] [--kiosks 2000] [--history-days 90]
+                                     [--processes 2] [--database postgresql://USER@HOST:PORT] [--engines ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import select
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.county_history import prefill
-from bench.county_kiosks import (
-    FEEDBACK_PER_KIOSK,
-    UPLOADS_PER_KIOSK,
-    KioskClient,
-    SimulatedKiosk,
-    Tally,
-    enrol_kiosks,
-    outbox_body,
-    report_body,
-)
+from bench.county_kiosks import UPLOADS_PER_KIOSK, SimulatedKiosk, enrol_kiosks
+from bench.county_load import MAX_SECONDS, Run, burst, percentile_ms, sustained
 from bench.county_officer import DASHBOARD_REPEATS, DASHBOARD_TARGET_S, add_officer, dashboard_pages, dashboard_times
 from bench.wire import stop_process, verdict
 
 RATE_TARGET = 300.0  # reports per second, sustained
 P95_TARGET_MS = 100.0
-BURST_TARGET_S = 60.0
+BURST_TARGET_S = 60.0  # a county's nightly burst (up to 2,000 kiosks)
+PROVINCE_KIOSKS, PROVINCE_BURST_TARGET_S = 20_000, 120.0  # a province's (issue 18)
 SERVER_THREADS = 8
-MAX_SECONDS = 600.0
-MAX_REQUESTS_PER_CLIENT = 200_000  # a bound on the sustained loop besides its duration
-BURST_DEADLINE_S = 600.0  # the burst is abandoned (and counted as failed) after this long
 START_TIMEOUT_S = 60.0
 REPOSITORY = Path(__file__).resolve().parents[1]
+BYTE_ORDER = "template template0 encoding 'UTF8' lc_collate 'C' lc_ctype 'C'"  # schema_postgres.apply's demand
 
 
-def percentile_ms(samples: list[float], fraction: float) -> float:
-    """Return the nearest-rank percentile of *samples* (seconds) in milliseconds; NaN if none."""
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))
-    return ordered[rank] * 1000
-
-
-# --- the county server, in its own process ---------------------------------------------------------------
+# --- the county server, in its own processes --------------------------------------------------------------
 def serve(repo: str, data_dir: str) -> None:
-    """Run in the server subprocess: the real county app under waitress; print the port."""
+    """Run in a server subprocess: the real county app under waitress; print the port."""
     import logging
 
     from waitress.server import create_server
 
     from kiosk.county import CountyServer, create_county_app
 
-    app = create_county_app({"REPO": repo, "DATA_DIR": data_dir})
+    app = create_county_app({"REPO": repo, "DATA_DIR": data_dir})  # its database: KIOSK_COUNTY_DATABASE_URL
     # More clients than threads queue by design; waitress would log "Task queue depth is N" for each.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = create_server(
@@ -88,23 +75,28 @@ def serve(repo: str, data_dir: str) -> None:
     server.run()
 
 
-def start_server(repo: Path, data_dir: Path) -> tuple[subprocess.Popen[str], int]:
-    """Start the county server in a subprocess; return it and its port once it listens."""
+@contextmanager
+def servers(repo: Path, data_dir: Path, url: str, count: int) -> Iterator[tuple[list[int], list[int]]]:
+    """Start *count* county server processes on *data_dir* and the database *url* ("" for county.db there);
+    yield their ports and process ids once each listens; stop them at the end."""
     command = [sys.executable, "-m", "bench.county", "--serve", str(repo), str(data_dir)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPOSITORY)
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
-    line = process.stdout.readline() if ready else ""
-    if not line.strip().isdigit():
-        stop_process(process)
-        raise RuntimeError(f"the county server did not start within {START_TIMEOUT_S:.0f} s")
-    return process, int(line)
-
-
-def cpu_seconds(pid: int) -> float:
-    """Return user + system CPU seconds used so far by process *pid*."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    env = {**os.environ, "KIOSK_COUNTY_DATABASE_URL": url}
+    processes: list[subprocess.Popen[str]] = []
+    ports = []
+    try:
+        for _ in range(count):
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPOSITORY, env=env)
+            processes.append(process)
+            assert process.stdout is not None
+            ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
+            line = process.stdout.readline() if ready else ""
+            if not line.strip().isdigit():
+                raise RuntimeError(f"a county server did not start within {START_TIMEOUT_S:.0f} s")
+            ports.append(int(line))
+        yield ports, [process.pid for process in processes]
+    finally:
+        for process in processes:
+            stop_process(process)
 
 
 # --- setup ----------------------------------------------------------------------------------------------
@@ -122,207 +114,157 @@ def build_repository(root: Path) -> tuple[Path, list[str]]:
     return root / "repo", [village["code"] for village in county.villages()]
 
 
-# --- the kiosks' side -----------------------------------------------------------------------------------
-def run_threads(clients: int, work: Any) -> list[Tally]:
-    """Run work(index, tally) in *clients* threads; return their tallies."""
-    tallies = [Tally() for _ in range(clients)]
-    threads = [threading.Thread(target=work, args=(i, tallies[i]), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=MAX_SECONDS + BURST_DEADLINE_S)
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError("a client thread did not finish in time")
-    return tallies
-
-
-@dataclass
-class Run:
-    seconds: float
-    tallies: list[Tally]
-    server_cpu: float
-    client_cpu: float
-
-    @property
-    def latencies(self) -> list[float]:
-        return [latency for tally in self.tallies for latency in tally.latencies]
-
-    @property
-    def errors(self) -> dict[str, int]:
-        merged: dict[str, int] = {}
-        for tally in self.tallies:
-            for what, count in tally.errors.items():
-                merged[what] = merged.get(what, 0) + count
-        return merged
-
-
-def sustained(port: int, server_pid: int, kiosks: list[SimulatedKiosk], clients: int, seconds: float) -> Run:
-    """Send reports from *clients* threads for *seconds*; time only the common window after a warm-up."""
-    window: dict[str, float] = {}
-    usage: dict[str, float] = {}
-
-    def open_window() -> None:  # run once, by the last thread to reach the barrier, before any is released
-        usage.update(server=cpu_seconds(server_pid), client=time.process_time())
-        window.update(start=time.perf_counter(), end=time.perf_counter() + seconds)
-
-    start = threading.Barrier(clients, action=open_window, timeout=START_TIMEOUT_S)
-
-    def work(index: int, tally: Tally) -> None:
-        client, mine = KioskClient([port]), kiosks[index::clients]
-        try:
-            client.post(mine[0], "/api/report", report_body(mine[0], 0), Tally())  # warm-up: connect, first request
-            start.wait()
-            for n in range(MAX_REQUESTS_PER_CLIENT):
-                if time.perf_counter() >= window["end"]:
-                    break
-                kiosk = mine[n % len(mine)]
-                client.post(kiosk, "/api/report", report_body(kiosk, n), tally)
-        finally:
-            client.close()
-
-    tallies = run_threads(clients, work)
-    elapsed = time.perf_counter() - window["start"]
-    server_cpu, client_cpu = cpu_seconds(server_pid) - usage["server"], time.process_time() - usage["client"]
-    return Run(elapsed, tallies, server_cpu, client_cpu)
-
-
-def burst(port: int, server_pid: int, kiosks: list[SimulatedKiosk], clients: int) -> Run:
-    """Every kiosk sends one report and one outbox upload, as fast as the clients can."""
-    deadline = time.perf_counter() + BURST_DEADLINE_S
-    acked_keys = [0] * clients
-
-    def work(index: int, tally: Tally) -> None:
-        client = KioskClient([port])
-        try:
-            for kiosk in kiosks[index::clients]:
-                if time.perf_counter() >= deadline:
-                    tally.fail("abandoned at the deadline")
-                    break
-                client.post(kiosk, "/api/report", report_body(kiosk, 0), tally)
-                answer = client.post(kiosk, "/api/outbox", outbox_body(kiosk), tally)
-                if answer is not None:
-                    acked = len(json.loads(answer).get("acked", []))
-                    acked_keys[index] += acked
-                    if acked != UPLOADS_PER_KIOSK:
-                        tally.fail(f"/api/outbox: {acked} of {UPLOADS_PER_KIOSK} keys acknowledged")
-        finally:
-            client.close()
-
-    server_before, client_before = cpu_seconds(server_pid), time.process_time()
+def prepare(data_dir: Path, url: str, villages: list[str], kiosk_count: int, history_days: int) -> list[SimulatedKiosk]:
+    """Enrol the kiosks, add the officer and write the history in one database; return the kiosks."""
     started = time.perf_counter()
-    tallies = run_threads(clients, work)
-    elapsed = time.perf_counter() - started
-    return Run(elapsed, tallies, cpu_seconds(server_pid) - server_before, time.process_time() - client_before)
+    kiosks = enrol_kiosks(data_dir, villages, kiosk_count, url)
+    add_officer(data_dir, url)
+    where = "PostgreSQL" if url else "county.db"
+    print(f"{where}: {kiosk_count} kiosks enrolled in {time.perf_counter() - started:.1f} s", flush=True)
+    if history_days:
+        print(
+            f"{where}: " + prefill(data_dir, [(k.kiosk_id, k.village) for k in kiosks], history_days, url), flush=True
+        )
+    return kiosks
 
 
-def count_rows(data_dir: Path, first_report_id: int, uploads_before: int) -> tuple[int, int, int]:
-    """Return the burst's reports, the kiosks they came from, and the uploads it added to county.db."""
+@contextmanager
+def postgres_server(given: str | None) -> Iterator[str]:
+    """Yield the PostgreSQL server to make databases on: *given*, or a throwaway cluster's (stopped at the end)."""
+    if given:
+        yield given.rstrip("/")
+        return
+    from bench.postgres_cluster import Cluster
+
+    cluster = Cluster(durable=True)
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+# --- one setup: an engine and a number of processes ---------------------------------------------------------
+@dataclass
+class Setup:
+    name: str
+    processes: int
+    rate: Run
+    burst: Run
+    rows: tuple[int, int, int]  # the burst's reports, the kiosks they came from, the uploads it added
+    dashboard: dict[str, tuple[float, int]]
+
+
+def held_so_far(data_dir: Path, url: str, after: int = 0) -> tuple[int, int, int, int]:
+    """Return the reports held after the id *after*, the kiosks they came from, the last one's id, and the uploads
+    held."""
     from kiosk.county import store
 
-    db = store.open_store(data_dir, migrate=False)
+    db = store.open_store(data_dir, migrate=False, url=url)
     try:
-        reports, senders = db.execute(
-            "select count(*), count(distinct kiosk_id) from reports where id > ?", (first_report_id,)
+        reports, senders, last = db.execute(
+            "select count(*), count(distinct kiosk_id), coalesce(max(id), 0) from reports where id > ?", (after,)
         ).fetchone()
-        uploads = db.execute("select count(*) from uploads").fetchone()[0]
+        return int(reports), int(senders), int(last), int(db.execute("select count(*) from uploads").fetchone()[0])
     finally:
         db.close()
-    return int(reports), int(senders), int(uploads) - uploads_before
 
 
-def held_so_far(data_dir: Path) -> tuple[int, int]:
-    """Return the last report's id and the number of uploads held."""
-    from kiosk.county import store
-
-    db = store.open_store(data_dir, migrate=False)
-    try:
-        last = int(db.execute("select coalesce(max(id), 0) from reports").fetchone()[0])
-        return last, int(db.execute("select count(*) from uploads").fetchone()[0])
-    finally:
-        db.close()
+def measure(name: str, count: int, repo: Path, data_dir: Path, url: str, kiosks: list[SimulatedKiosk],
+            clients: int, seconds: float, history_days: int) -> Setup:  # fmt: skip
+    """Run the three measurements on *count* processes over the database *url* ("" for county.db)."""
+    print(f"{name} × {count}: sustained, burst, dashboard ...", flush=True)
+    with servers(repo, data_dir, url, count) as (ports, pids):
+        rate_run = sustained(ports, pids, kiosks, clients, seconds)
+        _reports, _senders, first_burst_report, uploads_before = held_so_far(data_dir, url)
+        burst_run = burst(ports, pids, kiosks, clients)
+        dashboard = dashboard_times(ports[0], dashboard_pages(history_days))
+    reports, senders, _last, uploads = held_so_far(data_dir, url, first_burst_report)
+    return Setup(name, count, rate_run, burst_run, (reports, senders, uploads - uploads_before), dashboard)
 
 
 # --- the report -------------------------------------------------------------------------------------
-def print_table(
-    rate_run: Run, burst_run: Run, rows: tuple[int, int, int], kiosks: int, clients: int,
-    dashboard: dict[str, tuple[float, int]],
-) -> bool:  # fmt: skip
-    """Print the figures beside their targets; return whether every target was met."""
-    ok_count = len(rate_run.latencies)
-    rate = ok_count / rate_run.seconds
-    p50, p95, p99 = (percentile_ms(rate_run.latencies, f) for f in (0.5, 0.95, 0.99))
-    b50, b95 = (percentile_ms(burst_run.latencies, f) for f in (0.5, 0.95))
-    reports, senders, uploads = rows
-    rows_ok = reports == kiosks and senders == kiosks and uploads == kiosks * UPLOADS_PER_KIOSK
-    checks = [
-        ("sustained reports/s", f"{rate:.1f}", f"≥ {RATE_TARGET:.0f}", rate >= RATE_TARGET),
-        ("report p95 latency, ms", f"{p95:.1f}", f"≤ {P95_TARGET_MS:.0f}", p95 <= P95_TARGET_MS),
-        ("sustained errors", str(sum(rate_run.errors.values())), "0", not rate_run.errors),
-        (f"nightly burst of {kiosks} kiosks, s", f"{burst_run.seconds:.1f}", f"< {BURST_TARGET_S:.0f}",
-         burst_run.seconds < BURST_TARGET_S),
-        ("burst errors", str(sum(burst_run.errors.values())), "0", not burst_run.errors),
-        ("burst rows: reports / uploads", f"{reports} / {uploads}", f"{kiosks} / {kiosks * UPLOADS_PER_KIOSK}",
-         rows_ok),
-    ] + [(f"dashboard {page}, slowest s", f"{seconds:.2f}", f"≤ {DASHBOARD_TARGET_S:.0f}",
-          seconds <= DASHBOARD_TARGET_S) for page, (seconds, _size) in dashboard.items()]  # fmt: skip
+def print_table(setups: list[Setup], kiosks: int, clients: int) -> bool:
+    """Print each setup's figures beside their targets; return whether every target was met."""
+    burst_target = PROVINCE_BURST_TARGET_S if kiosks > 2000 else BURST_TARGET_S
+    checks: list[tuple[str, str, list[tuple[str, bool]]]] = []
+
+    def add(name: str, target: str, cells: list[tuple[str, bool]]) -> None:
+        checks.append((name, target, cells))
+
+    rates = [len(s.rate.latencies) / s.rate.seconds for s in setups]
+    add("sustained reports/s", f"≥ {RATE_TARGET:.0f}", [(f"{r:.1f}", r >= RATE_TARGET) for r in rates])
+    p95s = [percentile_ms(s.rate.latencies, 0.95) for s in setups]
+    add("report p95 latency, ms", f"≤ {P95_TARGET_MS:.0f}", [(f"{p:.1f}", p <= P95_TARGET_MS) for p in p95s])
+    add("sustained errors", "0", [(str(sum(s.rate.errors.values())), not s.rate.errors) for s in setups])
+    add(f"burst of {kiosks} kiosks, s", f"≤ {burst_target:.0f}",
+        [(f"{s.burst.seconds:.1f}", s.burst.seconds <= burst_target) for s in setups])  # fmt: skip
+    b95s = [percentile_ms(s.burst.latencies, 0.95) for s in setups]
+    add("burst p95 latency, ms", "", [(f"{p:.1f}", True) for p in b95s])
+    add("burst errors", "0", [(str(sum(s.burst.errors.values())), not s.burst.errors) for s in setups])
+    expected = (kiosks, kiosks, kiosks * UPLOADS_PER_KIOSK)
+    add("burst rows: reports / uploads", f"{kiosks} / {kiosks * UPLOADS_PER_KIOSK}",
+        [(f"{s.rows[0]} / {s.rows[2]}", s.rows == expected) for s in setups])  # fmt: skip
+    for page in setups[0].dashboard:
+        add(f"dashboard {page}, slowest s", f"≤ {DASHBOARD_TARGET_S:.0f}",
+            [(f"{s.dashboard[page][0]:.2f}", s.dashboard[page][0] <= DASHBOARD_TARGET_S) for s in setups])  # fmt: skip
+    heads = [f"{s.name} × {s.processes}" for s in setups]
     width = max(len(name) for name, *_rest in checks)
-    header = f"{'figure':<{width}} {'value':>15}  {'target':<15} {'':4}"
-    print(header)
-    print("-" * len(header))
-    for name, value, target, ok in checks:
-        print(f"{name:<{width}} {value:>15}  {target:<15} {verdict(ok)}")
+    columns = [max(len(head), *(len(cells[n][0]) + 5 for _n, _t, cells in checks)) for n, head in enumerate(heads)]
+    header = f"{'figure':<{width}}  " + "  ".join(f"{h:>{w}}" for h, w in zip(heads, columns, strict=True))
+    print(header + "  target")
+    print("-" * (len(header) + 16))
+    for name, target, cells in checks:
+        shown = "  ".join(f"{value + ' ' + verdict(ok):>{w}}" for (value, ok), w in zip(cells, columns, strict=True))
+        print(f"{name:<{width}}  {shown}  {target}")
     print()
-    print(
-        f"sustained: {ok_count} reports acknowledged in {rate_run.seconds:.1f} s by {clients} client threads;"
-        f" latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms"
-    )
-    print(
-        f"burst: {len(burst_run.latencies)} requests acknowledged ({kiosks} reports + {kiosks} uploads of"
-        f" {FEEDBACK_PER_KIOSK} ratings and a display log), {2 * kiosks / burst_run.seconds:.0f} requests/s;"
-        f" latency p50 {b50:.1f} ms, p95 {b95:.1f} ms; rows from {senders} distinct kiosks"
-    )
-    print(
-        f"dashboard: signed in, each page {DASHBOARD_REPEATS} times after the burst; sizes "
-        + ", ".join(f"{page} {size / 1024:.0f} KB" for page, (_s, size) in dashboard.items())
-    )
-    for name, run in (("sustained", rate_run), ("burst", burst_run)):
-        print(
-            f"CPU during {name}: server {run.server_cpu:.1f} s ({run.server_cpu / run.seconds:.2f} cores),"
-            f" clients {run.client_cpu:.1f} s ({run.client_cpu / run.seconds:.2f} cores)"
-        )
-        for what, count in sorted(run.errors.items()):
-            print(f"  {name} error: {what} × {count}")
-    print(
-        f"machine: {os.cpu_count()} CPUs; load average (1, 5, 15 min) at the end: "
-        + ", ".join(f"{load:.2f}" for load in os.getloadavg())
-    )
-    return all(ok for *_, ok in checks)
+    for setup in setups:
+        print(f"{setup.name} × {setup.processes}: sustained {len(setup.rate.latencies)} reports in"
+              f" {setup.rate.seconds:.1f} s by {clients} client threads (p50"
+              f" {percentile_ms(setup.rate.latencies, 0.5):.1f} ms, p99 {percentile_ms(setup.rate.latencies, 0.99):.1f}"
+              f" ms); burst {2 * kiosks / setup.burst.seconds:.0f} requests/s")  # fmt: skip
+        for label, run in (("sustained", setup.rate), ("burst", setup.burst)):
+            print(f"  CPU during {label}: county processes {run.server_cpu:.1f} s"
+                  f" ({run.server_cpu / run.seconds:.2f} cores), clients {run.client_cpu:.1f} s"
+                  f" ({run.client_cpu / run.seconds:.2f} cores)")  # fmt: skip
+            for what, count in sorted(run.errors.items()):
+                print(f"    {label} error: {what} × {count}")
+    sizes = ", ".join(f"{page} {size / 1024:.0f} KB" for page, (_s, size) in setups[0].dashboard.items())
+    print(f"dashboard: signed in, each page {DASHBOARD_REPEATS} times after the burst; sizes ({heads[0]}) {sizes}")
+    print(f"machine: {os.cpu_count()} CPUs; load average (1, 5, 15 min) at the end: "
+          + ", ".join(f"{load:.2f}" for load in os.getloadavg()))  # fmt: skip
+    return all(ok for _name, _target, cells in checks for _value, ok in cells)
 
 
-def benchmark(seconds: float, clients: int, kiosk_count: int, history_days: int) -> bool:
+def benchmark(args: argparse.Namespace) -> bool:
+    setups: list[Setup] = []
+    run = (args.seconds, args.history_days)
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-county-") as temporary:
         root = Path(temporary)
-        started = time.perf_counter()
         repo, villages = build_repository(root)
-        kiosks = enrol_kiosks(root / "data", villages, kiosk_count)
-        add_officer(root / "data")
-        print(
-            f"setup: demo county repository ({len(villages)} villages), {kiosk_count} kiosks enrolled"
-            f" in {time.perf_counter() - started:.1f} s; server: waitress, {SERVER_THREADS} threads, subprocess"
-        )
-        if history_days:
-            print(prefill(root / "data", [(k.kiosk_id, k.village) for k in kiosks], history_days), flush=True)
-        process, port = start_server(repo, root / "data")
-        try:
-            rate_run = sustained(port, process.pid, kiosks, clients, seconds)
-            first_burst_report, uploads_before = held_so_far(root / "data")
-            burst_run = burst(port, process.pid, kiosks, clients)
-            dashboard = dashboard_times(port, dashboard_pages(history_days))
-        finally:
-            stop_process(process)
-        rows = count_rows(root / "data", first_burst_report, uploads_before)
+        print(f"setup: demo county repository ({len(villages)} villages); servers: waitress, {SERVER_THREADS} threads"
+              " each, subprocesses", flush=True)  # fmt: skip
+        if "sqlite" in args.engines:
+            kiosks = prepare(root / "sqlite", "", villages, args.kiosks, args.history_days)
+            setups.append(measure("SQLite", 1, repo, root / "sqlite", "", kiosks, args.clients, *run))
+        if "postgresql" in args.engines:
+            from bench.postgres_cluster import create_database, drop_database
+
+            with postgres_server(args.database) as server:
+                template = f"kiosk_bench_{os.getpid()}"
+                kiosks = prepare(root / "pg", create_database(server, template, BYTE_ORDER), villages, args.kiosks,
+                                 args.history_days)  # fmt: skip
+                try:
+                    for count in sorted({1, args.processes}):  # each on a copy of the same database
+                        url = create_database(server, f"{template}_{count}", f'template "{template}"')
+                        try:
+                            setups.append(measure("PostgreSQL", count, repo, root / "pg", url, kiosks, args.clients,
+                                                  *run))  # fmt: skip
+                        finally:
+                            drop_database(server, f"{template}_{count}")
+                finally:
+                    drop_database(server, template)
     print()
-    return print_table(rate_run, burst_run, rows, kiosk_count, clients, dashboard)
+    return print_table(setups, args.kiosks, args.clients)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,19 +276,31 @@ def main(argv: list[str] | None = None) -> int:
         "--history-days",
         type=int,
         default=90,
-        help="days of reports, display logs and ratings in county.db before the runs (default 90)",
+        help="days of reports, display logs and ratings in the database before the runs (default 90)",
     )
+    parser.add_argument(
+        "--processes", type=int, default=2, help="county server processes on PostgreSQL, besides one (default 2)"
+    )
+    parser.add_argument(
+        "--database",
+        help="a PostgreSQL server to make the benchmark's databases on,"
+        " postgresql://USER@HOST:PORT (default: a throwaway cluster on loopback)",
+    )
+    parser.add_argument("--engines", default="sqlite,postgresql", help="which to measure (default sqlite,postgresql)")
     parser.add_argument("--serve", nargs=2, metavar=("REPO", "DATA_DIR"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # fmt: skip
     if args.serve:
         serve(*args.serve)
         return 0
     if not 0 < args.seconds <= MAX_SECONDS or not 1 <= args.clients <= 64 or args.kiosks < args.clients:
         parser.error(f"give 0 < --seconds ≤ {MAX_SECONDS:.0f}, 1 ≤ --clients ≤ 64 and --kiosks ≥ --clients")
-    if not 0 <= args.history_days <= 400:
-        parser.error("give 0 ≤ --history-days ≤ 400")
+    if not 0 <= args.history_days <= 400 or not 1 <= args.processes <= 16:
+        parser.error("give 0 ≤ --history-days ≤ 400 and 1 ≤ --processes ≤ 16")
+    args.engines = {engine.strip() for engine in args.engines.split(",")}
+    if not args.engines or not args.engines <= {"sqlite", "postgresql"}:
+        parser.error("give --engines sqlite, postgresql or both")
     # Every missed target ends in a non-zero exit code, as a batch job's failures do.
-    return 0 if benchmark(args.seconds, args.clients, args.kiosks, args.history_days) else 1
+    return 0 if benchmark(args) else 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Months of a county's history in county.db, written straight into SQLite, for bench.county's dashboard figures.
+"""Months of a county's history in its database (county.db, or PostgreSQL), written straight in, for bench.county.
 
 What DAYS of hourly kiosk reports leave behind (at most store.KEEP_REPORTS per kiosk), one display log
 per kiosk and day (NOTICES_ON_SHOW notices, a new set of POSTED notices with a 7-working-day 公示期 every
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -45,11 +46,13 @@ def _display_log(kiosk_id: int, day: date, first: date) -> dict[str, object]:
             "posting": {notice: facts for notice in posted}}  # fmt: skip
 
 
-def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
-    """Write *days* of history for *kiosks* (id, village), the days before today; return a line saying what."""
+def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int, url: str | None = None) -> str:
+    """Write *days* of history for *kiosks* (id, village), the days before today, into county.db in *data_dir* (or
+    the PostgreSQL database *url*: store.open_store); return a line saying what."""
     from kiosk.county import store, takedowns
     from kiosk.county.uploads import count_usage
     from kiosk.data.local_db import transaction
+    from kiosk.settings import setting
     from sync.contract.dates import MONDAY_TO_FRIDAY
 
     started = time.perf_counter()
@@ -59,7 +62,10 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
     hours = min(days * 24, store.KEEP_REPORTS)
     overdue = json.dumps([{"duty": "finance-quarterly", "title": "村级财务季度公开", "what": "2026 Q3",
                            "due": first.isoformat()}], ensure_ascii=False)  # fmt: skip
-    db = store.open_store(data_dir)
+    url = setting("COUNTY_DATABASE_URL") if url is None else url
+    db = store.open_store(data_dir, url=url)
+    levels: Counter[tuple[str, str, str, str, int]] = Counter()  # as uploads.count_rating counts them
+    reasons: Counter[tuple[str, str, str, str, str]] = Counter()
     counts = {"reports": 0, "display logs": 0, "ratings": 0, "takedowns": 0, "kiosk days of usage counts": 0}
     try:
         with transaction(db):
@@ -82,9 +88,12 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
                     before = log
                     for n in range(RATINGS_PER_DAY):
                         level = (kiosk_id + offset + n) % 5 + 1
-                        rating = {"kind": "power", "item_id": f"p{(kiosk_id + n) % 20:04d}", "level": level,
-                                  "reasons": ["slow"] if level <= 3 else ["quick"], "day": day.isoformat()}  # fmt: skip
+                        item, tapped = f"p{(kiosk_id + n) % 20:04d}", "slow" if level <= 3 else "quick"
+                        rating = {"kind": "power", "item_id": item, "level": level, "reasons": [tapped],
+                                  "day": day.isoformat()}  # fmt: skip
                         uploads.append((f"history:rating:{kiosk_id}:{day}:{n}", "feedback", rating))
+                        levels[(day.isoformat(), village, "power", item, level)] += 1
+                        reasons[(day.isoformat(), village, "power", item, tapped)] += 1
                     count_usage(db, village, {"day": day.isoformat(), "counts": _usage(kiosk_id, offset)})
                 db.executemany(
                     "insert into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
@@ -95,21 +104,19 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int) -> str:
                 counts["display logs"] += days
                 counts["ratings"] += days * RATINGS_PER_DAY
                 counts["kiosk days of usage counts"] += days
-            for table, column, source in (
-                ("rating_counts", "json_extract(u.payload, '$.level')", "uploads u"),
-                ("reason_counts", "r.value", "uploads u, json_each(u.payload, '$.reasons') r"),
-            ):
-                db.execute(
-                    f"insert into {table} select u.day, k.village, json_extract(u.payload, '$.kind'),"  # noqa: S608
-                    f" json_extract(u.payload, '$.item_id'), {column}, count(*) from {source}"
-                    " join kiosks k on k.id = u.kiosk_id where u.kind = 'feedback' group by 1, 2, 3, 4, 5"
-                )
+            db.executemany("insert into rating_counts values (?, ?, ?, ?, ?, ?)",
+                           [(*key, count) for key, count in levels.items()])  # fmt: skip
+            db.executemany("insert into reason_counts values (?, ?, ?, ?, ?, ?)",
+                           [(*key, count) for key, count in reasons.items()])  # fmt: skip
         counts["takedowns"] = int(db.execute("select count(*) from gone_from_logs").fetchone()[0])
+        if url:
+            size = int(db.execute("select pg_database_size(current_database())").fetchone()[0]) / 2**20
+        else:
+            size = (Path(data_dir) / store.FILE).stat().st_size / 2**20
     finally:
         db.close()
-    size = (Path(data_dir) / store.FILE).stat().st_size / 2**20
     return (
         f"history: {days} days before today: "
         + ", ".join(f"{count:,} {name}" for name, count in counts.items())
-        + f"; county.db {size:.0f} MB, written in {time.perf_counter() - started:.1f} s"
+        + f"; {'the database' if url else 'county.db'} {size:.0f} MB, written in {time.perf_counter() - started:.1f} s"
     )

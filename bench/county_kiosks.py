@@ -1,8 +1,8 @@
 """Simulated kiosks for bench/county.py and the county's failover test: enrolled in the county's database directly,
 signing and posting as kiosk/device/uplink.py does.
 
-Each kiosk is registered and enrolled in county.db (or the county's PostgreSQL database, when
-KIOSK_COUNTY_DATABASE_URL names one) with a fresh Ed25519 key. A KioskClient holds one keep-alive HTTP/1.1
+Each kiosk is enrolled in county.db (or the county's PostgreSQL database) with a fresh Ed25519 key, written as
+store.enrol leaves an enrolled kiosk. A KioskClient holds one keep-alive HTTP/1.1
 connection to each of the county's server processes and sends a kiosk's requests to one of them, as a load
 balancer would; with more than one try, a request that got no answer (or a 5xx, or 429) is signed afresh and
 sent to the next process, as a kiosk's retry through the load balancer would reach one that is up.
@@ -51,19 +51,27 @@ class Tally:
         self.retried[what] = self.retried.get(what, 0) + 1
 
 
-def enrol_kiosks(data_dir: Path, villages: list[str], count: int) -> list[SimulatedKiosk]:
-    """Register and enrol *count* kiosks in the county's database, each with its own Ed25519 key."""
+def enrol_kiosks(data_dir: Path, villages: list[str], count: int, url: str | None = None) -> list[SimulatedKiosk]:
+    """Enrol *count* kiosks in the county's database (county.db in *data_dir*, or the PostgreSQL database *url*:
+    store.open_store), each with its own Ed25519 key, in one transaction: as store.enrol leaves them."""
     from kiosk.county import store
+    from kiosk.data.transactions import transaction
 
-    db = store.open_store(data_dir)
-    kiosks = []
+    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
+    keys = [Ed25519PrivateKey.generate() for _ in range(count)]
+    db = store.open_store(data_dir, url=url)
     try:
-        for n in range(count):
-            village = villages[n % len(villages)]
-            key = Ed25519PrivateKey.generate()
-            public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
-            _id, code = store.add_kiosk(db, village)
-            kiosks.append(SimulatedKiosk(store.enrol(db, code, village, public), village, key))
+        with transaction(db):
+            kiosks = []
+            for n, key in enumerate(keys):
+                village = villages[n % len(villages)]
+                public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+                [(kiosk_id,)] = db.execute(
+                    "insert into kiosks (village, public_key, enrolled_at, created_at) values (?, ?, ?, ?)"
+                    " returning id",
+                    (village, public.hex(), stamp, stamp),
+                ).fetchall()
+                kiosks.append(SimulatedKiosk(int(kiosk_id), village, key))
     finally:
         db.close()
     return kiosks

@@ -27,11 +27,11 @@ def dashboard_pages(history_days: int) -> list[str]:
     return pages
 
 
-def add_officer(data_dir: Path) -> None:
+def add_officer(data_dir: Path, url: str | None = None) -> None:
     from kiosk.county.store import open_store
     from kiosk.data import accounts
 
-    db = open_store(data_dir)  # the dashboard's accounts are in county.db
+    db = open_store(data_dir, url=url)  # the dashboard's accounts are in county.db
     try:
         accounts.add(db, OFFICER, "admin", OFFICER_PASSWORD, actor="bench")
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench.generate_county import generate_county
 from sync.contract.content import load_county
 
@@ -24,6 +26,7 @@ def test_same_seed_same_county(tmp_path: Path) -> None:
     assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
 
 
+@pytest.mark.usefixtures("county_engine")  # its rows go in as SQL, which PostgreSQL must take too
 def test_the_county_history_is_what_kiosks_would_have_sent(tmp_path: Path) -> None:
     """bench.county's history must pass the county's own checks, or its dashboard figures mean nothing."""
     import json
@@ -42,6 +45,8 @@ def test_the_county_history_is_what_kiosks_would_have_sent(tmp_path: Path) -> No
     uploads = db.execute("select kind, payload from uploads").fetchall()
     assert uploads and all(payloads.problem(kind, json.loads(payload)) is None for kind, payload in uploads)
     assert db.execute("select sum(count) from rating_counts").fetchone()[0] == 3 * 25 * RATINGS_PER_DAY
+    reasons = db.execute("select sum(count) from reason_counts where reason in ('slow', 'quick')").fetchone()[0]
+    assert reasons == 3 * 25 * RATINGS_PER_DAY, "each rating here has one reason"
     opened = db.execute("select sum(count) from usage_county_counts where kind = 'power'").fetchone()[0]
     assert opened == db.execute("select sum(count) from usage_village_totals where kind = 'power'").fetchone()[0] > 0
     assert all(usage.valid_key(kind, key) for kind, key in db.execute("select kind, key from usage_county_counts"))

@@ -113,3 +113,31 @@ def test_a_thread_keeps_its_connection_and_a_failed_request_leaves_it_usable(pos
     thread.start()
     thread.join(30)
     assert theirs and theirs[0] is not replaced
+
+
+def test_kiosks_writes_run_side_by_side_and_every_other_write_alone(postgres_url: str) -> None:
+    """transaction(db, kiosk=id) on PostgreSQL: another kiosk's write goes on at once; the same kiosk's waits, and so
+    does a write that is not a kiosk's (an enrolment, an account), as every write waits on SQLite."""
+    first, *others = [postgres.connect(postgres_url) for _ in range(4)]
+    same_kiosk, other_kiosk, not_a_kiosk = others
+    try:
+        for waiting in others:
+            waiting.execute("set lock_timeout = '1s'")
+        with transaction(first, kiosk=1):
+            with transaction(other_kiosk, kiosk=2):
+                pass  # did not wait
+            with pytest.raises(sqlite3.OperationalError, match="lock timeout"), transaction(same_kiosk, kiosk=1):
+                pass
+            with pytest.raises(sqlite3.OperationalError, match="lock timeout"), transaction(not_a_kiosk):
+                pass
+        with (
+            transaction(not_a_kiosk),
+            pytest.raises(sqlite3.OperationalError, match="lock timeout"),
+            transaction(other_kiosk, kiosk=2),
+        ):
+            pass
+        with transaction(same_kiosk, kiosk=1):  # a write that was not let begin left nothing open behind it
+            same_kiosk.execute("select 1")
+    finally:
+        for db in (first, *others):
+            db.close()

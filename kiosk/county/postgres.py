@@ -8,6 +8,9 @@ transactions.py) and sqlite3's exceptions. A connection from ``connect`` speaks 
 - ``begin immediate`` (a write transaction) begins one and takes one transaction-wide advisory lock, so that
   write transactions run one at a time across every process, as SQLite runs them: a read and the write that
   depends on it (an enrolment code, the last admin, a draft's revision) hold on both;
+- a write of one kiosk's own rows (``transaction(db, kiosk=id)``: its report, its upload) shares that lock with
+  the other kiosks' and takes one of its kiosk alone: the kiosks' writes run side by side, and their commits
+  share the disk's flushes, while every other write still runs alone;
 - psycopg's errors are raised as sqlite3's (IntegrityError, OperationalError, DatabaseError), with the
   original as their cause.
 
@@ -31,6 +34,7 @@ from psycopg.abc import Buffer
 from psycopg.rows import RowMaker
 
 WRITE_LOCK = 0x6B696F736B  # the advisory lock every write transaction takes ("kiosk")
+KIOSK_LOCKS = 0x6B696F  # the space of one kiosk's own lock, beside its id
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?|:[A-Za-z_]\w*|%")
 _BEGIN_WRITE = "begin immediate"  # kiosk/data/transactions.py
 
@@ -108,13 +112,27 @@ class Connection:
 
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
         cursor = self._connection.cursor()
+        if sql.strip().lower() == _BEGIN_WRITE:
+            self._begin("select pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            return Cursor(cursor)
         with _as_sqlite3_errors():
-            if sql.strip().lower() == _BEGIN_WRITE:
-                cursor.execute("begin")
-                cursor.execute("select pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            else:
-                cursor.execute(translated(sql), parameters)
+            cursor.execute(translated(sql), parameters)
         return Cursor(cursor)
+
+    def _begin(self, lock: str, keys: tuple[int, ...]) -> None:
+        """Begin a transaction and take its *lock*; if the lock is not had (a lock timeout), end it again."""
+        with _as_sqlite3_errors():
+            self._connection.execute("begin")
+            try:
+                self._connection.execute(lock, keys)
+            except psycopg.Error:
+                self._connection.execute("rollback")
+                raise
+
+    def begin_for_kiosk(self, kiosk: int) -> None:
+        """Begin a write transaction of one kiosk's own rows (kiosk/data/transactions.py)."""
+        self._begin("select pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s, %s)",
+                    (WRITE_LOCK, KIOSK_LOCKS, kiosk))  # fmt: skip
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
         cursor = self._connection.cursor()

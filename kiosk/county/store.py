@@ -164,7 +164,7 @@ def record_report(
     update = payloads.software_update(report.get("software_update"))
     told = [update.get(name) if update else None for name in ("offered", "outcome", "step", "error", "at")]
     stamp = (now or _now()).isoformat()
-    with transaction(db):
+    with transaction(db, kiosk=kiosk_id):
         kept = db.execute(
             f"insert into reports (kiosk_id, report_key, received_at, {', '.join(fields)}, overdue, update_offered,"  # noqa: S608 - fixed names
             f" update_outcome, update_step, update_error, update_at) values (?, ?, ?, {', '.join('?' * len(fields))},"

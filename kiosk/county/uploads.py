@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +38,9 @@ def store_uploads(
     official calendar, which 公示期 are counted on (the kiosks' API passes it).
     """
     stamp = (now or datetime.now(UTC).replace(microsecond=0)).isoformat()
-    with transaction(db):
+    ratings: list[dict[str, Any]] = []
+    days_of_usage: list[dict[str, Any]] = []
+    with transaction(db, kiosk=kiosk_id):  # its rows, and counts that add up (a village's notices: one row each)
         (village,) = db.execute("select village from kiosks where id = ?", (kiosk_id,)).fetchone()
         for item in items:
             kept = item["payload"]
@@ -62,13 +65,18 @@ def store_uploads(
                 row,
             )
             if cursor.rowcount == 1 and item["kind"] == "feedback":
-                count_rating(db, village, item["payload"])
+                ratings.append(item["payload"])
             elif cursor.rowcount == 1 and item["kind"] == "display_log":
                 takedowns.judge_display_log(db, kiosk_id, item["payload"], calendar)
             elif cursor.rowcount == 1 and item["kind"] == "village_notice":
                 takedowns.note_change(db, village, kiosk_id, item["payload"], calendar)
             elif cursor.rowcount == 1 and item["kind"] == "usage":
-                count_usage(db, village, item["payload"])
+                days_of_usage.append(item["payload"])
+        # Counts shared with other kiosks last, each table's rows in the order of their keys: on PostgreSQL two
+        # kiosks' uploads that add to the same counts wait for each other, and never each for the other.
+        count_ratings(db, village, ratings)
+        for counts in sorted(days_of_usage, key=lambda day: str(day["day"])):
+            count_usage(db, village, counts)
     return [item["key"] for item in items]
 
 
@@ -84,18 +92,27 @@ def set_aside(db: sqlite3.Connection, row: dict[str, Any], trouble: str) -> None
 
 
 def count_rating(db: sqlite3.Connection, village: str, rating: dict[str, Any]) -> None:
-    where = (rating["day"], village, rating["kind"], rating["item_id"])
-    db.execute(
-        "insert into rating_counts values (?, ?, ?, ?, ?, 1) on conflict (day, village, kind, item, level)"
-        " do update set count = rating_counts.count + 1",
-        (*where, rating["level"]),
+    count_ratings(db, village, [rating])
+
+
+def count_ratings(db: sqlite3.Connection, village: str, ratings: list[dict[str, Any]]) -> None:
+    """Add *ratings* (each new) to the village's counts per day, item and level, and per reason tapped."""
+    levels: Counter[tuple[Any, ...]] = Counter()
+    reasons: Counter[tuple[Any, ...]] = Counter()
+    for rating in ratings:
+        where = (rating["day"], village, rating["kind"], rating["item_id"])
+        levels[(*where, rating["level"])] += 1
+        reasons.update((*where, reason) for reason in dict.fromkeys(rating.get("reasons") or []))
+    db.executemany(
+        "insert into rating_counts values (?, ?, ?, ?, ?, ?) on conflict (day, village, kind, item, level)"
+        " do update set count = rating_counts.count + excluded.count",
+        [(*key, count) for key, count in sorted(levels.items())],
     )
-    for reason in dict.fromkeys(rating.get("reasons") or []):
-        db.execute(
-            "insert into reason_counts values (?, ?, ?, ?, ?, 1) on conflict (day, village, kind, item, reason)"
-            " do update set count = reason_counts.count + 1",
-            (*where, reason),
-        )
+    db.executemany(
+        "insert into reason_counts values (?, ?, ?, ?, ?, ?) on conflict (day, village, kind, item, reason)"
+        " do update set count = reason_counts.count + excluded.count",
+        [(*key, count) for key, count in sorted(reasons.items())],
+    )
 
 
 def count_usage(db: sqlite3.Connection, village: str, counts: dict[str, Any]) -> None:
@@ -105,12 +122,12 @@ def count_usage(db: sqlite3.Connection, village: str, counts: dict[str, Any]) ->
     db.executemany(
         "insert into usage_counts values (?, ?, ?, ?, ?) on conflict (village, day, kind, key)"
         " do update set count = usage_counts.count + excluded.count",
-        [(village, day, kind, key, number) for (kind, key), number in kept.items()],
+        [(village, day, kind, key, number) for (kind, key), number in sorted(kept.items())],
     )
     db.executemany(
         "insert into usage_county_counts values (?, ?, ?, ?) on conflict (kind, day, key)"
         " do update set count = usage_county_counts.count + excluded.count",
-        [(day, kind, key, number) for (kind, key), number in kept.items()],
+        [(day, kind, key, number) for (kind, key), number in sorted(kept.items())],
     )
     totals: dict[str, int] = {}
     for (kind, _key), number in kept.items():
@@ -118,5 +135,5 @@ def count_usage(db: sqlite3.Connection, village: str, counts: dict[str, Any]) ->
     db.executemany(
         "insert into usage_village_totals values (?, ?, ?, ?) on conflict (village, kind, day)"
         " do update set count = usage_village_totals.count + excluded.count",
-        [(day, village, kind, number) for kind, number in totals.items()],
+        [(day, village, kind, number) for kind, number in sorted(totals.items())],
     )

@@ -17,9 +17,18 @@ Database = TypeVar("Database", bound=Executes)
 
 
 @contextmanager
-def transaction(db: Database) -> Iterator[Database]:
-    """Run the block as one write transaction: every change in it happens, or none does."""
-    db.execute("begin immediate")
+def transaction(db: Database, kiosk: int | None = None) -> Iterator[Database]:
+    """Run the block as one write transaction: every change in it happens, or none does.
+
+    *kiosk*: the block writes only that kiosk's own rows, and counts that add up whatever the order (a report, an
+    upload). On PostgreSQL such writes of different kiosks run at once, each waiting only for its own kiosk's and
+    for the writes that are not a kiosk's (kiosk/county/postgres.py); SQLite runs one write at a time.
+    """
+    begin = getattr(db, "begin_for_kiosk", None)
+    if kiosk is not None and begin is not None:
+        begin(kiosk)
+    else:
+        db.execute("begin immediate")
     try:
         yield db
     except BaseException:
