@@ -634,14 +634,24 @@ def test_behind_tls_the_session_cookie_is_secure_and_the_visitor_is_the_forwarde
     assert client.post("/sign-in", data=wrong, **other).status_code == 401, "...is not another visitor's"
 
 
-def test_a_long_table_shows_its_first_rows_and_the_csv_has_them_all(
+def test_a_long_table_is_shown_a_page_of_rows_at_a_time_and_the_csv_has_them_all(
     officer: FlaskClient, store: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kiosk.county import dashboard
 
-    for _kiosk in range(3):
-        enrolled_kiosk(store)
+    kiosks = [enrolled_kiosk(store) for _kiosk in range(5)]
     monkeypatch.setattr(dashboard, "MAX_ROWS", 2)
     page = officer.get("/dashboard/").get_data(as_text=True)
-    assert len(table(page, "kiosks")) == 2 and "The first 2 of 3 rows; the CSV file has them all." in page
-    assert len(csv_rows(officer, "/dashboard/kiosks.csv")) == 3
+    assert [int(row["Kiosk"]) for row in table(page, "kiosks")] == kiosks[:2]
+    assert "Rows 1 to 2 of 5 (page 1 of 3); the CSV file has them all." in page and 'rel="prev"' not in page
+    following = re.search(r'rel="next" href="([^"]+)"', page)
+    assert following and following[1] == "/dashboard/?kiosks-page=2"
+    second = officer.get(following[1]).get_data(as_text=True)
+    assert [int(row["Kiosk"]) for row in table(second, "kiosks")] == kiosks[2:4]
+    assert 'rel="prev" href="/dashboard/?kiosks-page=1"' in second
+    for asked, shown in [("3", kiosks[4:]), ("99", kiosks[4:]), ("0", kiosks[:2]), ("x", kiosks[:2])]:
+        rows = table(officer.get(f"/dashboard/?kiosks-page={asked}").get_data(as_text=True), "kiosks")
+        assert [int(row["Kiosk"]) for row in rows] == shown, asked
+    period = officer.get("/dashboard/villages?from=2026-01-01&to=2026-01-31&takedowns-page=1").get_data(as_text=True)
+    assert "Rows 1 to" not in period, "a short table has no pages"
+    assert len(csv_rows(officer, "/dashboard/kiosks.csv")) == 5

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
@@ -35,7 +36,7 @@ from sync.contract.official_calendar import Gap, calendar_gaps
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 DEFAULT_DAYS = 30  # the period shown when none is chosen: the last 30 days
 MAX_PERIOD = timedelta(days=366)
-MAX_ROWS = 2000  # rows of a table on the page (a county's kiosks fit); the CSV file has every row
+MAX_ROWS = 200  # rows of a table on one page: the rest on the next pages (?<table>-page=N), and all in its CSV file
 FLAGS = {"behind": _l("behind"), "quiet": _l("quiet"), "never_seen": _l("never seen"), "revoked": _l("revoked")}
 OUTCOMES = {"updated": _l("updated"), "unchanged": _l("unchanged"), "failed": _l("failed")}
 KINDS = {"power": _l("Village power"), "notice": _l("Notice"), "catalogue": _l("Disclosure catalogue")}
@@ -64,6 +65,15 @@ class Table:
     summary: str = ""  # one line above the table
     csv_href: str = ""  # where its CSV file is, if not at dashboard.table_csv
 
+    page: int = 1  # the page of rows shown (paged)
+    pages: int = 1
+    at: str = ""  # the page's own address, where the request's is not (the answer to a form)
+
+    def page_href(self, number: int) -> str:
+        """This page's address with the table's page *number* (every other choice kept)."""
+        args = {**request.args.to_dict(), f"{self.name}-page": str(number)}
+        return f"{self.at or request.path}?{urlencode(args)}"
+
     def csv_file(self, filename: str) -> ResponseReturnValue:
         """The table as the CSV file *filename*: its headings, then every row (not only those the page shows)."""
         headings = [str(heading) for _key, heading in self.columns]
@@ -75,6 +85,14 @@ class Period:
     first: date
     last: date
     problem: Any = None
+
+
+def paged(table: Table) -> Table:
+    """Show the page of the table's rows the request asks for (?<name>-page=N; the first when none, or none such)."""
+    table.pages = max(1, -(-len(table.rows) // MAX_ROWS))
+    asked = request.args.get(f"{table.name}-page", "")
+    table.page = min(int(asked), table.pages) if asked.isdigit() and 0 < int(asked) < 10**6 else 1
+    return table
 
 
 def published_county() -> Published | None:
@@ -275,7 +293,7 @@ def _page(page: str) -> ResponseReturnValue:
     title, names, has_period = PAGES[page]
     published = published_county()
     period = chosen_period(published)
-    tables = [TABLES[name](published, period) for name in names]
+    tables = [paged(TABLES[name](published, period)) for name in names]
     return render_template("county/dashboard.html", page=page, pages=PAGES, title=title, tables=tables,
                            max_rows=MAX_ROWS, period=period if has_period else None,
                            nothing_published=published is None)  # fmt: skip

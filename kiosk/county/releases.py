@@ -122,7 +122,8 @@ def _kiosks(release: dict[str, Any], published: Published | None) -> tuple[dict[
     csv_href = url_for("releases.kiosks_csv", version=version, show=show if show in KIOSK_STATES else None)
     table = dashboard.Table("release-kiosks", _l("Kiosks"), columns, cells, _l("No kiosk in this release's rollout."),
                             flagged="problem", csv_href=csv_href)  # fmt: skip
-    return card, table
+    table.at = url_for("releases.release", version=version)
+    return card, dashboard.paged(table)
 
 
 @bp.route("/<version>")
