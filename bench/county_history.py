@@ -5,7 +5,7 @@ per kiosk and day (NOTICES_ON_SHOW notices, a new set of POSTED notices with a 7
 CYCLE_DAYS days, and on every 20th kiosk one of them gone on the cycle's fourth day), RATINGS_PER_DAY
 ratings per kiosk and day, counted as uploads.store_uploads counts them, and each kiosk's day of what
 villagers looked for (OPENED_PER_DAY items, NOT_FOUND_PER_DAY searches, ENDINGS_PER_DAY guide endings),
-added up as uploads.count_usage adds them.
+added up as uploads.count_usage adds them (here in memory first, each count written once).
 """
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ def _display_log(kiosk_id: int, day: date, first: date) -> dict[str, object]:
 def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int, url: str | None = None) -> str:
     """Write *days* of history for *kiosks* (id, village), the days before today, into county.db in *data_dir* (or
     the PostgreSQL database *url*: store.open_store); return a line saying what."""
-    from kiosk.county import store, takedowns
-    from kiosk.county.uploads import count_usage
+    from kiosk.county import payloads, store, takedowns
     from kiosk.data.local_db import transaction
     from kiosk.settings import setting
     from sync.contract.dates import MONDAY_TO_FRIDAY
@@ -66,6 +65,7 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int, url: str |
     db = store.open_store(data_dir, url=url)
     levels: Counter[tuple[str, str, str, str, int]] = Counter()  # as uploads.count_rating counts them
     reasons: Counter[tuple[str, str, str, str, str]] = Counter()
+    used: Counter[tuple[str, str, str, str]] = Counter()  # as uploads.count_usage adds them: (village, day, kind, key)
     counts = {"reports": 0, "display logs": 0, "ratings": 0, "takedowns": 0, "kiosk days of usage counts": 0}
     try:
         with transaction(db):
@@ -94,7 +94,8 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int, url: str |
                         uploads.append((f"history:rating:{kiosk_id}:{day}:{n}", "feedback", rating))
                         levels[(day.isoformat(), village, "power", item, level)] += 1
                         reasons[(day.isoformat(), village, "power", item, tapped)] += 1
-                    count_usage(db, village, {"day": day.isoformat(), "counts": _usage(kiosk_id, offset)})
+                    for (kind, key), number in payloads.usage_counts({"counts": _usage(kiosk_id, offset)}).items():
+                        used[(village, day.isoformat(), kind, key)] += number
                 db.executemany(
                     "insert into uploads (idempotency_key, kiosk_id, kind, payload, received_at)"
                     " values (?, ?, ?, ?, ?)",
@@ -104,6 +105,16 @@ def prefill(data_dir: Path, kiosks: list[tuple[int, str]], days: int, url: str |
                 counts["display logs"] += days
                 counts["ratings"] += days * RATINGS_PER_DAY
                 counts["kiosk days of usage counts"] += days
+            # Added up here, each row written once: a row updated again and again in one transaction (a county's
+            # count, by every kiosk) costs PostgreSQL more each time.
+            county: Counter[tuple[str, str, str]] = Counter()
+            totals: Counter[tuple[str, str, str]] = Counter()
+            for (village, day_text, kind, key), number in used.items():
+                county[(day_text, kind, key)] += number
+                totals[(day_text, village, kind)] += number
+            db.executemany("insert into usage_counts values (?, ?, ?, ?, ?)", [(*k, n) for k, n in used.items()])
+            db.executemany("insert into usage_county_counts values (?, ?, ?, ?)", [(*k, n) for k, n in county.items()])
+            db.executemany("insert into usage_village_totals values (?, ?, ?, ?)", [(*k, n) for k, n in totals.items()])
             db.executemany("insert into rating_counts values (?, ?, ?, ?, ?, ?)",
                            [(*key, count) for key, count in levels.items()])  # fmt: skip
             db.executemany("insert into reason_counts values (?, ?, ?, ?, ?, ?)",

@@ -20,6 +20,8 @@ from pathlib import Path
 from bench.wire import free_port
 
 USER = "kiosk"  # the cluster's superuser
+PREFIX = "kiosk-pg-"  # the clusters' folders, in the temporary folder
+OWNER = "owner.pid"  # the process that started the cluster: when it is gone, the next cluster stops this one
 _NUMBERS = itertools.count(1)
 
 
@@ -43,10 +45,12 @@ class Cluster:
     """
 
     def __init__(self, durable: bool = False) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
+        stop_abandoned()
+        self.folder = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.port = free_port()
         data, sockets = self.folder / "data", self.folder / "sockets"
         sockets.mkdir()
+        (self.folder / OWNER).write_text(str(os.getpid()))
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres")
             shutil.chown(sockets, "postgres")
@@ -67,9 +71,28 @@ class Cluster:
         return create_database(self.url, f"test_{os.getpid()}_{next(_NUMBERS)}", options)
 
     def stop(self) -> None:
-        subprocess.run(_as_server([str(binaries() / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate",
-                                   "stop"]), capture_output=True)  # fmt: skip
-        shutil.rmtree(self.folder, ignore_errors=True)
+        _stop(self.folder)
+
+
+def _stop(folder: Path) -> None:
+    subprocess.run(_as_server([str(binaries() / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop"]),
+                   capture_output=True)  # fmt: skip
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_abandoned() -> list[Path]:
+    """Stop and remove the clusters whose test run or benchmark was killed before it could (its owner is gone)."""
+    stopped = []
+    for owner in Path(tempfile.gettempdir()).glob(f"{PREFIX}*/{OWNER}"):
+        try:
+            pid = int(owner.read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _stop(owner.parent)
+            stopped.append(owner.parent)
+        except (ValueError, OSError):
+            continue  # not readable yet, or another user's: left alone
+    return stopped
 
 
 def create_database(server: str, name: str, options: str = "") -> str:

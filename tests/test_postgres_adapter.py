@@ -80,41 +80,6 @@ def test_a_write_transaction_is_all_or_nothing_and_one_at_a_time(postgres_url: s
         other.close()
 
 
-def test_a_thread_keeps_its_connection_and_a_failed_request_leaves_it_usable(postgres_url: str) -> None:
-    """A server thread opens its connection once (not once a request), one for writing and one read-only; a
-    request that died inside a transaction leaves nothing held (no lock, no half-written row) for the next one;
-    a connection that was lost is replaced; another thread has its own."""
-    db = postgres.kept(postgres_url)
-    db.execute("create table notes (text text not null)")
-    assert postgres.kept(postgres_url) is db
-    reading = postgres.kept(postgres_url, read_only=True)
-    assert reading is not db
-    with pytest.raises(sqlite3.DatabaseError, match="read-only"):
-        reading.execute("insert into notes values ('no')")
-
-    db.execute("begin immediate")  # a request that died here: neither committed nor rolled back
-    db.execute("insert into notes values ('half')")
-    again = postgres.kept(postgres_url)
-    assert again is db
-    other = postgres.connect(postgres_url)
-    other.execute("set lock_timeout = '10s'")  # a lock still held fails the test, not hangs it
-    with transaction(other):  # the write lock is free again
-        other.execute("insert into notes values ('whole')")
-    other.close()
-    assert [tuple(r) for r in again.execute("select text from notes")] == [("whole",)]
-
-    db.close()  # lost, as when the server restarts
-    replaced = postgres.kept(postgres_url)
-    assert replaced is not db
-    assert [tuple(r) for r in replaced.execute("select count(*) from notes")] == [(1,)]
-
-    theirs: list[postgres.Connection] = []
-    thread = threading.Thread(target=lambda: theirs.append(postgres.kept(postgres_url)))
-    thread.start()
-    thread.join(30)
-    assert theirs and theirs[0] is not replaced
-
-
 def test_kiosks_writes_run_side_by_side_and_every_other_write_alone(postgres_url: str) -> None:
     """transaction(db, kiosk=id) on PostgreSQL: another kiosk's write goes on at once; the same kiosk's waits, and so
     does a write that is not a kiosk's (an enrolment, an account), as every write waits on SQLite."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -189,33 +188,3 @@ def connect(url: str, read_only: bool = False) -> Connection:
     if read_only:
         connection.execute("set default_transaction_read_only = on")
     return Connection(connection)
-
-
-class _Held:
-    """A thread's kept connection, closed when the thread ends (its thread-local storage goes)."""
-
-    def __init__(self, url: str, connection: Connection) -> None:
-        self.url, self.connection = url, connection
-
-    def __del__(self) -> None:
-        self.connection.close()
-
-
-_threads = threading.local()
-
-
-def kept(url: str, read_only: bool = False) -> Connection:
-    """This thread's connection to *url*, kept from request to request: a server's threads are few and fixed
-    (waitress's), so it holds as many connections to PostgreSQL, each opened once, not one per request.
-
-    A thread holds one connection for writing and one read-only, to one database: asking for another database
-    closes the ones held (only tests move from database to database in one thread).
-    """
-    held: dict[bool, _Held] = getattr(_threads, "held", {})
-    _threads.held = held
-    if any(h.url != url for h in held.values()):
-        held.clear()  # each closed by _Held.__del__
-    found = held.get(read_only)
-    if found is None or not found.connection.reusable():
-        found = held[read_only] = _Held(url, connect(url, read_only))
-    return found.connection

@@ -29,17 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def county_db(read_only: bool = False) -> sqlite3.Connection:
-    """county.db for this request (*read_only*: for pages that only show it).
-
-    On PostgreSQL, the server thread's own connection, kept from request to request (postgres.kept).
-    """
+    """county.db for this request (*read_only*: for pages that only show it): the server thread's own connection,
+    kept from request to request (store.kept_store)."""
     data, url = Path(current_app.config["DATA_DIR"]), current_app.config["COUNTY_DATABASE_URL"]
     name = "county_read_only" if read_only else "county"
-    if url:
-        from kiosk.county import postgres  # psycopg only where a county uses PostgreSQL
-
-        return request_db(name, lambda: postgres.kept(url, read_only), close=False)  # type: ignore[arg-type,return-value]
-    return request_db(name, lambda: store.open_store(data, migrate=False, read_only=read_only, url=""))
+    return request_db(name, lambda: store.kept_store(data, url, read_only), close=False)
 
 
 @bp.record_once

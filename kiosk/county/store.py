@@ -10,6 +10,7 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,52 @@ def open_store(
     if migrate:
         migrations.apply(Database(connection))
     return connection
+
+
+class _Held:
+    """A thread's kept connection, closed when the thread ends (its thread-local storage goes)."""
+
+    def __init__(self, where: str, connection: sqlite3.Connection) -> None:
+        self.where, self.connection = where, connection
+
+    def __del__(self) -> None:
+        self.connection.close()
+
+
+_threads = threading.local()
+
+
+def kept_store(data_dir: Path, url: str, read_only: bool = False) -> sqlite3.Connection:
+    """This thread's connection to county.db in *data_dir* (or to the PostgreSQL database *url*), kept from request
+    to request: a server's threads are few and fixed (waitress's), so it holds as many connections, each opened
+    once. Opening county.db and closing it (its WAL checkpointed when the last one closes) cost more than a report.
+
+    A thread holds one connection for writing and one read-only, to one database: asking for another database
+    closes the ones held (only tests move from database to database in one thread). A connection that a failed
+    request left in a transaction is rolled back; one that was lost (PostgreSQL restarted) is opened again.
+    """
+    where = url or str(Path(data_dir) / FILE)
+    held: dict[bool, _Held] = getattr(_threads, "held", {})
+    _threads.held = held
+    if any(h.where != where for h in held.values()):
+        held.clear()  # each closed by _Held.__del__
+    found = held.get(read_only)
+    if found is None or not _reusable(found.connection):
+        found = held[read_only] = _Held(where, open_store(data_dir, migrate=False, read_only=read_only, url=url))
+    return found.connection
+
+
+def _reusable(connection: sqlite3.Connection) -> bool:
+    reusable = getattr(connection, "reusable", None)  # kiosk/county/postgres.py's
+    if reusable is not None:
+        return bool(reusable())
+    try:
+        if connection.in_transaction:
+            connection.rollback()
+        connection.execute("select 1")
+    except sqlite3.Error:  # closed
+        return False
+    return True
 
 
 def _hash(text: str) -> str:
