@@ -124,6 +124,19 @@ def test_a_report_sent_again_is_kept_once_by_its_key_and_a_key_that_is_not_one_i
                     (kiosk.id, 4, None), (kiosk.id, 4, None)]  # fmt: skip
 
 
+def test_a_rating_twice_in_a_batch_or_held_before_is_acknowledged_and_counted_once(
+    county_app: Flask, db: sqlite3.Connection
+) -> None:
+    kiosk = enrolled(db)
+    client = county_app.test_client()
+    first = ratings(3)["items"]
+    assert signed(client, kiosk, "/api/outbox", {"items": first[:1]}).get_json()["acked"] == ["r0"]
+    again = signed(client, kiosk, "/api/outbox", {"items": [first[1], first[1], first[0], first[2]]})
+    assert again.get_json()["acked"] == ["r1", "r1", "r0", "r2"]
+    assert count(db, "uploads") == 3
+    assert db.execute("select sum(count) from rating_counts").fetchone()[0] == 3
+
+
 @pytest.mark.parametrize("off", [timedelta(days=-3), timedelta(hours=25), timedelta(days=-9000)])
 def test_a_kiosk_whose_clock_is_off_is_told_so_and_nothing_it_sent_is_kept(
     county_app: Flask, db: sqlite3.Connection, caplog: pytest.LogCaptureFixture, off: timedelta

@@ -112,26 +112,27 @@ class Connection:
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
         cursor = self._connection.cursor()
         if sql.strip().lower() == _BEGIN_WRITE:
-            self._begin("select pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            self._begin(f"select pg_advisory_xact_lock({WRITE_LOCK:d})")
             return Cursor(cursor)
         with _as_sqlite3_errors():
             cursor.execute(translated(sql), parameters)
         return Cursor(cursor)
 
-    def _begin(self, lock: str, keys: tuple[int, ...]) -> None:
-        """Begin a transaction and take its *lock*; if the lock is not had (a lock timeout), end it again."""
+    def _begin(self, lock: str) -> None:
+        """Begin a transaction and take its *lock* (a statement of numbers only), in one round trip: sent as one
+        simple query, both or neither run. If the lock is not had (a lock timeout), the transaction is ended."""
         with _as_sqlite3_errors():
-            self._connection.execute("begin")
             try:
-                self._connection.execute(lock, keys)
+                self._connection.execute(f"begin; {lock}".encode(), prepare=False)
             except psycopg.Error:
-                self._connection.execute("rollback")
+                if self._connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    self._connection.execute("rollback")
                 raise
 
     def begin_for_kiosk(self, kiosk: int) -> None:
         """Begin a write transaction of one kiosk's own rows (kiosk/data/transactions.py)."""
-        self._begin("select pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s, %s)",
-                    (WRITE_LOCK, KIOSK_LOCKS, kiosk))  # fmt: skip
+        self._begin(f"select pg_advisory_xact_lock_shared({WRITE_LOCK:d}), pg_advisory_xact_lock({KIOSK_LOCKS:d},"
+                    f" {int(kiosk):d})")  # fmt: skip
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
         cursor = self._connection.cursor()

@@ -38,7 +38,7 @@ def store_uploads(
     official calendar, which 公示期 are counted on (the kiosks' API passes it).
     """
     stamp = (now or datetime.now(UTC).replace(microsecond=0)).isoformat()
-    ratings: list[dict[str, Any]] = []
+    ratings: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # each rating's row and payload, by its key
     days_of_usage: list[dict[str, Any]] = []
     with transaction(db, kiosk=kiosk_id):  # its rows, and counts that add up (a village's notices: one row each)
         (village,) = db.execute("select village from kiosks where id = ?", (kiosk_id,)).fetchone()
@@ -57,6 +57,9 @@ def store_uploads(
                 continue
             if item["kind"] == "display_log" and not retention.first_log_of_day(db, kiosk_id, item["payload"]):
                 continue  # the kiosk's log of that day is held already (whole, or as its counts once pruned)
+            if item["kind"] == "feedback":  # stored all at once, below: one statement, not one a rating
+                ratings.setdefault(row["idempotency_key"], (row, item["payload"]))
+                continue
             if item["kind"] == "notice_photo":
                 village_photos.keep(db, village, kiosk_id, item["payload"], stamp)
             cursor = db.execute(
@@ -64,9 +67,7 @@ def store_uploads(
                 " values (:idempotency_key, :kiosk_id, :kind, :payload, :received_at) on conflict do nothing",
                 row,
             )
-            if cursor.rowcount == 1 and item["kind"] == "feedback":
-                ratings.append(item["payload"])
-            elif cursor.rowcount == 1 and item["kind"] == "display_log":
+            if cursor.rowcount == 1 and item["kind"] == "display_log":
                 takedowns.judge_display_log(db, kiosk_id, item["payload"], calendar)
             elif cursor.rowcount == 1 and item["kind"] == "village_notice":
                 takedowns.note_change(db, village, kiosk_id, item["payload"], calendar)
@@ -74,10 +75,24 @@ def store_uploads(
                 days_of_usage.append(item["payload"])
         # Counts shared with other kiosks last, each table's rows in the order of their keys: on PostgreSQL two
         # kiosks' uploads that add to the same counts wait for each other, and never each for the other.
-        count_ratings(db, village, ratings)
+        new = _insert_new(db, [row for row, _payload in ratings.values()])
+        count_ratings(db, village, [payload for key, (_row, payload) in ratings.items() if key in new])
         for counts in sorted(days_of_usage, key=lambda day: str(day["day"])):
             count_usage(db, village, counts)
     return [item["key"] for item in items]
+
+
+def _insert_new(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the upload *rows* not held yet, in one statement; return the keys of those that were new."""
+    if not rows:
+        return set()
+    columns = ("idempotency_key", "kiosk_id", "kind", "payload", "received_at")
+    found = db.execute(
+        f"insert into uploads ({', '.join(columns)}) values {', '.join(['(?, ?, ?, ?, ?)'] * len(rows))}"  # noqa: S608
+        " on conflict do nothing returning idempotency_key",
+        [row[column] for row in rows for column in columns],
+    ).fetchall()
+    return {key for (key,) in found}
 
 
 def set_aside(db: sqlite3.Connection, row: dict[str, Any], trouble: str) -> None:
