@@ -97,10 +97,9 @@ def _reusable(connection: sqlite3.Connection) -> bool:
     if reusable is not None:
         return bool(reusable())
     try:
-        if connection.in_transaction:
+        if connection.in_transaction:  # a closed connection raises here: no query a request to find out
             connection.rollback()
-        connection.execute("select 1")
-    except sqlite3.Error:  # closed
+    except sqlite3.Error:
         return False
     return True
 
