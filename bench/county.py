@@ -35,14 +35,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.county_history import prefill
 from bench.county_kiosks import UPLOADS_PER_KIOSK, SimulatedKiosk, enrol_kiosks
-from bench.county_load import MAX_SECONDS, Run, burst, percentile_ms, sustained
+from bench.county_load import MAX_SECONDS, Run, burst, percentile_ms, sustained, tree_cpu_seconds
 from bench.county_officer import DASHBOARD_REPEATS, DASHBOARD_TARGET_S, add_officer, dashboard_pages, dashboard_times
 from bench.wire import stop_process, verdict
 
@@ -129,16 +129,18 @@ def prepare(data_dir: Path, url: str, villages: list[str], kiosk_count: int, his
 
 
 @contextmanager
-def postgres_server(given: str | None) -> Iterator[str]:
-    """Yield the PostgreSQL server to make databases on: *given*, or a throwaway cluster's (stopped at the end)."""
+def postgres_server(given: str | None) -> Iterator[tuple[str, Callable[[], float] | None]]:
+    """Yield the PostgreSQL server to make databases on, and what tells its CPU time so far: *given* (its CPU time
+    not known here), or a throwaway cluster's on this machine (stopped at the end)."""
     if given:
-        yield given.rstrip("/")
+        yield given.rstrip("/"), None
         return
     from bench.postgres_cluster import Cluster
 
     cluster = Cluster(durable=True)
     try:
-        yield cluster.url
+        postmaster = cluster.server_pid()
+        yield cluster.url, lambda: tree_cpu_seconds(postmaster)
     finally:
         cluster.stop()
 
@@ -170,13 +172,15 @@ def held_so_far(data_dir: Path, url: str, after: int = 0) -> tuple[int, int, int
 
 
 def measure(name: str, count: int, repo: Path, data_dir: Path, url: str, kiosks: list[SimulatedKiosk],
-            clients: int, seconds: float, history_days: int) -> Setup:  # fmt: skip
-    """Run the three measurements on *count* processes over the database *url* ("" for county.db)."""
+            clients: int, seconds: float, history_days: int,
+            database: Callable[[], float] | None = None) -> Setup:  # fmt: skip
+    """Run the three measurements on *count* processes over the database *url* ("" for county.db); *database*
+    tells the database server's CPU time so far, if known."""
     print(f"{name} × {count}: sustained, burst, dashboard ...", flush=True)
     with servers(repo, data_dir, url, count) as (ports, pids):
-        rate_run = sustained(ports, pids, kiosks, clients, seconds)
+        rate_run = sustained(ports, pids, kiosks, clients, seconds, database)
         _reports, _senders, first_burst_report, uploads_before = held_so_far(data_dir, url)
-        burst_run = burst(ports, pids, kiosks, clients)
+        burst_run = burst(ports, pids, kiosks, clients, database)
         dashboard = dashboard_times(ports[0], dashboard_pages(history_days))
     reports, senders, _last, uploads = held_so_far(data_dir, url, first_burst_report)
     return Setup(name, count, rate_run, burst_run, (reports, senders, uploads - uploads_before), dashboard)
@@ -223,8 +227,13 @@ def print_table(setups: list[Setup], kiosks: int, clients: int) -> bool:
               f" {percentile_ms(setup.rate.latencies, 0.5):.1f} ms, p99 {percentile_ms(setup.rate.latencies, 0.99):.1f}"
               f" ms); burst {2 * kiosks / setup.burst.seconds:.0f} requests/s")  # fmt: skip
         for label, run in (("sustained", setup.rate), ("burst", setup.burst)):
+            database = (
+                ""
+                if run.database_cpu is None
+                else (f", PostgreSQL {run.database_cpu:.1f} s ({run.database_cpu / run.seconds:.2f} cores)")
+            )
             print(f"  CPU during {label}: county processes {run.server_cpu:.1f} s"
-                  f" ({run.server_cpu / run.seconds:.2f} cores), clients {run.client_cpu:.1f} s"
+                  f" ({run.server_cpu / run.seconds:.2f} cores){database}, clients {run.client_cpu:.1f} s"
                   f" ({run.client_cpu / run.seconds:.2f} cores)")  # fmt: skip
             for what, count in sorted(run.errors.items()):
                 print(f"    {label} error: {what} × {count}")
@@ -249,7 +258,7 @@ def benchmark(args: argparse.Namespace) -> bool:
         if "postgresql" in args.engines:
             from bench.postgres_cluster import create_database, drop_database
 
-            with postgres_server(args.database) as server:
+            with postgres_server(args.database) as (server, database_cpu):
                 template = f"kiosk_bench_{os.getpid()}"
                 kiosks = prepare(root / "pg", create_database(server, template, BYTE_ORDER), villages, args.kiosks,
                                  args.history_days)  # fmt: skip
@@ -258,7 +267,7 @@ def benchmark(args: argparse.Namespace) -> bool:
                         url = create_database(server, f"{template}_{count}", f'template "{template}"')
                         try:
                             setups.append(measure("PostgreSQL", count, repo, root / "pg", url, kiosks, args.clients,
-                                                  *run))  # fmt: skip
+                                                  *run, database_cpu))  # fmt: skip
                         finally:
                             drop_database(server, f"{template}_{count}")
                 finally:

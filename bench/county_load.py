@@ -44,12 +44,29 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """Return the CPU seconds used so far by the process *pid* and its children, those running and those ended
+    (a PostgreSQL server: its postmaster and every backend)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile: its time is in its parent's children's time
+        if stat.parent.name == str(pid):
+            total += sum(int(value) for value in fields[11:15])  # its own, and its ended children's
+        elif fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Run:
     seconds: float
     tallies: list[Tally]
     server_cpu: float
     client_cpu: float
+    database_cpu: float | None = None  # a PostgreSQL server's on this machine, if the benchmark started it
 
     @property
     def latencies(self) -> list[float]:
@@ -77,13 +94,14 @@ def run_threads(clients: int, work: Callable[[int, Tally], None]) -> list[Tally]
     return tallies
 
 
-def sustained(ports: list[int], pids: list[int], kiosks: list[SimulatedKiosk], clients: int, seconds: float) -> Run:
+def sustained(ports: list[int], pids: list[int], kiosks: list[SimulatedKiosk], clients: int, seconds: float,
+              database: Callable[[], float] | None = None) -> Run:  # fmt: skip
     """Send reports from *clients* threads for *seconds*; time only the common window after a warm-up."""
     window: dict[str, float] = {}
     usage: dict[str, float] = {}
 
     def open_window() -> None:  # run once, by the last thread to reach the barrier, before any is released
-        usage.update(server=cpu_seconds(pids), client=time.process_time())
+        usage.update(server=cpu_seconds(pids), client=time.process_time(), database=database() if database else 0)
         window.update(start=time.perf_counter(), end=time.perf_counter() + seconds)
 
     start = threading.Barrier(clients, action=open_window, timeout=START_TIMEOUT_S)
@@ -104,10 +122,12 @@ def sustained(ports: list[int], pids: list[int], kiosks: list[SimulatedKiosk], c
     tallies = run_threads(clients, work)
     elapsed = time.perf_counter() - window["start"]
     server_cpu, client_cpu = cpu_seconds(pids) - usage["server"], time.process_time() - usage["client"]
-    return Run(elapsed, tallies, server_cpu, client_cpu)
+    database_cpu = database() - usage["database"] if database else None
+    return Run(elapsed, tallies, server_cpu, client_cpu, database_cpu)
 
 
-def burst(ports: list[int], pids: list[int], kiosks: list[SimulatedKiosk], clients: int) -> Run:
+def burst(ports: list[int], pids: list[int], kiosks: list[SimulatedKiosk], clients: int,
+          database: Callable[[], float] | None = None) -> Run:  # fmt: skip
     """Every kiosk sends one report and one outbox upload, as fast as the clients can."""
     deadline = time.perf_counter() + BURST_DEADLINE_S
 
@@ -128,7 +148,9 @@ def burst(ports: list[int], pids: list[int], kiosks: list[SimulatedKiosk], clien
             client.close()
 
     server_before, client_before = cpu_seconds(pids), time.process_time()
+    database_before = database() if database else 0
     started = time.perf_counter()
     tallies = run_threads(clients, work)
     elapsed = time.perf_counter() - started
-    return Run(elapsed, tallies, cpu_seconds(pids) - server_before, time.process_time() - client_before)
+    database_cpu = database() - database_before if database else None
+    return Run(elapsed, tallies, cpu_seconds(pids) - server_before, time.process_time() - client_before, database_cpu)

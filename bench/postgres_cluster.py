@@ -70,6 +70,10 @@ class Cluster:
         """Create an empty database (with *options* of CREATE DATABASE, if any); return its URL."""
         return create_database(self.url, f"test_{os.getpid()}_{next(_NUMBERS)}", options)
 
+    def server_pid(self) -> int:
+        """The pid of the cluster's postmaster (every backend is its child)."""
+        return int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         _stop(self.folder)
 
