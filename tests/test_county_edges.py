@@ -179,6 +179,35 @@ def test_replay_records_are_forgotten_after_twice_the_clock_window(county_app: F
     assert client.post("/api/report", data=body, headers=headers).status_code == 403, "a replay is still refused"
 
 
+def test_a_request_that_failed_left_nothing_so_the_same_request_sent_again_is_taken(
+    county_app: Flask, db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its record against replays, its use counted and what it stores are one transaction: a failure keeps none."""
+    kiosk = enrolled(db)
+    client = county_app.test_client()
+    body, stamp = json.dumps({"app_version": "1.0", "report_key": "ab" * 16}).encode(), NOW.isoformat()
+    headers = {"X-Kiosk-Id": str(kiosk.id), "X-Kiosk-Time": stamp,
+               "X-Kiosk-Signature": kiosk.key.sign(county_store.signed_text(stamp, body)).hex()}  # fmt: skip
+    kept = county_store.record_report
+
+    def fails_after_writing(*args: Any, **kwargs: Any) -> Any:
+        kept(*args, **kwargs)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(county_store, "record_report", fails_after_writing)
+    county_app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert client.post("/api/report", data=body, headers=headers).status_code == 500
+    held = (
+        "select (select count(*) from reports), (select count(*) from seen_signatures),"
+        " (select count(*) from kiosk_usage)"
+    )
+    assert tuple(db.execute(held).fetchone()) == (0, 0, 0), "nothing of it kept"
+    monkeypatch.setattr(county_store, "record_report", kept)
+    assert client.post("/api/report", data=body, headers=headers).status_code == 204, "not taken for a replay"
+    assert tuple(db.execute(held).fetchone()) == (1, 1, 1)
+    assert client.post("/api/report", data=body, headers=headers).status_code == 403, "now it is one"
+
+
 # --- rate and quota ----------------------------------------------------------------------------
 
 

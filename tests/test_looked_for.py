@@ -279,6 +279,29 @@ def test_the_dashboard_shows_what_villagers_looked_for_over_a_period_per_village
     assert [r["Times opened"] for r in table(later, "opened")] == ["50"] and table(later, "not-found") == []
 
 
+def test_a_full_days_counts_are_added_exactly_however_many_statements_they_take(
+    store: sqlite3.Connection,  # noqa: F811
+) -> None:
+    """Two kiosks of one village send full days (each kind's most keys, three kinds: 1,500 rows, more than one
+    statement adds at once); every count, the village's totals and the county's add up exactly."""
+    from kiosk.county.uploads import ADD_AT_ONCE
+
+    sent = [(kind, f"{kind}-{number:03d}", number + 1) for kind in ("power", "notice", "search_none")
+            for number in range(usage.MAX_KEYS_PER_DAY)]  # fmt: skip
+    assert len(sent) > 2 * ADD_AT_ONCE
+    for kiosk in (enrolled_kiosk(store), enrolled_kiosk(store)):
+        day_counts(store, kiosk, "2026-11-03", [list(entry) for entry in sent])
+    kept = {(kind, key): count for kind, key, count in store.execute(
+        "select kind, key, count from usage_counts where village = 'taoyuan' and day = '2026-11-03'")}  # fmt: skip
+    assert kept == {(kind, key): 2 * number for kind, key, number in sent}
+    county = dict(((kind, key), count) for kind, key, count in store.execute(
+        "select kind, key, count from usage_county_counts where day = '2026-11-03'"))  # fmt: skip
+    assert county == kept
+    totals = dict(store.execute("select kind, count from usage_village_totals where village = 'taoyuan'").fetchall())
+    expected = sum(range(1, usage.MAX_KEYS_PER_DAY + 1)) * 2
+    assert totals == {"power": expected, "notice": expected, "search_none": expected}
+
+
 @pytest.mark.parametrize("path", ["/dashboard/looked-for/", "/dashboard/looked-for/not-found.csv"])
 def test_what_villagers_looked_for_needs_sign_in(county_app: Flask, path: str) -> None:  # noqa: F811
     response = county_app.test_client().get(path)

@@ -200,12 +200,11 @@ def kiosks_table(published: Published | None, _unused: Period) -> Table:
 
 def overdue_table(published: Published | None, _unused: Period) -> Table:
     zone = county_zone(published)
-    kiosk_rows = overview.kiosks(dashboard_db(), None, datetime.now(UTC))
     translate = translator(get_locale().language if get_locale() else "zh")
     rows = [{**duty, "village": village_cell(duty["village"], published),
              "reported_at": local_time(duty["reported_at"], zone),
              "what": label_of(duty["period"], translate) or duty["what"]}  # the period in the reader's language
-            for duty in overview.overdue(kiosk_rows)]  # fmt: skip
+            for duty in overview.overdue(dashboard_db())]  # fmt: skip
     columns = [("village", _l("Village")), ("duty", _l("Disclosure")), ("what", _l("For")), ("due", _l("Was due")),
                ("kiosk_id", _l("Kiosk")), ("reported_at", _l("Reported"))]  # fmt: skip
     return Table("overdue", _l("Overdue disclosures"), columns, rows, _l("No kiosk reports an overdue disclosure."))

@@ -1,6 +1,6 @@
 """The edges of the kiosks' API, around reports.py's views: a well-formed kiosk id, a kiosk clock
-within COUNTY_CLOCK_HOURS, each kiosk's rate and daily quota, pruning after accepted requests,
-and one log line for every refusal (who, what, why), never a traceback.
+within COUNTY_CLOCK_HOURS, each kiosk's rate and daily quota, the kiosk's signature, pruning after accepted
+requests, and one log line for every refusal (who, what, why), never a traceback.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import logging
 import re
 import sqlite3
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from kiosk.county import limits, store
@@ -49,39 +49,41 @@ def _check_kiosk() -> ResponseReturnValue | None:
         return _refuse(403, "not signed by an enrolled kiosk")
     settings = limits.Limits.from_config(current_app.config)
     now = limits.utc_now()
+    kiosk = store.enrolled(county_db(), kiosk_id, f"{now:%Y-%m-%d}")  # with its day's use: one query for both
     stamp = request.headers.get("X-Kiosk-Time", "")
     problem = limits.clock_problem(stamp, now, settings.clock)
     if problem is not None:
         # Only a kiosk's own signature makes it its clock: anyone else gets the plain refusal.
         signature = request.headers.get("X-Kiosk-Signature", "")
-        if store.signed_by(county_db(), kiosk_id, stamp, request.get_data(cache=True), signature) is None:
+        if not store.signed_by(kiosk, stamp, request.get_data(cache=True), signature):
             return _refuse(403, "not signed by an enrolled kiosk")
         return _refuse(403, problem, problem="clock", kiosk_time=stamp[:40], county_time=now.isoformat())
-    over = limits.over_limit(county_db(), kiosk_id, now, settings)
+    over = limits.over_limit(kiosk, now, settings)
     if over is not None:
         response = _refuse(429, over[0], problem="limit")
         response.headers["Retry-After"] = str(over[1])
         return response
+    if not store.signed_by(kiosk, stamp, request.get_data(cache=True), request.headers.get("X-Kiosk-Signature", "")):
+        return _refuse(403, "not signed by an enrolled kiosk")
+    g.county_kiosk = kiosk  # the view records its signature, to refuse it again, and counts its use (reports.py)
     return None
 
 
 def _count_and_log(response: Response) -> Response:
-    """Count an accepted signed request against its kiosk's limits and prune a little; log any refusal of the API."""
+    """Prune a little after an accepted signed request; log any refusal of the API."""
     if request.blueprint != "reports":
         return response
     if response.status_code >= 400:
         _log_refusal(response)
-    elif request.endpoint in SIGNED and (kiosk_id := _kiosk_id()) is not None:
-        acked = (response.get_json(silent=True) or {}).get("acked") if response.is_json else None
-        items = len(acked) if isinstance(acked, list) else 0
-        now = limits.utc_now()
+    elif request.endpoint in SIGNED:
         try:
-            db = county_db()
-            limits.count_use(db, kiosk_id, now, len(request.get_data(cache=True)), items)
-            current_app.extensions["county_pruner"].prune(db, now, limits.Limits.from_config(current_app.config))
+            now = limits.utc_now()
+            current_app.extensions["county_pruner"].prune(
+                county_db(), now, limits.Limits.from_config(current_app.config)
+            )
         except sqlite3.Error as error:  # what the kiosk sent is stored and acknowledged: say so, keep it
-            log.warning(tr("county API: could not count or prune after kiosk %(id)s's request: %(error)s",
-                           id=kiosk_id, error=error))  # fmt: skip
+            log.warning(tr("county API: could not prune after kiosk %(id)s's request: %(error)s",
+                           id=_kiosk_id(), error=error))  # fmt: skip
     return response
 
 

@@ -73,15 +73,14 @@ def clock_problem(stamp: str, now: datetime, window: timedelta) -> str | None:
     )  # fmt: skip
 
 
-def over_limit(db: sqlite3.Connection, kiosk_id: int, now: datetime, limits: Limits) -> tuple[str, int] | None:
-    """Return why the kiosk must wait and for how many seconds, or None while it is within its rate and quota."""
-    row = db.execute(
-        "select bytes, items, minute, minute_requests from kiosk_usage where kiosk_id = ? and day = ?",
-        (kiosk_id, f"{now:%Y-%m-%d}"),
-    ).fetchone()
-    if row is None:
+def over_limit(kiosk: sqlite3.Row | None, now: datetime, limits: Limits) -> tuple[str, int] | None:
+    """Return why the kiosk must wait and for how many seconds, or None while it is within its rate and quota.
+
+    *kiosk*: its row with what it sent on *now*'s day (store.enrolled), or None for no enrolled kiosk.
+    """
+    if kiosk is None or kiosk["minute_requests"] is None:
         return None
-    bytes_, items, minute, requests = row
+    bytes_, items, minute, requests = (kiosk[name] for name in ("bytes", "items", "minute", "minute_requests"))
     if bytes_ >= limits.bytes_per_day or items >= limits.items_per_day:
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return (
@@ -116,8 +115,9 @@ class Pruner:
     of its time, and its time is within the window of its arrival); reports, ratings and village
     notice changes as received, and uploads set aside, for COUNTY_KEEP_DAYS, after which the
     dashboard still has the daily rating counts, each notice's latest change and each kiosk's
-    latest report. Display logs are not pruned here (takedowns.py compares them day by day). Counts of what
-    villagers looked for are kept COUNTY_USAGE_KEEP_DAYS (retention.prune_usage).
+    latest report. Display logs are kept whole COUNTY_KEEP_DAYS, and each kiosk's latest whatever its age
+    (retention.prune_display_logs: takedowns.py compares them day by day). Counts of what villagers looked for
+    are kept COUNTY_USAGE_KEEP_DAYS (retention.prune_usage).
     """
 
     def __init__(self, batch: int = PRUNE_BATCH, pause: timedelta = PRUNE_PAUSE) -> None:
@@ -154,6 +154,11 @@ class Pruner:
             count = retention.prune_usage(db, (now - limits.usage_keep).date(), USAGE_PRUNE_BATCH)
             if count < USAGE_PRUNE_BATCH:
                 self.clear_until["usage"] = now + self.pause
+            deleted += count
+        if now >= self.clear_until.get("display logs", now):
+            count = retention.prune_display_logs(db, now.date(), limits.keep.days)
+            if count < retention.PRUNE_BATCH:
+                self.clear_until["display logs"] = now + self.pause
             deleted += count
         for name, (sql, before) in statements.items():
             if now < self.clear_until.get(name, now):

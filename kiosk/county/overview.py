@@ -52,12 +52,17 @@ def _version(reported: Any) -> int:
     return reported if isinstance(reported, int) else 0
 
 
-def overdue(kiosk_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return each village's overdue disclosure duties, as the newest report from its kiosks gives them."""
+_NEWEST_OVERDUE = """
+select k.id, k.village, r.received_at, r.overdue
+from kiosks k join reports r on r.id = (select max(id) from reports where kiosk_id = k.id)
+where k.revoked_at is null order by k.id"""
+
+
+def overdue(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Return each village's overdue disclosure duties, as the newest report from its kiosks (not revoked) gives
+    them."""
     newest: dict[str, dict[str, Any]] = {}
-    for kiosk in kiosk_rows:
-        if kiosk["revoked_at"] or kiosk["received_at"] is None:
-            continue
+    for kiosk in map(dict, db.execute(_NEWEST_OVERDUE)):
         if kiosk["village"] not in newest or kiosk["received_at"] > newest[kiosk["village"]]["received_at"]:
             newest[kiosk["village"]] = kiosk
     found = []

@@ -147,6 +147,11 @@ class Connection:
     def close(self) -> None:
         self._connection.close()
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open, as sqlite3's."""
+        return self._connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
     def reusable(self) -> bool:
         """Whether a kept connection can serve the next request: open, and not in a transaction (one a failed
         request left open is rolled back)."""

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from kiosk.county import payloads, retention, rollout, store, uploads
+from kiosk.county import limits, payloads, rollout, store, uploads
 from kiosk.county.content import published_calendar
+from kiosk.data.transactions import transaction
 from kiosk.web import request_db
 from sync.contract.i18n import tr
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
 MAX_BATCH = 500  # items per upload
 MAX_BODY = 2 * 1024 * 1024
+REPLAY = "not signed by an enrolled kiosk"  # a request accepted before, sent again: refused as any unsigned one
 KINDS = ("village_notice", "feedback", "display_log", "notice_photo", "usage")
 log = logging.getLogger(__name__)
 
@@ -62,15 +63,18 @@ def within_cap() -> ResponseReturnValue | None:
 
 
 def _signed_kiosk() -> sqlite3.Row | None:
-    """The kiosk whose signature this request carries, or None."""
-    kiosk_id = request.headers.get("X-Kiosk-Id", "")
-    if not kiosk_id.isdigit():
-        return None
-    body = request.get_data(cache=True)
-    return store.verify(
-        county_db(), int(kiosk_id), request.headers.get("X-Kiosk-Time", ""), body,
-        request.headers.get("X-Kiosk-Signature", ""),
-    )  # fmt: skip
+    """The kiosk whose signature this request carries (guard.py checked it, and the kiosk's limits), or None."""
+    kiosk: sqlite3.Row | None = g.get("county_kiosk")
+    return kiosk
+
+
+def _new_request(db: sqlite3.Connection, kiosk: sqlite3.Row, items: int) -> bool:
+    """In the request's transaction: record its signature and count its use against the kiosk's limits (limits.py),
+    so that one commit keeps them with what it stores. Return False for a request accepted before (a replay)."""
+    if store.seen_before(db, kiosk["id"], request.headers.get("X-Kiosk-Signature", "")):
+        return False
+    limits.count_use(db, kiosk["id"], limits.utc_now(), len(request.get_data(cache=True)), items)
+    return True
 
 
 def _json() -> dict[str, Any] | None:
@@ -104,8 +108,12 @@ def report() -> ResponseReturnValue:
     body = _json()
     if body is None:
         return _refused(400, "a report is a JSON object")
-    update = store.record_report(county_db(), kiosk["id"], body)
-    rollout.pause_if_failing(county_db(), current_app.config, update)  # never raises: the report is kept
+    db = county_db()
+    with transaction(db, kiosk=kiosk["id"]):
+        if not _new_request(db, kiosk, 0):
+            return _refused(403, REPLAY)
+        update = store.record_report(db, kiosk["id"], body)
+    rollout.pause_if_failing(db, current_app.config, update)  # never raises: the report is kept
     return "", 204
 
 
@@ -119,8 +127,11 @@ def outbox() -> ResponseReturnValue:
     if not isinstance(items, list) or len(items) > MAX_BATCH or not all(_valid(item) for item in items):
         return _refused(400, f"send items: at most {MAX_BATCH} of {{key, kind, payload}}")
     published = current_app.extensions["mobile_published"]
-    acked = uploads.store_uploads(county_db(), kiosk["id"], items, calendar=published_calendar(published))
-    retention.prune_display_logs(county_db(), date.today(), int(current_app.config["COUNTY_KEEP_DAYS"]))
+    calendar, db = published_calendar(published), county_db()
+    with transaction(db, kiosk=kiosk["id"]):
+        if not _new_request(db, kiosk, len(items)):
+            return _refused(403, REPLAY)
+        acked = uploads.store_uploads(db, kiosk["id"], items, calendar=calendar, village=kiosk["village"])
     return jsonify(acked=acked)
 
 

@@ -3,7 +3,7 @@ what villagers looked for (KIOSK_COUNTY_USAGE_KEEP_DAYS).
 
 A display log is needed whole only to judge the logs either side of it (takedowns.py), and logs
 arrive in day order. Past the retention period a log is dropped, pruned a bounded number at a
-time as uploads arrive; what the dashboard needs stays: the takedowns judged from it
+time after the kiosks' accepted requests (limits.Pruner); what the dashboard needs stays: the takedowns judged from it
 (``gone_from_logs``) and its day's counts (``daily_display_logs``), which also tell a log sent
 again after its pruning. Each kiosk's latest log stays whole whatever its age: the kiosk's next
 one is judged against it.
@@ -23,7 +23,7 @@ from typing import Any
 from kiosk.data import usage
 from kiosk.data.transactions import transaction
 
-PRUNE_BATCH = 200  # logs dropped per upload at most: a bounded pause, and a backlog still drains
+PRUNE_BATCH = 200  # logs dropped per request at most: a bounded pause, and a backlog still drains
 
 _PRUNABLE = """
 select u.idempotency_key from uploads u

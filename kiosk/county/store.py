@@ -163,33 +163,38 @@ def signed_text(timestamp: str, body: bytes) -> bytes:
     return timestamp.encode() + b"\n" + body
 
 
-def signed_by(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, signature: str) -> sqlite3.Row | None:
-    """Return the kiosk if *signature* is its signature of *timestamp* and *body*, and it is enrolled, not revoked."""
+def enrolled(db: sqlite3.Connection, kiosk_id: int, day: str) -> sqlite3.Row | None:
+    """Return the kiosk *kiosk_id* if it is enrolled and not revoked, with what it has sent on *day* (UTC): its
+    kiosk_usage (bytes, items, minute, minute_requests: null before its first accepted request of the day), in one
+    query, as every signed request reads both first (guard.py)."""
     row: sqlite3.Row | None = db.execute(
-        "select * from kiosks where id = ? and revoked_at is null", (kiosk_id,)
+        "select k.*, u.bytes, u.items, u.minute, u.minute_requests from kiosks k"
+        " left join kiosk_usage u on u.kiosk_id = k.id and u.day = ? where k.id = ? and k.revoked_at is null",
+        (day, kiosk_id),
     ).fetchone()
-    if row is None or row["public_key"] is None:
-        return None
+    return row if row is not None and row["public_key"] is not None else None
+
+
+def signed_by(kiosk: sqlite3.Row | None, timestamp: str, body: bytes, signature: str) -> bool:
+    """Whether *signature* is the enrolled *kiosk*'s (store.enrolled) signature of *timestamp* and *body*."""
+    if kiosk is None:
+        return False
     try:
-        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(row["public_key"]))
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(kiosk["public_key"]))
         key.verify(bytes.fromhex(signature), signed_text(timestamp, body))
     except (ValueError, InvalidSignature):
-        return None
-    return row
+        return False
+    return True
 
 
-def verify(db: sqlite3.Connection, kiosk_id: int, timestamp: str, body: bytes, signature: str) -> sqlite3.Row | None:
-    """Return the kiosk if the request carries its signature, it is enrolled and not revoked, and it is no replay."""
-    row = signed_by(db, kiosk_id, timestamp, body, signature)
-    if row is None:
-        return None
+def seen_before(db: sqlite3.Connection, kiosk_id: int, signature: str) -> bool:
+    """Record the kiosk's request by its *signature*; return True if it was recorded before: a replay."""
     digest = hashlib.sha256(bytes.fromhex(signature)).hexdigest()
-    try:
-        db.execute("insert into seen_signatures (digest, kiosk_id, at) values (?, ?, ?)",
-                   (digest, kiosk_id, _now().isoformat()))  # fmt: skip
-    except sqlite3.IntegrityError:
-        return None  # this very request was accepted before: a replay
-    return row
+    recorded = db.execute(
+        "insert into seen_signatures (digest, kiosk_id, at) values (?, ?, ?) on conflict do nothing",
+        (digest, kiosk_id, _now().isoformat()),
+    )
+    return recorded.rowcount == 0
 
 
 KEEP_REPORTS = 1000  # per kiosk: six weeks of hourly reports; the dashboard needs only the latest

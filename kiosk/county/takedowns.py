@@ -25,23 +25,27 @@ from typing import Any
 from kiosk.county import payloads
 from sync.contract.dates import WorkCalendar, end_of_posting
 
-_NEIGHBOUR = """
-select payload from uploads where kind = 'display_log' and kiosk_id = ? and day {relation} ?
-order by day {order} limit 1"""
+_NEIGHBOURS = """
+select * from (select day, payload from uploads where kind = 'display_log' and kiosk_id = :kiosk and day < :day
+               order by day desc limit 1) as earlier
+union all
+select * from (select day, payload from uploads where kind = 'display_log' and kiosk_id = :kiosk and day > :day
+               order by day asc limit 1) as later"""
 
 
 def judge_display_log(db: sqlite3.Connection, kiosk_id: int, log: dict[str, Any], calendar: WorkCalendar) -> None:
     """Record what a newly stored display log shows came down early, against the kiosk's logs either side."""
-    before = db.execute(_NEIGHBOUR.format(relation="<", order="desc"), (kiosk_id, log["day"])).fetchone()
-    after = db.execute(_NEIGHBOUR.format(relation=">", order="asc"), (kiosk_id, log["day"])).fetchone()
+    neighbours = db.execute(_NEIGHBOURS, {"kiosk": kiosk_id, "day": log["day"]}).fetchall()
+    before = next((payload for day, payload in neighbours if day < log["day"]), None)
+    after = next((payload for day, payload in neighbours if day > log["day"]), None)
     if after is not None:
-        later = json.loads(after[0])
+        later = json.loads(after)
         # This log came late, between two others: what was judged across the gap is judged again.
         db.execute("delete from gone_from_logs where kiosk_id = ? and missing = ? and last_seen < ?",
                    (kiosk_id, later["day"], log["day"]))  # fmt: skip
         record_gone(db, kiosk_id, log, later, calendar)
     if before is not None:
-        record_gone(db, kiosk_id, json.loads(before[0]), log, calendar)
+        record_gone(db, kiosk_id, json.loads(before), log, calendar)
 
 
 def record_gone(

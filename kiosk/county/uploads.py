@@ -22,6 +22,7 @@ from sync.contract.dates import MONDAY_TO_FRIDAY, WorkCalendar
 from sync.contract.i18n import tr
 
 log = logging.getLogger(__name__)
+ADD_AT_ONCE = 500  # rows of counts in one statement (its parameters well within SQLite's and PostgreSQL's limits)
 
 
 def store_uploads(
@@ -30,18 +31,21 @@ def store_uploads(
     items: list[dict[str, Any]],
     now: datetime | None = None,
     calendar: WorkCalendar = MONDAY_TO_FRIDAY,
+    village: str | None = None,
 ) -> list[str]:
     """Store a batch; return every key now held (new, already there or set aside), which the kiosk may then forget.
 
     Items the county cannot use go to rejected_uploads with the reason; a new rating is counted
     for the dashboard in the same transaction as it is stored. *calendar* is the county's published
-    official calendar, which 公示期 are counted on (the kiosks' API passes it).
+    official calendar, which 公示期 are counted on (the kiosks' API passes it). *village*: the kiosk's, if the caller
+    has read it already.
     """
     stamp = (now or datetime.now(UTC).replace(microsecond=0)).isoformat()
     ratings: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # each rating's row and payload, by its key
     days_of_usage: list[dict[str, Any]] = []
     with transaction(db, kiosk=kiosk_id):  # its rows, and counts that add up (a village's notices: one row each)
-        (village,) = db.execute("select village from kiosks where id = ?", (kiosk_id,)).fetchone()
+        if village is None:
+            (village,) = db.execute("select village from kiosks where id = ?", (kiosk_id,)).fetchone()
         for item in items:
             kept = item["payload"]
             if item["kind"] == "notice_photo":  # its bytes go to village_photos, not with every upload
@@ -118,37 +122,46 @@ def count_ratings(db: sqlite3.Connection, village: str, ratings: list[dict[str, 
         where = (rating["day"], village, rating["kind"], rating["item_id"])
         levels[(*where, rating["level"])] += 1
         reasons.update((*where, reason) for reason in dict.fromkeys(rating.get("reasons") or []))
-    db.executemany(
-        "insert into rating_counts values (?, ?, ?, ?, ?, ?) on conflict (day, village, kind, item, level)"
-        " do update set count = rating_counts.count + excluded.count",
-        [(*key, count) for key, count in sorted(levels.items())],
-    )
-    db.executemany(
-        "insert into reason_counts values (?, ?, ?, ?, ?, ?) on conflict (day, village, kind, item, reason)"
-        " do update set count = reason_counts.count + excluded.count",
-        [(*key, count) for key, count in sorted(reasons.items())],
-    )
+    add_counts(db, "rating_counts", ("day", "village", "kind", "item", "level"), sorted(levels.items()))
+    add_counts(db, "reason_counts", ("day", "village", "kind", "item", "reason"), sorted(reasons.items()))
 
 
 def count_usage(db: sqlite3.Connection, village: str, counts: dict[str, Any]) -> None:
     """Add a day's counts of what villagers looked for to the village's, the county's and the village's totals."""
     kept = payloads.usage_counts(counts)
     day = counts["day"]
-    db.executemany(
-        "insert into usage_counts values (?, ?, ?, ?, ?) on conflict (village, day, kind, key)"
-        " do update set count = usage_counts.count + excluded.count",
-        [(village, day, kind, key, number) for (kind, key), number in sorted(kept.items())],
+    add_counts(
+        db,
+        "usage_counts",
+        ("village", "day", "kind", "key"),
+        [((village, day, kind, key), number) for (kind, key), number in sorted(kept.items())],
     )
-    db.executemany(
-        "insert into usage_county_counts values (?, ?, ?, ?) on conflict (kind, day, key)"
-        " do update set count = usage_county_counts.count + excluded.count",
-        [(day, kind, key, number) for (kind, key), number in sorted(kept.items())],
+    add_counts(
+        db,
+        "usage_county_counts",
+        ("day", "kind", "key"),
+        [((day, kind, key), number) for (kind, key), number in sorted(kept.items())],
     )
     totals: dict[str, int] = {}
     for (kind, _key), number in kept.items():
         totals[kind] = totals.get(kind, 0) + number
-    db.executemany(
-        "insert into usage_village_totals values (?, ?, ?, ?) on conflict (village, kind, day)"
-        " do update set count = usage_village_totals.count + excluded.count",
-        [(day, village, kind, number) for kind, number in sorted(totals.items())],
-    )
+    add_counts(db, "usage_village_totals", ("day", "village", "kind"),
+               [((day, village, kind), number) for kind, number in sorted(totals.items())])  # fmt: skip
+
+
+def add_counts(
+    db: sqlite3.Connection, table: str, keys: tuple[str, ...], counts: list[tuple[tuple[Any, ...], int]]
+) -> None:
+    """Add each (key, count) of *counts* to *table*'s row of that key (its columns: *keys*, then count), a row
+    added where there is none: a few statements of up to ADD_AT_ONCE rows each, not one a row.
+
+    Each key once in *counts*: PostgreSQL refuses to change one row twice in one statement."""
+    columns = ", ".join((*keys, "count"))
+    row = f"({', '.join('?' * (len(keys) + 1))})"
+    for start in range(0, len(counts), ADD_AT_ONCE):
+        chunk = counts[start : start + ADD_AT_ONCE]
+        db.execute(
+            f"insert into {table} ({columns}) values {', '.join([row] * len(chunk))}"  # noqa: S608 - fixed names
+            f" on conflict ({', '.join(keys)}) do update set count = {table}.count + excluded.count",
+            [value for key, count in chunk for value in (*key, count)],
+        )
