@@ -199,6 +199,26 @@ def test_a_report_cannot_smuggle_a_formula_into_the_spreadsheet(
 # --- villages: overdue disclosures, early takedowns --------------------------------------------
 
 
+def test_a_notice_that_many_kiosks_saw_go_early_is_one_row_from_its_earliest_day_with_every_kiosk_and_the_reason(
+    officer: FlaskClient, store: sqlite3.Connection
+) -> None:
+    kiosks = [enrolled_kiosk(store) for _ in range(3)]
+    facts = ("dibao", "低保对象公示", "2026-11-02 09:00:00", 7, "2026-11-10")
+    gone = [(kiosks[0], "2026-11-05", "2026-11-04"), (kiosks[1], "2026-11-04", "2026-11-03"),
+            (kiosks[2], "2026-11-06", "2026-11-05")]  # fmt: skip
+    store.executemany(
+        "insert into gone_from_logs (kiosk_id, notice, title, published_at, days, ends, missing, last_seen)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(kiosk, *facts, missing, seen) for kiosk, missing, seen in gone],
+    )
+    store.execute("insert into notices_gone_early values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  (VILLAGE, "dibao", kiosks[2], *facts[1:], "2026-11-06", "贴错了"))  # fmt: skip
+    (row,) = table(officer.get("/dashboard/villages?from=2026-11-01&to=2026-11-30").get_data(as_text=True),
+                   "takedowns")  # fmt: skip
+    assert (row["Last seen on show"], row["Gone from"], row["Reason given"]) == ("2026-11-03", "2026-11-04", "贴错了")
+    assert row["Kiosk"] == ", ".join(map(str, sorted(kiosks)))
+
+
 def test_overdue_disclosures_come_from_each_villages_newest_report_in_the_readers_language(
     officer: FlaskClient, store: sqlite3.Connection
 ) -> None:

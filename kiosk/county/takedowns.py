@@ -140,14 +140,18 @@ def early_takedowns(db: sqlite3.Connection, first: date, last: date) -> list[dic
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in db.execute(_FROM_LOGS, {"first": first.isoformat(), "last": last.isoformat()}):
         gone = dict(row)
-        gone.update(kiosks={gone.pop("kiosk_id")}, ends=date.fromisoformat(gone["ends"]),
-                    missing=date.fromisoformat(gone["missing"]),
-                    last_seen=date.fromisoformat(gone["last_seen"]) if gone["last_seen"] else None)  # fmt: skip
+        kiosk = gone.pop("kiosk_id")
         key = (gone["village"], gone["notice"], gone["published_at"])
-        held = found.setdefault(key, gone)
-        if held is not gone:
-            kiosks, reason = held["kiosks"] | gone["kiosks"], held["reason"] or gone["reason"]
-            if gone["missing"] < held["missing"]:
-                found[key] = held = gone
-            held.update(kiosks=kiosks, reason=reason)
+        held = found.get(key)
+        if held is None:
+            found[key] = {**gone, "kiosks": {kiosk}}
+            continue
+        held["kiosks"].add(kiosk)  # in place: a notice many kiosks saw go is one row, added to once a kiosk
+        reason = held["reason"] or gone["reason"]
+        if gone["missing"] < held["missing"]:  # ISO days: their order as text is their order in time
+            held.update(gone)
+        held["reason"] = reason
+    for held in found.values():
+        held.update(ends=date.fromisoformat(held["ends"]), missing=date.fromisoformat(held["missing"]),
+                    last_seen=date.fromisoformat(held["last_seen"]) if held["last_seen"] else None)  # fmt: skip
     return sorted(found.values(), key=lambda t: (t["village"], t["missing"], t["notice"]))
