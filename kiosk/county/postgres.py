@@ -125,7 +125,7 @@ class Connection:
             try:
                 self._connection.execute(f"begin; {lock}".encode(), prepare=False)
             except psycopg.Error:
-                if self._connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                if self.in_transaction:
                     self._connection.execute("rollback")
                 raise
 
@@ -157,7 +157,7 @@ class Connection:
         request left open is rolled back)."""
         if self._connection.closed or self._connection.broken:
             return False
-        if self._connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        if self.in_transaction:
             try:
                 self._connection.rollback()
             except psycopg.Error:

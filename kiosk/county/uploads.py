@@ -92,7 +92,7 @@ def _insert_new(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> set[str]:
         return set()
     columns = ("idempotency_key", "kiosk_id", "kind", "payload", "received_at")
     found = db.execute(
-        f"insert into uploads ({', '.join(columns)}) values {', '.join(['(?, ?, ?, ?, ?)'] * len(rows))}"  # noqa: S608
+        f"insert into uploads ({', '.join(columns)}) values {_rows_of(len(columns), len(rows))}"  # noqa: S608
         " on conflict do nothing returning idempotency_key",
         [row[column] for row in rows for column in columns],
     ).fetchall()
@@ -157,11 +157,16 @@ def add_counts(
 
     Each key once in *counts*: PostgreSQL refuses to change one row twice in one statement."""
     columns = ", ".join((*keys, "count"))
-    row = f"({', '.join('?' * (len(keys) + 1))})"
     for start in range(0, len(counts), ADD_AT_ONCE):
         chunk = counts[start : start + ADD_AT_ONCE]
         db.execute(
-            f"insert into {table} ({columns}) values {', '.join([row] * len(chunk))}"  # noqa: S608 - fixed names
+            f"insert into {table} ({columns}) values {_rows_of(len(keys) + 1, len(chunk))}"  # noqa: S608 - fixed names
             f" on conflict ({', '.join(keys)}) do update set count = {table}.count + excluded.count",
             [value for key, count in chunk for value in (*key, count)],
         )
+
+
+def _rows_of(width: int, count: int) -> str:
+    """The VALUES of a statement inserting *count* rows of *width* parameters each: (?, ?), (?, ?), …"""
+    row = f"({', '.join('?' * width)})"
+    return ", ".join([row] * count)
